@@ -1,0 +1,59 @@
+"""Catalog: the catalog state plus the lookups statements need, each raising the error a user sees."""
+
+from __future__ import annotations
+
+import threading
+
+from cairn.catalog.model import CatalogState, Database, Table
+from cairn.catalog.ops import Op
+from cairn.errors import (
+    NoDatabaseSelectedError,
+    StorageVolumeError,
+    UnknownDatabaseError,
+    UnknownTableError,
+)
+from cairn.storage.volume import StorageVolume
+
+
+class Catalog:
+    """The in-memory catalog of one FE. Only `apply` changes it; readers hold `lock` to see a
+    consistent state while they copy what they need."""
+
+    def __init__(self, state: CatalogState) -> None:
+        self.state = state
+        self.lock = threading.RLock()
+
+    def apply(self, op: Op, at: float) -> None:
+        with self.lock:
+            op.apply(self.state, at)
+
+    def allocate_ids(self, count: int) -> list[int]:
+        """Ids for a new object; the op that uses them moves `next_id` past them when applied."""
+        start = self.state.next_id
+        return list(range(start, start + count))
+
+    # -- lookups --------------------------------------------------------------------------
+
+    def database(self, name: str | None) -> Database:
+        if not name:
+            raise NoDatabaseSelectedError("No database selected")
+        db = self.state.databases.get(name)
+        if db is None:
+            raise UnknownDatabaseError(f"Unknown database '{name}'")
+        return db
+
+    def table(self, db_name: str | None, table_name: str) -> tuple[Database, Table]:
+        db = self.database(db_name)
+        table = db.tables.get(table_name)
+        if table is None:
+            raise UnknownTableError(f"Table '{db.name}.{table_name}' doesn't exist")
+        return db, table
+
+    def storage_volume(self, name: str) -> StorageVolume:
+        volume = self.state.storage_volumes.get(name)
+        if volume is None:
+            raise StorageVolumeError(f"Storage volume '{name}' does not exist")
+        return volume
+
+    def database_by_id(self, db_id: int) -> Database | None:
+        return next((d for d in self.state.databases.values() if d.id == db_id), None)

@@ -1,0 +1,108 @@
+"""The catalog's data, as versioned pydantic models (serialized whole into checkpoint images)."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from cairn.storage.volume import StorageVolume
+
+CATALOG_FORMAT_VERSION = 1
+
+
+class Column(BaseModel):
+    """A column. `type` is the StarRocks type text in canonical form, e.g. VARCHAR(32), DECIMAL(10,2)."""
+
+    name: str
+    type: str
+    nullable: bool = True
+    default: str | None = None  # literal text; None means NULL (or no default for NOT NULL)
+    is_key: bool = False
+    comment: str = ""
+
+
+class Partition(BaseModel):
+    """A partition and its visible version.
+
+    RANGE partitions cover [lower, upper) (None = MINVALUE / MAXVALUE); LIST partitions hold
+    `values` (each a tuple of partition-column values). Tablets are the hash buckets.
+    """
+
+    id: int
+    name: str
+    lower: list[str] | None = None
+    upper: list[str] | None = None
+    values: list[list[str]] | None = None
+    tablet_ids: list[int]
+    visible_version: int = 1
+    visible_version_time: float = Field(default_factory=time.time)
+    manifest_key: str | None = None  # None: the partition is empty at its visible version
+    row_count: int = 0
+    data_size: int = 0
+
+
+class Table(BaseModel):
+    """A table: schema, keys, partitioning and distribution."""
+
+    id: int
+    name: str
+    columns: list[Column]
+    keys_type: Literal["DUPLICATE", "PRIMARY", "UNIQUE", "AGGREGATE"] = "DUPLICATE"
+    key_columns: list[str] = Field(default_factory=list)
+    partition_type: Literal["RANGE", "LIST", "UNPARTITIONED"] = "UNPARTITIONED"
+    partition_columns: list[str] = Field(default_factory=list)
+    partitions: list[Partition] = Field(default_factory=list)
+    distribution_columns: list[str] = Field(default_factory=list)  # empty: RANDOM distribution
+    buckets: int = 1
+    properties: dict[str, str] = Field(default_factory=dict)
+    comment: str = ""
+    created_at: float = Field(default_factory=time.time)
+
+    def column(self, name: str) -> Column | None:
+        lowered = name.lower()
+        return next((c for c in self.columns if c.name.lower() == lowered), None)
+
+    def partition(self, name: str) -> Partition | None:
+        return next((p for p in self.partitions if p.name == name), None)
+
+    def partition_by_id(self, partition_id: int) -> Partition | None:
+        return next((p for p in self.partitions if p.id == partition_id), None)
+
+
+class Database(BaseModel):
+    id: int
+    name: str
+    storage_volume: str
+    tables: dict[str, Table] = Field(default_factory=dict)
+    properties: dict[str, str] = Field(default_factory=dict)
+    created_at: float = Field(default_factory=time.time)
+
+
+class DroppedObject(BaseModel):
+    """Data of a dropped database, table or partition, kept until vacuum may delete it."""
+
+    kind: Literal["database", "table", "partition"]
+    name: str
+    storage_volume: str
+    prefix: str  # every object under this key prefix belonged to it
+    dropped_at: float
+
+
+class CatalogState(BaseModel):
+    """Everything the journal describes. A checkpoint image is this model, serialized."""
+
+    format_version: int = CATALOG_FORMAT_VERSION
+    cluster_id: str
+    next_id: int = 10001
+    # Leadership: the FE that started the newest epoch owns the log.
+    epoch: int = 0
+    leader: str = ""
+    superseded_by: int | None = None
+    databases: dict[str, Database] = Field(default_factory=dict)
+    storage_volumes: dict[str, StorageVolume] = Field(default_factory=dict)
+    default_storage_volume: str = ""
+    # Load labels per database id, for exactly-once loads: label -> transaction id.
+    labels: dict[int, dict[str, int]] = Field(default_factory=dict)
+    recycle_bin: list[DroppedObject] = Field(default_factory=list)

@@ -1,0 +1,1 @@
+"""Configuration files: `fe.conf` and `cn.conf` in StarRocks' format."""

@@ -1,0 +1,162 @@
+"""Cairn's error hierarchy: one root, subclasses a user can act on.
+
+Every error carries the MySQL error code and SQLSTATE the server answers with, and a message in
+StarRocks' style. Messages never contain secrets: `CairnError.__str__` redacts them.
+"""
+
+from __future__ import annotations
+
+from cairn.secrets import redact
+
+
+class CairnError(Exception):
+    """Root of every error Cairn raises on purpose."""
+
+    mysql_code: int = 1105  # ER_UNKNOWN_ERROR
+    sqlstate: str = "HY000"
+    retryable: bool = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return redact(self.message)
+
+
+class RetryableError(CairnError):
+    """A failure that may succeed when tried again (network, throttling, a busy store)."""
+
+    retryable = True
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+
+class ConfigError(CairnError):
+    """A configuration file or key is wrong; the message names the file and the key."""
+
+
+# --- SQL --------------------------------------------------------------------------------------
+
+
+class SqlSyntaxError(CairnError):
+    """The statement does not parse."""
+
+    mysql_code, sqlstate = 1064, "42000"
+
+
+class AnalysisError(CairnError):
+    """The statement parses but cannot run as written (StarRocks: 'Getting analyzing error')."""
+
+    mysql_code, sqlstate = 1064, "42000"
+
+
+class UnsupportedError(AnalysisError):
+    """Valid StarRocks SQL that Cairn does not implement."""
+
+
+class UnknownDatabaseError(CairnError):
+    mysql_code, sqlstate = 1049, "42000"
+
+
+class NoDatabaseSelectedError(CairnError):
+    mysql_code, sqlstate = 1046, "3D000"
+
+
+class DatabaseExistsError(CairnError):
+    mysql_code, sqlstate = 1007, "HY000"
+
+
+class UnknownTableError(CairnError):
+    mysql_code, sqlstate = 1146, "42S02"
+
+
+class TableExistsError(CairnError):
+    mysql_code, sqlstate = 1050, "42S01"
+
+
+class UnknownColumnError(CairnError):
+    mysql_code, sqlstate = 1054, "42S22"
+
+
+class UnknownPartitionError(CairnError):
+    mysql_code, sqlstate = 1735, "HY000"
+
+
+class PartitionExistsError(CairnError):
+    mysql_code, sqlstate = 1517, "HY000"
+
+
+# --- data -------------------------------------------------------------------------------------
+
+
+class DataError(CairnError):
+    """A value cannot be stored in its column (type, range, NULL, length)."""
+
+    mysql_code, sqlstate = 1366, "HY000"
+
+
+class NotNullError(DataError):
+    mysql_code, sqlstate = 1048, "23000"
+
+
+class DataTooLongError(DataError):
+    mysql_code, sqlstate = 1406, "22001"
+
+
+class NoPartitionForRowError(DataError):
+    mysql_code, sqlstate = 1526, "HY000"
+
+
+# --- security ----------------------------------------------------------------------------------
+
+
+class AccessDeniedError(CairnError):
+    mysql_code, sqlstate = 1045, "28000"
+
+
+class PrivilegeError(CairnError):
+    mysql_code, sqlstate = 1142, "42000"
+
+
+# --- storage -----------------------------------------------------------------------------------
+
+
+class StorageVolumeError(CairnError):
+    """A storage volume definition is wrong, missing or still in use."""
+
+    mysql_code, sqlstate = 1064, "42000"
+
+
+class StorageError(CairnError):
+    """The object store refused a request for a reason that will not go away by itself."""
+
+
+class StorageUnavailableError(RetryableError):
+    """The object store could not be reached or timed out."""
+
+
+class ObjectNotFoundError(StorageError):
+    """The object does not exist."""
+
+
+class ObjectExistsError(StorageError):
+    """A create-if-absent put lost: the object already exists."""
+
+
+# --- cluster and journal -----------------------------------------------------------------------
+
+
+class NotLeaderError(CairnError):
+    """This FE has been deposed (or fenced by a restore) and no longer accepts writes."""
+
+    mysql_code, sqlstate = 1105, "HY000"
+
+
+class ClusterChoiceError(CairnError):
+    """The storage volume holds several clusters and the configuration does not name one."""
+
+
+class JournalError(CairnError):
+    """The journal on object storage is not what its invariants promise (gap, bad entry)."""

@@ -1,0 +1,1 @@
+"""The frontend (FE): start-up, leadership, commits and checkpoints."""

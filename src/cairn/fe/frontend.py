@@ -1,0 +1,244 @@
+"""Frontend: opens a cluster from its storage volume, leads its journal, and commits changes.
+
+Start-up = choose the cluster, open its newest incarnation, load the newest checkpoint image and
+replay the entries after it, then take the log with an `epoch_start` entry (DESIGN invariant 2).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from cairn.catalog.catalog import Catalog
+from cairn.catalog.model import CatalogState
+from cairn.catalog.ops import CreateStorageVolume, EpochStart, Op, parse_op
+from cairn.config.fe_config import FeConfig
+from cairn.errors import CairnError, JournalError, NotLeaderError, StorageError
+from cairn.fe.cluster import builtin_volume, choose_cluster, write_cluster_file
+from cairn.journal.image import CheckpointImage, latest_image_key, make_image, write_image
+from cairn.journal.incarnation import (
+    create_incarnation,
+    list_incarnations,
+    new_cluster_incarnation,
+    read_incarnation,
+)
+from cairn.journal.log import AppendConflict, Journal
+from cairn.journal.entry import JournalEntry
+from cairn.journal.position import JournalPosition
+from cairn.storage.keys import ClusterKeys
+from cairn.storage.object_store import ObjectStore, open_store
+from cairn.storage.volume import StorageVolume
+
+log = logging.getLogger(__name__)
+
+LEADERSHIP_ATTEMPTS = 5
+
+
+class Frontend:
+    """One FE process's view of its cluster. Create with `Frontend.open(config)`."""
+
+    def __init__(self, config: FeConfig) -> None:
+        self.config = config
+        self.name = f"{config.frontend_address}_{config.edit_log_port}_{uuid.uuid4().hex[:8]}"
+        self.meta_dir = Path(config.meta_dir).expanduser().resolve()
+        self.meta_volume: StorageVolume = builtin_volume(config)
+        self.meta_store: ObjectStore = open_store(self.meta_volume)
+        self.keys: ClusterKeys
+        self.catalog: Catalog
+        self.journal: Journal
+        self.position: JournalPosition
+        self.is_leader = False
+        self.not_leader_reason = ""
+        self.created_cluster = False
+        self._commit_lock = threading.Lock()
+        self._stores: dict[str, tuple[str, ObjectStore]] = {}
+        self._last_image_position: JournalPosition | None = None
+        self._last_image_time = time.monotonic()
+        self._closed = threading.Event()
+        self._checkpoint_thread: threading.Thread | None = None
+        self.on_commit: list[Callable[[JournalEntry, Op], None]] = []
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, config: FeConfig) -> "Frontend":
+        """Open (or create) the cluster and become its leader. Raises CairnError on failure."""
+        fe = cls(config)
+        fe._open()
+        return fe
+
+    def _open(self) -> None:
+        cluster_id, is_new = choose_cluster(self.config, self.meta_store, self.meta_dir)
+        self.keys = ClusterKeys(cluster_id)
+        if is_new:
+            create_incarnation(self.meta_store, self.keys, new_cluster_incarnation(cluster_id))
+            log.info("created new cluster %s on %s", cluster_id, self.meta_store.description)
+            self.created_cluster = True
+        incarnations = list_incarnations(self.meta_store, self.keys)
+        if not incarnations:
+            raise JournalError(f"cluster {cluster_id} has no incarnation record")
+        self.load(incarnations[-1])
+        write_cluster_file(self.meta_dir, cluster_id, self.meta_volume.location)
+        self._become_leader()
+        if self.meta_volume.name not in self.catalog.state.storage_volumes:
+            volume = self.meta_volume.model_copy(update={"id": self.catalog.allocate_ids(1)[0]})
+            self.commit(lambda _catalog: CreateStorageVolume(volume=volume))
+        self._checkpoint_thread = threading.Thread(target=self._checkpoint_loop, name="checkpoint", daemon=True)
+        self._checkpoint_thread.start()
+
+    def load(self, incarnation: int, until: int | None = None) -> None:
+        """Load incarnation's newest image (at or before `until`) and replay its log after it."""
+        record = read_incarnation(self.meta_store, self.keys, incarnation)
+        self.journal = Journal(self.meta_store, self.keys, incarnation)
+        found = latest_image_key(self.meta_store, self.keys, incarnation)
+        if found is not None and (until is None or found[1].entry_id <= until):
+            image = CheckpointImage.from_bytes(self.meta_store.get(found[0]), found[0])
+            state = CatalogState.model_validate(image.catalog)
+            self.position = image.position
+            self._last_image_position = image.position
+        else:
+            state = CatalogState(cluster_id=self.keys.cluster_id)
+            self.position = JournalPosition(incarnation, record.first_entry_id - 1)
+        self.catalog = Catalog(state)
+        replayed = self.catch_up(until)
+        log.info("loaded cluster %s incarnation %d at journal id %d (%d entries replayed)",
+                 self.keys.cluster_id, incarnation, self.position.entry_id, replayed)
+
+    def catch_up(self, until: int | None = None) -> int:
+        """Apply the log entries after the current position; return how many were applied."""
+        entries = self.journal.read_after(self.position.entry_id, until)
+        for entry in entries:
+            self.catalog.apply(parse_op(entry.op), entry.timestamp)
+            self.position = JournalPosition(entry.incarnation, entry.entry_id)
+        return len(entries)
+
+    def _become_leader(self) -> None:
+        for _ in range(LEADERSHIP_ATTEMPTS):
+            if self.catalog.state.superseded_by is not None:
+                raise NotLeaderError(
+                    f"incarnation {self.journal.incarnation} was superseded by incarnation "
+                    f"{self.catalog.state.superseded_by}")
+            op = EpochStart(epoch=self.catalog.state.epoch + 1, leader=self.name)
+            try:
+                self._append(op)
+            except AppendConflict:
+                self.catch_up()
+                continue
+            self.is_leader = True
+            log.info("FE %s leads cluster %s (epoch %d)", self.name, self.keys.cluster_id, self.catalog.state.epoch)
+            return
+        raise NotLeaderError("could not take the journal: other FEs kept appending")
+
+    # -- commits ----------------------------------------------------------------------------
+
+    def commit(self, build: Callable[[Catalog], Op]) -> JournalEntry:
+        """Build an op against the current catalog and make it durable as one journal entry.
+
+        `build` runs under the commit lock, so what it validates cannot change before the append.
+        Raises NotLeaderError if this FE has been deposed (now or earlier).
+        """
+        with self._commit_lock:
+            if not self.is_leader:
+                raise NotLeaderError(self.not_leader_reason or "This FE is not the leader")
+            op = build(self.catalog)
+            try:
+                entry = self._append(op)
+            except AppendConflict as conflict:
+                self._step_down(conflict.entry_id)
+                raise NotLeaderError(self.not_leader_reason) from None
+        for listener in self.on_commit:
+            listener(entry, op)
+        if self._checkpoint_due():
+            self.checkpoint()
+        return entry
+
+    def _append(self, op: Op) -> JournalEntry:
+        entry_id = self.position.entry_id + 1
+        try:
+            entry = self.journal.append(entry_id, self.catalog.state.epoch, op.to_dict())
+        except StorageError:
+            entry = self._settle_uncertain_append(entry_id, op)
+        self.catalog.apply(op, entry.timestamp)
+        self.position = JournalPosition(entry.incarnation, entry.entry_id)
+        return entry
+
+    def _settle_uncertain_append(self, entry_id: int, op: Op) -> JournalEntry:
+        """A put that failed may still have landed: look, so that the log decides, not the error."""
+        key = self.keys.journal_entry(self.journal.incarnation, entry_id)
+        try:
+            data = self.meta_store.get(key)
+        except CairnError:
+            raise
+        entry = JournalEntry.from_bytes(data, key)
+        if entry.op == op.to_dict() and entry.epoch == self.catalog.state.epoch:
+            return entry
+        raise AppendConflict(entry_id)
+
+    def _step_down(self, entry_id: int) -> None:
+        self.is_leader = False
+        try:
+            self.catch_up()
+        except CairnError as exc:
+            log.warning("stepping down: could not re-read the journal: %s", exc)
+        state = self.catalog.state
+        if state.superseded_by is not None:
+            self.not_leader_reason = (
+                f"This FE's cluster incarnation {self.journal.incarnation} was superseded by incarnation "
+                f"{state.superseded_by} (a cluster restore); it no longer accepts writes")
+        else:
+            self.not_leader_reason = (
+                f"This FE is no longer the leader: {state.leader or 'another FE'} took journal entry "
+                f"{entry_id} (epoch {state.epoch})")
+        log.error("%s", self.not_leader_reason)
+
+    # -- checkpoints --------------------------------------------------------------------------
+
+    def _checkpoint_due(self) -> bool:
+        last = self._last_image_position.entry_id if self._last_image_position else 0
+        if self.position.entry_id - last >= self.config.checkpoint_interval_entries:
+            return True
+        return (self.position.entry_id > last and
+                time.monotonic() - self._last_image_time >= self.config.checkpoint_interval_seconds)
+
+    def capture_image(self) -> CheckpointImage:
+        """The whole catalog at the current position, as a checkpoint image."""
+        with self._commit_lock, self.catalog.lock:
+            return make_image(self.keys.cluster_id, self.position, self.catalog.state.model_dump(mode="json"))
+
+    def checkpoint(self) -> JournalPosition:
+        """Write a checkpoint image of the current catalog; return its position."""
+        image = self.capture_image()
+        if write_image(self.meta_store, self.keys.image(image.position), image):
+            log.info("wrote checkpoint image at journal id %d", image.entry_id)
+        self._last_image_position = image.position
+        self._last_image_time = time.monotonic()
+        return image.position
+
+    def _checkpoint_loop(self) -> None:
+        while not self._closed.wait(min(5.0, self.config.checkpoint_interval_seconds)):
+            if self.is_leader and self._checkpoint_due():
+                try:
+                    self.checkpoint()
+                except CairnError as exc:
+                    log.warning("checkpoint failed: %s", exc)
+
+    # -- storage ------------------------------------------------------------------------------
+
+    def store_for(self, volume_name: str) -> ObjectStore:
+        """The ObjectStore of a storage volume the catalog knows, reopened when its definition changes."""
+        volume = self.catalog.storage_volume(volume_name)
+        fingerprint = volume.model_dump_json()
+        cached = self._stores.get(volume_name)
+        if cached is None or cached[0] != fingerprint:
+            store = self.meta_store if volume == self.meta_volume.model_copy(update={"id": volume.id}) \
+                else open_store(volume)
+            cached = (fingerprint, store)
+            self._stores[volume_name] = cached
+        return cached[1]
+
+    def close(self) -> None:
+        self._closed.set()

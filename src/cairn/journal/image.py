@@ -1,0 +1,74 @@
+"""Checkpoint images: the whole catalog at one journal position (DESIGN invariant 3)."""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from cairn.errors import JournalError, ObjectExistsError
+from cairn.journal.position import JournalPosition
+from cairn.storage.keys import ClusterKeys
+from cairn.storage.object_store import ObjectStore
+
+FORMAT_VERSION = 1
+
+
+class CheckpointImage(BaseModel):
+    """A serialized catalog and the journal position it reflects."""
+
+    format_version: int = FORMAT_VERSION
+    cluster_id: str
+    incarnation: int
+    entry_id: int
+    created_at: float
+    catalog: dict[str, Any]
+
+    @property
+    def position(self) -> JournalPosition:
+        return JournalPosition(self.incarnation, self.entry_id)
+
+    def to_bytes(self) -> bytes:
+        return zlib.compress(self.model_dump_json().encode(), 3)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, key: str) -> "CheckpointImage":
+        try:
+            image = cls.model_validate(json.loads(zlib.decompress(data)))
+        except (ValueError, zlib.error, ValidationError) as exc:
+            raise JournalError(f"checkpoint image {key} is not valid: {str(exc).splitlines()[0]}") from None
+        if image.format_version > FORMAT_VERSION:
+            raise JournalError(f"checkpoint image {key} has format {image.format_version}, "
+                               f"newer than this Cairn understands")
+        return image
+
+
+def make_image(cluster_id: str, position: JournalPosition, catalog: dict[str, Any]) -> CheckpointImage:
+    return CheckpointImage(cluster_id=cluster_id, incarnation=position.incarnation,
+                           entry_id=position.entry_id, created_at=time.time(), catalog=catalog)
+
+
+def write_image(store: ObjectStore, key: str, image: CheckpointImage) -> bool:
+    """Write an image with a create-if-absent put; False if one already exists at that key."""
+    try:
+        store.put_if_absent(key, image.to_bytes())
+    except ObjectExistsError:
+        return False
+    return True
+
+
+def latest_image_key(store: ObjectStore, keys: ClusterKeys, incarnation: int) -> tuple[str, JournalPosition] | None:
+    """The newest checkpoint image of `incarnation`, or None if it has none yet."""
+    best: tuple[str, JournalPosition] | None = None
+    for info in store.list(keys.image_prefix):
+        if info.key.count("/") != keys.image_prefix.count("/"):
+            continue  # snapshot folders live beside the images
+        position = ClusterKeys.parse_image(info.key)
+        if position is None or position.incarnation != incarnation:
+            continue
+        if best is None or position > best[1]:
+            best = (info.key, position)
+    return best

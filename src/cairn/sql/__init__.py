@@ -1,0 +1,1 @@
+"""SQL: parsing StarRocks statements and running each kind of statement against the catalog."""

@@ -1,0 +1,38 @@
+"""Statement dispatch: each statement type has one handler, registered with `@handles`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from cairn.errors import UnsupportedError
+from cairn.sql.result import ResultSet
+
+if TYPE_CHECKING:
+    from cairn.fe.session import Session
+
+Handler = Callable[["Session", Any], ResultSet]
+_HANDLERS: dict[type, Handler] = {}
+
+
+def handles(*statement_types: type) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the handler of these statement types."""
+
+    def register(handler: Handler) -> Handler:
+        for statement_type in statement_types:
+            if statement_type in _HANDLERS:
+                raise RuntimeError(f"two handlers for {statement_type.__name__}")
+            _HANDLERS[statement_type] = handler
+        return handler
+
+    return register
+
+
+def execute_statement(session: "Session", statement: Any) -> ResultSet:
+    """Run one parsed statement through its handler. UnsupportedError if none is registered."""
+    for cls in type(statement).__mro__:
+        handler = _HANDLERS.get(cls)
+        if handler is not None:
+            return handler(session, statement)
+    name = type(statement).__name__
+    raise UnsupportedError(f"Statement '{name}' is not supported")

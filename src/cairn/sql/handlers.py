@@ -1,0 +1,3 @@
+"""Imports every statement-handler module, so that each registers its handlers once."""
+
+from cairn.sql import ddl, dml, query, show, volumes  # noqa: F401

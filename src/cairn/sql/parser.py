@@ -1,0 +1,71 @@
+"""Parsing: sqlglot's StarRocks dialect first, Cairn's own grammar for what sqlglot does not know.
+
+A statement is either a sqlglot expression (queries, DML, most DDL) or one of the statement
+models of `cairn.sql.extended` (storage volumes, ADMIN, SHOW PARTITIONS, ...). The sqlglot tree
+is kept to execution; SQL strings are never glued together.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import TokenType
+
+from cairn.errors import SqlSyntaxError
+from cairn.sql import extended
+
+DIALECT = "starrocks"
+
+# sqlglot warns when it falls back to a Command; Cairn handles those itself.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+Statement = exp.Expression | extended.ExtendedStatement
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split a script into statement texts on top-level semicolons (quotes respected)."""
+    try:
+        tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(sql)
+    except TokenError as exc:
+        raise SqlSyntaxError(f"Getting syntax error. Detail message: {exc}") from None
+    texts, start = [], 0
+    for token in tokens:
+        if token.token_type == TokenType.SEMICOLON:
+            texts.append(sql[start:token.start])
+            start = token.end + 1
+    texts.append(sql[start:])
+    return [t.strip() for t in texts if t.strip()]
+
+
+def _syntax_error(exc: ParseError, text: str) -> SqlSyntaxError:
+    detail = exc.errors[0] if exc.errors else {}
+    line, col = detail.get("line", 1), detail.get("col", 1)
+    message = detail.get("description") or str(exc).splitlines()[0]
+    near = detail.get("highlight") or ""
+    return SqlSyntaxError(f"Getting syntax error at line {line}, column {col}. "
+                          f"Detail message: {message}{f' near {near!r}' if near else ''}.")
+
+
+def parse_statement(text: str) -> Statement:
+    """Parse one statement. Raises SqlSyntaxError with line and column."""
+    special = extended.parse(text)
+    if special is not None:
+        return special
+    try:
+        statement = sqlglot.parse_one(text, read=DIALECT)
+    except ParseError as exc:
+        raise _syntax_error(exc, text) from None
+    except TokenError as exc:
+        raise SqlSyntaxError(f"Getting syntax error. Detail message: {exc}") from None
+    if isinstance(statement, exp.Command):
+        raise SqlSyntaxError(f"Getting syntax error. Detail message: unsupported statement "
+                             f"'{text.split()[0].upper()} {statement.expression or ''}'".strip()[:200] + ".")
+    return statement
+
+
+def parse_script(sql: str) -> list[Statement]:
+    """Parse every statement of a script."""
+    return [parse_statement(text) for text in split_statements(sql)]

@@ -1,0 +1,1 @@
+"""Object storage: storage volumes, the ObjectStore interface, and the one place object keys are built."""

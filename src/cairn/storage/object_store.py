@@ -1,0 +1,218 @@
+"""ObjectStore: the one interface to object storage, over obstore's local, S3, GCS and Azure stores.
+
+Contract: keys are '/'-separated paths relative to the volume's location. `put_if_absent` is the
+only write (DESIGN invariant 1); `get` of a missing key raises ObjectNotFoundError; every other
+backend failure becomes StorageError, or StorageUnavailableError when retrying may help.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+import obstore
+import obstore.exceptions as obx
+from obstore.store import LocalStore, S3Store
+
+from cairn.errors import (
+    ObjectExistsError,
+    ObjectNotFoundError,
+    StorageError,
+    StorageUnavailableError,
+    StorageVolumeError,
+)
+from cairn.storage.volume import StorageVolume, VolumeType
+
+IO_CONCURRENCY = 16
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a listing or head request tells about one object."""
+
+    key: str
+    size: int
+    last_modified: datetime
+
+
+def _translate(exc: Exception, action: str, key: str) -> Exception:
+    """Turn an obstore exception into Cairn's error types. Messages name the action and key."""
+    if isinstance(exc, (obx.NotFoundError, FileNotFoundError)):
+        return ObjectNotFoundError(f"object not found: {key}")
+    if isinstance(exc, obx.AlreadyExistsError):
+        return ObjectExistsError(f"object already exists: {key}")
+    if isinstance(exc, (obx.PermissionDeniedError, obx.UnauthenticatedError)):
+        return StorageError(f"access denied to object storage while trying to {action} '{key}': "
+                            "check the storage volume's credentials")
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "connect" in text.lower() or "timed out" in text.lower() or "dns" in text.lower():
+        return StorageUnavailableError(f"object storage unreachable while trying to {action} '{key}': {text}")
+    if "InvalidAccessKeyId" in str(exc) or "SignatureDoesNotMatch" in str(exc) or "403" in text:
+        return StorageError(f"access denied to object storage while trying to {action} '{key}': "
+                            "check the storage volume's credentials")
+    if "NoSuchBucket" in str(exc):
+        return StorageError(f"bucket does not exist while trying to {action} '{key}'")
+    return StorageError(f"object storage failed to {action} '{key}': {text}")
+
+
+class ObjectStore:
+    """A storage volume's objects, addressed by keys relative to its location."""
+
+    def __init__(self, store: obstore.store.ObjectStore, description: str, local_root: Path | None = None):
+        self._store = store
+        self.description = description
+        self._local_root = local_root
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def get(self, key: str) -> bytes:
+        """Return the object's bytes; raise ObjectNotFoundError if it does not exist."""
+        try:
+            return bytes(obstore.get(self._store, key).bytes())
+        except Exception as exc:  # noqa: BLE001 - translated, never swallowed
+            raise _translate(exc, "read", key) from None
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes]:
+        """Fetch several objects concurrently, in the order given."""
+        if len(keys) <= 1:
+            return [self.get(k) for k in keys]
+        with ThreadPoolExecutor(max_workers=min(IO_CONCURRENCY, len(keys))) as pool:
+            return list(pool.map(self.get, keys))
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """Return the object's size and time, or None when it does not exist."""
+        try:
+            meta = obstore.head(self._store, key)
+        except Exception as exc:  # noqa: BLE001
+            err = _translate(exc, "inspect", key)
+            if isinstance(err, ObjectNotFoundError):
+                return None
+            raise err from None
+        return ObjectInfo(key=meta["path"], size=meta["size"], last_modified=meta["last_modified"])
+
+    def exists(self, key: str) -> bool:
+        return self.head(key) is not None
+
+    def list(self, prefix: str, offset: str | None = None) -> Iterator[ObjectInfo]:
+        """Yield every object under `prefix` (a folder, '/'-terminated or not), in key order.
+
+        With `offset`, only keys greater than it are listed (a cheap way to read a log's tail).
+        """
+        folder = prefix.rstrip("/")
+        try:
+            stream = obstore.list(self._store, folder or None, offset=offset, chunk_size=1000)
+            for chunk in stream:
+                for meta in chunk:
+                    yield ObjectInfo(key=meta["path"], size=meta["size"], last_modified=meta["last_modified"])
+        except Exception as exc:  # noqa: BLE001
+            raise _translate(exc, "list", prefix) from None
+
+    def list_folders(self, prefix: str) -> list[str]:
+        """Return the names of the immediate sub-folders of `prefix` ('' = the volume's root)."""
+        folder = prefix.strip("/")
+        try:
+            result = obstore.list_with_delimiter(self._store, folder or None)
+        except Exception as exc:  # noqa: BLE001
+            err = _translate(exc, "list", prefix)
+            if isinstance(err, ObjectNotFoundError):
+                return []
+            raise err from None
+        names = [p.rstrip("/").rsplit("/", 1)[-1] for p in result["common_prefixes"]]
+        return sorted(names)
+
+    def local_path(self, key: str) -> Path | None:
+        """The object's file on disk, for local volumes (so readers can open it in place)."""
+        if self._local_root is None:
+            return None
+        return self._local_root / key
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def put_if_absent(self, key: str, data: bytes | memoryview) -> None:
+        """Create the object; raise ObjectExistsError if `key` is taken. This is the commit point
+        of every atomic step in Cairn."""
+        try:
+            obstore.put(self._store, key, data, mode="create")
+        except Exception as exc:  # noqa: BLE001
+            raise _translate(exc, "write", key) from None
+
+    def put_file_if_absent(self, key: str, path: Path) -> None:
+        """Create the object from a local file (moved into place on local volumes)."""
+        if self._local_root is not None:
+            target = self._local_root / key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, target)  # atomic create-if-absent on one file system
+            except FileExistsError:
+                raise ObjectExistsError(f"object already exists: {key}") from None
+            except OSError:
+                self.put_if_absent(key, path.read_bytes())
+            return
+        try:
+            obstore.put(self._store, key, path, mode="create")
+        except Exception as exc:  # noqa: BLE001
+            raise _translate(exc, "write", key) from None
+
+    def delete(self, key: str) -> None:
+        """Delete one object (vacuum only). Deleting a missing object is not an error."""
+        try:
+            obstore.delete(self._store, key)
+        except Exception as exc:  # noqa: BLE001
+            err = _translate(exc, "delete", key)
+            if not isinstance(err, ObjectNotFoundError):
+                raise err from None
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        with ThreadPoolExecutor(max_workers=max(1, min(IO_CONCURRENCY, len(keys)))) as pool:
+            list(pool.map(self.delete, keys))
+
+
+def _s3_store(volume: StorageVolume) -> tuple[obstore.store.ObjectStore, str]:
+    parsed = urlparse(volume.location)
+    props = volume.properties
+    endpoint = props.get("aws.s3.endpoint", "")
+    if endpoint and "://" not in endpoint:
+        endpoint = "http://" + endpoint
+    path_style = props.get("aws.s3.enable_path_style_access")
+    virtual_hosted = (path_style or "").lower() == "false" if endpoint else True
+    kwargs: dict = {
+        "prefix": parsed.path.strip("/") or None,
+        "region": props.get("aws.s3.region") or "us-east-1",
+        "virtual_hosted_style_request": virtual_hosted,
+        "client_options": {"allow_http": True, "timeout": "60s", "connect_timeout": "5s"},
+        "retry_config": {"max_retries": 3, "retry_timeout": timedelta(seconds=20),
+                         "backoff": {"init_backoff": timedelta(milliseconds=100),
+                                     "max_backoff": timedelta(seconds=2), "base": 2}},
+    }
+    if endpoint:
+        kwargs["endpoint"] = endpoint
+    if "aws.s3.access_key" in props:
+        kwargs["access_key_id"] = props["aws.s3.access_key"]
+        kwargs["secret_access_key"] = props["aws.s3.secret_key"]
+    elif props.get("aws.s3.use_aws_sdk_default_behavior", "").lower() != "true":
+        kwargs["skip_signature"] = False
+    store = S3Store(parsed.netloc, **kwargs)
+    return store, f"s3://{parsed.netloc}{parsed.path}"
+
+
+def open_store(volume: StorageVolume) -> ObjectStore:
+    """Build the ObjectStore for a storage volume; raise StorageVolumeError if it cannot be built."""
+    try:
+        if volume.type is VolumeType.LOCAL:
+            parsed = urlparse(volume.location)
+            root = Path(parsed.path if parsed.scheme == "file" else volume.location).expanduser().resolve()
+            root.mkdir(parents=True, exist_ok=True)
+            return ObjectStore(LocalStore(root, mkdir=True), str(root), local_root=root)
+        if volume.type is VolumeType.S3:
+            store, description = _s3_store(volume)
+            return ObjectStore(store, description)
+    except StorageVolumeError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise StorageVolumeError(f"cannot open storage volume '{volume.name}': {exc}") from None
+    raise StorageVolumeError(f"Storage volume type {volume.type.value} is not supported yet")
