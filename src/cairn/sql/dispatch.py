@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from cairn.auth.authorize import authorize
 from cairn.errors import UnsupportedError
 from cairn.sql.result import ResultSet
 
@@ -29,7 +30,11 @@ def handles(*statement_types: type) -> Callable[[Handler], Handler]:
 
 
 def execute_statement(session: "Session", statement: Any) -> ResultSet:
-    """Run one parsed statement through its handler. UnsupportedError if none is registered."""
+    """Check privileges, then run one parsed statement through its handler.
+
+    Raises UnsupportedError if no handler is registered for the statement's type.
+    """
+    authorize(session, statement)
     for cls in type(statement).__mro__:
         handler = _HANDLERS.get(cls)
         if handler is not None:

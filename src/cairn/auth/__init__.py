@@ -1,0 +1,1 @@
+"""Users, passwords and privileges, stored in the catalog so that every snapshot carries them."""

@@ -1,0 +1,53 @@
+"""Session and global variables, as `SELECT @@x` and `SHOW VARIABLES` see them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cairn import __version__
+
+if TYPE_CHECKING:
+    from cairn.fe.session import Session
+
+# MySQL clients read these on connect; values follow StarRocks' answers.
+DEFAULTS: dict[str, Any] = {
+    "version": f"8.0.33-cairn-{__version__}",
+    "version_comment": "Cairn",
+    "autocommit": 1,
+    "auto_increment_increment": 1,
+    "character_set_client": "utf8mb4",
+    "character_set_connection": "utf8mb4",
+    "character_set_results": "utf8mb4",
+    "character_set_server": "utf8mb4",
+    "collation_connection": "utf8mb4_general_ci",
+    "collation_server": "utf8mb4_general_ci",
+    "init_connect": "",
+    "interactive_timeout": 3600,
+    "license": "Apache License 2.0",
+    "lower_case_table_names": 0,
+    "max_allowed_packet": 33554432,
+    "net_buffer_length": 16384,
+    "net_write_timeout": 60,
+    "query_cache_size": 1048576,
+    "query_cache_type": 0,
+    "sql_mode": "ONLY_FULL_GROUP_BY",
+    "sql_select_limit": 9223372036854775807,
+    "system_time_zone": "UTC",
+    "time_zone": "UTC",
+    "transaction_isolation": "REPEATABLE-READ",
+    "tx_isolation": "REPEATABLE-READ",
+    "tx_read_only": 0,
+    "transaction_read_only": 0,
+    "wait_timeout": 28800,
+    "query_timeout": 300,
+    "language": "/starrocks/share/english/",
+    "performance_schema": 0,
+}
+
+
+def get_variable(session: "Session | None", name: str) -> Any:
+    """The value of `@@name` for this session (session value first, then the default); None if unknown."""
+    key = name.lower().removeprefix("session.").removeprefix("global.")
+    if session is not None and key in session.variables:
+        return session.variables[key]
+    return DEFAULTS.get(key)
