@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
+from collections.abc import Iterator
 
 from cairn.catalog.model import CatalogState, Database, Table
 from cairn.catalog.ops import Op
@@ -27,10 +29,14 @@ class Catalog:
         with self.lock:
             op.apply(self.state, at)
 
-    def allocate_ids(self, count: int) -> list[int]:
-        """Ids for a new object; the op that uses them moves `next_id` past them when applied."""
+    def allocate_ids(self, count: int) -> range:
+        """Ids for new objects; the op that uses them moves `next_id` past them when applied."""
         start = self.state.next_id
-        return list(range(start, start + count))
+        return range(start, start + count)
+
+    def id_source(self) -> Iterator[int]:
+        """Unused ids, for an op that does not know in advance how many it needs."""
+        return itertools.count(self.state.next_id)
 
     # -- lookups --------------------------------------------------------------------------
 

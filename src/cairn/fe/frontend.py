@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 LEADERSHIP_ATTEMPTS = 5
 
 
+class _NothingToCommit(Exception):
+    """Raised inside a commit when the statement turns out to change nothing."""
+
+
 class Frontend:
     """One FE process's view of its cluster. Create with `Frontend.open(config)`."""
 
@@ -155,6 +159,20 @@ class Frontend:
         if self._checkpoint_due():
             self.checkpoint()
         return entry
+
+    def commit_if(self, build: Callable[[Catalog], Op | None]) -> JournalEntry | None:
+        """Like `commit`, but `build` may return None to say there is nothing to do (IF [NOT] EXISTS)."""
+
+        def build_or_skip(catalog: Catalog) -> Op:
+            op = build(catalog)
+            if op is None:
+                raise _NothingToCommit
+            return op
+
+        try:
+            return self.commit(build_or_skip)
+        except _NothingToCommit:
+            return None
 
     def _append(self, op: Op) -> JournalEntry:
         entry_id = self.position.entry_id + 1

@@ -1,1 +1,208 @@
-"""ddl statements."""
+"""DDL: CREATE / DROP DATABASE, USE, CREATE / DROP / TRUNCATE TABLE, and partition changes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlglot import exp
+
+from cairn.catalog.catalog import Catalog
+from cairn.catalog.model import Database, Partition
+from cairn.catalog.ops import (
+    AddPartitions,
+    CommitVersions,
+    CreateDatabase,
+    DropDatabase,
+    DropPartition,
+    DropTable,
+    PartitionVersion,
+)
+from cairn.errors import (
+    AnalysisError,
+    DatabaseExistsError,
+    PartitionExistsError,
+    UnknownDatabaseError,
+    UnknownPartitionError,
+    UnknownTableError,
+)
+from cairn.sql import extended
+from cairn.sql.dispatch import handles
+from cairn.sql.names import properties_of, table_name
+from cairn.sql.partitions import next_range_lower, normalize_value
+from cairn.sql.result import ResultSet
+from cairn.sql.table_definition import build_table
+
+if TYPE_CHECKING:
+    from cairn.fe.session import Session
+
+
+@handles(exp.Create)
+def create(session: "Session", statement: exp.Create) -> ResultSet:
+    kind = (statement.args.get("kind") or "").upper()
+    if kind in {"DATABASE", "SCHEMA"}:
+        return create_database(session, statement)
+    if kind == "TABLE":
+        return create_table(session, statement)
+    raise AnalysisError(f"CREATE {kind} is not supported")
+
+
+def create_database(session: "Session", statement: exp.Create) -> ResultSet:
+    name = statement.this.name
+    properties = properties_of(statement.args.get("properties"))
+    if_not_exists = bool(statement.args.get("exists"))
+    frontend = session.frontend
+
+    def build(catalog: Catalog) -> CreateDatabase | None:
+        if name in catalog.state.databases:
+            if if_not_exists:
+                return None
+            raise DatabaseExistsError(f"Can't create database '{name}'; database exists")
+        volume = properties.pop("storage_volume", "") or catalog.state.default_storage_volume
+        catalog.storage_volume(volume)
+        db = Database(id=catalog.allocate_ids(1)[0], name=name, storage_volume=volume, properties=properties)
+        return CreateDatabase(database=db)
+
+    frontend.commit_if(build)
+    return ResultSet.ok()
+
+
+def create_table(session: "Session", statement: exp.Create) -> ResultSet:
+    db_name, name = table_name(session, statement.this.this if isinstance(statement.this, exp.Schema)
+                                else statement.this)
+    if_not_exists = bool(statement.args.get("exists"))
+
+    def build(catalog: Catalog):
+        db = catalog.database(db_name)
+        if name in db.tables:
+            if if_not_exists:
+                return None
+            raise AnalysisError(f"Table '{name}' already exists")
+        return build_table(catalog, db, name, statement)
+
+    session.frontend.commit_if(build)
+    return ResultSet.ok()
+
+
+@handles(exp.Drop)
+def drop(session: "Session", statement: exp.Drop) -> ResultSet:
+    kind = (statement.args.get("kind") or "").upper()
+    if_exists = bool(statement.args.get("exists"))
+    frontend = session.frontend
+    if kind in {"DATABASE", "SCHEMA"}:
+        name = statement.this.name
+
+        def build_db(catalog: Catalog):
+            db = catalog.state.databases.get(name)
+            if db is None:
+                if if_exists:
+                    return None
+                raise UnknownDatabaseError(f"Can't drop database '{name}'; database doesn't exist")
+            prefix = f"{frontend.keys.data_prefix}{db.id}/"
+            return DropDatabase(db_id=db.id, data_prefix=prefix)
+
+        frontend.commit_if(build_db)
+        if session.database == name:
+            session.database = None
+        return ResultSet.ok()
+    if kind == "TABLE":
+        db_name, name = table_name(session, statement.this)
+
+        def build_table_drop(catalog: Catalog):
+            db = catalog.database(db_name)
+            table = db.tables.get(name)
+            if table is None:
+                if if_exists:
+                    return None
+                raise UnknownTableError(f"Unknown table '{db.name}.{name}'")
+            return DropTable(db_id=db.id, table_id=table.id,
+                             data_prefix=frontend.keys.table_prefix(db.id, table.id))
+
+        frontend.commit_if(build_table_drop)
+        return ResultSet.ok()
+    raise AnalysisError(f"DROP {kind} is not supported")
+
+
+@handles(exp.Use)
+def use(session: "Session", statement: exp.Use) -> ResultSet:
+    name = statement.this.name
+    session.catalog.database(name)
+    session.database = name
+    return ResultSet.ok()
+
+
+@handles(exp.TruncateTable)
+def truncate(session: "Session", statement: exp.TruncateTable) -> ResultSet:
+    target = statement.expressions[0]
+    db_name, name = table_name(session, target)
+    chosen = target.args.get("partition")
+    names = [e.name for e in chosen.expressions] if chosen is not None else None
+
+    def build(catalog: Catalog) -> CommitVersions:
+        db, table = catalog.table(db_name, name)
+        partitions = table.partitions
+        if names is not None:
+            missing = [n for n in names if table.partition(n) is None]
+            if missing:
+                raise UnknownPartitionError(f"Unknown partition '{missing[0]}' in table '{table.name}'")
+            partitions = [p for p in partitions if p.name in names]
+        versions = [PartitionVersion(partition_id=p.id, version=p.visible_version + 1, manifest_key=None,
+                                     row_count=0, data_size=0) for p in partitions]
+        return CommitVersions(db_id=db.id, table_id=table.id, txn_id=catalog.allocate_ids(1)[0], versions=versions)
+
+    session.frontend.commit(build)
+    return ResultSet.ok()
+
+
+@handles(extended.AddPartition)
+def add_partition(session: "Session", statement: extended.AddPartition) -> ResultSet:
+    db_name, name = statement.database or session.database, statement.table
+
+    def build(catalog: Catalog):
+        db, table = catalog.table(db_name, name)
+        if table.partition(statement.partition) is not None:
+            if statement.if_not_exists:
+                return None
+            raise PartitionExistsError(f"Duplicate partition name {statement.partition}")
+        ids = catalog.allocate_ids(1 + table.buckets)
+        partition = Partition(id=ids[0], name=statement.partition, tablet_ids=ids[1:])
+        columns = [table.column(c) for c in table.partition_columns]
+        if table.partition_type == "RANGE" and statement.less_than is not None:
+            upper = None if statement.less_than == [extended.MAXVALUE] else [
+                normalize_value(v, c.type) for v, c in zip(statement.less_than, columns)]
+            partition.lower, partition.upper = next_range_lower(table, upper), upper
+        elif table.partition_type == "LIST" and statement.values_in is not None:
+            partition.values = [[normalize_value(v, c.type) for v, c in zip(row, columns)]
+                                for row in statement.values_in]
+            taken = {tuple(v) for p in table.partitions for v in (p.values or [])}
+            clash = next((v for v in partition.values if tuple(v) in taken), None)
+            if clash is not None:
+                raise AnalysisError(f"Value ({', '.join(clash)}) is already in another partition")
+        else:
+            raise AnalysisError(f"Table '{table.name}' is {table.partition_type.lower()}-partitioned: "
+                                "the new partition's values do not match")
+        return AddPartitions(db_id=db.id, table_id=table.id, partitions=[partition])
+
+    session.frontend.commit_if(build)
+    return ResultSet.ok()
+
+
+@handles(extended.DropPartitionStatement)
+def drop_partition(session: "Session", statement: extended.DropPartitionStatement) -> ResultSet:
+    db_name, name = statement.database or session.database, statement.table
+    frontend = session.frontend
+
+    def build(catalog: Catalog):
+        db, table = catalog.table(db_name, name)
+        partition = table.partition(statement.partition)
+        if partition is None:
+            if statement.if_exists:
+                return None
+            raise UnknownPartitionError(f"Partition '{statement.partition}' does not exist in "
+                                        f"table '{table.name}'")
+        if len(table.partitions) == 1 and table.partition_type == "UNPARTITIONED":
+            raise AnalysisError("The only partition of an unpartitioned table cannot be dropped")
+        return DropPartition(db_id=db.id, table_id=table.id, partition_id=partition.id,
+                             data_prefix=frontend.keys.partition_prefix(db.id, table.id, partition.id))
+
+    frontend.commit_if(build)
+    return ResultSet.ok()

@@ -1,21 +1,312 @@
 """Statements sqlglot does not parse: Cairn's own small grammar over sqlglot's tokenizer.
 
 Each statement is a dataclass deriving from ExtendedStatement. `parse(text)` returns one, or None
-when the text is not one of these statements (then sqlglot parses it).
+when the text is not one of these statements (then sqlglot parses it). A statement is recognised
+by its leading words (`GRAMMAR`), so ordinary queries cost one dictionary look-up here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import sqlglot
+from sqlglot.tokens import Token, TokenType
+
+from cairn.errors import SqlSyntaxError
+
+MAXVALUE = "MAXVALUE"
 
 
 @dataclass
 class ExtendedStatement:
     """Base of the statements parsed here."""
 
-    text: str
+
+@dataclass
+class CreateStorageVolumeStatement(ExtendedStatement):
+    name: str
+    type: str
+    locations: list[str]
+    comment: str = ""
+    properties: dict[str, str] = field(default_factory=dict)
+    if_not_exists: bool = False
+
+
+@dataclass
+class AlterStorageVolumeStatement(ExtendedStatement):
+    name: str
+    properties: dict[str, str] = field(default_factory=dict)
+    comment: str | None = None
+
+
+@dataclass
+class DropStorageVolumeStatement(ExtendedStatement):
+    name: str
+    if_exists: bool = False
+
+
+@dataclass
+class ShowStorageVolumes(ExtendedStatement):
+    like: str | None = None
+
+
+@dataclass
+class DescStorageVolume(ExtendedStatement):
+    name: str
+
+
+@dataclass
+class SetDefaultStorageVolume(ExtendedStatement):
+    name: str
+
+
+@dataclass
+class ShowPartitions(ExtendedStatement):
+    database: str | None
+    table: str
+
+
+@dataclass
+class AddPartition(ExtendedStatement):
+    database: str | None
+    table: str
+    partition: str
+    less_than: list[str] | None = None
+    values_in: list[list[str]] | None = None
+    if_not_exists: bool = False
+
+
+@dataclass
+class DropPartitionStatement(ExtendedStatement):
+    database: str | None
+    table: str
+    partition: str
+    if_exists: bool = False
+
+
+@dataclass
+class AdminSetFrontendConfig(ExtendedStatement):
+    key: str
+    value: str
+
+
+class Cursor:
+    """Walks the tokens of one statement; `expect` raises SqlSyntaxError naming what was wanted."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens: list[Token] = [t for t in sqlglot.Dialect.get_or_raise("starrocks").tokenize(text)
+                                    if t.token_type != TokenType.SEMICOLON]
+        self.pos = 0
+
+    def peek(self) -> str:
+        return self.tokens[self.pos].text.upper() if self.pos < len(self.tokens) else ""
+
+    def accept(self, *words: str) -> bool:
+        """Consume `words` if they come next (case-insensitive)."""
+        end = self.pos + len(words)
+        if end <= len(self.tokens) and all(t.text.upper() == w for t, w in zip(self.tokens[self.pos:end], words)):
+            self.pos = end
+            return True
+        return False
+
+    def expect(self, *words: str) -> None:
+        if not self.accept(*words):
+            self.fail(" ".join(words))
+
+    def fail(self, wanted: str) -> None:
+        if self.pos < len(self.tokens):
+            token = self.tokens[self.pos]
+            raise SqlSyntaxError(f"Getting syntax error at line {token.line}, column {token.col}. "
+                                 f"Detail message: expected {wanted}, got '{token.text}'.")
+        raise SqlSyntaxError(f"Getting syntax error. Detail message: expected {wanted} at the end of the statement.")
+
+    def _next(self, wanted: str, kinds: set[TokenType] | None = None) -> Token:
+        if self.pos >= len(self.tokens) or (kinds is not None and self.tokens[self.pos].token_type not in kinds):
+            self.fail(wanted)
+        token = self.tokens[self.pos]
+        self.pos += 1
+        return token
+
+    def name(self) -> str:
+        """An identifier (quoted or not) or a keyword used as a name."""
+        token = self._next("a name")
+        if token.token_type in {TokenType.STRING, TokenType.NUMBER, TokenType.L_PAREN, TokenType.R_PAREN,
+                                TokenType.COMMA, TokenType.EQ, TokenType.DOT}:
+            self.pos -= 1
+            self.fail("a name")
+        return token.text
+
+    def qualified_name(self) -> tuple[str | None, str]:
+        first = self.name()
+        if self.accept("."):
+            return first, self.name()
+        return None, first
+
+    def string(self) -> str:
+        return self._next("a quoted string", {TokenType.STRING, TokenType.IDENTIFIER}).text
+
+    def value(self) -> str:
+        """A literal: quoted string, number (with sign) or MAXVALUE."""
+        negative = self.accept("-")
+        token = self._next("a value", {TokenType.STRING, TokenType.NUMBER, TokenType.VAR, TokenType.IDENTIFIER})
+        return f"-{token.text}" if negative else token.text
+
+    def value_list(self) -> list[str]:
+        self.expect("(")
+        values = [self.value()]
+        while self.accept(","):
+            values.append(self.value())
+        self.expect(")")
+        return values
+
+    def properties(self) -> dict[str, str]:
+        """`("k" = "v", ...)`."""
+        self.expect("(")
+        found: dict[str, str] = {}
+        while True:
+            key = self.string()
+            self.expect("=")
+            found[key] = self.string()
+            if not self.accept(","):
+                break
+        self.expect(")")
+        return found
+
+    def end(self) -> None:
+        if self.pos != len(self.tokens):
+            self.fail("the end of the statement")
+
+
+def _create_storage_volume(c: Cursor) -> ExtendedStatement:
+    if_not_exists = c.accept("IF", "NOT", "EXISTS")
+    name = c.name()
+    c.expect("TYPE")
+    c.expect("=")
+    kind = c.name().upper()
+    c.expect("LOCATIONS")
+    c.expect("=")
+    locations = c.value_list()
+    comment = c.string() if c.accept("COMMENT") else ""
+    properties = c.properties() if c.accept("PROPERTIES") else {}
+    return CreateStorageVolumeStatement(name, kind, locations, comment, properties, if_not_exists)
+
+
+def _alter_storage_volume(c: Cursor) -> ExtendedStatement:
+    name = c.name()
+    c.expect("SET")
+    statement = AlterStorageVolumeStatement(name)
+    while True:
+        if c.accept("COMMENT"):
+            c.expect("=")
+            statement.comment = c.string()
+        else:
+            statement.properties.update(c.properties())
+        if not c.accept(","):
+            return statement
+
+
+def _drop_storage_volume(c: Cursor) -> ExtendedStatement:
+    if_exists = c.accept("IF", "EXISTS")
+    return DropStorageVolumeStatement(c.name(), if_exists)
+
+
+def _show_storage_volumes(c: Cursor) -> ExtendedStatement:
+    return ShowStorageVolumes(c.string() if c.accept("LIKE") else None)
+
+
+def _set_default_volume(c: Cursor) -> ExtendedStatement:
+    name = c.name()
+    c.expect("AS", "DEFAULT", "STORAGE", "VOLUME")
+    return SetDefaultStorageVolume(name)
+
+
+def _show_partitions(c: Cursor) -> ExtendedStatement:
+    if not c.accept("FROM"):
+        c.expect("IN")
+    database, table = c.qualified_name()
+    return ShowPartitions(database, table)
+
+
+def _alter_table(c: Cursor) -> ExtendedStatement:
+    database, table = c.qualified_name()
+    if c.accept("ADD", "PARTITION"):
+        if_not_exists = c.accept("IF", "NOT", "EXISTS")
+        partition = c.name()
+        c.expect("VALUES")
+        if c.accept("LESS", "THAN"):
+            if c.accept("MAXVALUE"):
+                bound = [MAXVALUE]
+            else:
+                bound = c.value_list()
+            return AddPartition(database, table, partition, less_than=bound, if_not_exists=if_not_exists)
+        c.expect("IN")
+        c.expect("(")
+        rows: list[list[str]] = []
+        while True:
+            rows.append(c.value_list() if c.peek() == "(" else [c.value()])
+            if not c.accept(","):
+                break
+        c.expect(")")
+        return AddPartition(database, table, partition, values_in=rows, if_not_exists=if_not_exists)
+    if c.accept("DROP", "PARTITION"):
+        if_exists = c.accept("IF", "EXISTS")
+        return DropPartitionStatement(database, table, c.name(), if_exists)
+    c.fail("ADD PARTITION or DROP PARTITION")
+    raise AssertionError("unreachable")
+
+
+def _admin_set_frontend_config(c: Cursor) -> ExtendedStatement:
+    values = c.properties()
+    if len(values) != 1:
+        raise SqlSyntaxError("ADMIN SET FRONTEND CONFIG takes exactly one (\"key\" = \"value\") pair")
+    key, value = next(iter(values.items()))
+    return AdminSetFrontendConfig(key, value)
+
+
+# Leading words -> parser of the rest. Longer prefixes are tried first.
+GRAMMAR: dict[tuple[str, ...], Callable[[Cursor], ExtendedStatement]] = {
+    ("CREATE", "STORAGE", "VOLUME"): _create_storage_volume,
+    ("ALTER", "STORAGE", "VOLUME"): _alter_storage_volume,
+    ("DROP", "STORAGE", "VOLUME"): _drop_storage_volume,
+    ("SHOW", "STORAGE", "VOLUMES"): _show_storage_volumes,
+    ("DESC", "STORAGE", "VOLUME"): lambda c: DescStorageVolume(c.name()),
+    ("DESCRIBE", "STORAGE", "VOLUME"): lambda c: DescStorageVolume(c.name()),
+    ("SHOW", "PARTITIONS"): _show_partitions,
+    ("SHOW", "TEMPORARY", "PARTITIONS"): _show_partitions,
+    ("ADMIN", "SET", "FRONTEND", "CONFIG"): _admin_set_frontend_config,
+}
+# Statements recognised by their first word and one that follows later (SET x AS DEFAULT ...).
+_FIRST_WORDS = {words[0] for words in GRAMMAR} | {"SET", "ALTER"}
+
+
+def register(words: tuple[str, ...], parser: Callable[[Cursor], ExtendedStatement]) -> None:
+    """Add a statement to the grammar (used by subsystems such as cluster snapshots)."""
+    GRAMMAR[words] = parser
+    _FIRST_WORDS.add(words[0])
 
 
 def parse(text: str) -> ExtendedStatement | None:
     """Parse `text` if it is one of Cairn's own statements, else return None."""
+    first = text.lstrip().split(None, 1)[0].upper() if text.strip() else ""
+    if first not in _FIRST_WORDS:
+        return None
+    cursor = Cursor(text)
+    for words in sorted(GRAMMAR, key=len, reverse=True):
+        if cursor.accept(*words):
+            statement = GRAMMAR[words](cursor)
+            cursor.end()
+            return statement
+    if first == "SET" and " AS DEFAULT STORAGE VOLUME" in " ".join(text.upper().split()):
+        cursor.expect("SET")
+        statement = _set_default_volume(cursor)
+        cursor.end()
+        return statement
+    if first == "ALTER" and cursor.accept("ALTER", "TABLE"):
+        upper = " ".join(text.upper().split())
+        if " ADD PARTITION " in upper or " DROP PARTITION " in upper:
+            statement = _alter_table(cursor)
+            cursor.end()
+            return statement
     return None

@@ -1,1 +1,167 @@
-"""show statements."""
+"""SHOW and DESC statements about databases, tables, columns and partitions."""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+from sqlglot import exp
+
+from cairn.catalog.model import Table
+from cairn.errors import AnalysisError
+from cairn.sql import extended
+from cairn.sql.dispatch import handles
+from cairn.sql.names import literal_text, table_name
+from cairn.sql.partitions import describe_range
+from cairn.sql.result import ResultSet
+
+if TYPE_CHECKING:
+    from cairn.fe.session import Session
+
+
+def like_filter(names: list[str], pattern: str | None) -> list[str]:
+    """Names matching a SQL LIKE pattern (case-insensitive, as MySQL compares names)."""
+    if pattern is None:
+        return names
+    glob = pattern.replace("*", "[*]").replace("?", "[?]").replace("%", "*").replace("_", "?")
+    return [n for n in names if fnmatch.fnmatchcase(n.lower(), glob.lower())]
+
+
+def _quote(name: str) -> str:
+    return f"`{name}`"
+
+
+def _format_time(seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
+
+
+def show_create_table(db_name: str, table: Table) -> str:
+    """The DDL that re-creates `table` (StarRocks' layout; parses back to an equal table)."""
+    lines = []
+    for column in table.columns:
+        parts = [_quote(column.name), column.type.lower(), "NULL" if column.nullable else "NOT NULL"]
+        if column.default is not None:
+            default = column.default
+            parts.append("DEFAULT CURRENT_TIMESTAMP" if default == "CURRENT_TIMESTAMP" else f'DEFAULT "{default}"')
+        parts.append(f'COMMENT "{column.comment}"')
+        lines.append("  " + " ".join(parts))
+    ddl = f"CREATE TABLE {_quote(table.name)} (\n" + ",\n".join(lines) + "\n) ENGINE=OLAP \n"
+    if table.key_columns:
+        ddl += f"{table.keys_type} KEY({', '.join(map(_quote, table.key_columns))})\n"
+    if table.comment:
+        ddl += f'COMMENT "{table.comment}"\n'
+    if table.partition_type == "RANGE":
+        parts = []
+        for p in table.partitions:
+            bound = "MAXVALUE" if p.upper is None else "(" + ", ".join(f'"{v}"' for v in p.upper) + ")"
+            parts.append(f"PARTITION {p.name} VALUES LESS THAN {bound}")
+        ddl += f"PARTITION BY RANGE({', '.join(map(_quote, table.partition_columns))})\n(" + ",\n".join(parts) + ")\n"
+    elif table.partition_type == "LIST":
+        parts = []
+        for p in table.partitions:
+            rows = ", ".join("(" + ", ".join(f'"{v}"' for v in row) + ")" for row in p.values or [])
+            parts.append(f"PARTITION {p.name} VALUES IN ({rows})")
+        ddl += f"PARTITION BY LIST({', '.join(map(_quote, table.partition_columns))})\n(" + ",\n".join(parts) + ")\n"
+    if table.distribution_columns:
+        ddl += f"DISTRIBUTED BY HASH({', '.join(map(_quote, table.distribution_columns))}) BUCKETS {table.buckets} \n"
+    else:
+        ddl += f"DISTRIBUTED BY RANDOM BUCKETS {table.buckets} \n"
+    if table.properties:
+        ddl += "PROPERTIES (\n" + ",\n".join(f'"{k}" = "{v}"' for k, v in table.properties.items()) + "\n)"
+    return ddl.rstrip() + ";"
+
+
+def describe_table(table: Table) -> ResultSet:
+    rows = [(c.name, c.type.lower(), "YES" if c.nullable else "NO", "true" if c.is_key else "false",
+             c.default, "") for c in table.columns]
+    return ResultSet.from_rows(["Field", "Type", "Null", "Key", "Default", "Extra"], rows)
+
+
+@handles(exp.Describe)
+def describe(session: "Session", statement: exp.Describe) -> ResultSet:
+    db_name, name = table_name(session, statement.this)
+    _, table = session.catalog.table(db_name, name)
+    return describe_table(table)
+
+
+def _show_tables(session: "Session", statement: exp.Show) -> ResultSet:
+    db_node = statement.args.get("db")
+    db = session.catalog.database(db_node.name if db_node is not None else session.database)
+    like = statement.args.get("like")
+    names = like_filter(sorted(db.tables), literal_text(like) if like is not None else None)
+    header = f"Tables_in_{db.name}"
+    if statement.args.get("full"):
+        return ResultSet.from_rows([header, "Table_type"], [(n, "BASE TABLE") for n in names])
+    return ResultSet.from_rows([header], [(n,) for n in names])
+
+
+def _show_databases(session: "Session", statement: exp.Show) -> ResultSet:
+    like = statement.args.get("like")
+    names = sorted(session.catalog.state.databases) + ["information_schema"]
+    names = like_filter(sorted(names), literal_text(like) if like is not None else None)
+    return ResultSet.from_rows(["Database"], [(n,) for n in names])
+
+
+def _show_create_table(session: "Session", statement: exp.Show) -> ResultSet:
+    db_node = statement.args.get("db")
+    db_name = db_node.name if db_node is not None else session.database
+    db, table = session.catalog.table(db_name, statement.args["target"].name)
+    return ResultSet.from_rows(["Table", "Create Table"], [(table.name, show_create_table(db.name, table))])
+
+
+def _show_columns(session: "Session", statement: exp.Show) -> ResultSet:
+    db_node = statement.args.get("db")
+    db_name = db_node.name if db_node is not None else session.database
+    target = statement.args["target"]
+    if isinstance(target, exp.Table) and target.db:
+        db_name = target.db
+    _, table = session.catalog.table(db_name, target.name)
+    return describe_table(table)
+
+
+SHOW_HANDLERS = {
+    "TABLES": _show_tables,
+    "DATABASES": _show_databases,
+    "SCHEMAS": _show_databases,
+    "CREATE TABLE": _show_create_table,
+    "COLUMNS": _show_columns,
+}
+
+
+@handles(exp.Show)
+def show(session: "Session", statement: exp.Show) -> ResultSet:
+    what = str(statement.this).upper()
+    handler = SHOW_HANDLERS.get(what)
+    if handler is None:
+        raise AnalysisError(f"SHOW {what} is not supported")
+    return handler(session, statement)
+
+
+PARTITION_COLUMNS = ["PartitionId", "PartitionName", "CompactVersion", "VisibleVersion", "VisibleVersionTime",
+                     "NextVersion", "State", "PartitionKey", "Range", "DistributionKey", "Buckets",
+                     "DataSize", "RowCount", "StoragePath"]
+
+
+@handles(extended.ShowPartitions)
+def show_partitions(session: "Session", statement: extended.ShowPartitions) -> ResultSet:
+    db, table = session.catalog.table(statement.database or session.database, statement.table)
+    volume = session.catalog.storage_volume(db.storage_volume)
+    keys = session.frontend.keys
+    rows = []
+    for p in table.partitions:
+        if table.partition_type == "RANGE":
+            bounds = describe_range(p, table)
+        elif table.partition_type == "LIST":
+            bounds = "(" + "), (".join(", ".join(row) for row in p.values or []) + ")"
+        else:
+            bounds = ""
+        path = f"{volume.location.rstrip('/')}/{keys.partition_prefix(db.id, table.id, p.id)}"
+        rows.append((p.id, p.name, 0, p.visible_version, _format_time(p.visible_version_time),
+                     p.visible_version + 1, "NORMAL", ", ".join(table.partition_columns), bounds,
+                     ", ".join(table.distribution_columns) or "ALL KEY", table.buckets,
+                     p.data_size, p.row_count, path))
+    types = [pa.int64(), pa.string(), pa.int64(), pa.int64(), pa.string(), pa.int64(), pa.string(),
+             pa.string(), pa.string(), pa.string(), pa.int64(), pa.int64(), pa.int64(), pa.string()]
+    return ResultSet.from_rows(PARTITION_COLUMNS, rows, types)

@@ -1,0 +1,46 @@
+"""Resolving the names a statement uses: `db.table`, `table` in the current database, literals."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlglot import exp
+
+from cairn.errors import AnalysisError
+
+if TYPE_CHECKING:
+    from cairn.fe.session import Session
+
+
+def table_name(session: "Session", table: exp.Expression) -> tuple[str | None, str]:
+    """(database, table) for a table reference; the database defaults to the session's."""
+    if isinstance(table, exp.Table):
+        return (table.db or session.database), table.name
+    if isinstance(table, (exp.Identifier, exp.Column)):
+        return session.database, table.name
+    raise AnalysisError(f"Expected a table name, got '{table.sql()}'")
+
+
+def literal_text(node: exp.Expression | None) -> str:
+    """The text of a string or number literal (or a bare identifier)."""
+    if node is None:
+        return ""
+    if isinstance(node, (exp.Literal, exp.Identifier, exp.Var)):
+        return str(node.this)
+    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
+        return f"-{node.this.this}"
+    if isinstance(node, exp.Boolean):
+        return "true" if node.this else "false"
+    raise AnalysisError(f"Expected a literal, got '{node.sql()}'")
+
+
+def properties_of(node: exp.Expression | None) -> dict[str, str]:
+    """The `PROPERTIES ("k" = "v", ...)` of a statement as a dict (generic properties only)."""
+    if node is None:
+        return {}
+    found = {}
+    for prop in node.find_all(exp.Property):
+        if type(prop) is exp.Property:
+            key = prop.this
+            found[literal_text(key) if isinstance(key, exp.Expression) else str(key)] = literal_text(prop.args.get("value"))
+    return found

@@ -1,0 +1,78 @@
+"""Partition bounds: parsing, normalizing and ordering RANGE and LIST partition values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from cairn.catalog.model import Partition, Table
+from cairn.catalog.types import parse_type
+from cairn.errors import AnalysisError
+
+MAXVALUE = "MAXVALUE"
+
+
+def normalize_value(value: str, type_text: str) -> str:
+    """Cast a bound literal to the column's type and return its canonical text.
+
+    Raises AnalysisError when the literal is not a value of that type.
+    """
+    column_type = parse_type(type_text)
+    try:
+        row = duckdb.execute(f"SELECT CAST(CAST(? AS {column_type.duckdb}) AS VARCHAR)", [value]).fetchone()
+    except duckdb.Error:
+        raise AnalysisError(f"Invalid partition value '{value}' for type {column_type.text}") from None
+    return row[0]
+
+
+def sort_key(values: list[str] | None, table: Table) -> tuple[Any, ...]:
+    """A comparable key for bound values of the table's partition columns (None = MAXVALUE)."""
+    if values is None:
+        return (1,)
+    typed = []
+    for value, name in zip(values, table.partition_columns):
+        column_type = parse_type(table.column(name).type)  # type: ignore[union-attr]
+        typed.append(duckdb.execute(f"SELECT CAST(? AS {column_type.duckdb})", [value]).fetchone()[0])
+    return (0, *typed)
+
+
+def chain_ranges(table: Table, uppers: list[list[str] | None]) -> list[tuple[list[str] | None, list[str] | None]]:
+    """Turn successive VALUES LESS THAN bounds into [lower, upper) pairs; bounds must increase."""
+    ranges: list[tuple[list[str] | None, list[str] | None]] = []
+    lower: list[str] | None = None
+    for upper in uppers:
+        if lower is not None and sort_key(upper, table) <= sort_key(lower, table):
+            shown = "MAXVALUE" if upper is None else ", ".join(upper)
+            raise AnalysisError(f"Range partition bounds must increase: ({shown}) is not greater than "
+                                f"({', '.join(lower)})")
+        if ranges and ranges[-1][1] is None:
+            raise AnalysisError("No partition may follow a partition bounded by MAXVALUE")
+        ranges.append((lower, upper))
+        lower = upper
+    return ranges
+
+
+def describe_range(partition: Partition, table: Table) -> str:
+    """StarRocks' text for a RANGE partition's bounds, e.g. [types: [DATETIME]; keys: [...]; ..)."""
+    types = ", ".join(parse_type(table.column(c).type).name for c in table.partition_columns)  # type: ignore[union-attr]
+    lower = ", ".join(partition.lower) if partition.lower else "MIN"
+    upper = ", ".join(partition.upper) if partition.upper else "MAX"
+    return f"[types: [{types}]; keys: [{lower}]; ..types: [{types}]; keys: [{upper}]; )"
+
+
+def next_range_lower(table: Table, upper: list[str] | None) -> list[str] | None:
+    """The lower bound a new RANGE partition ending at `upper` gets: the highest existing upper.
+
+    Raises AnalysisError if the new range would overlap an existing one.
+    """
+    if not table.partitions:
+        return None
+    last = table.partitions[-1]
+    if last.upper is None:
+        raise AnalysisError(f"Partition '{last.name}' already covers up to MAXVALUE; "
+                            "no range can be added after it")
+    if upper is not None and sort_key(upper, table) <= sort_key(last.upper, table):
+        raise AnalysisError(f"Range [{', '.join(last.upper)}, {', '.join(upper)}) is intersected with "
+                            f"partition '{last.name}'")
+    return last.upper

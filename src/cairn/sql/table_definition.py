@@ -1,0 +1,181 @@
+"""CREATE TABLE: turning the statement's sqlglot tree into a catalog Table, validated."""
+
+from __future__ import annotations
+
+import duckdb
+from sqlglot import exp
+
+from cairn.catalog.catalog import Catalog
+from cairn.catalog.model import Column, Database, Partition, Table
+from cairn.catalog.ops import CreateTable
+from cairn.catalog.types import parse_type
+from cairn.errors import AnalysisError, UnknownColumnError
+from cairn.sql.names import literal_text, properties_of
+from cairn.sql.partitions import MAXVALUE, chain_ranges, normalize_value
+
+# StarRocks chooses a bucket count itself when DISTRIBUTED BY gives none; Cairn uses a fixed one.
+DEFAULT_BUCKETS = 8
+CURRENT_TIMESTAMP = "CURRENT_TIMESTAMP"
+
+
+def _type_text(kind: exp.DataType) -> str:
+    text = kind.sql("starrocks")
+    return text.replace("DECIMAL(", "DECIMAL(").replace(" ", "")
+
+
+def _column(node: exp.ColumnDef) -> Column:
+    kind = node.args.get("kind")
+    if kind is None:
+        raise AnalysisError(f"Column '{node.name}' has no type")
+    column_type = parse_type(_type_text(kind))
+    column = Column(name=node.name, type=column_type.text)
+    for constraint in node.args.get("constraints") or []:
+        rule = constraint.args.get("kind")
+        if isinstance(rule, exp.NotNullColumnConstraint):
+            column.nullable = bool(rule.args.get("allow_null"))
+        elif isinstance(rule, exp.DefaultColumnConstraint):
+            column.default = _default(rule.this, column_type.duckdb, node.name)
+        elif isinstance(rule, exp.CommentColumnConstraint):
+            column.comment = literal_text(rule.this)
+    return column
+
+
+def _default(value: exp.Expression, duckdb_type: str, column: str) -> str | None:
+    if isinstance(value, exp.Null):
+        return None
+    if isinstance(value, (exp.CurrentTimestamp, exp.CurrentDate)) or (
+            isinstance(value, exp.Anonymous) and value.name.upper() == "NOW"):
+        return CURRENT_TIMESTAMP
+    text = literal_text(value)
+    try:
+        duckdb.execute(f"SELECT CAST(? AS {duckdb_type})", [text])
+    except duckdb.Error:
+        raise AnalysisError(f"Invalid default value for '{column}': '{text}'") from None
+    return text
+
+
+def _names(node: exp.Expression | None) -> list[str]:
+    if node is None:
+        return []
+    return [e.name for e in node.expressions]
+
+
+def _check_columns(table_columns: list[Column], names: list[str], what: str) -> list[str]:
+    known = {c.name.lower(): c.name for c in table_columns}
+    resolved = []
+    for name in names:
+        if name.lower() not in known:
+            raise UnknownColumnError(f"Unknown column '{name}' in {what}")
+        resolved.append(known[name.lower()])
+    return resolved
+
+
+def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create) -> CreateTable:
+    """Validate a CREATE TABLE statement and return the op that creates the table.
+
+    Raises AnalysisError / UnknownColumnError naming the offending column, key or bound.
+    """
+    schema = statement.this
+    if not isinstance(schema, exp.Schema):
+        raise AnalysisError("CREATE TABLE needs a column list")
+    columns = [_column(c) for c in schema.expressions if isinstance(c, exp.ColumnDef)]
+    if not columns:
+        raise AnalysisError("CREATE TABLE needs at least one column")
+    seen: set[str] = set()
+    for column in columns:
+        if column.name.lower() in seen:
+            raise AnalysisError(f"Duplicate column name '{column.name}'")
+        seen.add(column.name.lower())
+
+    properties = statement.args.get("properties")
+    props = properties.expressions if properties is not None else []
+    keys_type, key_names = "DUPLICATE", []
+    partition_node = distribution = None
+    comment = ""
+    for prop in props:
+        if isinstance(prop, exp.DuplicateKeyProperty):
+            keys_type, key_names = "DUPLICATE", _names(prop)
+        elif isinstance(prop, exp.PrimaryKey):
+            keys_type, key_names = "PRIMARY", _names(prop)
+        elif isinstance(prop, exp.UniqueKeyProperty):
+            keys_type, key_names = "UNIQUE", _names(prop)
+        elif isinstance(prop, (exp.PartitionByRangeProperty, exp.PartitionByListProperty)):
+            partition_node = prop
+        elif isinstance(prop, exp.DistributedByProperty):
+            distribution = prop
+        elif isinstance(prop, exp.SchemaCommentProperty):
+            comment = literal_text(prop.this)
+    key_columns = _check_columns(columns, key_names, "key description")
+    for column in columns:
+        column.is_key = column.name in key_columns
+    if keys_type == "PRIMARY":
+        for column in columns:
+            if column.is_key:
+                column.nullable = False
+
+    buckets = DEFAULT_BUCKETS
+    distribution_columns: list[str] = []
+    if distribution is not None:
+        if (distribution.args.get("kind") or "HASH").upper() == "HASH":
+            distribution_columns = _check_columns(columns, _names(distribution), "distribution description")
+        if distribution.args.get("buckets") is not None:
+            buckets = int(literal_text(distribution.args["buckets"]))
+            if not 1 <= buckets <= 1024:
+                raise AnalysisError(f"Bucket number must be between 1 and 1024, got {buckets}")
+    elif key_columns:
+        distribution_columns = key_columns[:1]
+
+    ids = catalog.id_source()
+    table = Table(id=next(ids), name=name, columns=columns, keys_type=keys_type, key_columns=key_columns,
+                  distribution_columns=distribution_columns, buckets=buckets, comment=comment,
+                  properties=properties_of(properties))
+
+    def new_partition(partition_name: str) -> Partition:
+        return Partition(id=next(ids), name=partition_name, tablet_ids=[next(ids) for _ in range(buckets)])
+
+    if partition_node is None:
+        table.partitions = [new_partition(name)]
+        return CreateTable(db_id=db.id, table=table)
+
+    partition_columns = _check_columns(
+        columns, [e.name for e in partition_node.args.get("partition_expressions") or []], "partition description")
+    table.partition_columns = partition_columns
+    typed = [table.column(c) for c in partition_columns]
+    entries = [e for part in partition_node.args.get("create_expressions") or [] for e in part.expressions]
+    names = [e.name for e in entries]
+    if len(set(names)) != len(names):
+        raise AnalysisError("Duplicate partition name in partition description")
+    if isinstance(partition_node, exp.PartitionByRangeProperty):
+        table.partition_type = "RANGE"
+        uppers: list[list[str] | None] = []
+        for entry in entries:
+            if not isinstance(entry, exp.PartitionRange):
+                raise AnalysisError(f"Partition '{entry.name}' must use VALUES LESS THAN")
+            values = [literal_text(v) for v in entry.expressions]
+            if values == [MAXVALUE]:
+                uppers.append(None)
+            else:
+                uppers.append([normalize_value(v, c.type) for v, c in zip(values, typed)])  # type: ignore[union-attr]
+        for entry, (lower, upper) in zip(entries, chain_ranges(table, uppers)):
+            partition = new_partition(entry.name)
+            partition.lower, partition.upper = lower, upper
+            table.partitions.append(partition)
+    else:
+        table.partition_type = "LIST"
+        seen_values: set[tuple[str, ...]] = set()
+        for entry in entries:
+            rows = []
+            for value in entry.expressions:
+                items = value.expressions if isinstance(value, exp.Tuple) else [
+                    value.this if isinstance(value, exp.Paren) else value]
+                row = [normalize_value(literal_text(v), c.type) for v, c in zip(items, typed)]  # type: ignore[union-attr]
+                if tuple(row) in seen_values:
+                    raise AnalysisError(f"Value ({', '.join(row)}) is in more than one partition")
+                seen_values.add(tuple(row))
+                rows.append(row)
+            partition = new_partition(entry.name)
+            partition.values = rows
+            table.partitions.append(partition)
+    if not table.partitions:
+        raise AnalysisError("A partitioned table needs at least one partition")
+    return CreateTable(db_id=db.id, table=table)
