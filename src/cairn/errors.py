@@ -109,6 +109,20 @@ class NoPartitionForRowError(DataError):
     mysql_code, sqlstate = 1526, "HY000"
 
 
+class ColumnCountError(DataError):
+    mysql_code, sqlstate = 1136, "21S01"
+
+
+class LabelAlreadyExistsError(CairnError):
+    """A load reused a label: the earlier load with that label already committed."""
+
+    mysql_code, sqlstate = 5025, "HY000"
+
+
+class ConcurrentChangeError(RetryableError):
+    """The table changed while a load or compaction was preparing its commit; run it again."""
+
+
 # --- security ----------------------------------------------------------------------------------
 
 

@@ -29,7 +29,9 @@ from cairn.journal.incarnation import (
 from cairn.journal.log import AppendConflict, Journal
 from cairn.journal.entry import JournalEntry
 from cairn.journal.position import JournalPosition
+from cairn.query.data_access import LocalDataAccess
 from cairn.storage.keys import ClusterKeys
+from cairn.storage.object_cache import ObjectCache
 from cairn.storage.object_store import ObjectStore, open_store
 from cairn.storage.volume import StorageVolume
 
@@ -65,6 +67,7 @@ class Frontend:
         self._closed = threading.Event()
         self._checkpoint_thread: threading.Thread | None = None
         self.on_commit: list[Callable[[JournalEntry, Op], None]] = []
+        self.data_access = LocalDataAccess(ObjectCache(self.meta_dir / "cache"))
 
     # -- start-up ---------------------------------------------------------------------------
 

@@ -1,1 +1,66 @@
-"""dml statements."""
+"""INSERT INTO ... VALUES and INSERT INTO ... SELECT: evaluate the rows in DuckDB, then load them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import duckdb
+from sqlglot import exp
+
+from cairn.errors import AnalysisError
+from cairn.lake.load import load_relation
+from cairn.query.select import _user_error, prepare
+from cairn.sql.dispatch import handles
+from cairn.sql.names import table_name
+from cairn.sql.result import ResultSet
+
+if TYPE_CHECKING:
+    from cairn.fe.session import Session
+
+SOURCE = "__cairn_source"
+
+
+def _values_sql(values: exp.Values, as_text: bool) -> str:
+    """DuckDB SQL for a VALUES list, optionally with every value as text (coerced per column later)."""
+    rows = []
+    width = None
+    for row in values.expressions:
+        items = list(row.expressions) if isinstance(row, exp.Tuple) else [row]
+        if width is None:
+            width = len(items)
+        elif len(items) != width:
+            raise AnalysisError("Every row of VALUES must have the same number of values")
+        if as_text:
+            items = [exp.cast(item.copy(), "VARCHAR") for item in items]
+        rows.append(exp.Tuple(expressions=items))
+    names = ", ".join(f"c{i}" for i in range(width or 0))
+    return f"SELECT * FROM ({exp.Values(expressions=rows).sql(dialect='duckdb')}) AS v({names})"
+
+
+@handles(exp.Insert)
+def insert(session: "Session", statement: exp.Insert) -> ResultSet:
+    target = statement.this
+    columns = None
+    if isinstance(target, exp.Schema):
+        columns = [c.name for c in target.expressions]
+        target = target.this
+    db_name, name = table_name(session, target)
+    session.catalog.table(db_name, name)
+    source = statement.expression
+    con = duckdb.connect()
+    try:
+        if isinstance(source, exp.Values):
+            try:
+                con.execute(f"CREATE TEMP TABLE {SOURCE} AS {_values_sql(source, as_text=False)}")
+            except duckdb.Error:
+                con.execute(f"CREATE TEMP TABLE {SOURCE} AS {_values_sql(source, as_text=True)}")
+        else:
+            sql, views = prepare(session, source, con, session.frontend.data_access)
+            try:
+                con.execute(f"CREATE TEMP TABLE {SOURCE} AS {sql}")
+            except duckdb.Error as exc:
+                raise _user_error(exc, views) from None
+        result = load_relation(session.frontend, db_name, name, con, SOURCE, columns)
+    finally:
+        con.close()
+    return ResultSet.ok(affected_rows=result.loaded_rows)

@@ -1,0 +1,1 @@
+"""The lake: versioned table data as Parquet rowsets listed by partition manifests."""

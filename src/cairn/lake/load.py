@@ -1,0 +1,121 @@
+"""Loading rows into a table: the one path INSERT and Stream Load share (DESIGN invariant 4).
+
+Order: coerce and check every row, write Parquet rowsets, write one new manifest per touched
+partition, then append ONE journal entry (CommitVersions) — the commit point. A failure before
+that append leaves only unreferenced objects, which vacuum removes after its grace period.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from cairn.catalog.catalog import Catalog
+from cairn.catalog.model import Database, Table
+from cairn.catalog.ops import CommitVersions, PartitionVersion
+from cairn.errors import ConcurrentChangeError, LabelAlreadyExistsError, UnknownTableError
+from cairn.lake.coerce import plan_coercion, validate
+from cairn.lake.manifest import MANIFESTS, PartitionManifest
+from cairn.lake.rowset_writer import WrittenRowset, put_rowsets, write_routed
+
+if TYPE_CHECKING:
+    from cairn.fe.frontend import Frontend
+
+_table_locks: defaultdict[tuple[str, int], threading.Lock] = defaultdict(threading.Lock)
+
+
+@dataclass
+class LoadResult:
+    """What a load committed: its transaction id, label and row counts."""
+
+    txn_id: int
+    label: str | None
+    loaded_rows: int
+    partitions: int
+
+
+def _label_taken(catalog: Catalog, db: Database, label: str | None) -> None:
+    if label and label in catalog.state.labels.get(db.id, {}):
+        raise LabelAlreadyExistsError(f"Label [{label}] has already been used.")
+
+
+def load_relation(frontend: "Frontend", db_name: str | None, table_name: str, con: duckdb.DuckDBPyConnection,
+                  relation: str, target_columns: list[str] | None = None, label: str | None = None) -> LoadResult:
+    """Load every row of DuckDB relation `relation` (a table or view on `con`) into the table.
+
+    Columns map by `target_columns` (the INSERT column list) or by position. Raises a DataError
+    subclass for a row that cannot be stored (nothing is committed), LabelAlreadyExistsError for a
+    reused label, NotLeaderError when this FE may no longer commit.
+    """
+    with frontend.catalog.lock:
+        db, live = frontend.catalog.table(db_name, table_name)
+        table = live.model_copy(deep=True)
+        _label_taken(frontend.catalog, db, label)
+    source_columns = [d[0] for d in con.execute(f"SELECT * FROM {relation} LIMIT 0").description]
+    plan = plan_coercion(table, source_columns, target_columns)
+    rows = validate(con, plan, relation)
+    if rows == 0:
+        return LoadResult(txn_id=0, label=label, loaded_rows=0, partitions=0)
+    scratch = frontend.meta_dir / "tmp" / uuid.uuid4().hex
+    try:
+        files = write_routed(con, f"SELECT {plan.select_list()} FROM {relation}", scratch)
+        store = frontend.store_for(db.storage_volume)
+        written = put_rowsets(store, frontend.keys, db, table, files)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return _commit(frontend, db, table, written, rows, label)
+
+
+def _commit(frontend: "Frontend", db: Database, table: Table, written: list[WrittenRowset], rows: int,
+            label: str | None) -> LoadResult:
+    by_partition: defaultdict[int, list[WrittenRowset]] = defaultdict(list)
+    for item in written:
+        by_partition[item.partition_id].append(item)
+    store = frontend.store_for(db.storage_volume)
+    with _table_locks[(frontend.keys.cluster_id, table.id)]:
+        with frontend.catalog.lock:
+            _, live = frontend.catalog.table(db.name, table.name)
+            if live.id != table.id:
+                raise UnknownTableError(f"Table '{db.name}.{table.name}' was dropped during the load")
+            bases = {}
+            for partition_id in by_partition:
+                partition = live.partition_by_id(partition_id)
+                if partition is None:
+                    raise ConcurrentChangeError(f"A partition of '{table.name}' was dropped during the load")
+                bases[partition_id] = (partition.visible_version, partition.manifest_key)
+        base_keys = [key for _, key in bases.values() if key]
+        base_manifests = dict(zip(base_keys, MANIFESTS.get_many(store, base_keys)))
+        versions = []
+        for partition_id, items in by_partition.items():
+            version, base_key = bases[partition_id]
+            manifest = PartitionManifest(table_id=table.id, partition_id=partition_id, version=version + 1)
+            if base_key:
+                manifest.tablets = {t: list(r) for t, r in base_manifests[base_key].tablets.items()}
+            for item in items:
+                manifest.tablets.setdefault(item.tablet_id, []).append(item.rowset)
+            key = frontend.keys.partition_manifest(db.id, table.id, partition_id, version + 1)
+            store.put_if_absent(key, manifest.to_bytes())
+            versions.append(PartitionVersion(partition_id=partition_id, version=version + 1, manifest_key=key,
+                                             row_count=manifest.row_count, data_size=manifest.data_size))
+
+        def build(catalog: Catalog) -> CommitVersions:
+            _, current = catalog.table(db.name, table.name)
+            if current.id != table.id:
+                raise UnknownTableError(f"Table '{db.name}.{table.name}' was dropped during the load")
+            for partition_id, (version, _) in bases.items():
+                partition = current.partition_by_id(partition_id)
+                if partition is None or partition.visible_version != version:
+                    raise ConcurrentChangeError(f"Table '{table.name}' changed during the load; run it again")
+            _label_taken(catalog, db, label)
+            return CommitVersions(db_id=db.id, table_id=table.id, txn_id=catalog.allocate_ids(1)[0],
+                                  label=label, versions=versions)
+
+        entry = frontend.commit(build)
+    txn_id = entry.op["txn_id"]
+    return LoadResult(txn_id=txn_id, label=label, loaded_rows=rows, partitions=len(versions))

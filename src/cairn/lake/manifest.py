@@ -1,0 +1,100 @@
+"""PartitionManifest: the complete list of rowsets that make up one version of one partition."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+
+from pydantic import BaseModel, Field, ValidationError
+
+from cairn.errors import CairnError
+from cairn.storage.object_store import ObjectStore
+
+FORMAT_VERSION = 1
+
+
+class ColumnStats(BaseModel):
+    """Min and max (as text) and NULL count of one column in one rowset."""
+
+    min: str | None = None
+    max: str | None = None
+    null_count: int = 0
+
+
+class Rowset(BaseModel):
+    """One immutable Parquet object of a tablet."""
+
+    key: str
+    rows: int
+    size: int
+    checksum: str
+    stats: dict[str, ColumnStats] = Field(default_factory=dict)
+
+
+class PartitionManifest(BaseModel):
+    """Version `version` of a partition: for each tablet id, its rowsets. Complete, not a delta."""
+
+    format_version: int = FORMAT_VERSION
+    table_id: int
+    partition_id: int
+    version: int
+    tablets: dict[int, list[Rowset]] = Field(default_factory=dict)
+
+    def rowsets(self) -> Iterator[Rowset]:
+        for rowsets in self.tablets.values():
+            yield from rowsets
+
+    @property
+    def row_count(self) -> int:
+        return sum(r.rows for r in self.rowsets())
+
+    @property
+    def data_size(self) -> int:
+        return sum(r.size for r in self.rowsets())
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, key: str) -> "PartitionManifest":
+        try:
+            manifest = cls.model_validate(json.loads(data))
+        except (ValueError, ValidationError) as exc:
+            raise CairnError(f"partition manifest {key} is not valid: {str(exc).splitlines()[0]}") from None
+        if manifest.format_version > FORMAT_VERSION:
+            raise CairnError(f"partition manifest {key} has format {manifest.format_version}, newer than "
+                             "this Cairn understands")
+        return manifest
+
+
+class ManifestCache:
+    """Parsed manifests by key. Manifests are immutable objects, so a cached one is never stale."""
+
+    def __init__(self, capacity: int = 65536) -> None:
+        self._items: OrderedDict[str, PartitionManifest] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def get_many(self, store: ObjectStore, keys: list[str]) -> list[PartitionManifest]:
+        """The manifests at `keys`, fetching the missing ones concurrently in one batch."""
+        found: dict[str, PartitionManifest] = {}
+        with self._lock:
+            for key in keys:
+                if key in self._items:
+                    found[key] = self._items[key]
+                    self._items.move_to_end(key)
+        missing = [k for k in dict.fromkeys(keys) if k not in found]
+        if missing:
+            for data, key in zip(store.get_many(missing), missing):
+                found[key] = PartitionManifest.from_bytes(data, key)
+            with self._lock:
+                for key in missing:
+                    self._items[key] = found[key]
+                while len(self._items) > self._capacity:
+                    self._items.popitem(last=False)
+        return [found[k] for k in keys]
+
+
+MANIFESTS = ManifestCache()

@@ -1,0 +1,98 @@
+"""Writing routed rows as Parquet rowsets and putting them on the storage volume."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from cairn.catalog.model import Database, Table
+from cairn.lake.manifest import ColumnStats, Rowset
+from cairn.lake.routing import BUCKET_COLUMN, PARTITION_COLUMN
+from cairn.storage.keys import ClusterKeys
+from cairn.storage.object_store import IO_CONCURRENCY, ObjectStore
+
+_ROUTED_FILE = re.compile(rf"{PARTITION_COLUMN}=(-?\d+)/{BUCKET_COLUMN}=(\d+)/[^/]+\.parquet$")
+# Large enough for DuckDB's reader to skip row groups by their min/max statistics.
+ROW_GROUP_SIZE = 1_000_000
+
+
+@dataclass
+class WrittenRowset:
+    """A rowset put on the volume, with the partition and tablet it belongs to."""
+
+    partition_id: int
+    tablet_id: int
+    rowset: Rowset
+
+
+def checksum_file(path: Path) -> str:
+    crc = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(4 << 20):
+            crc = zlib.crc32(chunk, crc)
+    return f"crc32:{crc:08x}"
+
+
+def checksum_bytes(data: bytes) -> str:
+    return f"crc32:{zlib.crc32(data):08x}"
+
+
+def _stats(path: Path) -> tuple[int, dict[str, ColumnStats]]:
+    metadata = pq.read_metadata(path)
+    stats: dict[str, ColumnStats] = {}
+    for group_index in range(metadata.num_row_groups):
+        group = metadata.row_group(group_index)
+        for column_index in range(group.num_columns):
+            chunk = group.column(column_index)
+            name = chunk.path_in_schema
+            current = stats.setdefault(name, ColumnStats())
+            found = chunk.statistics
+            if found is None:
+                continue
+            current.null_count += found.null_count or 0
+            if found.has_min_max:
+                low, high = str(found.min), str(found.max)
+                current.min = low if current.min is None else min(current.min, low)
+                current.max = high if current.max is None else max(current.max, high)
+    return metadata.num_rows, stats
+
+
+def write_routed(con: duckdb.DuckDBPyConnection, select_sql: str, directory: Path) -> list[tuple[int, int, Path]]:
+    """Write the rows of `select_sql` (with partition and bucket columns) as Parquet files, one folder
+    per (partition index, bucket). Returns (partition index, bucket, file) triples."""
+    directory.mkdir(parents=True, exist_ok=True)
+    con.execute(f"COPY ({select_sql}) TO '{directory.as_posix()}' (FORMAT PARQUET, "
+                f"PARTITION_BY ({PARTITION_COLUMN}, {BUCKET_COLUMN}), ROW_GROUP_SIZE {ROW_GROUP_SIZE}, "
+                "OVERWRITE_OR_IGNORE)")
+    found = []
+    for path in directory.rglob("*.parquet"):
+        match = _ROUTED_FILE.search(path.relative_to(directory).as_posix())
+        if match:
+            found.append((int(match.group(1)), int(match.group(2)), path))
+    return found
+
+
+def put_rowsets(store: ObjectStore, keys: ClusterKeys, db: Database, table: Table,
+                files: list[tuple[int, int, Path]]) -> list[WrittenRowset]:
+    """Checksum, describe and put each file as a uniquely named object, concurrently."""
+
+    def put_one(item: tuple[int, int, Path]) -> WrittenRowset:
+        partition_index, bucket, path = item
+        partition = table.partitions[partition_index]
+        tablet_id = partition.tablet_ids[bucket]
+        key = keys.data_file(db.id, table.id, partition.id, tablet_id)
+        rows, stats = _stats(path)
+        rowset = Rowset(key=key, rows=rows, size=path.stat().st_size, checksum=checksum_file(path), stats=stats)
+        store.put_file_if_absent(key, path)
+        return WrittenRowset(partition.id, tablet_id, rowset)
+
+    if not files:
+        return []
+    with ThreadPoolExecutor(max_workers=min(IO_CONCURRENCY, len(files))) as pool:
+        return list(pool.map(put_one, files))

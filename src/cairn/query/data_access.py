@@ -1,0 +1,91 @@
+"""DataAccess: the one interface through which queries read table data.
+
+The FE binds each table a query reads as a DuckDB relation. `LocalDataAccess` reads Parquet
+rowsets itself (in place on a local volume, through the object cache otherwise); a compute-node
+implementation will serve the same interface over Arrow Flight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import duckdb
+
+from cairn.catalog.model import Table
+from cairn.catalog.types import parse_type
+from cairn.lake.manifest import MANIFESTS
+from cairn.lake.sqltext import ident, string_list
+from cairn.storage.object_cache import ObjectCache
+from cairn.storage.object_store import ObjectStore
+
+
+@dataclass(frozen=True)
+class PartitionScan:
+    """One partition at the version the query reads."""
+
+    partition_id: int
+    version: int
+    manifest_key: str | None
+
+
+@dataclass
+class TableScan:
+    """A table as one query sees it: its schema and the partitions (already pruned) to read."""
+
+    table: Table
+    store: ObjectStore
+    partitions: list[PartitionScan]
+
+
+class DataAccess(Protocol):
+    def bind(self, con: duckdb.DuckDBPyConnection, view_name: str, scan: TableScan) -> None:
+        """Create `view_name` on `con`: the table's rows at the scanned versions, typed as declared."""
+
+
+def _column_list(table: Table) -> str:
+    parts = []
+    for column in table.columns:
+        column_type = parse_type(column.type)
+        name = ident(column.name)
+        parts.append(f"CAST({name} AS HUGEINT) AS {name}" if column_type.name == "LARGEINT" else name)
+    return ", ".join(parts)
+
+
+def _empty_relation(table: Table) -> str:
+    columns = ", ".join(f"CAST(NULL AS {parse_type(c.type).duckdb}) AS {ident(c.name)}" for c in table.columns)
+    return f"SELECT {columns} LIMIT 0"
+
+
+@dataclass
+class LocalDataAccess:
+    """Reads rowsets in this process. Counts what it reads, so tests can see pruning work."""
+
+    cache: ObjectCache
+    partitions_read: int = 0
+    objects_read: int = 0
+    read_keys: list[str] = field(default_factory=list)
+
+    def files(self, scan: TableScan) -> list[Path]:
+        """Local files holding the scanned rowsets (fetched into the cache when remote)."""
+        manifest_keys = [p.manifest_key for p in scan.partitions if p.manifest_key]
+        manifests = MANIFESTS.get_many(scan.store, manifest_keys)
+        keys = [r.key for m in manifests for r in m.rowsets()]
+        self.partitions_read += len(scan.partitions)
+        self.objects_read += len(keys)
+        self.read_keys.extend(keys)
+        if not keys:
+            return []
+        local = [scan.store.local_path(k) for k in keys]
+        if all(p is not None for p in local):
+            return local  # type: ignore[return-value]
+        return self.cache.fetch_all(scan.store, keys)
+
+    def bind(self, con: duckdb.DuckDBPyConnection, view_name: str, scan: TableScan) -> None:
+        files = self.files(scan)
+        if files:
+            source = f"SELECT {_column_list(scan.table)} FROM read_parquet({string_list([str(f) for f in files])})"
+        else:
+            source = _empty_relation(scan.table)
+        con.execute(f"CREATE TEMP VIEW {ident(view_name)} AS {source}")

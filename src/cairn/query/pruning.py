@@ -1,0 +1,130 @@
+"""Partition pruning: which partitions a query's WHERE clause can possibly need.
+
+Only simple conjuncts on a single partition column are used (=, <, <=, >, >=, BETWEEN, IN with
+literals); anything else keeps every partition, so pruning never drops a needed row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+from sqlglot import exp
+
+from cairn.catalog.model import Partition, Table
+from cairn.catalog.types import parse_type
+
+_FLIPPED = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE, exp.EQ: exp.EQ}
+
+
+def _typed(value: str, type_text: str) -> Any:
+    try:
+        return duckdb.execute(f"SELECT CAST(? AS {parse_type(type_text).duckdb})", [value]).fetchone()[0]
+    except duckdb.Error:
+        return None
+
+
+def _literal(node: exp.Expression) -> str | None:
+    if isinstance(node, exp.Literal):
+        return str(node.this)
+    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
+        return f"-{node.this.this}"
+    if isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal):
+        return str(node.this.this)
+    return None
+
+
+def _conjuncts(where: exp.Expression | None) -> list[exp.Expression]:
+    if where is None:
+        return []
+    node = where.this if isinstance(where, exp.Where) else where
+    return list(node.flatten()) if isinstance(node, exp.And) else [node]
+
+
+class PartitionFilter:
+    """Bounds on one partition column gathered from a WHERE clause."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.column = table.partition_columns[0] if len(table.partition_columns) == 1 else None
+        column = table.column(self.column) if self.column else None
+        self.type = column.type if column else None
+        self.lower: tuple[Any, bool] | None = None  # (value, inclusive)
+        self.upper: tuple[Any, bool] | None = None
+        self.allowed: set[Any] | None = None
+        self.unsatisfiable = False
+
+    def _is_column(self, node: exp.Expression, names: set[str]) -> bool:
+        return (isinstance(node, exp.Column) and node.name.lower() == (self.column or "").lower()
+                and (not node.table or node.table.lower() in names))
+
+    def add(self, where: exp.Expression | None, names: set[str]) -> None:
+        """Use the conjuncts of `where` that constrain this table's partition column (`names`: the
+        table's name and alias, for qualified columns)."""
+        if self.column is None:
+            return
+        for condition in _conjuncts(where):
+            self._add_condition(condition, names)
+
+    def _add_condition(self, condition: exp.Expression, names: set[str]) -> None:
+        if isinstance(condition, exp.Between) and self._is_column(condition.this, names):
+            low, high = _literal(condition.args["low"]), _literal(condition.args["high"])
+            if low is not None and high is not None:
+                self._bound(exp.GTE, low)
+                self._bound(exp.LTE, high)
+            return
+        if isinstance(condition, exp.In) and self._is_column(condition.this, names):
+            values = [_literal(v) for v in condition.expressions]
+            if values and all(v is not None for v in values):
+                typed = {_typed(v, self.type) for v in values}  # type: ignore[arg-type]
+                self.allowed = typed if self.allowed is None else self.allowed & typed
+            return
+        kind = type(condition)
+        if kind not in _FLIPPED:
+            return
+        left, right = condition.this, condition.expression
+        if self._is_column(right, names):
+            left, right, kind = right, left, _FLIPPED[kind]
+        if not self._is_column(left, names):
+            return
+        value = _literal(right)
+        if value is not None:
+            self._bound(kind, value)
+
+    def _bound(self, kind: type, text: str) -> None:
+        value = _typed(text, self.type)  # type: ignore[arg-type]
+        if value is None:
+            return
+        if kind is exp.EQ:
+            self.allowed = {value} if self.allowed is None else self.allowed & {value}
+        elif kind in (exp.GT, exp.GTE):
+            candidate = (value, kind is exp.GTE)
+            if self.lower is None or candidate[0] > self.lower[0]:
+                self.lower = candidate
+        else:
+            candidate = (value, kind is exp.LTE)
+            if self.upper is None or candidate[0] < self.upper[0]:
+                self.upper = candidate
+
+    def keeps(self, partition: Partition) -> bool:
+        """False only when no row of `partition` can satisfy the gathered conditions."""
+        if self.column is None:
+            return True
+        if self.table.partition_type == "LIST":
+            if self.allowed is None:
+                return True
+            values = {_typed(row[0], self.type) for row in partition.values or []}  # type: ignore[arg-type]
+            return bool(values & self.allowed)
+        if self.table.partition_type != "RANGE":
+            return True
+        low = _typed(partition.lower[0], self.type) if partition.lower else None  # type: ignore[arg-type]
+        high = _typed(partition.upper[0], self.type) if partition.upper else None  # type: ignore[arg-type]
+        if self.allowed is not None:
+            return any((low is None or v >= low) and (high is None or v < high) for v in self.allowed)
+        if self.lower is not None and high is not None and self.lower[0] >= high:
+            return False
+        if self.upper is not None and low is not None:
+            value, inclusive = self.upper
+            if value < low or (value == low and not inclusive):
+                return False
+        return True

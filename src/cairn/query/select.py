@@ -1,0 +1,167 @@
+"""Running a query: bind every table it reads at its visible version, then let DuckDB run it.
+
+The sqlglot tree is rewritten in place (table references → bound views, `@@var` → values) and
+generated as DuckDB SQL; user SQL is never glued together as text.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import TYPE_CHECKING
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from cairn.errors import (
+    AnalysisError,
+    CairnError,
+    DataError,
+    NoDatabaseSelectedError,
+    SqlSyntaxError,
+    UnknownColumnError,
+    UnknownTableError,
+)
+from cairn.fe.variables import get_variable
+from cairn.query.data_access import DataAccess, PartitionScan, TableScan
+from cairn.query.pruning import PartitionFilter
+from cairn.query.virtual_tables import virtual_table
+
+if TYPE_CHECKING:
+    from cairn.fe.session import Session
+
+_view_ids = itertools.count(1)
+
+
+def _variable_literal(session: "Session", name: str) -> exp.Expression:
+    value = get_variable(session, name)
+    if value is None:
+        return exp.null()
+    if isinstance(value, bool):
+        return exp.Literal.number(int(value))
+    if isinstance(value, (int, float)):
+        return exp.Literal.number(value)
+    return exp.Literal.string(str(value))
+
+
+def _replace_session_functions(session: "Session", tree: exp.Expression) -> None:
+    """Replace @@variables and session functions (DATABASE(), USER(), ...) with their values."""
+    user = f"'{session.user}'@'{session.host}'"
+    for node in list(tree.find_all(exp.SessionParameter, exp.CurrentSchema, exp.CurrentUser,
+                                   exp.CurrentVersion, exp.Anonymous)):
+        if isinstance(node, exp.SessionParameter):
+            kind = node.args.get("kind")
+            shown = f"@@{kind + '.' if kind else ''}{node.name}"
+            value = _variable_literal(session, node.name)
+        elif isinstance(node, exp.CurrentSchema):
+            shown, value = "DATABASE()", (exp.Literal.string(session.database) if session.database else exp.null())
+        elif isinstance(node, exp.CurrentUser):
+            shown, value = "CURRENT_USER()", exp.Literal.string(user)
+        elif isinstance(node, exp.CurrentVersion):
+            shown, value = "VERSION()", _variable_literal(session, "version")
+        elif node.name.lower() == "user":
+            shown, value = "USER()", exp.Literal.string(f"'{session.user}'@'{session.host}'")
+        elif node.name.lower() == "connection_id":
+            shown, value = "CONNECTION_ID()", exp.Literal.number(session.connection_id)
+        else:
+            continue
+        if isinstance(node.parent, exp.Select) and node.arg_key == "expressions":
+            value = exp.alias_(value, shown, quoted=True)
+        node.replace(value)
+
+
+def _cte_names(tree: exp.Expression) -> set[str]:
+    return {cte.alias.lower() for cte in tree.find_all(exp.CTE)}
+
+
+def bind_tables(session: "Session", tree: exp.Expression, con: duckdb.DuckDBPyConnection,
+                access: DataAccess) -> dict[str, str]:
+    """Bind every table `tree` reads as a view on `con` and point the tree at those views.
+
+    Returns view name → 'db.table' (to put user-facing names back into error messages).
+    Raises UnknownTableError for a table that does not exist.
+    """
+    ctes = _cte_names(tree)
+    views: dict[str, str] = {}
+    for node in list(tree.find_all(exp.Table)):
+        if not node.name or isinstance(node.this, exp.Func):
+            continue
+        if not node.db and node.name.lower() in ctes:
+            continue
+        schema = node.db or session.database
+        view = f"__cairn_t{next(_view_ids)}"
+        provider = virtual_table(schema, node.name)
+        if provider is not None:
+            con.register(view, provider(session))
+            views[view] = f"{schema}.{node.name}"
+        else:
+            scan = _table_scan(session, node, schema)
+            access.bind(con, view, scan)
+            views[view] = f"{schema}.{scan.table.name}"
+        alias = node.alias or node.name
+        node.replace(exp.Table(this=exp.to_identifier(view, quoted=True),
+                               alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True))))
+    return views
+
+
+def _table_scan(session: "Session", node: exp.Table, schema: str | None) -> TableScan:
+    catalog = session.catalog
+    with catalog.lock:
+        if not schema:
+            raise NoDatabaseSelectedError("No database selected")
+        if schema not in catalog.state.databases:
+            raise UnknownTableError(f"Table '{schema}.{node.name}' doesn't exist")
+        db, table = catalog.table(schema, node.name)
+        table = table.model_copy(deep=True)
+    pruning = PartitionFilter(table)
+    select = node.parent_select
+    if select is not None and isinstance(node.parent, (exp.From, exp.Join)):
+        pruning.add(select.args.get("where"), {node.name.lower(), (node.alias or node.name).lower()})
+    partitions = [PartitionScan(p.id, p.visible_version, p.manifest_key) for p in table.partitions if pruning.keeps(p)]
+    return TableScan(table=table, store=session.frontend.store_for(db.storage_volume), partitions=partitions)
+
+
+_VIEW_NAME = re.compile(r'"?__cairn_t\d+"?')
+
+
+def _user_error(exc: duckdb.Error, views: dict[str, str]) -> CairnError:
+    """A DuckDB error as the user should see it: Cairn's error type, table names not view names."""
+    text = str(exc).split("\n\nLINE")[0].split("\nLINE")[0]
+    text = _VIEW_NAME.sub(lambda m: views.get(m.group(0).strip('"'), "table"), text)
+    text = re.sub(r"^[A-Za-z ]+ Error: ", "", text)
+    if isinstance(exc, duckdb.BinderException):
+        column = re.search(r'column "?([^"\s]+)"? not found', text, re.IGNORECASE)
+        if column or "Referenced column" in text:
+            name = column.group(1) if column else text
+            return UnknownColumnError(f"Unknown column '{name}' in 'field list'")
+        return AnalysisError(f"Getting analyzing error. Detail message: {text}.")
+    if isinstance(exc, duckdb.ParserException):
+        return SqlSyntaxError(f"Getting syntax error. Detail message: {text}.")
+    if isinstance(exc, (duckdb.ConversionException, duckdb.OutOfRangeException, duckdb.InvalidInputException)):
+        return DataError(text)
+    if isinstance(exc, duckdb.CatalogException):
+        return AnalysisError(f"Getting analyzing error. Detail message: {text}.")
+    return CairnError(text)
+
+
+def prepare(session: "Session", tree: exp.Expression, con: duckdb.DuckDBPyConnection,
+            access: DataAccess) -> tuple[str, dict[str, str]]:
+    """Bind the query's tables on `con` and return its DuckDB SQL (and the view names bound)."""
+    tree = tree.copy()
+    _replace_session_functions(session, tree)
+    views = bind_tables(session, tree, con, access)
+    return tree.sql(dialect="duckdb"), views
+
+
+def run_query(session: "Session", tree: exp.Expression, access: DataAccess) -> pa.Table:
+    """Run a SELECT (or set operation) and return its rows."""
+    con = duckdb.connect()
+    try:
+        sql, views = prepare(session, tree, con, access)
+        try:
+            return con.sql(sql).to_arrow_table()
+        except duckdb.Error as exc:
+            raise _user_error(exc, views) from None
+    finally:
+        con.close()

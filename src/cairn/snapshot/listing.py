@@ -1,0 +1,51 @@
+"""Finding snapshots on a storage volume, and choosing one, without a running FE."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from cairn.storage.keys import SNAPSHOT_DONE, SNAPSHOT_MANIFEST, ClusterKeys
+from cairn.storage.object_store import ObjectStore
+
+AUTOMATED_PREFIX = "automated_cluster_snapshot_"
+_AUTOMATED = re.compile(rf"^{AUTOMATED_PREFIX}(\d+)$")
+
+
+@dataclass(frozen=True)
+class SnapshotEntry:
+    """A snapshot folder: its name, whether its SNAPSHOT_DONE marker exists, and when it was made."""
+
+    cluster_id: str
+    name: str
+    complete: bool
+    created_ms: int | None
+    has_manifest: bool
+
+    @property
+    def automated(self) -> bool:
+        return _AUTOMATED.match(self.name) is not None
+
+
+def snapshot_created_ms(name: str) -> int | None:
+    """The epoch-millisecond time in an automated snapshot's name, else None."""
+    match = _AUTOMATED.match(name)
+    return int(match.group(1)) if match else None
+
+
+def list_snapshots(store: ObjectStore, keys: ClusterKeys) -> list[SnapshotEntry]:
+    """Every snapshot folder of the cluster, newest first (complete or not)."""
+    entries = []
+    for name in store.list_folders(keys.image_prefix):
+        parts = {info.key.rsplit("/", 1)[-1]: info for info in store.list(keys.snapshot_dir(name))}
+        created = snapshot_created_ms(name)
+        if created is None and parts:
+            created = int(min(i.last_modified for i in parts.values()).timestamp() * 1000)
+        entries.append(SnapshotEntry(keys.cluster_id, name, SNAPSHOT_DONE in parts, created,
+                                     SNAPSHOT_MANIFEST in parts))
+    return sorted(entries, key=lambda e: (e.created_ms or 0, e.name), reverse=True)
+
+
+def newest_complete(entries: list[SnapshotEntry]) -> SnapshotEntry | None:
+    """The newest snapshot whose marker exists: an interrupted one is never chosen."""
+    return next((e for e in entries if e.complete), None)
