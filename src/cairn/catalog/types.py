@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
+from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from cairn.errors import AnalysisError
@@ -21,7 +24,7 @@ _DUCKDB = {"TINYINT": "TINYINT", "SMALLINT": "SMALLINT", "INT": "INTEGER", "BIGI
            "DATETIME": "TIMESTAMP"}
 
 _ARROW = {"TINYINT": pa.int8(), "SMALLINT": pa.int16(), "INT": pa.int32(), "BIGINT": pa.int64(),
-          "LARGEINT": pa.decimal128(38, 0), "FLOAT": pa.float32(), "DOUBLE": pa.float64(),
+          "LARGEINT": pa.string(), "FLOAT": pa.float32(), "DOUBLE": pa.float64(),
           "BOOLEAN": pa.bool_(), "CHAR": pa.string(), "VARCHAR": pa.string(), "STRING": pa.string(),
           "DATE": pa.date32(), "DATETIME": pa.timestamp("us")}
 
@@ -104,3 +107,18 @@ def parse_type(text: str) -> ColumnType:
     if first is not None and name not in {"INT", "BIGINT", "TINYINT", "SMALLINT"}:
         raise AnalysisError(f"Type {name} takes no parameters")
     return ColumnType(name)
+
+
+_local = threading.local()
+
+
+def cast_value(value: str, duckdb_type: str) -> Any:
+    """`value` cast to a DuckDB type, as a Python value. Raises duckdb.Error if it is not one.
+
+    Uses a private connection per thread: DuckDB's module-level connection is shared and keeps
+    unfinished results, so it is unsafe from many threads.
+    """
+    con = getattr(_local, "con", None)
+    if con is None:
+        con = _local.con = duckdb.connect()
+    return con.execute(f"SELECT CAST(? AS {duckdb_type})", [value]).fetchall()[0][0]

@@ -27,9 +27,17 @@ CURRENT_TIMESTAMP = "CURRENT_TIMESTAMP"
 
 
 def storage_type(column: Column) -> str:
-    """The DuckDB type a column is written to Parquet as (LARGEINT has no Parquet type of its own)."""
+    """The DuckDB type a column is written to Parquet as. LARGEINT (128-bit) has no Parquet type
+    that holds its whole range, so it is stored as its decimal text."""
     column_type = parse_type(column.type)
-    return "DECIMAL(38,0)" if column_type.name == "LARGEINT" else column_type.duckdb
+    return "VARCHAR" if column_type.name == "LARGEINT" else column_type.duckdb
+
+
+def _cast(source: str, column: Column) -> str:
+    column_type = parse_type(column.type)
+    if column_type.name == "LARGEINT":
+        return f"CAST(TRY_CAST({ident(source)} AS HUGEINT) AS VARCHAR)"
+    return f"TRY_CAST({ident(source)} AS {column_type.duckdb})"
 
 
 @dataclass
@@ -53,7 +61,7 @@ def _default_expression(column: Column) -> str:
         return f"CAST(NULL AS {storage_type(column)})"
     if column.default == CURRENT_TIMESTAMP:
         return f"CAST(current_localtimestamp() AS {storage_type(column)})"
-    return f"CAST({literal(column.default)} AS {storage_type(column)})"
+    return f"CAST(CAST({literal(column.default)} AS {parse_type(column.type).duckdb}) AS {storage_type(column)})"
 
 
 def plan_coercion(table: Table, source_columns: list[str], target_names: list[str] | None) -> CoercionPlan:
@@ -80,8 +88,7 @@ def plan_coercion(table: Table, source_columns: list[str], target_names: list[st
     casts = {}
     for column in table.columns:
         source = sources.get(column.name)
-        casts[column.name] = (f"TRY_CAST({ident(source)} AS {storage_type(column)})" if source is not None
-                              else _default_expression(column))
+        casts[column.name] = _cast(source, column) if source is not None else _default_expression(column)
     return CoercionPlan(table, casts, sources)
 
 

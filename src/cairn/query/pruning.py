@@ -12,14 +12,14 @@ import duckdb
 from sqlglot import exp
 
 from cairn.catalog.model import Partition, Table
-from cairn.catalog.types import parse_type
+from cairn.catalog.types import cast_value, parse_type
 
 _FLIPPED = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE, exp.EQ: exp.EQ}
 
 
 def _typed(value: str, type_text: str) -> Any:
     try:
-        return duckdb.execute(f"SELECT CAST(? AS {parse_type(type_text).duckdb})", [value]).fetchone()[0]
+        return cast_value(value, parse_type(type_text).duckdb)
     except duckdb.Error:
         return None
 

@@ -83,13 +83,21 @@ def create_table(session: "Session", statement: exp.Create) -> ResultSet:
     return ResultSet.ok()
 
 
+def _drop_target(statement: exp.Drop) -> exp.Expression:
+    target = statement.this or (statement.args.get("tables") or [None])[0]
+    if target is None:
+        raise AnalysisError("DROP needs a name")
+    return target
+
+
 @handles(exp.Drop)
 def drop(session: "Session", statement: exp.Drop) -> ResultSet:
     kind = (statement.args.get("kind") or "").upper()
+    target = _drop_target(statement)
     if_exists = bool(statement.args.get("exists"))
     frontend = session.frontend
     if kind in {"DATABASE", "SCHEMA"}:
-        name = statement.this.name
+        name = target.name
 
         def build_db(catalog: Catalog):
             db = catalog.state.databases.get(name)
@@ -105,7 +113,7 @@ def drop(session: "Session", statement: exp.Drop) -> ResultSet:
             session.database = None
         return ResultSet.ok()
     if kind == "TABLE":
-        db_name, name = table_name(session, statement.this)
+        db_name, name = table_name(session, target)
 
         def build_table_drop(catalog: Catalog):
             db = catalog.database(db_name)

@@ -7,7 +7,7 @@ from typing import Any
 import duckdb
 
 from cairn.catalog.model import Partition, Table
-from cairn.catalog.types import parse_type
+from cairn.catalog.types import cast_value, parse_type
 from cairn.errors import AnalysisError
 
 MAXVALUE = "MAXVALUE"
@@ -20,10 +20,10 @@ def normalize_value(value: str, type_text: str) -> str:
     """
     column_type = parse_type(type_text)
     try:
-        row = duckdb.execute(f"SELECT CAST(CAST(? AS {column_type.duckdb}) AS VARCHAR)", [value]).fetchone()
+        typed = cast_value(value, column_type.duckdb)
     except duckdb.Error:
         raise AnalysisError(f"Invalid partition value '{value}' for type {column_type.text}") from None
-    return row[0]
+    return cast_value(typed, "VARCHAR") if not isinstance(typed, str) else typed
 
 
 def sort_key(values: list[str] | None, table: Table) -> tuple[Any, ...]:
@@ -33,7 +33,7 @@ def sort_key(values: list[str] | None, table: Table) -> tuple[Any, ...]:
     typed = []
     for value, name in zip(values, table.partition_columns):
         column_type = parse_type(table.column(name).type)  # type: ignore[union-attr]
-        typed.append(duckdb.execute(f"SELECT CAST(? AS {column_type.duckdb})", [value]).fetchone()[0])
+        typed.append(cast_value(value, column_type.duckdb))
     return (0, *typed)
 
 

@@ -8,7 +8,7 @@ from sqlglot import exp
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import Column, Database, Partition, Table
 from cairn.catalog.ops import CreateTable
-from cairn.catalog.types import parse_type
+from cairn.catalog.types import cast_value, parse_type
 from cairn.errors import AnalysisError, UnknownColumnError
 from cairn.sql.names import literal_text, properties_of
 from cairn.sql.partitions import MAXVALUE, chain_ranges, normalize_value
@@ -48,7 +48,7 @@ def _default(value: exp.Expression, duckdb_type: str, column: str) -> str | None
         return CURRENT_TIMESTAMP
     text = literal_text(value)
     try:
-        duckdb.execute(f"SELECT CAST(? AS {duckdb_type})", [text])
+        cast_value(text, duckdb_type)
     except duckdb.Error:
         raise AnalysisError(f"Invalid default value for '{column}': '{text}'") from None
     return text

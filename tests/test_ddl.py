@@ -1,0 +1,126 @@
+"""DDL and SHOW statements: what a user sees, and the errors for what is wrong."""
+
+import pytest
+
+from cairn.config.fe_config import FeConfig
+from cairn.errors import (
+    AnalysisError,
+    CairnError,
+    DatabaseExistsError,
+    NoDatabaseSelectedError,
+    SqlSyntaxError,
+    UnknownColumnError,
+    UnknownDatabaseError,
+    UnknownPartitionError,
+    UnknownTableError,
+)
+from cairn.fe.frontend import Frontend
+from cairn.fe.session import Session
+from seed import SEED_SETUP
+
+ALL_TYPES = """CREATE TABLE all_types (
+  k BIGINT NOT NULL, a TINYINT, b SMALLINT, c INT, d LARGEINT, e FLOAT, f DOUBLE, g DECIMAL(10,2),
+  h BOOLEAN, i CHAR(3), j VARCHAR(20) DEFAULT 'x', l STRING, m DATE, n DATETIME COMMENT 'when')
+DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 3 PROPERTIES ("replication_num" = "1")"""
+
+
+def test_seed_table_shape(session: Session) -> None:
+    session.execute_script(SEED_SETUP)
+    partitions = session.execute("SHOW PARTITIONS FROM source_wiki_edit")
+    assert [row[1] for row in partitions.rows()] == ["p06", "p12", "p18", "p24"]
+    assert partitions.columns[:4] == ["PartitionId", "PartitionName", "CompactVersion", "VisibleVersion"]
+    desc = session.execute("DESC source_wiki_edit").rows()
+    assert desc[1] == ("channel", "varchar(32)", "YES", "true", "", "")
+    assert desc[-1] == ("deleted", "int", "YES", "false", "0", "")
+    assert session.execute("SHOW TABLES").rows() == [("source_wiki_edit",)]
+    assert ("quickstart",) in session.execute("SHOW DATABASES").rows()
+
+
+def test_show_create_table_round_trips(session: Session) -> None:
+    session.execute_script(SEED_SETUP)
+    session.execute(ALL_TYPES)
+    for name in ["source_wiki_edit", "all_types"]:
+        ddl = session.execute(f"SHOW CREATE TABLE {name}").rows()[0][1]
+        session.execute(ddl.replace(f"`{name}`", f"`{name}_copy`", 1))
+        tables = session.catalog.state.databases["quickstart"].tables
+        original, copy = tables[name], tables[f"{name}_copy"]
+        assert copy.columns == original.columns
+        assert [(p.name, p.lower, p.upper) for p in copy.partitions if original.partition_type == "RANGE"] == \
+            [(p.name, p.lower, p.upper) for p in original.partitions if original.partition_type == "RANGE"]
+        assert (copy.buckets, copy.distribution_columns, copy.key_columns) == \
+            (original.buckets, original.distribution_columns, original.key_columns)
+
+
+def test_list_and_unpartitioned_tables_and_partition_changes(session: Session) -> None:
+    session.execute_script("CREATE DATABASE d; USE d;")
+    session.execute("CREATE TABLE l (id INT, city VARCHAR(10)) PARTITION BY LIST(city) "
+                    "(PARTITION pa VALUES IN ('a', 'b'), PARTITION pc VALUES IN ('c')) DISTRIBUTED BY HASH(id)")
+    session.execute("ALTER TABLE l ADD PARTITION pd VALUES IN ('d')")
+    assert [r[1] for r in session.execute("SHOW PARTITIONS FROM l").rows()] == ["pa", "pc", "pd"]
+    session.execute("CREATE TABLE u (id INT) DISTRIBUTED BY RANDOM")
+    assert [r[1] for r in session.execute("SHOW PARTITIONS FROM u").rows()] == ["u"]
+    session.execute("CREATE TABLE r (id INT, day DATE) PARTITION BY RANGE(day) "
+                    "(PARTITION p1 VALUES LESS THAN ('2024-01-01')) DISTRIBUTED BY HASH(id) BUCKETS 2")
+    session.execute("ALTER TABLE r ADD PARTITION p2 VALUES LESS THAN ('2025-01-01')")
+    with pytest.raises(AnalysisError, match="intersected"):
+        session.execute("ALTER TABLE r ADD PARTITION p0 VALUES LESS THAN ('2020-01-01')")
+    session.execute("ALTER TABLE r DROP PARTITION p1")
+    with pytest.raises(UnknownPartitionError):
+        session.execute("ALTER TABLE r DROP PARTITION p1")
+    session.execute("ALTER TABLE r DROP PARTITION IF EXISTS p1")
+    assert [r[1] for r in session.execute("SHOW PARTITIONS FROM r").rows()] == ["p2"]
+
+
+@pytest.mark.parametrize("sql, error, code, text", [
+    ("CREATE DATABASE quickstart", DatabaseExistsError, 1007, "database exists"),
+    ("USE nowhere", UnknownDatabaseError, 1049, "nowhere"),
+    ("DROP DATABASE nowhere", UnknownDatabaseError, 1049, "nowhere"),
+    ("CREATE TABLE source_wiki_edit (a INT)", AnalysisError, 1064, "already exists"),
+    ("DROP TABLE nope", UnknownTableError, 1146, "nope"),
+    ("DESC nope", UnknownTableError, 1146, "nope"),
+    ("CREATE TABLE t (a INT, a INT)", AnalysisError, 1064, "Duplicate column"),
+    ("CREATE TABLE t (a INT) DUPLICATE KEY(b)", UnknownColumnError, 1054, "'b'"),
+    ("CREATE TABLE t (a INT) DISTRIBUTED BY HASH(zz)", UnknownColumnError, 1054, "'zz'"),
+    ("CREATE TABLE t (a INT, d DATE) PARTITION BY RANGE(d) (PARTITION p1 VALUES LESS THAN ('2024-01-01'), "
+     "PARTITION p2 VALUES LESS THAN ('2023-01-01'))", AnalysisError, 1064, "must increase"),
+    ("CREATE TABLE t (a INT, d DATE) PARTITION BY RANGE(d) (PARTITION p1 VALUES LESS THAN ('not a date'))",
+     AnalysisError, 1064, "not a date"),
+    ("CREATE TABLE t (a INT DEFAULT 'abc')", AnalysisError, 1064, "default"),
+    ("CREATE TABLE t (a VARCHAR(0))", AnalysisError, 1064, "length"),
+    ("CREATE TABLE t (a DECIMAL(50, 2))", AnalysisError, 1064, "DECIMAL"),
+    ("CREATE TABLE t (a GEOMETRY)", CairnError, None, ""),
+    ("CREATE TABEL t (a INT)", SqlSyntaxError, 1064, "syntax"),
+    ("ALTER TABLE source_wiki_edit DROP PARTITION nope", UnknownPartitionError, 1735, "nope"),
+])
+def test_ddl_errors(session: Session, sql: str, error: type, code: int | None, text: str) -> None:
+    session.execute_script(SEED_SETUP)
+    position = session.frontend.position
+    with pytest.raises(error) as caught:
+        session.execute(sql)
+    if code is not None:
+        assert caught.value.mysql_code == code
+    assert text.lower() in str(caught.value).lower()
+    assert session.frontend.position == position, "a failed statement must not append to the journal"
+
+
+def test_if_exists_forms_and_no_database(session: Session) -> None:
+    with pytest.raises(NoDatabaseSelectedError):
+        session.execute("CREATE TABLE t (a INT)")
+    session.execute("CREATE DATABASE IF NOT EXISTS d")
+    position = session.frontend.position
+    session.execute("CREATE DATABASE IF NOT EXISTS d")
+    session.execute("DROP TABLE IF EXISTS d.nope")
+    assert session.frontend.position == position
+    session.execute("DROP DATABASE IF EXISTS d")
+    session.execute("DROP DATABASE IF EXISTS d")
+    assert session.execute("SHOW DATABASES").rows() == [("information_schema",)]
+
+
+def test_catalog_survives_restart(fe_config: FeConfig) -> None:
+    first = Frontend.open(fe_config)
+    Session(first).execute_script(SEED_SETUP + ALL_TYPES + ";DROP TABLE source_wiki_edit;")
+    before = first.catalog.state.databases
+    first.close()
+    second = Frontend.open(fe_config)
+    assert second.catalog.state.databases == before
+    second.close()
