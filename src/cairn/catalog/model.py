@@ -90,6 +90,14 @@ class DroppedObject(BaseModel):
     dropped_at: float
 
 
+class UserRecord(BaseModel):
+    """A user. `auth_string` is SHA1(SHA1(password)) in hex (mysql_native_password), '' for none."""
+
+    name: str
+    host: str = "%"
+    auth_string: str = ""
+
+
 class CatalogState(BaseModel):
     """Everything the journal describes. A checkpoint image is this model, serialized."""
 
@@ -106,3 +114,4 @@ class CatalogState(BaseModel):
     # Load labels per database id, for exactly-once loads: label -> transaction id.
     labels: dict[int, dict[str, int]] = Field(default_factory=dict)
     recycle_bin: list[DroppedObject] = Field(default_factory=list)
+    users: dict[str, UserRecord] = Field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Network servers of the FE: the MySQL protocol on query_port and HTTP on http_port."""

@@ -1,0 +1,62 @@
+"""Running an FE process: open the cluster, serve MySQL and HTTP, stop cleanly on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from cairn.config.fe_config import FeConfig
+from cairn.fe.frontend import Frontend
+from cairn.secrets import RedactingFilter
+from cairn.server.http_server import HttpFrontDoor
+from cairn.server.mysql_server import MysqlFrontDoor
+
+log = logging.getLogger("cairn")
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr, with every registered secret masked."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+
+
+async def _serve(frontend: Frontend, config: FeConfig, ready: "asyncio.Future[None] | None") -> None:
+    mysql = MysqlFrontDoor(frontend, config.frontend_address, config.query_port)
+    http = HttpFrontDoor(frontend, config.frontend_address, config.http_port)
+    await mysql.start()
+    http.start()
+    log.info("FE serving: MySQL on %s:%d, HTTP on %s:%d", config.frontend_address, config.query_port,
+             config.frontend_address, config.http_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready.set_result(None)
+    await stop.wait()
+    log.info("FE stopping")
+    http.close()
+    await mysql.close()
+
+
+def run_frontend(config: FeConfig, on_ready: "callable | None" = None) -> None:
+    """Open the FE described by `config` and serve until a stop signal. CairnError at start-up
+    propagates to the caller (the CLI prints it as one line)."""
+    config.report_keys()
+    frontend = Frontend.open(config)
+    try:
+        asyncio.run(_run(frontend, config, on_ready))
+    finally:
+        frontend.close()
+
+
+async def _run(frontend: Frontend, config: FeConfig, on_ready) -> None:
+    ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    if on_ready is not None:
+        ready.add_done_callback(lambda _: on_ready(frontend))
+    await _serve(frontend, config, ready)

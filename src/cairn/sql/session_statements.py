@@ -1,0 +1,71 @@
+"""Statements about the connection itself: SET, SHOW VARIABLES / WARNINGS, BEGIN / COMMIT / ROLLBACK."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlglot import exp
+
+from cairn.fe.variables import DEFAULTS, get_variable
+from cairn.sql.dispatch import handles
+from cairn.sql.names import literal_text
+from cairn.sql.result import ResultSet
+from cairn.sql.show import SHOW_HANDLERS, like_filter
+
+if TYPE_CHECKING:
+    from cairn.fe.session import Session
+
+
+def _value(node: exp.Expression) -> object:
+    if isinstance(node, exp.Literal):
+        return node.to_py()
+    if isinstance(node, exp.Boolean):
+        return int(bool(node.this))
+    return node.name if isinstance(node, (exp.Column, exp.Identifier, exp.Var)) else node.sql()
+
+
+@handles(exp.Set)
+def set_variables(session: "Session", statement: exp.Set) -> ResultSet:
+    """SET NAMES x / SET [SESSION|GLOBAL] var = value / SET @@var = value (kept per session)."""
+    for item in statement.expressions:
+        if (item.args.get("kind") or "").upper() == "NAMES":
+            charset = item.name or "utf8mb4"
+            for name in ("character_set_client", "character_set_connection", "character_set_results"):
+                session.variables[name] = charset
+            continue
+        assignment = item.this
+        if isinstance(assignment, exp.EQ):
+            target = assignment.this
+            name = target.name.lower()
+            session.variables[name] = _value(assignment.expression)
+    return ResultSet.ok()
+
+
+@handles(exp.Transaction, exp.Commit, exp.Rollback)
+def transaction(session: "Session", statement: exp.Expression) -> ResultSet:
+    """Every statement commits by itself; transaction statements are accepted as no-ops."""
+    return ResultSet.ok()
+
+
+def _show_variables(session: "Session", statement: exp.Show) -> ResultSet:
+    names = sorted(set(DEFAULTS) | set(session.variables))
+    like = statement.args.get("like")
+    names = like_filter(names, literal_text(like) if like is not None else None)
+    where = statement.args.get("where")
+    if where is not None and isinstance(where.this, exp.EQ):
+        wanted = literal_text(where.this.expression).lower()
+        names = [n for n in names if n.lower() == wanted]
+    rows = [(n, "" if get_variable(session, n) is None else str(get_variable(session, n))) for n in names]
+    return ResultSet.from_rows(["Variable_name", "Value"], rows)
+
+
+def _show_empty(columns: list[str]):
+    return lambda session, statement: ResultSet.from_rows(columns, [])
+
+
+SHOW_HANDLERS.update({
+    "VARIABLES": _show_variables,
+    "WARNINGS": _show_empty(["Level", "Code", "Message"]),
+    "ERRORS": _show_empty(["Level", "Code", "Message"]),
+    "STATUS": _show_empty(["Variable_name", "Value"]),
+})
