@@ -13,6 +13,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
+
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import CatalogState
 from cairn.catalog.ops import CreateStorageVolume, EpochStart, Op, parse_op
@@ -68,6 +70,8 @@ class Frontend:
         self._checkpoint_thread: threading.Thread | None = None
         self.on_commit: list[Callable[[JournalEntry, Op], None]] = []
         self.data_access = LocalDataAccess(ObjectCache(self.meta_dir / "cache"))
+        # One DuckDB database per FE; each statement runs on its own cursor (own temp views).
+        self.duckdb = duckdb.connect()
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -263,3 +267,4 @@ class Frontend:
 
     def close(self) -> None:
         self._closed.set()
+        self.duckdb.close()

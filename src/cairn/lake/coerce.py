@@ -1,14 +1,14 @@
 """Coercing loaded rows to a table's schema: casts, defaults, NOT NULL, string length, partitions.
 
-Everything is a DuckDB expression over the source relation, checked in one aggregate pass that
-names the first offending column and value; nothing per row runs in Python.
+Everything is a DuckDB expression over the source relation; the first offending row aborts the
+statement with an error naming the column and value. Nothing per row runs in Python.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-import duckdb
 
 from cairn.catalog.model import Column, Table
 from cairn.catalog.types import parse_type
@@ -42,18 +42,11 @@ def _cast(source: str, column: Column) -> str:
 
 @dataclass
 class CoercionPlan:
-    """The SELECT list that turns the source relation into the table's stored rows."""
+    """How the source relation's columns become the table's stored columns."""
 
     table: Table
     casts: dict[str, str]          # table column -> expression over the source relation
     sources: dict[str, str]        # table column -> source column it reads (absent: default)
-
-    def select_list(self) -> str:
-        """Stored columns plus the partition and bucket columns used to route them."""
-        values = [f"{self.casts[c.name]} AS {ident(c.name)}" for c in self.table.columns]
-        values.append(f"{partition_expression(self.table, self.casts)} AS {PARTITION_COLUMN}")
-        values.append(f"{bucket_expression(self.table, self.casts)} AS {BUCKET_COLUMN}")
-        return ", ".join(values)
 
 
 def _default_expression(column: Column) -> str:
@@ -92,41 +85,59 @@ def plan_coercion(table: Table, source_columns: list[str], target_names: list[st
     return CoercionPlan(table, casts, sources)
 
 
-def validate(con: duckdb.DuckDBPyConnection, plan: CoercionPlan, relation: str) -> int:
-    """Check every row once; return the row count or raise the first DataError found."""
-    checks: list[tuple[str, str, str]] = []  # (kind, column, sql)
-    select = [f"count(*)"]
+_ERROR_TAG = "cairn-load-error"
+_ERROR = re.compile(rf"{_ERROR_TAG}\|(\w+)\|([^|]*)\|(.*)", re.DOTALL)
+
+
+def _fail(kind: str, column: str, value: str) -> str:
+    """A DuckDB expression that aborts the statement, carrying what was wrong."""
+    return f"error(concat({literal(f'{_ERROR_TAG}|{kind}|{column}|')}, {value}))"
+
+
+def checked_select_list(plan: CoercionPlan) -> str:
+    """The stored columns plus routing columns, each guarded so that the first bad row aborts the
+    whole statement with a tagged error (see `load_error`). One vectorized pass, no second scan."""
+    values = []
     for column in plan.table.columns:
         value = plan.casts[column.name]
         source = plan.sources.get(column.name)
+        guards = []
         if source is not None:
-            bad = f"{ident(source)} IS NOT NULL AND {value} IS NULL"
-            checks.append(("cast", column.name, f"min(CAST({ident(source)} AS VARCHAR)) FILTER (WHERE {bad})"))
+            guards.append((f"{ident(source)} IS NOT NULL AND {value} IS NULL",
+                           _fail("cast", column.name, f"CAST({ident(source)} AS VARCHAR)")))
         if not column.nullable:
-            checks.append(("null", column.name, f"count(*) FILTER (WHERE {value} IS NULL)"))
+            guards.append((f"{value} IS NULL", _fail("null", column.name, "''")))
         limit = parse_type(column.type).max_length
         if limit is not None:
-            checks.append(("length", column.name, f"min({value}) FILTER (WHERE strlen({value}) > {limit})"))
+            guards.append((f"strlen({value}) > {limit}", _fail("length", column.name, f"left({value}, 64)")))
+        if guards:
+            branches = " ".join(f"WHEN {test} THEN {fail}" for test, fail in guards)
+            value = f"CASE {branches} ELSE {value} END"
+        values.append(f"{value} AS {ident(column.name)}")
     partition = partition_expression(plan.table, plan.casts)
     if plan.table.partition_type != "UNPARTITIONED":
         shown = " || ', ' || ".join(f"coalesce(CAST({plan.casts[c]} AS VARCHAR), 'NULL')"
                                    for c in plan.table.partition_columns)
-        checks.append(("partition", ", ".join(plan.table.partition_columns),
-                       f"min({shown}) FILTER (WHERE {partition} = {NO_PARTITION})"))
-    select += [sql for _, _, sql in checks]
-    row = con.execute(f"SELECT {', '.join(select)} FROM {relation}").fetchone()
-    for (kind, name, _), found in zip(checks, row[1:]):
-        if kind == "null" and found:
-            raise NotNullError(f"Column '{name}' cannot be null")
-        if kind == "cast" and found is not None:
-            column = plan.table.column(name)
-            raise DataError(f"Invalid value '{found}' for column '{name}' of type {column.type}")  # type: ignore[union-attr]
-        if kind == "length" and found is not None:
-            column = plan.table.column(name)
-            raise DataTooLongError(f"Data too long for column '{name}': '{found[:64]}' is longer than "
-                                   f"{column.type}")  # type: ignore[union-attr]
-        if kind == "partition" and found is not None:
-            raise NoPartitionForRowError(
-                f"The row is out of partition ranges. Please add a new partition. "
-                f"Table '{plan.table.name}' has no partition for {name} = {found}")
-    return int(row[0])
+        partition = (f"CASE WHEN ({partition}) = {NO_PARTITION} THEN "
+                     f"{_fail('partition', ', '.join(plan.table.partition_columns), shown)} ELSE {partition} END")
+    values.append(f"{partition} AS {PARTITION_COLUMN}")
+    values.append(f"{bucket_expression(plan.table, plan.casts)} AS {BUCKET_COLUMN}")
+    return ", ".join(values)
+
+
+def load_error(exc: Exception, table: Table) -> DataError | None:
+    """The DataError a tagged DuckDB error stands for, or None if `exc` is not one of ours."""
+    match = _ERROR.search(str(exc))
+    if match is None:
+        return None
+    kind, name, found = match.group(1), match.group(2), match.group(3).split("\n")[0].strip()
+    column = table.column(name.split(", ")[0])
+    type_text = column.type if column else ""
+    if kind == "null":
+        return NotNullError(f"Column '{name}' cannot be null")
+    if kind == "cast":
+        return DataError(f"Invalid value '{found}' for column '{name}' of type {type_text}")
+    if kind == "length":
+        return DataTooLongError(f"Data too long for column '{name}': '{found}' is longer than {type_text}")
+    return NoPartitionForRowError(f"The row is out of partition ranges. Please add a new partition. "
+                                  f"Table '{table.name}' has no partition for {name} = {found}")

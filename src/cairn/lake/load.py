@@ -20,7 +20,7 @@ from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import Database, Table
 from cairn.catalog.ops import CommitVersions, PartitionVersion
 from cairn.errors import ConcurrentChangeError, LabelAlreadyExistsError, UnknownTableError
-from cairn.lake.coerce import plan_coercion, validate
+from cairn.lake.coerce import checked_select_list, load_error, plan_coercion
 from cairn.lake.manifest import MANIFESTS, PartitionManifest
 from cairn.lake.rowset_writer import WrittenRowset, put_rowsets, write_routed
 
@@ -47,7 +47,8 @@ def _label_taken(catalog: Catalog, db: Database, label: str | None) -> None:
 
 def load_relation(frontend: "Frontend", db_name: str | None, table_name: str, con: duckdb.DuckDBPyConnection,
                   relation: str, target_columns: list[str] | None = None, label: str | None = None) -> LoadResult:
-    """Load every row of DuckDB relation `relation` (a table or view on `con`) into the table.
+    """Load every row of DuckDB relation `relation` (a table, a view or a parenthesized query on
+    `con`) into the table.
 
     Columns map by `target_columns` (the INSERT column list) or by position. Raises a DataError
     subclass for a row that cannot be stored (nothing is committed), LabelAlreadyExistsError for a
@@ -59,12 +60,14 @@ def load_relation(frontend: "Frontend", db_name: str | None, table_name: str, co
         _label_taken(frontend.catalog, db, label)
     source_columns = [d[0] for d in con.execute(f"SELECT * FROM {relation} LIMIT 0").description]
     plan = plan_coercion(table, source_columns, target_columns)
-    rows = validate(con, plan, relation)
-    if rows == 0:
-        return LoadResult(txn_id=0, label=label, loaded_rows=0, partitions=0)
     scratch = frontend.meta_dir / "tmp" / uuid.uuid4().hex
     try:
-        files = write_routed(con, f"SELECT {plan.select_list()} FROM {relation}", scratch)
+        try:
+            rows, files = write_routed(con, f"SELECT {checked_select_list(plan)} FROM {relation}", scratch)
+        except duckdb.Error as exc:
+            raise (load_error(exc, table) or exc) from None
+        if rows == 0:
+            return LoadResult(txn_id=0, label=label, loaded_rows=0, partitions=0)
         store = frontend.store_for(db.storage_volume)
         written = put_rowsets(store, frontend.keys, db, table, files)
     finally:

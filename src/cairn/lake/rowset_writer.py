@@ -63,19 +63,20 @@ def _stats(path: Path) -> tuple[int, dict[str, ColumnStats]]:
     return metadata.num_rows, stats
 
 
-def write_routed(con: duckdb.DuckDBPyConnection, select_sql: str, directory: Path) -> list[tuple[int, int, Path]]:
+def write_routed(con: duckdb.DuckDBPyConnection, select_sql: str,
+                 directory: Path) -> tuple[int, list[tuple[int, int, Path]]]:
     """Write the rows of `select_sql` (with partition and bucket columns) as Parquet files, one folder
-    per (partition index, bucket). Returns (partition index, bucket, file) triples."""
+    per (partition index, bucket). Returns the row count and (partition index, bucket, file) triples."""
     directory.mkdir(parents=True, exist_ok=True)
-    con.execute(f"COPY ({select_sql}) TO '{directory.as_posix()}' (FORMAT PARQUET, "
-                f"PARTITION_BY ({PARTITION_COLUMN}, {BUCKET_COLUMN}), ROW_GROUP_SIZE {ROW_GROUP_SIZE}, "
-                "OVERWRITE_OR_IGNORE)")
+    written = con.execute(f"COPY ({select_sql}) TO '{directory.as_posix()}' (FORMAT PARQUET, "
+                          f"PARTITION_BY ({PARTITION_COLUMN}, {BUCKET_COLUMN}), "
+                          f"ROW_GROUP_SIZE {ROW_GROUP_SIZE}, OVERWRITE_OR_IGNORE)").fetchall()[0][0]
     found = []
     for path in directory.rglob("*.parquet"):
         match = _ROUTED_FILE.search(path.relative_to(directory).as_posix())
         if match:
             found.append((int(match.group(1)), int(match.group(2)), path))
-    return found
+    return int(written), found
 
 
 def put_rowsets(store: ObjectStore, keys: ClusterKeys, db: Database, table: Table,

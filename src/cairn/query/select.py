@@ -71,6 +71,12 @@ def _replace_session_functions(session: "Session", tree: exp.Expression) -> None
         node.replace(value)
 
 
+def _unwrap_table_functions(tree: exp.Expression) -> None:
+    """StarRocks writes table functions as TABLE(f(...)); DuckDB calls them directly."""
+    for node in list(tree.find_all(exp.TableFromRows)):
+        node.replace(exp.Table(this=node.this, alias=node.args.get("alias")))
+
+
 def _cte_names(tree: exp.Expression) -> set[str]:
     return {cte.alias.lower() for cte in tree.find_all(exp.CTE)}
 
@@ -150,13 +156,14 @@ def prepare(session: "Session", tree: exp.Expression, con: duckdb.DuckDBPyConnec
     """Bind the query's tables on `con` and return its DuckDB SQL (and the view names bound)."""
     tree = tree.copy()
     _replace_session_functions(session, tree)
+    _unwrap_table_functions(tree)
     views = bind_tables(session, tree, con, access)
     return tree.sql(dialect="duckdb"), views
 
 
 def run_query(session: "Session", tree: exp.Expression, access: DataAccess) -> pa.Table:
     """Run a SELECT (or set operation) and return its rows."""
-    con = duckdb.connect()
+    con = session.frontend.duckdb.cursor()
     try:
         sql, views = prepare(session, tree, con, access)
         try:

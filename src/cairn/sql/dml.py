@@ -47,20 +47,21 @@ def insert(session: "Session", statement: exp.Insert) -> ResultSet:
     db_name, name = table_name(session, target)
     session.catalog.table(db_name, name)
     source = statement.expression
-    con = duckdb.connect()
+    con = session.frontend.duckdb.cursor()
+    views: dict[str, str] = {}
     try:
         if isinstance(source, exp.Values):
             try:
                 con.execute(f"CREATE TEMP TABLE {SOURCE} AS {_values_sql(source, as_text=False)}")
             except duckdb.Error:
                 con.execute(f"CREATE TEMP TABLE {SOURCE} AS {_values_sql(source, as_text=True)}")
+            relation = SOURCE
         else:
             sql, views = prepare(session, source, con, session.frontend.data_access)
-            try:
-                con.execute(f"CREATE TEMP TABLE {SOURCE} AS {sql}")
-            except duckdb.Error as exc:
-                raise _user_error(exc, views) from None
-        result = load_relation(session.frontend, db_name, name, con, SOURCE, columns)
+            relation = f"({sql})"
+        result = load_relation(session.frontend, db_name, name, con, relation, columns)
+    except duckdb.Error as exc:
+        raise _user_error(exc, views) from None
     finally:
         con.close()
     return ResultSet.ok(affected_rows=result.loaded_rows)

@@ -1,0 +1,1 @@
+"""Cairn's benchmarks: `python -m bench.run` runs them and writes bench/results/*.json."""
