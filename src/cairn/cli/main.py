@@ -62,3 +62,7 @@ def up(
         run_frontend(config, on_ready=announce)
     except CairnError as exc:
         _fail(exc)
+
+
+if __name__ == "__main__":
+    app()

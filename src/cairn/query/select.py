@@ -90,6 +90,7 @@ def bind_tables(session: "Session", tree: exp.Expression, con: duckdb.DuckDBPyCo
     """
     ctes = _cte_names(tree)
     views: dict[str, str] = {}
+    qualified: dict[tuple[str, str], str] = {}
     for node in list(tree.find_all(exp.Table)):
         if not node.name or isinstance(node.this, exp.Func):
             continue
@@ -106,8 +107,16 @@ def bind_tables(session: "Session", tree: exp.Expression, con: duckdb.DuckDBPyCo
             access.bind(con, view, scan)
             views[view] = f"{schema}.{scan.table.name}"
         alias = node.alias or node.name
+        qualified[((schema or "").lower(), node.name.lower())] = alias
         node.replace(exp.Table(this=exp.to_identifier(view, quoted=True),
                                alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True))))
+    # Columns written as db.table.column refer to the table's alias now.
+    for column in tree.find_all(exp.Column):
+        if column.args.get("db") is not None:
+            alias = qualified.get((column.args["db"].name.lower(), column.table.lower()))
+            if alias is not None:
+                column.set("db", None)
+                column.set("table", exp.to_identifier(alias, quoted=True))
     return views
 
 

@@ -28,6 +28,9 @@ from cairn.server.mysql_types import mysql_column
 log = logging.getLogger(__name__)
 
 
+_NEVER_MATCHES = "unknown-user"
+
+
 class CairnIdentityProvider(IdentityProvider):
     """Users come from the catalog; passwords are checked with mysql_native_password."""
 
@@ -40,7 +43,8 @@ class CairnIdentityProvider(IdentityProvider):
     async def get_user(self, username: str) -> User | None:
         auth_string = auth_string_for(self.frontend.catalog, username)
         if auth_string is None:
-            return None
+            # An unknown user fails like a wrong password (1045), so names cannot be probed.
+            return User(name=username, auth_string=_NEVER_MATCHES, auth_plugin="mysql_native_password")
         return User(name=username, auth_string=auth_string or None, auth_plugin="mysql_native_password")
 
 

@@ -1,0 +1,44 @@
+"""Running a real `cairn fe` process on loopback ports for protocol tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from conftest import free_port, wait_for_port, write_conf
+
+CAIRN = [sys.executable, "-m", "cairn.cli.main"]
+
+
+@dataclass
+class FeProcess:
+    """A started FE: its ports, its process and where its log goes."""
+
+    proc: subprocess.Popen
+    query_port: int
+    http_port: int
+    log: Path
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+        return self.proc.wait(timeout=30)
+
+
+def start_fe(workdir: Path, values: dict[str, str]) -> FeProcess:
+    """Write fe.conf with `values` plus fresh ports, start `cairn fe --conf`, wait until it listens."""
+    query_port, http_port = free_port(), free_port()
+    conf = write_conf(workdir / "fe.conf", {**values, "query_port": str(query_port), "http_port": str(http_port)})
+    log = workdir / f"fe-{query_port}.log"
+    proc = subprocess.Popen([*CAIRN, "fe", "--conf", str(conf)], stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            cwd=workdir)
+    try:
+        wait_for_port(query_port, timeout=60)
+    except TimeoutError:
+        proc.kill()
+        raise AssertionError(f"FE did not start:\n{log.read_text()}") from None
+    return FeProcess(proc, query_port, http_port, log)

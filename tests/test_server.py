@@ -1,0 +1,129 @@
+"""The FE as a server: the real mysql client, PyMySQL and SQLAlchemy, HTTP health, start-up errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pymysql
+import pytest
+import sqlalchemy as sa
+
+from fe_process import CAIRN, FeProcess, start_fe
+from seed import SEED_INSERT, SEED_SELECT, SEED_SETUP
+
+SEED_TABLE_OUTPUT = """\
++---------------------+---------------+----------+--------------+----------+--------+----------+----------------+-------+-------+---------+
+| event_time          | channel       | user     | is_anonymous | is_minor | is_new | is_robot | is_unpatrolled | delta | added | deleted |
++---------------------+---------------+----------+--------------+----------+--------+----------+----------------+-------+-------+---------+
+| 2015-09-12 00:00:00 | #ca.wikipedia | helloSR  |            0 |        1 |      0 |        1 |              0 |     3 |    23 |       0 |
+| 2015-09-12 00:00:00 | #en.wikipedia | AustinFF |            0 |        0 |      0 |        0 |              0 |    21 |     5 |       0 |
+| 2015-09-12 08:00:00 | #ca.wikipedia | helloSR  |            0 |        1 |      0 |        1 |              0 |     3 |    23 |       0 |
++---------------------+---------------+----------+--------------+----------+--------+----------+----------------+-------+-------+---------+
+"""
+
+
+@pytest.fixture
+def fe_process(tmp_path: Path, fe_conf_values: dict[str, str]) -> Iterator[FeProcess]:
+    fe = start_fe(tmp_path, fe_conf_values)
+    yield fe
+    fe.stop()
+
+
+def mysql_cli(port: int, sql: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["mysql", "-h127.0.0.1", f"-P{port}", "-uroot", *args], input=sql, text=True,
+                          capture_output=True, timeout=60)
+
+
+@pytest.mark.skipif(shutil.which("mysql") is None, reason="the mysql client is installed by scripts/install")
+def test_seed_session_through_the_mysql_client(fe_process: FeProcess) -> None:
+    ordered = SEED_SELECT.replace(";", " ORDER BY event_time, channel;")
+    done = mysql_cli(fe_process.query_port, SEED_SETUP + SEED_INSERT + "\n" + ordered, "--table")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == SEED_TABLE_OUTPUT
+    failed = mysql_cli(fe_process.query_port, "SELECT * FROM quickstart.nope;")
+    assert failed.returncode == 1 and "ERROR 1146" in failed.stderr and "nope" in failed.stderr
+
+
+def test_pymysql_round_trip_and_errors(fe_process: FeProcess) -> None:
+    connection = pymysql.connect(host="127.0.0.1", port=fe_process.query_port, user="root", password="")
+    with connection.cursor() as cursor:
+        for statement in (SEED_SETUP + SEED_INSERT).split(";"):
+            if statement.strip():
+                cursor.execute(statement)
+        cursor.execute("SELECT user, sum(added) FROM source_wiki_edit GROUP BY user ORDER BY user")
+        assert [(u, int(a)) for u, a in cursor.fetchall()] == [("AustinFF", 5), ("helloSR", 46)]
+        cursor.execute("SELECT @@version, DATABASE()")
+        version, database = cursor.fetchone()
+        assert version.startswith("8.0.33") and database == "quickstart"
+        for sql, code in [("SELEC 1", 1064), ("USE nowhere", 1049), ("SELECT * FROM nope", 1146),
+                          ("SELECT nope FROM source_wiki_edit", 1054)]:
+            with pytest.raises(pymysql.MySQLError) as caught:
+                cursor.execute(sql)
+            assert caught.value.args[0] == code, sql
+        cursor.execute("SELECT count(*) FROM source_wiki_edit")
+        assert cursor.fetchone() == (3,)
+    connection.close()
+    with pytest.raises(pymysql.err.OperationalError) as denied:
+        pymysql.connect(host="127.0.0.1", port=fe_process.query_port, user="nobody", password="x")
+    assert denied.value.args[0] == 1045
+
+
+def test_sqlalchemy_core_round_trip(fe_process: FeProcess) -> None:
+    engine = sa.create_engine(f"mysql+pymysql://root@127.0.0.1:{fe_process.query_port}/")
+    with engine.connect() as connection:
+        connection.execute(sa.text("CREATE DATABASE shop"))
+        connection.execute(sa.text("CREATE TABLE shop.items (id INT, name VARCHAR(20)) DISTRIBUTED BY HASH(id)"))
+        connection.execute(sa.text("INSERT INTO shop.items VALUES (1, 'pen'), (2, 'ink')"))
+        items = sa.table("items", sa.column("id"), sa.column("name"), schema="shop")
+        rows = connection.execute(sa.select(items.c.name).where(items.c.id == 2)).fetchall()
+        assert [tuple(r) for r in rows] == [("ink",)]
+    engine.dispose()
+
+
+def test_health_and_metrics(fe_process: FeProcess) -> None:
+    with urllib.request.urlopen(f"http://127.0.0.1:{fe_process.http_port}/api/health", timeout=10) as answer:
+        assert json.load(answer)["status"] == "OK"
+    with urllib.request.urlopen(f"http://127.0.0.1:{fe_process.http_port}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    assert "cairn_journal_id" in text and "cairn_fe_is_leader 1.0" in text
+
+
+def test_kill_minus_nine_then_restart_serves_the_same_data(tmp_path: Path, fe_conf_values: dict[str, str]) -> None:
+    first = start_fe(tmp_path, fe_conf_values)
+    connection = pymysql.connect(host="127.0.0.1", port=first.query_port, user="root", autocommit=True)
+    with connection.cursor() as cursor:
+        for statement in (SEED_SETUP + SEED_INSERT).split(";"):
+            if statement.strip():
+                cursor.execute(statement)
+    connection.close()
+    first.stop(signal.SIGKILL)
+    second = start_fe(tmp_path, fe_conf_values)
+    connection = pymysql.connect(host="127.0.0.1", port=second.query_port, user="root", database="quickstart")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM source_wiki_edit")
+        assert cursor.fetchone() == (3,)
+    connection.close()
+    second.stop()
+
+
+def test_fe_refuses_to_guess_between_clusters(tmp_path: Path, fe_conf_values: dict[str, str]) -> None:
+    for cluster in ("one", "two"):
+        fe = start_fe(tmp_path, dict(fe_conf_values, cluster_id=cluster, meta_dir=str(tmp_path / cluster)))
+        fe.stop()
+    conf = tmp_path / "fe.conf"
+    conf.write_text("".join(f"{k} = {v}\n" for k, v in dict(fe_conf_values, meta_dir=str(tmp_path / "new")).items()))
+    done = subprocess.run([*CAIRN, "fe", "--conf", str(conf)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "one" in done.stderr and "two" in done.stderr and "cluster_id" in done.stderr
+
+
+def test_cli_help_on_every_command() -> None:
+    for command in ([], ["fe"], ["up"], ["version"]):
+        done = subprocess.run([*CAIRN, *command, "--help"], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and "Usage" in done.stdout, command
