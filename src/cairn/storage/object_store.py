@@ -40,24 +40,26 @@ class ObjectInfo:
     last_modified: datetime
 
 
-def _translate(exc: Exception, action: str, key: str) -> Exception:
-    """Turn an obstore exception into Cairn's error types. Messages name the action and key."""
+_UNREACHABLE = ("error sending request", "connection refused", "connect", "timed out", "dns", "timeout")
+_DENIED = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403 Forbidden")
+
+
+def _translate(exc: Exception, action: str, key: str, where: str) -> Exception:
+    """Turn an obstore exception into Cairn's error types, naming the action, key and store."""
     if isinstance(exc, (obx.NotFoundError, FileNotFoundError)):
         return ObjectNotFoundError(f"object not found: {key}")
     if isinstance(exc, obx.AlreadyExistsError):
         return ObjectExistsError(f"object already exists: {key}")
-    if isinstance(exc, (obx.PermissionDeniedError, obx.UnauthenticatedError)):
-        return StorageError(f"access denied to object storage while trying to {action} '{key}': "
+    text = str(exc)
+    if isinstance(exc, (obx.PermissionDeniedError, obx.UnauthenticatedError)) or any(d in text for d in _DENIED):
+        return StorageError(f"access denied by object storage {where} while trying to {action} '{key}': "
                             "check the storage volume's credentials")
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    if "connect" in text.lower() or "timed out" in text.lower() or "dns" in text.lower():
-        return StorageUnavailableError(f"object storage unreachable while trying to {action} '{key}': {text}")
-    if "InvalidAccessKeyId" in str(exc) or "SignatureDoesNotMatch" in str(exc) or "403" in text:
-        return StorageError(f"access denied to object storage while trying to {action} '{key}': "
-                            "check the storage volume's credentials")
-    if "NoSuchBucket" in str(exc):
-        return StorageError(f"bucket does not exist while trying to {action} '{key}'")
-    return StorageError(f"object storage failed to {action} '{key}': {text}")
+    if "NoSuchBucket" in text:
+        return StorageError(f"bucket does not exist: object storage {where} while trying to {action} '{key}'")
+    if any(u in text.lower() for u in _UNREACHABLE):
+        return StorageUnavailableError(f"object storage {where} is unreachable while trying to {action} '{key}'")
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return StorageError(f"object storage {where} failed to {action} '{key}': {first[:300]}")
 
 
 class ObjectStore:
@@ -68,6 +70,9 @@ class ObjectStore:
         self.description = description
         self._local_root = local_root
 
+    def _error(self, exc: Exception, action: str, key: str) -> Exception:
+        return _translate(exc, action, key, self.description)
+
     # -- reads ------------------------------------------------------------------------------
 
     def get(self, key: str) -> bytes:
@@ -75,7 +80,7 @@ class ObjectStore:
         try:
             return bytes(obstore.get(self._store, key).bytes())
         except Exception as exc:  # noqa: BLE001 - translated, never swallowed
-            raise _translate(exc, "read", key) from None
+            raise self._error(exc, "read", key) from None
 
     def get_many(self, keys: Sequence[str]) -> list[bytes]:
         """Fetch several objects concurrently, in the order given."""
@@ -89,7 +94,7 @@ class ObjectStore:
         try:
             meta = obstore.head(self._store, key)
         except Exception as exc:  # noqa: BLE001
-            err = _translate(exc, "inspect", key)
+            err = self._error(exc, "inspect", key)
             if isinstance(err, ObjectNotFoundError):
                 return None
             raise err from None
@@ -110,7 +115,7 @@ class ObjectStore:
                 for meta in chunk:
                     yield ObjectInfo(key=meta["path"], size=meta["size"], last_modified=meta["last_modified"])
         except Exception as exc:  # noqa: BLE001
-            raise _translate(exc, "list", prefix) from None
+            raise self._error(exc, "list", prefix) from None
 
     def list_folders(self, prefix: str) -> list[str]:
         """Return the names of the immediate sub-folders of `prefix` ('' = the volume's root)."""
@@ -118,7 +123,7 @@ class ObjectStore:
         try:
             result = obstore.list_with_delimiter(self._store, folder or None)
         except Exception as exc:  # noqa: BLE001
-            err = _translate(exc, "list", prefix)
+            err = self._error(exc, "list", prefix)
             if isinstance(err, ObjectNotFoundError):
                 return []
             raise err from None
@@ -139,7 +144,7 @@ class ObjectStore:
         try:
             obstore.put(self._store, key, data, mode="create")
         except Exception as exc:  # noqa: BLE001
-            raise _translate(exc, "write", key) from None
+            raise self._error(exc, "write", key) from None
 
     def put_file_if_absent(self, key: str, path: Path) -> None:
         """Create the object from a local file (moved into place on local volumes)."""
@@ -156,14 +161,14 @@ class ObjectStore:
         try:
             obstore.put(self._store, key, path, mode="create")
         except Exception as exc:  # noqa: BLE001
-            raise _translate(exc, "write", key) from None
+            raise self._error(exc, "write", key) from None
 
     def delete(self, key: str) -> None:
         """Delete one object (vacuum only). Deleting a missing object is not an error."""
         try:
             obstore.delete(self._store, key)
         except Exception as exc:  # noqa: BLE001
-            err = _translate(exc, "delete", key)
+            err = self._error(exc, "delete", key)
             if not isinstance(err, ObjectNotFoundError):
                 raise err from None
 
@@ -197,7 +202,8 @@ def _s3_store(volume: StorageVolume) -> tuple[obstore.store.ObjectStore, str]:
     elif props.get("aws.s3.use_aws_sdk_default_behavior", "").lower() != "true":
         kwargs["skip_signature"] = False
     store = S3Store(parsed.netloc, **kwargs)
-    return store, f"s3://{parsed.netloc}{parsed.path}"
+    where = f"s3://{parsed.netloc}{parsed.path}" + (f" (endpoint {endpoint})" if endpoint else "")
+    return store, where
 
 
 def open_store(volume: StorageVolume) -> ObjectStore:
