@@ -109,6 +109,10 @@ class NoPartitionForRowError(DataError):
     mysql_code, sqlstate = 1526, "HY000"
 
 
+class TooManyFilteredRowsError(DataError):
+    """A load filtered more rows than its max_filter_ratio allows; nothing was loaded."""
+
+
 class ColumnCountError(DataError):
     mysql_code, sqlstate = 1136, "21S01"
 

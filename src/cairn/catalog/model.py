@@ -90,12 +90,21 @@ class DroppedObject(BaseModel):
     dropped_at: float
 
 
+class Grant(BaseModel):
+    """Privileges on `database`.`table`; '*' stands for every database or every table."""
+
+    privileges: list[str]
+    database: str = "*"
+    table: str = "*"
+
+
 class UserRecord(BaseModel):
     """A user. `auth_string` is SHA1(SHA1(password)) in hex (mysql_native_password), '' for none."""
 
     name: str
     host: str = "%"
     auth_string: str = ""
+    grants: list[Grant] = Field(default_factory=list)
 
 
 class CatalogState(BaseModel):

@@ -257,3 +257,8 @@ class CommitVersions(Op):
         if self.label:
             state.labels.setdefault(self.db_id, {})[self.label] = self.txn_id
         _bump_ids(state, self.txn_id)
+
+
+# Ops defined in other modules register themselves when imported; import them here so that
+# replaying a journal always knows every kind.
+from cairn.catalog import user_ops  # noqa: E402,F401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import re
 import threading
 from dataclasses import dataclass
@@ -109,16 +110,18 @@ def parse_type(text: str) -> ColumnType:
     return ColumnType(name)
 
 
-_local = threading.local()
+_cast_lock = threading.Lock()
+_cast_connection: duckdb.DuckDBPyConnection | None = None
 
 
 def cast_value(value: str, duckdb_type: str) -> Any:
     """`value` cast to a DuckDB type, as a Python value. Raises duckdb.Error if it is not one.
 
-    Uses a private connection per thread: DuckDB's module-level connection is shared and keeps
-    unfinished results, so it is unsafe from many threads.
+    Uses a private connection (DuckDB's module-level one is shared and keeps unfinished results).
     """
-    con = getattr(_local, "con", None)
-    if con is None:
-        con = _local.con = duckdb.connect()
-    return con.execute(f"SELECT CAST(? AS {duckdb_type})", [value]).fetchall()[0][0]
+    global _cast_connection
+    with _cast_lock:
+        if _cast_connection is None:
+            _cast_connection = duckdb.connect()
+            atexit.register(_cast_connection.close)
+        return _cast_connection.execute(f"SELECT CAST(? AS {duckdb_type})", [value]).fetchall()[0][0]

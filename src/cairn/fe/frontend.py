@@ -21,6 +21,7 @@ from cairn.catalog.ops import CreateStorageVolume, EpochStart, Op, parse_op
 from cairn.config.fe_config import FeConfig
 from cairn.errors import CairnError, JournalError, NotLeaderError, StorageError
 from cairn.fe.cluster import builtin_volume, choose_cluster, write_cluster_file
+from cairn.fe.metrics import FrontendMetrics
 from cairn.journal.image import CheckpointImage, latest_image_key, make_image, write_image
 from cairn.journal.incarnation import (
     create_incarnation,
@@ -72,6 +73,7 @@ class Frontend:
         self.data_access = LocalDataAccess(ObjectCache(self.meta_dir / "cache"))
         # One DuckDB database per FE; each statement runs on its own cursor (own temp views).
         self.duckdb = duckdb.connect()
+        self.metrics = FrontendMetrics(self)
 
     # -- start-up ---------------------------------------------------------------------------
 

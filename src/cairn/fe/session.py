@@ -5,8 +5,10 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
+from cairn.errors import CairnError
 from cairn.sql import handlers  # noqa: F401  (registers every statement handler)
 from cairn.sql.dispatch import execute_statement
 from cairn.sql.parser import parse_script
@@ -43,4 +45,22 @@ class Session:
 
     def execute_script(self, sql: str) -> list[ResultSet]:
         """Run every statement of `sql` in order; stop at the first error (raised)."""
-        return [execute_statement(self, statement) for statement in parse_script(sql)]
+        metrics = self.frontend.metrics
+        try:
+            statements = parse_script(sql)
+        except CairnError as exc:
+            metrics.errors.labels(type(exc).__name__).inc()
+            raise
+        results = []
+        for statement in statements:
+            kind = type(statement).__name__
+            metrics.statements.labels(kind).inc()
+            started = time.perf_counter()
+            try:
+                results.append(execute_statement(self, statement))
+            except CairnError as exc:
+                metrics.errors.labels(type(exc).__name__).inc()
+                raise
+            finally:
+                metrics.latency.labels(kind).observe(time.perf_counter() - started)
+        return results

@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ValidationError
-
-from cairn.errors import JournalError
-
-FORMAT_VERSION = 1
+from cairn.errors import CairnError, JournalError
+from cairn.formats import VersionedModel
 
 
-class JournalEntry(BaseModel):
+class JournalEntry(VersionedModel):
     """One committed change. `op` is a catalog operation as a plain mapping (see catalog.ops)."""
 
-    format_version: int = FORMAT_VERSION
+    KIND: ClassVar[str] = "journal entry"
+    ERROR: ClassVar[type[CairnError]] = JournalError
+
     incarnation: int
     entry_id: int
     epoch: int
     timestamp: float
     op: dict[str, Any]
-
-    def to_bytes(self) -> bytes:
-        return self.model_dump_json().encode()
-
-    @classmethod
-    def from_bytes(cls, data: bytes, key: str) -> "JournalEntry":
-        try:
-            entry = cls.model_validate(json.loads(data))
-        except (ValueError, ValidationError) as exc:
-            raise JournalError(f"journal entry {key} is not valid: {str(exc).splitlines()[0]}") from None
-        if entry.format_version > FORMAT_VERSION:
-            raise JournalError(f"journal entry {key} has format {entry.format_version}, "
-                               f"newer than this Cairn understands ({FORMAT_VERSION})")
-        return entry

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import time
-import zlib
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ValidationError
-
-from cairn.errors import JournalError, ObjectExistsError
+from cairn.errors import CairnError, JournalError, ObjectExistsError
+from cairn.formats import VersionedModel
 from cairn.journal.position import JournalPosition
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import ObjectStore
 
-FORMAT_VERSION = 1
-
-
-class CheckpointImage(BaseModel):
+class CheckpointImage(VersionedModel):
     """A serialized catalog and the journal position it reflects."""
 
-    format_version: int = FORMAT_VERSION
+    KIND: ClassVar[str] = "checkpoint image"
+    COMPRESSED: ClassVar[bool] = True
+    ERROR: ClassVar[type[CairnError]] = JournalError
+
     cluster_id: str
     incarnation: int
     entry_id: int
@@ -30,20 +27,6 @@ class CheckpointImage(BaseModel):
     @property
     def position(self) -> JournalPosition:
         return JournalPosition(self.incarnation, self.entry_id)
-
-    def to_bytes(self) -> bytes:
-        return zlib.compress(self.model_dump_json().encode(), 3)
-
-    @classmethod
-    def from_bytes(cls, data: bytes, key: str) -> "CheckpointImage":
-        try:
-            image = cls.model_validate(json.loads(zlib.decompress(data)))
-        except (ValueError, zlib.error, ValidationError) as exc:
-            raise JournalError(f"checkpoint image {key} is not valid: {str(exc).splitlines()[0]}") from None
-        if image.format_version > FORMAT_VERSION:
-            raise JournalError(f"checkpoint image {key} has format {image.format_version}, "
-                               f"newer than this Cairn understands")
-        return image
 
 
 def make_image(cluster_id: str, position: JournalPosition, catalog: dict[str, Any]) -> CheckpointImage:

@@ -94,35 +94,58 @@ def _fail(kind: str, column: str, value: str) -> str:
     return f"error(concat({literal(f'{_ERROR_TAG}|{kind}|{column}|')}, {value}))"
 
 
+def _column_guards(plan: CoercionPlan, column: Column) -> list[tuple[str, str]]:
+    """(condition that makes a row bad, expression that aborts with a tagged error) for a column."""
+    value = plan.casts[column.name]
+    source = plan.sources.get(column.name)
+    guards = []
+    if source is not None:
+        guards.append((f"{ident(source)} IS NOT NULL AND {value} IS NULL",
+                       _fail("cast", column.name, f"CAST({ident(source)} AS VARCHAR)")))
+    if not column.nullable:
+        guards.append((f"{value} IS NULL", _fail("null", column.name, "''")))
+    limit = parse_type(column.type).max_length
+    if limit is not None:
+        guards.append((f"strlen({value}) > {limit}", _fail("length", column.name, f"left({value}, 64)")))
+    return guards
+
+
+def _partition_guard(plan: CoercionPlan) -> tuple[str, str] | None:
+    if plan.table.partition_type == "UNPARTITIONED":
+        return None
+    partition = partition_expression(plan.table, plan.casts)
+    shown = " || ', ' || ".join(f"coalesce(CAST({plan.casts[c]} AS VARCHAR), 'NULL')"
+                               for c in plan.table.partition_columns)
+    return f"({partition}) = {NO_PARTITION}", _fail("partition", ", ".join(plan.table.partition_columns), shown)
+
+
 def checked_select_list(plan: CoercionPlan) -> str:
     """The stored columns plus routing columns, each guarded so that the first bad row aborts the
     whole statement with a tagged error (see `load_error`). One vectorized pass, no second scan."""
     values = []
     for column in plan.table.columns:
         value = plan.casts[column.name]
-        source = plan.sources.get(column.name)
-        guards = []
-        if source is not None:
-            guards.append((f"{ident(source)} IS NOT NULL AND {value} IS NULL",
-                           _fail("cast", column.name, f"CAST({ident(source)} AS VARCHAR)")))
-        if not column.nullable:
-            guards.append((f"{value} IS NULL", _fail("null", column.name, "''")))
-        limit = parse_type(column.type).max_length
-        if limit is not None:
-            guards.append((f"strlen({value}) > {limit}", _fail("length", column.name, f"left({value}, 64)")))
+        guards = _column_guards(plan, column)
         if guards:
             branches = " ".join(f"WHEN {test} THEN {fail}" for test, fail in guards)
             value = f"CASE {branches} ELSE {value} END"
         values.append(f"{value} AS {ident(column.name)}")
     partition = partition_expression(plan.table, plan.casts)
-    if plan.table.partition_type != "UNPARTITIONED":
-        shown = " || ', ' || ".join(f"coalesce(CAST({plan.casts[c]} AS VARCHAR), 'NULL')"
-                                   for c in plan.table.partition_columns)
-        partition = (f"CASE WHEN ({partition}) = {NO_PARTITION} THEN "
-                     f"{_fail('partition', ', '.join(plan.table.partition_columns), shown)} ELSE {partition} END")
+    guard = _partition_guard(plan)
+    if guard is not None:
+        partition = f"CASE WHEN {guard[0]} THEN {guard[1]} ELSE {partition} END"
     values.append(f"{partition} AS {PARTITION_COLUMN}")
     values.append(f"{bucket_expression(plan.table, plan.casts)} AS {BUCKET_COLUMN}")
     return ", ".join(values)
+
+
+def bad_row_condition(plan: CoercionPlan) -> str:
+    """A condition true for every row that cannot be stored (for loads that filter bad rows)."""
+    tests = [test for column in plan.table.columns for test, _ in _column_guards(plan, column)]
+    guard = _partition_guard(plan)
+    if guard is not None:
+        tests.append(guard[0])
+    return " OR ".join(f"coalesce({t}, FALSE)" for t in tests) or "FALSE"
 
 
 def load_error(exc: Exception, table: Table) -> DataError | None:

@@ -19,8 +19,13 @@ import duckdb
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import Database, Table
 from cairn.catalog.ops import CommitVersions, PartitionVersion
-from cairn.errors import ConcurrentChangeError, LabelAlreadyExistsError, UnknownTableError
-from cairn.lake.coerce import checked_select_list, load_error, plan_coercion
+from cairn.errors import (
+    ConcurrentChangeError,
+    LabelAlreadyExistsError,
+    TooManyFilteredRowsError,
+    UnknownTableError,
+)
+from cairn.lake.coerce import bad_row_condition, checked_select_list, load_error, plan_coercion
 from cairn.lake.manifest import MANIFESTS, PartitionManifest
 from cairn.lake.rowset_writer import WrittenRowset, put_rowsets, write_routed
 
@@ -38,6 +43,7 @@ class LoadResult:
     label: str | None
     loaded_rows: int
     partitions: int
+    filtered_rows: int = 0
 
 
 def _label_taken(catalog: Catalog, db: Database, label: str | None) -> None:
@@ -46,13 +52,16 @@ def _label_taken(catalog: Catalog, db: Database, label: str | None) -> None:
 
 
 def load_relation(frontend: "Frontend", db_name: str | None, table_name: str, con: duckdb.DuckDBPyConnection,
-                  relation: str, target_columns: list[str] | None = None, label: str | None = None) -> LoadResult:
+                  relation: str, target_columns: list[str] | None = None, label: str | None = None,
+                  max_filter_ratio: float | None = None) -> LoadResult:
     """Load every row of DuckDB relation `relation` (a table, a view or a parenthesized query on
     `con`) into the table.
 
-    Columns map by `target_columns` (the INSERT column list) or by position. Raises a DataError
-    subclass for a row that cannot be stored (nothing is committed), LabelAlreadyExistsError for a
-    reused label, NotLeaderError when this FE may no longer commit.
+    Columns map by `target_columns` (the INSERT column list) or by position. Without
+    `max_filter_ratio`, a row that cannot be stored raises its DataError and nothing is committed.
+    With it (Stream Load), such rows are filtered and counted, and the load is refused with
+    TooManyFilteredRowsError when their share exceeds the ratio. Raises LabelAlreadyExistsError for
+    a reused label, NotLeaderError when this FE may no longer commit.
     """
     with frontend.catalog.lock:
         db, live = frontend.catalog.table(db_name, table_name)
@@ -60,6 +69,15 @@ def load_relation(frontend: "Frontend", db_name: str | None, table_name: str, co
         _label_taken(frontend.catalog, db, label)
     source_columns = [d[0] for d in con.execute(f"SELECT * FROM {relation} LIMIT 0").description]
     plan = plan_coercion(table, source_columns, target_columns)
+    filtered = 0
+    if max_filter_ratio is not None:
+        bad = bad_row_condition(plan)
+        total, filtered = con.execute(f"SELECT count(*), count(*) FILTER (WHERE {bad}) FROM {relation}").fetchall()[0]
+        if filtered and filtered > max_filter_ratio * total:
+            raise TooManyFilteredRowsError(
+                f"too many filtered rows: {filtered} of {total} rows cannot be loaded, more than "
+                f"max_filter_ratio {max_filter_ratio} allows")
+        relation = f"(SELECT * FROM {relation} WHERE NOT ({bad}))"
     scratch = frontend.meta_dir / "tmp" / uuid.uuid4().hex
     try:
         try:
@@ -67,12 +85,17 @@ def load_relation(frontend: "Frontend", db_name: str | None, table_name: str, co
         except duckdb.Error as exc:
             raise (load_error(exc, table) or exc) from None
         if rows == 0:
-            return LoadResult(txn_id=0, label=label, loaded_rows=0, partitions=0)
+            return LoadResult(txn_id=0, label=label, loaded_rows=0, partitions=0, filtered_rows=filtered)
         store = frontend.store_for(db.storage_volume)
         written = put_rowsets(store, frontend.keys, db, table, files)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return _commit(frontend, db, table, written, rows, label)
+    result = _commit(frontend, db, table, written, rows, label)
+    result.filtered_rows = filtered
+    frontend.metrics.loads.labels("stream_load" if max_filter_ratio is not None else "insert").inc()
+    frontend.metrics.loaded_rows.inc(rows)
+    frontend.metrics.filtered_rows.inc(filtered)
+    return result
 
 
 def _commit(frontend: "Frontend", db: Database, table: Table, written: list[WrittenRowset], rows: int,

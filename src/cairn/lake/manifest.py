@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
+from typing import ClassVar
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
-from cairn.errors import CairnError
+from cairn.formats import VersionedModel
 from cairn.storage.object_store import ObjectStore
-
-FORMAT_VERSION = 1
 
 
 class ColumnStats(BaseModel):
@@ -33,10 +31,11 @@ class Rowset(BaseModel):
     stats: dict[str, ColumnStats] = Field(default_factory=dict)
 
 
-class PartitionManifest(BaseModel):
+class PartitionManifest(VersionedModel):
     """Version `version` of a partition: for each tablet id, its rowsets. Complete, not a delta."""
 
-    format_version: int = FORMAT_VERSION
+    KIND: ClassVar[str] = "partition manifest"
+
     table_id: int
     partition_id: int
     version: int
@@ -53,20 +52,6 @@ class PartitionManifest(BaseModel):
     @property
     def data_size(self) -> int:
         return sum(r.size for r in self.rowsets())
-
-    def to_bytes(self) -> bytes:
-        return self.model_dump_json().encode()
-
-    @classmethod
-    def from_bytes(cls, data: bytes, key: str) -> "PartitionManifest":
-        try:
-            manifest = cls.model_validate(json.loads(data))
-        except (ValueError, ValidationError) as exc:
-            raise CairnError(f"partition manifest {key} is not valid: {str(exc).splitlines()[0]}") from None
-        if manifest.format_version > FORMAT_VERSION:
-            raise CairnError(f"partition manifest {key} has format {manifest.format_version}, newer than "
-                             "this Cairn understands")
-        return manifest
 
 
 class ManifestCache:

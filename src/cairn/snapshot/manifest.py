@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
-from cairn.errors import CairnError
+from cairn.formats import VersionedModel
 from cairn.storage.volume import StorageVolume
-
-FORMAT_VERSION = 1
 
 
 class SnapshotVolume(BaseModel):
@@ -47,10 +44,11 @@ class TableDigest(BaseModel):
     checksum: str
 
 
-class SnapshotManifest(BaseModel):
+class SnapshotManifest(VersionedModel):
     """Everything needed to verify and restore a snapshot without reading the catalog first."""
 
-    format_version: int = FORMAT_VERSION
+    KIND: ClassVar[str] = "snapshot manifest"
+
     name: str
     type: Literal["AUTOMATED", "MANUAL"]
     cluster_id: str
@@ -64,17 +62,3 @@ class SnapshotManifest(BaseModel):
     objects: list[SnapshotObject]
     tables: list[TableDigest]
     properties: dict[str, str] = Field(default_factory=dict)
-
-    def to_bytes(self) -> bytes:
-        return self.model_dump_json(indent=1).encode()
-
-    @classmethod
-    def from_bytes(cls, data: bytes, key: str) -> "SnapshotManifest":
-        try:
-            manifest = cls.model_validate(json.loads(data))
-        except (ValueError, ValidationError) as exc:
-            raise CairnError(f"snapshot manifest {key} is not valid: {str(exc).splitlines()[0]}") from None
-        if manifest.format_version > FORMAT_VERSION:
-            raise CairnError(f"snapshot manifest {key} has format {manifest.format_version}, "
-                             "newer than this Cairn understands")
-        return manifest

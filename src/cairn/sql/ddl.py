@@ -25,6 +25,7 @@ from cairn.errors import (
     UnknownPartitionError,
     UnknownTableError,
 )
+from cairn.query.virtual_tables import is_virtual_schema
 from cairn.sql import extended
 from cairn.sql.dispatch import handles
 from cairn.sql.names import properties_of, table_name
@@ -133,7 +134,8 @@ def drop(session: "Session", statement: exp.Drop) -> ResultSet:
 @handles(exp.Use)
 def use(session: "Session", statement: exp.Use) -> ResultSet:
     name = statement.this.name
-    session.catalog.database(name)
+    if not is_virtual_schema(name):
+        session.catalog.database(name)
     session.database = name
     return ResultSet.ok()
 

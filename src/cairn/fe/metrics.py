@@ -1,0 +1,36 @@
+"""The FE's Prometheus metrics: statements, errors, latencies, loads, journal position, catalog size."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from cairn.fe.frontend import Frontend
+
+
+class FrontendMetrics:
+    """One registry per FE (so several FEs in one process never mix their figures)."""
+
+    def __init__(self, frontend: "Frontend") -> None:
+        self.registry = CollectorRegistry()
+        self.statements = Counter("cairn_statements_total", "Statements run, by kind", ["kind"],
+                                  registry=self.registry)
+        self.errors = Counter("cairn_statement_errors_total", "Statements that failed, by error",
+                              ["error"], registry=self.registry)
+        self.latency = Histogram("cairn_statement_seconds", "Statement latency", ["kind"], registry=self.registry)
+        self.loads = Counter("cairn_loads_total", "Committed loads, by source", ["source"], registry=self.registry)
+        self.loaded_rows = Counter("cairn_loaded_rows_total", "Rows committed by loads", registry=self.registry)
+        self.filtered_rows = Counter("cairn_filtered_rows_total", "Rows filtered by loads", registry=self.registry)
+        gauges = {
+            "cairn_journal_id": ("Journal id of the catalog this FE serves", lambda: frontend.position.entry_id),
+            "cairn_fe_is_leader": ("1 while this FE leads its cluster", lambda: int(frontend.is_leader)),
+            "cairn_catalog_databases": ("Databases in the catalog", lambda: len(frontend.catalog.state.databases)),
+            "cairn_catalog_tables": ("Tables in the catalog", lambda: sum(
+                len(d.tables) for d in frontend.catalog.state.databases.values())),
+            "cairn_catalog_partitions": ("Partitions in the catalog", lambda: sum(
+                len(t.partitions) for d in frontend.catalog.state.databases.values() for t in d.tables.values())),
+        }
+        for name, (text, read) in gauges.items():
+            Gauge(name, text, registry=self.registry).set_function(read)

@@ -1,0 +1,121 @@
+"""User and privilege statements: CREATE / ALTER / DROP USER, SET PASSWORD, GRANT, REVOKE, SHOW GRANTS."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cairn.auth.users import ROOT, native_password_hash
+from cairn.catalog.catalog import Catalog
+from cairn.catalog.model import Grant, UserRecord
+from cairn.catalog.user_ops import CreateUser, DropUser, GrantPrivileges, RevokePrivileges, SetUserPassword
+from cairn.errors import AnalysisError, CairnError
+from cairn.sql.dispatch import handles
+from cairn.sql.result import ResultSet
+from cairn.sql.user_grammar import (
+    AlterUserStatement,
+    CreateUserStatement,
+    DropUserStatement,
+    GrantStatement,
+    SetPasswordStatement,
+    ShowGrantsStatement,
+)
+
+if TYPE_CHECKING:
+    from cairn.fe.session import Session
+
+
+class UserError(CairnError):
+    """A user statement names a user that does (or does not) exist."""
+
+    mysql_code, sqlstate = 1396, "HY000"
+
+
+def _exists(catalog: Catalog, name: str) -> bool:
+    return name in catalog.state.users or name == ROOT
+
+
+@handles(CreateUserStatement)
+def create_user(session: "Session", statement: CreateUserStatement) -> ResultSet:
+    def build(catalog: Catalog):
+        if _exists(catalog, statement.name):
+            if statement.if_not_exists:
+                return None
+            raise UserError(f"Operation CREATE USER failed for '{statement.name}'@'%': user already exists")
+        return CreateUser(user=UserRecord(name=statement.name, auth_string=native_password_hash(statement.password)))
+
+    session.frontend.commit_if(build)
+    return ResultSet.ok()
+
+
+def _set_password(session: "Session", name: str, password: str) -> None:
+    def build(catalog: Catalog):
+        if not _exists(catalog, name):
+            raise UserError(f"Operation ALTER USER failed for '{name}'@'%': user does not exist")
+        return SetUserPassword(name=name, auth_string=native_password_hash(password))
+
+    session.frontend.commit(build)
+
+
+@handles(AlterUserStatement)
+def alter_user(session: "Session", statement: AlterUserStatement) -> ResultSet:
+    _set_password(session, statement.name, statement.password)
+    return ResultSet.ok()
+
+
+@handles(SetPasswordStatement)
+def set_password(session: "Session", statement: SetPasswordStatement) -> ResultSet:
+    _set_password(session, statement.name or session.user, statement.password)
+    return ResultSet.ok()
+
+
+@handles(DropUserStatement)
+def drop_user(session: "Session", statement: DropUserStatement) -> ResultSet:
+    def build(catalog: Catalog):
+        if statement.name == ROOT:
+            raise AnalysisError("The root user cannot be dropped")
+        if statement.name not in catalog.state.users:
+            if statement.if_exists:
+                return None
+            raise UserError(f"Operation DROP USER failed for '{statement.name}'@'%': user does not exist")
+        return DropUser(name=statement.name)
+
+    session.frontend.commit_if(build)
+    return ResultSet.ok()
+
+
+@handles(GrantStatement)
+def grant(session: "Session", statement: GrantStatement) -> ResultSet:
+    def build(catalog: Catalog):
+        if statement.user == ROOT:
+            raise AnalysisError("root holds every privilege; its grants cannot change")
+        if statement.user not in catalog.state.users:
+            raise UserError(f"User '{statement.user}'@'%' does not exist")
+        if statement.database != "*":
+            catalog.database(statement.database)
+            if statement.table != "*":
+                catalog.table(statement.database, statement.table)
+        rule = Grant(privileges=sorted(set(statement.privileges)), database=statement.database, table=statement.table)
+        if statement.revoke:
+            return RevokePrivileges(name=statement.user, grant=rule)
+        return GrantPrivileges(name=statement.user, grant=rule)
+
+    session.frontend.commit(build)
+    return ResultSet.ok()
+
+
+def _grant_text(name: str, rule: Grant) -> str:
+    return f"GRANT {', '.join(rule.privileges)} ON {rule.database}.{rule.table} TO '{name}'@'%'"
+
+
+@handles(ShowGrantsStatement)
+def show_grants(session: "Session", statement: ShowGrantsStatement) -> ResultSet:
+    name = statement.user or session.user
+    catalog = session.catalog
+    if not _exists(catalog, name):
+        raise UserError(f"User '{name}'@'%' does not exist")
+    if name == ROOT:
+        lines = [f"GRANT ALL ON *.* TO '{ROOT}'@'%'"]
+    else:
+        lines = [_grant_text(name, rule) for rule in catalog.state.users[name].grants]
+    return ResultSet.from_rows(["UserIdentity", "Catalog", "Grants"],
+                               [(f"'{name}'@'%'", "default_catalog", line) for line in lines])
