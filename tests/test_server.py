@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import socket
 import subprocess
+import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +17,7 @@ import pymysql
 import pytest
 import sqlalchemy as sa
 
+from conftest import free_port, wait_for_port
 from fe_process import CAIRN, FeProcess, start_fe
 from seed import SEED_INSERT, SEED_SELECT, SEED_SETUP
 
@@ -127,3 +131,136 @@ def test_cli_help_on_every_command() -> None:
     for command in ([], ["fe"], ["up"], ["version"]):
         done = subprocess.run([*CAIRN, *command, "--help"], capture_output=True, text=True, timeout=60)
         assert done.returncode == 0 and "Usage" in done.stdout, command
+
+
+def _metric(fe: FeProcess, name: str) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{fe.http_port}/metrics", timeout=10) as answer:
+        for line in answer.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    raise AssertionError(f"metric {name} not found")
+
+
+def test_sqlalchemy_reflection(fe_process: FeProcess) -> None:
+    engine = sa.create_engine(f"mysql+pymysql://root@127.0.0.1:{fe_process.query_port}/")
+    with engine.connect() as connection:
+        connection.execute(sa.text("CREATE DATABASE shop"))
+        connection.execute(sa.text("CREATE TABLE shop.items (id INT NOT NULL, name VARCHAR(20), price DECIMAL(10,2)) "
+                                   "DUPLICATE KEY(id) DISTRIBUTED BY HASH(id)"))
+    inspector = sa.inspect(engine)
+    assert "shop" in inspector.get_schema_names()
+    assert inspector.get_table_names(schema="shop") == ["items"]
+    with pytest.warns(sa.exc.SAWarning):  # SQLAlchemy's MySQL dialect does not know StarRocks' clauses
+        columns = inspector.get_columns("items", schema="shop")
+    assert [(c["name"], str(c["type"]), c["nullable"]) for c in columns] == [
+        ("id", "INTEGER", False), ("name", "VARCHAR(20)", True), ("price", "DECIMAL(10, 2)", True)]
+    engine.dispose()
+
+
+def test_wrong_password_and_malformed_packets(fe_process: FeProcess) -> None:
+    root = pymysql.connect(host="127.0.0.1", port=fe_process.query_port, user="root", autocommit=True)
+    with root.cursor() as cursor:
+        cursor.execute("CREATE USER alice IDENTIFIED BY 'right'")
+    with pytest.raises(pymysql.err.OperationalError) as caught:
+        pymysql.connect(host="127.0.0.1", port=fe_process.query_port, user="alice", password="wrong")
+    assert caught.value.args[0] == 1045 and "Access denied" in caught.value.args[1]
+    alice = pymysql.connect(host="127.0.0.1", port=fe_process.query_port, user="alice", password="right")
+    alice.close()
+    for garbage in (b"\xff\xff\xff\x00garbage", b"\x05\x00\x00\x00\x03SEL", b"GET / HTTP/1.1\r\n\r\n", b""):
+        with socket.create_connection(("127.0.0.1", fe_process.query_port), timeout=10) as sock:
+            sock.recv(1024)  # the server's handshake
+            sock.sendall(garbage)
+    with root.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
+    root.close()
+
+
+def test_a_long_query_does_not_stall_other_sessions(fe_process: FeProcess) -> None:
+    slow_done = threading.Event()
+    events: list[str] = []
+
+    def slow() -> None:
+        connection = pymysql.connect(host="127.0.0.1", port=fe_process.query_port, user="root")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT sum(a.generate_series * b.generate_series % 7) FROM "
+                           "TABLE(generate_series(1, 20000)) a, TABLE(generate_series(1, 20000)) b")
+        events.append("slow")
+        slow_done.set()
+        connection.close()
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    time.sleep(0.3)
+    quick = pymysql.connect(host="127.0.0.1", port=fe_process.query_port, user="root")
+    with quick.cursor() as cursor:
+        for _ in range(5):
+            cursor.execute("SELECT 1")
+    if not slow_done.is_set():
+        events.append("quick")
+    quick.close()
+    thread.join(timeout=120)
+    assert events == ["quick", "slow"]
+
+
+def test_concurrent_sessions_mixing_loads_and_queries(fe_process: FeProcess) -> None:
+    root = pymysql.connect(host="127.0.0.1", port=fe_process.query_port, user="root", autocommit=True)
+    with root.cursor() as cursor:
+        cursor.execute("CREATE DATABASE c")
+        cursor.execute("CREATE TABLE c.t (worker INT, n INT) DISTRIBUTED BY HASH(n) BUCKETS 2")
+    errors: list[BaseException] = []
+    inserted = [0] * 32
+    deadline = time.monotonic() + 8
+
+    def work(worker: int) -> None:
+        try:
+            connection = pymysql.connect(host="127.0.0.1", port=fe_process.query_port, user="root",
+                                         database="c", autocommit=True)
+            with connection.cursor() as cursor:
+                round_number = 0
+                while time.monotonic() < deadline and round_number < 50:
+                    if worker % 2 == 0:
+                        cursor.execute(f"INSERT INTO t VALUES ({worker}, {round_number}), ({worker}, -1)")
+                        inserted[worker] += 2
+                    else:
+                        cursor.execute("SELECT count(*) FROM t")
+                        assert cursor.fetchone()[0] >= 0
+                    round_number += 1
+            connection.close()
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    with root.cursor() as cursor:
+        cursor.execute("SELECT worker, count(*) FROM c.t GROUP BY worker ORDER BY worker")
+        assert {w: n for w, n in cursor.fetchall()} == {w: n for w, n in enumerate(inserted) if n}
+    root.close()
+    for _ in range(100):
+        if _metric(fe_process, "cairn_connections") == 0:
+            break
+        time.sleep(0.05)
+    assert _metric(fe_process, "cairn_connections") == 0
+
+
+def test_cairn_up_serves_stops_on_ctrl_c_and_resumes(tmp_path: Path) -> None:
+    port, http_port = free_port(), free_port()
+    command = [*CAIRN, "up", "--port", str(port), "--http-port", str(http_port), "--data-dir", str(tmp_path / "d")]
+    for round_number in range(2):
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+        wait_for_port(port, timeout=60)
+        connection = pymysql.connect(host="127.0.0.1", port=port, user="root", autocommit=True)
+        with connection.cursor() as cursor:
+            if round_number == 0:
+                cursor.execute("CREATE DATABASE kept")
+            cursor.execute("SHOW DATABASES")
+            assert ("kept",) in cursor.fetchall()
+        connection.close()
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 0, stderr
+        assert f"mysql -h127.0.0.1 -P{port} -uroot" in stderr

@@ -62,6 +62,7 @@ class CairnConnectionSession(BaseSession):
 
     async def init(self, connection: Any) -> None:
         self.session = Session(self.frontend, user=self.username or "root", database=self.database)
+        self.frontend.metrics.sessions.inc()
 
     async def use(self, database: str) -> None:
         await self.handle_query(f"USE `{database}`", {})
@@ -69,6 +70,8 @@ class CairnConnectionSession(BaseSession):
     async def close(self) -> None:
         if self.session is not None:
             self.session.cancelled.set()
+            self.session = None
+            self.frontend.metrics.sessions.dec()
 
     def _run(self, sql: str) -> Any:
         assert self.session is not None
