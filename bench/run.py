@@ -5,14 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 
-from bench import bench_load_query
+from bench import bench_load_query, bench_serving
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=10_000_000, help="rows for the load/query benchmark")
+    parser.add_argument("--csv-mb", type=int, default=1000, help="size of the Stream Load CSV, in MB")
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each point-query run")
+    parser.add_argument("--only", choices=["load_query", "serving"], help="run one benchmark")
     args = parser.parse_args()
-    print(json.dumps(bench_load_query.run(args.rows), indent=2))
+    results = {}
+    if args.only in (None, "load_query"):
+        results["load_query"] = bench_load_query.run(args.rows)
+    if args.only in (None, "serving"):
+        results["serving"] = bench_serving.run(args.seconds, args.csv_mb)
+    print(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

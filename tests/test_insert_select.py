@@ -147,3 +147,20 @@ def test_object_keys_never_repeat(session: Session) -> None:
     keys = [info.key for info in store.list(session.frontend.keys.data_prefix)]
     assert len(keys) == len(set(keys)) and len(keys) >= 3 * 2 + 3
     assert session.execute("SELECT count(*) FROM source_wiki_edit").rows() == [(9,)]
+
+
+def test_equality_on_the_distribution_key_reads_one_tablet(session: Session) -> None:
+    session.execute_script("CREATE DATABASE b; USE b; CREATE TABLE k (id BIGINT, tag VARCHAR(8)) "
+                           "DISTRIBUTED BY HASH(id) BUCKETS 8;"
+                           "INSERT INTO k SELECT generate_series, 'x' FROM TABLE(generate_series(1, 2000));")
+    access = session.frontend.data_access
+    total = sum(1 for _ in session.frontend.meta_store.list(session.frontend.keys.data_prefix)
+                if _.key.endswith(".parquet"))
+    assert total == 8
+    for condition, rows in [("id = 1234", [(1234,)]), ("id IN (5, 6)", [(5,), (6,)]), ("id = 99999", [])]:
+        before = access.objects_read
+        assert session.execute(f"SELECT id FROM k WHERE {condition} ORDER BY id").rows() == rows
+        assert access.objects_read - before <= (2 if "IN" in condition else 1), condition
+    before = access.objects_read
+    assert session.execute("SELECT count(*) FROM k WHERE id > 10").rows() == [(1990,)]
+    assert access.objects_read - before == 8

@@ -114,8 +114,8 @@ _cast_lock = threading.Lock()
 _cast_connection: duckdb.DuckDBPyConnection | None = None
 
 
-def cast_value(value: str, duckdb_type: str) -> Any:
-    """`value` cast to a DuckDB type, as a Python value. Raises duckdb.Error if it is not one.
+def scalar(sql: str, parameters: list[Any]) -> Any:
+    """The single value of a small DuckDB expression query. Raises duckdb.Error when it fails.
 
     Uses a private connection (DuckDB's module-level one is shared and keeps unfinished results).
     """
@@ -124,4 +124,9 @@ def cast_value(value: str, duckdb_type: str) -> Any:
         if _cast_connection is None:
             _cast_connection = duckdb.connect()
             atexit.register(_cast_connection.close)
-        return _cast_connection.execute(f"SELECT CAST(? AS {duckdb_type})", [value]).fetchall()[0][0]
+        return _cast_connection.execute(sql, parameters).fetchall()[0][0]
+
+
+def cast_value(value: str, duckdb_type: str) -> Any:
+    """`value` cast to a DuckDB type, as a Python value. Raises duckdb.Error if it is not one."""
+    return scalar(f"SELECT CAST(? AS {duckdb_type})", [value])

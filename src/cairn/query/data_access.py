@@ -23,11 +23,12 @@ from cairn.storage.object_store import ObjectStore
 
 @dataclass(frozen=True)
 class PartitionScan:
-    """One partition at the version the query reads."""
+    """One partition at the version the query reads; `tablet_ids` None means every tablet."""
 
     partition_id: int
     version: int
     manifest_key: str | None
+    tablet_ids: frozenset[int] | None = None
 
 
 @dataclass
@@ -69,9 +70,12 @@ class LocalDataAccess:
 
     def files(self, scan: TableScan) -> list[Path]:
         """Local files holding the scanned rowsets (fetched into the cache when remote)."""
-        manifest_keys = [p.manifest_key for p in scan.partitions if p.manifest_key]
-        manifests = MANIFESTS.get_many(scan.store, manifest_keys)
-        keys = [r.key for m in manifests for r in m.rowsets()]
+        read = [p for p in scan.partitions if p.manifest_key]
+        manifests = MANIFESTS.get_many(scan.store, [p.manifest_key for p in read])  # type: ignore[misc]
+        keys = [rowset.key for partition, manifest in zip(read, manifests)
+                for tablet, rowsets in manifest.tablets.items()
+                if partition.tablet_ids is None or tablet in partition.tablet_ids
+                for rowset in rowsets]
         self.partitions_read += len(scan.partitions)
         self.objects_read += len(keys)
         self.read_keys.extend(keys)

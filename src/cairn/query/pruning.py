@@ -1,4 +1,4 @@
-"""Partition pruning: which partitions a query's WHERE clause can possibly need.
+"""Pruning: which partitions, and which tablets within them, a query's WHERE clause can need.
 
 Only simple conjuncts on a single partition column are used (=, <, <=, >, >=, BETWEEN, IN with
 literals); anything else keeps every partition, so pruning never drops a needed row.
@@ -12,7 +12,7 @@ import duckdb
 from sqlglot import exp
 
 from cairn.catalog.model import Partition, Table
-from cairn.catalog.types import cast_value, parse_type
+from cairn.catalog.types import cast_value, parse_type, scalar
 
 _FLIPPED = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE, exp.EQ: exp.EQ}
 
@@ -52,7 +52,6 @@ class PartitionFilter:
         self.lower: tuple[Any, bool] | None = None  # (value, inclusive)
         self.upper: tuple[Any, bool] | None = None
         self.allowed: set[Any] | None = None
-        self.unsatisfiable = False
 
     def _is_column(self, node: exp.Expression, names: set[str]) -> bool:
         return (isinstance(node, exp.Column) and node.name.lower() == (self.column or "").lower()
@@ -128,3 +127,46 @@ class PartitionFilter:
             if value < low or (value == low and not inclusive):
                 return False
         return True
+
+
+def _equal_literals(where: exp.Expression | None, column: str, names: set[str]) -> list[str] | None:
+    """The literals `column` must equal (from `column = x` or `column IN (...)`), or None."""
+    def is_column(node: exp.Expression) -> bool:
+        return (isinstance(node, exp.Column) and node.name.lower() == column.lower()
+                and (not node.table or node.table.lower() in names))
+
+    for condition in _conjuncts(where):
+        if isinstance(condition, exp.EQ):
+            for side, other in ((condition.this, condition.expression), (condition.expression, condition.this)):
+                if is_column(side) and _literal(other) is not None:
+                    return [_literal(other)]  # type: ignore[list-item]
+        if isinstance(condition, exp.In) and is_column(condition.this):
+            values = [_literal(v) for v in condition.expressions]
+            if values and all(v is not None for v in values):
+                return values  # type: ignore[return-value]
+    return None
+
+
+def tablet_indexes(table: Table, where: exp.Expression | None, names: set[str]) -> set[int] | None:
+    """The buckets that can hold rows matching `where`, when it fixes every distribution column;
+    None when any bucket may. Uses the same hash as routing (lake.routing.bucket_expression)."""
+    if not table.distribution_columns or table.buckets == 1:
+        return None
+    choices = []
+    for name in table.distribution_columns:
+        values = _equal_literals(where, name, names)
+        if values is None:
+            return None
+        choices.append((values, parse_type(table.column(name).type).duckdb))  # type: ignore[union-attr]
+    if len(choices) > 1 and any(len(values) > 1 for values, _ in choices):
+        return None
+    buckets = set()
+    for index in range(len(choices[0][0])):
+        arguments = ", ".join(f"TRY_CAST(? AS {kind})" for _, kind in choices)
+        parameters = [values[index if len(values) > 1 else 0] for values, _ in choices]
+        try:
+            bucket = scalar(f"SELECT CAST(hash({arguments}) % {table.buckets} AS INTEGER)", parameters)
+        except duckdb.Error:
+            return None
+        buckets.add(bucket)
+    return buckets

@@ -25,7 +25,7 @@ from cairn.errors import (
 )
 from cairn.fe.variables import get_variable
 from cairn.query.data_access import DataAccess, PartitionScan, TableScan
-from cairn.query.pruning import PartitionFilter
+from cairn.query.pruning import PartitionFilter, tablet_indexes
 from cairn.query.virtual_tables import virtual_table
 
 if TYPE_CHECKING:
@@ -130,10 +130,15 @@ def _table_scan(session: "Session", node: exp.Table, schema: str | None) -> Tabl
         db, table = catalog.table(schema, node.name)
         table = table.model_copy(deep=True)
     pruning = PartitionFilter(table)
+    buckets = None
     select = node.parent_select
     if select is not None and isinstance(node.parent, (exp.From, exp.Join)):
-        pruning.add(select.args.get("where"), {node.name.lower(), (node.alias or node.name).lower()})
-    partitions = [PartitionScan(p.id, p.visible_version, p.manifest_key) for p in table.partitions if pruning.keeps(p)]
+        names = {node.name.lower(), (node.alias or node.name).lower()}
+        pruning.add(select.args.get("where"), names)
+        buckets = tablet_indexes(table, select.args.get("where"), names)
+    partitions = [PartitionScan(p.id, p.visible_version, p.manifest_key,
+                                None if buckets is None else frozenset(p.tablet_ids[b] for b in buckets))
+                  for p in table.partitions if pruning.keeps(p)]
     return TableScan(table=table, store=session.frontend.store_for(db.storage_volume), partitions=partitions)
 
 
