@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import signal
@@ -264,3 +265,28 @@ def test_cairn_up_serves_stops_on_ctrl_c_and_resumes(tmp_path: Path) -> None:
         _, stderr = proc.communicate(timeout=60)
         assert proc.returncode == 0, stderr
         assert f"mysql -h127.0.0.1 -P{port} -uroot" in stderr
+
+
+def test_a_dropped_client_stops_its_query(fe_process: FeProcess) -> None:
+    connection = pymysql.connect(host="127.0.0.1", port=fe_process.query_port, user="root")
+
+    def long_query() -> None:
+        with contextlib.suppress(pymysql.MySQLError), connection.cursor() as cursor:
+            cursor.execute("SELECT sum(a.generate_series * b.generate_series % 7) FROM "
+                           "TABLE(generate_series(1, 200000)) a, TABLE(generate_series(1, 200000)) b")
+
+    client = threading.Thread(target=long_query, daemon=True)
+    client.start()
+    for _ in range(100):
+        if _metric(fe_process, "cairn_running_statements") == 1:
+            break
+        time.sleep(0.1)
+    assert _metric(fe_process, "cairn_running_statements") == 1
+    connection._sock.shutdown(socket.SHUT_RDWR)  # the client goes away mid-query
+    # That query would run for minutes; it must stop within a few checks of the socket.
+    for _ in range(200):
+        if _metric(fe_process, "cairn_running_statements") == 0 and _metric(fe_process, "cairn_connections") == 0:
+            break
+        time.sleep(0.1)
+    assert _metric(fe_process, "cairn_running_statements") == 0
+    assert _metric(fe_process, "cairn_connections") == 0

@@ -52,6 +52,12 @@ class AnalysisError(CairnError):
     mysql_code, sqlstate = 1064, "42000"
 
 
+class QueryInterruptedError(CairnError):
+    """The statement was stopped before it finished (its client disconnected)."""
+
+    mysql_code, sqlstate = 1317, "70100"
+
+
 class UnsupportedError(AnalysisError):
     """Valid StarRocks SQL that Cairn does not implement."""
 

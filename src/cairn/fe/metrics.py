@@ -20,6 +20,7 @@ class FrontendMetrics:
         self.errors = Counter("cairn_statement_errors_total", "Statements that failed, by error",
                               ["error"], registry=self.registry)
         self.latency = Histogram("cairn_statement_seconds", "Statement latency", ["kind"], registry=self.registry)
+        self.running = Gauge("cairn_running_statements", "Statements running now", registry=self.registry)
         self.sessions = Gauge("cairn_connections", "Open MySQL protocol connections", registry=self.registry)
         self.loads = Counter("cairn_loads_total", "Committed loads, by source", ["source"], registry=self.registry)
         self.loaded_rows = Counter("cairn_loaded_rows_total", "Rows committed by loads", registry=self.registry)

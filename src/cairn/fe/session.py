@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 import logging
 import threading
 import time
 from typing import TYPE_CHECKING, Any
+
+import duckdb
 
 from cairn.errors import CairnError
 from cairn.sql import handlers  # noqa: F401  (registers every statement handler)
@@ -33,6 +37,23 @@ class Session:
         self.variables: dict[str, Any] = {}
         self.connection_id = next(_connection_ids)
         self.cancelled = threading.Event()
+        self._running: duckdb.DuckDBPyConnection | None = None
+
+    @contextmanager
+    def running(self, cursor: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Mark `cursor` as this session's running work, so `interrupt` can stop it."""
+        self._running = cursor
+        try:
+            yield cursor
+        finally:
+            self._running = None
+
+    def interrupt(self) -> None:
+        """Stop the running statement, if any (the client went away)."""
+        self.cancelled.set()
+        cursor = self._running
+        if cursor is not None:
+            cursor.interrupt()
 
     @property
     def catalog(self):
@@ -55,6 +76,7 @@ class Session:
         for statement in statements:
             kind = type(statement).__name__
             metrics.statements.labels(kind).inc()
+            metrics.running.inc()
             started = time.perf_counter()
             try:
                 results.append(execute_statement(self, statement))
@@ -62,5 +84,6 @@ class Session:
                 metrics.errors.labels(type(exc).__name__).inc()
                 raise
             finally:
+                metrics.running.dec()
                 metrics.latency.labels(kind).observe(time.perf_counter() - started)
         return results

@@ -69,21 +69,22 @@ def load_relation(frontend: "Frontend", db_name: str | None, table_name: str, co
         _label_taken(frontend.catalog, db, label)
     source_columns = [d[0] for d in con.execute(f"SELECT * FROM {relation} LIMIT 0").description]
     plan = plan_coercion(table, source_columns, target_columns)
-    filtered = 0
+    total = None
     if max_filter_ratio is not None:
-        bad = bad_row_condition(plan)
-        total, filtered = con.execute(f"SELECT count(*), count(*) FILTER (WHERE {bad}) FROM {relation}").fetchall()[0]
-        if filtered and filtered > max_filter_ratio * total:
-            raise TooManyFilteredRowsError(
-                f"too many filtered rows: {filtered} of {total} rows cannot be loaded, more than "
-                f"max_filter_ratio {max_filter_ratio} allows")
-        relation = f"(SELECT * FROM {relation} WHERE NOT ({bad}))"
+        # Bad rows are left out of the single write pass; their number is what did not get written.
+        total = con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0]
+        relation = f"(SELECT * FROM {relation} WHERE NOT ({bad_row_condition(plan)}))"
     scratch = frontend.meta_dir / "tmp" / uuid.uuid4().hex
     try:
         try:
             rows, files = write_routed(con, f"SELECT {checked_select_list(plan)} FROM {relation}", scratch)
         except duckdb.Error as exc:
             raise (load_error(exc, table) or exc) from None
+        filtered = (total or rows) - rows
+        if max_filter_ratio is not None and filtered > max_filter_ratio * (total or 0):
+            raise TooManyFilteredRowsError(
+                f"too many filtered rows: {filtered} of {total} rows cannot be loaded, more than "
+                f"max_filter_ratio {max_filter_ratio} allows")
         if rows == 0:
             return LoadResult(txn_id=0, label=label, loaded_rows=0, partitions=0, filtered_rows=filtered)
         store = frontend.store_for(db.storage_volume)

@@ -19,6 +19,7 @@ from cairn.errors import (
     CairnError,
     DataError,
     NoDatabaseSelectedError,
+    QueryInterruptedError,
     SqlSyntaxError,
     UnknownColumnError,
     UnknownTableError,
@@ -181,8 +182,11 @@ def run_query(session: "Session", tree: exp.Expression, access: DataAccess) -> p
     try:
         sql, views = prepare(session, tree, con, access)
         try:
-            return con.sql(sql).to_arrow_table()
+            with session.running(con):
+                return con.sql(sql).to_arrow_table()
         except duckdb.Error as exc:
+            if session.cancelled.is_set():
+                raise QueryInterruptedError("The query was cancelled: its client went away") from None
             raise _user_error(exc, views) from None
     finally:
         con.close()

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 
 _NEVER_MATCHES = "unknown-user"
+CLIENT_CHECK_SECONDS = 0.2
 
 
 class CairnIdentityProvider(IdentityProvider):
@@ -59,8 +60,10 @@ class CairnConnectionSession(BaseSession):
         self.username: str | None = None
         self.database: str | None = None
         self.session: Session | None = None
+        self.connection: Any = None
 
     async def init(self, connection: Any) -> None:
+        self.connection = connection
         self.session = Session(self.frontend, user=self.username or "root", database=self.database)
         self.frontend.metrics.sessions.inc()
 
@@ -69,24 +72,39 @@ class CairnConnectionSession(BaseSession):
 
     async def close(self) -> None:
         if self.session is not None:
-            self.session.cancelled.set()
+            self.session.interrupt()
             self.session = None
             self.frontend.metrics.sessions.dec()
 
-    def _run(self, sql: str) -> Any:
-        assert self.session is not None
-        result = self.session.execute(sql)
-        self.database = self.session.database
+    def _run(self, session: Session, sql: str) -> Any:
+        result = session.execute(sql)
+        self.database = session.database
         if result.table is None:
             return MimicResultSet(rows=[], columns=[])
         table = result.table
         columns = [mysql_column(f.name, f.type) for f in table.schema]
         return MimicResultSet(rows=result.rows(), columns=columns)
 
+    def _client_gone(self) -> bool:
+        stream = getattr(self.connection, "stream", None)
+        reader = getattr(stream, "reader", None)
+        return reader is not None and reader.at_eof()
+
     async def handle_query(self, sql: str, attrs: dict[str, str]) -> Any:
+        session = self.session
+        if session is None:
+            raise MysqlError("The connection is closing", 1105)  # type: ignore[arg-type]
         loop = asyncio.get_running_loop()
+        work = loop.run_in_executor(self.pool, self._run, session, sql)
         try:
-            return await loop.run_in_executor(self.pool, self._run, sql)
+            # The protocol is request/response: while a statement runs the client sends nothing,
+            # so end of input means it went away; stop the statement instead of finishing it.
+            while True:
+                done, _ = await asyncio.wait({work}, timeout=CLIENT_CHECK_SECONDS)
+                if done:
+                    return work.result()
+                if self._client_gone():
+                    session.interrupt()
         except CairnError as exc:
             raise MysqlError(str(exc), exc.mysql_code) from None  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - a bug must not take the server down

@@ -19,6 +19,7 @@ import pyarrow.csv as pacsv
 
 from cairn.auth.privileges import require
 from cairn.auth.users import auth_string_for, native_password_hash
+from cairn.catalog.types import parse_type
 from cairn.errors import AccessDeniedError, AnalysisError, CairnError, LabelAlreadyExistsError
 from cairn.fe.frontend import Frontend
 from cairn.lake.load import load_relation
@@ -65,24 +66,29 @@ def _separator(text: str | None) -> str:
     return decoded
 
 
-def parse_csv(body: bytes, width: int, separator: str) -> tuple[pa.Table, int]:
-    """Rows of `width` string columns, and how many lines had another number of columns."""
-    skipped = 0
+def parse_csv(body: bytes, types: list[pa.DataType], separator: str) -> tuple[pa.Table, int]:
+    """The rows as columns of the target `types` (or as strings when a value does not convert, so
+    that the load can filter and count the bad rows), and how many lines had another width."""
+    names = [f"c{i}" for i in range(len(types))]
+    for column_types in (types, [pa.string()] * len(types)):
+        skipped = 0
 
-    def skip(_row: Any) -> str:
-        nonlocal skipped
-        skipped += 1
-        return "skip"
+        def skip(_row: Any) -> str:
+            nonlocal skipped
+            skipped += 1
+            return "skip"
 
-    names = [f"c{i}" for i in range(width)]
-    table = pacsv.read_csv(
-        io.BytesIO(body),
-        read_options=pacsv.ReadOptions(column_names=names, use_threads=True, block_size=16 << 20),
-        parse_options=pacsv.ParseOptions(delimiter=separator, quote_char='"', invalid_row_handler=skip,
-                                          newlines_in_values=False),
-        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                             null_values=["\\N"], strings_can_be_null=True))
-    return table, skipped
+        try:
+            table = pacsv.read_csv(
+                io.BytesIO(body),
+                read_options=pacsv.ReadOptions(column_names=names, use_threads=True, block_size=16 << 20),
+                parse_options=pacsv.ParseOptions(delimiter=separator, quote_char='"', invalid_row_handler=skip),
+                convert_options=pacsv.ConvertOptions(column_types=dict(zip(names, column_types)),
+                                                     null_values=["\\N"], strings_can_be_null=True))
+        except pa.ArrowInvalid:
+            continue
+        return table, skipped
+    raise AnalysisError("The body is not readable as CSV")
 
 
 def parse_json(body: bytes, names: list[str], strip_outer_array: bool) -> pa.Table:
@@ -117,7 +123,9 @@ def stream_load(frontend: Frontend, user: str, database: str, table_name: str, h
         if (headers.get("format") or "csv").lower() == "json":
             rows, skipped = parse_json(body, names, headers.get("strip_outer_array", "").lower() == "true"), 0
         else:
-            rows, skipped = parse_csv(body, len(names), _separator(headers.get("column_separator")))
+            types = [parse_type(c.type).arrow if c is not None else pa.string()
+                     for c in (table.column(n) for n in names)]
+            rows, skipped = parse_csv(body, types, _separator(headers.get("column_separator")))
         answer.total_rows = rows.num_rows + skipped
         ratio = float(headers.get("max_filter_ratio") or 0)
         if skipped > ratio * answer.total_rows:

@@ -59,7 +59,8 @@ def insert(session: "Session", statement: exp.Insert) -> ResultSet:
         else:
             sql, views = prepare(session, source, con, session.frontend.data_access)
             relation = f"({sql})"
-        result = load_relation(session.frontend, db_name, name, con, relation, columns)
+        with session.running(con):
+            result = load_relation(session.frontend, db_name, name, con, relation, columns)
     except duckdb.Error as exc:
         raise _user_error(exc, views) from None
     finally:
