@@ -17,6 +17,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -52,6 +54,23 @@ def _wait(port: int) -> None:
     raise TimeoutError(port)
 
 
+@contextmanager
+def _fe_process(root: Path) -> Iterator[tuple[int, int, Path]]:
+    """A `cairn fe` process on a local volume under `root`: (query port, http port, fe.conf)."""
+    query_port, http_port = _free_port(), _free_port()
+    conf = root / "fe.conf"
+    conf.write_text(f"meta_dir = {root / 'meta'}\nlocal_storage_path = {root / 'storage'}\n"
+                    f"query_port = {query_port}\nhttp_port = {http_port}\nsys_log_level = WARNING\n")
+    server = subprocess.Popen([sys.executable, "-m", "cairn.cli.main", "fe", "--conf", str(conf)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait(query_port)
+        yield query_port, http_port, conf
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def _qps(run_one, seconds: float) -> float:
     """Queries per second from THREADS threads each calling run_one(thread_state) until time is up."""
     counts = [0] * THREADS
@@ -76,18 +95,11 @@ def _qps(run_one, seconds: float) -> float:
 def point_queries(seconds: float) -> dict:
     with tempfile.TemporaryDirectory(prefix="cairn-bench-") as scratch:
         root = Path(scratch)
-        query_port, http_port = _free_port(), _free_port()
-        conf = root / "fe.conf"
-        conf.write_text(f"meta_dir = {root / 'meta'}\nlocal_storage_path = {root / 'storage'}\n"
-                        f"query_port = {query_port}\nhttp_port = {http_port}\nsys_log_level = WARNING\n")
-        server = subprocess.Popen([sys.executable, "-m", "cairn.cli.main", "fe", "--conf", str(conf)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            _wait(query_port)
+        with _fe_process(root) as (query_port, _, conf):
             admin = pymysql.connect(host="127.0.0.1", port=query_port, user="root", autocommit=True)
             with admin.cursor() as cursor:
                 cursor.execute("CREATE DATABASE b")
-                cursor.execute(f"USE b")
+                cursor.execute("USE b")
                 cursor.execute(TABLE)
                 cursor.execute(f"INSERT INTO t SELECT generate_series, DATE_ADD('2024-01-01', INTERVAL generate_series % 366 DAY), "
                                f"concat('k', generate_series % 16), generate_series % 1000, generate_series * 0.5 "
@@ -102,9 +114,6 @@ def point_queries(seconds: float) -> dict:
             over_mysql.setup = lambda: pymysql.connect(host="127.0.0.1", port=query_port, user="root",
                                                        database="b", autocommit=True)
             mysql_qps = _qps(over_mysql, seconds)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
         frontend = open_frontend(conf)
 
         def in_process(state, key: int) -> None:
@@ -126,14 +135,7 @@ def stream_load(megabytes: int) -> dict:
                    f"i % 100000 AS user_id, i * 0.25 AS amount FROM range({rows}) t(i)) TO '{csv_path}' "
                    "(HEADER false)")
         size = csv_path.stat().st_size
-        query_port, http_port = _free_port(), _free_port()
-        conf = root / "fe.conf"
-        conf.write_text(f"meta_dir = {root / 'meta'}\nlocal_storage_path = {root / 'storage'}\n"
-                        f"query_port = {query_port}\nhttp_port = {http_port}\nsys_log_level = WARNING\n")
-        server = subprocess.Popen([sys.executable, "-m", "cairn.cli.main", "fe", "--conf", str(conf)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            _wait(query_port)
+        with _fe_process(root) as (query_port, http_port, _):
             admin = pymysql.connect(host="127.0.0.1", port=query_port, user="root", autocommit=True)
             with admin.cursor() as cursor:
                 cursor.execute("CREATE DATABASE b")
@@ -154,9 +156,6 @@ def stream_load(megabytes: int) -> dict:
             answer = upload()
             cairn_seconds = time.perf_counter() - started
             assert answer["Status"] == "Success" and answer["NumberLoadedRows"] == rows, answer
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
         baseline = timed(lambda: pq.write_table(pacsv.read_csv(csv_path, read_options=pacsv.ReadOptions(
             column_names=["id", "day", "kind", "user_id", "amount"])), root / "baseline.parquet"))
     megabytes_read = size / 1e6
