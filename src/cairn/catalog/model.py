@@ -107,6 +107,30 @@ class UserRecord(BaseModel):
     grants: list[Grant] = Field(default_factory=list)
 
 
+class SnapshotJob(BaseModel):
+    """A cluster snapshot job and, once FINISHED, the snapshot it made (StarRocks' two tables)."""
+
+    job_id: int
+    name: str
+    type: Literal["AUTOMATED", "MANUAL"]
+    storage_volume: str
+    storage_path: str
+    state: Literal["INITIALIZING", "SNAPSHOTING", "UPLOADING", "FINISHED", "EXPIRED", "DELETED", "ERROR"]
+    created_at: float
+    finished_at: float | None = None
+    fe_journal_id: int | None = None
+    detail: str = ""
+    error: str = ""
+    properties: dict[str, str] = Field(default_factory=dict)
+
+
+class AutomatedSnapshots(BaseModel):
+    """ADMIN SET AUTOMATED CLUSTER SNAPSHOT ON|OFF, and the volume the snapshots go to."""
+
+    enabled: bool = False
+    storage_volume: str = ""
+
+
 class CatalogState(BaseModel):
     """Everything the journal describes. A checkpoint image is this model, serialized."""
 
@@ -124,3 +148,5 @@ class CatalogState(BaseModel):
     labels: dict[int, dict[str, int]] = Field(default_factory=dict)
     recycle_bin: list[DroppedObject] = Field(default_factory=list)
     users: dict[str, UserRecord] = Field(default_factory=dict)
+    automated_snapshots: AutomatedSnapshots = Field(default_factory=AutomatedSnapshots)
+    snapshot_jobs: dict[int, SnapshotJob] = Field(default_factory=dict)

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from cairn import __version__
 from cairn.api import load_config
+from cairn.cli import snapshot_commands
 from cairn.errors import CairnError
 from cairn.fe.frontend import Frontend
 from cairn.server.process import configure_logging, run_frontend
@@ -17,6 +18,7 @@ from cairn.server.process import configure_logging, run_frontend
 app = typer.Typer(help="Cairn: an analytical database whose whole state lives on object storage.",
                   no_args_is_help=True, add_completion=False)
 console = Console(stderr=True)
+app.add_typer(snapshot_commands.app, name="snapshot")
 
 
 def _fail(exc: CairnError) -> None:

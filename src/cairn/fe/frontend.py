@@ -33,6 +33,7 @@ from cairn.journal.log import AppendConflict, Journal
 from cairn.journal.entry import JournalEntry
 from cairn.journal.position import JournalPosition
 from cairn.query.data_access import LocalDataAccess
+from cairn.snapshot.job import SnapshotJobs
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_cache import ObjectCache
 from cairn.storage.object_store import ObjectStore, open_store
@@ -74,6 +75,7 @@ class Frontend:
         # One DuckDB database per FE; each statement runs on its own cursor (own temp views).
         self.duckdb = duckdb.connect()
         self.metrics = FrontendMetrics(self)
+        self.snapshots = SnapshotJobs(self)
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -100,8 +102,10 @@ class Frontend:
         if self.meta_volume.name not in self.catalog.state.storage_volumes:
             volume = self.meta_volume.model_copy(update={"id": self.catalog.allocate_ids(1)[0]})
             self.commit(lambda _catalog: CreateStorageVolume(volume=volume))
+        self.snapshots.recover_interrupted()
         self._checkpoint_thread = threading.Thread(target=self._checkpoint_loop, name="checkpoint", daemon=True)
         self._checkpoint_thread.start()
+        threading.Thread(target=self._snapshot_loop, name="snapshots", daemon=True).start()
 
     def load(self, incarnation: int, until: int | None = None) -> None:
         """Load incarnation's newest image (at or before `until`) and replay its log after it."""
@@ -252,6 +256,13 @@ class Frontend:
                     self.checkpoint()
                 except CairnError as exc:
                     log.warning("checkpoint failed: %s", exc)
+
+    def _snapshot_loop(self) -> None:
+        while not self._closed.wait(1.0):
+            try:
+                self.snapshots.run_due()
+            except CairnError as exc:
+                log.warning("automated cluster snapshot failed: %s", exc)
 
     # -- storage ------------------------------------------------------------------------------
 

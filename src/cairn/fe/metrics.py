@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -34,5 +35,18 @@ class FrontendMetrics:
             "cairn_catalog_partitions": ("Partitions in the catalog", lambda: sum(
                 len(t.partitions) for d in frontend.catalog.state.databases.values() for t in d.tables.values())),
         }
+        gauges["cairn_snapshot_age_seconds"] = (
+            "Seconds since the newest finished cluster snapshot (the cluster's current RPO); -1 if none",
+            lambda: _snapshot_age(frontend))
+        self.snapshot_seconds = Histogram("cairn_snapshot_seconds", "Cluster snapshot duration",
+                                          registry=self.registry)
+        self.snapshot_failures = Counter("cairn_snapshot_failures_total", "Cluster snapshots that failed",
+                                         registry=self.registry)
         for name, (text, read) in gauges.items():
             Gauge(name, text, registry=self.registry).set_function(read)
+
+
+def _snapshot_age(frontend: "Frontend") -> float:
+    finished = [j.finished_at for j in frontend.catalog.state.snapshot_jobs.values()
+                if j.state == "FINISHED" and j.finished_at]
+    return time.time() - max(finished) if finished else -1.0

@@ -3,6 +3,7 @@ column names and order. A user sees the databases and tables it holds a privileg
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -100,13 +101,20 @@ SNAPSHOT_JOB_COLUMNS = [("SNAPSHOT_NAME", pa.string()), ("JOB_ID", pa.int64()), 
 
 
 def cluster_snapshots(session: "Session") -> pa.Table:
-    """Finished cluster snapshots (none until cluster snapshots are taken)."""
-    return _table(SNAPSHOT_COLUMNS, [])
+    """Finished (retained) cluster snapshots, oldest first."""
+    jobs = sorted((j for j in session.catalog.state.snapshot_jobs.values() if j.state == "FINISHED"),
+                  key=lambda j: j.created_at)
+    rows = [(j.name, j.type, _stamp(j.created_at), j.fe_journal_id, 0, json.dumps(j.properties) if j.properties else "",
+             j.storage_volume, j.storage_path.rstrip("/")) for j in jobs]
+    return _table(SNAPSHOT_COLUMNS, rows)
 
 
 def cluster_snapshot_jobs(session: "Session") -> pa.Table:
-    """Cluster snapshot jobs (none until cluster snapshots are taken)."""
-    return _table(SNAPSHOT_JOB_COLUMNS, [])
+    """Every cluster snapshot job and its state, oldest first."""
+    jobs = sorted(session.catalog.state.snapshot_jobs.values(), key=lambda j: j.job_id)
+    rows = [(j.name, j.job_id, _stamp(j.created_at), _stamp(j.finished_at) if j.finished_at else None, j.state,
+             j.detail, j.error) for j in jobs]
+    return _table(SNAPSHOT_JOB_COLUMNS, rows)
 
 
 for name, provider in {"schemata": schemata, "tables": tables, "columns": columns_table,

@@ -38,6 +38,8 @@ def list_snapshots(store: ObjectStore, keys: ClusterKeys) -> list[SnapshotEntry]
     entries = []
     for name in store.list_folders(keys.image_prefix):
         parts = {info.key.rsplit("/", 1)[-1]: info for info in store.list(keys.snapshot_dir(name))}
+        if not parts:
+            continue  # an emptied folder (local volumes keep directories after their objects go)
         created = snapshot_created_ms(name)
         if created is None and parts:
             created = int(min(i.last_modified for i in parts.values()).timestamp() * 1000)

@@ -91,13 +91,21 @@ class AdminSetFrontendConfig(ExtendedStatement):
     value: str
 
 
+def _tokens(text: str) -> list[Token]:
+    dialect = sqlglot.Dialect.get_or_raise("starrocks")
+    tokens = [t for t in dialect.tokenize(text) if t.token_type != TokenType.SEMICOLON]
+    # The tokenizer keeps the rest of a "command" statement (ADMIN ...) as one string: split it too.
+    if len(tokens) == 2 and tokens[0].token_type == TokenType.COMMAND and tokens[1].token_type == TokenType.STRING:
+        return [tokens[0], *(t for t in dialect.tokenize(tokens[1].text) if t.token_type != TokenType.SEMICOLON)]
+    return tokens
+
+
 class Cursor:
     """Walks the tokens of one statement; `expect` raises SqlSyntaxError naming what was wanted."""
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.tokens: list[Token] = [t for t in sqlglot.Dialect.get_or_raise("starrocks").tokenize(text)
-                                    if t.token_type != TokenType.SEMICOLON]
+        self.tokens: list[Token] = _tokens(text)
         self.pos = 0
 
     def peek(self) -> str:

@@ -1,0 +1,164 @@
+"""Taking, expiring and dropping cluster snapshots (DESIGN: cluster snapshots).
+
+A snapshot is written as `image`, then `manifest.json`, then `SNAPSHOT_DONE` — the marker is the
+commit point on storage; the FINISHED job entry is the commit point in the journal. A folder
+without its marker is incomplete: it is never listed as FINISHED and is removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from cairn.catalog.catalog import Catalog
+from cairn.catalog.model import CatalogState, SnapshotJob
+from cairn.catalog.snapshot_ops import PutSnapshotJob
+from cairn.errors import CairnError
+from cairn.lake.rowset_writer import checksum_bytes
+from cairn.snapshot.contents import snapshot_contents
+from cairn.snapshot.listing import AUTOMATED_PREFIX
+from cairn.snapshot.manifest import SnapshotManifest, SnapshotVolume
+from cairn.storage.keys import SNAPSHOT_DONE, SNAPSHOT_IMAGE, SNAPSHOT_MANIFEST
+
+if TYPE_CHECKING:
+    from cairn.fe.frontend import Frontend
+
+log = logging.getLogger(__name__)
+
+TERMINAL = {"FINISHED", "EXPIRED", "DELETED", "ERROR"}
+
+
+class SnapshotError(CairnError):
+    """A snapshot statement cannot run (StarRocks' preconditions and messages)."""
+
+
+class SnapshotJobs:
+    """Runs the snapshot jobs of one FE; one job at a time."""
+
+    def __init__(self, frontend: "Frontend") -> None:
+        self.frontend = frontend
+        self._lock = threading.Lock()
+
+    # -- the job ------------------------------------------------------------------------------
+
+    def _put(self, job: SnapshotJob, **changes: object) -> SnapshotJob:
+        job = job.model_copy(update=changes)
+        self.frontend.commit(lambda _catalog: PutSnapshotJob(job=job))
+        return job
+
+    def take(self, name: str | None, kind: str, volume_name: str, properties: dict[str, str] | None = None
+             ) -> SnapshotJob:
+        """Take a snapshot now and return its finished (or failed) job. Raises SnapshotError when a
+        snapshot of that name exists or the volume is unknown."""
+        frontend = self.frontend
+        with self._lock:
+            volume = frontend.catalog.storage_volume(volume_name)
+            name = name or f"{AUTOMATED_PREFIX}{int(time.time() * 1000)}"
+            if any(j.name == name and j.state not in {"ERROR", "DELETED"}
+                   for j in frontend.catalog.state.snapshot_jobs.values()):
+                raise SnapshotError(f"Cluster snapshot '{name}' already exists")
+            path = f"{volume.location.rstrip('/')}/{frontend.keys.snapshot_dir(name)}"
+            job = SnapshotJob(job_id=frontend.catalog.allocate_ids(1)[0], name=name, type=kind,  # type: ignore[arg-type]
+                              storage_volume=volume_name, storage_path=path, state="INITIALIZING",
+                              created_at=time.time(), properties=properties or {})
+            job = self._put(job)
+            started = time.perf_counter()
+            try:
+                job = self._put(job, state="SNAPSHOTING")
+                image = frontend.capture_image()
+                job = self._put(job, state="UPLOADING", fe_journal_id=image.entry_id)
+                self._upload(job, image)
+                job = self._put(job, state="FINISHED", finished_at=time.time())
+                frontend.metrics.snapshot_seconds.observe(time.perf_counter() - started)
+            except CairnError as exc:
+                log.error("cluster snapshot %s failed: %s", name, exc)
+                frontend.metrics.snapshot_failures.inc()
+                job = self._put(job, state="ERROR", finished_at=time.time(), error=str(exc))
+                self.remove_folder(job)
+                return job
+        log.info("cluster snapshot %s finished at journal id %s", name, job.fe_journal_id)
+        if kind == "AUTOMATED":
+            self.expire_automated()
+        return job
+
+    def _upload(self, job: SnapshotJob, image) -> None:  # noqa: ANN001 - a CheckpointImage
+        frontend = self.frontend
+        store = frontend.store_for(job.storage_volume)
+        keys = frontend.keys
+        state = CatalogState.model_validate(image.catalog)
+        objects, tables = snapshot_contents(state, frontend.store_for)
+        image_bytes = image.to_bytes()
+        image_key = keys.snapshot_object(job.name, SNAPSHOT_IMAGE)
+        store.put_if_absent(image_key, image_bytes)
+        manifest = SnapshotManifest(
+            name=job.name, type=job.type, cluster_id=keys.cluster_id, incarnation=image.incarnation,
+            fe_journal_id=image.entry_id, created_at=job.created_at, image_key=image_key,
+            image_size=len(image_bytes), image_checksum=checksum_bytes(image_bytes),
+            storage_volumes=[SnapshotVolume.of(v) for v in state.storage_volumes.values()],
+            objects=objects, tables=tables, properties=job.properties)
+        store.put_if_absent(keys.snapshot_object(job.name, SNAPSHOT_MANIFEST), manifest.to_bytes())
+        store.put_if_absent(keys.snapshot_object(job.name, SNAPSHOT_DONE), b"")
+
+    # -- retention and removal ------------------------------------------------------------------
+
+    def remove_folder(self, job: SnapshotJob) -> None:
+        """Delete the objects of a snapshot's folder (its marker first, so it is never half-listed)."""
+        try:
+            store = self.frontend.store_for(job.storage_volume)
+            prefix = self.frontend.keys.snapshot_dir(job.name)
+            keys = [info.key for info in store.list(prefix)]
+            done = [k for k in keys if k.endswith(SNAPSHOT_DONE)]
+            store.delete_many(done)
+            store.delete_many([k for k in keys if k not in done])
+        except CairnError as exc:
+            log.warning("could not remove the folder of snapshot %s: %s", job.name, exc)
+
+    def retire(self, job: SnapshotJob) -> None:
+        """FINISHED → EXPIRED → (objects removed) → DELETED."""
+        job = self._put(job, state="EXPIRED")
+        self.remove_folder(job)
+        self._put(job, state="DELETED")
+
+    def expire_automated(self) -> None:
+        """Keep the newest `automated_cluster_snapshot_retention_count` automated snapshots."""
+        keep = self.frontend.config.automated_cluster_snapshot_retention_count
+        finished = sorted((j for j in self.frontend.catalog.state.snapshot_jobs.values()
+                           if j.type == "AUTOMATED" and j.state == "FINISHED"), key=lambda j: j.created_at)
+        for job in finished[:-keep] if len(finished) > keep else []:
+            self.retire(job)
+
+    def recover_interrupted(self) -> None:
+        """Jobs a crash or restart cut off become ERROR, and their incomplete folders go."""
+        for job in list(self.frontend.catalog.state.snapshot_jobs.values()):
+            if job.state in {"INITIALIZING", "SNAPSHOTING", "UPLOADING"}:
+                failed = self._put(job, state="ERROR", finished_at=time.time(),
+                                   error=f"job was interrupted in state {job.state} by an FE restart "
+                                         "or leader change")
+                self.remove_folder(failed)
+            elif job.state == "EXPIRED":
+                self.remove_folder(job)
+                self._put(job, state="DELETED")
+
+    def retained(self, catalog: Catalog) -> list[SnapshotJob]:
+        """Finished snapshots, newest first."""
+        return sorted((j for j in catalog.state.snapshot_jobs.values() if j.state == "FINISHED"),
+                      key=lambda j: j.created_at, reverse=True)
+
+    # -- the schedule ---------------------------------------------------------------------------
+
+    def due(self) -> bool:
+        """True when automated snapshots are on and the newest one is older than the interval."""
+        settings = self.frontend.catalog.state.automated_snapshots
+        if not settings.enabled or not self.frontend.is_leader:
+            return False
+        automated = [j.created_at for j in self.frontend.catalog.state.snapshot_jobs.values()
+                     if j.type == "AUTOMATED" and j.state != "ERROR"]
+        interval = self.frontend.config.automated_cluster_snapshot_interval_seconds
+        return not automated or time.time() - max(automated) >= interval
+
+    def run_due(self) -> None:
+        if self.due():
+            volume = self.frontend.catalog.state.automated_snapshots.storage_volume
+            self.take(None, "AUTOMATED", volume)

@@ -1,0 +1,122 @@
+"""Verifying a snapshot without restoring it: every object present with its size and checksum, the
+image loads, and (deep) every table's row count and content checksum match the manifest."""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pyarrow.parquet as pq
+
+from cairn.catalog.model import CatalogState
+from cairn.errors import CairnError, ObjectNotFoundError
+from cairn.journal.image import CheckpointImage
+from cairn.lake.manifest import PartitionManifest
+from cairn.lake.rowset_writer import checksum_bytes
+from cairn.snapshot.contents import table_checksum
+from cairn.snapshot.manifest import SnapshotManifest
+from cairn.storage.keys import SNAPSHOT_DONE, SNAPSHOT_MANIFEST, ClusterKeys
+from cairn.storage.object_store import ObjectStore
+
+
+@dataclass
+class VerifyReport:
+    """What verification found. `problems` is empty when the snapshot is restorable."""
+
+    name: str
+    deep: bool
+    objects_checked: int = 0
+    tables_checked: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def read_manifest(store: ObjectStore, keys: ClusterKeys, name: str) -> SnapshotManifest:
+    """The manifest of a complete snapshot; CairnError when the snapshot is missing or incomplete."""
+    if not store.exists(keys.snapshot_object(name, SNAPSHOT_DONE)):
+        raise CairnError(f"cluster snapshot '{name}' is incomplete or missing: no {SNAPSHOT_DONE} marker "
+                         f"under {store.description}/{keys.snapshot_dir(name)}")
+    key = keys.snapshot_object(name, SNAPSHOT_MANIFEST)
+    return SnapshotManifest.from_bytes(store.get(key), key)
+
+
+def verify_snapshot(store: ObjectStore, keys: ClusterKeys, name: str,
+                    store_for: Callable[[str], ObjectStore], deep: bool = False) -> VerifyReport:
+    """Check snapshot `name` in `store` (its volume); data objects are read through `store_for`."""
+    report = VerifyReport(name=name, deep=deep)
+    try:
+        manifest = read_manifest(store, keys, name)
+        image_bytes = store.get(manifest.image_key)
+    except CairnError as exc:
+        report.problems.append(str(exc))
+        return report
+    if len(image_bytes) != manifest.image_size or checksum_bytes(image_bytes) != manifest.image_checksum:
+        report.problems.append(f"image {manifest.image_key}: size or checksum differs from the manifest")
+    try:
+        CatalogState.model_validate(CheckpointImage.from_bytes(image_bytes, manifest.image_key).catalog)
+    except (CairnError, ValueError) as exc:
+        report.problems.append(f"image {manifest.image_key} does not load: {exc}")
+    by_volume = defaultdict(list)
+    for item in manifest.objects:
+        by_volume[item.volume].append(item)
+    proven = ProvenObjects()
+    for volume, items in by_volume.items():
+        data_store = store_for(volume)
+        for item in items:
+            report.objects_checked += 1
+            info = data_store.head(item.key)
+            if info is None:
+                report.problems.append(f"missing object {item.key} (volume {volume})")
+            elif info.size != item.size:
+                report.problems.append(f"object {item.key} has {info.size} bytes, the manifest says {item.size}")
+            elif deep:
+                try:
+                    data = data_store.get(item.key)
+                except ObjectNotFoundError:
+                    report.problems.append(f"missing object {item.key} (volume {volume})")
+                    continue
+                if checksum_bytes(data) != item.checksum:
+                    report.problems.append(f"object {item.key}: checksum differs from the manifest")
+                    continue
+                proven.add(item.key, item.checksum, data)
+    if deep:
+        _check_tables(manifest, proven, report)
+    return report
+
+
+@dataclass
+class ProvenObjects:
+    """What deep verification learnt from objects whose checksums matched (no data is kept)."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    checksums: dict[str, str] = field(default_factory=dict)
+    manifests: list[PartitionManifest] = field(default_factory=list)
+
+    def add(self, key: str, checksum: str, data: bytes) -> None:
+        self.checksums[key] = checksum
+        if key.endswith(".parquet"):
+            self.rows[key] = pq.read_metadata(io.BytesIO(data)).num_rows
+        else:
+            self.manifests.append(PartitionManifest.from_bytes(data, key))
+
+
+def _check_tables(manifest: SnapshotManifest, proven: ProvenObjects, report: VerifyReport) -> None:
+    """Recount each table from the Parquet objects just proven, and compare with the manifest."""
+    by_table: dict[int, list] = defaultdict(list)
+    for partition in proven.manifests:
+        by_table[partition.table_id].extend(partition.rowsets())
+    for digest in manifest.tables:
+        report.tables_checked += 1
+        rowsets = by_table.get(digest.table_id, [])
+        rows = sum(proven.rows.get(r.key, 0) for r in rowsets)
+        checksum = table_checksum([proven.checksums[r.key] for r in rowsets if r.key in proven.checksums])
+        if rows != digest.row_count:
+            report.problems.append(f"table {digest.database}.{digest.table}: {rows} rows, the manifest says "
+                                   f"{digest.row_count}")
+        elif checksum != digest.checksum:
+            report.problems.append(f"table {digest.database}.{digest.table}: content checksum differs")

@@ -1,0 +1,118 @@
+"""Cluster-snapshot statements, with StarRocks' preconditions."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from cairn.catalog.catalog import Catalog
+from cairn.catalog.snapshot_ops import SetAutomatedSnapshots
+from cairn.errors import AnalysisError, StorageVolumeError
+from cairn.snapshot.job import SnapshotError
+from cairn.snapshot.verify import verify_snapshot
+from cairn.sql import volumes
+from cairn.sql.dispatch import handles
+from cairn.sql.result import ResultSet
+from cairn.sql.snapshot_grammar import (
+    CreateClusterSnapshot,
+    DropClusterSnapshot,
+    SetAutomatedSnapshot,
+    VerifyClusterSnapshot,
+)
+from cairn.storage.volume import BUILTIN_VOLUME
+
+if TYPE_CHECKING:
+    from cairn.fe.session import Session
+
+_DURATION = re.compile(r"^(\d+)\s*([smhd])$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def retention_seconds(text: str) -> int:
+    """'7d', '12h', '30m' or '45s' in seconds; AnalysisError otherwise."""
+    match = _DURATION.match(text.strip().lower())
+    if match is None:
+        raise AnalysisError(f"Invalid retention '{text}': expected a number followed by s, m, h or d")
+    return int(match.group(1)) * _SECONDS[match.group(2)]
+
+
+def _require_shared_data(session: "Session") -> None:
+    if session.frontend.config.run_mode != "shared_data":
+        raise SnapshotError("Cluster snapshots are only supported in shared-data mode (run_mode = shared_data)")
+
+
+@handles(SetAutomatedSnapshot)
+def set_automated(session: "Session", statement: SetAutomatedSnapshot) -> ResultSet:
+    _require_shared_data(session)
+    jobs = session.frontend.snapshots
+
+    def build(catalog: Catalog) -> SetAutomatedSnapshots:
+        settings = catalog.state.automated_snapshots
+        if statement.enabled:
+            if settings.enabled:
+                raise SnapshotError("Automated cluster snapshot has already been turned on; turn it off first")
+            volume = statement.storage_volume or BUILTIN_VOLUME
+            catalog.storage_volume(volume)
+            return SetAutomatedSnapshots(enabled=True, storage_volume=volume)
+        if not settings.enabled:
+            raise SnapshotError("Automated cluster snapshot has not been turned on")
+        return SetAutomatedSnapshots(enabled=False)
+
+    session.frontend.commit(build)
+    if not statement.enabled:
+        for job in jobs.retained(session.catalog):
+            if job.type == "AUTOMATED":
+                jobs.retire(job)
+    return ResultSet.ok()
+
+
+@handles(CreateClusterSnapshot)
+def create_snapshot(session: "Session", statement: CreateClusterSnapshot) -> ResultSet:
+    _require_shared_data(session)
+    if "retention" in statement.properties:
+        retention_seconds(statement.properties["retention"])
+    unknown = sorted(set(statement.properties) - {"retention"})
+    if unknown:
+        raise AnalysisError(f"Unknown cluster snapshot property '{unknown[0]}'")
+    volume = statement.storage_volume or session.catalog.state.default_storage_volume
+    job = session.frontend.snapshots.take(statement.name, "MANUAL", volume, statement.properties)
+    if job.state != "FINISHED":
+        raise SnapshotError(f"Cluster snapshot '{statement.name}' failed: {job.error}")
+    return ResultSet.ok()
+
+
+@handles(DropClusterSnapshot)
+def drop_snapshot(session: "Session", statement: DropClusterSnapshot) -> ResultSet:
+    jobs = session.frontend.snapshots
+    job = next((j for j in jobs.retained(session.catalog) if j.name == statement.name), None)
+    if job is None:
+        raise SnapshotError(f"Cluster snapshot '{statement.name}' does not exist")
+    jobs.retire(job)
+    return ResultSet.ok()
+
+
+@handles(VerifyClusterSnapshot)
+def verify(session: "Session", statement: VerifyClusterSnapshot) -> ResultSet:
+    frontend = session.frontend
+    job = next((j for j in frontend.snapshots.retained(session.catalog) if j.name == statement.name), None)
+    if job is None:
+        raise SnapshotError(f"Cluster snapshot '{statement.name}' does not exist")
+    report = verify_snapshot(frontend.store_for(job.storage_volume), frontend.keys, job.name, frontend.store_for,
+                             deep=statement.deep)
+    rows = [(job.name, "DEEP" if statement.deep else "SHALLOW", "OK" if report.ok else "FAILED",
+             report.objects_checked, report.tables_checked, "; ".join(report.problems))]
+    types = [pa.string(), pa.string(), pa.string(), pa.int64(), pa.int64(), pa.string()]
+    return ResultSet.from_rows(["Snapshot", "Mode", "Result", "ObjectsChecked", "TablesChecked", "Problems"], rows,
+                               types)
+
+
+def _volume_holds_snapshots(catalog: Catalog, name: str) -> None:
+    holding = [j.name for j in catalog.state.snapshot_jobs.values() if j.state == "FINISHED" and j.storage_volume == name]
+    if holding or (catalog.state.automated_snapshots.enabled and catalog.state.automated_snapshots.storage_volume == name):
+        raise StorageVolumeError(f"Storage volume '{name}' holds cluster snapshots ({', '.join(holding) or 'automated'}) "
+                                 "and cannot be dropped")
+
+
+volumes.VOLUME_DROP_CHECKS.append(_volume_holds_snapshots)
