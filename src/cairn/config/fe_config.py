@@ -64,6 +64,9 @@ class FeConfig(BaseModel):
 
     # Garbage collection.
     vacuum_grace_period_seconds: float = Field(default=600.0, ge=0)
+    vacuum_interval_seconds: float = Field(default=300.0, gt=0)
+    # StarRocks' key: how long dropped tables and partitions stay in the recycle bin.
+    catalog_trash_expire_second: float = Field(default=86400.0, ge=0)
 
     unknown_keys: list[str] = Field(default_factory=list, exclude=True)
     ignored_keys: list[str] = Field(default_factory=list, exclude=True)

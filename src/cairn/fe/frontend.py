@@ -34,6 +34,7 @@ from cairn.journal.entry import JournalEntry
 from cairn.journal.position import JournalPosition
 from cairn.query.data_access import LocalDataAccess
 from cairn.snapshot.job import SnapshotJobs
+from cairn.vacuum.vacuum import Vacuum
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_cache import ObjectCache
 from cairn.storage.object_store import ObjectStore, open_store
@@ -76,6 +77,7 @@ class Frontend:
         self.duckdb = duckdb.connect()
         self.metrics = FrontendMetrics(self)
         self.snapshots = SnapshotJobs(self)
+        self.vacuum = Vacuum(self)
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -106,6 +108,7 @@ class Frontend:
         self._checkpoint_thread = threading.Thread(target=self._checkpoint_loop, name="checkpoint", daemon=True)
         self._checkpoint_thread.start()
         threading.Thread(target=self._snapshot_loop, name="snapshots", daemon=True).start()
+        threading.Thread(target=self._vacuum_loop, name="vacuum", daemon=True).start()
 
     def load(self, incarnation: int, until: int | None = None) -> None:
         """Load incarnation's newest image (at or before `until`) and replay its log after it."""
@@ -235,10 +238,14 @@ class Frontend:
         return (self.position.entry_id > last and
                 time.monotonic() - self._last_image_time >= self.config.checkpoint_interval_seconds)
 
-    def capture_image(self) -> CheckpointImage:
-        """The whole catalog at the current position, as a checkpoint image."""
+    def capture_image(self, while_locked: Callable[[CheckpointImage], None] | None = None) -> CheckpointImage:
+        """The whole catalog at the current position, as a checkpoint image. `while_locked` runs
+        before any other commit can happen (so a caller can publish what the image pins)."""
         with self._commit_lock, self.catalog.lock:
-            return make_image(self.keys.cluster_id, self.position, self.catalog.state.model_dump(mode="json"))
+            image = make_image(self.keys.cluster_id, self.position, self.catalog.state.model_dump(mode="json"))
+            if while_locked is not None:
+                while_locked(image)
+            return image
 
     def checkpoint(self) -> JournalPosition:
         """Write a checkpoint image of the current catalog; return its position."""
@@ -263,6 +270,14 @@ class Frontend:
                 self.snapshots.run_due()
             except CairnError as exc:
                 log.warning("automated cluster snapshot failed: %s", exc)
+
+    def _vacuum_loop(self) -> None:
+        while not self._closed.wait(self.config.vacuum_interval_seconds):
+            if self.is_leader:
+                try:
+                    self.vacuum.run()
+                except CairnError as exc:
+                    log.warning("vacuum failed: %s", exc)
 
     # -- storage ------------------------------------------------------------------------------
 

@@ -91,7 +91,12 @@ def load_relation(frontend: "Frontend", db_name: str | None, table_name: str, co
         written = put_rowsets(store, frontend.keys, db, table, files)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    result = _commit(frontend, db, table, written, rows, label)
+    # Until the commit makes them visible, the new objects are pinned against vacuum.
+    pinned = frontend.data_access.pin([w.rowset.key for w in written])
+    try:
+        result = _commit(frontend, db, table, written, rows, label)
+    finally:
+        frontend.data_access.release(pinned)
     result.filtered_rows = filtered
     frontend.metrics.loads.labels("stream_load" if max_filter_ratio is not None else "insert").inc()
     frontend.metrics.loaded_rows.inc(rows)
@@ -119,6 +124,7 @@ def _commit(frontend: "Frontend", db: Database, table: Table, written: list[Writ
         base_keys = [key for _, key in bases.values() if key]
         base_manifests = dict(zip(base_keys, MANIFESTS.get_many(store, base_keys)))
         versions = []
+        new_manifests: list[str] = []
         for partition_id, items in by_partition.items():
             version, base_key = bases[partition_id]
             manifest = PartitionManifest(table_id=table.id, partition_id=partition_id, version=version + 1)
@@ -128,6 +134,7 @@ def _commit(frontend: "Frontend", db: Database, table: Table, written: list[Writ
                 manifest.tablets.setdefault(item.tablet_id, []).append(item.rowset)
             key = frontend.keys.partition_manifest(db.id, table.id, partition_id, version + 1)
             store.put_if_absent(key, manifest.to_bytes())
+            new_manifests.append(frontend.data_access.pin([key])[0])
             versions.append(PartitionVersion(partition_id=partition_id, version=version + 1, manifest_key=key,
                                              row_count=manifest.row_count, data_size=manifest.data_size))
 
@@ -143,6 +150,9 @@ def _commit(frontend: "Frontend", db: Database, table: Table, written: list[Writ
             return CommitVersions(db_id=db.id, table_id=table.id, txn_id=catalog.allocate_ids(1)[0],
                                   label=label, versions=versions)
 
-        entry = frontend.commit(build)
+        try:
+            entry = frontend.commit(build)
+        finally:
+            frontend.data_access.release(new_manifests)
     txn_id = entry.op["txn_id"]
     return LoadResult(txn_id=txn_id, label=label, loaded_rows=rows, partitions=len(versions))

@@ -62,6 +62,11 @@ class ManifestCache:
         self._capacity = capacity
         self._lock = threading.Lock()
 
+    def cached(self, key: str) -> PartitionManifest | None:
+        """The manifest at `key` if it is cached, without any I/O."""
+        with self._lock:
+            return self._items.get(key)
+
     def get_many(self, store: ObjectStore, keys: list[str]) -> list[PartitionManifest]:
         """The manifests at `keys`, fetching the missing ones concurrently in one batch."""
         found: dict[str, PartitionManifest] = {}

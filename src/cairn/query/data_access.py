@@ -7,6 +7,8 @@ implementation will serve the same interface over Arrow Flight.
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -41,8 +43,17 @@ class TableScan:
 
 
 class DataAccess(Protocol):
-    def bind(self, con: duckdb.DuckDBPyConnection, view_name: str, scan: TableScan) -> None:
-        """Create `view_name` on `con`: the table's rows at the scanned versions, typed as declared."""
+    def bind(self, con: duckdb.DuckDBPyConnection, view_name: str, scan: TableScan) -> list[str]:
+        """Create `view_name` on `con`: the table's rows at the scanned versions, typed as declared.
+
+        Returns the object keys it reads; they stay pinned against vacuum until `release`d.
+        """
+
+    def pin(self, keys: list[str]) -> list[str]:
+        """Pin keys against vacuum until `release`; returns them."""
+
+    def release(self, keys: list[str]) -> None:
+        """Unpin keys a finished statement read."""
 
 
 def _column_list(table: Table) -> str:
@@ -61,35 +72,58 @@ def _empty_relation(table: Table) -> str:
 
 @dataclass
 class LocalDataAccess:
-    """Reads rowsets in this process. Counts what it reads, so tests can see pruning work."""
+    """Reads rowsets in this process. Counts what it reads, so tests can see pruning work, and
+    pins what running statements read, so vacuum leaves it alone (DESIGN invariant 5)."""
 
     cache: ObjectCache
     partitions_read: int = 0
     objects_read: int = 0
-    read_keys: list[str] = field(default_factory=list)
+    in_use: Counter = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def files(self, scan: TableScan) -> list[Path]:
-        """Local files holding the scanned rowsets (fetched into the cache when remote)."""
+    def pinned(self) -> set[str]:
+        """Keys some running statement is reading."""
+        with self._lock:
+            return {key for key, count in self.in_use.items() if count > 0}
+
+    def release(self, keys: list[str]) -> None:
+        with self._lock:
+            self.in_use.subtract(keys)
+            for key in keys:
+                if self.in_use[key] <= 0:
+                    del self.in_use[key]
+
+    def pin(self, keys: list[str]) -> list[str]:
+        with self._lock:
+            self.in_use.update(keys)
+        return keys
+
+    def files(self, scan: TableScan) -> tuple[list[Path], list[str]]:
+        """Local files holding the scanned rowsets (fetched into the cache when remote), and the
+        rowset keys, pinned until released (the caller pinned the manifests already)."""
         read = [p for p in scan.partitions if p.manifest_key]
-        manifests = MANIFESTS.get_many(scan.store, [p.manifest_key for p in read])  # type: ignore[misc]
+        manifest_keys: list[str] = [p.manifest_key for p in read]  # type: ignore[misc]
+        manifests = MANIFESTS.get_many(scan.store, manifest_keys)
         keys = [rowset.key for partition, manifest in zip(read, manifests)
                 for tablet, rowsets in manifest.tablets.items()
                 if partition.tablet_ids is None or tablet in partition.tablet_ids
                 for rowset in rowsets]
+        self.pin(keys)
         self.partitions_read += len(scan.partitions)
         self.objects_read += len(keys)
-        self.read_keys.extend(keys)
+        pinned = keys
         if not keys:
-            return []
+            return [], pinned
         local = [scan.store.local_path(k) for k in keys]
         if all(p is not None for p in local):
-            return local  # type: ignore[return-value]
-        return self.cache.fetch_all(scan.store, keys)
+            return local, pinned  # type: ignore[return-value]
+        return self.cache.fetch_all(scan.store, keys), pinned
 
-    def bind(self, con: duckdb.DuckDBPyConnection, view_name: str, scan: TableScan) -> None:
-        files = self.files(scan)
+    def bind(self, con: duckdb.DuckDBPyConnection, view_name: str, scan: TableScan) -> list[str]:
+        files, pinned = self.files(scan)
         if files:
             source = f"SELECT {_column_list(scan.table)} FROM read_parquet({string_list([str(f) for f in files])})"
         else:
             source = _empty_relation(scan.table)
         con.execute(f"CREATE TEMP VIEW {ident(view_name)} AS {source}")
+        return pinned

@@ -83,11 +83,11 @@ def _cte_names(tree: exp.Expression) -> set[str]:
 
 
 def bind_tables(session: "Session", tree: exp.Expression, con: duckdb.DuckDBPyConnection,
-                access: DataAccess) -> dict[str, str]:
+                access: DataAccess, pinned: list[str]) -> dict[str, str]:
     """Bind every table `tree` reads as a view on `con` and point the tree at those views.
 
-    Returns view name → 'db.table' (to put user-facing names back into error messages).
-    Raises UnknownTableError for a table that does not exist.
+    Returns view name → 'db.table' (to put user-facing names back into error messages); adds the
+    object keys read to `pinned`. Raises UnknownTableError for a table that does not exist.
     """
     ctes = _cte_names(tree)
     views: dict[str, str] = {}
@@ -104,8 +104,8 @@ def bind_tables(session: "Session", tree: exp.Expression, con: duckdb.DuckDBPyCo
             con.register(view, provider(session))
             views[view] = f"{schema}.{node.name}"
         else:
-            scan = _table_scan(session, node, schema)
-            access.bind(con, view, scan)
+            scan = _table_scan(session, node, schema, access, pinned)
+            pinned.extend(access.bind(con, view, scan))
             views[view] = f"{schema}.{scan.table.name}"
         alias = node.alias or node.name
         qualified[((schema or "").lower(), node.name.lower())] = alias
@@ -121,7 +121,8 @@ def bind_tables(session: "Session", tree: exp.Expression, con: duckdb.DuckDBPyCo
     return views
 
 
-def _table_scan(session: "Session", node: exp.Table, schema: str | None) -> TableScan:
+def _table_scan(session: "Session", node: exp.Table, schema: str | None, access: DataAccess,
+                pinned: list[str]) -> TableScan:
     catalog = session.catalog
     with catalog.lock:
         if not schema:
@@ -130,6 +131,8 @@ def _table_scan(session: "Session", node: exp.Table, schema: str | None) -> Tabl
             raise UnknownTableError(f"Table '{schema}.{node.name}' doesn't exist")
         db, table = catalog.table(schema, node.name)
         table = table.model_copy(deep=True)
+        # Pinned under the catalog lock, so vacuum either sees the pin or sees these versions visible.
+        pinned.extend(access.pin([p.manifest_key for p in table.partitions if p.manifest_key]))
     pruning = PartitionFilter(table)
     buckets = None
     select = node.parent_select
@@ -167,20 +170,22 @@ def _user_error(exc: duckdb.Error, views: dict[str, str]) -> CairnError:
 
 
 def prepare(session: "Session", tree: exp.Expression, con: duckdb.DuckDBPyConnection,
-            access: DataAccess) -> tuple[str, dict[str, str]]:
-    """Bind the query's tables on `con` and return its DuckDB SQL (and the view names bound)."""
+            access: DataAccess, pinned: list[str]) -> tuple[str, dict[str, str]]:
+    """Bind the query's tables on `con` and return its DuckDB SQL (and the view names bound).
+    The keys read are added to `pinned`; the caller releases them when the statement ends."""
     tree = tree.copy()
     _replace_session_functions(session, tree)
     _unwrap_table_functions(tree)
-    views = bind_tables(session, tree, con, access)
+    views = bind_tables(session, tree, con, access, pinned)
     return tree.sql(dialect="duckdb"), views
 
 
 def run_query(session: "Session", tree: exp.Expression, access: DataAccess) -> pa.Table:
     """Run a SELECT (or set operation) and return its rows."""
     con = session.frontend.duckdb.cursor()
+    pinned: list[str] = []
     try:
-        sql, views = prepare(session, tree, con, access)
+        sql, views = prepare(session, tree, con, access, pinned)
         try:
             with session.running(con):
                 return con.sql(sql).to_arrow_table()
@@ -189,4 +194,5 @@ def run_query(session: "Session", tree: exp.Expression, access: DataAccess) -> p
                 raise QueryInterruptedError("The query was cancelled: its client went away") from None
             raise _user_error(exc, views) from None
     finally:
+        access.release(pinned)
         con.close()

@@ -16,6 +16,7 @@ from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import CatalogState, SnapshotJob
 from cairn.catalog.snapshot_ops import PutSnapshotJob
 from cairn.errors import CairnError
+from cairn.journal.image import CheckpointImage
 from cairn.lake.rowset_writer import checksum_bytes
 from cairn.snapshot.contents import snapshot_contents
 from cairn.snapshot.listing import AUTOMATED_PREFIX
@@ -40,6 +41,8 @@ class SnapshotJobs:
     def __init__(self, frontend: "Frontend") -> None:
         self.frontend = frontend
         self._lock = threading.Lock()
+        # The catalog a running job captured: vacuum keeps its versions until the manifest exists.
+        self.capturing: CatalogState | None = None
 
     # -- the job ------------------------------------------------------------------------------
 
@@ -67,9 +70,9 @@ class SnapshotJobs:
             started = time.perf_counter()
             try:
                 job = self._put(job, state="SNAPSHOTING")
-                image = frontend.capture_image()
+                image = frontend.capture_image(while_locked=self._hold)
                 job = self._put(job, state="UPLOADING", fe_journal_id=image.entry_id)
-                self._upload(job, image)
+                self._upload(job, image, self.capturing)  # type: ignore[arg-type]
                 job = self._put(job, state="FINISHED", finished_at=time.time())
                 frontend.metrics.snapshot_seconds.observe(time.perf_counter() - started)
             except CairnError as exc:
@@ -78,16 +81,20 @@ class SnapshotJobs:
                 job = self._put(job, state="ERROR", finished_at=time.time(), error=str(exc))
                 self.remove_folder(job)
                 return job
+            finally:
+                self.capturing = None
         log.info("cluster snapshot %s finished at journal id %s", name, job.fe_journal_id)
         if kind == "AUTOMATED":
             self.expire_automated()
         return job
 
-    def _upload(self, job: SnapshotJob, image) -> None:  # noqa: ANN001 - a CheckpointImage
+    def _hold(self, image: CheckpointImage) -> None:
+        self.capturing = CatalogState.model_validate(image.catalog)
+
+    def _upload(self, job: SnapshotJob, image: CheckpointImage, state: CatalogState) -> None:
         frontend = self.frontend
         store = frontend.store_for(job.storage_volume)
         keys = frontend.keys
-        state = CatalogState.model_validate(image.catalog)
         objects, tables = snapshot_contents(state, frontend.store_for)
         image_bytes = image.to_bytes()
         image_key = keys.snapshot_object(job.name, SNAPSHOT_IMAGE)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
+
 from cairn.sql import extended
 from cairn.sql.dispatch import handles
 from cairn.sql.result import ResultSet
@@ -17,3 +19,14 @@ def set_frontend_config(session: "Session", statement: extended.AdminSetFrontend
     """Change an fe.conf key for the running FE (not persisted, as in StarRocks)."""
     session.frontend.config.set_runtime(statement.key, statement.value)
     return ResultSet.ok()
+
+
+@handles(extended.AdminVacuum)
+def vacuum(session: "Session", statement: extended.AdminVacuum) -> ResultSet:
+    """Run vacuum now; DRY RUN reports what it would delete and deletes nothing."""
+    report = session.frontend.vacuum.run(dry_run=statement.dry_run)
+    deletable = report.dead if statement.dry_run else report.deleted
+    rows = [("DRY RUN" if statement.dry_run else "VACUUM", report.examined, report.dead, deletable,
+             report.deleted_bytes, round(report.seconds, 3))]
+    types = [pa.string(), pa.int64(), pa.int64(), pa.int64(), pa.int64(), pa.float64()]
+    return ResultSet.from_rows(["Mode", "Examined", "Dead", "Deleted", "DeletedBytes", "Seconds"], rows, types)

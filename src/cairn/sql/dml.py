@@ -49,6 +49,7 @@ def insert(session: "Session", statement: exp.Insert) -> ResultSet:
     source = statement.expression
     con = session.frontend.duckdb.cursor()
     views: dict[str, str] = {}
+    pinned: list[str] = []
     try:
         if isinstance(source, exp.Values):
             try:
@@ -57,12 +58,13 @@ def insert(session: "Session", statement: exp.Insert) -> ResultSet:
                 con.execute(f"CREATE TEMP TABLE {SOURCE} AS {_values_sql(source, as_text=True)}")
             relation = SOURCE
         else:
-            sql, views = prepare(session, source, con, session.frontend.data_access)
+            sql, views = prepare(session, source, con, session.frontend.data_access, pinned)
             relation = f"({sql})"
         with session.running(con):
             result = load_relation(session.frontend, db_name, name, con, relation, columns)
     except duckdb.Error as exc:
         raise _user_error(exc, views) from None
     finally:
+        session.frontend.data_access.release(pinned)
         con.close()
     return ResultSet.ok(affected_rows=result.loaded_rows)

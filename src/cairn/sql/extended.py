@@ -94,10 +94,16 @@ class AdminSetFrontendConfig(ExtendedStatement):
 def _tokens(text: str) -> list[Token]:
     dialect = sqlglot.Dialect.get_or_raise("starrocks")
     tokens = [t for t in dialect.tokenize(text) if t.token_type != TokenType.SEMICOLON]
-    # The tokenizer keeps the rest of a "command" statement (ADMIN ...) as one string: split it too.
+    # The tokenizer keeps the rest of a "command" statement (ADMIN ..., VACUUM ...) as one string:
+    # split it too, as often as it happens.
     if len(tokens) == 2 and tokens[0].token_type == TokenType.COMMAND and tokens[1].token_type == TokenType.STRING:
-        return [tokens[0], *(t for t in dialect.tokenize(tokens[1].text) if t.token_type != TokenType.SEMICOLON)]
+        return [tokens[0], *_tokens(tokens[1].text)]
     return tokens
+
+
+@dataclass
+class AdminVacuum(ExtendedStatement):
+    dry_run: bool = False
 
 
 class Cursor:
@@ -284,6 +290,7 @@ GRAMMAR: dict[tuple[str, ...], Callable[[Cursor], ExtendedStatement]] = {
     ("SHOW", "PARTITIONS"): _show_partitions,
     ("SHOW", "TEMPORARY", "PARTITIONS"): _show_partitions,
     ("ADMIN", "SET", "FRONTEND", "CONFIG"): _admin_set_frontend_config,
+    ("ADMIN", "VACUUM"): lambda c: AdminVacuum(c.accept("DRY", "RUN")),
 }
 # Statements recognised by their first word and one that follows later (SET x AS DEFAULT ...).
 _FIRST_WORDS = {words[0] for words in GRAMMAR} | {"SET", "ALTER"}
