@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from bench import bench_load_query, bench_serving
+from bench import bench_load_query, bench_serving, bench_snapshot
 
 
 def main() -> None:
@@ -13,13 +13,19 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000, help="rows for the load/query benchmark")
     parser.add_argument("--csv-mb", type=int, default=1000, help="size of the Stream Load CSV, in MB")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each point-query run")
-    parser.add_argument("--only", choices=["load_query", "serving"], help="run one benchmark")
+    parser.add_argument("--snapshot-mb", type=int, nargs="+", default=[10, 1000, 5000],
+                        help="data sizes for the snapshot benchmark, in MB")
+    parser.add_argument("--partitions", type=int, nargs="+", default=[10, 1000, 10000],
+                        help="partition counts for the snapshot benchmark")
+    parser.add_argument("--only", choices=["load_query", "serving", "snapshot"], help="run one benchmark")
     args = parser.parse_args()
     results = {}
     if args.only in (None, "load_query"):
         results["load_query"] = bench_load_query.run(args.rows)
     if args.only in (None, "serving"):
         results["serving"] = bench_serving.run(args.seconds, args.csv_mb)
+    if args.only in (None, "snapshot"):
+        results["snapshot"] = bench_snapshot.run(args.snapshot_mb, args.partitions)
     print(json.dumps(results, indent=2))
 
 

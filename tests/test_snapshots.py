@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cairn.api import load_config
-from cairn.errors import CairnError, StorageVolumeError
+from cairn.errors import CairnError, StorageError, StorageVolumeError
 from cairn.fe.frontend import Frontend
 from cairn.fe.session import Session
 from cairn.snapshot.listing import list_snapshots, newest_complete
@@ -184,3 +184,41 @@ def test_kill_minus_nine_during_snapshots(fe_conf_values: dict[str, str]) -> Non
             assert session.execute(f"ADMIN VERIFY CLUSTER SNAPSHOT {name} DEEP").rows()[0][2] == "OK", name
         assert fe.meta_store.exists(fe.keys.snapshot_object(f"after_{round_number}", SNAPSHOT_DONE))
         fe.close()
+
+
+def test_manual_retention_runs_out(session: Session) -> None:
+    session.execute_script(SEED_SETUP + SEED_INSERT)
+    with pytest.raises(CairnError, match="retention"):
+        session.execute("ADMIN CREATE CLUSTER SNAPSHOT bad PROPERTIES ('retention' = 'forever')")
+    session.execute("ADMIN CREATE CLUSTER SNAPSHOT short PROPERTIES ('retention' = '1s')")
+    session.execute("ADMIN CREATE CLUSTER SNAPSHOT long PROPERTIES ('retention' = '7d')")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and ("short",) in [(r[0],) for r in snapshot_rows(session)]:
+        time.sleep(0.2)
+    assert [r[0] for r in snapshot_rows(session)] == ["long"]
+    assert ("short", "DELETED") in job_states(session)
+
+
+def test_a_failing_store_fails_the_job_cleanly(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    session.execute_script(SEED_SETUP + SEED_INSERT)
+    store = session.frontend.store_for("builtin_storage_volume")
+    real_put = store.put_if_absent
+
+    def failing_put(key: str, data: bytes) -> None:
+        if key.endswith(SNAPSHOT_MANIFEST):
+            raise StorageError(f"object storage failed to write '{key}': injected fault")
+        real_put(key, data)
+
+    monkeypatch.setattr(store, "put_if_absent", failing_put)
+    with pytest.raises(CairnError, match="injected fault"):
+        session.execute("ADMIN CREATE CLUSTER SNAPSHOT unlucky")
+    assert job_states(session) == [("unlucky", "ERROR")]
+    assert snapshot_rows(session) == []
+    assert list_snapshots(store, session.frontend.keys) == [], "the half-written folder is removed"
+    monkeypatch.setattr(store, "put_if_absent", real_put)
+    session.execute("ADMIN CREATE CLUSTER SNAPSHOT lucky")
+    assert session.execute("ADMIN VERIFY CLUSTER SNAPSHOT lucky DEEP").rows()[0][2] == "OK"
+    metrics = session.frontend.metrics
+    assert metrics.registry.get_sample_value("cairn_snapshot_failures_total") == 1
+    age = metrics.registry.get_sample_value("cairn_snapshot_age_seconds")
+    assert age is not None and 0 <= age < 60

@@ -8,6 +8,7 @@ without its marker is incomplete: it is never listed as FINISHED and is removed.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import CatalogState, SnapshotJob
 from cairn.catalog.snapshot_ops import PutSnapshotJob
-from cairn.errors import CairnError
+from cairn.errors import AnalysisError, CairnError
 from cairn.journal.image import CheckpointImage
 from cairn.lake.rowset_writer import checksum_bytes
 from cairn.snapshot.contents import snapshot_contents
@@ -33,6 +34,18 @@ TERMINAL = {"FINISHED", "EXPIRED", "DELETED", "ERROR"}
 
 class SnapshotError(CairnError):
     """A snapshot statement cannot run (StarRocks' preconditions and messages)."""
+
+
+_DURATION = re.compile(r"^(\d+)\s*([smhd])$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def retention_seconds(text: str) -> int:
+    """'7d', '12h', '30m' or '45s' in seconds; AnalysisError otherwise."""
+    match = _DURATION.match(text.strip().lower())
+    if match is None:
+        raise AnalysisError(f"Invalid retention '{text}': expected a number followed by s, m, h or d")
+    return int(match.group(1)) * _SECONDS[match.group(2)]
 
 
 class SnapshotJobs:
@@ -148,6 +161,14 @@ class SnapshotJobs:
                 self.remove_folder(job)
                 self._put(job, state="DELETED")
 
+    def expire_manual(self) -> None:
+        """Retire manual snapshots whose `retention` property has run out."""
+        now = time.time()
+        for job in self.retained(self.frontend.catalog):
+            retention = job.properties.get("retention")
+            if job.type == "MANUAL" and retention and now - job.created_at >= retention_seconds(retention):
+                self.retire(job)
+
     def retained(self, catalog: Catalog) -> list[SnapshotJob]:
         """Finished snapshots, newest first."""
         return sorted((j for j in catalog.state.snapshot_jobs.values() if j.state == "FINISHED"),
@@ -166,6 +187,10 @@ class SnapshotJobs:
         return not automated or time.time() - max(automated) >= interval
 
     def run_due(self) -> None:
+        """The scheduler's tick: expire what ran out, then take an automated snapshot if one is due."""
+        if not self.frontend.is_leader:
+            return
+        self.expire_manual()
         if self.due():
             volume = self.frontend.catalog.state.automated_snapshots.storage_volume
             self.take(None, "AUTOMATED", volume)

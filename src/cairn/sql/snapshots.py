@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -10,7 +9,7 @@ import pyarrow as pa
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.snapshot_ops import SetAutomatedSnapshots
 from cairn.errors import AnalysisError, StorageVolumeError
-from cairn.snapshot.job import SnapshotError
+from cairn.snapshot.job import SnapshotError, retention_seconds
 from cairn.snapshot.verify import verify_snapshot
 from cairn.sql import volumes
 from cairn.sql.dispatch import handles
@@ -25,18 +24,6 @@ from cairn.storage.volume import BUILTIN_VOLUME
 
 if TYPE_CHECKING:
     from cairn.fe.session import Session
-
-_DURATION = re.compile(r"^(\d+)\s*([smhd])$")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def retention_seconds(text: str) -> int:
-    """'7d', '12h', '30m' or '45s' in seconds; AnalysisError otherwise."""
-    match = _DURATION.match(text.strip().lower())
-    if match is None:
-        raise AnalysisError(f"Invalid retention '{text}': expected a number followed by s, m, h or d")
-    return int(match.group(1)) * _SECONDS[match.group(2)]
-
 
 def _require_shared_data(session: "Session") -> None:
     if session.frontend.config.run_mode != "shared_data":
