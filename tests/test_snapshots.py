@@ -179,8 +179,7 @@ def test_kill_minus_nine_during_snapshots(fe_conf_values: dict[str, str]) -> Non
         chosen = newest_complete(entries)
         assert chosen is None or chosen.name in finished
         session.execute(f"ADMIN CREATE CLUSTER SNAPSHOT after_{round_number}")
-        newest = [r[0] for r in sorted(snapshot_rows(session), key=lambda r: r[2])][-3:]
-        for name in newest:
+        for name in [r[0] for r in snapshot_rows(session)]:
             assert session.execute(f"ADMIN VERIFY CLUSTER SNAPSHOT {name} DEEP").rows()[0][2] == "OK", name
         assert fe.meta_store.exists(fe.keys.snapshot_object(f"after_{round_number}", SNAPSHOT_DONE))
         fe.close()
@@ -222,3 +221,57 @@ def test_a_failing_store_fails_the_job_cleanly(session: Session, monkeypatch: py
     assert metrics.registry.get_sample_value("cairn_snapshot_failures_total") == 1
     age = metrics.registry.get_sample_value("cairn_snapshot_age_seconds")
     assert age is not None and 0 <= age < 60
+
+
+STATE_KILLER = """
+import os, signal, sys, json
+from cairn.api import load_config
+from cairn.fe.frontend import Frontend
+from cairn.fe.session import Session
+from cairn.snapshot.job import SnapshotJobs
+from cairn.storage.object_store import ObjectStore
+
+values, target = json.loads(sys.argv[1]), sys.argv[2]
+fe = Frontend.open(load_config(None, **values))
+Session(fe).execute_script("CREATE DATABASE IF NOT EXISTS k; CREATE TABLE IF NOT EXISTS k.t (a INT) "
+                           "DISTRIBUTED BY HASH(a) BUCKETS 2; INSERT INTO k.t VALUES (1), (2), (3);")
+real_put_job, real_put_object = SnapshotJobs._put, ObjectStore.put_if_absent
+
+def put_job(self, job, **changes):
+    job = real_put_job(self, job, **changes)
+    if job.state == target:
+        os.kill(os.getpid(), signal.SIGKILL)  # the FE dies right after this state is durable
+    return job
+
+def put_object(self, key, data):
+    if target == "BEFORE_MARKER" and key.endswith("SNAPSHOT_DONE"):
+        os.kill(os.getpid(), signal.SIGKILL)  # image and manifest are written, the marker is not
+    return real_put_object(self, key, data)
+
+SnapshotJobs._put, ObjectStore.put_if_absent = put_job, put_object
+Session(fe).execute("ADMIN CREATE CLUSTER SNAPSHOT victim")
+"""
+
+
+@pytest.mark.parametrize("state", ["INITIALIZING", "SNAPSHOTING", "UPLOADING", "BEFORE_MARKER"])
+def test_kill_minus_nine_in_each_job_state(fe_conf_values: dict[str, str], state: str) -> None:
+    fe = Frontend.open(load_config(None, **fe_conf_values))
+    Session(fe).execute_script(SEED_SETUP + SEED_INSERT + "ADMIN CREATE CLUSTER SNAPSHOT earlier;")
+    fe.close()
+    done = subprocess.run([sys.executable, "-c", STATE_KILLER, json.dumps(fe_conf_values), state],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    fe = Frontend.open(load_config(None, **fe_conf_values))
+    session = Session(fe)
+    jobs = dict(session.execute("SELECT SNAPSHOT_NAME, STATE FROM information_schema.cluster_snapshot_jobs").rows())
+    assert jobs == {"earlier": "FINISHED", "victim": "ERROR"}
+    message = session.execute("SELECT ERROR_MESSAGE FROM information_schema.cluster_snapshot_jobs "
+                              "WHERE SNAPSHOT_NAME = 'victim'").rows()[0][0]
+    expected_state = "UPLOADING" if state == "BEFORE_MARKER" else state
+    assert f"interrupted in state {expected_state}" in message
+    entries = list_snapshots(fe.meta_store, fe.keys)
+    assert [e.name for e in entries] == ["earlier"] and newest_complete(entries).name == "earlier"
+    session.execute("ADMIN CREATE CLUSTER SNAPSHOT next_one")
+    for name in ("earlier", "next_one"):
+        assert session.execute(f"ADMIN VERIFY CLUSTER SNAPSHOT {name} DEEP").rows()[0][2] == "OK"
+    fe.close()
