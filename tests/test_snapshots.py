@@ -141,6 +141,13 @@ def test_cli_lists_and_verifies_without_an_fe(fe_conf_values: dict[str, str], tm
     cut = subprocess.run([*CAIRN, "snapshot", "verify", f"{meta}/image/zz_cut_off"], capture_output=True,
                          text=True, env=env, timeout=60)
     assert cut.returncode == 1 and "incomplete" in cut.stderr + cut.stdout
+    if "aws_s3_path" in fe_conf_values:  # the same from fe.conf's keys, with no AWS variables set
+        conf = tmp_path / "fe.conf"
+        conf.write_text("".join(f"{k} = {v}\n" for k, v in fe_conf_values.items()))
+        bare = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        from_conf = subprocess.run([*CAIRN, "snapshot", "verify", meta, "--conf", str(conf)], capture_output=True,
+                                   text=True, env=bare, timeout=60)
+        assert from_conf.returncode == 0 and "OK second" in from_conf.stdout, from_conf.stderr
 
 
 SNAPSHOT_WORKER = """
