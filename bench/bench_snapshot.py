@@ -39,7 +39,7 @@ def by_data_size(sizes_mb: list[int]) -> dict:
             rows = max(1000, size * 1_000_000 // 105)  # about 105 bytes of Parquet per row
             session.execute(f"INSERT INTO t {ROW.format(rows=rows)}")
             counter = iter(range(100))
-            seconds = timed(lambda: session.execute(f"ADMIN CREATE CLUSTER SNAPSHOT s{next(counter)}"), repeat=5)
+            seconds = timed(lambda: session.execute(f"ADMIN CREATE CLUSTER SNAPSHOT s{next(counter)}"), repeat=9)
             results.append({"target_mb": size, "data_bytes": _data_size(root), "rows": rows,
                             "snapshot_seconds": seconds})
             frontend.close()
@@ -61,7 +61,7 @@ def by_partitions(counts: list[int], rows: int = 1_000_000) -> dict:
             session.execute(f"INSERT INTO t SELECT generate_series % {step * count}, generate_series "
                             f"FROM TABLE(generate_series(1, {rows}))")
             counter = iter(range(100))
-            seconds = timed(lambda: session.execute(f"ADMIN CREATE CLUSTER SNAPSHOT s{next(counter)}"), repeat=5)
+            seconds = timed(lambda: session.execute(f"ADMIN CREATE CLUSTER SNAPSHOT s{next(counter)}"), repeat=9)
             results.append({"partitions": count, "rows": rows, "snapshot_seconds": seconds})
             frontend.close()
     return {"runs": results}
