@@ -29,13 +29,13 @@ class FeProcess:
         return self.proc.wait(timeout=30)
 
 
-def start_fe(workdir: Path, values: dict[str, str]) -> FeProcess:
+def start_fe(workdir: Path, values: dict[str, str], extra_args: list[str] | None = None) -> FeProcess:
     """Write fe.conf with `values` plus fresh ports, start `cairn fe --conf`, wait until it listens."""
     query_port, http_port = free_port(), free_port()
     conf = write_conf(workdir / "fe.conf", {**values, "query_port": str(query_port), "http_port": str(http_port)})
     log = workdir / f"fe-{query_port}.log"
-    proc = subprocess.Popen([*CAIRN, "fe", "--conf", str(conf)], stdout=log.open("w"), stderr=subprocess.STDOUT,
-                            cwd=workdir)
+    proc = subprocess.Popen([*CAIRN, "fe", "--conf", str(conf), *(extra_args or [])], stdout=log.open("w"),
+                            stderr=subprocess.STDOUT, cwd=workdir)
     try:
         wait_for_port(query_port, timeout=60)
     except TimeoutError:

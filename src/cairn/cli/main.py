@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -33,12 +35,23 @@ def version() -> None:
 
 
 @app.command()
-def fe(conf: Annotated[Optional[Path], typer.Option("--conf", help="fe.conf to read (StarRocks keys)")] = None) -> None:
-    """Start a frontend: MySQL protocol on query_port, HTTP on http_port."""
+def fe(
+    conf: Annotated[Optional[Path], typer.Option("--conf", help="fe.conf to read (StarRocks keys)")] = None,
+    cluster_snapshot: Annotated[Optional[str], typer.Option(
+        "--cluster_snapshot", help="restore first, from this cluster_snapshot.yaml; given with no value: "
+                                   "cluster_snapshot.yaml beside fe.conf")] = None,
+) -> None:
+    """Start a frontend: MySQL protocol on query_port, HTTP on http_port (restoring first if asked)."""
     try:
         config = load_config(conf)
         configure_logging(config.sys_log_level)
-        run_frontend(config)
+        if cluster_snapshot is None and os.environ.get("RESTORE_CLUSTER_SNAPSHOT", "").lower() == "true":
+            cluster_snapshot = ""
+        restore_from = None
+        if cluster_snapshot is not None:
+            beside = (conf.parent if conf else Path(".")) / "cluster_snapshot.yaml"
+            restore_from = Path(cluster_snapshot) if cluster_snapshot else beside
+        run_frontend(config, restore_from=restore_from)
     except CairnError as exc:
         _fail(exc)
 
@@ -66,5 +79,15 @@ def up(
         _fail(exc)
 
 
+def main() -> None:
+    """The `cairn` command. `--cluster_snapshot` may come without a value, as StarRocks' FE takes it."""
+    args = sys.argv[1:]
+    for index, arg in enumerate(args):
+        if arg == "--cluster_snapshot" and (index + 1 == len(args) or args[index + 1].startswith("--")):
+            args.insert(index + 1, "")
+            break
+    app(args)
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from cairn.errors import CairnError
 from cairn.fe.frontend import Frontend
+from cairn.restore.startup import RESTORE_STATE_PATH
 from cairn.server.stream_load import check_password, stream_load
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,9 @@ class HttpFrontDoor:
                     ok = frontend.is_leader
                     body = {"status": "OK" if ok else "FAILED", "msg": "" if ok else frontend.not_leader_reason}
                     self._send(200 if ok else 503, json.dumps(body).encode())
+                elif self.path == RESTORE_STATE_PATH:
+                    state = getattr(frontend, "restore_state", None)
+                    self._send(200, state.answer() if state else b'{"status": "OK", "state": "finished"}')
                 elif self.path == "/metrics":
                     self._send(200, generate_latest(frontend.metrics.registry), CONTENT_TYPE_LATEST)
                 else:

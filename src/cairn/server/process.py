@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from pathlib import Path
 
 from cairn.config.fe_config import FeConfig
 from cairn.fe.frontend import Frontend
+from cairn.restore.startup import RestoreState, restore_at_startup
 from cairn.secrets import RedactingFilter
 from cairn.server.http_server import HttpFrontDoor
 from cairn.server.mysql_server import MysqlFrontDoor
@@ -44,11 +46,18 @@ async def _serve(frontend: Frontend, config: FeConfig, ready: "asyncio.Future[No
     await mysql.close()
 
 
-def run_frontend(config: FeConfig, on_ready: "callable | None" = None) -> None:
-    """Open the FE described by `config` and serve until a stop signal. CairnError at start-up
-    propagates to the caller (the CLI prints it as one line)."""
+def run_frontend(config: FeConfig, on_ready: "callable | None" = None,
+                 restore_from: Path | None = None) -> None:
+    """Open the FE described by `config` (first restoring from `restore_from`, a
+    cluster_snapshot.yaml) and serve until a stop signal. CairnError at start-up propagates to the
+    caller (the CLI prints it as one line)."""
     config.report_keys()
+    state = RestoreState()
+    if restore_from is not None:
+        restore_at_startup(config, restore_from, state)
+    state.state = "finished"
     frontend = Frontend.open(config)
+    frontend.restore_state = state
     try:
         asyncio.run(_run(frontend, config, on_ready))
     finally:

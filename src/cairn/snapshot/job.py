@@ -150,9 +150,18 @@ class SnapshotJobs:
             self.retire(job)
 
     def recover_interrupted(self) -> None:
-        """Jobs a crash or restart cut off become ERROR, and their incomplete folders go."""
+        """Settle jobs a crash, restart or restore cut off. A job whose marker made it to storage did
+        finish (its snapshot is complete): it becomes FINISHED. Any other becomes ERROR and its
+        incomplete folder is removed."""
         for job in list(self.frontend.catalog.state.snapshot_jobs.values()):
             if job.state in {"INITIALIZING", "SNAPSHOTING", "UPLOADING"}:
+                store = self.frontend.store_for(job.storage_volume)
+                manifest_key = self.frontend.keys.snapshot_object(job.name, SNAPSHOT_MANIFEST)
+                if store.exists(self.frontend.keys.snapshot_object(job.name, SNAPSHOT_DONE)):
+                    manifest = SnapshotManifest.from_bytes(store.get(manifest_key), manifest_key)
+                    self._put(job, state="FINISHED", fe_journal_id=manifest.fe_journal_id,
+                              finished_at=job.finished_at or time.time())
+                    continue
                 failed = self._put(job, state="ERROR", finished_at=time.time(),
                                    error=f"job was interrupted in state {job.state} by an FE restart "
                                          "or leader change")

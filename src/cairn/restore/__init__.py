@@ -1,0 +1,1 @@
+"""Cluster restore: from a snapshot (and optionally a point in time) to a new incarnation that serves."""

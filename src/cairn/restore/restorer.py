@@ -1,0 +1,138 @@
+"""Restoring a cluster: verify the snapshot, load its image, apply the yaml, open incarnation n+1,
+fence incarnation n. The incarnation record (a create-if-absent put) is the commit point: before it
+nothing has changed; after it the new incarnation exists and the old one is fenced.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from cairn.catalog.model import CatalogState
+from cairn.catalog.ops import Superseded, parse_op
+from cairn.config.fe_config import FeConfig
+from cairn.errors import CairnError
+from cairn.fe.cluster import write_cluster_file
+from cairn.journal.image import CheckpointImage, make_image, write_image
+from cairn.journal.incarnation import Incarnation, create_incarnation
+from cairn.journal.log import AppendConflict, Journal
+from cairn.journal.position import JournalPosition
+from cairn.restore.plan import RestoreError, RestorePlan
+from cairn.restore.snapshot_yaml import ClusterSnapshotYaml, RestoreTarget
+from cairn.snapshot.verify import verify_snapshot
+from cairn.storage.keys import ClusterKeys
+from cairn.storage.object_store import ObjectStore, open_store
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+PHASES = ("verify", "load image", "apply yaml", "open incarnation", "fence old incarnation")
+
+
+def _data_stores(plan: RestorePlan, state: CatalogState) -> Callable[[str], ObjectStore]:
+    opened: dict[str, ObjectStore] = {}
+
+    def store_for(name: str) -> ObjectStore:
+        if name not in opened:
+            volume = state.storage_volumes.get(name)
+            opened[name] = open_store(volume) if volume is not None else plan.snapshot_store
+        return opened[name]
+
+    return store_for
+
+
+def _apply_yaml(state: CatalogState, spec: ClusterSnapshotYaml) -> None:
+    """Storage volumes from the yaml replace the snapshot's (other bucket, endpoint, credentials)."""
+    for entry in spec.storage_volumes or []:
+        volume = entry.to_volume()
+        volume.validate_definition()
+        existing = state.storage_volumes.get(volume.name)
+        state.storage_volumes[volume.name] = volume.model_copy(
+            update={"id": existing.id if existing else state.next_id, "enabled": True})
+
+
+def _replay_to(plan: RestorePlan, config: FeConfig, state: CatalogState, target: RestoreTarget) -> int:
+    """Point-in-time recovery: apply the snapshot incarnation's entries after J up to the target."""
+    window = config.cluster_snapshot_pitr_window_seconds
+    if window <= 0:
+        raise RestoreError("'cluster_snapshot.restore_to' asks for point-in-time recovery, but "
+                           "cluster_snapshot_pitr_window_seconds is 0 (snapshot points only)")
+    journal = Journal(plan.meta_store, plan.keys, plan.manifest.incarnation)
+    limit = None
+    if target.time is not None:
+        try:
+            limit = datetime.datetime.fromisoformat(target.time).timestamp()
+        except ValueError:
+            raise RestoreError(f"'cluster_snapshot.restore_to.time' '{target.time}' is not a time "
+                               "(expected 'YYYY-MM-DD HH:MM:SS')") from None
+        if limit < time.time() - window:
+            raise RestoreError(f"'cluster_snapshot.restore_to.time' {target.time} is outside the "
+                               f"point-in-time window of {window} s (cluster_snapshot_pitr_window_seconds)")
+    position = plan.manifest.fe_journal_id
+    for entry in journal.read_after(plan.manifest.fe_journal_id, target.journal_id):
+        if limit is not None and entry.timestamp > limit:
+            break
+        if entry.op.get("kind") == "superseded":
+            break
+        parse_op(entry.op).apply(state, entry.timestamp)
+        position = entry.entry_id
+    if target.journal_id is not None and position != target.journal_id:
+        raise RestoreError(f"'cluster_snapshot.restore_to.journal_id' {target.journal_id} is not in the log of "
+                           f"incarnation {plan.manifest.incarnation} (it ends at {position})")
+    return position
+
+
+def restore(plan: RestorePlan, config: FeConfig, spec: ClusterSnapshotYaml, progress: Progress | None = None) -> int:
+    """Carry out `plan`; return the new incarnation. Raises RestoreError before anything changed."""
+    say = progress or (lambda phase: log.info("restore: %s", phase))
+    say("verify")
+    image_bytes = plan.snapshot_store.get(plan.manifest.image_key)
+    image = CheckpointImage.from_bytes(image_bytes, plan.manifest.image_key)
+    state = CatalogState.model_validate(image.catalog)
+    _apply_yaml(state, spec)
+    report = verify_snapshot(plan.snapshot_store, plan.keys, plan.snapshot, _data_stores(plan, state))
+    if not report.ok:
+        raise RestoreError(f"snapshot '{plan.snapshot}' failed verification: {'; '.join(report.problems[:5])}")
+    say("load image")
+    position = plan.manifest.fe_journal_id
+    target = spec.cluster_snapshot.restore_to if spec.cluster_snapshot else None
+    if target is not None and (target.journal_id is not None or target.time is not None):
+        position = _replay_to(plan, config, state, target)
+    say("apply yaml")
+    state.superseded_by = None
+    say("open incarnation")
+    new = plan.new_incarnation
+    start = JournalPosition(new, position)
+    write_image(plan.meta_store, plan.keys.image(start), make_image(plan.keys.cluster_id, start,
+                                                                    state.model_dump(mode="json")))
+    record = Incarnation(number=new, cluster_id=plan.keys.cluster_id, created_at=time.time(),
+                         restored_from_snapshot=plan.snapshot, restored_from_incarnation=plan.manifest.incarnation,
+                         restored_to_entry=position, first_entry_id=position + 1)
+    if not create_incarnation(plan.meta_store, plan.keys, record):
+        raise RestoreError(f"incarnation {new} of cluster {plan.keys.cluster_id} was just created by another "
+                           "restore; run the restore again")
+    say("fence old incarnation")
+    if plan.fenced_incarnation is not None:
+        _fence(plan, plan.fenced_incarnation, new)
+    write_cluster_file(Path(config.meta_dir).expanduser().resolve(), plan.keys.cluster_id,
+                       plan.meta_store.description)
+    log.info("restored cluster %s from snapshot %s at journal id %d as incarnation %d",
+             plan.keys.cluster_id, plan.snapshot, position, new)
+    return new
+
+
+def _fence(plan: RestorePlan, old: int, new: int) -> None:
+    """Append `superseded by new` to the old log, so an FE still on it fails its next commit."""
+    journal = Journal(plan.meta_store, plan.keys, old)
+    for _ in range(20):
+        ids = [ClusterKeys.parse_journal_entry(i.key) for i in plan.meta_store.list(plan.keys.journal_prefix(old))]
+        last = max((i for i in ids if i is not None), default=0)
+        try:
+            journal.append(last + 1, 0, Superseded(by=new, reason="cluster restore").to_dict())
+            return
+        except AppendConflict:
+            continue
+    raise CairnError(f"could not fence incarnation {old}: its log kept growing")
