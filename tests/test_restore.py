@@ -140,3 +140,144 @@ def test_bad_restore_input_changes_nothing(tmp_path: Path, text: str, message: s
     with pytest.raises(CairnError, match=message):
         restore(plan_restore(config, spec := read_snapshot_yaml(tmp_path / "cs.yaml")), config, spec)
     assert sorted(i.key for i in fe.meta_store.list("")) == before
+
+
+def _restore(config, text: str, tmp_path: Path) -> int:
+    (tmp_path / "cs.yaml").write_text(text)
+    spec = read_snapshot_yaml(tmp_path / "cs.yaml")
+    return restore(plan_restore(config, spec), config, spec)
+
+
+def test_point_in_time_recovery_within_the_window(fe_conf_values: dict[str, str], tmp_path: Path) -> None:
+    values = dict(fe_conf_values, cluster_snapshot_pitr_window_seconds="3600", vacuum_grace_period_seconds="0")
+    fe = Frontend.open(load_config(None, **values))
+    session = Session(fe)
+    session.execute_script("CREATE DATABASE p; USE p; CREATE TABLE t (a INT) DISTRIBUTED BY HASH(a) BUCKETS 2;"
+                           "INSERT INTO t VALUES (1); ADMIN CREATE CLUSTER SNAPSHOT base;")
+    session.execute("INSERT INTO t VALUES (2)")
+    after_two = fe.position.entry_id
+    time.sleep(1.1)
+    moment = time.strftime("%Y-%m-%d %H:%M:%S")
+    time.sleep(1.1)
+    session.execute("INSERT INTO t VALUES (3)")
+    session.execute("TRUNCATE TABLE t")
+    time.sleep(1.1)
+    session.execute("ADMIN VACUUM")  # the window keeps every version a point inside it needs
+    cluster = fe.keys.cluster_id
+    fe.close()
+    base = snapshot_yaml(values, cluster, "base")
+    for target, expected in ((f"journal_id: {after_two}", [(1,), (2,)]), (f'time: "{moment}"', [(1,), (2,)])):
+        meta = tmp_path / f"meta-{len(target)}"
+        config = load_config(None, **dict(values, meta_dir=str(meta)))
+        yaml_text = base.replace("  storage_volume_name", f"  restore_to:\n    {target}\n  storage_volume_name")
+        _restore(config, yaml_text, tmp_path)
+        restored = Frontend.open(config)
+        assert Session(restored, database="p").execute("SELECT a FROM t ORDER BY a").rows() == expected
+        restored.close()
+    config = load_config(None, **dict(values, meta_dir=str(tmp_path / "far")))
+    with pytest.raises(CairnError, match="outside the point-in-time window of 3600"):
+        _restore(config, base.replace("  storage_volume_name",
+                                      '  restore_to:\n    time: "2001-01-01 00:00:00"\n  storage_volume_name'), tmp_path)
+
+
+def test_restore_into_a_new_place(moto_endpoint: str, tmp_path: Path) -> None:
+    import boto3
+
+    from conftest import S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, make_bucket
+
+    source, target = make_bucket(moto_endpoint), make_bucket(moto_endpoint)
+    values = {"meta_dir": str(tmp_path / "meta"), "enable_load_volume_from_conf": "true",
+              "aws_s3_path": f"{source}/data", "aws_s3_endpoint": moto_endpoint, "aws_s3_region": S3_REGION,
+              "aws_s3_access_key": S3_ACCESS_KEY, "aws_s3_secret_key": S3_SECRET_KEY}
+    original = Frontend.open(load_config(None, **values))
+    Session(original).execute_script(SEED_SETUP + SEED_INSERT + "ADMIN CREATE CLUSTER SNAPSHOT s;")
+    cluster = original.keys.cluster_id
+    client = boto3.client("s3", endpoint_url=moto_endpoint, aws_access_key_id=S3_ACCESS_KEY,
+                          aws_secret_access_key=S3_SECRET_KEY, region_name=S3_REGION)
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=source, Prefix=f"data/{cluster}/"):
+        for item in page.get("Contents", []):
+            client.copy_object(Bucket=target, Key=item["Key"], CopySource={"Bucket": source, "Key": item["Key"]})
+    clone = dict(values, meta_dir=str(tmp_path / "clone-meta"), aws_s3_path=f"{target}/data")
+    text = snapshot_yaml({**clone, "aws_s3_path": f"{target}/data"}, cluster, None)
+    config = load_config(None, **clone)
+    _restore(config, text, tmp_path)
+    copy = Frontend.open(config)
+    copy_session = Session(copy, database="quickstart")
+    assert sorted(copy_session.execute(SEED_SELECT).rows()) == SEED_ROWS
+    copy_session.execute("INSERT INTO source_wiki_edit (event_time, user) VALUES ('2015-09-12 10:00:00', 'copy')")
+    Session(original, database="quickstart").execute(
+        "INSERT INTO source_wiki_edit (event_time, user) VALUES ('2015-09-12 11:00:00', 'original')")
+    assert copy_session.execute("SELECT user FROM source_wiki_edit WHERE user IN ('copy', 'original')").rows() == [("copy",)]
+    assert Session(original, database="quickstart").execute(
+        "SELECT user FROM source_wiki_edit WHERE user IN ('copy', 'original')").rows() == [("original",)]
+    assert original.is_leader, "the original cluster was not fenced by a restore somewhere else"
+    copy_keys = {i.key for i in copy.meta_store.list(copy.keys.data_prefix)}
+    assert copy.store_for("builtin_storage_volume").description.startswith(f"s3://{target}")
+    assert copy_keys
+    original.close()
+    copy.close()
+
+
+PHASE_KILLER = """
+import os, signal, sys, json
+from cairn.api import load_config
+from cairn.restore import restorer
+from cairn.restore.plan import plan_restore
+from cairn.restore.snapshot_yaml import read_snapshot_yaml
+values, yaml_path, phase = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+config = load_config(None, **values)
+spec = read_snapshot_yaml(yaml_path)
+
+def progress(current):
+    if current == phase:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+restorer.restore(plan_restore(config, spec), config, spec, progress)
+"""
+
+
+@pytest.mark.parametrize("phase", ["verify", "load image", "apply yaml", "open incarnation",
+                                   "fence old incarnation"])
+def test_a_restore_killed_in_any_phase_can_be_run_again(tmp_path: Path, phase: str) -> None:
+    import subprocess
+    import sys
+
+    values = {"meta_dir": str(tmp_path / "meta"), "local_storage_path": str(tmp_path / "storage")}
+    old = Frontend.open(load_config(None, **values))
+    old_session = Session(old)
+    old_session.execute_script(SEED_SETUP + SEED_INSERT + "ADMIN CREATE CLUSTER SNAPSHOT s;")
+    (tmp_path / "cs.yaml").write_text(snapshot_yaml(values, old.keys.cluster_id, "s"))
+    fresh = dict(values, meta_dir=str(tmp_path / "fresh"))
+    done = subprocess.run([sys.executable, "-c", PHASE_KILLER, json.dumps(fresh), str(tmp_path / "cs.yaml"), phase],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    config = load_config(None, **fresh)
+    _restore(config, (tmp_path / "cs.yaml").read_text(), tmp_path)
+    with pytest.raises(NotLeaderError):
+        old_session.execute("CREATE DATABASE too_late")
+    restored = Frontend.open(config)
+    assert sorted(Session(restored, database="quickstart").execute(SEED_SELECT).rows()) == SEED_ROWS
+    restored.close()
+    old.close()
+
+
+def test_cli_dry_run_changes_nothing_then_restores(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    values = {"meta_dir": str(tmp_path / "meta"), "local_storage_path": str(tmp_path / "storage")}
+    fe = Frontend.open(load_config(None, **values))
+    Session(fe).execute_script(SEED_SETUP + SEED_INSERT + "ADMIN CREATE CLUSTER SNAPSHOT s;")
+    fe.close()
+    conf = tmp_path / "fe.conf"
+    conf.write_text("".join(f"{k} = {v}\n" for k, v in values.items()))
+    meta = f"{values['local_storage_path']}/{fe.keys.cluster_id}/meta"
+    before = sorted(i.key for i in fe.meta_store.list(""))
+    dry = subprocess.run([sys.executable, "-m", "cairn.cli.main", "restore", "--conf", str(conf), "--snapshot", meta,
+                          "--dry-run"], capture_output=True, text=True, timeout=120)
+    assert dry.returncode == 0, dry.stderr
+    assert "newest complete snapshot" in dry.stderr and "incarnation 1" in dry.stderr
+    assert sorted(i.key for i in fe.meta_store.list("")) == before
+    real = subprocess.run([sys.executable, "-m", "cairn.cli.main", "restore", "--conf", str(conf), "--snapshot", meta],
+                          capture_output=True, text=True, timeout=120)
+    assert real.returncode == 0 and "as incarnation 2" in real.stderr, real.stderr

@@ -13,6 +13,7 @@ from rich.console import Console
 from cairn import __version__
 from cairn.api import load_config
 from cairn.cli import snapshot_commands
+from cairn.cli.restore_command import restore_command
 from cairn.errors import CairnError
 from cairn.fe.frontend import Frontend
 from cairn.server.process import configure_logging, run_frontend
@@ -21,6 +22,7 @@ app = typer.Typer(help="Cairn: an analytical database whose whole state lives on
                   no_args_is_help=True, add_completion=False)
 console = Console(stderr=True)
 app.add_typer(snapshot_commands.app, name="snapshot")
+app.command("restore")(restore_command)
 
 
 def _fail(exc: CairnError) -> None:

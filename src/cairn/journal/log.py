@@ -39,12 +39,10 @@ class Journal:
         prefix = self.keys.journal_prefix(self.incarnation)
         offset = self.keys.journal_entry(self.incarnation, entry_id)
         ids: list[int] = []
-        for info in self.store.list(prefix, offset=offset):
+        for info in self.store.list(prefix, offset=offset):  # not every store lists in key order
             parsed = ClusterKeys.parse_journal_entry(info.key)
-            if parsed is None or parsed <= entry_id:
+            if parsed is None or parsed <= entry_id or (until is not None and parsed > until):
                 continue
-            if until is not None and parsed > until:
-                break
             ids.append(parsed)
         ids.sort()
         for expected, found in enumerate(ids, start=entry_id + 1):

@@ -17,7 +17,7 @@ from cairn.config.fe_config import FeConfig
 from cairn.errors import CairnError
 from cairn.fe.cluster import write_cluster_file
 from cairn.journal.image import CheckpointImage, make_image, write_image
-from cairn.journal.incarnation import Incarnation, create_incarnation
+from cairn.journal.incarnation import Incarnation, create_incarnation, list_incarnations
 from cairn.journal.log import AppendConflict, Journal
 from cairn.journal.position import JournalPosition
 from cairn.restore.plan import RestoreError, RestorePlan
@@ -115,8 +115,7 @@ def restore(plan: RestorePlan, config: FeConfig, spec: ClusterSnapshotYaml, prog
         raise RestoreError(f"incarnation {new} of cluster {plan.keys.cluster_id} was just created by another "
                            "restore; run the restore again")
     say("fence old incarnation")
-    if plan.fenced_incarnation is not None:
-        _fence(plan, plan.fenced_incarnation, new)
+    _fence(plan, new)
     write_cluster_file(Path(config.meta_dir).expanduser().resolve(), plan.keys.cluster_id,
                        plan.meta_store.description)
     log.info("restored cluster %s from snapshot %s at journal id %d as incarnation %d",
@@ -124,12 +123,20 @@ def restore(plan: RestorePlan, config: FeConfig, spec: ClusterSnapshotYaml, prog
     return new
 
 
-def _fence(plan: RestorePlan, old: int, new: int) -> None:
-    """Append `superseded by new` to the old log, so an FE still on it fails its next commit."""
+def _fence(plan: RestorePlan, new: int) -> None:
+    """Append `superseded by new` to every older log not fenced yet (an earlier restore may have
+    been cut off before fencing), so an FE still on one fails its next commit."""
+    for old in [n for n in list_incarnations(plan.meta_store, plan.keys) if n < new]:
+        _fence_one(plan, old, new)
+
+
+def _fence_one(plan: RestorePlan, old: int, new: int) -> None:
     journal = Journal(plan.meta_store, plan.keys, old)
     for _ in range(20):
         ids = [ClusterKeys.parse_journal_entry(i.key) for i in plan.meta_store.list(plan.keys.journal_prefix(old))]
         last = max((i for i in ids if i is not None), default=0)
+        if last and journal.read_after(last - 1)[0].op.get("kind") == "superseded":
+            return
         try:
             journal.append(last + 1, 0, Superseded(by=new, reason="cluster restore").to_dict())
             return

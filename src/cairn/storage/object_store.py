@@ -104,7 +104,8 @@ class ObjectStore:
         return self.head(key) is not None
 
     def list(self, prefix: str, offset: str | None = None) -> Iterator[ObjectInfo]:
-        """Yield every object under `prefix` (a folder, '/'-terminated or not), in key order.
+        """Yield every object under `prefix` (a folder, '/'-terminated or not), in no particular
+        order (S3 lists in key order, a local directory does not).
 
         With `offset`, only keys greater than it are listed (a cheap way to read a log's tail).
         """

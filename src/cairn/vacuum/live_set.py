@@ -51,6 +51,9 @@ def live_set(frontend: "Frontend", trash_seconds: float) -> LiveSet:
         manifest = SnapshotManifest.from_bytes(store.get(key), key)
         for item in manifest.objects:
             live.keys[item.volume].add(item.key)
+    window = frontend.config.cluster_snapshot_pitr_window_seconds
+    if window > 0:
+        _add_window_versions(frontend, live, state, time.time() - window)
     now = time.time()
     for dropped in state.recycle_bin:
         if now - dropped.dropped_at < trash_seconds:
@@ -78,3 +81,32 @@ def _add_pinned_rowsets(frontend: "Frontend", live: LiveSet, state: CatalogState
             manifest = MANIFESTS.get_many(holder, [key])[0] if holder is not None else None
         if manifest is not None:
             live.in_use.update(r.key for r in manifest.rowsets())
+
+
+def _add_window_versions(frontend: "Frontend", live: LiveSet, state: CatalogState, since: float) -> None:
+    """Every version visible at some moment of the point-in-time window stays, since a restore may
+    replay the log to any moment inside it: the versions committed within the window, and for each
+    partition the one that was visible when the window began."""
+    volume_of = {db.id: db.storage_volume for db in state.databases.values()}
+    at_window_start: dict[int, tuple[int, str]] = {}
+    inside: list[tuple[int, str]] = []
+    for entry in frontend.journal.read_after(0):
+        if entry.op.get("kind") != "commit_versions" or entry.op["db_id"] not in volume_of:
+            continue
+        for version in entry.op["versions"]:
+            if not version.get("manifest_key"):
+                continue
+            item = (entry.op["db_id"], version["manifest_key"])
+            if entry.timestamp >= since:
+                inside.append(item)
+            else:
+                at_window_start[version["partition_id"]] = item
+    by_volume: dict[str, list[str]] = defaultdict(list)
+    for db_id, key in [*at_window_start.values(), *inside]:
+        by_volume[volume_of[db_id]].append(key)
+    for volume, keys in by_volume.items():
+        store = frontend.store_for(volume)
+        present = [k for k in keys if k in live.keys[volume] or store.exists(k)]
+        live.keys[volume].update(present)
+        for manifest in MANIFESTS.get_many(store, present):
+            live.keys[volume].update(r.key for r in manifest.rowsets())
