@@ -281,3 +281,65 @@ def test_cli_dry_run_changes_nothing_then_restores(tmp_path: Path) -> None:
     real = subprocess.run([sys.executable, "-m", "cairn.cli.main", "restore", "--conf", str(conf), "--snapshot", meta],
                           capture_output=True, text=True, timeout=120)
     assert real.returncode == 0 and "as incarnation 2" in real.stderr, real.stderr
+
+
+def test_a_failed_restore_is_reported_by_restore_state(tmp_path: Path) -> None:
+    import urllib.error
+
+    values = {"meta_dir": str(tmp_path / "meta"), "local_storage_path": str(tmp_path / "storage")}
+    (tmp_path / "cluster_snapshot.yaml").write_text(
+        f"cluster_snapshot:\n  cluster_snapshot_path: {tmp_path / 'storage'}/no-such-cluster/meta\n")
+    import subprocess
+    import sys
+
+    from conftest import free_port, wait_for_port
+
+    http_port = free_port()
+    conf = tmp_path / "fe.conf"
+    conf.write_text("".join(f"{k} = {v}\n" for k, v in {**values, "http_port": http_port,
+                                                        "query_port": free_port()}.items()))
+    proc = subprocess.Popen([sys.executable, "-m", "cairn.cli.main", "fe", "--conf", str(conf), "--cluster_snapshot"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_port(http_port)
+        answer = None
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/v2/get_cluster_snapshot_restore_state",
+                                            timeout=5) as response:
+                    answer = json.load(response)
+            except urllib.error.URLError:
+                answer = None
+            if answer and answer["state"] == "failed":
+                break
+            time.sleep(0.1)
+        assert answer is not None and answer["state"] == "failed"
+        assert "cluster_snapshot_path" in answer["message"] and "no complete snapshot" in answer["message"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 1 and "cluster_snapshot_path" in stderr
+
+
+def test_the_local_object_cache_stays_correct_across_an_in_place_restore(moto_endpoint: str, tmp_path: Path) -> None:
+    from conftest import S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, make_bucket
+
+    values = {"meta_dir": str(tmp_path / "meta"), "enable_load_volume_from_conf": "true",
+              "aws_s3_path": f"{make_bucket(moto_endpoint)}/data", "aws_s3_endpoint": moto_endpoint,
+              "aws_s3_region": S3_REGION, "aws_s3_access_key": S3_ACCESS_KEY, "aws_s3_secret_key": S3_SECRET_KEY}
+    config = load_config(None, **values)
+    fe = Frontend.open(config)
+    session = Session(fe)
+    session.execute_script(SEED_SETUP + SEED_INSERT + "ADMIN CREATE CLUSTER SNAPSHOT s;")
+    session.execute("INSERT INTO source_wiki_edit (event_time, user) VALUES ('2015-09-12 13:00:00', 'after')")
+    assert session.execute("SELECT count(*) FROM source_wiki_edit").rows() == [(4,)]  # cached from S3
+    cache_files = list((tmp_path / "meta" / "cache").rglob("*.parquet"))
+    assert cache_files
+    fe.close()
+    _restore(config, snapshot_yaml(values, fe.keys.cluster_id, "s"), tmp_path)  # same meta_dir, same cache
+    restored = Frontend.open(config)
+    again = Session(restored, database="quickstart")
+    again.execute("INSERT INTO source_wiki_edit (event_time, user) VALUES ('2015-09-12 14:00:00', 'new')")
+    assert sorted(u for (u,) in again.execute("SELECT user FROM source_wiki_edit").rows()) == \
+        sorted(["AustinFF", "helloSR", "helloSR", "new"])
+    restored.close()

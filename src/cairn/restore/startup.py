@@ -53,9 +53,13 @@ def _state_server(state: RestoreState, host: str, port: int) -> ThreadingHTTPSer
     return server
 
 
-def restore_at_startup(config: FeConfig, yaml_path: Path, state: RestoreState) -> None:
+def restore_at_startup(config: FeConfig, yaml_path: Path, state: RestoreState,
+                       stop: threading.Event | None = None) -> None:
     """Restore from `yaml_path` before the FE opens, answering the restore-state endpoint meanwhile.
-    An empty file means: the image is already in place, nothing to restore. Raises CairnError."""
+    An empty file means: the image is already in place, nothing to restore.
+
+    On failure the endpoint keeps answering `failed` with the error (what an operator polls) until
+    `stop` is set; then the CairnError is raised."""
     server = _state_server(state, config.frontend_address, config.http_port)
     try:
         spec = read_snapshot_yaml(yaml_path)
@@ -65,6 +69,9 @@ def restore_at_startup(config: FeConfig, yaml_path: Path, state: RestoreState) -
             restore(plan, config, spec)
     except CairnError as exc:
         state.state, state.message = "failed", str(exc)
+        log.error("cluster restore failed: %s", exc)
+        if stop is not None:
+            stop.wait()
         raise
     finally:
         server.shutdown()

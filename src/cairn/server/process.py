@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 from pathlib import Path
 
 from cairn.config.fe_config import FeConfig
@@ -54,7 +55,14 @@ def run_frontend(config: FeConfig, on_ready: "callable | None" = None,
     config.report_keys()
     state = RestoreState()
     if restore_from is not None:
-        restore_at_startup(config, restore_from, state)
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        try:
+            restore_at_startup(config, restore_from, state, stop)
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, signal.SIG_DFL)
     state.state = "finished"
     frontend = Frontend.open(config)
     frontend.restore_state = state
