@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from bench import bench_load_query, bench_serving, bench_snapshot
+from bench import bench_load_query, bench_restore, bench_serving, bench_snapshot
 
 
 def main() -> None:
@@ -17,7 +17,9 @@ def main() -> None:
                         help="data sizes for the snapshot benchmark, in MB")
     parser.add_argument("--partitions", type=int, nargs="+", default=[10, 1000, 10000],
                         help="partition counts for the snapshot benchmark")
-    parser.add_argument("--only", choices=["load_query", "serving", "snapshot"], help="run one benchmark")
+    parser.add_argument("--rto-mb", type=int, nargs="+", default=[10, 5000],
+                        help="data sizes for the recovery-time benchmark, in MB")
+    parser.add_argument("--only", choices=["load_query", "serving", "snapshot", "restore"], help="run one benchmark")
     args = parser.parse_args()
     results = {}
     if args.only in (None, "load_query"):
@@ -26,6 +28,8 @@ def main() -> None:
         results["serving"] = bench_serving.run(args.seconds, args.csv_mb)
     if args.only in (None, "snapshot"):
         results["snapshot"] = bench_snapshot.run(args.snapshot_mb, args.partitions)
+    if args.only in (None, "restore"):
+        results["restore"] = bench_restore.run(args.partitions, args.rto_mb)
     print(json.dumps(results, indent=2))
 
 
