@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pymysql
 
-from bench.bench_serving import _fe_process, _free_port, _wait
+from bench.bench_serving import _free_port, _wait
 from bench.bench_snapshot import ROW, TABLE
-from bench.common import write_result
+from bench.common import scratch_session, write_result
 from cairn.api import connect, open_frontend
 
 
@@ -52,15 +52,12 @@ def _timed_restore(root: Path, cluster_id: str, snapshot: str) -> float:
 
 
 def _prepared(root: Path, statements: list[str]) -> str:
-    frontend = open_frontend(meta_dir=str(root / "meta"), local_storage_path=str(root / "storage"))
-    session = connect(frontend)
-    session.execute_script("CREATE DATABASE b; USE b;")
+    session = scratch_session(root, "CREATE DATABASE b; USE b;")
     for statement in statements:
         session.execute(statement)
     session.execute("ADMIN CREATE CLUSTER SNAPSHOT rto")
-    cluster = frontend.keys.cluster_id
-    frontend.close()
-    return cluster
+    session.frontend.close()
+    return session.frontend.keys.cluster_id
 
 
 def rto_by_partitions(counts: list[int], rows: int = 1_000_000) -> list[dict]:

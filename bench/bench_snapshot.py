@@ -11,8 +11,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from bench.common import timed, write_result
-from cairn.api import connect, open_frontend
+from bench.common import scratch_session, timed, write_result
 
 # Each row carries ~200 bytes of poorly compressible text, so sizes are reached with few rows.
 ROW = ("SELECT generate_series AS id, DATE_ADD('2024-01-01', INTERVAL generate_series % 366 DAY) AS day, "
@@ -33,16 +32,14 @@ def by_data_size(sizes_mb: list[int]) -> dict:
     for size in sizes_mb:
         with tempfile.TemporaryDirectory(prefix="cairn-bench-") as scratch:
             root = Path(scratch)
-            frontend = open_frontend(meta_dir=str(root / "meta"), local_storage_path=str(root / "storage"))
-            session = connect(frontend)
-            session.execute_script(f"CREATE DATABASE b; USE b; {TABLE}")
+            session = scratch_session(root, f"CREATE DATABASE b; USE b; {TABLE}")
             rows = max(1000, size * 1_000_000 // 105)  # about 105 bytes of Parquet per row
             session.execute(f"INSERT INTO t {ROW.format(rows=rows)}")
             counter = iter(range(100))
             seconds = timed(lambda: session.execute(f"ADMIN CREATE CLUSTER SNAPSHOT s{next(counter)}"), repeat=9)
             results.append({"target_mb": size, "data_bytes": _data_size(root), "rows": rows,
                             "snapshot_seconds": seconds})
-            frontend.close()
+            session.frontend.close()
     return {"runs": results, "ratio_largest_to_smallest": results[-1]["snapshot_seconds"] /
             results[0]["snapshot_seconds"], "goal": "<= 1.2"}
 
@@ -52,18 +49,16 @@ def by_partitions(counts: list[int], rows: int = 1_000_000) -> dict:
     for count in counts:
         with tempfile.TemporaryDirectory(prefix="cairn-bench-") as scratch:
             root = Path(scratch)
-            frontend = open_frontend(meta_dir=str(root / "meta"), local_storage_path=str(root / "storage"))
-            session = connect(frontend)
             step = max(1, rows // count)
             parts = ", ".join(f"PARTITION p{i} VALUES LESS THAN ('{(i + 1) * step}')" for i in range(count))
-            session.execute_script(f"CREATE DATABASE b; USE b; CREATE TABLE t (k INT, v BIGINT) "
-                                   f"PARTITION BY RANGE(k) ({parts}) DISTRIBUTED BY HASH(v) BUCKETS 1;")
+            session = scratch_session(root, f"CREATE DATABASE b; USE b; CREATE TABLE t (k INT, v BIGINT) "
+                                            f"PARTITION BY RANGE(k) ({parts}) DISTRIBUTED BY HASH(v) BUCKETS 1;")
             session.execute(f"INSERT INTO t SELECT generate_series % {step * count}, generate_series "
                             f"FROM TABLE(generate_series(1, {rows}))")
             counter = iter(range(100))
             seconds = timed(lambda: session.execute(f"ADMIN CREATE CLUSTER SNAPSHOT s{next(counter)}"), repeat=9)
             results.append({"partitions": count, "rows": rows, "snapshot_seconds": seconds})
-            frontend.close()
+            session.frontend.close()
     return {"runs": results}
 
 

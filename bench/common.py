@@ -32,3 +32,14 @@ def write_result(name: str, figures: dict[str, Any]) -> Path:
                **figures}
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path
+
+
+def scratch_session(root: Path, statements: str = "") -> Any:
+    """An in-process FE on a local volume under `root`, and a session that ran `statements`."""
+    from cairn.api import connect, open_frontend
+
+    frontend = open_frontend(meta_dir=str(root / "meta"), local_storage_path=str(root / "storage"))
+    session = connect(frontend)
+    if statements:
+        session.execute_script(statements)
+    return session

@@ -17,3 +17,10 @@ SEED_ROWS = sorted([
     (datetime.datetime(2015, 9, 12, 0, 0), "#en.wikipedia", "AustinFF", 0, 0, 0, 0, 0, 21, 5, 0),
     (datetime.datetime(2015, 9, 12, 8, 0), "#ca.wikipedia", "helloSR", 0, 1, 0, 1, 0, 3, 23, 0),
 ])
+
+
+def run_seed(cursor) -> None:  # noqa: ANN001 - a DB-API cursor
+    """Run the seed's set-up and INSERT through a DB-API cursor, one statement at a time."""
+    for statement in (SEED_SETUP + SEED_INSERT).split(";"):
+        if statement.strip():
+            cursor.execute(statement)

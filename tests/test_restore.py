@@ -20,7 +20,7 @@ from cairn.restore.plan import plan_restore
 from cairn.restore.restorer import restore
 from cairn.restore.snapshot_yaml import read_snapshot_yaml
 from fe_process import start_fe
-from seed import SEED_INSERT, SEED_ROWS, SEED_SELECT, SEED_SETUP
+from seed import SEED_INSERT, SEED_ROWS, SEED_SELECT, SEED_SETUP, run_seed
 
 
 def snapshot_yaml(fe_conf_values: dict[str, str], cluster_id: str, snapshot: str | None) -> str:
@@ -60,9 +60,7 @@ def test_seed_disaster_recovery_scenario(tmp_path: Path, fe_conf_values: dict[st
     fe = start_fe(tmp_path, values)
     connection = pymysql.connect(host="127.0.0.1", port=fe.query_port, user="root", autocommit=True)
     with connection.cursor() as cursor:
-        for statement in (SEED_SETUP + SEED_INSERT).split(";"):
-            if statement.strip():
-                cursor.execute(statement)
+        run_seed(cursor)
         cursor.execute("CREATE USER analyst IDENTIFIED BY 'pw'")
         cursor.execute("GRANT SELECT ON quickstart.* TO analyst")
         cursor.execute("ADMIN SET AUTOMATED CLUSTER SNAPSHOT ON STORAGE VOLUME builtin_storage_volume")

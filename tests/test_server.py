@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from conftest import free_port, wait_for_port
 from fe_process import CAIRN, FeProcess, start_fe
-from seed import SEED_INSERT, SEED_SELECT, SEED_SETUP
+from seed import SEED_INSERT, SEED_SELECT, SEED_SETUP, run_seed
 
 SEED_TABLE_OUTPUT = """\
 +---------------------+---------------+----------+--------------+----------+--------+----------+----------------+-------+-------+---------+
@@ -58,9 +58,7 @@ def test_seed_session_through_the_mysql_client(fe_process: FeProcess) -> None:
 def test_pymysql_round_trip_and_errors(fe_process: FeProcess) -> None:
     connection = pymysql.connect(host="127.0.0.1", port=fe_process.query_port, user="root", password="")
     with connection.cursor() as cursor:
-        for statement in (SEED_SETUP + SEED_INSERT).split(";"):
-            if statement.strip():
-                cursor.execute(statement)
+        run_seed(cursor)
         cursor.execute("SELECT user, sum(added) FROM source_wiki_edit GROUP BY user ORDER BY user")
         assert [(u, int(a)) for u, a in cursor.fetchall()] == [("AustinFF", 5), ("helloSR", 46)]
         cursor.execute("SELECT @@version, DATABASE()")
@@ -103,9 +101,7 @@ def test_kill_minus_nine_then_restart_serves_the_same_data(tmp_path: Path, fe_co
     first = start_fe(tmp_path, fe_conf_values)
     connection = pymysql.connect(host="127.0.0.1", port=first.query_port, user="root", autocommit=True)
     with connection.cursor() as cursor:
-        for statement in (SEED_SETUP + SEED_INSERT).split(";"):
-            if statement.strip():
-                cursor.execute(statement)
+        run_seed(cursor)
     connection.close()
     first.stop(signal.SIGKILL)
     second = start_fe(tmp_path, fe_conf_values)
