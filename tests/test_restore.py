@@ -236,11 +236,12 @@ restorer.restore(plan_restore(config, spec), config, spec, progress)
 
 @pytest.mark.parametrize("phase", ["verify", "load image", "apply yaml", "open incarnation",
                                    "fence old incarnation"])
-def test_a_restore_killed_in_any_phase_can_be_run_again(tmp_path: Path, phase: str) -> None:
+def test_a_restore_killed_in_any_phase_can_be_run_again(tmp_path: Path, fe_conf_values: dict[str, str],
+                                                        phase: str) -> None:
     import subprocess
     import sys
 
-    values = {"meta_dir": str(tmp_path / "meta"), "local_storage_path": str(tmp_path / "storage")}
+    values = fe_conf_values
     old = Frontend.open(load_config(None, **values))
     old_session = Session(old)
     old_session.execute_script(SEED_SETUP + SEED_INSERT + "ADMIN CREATE CLUSTER SNAPSHOT s;")
@@ -340,4 +341,33 @@ def test_the_local_object_cache_stays_correct_across_an_in_place_restore(moto_en
     again.execute("INSERT INTO source_wiki_edit (event_time, user) VALUES ('2015-09-12 14:00:00', 'new')")
     assert sorted(u for (u,) in again.execute("SELECT user FROM source_wiki_edit").rows()) == \
         sorted(["AustinFF", "helloSR", "helloSR", "new"])
+    restored.close()
+
+
+def test_frontends_and_compute_nodes_follow_starrocks_semantics(tmp_path: Path) -> None:
+    values = {"meta_dir": str(tmp_path / "meta"), "local_storage_path": str(tmp_path / "storage")}
+    fe = Frontend.open(load_config(None, **values))
+    Session(fe).execute_script(SEED_SETUP + "ADMIN CREATE CLUSTER SNAPSHOT s;")
+    fe.close()
+    base = snapshot_yaml(values, fe.keys.cluster_id, "s").replace("frontends: []\ncompute_nodes: []\n", "")
+    cases = [
+        ("frontends:\n  - host: fe-1.example\n    type: observer\ncompute_nodes:\n  - host: cn-0.example\n",
+         [("fe-1.example", 9010, "observer")], [("cn-0.example", 9050)]),
+        ("frontends: []\ncompute_nodes: []\n", [], []),
+    ]
+    for number, (nodes, frontends, compute_nodes) in enumerate(cases):
+        config = load_config(None, **dict(values, meta_dir=str(tmp_path / f"m{number}")))
+        _restore(config, base + nodes, tmp_path)
+        restored = Frontend.open(config)
+        state = restored.catalog.state
+        assert [(f.host, f.edit_log_port, f.type) for f in state.frontends] == frontends
+        assert [(c.host, c.heartbeat_service_port) for c in state.compute_nodes] == compute_nodes
+        if number == 0:
+            Session(restored).execute("ADMIN CREATE CLUSTER SNAPSHOT with_nodes")
+        restored.close()
+    config = load_config(None, **dict(values, meta_dir=str(tmp_path / "absent")))
+    _restore(config, base.replace("/image/s\n", "/image/with_nodes\n"), tmp_path)  # absent: keep the snapshot's
+    restored = Frontend.open(config)
+    assert [c.host for c in restored.catalog.state.compute_nodes] == ["cn-0.example"]
+    assert [f.host for f in restored.catalog.state.frontends] == ["fe-1.example"]
     restored.close()

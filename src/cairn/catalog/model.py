@@ -124,6 +124,21 @@ class SnapshotJob(BaseModel):
     properties: dict[str, str] = Field(default_factory=dict)
 
 
+class FrontendNode(BaseModel):
+    """An FE other than the leader, as `ALTER SYSTEM ADD FOLLOWER|OBSERVER` or a restore lists it."""
+
+    host: str
+    edit_log_port: int = 9010
+    type: Literal["follower", "observer"] = "follower"
+
+
+class ComputeNode(BaseModel):
+    """A compute node, as `ALTER SYSTEM ADD COMPUTE NODE` or a restore lists it."""
+
+    host: str
+    heartbeat_service_port: int = 9050
+
+
 class AutomatedSnapshots(BaseModel):
     """ADMIN SET AUTOMATED CLUSTER SNAPSHOT ON|OFF, and the volume the snapshots go to."""
 
@@ -149,4 +164,6 @@ class CatalogState(BaseModel):
     recycle_bin: list[DroppedObject] = Field(default_factory=list)
     users: dict[str, UserRecord] = Field(default_factory=dict)
     automated_snapshots: AutomatedSnapshots = Field(default_factory=AutomatedSnapshots)
+    frontends: list[FrontendNode] = Field(default_factory=list)
+    compute_nodes: list[ComputeNode] = Field(default_factory=list)
     snapshot_jobs: dict[int, SnapshotJob] = Field(default_factory=dict)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cairn.catalog.model import CatalogState
+from cairn.catalog.model import CatalogState, ComputeNode, FrontendNode
 from cairn.catalog.ops import Superseded, parse_op
 from cairn.config.fe_config import FeConfig
 from cairn.errors import CairnError
@@ -45,7 +45,12 @@ def _data_stores(plan: RestorePlan, state: CatalogState) -> Callable[[str], Obje
 
 
 def _apply_yaml(state: CatalogState, spec: ClusterSnapshotYaml) -> None:
-    """Storage volumes from the yaml replace the snapshot's (other bucket, endpoint, credentials)."""
+    """Storage volumes from the yaml replace the snapshot's (other bucket, endpoint, credentials).
+    `frontends` / `compute_nodes`: absent keeps the snapshot's list, given ([] too) replaces it."""
+    if spec.frontends is not None:
+        state.frontends = [FrontendNode(**f.model_dump()) for f in spec.frontends]
+    if spec.compute_nodes is not None:
+        state.compute_nodes = [ComputeNode(**c.model_dump()) for c in spec.compute_nodes]
     for entry in spec.storage_volumes or []:
         volume = entry.to_volume()
         volume.validate_definition()
