@@ -42,7 +42,8 @@ from cairn.storage.volume import StorageVolume
 
 log = logging.getLogger(__name__)
 
-LEADERSHIP_ATTEMPTS = 5
+# How long a starting FE keeps trying to append its epoch start while others append.
+LEADERSHIP_SECONDS = 30.0
 
 
 class _NothingToCommit(Exception):
@@ -137,21 +138,47 @@ class Frontend:
         return len(entries)
 
     def _become_leader(self) -> None:
-        for _ in range(LEADERSHIP_ATTEMPTS):
+        """Append an `epoch_start` right after the newest entry. Only listing the log between
+        attempts (not reading and replaying it, which lets a busy leader stay ahead for ever) gives a
+        new FE a fair chance against one that keeps committing; the entries it skipped are replayed
+        after it has won. Raises NotLeaderError if the log was superseded or stayed contended."""
+        deadline = time.monotonic() + LEADERSHIP_SECONDS
+        target = self.position.entry_id + 1
+        while True:
             if self.catalog.state.superseded_by is not None:
                 raise NotLeaderError(
                     f"incarnation {self.journal.incarnation} was superseded by incarnation "
                     f"{self.catalog.state.superseded_by}")
-            op = EpochStart(epoch=self.catalog.state.epoch + 1, leader=self.name)
+            # Each skipped id holds at most one other epoch start, so this epoch is above all of theirs.
+            op = EpochStart(epoch=self.catalog.state.epoch + target - self.position.entry_id, leader=self.name)
             try:
-                self._append(op)
+                entry = self.journal.append(target, self.catalog.state.epoch, op.to_dict())
+            except StorageError:
+                try:
+                    entry = self._settle_uncertain_append(target, op)
+                except AppendConflict:
+                    target = self._contended(target, deadline)
+                    continue
             except AppendConflict:
-                self.catch_up()
+                target = self._contended(target, deadline)
                 continue
-            self.is_leader = True
-            log.info("FE %s leads cluster %s (epoch %d)", self.name, self.keys.cluster_id, self.catalog.state.epoch)
-            return
-        raise NotLeaderError("could not take the journal: other FEs kept appending")
+            break
+        self.catch_up(until=target - 1)
+        if self.catalog.state.superseded_by is not None:
+            raise NotLeaderError(
+                f"incarnation {self.journal.incarnation} was superseded by incarnation "
+                f"{self.catalog.state.superseded_by}")
+        self.catalog.apply(op, entry.timestamp)
+        self.position = JournalPosition(entry.incarnation, entry.entry_id)
+        self.is_leader = True
+        log.info("FE %s leads cluster %s (epoch %d)", self.name, self.keys.cluster_id, self.catalog.state.epoch)
+
+    def _contended(self, taken: int, deadline: float) -> int:
+        """Another FE took id `taken`: return the id after the newest entry listed."""
+        if time.monotonic() > deadline:
+            raise NotLeaderError(f"could not take the journal in {LEADERSHIP_SECONDS:.0f} s: "
+                                 "other FEs kept appending")
+        return self.journal.newest_id(taken) + 1
 
     # -- commits ----------------------------------------------------------------------------
 

@@ -52,6 +52,14 @@ class Journal:
         keys = [self.keys.journal_entry(self.incarnation, i) for i in ids]
         return [JournalEntry.from_bytes(data, key) for data, key in zip(self.store.get_many(keys), keys)]
 
+    def newest_id(self, after: int) -> int:
+        """The highest entry id listed after `after` (`after` itself when none is): one listing, no reads.
+        Ids are contiguous, so every id up to the returned one exists."""
+        prefix = self.keys.journal_prefix(self.incarnation)
+        offset = self.keys.journal_entry(self.incarnation, after)
+        listed = (ClusterKeys.parse_journal_entry(info.key) for info in self.store.list(prefix, offset=offset))
+        return max((i for i in listed if i is not None), default=after)
+
     def append(self, entry_id: int, epoch: int, op: dict[str, Any]) -> JournalEntry:
         """Create entry `entry_id`. This put is the commit point of every change.
 
