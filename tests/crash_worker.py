@@ -1,5 +1,6 @@
-"""A child process for the crash tests: runs seeded random statements, printing each one it starts
-and each one acknowledged, until the parent kills it with SIGKILL."""
+"""A child process for the crash tests: opens the FE, prints READY once its tables exist, then runs
+seeded random statements, printing `START <json>` before and `ACK <json>` after each one (flushed),
+until the parent kills it with SIGKILL."""
 
 import json
 import random
@@ -8,6 +9,11 @@ import sys
 from cairn.api import load_config
 from cairn.fe.frontend import Frontend
 from cairn.fe.session import Session
+
+# Two partitions: an insert's rows land in both, so a torn commit would show half a batch.
+T0_DDL = ("CREATE TABLE IF NOT EXISTS t0 (batch INT, n INT, day DATE) "
+          "PARTITION BY RANGE(day) (PARTITION p1 VALUES LESS THAN ('2024-01-01'), "
+          "PARTITION p2 VALUES LESS THAN ('2025-01-01')) DISTRIBUTED BY HASH(n) BUCKETS 4")
 
 
 def main() -> None:
@@ -18,9 +24,7 @@ def main() -> None:
     session.execute("CREATE DATABASE IF NOT EXISTS crash")
     session.database = "crash"
     tables = ["t0"]
-    session.execute("CREATE TABLE IF NOT EXISTS t0 (batch INT, n INT, day DATE) "
-                    "PARTITION BY RANGE(day) (PARTITION p1 VALUES LESS THAN ('2024-01-01'), "
-                    "PARTITION p2 VALUES LESS THAN ('2025-01-01')) DISTRIBUTED BY HASH(n) BUCKETS 4")
+    session.execute(T0_DDL)
     print("READY", flush=True)
     for number in range(10_000):
         batch = seed * 100_000 + number
