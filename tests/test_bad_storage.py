@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from cairn.fe.frontend import Frontend
 from conftest import free_port, wait_for_port
 
 WRONG_SECRET = "wrong-secret-do-not-print-7"
+# An FE on storage it cannot use must say so at once, not after minutes of retries.
+FAIL_FAST_SECONDS = 15
 
 
 @pytest.fixture(scope="module")
@@ -57,25 +60,35 @@ def test_right_credentials_work(tmp_path: Path, authenticating_s3: tuple[str, st
     fe.close()
 
 
+def _open_fails(values: dict[str, str]) -> tuple[CairnError, float]:
+    """Open an FE that must fail; return its error and how long failing took."""
+    started = time.monotonic()
+    with pytest.raises(CairnError) as caught:
+        Frontend.open(load_config(None, **values))
+    return caught.value, time.monotonic() - started
+
+
 def test_wrong_credentials(tmp_path: Path, authenticating_s3: tuple[str, str, str, str]) -> None:
     endpoint, bucket, access, _ = authenticating_s3
-    with pytest.raises(CairnError) as caught:
-        Frontend.open(load_config(None, **s3_values(tmp_path, endpoint, bucket, access, WRONG_SECRET)))
-    assert "access denied" in str(caught.value) and "credentials" in str(caught.value)
-    assert WRONG_SECRET not in str(caught.value)
+    error, took = _open_fails(s3_values(tmp_path, endpoint, bucket, access, WRONG_SECRET))
+    assert "access denied" in str(error) and "credentials" in str(error) and endpoint in str(error)
+    assert WRONG_SECRET not in str(error) and WRONG_SECRET not in repr(error.__cause__)
+    assert took < FAIL_FAST_SECONDS
 
 
 def test_unreachable_endpoint(tmp_path: Path) -> None:
-    endpoint = f"http://127.0.0.1:{free_port()}"
-    with pytest.raises(CairnError) as caught:
-        Frontend.open(load_config(None, **s3_values(tmp_path, endpoint, "bucket", "key", WRONG_SECRET)))
-    assert "unreachable" in str(caught.value) and endpoint in str(caught.value)
-    assert WRONG_SECRET not in str(caught.value)
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    error, took = _open_fails(s3_values(tmp_path, endpoint, "bucket", "key", WRONG_SECRET))
+    assert "unreachable" in str(error) and endpoint in str(error)
+    assert WRONG_SECRET not in str(error)
+    assert took < FAIL_FAST_SECONDS
 
 
 def test_missing_bucket(tmp_path: Path, moto_endpoint: str) -> None:
-    with pytest.raises(CairnError, match="bucket does not exist"):
-        Frontend.open(load_config(None, **s3_values(tmp_path, moto_endpoint, "no-such-bucket", "k", "s")))
+    error, took = _open_fails(s3_values(tmp_path, moto_endpoint, "no-such-bucket", "key", WRONG_SECRET))
+    assert "bucket does not exist" in str(error) and "no-such-bucket" in str(error)
+    assert WRONG_SECRET not in str(error)
+    assert took < FAIL_FAST_SECONDS
 
 
 def test_cli_prints_one_line_without_the_secret(tmp_path: Path, authenticating_s3: tuple[str, str, str, str]) -> None:
