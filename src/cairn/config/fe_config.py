@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 
-from cairn.config.conf_file import read_conf_file
-from cairn.errors import ConfigError
+from cairn.config.conf_model import ConfModel, conf_bool
 from cairn.secrets import register_secret
 
-log = logging.getLogger(__name__)
-
-# Keys that only mean something to a JVM or to StarRocks' start scripts.
-JVM_ONLY_KEYS = frozenset(
-    {"JAVA_OPTS", "JAVA_OPTS_FOR_JDK_9", "JAVA_OPTS_FOR_JDK_11", "JAVA_HOME", "LOG_DIR", "DATE",
-     "STARROCKS_HOME", "LOG_CONSOLE"}
-)
 
 
-class FeConfig(BaseModel):
+class FeConfig(ConfModel):
     """Every `fe.conf` key Cairn reads. Unknown keys are kept in `unknown_keys` and never fatal."""
 
-    model_config = ConfigDict(validate_assignment=True, extra="ignore")
+    FILE_NAME: ClassVar[str] = "fe.conf"
 
     # Ports (StarRocks defaults).
     http_port: int = 8030
@@ -68,59 +58,16 @@ class FeConfig(BaseModel):
     # StarRocks' key: how long dropped tables and partitions stay in the recycle bin.
     catalog_trash_expire_second: float = Field(default=86400.0, ge=0)
 
-    unknown_keys: list[str] = Field(default_factory=list, exclude=True)
-    ignored_keys: list[str] = Field(default_factory=list, exclude=True)
-    source: str = Field(default="<defaults>", exclude=True)
-
     @field_validator("enable_load_volume_from_conf", "aws_s3_enable_path_style_access", mode="before")
     @classmethod
     def _bool_words(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return value.strip().lower() in {"true", "1", "yes", "on"}
-        return value
+        return conf_bool(value)
 
     @property
     def loads_s3_volume(self) -> bool:
         """True when the builtin storage volume comes from the `aws_s3_*` keys."""
         return self.enable_load_volume_from_conf and self.cloud_native_storage_type.upper() == "S3"
 
-    @classmethod
-    def from_mapping(cls, values: dict[str, str], source: str = "<mapping>") -> "FeConfig":
-        """Build a config from raw `key = value` pairs, sorting out unknown and JVM-only keys."""
-        known = set(cls.model_fields) - {"unknown_keys", "ignored_keys", "source"}
-        accepted = {k: v for k, v in values.items() if k in known}
-        try:
-            config = cls(**accepted)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            key = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"{source}: invalid value for '{key}': {first['msg']}") from None
-        config.ignored_keys = sorted(k for k in values if k in JVM_ONLY_KEYS)
-        config.unknown_keys = sorted(k for k in values if k not in known and k not in JVM_ONLY_KEYS)
-        config.source = source
-        register_secret(config.aws_s3_secret_key.get_secret_value())
-        register_secret(config.aws_s3_access_key.get_secret_value())
-        return config
-
-    @classmethod
-    def load(cls, path: str | Path | None) -> "FeConfig":
-        """Read `fe.conf` at `path`, or return the defaults when `path` is None."""
-        if path is None:
-            return cls()
-        return cls.from_mapping(read_conf_file(path), str(path))
-
-    def report_keys(self) -> None:
-        """Log, once, the keys this FE accepted but does not use."""
-        if self.ignored_keys:
-            log.info("fe.conf: ignoring JVM-only keys: %s", ", ".join(self.ignored_keys))
-        if self.unknown_keys:
-            log.info("fe.conf: ignoring keys Cairn does not use: %s", ", ".join(self.unknown_keys))
-
-    def set_runtime(self, key: str, value: str) -> None:
-        """Change a key at runtime (ADMIN SET FRONTEND CONFIG); raises ConfigError if unknown."""
-        if key not in type(self).model_fields or key in {"unknown_keys", "ignored_keys", "source"}:
-            raise ConfigError(f"Config '{key}' does not exist")
-        try:
-            setattr(self, key, value)
-        except ValidationError as exc:
-            raise ConfigError(f"invalid value for '{key}': {exc.errors()[0]['msg']}") from None
+    def after_load(self) -> None:
+        register_secret(self.aws_s3_secret_key.get_secret_value())
+        register_secret(self.aws_s3_access_key.get_secret_value())

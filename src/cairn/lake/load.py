@@ -7,7 +7,6 @@ that append leaves only unreferenced objects, which vacuum removes after its gra
 
 from __future__ import annotations
 
-import shutil
 import threading
 import uuid
 from collections import defaultdict
@@ -27,7 +26,7 @@ from cairn.errors import (
 )
 from cairn.lake.coerce import bad_row_condition, checked_select_list, load_error, plan_coercion
 from cairn.lake.manifest import MANIFESTS, PartitionManifest
-from cairn.lake.rowset_writer import WrittenRowset, put_rowsets, write_routed
+from cairn.lake.rowset_writer import WrittenRowset
 
 if TYPE_CHECKING:
     from cairn.fe.frontend import Frontend
@@ -74,12 +73,16 @@ def load_relation(frontend: "Frontend", db_name: str | None, table_name: str, co
         # Bad rows are left out of the single write pass; their number is what did not get written.
         total = con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0]
         relation = f"(SELECT * FROM {relation} WHERE NOT ({bad_row_condition(plan)}))"
-    scratch = frontend.meta_dir / "tmp" / uuid.uuid4().hex
+    store = frontend.store_for(db.storage_volume)
     try:
-        try:
-            rows, files = write_routed(con, f"SELECT {checked_select_list(plan)} FROM {relation}", scratch)
-        except duckdb.Error as exc:
-            raise (load_error(exc, table) or exc) from None
+        rows, written = frontend.data_access.write(
+            con, f"SELECT {checked_select_list(plan)} FROM {relation}", store, frontend.keys, db.id, table,
+            frontend.meta_dir / "tmp" / uuid.uuid4().hex)
+    except duckdb.Error as exc:
+        raise (load_error(exc, table) or exc) from None
+    # Until the commit makes them visible, the new objects are pinned against vacuum.
+    pinned = frontend.data_access.pin([w.rowset.key for w in written])
+    try:
         filtered = (total or rows) - rows
         if max_filter_ratio is not None and filtered > max_filter_ratio * (total or 0):
             raise TooManyFilteredRowsError(
@@ -87,13 +90,6 @@ def load_relation(frontend: "Frontend", db_name: str | None, table_name: str, co
                 f"max_filter_ratio {max_filter_ratio} allows")
         if rows == 0:
             return LoadResult(txn_id=0, label=label, loaded_rows=0, partitions=0, filtered_rows=filtered)
-        store = frontend.store_for(db.storage_volume)
-        written = put_rowsets(store, frontend.keys, db, table, files)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    # Until the commit makes them visible, the new objects are pinned against vacuum.
-    pinned = frontend.data_access.pin([w.rowset.key for w in written])
-    try:
         result = _commit(frontend, db, table, written, rows, label)
     finally:
         frontend.data_access.release(pinned)

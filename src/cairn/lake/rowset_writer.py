@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from cairn.catalog.model import Database, Table
+from cairn.catalog.model import Table
 from cairn.lake.manifest import ColumnStats, Rowset
 from cairn.lake.routing import BUCKET_COLUMN, PARTITION_COLUMN
 from cairn.storage.keys import ClusterKeys
@@ -79,7 +80,7 @@ def write_routed(con: duckdb.DuckDBPyConnection, select_sql: str,
     return int(written), found
 
 
-def put_rowsets(store: ObjectStore, keys: ClusterKeys, db: Database, table: Table,
+def put_rowsets(store: ObjectStore, keys: ClusterKeys, db_id: int, table: Table,
                 files: list[tuple[int, int, Path]]) -> list[WrittenRowset]:
     """Checksum, describe and put each file as a uniquely named object, concurrently."""
 
@@ -87,7 +88,7 @@ def put_rowsets(store: ObjectStore, keys: ClusterKeys, db: Database, table: Tabl
         partition_index, bucket, path = item
         partition = table.partitions[partition_index]
         tablet_id = partition.tablet_ids[bucket]
-        key = keys.data_file(db.id, table.id, partition.id, tablet_id)
+        key = keys.data_file(db_id, table.id, partition.id, tablet_id)
         rows, stats = _stats(path)
         rowset = Rowset(key=key, rows=rows, size=path.stat().st_size, checksum=checksum_file(path), stats=stats)
         store.put_file_if_absent(key, path)
@@ -97,3 +98,14 @@ def put_rowsets(store: ObjectStore, keys: ClusterKeys, db: Database, table: Tabl
         return []
     with ThreadPoolExecutor(max_workers=min(IO_CONCURRENCY, len(files))) as pool:
         return list(pool.map(put_one, files))
+
+
+def write_rowsets(con: duckdb.DuckDBPyConnection, select_sql: str, store: ObjectStore, keys: ClusterKeys,
+                  db_id: int, table: Table, scratch: Path) -> tuple[int, list[WrittenRowset]]:
+    """Write the routed rows of `select_sql` as rowsets of `table` and put them on the volume.
+    Returns the row count and the rowsets; `scratch` is removed afterwards."""
+    try:
+        rows, files = write_routed(con, select_sql, scratch)
+        return rows, put_rowsets(store, keys, db_id, table, files)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

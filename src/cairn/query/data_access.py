@@ -17,8 +17,10 @@ import duckdb
 
 from cairn.catalog.model import Table
 from cairn.catalog.types import parse_type
-from cairn.lake.manifest import MANIFESTS
+from cairn.lake.manifest import MANIFESTS, Rowset
+from cairn.lake.rowset_writer import WrittenRowset, write_rowsets
 from cairn.lake.sqltext import ident, string_list
+from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_cache import ObjectCache
 from cairn.storage.object_store import ObjectStore
 
@@ -40,6 +42,10 @@ class TableScan:
     table: Table
     store: ObjectStore
     partitions: list[PartitionScan]
+    # What a compute node may apply while scanning: the columns the query reads (None: all) and a
+    # filter over them that the FE applies again (None: none).
+    columns: list[str] | None = None
+    filter_sql: str | None = None
 
 
 class DataAccess(Protocol):
@@ -54,6 +60,14 @@ class DataAccess(Protocol):
 
     def release(self, keys: list[str]) -> None:
         """Unpin keys a finished statement read."""
+
+    def compact(self, store: ObjectStore, rowsets: list[Rowset], target_key: str) -> Rowset:
+        """Merge `rowsets` (one tablet's, in order) into one new object at `target_key`; describe it."""
+
+    def write(self, con: duckdb.DuckDBPyConnection, select_sql: str, store: ObjectStore, keys: ClusterKeys,
+              db_id: int, table: Table, scratch: Path) -> tuple[int, list[WrittenRowset]]:
+        """Write the checked, routed rows of `select_sql` (run on `con`) as rowsets of `table`.
+        Returns the row count and the rowsets put; a DuckDB error means a row could not be stored."""
 
 
 def _column_list(table: Table) -> str:
@@ -118,6 +132,15 @@ class LocalDataAccess:
         if all(p is not None for p in local):
             return local, pinned  # type: ignore[return-value]
         return self.cache.fetch_all(scan.store, keys), pinned
+
+    def write(self, con: duckdb.DuckDBPyConnection, select_sql: str, store: ObjectStore, keys: ClusterKeys,
+              db_id: int, table: Table, scratch: Path) -> tuple[int, list[WrittenRowset]]:
+        return write_rowsets(con, select_sql, store, keys, db_id, table, scratch)
+
+    def compact(self, store: ObjectStore, rowsets: list[Rowset], target_key: str) -> Rowset:
+        from cairn.compaction.merge import merge_rowsets
+
+        return merge_rowsets(store, self.cache, rowsets, target_key)
 
     def bind(self, con: duckdb.DuckDBPyConnection, view_name: str, scan: TableScan) -> list[str]:
         files, pinned = self.files(scan)

@@ -65,8 +65,11 @@ def _translate(exc: Exception, action: str, key: str, where: str) -> Exception:
 class ObjectStore:
     """A storage volume's objects, addressed by keys relative to its location."""
 
-    def __init__(self, store: obstore.store.ObjectStore, description: str, local_root: Path | None = None):
+    def __init__(self, store: obstore.store.ObjectStore, description: str, local_root: Path | None = None,
+                 volume: StorageVolume | None = None):
         self._store = store
+        # The definition this store was opened from, so work can be handed to a compute node.
+        self.volume = volume
         self.description = description
         self._local_root = local_root
 
@@ -214,10 +217,10 @@ def open_store(volume: StorageVolume) -> ObjectStore:
             parsed = urlparse(volume.location)
             root = Path(parsed.path if parsed.scheme == "file" else volume.location).expanduser().resolve()
             root.mkdir(parents=True, exist_ok=True)
-            return ObjectStore(LocalStore(root, mkdir=True), str(root), local_root=root)
+            return ObjectStore(LocalStore(root, mkdir=True), str(root), local_root=root, volume=volume)
         if volume.type is VolumeType.S3:
             store, description = _s3_store(volume)
-            return ObjectStore(store, description)
+            return ObjectStore(store, description, volume=volume)
     except StorageVolumeError:
         raise
     except Exception as exc:  # noqa: BLE001

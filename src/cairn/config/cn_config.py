@@ -1,0 +1,52 @@
+"""`cn.conf`: a compute node's configuration, with StarRocks' key names (REFERENCE.md)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+from pydantic import Field, field_validator
+
+from cairn.config.conf_model import ConfModel
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(value: Any) -> Any:
+    """`10G`, `512M`, `1073741824` → bytes (StarRocks writes cache sizes this way)."""
+    if isinstance(value, str):
+        match = _SIZE.match(value)
+        if match is None:
+            raise ValueError(f"expected a size such as 10G or 536870912, got {value!r}")
+        return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+    return value
+
+
+class CnConfig(ConfModel):
+    """Every `cn.conf` key Cairn reads. Unknown keys are kept in `unknown_keys` and never fatal."""
+
+    FILE_NAME: ClassVar[str] = "cn.conf"
+
+    # Ports (StarRocks defaults). thrift_port serves Cairn's data service (Arrow Flight).
+    thrift_port: int = 9060
+    webserver_port: int = 8040
+    heartbeat_service_port: int = 9050
+    brpc_port: int = 8060
+    priority_networks: str = ""
+    # Cairn: the address the node listens on (loopback by default).
+    host: str = "127.0.0.1"
+
+    # Local disk cache of objects.
+    storage_root_path: str = "./cairn-data/cn"
+    datacache_disk_size: int = Field(default=10 << 30, gt=0)
+    sys_log_level: str = "INFO"
+
+    # Cairn, for fault tests: seconds each scan / write waits before it starts working.
+    debug_scan_delay_seconds: float = Field(default=0.0, ge=0)
+    debug_write_delay_seconds: float = Field(default=0.0, ge=0)
+
+    @field_validator("datacache_disk_size", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> Any:
+        return parse_size(value)
