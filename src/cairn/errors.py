@@ -184,3 +184,22 @@ class ClusterChoiceError(CairnError):
 
 class JournalError(CairnError):
     """The journal on object storage is not what its invariants promise (gap, bad entry)."""
+
+
+# --- compute nodes -----------------------------------------------------------------------------
+
+
+class ComputeNodeError(CairnError):
+    """ALTER SYSTEM ... COMPUTE NODE names a node wrongly, twice, or one that is not there."""
+
+    mysql_code, sqlstate = 1064, "42000"
+
+
+class NoComputeNodeError(RetryableError):
+    """No compute node is alive to run the work (none registered, or all down)."""
+
+    mysql_code, sqlstate = 1064, "HY000"
+
+
+class ComputeNodeFailedError(RetryableError):
+    """The compute nodes that ran a statement's work failed, and none was left to retry it on."""

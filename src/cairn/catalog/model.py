@@ -137,6 +137,12 @@ class ComputeNode(BaseModel):
 
     host: str
     heartbeat_service_port: int = 9050
+    id: int = 0
+
+    @property
+    def address(self) -> str:
+        """`host:heartbeat_service_port`, as ALTER SYSTEM names a node."""
+        return f"{self.host}:{self.heartbeat_service_port}"
 
 
 class AutomatedSnapshots(BaseModel):

@@ -261,4 +261,4 @@ class CommitVersions(Op):
 
 # Ops defined in other modules register themselves when imported; import them here so that
 # replaying a journal always knows every kind.
-from cairn.catalog import snapshot_ops, user_ops  # noqa: E402,F401
+from cairn.catalog import node_ops, snapshot_ops, user_ops  # noqa: E402,F401

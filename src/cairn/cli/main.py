@@ -14,6 +14,8 @@ from cairn import __version__
 from cairn.api import load_config
 from cairn.cli import snapshot_commands
 from cairn.cli.restore_command import restore_command
+from cairn.cn.process import run_compute_node
+from cairn.config.cn_config import CnConfig
 from cairn.errors import CairnError
 from cairn.fe.frontend import Frontend
 from cairn.server.process import configure_logging, run_frontend
@@ -54,6 +56,19 @@ def fe(
             beside = (conf.parent if conf else Path(".")) / "cluster_snapshot.yaml"
             restore_from = Path(cluster_snapshot) if cluster_snapshot else beside
         run_frontend(config, restore_from=restore_from)
+    except CairnError as exc:
+        _fail(exc)
+
+
+@app.command()
+def cn(
+    conf: Annotated[Optional[Path], typer.Option("--conf", help="cn.conf to read (StarRocks keys)")] = None,
+) -> None:
+    """Start a compute node: Arrow Flight data service on thrift_port, heartbeats on heartbeat_service_port."""
+    try:
+        config = CnConfig.load(conf)
+        configure_logging(config.sys_log_level)
+        run_compute_node(config)
     except CairnError as exc:
         _fail(exc)
 

@@ -52,13 +52,22 @@ class FeConfig(ConfModel):
     automated_cluster_snapshot_retention_count: int = Field(default=1, ge=1)
     cluster_snapshot_pitr_window_seconds: int = Field(default=0, ge=0)
 
+    # Compute nodes: heartbeats (StarRocks' keys) and what to do while none is registered.
+    heartbeat_timeout_second: float = Field(default=5.0, gt=0)
+    heartbeat_retry_times: int = Field(default=3, ge=1)
+    heartbeat_interval_second: float = Field(default=5.0, gt=0)
+    # Cairn: with no compute node registered, run data work in the FE's embedded engine (the
+    # embedded default); false makes such statements fail, saying that no compute node exists.
+    embedded_compute_node: bool = True
+
     # Garbage collection.
     vacuum_grace_period_seconds: float = Field(default=600.0, ge=0)
     vacuum_interval_seconds: float = Field(default=300.0, gt=0)
     # StarRocks' key: how long dropped tables and partitions stay in the recycle bin.
     catalog_trash_expire_second: float = Field(default=86400.0, ge=0)
 
-    @field_validator("enable_load_volume_from_conf", "aws_s3_enable_path_style_access", mode="before")
+    @field_validator("enable_load_volume_from_conf", "aws_s3_enable_path_style_access", "embedded_compute_node",
+                     mode="before")
     @classmethod
     def _bool_words(cls, value: Any) -> Any:
         return conf_bool(value)

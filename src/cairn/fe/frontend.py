@@ -32,6 +32,8 @@ from cairn.journal.incarnation import (
 from cairn.journal.log import AppendConflict, Journal
 from cairn.journal.entry import JournalEntry
 from cairn.journal.position import JournalPosition
+from cairn.compute.node_access import NodeDataAccess
+from cairn.compute.registry import ComputeNodeRegistry
 from cairn.query.data_access import LocalDataAccess
 from cairn.snapshot.job import SnapshotJobs
 from cairn.vacuum.vacuum import Vacuum
@@ -73,7 +75,9 @@ class Frontend:
         self._closed = threading.Event()
         self._checkpoint_thread: threading.Thread | None = None
         self.on_commit: list[Callable[[JournalEntry, Op], None]] = []
-        self.data_access = LocalDataAccess(ObjectCache(self.meta_dir / "cache"))
+        self.compute_nodes = ComputeNodeRegistry(self)
+        self.data_access = NodeDataAccess(LocalDataAccess(ObjectCache(self.meta_dir / "cache")), self.compute_nodes,
+                                          config)
         # One DuckDB database per FE; each statement runs on its own cursor (own temp views).
         self.duckdb = duckdb.connect()
         self.metrics = FrontendMetrics(self)
@@ -110,6 +114,8 @@ class Frontend:
         self._checkpoint_thread.start()
         threading.Thread(target=self._snapshot_loop, name="snapshots", daemon=True).start()
         threading.Thread(target=self._vacuum_loop, name="vacuum", daemon=True).start()
+        self.compute_nodes.heartbeat_all()
+        threading.Thread(target=self._heartbeat_loop, name="heartbeats", daemon=True).start()
 
     def load(self, incarnation: int, until: int | None = None) -> None:
         """Load incarnation's newest image (at or before `until`) and replay its log after it."""
@@ -305,6 +311,10 @@ class Frontend:
                     self.vacuum.run()
                 except CairnError as exc:
                     log.warning("vacuum failed: %s", exc)
+
+    def _heartbeat_loop(self) -> None:
+        while not self._closed.wait(self.config.heartbeat_interval_second):
+            self.compute_nodes.heartbeat_all()
 
     # -- storage ------------------------------------------------------------------------------
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ import pyarrow.parquet as pq
 from cairn.catalog.model import Table
 from cairn.lake.manifest import ColumnStats, Rowset
 from cairn.lake.routing import BUCKET_COLUMN, PARTITION_COLUMN
+from cairn.storage.checksum import checksum_file
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import IO_CONCURRENCY, ObjectStore
 
@@ -32,19 +32,7 @@ class WrittenRowset:
     rowset: Rowset
 
 
-def checksum_file(path: Path) -> str:
-    crc = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(4 << 20):
-            crc = zlib.crc32(chunk, crc)
-    return f"crc32:{crc:08x}"
-
-
-def checksum_bytes(data: bytes) -> str:
-    return f"crc32:{zlib.crc32(data):08x}"
-
-
-def _stats(path: Path) -> tuple[int, dict[str, ColumnStats]]:
+def rowset_stats(path: Path) -> tuple[int, dict[str, ColumnStats]]:
     metadata = pq.read_metadata(path)
     stats: dict[str, ColumnStats] = {}
     for group_index in range(metadata.num_row_groups):
@@ -89,7 +77,7 @@ def put_rowsets(store: ObjectStore, keys: ClusterKeys, db_id: int, table: Table,
         partition = table.partitions[partition_index]
         tablet_id = partition.tablet_ids[bucket]
         key = keys.data_file(db_id, table.id, partition.id, tablet_id)
-        rows, stats = _stats(path)
+        rows, stats = rowset_stats(path)
         rowset = Rowset(key=key, rows=rows, size=path.stat().st_size, checksum=checksum_file(path), stats=stats)
         store.put_file_if_absent(key, path)
         return WrittenRowset(partition.id, tablet_id, rowset)

@@ -70,7 +70,7 @@ class DataAccess(Protocol):
         Returns the row count and the rowsets put; a DuckDB error means a row could not be stored."""
 
 
-def _column_list(table: Table) -> str:
+def column_list(table: Table) -> str:
     parts = []
     for column in table.columns:
         column_type = parse_type(column.type)
@@ -79,7 +79,7 @@ def _column_list(table: Table) -> str:
     return ", ".join(parts)
 
 
-def _empty_relation(table: Table) -> str:
+def empty_relation(table: Table) -> str:
     columns = ", ".join(f"CAST(NULL AS {parse_type(c.type).duckdb}) AS {ident(c.name)}" for c in table.columns)
     return f"SELECT {columns} LIMIT 0"
 
@@ -93,6 +93,8 @@ class LocalDataAccess:
     partitions_read: int = 0
     objects_read: int = 0
     in_use: Counter = field(default_factory=Counter)
+    _cache_holds: Counter = field(default_factory=Counter)
+    _cache_stores: dict[str, ObjectStore] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def pinned(self) -> set[str]:
@@ -106,6 +108,15 @@ class LocalDataAccess:
             for key in keys:
                 if self.in_use[key] <= 0:
                     del self.in_use[key]
+            cached = [key for key in keys if self._cache_holds[key] > 0]
+            self._cache_holds.subtract(cached)
+            stores = [self._cache_stores[key] for key in cached]
+            for key in cached:
+                if self._cache_holds[key] <= 0:
+                    self._cache_holds.pop(key, None)
+                    self._cache_stores.pop(key, None)
+        for key, store in zip(cached, stores):
+            self.cache.release(store, [key])
 
     def pin(self, keys: list[str]) -> list[str]:
         with self._lock:
@@ -131,7 +142,16 @@ class LocalDataAccess:
         local = [scan.store.local_path(k) for k in keys]
         if all(p is not None for p in local):
             return local, pinned  # type: ignore[return-value]
-        return self.cache.fetch_all(scan.store, keys), pinned
+        checksums = [rowset.checksum for partition, manifest in zip(read, manifests)
+                     for tablet, rowsets in manifest.tablets.items()
+                     if partition.tablet_ids is None or tablet in partition.tablet_ids
+                     for rowset in rowsets]
+        files = self.cache.fetch_all(scan.store, keys, checksums)
+        with self._lock:
+            # Held in the cache until the statement releases its keys.
+            self._cache_holds.update(keys)
+            self._cache_stores.update(dict.fromkeys(keys, scan.store))
+        return files, pinned
 
     def write(self, con: duckdb.DuckDBPyConnection, select_sql: str, store: ObjectStore, keys: ClusterKeys,
               db_id: int, table: Table, scratch: Path) -> tuple[int, list[WrittenRowset]]:
@@ -145,8 +165,8 @@ class LocalDataAccess:
     def bind(self, con: duckdb.DuckDBPyConnection, view_name: str, scan: TableScan) -> list[str]:
         files, pinned = self.files(scan)
         if files:
-            source = f"SELECT {_column_list(scan.table)} FROM read_parquet({string_list([str(f) for f in files])})"
+            source = f"SELECT {column_list(scan.table)} FROM read_parquet({string_list([str(f) for f in files])})"
         else:
-            source = _empty_relation(scan.table)
+            source = empty_relation(scan.table)
         con.execute(f"CREATE TEMP VIEW {ident(view_name)} AS {source}")
         return pinned

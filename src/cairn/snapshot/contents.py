@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from cairn.catalog.model import CatalogState
 from cairn.lake.manifest import PartitionManifest
-from cairn.lake.rowset_writer import checksum_bytes
+from cairn.storage.checksum import checksum_bytes
 from cairn.snapshot.manifest import SnapshotObject, TableDigest
 from cairn.storage.object_store import ObjectStore
 

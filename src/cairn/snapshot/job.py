@@ -18,7 +18,7 @@ from cairn.catalog.model import CatalogState, SnapshotJob
 from cairn.catalog.snapshot_ops import PutSnapshotJob
 from cairn.errors import AnalysisError, CairnError
 from cairn.journal.image import CheckpointImage
-from cairn.lake.rowset_writer import checksum_bytes
+from cairn.storage.checksum import checksum_bytes
 from cairn.snapshot.contents import snapshot_contents
 from cairn.snapshot.listing import AUTOMATED_PREFIX
 from cairn.snapshot.manifest import SnapshotManifest, SnapshotVolume

@@ -1,48 +1,162 @@
-"""A local disk cache of objects, keyed by object key.
+"""A bounded local disk cache of objects, keyed by store and object key.
 
 Objects are immutable (DESIGN invariant 1), so a cached copy can never be stale: no invalidation
-exists or is needed. A copy is written to a temporary name and renamed, so a crash never leaves a
-half-written file under a real name.
+exists or is needed. What can go wrong is the local disk, so a copy is checked against the
+checksum its manifest records each time it is handed out, and fetched again when it does not
+match. A copy is written to a temporary name and renamed, so a crash never leaves a half-written
+file under a real name. Least recently used files are evicted past the capacity, except files a
+running statement holds.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import uuid
+from collections import Counter, OrderedDict
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
+from cairn.errors import StorageError
+from cairn.storage.checksum import checksum_bytes, checksum_file
 from cairn.storage.object_store import IO_CONCURRENCY, ObjectStore
 
 
-class ObjectCache:
-    """Local copies of remote objects under `root`."""
+@dataclass(frozen=True)
+class CacheStats:
+    """What the cache did since it started, and how full it is."""
 
-    def __init__(self, root: Path) -> None:
+    hits: int
+    misses: int
+    evictions: int
+    corrupt_refetches: int
+    used_bytes: int
+    capacity_bytes: int | None
+    files: int
+
+
+class ObjectCache:
+    """Local copies of remote objects under `root`, at most `capacity_bytes` of them (None: no limit)."""
+
+    def __init__(self, root: Path, capacity_bytes: int | None = None) -> None:
         self.root = root
+        self.capacity_bytes = capacity_bytes
         self.hits = 0
         self.misses = 0
+        self.evictions = 0
+        self.corrupt_refetches = 0
+        self._sizes: OrderedDict[Path, int] = OrderedDict()  # least recently used first
+        self._held: Counter[Path] = Counter()
+        self._lock = threading.Lock()
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        """Index the files a previous run left (a restarted node keeps its warm cache)."""
+        if not self.root.exists():
+            return
+        found = []
+        for path in self.root.glob("*/*"):
+            if path.name.startswith("."):
+                path.unlink(missing_ok=True)  # a fetch cut off by a crash
+            elif path.is_file():
+                stat = path.stat()
+                found.append((stat.st_mtime_ns, path, stat.st_size))
+        for _, path, size in sorted(found):
+            self._sizes[path] = size
 
     def path_for(self, store: ObjectStore, key: str) -> Path:
         digest = hashlib.sha256(f"{store.description}/{key}".encode()).hexdigest()
         return self.root / digest[:2] / f"{digest}.{key.rsplit('.', 1)[-1]}"
 
-    def fetch_all(self, store: ObjectStore, keys: list[str]) -> list[Path]:
-        """Local paths of `keys`, fetching the ones not cached yet concurrently (each key once)."""
+    def stats(self) -> CacheStats:
+        with self._lock:
+            return CacheStats(self.hits, self.misses, self.evictions, self.corrupt_refetches,
+                              sum(self._sizes.values()), self.capacity_bytes, len(self._sizes))
+
+    def fetch_all(self, store: ObjectStore, keys: list[str], checksums: list[str | None] | None = None) -> list[Path]:
+        """Local paths of `keys`, fetching the ones not cached (or corrupt) concurrently, each once.
+
+        Each returned file is held against eviction until `release(store, keys)`. With `checksums`
+        (aligned with `keys`), a cached copy that does not match is fetched again, and a fetched
+        object that does not match raises StorageError naming the key (nothing is cached then).
+        """
+        expected = dict(zip(keys, checksums)) if checksums else {}
         paths = {key: self.path_for(store, key) for key in dict.fromkeys(keys)}
-        missing = [key for key, path in paths.items() if not path.exists()]
-        self.hits += len(paths) - len(missing)
-        self.misses += len(missing)
-
-        def fetch(key: str) -> None:
-            target = paths[key]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}")
-            temporary.write_bytes(store.get(key))
-            os.replace(temporary, target)
-
-        if missing:
-            with ThreadPoolExecutor(max_workers=min(IO_CONCURRENCY, len(missing))) as pool:
-                list(pool.map(fetch, missing))
+        with self._lock:
+            self._held.update(paths[key] for key in keys)
+            present = {key for key, path in paths.items() if path in self._sizes}
+            for key in present:
+                self._sizes.move_to_end(paths[key])
+        try:
+            missing = [key for key in paths if key not in present or not self._intact(paths[key], expected.get(key))]
+            with self._lock:
+                self.hits += len(paths) - len(missing)
+                self.misses += len(missing)
+            if missing:
+                with ThreadPoolExecutor(max_workers=min(IO_CONCURRENCY, len(missing))) as pool:
+                    list(pool.map(lambda key: self._fetch(store, key, paths[key], expected.get(key)), missing))
+        except BaseException:
+            self.release(store, keys)
+            raise
+        self._evict()
         return [paths[key] for key in keys]
+
+    def _intact(self, path: Path, checksum: str | None) -> bool:
+        """True if the cached copy is still there and matches `checksum`; else forget it."""
+        try:
+            if checksum is None or checksum_file(path) == checksum:
+                return True
+        except FileNotFoundError:
+            pass
+        else:
+            with self._lock:
+                self.corrupt_refetches += 1
+        with self._lock:
+            self._sizes.pop(path, None)
+        return False
+
+    def _fetch(self, store: ObjectStore, key: str, target: Path, checksum: str | None) -> None:
+        data = store.get(key)
+        if checksum is not None and checksum_bytes(data) != checksum:
+            raise StorageError(f"object '{key}' on {store.description} does not match its checksum "
+                               f"(expected {checksum}): the stored copy is corrupt")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}")
+        temporary.write_bytes(data)
+        os.replace(temporary, target)
+        with self._lock:
+            self._sizes[target] = len(data)
+            self._sizes.move_to_end(target)
+
+    def release(self, store: ObjectStore, keys: list[str]) -> None:
+        """Let files handed out by `fetch_all` be evicted again."""
+        with self._lock:
+            for key in keys:
+                path = self.path_for(store, key)
+                self._held[path] -= 1
+                if self._held[path] <= 0:
+                    del self._held[path]
+        self._evict()
+
+    def _evict(self) -> None:
+        if self.capacity_bytes is None:
+            return
+        with self._lock:
+            used = sum(self._sizes.values())
+            for path in list(self._sizes):
+                if used <= self.capacity_bytes:
+                    break
+                if self._held[path] > 0:
+                    continue
+                used -= self._sizes.pop(path)
+                path.unlink(missing_ok=True)
+                self.evictions += 1
+
+    def clear(self) -> None:
+        """Delete every file no statement holds (a cold cache, e.g. for a benchmark)."""
+        with self._lock:
+            for path in [p for p in self._sizes if self._held[p] <= 0]:
+                del self._sizes[path]
+                path.unlink(missing_ok=True)

@@ -1,0 +1,1 @@
+"""The compute node process (`cairn cn`): scans, writes and compactions over Arrow Flight."""

@@ -1,0 +1,51 @@
+"""Running a compute node process: the Flight data service and its HTTP endpoints, until a stop signal."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from cairn.cn.service import ComputeService
+from cairn.cn.status_server import NodeStatusServer
+from cairn.config.cn_config import CnConfig
+from cairn.errors import ConfigError
+
+log = logging.getLogger("cairn")
+
+
+class ComputeNode:
+    """A started compute node (also usable inside one process, e.g. by tests and benchmarks)."""
+
+    def __init__(self, config: CnConfig) -> None:
+        self.config = config
+        try:
+            self.service = ComputeService(config, f"grpc://{config.host}:{config.thrift_port}")
+        except OSError as exc:
+            raise ConfigError(f"cannot serve on {config.host}:{config.thrift_port} (thrift_port): {exc}") from None
+        self._flight = threading.Thread(target=self.service.serve, name="cn-flight", daemon=True)
+        self._flight.start()
+        try:
+            self.status = NodeStatusServer(self.service)
+        except OSError as exc:
+            self.service.shutdown()
+            raise ConfigError(f"cannot serve the heartbeat or web port on {config.host}: {exc}") from None
+        log.info("CN serving: heartbeat on %s:%d, data (Arrow Flight) on %s:%d, http on %s:%d",
+                 config.host, config.heartbeat_service_port, config.host, config.thrift_port,
+                 config.host, config.webserver_port)
+
+    def close(self) -> None:
+        self.status.close()
+        self.service.shutdown()
+
+
+def run_compute_node(config: CnConfig) -> None:
+    """Serve until SIGTERM or SIGINT."""
+    config.report_keys()
+    node = ComputeNode(config)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    log.info("CN stopping")
+    node.close()

@@ -1,0 +1,178 @@
+"""ComputeService: a compute node's Arrow Flight data service (scans, writes, compactions).
+
+Scans stream Arrow record batches back as DuckDB produces them; writes receive the checked,
+routed rows of a load and answer with the rowsets they put; compactions merge one tablet's
+rowsets. Objects are read through the node's bounded, checksummed disk cache. Errors go back as
+a RemoteError in the Flight error's message, so the FE raises the same kind of error it would
+have raised running the work itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.flight as flight
+
+from cairn.compaction.merge import merge_rowsets
+from cairn.compute.requests import (
+    ROWSETS_VIEW,
+    WRITTEN_ROWSETS,
+    CompactRequest,
+    RemoteError,
+    ScanRequest,
+    WriteRequest,
+)
+from cairn.config.cn_config import CnConfig
+from cairn.errors import CairnError
+from cairn.lake.rowset_writer import write_rowsets
+from cairn.lake.sqltext import ident, string_list
+from cairn.secrets import redact
+from cairn.storage.keys import ClusterKeys
+from cairn.storage.object_cache import ObjectCache
+from cairn.storage.object_store import ObjectStore, open_store
+from cairn.storage.volume import StorageVolume
+
+log = logging.getLogger(__name__)
+
+
+
+def remote_error(exc: Exception) -> flight.FlightServerError:
+    """The Flight error carrying `exc` back to the FE, its text free of secrets."""
+    kind = "duckdb" if isinstance(exc, duckdb.Error) else "cairn"
+    name = type(exc).__name__ if isinstance(exc, (duckdb.Error, CairnError)) else "CairnError"
+    return flight.FlightServerError(RemoteError(kind=kind, name=name, message=redact(str(exc))).model_dump_json())
+
+
+class ComputeService(flight.FlightServerBase):
+    """The Flight server of one compute node."""
+
+    def __init__(self, config: CnConfig, location: str) -> None:
+        super().__init__(location)
+        self.config = config
+        self.root = Path(config.storage_root_path).expanduser().resolve()
+        self.cache = ObjectCache(self.root / "cache", config.datacache_disk_size)
+        self.duckdb = duckdb.connect()
+        self.started_at = time.time()
+        self.counters: Counter[str] = Counter()
+        self.running = 0
+        self._lock = threading.Lock()
+        self._stores: dict[str, ObjectStore] = {}
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def store(self, volume: StorageVolume) -> ObjectStore:
+        """The store of `volume`, opened once per distinct definition."""
+        fingerprint = volume.model_dump_json()
+        with self._lock:
+            store = self._stores.get(fingerprint)
+            if store is None:
+                store = self._stores[fingerprint] = open_store(volume)
+            return store
+
+    def _begin(self, kind: str) -> None:
+        with self._lock:
+            self.running += 1
+            self.counters[kind] += 1
+
+    def _end(self) -> None:
+        with self._lock:
+            self.running -= 1
+
+    def _files(self, store: ObjectStore, request: ScanRequest) -> tuple[list[Path], list[str]]:
+        """Local files of the request's rowsets: in place on a local volume, else from the cache
+        (whose entries are held until the returned keys are released)."""
+        keys = [r.key for r in request.rowsets]
+        local = [store.local_path(k) for k in keys]
+        if all(p is not None for p in local):
+            return local, []  # type: ignore[return-value]
+        paths = self.cache.fetch_all(store, keys, [r.checksum for r in request.rowsets])
+        return paths, keys
+
+    # -- Flight -------------------------------------------------------------------------------
+
+    def do_get(self, context: flight.ServerCallContext, ticket: flight.Ticket) -> flight.FlightDataStream:
+        request = ScanRequest.model_validate_json(ticket.ticket)
+        self._begin("scans")
+        try:
+            if self.config.debug_scan_delay_seconds:
+                time.sleep(self.config.debug_scan_delay_seconds)
+            store = self.store(request.volume)
+            files, held = self._files(store, request)
+            con = self.duckdb.cursor()
+            con.execute(f"CREATE TEMP VIEW {ident(ROWSETS_VIEW)} AS SELECT {request.columns_sql} "
+                        f"FROM read_parquet({string_list([str(f) for f in files])})")
+            reader = con.sql(request.sql).to_arrow_reader()
+        except Exception as exc:
+            self._end()
+            raise remote_error(exc) from None
+        return flight.GeneratorStream(reader.schema, self._stream(reader, con, store, held))
+
+    def _stream(self, reader: pa.RecordBatchReader, con: duckdb.DuckDBPyConnection, store: ObjectStore,
+                held: list[str]) -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in reader:
+                self.counters["rows_scanned"] += batch.num_rows
+                yield batch
+        except duckdb.Error as exc:
+            raise remote_error(exc) from None
+        finally:
+            con.close()
+            if held:
+                self.cache.release(store, held)
+            self._end()
+
+    def do_put(self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor,
+               reader: flight.MetadataRecordBatchReader, writer: flight.FlightMetadataWriter) -> None:
+        request = WriteRequest.model_validate_json(descriptor.command)
+        self._begin("writes")
+        try:
+            if self.config.debug_write_delay_seconds:
+                time.sleep(self.config.debug_write_delay_seconds)
+            store = self.store(request.volume)
+            con = self.duckdb.cursor()
+            try:
+                con.register("__incoming", reader.to_reader())
+                rows, written = write_rowsets(con, "SELECT * FROM __incoming", store,
+                                              ClusterKeys(request.cluster_id), request.db_id, request.table,
+                                              self.root / "tmp" / uuid.uuid4().hex)
+            finally:
+                con.close()
+            self.counters["rows_written"] += rows
+            writer.write(pa.py_buffer(json.dumps({"rows": rows, "rowsets": WRITTEN_ROWSETS.dump_python(
+                written, mode="json")}).encode()))
+        except Exception as exc:
+            raise remote_error(exc) from None
+        finally:
+            self._end()
+
+    def do_action(self, context: flight.ServerCallContext, action: flight.Action) -> Iterator[bytes]:
+        kind = action.type
+        try:
+            if kind == "compact":
+                request = CompactRequest.model_validate_json(action.body.to_pybytes())
+                self._begin("compactions")
+                try:
+                    rowset = merge_rowsets(self.store(request.volume), self.cache, request.rowsets,
+                                           request.target_key)
+                finally:
+                    self._end()
+                return iter([rowset.model_dump_json().encode()])
+            if kind == "clear_cache":
+                self.cache.clear()
+                return iter([b"{}"])
+        except Exception as exc:
+            raise remote_error(exc) from None
+        raise flight.FlightServerError(
+            RemoteError(kind="cairn", name="CairnError", message=f"unknown action '{kind}'").model_dump_json())
+
+    def list_actions(self, context: flight.ServerCallContext) -> list[tuple[str, str]]:
+        return [("compact", "merge one tablet's rowsets"), ("clear_cache", "empty the local object cache")]

@@ -1,0 +1,1 @@
+"""Compute work between an FE and its compute nodes: the requests, node registry and dispatch."""

@@ -1,0 +1,246 @@
+"""NodeDataAccess: DataAccess over compute nodes, or the FE's embedded engine while none is registered.
+
+A scan is cut into one fragment per node: the tablets each node owns (ComputeNodeRegistry), with
+the query's projection and pushed-down filter. Fragments run concurrently; the Arrow results come
+back and are bound on the FE's DuckDB connection, which finishes the query. A node that fails
+(killed, unreachable) is taken out and its fragment runs again on the others, so a statement
+either gets every tablet's rows exactly once or fails with a clear error — never a partial answer.
+Pins against vacuum stay in the FE (the embedded engine's pin counts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+import pyarrow as pa
+import pyarrow.flight as flight
+
+from cairn import errors
+from cairn.catalog.model import Table
+from cairn.catalog.types import parse_type
+from cairn.compute.registry import ComputeNodeRegistry, NodeState, owner
+from cairn.compute.requests import (
+    ROWSETS_VIEW,
+    WRITTEN_ROWSETS,
+    CompactRequest,
+    RemoteError,
+    RowsetRef,
+    ScanRequest,
+    WriteRequest,
+)
+from cairn.config.fe_config import FeConfig
+from cairn.errors import CairnError, ComputeNodeFailedError, NoComputeNodeError
+from cairn.lake.manifest import MANIFESTS, Rowset
+from cairn.lake.rowset_writer import WrittenRowset
+from cairn.lake.sqltext import ident
+from cairn.query.data_access import LocalDataAccess, TableScan, column_list, empty_relation
+from cairn.storage.keys import ClusterKeys
+from cairn.storage.object_store import ObjectStore
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# Rows per record batch a load streams to its compute node.
+WRITE_BATCH_ROWS = 1 << 17
+# What a scan returns when the query reads none of the table's columns (COUNT(*)).
+ROW_MARKER = "__cairn_row"
+
+
+class _NodeFailed(Exception):
+    """A node could not do its part (connection refused or lost, node died)."""
+
+
+def _remote(exc: flight.FlightError) -> Exception | None:
+    """The error a node raised on purpose (query or storage error), or None for a node failure."""
+    if not isinstance(exc, flight.FlightServerError):
+        return None
+    text = str(exc)
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0:
+        return None
+    try:
+        found = RemoteError.model_validate_json(text[start:end + 1])
+    except ValueError:
+        return None
+    if found.kind == "duckdb":
+        kind = getattr(duckdb, found.name, duckdb.Error)
+        return kind(found.message.replace(f'"{ROWSETS_VIEW}"', "table").replace(ROWSETS_VIEW, "table"))
+    kind = getattr(errors, found.name, CairnError)
+    return (kind if isinstance(kind, type) and issubclass(kind, CairnError) else CairnError)(found.message)
+
+
+def _stable_number(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+class NodeDataAccess:
+    """Sends scans, writes and compactions to compute nodes (see the module docstring)."""
+
+    def __init__(self, local: LocalDataAccess, registry: ComputeNodeRegistry, config: FeConfig) -> None:
+        self.local = local
+        self.registry = registry
+        self.config = config
+        self.fragments_sent = 0
+        self.retries = 0
+
+    # -- pins and counters live in the FE -------------------------------------------------------
+
+    def pin(self, keys: list[str]) -> list[str]:
+        return self.local.pin(keys)
+
+    def release(self, keys: list[str]) -> None:
+        self.local.release(keys)
+
+    def pinned(self) -> set[str]:
+        return self.local.pinned()
+
+    @property
+    def partitions_read(self) -> int:
+        return self.local.partitions_read
+
+    @property
+    def objects_read(self) -> int:
+        return self.local.objects_read
+
+    def uses_nodes(self) -> bool:
+        """True when compute nodes are registered; False to use the embedded engine. Raises
+        NoComputeNodeError when none is registered and the embedded engine is switched off."""
+        if self.registry.registered():
+            return True
+        if self.config.embedded_compute_node:
+            return False
+        raise NoComputeNodeError(
+            "Compute node not found. No compute node is registered: add one with "
+            "ALTER SYSTEM ADD COMPUTE NODE \"host:heartbeat_service_port\"")
+
+    # -- running work on nodes, with retry on the others -------------------------------------------
+
+    def _on_nodes(self, items: list[int], work: Callable[[NodeState, list[int]], T]) -> list[T]:
+        """Run `work(node, its items)` for every node owning some of `items`, concurrently; items of
+        a node that fails go to the remaining nodes, until all are done or no node is left."""
+        failed: dict[str, str] = {}
+        pending, results = list(items), []
+        while pending:
+            nodes = self.registry.alive(exclude=failed)
+            if not nodes:
+                if failed:
+                    raise ComputeNodeFailedError(
+                        "Compute node failed while running the statement and no other is alive: "
+                        + "; ".join(f"{a}: {m}" for a, m in failed.items()))
+                states = self.registry.states()
+                down = "; ".join(f"{s.address} ({s.err_msg or 'no heartbeat yet'})" for s in states)
+                raise NoComputeNodeError(f"Compute node not found. Check if any compute node is down: {down}")
+            groups = self.registry.assign(pending, nodes)
+            by_address = {n.address: n for n in nodes}
+            pending = []
+
+            def attempt(address: str) -> T:
+                try:
+                    return work(by_address[address], groups[address])
+                except flight.FlightError as exc:
+                    remote = _remote(exc)
+                    if remote is not None:
+                        raise remote from None
+                    raise _NodeFailed(str(exc).splitlines()[0]) from None
+                except (OSError, pa.ArrowException) as exc:
+                    raise _NodeFailed(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+
+            with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+                futures = {address: pool.submit(attempt, address) for address in groups}
+                self.fragments_sent += len(futures)
+                for address, future in futures.items():
+                    try:
+                        results.append(future.result())
+                    except _NodeFailed as exc:
+                        failed[address] = str(exc)
+                        self.registry.mark_failed(address, str(exc))
+                        pending.extend(groups[address])
+            if pending:
+                self.retries += 1
+                log.warning("retrying %d items of failed compute nodes on the others", len(pending))
+        return results
+
+    # -- DataAccess ---------------------------------------------------------------------------
+
+    def bind(self, con: duckdb.DuckDBPyConnection, view_name: str, scan: TableScan) -> list[str]:
+        if not self.uses_nodes():
+            return self.local.bind(con, view_name, scan)
+        table = scan.table
+        read = [p for p in scan.partitions if p.manifest_key]
+        manifests = MANIFESTS.get_many(scan.store, [p.manifest_key for p in read])  # type: ignore[misc]
+        tablets: dict[int, list[Rowset]] = {}
+        for partition, manifest in zip(read, manifests):
+            for tablet, rowsets in manifest.tablets.items():
+                if rowsets and (partition.tablet_ids is None or tablet in partition.tablet_ids):
+                    tablets[tablet] = rowsets
+        keys = self.local.pin([r.key for rowsets in tablets.values() for r in rowsets])
+        self.local.partitions_read += len(scan.partitions)
+        self.local.objects_read += len(keys)
+        names = {c.name.lower(): c.name for c in table.columns}
+        wanted = [names[c.lower()] for c in scan.columns if c.lower() in names] if scan.columns is not None \
+            else [c.name for c in table.columns]
+        select = ", ".join(ident(c) for c in wanted) or f"TRUE AS {ROW_MARKER}"
+        where = f" WHERE {scan.filter_sql}" if scan.filter_sql else ""
+        if not tablets:
+            con.execute(f"CREATE TEMP VIEW {ident(view_name)} AS SELECT {select} FROM ({empty_relation(table)})")
+            return keys
+        request = ScanRequest(volume=scan.store.volume, table_name=table.name, rowsets=[],
+                              columns_sql=column_list(table), sql=f"SELECT {select} FROM {ROWSETS_VIEW}{where}")
+
+        def scan_on(node: NodeState, items: list[int]) -> pa.Table:
+            refs = [RowsetRef(key=r.key, checksum=r.checksum) for t in items for r in tablets[t]]
+            ticket = flight.Ticket(request.model_copy(update={"rowsets": refs}).model_dump_json().encode())
+            return self.registry.client(node).do_get(ticket).read_all()
+
+        parts = self._on_nodes(sorted(tablets), scan_on)
+        data = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+        con.register(f"{view_name}__rows", data)
+        # LARGEINT comes back as DECIMAL(38,0) from Arrow: cast it back, as the embedded engine does.
+        typed = ", ".join(
+            f"CAST({ident(c)} AS HUGEINT) AS {ident(c)}" if parse_type(table.column(c).type).name == "LARGEINT"
+            else ident(c) for c in wanted) or ROW_MARKER
+        con.execute(f"CREATE TEMP VIEW {ident(view_name)} AS SELECT {typed} FROM {ident(view_name + '__rows')}")
+        return keys
+
+    def write(self, con: duckdb.DuckDBPyConnection, select_sql: str, store: ObjectStore, keys: ClusterKeys,
+              db_id: int, table: Table, scratch: Path) -> tuple[int, list[WrittenRowset]]:
+        if not self.uses_nodes():
+            return self.local.write(con, select_sql, store, keys, db_id, table, scratch)
+        request = WriteRequest(volume=store.volume, cluster_id=keys.cluster_id, db_id=db_id, table=table)
+        descriptor = flight.FlightDescriptor.for_command(request.model_dump_json().encode())
+
+        def write_on(node: NodeState, _items: list[int]) -> tuple[int, list[WrittenRowset]]:
+            reader = con.sql(select_sql).to_arrow_reader(WRITE_BATCH_ROWS)
+            try:
+                writer, answers = self.registry.client(node).do_put(descriptor, reader.schema)
+                try:
+                    for batch in reader:
+                        writer.write_batch(batch)
+                    writer.done_writing()
+                    answer = json.loads(answers.read().to_pybytes())
+                finally:
+                    writer.close()
+            finally:
+                reader.close()  # the connection takes one open result at a time: a retry needs it free
+            return answer["rows"], WRITTEN_ROWSETS.validate_python(answer["rowsets"])
+
+        # One node writes the whole load: the table's owner, so repeated loads land on one node.
+        return self._on_nodes([table.id], write_on)[0]
+
+    def compact(self, store: ObjectStore, rowsets: list[Rowset], target_key: str) -> Rowset:
+        if not self.uses_nodes():
+            return self.local.compact(store, rowsets, target_key)
+        body = CompactRequest(volume=store.volume, rowsets=rowsets, target_key=target_key).model_dump_json()
+
+        def compact_on(node: NodeState, _items: list[int]) -> Rowset:
+            answers = list(self.registry.client(node).do_action(flight.Action("compact", body.encode())))
+            return Rowset.model_validate_json(answers[0].body.to_pybytes())
+
+        return self._on_nodes([_stable_number(target_key.rsplit("/", 1)[0])], compact_on)[0]

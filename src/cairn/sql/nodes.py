@@ -1,0 +1,101 @@
+"""ALTER SYSTEM ADD / DROP COMPUTE NODE and SHOW COMPUTE NODES."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from cairn.catalog.catalog import Catalog
+from cairn.catalog.model import ComputeNode
+from cairn.catalog.node_ops import AddComputeNodes, DropComputeNodes
+from cairn.errors import ComputeNodeError
+from cairn.sql.dispatch import handles
+from cairn.sql.node_grammar import AddComputeNodeStatement, DropComputeNodeStatement, ShowComputeNodes
+from cairn.sql.result import ResultSet
+
+if TYPE_CHECKING:
+    from cairn.fe.session import Session
+
+SHOW_COLUMNS = ["ComputeNodeId", "IP", "HeartbeatPort", "BePort", "HttpPort", "BrpcPort", "LastStartTime",
+                "LastHeartbeat", "Alive", "SystemDecommissioned", "ClusterDecommissioned", "ErrMsg", "Version",
+                "CpuCores", "NumRunningQueries", "MemUsedPct", "CpuUsedPct", "DataCacheMetrics", "HasStoragePath",
+                "StarletPort", "WorkerId", "WarehouseName", "TabletNum", "StatusCode"]
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """`host:port` → (host, port); ComputeNodeError naming the text otherwise."""
+    host, _, port = text.strip().rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ComputeNodeError(f"Invalid host:port '{text}': expected \"host:heartbeat_service_port\"")
+    return host, int(port)
+
+
+@handles(AddComputeNodeStatement)
+def add_compute_nodes(session: "Session", statement: AddComputeNodeStatement) -> ResultSet:
+    """Register nodes (durably, in the journal) and heartbeat them at once."""
+    wanted = [parse_address(a) for a in statement.addresses]
+
+    def build(catalog: Catalog) -> AddComputeNodes:
+        known = {n.address for n in catalog.state.compute_nodes}
+        ids = catalog.allocate_ids(len(wanted))
+        nodes = [ComputeNode(host=h, heartbeat_service_port=p, id=i) for (h, p), i in zip(wanted, ids)]
+        for node in nodes:
+            if node.address in known or [n.address for n in nodes].count(node.address) > 1:
+                raise ComputeNodeError(f"Compute node already exists with same host and port: {node.address}")
+        return AddComputeNodes(nodes=nodes)
+
+    session.frontend.commit(build)
+    session.frontend.compute_nodes.heartbeat_all()
+    return ResultSet.ok()
+
+
+@handles(DropComputeNodeStatement)
+def drop_compute_nodes(session: "Session", statement: DropComputeNodeStatement) -> ResultSet:
+    addresses = [":".join(map(str, parse_address(a))) for a in statement.addresses]
+
+    def build(catalog: Catalog) -> DropComputeNodes:
+        known = {n.address for n in catalog.state.compute_nodes}
+        for address in addresses:
+            if address not in known:
+                raise ComputeNodeError(f"compute node does not exist: {address}")
+        return DropComputeNodes(addresses=addresses)
+
+    session.frontend.commit(build)
+    return ResultSet.ok()
+
+
+def _size(count: int) -> str:
+    value, unit = float(count), "B"
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            break
+        value /= 1024
+    return f"{value:.0f}B" if unit == "B" else f"{value:.2f}{unit}"
+
+
+def _time(seconds: float | None) -> str | None:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds)) if seconds else None
+
+
+@handles(ShowComputeNodes)
+def show_compute_nodes(session: "Session", statement: ShowComputeNodes) -> ResultSet:
+    registry = session.frontend.compute_nodes
+    tablets = registry.tablets_assigned()
+    rows = []
+    for state in registry.states():
+        report = state.report
+        cache = (f"Status: Normal, DiskUsage: {_size(report.cache_used_bytes)}/{_size(report.cache_capacity_bytes)}"
+                 if report else None)
+        rows.append((state.node.id, state.node.host, state.node.heartbeat_service_port,
+                     report.thrift_port if report else None, report.webserver_port if report else None,
+                     report.brpc_port if report else None, _time(report.start_time if report else None),
+                     _time(state.last_heartbeat), str(state.alive).lower(), "false", "false", state.err_msg,
+                     report.version if report else None, report.cpu_cores if report else None,
+                     report.running if report else 0, "0.00 %", "0.0 %", cache, "true", 0, state.node.id,
+                     "default_warehouse", tablets.get(state.address, 0), "OK" if state.alive else "DISCONNECTED"))
+    types = [pa.int64(), pa.string(), pa.int64(), pa.int64(), pa.int64(), pa.int64(), pa.string(), pa.string(),
+             pa.string(), pa.string(), pa.string(), pa.string(), pa.string(), pa.int64(), pa.int64(), pa.string(),
+             pa.string(), pa.string(), pa.string(), pa.int64(), pa.int64(), pa.string(), pa.int64(), pa.string()]
+    return ResultSet.from_rows(SHOW_COLUMNS, rows, types)
