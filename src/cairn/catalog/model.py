@@ -41,6 +41,7 @@ class Partition(BaseModel):
     manifest_key: str | None = None  # None: the partition is empty at its visible version
     row_count: int = 0
     data_size: int = 0
+    compact_version: int = 0  # the newest version a compaction made
 
 
 class Table(BaseModel):

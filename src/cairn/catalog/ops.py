@@ -230,6 +230,7 @@ class PartitionVersion(BaseModel):
     manifest_key: str | None
     row_count: int
     data_size: int
+    compaction: bool = False  # the version only merges rowsets: same rows, fewer objects
 
 
 class CommitVersions(Op):
@@ -254,6 +255,8 @@ class CommitVersions(Op):
             partition.manifest_key = change.manifest_key
             partition.row_count = change.row_count
             partition.data_size = change.data_size
+            if change.compaction:
+                partition.compact_version = change.version
         if self.label:
             state.labels.setdefault(self.db_id, {})[self.label] = self.txn_id
         _bump_ids(state, self.txn_id)

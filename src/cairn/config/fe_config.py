@@ -60,6 +60,10 @@ class FeConfig(ConfModel):
     # embedded default); false makes such statements fail, saying that no compute node exists.
     embedded_compute_node: bool = True
 
+    # Compaction (StarRocks' key: a tablet is compacted once it has this many rowsets).
+    lake_compaction_score_selector_min_score: int = Field(default=10, ge=2)
+    lake_compaction_interval_seconds: float = Field(default=10.0, gt=0)
+
     # Garbage collection.
     vacuum_grace_period_seconds: float = Field(default=600.0, ge=0)
     vacuum_interval_seconds: float = Field(default=300.0, gt=0)

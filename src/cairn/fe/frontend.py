@@ -32,6 +32,7 @@ from cairn.journal.incarnation import (
 from cairn.journal.log import AppendConflict, Journal
 from cairn.journal.entry import JournalEntry
 from cairn.journal.position import JournalPosition
+from cairn.compaction.scheduler import CompactionScheduler
 from cairn.compute.node_access import NodeDataAccess
 from cairn.compute.registry import ComputeNodeRegistry
 from cairn.query.data_access import LocalDataAccess
@@ -83,6 +84,7 @@ class Frontend:
         self.metrics = FrontendMetrics(self)
         self.snapshots = SnapshotJobs(self)
         self.vacuum = Vacuum(self)
+        self.compaction = CompactionScheduler(self)
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -116,6 +118,7 @@ class Frontend:
         threading.Thread(target=self._vacuum_loop, name="vacuum", daemon=True).start()
         self.compute_nodes.heartbeat_all()
         threading.Thread(target=self._heartbeat_loop, name="heartbeats", daemon=True).start()
+        threading.Thread(target=self._compaction_loop, name="compaction", daemon=True).start()
 
     def load(self, incarnation: int, until: int | None = None) -> None:
         """Load incarnation's newest image (at or before `until`) and replay its log after it."""
@@ -311,6 +314,13 @@ class Frontend:
                     self.vacuum.run()
                 except CairnError as exc:
                     log.warning("vacuum failed: %s", exc)
+
+    def _compaction_loop(self) -> None:
+        while not self._closed.wait(self.config.lake_compaction_interval_seconds):
+            try:
+                self.compaction.run_once()
+            except CairnError as exc:
+                log.warning("compaction failed: %s", exc)
 
     def _heartbeat_loop(self) -> None:
         while not self._closed.wait(self.config.heartbeat_interval_second):

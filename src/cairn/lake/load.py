@@ -31,7 +31,12 @@ from cairn.lake.rowset_writer import WrittenRowset
 if TYPE_CHECKING:
     from cairn.fe.frontend import Frontend
 
-_table_locks: defaultdict[tuple[str, int], threading.Lock] = defaultdict(threading.Lock)
+_table_locks: dict[tuple[str, int], threading.Lock] = {}
+
+
+def table_commit_lock(cluster_id: str, table_id: int) -> threading.Lock:
+    """The lock under which a table's new versions are built from its visible ones (loads, compaction)."""
+    return _table_locks.setdefault((cluster_id, table_id), threading.Lock())  # atomic: one lock per table
 
 
 @dataclass
@@ -106,7 +111,7 @@ def _commit(frontend: "Frontend", db: Database, table: Table, written: list[Writ
     for item in written:
         by_partition[item.partition_id].append(item)
     store = frontend.store_for(db.storage_volume)
-    with _table_locks[(frontend.keys.cluster_id, table.id)]:
+    with table_commit_lock(frontend.keys.cluster_id, table.id):
         with frontend.catalog.lock:
             _, live = frontend.catalog.table(db.name, table.name)
             if live.id != table.id:

@@ -158,7 +158,7 @@ def show_partitions(session: "Session", statement: extended.ShowPartitions) -> R
         else:
             bounds = ""
         path = f"{volume.location.rstrip('/')}/{keys.partition_prefix(db.id, table.id, p.id)}"
-        rows.append((p.id, p.name, 0, p.visible_version, _format_time(p.visible_version_time),
+        rows.append((p.id, p.name, p.compact_version, p.visible_version, _format_time(p.visible_version_time),
                      p.visible_version + 1, "NORMAL", ", ".join(table.partition_columns), bounds,
                      ", ".join(table.distribution_columns) or "ALL KEY", table.buckets,
                      p.data_size, p.row_count, path))

@@ -1,0 +1,158 @@
+"""CompactionScheduler: finds tablets with many small rowsets and merges each into one new version.
+
+The merge runs without any lock (on a compute node, or in the FE's embedded engine). Its result
+is then rebased onto the partition's newest visible version under the table's commit lock: loads
+only ever append rowsets to a tablet, so if the merged rowsets are still the tablet's first ones,
+they are replaced by the merged rowset and the rowsets loaded meanwhile are kept after it. Anything
+else (a truncate, a dropped partition) abandons this round; vacuum removes the unused object later.
+Readers see either the old version or the new one: both hold the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cairn.catalog.catalog import Catalog
+from cairn.catalog.model import Database, Partition, Table
+from cairn.catalog.ops import CommitVersions, PartitionVersion
+from cairn.errors import CairnError, ConcurrentChangeError
+from cairn.lake.load import table_commit_lock
+from cairn.lake.manifest import MANIFESTS, PartitionManifest, Rowset
+
+if TYPE_CHECKING:
+    from cairn.fe.frontend import Frontend
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CompactionReport:
+    """What one round examined and merged."""
+
+    partitions_examined: int = 0
+    tablets_compacted: int = 0
+    rowsets_merged: int = 0
+    partitions_skipped: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class _Candidate:
+    db: Database
+    table: Table
+    partition: Partition
+    manifest: PartitionManifest
+    tablets: list[int]
+
+
+class CompactionScheduler:
+    """Runs compaction rounds for one FE (only while it leads)."""
+
+    def __init__(self, frontend: "Frontend") -> None:
+        self.frontend = frontend
+        self.total = CompactionReport()
+
+    def candidates(self) -> tuple[int, list[_Candidate]]:
+        """Partitions with a tablet at or past the threshold, and how many partitions were examined."""
+        threshold = self.frontend.config.lake_compaction_score_selector_min_score
+        with self.frontend.catalog.lock:
+            databases = [db.model_copy(deep=True) for db in self.frontend.catalog.state.databases.values()]
+        examined, found = 0, []
+        for db in databases:
+            parts = [(t, p) for t in db.tables.values() for p in t.partitions if p.manifest_key]
+            examined += len(parts)
+            store = self.frontend.store_for(db.storage_volume)
+            manifests = MANIFESTS.get_many(store, [p.manifest_key for _, p in parts])  # type: ignore[misc]
+            for (table, partition), manifest in zip(parts, manifests):
+                tablets = sorted(t for t, rowsets in manifest.tablets.items() if len(rowsets) >= threshold)
+                if tablets:
+                    found.append(_Candidate(db, table, partition, manifest, tablets))
+        return examined, found
+
+    def run_once(self) -> CompactionReport:
+        """One round over every partition. Storage or commit errors skip a partition, never stop the round."""
+        started = time.perf_counter()
+        report = CompactionReport()
+        if not self.frontend.is_leader:
+            return report
+        report.partitions_examined, found = self.candidates()
+        for candidate in found:
+            try:
+                merged = self._compact(candidate)
+            except ConcurrentChangeError as exc:
+                log.info("compaction of partition %d skipped: %s", candidate.partition.id, exc)
+                report.partitions_skipped += 1
+                continue
+            except CairnError as exc:
+                log.warning("compaction of partition %d failed: %s", candidate.partition.id, exc)
+                report.partitions_skipped += 1
+                continue
+            report.tablets_compacted += len(candidate.tablets)
+            report.rowsets_merged += merged
+        report.seconds = time.perf_counter() - started
+        for name in ("partitions_examined", "tablets_compacted", "rowsets_merged", "partitions_skipped"):
+            setattr(self.total, name, getattr(self.total, name) + getattr(report, name))
+        if report.tablets_compacted:
+            log.info("compaction merged %d rowsets into %d in %.2f s", report.rowsets_merged,
+                     report.tablets_compacted, report.seconds)
+        return report
+
+    def _compact(self, c: _Candidate) -> int:
+        frontend, keys = self.frontend, self.frontend.keys
+        store = frontend.store_for(c.db.storage_volume)
+        access = frontend.data_access
+        merged: dict[int, tuple[list[str], Rowset]] = {}
+        pinned: list[str] = []
+        try:
+            for tablet in c.tablets:
+                rowsets = c.manifest.tablets[tablet]
+                target = keys.data_file(c.db.id, c.table.id, c.partition.id, tablet)
+                pinned += access.pin([target])  # unreferenced until the commit: keep vacuum away
+                merged[tablet] = ([r.key for r in rowsets], access.compact(store, rowsets, target))
+            with table_commit_lock(keys.cluster_id, c.table.id):
+                version, manifest = self._rebase(c, store, merged)
+                key = keys.partition_manifest(c.db.id, c.table.id, c.partition.id, version)
+                store.put_if_absent(key, manifest.to_bytes())
+                pinned += access.pin([key])
+                change = PartitionVersion(partition_id=c.partition.id, version=version, manifest_key=key,
+                                          row_count=manifest.row_count, data_size=manifest.data_size,
+                                          compaction=True)
+
+                def build(catalog: Catalog) -> CommitVersions:
+                    current = self._visible(catalog, c)
+                    if current is None or current.visible_version != version - 1:
+                        raise ConcurrentChangeError(f"partition {c.partition.name} changed during compaction")
+                    return CommitVersions(db_id=c.db.id, table_id=c.table.id, txn_id=catalog.allocate_ids(1)[0],
+                                          versions=[change])
+
+                frontend.commit(build)
+        finally:
+            access.release(pinned)
+        return sum(len(old) for old, _ in merged.values())
+
+    @staticmethod
+    def _visible(catalog: Catalog, c: _Candidate) -> Partition | None:
+        db = catalog.state.databases.get(c.db.name)
+        table = db.tables.get(c.table.name) if db is not None and db.id == c.db.id else None
+        return table.partition_by_id(c.partition.id) if table is not None and table.id == c.table.id else None
+
+    def _rebase(self, c: _Candidate, store, merged: dict[int, tuple[list[str], Rowset]]
+                ) -> tuple[int, PartitionManifest]:
+        """The next version of the partition as it is now, with each merged prefix replaced."""
+        with self.frontend.catalog.lock:
+            current = self._visible(self.frontend.catalog, c)
+            if current is None or current.manifest_key is None:
+                raise ConcurrentChangeError(f"partition {c.partition.name} was dropped or emptied")
+            version, base_key = current.visible_version, current.manifest_key
+        base = MANIFESTS.get_many(store, [base_key])[0]
+        manifest = PartitionManifest(table_id=c.table.id, partition_id=c.partition.id, version=version + 1,
+                                     tablets={t: list(r) for t, r in base.tablets.items()})
+        for tablet, (old_keys, rowset) in merged.items():
+            now = manifest.tablets.get(tablet, [])
+            if [r.key for r in now[:len(old_keys)]] != old_keys:
+                raise ConcurrentChangeError(f"tablet {tablet} changed during compaction")
+            manifest.tablets[tablet] = [rowset, *now[len(old_keys):]]
+        return version + 1, manifest
