@@ -262,3 +262,92 @@ def test_a_corrupted_cache_file_is_detected_and_fetched_again(cluster: Cluster) 
     assert cluster.run(query) == expected
     assert sum(n.report()["counters"]["cache_corrupt_refetches"] for n in cluster.nodes) == len(cached)
     assert cluster.run(query) == expected
+
+
+def test_compaction_and_vacuum_under_steady_load_fail_nothing_and_leak_nothing(
+        tmp_path: Path, fe_conf_values: dict[str, str]) -> None:
+    background = {"lake_compaction_score_selector_min_score": "3", "lake_compaction_interval_seconds": "0.3",
+                  "vacuum_grace_period_seconds": "0", "vacuum_interval_seconds": "0.5",
+                  "catalog_trash_expire_second": "0"}
+    cluster = _start_cluster(tmp_path, {**fe_conf_values, **background})
+    try:
+        cluster.run("CREATE DATABASE d")
+        cluster.run("CREATE TABLE d.t (a INT, day DATE) PARTITION BY RANGE(day) (PARTITION p1 VALUES LESS THAN "
+                    "('2024-01-01'), PARTITION p2 VALUES LESS THAN ('2025-01-01')) DISTRIBUTED BY HASH(a) BUCKETS 2")
+        failures: list[object] = []
+        done = threading.Event()
+        queries = 0
+
+        def load() -> None:
+            try:
+                with cluster.connect() as connection, connection.cursor() as cursor:
+                    for i in range(40):
+                        cursor.execute(f"INSERT INTO d.t VALUES ({2 * i}, '2023-03-01'), ({2 * i + 1}, '2023-03-01'),"
+                                       f" ({2 * i}, '2024-03-01'), ({2 * i + 1}, '2024-03-01')")
+            except pymysql.MySQLError as exc:
+                failures.append(exc)
+            finally:
+                done.set()
+
+        def query() -> None:
+            nonlocal queries
+            with cluster.connect() as connection, connection.cursor() as cursor:
+                for _ in range(2000):
+                    if done.is_set():
+                        return
+                    try:
+                        cursor.execute("SELECT count(*), count(DISTINCT a), sum(a) FROM d.t")
+                        count, distinct, total = cursor.fetchone()
+                    except pymysql.MySQLError as exc:
+                        failures.append(exc)
+                        continue
+                    queries += 1
+                    # Whole loads only: values 0..n-1 in both partitions.
+                    if count != 2 * distinct or count % 4 or (count and total != distinct * (distinct - 1)):
+                        failures.append(("wrong answer", count, distinct, total))
+
+        workers = [threading.Thread(target=load), threading.Thread(target=query), threading.Thread(target=query)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=300)
+        assert not failures, failures[:3]
+        assert queries > 0
+        assert cluster.run("SELECT count(*), count(DISTINCT a) FROM d.t") == [(160, 80)]
+        _wait_until(lambda: all(r[2] > 0 for r in cluster.run("SHOW PARTITIONS FROM d.t")), timeout=30)
+        assert sum(n.report()["counters"].get("compactions", 0) for n in cluster.nodes) > 0
+    finally:
+        _stop(cluster)
+    # With the cluster stopped, an FE in this process counts what is left on the volume.
+    from cairn.api import load_config
+    from cairn.fe.frontend import Frontend
+    from cairn.fe.session import Session
+    from test_vacuum import data_keys, vacuum, visible_keys
+
+    frontend = Frontend.open(load_config(None, **{**fe_conf_values, **background,
+                                                  "lake_compaction_interval_seconds": "3600",
+                                                  "vacuum_interval_seconds": "3600"}))
+    try:
+        session = Session(frontend)
+        vacuum(session)
+        vacuum(session)
+        assert data_keys(session) == visible_keys(session)  # no leaked object
+        session.execute("ALTER SYSTEM DROP COMPUTE NODE " + ", ".join(f'"{n.address}"' for n in cluster.nodes))
+        assert session.execute("SELECT count(*) FROM d.t").rows() == [(160,)]
+    finally:
+        frontend.close()
+
+
+def test_without_the_embedded_engine_an_fe_with_no_node_says_so(tmp_path: Path, fe_conf_values: dict[str, str]) -> None:
+    fe = start_fe(tmp_path, {**fe_conf_values, "embedded_compute_node": "false"})
+    try:
+        with pymysql.connect(host="127.0.0.1", port=fe.query_port, user="root", autocommit=True) as connection:
+            with connection.cursor() as cursor:
+                cursor.execute("CREATE DATABASE d")
+                cursor.execute("CREATE TABLE d.t (a INT) DISTRIBUTED BY HASH(a) BUCKETS 1")
+                with pytest.raises(pymysql.MySQLError, match="No compute node is registered"):
+                    cursor.execute("INSERT INTO d.t VALUES (1)")
+                cursor.execute("SELECT 1")
+                assert cursor.fetchall() == ((1,),)
+    finally:
+        fe.stop()
