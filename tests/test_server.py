@@ -286,3 +286,31 @@ def test_a_dropped_client_stops_its_query(fe_process: FeProcess) -> None:
         time.sleep(0.1)
     assert _metric(fe_process, "cairn_running_statements") == 0
     assert _metric(fe_process, "cairn_connections") == 0
+
+
+def test_cairn_up_with_compute_nodes_runs_work_on_them_and_stops_them(tmp_path: Path) -> None:
+    port, http_port = free_port(), free_port()
+    for nodes_expected in (2, 0):
+        command = [*CAIRN, "up", "--cn", str(nodes_expected), "--port", str(port), "--http-port", str(http_port),
+                   "--data-dir", str(tmp_path / "d")]
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+        wait_for_port(port, timeout=90)
+        with pymysql.connect(host="127.0.0.1", port=port, user="root", autocommit=True) as connection:
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW COMPUTE NODES")
+                nodes = cursor.fetchall()
+                assert [row[8] for row in nodes] == ["true"] * nodes_expected
+                if nodes_expected:
+                    cursor.execute("CREATE DATABASE w")
+                    cursor.execute("CREATE TABLE w.t (a INT) DISTRIBUTED BY HASH(a) BUCKETS 4")
+                    cursor.execute("INSERT INTO w.t SELECT * FROM TABLE(generate_series(1, 1000))")
+                cursor.execute("SELECT count(*), sum(a) FROM w.t")
+                assert cursor.fetchall() == ((1000, 500500),)
+        heartbeat_ports = [row[2] for row in nodes]
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 0, stderr
+        assert f"compute nodes: {nodes_expected or 'embedded'}" in stderr
+        for heartbeat_port in heartbeat_ports:  # the nodes stopped with the FE
+            with socket.socket() as probe:
+                assert probe.connect_ex(("127.0.0.1", heartbeat_port)) != 0

@@ -14,10 +14,12 @@ from cairn import __version__
 from cairn.api import load_config
 from cairn.cli import snapshot_commands
 from cairn.cli.restore_command import restore_command
+from cairn.cn.local_nodes import LocalNode, start_local_nodes, stop_local_nodes
 from cairn.cn.process import run_compute_node
 from cairn.config.cn_config import CnConfig
 from cairn.errors import CairnError
 from cairn.fe.frontend import Frontend
+from cairn.fe.session import Session
 from cairn.server.process import configure_logging, run_frontend
 
 app = typer.Typer(help="Cairn: an analytical database whose whole state lives on object storage.",
@@ -78,22 +80,40 @@ def up(
     data_dir: Annotated[Path, typer.Option(help="where the embedded volume and metadata live")] = Path("cairn-data"),
     port: Annotated[int, typer.Option(help="MySQL protocol port")] = 9030,
     http_port: Annotated[int, typer.Option(help="HTTP port")] = 8030,
+    cn: Annotated[int, typer.Option("--cn", min=0, help="compute nodes to start beside the FE (0: the FE's "
+                                                       "embedded engine does the data work)")] = 0,
 ) -> None:
-    """Start Cairn on its embedded default: one FE on a local directory volume (Ctrl-C stops it)."""
+    """Start Cairn on its embedded default: one FE on a local directory volume, and N compute nodes
+    with --cn N (Ctrl-C stops them all)."""
+    nodes: list[LocalNode] = []
     try:
         config = load_config(None, meta_dir=str(data_dir / "meta"), local_storage_path=str(data_dir / "storage"),
                              query_port=str(port), http_port=str(http_port))
         configure_logging(config.sys_log_level)
+        nodes = start_local_nodes(cn, data_dir)
 
         def announce(frontend: Frontend) -> None:
+            register_local_nodes(frontend, [n.address for n in nodes])
             console.print(f"[green]Cairn {__version__} is up[/green] (cluster {frontend.keys.cluster_id}, "
-                          f"data in {data_dir.resolve()})")
+                          f"data in {data_dir.resolve()}, compute nodes: {len(nodes) or 'embedded'})", soft_wrap=True)
             console.print(f"Connect with:  mysql -h127.0.0.1 -P{port} -uroot")
             console.print("Stop with Ctrl-C; `cairn up` again resumes the same data.")
 
         run_frontend(config, on_ready=announce)
     except CairnError as exc:
         _fail(exc)
+    finally:
+        stop_local_nodes(nodes)
+
+
+def register_local_nodes(frontend: Frontend, addresses: list[str]) -> None:
+    """Make the catalog list exactly this run's local nodes (a previous run's are gone with it)."""
+    session = Session(frontend)
+    stale = [n.address for n in frontend.catalog.state.compute_nodes if n.address not in addresses]
+    if stale:
+        session.execute("ALTER SYSTEM DROP COMPUTE NODE " + ", ".join(f'"{a}"' for a in stale))
+    if addresses:
+        session.execute("ALTER SYSTEM ADD COMPUTE NODE " + ", ".join(f'"{a}"' for a in addresses))
 
 
 def main() -> None:
