@@ -109,6 +109,10 @@ CORPUS = [
     "WITH top AS (SELECT region, sum(amount) AS total FROM d.sales GROUP BY region) "
     "SELECT * FROM top WHERE total > 0 ORDER BY region",
     "SELECT count(DISTINCT region), count(DISTINCT qty) FROM d.sales",
+    "SELECT region, count(*), count(qty), sum(qty), avg(qty), min(day), max(big), sum(amount) FROM d.sales "
+    "WHERE day >= '2024-02-01' AND qty < 40 GROUP BY region HAVING count(*) > 1 ORDER BY region",
+    "SELECT count(*), sum(qty), avg(id) FROM d.sales WHERE id < 0",
+    "SELECT qty, count(*) AS n FROM d.sales GROUP BY qty ORDER BY n DESC, qty LIMIT 3",
     "SELECT big + 1, CAST(big AS VARCHAR) FROM d.sales WHERE id = 20001",
 ]
 
@@ -122,6 +126,11 @@ def test_queries_on_compute_nodes_match_the_embedded_engine(cluster: Cluster) ->
     scanned = [r["counters"].get("scans", 0) for r in reports]
     assert sum(1 for s in scanned if s > 0) >= 2, scanned  # the scans were spread over the nodes
     assert on_nodes[0] == [(20001,)]
+    sent = sum(r["counters"].get("rows_scanned", 0) for r in reports)
+    cluster.run("SELECT region, count(*), sum(qty), avg(qty), max(day) FROM d.sales WHERE id > 5 GROUP BY region")
+    sent = sum(n.report()["counters"].get("rows_scanned", 0) for n in cluster.nodes) - sent
+    assert 0 < sent <= 5 * 3  # partial aggregates came back (groups per node), not 20,001 rows
+    scanned = [n.report()["counters"].get("scans", 0) for n in cluster.nodes]
     cluster.run("ALTER SYSTEM DROP COMPUTE NODE " + ", ".join(f'"{n.address}"' for n in cluster.nodes))
     assert cluster.run("SHOW COMPUTE NODES") == []
     embedded = [cluster.run(q) for q in CORPUS]

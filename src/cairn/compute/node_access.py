@@ -24,7 +24,6 @@ import pyarrow.flight as flight
 
 from cairn import errors
 from cairn.catalog.model import Table
-from cairn.catalog.types import parse_type
 from cairn.compute.registry import ComputeNodeRegistry, NodeState, owner
 from cairn.compute.requests import (
     ROWSETS_VIEW,
@@ -109,6 +108,9 @@ class NodeDataAccess:
     def objects_read(self) -> int:
         return self.local.objects_read
 
+    def splits_work(self) -> bool:
+        return self.uses_nodes()
+
     def uses_nodes(self) -> bool:
         """True when compute nodes are registered; False to use the embedded engine. Raises
         NoComputeNodeError when none is registered and the embedded engine is switched off."""
@@ -183,16 +185,17 @@ class NodeDataAccess:
         keys = self.local.pin([r.key for rowsets in tablets.values() for r in rowsets])
         self.local.partitions_read += len(scan.partitions)
         self.local.objects_read += len(keys)
-        names = {c.name.lower(): c.name for c in table.columns}
-        wanted = [names[c.lower()] for c in scan.columns if c.lower() in names] if scan.columns is not None \
-            else [c.name for c in table.columns]
-        select = ", ".join(ident(c) for c in wanted) or f"TRUE AS {ROW_MARKER}"
-        where = f" WHERE {scan.filter_sql}" if scan.filter_sql else ""
+        fragment = self._fragment_sql(scan, ROWSETS_VIEW)
+        # The same fragment over no rows: its shape, and the whole answer when no tablet has data.
+        on_nothing = self._fragment_sql(
+            scan, f"(SELECT {column_list(table)} FROM ({empty_relation(table)})) AS {ROWSETS_VIEW}")
         if not tablets:
-            con.execute(f"CREATE TEMP VIEW {ident(view_name)} AS SELECT {select} FROM ({empty_relation(table)})")
+            con.execute(f"CREATE TEMP VIEW {ident(view_name)} AS {on_nothing}")
             return keys
+        # Arrow carries some types differently (HUGEINT comes back as DECIMAL(38,0)): cast them back.
+        shape = con.sql(on_nothing)
         request = ScanRequest(volume=scan.store.volume, table_name=table.name, rowsets=[],
-                              columns_sql=column_list(table), sql=f"SELECT {select} FROM {ROWSETS_VIEW}{where}")
+                              columns_sql=column_list(table), sql=fragment)
 
         def scan_on(node: NodeState, items: list[int]) -> pa.Table:
             refs = [RowsetRef(key=r.key, checksum=r.checksum) for t in items for r in tablets[t]]
@@ -202,12 +205,23 @@ class NodeDataAccess:
         parts = self._on_nodes(sorted(tablets), scan_on)
         data = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
         con.register(f"{view_name}__rows", data)
-        # LARGEINT comes back as DECIMAL(38,0) from Arrow: cast it back, as the embedded engine does.
-        typed = ", ".join(
-            f"CAST({ident(c)} AS HUGEINT) AS {ident(c)}" if parse_type(table.column(c).type).name == "LARGEINT"
-            else ident(c) for c in wanted) or ROW_MARKER
-        con.execute(f"CREATE TEMP VIEW {ident(view_name)} AS SELECT {typed} FROM {ident(view_name + '__rows')}")
+        casts = ", ".join(f"CAST({ident(name)} AS {kind}) AS {ident(name)}"
+                          for name, kind in zip(shape.columns, shape.types))
+        con.execute(f"CREATE TEMP VIEW {ident(view_name)} AS SELECT {casts} FROM {ident(view_name + '__rows')}")
         return keys
+
+    @staticmethod
+    def _fragment_sql(scan: TableScan, source: str) -> str:
+        """What each node runs over its tablets (`source`): projection and filter, or the partial aggregate."""
+        where = f" WHERE {scan.filter_sql}" if scan.filter_sql else ""
+        if scan.aggregate is not None:
+            group = f" GROUP BY {scan.aggregate.group_sql}" if scan.aggregate.group_sql else ""
+            return f"SELECT {scan.aggregate.select_sql} FROM {source}{where}{group}"
+        names = {c.name.lower(): c.name for c in scan.table.columns}
+        wanted = [names[c.lower()] for c in scan.columns if c.lower() in names] if scan.columns is not None \
+            else [c.name for c in scan.table.columns]
+        select = ", ".join(ident(c) for c in wanted) or f"TRUE AS {ROW_MARKER}"
+        return f"SELECT {select} FROM {source}{where}"
 
     def write(self, con: duckdb.DuckDBPyConnection, select_sql: str, store: ObjectStore, keys: ClusterKeys,
               db_id: int, table: Table, scratch: Path) -> tuple[int, list[WrittenRowset]]:

@@ -111,6 +111,7 @@ class ComputeNodeRegistry:
         with self._lock:
             if not state.alive:
                 log.info("compute node %s is alive", state.address)
+                self._clients.pop(state.address, None)
             state.alive, state.failures, state.err_msg = True, 0, ""
             state.report, state.last_heartbeat = report, time.time()
 
@@ -128,6 +129,8 @@ class ComputeNodeRegistry:
                 if state.alive:
                     log.warning("compute node %s failed work and is taken out: %s", address, message)
                 state.alive, state.err_msg = False, message
+            # A fresh channel once it is back: a failed one waits out gRPC's reconnect backoff.
+            self._clients.pop(address, None)
 
     # -- assignment ---------------------------------------------------------------------------
 

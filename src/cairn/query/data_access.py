@@ -20,6 +20,7 @@ from cairn.catalog.types import parse_type
 from cairn.lake.manifest import MANIFESTS, Rowset
 from cairn.lake.rowset_writer import WrittenRowset, write_rowsets
 from cairn.lake.sqltext import ident, string_list
+from cairn.query.pushdown import PartialAggregate
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_cache import ObjectCache
 from cairn.storage.object_store import ObjectStore
@@ -46,6 +47,8 @@ class TableScan:
     # filter over them that the FE applies again (None: none).
     columns: list[str] | None = None
     filter_sql: str | None = None
+    # Set when the query was rewritten to merge partial aggregates: the scan must return them.
+    aggregate: PartialAggregate | None = None
 
 
 class DataAccess(Protocol):
@@ -57,6 +60,9 @@ class DataAccess(Protocol):
 
     def pin(self, keys: list[str]) -> list[str]:
         """Pin keys against vacuum until `release`; returns them."""
+
+    def splits_work(self) -> bool:
+        """True when scans run in pieces (compute nodes), so partial aggregation pays off."""
 
     def release(self, keys: list[str]) -> None:
         """Unpin keys a finished statement read."""
@@ -117,6 +123,9 @@ class LocalDataAccess:
                     self._cache_stores.pop(key, None)
         for key, store in zip(cached, stores):
             self.cache.release(store, [key])
+
+    def splits_work(self) -> bool:
+        return False
 
     def pin(self, keys: list[str]) -> list[str]:
         with self._lock:

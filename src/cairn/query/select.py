@@ -27,7 +27,7 @@ from cairn.errors import (
 from cairn.fe.variables import get_variable
 from cairn.query.data_access import DataAccess, PartitionScan, TableScan
 from cairn.query.pruning import PartitionFilter, tablet_indexes
-from cairn.query.pushdown import scan_columns, scan_filter
+from cairn.query.pushdown import push_aggregate, scan_columns, scan_filter
 from cairn.query.virtual_tables import virtual_table
 
 if TYPE_CHECKING:
@@ -144,8 +144,11 @@ def _table_scan(session: "Session", node: exp.Table, schema: str | None, access:
     partitions = [PartitionScan(p.id, p.visible_version, p.manifest_key,
                                 None if buckets is None else frozenset(p.tablet_ids[b] for b in buckets))
                   for p in table.partitions if pruning.keeps(p)]
-    return TableScan(table=table, store=session.frontend.store_for(db.storage_volume), partitions=partitions,
+    scan = TableScan(table=table, store=session.frontend.store_for(db.storage_volume), partitions=partitions,
                      columns=scan_columns(node, table), filter_sql=scan_filter(node, table))
+    if access.splits_work():
+        scan.aggregate = push_aggregate(node, table)
+    return scan
 
 
 _VIEW_NAME = re.compile(r'"?__cairn_t\d+"?')
