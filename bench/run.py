@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from bench import bench_load_query, bench_restore, bench_serving, bench_snapshot
+from bench import bench_compute, bench_load_query, bench_restore, bench_serving, bench_snapshot
 
 
 def main() -> None:
@@ -19,7 +19,9 @@ def main() -> None:
                         help="partition counts for the snapshot benchmark")
     parser.add_argument("--rto-mb", type=int, nargs="+", default=[10, 5000],
                         help="data sizes for the recovery-time benchmark, in MB")
-    parser.add_argument("--only", choices=["load_query", "serving", "snapshot", "restore"], help="run one benchmark")
+    parser.add_argument("--compute-rows", type=int, default=4_000_000, help="rows for the compute-node benchmark")
+    parser.add_argument("--only", choices=["load_query", "serving", "snapshot", "restore", "compute"],
+                        help="run one benchmark")
     args = parser.parse_args()
     results = {}
     if args.only in (None, "load_query"):
@@ -30,6 +32,8 @@ def main() -> None:
         results["snapshot"] = bench_snapshot.run(args.snapshot_mb, args.partitions)
     if args.only in (None, "restore"):
         results["restore"] = bench_restore.run(args.partitions, args.rto_mb)
+    if args.only in (None, "compute"):
+        results["compute"] = bench_compute.run(args.compute_rows)
     print(json.dumps(results, indent=2))
 
 

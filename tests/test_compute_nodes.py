@@ -173,32 +173,37 @@ def test_node_statements_reject_bad_input(cluster: Cluster) -> None:
         assert len(cursor.fetchall()) == 3
 
 
+def _kill_the_busy_node(cluster: Cluster, sql: str) -> tuple[dict[str, object], CnProcess]:
+    """Run `sql` in a thread, kill -9 the node working on it while it works, and wait for the answer."""
+    result: dict[str, object] = {}
+
+    def statement() -> None:
+        try:
+            result["rows"] = cluster.run(sql)
+        except pymysql.MySQLError as exc:
+            result["error"] = exc
+
+    worker = threading.Thread(target=statement)
+    worker.start()
+    busy = None
+    deadline = time.monotonic() + 20
+    while busy is None and time.monotonic() < deadline:
+        busy = next((n for n in cluster.nodes if n.report()["running"] > 0), None)
+        time.sleep(0.05)
+    assert busy is not None, "no node received the work"
+    busy.kill()
+    worker.join(timeout=120)
+    return result, busy
+
+
 def test_a_query_survives_a_node_killed_in_the_middle(tmp_path: Path, fe_conf_values: dict[str, str]) -> None:
     cluster = _start_cluster(tmp_path, fe_conf_values, {"debug_scan_delay_seconds": "1.5"})
     try:
         for statement in SETUP[:4]:
             cluster.run(statement)
-        expected = 20000 * 20001 // 2
-        result: dict[str, object] = {}
-
-        def query() -> None:
-            try:
-                result["rows"] = cluster.run("SELECT count(*), sum(id) FROM d.sales")
-            except pymysql.MySQLError as exc:
-                result["error"] = exc
-
-        worker = threading.Thread(target=query)
-        worker.start()
-        busy = None
-        deadline = time.monotonic() + 20
-        while busy is None and time.monotonic() < deadline:
-            busy = next((n for n in cluster.nodes if n.report()["running"] > 0), None)
-            time.sleep(0.05)
-        assert busy is not None, "no node received the scan"
-        busy.kill()
-        worker.join(timeout=120)
+        result, busy = _kill_the_busy_node(cluster, "SELECT count(*), sum(id) FROM d.sales")
         assert "error" not in result, result
-        assert result["rows"] == [(20000, expected)]
+        assert result["rows"] == [(20000, 20000 * 20001 // 2)]
         assert _alive(cluster)[busy.address] == "false"
     finally:
         _stop(cluster)
@@ -209,27 +214,8 @@ def test_a_load_survives_a_node_killed_in_the_middle(tmp_path: Path, fe_conf_val
     try:
         for statement in SETUP[:2]:
             cluster.run(statement)
-        result: dict[str, object] = {}
-
-        def load() -> None:
-            try:
-                with cluster.connect() as connection, connection.cursor() as cursor:
-                    cursor.execute(
-                        "INSERT INTO d.sales (id, region, day, qty) SELECT i, 'x', '2024-01-05', 1 "
-                        "FROM TABLE(generate_series(1, 5000)) AS g(i)")
-            except pymysql.MySQLError as exc:
-                result["error"] = exc
-
-        worker = threading.Thread(target=load)
-        worker.start()
-        busy = None
-        deadline = time.monotonic() + 20
-        while busy is None and time.monotonic() < deadline:
-            busy = next((n for n in cluster.nodes if n.report()["running"] > 0), None)
-            time.sleep(0.05)
-        assert busy is not None, "no node received the write"
-        busy.kill()
-        worker.join(timeout=120)
+        result, busy = _kill_the_busy_node(cluster, "INSERT INTO d.sales (id, region, day, qty) SELECT i, 'x', "
+                                                    "'2024-01-05', 1 FROM TABLE(generate_series(1, 5000)) AS g(i)")
         assert "error" not in result, result
         assert cluster.run("SELECT count(*), count(DISTINCT id) FROM d.sales") == [(5000, 5000)]
         written = [n.report()["counters"].get("rows_written", 0) for n in cluster.nodes if n is not busy]

@@ -14,13 +14,15 @@ from cairn.errors import ConfigError
 START_SECONDS = 60.0
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 
-def _listening(port: int) -> bool:
+def is_listening(port: int) -> bool:
+    """True when something accepts connections on the loopback port."""
     with socket.socket() as probe:
         probe.settimeout(0.2)
         return probe.connect_ex(("127.0.0.1", port)) == 0
@@ -46,7 +48,7 @@ def start_local_nodes(count: int, data_dir: Path) -> list[LocalNode]:
         for index in range(count):
             root = data_dir / f"cn{index}"
             root.mkdir(parents=True, exist_ok=True)
-            heartbeat, thrift, web, brpc = (_free_port() for _ in range(4))
+            heartbeat, thrift, web, brpc = (free_port() for _ in range(4))
             conf = root / "cn.conf"
             conf.write_text(f"heartbeat_service_port = {heartbeat}\nthrift_port = {thrift}\n"
                             f"webserver_port = {web}\nbrpc_port = {brpc}\nstorage_root_path = {root / 'storage'}\n")
@@ -55,7 +57,7 @@ def start_local_nodes(count: int, data_dir: Path) -> list[LocalNode]:
                                        stdout=log.open("a"), stderr=subprocess.STDOUT)
             nodes.append(LocalNode(process, heartbeat, log))
             deadline = time.monotonic() + START_SECONDS
-            while not (_listening(heartbeat) and _listening(thrift)):
+            while not (is_listening(heartbeat) and is_listening(thrift)):
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise ConfigError(f"compute node {index} did not start; see {log}")
                 time.sleep(0.1)
