@@ -48,9 +48,11 @@ class ObjectCache:
         self.evictions = 0
         self.corrupt_refetches = 0
         self._sizes: OrderedDict[Path, int] = OrderedDict()  # least recently used first
+        self._used = 0  # sum of _sizes, kept as it changes so eviction checks stay O(1)
         self._held: Counter[Path] = Counter()
         self._lock = threading.Lock()
         self._rebuild()
+        self._evict()  # the node may have restarted with a smaller capacity
 
     def _rebuild(self) -> None:
         """Index the files a previous run left (a restarted node keeps its warm cache)."""
@@ -64,16 +66,28 @@ class ObjectCache:
                 stat = path.stat()
                 found.append((stat.st_mtime_ns, path, stat.st_size))
         for _, path, size in sorted(found):
-            self._sizes[path] = size
+            self._index(path, size)
+
+    def _index(self, path: Path, size: int) -> None:
+        """Record `path` as the most recently used file. Caller holds the lock (or is __init__)."""
+        self._used += size - self._sizes.get(path, 0)
+        self._sizes[path] = size
+        self._sizes.move_to_end(path)
+
+    def _forget(self, path: Path) -> None:
+        """Drop `path` from the index (not from disk). Caller holds the lock."""
+        self._used -= self._sizes.pop(path, 0)
 
     def path_for(self, store: ObjectStore, key: str) -> Path:
+        """Where the copy of `key` from `store` lives (whether or not it is cached)."""
         digest = hashlib.sha256(f"{store.description}/{key}".encode()).hexdigest()
         return self.root / digest[:2] / f"{digest}.{key.rsplit('.', 1)[-1]}"
 
     def stats(self) -> CacheStats:
+        """Counters since start-up, and the bytes and files cached now."""
         with self._lock:
             return CacheStats(self.hits, self.misses, self.evictions, self.corrupt_refetches,
-                              sum(self._sizes.values()), self.capacity_bytes, len(self._sizes))
+                              self._used, self.capacity_bytes, len(self._sizes))
 
     def fetch_all(self, store: ObjectStore, keys: list[str], checksums: list[str | None] | None = None) -> list[Path]:
         """Local paths of `keys`, fetching the ones not cached (or corrupt) concurrently, each once.
@@ -104,17 +118,24 @@ class ObjectCache:
         return [paths[key] for key in keys]
 
     def _intact(self, path: Path, checksum: str | None) -> bool:
-        """True if the cached copy is still there and matches `checksum`; else forget it."""
+        """True if the cached copy is still there and matches `checksum`. Otherwise forget it,
+        and delete it when corrupt (so a failed refetch cannot leave it behind); the caller fetches again."""
         try:
+            checked = path.stat()
             if checksum is None or checksum_file(path) == checksum:
+                os.utime(path)  # so a restarted cache rebuilds the same least-recently-used order
                 return True
         except FileNotFoundError:
-            pass
-        else:
             with self._lock:
-                self.corrupt_refetches += 1
+                self._forget(path)
+            return False
         with self._lock:
-            self._sizes.pop(path, None)
+            # Another thread may have found it corrupt first and renamed a good copy over it:
+            # only the copy that was checked is counted and deleted.
+            if _same_file(path, checked):
+                self._forget(path)
+                path.unlink(missing_ok=True)
+                self.corrupt_refetches += 1
         return False
 
     def _fetch(self, store: ObjectStore, key: str, target: Path, checksum: str | None) -> None:
@@ -123,15 +144,19 @@ class ObjectCache:
             raise StorageError(f"object '{key}' on {store.description} does not match its checksum "
                                f"(expected {checksum}): the stored copy is corrupt")
         target.parent.mkdir(parents=True, exist_ok=True)
+        # A unique temporary name: two threads fetching the same key each rename a whole copy.
         temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}")
-        temporary.write_bytes(data)
-        os.replace(temporary, target)
+        try:
+            temporary.write_bytes(data)
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)  # only left when writing failed (disk full)
         with self._lock:
-            self._sizes[target] = len(data)
-            self._sizes.move_to_end(target)
+            self._index(target, len(data))
 
     def release(self, store: ObjectStore, keys: list[str]) -> None:
-        """Let files handed out by `fetch_all` be evicted again."""
+        """Let files handed out by `fetch_all` be evicted again: one release per hold. Releasing
+        a key that is not held does nothing."""
         with self._lock:
             for key in keys:
                 path = self.path_for(store, key)
@@ -144,13 +169,14 @@ class ObjectCache:
         if self.capacity_bytes is None:
             return
         with self._lock:
-            used = sum(self._sizes.values())
+            if self._used <= self.capacity_bytes:
+                return
             for path in list(self._sizes):
-                if used <= self.capacity_bytes:
+                if self._used <= self.capacity_bytes:
                     break
                 if self._held[path] > 0:
                     continue
-                used -= self._sizes.pop(path)
+                self._forget(path)
                 path.unlink(missing_ok=True)
                 self.evictions += 1
 
@@ -158,5 +184,14 @@ class ObjectCache:
         """Delete every file no statement holds (a cold cache, e.g. for a benchmark)."""
         with self._lock:
             for path in [p for p in self._sizes if self._held[p] <= 0]:
-                del self._sizes[path]
+                self._forget(path)
                 path.unlink(missing_ok=True)
+
+
+def _same_file(path: Path, seen: os.stat_result) -> bool:
+    """True if `path` is still the file `seen` describes (not replaced by a rename since)."""
+    try:
+        now = path.stat()
+    except FileNotFoundError:
+        return False
+    return (now.st_ino, now.st_mtime_ns, now.st_size) == (seen.st_ino, seen.st_mtime_ns, seen.st_size)
