@@ -199,7 +199,9 @@ def test_manual_retention_runs_out(session: Session) -> None:
     session.execute("ADMIN CREATE CLUSTER SNAPSHOT short PROPERTIES ('retention' = '1s')")
     session.execute("ADMIN CREATE CLUSTER SNAPSHOT long PROPERTIES ('retention' = '7d')")
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and ("short",) in [(r[0],) for r in snapshot_rows(session)]:
+    # EXPIRED (no longer listed) comes a moment before DELETED (its folder removed): wait for both.
+    while time.monotonic() < deadline and (("short",) in [(r[0],) for r in snapshot_rows(session)]
+                                           or ("short", "DELETED") not in job_states(session)):
         time.sleep(0.2)
     assert [r[0] for r in snapshot_rows(session)] == ["long"]
     assert ("short", "DELETED") in job_states(session)
