@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from bench import bench_compute, bench_load_query, bench_restore, bench_serving, bench_snapshot
+from bench import (
+    bench_compute,
+    bench_load_query,
+    bench_restore,
+    bench_serving,
+    bench_snapshot,
+    bench_vacuum,
+)
 
 
 def main() -> None:
@@ -20,7 +27,7 @@ def main() -> None:
     parser.add_argument("--rto-mb", type=int, nargs="+", default=[10, 5000],
                         help="data sizes for the recovery-time benchmark, in MB")
     parser.add_argument("--compute-rows", type=int, default=4_000_000, help="rows for the compute-node benchmark")
-    parser.add_argument("--only", choices=["load_query", "serving", "snapshot", "restore", "compute"],
+    parser.add_argument("--only", choices=["load_query", "serving", "snapshot", "restore", "compute", "vacuum"],
                         help="run one benchmark")
     args = parser.parse_args()
     results = {}
@@ -34,6 +41,8 @@ def main() -> None:
         results["restore"] = bench_restore.run(args.partitions, args.rto_mb)
     if args.only in (None, "compute"):
         results["compute"] = bench_compute.run(args.compute_rows)
+    if args.only in (None, "vacuum"):
+        results["vacuum"] = bench_vacuum.run()
     print(json.dumps(results, indent=2))
 
 
