@@ -1,5 +1,4 @@
-"""Compute-node benchmarks: warm vs cold cache on moto's S3 server, 1 vs 2 compute nodes, and
-vacuum throughput. Compute nodes are real `cairn cn` processes; the FE runs in this process."""
+"""Compute-node benchmarks: warm vs cold cache on moto's S3 server, and 1 vs 2 compute nodes. Compute nodes are real `cairn cn` processes; the FE runs in this process."""
 
 from __future__ import annotations
 
@@ -126,40 +125,7 @@ def one_vs_two_nodes(rows: int) -> dict:
             stop_local_nodes(nodes)
 
 
-def vacuum_throughput(loads: int) -> list[dict]:
-    """Objects examined and deleted per second once a truncated table's objects are dead."""
-    results = []
-    endpoint, moto = _moto()
-    try:
-        for backend in ("local", "s3"):
-            with tempfile.TemporaryDirectory() as scratch:
-                session = _frontend(Path(scratch), endpoint if backend == "s3" else None,
-                                    vacuum_grace_period_seconds="0", catalog_trash_expire_second="0",
-                                    vacuum_interval_seconds="3600", lake_compaction_interval_seconds="3600")
-                fe = session.frontend
-                try:
-                    session.execute_script("CREATE DATABASE v; USE v; CREATE TABLE t (a INT) "
-                                           "DISTRIBUTED BY HASH(a) BUCKETS 8;")
-                    for i in range(loads):
-                        session.execute(f"INSERT INTO t SELECT {i} * 100 + x FROM TABLE(generate_series(1, 64)) AS g(x)")
-                    session.execute("TRUNCATE TABLE t")
-                    total = sum(1 for _ in fe.meta_store.list(fe.keys.data_prefix))
-                    time.sleep(1.2)  # past the vacuum's minimum object age
-                    report = fe.vacuum.run()  # with no grace period, the first run deletes what is dead
-                    left = sum(1 for _ in fe.meta_store.list(fe.keys.data_prefix))
-                    results.append({"backend": backend, "objects": total, "examined": report.examined,
-                                    "deleted": report.deleted, "left": left, "seconds": round(report.seconds, 3),
-                                    "examined_per_second": round(report.examined / report.seconds),
-                                    "deleted_per_second": round(report.deleted / report.seconds)})
-                finally:
-                    fe.close()
-    finally:
-        moto.terminate()
-    return results
-
-
-def run(rows: int = 4_000_000, vacuum_loads: int = 300) -> dict:
-    figures = {"warm_vs_cold": warm_vs_cold(rows), "one_vs_two_nodes": one_vs_two_nodes(rows),
-               "vacuum": vacuum_throughput(vacuum_loads)}
+def run(rows: int = 4_000_000) -> dict:
+    figures = {"warm_vs_cold": warm_vs_cold(rows), "one_vs_two_nodes": one_vs_two_nodes(rows)}
     write_result("compute", figures)
     return figures
