@@ -1,4 +1,5 @@
-"""Compute-node benchmarks: warm vs cold cache on moto's S3 server, and 1 vs 2 compute nodes. Compute nodes are real `cairn cn` processes; the FE runs in this process."""
+"""Compute-node benchmarks: warm vs cold cache on moto's S3 server, and 1 vs 2 compute nodes.
+Compute nodes are real `cairn cn` processes; the FE runs in this process."""
 
 from __future__ import annotations
 
@@ -10,11 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pyarrow.flight as flight
+from pyarrow import flight
 
 from bench.common import timed, write_result
 from cairn.api import connect, open_frontend
-from cairn.cn.local_nodes import LocalNode, free_port, is_listening, start_local_nodes, stop_local_nodes
+from cairn.cn.local_nodes import (
+    LocalNode,
+    free_port,
+    is_listening,
+    start_local_nodes,
+    stop_local_nodes,
+)
 from cairn.fe.session import Session
 
 S3_KEYS = {"aws_s3_access_key": "bench-access", "aws_s3_secret_key": "bench-secret-4242", "aws_s3_region": "us-east-1"}
