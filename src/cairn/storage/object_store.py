@@ -26,6 +26,7 @@ from cairn.errors import (
     StorageUnavailableError,
     StorageVolumeError,
 )
+from cairn.storage.fault_injection import FaultInjector, FaultKind, Op, environment_faults
 from cairn.storage.volume import StorageVolume, VolumeType
 
 IO_CONCURRENCY = 16
@@ -66,12 +67,19 @@ class ObjectStore:
     """A storage volume's objects, addressed by keys relative to its location."""
 
     def __init__(self, store: obstore.store.ObjectStore, description: str, local_root: Path | None = None,
-                 volume: StorageVolume | None = None):
+                 volume: StorageVolume | None = None, faults: FaultInjector | None = None):
         self._store = store
         # The definition this store was opened from, so work can be handed to a compute node.
         self.volume = volume
         self.description = description
         self._local_root = local_root
+        # Faults injected on purpose (tests, the chaos run); None in normal operation.
+        self.faults = faults
+
+    def _inject(self, op: Op, key: str) -> frozenset[FaultKind]:
+        if self.faults is None:
+            return frozenset()
+        return self.faults.before(op, key, self.description)
 
     def _error(self, exc: Exception, action: str, key: str) -> Exception:
         return _translate(exc, action, key, self.description)
@@ -80,6 +88,7 @@ class ObjectStore:
 
     def get(self, key: str) -> bytes:
         """Return the object's bytes; raise ObjectNotFoundError if it does not exist."""
+        self._inject(Op.GET, key)
         try:
             return bytes(obstore.get(self._store, key).bytes())
         except Exception as exc:  # noqa: BLE001 - translated, never swallowed
@@ -94,6 +103,7 @@ class ObjectStore:
 
     def head(self, key: str) -> ObjectInfo | None:
         """Return the object's size and time, or None when it does not exist."""
+        self._inject(Op.HEAD, key)
         try:
             meta = obstore.head(self._store, key)
         except Exception as exc:  # noqa: BLE001
@@ -113,17 +123,26 @@ class ObjectStore:
         With `offset`, only keys greater than it are listed (a cheap way to read a log's tail).
         """
         folder = prefix.rstrip("/")
+        cut = self.faults.listing_cut(self._inject(Op.LIST, prefix), prefix) if self.faults else None
+        listed = 0
         try:
             stream = obstore.list(self._store, folder or None, offset=offset, chunk_size=1000)
             for chunk in stream:
                 for meta in chunk:
+                    if listed == cut:
+                        break
+                    listed += 1
                     yield ObjectInfo(key=meta["path"], size=meta["size"], last_modified=meta["last_modified"])
         except Exception as exc:  # noqa: BLE001
             raise self._error(exc, "list", prefix) from None
+        if cut is not None:
+            raise StorageUnavailableError(f"object storage {self.description} is unreachable while trying "
+                                          f"to list '{prefix}' (injected fault, after {listed} objects)")
 
     def list_folders(self, prefix: str) -> list[str]:
         """Return the names of the immediate sub-folders of `prefix` ('' = the volume's root)."""
         folder = prefix.strip("/")
+        self._inject(Op.LIST, prefix)
         try:
             result = obstore.list_with_delimiter(self._store, folder or None)
         except Exception as exc:  # noqa: BLE001
@@ -145,6 +164,11 @@ class ObjectStore:
     def put_if_absent(self, key: str, data: bytes | memoryview) -> None:
         """Create the object; raise ObjectExistsError if `key` is taken. This is the commit point
         of every atomic step in Cairn."""
+        faults = self._inject(Op.PUT, key)
+        self._put_bytes(key, data)
+        FaultInjector.after_put(faults, key, self.description)
+
+    def _put_bytes(self, key: str, data: bytes | memoryview) -> None:
         try:
             obstore.put(self._store, key, data, mode="create")
         except Exception as exc:  # noqa: BLE001
@@ -152,6 +176,11 @@ class ObjectStore:
 
     def put_file_if_absent(self, key: str, path: Path) -> None:
         """Create the object from a local file (moved into place on local volumes)."""
+        faults = self._inject(Op.PUT, key)
+        self._put_file(key, path)
+        FaultInjector.after_put(faults, key, self.description)
+
+    def _put_file(self, key: str, path: Path) -> None:
         if self._local_root is not None:
             target = self._local_root / key
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -160,7 +189,7 @@ class ObjectStore:
             except FileExistsError:
                 raise ObjectExistsError(f"object already exists: {key}") from None
             except OSError:
-                self.put_if_absent(key, path.read_bytes())
+                self._put_bytes(key, path.read_bytes())
             return
         try:
             obstore.put(self._store, key, path, mode="create")
@@ -169,6 +198,7 @@ class ObjectStore:
 
     def delete(self, key: str) -> None:
         """Delete one object (vacuum only). Deleting a missing object is not an error."""
+        self._inject(Op.DELETE, key)
         try:
             obstore.delete(self._store, key)
         except Exception as exc:  # noqa: BLE001
@@ -210,17 +240,23 @@ def _s3_store(volume: StorageVolume) -> tuple[obstore.store.ObjectStore, str]:
     return store, where
 
 
-def open_store(volume: StorageVolume) -> ObjectStore:
-    """Build the ObjectStore for a storage volume; raise StorageVolumeError if it cannot be built."""
+def open_store(volume: StorageVolume, faults: FaultInjector | None = None) -> ObjectStore:
+    """Build the ObjectStore for a storage volume; raise StorageVolumeError if it cannot be built.
+
+    `faults` injects failures on purpose; without it, the process-wide plan in
+    `CAIRN_STORE_FAULTS` applies when that variable is set (see `cairn.storage.fault_injection`).
+    """
+    faults = faults or environment_faults()
     try:
         if volume.type is VolumeType.LOCAL:
             parsed = urlparse(volume.location)
             root = Path(parsed.path if parsed.scheme == "file" else volume.location).expanduser().resolve()
             root.mkdir(parents=True, exist_ok=True)
-            return ObjectStore(LocalStore(root, mkdir=True), str(root), local_root=root, volume=volume)
+            return ObjectStore(LocalStore(root, mkdir=True), str(root), local_root=root, volume=volume,
+                               faults=faults)
         if volume.type is VolumeType.S3:
             store, description = _s3_store(volume)
-            return ObjectStore(store, description, volume=volume)
+            return ObjectStore(store, description, volume=volume, faults=faults)
     except StorageVolumeError:
         raise
     except Exception as exc:  # noqa: BLE001
