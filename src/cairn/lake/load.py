@@ -23,6 +23,7 @@ from cairn.errors import (
     LabelAlreadyExistsError,
     TooManyFilteredRowsError,
     UnknownTableError,
+    UnsupportedError,
 )
 from cairn.lake.coerce import bad_row_condition, checked_select_list, load_error, plan_coercion
 from cairn.lake.manifest import MANIFESTS, PartitionManifest
@@ -55,6 +56,18 @@ def _label_taken(catalog: Catalog, db: Database, label: str | None) -> None:
         raise LabelAlreadyExistsError(f"Label [{label}] has already been used.")
 
 
+def check_writable(table: Table) -> None:
+    """Refuse writing to a table whose key type Cairn cannot maintain yet (one an older Cairn created).
+
+    Such a table still answers reads with the rows it holds; appending to it would break the key's
+    promise (upsert, uniqueness or aggregation), so the write is refused instead.
+    """
+    if table.keys_type != "DUPLICATE":
+        raise UnsupportedError(
+            f"Getting analyzing error. Detail message: Table '{table.name}' is a {table.keys_type} KEY table, "
+            f"and writing to {table.keys_type} KEY tables is not supported yet: it can be read but not written.")
+
+
 def load_relation(frontend: "Frontend", db_name: str | None, table_name: str, con: duckdb.DuckDBPyConnection,
                   relation: str, target_columns: list[str] | None = None, label: str | None = None,
                   max_filter_ratio: float | None = None) -> LoadResult:
@@ -65,10 +78,12 @@ def load_relation(frontend: "Frontend", db_name: str | None, table_name: str, co
     `max_filter_ratio`, a row that cannot be stored raises its DataError and nothing is committed.
     With it (Stream Load), such rows are filtered and counted, and the load is refused with
     TooManyFilteredRowsError when their share exceeds the ratio. Raises LabelAlreadyExistsError for
-    a reused label, NotLeaderError when this FE may no longer commit.
+    a reused label, UnsupportedError for a table Cairn cannot write (`check_writable`), NotLeaderError
+    when this FE may no longer commit.
     """
     with frontend.catalog.lock:
         db, live = frontend.catalog.table(db_name, table_name)
+        check_writable(live)
         table = live.model_copy(deep=True)
         _label_taken(frontend.catalog, db, label)
     source_columns = [d[0] for d in con.execute(f"SELECT * FROM {relation} LIMIT 0").description]

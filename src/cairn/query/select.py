@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
+from cairn.catalog.model import Table
 from cairn.errors import (
     AnalysisError,
     CairnError,
@@ -22,6 +23,7 @@ from cairn.errors import (
     QueryInterruptedError,
     SqlSyntaxError,
     UnknownColumnError,
+    UnknownPartitionError,
     UnknownTableError,
 )
 from cairn.fe.variables import get_variable
@@ -122,6 +124,20 @@ def bind_tables(session: "Session", tree: exp.Expression, con: duckdb.DuckDBPyCo
     return views
 
 
+def _named_partitions(node: exp.Table, table: Table) -> set[str] | None:
+    """The partitions `FROM t PARTITION (p1, p2)` names (None: every partition).
+
+    Raises UnknownPartitionError for a name the table does not have."""
+    clause = node.args.get("partition")
+    if clause is None:
+        return None
+    names = {e.name for e in clause.expressions}
+    missing = sorted(n for n in names if table.partition(n) is None)
+    if missing:
+        raise UnknownPartitionError(f"Unknown partition '{missing[0]}' in table '{table.name}'")
+    return names
+
+
 def _table_scan(session: "Session", node: exp.Table, schema: str | None, access: DataAccess,
                 pinned: list[str]) -> TableScan:
     catalog = session.catalog
@@ -141,9 +157,10 @@ def _table_scan(session: "Session", node: exp.Table, schema: str | None, access:
         names = {node.name.lower(), (node.alias or node.name).lower()}
         pruning.add(select.args.get("where"), names)
         buckets = tablet_indexes(table, select.args.get("where"), names)
+    chosen = _named_partitions(node, table)
     partitions = [PartitionScan(p.id, p.visible_version, p.manifest_key,
                                 None if buckets is None else frozenset(p.tablet_ids[b] for b in buckets))
-                  for p in table.partitions if pruning.keeps(p)]
+                  for p in table.partitions if pruning.keeps(p) and (chosen is None or p.name in chosen)]
     scan = TableScan(table=table, store=session.frontend.store_for(db.storage_volume), partitions=partitions,
                      columns=scan_columns(node, table), filter_sql=scan_filter(node, table))
     if access.splits_work():

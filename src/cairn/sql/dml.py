@@ -12,6 +12,7 @@ from cairn.lake.load import load_relation
 from cairn.query.select import _user_error, prepare
 from cairn.sql.dispatch import handles
 from cairn.sql.names import table_name
+from cairn.sql.refusals import not_supported
 from cairn.sql.result import ResultSet
 
 if TYPE_CHECKING:
@@ -39,11 +40,15 @@ def _values_sql(values: exp.Values, as_text: bool) -> str:
 
 @handles(exp.Insert)
 def insert(session: "Session", statement: exp.Insert) -> ResultSet:
+    if statement.args.get("overwrite"):
+        raise not_supported("INSERT OVERWRITE")
     target = statement.this
     columns = None
     if isinstance(target, exp.Schema):
         columns = [c.name for c in target.expressions]
         target = target.this
+    if isinstance(target, exp.Table) and target.args.get("partition") is not None:
+        raise not_supported("INSERT INTO a named PARTITION (rows are routed to their partitions by value)")
     db_name, name = table_name(session, target)
     session.catalog.table(db_name, name)
     source = statement.expression
@@ -61,7 +66,8 @@ def insert(session: "Session", statement: exp.Insert) -> ResultSet:
             sql, views = prepare(session, source, con, session.frontend.data_access, pinned)
             relation = f"({sql})"
         with session.running(con):
-            result = load_relation(session.frontend, db_name, name, con, relation, columns)
+            result = load_relation(session.frontend, db_name, name, con, relation, columns,
+                                   label=statement.meta.get("label"))
     except duckdb.Error as exc:
         raise _user_error(exc, views) from None
     finally:

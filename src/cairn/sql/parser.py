@@ -49,11 +49,32 @@ def _syntax_error(exc: ParseError, text: str) -> SqlSyntaxError:
                           f"Detail message: {message}{f' near {near!r}' if near else ''}.")
 
 
+def _without_insert_label(text: str) -> tuple[str, str | None]:
+    """StarRocks' `INSERT INTO t WITH LABEL l ...`: the text without the label clause, and the label.
+
+    sqlglot does not know the clause; it is cut out of the text by token positions (nothing is
+    glued in), and the label travels on the parsed Insert's `meta`.
+    """
+    if not text.lstrip()[:6].upper() == "INSERT":
+        return text, None
+    try:
+        tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
+    except TokenError:
+        return text, None
+    for i in range(1, len(tokens) - 2):
+        if (tokens[i].token_type == TokenType.WITH and tokens[i + 1].text.upper() == "LABEL"
+                and tokens[i + 2].text.upper() != "AS"):
+            label = tokens[i + 2]
+            return text[:tokens[i].start] + text[label.end + 1:], label.text
+    return text, None
+
+
 def parse_statement(text: str) -> Statement:
     """Parse one statement. Raises SqlSyntaxError with line and column."""
     special = extended.parse(text)
     if special is not None:
         return special
+    text, label = _without_insert_label(text)
     try:
         statement = sqlglot.parse_one(text, read=DIALECT)
     except ParseError as exc:
@@ -63,6 +84,8 @@ def parse_statement(text: str) -> Statement:
     if isinstance(statement, exp.Command):
         raise SqlSyntaxError(f"Getting syntax error. Detail message: unsupported statement "
                              f"'{text.split()[0].upper()} {statement.expression or ''}'".strip()[:200] + ".")
+    if label is not None:
+        statement.meta["label"] = label
     return statement
 
 

@@ -8,6 +8,7 @@ from sqlglot import exp
 
 from cairn.query.select import run_query
 from cairn.sql.dispatch import handles
+from cairn.sql.refusals import not_supported
 from cairn.sql.result import ResultSet
 
 if TYPE_CHECKING:
@@ -16,4 +17,6 @@ if TYPE_CHECKING:
 
 @handles(exp.Select, exp.SetOperation)
 def select(session: "Session", statement: exp.Expression) -> ResultSet:
+    if statement.find(exp.Lock) is not None:
+        raise not_supported("SELECT ... FOR UPDATE / FOR SHARE (Cairn has no row locks)")
     return ResultSet(run_query(session, statement, session.frontend.data_access))

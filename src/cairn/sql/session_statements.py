@@ -9,6 +9,7 @@ from sqlglot import exp
 from cairn.fe.variables import DEFAULTS, get_variable
 from cairn.sql.dispatch import handles
 from cairn.sql.names import literal_text
+from cairn.sql.refusals import not_supported
 from cairn.sql.result import ResultSet
 from cairn.sql.show import SHOW_HANDLERS, like_filter
 
@@ -26,7 +27,15 @@ def _value(node: exp.Expression) -> object:
 
 @handles(exp.Set)
 def set_variables(session: "Session", statement: exp.Set) -> ResultSet:
-    """SET NAMES x / SET [SESSION|GLOBAL] var = value / SET @@var = value (kept per session)."""
+    """SET NAMES x / SET [SESSION] var = value / SET @@var = value (kept per session).
+
+    SET GLOBAL is refused: variables live in the session, so a global one would silently not apply
+    to any other session."""
+    for item in statement.expressions:
+        target = item.this.this if isinstance(item.this, exp.EQ) else None
+        if (item.args.get("kind") or "").upper() == "GLOBAL" or (
+                isinstance(target, exp.SessionParameter) and (target.args.get("kind") or "").upper() == "GLOBAL"):
+            raise not_supported("SET GLOBAL (variables are kept per session)")
     for item in statement.expressions:
         if (item.args.get("kind") or "").upper() == "NAMES":
             charset = item.name or "utf8mb4"

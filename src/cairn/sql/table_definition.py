@@ -12,6 +12,7 @@ from cairn.catalog.types import cast_value, parse_type
 from cairn.errors import AnalysisError, UnknownColumnError
 from cairn.sql.names import literal_text, properties_of
 from cairn.sql.partitions import MAXVALUE, chain_ranges, normalize_value
+from cairn.sql.refusals import check_schema_item, check_table_clause, check_table_properties, not_supported
 
 # StarRocks chooses a bucket count itself when DISTRIBUTED BY gives none; Cairn uses a fixed one.
 DEFAULT_BUCKETS = 8
@@ -76,8 +77,12 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
     Raises AnalysisError / UnknownColumnError naming the offending column, key or bound.
     """
     schema = statement.this
+    if statement.expression is not None:
+        raise not_supported("CREATE TABLE ... AS SELECT")
     if not isinstance(schema, exp.Schema):
         raise AnalysisError("CREATE TABLE needs a column list")
+    for item in schema.expressions:
+        check_schema_item(item)
     columns = [_column(c) for c in schema.expressions if isinstance(c, exp.ColumnDef)]
     if not columns:
         raise AnalysisError("CREATE TABLE needs at least one column")
@@ -89,29 +94,30 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
 
     properties = statement.args.get("properties")
     props = properties.expressions if properties is not None else []
-    keys_type, key_names = "DUPLICATE", []
+    key_names: list[str] = []
     partition_node = distribution = None
     comment = ""
     for prop in props:
+        check_table_clause(prop)
         if isinstance(prop, exp.DuplicateKeyProperty):
-            keys_type, key_names = "DUPLICATE", _names(prop)
-        elif isinstance(prop, exp.PrimaryKey):
-            keys_type, key_names = "PRIMARY", _names(prop)
-        elif isinstance(prop, exp.UniqueKeyProperty):
-            keys_type, key_names = "UNIQUE", _names(prop)
+            key_names = _names(prop)
         elif isinstance(prop, (exp.PartitionByRangeProperty, exp.PartitionByListProperty)):
             partition_node = prop
         elif isinstance(prop, exp.DistributedByProperty):
             distribution = prop
         elif isinstance(prop, exp.SchemaCommentProperty):
             comment = literal_text(prop.this)
+        elif type(prop) not in (exp.EngineProperty, exp.Property):
+            raise not_supported(f"'{prop.sql('starrocks')}' in CREATE TABLE")
+    table_properties = properties_of(properties)
+    check_table_properties(table_properties)
+    volume = table_properties.get("storage_volume")
+    if volume is not None and volume != db.storage_volume:
+        catalog.storage_volume(volume)
+        raise not_supported(f"A table on storage volume '{volume}' in a database on '{db.storage_volume}'")
     key_columns = _check_columns(columns, key_names, "key description")
     for column in columns:
         column.is_key = column.name in key_columns
-    if keys_type == "PRIMARY":
-        for column in columns:
-            if column.is_key:
-                column.nullable = False
 
     buckets = DEFAULT_BUCKETS
     distribution_columns: list[str] = []
@@ -126,9 +132,9 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
         distribution_columns = key_columns[:1]
 
     ids = catalog.id_source()
-    table = Table(id=next(ids), name=name, columns=columns, keys_type=keys_type, key_columns=key_columns,
+    table = Table(id=next(ids), name=name, columns=columns, keys_type="DUPLICATE", key_columns=key_columns,
                   distribution_columns=distribution_columns, buckets=buckets, comment=comment,
-                  properties=properties_of(properties))
+                  properties=table_properties)
 
     def new_partition(partition_name: str) -> Partition:
         return Partition(id=next(ids), name=partition_name, tablet_ids=[next(ids) for _ in range(buckets)])

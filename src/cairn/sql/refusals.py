@@ -1,0 +1,99 @@
+"""What Cairn parses but does not implement yet: each form is refused with a clear error.
+
+Accepting a statement and doing something other than what it says is worse than refusing it, so
+every clause a handler would otherwise drop is checked here first. When a form gets implemented,
+its refusal goes away from this module.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from cairn.errors import UnsupportedError
+
+# Table PROPERTIES that have no meaning for a shared-data table whose only copy lives on object
+# storage (replicas, local media, index layouts, cache hints): accepted, kept and shown by
+# SHOW CREATE TABLE, and otherwise no-ops.
+NO_OP_TABLE_PROPERTIES = frozenset({
+    "replication_num", "replicated_storage", "compression", "fast_schema_evolution",
+    "enable_persistent_index", "persistent_index_type", "storage_medium", "in_memory", "bucket_size",
+    "datacache.enable", "datacache.partition_duration", "enable_async_write_back", "file_bundling",
+    "colocate_with", "storage_format", "write_quorum",
+})
+# Honoured by Cairn itself.
+HONOURED_TABLE_PROPERTIES = frozenset({"storage_volume"})
+
+
+def not_supported(what: str) -> UnsupportedError:
+    """The error for valid StarRocks SQL that Cairn does not implement yet."""
+    return UnsupportedError(f"Getting analyzing error. Detail message: {what} is not supported yet.")
+
+
+def check_table_properties(properties: dict[str, str]) -> None:
+    """Refuse PROPERTIES keys Cairn neither honours nor can ignore safely (StarRocks' wording)."""
+    unknown = {k: v for k, v in properties.items()
+               if k not in NO_OP_TABLE_PROPERTIES and k not in HONOURED_TABLE_PROPERTIES}
+    if unknown:
+        shown = ", ".join(f"{k}={v}" for k, v in unknown.items())
+        raise UnsupportedError(f"Getting analyzing error. Detail message: Unknown properties: {{{shown}}}.")
+
+
+_KEY_TABLES = {
+    exp.PrimaryKey: "PRIMARY KEY table",
+    exp.UniqueKeyProperty: "UNIQUE KEY table",
+    exp.AggregateKeyProperty: "AGGREGATE KEY table",
+}
+# Column definitions Cairn keeps: NULL / NOT NULL, DEFAULT, COMMENT.
+_KEPT_COLUMN_CONSTRAINTS = (exp.NotNullColumnConstraint, exp.DefaultColumnConstraint, exp.CommentColumnConstraint)
+
+
+def check_column(node: exp.ColumnDef) -> None:
+    """Refuse column attributes Cairn would drop: PRIMARY KEY, AUTO_INCREMENT, aggregate types, ..."""
+    for constraint in node.args.get("constraints") or []:
+        rule = constraint.args.get("kind")
+        if isinstance(rule, _KEPT_COLUMN_CONSTRAINTS):
+            continue
+        if isinstance(rule, exp.PrimaryKeyColumnConstraint):
+            raise not_supported("PRIMARY KEY table")
+        if isinstance(rule, exp.AutoIncrementColumnConstraint):
+            raise not_supported(f"AUTO_INCREMENT column '{node.name}'")
+        if isinstance(rule, exp.Var):
+            # SUM, MAX, MIN, REPLACE, REPLACE_IF_NOT_NULL, HLL_UNION, BITMAP_UNION: AGGREGATE KEY columns.
+            raise not_supported(f"AGGREGATE KEY table (column '{node.name}' {rule.name.upper()})")
+        raise not_supported(f"column attribute '{constraint.sql('starrocks')}' of column '{node.name}'")
+
+
+def check_schema_item(node: exp.Expression) -> None:
+    """Refuse what a CREATE TABLE column list holds besides columns (PRIMARY KEY(...), INDEX ...)."""
+    if isinstance(node, exp.ColumnDef):
+        check_column(node)
+    elif isinstance(node, exp.PrimaryKey):
+        raise not_supported("PRIMARY KEY table")
+    elif isinstance(node, exp.IndexColumnConstraint):
+        raise not_supported(f"INDEX '{node.name}'")
+    else:
+        raise not_supported(f"'{node.sql('starrocks')}' in a column list")
+
+
+def check_table_clause(prop: exp.Expression) -> None:
+    """Refuse CREATE TABLE clauses Cairn would drop (key types, expression partitioning, ...)."""
+    for kind, what in _KEY_TABLES.items():
+        if isinstance(prop, kind):
+            raise not_supported(what)
+    if isinstance(prop, exp.PartitionedByProperty):
+        raise not_supported(f"Expression partitioning (PARTITION BY {prop.this.sql('starrocks')})")
+    if isinstance(prop, (exp.PartitionByRangeProperty, exp.PartitionByListProperty)):
+        for expression in prop.args.get("partition_expressions") or []:
+            if not isinstance(expression, exp.Column):
+                raise not_supported(f"Partitioning by the expression '{expression.sql('starrocks')}'")
+        for part in prop.args.get("create_expressions") or []:
+            if isinstance(part, exp.PartitionByRangePropertyDynamic):
+                raise not_supported("Batch partitions (START ... END ... EVERY)")
+        return
+    if isinstance(prop, exp.Order):
+        raise not_supported("ORDER BY (sort key) in CREATE TABLE")
+    if isinstance(prop, exp.RollupProperty):
+        raise not_supported("ROLLUP")
+    if isinstance(prop, exp.EngineProperty) and prop.name.upper() != "OLAP":
+        raise not_supported(f"ENGINE = {prop.name}")
+

@@ -1,0 +1,200 @@
+"""Statements Cairn cannot honour fail with a clear error, and change nothing; the rest do what they say.
+
+One row per statement: the statement, and either the fragment the error must contain or the check
+that proves it was honoured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import cairn.api
+from cairn.errors import CairnError, UnknownPartitionError, UnsupportedError
+from cairn.fe.frontend import Frontend
+from cairn.fe.session import Session
+
+SETUP = """
+CREATE DATABASE d; USE d;
+CREATE TABLE r (k INT, v INT) PARTITION BY RANGE(k)
+  (PARTITION p1 VALUES LESS THAN (10), PARTITION p2 VALUES LESS THAN (20));
+INSERT INTO r VALUES (1, 1), (15, 2);
+"""
+
+REFUSED = [
+    # key types Cairn cannot maintain yet, in every spelling
+    ("CREATE TABLE t (k INT, v INT) PRIMARY KEY(k)", "PRIMARY KEY table is not supported yet"),
+    ("CREATE TABLE t (k INT PRIMARY KEY, v INT)", "PRIMARY KEY table is not supported yet"),
+    ("CREATE TABLE t (k INT, v INT, PRIMARY KEY(k))", "PRIMARY KEY table is not supported yet"),
+    ("CREATE TABLE t (k INT, v INT) UNIQUE KEY(k)", "UNIQUE KEY table is not supported yet"),
+    ("CREATE TABLE t (k INT, v INT SUM) AGGREGATE KEY(k)", "AGGREGATE KEY table"),
+    ("CREATE TABLE t (k INT, v INT REPLACE)", "AGGREGATE KEY table (column 'v' REPLACE)"),
+    ("CREATE TABLE t (k INT, v INT MAX) DUPLICATE KEY(k)", "AGGREGATE KEY table (column 'v' MAX)"),
+    # partitioning Cairn would drop
+    ("CREATE TABLE t (k INT, v INT) PARTITION BY (k)", "Expression partitioning"),
+    ("CREATE TABLE t (k INT, v INT) PARTITION BY k", "Expression partitioning"),
+    ("CREATE TABLE t (k DATETIME, v INT) PARTITION BY date_trunc('day', k)", "Expression partitioning"),
+    ("CREATE TABLE t (k DATETIME, v INT) PARTITION BY RANGE(date_trunc('day', k)) "
+     "(PARTITION p VALUES LESS THAN ('2024-01-01'))", "Partitioning by the expression"),
+    ("CREATE TABLE t (k DATE, v INT) PARTITION BY RANGE(k) "
+     "(START ('2024-01-01') END ('2024-01-05') EVERY (INTERVAL 1 DAY))", "Batch partitions (START ... END ... EVERY)"),
+    # clauses with a meaning Cairn does not implement
+    ("CREATE TABLE t (k INT, v INT) DUPLICATE KEY(k) ORDER BY (v)", "ORDER BY (sort key)"),
+    ("CREATE TABLE t (k INT, v INT, INDEX i (v) USING BITMAP)", "INDEX 'i'"),
+    ("CREATE TABLE t (k INT, v INT) ROLLUP (r1 (k))", "ROLLUP"),
+    ("CREATE TABLE t (k INT, v INT) ENGINE = mysql", "ENGINE = mysql"),
+    ("CREATE TABLE t (k BIGINT AUTO_INCREMENT, v INT)", "AUTO_INCREMENT column 'k'"),
+    ("CREATE TABLE t AS SELECT 1 AS k", "CREATE TABLE ... AS SELECT"),
+    ("CREATE TABLE t (k INT) PROPERTIES ('partition_live_number' = '3')", "Unknown properties: {partition_live_number=3}"),
+    ("CREATE TABLE t (k INT) PROPERTIES ('bloom_filter_columns' = 'k')", "Unknown properties: {bloom_filter_columns=k}"),
+    ("CREATE TABLE t (k INT) PROPERTIES ('no_such_key' = 'x')", "Unknown properties: {no_such_key=x}"),
+    ("CREATE TABLE t (k INT) PROPERTIES ('storage_volume' = 'missing_volume')", "'missing_volume' does not exist"),
+    ("CREATE VIEW w AS SELECT 1", "CREATE VIEW is not supported"),
+    # writes and reads Cairn would do differently from what they say
+    ("INSERT OVERWRITE r VALUES (1, 1)", "INSERT OVERWRITE is not supported yet"),
+    ("INSERT INTO r PARTITION (p1) VALUES (1, 1)", "INSERT INTO a named PARTITION"),
+    ("SET GLOBAL query_timeout = 10", "SET GLOBAL"),
+    ("SET @@global.query_timeout = 10", "SET GLOBAL"),
+    ("SELECT * FROM r FOR UPDATE", "FOR UPDATE"),
+]
+
+
+@pytest.fixture
+def frontend(tmp_path: Path) -> Iterator[Frontend]:
+    fe = cairn.api.open_frontend(local_storage_path=tmp_path / "storage", meta_dir=tmp_path / "meta")
+    yield fe
+    fe.close()
+
+
+@pytest.fixture
+def session(frontend: Frontend) -> Session:
+    session = cairn.api.connect(frontend)
+    session.execute_script(SETUP)
+    return session
+
+
+def _state(session: Session) -> tuple[int, list[tuple[object, ...]], list[tuple[object, ...]]]:
+    return (session.frontend.position, session.execute("SHOW TABLES").rows(),
+            sorted(session.execute("SELECT * FROM r").rows()))
+
+
+@pytest.mark.parametrize(("sql", "fragment"), REFUSED, ids=[sql[:60] for sql, _ in REFUSED])
+def test_refused_with_clear_error_and_nothing_changes(session: Session, sql: str, fragment: str) -> None:
+    before = _state(session)
+    with pytest.raises(CairnError) as caught:
+        session.execute(sql)
+    assert fragment in str(caught.value)
+    assert caught.value.mysql_code != 1105, "a refusal is an analysis error, not an internal one"
+    assert _state(session) == before
+
+
+def test_no_op_properties_are_accepted_and_shown(session: Session) -> None:
+    session.execute("CREATE TABLE t (k INT) DUPLICATE KEY(k) ENGINE = OLAP "
+                    "PROPERTIES ('replication_num' = '1', 'compression' = 'LZ4')")
+    ddl = session.execute("SHOW CREATE TABLE t").rows()[0][1]
+    assert '"replication_num" = "1"' in ddl and '"compression" = "LZ4"' in ddl
+    assert "DUPLICATE KEY(`k`)" in ddl
+
+
+def test_table_on_its_database_volume_is_accepted(session: Session) -> None:
+    session.execute("CREATE TABLE t (k INT) PROPERTIES ('storage_volume' = 'builtin_storage_volume')")
+    session.execute("INSERT INTO t VALUES (7)")
+    assert session.execute("SELECT k FROM t").rows() == [(7,)]
+
+
+def test_select_from_named_partitions_reads_only_them(session: Session) -> None:
+    assert session.execute("SELECT * FROM r PARTITION (p1)").rows() == [(1, 1)]
+    assert session.execute("SELECT v FROM r PARTITION (p2) AS x WHERE x.k > 0").rows() == [(2,)]
+    assert sorted(session.execute("SELECT * FROM r PARTITION (p1, p2)").rows()) == [(1, 1), (15, 2)]
+    with pytest.raises(UnknownPartitionError, match="Unknown partition 'p9'"):
+        session.execute("SELECT * FROM r PARTITION (p9)")
+
+
+def test_insert_with_label_records_the_label_once(session: Session) -> None:
+    session.execute("INSERT INTO r WITH LABEL first_load VALUES (2, 20)")
+    assert (2, 20) in session.execute("SELECT * FROM r").rows()
+    before = _state(session)
+    with pytest.raises(CairnError, match=r"Label \[first_load\] has already been used"):
+        session.execute("INSERT INTO r WITH LABEL `first_load` VALUES (3, 30)")
+    assert _state(session) == before
+
+
+def test_insert_with_a_cte_named_label_is_not_a_label(session: Session) -> None:
+    session.execute("INSERT INTO r WITH label AS (SELECT 3 AS k, 30 AS v) SELECT * FROM label")
+    assert (3, 30) in session.execute("SELECT * FROM r").rows()
+
+
+def test_multi_column_partitions_route_and_read_back(session: Session) -> None:
+    session.execute_script("""
+        CREATE TABLE r2 (a INT, b INT, v INT) PARTITION BY RANGE(a, b)
+          (PARTITION p1 VALUES LESS THAN (10, 5), PARTITION p2 VALUES LESS THAN (20, 0));
+        INSERT INTO r2 VALUES (10, 3, 1), (10, 7, 2), (5, 100, 3);
+        CREATE TABLE l2 (a INT, b VARCHAR(5), v INT) PARTITION BY LIST(a, b)
+          (PARTITION q1 VALUES IN ((1, 'x'), (2, 'y')), PARTITION q2 VALUES IN ((1, 'y')));
+        INSERT INTO l2 VALUES (1, 'x', 1), (1, 'y', 2), (2, 'y', 3);
+    """)
+    assert sorted(session.execute("SELECT v FROM r2 PARTITION (p1)").rows()) == [(1,), (3,)]
+    assert session.execute("SELECT v FROM r2 PARTITION (p2)").rows() == [(2,)]
+    assert session.execute("SELECT v FROM r2 WHERE a = 10 AND b = 7").rows() == [(2,)]
+    assert sorted(session.execute("SELECT v FROM l2 PARTITION (q1)").rows()) == [(1,), (3,)]
+    assert session.execute("SELECT v FROM l2 WHERE a = 1 AND b = 'y'").rows() == [(2,)]
+    with pytest.raises(CairnError, match="no partition"):
+        session.execute("INSERT INTO l2 VALUES (3, 'z', 4)")
+
+
+def test_range_partitions_prune_without_losing_rows(session: Session) -> None:
+    assert session.execute("SELECT v FROM r WHERE k >= 10").rows() == [(2,)]
+    assert session.execute("SELECT v FROM r WHERE k < 10").rows() == [(1,)]
+    assert session.execute("SELECT count(*) FROM r WHERE k = 15 OR v = 1").rows() == [(2,)]
+
+
+def test_refusal_is_unsupported_error(session: Session) -> None:
+    with pytest.raises(UnsupportedError):
+        session.execute("CREATE TABLE t (k INT, v INT) PRIMARY KEY(k)")
+
+
+def _legacy_key_table(session: Session, keys_type: str) -> str:
+    """A table of `keys_type` as an older Cairn created it (it accepted such tables as DUPLICATE)."""
+    from cairn.catalog.model import Column, Partition, Table
+    from cairn.catalog.ops import CreateTable
+
+    name = f"legacy_{keys_type.lower()}"
+
+    def build(catalog):
+        db = catalog.database("d")
+        ids = catalog.id_source()
+        table = Table(id=next(ids), name=name, keys_type=keys_type, key_columns=["k"], buckets=1,
+                      columns=[Column(name="k", type="INT", nullable=False, is_key=True), Column(name="v", type="INT")])
+        table.partitions = [Partition(id=next(ids), name=name, tablet_ids=[next(ids)])]
+        return CreateTable(db_id=db.id, table=table)
+
+    session.frontend.commit(build)
+    return name
+
+
+@pytest.mark.parametrize("keys_type", ["PRIMARY", "UNIQUE", "AGGREGATE"])
+def test_existing_key_tables_read_but_refuse_writes(session: Session, tmp_path: Path, keys_type: str) -> None:
+    from cairn.server.stream_load import stream_load
+
+    name = _legacy_key_table(session, keys_type)
+    assert session.execute(f"SELECT count(*) FROM {name}").rows() == [(0,)]
+    before = _state(session)
+    for sql in (f"INSERT INTO {name} VALUES (1, 1)", f"INSERT INTO {name} SELECT k, v FROM r",
+                f"INSERT INTO {name} (k, v) SELECT 5, 6"):
+        with pytest.raises(UnsupportedError, match=f"'{name}' is a {keys_type} KEY table.*not supported yet"):
+            session.execute(sql)
+    answer = stream_load(session.frontend, "root", "d", name, {}, b"1\t1\n")
+    assert answer.status == "Fail" and f"{keys_type} KEY table" in answer.message
+    assert _state(session) == before
+    assert f"{keys_type} KEY(`k`)" in session.execute(f"SHOW CREATE TABLE {name}").rows()[0][1]
+    session.frontend.close()
+    reopened = cairn.api.open_frontend(local_storage_path=tmp_path / "storage", meta_dir=tmp_path / "meta")
+    try:
+        again = cairn.api.connect(reopened, database="d")
+        assert again.execute(f"SELECT count(*) FROM {name}").rows() == [(0,)]
+        with pytest.raises(UnsupportedError, match="not supported yet"):
+            again.execute(f"INSERT INTO {name} VALUES (1, 1)")
+    finally:
+        reopened.close()
