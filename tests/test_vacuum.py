@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from cairn.fe.frontend import Frontend
 from cairn.fe.session import Session
 from cairn.lake.manifest import MANIFESTS
 from cairn.vacuum.vacuum import MIN_AGE_SECONDS
+from test_restore import _restore, snapshot_yaml
 
 
 @pytest.fixture
@@ -169,3 +171,65 @@ def test_loads_drops_snapshots_and_vacuum_together(eager: Session) -> None:
         eager.execute(f"ADMIN DROP CLUSTER SNAPSHOT {name}")
     vacuum(eager)
     assert data_keys(eager) == visible_keys(eager), "after the snapshots go, their pinned objects go too"
+
+
+def moment_after_commits_so_far() -> str:
+    """A whole-second local time after every commit so far; commits from now on come after it."""
+    boundary = int(time.time()) + 1
+    while time.time() <= boundary:  # restore_to names a second: the clock must pass it
+        time.sleep(0.05)
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(boundary))
+
+
+def restore_to(values: dict[str, str], meta_dir: Path, cluster: str, snapshot: str, moment: str) -> Frontend:
+    """A point-in-time restore from `snapshot` to `moment` into a new incarnation, opened as an FE."""
+    config = load_config(None, **dict(values, meta_dir=str(meta_dir)))
+    text = snapshot_yaml(values, cluster, snapshot).replace(
+        "  storage_volume_name", f'  restore_to:\n    time: "{moment}"\n  storage_volume_name')
+    _restore(config, text, meta_dir.parent)
+    return Frontend.open(config)
+
+
+def test_vacuum_after_restores_keeps_the_point_in_time_window(fe_conf_values: dict[str, str], tmp_path: Path) -> None:
+    values = dict(fe_conf_values, cluster_snapshot_pitr_window_seconds="3600", vacuum_grace_period_seconds="0",
+                  catalog_trash_expire_second="0", vacuum_interval_seconds="3600")
+    first = Frontend.open(load_config(None, **values))
+    session = Session(first)
+    session.execute_script("CREATE DATABASE w; USE w; CREATE TABLE t (a INT) DISTRIBUTED BY HASH(a) BUCKETS 1;"
+                           "INSERT INTO t VALUES (1); ADMIN CREATE CLUSTER SNAPSHOT base;")
+    session.execute("INSERT INTO t VALUES (2)")
+    in_first = moment_after_commits_so_far()
+    session.execute("INSERT INTO t VALUES (3)")
+    cluster = first.keys.cluster_id
+    first.close()
+
+    second = restore_to(values, tmp_path / "meta-2", cluster, "base", in_first)
+    assert second.journal.incarnation == 2
+    session = Session(second, database="w")
+    assert session.execute("SELECT a FROM t ORDER BY a").rows() == [(1,), (2,)]
+    session.execute("INSERT INTO t VALUES (10)")
+    session.execute("ADMIN CREATE CLUSTER SNAPSHOT after")
+    session.execute("INSERT INTO t VALUES (20)")
+    in_second = moment_after_commits_so_far()
+    session.execute("INSERT INTO t VALUES (30)")
+    session.execute("TRUNCATE TABLE t")
+    table = second.catalog.state.databases["w"].tables["t"]
+    partition = table.partitions[0]
+    orphan = second.keys.data_file(second.catalog.state.databases["w"].id, table.id, partition.id,
+                                   partition.tablet_ids[0])
+    second.meta_store.put_if_absent(orphan, b"a load that crashed before its commit")
+    before = data_keys(session)
+    report = vacuum(session)
+    assert report[3] == 1 and data_keys(session) == before - {orphan}, "only the dead object goes"
+    second.close()
+
+    third = restore_to(values, tmp_path / "meta-3", cluster, "after", in_second)
+    session = Session(third, database="w")
+    assert session.execute("SELECT a FROM t ORDER BY a").rows() == [(1,), (2,), (10,), (20,)]
+    before = data_keys(session)
+    assert vacuum(session)[3] == 0 and data_keys(session) == before, "every incarnation's window stays"
+    third.close()
+
+    fourth = restore_to(values, tmp_path / "meta-4", cluster, "base", in_first)
+    assert Session(fourth, database="w").execute("SELECT a FROM t ORDER BY a").rows() == [(1,), (2,)]
+    fourth.close()

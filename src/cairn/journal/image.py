@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from cairn.errors import CairnError, JournalError, ObjectExistsError
@@ -10,6 +11,7 @@ from cairn.formats import VersionedModel
 from cairn.journal.position import JournalPosition
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import ObjectStore
+
 
 class CheckpointImage(VersionedModel):
     """A serialized catalog and the journal position it reflects."""
@@ -43,15 +45,29 @@ def write_image(store: ObjectStore, key: str, image: CheckpointImage) -> bool:
     return True
 
 
-def latest_image_key(store: ObjectStore, keys: ClusterKeys, incarnation: int) -> tuple[str, JournalPosition] | None:
-    """The newest checkpoint image of `incarnation`, or None if it has none yet."""
-    best: tuple[str, JournalPosition] | None = None
+@dataclass(frozen=True)
+class ImageInfo:
+    """A checkpoint image as a listing shows it: its key, position, and when the store wrote it."""
+
+    key: str
+    position: JournalPosition
+    written_at: float
+
+
+def list_images(store: ObjectStore, keys: ClusterKeys, incarnation: int | None = None) -> list[ImageInfo]:
+    """The checkpoint images of `incarnation` (every incarnation when None), oldest position first."""
+    found = []
     for info in store.list(keys.image_prefix):
         if info.key.count("/") != keys.image_prefix.count("/"):
             continue  # snapshot folders live beside the images
         position = ClusterKeys.parse_image(info.key)
-        if position is None or position.incarnation != incarnation:
+        if position is None or (incarnation is not None and position.incarnation != incarnation):
             continue
-        if best is None or position > best[1]:
-            best = (info.key, position)
-    return best
+        found.append(ImageInfo(info.key, position, info.last_modified.timestamp()))
+    return sorted(found, key=lambda image: image.position)
+
+
+def latest_image_key(store: ObjectStore, keys: ClusterKeys, incarnation: int) -> tuple[str, JournalPosition] | None:
+    """The newest checkpoint image of `incarnation`, or None if it has none yet."""
+    images = list_images(store, keys, incarnation)
+    return (images[-1].key, images[-1].position) if images else None

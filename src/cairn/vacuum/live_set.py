@@ -11,6 +11,7 @@ from cairn.catalog.model import CatalogState
 from cairn.lake.manifest import MANIFESTS
 from cairn.snapshot.manifest import SnapshotManifest
 from cairn.storage.keys import SNAPSHOT_MANIFEST
+from cairn.vacuum.window import window_manifests
 
 if TYPE_CHECKING:
     from cairn.fe.frontend import Frontend
@@ -85,26 +86,11 @@ def _add_pinned_rowsets(frontend: "Frontend", live: LiveSet, state: CatalogState
 
 def _add_window_versions(frontend: "Frontend", live: LiveSet, state: CatalogState, since: float) -> None:
     """Every version visible at some moment of the point-in-time window stays, since a restore may
-    replay the log to any moment inside it: the versions committed within the window, and for each
-    partition the one that was visible when the window began."""
+    replay the log to any moment inside it."""
     volume_of = {db.id: db.storage_volume for db in state.databases.values()}
-    at_window_start: dict[int, tuple[int, str]] = {}
-    inside: list[tuple[int, str]] = []
-    for entry in frontend.journal.read_after(0):
-        if entry.op.get("kind") != "commit_versions" or entry.op["db_id"] not in volume_of:
-            continue
-        for version in entry.op["versions"]:
-            if not version.get("manifest_key"):
-                continue
-            item = (entry.op["db_id"], version["manifest_key"])
-            if entry.timestamp >= since:
-                inside.append(item)
-            else:
-                at_window_start[version["partition_id"]] = item
-    by_volume: dict[str, list[str]] = defaultdict(list)
-    for db_id, key in [*at_window_start.values(), *inside]:
-        by_volume[volume_of[db_id]].append(key)
-    for volume, keys in by_volume.items():
+    for volume, keys in window_manifests(frontend.meta_store, frontend.keys, since, volume_of).items():
+        if volume not in state.storage_volumes:
+            continue  # a volume this incarnation no longer knows holds nothing it could restore
         store = frontend.store_for(volume)
         present = [k for k in keys if k in live.keys[volume] or store.exists(k)]
         live.keys[volume].update(present)
