@@ -27,6 +27,7 @@ from cairn.errors import (
     UnknownTableError,
 )
 from cairn.fe.variables import get_variable
+from cairn.query import starrocks_semantics
 from cairn.query.data_access import DataAccess, PartitionScan, TableScan
 from cairn.query.pruning import PartitionFilter, tablet_indexes
 from cairn.query.pushdown import push_aggregate, scan_columns, scan_filter
@@ -196,6 +197,7 @@ def prepare(session: "Session", tree: exp.Expression, con: duckdb.DuckDBPyConnec
     """Bind the query's tables on `con` and return its DuckDB SQL (and the view names bound).
     The keys read are added to `pinned`; the caller releases them when the statement ends."""
     tree = tree.copy()
+    starrocks_semantics.apply(tree)
     _replace_session_functions(session, tree)
     _unwrap_table_functions(tree)
     views = bind_tables(session, tree, con, access, pinned)

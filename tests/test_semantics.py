@@ -1,0 +1,90 @@
+"""Answers that must be StarRocks' answers (expected values from StarRocks' own SQL test cases)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pymysql
+import pytest
+
+import cairn.api
+from cairn.fe.frontend import Frontend
+from cairn.fe.session import Session
+from fe_process import FeProcess, start_fe
+
+
+@pytest.fixture
+def frontend(tmp_path: Path) -> Iterator[Frontend]:
+    fe = cairn.api.open_frontend(local_storage_path=tmp_path / "storage", meta_dir=tmp_path / "meta")
+    yield fe
+    fe.close()
+
+
+@pytest.fixture
+def session(frontend: Frontend) -> Session:
+    session = cairn.api.connect(frontend)
+    session.execute_script("""
+        CREATE DATABASE d; USE d;
+        CREATE TABLE t1 (c0 BIGINT NOT NULL, c1 BIGINT, c3 BIGINT, s VARCHAR(20));
+    """)
+    return session
+
+
+def test_bool_or_over_nulls_is_false_and_over_nothing_is_null(session: Session) -> None:
+    # StarRocks' test_agg_function/test_bool_or.
+    query = "SELECT bool_or(c0), boolor_agg(c1), bool_or(c3), bool_or(null) FROM t1"
+    assert session.execute(query).rows() == [(None, None, None, None)]
+    session.execute("INSERT INTO t1 VALUES (1, 1, NULL, 'x'), (2, 0, NULL, 'y'), (3, NULL, NULL, 'z')")
+    assert session.execute(query).rows() == [(True, True, False, False)]
+    grouped = "SELECT c0, bool_or(c3), bool_or(c1 > 0) FROM t1 GROUP BY c0 ORDER BY c0"
+    assert session.execute(grouped).rows() == [(1, False, True), (2, False, False), (3, False, False)]
+    windowed = "SELECT sum(CAST(a AS INT)) FROM (SELECT bool_or(c3) OVER (PARTITION BY c0) AS a FROM t1) w"
+    assert session.execute(windowed).rows() == [(0,)]
+
+
+def test_nan_and_infinity_cast_to_null(session: Session) -> None:
+    # StarRocks' test_number/test_invalid_floating_point_number.
+    for text in ("NaN", "Infinity", "-Infinity"):
+        query = f"SELECT CAST('{text}' AS FLOAT), CAST('{text}' AS DOUBLE)"
+        assert session.execute(query).rows() == [(None, None)], text
+    session.execute("INSERT INTO t1 VALUES (1, 1, 1, 'NaN'), (2, 2, 2, '2.5'), (3, 3, 3, '-Infinity')")
+    casts = "SELECT c0, CAST(s AS DOUBLE), TRY_CAST(s AS FLOAT) FROM t1 ORDER BY c0"
+    assert session.execute(casts).rows() == [(1, None, None), (2, 2.5, 2.5), (3, None, None)]
+    assert session.execute("SELECT CAST('1.25' AS DOUBLE) * 2").rows() == [(2.5,)]
+
+
+NESTED = (
+    "SELECT ['abc', NULL] AS a, map{'a': 1, 'b': NULL} AS m, [[1, 2], [3]] AS n, "
+    "[CAST('2024-01-01' AS DATE)] AS d, map{1: [1], 2: NULL} AS mi, ['q\"x', 'b\\\\s'] AS q, "
+    "[1.5, 2.0] AS f, [true, false] AS b, {'f': 1, 'g': 'x'} AS s, CAST(NULL AS ARRAY<INT>) AS z"
+)
+EXPECTED = ['["abc",null]', '{"a":1,"b":null}', '[[1,2],[3]]', '["2024-01-01"]', '{1:[1],2:null}',
+            '["q\\"x","b\\\\s"]', '[1.5,2.0]', '[1,0]', '{"f":1,"g":"x"}', None]
+
+
+@pytest.fixture
+def fe_process(tmp_path: Path) -> Iterator[FeProcess]:
+    fe = start_fe(tmp_path, {"meta_dir": str(tmp_path / "meta"), "local_storage_path": str(tmp_path / "storage")})
+    yield fe
+    fe.stop()
+
+
+def test_arrays_maps_and_structs_in_starrocks_notation_over_mysql(fe_process: FeProcess) -> None:
+    connection = pymysql.connect(host="127.0.0.1", port=fe_process.query_port, user="root")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(NESTED)
+            assert list(cursor.fetchone()) == EXPECTED
+            cursor.execute("SELECT array_agg(x) FROM (VALUES ('a'), (NULL), ('b')) AS v(x)")
+            assert cursor.fetchone() == ('["a",null,"b"]',)
+    finally:
+        connection.close()
+    if shutil.which("mysql") is None:
+        pytest.skip("the mysql client is installed by scripts/install")
+    shown = subprocess.run(["mysql", "-h127.0.0.1", f"-P{fe_process.query_port}", "-uroot", "-N", "-B", "-r"],
+                           input=NESTED, text=True, capture_output=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.rstrip("\n").split("\t") == [v if v is not None else "NULL" for v in EXPECTED]
