@@ -108,9 +108,7 @@ class Frontend:
         self.load(incarnations[-1])
         write_cluster_file(self.meta_dir, cluster_id, self.meta_volume.location)
         self._become_leader()
-        if self.meta_volume.name not in self.catalog.state.storage_volumes:
-            volume = self.meta_volume.model_copy(update={"id": self.catalog.allocate_ids(1)[0]})
-            self.commit(lambda _catalog: CreateStorageVolume(volume=volume))
+        self._refresh_builtin_volume()
         self.snapshots.recover_interrupted()
         self._checkpoint_thread = threading.Thread(target=self._checkpoint_loop, name="checkpoint", daemon=True)
         self._checkpoint_thread.start()
@@ -119,6 +117,22 @@ class Frontend:
         self.compute_nodes.heartbeat_all()
         threading.Thread(target=self._heartbeat_loop, name="heartbeats", daemon=True).start()
         threading.Thread(target=self._compaction_loop, name="compaction", daemon=True).start()
+
+    def _refresh_builtin_volume(self) -> None:
+        """The builtin volume is where this FE's conf says it is (as with StarRocks'
+        `enable_load_volume_from_conf`): a bucket copied elsewhere, or new credentials in fe.conf,
+        are recorded in the catalog at start-up."""
+        existing = self.catalog.state.storage_volumes.get(self.meta_volume.name)
+        if existing is not None and (existing.type, existing.locations, existing.properties) == (
+                self.meta_volume.type, self.meta_volume.locations, self.meta_volume.properties):
+            return
+        if existing is None:
+            volume = self.meta_volume.model_copy(update={"id": self.catalog.allocate_ids(1)[0]})
+        else:
+            volume = self.meta_volume.model_copy(update={"id": existing.id, "comment": existing.comment,
+                                                          "enabled": existing.enabled})
+            log.info("storage volume %s moved to %s (from fe.conf)", volume.name, volume.location)
+        self.commit(lambda _catalog: CreateStorageVolume(volume=volume))
 
     def load(self, incarnation: int, until: int | None = None) -> None:
         """Load incarnation's newest image (at or before `until`) and replay its log after it."""
