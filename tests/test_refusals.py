@@ -198,3 +198,35 @@ def test_existing_key_tables_read_but_refuse_writes(session: Session, tmp_path: 
             again.execute(f"INSERT INTO {name} VALUES (1, 1)")
     finally:
         reopened.close()
+
+
+def test_unique_key_table_of_the_legacy_bucket_reads_and_refuses_writes(tmp_path: Path) -> None:
+    """tests/fixtures/legacy_v1 was written when Cairn accepted UNIQUE KEY tables (as DUPLICATE ones).
+
+    Its PRIMARY KEY and AGGREGATE KEY tables were recorded as DUPLICATE KEY then (the key was lost
+    at CREATE), so nothing marks them; the UNIQUE KEY table is marked and is read-only now.
+    """
+    import tarfile
+
+    from cairn.server.stream_load import stream_load
+
+    with tarfile.open(Path(__file__).resolve().parent / "fixtures" / "legacy_v1.tar.gz") as tar:
+        tar.extractall(tmp_path / "legacy", filter="data")
+    fe = cairn.api.open_frontend(local_storage_path=tmp_path / "legacy" / "storage", meta_dir=tmp_path / "meta",
+                                 automated_cluster_snapshot_interval_seconds=1_000_000_000)
+    try:
+        session = cairn.api.connect(fe, database="ops")
+        session.execute("ALTER SYSTEM DROP COMPUTE NODE '127.0.0.1:19050'")  # registered, never running here
+        assert session.execute("SELECT * FROM profiles").rows() == [(7, "Brest")]
+        assert "UNIQUE KEY(`id`)" in session.execute("SHOW CREATE TABLE profiles").rows()[0][1]
+        position = fe.position
+        for sql in ("INSERT INTO profiles VALUES (7, 'Rennes')", "INSERT INTO profiles SELECT id, name FROM accounts"):
+            with pytest.raises(UnsupportedError, match="'profiles' is a UNIQUE KEY table.*not supported yet"):
+                session.execute(sql)
+        answer = stream_load(fe, "root", "ops", "profiles", {}, b"8\tQuimper\n")
+        assert answer.status == "Fail" and "UNIQUE KEY table" in answer.message
+        assert fe.position == position
+        assert session.execute("SELECT * FROM profiles").rows() == [(7, "Brest")]
+        assert sorted(session.execute("SELECT * FROM accounts").rows()) == [(1, "ann"), (2, "bob")]
+    finally:
+        fe.close()
