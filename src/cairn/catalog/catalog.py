@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 
 from cairn.catalog.model import CatalogState, Database, Table
-from cairn.catalog.ops import Op
+from cairn.catalog.op_base import Op
 from cairn.errors import (
     NoDatabaseSelectedError,
     StorageVolumeError,

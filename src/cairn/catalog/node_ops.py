@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from cairn.catalog.model import CatalogState, ComputeNode
-from cairn.catalog.ops import Op
+from cairn.catalog.op_base import Op
 
 
 class AddComputeNodes(Op):
-    kind = "add_compute_nodes"
+    kind: Literal["add_compute_nodes"] = "add_compute_nodes"
     nodes: list[ComputeNode]
 
     def apply(self, state: CatalogState, at: float) -> None:
@@ -15,7 +17,7 @@ class AddComputeNodes(Op):
 
 
 class DropComputeNodes(Op):
-    kind = "drop_compute_nodes"
+    kind: Literal["drop_compute_nodes"] = "drop_compute_nodes"
     addresses: list[str]
 
     def apply(self, state: CatalogState, at: float) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from cairn.catalog.model import CatalogState, SnapshotJob
-from cairn.catalog.ops import Op
+from cairn.catalog.op_base import Op
 
 
 class SetAutomatedSnapshots(Op):
-    kind = "set_automated_snapshots"
+    kind: Literal["set_automated_snapshots"] = "set_automated_snapshots"
     enabled: bool
     storage_volume: str = ""
 
@@ -19,7 +21,7 @@ class SetAutomatedSnapshots(Op):
 class PutSnapshotJob(Op):
     """A job's new state (the whole record, so replay needs nothing else)."""
 
-    kind = "put_snapshot_job"
+    kind: Literal["put_snapshot_job"] = "put_snapshot_job"
     job: SnapshotJob
 
     def apply(self, state: CatalogState, at: float) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from cairn.catalog.model import CatalogState, Grant, UserRecord
-from cairn.catalog.ops import Op
+from cairn.catalog.op_base import Op
 
 
 class CreateUser(Op):
-    kind = "create_user"
+    kind: Literal["create_user"] = "create_user"
     user: UserRecord
 
     def apply(self, state: CatalogState, at: float) -> None:
@@ -15,7 +17,7 @@ class CreateUser(Op):
 
 
 class SetUserPassword(Op):
-    kind = "set_user_password"
+    kind: Literal["set_user_password"] = "set_user_password"
     name: str
     auth_string: str
 
@@ -27,7 +29,7 @@ class SetUserPassword(Op):
 
 
 class DropUser(Op):
-    kind = "drop_user"
+    kind: Literal["drop_user"] = "drop_user"
     name: str
 
     def apply(self, state: CatalogState, at: float) -> None:
@@ -35,7 +37,7 @@ class DropUser(Op):
 
 
 class GrantPrivileges(Op):
-    kind = "grant_privileges"
+    kind: Literal["grant_privileges"] = "grant_privileges"
     name: str
     grant: Grant
 
@@ -49,7 +51,7 @@ class GrantPrivileges(Op):
 
 
 class RevokePrivileges(Op):
-    kind = "revoke_privileges"
+    kind: Literal["revoke_privileges"] = "revoke_privileges"
     name: str
     grant: Grant
 

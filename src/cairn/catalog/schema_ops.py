@@ -1,0 +1,208 @@
+"""Catalog operations on leadership, storage volumes, databases, tables, partitions and versions."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from cairn.catalog.model import CatalogState, Database, DroppedObject, Partition, Table
+from cairn.catalog.op_base import Op, bump_ids, database_by_id, table_by_id
+from cairn.errors import JournalError
+from cairn.storage.volume import StorageVolume
+
+# --- leadership -----------------------------------------------------------------------------
+
+
+class EpochStart(Op):
+    """A new leader takes the log: every later entry belongs to its epoch."""
+
+    kind: Literal["epoch_start"] = "epoch_start"
+    epoch: int
+    leader: str
+
+    def apply(self, state: CatalogState, at: float) -> None:
+        state.epoch = self.epoch
+        state.leader = self.leader
+
+
+class Superseded(Op):
+    """The last entry of an incarnation's log: a restore opened incarnation `by`."""
+
+    kind: Literal["superseded"] = "superseded"
+    by: int
+    reason: str = ""
+
+    def apply(self, state: CatalogState, at: float) -> None:
+        state.superseded_by = self.by
+
+
+# --- storage volumes ------------------------------------------------------------------------
+
+
+class CreateStorageVolume(Op):
+    kind: Literal["create_storage_volume"] = "create_storage_volume"
+    volume: StorageVolume
+
+    def apply(self, state: CatalogState, at: float) -> None:
+        state.storage_volumes[self.volume.name] = self.volume
+        bump_ids(state, self.volume.id)
+        if not state.default_storage_volume:
+            state.default_storage_volume = self.volume.name
+
+
+class AlterStorageVolume(Op):
+    kind: Literal["alter_storage_volume"] = "alter_storage_volume"
+    name: str
+    properties: dict[str, str] = {}
+    comment: str | None = None
+    enabled: bool | None = None
+
+    def apply(self, state: CatalogState, at: float) -> None:
+        volume = state.storage_volumes[self.name]
+        volume.properties.update(self.properties)
+        if self.comment is not None:
+            volume.comment = self.comment
+        if self.enabled is not None:
+            volume.enabled = self.enabled
+
+
+class DropStorageVolume(Op):
+    kind: Literal["drop_storage_volume"] = "drop_storage_volume"
+    name: str
+
+    def apply(self, state: CatalogState, at: float) -> None:
+        state.storage_volumes.pop(self.name, None)
+
+
+class SetDefaultStorageVolume(Op):
+    kind: Literal["set_default_storage_volume"] = "set_default_storage_volume"
+    name: str
+
+    def apply(self, state: CatalogState, at: float) -> None:
+        state.default_storage_volume = self.name
+
+
+# --- databases and tables -------------------------------------------------------------------
+
+
+class CreateDatabase(Op):
+    kind: Literal["create_database"] = "create_database"
+    database: Database
+
+    def apply(self, state: CatalogState, at: float) -> None:
+        state.databases[self.database.name] = self.database
+        bump_ids(state, self.database.id)
+
+
+class DropDatabase(Op):
+    kind: Literal["drop_database"] = "drop_database"
+    db_id: int
+    data_prefix: str
+
+    def apply(self, state: CatalogState, at: float) -> None:
+        db = database_by_id(state, self.db_id)
+        del state.databases[db.name]
+        state.labels.pop(db.id, None)
+        state.recycle_bin.append(DroppedObject(kind="database", name=db.name, storage_volume=db.storage_volume,
+                                               prefix=self.data_prefix, dropped_at=at))
+
+
+class CreateTable(Op):
+    kind: Literal["create_table"] = "create_table"
+    db_id: int
+    table: Table
+
+    def apply(self, state: CatalogState, at: float) -> None:
+        database_by_id(state, self.db_id).tables[self.table.name] = self.table
+        ids = [self.table.id] + [p.id for p in self.table.partitions]
+        ids += [t for p in self.table.partitions for t in p.tablet_ids]
+        bump_ids(state, *ids)
+
+
+class DropTable(Op):
+    kind: Literal["drop_table"] = "drop_table"
+    db_id: int
+    table_id: int
+    data_prefix: str
+
+    def apply(self, state: CatalogState, at: float) -> None:
+        db = database_by_id(state, self.db_id)
+        table = table_by_id(state, self.db_id, self.table_id)
+        del db.tables[table.name]
+        state.recycle_bin.append(DroppedObject(kind="table", name=f"{db.name}.{table.name}",
+                                               storage_volume=db.storage_volume, prefix=self.data_prefix,
+                                               dropped_at=at))
+
+
+class AddPartitions(Op):
+    kind: Literal["add_partitions"] = "add_partitions"
+    db_id: int
+    table_id: int
+    partitions: list[Partition]
+
+    def apply(self, state: CatalogState, at: float) -> None:
+        table = table_by_id(state, self.db_id, self.table_id)
+        table.partitions.extend(self.partitions)
+        if table.partition_type == "RANGE":
+            table.partitions.sort(key=lambda p: (p.lower is not None, p.lower or []))
+        bump_ids(state, *[p.id for p in self.partitions], *[t for p in self.partitions for t in p.tablet_ids])
+
+
+class DropPartition(Op):
+    kind: Literal["drop_partition"] = "drop_partition"
+    db_id: int
+    table_id: int
+    partition_id: int
+    data_prefix: str
+
+    def apply(self, state: CatalogState, at: float) -> None:
+        db = database_by_id(state, self.db_id)
+        table = table_by_id(state, self.db_id, self.table_id)
+        partition = table.partition_by_id(self.partition_id)
+        if partition is None:
+            raise JournalError(f"journal names partition id {self.partition_id}, which does not exist")
+        table.partitions.remove(partition)
+        state.recycle_bin.append(DroppedObject(kind="partition", name=f"{db.name}.{table.name}.{partition.name}",
+                                               storage_volume=db.storage_volume, prefix=self.data_prefix,
+                                               dropped_at=at))
+
+
+class PartitionVersion(BaseModel):
+    """A partition's new visible version, as one commit publishes it."""
+
+    partition_id: int
+    version: int
+    manifest_key: str | None
+    row_count: int
+    data_size: int
+    compaction: bool = False  # the version only merges rowsets: same rows, fewer objects
+
+
+class CommitVersions(Op):
+    """Make new partition versions visible: the commit point of a load, truncate or compaction."""
+
+    kind: Literal["commit_versions"] = "commit_versions"
+    db_id: int
+    table_id: int
+    txn_id: int
+    label: str | None = None
+    versions: list[PartitionVersion]
+
+    def apply(self, state: CatalogState, at: float) -> None:
+        table = table_by_id(state, self.db_id, self.table_id)
+        for change in self.versions:
+            partition = table.partition_by_id(change.partition_id)
+            if partition is None:
+                raise JournalError(f"commit {self.txn_id} names partition id {change.partition_id}, "
+                                   "which does not exist")
+            partition.visible_version = change.version
+            partition.visible_version_time = at
+            partition.manifest_key = change.manifest_key
+            partition.row_count = change.row_count
+            partition.data_size = change.data_size
+            if change.compaction:
+                partition.compact_version = change.version
+        if self.label:
+            state.labels.setdefault(self.db_id, {})[self.label] = self.txn_id
+        bump_ids(state, self.txn_id)
