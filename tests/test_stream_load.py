@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import shutil
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,13 +87,160 @@ def test_auth_privileges_and_unknown_table(fe: FeProcess) -> None:
     assert missing["Status"] == "Fail" and "nope" in missing["Message"]
 
 
+def raw_request(fe: FeProcess, head: str, body: bytes = b"", close_write: bool = True) -> tuple[int, dict]:
+    """Send `head` (the request line and headers, without the blank line) and `body` as raw bytes,
+    then read the one answer."""
+    with socket.create_connection(("127.0.0.1", fe.http_port), timeout=60) as sock:
+        sock.sendall(head.encode() + b"\r\n\r\n" + body)
+        if close_write:
+            sock.shutdown(socket.SHUT_WR)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, json.loads(response.read() or b"{}")
+
+
+def assert_no_http_traceback(fe: FeProcess) -> None:
+    """No request made the HTTP server log a traceback (socketserver's or Cairn's own)."""
+    log = fe.log.read_text()
+    for sign in ("Exception occurred during processing of request", "http_server.py", "stream_load", "request_body.py"):
+        assert sign not in log, log
+
+
+def load_head(*headers: str, path: str = "/api/db/t/_stream_load") -> str:
+    token = base64.b64encode(b"root:").decode()
+    return "\r\n".join([f"PUT {path} HTTP/1.1", "Host: x", f"Authorization: Basic {token}",
+                        "column_separator: ,", *headers])
+
+
+def chunked(body: bytes, size: int) -> bytes:
+    parts = [b"%x\r\n%s\r\n" % (len(body[i:i + size]), body[i:i + size]) for i in range(0, len(body), size)]
+    return b"".join(parts) + b"0\r\n\r\n"
+
+
 def test_truncated_upload_loads_nothing(fe: FeProcess) -> None:
-    with socket.create_connection(("127.0.0.1", fe.http_port), timeout=30) as sock:
-        head = (f"PUT /api/db/t/_stream_load HTTP/1.1\r\nHost: x\r\nAuthorization: Basic "
-                f"{base64.b64encode(b'root:').decode()}\r\nlabel: cut\r\ncolumn_separator: ,\r\n"
-                f"Content-Length: 100000\r\n\r\n").encode()
-        sock.sendall(head + b"1,ann,2024-01-01\n2,bob,2024-02-02\n")
+    status, answer = raw_request(fe, load_head("label: cut", "Content-Length: 100000"),
+                                 b"1,ann,2024-01-01\n2,bob,2024-02-02\n")
+    assert status == 400 and answer["Status"] == "Fail" and "Content-Length" in answer["Message"], answer
     # The server is still serving, and the cut upload left nothing behind.
     answer = put(fe, "/api/db/t/_stream_load", b"3,cy,2024-01-03\n", label="after", column_separator=",")[1]
     assert answer["Status"] == "Success"
     assert run_sql(fe, "SELECT id FROM db.t ORDER BY id") == [(3,)]
+
+
+def test_chunked_upload_over_a_raw_socket(fe: FeProcess) -> None:
+    rows = b"".join(b"%d,n%d,2024-01-01\n" % (i, i) for i in range(1, 501))
+    status, answer = raw_request(fe, load_head("label: chunks", "Transfer-Encoding: chunked"), chunked(rows, 777))
+    assert status == 200 and answer["Status"] == "Success" and answer["NumberLoadedRows"] == 500, answer
+    assert answer["LoadBytes"] == len(rows)
+    # A chunked body cut short, or with a broken chunk size, is refused and loads nothing.
+    cut = chunked(b"600,x,2024-01-01\n", 5)[:-5]
+    status, answer = raw_request(fe, load_head("Transfer-Encoding: chunked"), cut)
+    assert status == 400 and "chunk" in answer["Message"], answer
+    status, answer = raw_request(fe, load_head("Transfer-Encoding: chunked"), b"zz\r\n1,a,2024-01-01\n\r\n0\r\n\r\n")
+    assert status == 400 and "chunk size" in answer["Message"], answer
+    assert run_sql(fe, "SELECT count(*), max(id) FROM db.t") == [(500, 500)]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl (scripts/install installs it)")
+def test_curl_sends_stdin_chunked(fe: FeProcess, tmp_path: Path) -> None:
+    rows = b"".join(b"%d,c%d,2024-02-02\n" % (i, i) for i in range(1, 2001))
+    answer = curl_load(fe, rows, "label: from_curl")
+    assert answer["Status"] == "Success" and answer["NumberLoadedRows"] == 2000, answer
+    assert run_sql(fe, "SELECT count(*), sum(id) FROM db.t") == [(2000, 2001000)]
+
+
+def curl_load(fe: FeProcess, body: bytes, *headers: str) -> dict:
+    """`curl -T -`: the body from stdin, sent chunked after `Expect: 100-continue`."""
+    args = ["curl", "-sS", "-u", "root:", "-H", "column_separator: ,"]
+    for header in headers:
+        args += ["-H", header]
+    done = subprocess.run([*args, "-T", "-", f"http://127.0.0.1:{fe.http_port}/api/db/t/_stream_load"],
+                          input=body, capture_output=True, timeout=120, check=True)
+    return json.loads(done.stdout)
+
+
+@pytest.fixture
+def capped_fe(tmp_path: Path, fe_conf_values: dict[str, str]) -> Iterator[FeProcess]:
+    """An FE that takes Stream Load bodies of at most 1 MiB."""
+    process = start_fe(tmp_path, {**fe_conf_values, "streaming_load_max_mb": "1"})
+    run_sql(process, "CREATE DATABASE db", TABLE)
+    yield process
+    process.stop()
+
+
+def test_body_over_streaming_load_max_mb_is_refused(capped_fe: FeProcess) -> None:
+    limit = 1 << 20
+    line = b"1,abcd,2024-01-01\n"
+    small = line * (limit // len(line))
+    large = small + line * 10
+    # Announced too large: refused from the headers, with or without Expect: 100-continue.
+    for expect in ([], ["Expect: 100-continue"]):
+        status, answer = raw_request(capped_fe, load_head(f"Content-Length: {len(large)}", *expect), large)
+        assert status == 413 and answer["Message"] == f"body exceed max size: {limit}, data: {len(large)}", answer
+    # Chunked: refused once it passes the cap.
+    status, answer = raw_request(capped_fe, load_head("Transfer-Encoding: chunked"), chunked(large, 65536))
+    assert status == 413 and answer["Message"].startswith(f"body exceed max size: {limit}, data: "), answer
+    if shutil.which("curl"):
+        answer = curl_load(capped_fe, large)
+        assert answer["Status"] == "Fail" and "body exceed max size" in answer["Message"], answer
+    assert run_sql(capped_fe, "SELECT count(*) FROM db.t") == [(0,)]
+    # Up to the cap, a body loads.
+    status, answer = put(capped_fe, "/api/db/t/_stream_load", small, column_separator=",")
+    assert status == 200 and answer["NumberLoadedRows"] == len(small) // len(line), answer
+    assert_no_http_traceback(capped_fe)
+
+
+REFUSALS = [
+    ({"max_filter_ratio": "abc"}, b"1,a,2024-01-01\n", "max_filter_ratio"),
+    ({"max_filter_ratio": "1.5"}, b"1,a,2024-01-01\n", "max_filter_ratio"),
+    ({"format": "parquet"}, b"1,a,2024-01-01\n", "unknown data format"),
+    ({"columns": "id, name=upper(name), day"}, b"1,a,2024-01-01\n", "Invalid columns"),
+    ({"columns": "id, id, day"}, b"1,a,2024-01-01\n", "named twice"),
+    ({"columns": "id, nope, day"}, b"1,a,2024-01-01\n", "unknown column 'nope'"),
+    ({"columns": "id,,day"}, b"1,a,2024-01-01\n", "Invalid columns"),
+    ({"label": "x" * 129}, b"1,a,2024-01-01\n", "Label format error"),
+    ({"label": "bad label!"}, b"1,a,2024-01-01\n", "Label format error"),
+    ({"column_separator": "ab"}, b"1,a,2024-01-01\n", "column_separator"),
+    ({"strip_outer_array": "maybe", "format": "json"}, b"[]", "strip_outer_array"),
+    ({"format": "json", "strip_outer_array": "true"}, b"[" * 100000, "nested too deeply"),
+    ({"format": "json"}, b"{\"id\":" * 100000, "nested too deeply"),
+    ({"format": "json", "strip_outer_array": "true"}, b'[{"id": 1}, {"id": 2]', "not valid JSON"),
+    ({"format": "json"}, b'{"id": 1}\n{"id": \xff}\n', "not valid"),
+    ({}, b"1,\xff\xfe,2024-01-01\n", "CSV"),
+]
+
+
+def test_bad_headers_and_bodies_get_a_clear_400(fe: FeProcess) -> None:
+    run_sql(fe, "INSERT INTO db.t VALUES (1, 'keep', '2024-01-01')")
+    for headers, body, expected in REFUSALS:
+        all_headers = {"column_separator": ",", **headers}
+        status, answer = put(fe, "/api/db/t/_stream_load", body, **all_headers)
+        assert status == 400 and answer["Status"] == "Fail" and expected in answer["Message"], (headers, answer)
+    for length in ("abc", "-5", "99999999999999999999999999999999999999", "1e3"):
+        status, answer = raw_request(fe, load_head(f"Content-Length: {length}"), b"2,b,2024-01-01\n")
+        assert 400 <= status < 500 and answer["Status"] == "Fail", (length, answer)
+    status, answer = raw_request(fe, load_head("Content-Length: 5", "Transfer-Encoding: chunked"), b"0\r\n\r\n")
+    assert status == 400 and "both" in answer["Message"], answer
+    status, answer = raw_request(fe, load_head("Transfer-Encoding: gzip"), b"")
+    assert status == 400 and "Transfer-Encoding" in answer["Message"], answer
+    assert run_sql(fe, "SELECT id, name FROM db.t") == [(1, "keep")]
+    assert_no_http_traceback(fe)
+
+
+def test_other_endpoints_reveal_nothing_and_change_nothing(fe: FeProcess) -> None:
+    for method, path in (("GET", "/api/db/t/_stream_load"), ("GET", "/api/show_proc?path=/"), ("POST", "/api/health"),
+                         ("DELETE", "/api/db/t"), ("PUT", "/api/db/t"), ("GET", "/../../etc/passwd")):
+        connection = http.client.HTTPConnection("127.0.0.1", fe.http_port, timeout=60)
+        connection.request(method, path, body=b"1,a,2024-01-01\n" if method != "GET" else None)
+        response = connection.getresponse()
+        answer = json.loads(response.read())
+        connection.close()
+        assert 400 <= response.status < 500 and answer["Status"] == "Fail", (method, path, answer)
+    # Stream Load needs a MySQL user's password: no credentials, a wrong one, or a malformed header fail.
+    for authorization in (None, "Basic " + base64.b64encode(b"root:wrong").decode(), "Basic !!!", "Bearer x"):
+        head = [f"PUT /api/db/t/_stream_load HTTP/1.1", "Host: x", "Content-Length: 15"]
+        if authorization:
+            head.append(f"Authorization: {authorization}")
+        status, answer = raw_request(fe, "\r\n".join(head), b"1,a,2024-01-01\n")
+        assert status == 401 and "Access denied" in answer["Message"], answer
+    assert run_sql(fe, "SELECT count(*) FROM db.t") == [(0,)]

@@ -144,6 +144,22 @@ class PrivilegeError(CairnError):
     mysql_code, sqlstate = 1142, "42000"
 
 
+# --- HTTP --------------------------------------------------------------------------------------
+
+
+class BadRequestError(CairnError):
+    """An HTTP request (its headers or its body) is malformed or asks for something Cairn cannot do;
+    nothing was loaded or changed."""
+
+    http_status: int = 400
+
+
+class RequestTooLargeError(BadRequestError):
+    """An HTTP request body is larger than the server accepts (StarRocks' `streaming_load_max_mb`)."""
+
+    http_status = 413
+
+
 # --- storage -----------------------------------------------------------------------------------
 
 

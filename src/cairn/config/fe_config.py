@@ -64,6 +64,9 @@ class FeConfig(ConfModel):
     lake_compaction_score_selector_min_score: int = Field(default=10, ge=2)
     lake_compaction_interval_seconds: float = Field(default=10.0, gt=0)
 
+    # Stream Load: the largest body accepted, in MiB (StarRocks' key and default).
+    streaming_load_max_mb: int = Field(default=102400, ge=1)
+
     # Garbage collection.
     vacuum_grace_period_seconds: float = Field(default=600.0, ge=0)
     vacuum_interval_seconds: float = Field(default=300.0, gt=0)

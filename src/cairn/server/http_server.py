@@ -1,5 +1,11 @@
-"""HTTP on http_port: `/api/health` for readiness probes, `/metrics` for Prometheus, and Stream Load
-(`PUT /api/<db>/<table>/_stream_load`)."""
+"""HTTP on http_port: `/api/health` for readiness probes, `/metrics` for Prometheus, the restore
+state, and Stream Load (`PUT /api/<db>/<table>/_stream_load`).
+
+As in StarRocks, the health, metrics and restore-state answers need no credentials (they carry
+counts and states, never data); Stream Load checks a MySQL user's password (HTTP basic auth) and
+its INSERT privilege. Every other path or method is refused. Every refusal is a JSON answer with
+a 4xx status, never a closed connection or a traceback.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +13,45 @@ import base64
 import json
 import logging
 import re
+import socket
 import threading
+import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from cairn.errors import CairnError
+from cairn.errors import BadRequestError, CairnError
 from cairn.fe.frontend import Frontend
 from cairn.restore.startup import RESTORE_STATE_PATH
-from cairn.server.stream_load import check_password, stream_load
+from cairn.server.request_body import BodyFraming, body_framing, copy_body
+from cairn.server.stream_load import (
+    StreamLoadAnswer,
+    StreamLoadOptions,
+    check_password,
+    load_workspace,
+    stream_load,
+)
 
 log = logging.getLogger(__name__)
 
 _STREAM_LOAD = re.compile(r"^/api/([^/]+)/([^/]+)/_stream_load/?$")
-_CHUNK = 1 << 20
+# After refusing a request whose body was not read, what is still read (and dropped) before
+# closing, so that the client sees the answer rather than a reset connection.
+_DRAIN_BYTES = 64 << 20
+_DRAIN_SECONDS = 5.0
 
 
-class TruncatedUpload(Exception):
-    """The client sent fewer bytes than its Content-Length announced."""
+@dataclass(frozen=True)
+class _AdmittedLoad:
+    """A Stream Load whose headers passed every check: it may send its body."""
+
+    user: str
+    database: str
+    table: str
+    options: StreamLoadOptions
+    framing: BodyFraming
+    limit: int
 
 
 class HttpFrontDoor:
@@ -33,19 +60,41 @@ class HttpFrontDoor:
     def __init__(self, frontend: Frontend, host: str, port: int) -> None:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # so curl's `Expect: 100-continue` is answered
+            admitted: _AdmittedLoad | None = None
+            body_unread = False
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 log.debug("http %s", format % args)
 
             def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(body)))
+                    if self.close_connection:
+                        self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    self.close_connection = True  # the client is gone; nothing to tell it
 
             def _fail(self, status: int, message: str) -> None:
                 self._send(status, json.dumps({"Status": "Fail", "Message": message}).encode())
+
+            def _refuse(self, status: int, body: bytes) -> None:
+                """Answer without reading the request's body: the connection cannot carry another."""
+                self.close_connection = True
+                self.body_unread = True
+                self._send(status, body)
+
+            def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+                # http.server's own refusals (a bad request line, headers too long, an unknown method).
+                self.close_connection = True
+                self.body_unread = True
+                if code == 501:  # http.server's answer to a method no handler serves
+                    code, message = 405, f"Method {self.command} is not allowed here"
+                text = message or self.responses.get(code, ("Error",))[0]
+                self._send(code, json.dumps({"Status": "Fail", "Message": text}).encode())
 
             def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
                 if self.path == "/api/health":
@@ -60,38 +109,69 @@ class HttpFrontDoor:
                 else:
                     self._fail(404, "Not Found")
 
-            def _read_body(self) -> bytes:
-                length = int(self.headers.get("Content-Length") or 0)
-                parts, received = [], 0
-                while received < length:
-                    chunk = self.rfile.read(min(_CHUNK, length - received))
-                    if not chunk:
-                        raise TruncatedUpload(f"upload truncated: received {received} of {length} bytes")
-                    parts.append(chunk)
-                    received += len(chunk)
-                return b"".join(parts)
+            def handle_expect_100(self) -> bool:
+                # Check everything the headers tell before inviting the body, so that a refused
+                # load is never sent.
+                if self.command == "PUT":
+                    self.admitted = self._admit()
+                    if self.admitted is None:
+                        return False
+                return super().handle_expect_100()
 
-            def do_PUT(self) -> None:  # noqa: N802
+            def _admit(self) -> _AdmittedLoad | None:
+                """The load these headers ask for, or None once a refusal is answered."""
                 match = _STREAM_LOAD.match(self.path)
                 if match is None:
-                    self._fail(404, "Not Found")
-                    return
+                    self._refuse(404, b'{"Status": "Fail", "Message": "Not Found"}')
+                    return None
+                label = (self.headers.get("label") or "")[:128]
                 user, password = _basic_auth(self.headers.get("Authorization"))
                 try:
                     check_password(frontend, user, password)
                 except CairnError as exc:
-                    self.close_connection = True
-                    self._fail(401, str(exc))
-                    return
+                    self._refuse(401, json.dumps({"Status": "Fail", "Message": str(exc)}).encode())
+                    return None
+                limit = frontend.config.streaming_load_max_mb * 1024 * 1024
                 try:
-                    body = self._read_body()
-                except TruncatedUpload as exc:
-                    log.warning("stream load into %s.%s: %s", match.group(1), match.group(2), exc)
-                    self.close_connection = True
+                    options = StreamLoadOptions.from_headers({k.lower(): v for k, v in self.headers.items()})
+                    framing = body_framing(self.headers, limit)
+                except BadRequestError as exc:
+                    answer = StreamLoadAnswer(label=label)
+                    answer.fail(exc)
+                    self._refuse(exc.http_status, answer.to_json())
+                    return None
+                return _AdmittedLoad(user, match.group(1), match.group(2), options, framing, limit)
+
+            def do_PUT(self) -> None:  # noqa: N802
+                admitted, self.admitted = self.admitted or self._admit(), None
+                if admitted is None:
                     return
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                answer = stream_load(frontend, user, match.group(1), match.group(2), headers, body)
-                self._send(200, answer.to_json())
+                answer = StreamLoadAnswer(label=admitted.options.label)
+                status = 200
+                try:
+                    with load_workspace(frontend) as directory:
+                        body = directory / "body"
+                        self.body_unread = True
+                        with body.open("wb") as file:
+                            copy_body(self.rfile, admitted.framing, admitted.limit, file)
+                        self.body_unread = False
+                        stream_load(frontend, admitted.user, admitted.database, admitted.table, admitted.options,
+                                    body, answer)
+                except BadRequestError as exc:
+                    answer.fail(exc)
+                    status = exc.http_status
+                except Exception:  # noqa: BLE001 - the client gets an answer, the log the details
+                    log.exception("stream load into %s.%s failed", admitted.database, admitted.table)
+                    answer.fail(CairnError("Internal error while loading; nothing was loaded, see the FE log"))
+                    status = 500
+                if self.body_unread:
+                    self.close_connection = True
+                self._send(status, answer.to_json())
+
+            def finish(self) -> None:
+                super().finish()
+                if self.body_unread:
+                    _drain(self.connection)
 
         self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
@@ -103,6 +183,23 @@ class HttpFrontDoor:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def _drain(connection: socket.socket) -> None:
+    """Half-close, then read and drop what the client still sends, within bounds, so that closing
+    does not reset the connection before the client has read the answer."""
+    try:
+        connection.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + _DRAIN_SECONDS
+        drained = 0
+        while drained < _DRAIN_BYTES and (left := deadline - time.monotonic()) > 0:
+            connection.settimeout(left)
+            data = connection.recv(1 << 16)
+            if not data:
+                return
+            drained += len(data)
+    except OSError:
+        return
 
 
 def _basic_auth(header: str | None) -> tuple[str, str]:

@@ -1,30 +1,48 @@
 """Stream Load: `PUT /api/<db>/<table>/_stream_load` with a CSV or JSON body, as StarRocks takes it.
 
-Rows are parsed by pyarrow into string columns, then go through the same load path as INSERT
-(`lake.load.load_relation`), which casts, checks, filters bad rows up to `max_filter_ratio`, and
-commits once. The answer is StarRocks' JSON.
+The headers are checked first (`StreamLoadOptions`), before any body byte is read. The body is
+spooled to a file in bounded chunks; its rows are written to an Arrow file batch by batch
+(`stream_load_rows`), then go through the same load path as INSERT (`lake.load.load_relation`),
+which casts, checks, filters bad rows up to `max_filter_ratio`, and commits once. The answer is
+StarRocks' JSON.
 """
 
 from __future__ import annotations
 
-import io
 import json
+import math
+import re
+import shutil
 import time
 import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
+import pyarrow.dataset as pads
 
 from cairn.auth.privileges import require
 from cairn.auth.users import auth_string_for, native_password_hash
 from cairn.catalog.types import parse_type
-from cairn.errors import AccessDeniedError, AnalysisError, CairnError, LabelAlreadyExistsError
+from cairn.errors import (
+    AccessDeniedError,
+    BadRequestError,
+    CairnError,
+    LabelAlreadyExistsError,
+    TooManyFilteredRowsError,
+)
 from cairn.fe.frontend import Frontend
 from cairn.lake.load import load_relation
+from cairn.server.stream_load_rows import csv_rows, json_rows
 
 SOURCE = "__cairn_stream_load"
+FORMATS = ("csv", "json")
+# StarRocks' label rule (FeNameFormat.LABEL_REGEX).
+LABEL_PATTERN = r"^[-\w]{1,128}$"
+_LABEL = re.compile(r"[-A-Za-z0-9_]{1,128}")
+_COLUMN_NAME = re.compile(r"`?([^`=()\s,]+)`?")
 
 
 @dataclass
@@ -41,6 +59,11 @@ class StreamLoadAnswer:
     load_bytes: int = 0
     started: float = field(default_factory=time.perf_counter)
 
+    def fail(self, error: CairnError) -> None:
+        """Record `error` as this load's outcome; nothing was loaded."""
+        self.status = "Label Already Exists" if isinstance(error, LabelAlreadyExistsError) else "Fail"
+        self.message, self.loaded_rows = str(error), 0
+
     def to_json(self) -> bytes:
         return json.dumps({
             "TxnId": self.txn_id, "Label": self.label, "Status": self.status, "Message": self.message,
@@ -50,6 +73,86 @@ class StreamLoadAnswer:
         }, indent=4).encode()
 
 
+@dataclass(frozen=True)
+class StreamLoadOptions:
+    """The Stream Load headers Cairn honours, checked (StarRocks' header names)."""
+
+    label: str
+    format: str = "csv"
+    column_separator: str = "\t"
+    columns: list[str] | None = None
+    max_filter_ratio: float = 0.0
+    strip_outer_array: bool = False
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> StreamLoadOptions:
+        """Options from the request headers (names in lower case); BadRequestError names the bad one."""
+        label = headers.get("label") or f"stream_load_{uuid.uuid4().hex}"
+        if not _LABEL.fullmatch(label):
+            raise BadRequestError(f"Label format error. regex: {LABEL_PATTERN}, label: {_shown(label)}")
+        data_format = (headers.get("format") or "csv").strip().lower()
+        if data_format not in FORMATS:
+            raise BadRequestError(f"unknown data format, format={_shown(headers.get('format', ''))}; "
+                                  f"Cairn loads {', '.join(FORMATS)}")
+        return cls(label=label, format=data_format, column_separator=_separator(headers.get("column_separator")),
+                   columns=_columns(headers.get("columns")),
+                   max_filter_ratio=_ratio(headers.get("max_filter_ratio")),
+                   strip_outer_array=_true(headers, "strip_outer_array"))
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= 160 else f"{text[:160]}..."
+
+
+def _true(headers: Mapping[str, str], name: str) -> bool:
+    value = (headers.get(name) or "false").strip().lower()
+    if value not in ("true", "false"):
+        raise BadRequestError(f"Invalid {name}: '{_shown(value)}'; it must be true or false")
+    return value == "true"
+
+
+def _ratio(text: str | None) -> float:
+    if text is None or not text.strip():
+        return 0.0
+    try:
+        ratio = float(text)
+    except ValueError:
+        ratio = math.nan
+    if not 0.0 <= ratio <= 1.0:
+        raise BadRequestError(f"Invalid max_filter_ratio: '{_shown(text)}'; it must be a number between 0 and 1")
+    return ratio
+
+
+def _separator(text: str | None) -> str:
+    if not text:
+        return "\t"
+    try:
+        decoded = text.encode().decode("unicode_escape") if "\\" in text else text
+    except UnicodeDecodeError:
+        decoded = ""
+    if len(decoded) != 1 or decoded in "\r\n\"":
+        raise BadRequestError(f"column_separator '{_shown(text)}' must be a single character other than a "
+                              "quote or a line break")
+    return decoded
+
+
+def _columns(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    names = []
+    for part in text.split(","):
+        match = _COLUMN_NAME.fullmatch(part.strip())
+        if match is None:
+            raise BadRequestError(f"Invalid columns: '{_shown(part.strip())}' is not a column name (Cairn does not "
+                                  "take column expressions in Stream Load)")
+        names.append(match.group(1))
+    lowered = [name.lower() for name in names]
+    duplicates = sorted({name for name in lowered if lowered.count(name) > 1})
+    if duplicates:
+        raise BadRequestError(f"Invalid columns: column '{duplicates[0]}' is named twice")
+    return names
+
+
 def check_password(frontend: Frontend, user: str, password: str) -> None:
     """Raise AccessDeniedError unless `password` is `user`'s."""
     stored = auth_string_for(frontend.catalog, user)
@@ -57,94 +160,58 @@ def check_password(frontend: Frontend, user: str, password: str) -> None:
         raise AccessDeniedError(f"Access denied for user '{user}'@'%' (using password: {'YES' if password else 'NO'})")
 
 
-def _separator(text: str | None) -> str:
-    if not text:
-        return "\t"
-    decoded = text.encode().decode("unicode_escape") if "\\" in text else text
-    if len(decoded) != 1:
-        raise AnalysisError(f"column_separator '{text}' must be a single character")
-    return decoded
-
-
-def parse_csv(body: bytes, types: list[pa.DataType], separator: str) -> tuple[pa.Table, int]:
-    """The rows as columns of the target `types` (or as strings when a value does not convert, so
-    that the load can filter and count the bad rows), and how many lines had another width."""
-    names = [f"c{i}" for i in range(len(types))]
-    for column_types in (types, [pa.string()] * len(types)):
-        skipped = 0
-
-        def skip(_row: Any) -> str:
-            nonlocal skipped
-            skipped += 1
-            return "skip"
-
-        try:
-            table = pacsv.read_csv(
-                io.BytesIO(body),
-                read_options=pacsv.ReadOptions(column_names=names, use_threads=True, block_size=16 << 20),
-                parse_options=pacsv.ParseOptions(delimiter=separator, quote_char='"', invalid_row_handler=skip),
-                convert_options=pacsv.ConvertOptions(column_types=dict(zip(names, column_types)),
-                                                     null_values=["\\N"], strings_can_be_null=True))
-        except pa.ArrowInvalid:
-            continue
-        return table, skipped
-    raise AnalysisError("The body is not readable as CSV")
-
-
-def parse_json(body: bytes, names: list[str], strip_outer_array: bool) -> pa.Table:
-    """Rows from a JSON array (strip_outer_array) or one JSON object per line, as string columns."""
-    text = body.decode("utf-8")
+@contextmanager
+def load_workspace(frontend: Frontend) -> Iterator[Path]:
+    """A fresh directory under the FE's meta_dir for one load's body and rows; removed afterwards."""
+    directory = frontend.meta_dir / "tmp" / f"stream_load-{uuid.uuid4().hex}"
+    directory.mkdir(parents=True)
     try:
-        if strip_outer_array:
-            records = json.loads(text)
-            if not isinstance(records, list):
-                raise AnalysisError("strip_outer_array is true but the body is not a JSON array")
-        else:
-            records = [json.loads(line) for line in text.splitlines() if line.strip()]
-    except json.JSONDecodeError as exc:
-        raise AnalysisError(f"The body is not valid JSON: {exc}") from None
-    columns = {name: [None if not isinstance(r, dict) or r.get(name) is None else
-                      (json.dumps(r[name]) if isinstance(r[name], (dict, list)) else str(r[name]))
-                      for r in records] for name in names}
-    return pa.table({f"c{i}": pa.array(columns[n], pa.string()) for i, n in enumerate(names)})
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
-def stream_load(frontend: Frontend, user: str, database: str, table_name: str, headers: dict[str, str],
-                body: bytes) -> StreamLoadAnswer:
-    """Load `body` into `database`.`table_name`; errors are reported in the answer, not raised."""
-    label = headers.get("label") or f"stream_load_{uuid.uuid4().hex}"
-    answer = StreamLoadAnswer(label=label, load_bytes=len(body))
+def stream_load(frontend: Frontend, user: str, database: str, table_name: str, options: StreamLoadOptions,
+                body: Path, answer: StreamLoadAnswer) -> None:
+    """Load the spooled `body` into `database`.`table_name`, filling `answer`. A failure of the load
+    itself (access, unknown table, too many filtered rows) is recorded in `answer`; a body that
+    cannot be read as its format raises BadRequestError. Either way nothing is loaded on failure."""
+    answer.load_bytes = body.stat().st_size
     try:
         require(frontend.catalog.state, user, "INSERT", database, table_name)
         _, table = frontend.catalog.table(database, table_name)
-        columns_header = headers.get("columns")
-        names = [c.strip().strip("`") for c in columns_header.split(",")] if columns_header else \
-            [c.name for c in table.columns]
-        if (headers.get("format") or "csv").lower() == "json":
-            rows, skipped = parse_json(body, names, headers.get("strip_outer_array", "").lower() == "true"), 0
-        else:
-            types = [parse_type(c.type).arrow if c is not None else pa.string()
-                     for c in (table.column(n) for n in names)]
-            rows, skipped = parse_csv(body, types, _separator(headers.get("column_separator")))
-        answer.total_rows = rows.num_rows + skipped
-        ratio = float(headers.get("max_filter_ratio") or 0)
+        names = options.columns or [c.name for c in table.columns]
+        unknown = [name for name in names if table.column(name) is None]
+        if unknown:
+            raise BadRequestError(f"Invalid columns: unknown column '{unknown[0]}' in '{table.name}'")
+    except BadRequestError:
+        raise
+    except CairnError as exc:
+        answer.fail(exc)
+        return
+    rows_file = body.with_name("rows.arrow")
+    if options.format == "json":
+        rows, skipped = json_rows(body, names, options.strip_outer_array, rows_file), 0
+    else:
+        types = [parse_type(table.column(n).type).arrow for n in names]  # type: ignore[union-attr]
+        rows, skipped = csv_rows(body, types, options.column_separator, rows_file)
+    answer.total_rows = rows + skipped
+    ratio = options.max_filter_ratio
+    try:
         if skipped > ratio * answer.total_rows:
-            raise AnalysisError(f"too many filtered rows: {skipped} of {answer.total_rows} rows have the wrong "
-                                f"number of columns, more than max_filter_ratio {ratio} allows")
-        remaining = (ratio * answer.total_rows - skipped) / rows.num_rows if rows.num_rows else 0.0
+            raise TooManyFilteredRowsError(f"too many filtered rows: {skipped} of {answer.total_rows} rows have the wrong "
+                                  f"number of columns, more than max_filter_ratio {ratio} allows")
+        remaining = (ratio * answer.total_rows - skipped) / rows if rows else 0.0
         con = frontend.duckdb.cursor()
         try:
-            con.register(SOURCE, rows)
-            result = load_relation(frontend, database, table_name, con, SOURCE, names if columns_header else None,
-                                   label, max_filter_ratio=max(0.0, remaining))
+            con.register(SOURCE, pads.dataset(str(rows_file), format="arrow"))
+            result = load_relation(frontend, database, table_name, con, SOURCE, options.columns, options.label,
+                                   max_filter_ratio=max(0.0, remaining))
         finally:
             con.close()
-        answer.txn_id = result.txn_id
-        answer.loaded_rows = result.loaded_rows
-        answer.filtered_rows = skipped + result.filtered_rows
-    except LabelAlreadyExistsError as exc:
-        answer.status, answer.message = "Label Already Exists", str(exc)
-    except (CairnError, pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        answer.status, answer.message = "Fail", str(exc)
-        answer.loaded_rows = 0
-    return answer
+    except (CairnError, pa.ArrowInvalid) as exc:
+        answer.fail(exc if isinstance(exc, CairnError) else CairnError(str(exc)))
+        return
+    answer.txn_id = result.txn_id
+    answer.loaded_rows = result.loaded_rows
+    answer.filtered_rows = skipped + result.filtered_rows

@@ -1,0 +1,186 @@
+"""A spooled Stream Load body (CSV or JSON) turned into an Arrow IPC file of rows, batch by batch.
+
+Memory stays bounded by the batch size whatever the body's size: the body is read from its file
+in blocks and every batch is written out before the next is read. The rows file is then scanned
+by the loader as a dataset, as often as it needs (count, then write).
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.ipc as ipc
+
+from cairn.errors import BadRequestError
+
+CSV_BLOCK_BYTES = 1 << 20
+JSON_BATCH_ROWS = 4096
+_READ_BYTES = 1 << 20
+_SPACE = re.compile(r"[ \t\r\n]*")
+
+
+def column_names(count: int) -> list[str]:
+    """The rows file's column names, by position."""
+    return [f"c{i}" for i in range(count)]
+
+
+def csv_rows(body: Path, types: list[pa.DataType], separator: str, rows: Path) -> tuple[int, int]:
+    """Write the CSV lines of `body` to `rows` as columns of the target `types` (or all as strings when
+    a value does not convert, so that the load can filter and count the bad rows). Returns the rows
+    written and how many lines had another width, which are skipped."""
+    names = column_names(len(types))
+    for column_types in (types, [pa.string()] * len(types)):
+        try:
+            return _write_csv(body, names, column_types, separator, rows)
+        except pa.ArrowInvalid as exc:
+            failure = exc
+    raise BadRequestError(f"The body is not readable as CSV: {failure}")
+
+
+def _write_csv(body: Path, names: list[str], types: list[pa.DataType], separator: str,
+               rows: Path) -> tuple[int, int]:
+    skipped = 0
+
+    def skip(_row: Any) -> str:
+        nonlocal skipped
+        skipped += 1
+        return "skip"
+
+    schema = pa.schema(list(zip(names, types)))
+    written = 0
+    with ipc.new_file(str(rows), schema) as writer:
+        if body.stat().st_size == 0:
+            return 0, 0
+        reader = pacsv.open_csv(
+            str(body),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=CSV_BLOCK_BYTES),
+            parse_options=pacsv.ParseOptions(delimiter=separator, quote_char='"', invalid_row_handler=skip),
+            convert_options=pacsv.ConvertOptions(column_types=dict(zip(names, types)), null_values=["\\N"],
+                                                 strings_can_be_null=True))
+        for batch in reader:
+            writer.write_batch(batch)
+            written += batch.num_rows
+    return written, skipped
+
+
+def json_rows(body: Path, names: list[str], strip_outer_array: bool, rows: Path) -> int:
+    """Write the records of `body` (a JSON array with `strip_outer_array`, else one JSON value per line)
+    to `rows` as string columns for the fields `names`; nested values stay JSON text. Returns the
+    rows written."""
+    names_out = column_names(len(names))
+    schema = pa.schema([(name, pa.string()) for name in names_out])
+    written = 0
+    with body.open("rb") as file, ipc.new_file(str(rows), schema) as writer:
+        records = _array_items(file) if strip_outer_array else _lines(file)
+        batch: list[Any] = []
+        try:
+            for record in records:
+                batch.append(record)
+                if len(batch) == JSON_BATCH_ROWS:
+                    writer.write_batch(_json_batch(batch, names, schema))
+                    written, batch = written + len(batch), []
+            if batch:
+                writer.write_batch(_json_batch(batch, names, schema))
+                written += len(batch)
+        except RecursionError:
+            raise BadRequestError("The body is not valid JSON: it is nested too deeply") from None
+        except UnicodeDecodeError:
+            raise BadRequestError("The body is not valid UTF-8") from None
+    return written
+
+
+def _json_batch(records: list[Any], names: list[str], schema: pa.Schema) -> pa.RecordBatch:
+    columns = [pa.array([_field_text(record, name) for record in records], pa.string()) for name in names]
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _field_text(record: Any, name: str) -> str | None:
+    if not isinstance(record, dict) or record.get(name) is None:
+        return None
+    value = record[name]
+    return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+
+
+def _lines(file: BinaryIO) -> Iterator[Any]:
+    for number, line in enumerate(file, start=1):
+        text = line.decode("utf-8")
+        if text.strip():
+            try:
+                yield json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise BadRequestError(f"The body is not valid JSON: line {number}: {exc.msg}") from None
+
+
+class _Text:
+    """The body's text, decoded block by block; `pos` is where parsing stands."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+        self.text = ""
+        self.pos = 0
+        self.eof = False
+
+    def read_more(self, size: int = _READ_BYTES) -> bool:
+        """Append up to `size` more bytes of the body (dropping what is parsed); False at its end."""
+        if self.eof:
+            return False
+        data = self.file.read(size)
+        self.eof = not data
+        self.text = self.text[self.pos:] + self.decoder.decode(data, final=self.eof)
+        self.pos = 0
+        return True
+
+    def next_char(self) -> str | None:
+        """The next character that is not white space, without taking it; None at the end."""
+        while True:
+            self.pos = _SPACE.match(self.text, self.pos).end()  # type: ignore[union-attr]
+            if self.pos < len(self.text):
+                return self.text[self.pos]
+            if not self.read_more():
+                return None
+
+    def value(self, decode: Any) -> Any:
+        """The JSON value at `pos`. A value that runs to the end of the text read so far may go on,
+        so more is read first (doubling, so a large value costs linear time)."""
+        self.next_char()
+        while True:
+            try:
+                value, end = decode(self.text, self.pos)
+            except json.JSONDecodeError as exc:
+                if not self.read_more(max(_READ_BYTES, len(self.text))):
+                    raise BadRequestError(f"The body is not valid JSON: {exc.msg}") from None
+                continue
+            if end == len(self.text) and self.read_more(max(_READ_BYTES, len(self.text))):
+                continue
+            self.pos = end
+            return value
+
+
+def _array_items(file: BinaryIO) -> Iterable[Any]:
+    """The elements of the JSON array that is the whole body, one at a time."""
+    text = _Text(file)
+    decode = json.JSONDecoder().raw_decode
+    if text.next_char() != "[":
+        raise BadRequestError("strip_outer_array is true but the body is not a JSON array")
+    text.pos += 1
+    if text.next_char() == "]":
+        text.pos += 1
+    else:
+        while True:
+            yield text.value(decode)
+            following = text.next_char()
+            text.pos += 1
+            if following == "]":
+                break
+            if following != ",":
+                raise BadRequestError("The body is not valid JSON: expected ',' or ']' after an array element")
+    if text.next_char() is not None:
+        raise BadRequestError("The body is not valid JSON: there is more after the array")
