@@ -50,7 +50,7 @@ REFUSED = [
     ("CREATE TABLE t (k INT) PROPERTIES ('partition_live_number' = '3')", "Unknown properties: {partition_live_number=3}"),
     ("CREATE TABLE t (k INT) PROPERTIES ('bloom_filter_columns' = 'k')", "Unknown properties: {bloom_filter_columns=k}"),
     ("CREATE TABLE t (k INT) PROPERTIES ('no_such_key' = 'x')", "Unknown properties: {no_such_key=x}"),
-    ("CREATE TABLE t (k INT) PROPERTIES ('storage_volume' = 'missing_volume')", "'missing_volume' does not exist"),
+    ("CREATE TABLE t (k INT) PROPERTIES ('storage_volume' = 'missing_volume')", 'Unknown storage volume "missing_volume"'),
     ("CREATE VIEW w AS SELECT 1", "CREATE VIEW is not supported"),
     # writes and reads Cairn would do differently from what they say
     ("INSERT OVERWRITE r VALUES (1, 1)", "INSERT OVERWRITE is not supported yet"),
@@ -176,7 +176,7 @@ def _legacy_key_table(session: Session, keys_type: str) -> str:
 
 @pytest.mark.parametrize("keys_type", ["PRIMARY", "UNIQUE", "AGGREGATE"])
 def test_existing_key_tables_read_but_refuse_writes(session: Session, tmp_path: Path, keys_type: str) -> None:
-    from cairn.server.stream_load import stream_load
+    from cairn.server.stream_load import StreamLoadOptions, stream_load
 
     name = _legacy_key_table(session, keys_type)
     assert session.execute(f"SELECT count(*) FROM {name}").rows() == [(0,)]
@@ -185,7 +185,9 @@ def test_existing_key_tables_read_but_refuse_writes(session: Session, tmp_path: 
                 f"INSERT INTO {name} (k, v) SELECT 5, 6"):
         with pytest.raises(UnsupportedError, match=f"'{name}' is a {keys_type} KEY table.*not supported yet"):
             session.execute(sql)
-    answer = stream_load(session.frontend, "root", "d", name, {}, b"1\t1\n")
+    body = tmp_path / "body.csv"
+    body.write_bytes(b"1\t1\n")
+    answer = stream_load(session.frontend, "root", "d", name, StreamLoadOptions.from_headers({}), body)
     assert answer.status == "Fail" and f"{keys_type} KEY table" in answer.message
     assert _state(session) == before
     assert f"{keys_type} KEY(`k`)" in session.execute(f"SHOW CREATE TABLE {name}").rows()[0][1]
@@ -208,7 +210,7 @@ def test_unique_key_table_of_the_legacy_bucket_reads_and_refuses_writes(tmp_path
     """
     import tarfile
 
-    from cairn.server.stream_load import stream_load
+    from cairn.server.stream_load import StreamLoadOptions, stream_load
 
     with tarfile.open(Path(__file__).resolve().parent / "fixtures" / "legacy_v1.tar.gz") as tar:
         tar.extractall(tmp_path / "legacy", filter="data")
@@ -223,7 +225,9 @@ def test_unique_key_table_of_the_legacy_bucket_reads_and_refuses_writes(tmp_path
         for sql in ("INSERT INTO profiles VALUES (7, 'Rennes')", "INSERT INTO profiles SELECT id, name FROM accounts"):
             with pytest.raises(UnsupportedError, match="'profiles' is a UNIQUE KEY table.*not supported yet"):
                 session.execute(sql)
-        answer = stream_load(fe, "root", "ops", "profiles", {}, b"8\tQuimper\n")
+        body = tmp_path / "body.csv"
+        body.write_bytes(b"8\tQuimper\n")
+        answer = stream_load(fe, "root", "ops", "profiles", StreamLoadOptions.from_headers({}), body)
         assert answer.status == "Fail" and "UNIQUE KEY table" in answer.message
         assert fe.position == position
         assert session.execute("SELECT * FROM profiles").rows() == [(7, "Brest")]

@@ -155,8 +155,8 @@ class HttpFrontDoor:
                         with body.open("wb") as file:
                             copy_body(self.rfile, admitted.framing, admitted.limit, file)
                         self.body_unread = False
-                        stream_load(frontend, admitted.user, admitted.database, admitted.table, admitted.options,
-                                    body, answer)
+                        answer = stream_load(frontend, admitted.user, admitted.database, admitted.table,
+                                             admitted.options, body)
                 except BadRequestError as exc:
                     answer.fail(exc)
                     status = exc.http_status

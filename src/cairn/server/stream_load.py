@@ -172,11 +172,11 @@ def load_workspace(frontend: Frontend) -> Iterator[Path]:
 
 
 def stream_load(frontend: Frontend, user: str, database: str, table_name: str, options: StreamLoadOptions,
-                body: Path, answer: StreamLoadAnswer) -> None:
-    """Load the spooled `body` into `database`.`table_name`, filling `answer`. A failure of the load
-    itself (access, unknown table, too many filtered rows) is recorded in `answer`; a body that
-    cannot be read as its format raises BadRequestError. Either way nothing is loaded on failure."""
-    answer.load_bytes = body.stat().st_size
+                body: Path) -> StreamLoadAnswer:
+    """Load the spooled `body` into `database`.`table_name`. A failure of the load itself (access,
+    unknown table, too many filtered rows) is reported in the answer; a body that cannot be read as
+    its format raises BadRequestError. Either way nothing is loaded on failure."""
+    answer = StreamLoadAnswer(label=options.label, load_bytes=body.stat().st_size)
     try:
         require(frontend.catalog.state, user, "INSERT", database, table_name)
         _, table = frontend.catalog.table(database, table_name)
@@ -188,7 +188,7 @@ def stream_load(frontend: Frontend, user: str, database: str, table_name: str, o
         raise
     except CairnError as exc:
         answer.fail(exc)
-        return
+        return answer
     rows_file = body.with_name("rows.arrow")
     if options.format == "json":
         rows, skipped = json_rows(body, names, options.strip_outer_array, rows_file), 0
@@ -211,7 +211,8 @@ def stream_load(frontend: Frontend, user: str, database: str, table_name: str, o
             con.close()
     except (CairnError, pa.ArrowInvalid) as exc:
         answer.fail(exc if isinstance(exc, CairnError) else CairnError(str(exc)))
-        return
+        return answer
     answer.txn_id = result.txn_id
     answer.loaded_rows = result.loaded_rows
     answer.filtered_rows = skipped + result.filtered_rows
+    return answer

@@ -9,7 +9,7 @@ from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import Column, Database, Partition, Table
 from cairn.catalog.ops import CreateTable
 from cairn.catalog.types import cast_value, parse_type
-from cairn.errors import AnalysisError, UnknownColumnError
+from cairn.errors import AnalysisError, StorageVolumeError, UnknownColumnError
 from cairn.sql.names import literal_text, properties_of
 from cairn.sql.partitions import MAXVALUE, chain_ranges, normalize_value
 from cairn.sql.refusals import check_schema_item, check_table_clause, check_table_properties, not_supported
@@ -113,7 +113,8 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
     check_table_properties(table_properties)
     volume = table_properties.get("storage_volume")
     if volume is not None and volume != db.storage_volume:
-        catalog.storage_volume(volume)
+        if volume not in catalog.state.storage_volumes:
+            raise StorageVolumeError(f'Unknown storage volume "{volume}"')  # StarRocks' words
         raise not_supported(f"A table on storage volume '{volume}' in a database on '{db.storage_volume}'")
     key_columns = _check_columns(columns, key_names, "key description")
     for column in columns:
