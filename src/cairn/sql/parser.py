@@ -23,6 +23,8 @@ DIALECT = "starrocks"
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 Statement = exp.Expression | extended.ExtendedStatement
+# What sqlglot raises (besides its own errors) on a few malformed inputs.
+_SQLGLOT_FAILURES = (AttributeError, IndexError, KeyError, TypeError, ValueError)
 
 
 def split_statements(sql: str) -> list[str]:
@@ -81,6 +83,16 @@ def parse_statement(text: str) -> Statement:
         raise _syntax_error(exc, text) from None
     except TokenError as exc:
         raise SqlSyntaxError(f"Getting syntax error. Detail message: {exc}") from None
+    except _SQLGLOT_FAILURES:
+        # sqlglot fails this way on a few malformed inputs (e.g. `date_add()`): still a syntax error.
+        raise SqlSyntaxError("Getting syntax error. Detail message: the statement cannot be parsed.") from None
+    if isinstance(statement, (exp.Query, exp.Insert)):
+        try:
+            # Queries run as DuckDB SQL; a tree sqlglot cannot generate (`year()`) is refused here.
+            statement.sql(dialect="duckdb")
+        except _SQLGLOT_FAILURES:
+            raise SqlSyntaxError("Getting syntax error. Detail message: a function is called with missing or "
+                                 "wrong arguments.") from None
     if isinstance(statement, exp.Command):
         raise SqlSyntaxError(f"Getting syntax error. Detail message: unsupported statement "
                              f"'{text.split()[0].upper()} {statement.expression or ''}'".strip()[:200] + ".")
