@@ -6,8 +6,11 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from conftest import free_port, wait_for_port, write_conf
 
@@ -42,3 +45,17 @@ def start_fe(workdir: Path, values: dict[str, str], extra_args: list[str] | None
         proc.kill()
         raise AssertionError(f"FE did not start:\n{log.read_text()}") from None
     return FeProcess(proc, query_port, http_port, log)
+
+
+def start_local_fe(workdir: Path, **extra: str) -> FeProcess:
+    """`start_fe` on a fresh cluster whose volume is a local directory under `workdir`."""
+    return start_fe(workdir, {"meta_dir": str(workdir / "meta"), "local_storage_path": str(workdir / "storage"),
+                              **extra})
+
+
+@pytest.fixture(scope="module", name="fe")
+def module_fe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FeProcess]:
+    """One local-volume FE shared by a test module (import `module_fe` to use it as `fe`)."""
+    process = start_local_fe(tmp_path_factory.mktemp("fe"))
+    yield process
+    process.stop()

@@ -23,6 +23,9 @@ class FeConfig(ConfModel):
     edit_log_port: int = 9010
     priority_networks: str = ""
     frontend_address: str = "127.0.0.1"
+    # Cairn: a MySQL connection that has not finished its handshake (greeting, login) after this
+    # many seconds is closed, like MySQL's connect_timeout. Idle connections follow wait_timeout.
+    mysql_handshake_timeout_second: float = Field(default=10.0, gt=0)
 
     # Where the FE keeps its local cache of metadata. Durable state lives on the storage volume.
     meta_dir: str = "./cairn-data/meta"

@@ -1,35 +1,46 @@
 """The MySQL protocol front door (mysql-mimic), mapping each connection to a Cairn Session.
 
-Cairn parses every statement itself (StarRocks dialect); mysql-mimic only speaks the protocol.
-Statements run in a thread pool, so a long query on one connection never stalls another.
+Cairn parses every statement itself (StarRocks dialect); mysql-mimic only frames packets and runs
+authentication, and `CairnConnection` answers each command as MySQL 8 does. Statements run in a
+thread pool, so a long query on one connection never stalls another.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
-from mysql_mimic import MysqlServer, ResultSet as MimicResultSet
+from mysql_mimic import MysqlServer
 from mysql_mimic.auth import IdentityProvider, NativePasswordAuthPlugin, User
-from mysql_mimic.errors import MysqlError
+from mysql_mimic.control import TooManyConnections
+from mysql_mimic.errors import ErrorCode
 from mysql_mimic.session import BaseSession
+from mysql_mimic.stream import MysqlStream
 from mysql_mimic.variables import GlobalVariables, SessionVariables
+from sqlglot import exp
+from sqlglot.tokens import Token
 
 from cairn.auth.users import auth_string_for
-from cairn.errors import CairnError
+from cairn.errors import SqlSyntaxError
 from cairn.fe.frontend import Frontend
 from cairn.fe.session import Session
-from cairn.fe.variables import DEFAULTS
-from cairn.secrets import redact
-from cairn.server.mysql_types import mysql_column
+from cairn.fe.variables import DEFAULTS, get_variable
+from cairn.server.mysql_connection import CAIRN_CAPABILITIES, CairnConnection
+from cairn.server.mysql_prepared import placeholders
+from cairn.server.mysql_stream import StrictStream
+from cairn.server.mysql_types import CairnColumn, StatementOutcome, mysql_column
+from cairn.sql.parser import DIALECT, parse_statement, split_statements
+from cairn.sql.result import ResultSet
 
 log = logging.getLogger(__name__)
 
 
 _NEVER_MATCHES = "unknown-user"
 CLIENT_CHECK_SECONDS = 0.2
+_T = TypeVar("_T")
 
 
 class CairnIdentityProvider(IdentityProvider):
@@ -67,8 +78,13 @@ class CairnConnectionSession(BaseSession):
         self.session = Session(self.frontend, user=self.username or "root", database=self.database)
         self.frontend.metrics.sessions.inc()
 
+    async def reset(self) -> None:
+        """After COM_CHANGE_USER: a fresh Cairn session for the newly authenticated user."""
+        await self.close()
+        await self.init(self.connection)
+
     async def use(self, database: str) -> None:
-        await self.handle_query(f"USE `{database}`", {})
+        await self.run(exp.Use(this=exp.Table(this=exp.to_identifier(database, quoted=True))).sql(dialect=DIALECT))
 
     async def close(self) -> None:
         if self.session is not None:
@@ -76,49 +92,123 @@ class CairnConnectionSession(BaseSession):
             self.session = None
             self.frontend.metrics.sessions.dec()
 
-    def _run(self, session: Session, sql: str) -> Any:
-        result = session.execute(sql)
-        self.database = session.database
-        if result.table is None:
-            return MimicResultSet(rows=[], columns=[])
-        table = result.table
-        columns = [mysql_column(f.name, f.type) for f in table.schema]
-        return MimicResultSet(rows=result.rows(), columns=columns)
+    def idle_timeout(self) -> float:
+        """Seconds an idle connection stays open: the session's `wait_timeout` (StarRocks' variable)."""
+        try:
+            seconds = float(get_variable(self.session, "wait_timeout"))
+        except (TypeError, ValueError):
+            seconds = 0.0
+        return seconds if seconds > 0 else float(DEFAULTS["wait_timeout"])
+
+    def _session(self) -> Session:
+        if self.session is None:
+            raise ConnectionResetError("the connection is closing")
+        return self.session
 
     def _client_gone(self) -> bool:
         stream = getattr(self.connection, "stream", None)
         reader = getattr(stream, "reader", None)
         return reader is not None and reader.at_eof()
 
-    async def handle_query(self, sql: str, attrs: dict[str, str]) -> Any:
-        session = self.session
-        if session is None:
-            raise MysqlError("The connection is closing", 1105)  # type: ignore[arg-type]
-        loop = asyncio.get_running_loop()
-        work = loop.run_in_executor(self.pool, self._run, session, sql)
+    async def _in_pool(self, session: Session, work: Callable[[], _T]) -> _T:
+        future = asyncio.get_running_loop().run_in_executor(self.pool, work)
+        # The protocol is request/response: while a statement runs the client sends nothing,
+        # so end of input means it went away; stop the statement instead of finishing it.
+        while True:
+            done, _ = await asyncio.wait({future}, timeout=CLIENT_CHECK_SECONDS)
+            if done:
+                return future.result()
+            if self._client_gone():
+                session.interrupt()
+
+    async def run(self, sql: str) -> StatementOutcome:
+        """Run one statement; raises CairnError (or any failure) for the connection to report."""
+        session = self._session()
+
+        def work() -> StatementOutcome:
+            result = session.execute(sql)
+            self.database = session.database
+            return outcome_of(result)
+
+        return await self._in_pool(session, work)
+
+    async def describe(self, sql: str) -> tuple[list[Token], list[CairnColumn]]:
+        """For COM_STMT_PREPARE: the placeholders of one statement, and the columns a query returns.
+
+        Raises SqlSyntaxError when `sql` does not parse or holds more than one statement.
+        """
+        session = self._session()
+        if len(split_statements(sql)) != 1:
+            raise SqlSyntaxError("Getting syntax error. Detail message: a prepared statement holds exactly "
+                                 "one statement.")
+        found = placeholders(sql)
+
+        def work() -> list[CairnColumn]:
+            statement = parse_statement(sql)
+            if not isinstance(statement, exp.Query):
+                return []
+            probe = statement.copy().transform(
+                lambda node: exp.Null() if isinstance(node, exp.Placeholder) else node)
+            try:
+                result = session.execute(exp.select("*").from_(probe.subquery("prepared")).limit(0)
+                                         .sql(dialect=DIALECT))
+            except Exception:  # noqa: BLE001 - COM_STMT_EXECUTE reports the real error with real values
+                return []
+            return outcome_of(result).columns or []
+
+        return found, await self._in_pool(session, work)
+
+    async def table_columns(self, table: str) -> list[CairnColumn]:
+        """COM_FIELD_LIST: the columns of a table of the current database."""
+        query = exp.select("*").from_(exp.Table(this=exp.to_identifier(table, quoted=True))).limit(0)
+        return (await self.run(query.sql(dialect=DIALECT))).columns or []
+
+
+def outcome_of(result: ResultSet) -> StatementOutcome:
+    """A statement's result as protocol columns and rows, or as an OK's counts."""
+    if result.table is None:
+        return StatementOutcome(None, affected_rows=result.affected_rows, warnings=len(result.warnings))
+    columns = [mysql_column(f.name, f.type) for f in result.table.schema]
+    return StatementOutcome(columns, result.rows(), warnings=len(result.warnings))
+
+
+class CairnMysqlServer(MysqlServer):
+    """mysql-mimic's server, with every connection a `CairnConnection`."""
+
+    def __init__(self, *args: Any, handshake_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, capabilities=CAIRN_CAPABILITIES, **kwargs)
+        self.handshake_timeout = handshake_timeout
+
+    async def _client_connected_cb(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        stream = StrictStream(MysqlStream(reader, writer))
+        connection = CairnConnection(stream=stream, session=self.session_factory(), control=self.control,
+                                     server_capabilities=self.capabilities,
+                                     identity_provider=self.identity_provider, ssl=self.ssl)
+        connection.handshake_timeout = self.handshake_timeout
         try:
-            # The protocol is request/response: while a statement runs the client sends nothing,
-            # so end of input means it went away; stop the statement instead of finishing it.
-            while True:
-                done, _ = await asyncio.wait({work}, timeout=CLIENT_CHECK_SECONDS)
-                if done:
-                    return work.result()
-                if self._client_gone():
-                    session.interrupt()
-        except CairnError as exc:
-            raise MysqlError(str(exc), exc.mysql_code) from None  # type: ignore[arg-type]
-        except Exception as exc:  # noqa: BLE001 - a bug must not take the server down
-            log.exception("statement failed unexpectedly")
-            raise MysqlError(redact(f"Internal error: {type(exc).__name__}: {exc}"), 1105) from None  # type: ignore[arg-type]
+            connection.connection_id = await self.control.add(connection)
+        except TooManyConnections:
+            await stream.write(connection.error(msg="Too many connections", code=ErrorCode.CON_COUNT_ERROR))
+            writer.close()
+            return
+        try:
+            await connection.start()
+        except Exception:  # noqa: BLE001 - one connection's failure never reaches the server
+            log.exception("connection %s failed", connection.connection_id)
+        finally:
+            writer.close()
+            await self.control.remove(connection.connection_id)
 
 
 class MysqlFrontDoor:
     """Listens on the query port and serves every connection until `close`."""
 
-    def __init__(self, frontend: Frontend, host: str, port: int, workers: int = 64) -> None:
+    def __init__(self, frontend: Frontend, host: str, port: int, workers: int = 64,
+                 handshake_timeout: float = 10.0) -> None:
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="query")
-        self.server = MysqlServer(session_factory=lambda: CairnConnectionSession(frontend, self.pool),
-                                  identity_provider=CairnIdentityProvider(frontend))
+        self.server = CairnMysqlServer(session_factory=lambda: CairnConnectionSession(frontend, self.pool),
+                                       identity_provider=CairnIdentityProvider(frontend),
+                                       handshake_timeout=handshake_timeout)
         self.host, self.port = host, port
 
     async def start(self) -> None:

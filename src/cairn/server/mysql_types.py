@@ -1,11 +1,17 @@
-"""Arrow result columns as MySQL protocol columns."""
+"""Arrow result columns as MySQL protocol columns, and their column-definition packets."""
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 from mysql_mimic import ColumnType, ResultColumn
+from mysql_mimic.charset import CharacterSet
+from mysql_mimic.packets import make_column_definition_41
+from mysql_mimic.types import ColumnDefinition, str_len
 
 _SIMPLE = [
     (pa.types.is_boolean, ColumnType.TINY),
@@ -21,9 +27,54 @@ _SIMPLE = [
     (pa.types.is_timestamp, ColumnType.DATETIME),
 ]
 
+# Display widths MySQL 8 reports for each type (what JDBC's getColumnDisplaySize/getPrecision read).
+_LENGTHS = {
+    ColumnType.TINY: 4, ColumnType.SHORT: 6, ColumnType.LONG: 11, ColumnType.LONGLONG: 20,
+    ColumnType.FLOAT: 12, ColumnType.DOUBLE: 22, ColumnType.DATE: 10, ColumnType.DATETIME: 19,
+}
+_NOT_FIXED_DECIMALS = 31  # MySQL's NOT_FIXED_DEC: a float or double without a declared scale
+_STRING_LENGTH = 65533 * 4  # bytes of a utf8mb4 VARCHAR(65533), StarRocks' default string width
+
+
+@dataclass
+class CairnColumn:
+    """A result column with the definition details MySQL sends: width, scale, flags, charset.
+
+    `wire` is the mysql-mimic column that encodes values (its class is compiled: no subclassing).
+    """
+
+    wire: ResultColumn
+    length: int
+    decimals: int = 0
+    flags: ColumnDefinition = ColumnDefinition(0)
+    charset: CharacterSet = CharacterSet.utf8mb4
+
+    @property
+    def name(self) -> str:
+        return str(self.wire.name)
+
+    def definition(self) -> bytes:
+        """The ColumnDefinition41 packet for this column."""
+        return make_column_definition_41(server_charset=CharacterSet.utf8mb4, name=self.wire.name,
+                                         character_set=self.charset, column_length=self.length,
+                                         column_type=self.wire.type, flags=self.flags, decimals=self.decimals)
+
+
+def _column(name: str, column_type: ColumnType, *, length: int, decimals: int = 0,
+            flags: ColumnDefinition = ColumnDefinition(0), binary: bool = False, **encoders: Any) -> CairnColumn:
+    # Numbers and dates are declared with the binary character set, as MySQL does; their values
+    # are ASCII text either way, so mysql-mimic encodes them as UTF-8.
+    charset = CharacterSet.binary if binary else CharacterSet.utf8mb4
+    return CairnColumn(ResultColumn(name, column_type, **encoders), length, decimals, flags, charset)
+
 
 def _text(column: ResultColumn, value: object) -> bytes:
     return str(value).encode()
+
+
+def _packer(fmt: str):  # noqa: ANN202 - an encoder for mysql-mimic
+    packer = struct.Struct(fmt)
+    return lambda column, value: packer.pack(int(value))
 
 
 def _quoted(text: str) -> str:
@@ -56,19 +107,48 @@ def nested_text(value: object, arrow_type: pa.DataType) -> str:
     return _quoted(str(value))
 
 
-def _nested_encoder(arrow_type: pa.DataType) -> Callable[[ResultColumn, object], bytes]:
-    return lambda column, value: nested_text(value, arrow_type).encode()
+def _nested_encoders(arrow_type: pa.DataType) -> dict[str, Callable[[ResultColumn, object], bytes]]:
+    """Text and binary-protocol encoders that print a nested value in StarRocks' notation."""
+    return {"text_encoder": lambda column, value: nested_text(value, arrow_type).encode(),
+            "binary_encoder": lambda column, value: str_len(nested_text(value, arrow_type).encode())}
 
 
-def mysql_column(name: str, arrow_type: pa.DataType) -> ResultColumn:
+def mysql_column(name: str, arrow_type: pa.DataType) -> CairnColumn:
     """The protocol column for an Arrow type; anything without a MySQL twin is sent as text."""
+    number = ColumnDefinition.BINARY_FLAG
+    if pa.types.is_boolean(arrow_type):
+        return _column(name, ColumnType.TINY, length=1, flags=number, binary=True,
+                           text_encoder=lambda c, v: b"1" if v else b"0", binary_encoder=_packer("<b"))
+    if pa.types.is_int8(arrow_type):
+        return _column(name, ColumnType.TINY, length=4, flags=number, binary=True,
+                           binary_encoder=_packer("<b"))
+    if pa.types.is_unsigned_integer(arrow_type):
+        return _column(name, ColumnType.LONGLONG, length=20, flags=number | ColumnDefinition.UNSIGNED_FLAG,
+                           binary=True, binary_encoder=_packer("<Q"))
+    if pa.types.is_decimal(arrow_type):
+        # Width counts the digits, the sign and the point, as MySQL does.
+        return _column(name, ColumnType.NEWDECIMAL, length=arrow_type.precision + 2,
+                           decimals=arrow_type.scale, flags=number, binary=True, text_encoder=_text)
     for test, column_type in _SIMPLE:
         if test(arrow_type):
-            if column_type is ColumnType.TINY and pa.types.is_boolean(arrow_type):
-                return ResultColumn(name, column_type, text_encoder=lambda c, v: b"1" if v else b"0")
-            if column_type in (ColumnType.NEWDECIMAL, ColumnType.DATE, ColumnType.DATETIME):
-                return ResultColumn(name, column_type, text_encoder=_text)
-            return ResultColumn(name, column_type)
+            temporal = column_type in (ColumnType.DATE, ColumnType.DATETIME)
+            decimals = _NOT_FIXED_DECIMALS if column_type in (ColumnType.FLOAT, ColumnType.DOUBLE) else 0
+            extra = {"text_encoder": _text} if temporal else {}
+            return _column(name, column_type, length=_LENGTHS[column_type], decimals=decimals,
+                               flags=number, binary=True, **extra)
+    if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
+        return _column(name, ColumnType.BLOB, length=_STRING_LENGTH, flags=ColumnDefinition.BINARY_FLAG
+                           | ColumnDefinition.BLOB_FLAG, binary=True)
     if pa.types.is_nested(arrow_type):
-        return ResultColumn(name, ColumnType.VAR_STRING, text_encoder=_nested_encoder(arrow_type))
-    return ResultColumn(name, ColumnType.VAR_STRING, text_encoder=_text)
+        return _column(name, ColumnType.VAR_STRING, length=_STRING_LENGTH, **_nested_encoders(arrow_type))
+    return _column(name, ColumnType.VAR_STRING, length=_STRING_LENGTH, text_encoder=_text)
+
+
+@dataclass
+class StatementOutcome:
+    """One statement's answer, ready for the wire: result columns and rows, or an OK's counts."""
+
+    columns: list[CairnColumn] | None
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    affected_rows: int = 0
+    warnings: int = 0

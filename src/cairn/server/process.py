@@ -29,7 +29,8 @@ def configure_logging(level: str) -> None:
 
 
 async def _serve(frontend: Frontend, config: FeConfig, ready: "asyncio.Future[None] | None") -> None:
-    mysql = MysqlFrontDoor(frontend, config.frontend_address, config.query_port)
+    mysql = MysqlFrontDoor(frontend, config.frontend_address, config.query_port,
+                           handshake_timeout=config.mysql_handshake_timeout_second)
     http = HttpFrontDoor(frontend, config.frontend_address, config.http_port)
     await mysql.start()
     http.start()
