@@ -52,6 +52,10 @@ REFUSED = [
     ("CREATE TABLE t (k INT) PROPERTIES ('no_such_key' = 'x')", "Unknown properties: {no_such_key=x}"),
     ("CREATE TABLE t (k INT) PROPERTIES ('storage_volume' = 'missing_volume')", 'Unknown storage volume "missing_volume"'),
     ("CREATE VIEW w AS SELECT 1", "CREATE VIEW is not supported"),
+    ("CREATE DATABASE d2 PROPERTIES ('foo' = 'bar')", "Unknown properties: {foo=bar}"),
+    ("SELECT * FROM r TABLET (10001)", "TABLET (...) after a table name is not supported yet"),
+    ("SELECT * FROM r SAMPLE (10)", "SAMPLE (...) after a table name is not supported yet"),
+    ("SHOW TABLES WHERE Tables_in_d IN (SELECT 'r')", "without subqueries"),
     # writes and reads Cairn would do differently from what they say
     ("INSERT OVERWRITE r VALUES (1, 1)", "INSERT OVERWRITE is not supported yet"),
     ("INSERT INTO r PARTITION (p1) VALUES (1, 1)", "INSERT INTO a named PARTITION"),
@@ -110,6 +114,24 @@ def test_select_from_named_partitions_reads_only_them(session: Session) -> None:
     assert sorted(session.execute("SELECT * FROM r PARTITION (p1, p2)").rows()) == [(1, 1), (15, 2)]
     with pytest.raises(UnknownPartitionError, match="Unknown partition 'p9'"):
         session.execute("SELECT * FROM r PARTITION (p9)")
+
+
+def test_show_where_and_like_filter_rows(session: Session) -> None:
+    session.execute("CREATE TABLE t (k INT, v INT)")
+    assert session.execute("SHOW COLUMNS FROM t LIKE 'k'").rows()[0][0] == "k"
+    assert [r[0] for r in session.execute("SHOW FULL COLUMNS FROM t LIKE 'v%'").rows()] == ["v"]
+    assert [r[0] for r in session.execute("SHOW COLUMNS FROM t WHERE Field = 'v'").rows()] == ["v"]
+    assert session.execute("SHOW TABLES WHERE Tables_in_d LIKE 't%'").rows() == [("t",)]
+    assert session.execute("SHOW DATABASES WHERE `Database` = 'd'").rows() == [("d",)]
+    assert session.execute("SHOW VARIABLES WHERE Value = '300' AND Variable_name LIKE 'query%'").rows() == [
+        ("query_timeout", "300")]
+
+
+def test_table_alias_column_names_rename_and_are_not_pruned_on(session: Session) -> None:
+    # x.k below is r's column v: pruning or pushing it down as r.k would lose or invent rows.
+    assert session.execute("SELECT * FROM r AS x(v, k) WHERE x.k = 2").rows() == [(15, 2)]
+    assert session.execute("SELECT x.v FROM r x(v, k) WHERE x.k = 1").rows() == [(1,)]
+    assert session.execute("SELECT count(*) FROM r x(a, b) WHERE a > 0").rows() == [(2,)]
 
 
 def test_insert_with_label_records_the_label_once(session: Session) -> None:

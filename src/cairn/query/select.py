@@ -113,8 +113,9 @@ def bind_tables(session: "Session", tree: exp.Expression, con: duckdb.DuckDBPyCo
             views[view] = f"{schema}.{scan.table.name}"
         alias = node.alias or node.name
         qualified[((schema or "").lower(), node.name.lower())] = alias
+        renamed = node.args["alias"].columns if isinstance(node.args.get("alias"), exp.TableAlias) else []
         node.replace(exp.Table(this=exp.to_identifier(view, quoted=True),
-                               alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True))))
+                               alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True), columns=renamed)))
     # Columns written as db.table.column refer to the table's alias now.
     for column in tree.find_all(exp.Column):
         if column.args.get("db") is not None:
@@ -154,7 +155,11 @@ def _table_scan(session: "Session", node: exp.Table, schema: str | None, access:
     pruning = PartitionFilter(table)
     buckets = None
     select = node.parent_select
-    if select is not None and isinstance(node.parent, (exp.From, exp.Join)):
+    alias = node.args.get("alias")
+    # `FROM t AS x(a, b)` renames the columns: conditions on x.a are not on t's column a, so the
+    # scan is neither pruned nor narrowed by them.
+    renamed = isinstance(alias, exp.TableAlias) and bool(alias.columns)
+    if not renamed and select is not None and isinstance(node.parent, (exp.From, exp.Join)):
         names = {node.name.lower(), (node.alias or node.name).lower()}
         pruning.add(select.args.get("where"), names)
         buckets = tablet_indexes(table, select.args.get("where"), names)
@@ -162,10 +167,11 @@ def _table_scan(session: "Session", node: exp.Table, schema: str | None, access:
     partitions = [PartitionScan(p.id, p.visible_version, p.manifest_key,
                                 None if buckets is None else frozenset(p.tablet_ids[b] for b in buckets))
                   for p in table.partitions if pruning.keeps(p) and (chosen is None or p.name in chosen)]
-    scan = TableScan(table=table, store=session.frontend.store_for(db.storage_volume), partitions=partitions,
-                     columns=scan_columns(node, table), filter_sql=scan_filter(node, table))
-    if access.splits_work():
-        scan.aggregate = push_aggregate(node, table)
+    scan = TableScan(table=table, store=session.frontend.store_for(db.storage_volume), partitions=partitions)
+    if not renamed:
+        scan.columns, scan.filter_sql = scan_columns(node, table), scan_filter(node, table)
+        if access.splits_work():
+            scan.aggregate = push_aggregate(node, table)
     return scan
 
 

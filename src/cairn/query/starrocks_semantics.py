@@ -80,10 +80,22 @@ def _refuse_not_in_correlated_on_its_output(tree: exp.Expression) -> None:
                     f"it returns ({eq.sql('starrocks')}) is not supported yet.")
 
 
+def _refuse_tablet_clause(tree: exp.Expression) -> None:
+    """Refuse `FROM t TABLET (id, ...)`: sqlglot reads it as the alias `tablet` with numeric column
+    names, which would read every tablet."""
+    for table in tree.find_all(exp.Table):
+        alias = table.args.get("alias")
+        columns = alias.columns if isinstance(alias, exp.TableAlias) else []
+        if any(not c.quoted and c.name.isdigit() for c in columns):
+            raise UnsupportedError(f"Getting analyzing error. Detail message: {alias.name.upper()} (...) "
+                                   "after a table name is not supported yet.")
+
+
 def apply(tree: exp.Expression) -> None:
     """Rewrite `tree` in place so that DuckDB's answer is StarRocks' answer.
 
     Raises UnsupportedError for a query whose StarRocks answer Cairn cannot reproduce."""
     _refuse_not_in_correlated_on_its_output(tree)
+    _refuse_tablet_clause(tree)
     _bool_or_counts_null_rows_as_false(tree)
     _nan_and_infinity_casts_are_null(tree)

@@ -30,6 +30,7 @@ from cairn.sql import extended
 from cairn.sql.dispatch import handles
 from cairn.sql.names import properties_of, table_name
 from cairn.sql.partitions import next_range_lower, normalize_value
+from cairn.sql.refusals import check_properties
 from cairn.sql.result import ResultSet
 from cairn.sql.table_definition import build_table
 
@@ -50,6 +51,7 @@ def create(session: "Session", statement: exp.Create) -> ResultSet:
 def create_database(session: "Session", statement: exp.Create) -> ResultSet:
     name = statement.this.name
     properties = properties_of(statement.args.get("properties"))
+    check_properties(properties)
     if_not_exists = bool(statement.args.get("exists"))
     frontend = session.frontend
 

@@ -14,14 +14,14 @@ from cairn.errors import UnsupportedError
 # Table PROPERTIES that have no meaning for a shared-data table whose only copy lives on object
 # storage (replicas, local media, index layouts, cache hints): accepted, kept and shown by
 # SHOW CREATE TABLE, and otherwise no-ops.
-NO_OP_TABLE_PROPERTIES = frozenset({
+NO_OP_PROPERTIES = frozenset({
     "replication_num", "replicated_storage", "compression", "fast_schema_evolution",
     "enable_persistent_index", "persistent_index_type", "storage_medium", "in_memory", "bucket_size",
     "datacache.enable", "datacache.partition_duration", "enable_async_write_back", "file_bundling",
     "colocate_with", "storage_format", "write_quorum",
 })
 # Honoured by Cairn itself.
-HONOURED_TABLE_PROPERTIES = frozenset({"storage_volume"})
+HONOURED_PROPERTIES = frozenset({"storage_volume"})
 
 
 def not_supported(what: str) -> UnsupportedError:
@@ -29,10 +29,11 @@ def not_supported(what: str) -> UnsupportedError:
     return UnsupportedError(f"Getting analyzing error. Detail message: {what} is not supported yet.")
 
 
-def check_table_properties(properties: dict[str, str]) -> None:
-    """Refuse PROPERTIES keys Cairn neither honours nor can ignore safely (StarRocks' wording)."""
+def check_properties(properties: dict[str, str]) -> None:
+    """Refuse table or database PROPERTIES keys Cairn neither honours nor can ignore safely
+    (StarRocks' wording)."""
     unknown = {k: v for k, v in properties.items()
-               if k not in NO_OP_TABLE_PROPERTIES and k not in HONOURED_TABLE_PROPERTIES}
+               if k not in NO_OP_PROPERTIES and k not in HONOURED_PROPERTIES}
     if unknown:
         shown = ", ".join(f"{k}={v}" for k, v in unknown.items())
         raise UnsupportedError(f"Getting analyzing error. Detail message: Unknown properties: {{{shown}}}.")

@@ -60,10 +60,6 @@ def _show_variables(session: "Session", statement: exp.Show) -> ResultSet:
     names = sorted(set(DEFAULTS) | set(session.variables))
     like = statement.args.get("like")
     names = like_filter(names, literal_text(like) if like is not None else None)
-    where = statement.args.get("where")
-    if where is not None and isinstance(where.this, exp.EQ):
-        wanted = literal_text(where.this.expression).lower()
-        names = [n for n in names if n.lower() == wanted]
     rows = [(n, "" if get_variable(session, n) is None else str(get_variable(session, n))) for n in names]
     return ResultSet.from_rows(["Variable_name", "Value"], rows)
 

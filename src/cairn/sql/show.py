@@ -6,6 +6,7 @@ import fnmatch
 import time
 from typing import TYPE_CHECKING
 
+import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
@@ -118,7 +119,27 @@ def _show_columns(session: "Session", statement: exp.Show) -> ResultSet:
     if isinstance(target, exp.Table) and target.db:
         db_name = target.db
     _, table = session.catalog.table(db_name, target.name)
-    return describe_table(table)
+    like = statement.args.get("like")
+    if like is None:
+        return describe_table(table)
+    kept = set(like_filter([c.name for c in table.columns], literal_text(like)))
+    return describe_table(table.model_copy(update={"columns": [c for c in table.columns if c.name in kept]}))
+
+
+def _rows_where(session: "Session", result: ResultSet, where: exp.Where) -> ResultSet:
+    """`SHOW ... WHERE <condition>` over the SHOW's own columns (e.g. `WHERE Field = 'k'`)."""
+    if where.find(exp.Query, exp.Table) is not None or result.table is None:
+        raise AnalysisError("SHOW ... WHERE takes a condition on the columns SHOW returns, without subqueries")
+    source = "__cairn_show"
+    con = session.frontend.duckdb.cursor()
+    try:
+        con.register(source, result.table)
+        query = exp.select("*").from_(source).where(where.this.copy())
+        return ResultSet(con.sql(query.sql(dialect="duckdb")).to_arrow_table())
+    except duckdb.Error as exc:
+        raise AnalysisError(f"Getting analyzing error. Detail message: {str(exc).splitlines()[0]}.") from None
+    finally:
+        con.close()
 
 
 SHOW_HANDLERS = {
@@ -136,7 +157,9 @@ def show(session: "Session", statement: exp.Show) -> ResultSet:
     handler = SHOW_HANDLERS.get(what)
     if handler is None:
         raise AnalysisError(f"SHOW {what} is not supported")
-    return handler(session, statement)
+    result = handler(session, statement)
+    where = statement.args.get("where")
+    return result if where is None else _rows_where(session, result, where)
 
 
 PARTITION_COLUMNS = ["PartitionId", "PartitionName", "CompactVersion", "VisibleVersion", "VisibleVersionTime",

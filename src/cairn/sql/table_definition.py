@@ -12,7 +12,7 @@ from cairn.catalog.types import cast_value, parse_type
 from cairn.errors import AnalysisError, StorageVolumeError, UnknownColumnError
 from cairn.sql.names import literal_text, properties_of
 from cairn.sql.partitions import MAXVALUE, chain_ranges, normalize_value
-from cairn.sql.refusals import check_schema_item, check_table_clause, check_table_properties, not_supported
+from cairn.sql.refusals import check_schema_item, check_table_clause, check_properties, not_supported
 
 # StarRocks chooses a bucket count itself when DISTRIBUTED BY gives none; Cairn uses a fixed one.
 DEFAULT_BUCKETS = 8
@@ -110,7 +110,7 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
         elif type(prop) not in (exp.EngineProperty, exp.Property):
             raise not_supported(f"'{prop.sql('starrocks')}' in CREATE TABLE")
     table_properties = properties_of(properties)
-    check_table_properties(table_properties)
+    check_properties(table_properties)
     volume = table_properties.get("storage_volume")
     if volume is not None and volume != db.storage_volume:
         if volume not in catalog.state.storage_volumes:
