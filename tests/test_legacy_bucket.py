@@ -11,6 +11,7 @@ import datetime
 import json
 import tarfile
 import urllib.request
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +90,9 @@ def _drop_legacy_node(fe: FeProcess, expected: dict[str, Any]) -> None:
 
 
 def test_a_legacy_bucket_loads_with_an_empty_meta_dir(tmp_path: Path) -> None:
-    storage, _, expected = _unpack(tmp_path)
-    values = {"local_storage_path": str(storage), "meta_dir": str(tmp_path / "meta"), **NO_NEW_SNAPSHOTS}
+    storage, cluster_id, expected = _unpack(tmp_path)
+    values = {"local_storage_path": str(storage), "meta_dir": str(tmp_path / "meta"), **NO_NEW_SNAPSHOTS,
+              "checkpoint_interval_entries": "2"}
     fe = start_fe(tmp_path, values)
     try:
         _drop_legacy_node(fe, expected)
@@ -107,6 +109,11 @@ def test_a_legacy_bucket_loads_with_an_empty_meta_dir(tmp_path: Path) -> None:
         _check_cluster(again, expected, rows)
     finally:
         again.stop()
+    # The legacy catalog's clear-text volume keys are sealed from the first checkpoint on.
+    images = sorted((storage / cluster_id / "meta" / "image").glob("image.*"))
+    newest = zlib.decompress(images[-1].read_bytes())
+    assert len(images) > 1 and b"cairn-sealed:v1:" in newest
+    assert expected["secret_key"].encode() not in newest and expected["access_key"].encode() not in newest
 
 
 @pytest.mark.parametrize("snapshot", ["manual", "automated"])

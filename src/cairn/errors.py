@@ -202,6 +202,11 @@ class JournalError(CairnError):
     """The journal on object storage is not what its invariants promise (gap, bad entry)."""
 
 
+class CatalogKeyError(ConfigError):
+    """The catalog key this FE holds cannot open what the bucket holds (missing, wrong or malformed
+    key). The message names the fe.conf key and the environment variable to set."""
+
+
 # --- compute nodes -----------------------------------------------------------------------------
 
 

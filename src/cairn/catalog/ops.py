@@ -28,6 +28,7 @@ from cairn.catalog.schema_ops import (
     PartitionVersion,
     SetDefaultStorageVolume,
     Superseded,
+    VoidSlot,
 )
 from cairn.catalog.snapshot_ops import PutSnapshotJob, SetAutomatedSnapshots
 from cairn.catalog.user_ops import CreateUser, DropUser, GrantPrivileges, RevokePrivileges, SetUserPassword
@@ -35,7 +36,7 @@ from cairn.errors import JournalError
 
 CatalogOp = Annotated[
     Union[
-        EpochStart, Superseded,
+        EpochStart, Superseded, VoidSlot,
         CreateStorageVolume, AlterStorageVolume, DropStorageVolume, SetDefaultStorageVolume,
         CreateDatabase, DropDatabase, CreateTable, DropTable, AddPartitions, DropPartition, CommitVersions,
         AddComputeNodes, DropComputeNodes,
@@ -66,5 +67,5 @@ __all__ = [
     "CreateStorageVolume", "CreateTable", "CreateUser", "DropComputeNodes", "DropDatabase", "DropPartition",
     "DropStorageVolume", "DropTable", "DropUser", "EpochStart", "GrantPrivileges", "Op", "PartitionVersion",
     "PutSnapshotJob", "RevokePrivileges", "SetAutomatedSnapshots", "SetDefaultStorageVolume", "SetUserPassword",
-    "Superseded", "parse_op",
+    "Superseded", "VoidSlot", "parse_op",
 ]

@@ -37,6 +37,17 @@ class Superseded(Op):
         state.superseded_by = self.by
 
 
+class VoidSlot(Op):
+    """Stands, in memory only, for a journal object that did not authenticate: replay skips it.
+    Never written: the leader appends after it instead."""
+
+    kind: Literal["void_slot"] = "void_slot"
+    reason: str
+
+    def apply(self, state: CatalogState, at: float) -> None:
+        """A forged or unreadable slot changes nothing."""
+
+
 # --- storage volumes ------------------------------------------------------------------------
 
 

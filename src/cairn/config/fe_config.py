@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from pydantic import Field, SecretStr, field_validator
 
 from cairn.config.conf_model import ConfModel, conf_bool
+from cairn import keyring
 from cairn.secrets import register_secret
 
 
@@ -45,6 +46,12 @@ class FeConfig(ConfModel):
     local_storage_path: str = "./cairn-data/storage"
     # Cairn: choose a cluster when the volume holds several.
     cluster_id: str = ""
+
+    # Cairn: the catalog key (secrets at rest, journal authentication), base64 of 32 bytes; previous
+    # keys, comma-separated, are still accepted for reading after a rotation. Empty: the environment
+    # (CAIRN_CATALOG_ENCRYPTION_KEY, CAIRN_CATALOG_ENCRYPTION_PREVIOUS_KEYS), else the key file.
+    catalog_encryption_key: SecretStr = SecretStr("")
+    catalog_encryption_previous_keys: SecretStr = SecretStr("")
 
     # Journal checkpoints (DESIGN invariant 3).
     checkpoint_interval_entries: int = Field(default=1000, ge=1)
@@ -88,5 +95,7 @@ class FeConfig(ConfModel):
         return self.enable_load_volume_from_conf and self.cloud_native_storage_type.upper() == "S3"
 
     def after_load(self) -> None:
+        keyring.install(keyring.resolve(self.catalog_encryption_key.get_secret_value(),
+                                        self.catalog_encryption_previous_keys.get_secret_value()))
         register_secret(self.aws_s3_secret_key.get_secret_value())
         register_secret(self.aws_s3_access_key.get_secret_value())

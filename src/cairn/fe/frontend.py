@@ -22,7 +22,7 @@ from cairn.config.fe_config import FeConfig
 from cairn.errors import CairnError, JournalError, NotLeaderError, StorageError
 from cairn.fe.cluster import builtin_volume, choose_cluster, write_cluster_file
 from cairn.fe.metrics import FrontendMetrics
-from cairn.journal.image import CheckpointImage, latest_image_key, make_image, write_image
+from cairn.journal.image import CheckpointImage, load_newest_image, make_image, write_image
 from cairn.journal.incarnation import (
     create_incarnation,
     list_incarnations,
@@ -32,6 +32,7 @@ from cairn.journal.incarnation import (
 from cairn.journal.log import AppendConflict, Journal
 from cairn.journal.entry import JournalEntry
 from cairn.journal.position import JournalPosition
+from cairn.journal.signed import Authenticity
 from cairn.compaction.scheduler import CompactionScheduler
 from cairn.compute.node_access import NodeDataAccess
 from cairn.compute.registry import ComputeNodeRegistry
@@ -138,12 +139,12 @@ class Frontend:
         """Load incarnation's newest image (at or before `until`) and replay its log after it."""
         record = read_incarnation(self.meta_store, self.keys, incarnation)
         self.journal = Journal(self.meta_store, self.keys, incarnation)
-        found = latest_image_key(self.meta_store, self.keys, incarnation)
-        if found is not None and (until is None or found[1].entry_id <= until):
-            image = CheckpointImage.from_bytes(self.meta_store.get(found[0]), found[0])
+        image = load_newest_image(self.meta_store, self.keys, incarnation, until)
+        if image is not None:
             state = CatalogState.model_validate(image.catalog)
             self.position = image.position
             self._last_image_position = image.position
+            self.journal.trusted = image.authenticity is Authenticity.AUTHENTIC
         else:
             state = CatalogState(cluster_id=self.keys.cluster_id)
             self.position = JournalPosition(incarnation, record.first_entry_id - 1)

@@ -28,6 +28,8 @@ class FrontendMetrics:
         self.filtered_rows = Counter("cairn_filtered_rows_total", "Rows filtered by loads", registry=self.registry)
         gauges = {
             "cairn_journal_id": ("Journal id of the catalog this FE serves", lambda: frontend.position.entry_id),
+            "cairn_journal_rejected_entries": ("Journal entries this FE found not to authenticate and did not apply",
+                                               lambda: frontend.journal.rejected),
             "cairn_fe_is_leader": ("1 while this FE leads its cluster", lambda: int(frontend.is_leader)),
             "cairn_catalog_databases": ("Databases in the catalog", lambda: len(frontend.catalog.state.databases)),
             "cairn_catalog_tables": ("Tables in the catalog", lambda: sum(

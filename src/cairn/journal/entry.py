@@ -1,18 +1,20 @@
-"""JournalEntry: one object of the log, a versioned model validated on read."""
+"""JournalEntry: one object of the log, a versioned, authenticated model validated on read."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
 from cairn.errors import CairnError, JournalError
-from cairn.formats import VersionedModel
+from cairn.journal.signed import SignedModel
 
 
-class JournalEntry(VersionedModel):
-    """One committed change. `op` is a catalog operation as a plain mapping (see catalog.ops)."""
+class JournalEntry(SignedModel):
+    """One committed change: the writer's incarnation and epoch, and a catalog operation as a plain
+    mapping (see catalog.ops), its secrets sealed on storage. Format 1 entries had no MAC."""
 
     KIND: ClassVar[str] = "journal entry"
     ERROR: ClassVar[type[CairnError]] = JournalError
+    SEALED_FIELD: ClassVar[str] = "op"
 
     incarnation: int
     entry_id: int

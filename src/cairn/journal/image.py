@@ -1,29 +1,40 @@
-"""Checkpoint images: the whole catalog at one journal position (DESIGN invariant 3)."""
+"""Checkpoint images: the whole catalog at one journal position (DESIGN invariant 3).
+
+An image is authenticated like a journal entry and its secrets are sealed. Start-up loads the
+newest image it can authenticate: one that does not authenticate (forged, or under a key this FE
+does not hold) is reported and passed over for an older one.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from cairn import keyring
 from cairn.errors import CairnError, JournalError, ObjectExistsError
-from cairn.formats import VersionedModel
 from cairn.journal.position import JournalPosition
+from cairn.journal.signed import Authenticity, SignedModel
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import ObjectStore
 
+log = logging.getLogger(__name__)
 
-class CheckpointImage(VersionedModel):
-    """A serialized catalog and the journal position it reflects."""
+
+class CheckpointImage(SignedModel):
+    """A serialized catalog, the journal position it reflects and the epoch of the FE that wrote it."""
 
     KIND: ClassVar[str] = "checkpoint image"
     COMPRESSED: ClassVar[bool] = True
     ERROR: ClassVar[type[CairnError]] = JournalError
+    SEALED_FIELD: ClassVar[str] = "catalog"
 
     cluster_id: str
     incarnation: int
     entry_id: int
     created_at: float
+    epoch: int = 0
     catalog: dict[str, Any]
 
     @property
@@ -32,8 +43,8 @@ class CheckpointImage(VersionedModel):
 
 
 def make_image(cluster_id: str, position: JournalPosition, catalog: dict[str, Any]) -> CheckpointImage:
-    return CheckpointImage(cluster_id=cluster_id, incarnation=position.incarnation,
-                           entry_id=position.entry_id, created_at=time.time(), catalog=catalog)
+    return CheckpointImage(cluster_id=cluster_id, incarnation=position.incarnation, entry_id=position.entry_id,
+                           created_at=time.time(), epoch=int(catalog.get("epoch", 0)), catalog=catalog)
 
 
 def write_image(store: ObjectStore, key: str, image: CheckpointImage) -> bool:
@@ -71,3 +82,34 @@ def latest_image_key(store: ObjectStore, keys: ClusterKeys, incarnation: int) ->
     """The newest checkpoint image of `incarnation`, or None if it has none yet."""
     images = list_images(store, keys, incarnation)
     return (images[-1].key, images[-1].position) if images else None
+
+
+def load_newest_image(store: ObjectStore, keys: ClusterKeys, incarnation: int,
+                      until: int | None = None) -> CheckpointImage | None:
+    """The newest image at or before `until` that authenticates; a legacy (format 1) image only when
+    no newer one authenticates. None when the incarnation has no usable image.
+
+    Raises CatalogKeyError, naming the conf key and variable, when images exist but every one was
+    written under a catalog key this FE does not hold."""
+    legacy: CheckpointImage | None = None
+    unknown_key = ""
+    for info in reversed(list_images(store, keys, incarnation)):
+        if until is not None and info.position.entry_id > until:
+            continue
+        key = info.key
+        image: CheckpointImage = CheckpointImage.from_bytes(store.get(key), key)
+        if image.authenticity is Authenticity.AUTHENTIC:
+            return image
+        if image.authenticity is Authenticity.LEGACY:
+            legacy = legacy or image
+        elif image.authenticity is Authenticity.UNKNOWN_KEY:
+            unknown_key = unknown_key or image.key_id
+            log.error("checkpoint image %s is signed with catalog key %s, which this FE does not hold; "
+                      "passing over it", key, image.key_id)
+        else:
+            log.error("checkpoint image %s does not authenticate (forged or altered); passing over it", key)
+    if legacy is not None:
+        return legacy
+    if unknown_key:
+        keyring.current().require_key(unknown_key, "the newest checkpoint image")
+    return None

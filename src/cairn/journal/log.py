@@ -2,17 +2,29 @@
 
 Entry ids are contiguous. An append is a create-if-absent put of the next id: whoever creates
 entry n owns it, and an FE that loses an append has been deposed.
+
+Entries are authenticated (journal.signed). Once the log holds an authenticated entry (or the
+image replay started from is authenticated), an entry that does not authenticate is a void slot:
+it is reported, replay passes over it, and a leader that finds one at its next id appends after
+it. Before that point, format 1 (legacy) entries are accepted: they were written before entries
+were authenticated.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
-from cairn.errors import JournalError, ObjectExistsError
+from cairn import keyring
+from cairn.errors import CairnError, JournalError, ObjectExistsError
 from cairn.journal.entry import JournalEntry
+from cairn.journal.signed import Authenticity
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import ObjectStore
+
+
+log = logging.getLogger(__name__)
 
 
 class AppendConflict(Exception):
@@ -26,10 +38,38 @@ class AppendConflict(Exception):
 class Journal:
     """Reads and appends the log of one incarnation."""
 
-    def __init__(self, store: ObjectStore, keys: ClusterKeys, incarnation: int) -> None:
+    def __init__(self, store: ObjectStore, keys: ClusterKeys, incarnation: int, trusted: bool = False) -> None:
         self.store = store
         self.keys = keys
         self.incarnation = incarnation
+        # True once an authenticated entry or image of this log was read or written: from then on
+        # only authenticated entries count.
+        self.trusted = trusted
+        self.rejected = 0  # entries found not to authenticate, for the metrics
+
+    def _admit(self, entry: JournalEntry, key: str) -> JournalEntry:
+        """The entry if it counts, else a void slot in its place (reported)."""
+        found = entry.authenticity
+        if found is Authenticity.AUTHENTIC:
+            self.trusted = True
+            return entry
+        if found is Authenticity.LEGACY and not self.trusted:
+            return entry
+        if found is Authenticity.UNKNOWN_KEY and not self.trusted:
+            # Nothing authenticated precedes it: this FE lacks the key, it is not a forgery.
+            keyring.current().require_key(entry.key_id, f"journal entry {key}")
+        self.rejected += 1
+        log.error("journal entry %s does not authenticate (%s): it is not applied", key, found.value)
+        return entry.model_copy(update={"op": {"kind": "void_slot", "reason": found.value}})
+
+    def _is_void(self, entry_id: int) -> bool:
+        """True when the object at `entry_id` does not count (so the leader may append after it)."""
+        key = self.keys.journal_entry(self.incarnation, entry_id)
+        try:
+            entry = self._admit(JournalEntry.from_bytes(self.store.get(key), key), key)
+        except CairnError:
+            return False
+        return entry.op.get("kind") == "void_slot"
 
     def read_after(self, entry_id: int, until: int | None = None) -> list[JournalEntry]:
         """Return the entries with ids greater than `entry_id` (up to `until`), in order.
@@ -50,7 +90,8 @@ class Journal:
                 raise JournalError(f"journal of incarnation {self.incarnation} has a gap: "
                                    f"entry {expected} is missing before {found}")
         keys = [self.keys.journal_entry(self.incarnation, i) for i in ids]
-        return [JournalEntry.from_bytes(data, key) for data, key in zip(self.store.get_many(keys), keys)]
+        return [self._admit(JournalEntry.from_bytes(data, key), key)
+                for data, key in zip(self.store.get_many(keys), keys)]
 
     def newest_id(self, after: int) -> int:
         """The highest entry id listed after `after` (`after` itself when none is): one listing, no reads.
@@ -61,14 +102,20 @@ class Journal:
         return max((i for i in listed if i is not None), default=after)
 
     def append(self, entry_id: int, epoch: int, op: dict[str, Any]) -> JournalEntry:
-        """Create entry `entry_id`. This put is the commit point of every change.
+        """Create entry `entry_id`, or the first id after it past void slots. This put is the commit
+        point of every change; the returned entry says which id it took.
 
-        Raises AppendConflict when another writer already owns that id.
+        Raises AppendConflict when another writer owns the id (an authenticated entry is there).
         """
-        entry = JournalEntry(incarnation=self.incarnation, entry_id=entry_id, epoch=epoch,
-                             timestamp=time.time(), op=op)
-        try:
-            self.store.put_if_absent(self.keys.journal_entry(self.incarnation, entry_id), entry.to_bytes())
-        except ObjectExistsError:
-            raise AppendConflict(entry_id) from None
-        return entry
+        while True:
+            entry = JournalEntry(incarnation=self.incarnation, entry_id=entry_id, epoch=epoch,
+                                 timestamp=time.time(), op=op)
+            try:
+                self.store.put_if_absent(self.keys.journal_entry(self.incarnation, entry_id), entry.to_bytes())
+            except ObjectExistsError:
+                if self.trusted and self._is_void(entry_id):
+                    entry_id += 1
+                    continue
+                raise AppendConflict(entry_id) from None
+            self.trusted = True
+            return entry

@@ -20,6 +20,7 @@ from cairn.journal.image import CheckpointImage, make_image, write_image
 from cairn.journal.incarnation import Incarnation, create_incarnation, list_incarnations
 from cairn.journal.log import AppendConflict, Journal
 from cairn.journal.position import JournalPosition
+from cairn.journal.signed import Authenticity
 from cairn.restore.plan import RestoreError, RestorePlan
 from cairn.restore.snapshot_yaml import ClusterSnapshotYaml, RestoreTarget
 from cairn.snapshot.verify import verify_snapshot
@@ -59,13 +60,14 @@ def _apply_yaml(state: CatalogState, spec: ClusterSnapshotYaml) -> None:
             update={"id": existing.id if existing else state.next_id, "enabled": True})
 
 
-def _replay_to(plan: RestorePlan, config: FeConfig, state: CatalogState, target: RestoreTarget) -> int:
+def _replay_to(plan: RestorePlan, config: FeConfig, state: CatalogState, target: RestoreTarget,
+               trusted: bool) -> int:
     """Point-in-time recovery: apply the snapshot incarnation's entries after J up to the target."""
     window = config.cluster_snapshot_pitr_window_seconds
     if window <= 0:
         raise RestoreError("'cluster_snapshot.restore_to' asks for point-in-time recovery, but "
                            "cluster_snapshot_pitr_window_seconds is 0 (snapshot points only)")
-    journal = Journal(plan.meta_store, plan.keys, plan.manifest.incarnation)
+    journal = Journal(plan.meta_store, plan.keys, plan.manifest.incarnation, trusted=trusted)
     limit = None
     if target.time is not None:
         try:
@@ -96,6 +98,7 @@ def restore(plan: RestorePlan, config: FeConfig, spec: ClusterSnapshotYaml, prog
     say("verify")
     image_bytes = plan.snapshot_store.get(plan.manifest.image_key)
     image = CheckpointImage.from_bytes(image_bytes, plan.manifest.image_key)
+    image.require_readable(plan.manifest.image_key)
     state = CatalogState.model_validate(image.catalog)
     _apply_yaml(state, spec)
     report = verify_snapshot(plan.snapshot_store, plan.keys, plan.snapshot, _data_stores(plan, state))
@@ -105,7 +108,7 @@ def restore(plan: RestorePlan, config: FeConfig, spec: ClusterSnapshotYaml, prog
     position = plan.manifest.fe_journal_id
     target = spec.cluster_snapshot.restore_to if spec.cluster_snapshot else None
     if target is not None and (target.journal_id is not None or target.time is not None):
-        position = _replay_to(plan, config, state, target)
+        position = _replay_to(plan, config, state, target, image.authenticity is Authenticity.AUTHENTIC)
     say("apply yaml")
     state.superseded_by = None
     say("open incarnation")

@@ -58,7 +58,9 @@ def verify_snapshot(store: ObjectStore, keys: ClusterKeys, name: str,
     if len(image_bytes) != manifest.image_size or checksum_bytes(image_bytes) != manifest.image_checksum:
         report.problems.append(f"image {manifest.image_key}: size or checksum differs from the manifest")
     try:
-        CatalogState.model_validate(CheckpointImage.from_bytes(image_bytes, manifest.image_key).catalog)
+        image = CheckpointImage.from_bytes(image_bytes, manifest.image_key)
+        image.require_readable(manifest.image_key)
+        CatalogState.model_validate(image.catalog)
     except (CairnError, ValueError) as exc:
         report.problems.append(f"image {manifest.image_key} does not load: {exc}")
     by_volume = defaultdict(list)

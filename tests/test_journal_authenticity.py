@@ -1,0 +1,99 @@
+"""Journal entries and images are authenticated: a forged object is never applied, and never stops the cluster."""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+
+import pytest
+
+from cairn import keyring
+from cairn.config.fe_config import FeConfig
+from cairn.errors import PrivilegeError
+from cairn.fe.frontend import Frontend
+from cairn.fe.session import Session
+from cairn.journal.entry import JournalEntry
+from cairn.journal.image import CheckpointImage
+from cairn.journal.position import JournalPosition
+
+
+def _forged_grant(fe: Frontend, entry_id: int, form: str) -> bytes:
+    """A well-formed grant_privileges entry for `mallory`, as anyone with write access to the bucket
+    (a compute node, say) could write it: valid JSON, valid plain checksum, no catalog key."""
+    body = {"incarnation": fe.journal.incarnation, "entry_id": entry_id, "epoch": fe.catalog.state.epoch,
+            "timestamp": time.time(), "format_version": 1,
+            "op": {"kind": "grant_privileges", "name": "mallory",
+                   "grant": {"privileges": ["ALL"], "database": "*", "table": "*"}}}
+    if form == "made-up mac":
+        body.update(format_version=2, key_id=keyring.current().current.key_id, mac="ab" * 32)
+    elif form == "copied mac":  # a real entry's key id and MAC, pasted onto other content
+        genuine = JournalEntry.model_validate(json.loads(fe.meta_store.get(
+            fe.keys.journal_entry(fe.journal.incarnation, fe.position.entry_id))))
+        body.update(format_version=2, key_id=genuine.key_id, mac=genuine.mac)
+    return json.dumps(body).encode()
+
+
+def _mallory_is_denied(fe: Frontend) -> None:
+    with pytest.raises(PrivilegeError):
+        Session(fe, user="mallory").execute("SELECT * FROM shop.t")
+
+
+@pytest.mark.parametrize("form", ["legacy", "made-up mac", "copied mac"])
+def test_a_forged_grant_at_the_next_id_is_never_applied(fe_config: FeConfig, form: str) -> None:
+    fe = Frontend.open(fe_config)
+    session = Session(fe)
+    session.execute_script("CREATE DATABASE shop; CREATE TABLE shop.t (x INT) DISTRIBUTED BY HASH(x); "
+                           "CREATE USER mallory IDENTIFIED BY 'pw';")
+    forged_id = fe.position.entry_id + 1
+    fe.meta_store.put_if_absent(fe.keys.journal_entry(fe.journal.incarnation, forged_id),
+                                _forged_grant(fe, forged_id, form))
+    # The leader's next commit finds the slot taken, sees it is void, and appends after it.
+    session.execute("INSERT INTO shop.t VALUES (1)")
+    assert fe.is_leader and fe.position.entry_id == forged_id + 1
+    _mallory_is_denied(fe)
+    assert fe.journal.rejected == 1
+    metrics = fe.metrics.registry.get_sample_value("cairn_journal_rejected_entries")
+    assert metrics == 1
+    fe.close()
+
+    again = Frontend.open(fe_config)  # replay at start-up passes over it too
+    _mallory_is_denied(again)
+    assert again.journal.rejected == 1
+    assert Session(again).execute("SELECT * FROM shop.t").rows() == [(1,)]
+    Session(again).execute("INSERT INTO shop.t VALUES (2)")
+    again.close()
+
+
+def test_a_forged_entry_written_while_no_fe_runs_is_passed_over_at_start_up(fe_config: FeConfig) -> None:
+    fe = Frontend.open(fe_config)
+    Session(fe).execute_script("CREATE DATABASE shop; CREATE TABLE shop.t (x INT) DISTRIBUTED BY HASH(x); "
+                               "CREATE USER mallory IDENTIFIED BY 'pw';")
+    fe.checkpoint()
+    fe.close()
+    forged_id = fe.position.entry_id + 1
+    fe.meta_store.put_if_absent(fe.keys.journal_entry(fe.journal.incarnation, forged_id),
+                                _forged_grant(fe, forged_id, "legacy"))
+    again = Frontend.open(fe_config)
+    assert again.is_leader and again.position.entry_id > forged_id
+    _mallory_is_denied(again)
+    Session(again).execute("INSERT INTO shop.t VALUES (1)")
+    again.close()
+
+
+def test_a_forged_image_is_passed_over_for_the_newest_authentic_one(fe_config: FeConfig) -> None:
+    fe = Frontend.open(fe_config)
+    Session(fe).execute_script("CREATE DATABASE shop; CREATE USER mallory IDENTIFIED BY 'pw';")
+    real = fe.checkpoint()
+    fe.close()
+    image = CheckpointImage.from_bytes(fe.meta_store.get(fe.keys.image(real)), "image")
+    catalog = image.catalog
+    catalog["users"]["mallory"]["grants"] = [{"privileges": ["ALL"], "database": "*", "table": "*"}]
+    forged = image.model_copy(update={"entry_id": real.entry_id + 50, "catalog": catalog, "mac": "00" * 32})
+    position = JournalPosition(real.incarnation, real.entry_id + 50)
+    fe.meta_store.put_if_absent(fe.keys.image(position), zlib.compress(forged.model_dump_json().encode()))
+    again = Frontend.open(fe_config)
+    assert again.is_leader and again.position.entry_id == real.entry_id + 1
+    with pytest.raises(PrivilegeError):
+        Session(again, user="mallory").execute("CREATE DATABASE nope")
+    again.close()
