@@ -86,13 +86,13 @@ def parse_statement(text: str) -> Statement:
     except _SQLGLOT_FAILURES:
         # sqlglot fails this way on a few malformed inputs (e.g. `date_add()`): still a syntax error.
         raise SqlSyntaxError("Getting syntax error. Detail message: the statement cannot be parsed.") from None
-    if isinstance(statement, (exp.Query, exp.Insert)):
-        try:
-            # Queries run as DuckDB SQL; a tree sqlglot cannot generate (`year()`) is refused here.
-            statement.sql(dialect="duckdb")
-        except _SQLGLOT_FAILURES:
-            raise SqlSyntaxError("Getting syntax error. Detail message: a function is called with missing or "
-                                 "wrong arguments.") from None
+    try:
+        # Queries run as DuckDB SQL, other statements' parts are shown back: a tree sqlglot cannot
+        # generate (`year()`) is refused here rather than failing later.
+        statement.sql(dialect="duckdb" if isinstance(statement, (exp.Query, exp.Insert)) else DIALECT)
+    except _SQLGLOT_FAILURES:
+        raise SqlSyntaxError("Getting syntax error. Detail message: a function is called with missing or "
+                             "wrong arguments.") from None
     if isinstance(statement, exp.Command):
         raise SqlSyntaxError(f"Getting syntax error. Detail message: unsupported statement "
                              f"'{text.split()[0].upper()} {statement.expression or ''}'".strip()[:200] + ".")

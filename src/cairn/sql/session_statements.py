@@ -22,7 +22,7 @@ def _value(node: exp.Expression) -> object:
         return node.to_py()
     if isinstance(node, exp.Boolean):
         return int(bool(node.this))
-    return node.name if isinstance(node, (exp.Column, exp.Identifier, exp.Var)) else node.sql()
+    return node.name if isinstance(node, (exp.Column, exp.Identifier, exp.Var)) else node.sql(dialect="starrocks")
 
 
 @handles(exp.Set)
