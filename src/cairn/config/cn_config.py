@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from cairn.config.conf_model import ConfModel
+from cairn.config.conf_model import ConfModel, LogLevel, Port
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
@@ -29,10 +29,10 @@ class CnConfig(ConfModel):
     FILE_NAME: ClassVar[str] = "cn.conf"
 
     # Ports (StarRocks defaults). thrift_port serves Cairn's data service (Arrow Flight).
-    thrift_port: int = 9060
-    webserver_port: int = 8040
-    heartbeat_service_port: int = 9050
-    brpc_port: int = 8060
+    thrift_port: Port = 9060
+    webserver_port: Port = 8040
+    heartbeat_service_port: Port = 9050
+    brpc_port: Port = 8060
     priority_networks: str = ""
     # Cairn: the address the node listens on (loopback by default).
     host: str = "127.0.0.1"
@@ -40,7 +40,7 @@ class CnConfig(ConfModel):
     # Local disk cache of objects.
     storage_root_path: str = "./cairn-data/cn"
     datacache_disk_size: int = Field(default=10 << 30, gt=0)
-    sys_log_level: str = "INFO"
+    sys_log_level: LogLevel = "INFO"
 
     # Cairn, for fault tests: seconds each scan / write waits before it starts working.
     debug_scan_delay_seconds: float = Field(default=0.0, ge=0)

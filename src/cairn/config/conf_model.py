@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from cairn.config.conf_file import read_conf_file
 from cairn.errors import ConfigError
@@ -24,6 +32,22 @@ JVM_ONLY_KEYS = frozenset(
 )
 _BOOKKEEPING = frozenset({"unknown_keys", "ignored_keys", "source"})
 _TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
+# StarRocks' values of sys_log_level.
+LOG_LEVELS = ("DEBUG", "INFO", "WARN", "WARNING", "ERROR", "FATAL")
+# The longest duration a `*_seconds` key takes (about 31 years); a longer wait cannot be timed.
+MAX_SECONDS = 1_000_000_000
+_DURATION_SUFFIXES = ("_seconds", "_second", "_sec")
+
+
+def _log_level(value: str) -> str:
+    level = value.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+LogLevel = Annotated[str, AfterValidator(_log_level)]
+Port = Annotated[int, Field(ge=0, le=65535)]
 
 
 def conf_bool(value: Any) -> Any:
@@ -36,12 +60,20 @@ def conf_bool(value: Any) -> Any:
 class ConfModel(BaseModel):
     """Base of a conf file's model. Subclasses declare their keys as fields."""
 
-    model_config = ConfigDict(validate_assignment=True, extra="ignore")
+    model_config = ConfigDict(validate_assignment=True, extra="ignore", allow_inf_nan=False)
     FILE_NAME: ClassVar[str] = "conf"
 
     unknown_keys: list[str] = Field(default_factory=list, exclude=True)
     ignored_keys: list[str] = Field(default_factory=list, exclude=True)
     source: str = Field(default="<defaults>", exclude=True)
+
+    @field_validator("*")
+    @classmethod
+    def _bounded_duration(cls, value: Any, info: ValidationInfo) -> Any:
+        if (info.field_name or "").endswith(_DURATION_SUFFIXES) and isinstance(value, (int, float)) \
+                and abs(value) > MAX_SECONDS:
+            raise ValueError(f"must be at most {MAX_SECONDS} seconds")
+        return value
 
     @classmethod
     def keys(cls) -> set[str]:

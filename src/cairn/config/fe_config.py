@@ -6,8 +6,8 @@ from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr, field_validator
 
-from cairn.config.conf_model import ConfModel, conf_bool
 from cairn import keyring
+from cairn.config.conf_model import ConfModel, LogLevel, Port, conf_bool
 from cairn.secrets import register_secret
 
 
@@ -18,10 +18,10 @@ class FeConfig(ConfModel):
     FILE_NAME: ClassVar[str] = "fe.conf"
 
     # Ports (StarRocks defaults).
-    http_port: int = 8030
-    rpc_port: int = 9020
-    query_port: int = 9030
-    edit_log_port: int = 9010
+    http_port: Port = 8030
+    rpc_port: Port = 9020
+    query_port: Port = 9030
+    edit_log_port: Port = 9010
     priority_networks: str = ""
     frontend_address: str = "127.0.0.1"
     # Cairn: a MySQL connection that has not finished its handshake (greeting, login) after this
@@ -30,7 +30,7 @@ class FeConfig(ConfModel):
 
     # Where the FE keeps its local cache of metadata. Durable state lives on the storage volume.
     meta_dir: str = "./cairn-data/meta"
-    sys_log_level: str = "INFO"
+    sys_log_level: LogLevel = "INFO"
 
     # Shared-data storage.
     run_mode: str = "shared_data"
