@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+import pymysql
+
 from conftest import free_port, wait_for_port, write_conf
 
 CAIRN = [sys.executable, "-m", "cairn.cli.main"]
@@ -59,3 +61,15 @@ def module_fe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FeProcess]:
     process = start_local_fe(tmp_path_factory.mktemp("fe"))
     yield process
     process.stop()
+
+
+def run_sql(fe: FeProcess, *statements: str) -> list[tuple]:
+    """Run `statements` as root over the MySQL protocol; the last one's rows."""
+    connection = pymysql.connect(host="127.0.0.1", port=fe.query_port, user="root", autocommit=True)
+    rows: list[tuple] = []
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+            rows = list(cursor.fetchall())
+    connection.close()
+    return rows

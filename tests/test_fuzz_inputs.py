@@ -20,7 +20,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pymysql
 import pytest
 import yaml
 from hypothesis import HealthCheck, assume, event, given, settings
@@ -36,7 +35,7 @@ from cairn.restore.plan import plan_restore
 from cairn.restore.restorer import restore
 from cairn.restore.snapshot_yaml import read_snapshot_yaml
 from conftest import free_port
-from fe_process import CAIRN, FeProcess, start_fe
+from fe_process import CAIRN, FeProcess, run_sql, start_fe
 
 EXAMPLES = int(os.environ.get("CAIRN_FUZZ_EXAMPLES", "0"))
 
@@ -77,20 +76,9 @@ def fe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FeProcess]:
     workdir = tmp_path_factory.mktemp("fuzz-fe")
     process = start_fe(workdir, {"meta_dir": str(workdir / "meta"), "local_storage_path": str(workdir / "storage"),
                                  **QUIET})
-    sql(process, "CREATE DATABASE db", TABLE)
+    run_sql(process, "CREATE DATABASE db", TABLE)
     yield process
     process.stop()
-
-
-def sql(fe: FeProcess, *statements: str) -> list[tuple]:
-    connection = pymysql.connect(host="127.0.0.1", port=fe.query_port, user="root", autocommit=True)
-    rows: list[tuple] = []
-    with connection.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement)
-            rows = list(cursor.fetchall())
-    connection.close()
-    return rows
 
 
 _header_value = st.one_of(
@@ -149,14 +137,14 @@ def send_load(fe: FeProcess, headers: dict[str, str], body: bytes, framing: str,
 def test_stream_load_requests(fe: FeProcess, headers: dict[str, str], body: bytes, framing: str,
                               auth: bool) -> None:
     storage = Path(fe.log).parent / "storage"
-    before_files, before_rows = files_under(storage), sql(fe, "SELECT count(*), sum(id) FROM db.t")
+    before_files, before_rows = files_under(storage), run_sql(fe, "SELECT count(*), sum(id) FROM db.t")
     status, answer = send_load(fe, headers, body, framing, auth)
     event(f"{status} {answer['Status']}")
     assert fe.proc.poll() is None, "the FE died"
     assert status < 500 and answer["Status"] in ("Success", "Fail", "Label Already Exists"), (status, answer)
     if answer["Status"] != "Success":
         assert answer["Message"], answer
-        assert sql(fe, "SELECT count(*), sum(id) FROM db.t") == before_rows
+        assert run_sql(fe, "SELECT count(*), sum(id) FROM db.t") == before_rows
         after = files_under(storage)
         if status >= 400:
             assert after == before_files
@@ -174,7 +162,7 @@ def test_stream_load_fuzzing_left_no_traceback(fe: FeProcess) -> None:
     for sign in ("Exception occurred during processing of request", "http_server.py", "stream_load",
                  "request_body.py"):
         assert sign not in log, log
-    assert sql(fe, "SELECT 1") == [(1,)]
+    assert run_sql(fe, "SELECT 1") == [(1,)]
 
 
 # --- cluster_snapshot.yaml -----------------------------------------------------------------------

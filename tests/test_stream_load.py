@@ -11,10 +11,9 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import pymysql
 import pytest
 
-from fe_process import FeProcess, start_fe
+from fe_process import FeProcess, run_sql, start_fe
 
 TABLE = ("CREATE TABLE db.t (id INT NOT NULL, name VARCHAR(5), day DATE) PARTITION BY RANGE(day) "
          "(PARTITION p1 VALUES LESS THAN ('2025-01-01')) DISTRIBUTED BY HASH(id) BUCKETS 2")
@@ -28,17 +27,6 @@ def fe(tmp_path: Path, fe_conf_values: dict[str, str]) -> Iterator[FeProcess]:
             "CREATE USER reader IDENTIFIED BY 'pw'", "GRANT INSERT ON db.t TO loader", "GRANT SELECT ON db.* TO reader")
     yield process
     process.stop()
-
-
-def run_sql(fe: FeProcess, *statements: str) -> list[tuple]:
-    connection = pymysql.connect(host="127.0.0.1", port=fe.query_port, user="root", autocommit=True)
-    rows: list[tuple] = []
-    with connection.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement)
-            rows = list(cursor.fetchall())
-    connection.close()
-    return rows
 
 
 def put(fe: FeProcess, path: str, body: bytes, user: str = "root", password: str = "",
