@@ -24,15 +24,17 @@ from sqlglot import exp
 from sqlglot.tokens import Token
 
 from cairn.auth.users import auth_string_for
-from cairn.errors import SqlSyntaxError
+from cairn.errors import CairnError, SqlSyntaxError
 from cairn.fe.frontend import Frontend
 from cairn.fe.session import Session
 from cairn.fe.variables import DEFAULTS, get_variable
 from cairn.server.mysql_connection import CAIRN_CAPABILITIES, CairnConnection
 from cairn.server.mysql_prepared import placeholders
 from cairn.server.mysql_stream import StrictStream
+from cairn.secrets import mask_values
 from cairn.server.mysql_types import CairnColumn, StatementOutcome, mysql_column
 from cairn.sql.parser import DIALECT, parse_statement, split_statements
+from cairn.sql.redaction import loggable, secrets_in
 from cairn.sql.result import ResultSet
 
 log = logging.getLogger(__name__)
@@ -124,13 +126,19 @@ class CairnConnectionSession(BaseSession):
     async def run(self, sql: str) -> StatementOutcome:
         """Run one statement; raises CairnError (or any failure) for the connection to report."""
         session = self._session()
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("statement: %s", loggable(sql))
 
         def work() -> StatementOutcome:
             result = session.execute(sql)
             self.database = session.database
             return outcome_of(result)
 
-        return await self._in_pool(session, work)
+        try:
+            return await self._in_pool(session, work)
+        except CairnError as exc:  # an error may quote the statement: never its secrets
+            exc.message = mask_values(exc.message, secrets_in(sql))
+            raise
 
     async def describe(self, sql: str) -> tuple[list[Token], list[CairnColumn]]:
         """For COM_STMT_PREPARE: the placeholders of one statement, and the columns a query returns.
