@@ -16,6 +16,7 @@ from cairn.sql import extended
 from cairn.sql.dispatch import handles
 from cairn.sql.names import literal_text, table_name
 from cairn.sql.partitions import describe_range
+from cairn.sql.refusals import not_supported
 from cairn.sql.result import ResultSet
 
 if TYPE_CHECKING:
@@ -82,6 +83,8 @@ def describe_table(table: Table) -> ResultSet:
 
 @handles(exp.Describe)
 def describe(session: "Session", statement: exp.Describe) -> ResultSet:
+    if not isinstance(statement.this, (exp.Table, exp.Identifier, exp.Column)):
+        raise not_supported("EXPLAIN")
     db_name, name = table_name(session, statement.this)
     _, table = session.catalog.table(db_name, name)
     return describe_table(table)
