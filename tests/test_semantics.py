@@ -81,6 +81,12 @@ def test_arrays_maps_and_structs_in_starrocks_notation_over_mysql(fe_process: Fe
             assert list(cursor.fetchone()) == EXPECTED
             cursor.execute("SELECT array_agg(x) FROM (VALUES ('a'), (NULL), ('b')) AS v(x)")
             assert cursor.fetchone() == ('["a",null,"b"]',)
+            # StarRocks' test_array and test_array_fn expectations.
+            cursor.execute("SELECT array_append([row(1,2,3), row(3,4,5)], row(5,6,7))")
+            assert cursor.fetchone() == ('[{"col1":1,"col2":2,"col3":3},{"col1":3,"col2":4,"col3":5},'
+                                         '{"col1":5,"col2":6,"col3":7}]',)
+            cursor.execute("SELECT [named_struct('a', 1, 'b', 2, 'c', 3)], named_struct('x', NULL, 'y', 'q')")
+            assert cursor.fetchone() == ('[{"a":1,"b":2,"c":3}]', '{"x":null,"y":"q"}')
     finally:
         connection.close()
     if shutil.which("mysql") is None:

@@ -91,6 +91,22 @@ def _refuse_tablet_clause(tree: exp.Expression) -> None:
                                    "after a table name is not supported yet.")
 
 
+def _structs_as_starrocks_builds_them(tree: exp.Expression) -> None:
+    """`row(a, b)` is a STRUCT with fields col1, col2 and `named_struct('f', v, ...)` one with the
+    given names, as in StarRocks (its test_array: `[row(1,2,3)]` prints `[{"col1":1,...}]`)."""
+    for node in list(tree.find_all(exp.Anonymous)):
+        name, args = node.name.lower(), node.expressions
+        if name == "row":
+            fields = [(f"col{i}", value) for i, value in enumerate(args, 1)]
+        elif name == "named_struct" and len(args) % 2 == 0 and all(
+                isinstance(k, exp.Literal) and k.is_string for k in args[::2]):
+            fields = [(key.this, value) for key, value in zip(args[::2], args[1::2])]
+        else:
+            continue
+        node.replace(exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(field, quoted=True), expression=value)
+                                             for field, value in fields]))
+
+
 def apply(tree: exp.Expression) -> None:
     """Rewrite `tree` in place so that DuckDB's answer is StarRocks' answer.
 
@@ -98,4 +114,5 @@ def apply(tree: exp.Expression) -> None:
     _refuse_not_in_correlated_on_its_output(tree)
     _refuse_tablet_clause(tree)
     _bool_or_counts_null_rows_as_false(tree)
+    _structs_as_starrocks_builds_them(tree)
     _nan_and_infinity_casts_are_null(tree)
