@@ -10,7 +10,7 @@ import pytest
 
 from cairn import keyring
 from cairn.config.fe_config import FeConfig
-from cairn.errors import PrivilegeError
+from cairn.errors import JournalError, PrivilegeError
 from cairn.fe.frontend import Frontend
 from cairn.fe.session import Session
 from cairn.journal.entry import JournalEntry
@@ -27,6 +27,11 @@ def _forged_grant(fe: Frontend, entry_id: int, form: str) -> bytes:
                    "grant": {"privileges": ["ALL"], "database": "*", "table": "*"}}}
     if form == "made-up mac":
         body.update(format_version=2, key_id=keyring.current().current.key_id, mac="ab" * 32)
+    elif form == "not json":
+        return b"\x00garbage{"
+    elif form == "replayed grant":  # a genuine, authenticated entry copied to a new id
+        grant = next(e for e in fe.journal.read_after(0) if e.op["kind"] == "grant_privileges")
+        return fe.meta_store.get(fe.keys.journal_entry(fe.journal.incarnation, grant.entry_id))
     elif form == "copied mac":  # a real entry's key id and MAC, pasted onto other content
         genuine = JournalEntry.model_validate(json.loads(fe.meta_store.get(
             fe.keys.journal_entry(fe.journal.incarnation, fe.position.entry_id))))
@@ -39,12 +44,13 @@ def _mallory_is_denied(fe: Frontend) -> None:
         Session(fe, user="mallory").execute("SELECT * FROM shop.t")
 
 
-@pytest.mark.parametrize("form", ["legacy", "made-up mac", "copied mac"])
+@pytest.mark.parametrize("form", ["legacy", "made-up mac", "copied mac", "not json", "replayed grant"])
 def test_a_forged_grant_at_the_next_id_is_never_applied(fe_config: FeConfig, form: str) -> None:
     fe = Frontend.open(fe_config)
     session = Session(fe)
     session.execute_script("CREATE DATABASE shop; CREATE TABLE shop.t (x INT) DISTRIBUTED BY HASH(x); "
-                           "CREATE USER mallory IDENTIFIED BY 'pw';")
+                           "CREATE USER mallory IDENTIFIED BY 'pw'; GRANT SELECT ON shop.* TO mallory; "
+                           "REVOKE SELECT ON shop.* FROM mallory;")
     forged_id = fe.position.entry_id + 1
     fe.meta_store.put_if_absent(fe.keys.journal_entry(fe.journal.incarnation, forged_id),
                                 _forged_grant(fe, forged_id, form))
@@ -97,3 +103,23 @@ def test_a_forged_image_is_passed_over_for_the_newest_authentic_one(fe_config: F
     with pytest.raises(PrivilegeError):
         Session(again, user="mallory").execute("CREATE DATABASE nope")
     again.close()
+
+
+def test_a_forged_entry_far_past_the_end_does_not_stop_start_up(fe_config: FeConfig) -> None:
+    fe = Frontend.open(fe_config)
+    Session(fe).execute_script("CREATE DATABASE shop; CREATE TABLE shop.t (x INT) DISTRIBUTED BY HASH(x); "
+                               "CREATE USER mallory IDENTIFIED BY 'pw';")
+    far = fe.position.entry_id + 50
+    fe.meta_store.put_if_absent(fe.keys.journal_entry(fe.journal.incarnation, far), _forged_grant(fe, far, "legacy"))
+    Session(fe).execute("INSERT INTO shop.t VALUES (1)")
+    fe.close()
+    again = Frontend.open(fe_config)
+    assert again.is_leader and again.journal.rejected == 1
+    _mallory_is_denied(again)
+    Session(again).execute("INSERT INTO shop.t VALUES (2)")
+    assert Session(again).execute("SELECT count(*) FROM shop.t").rows() == [(2,)]
+    again.close()
+    # A real gap (an authenticated entry past it) still stops start-up.
+    fe.meta_store.delete(fe.keys.journal_entry(fe.journal.incarnation, again.position.entry_id - 1))
+    with pytest.raises(JournalError, match="gap"):
+        Frontend.open(fe_config)

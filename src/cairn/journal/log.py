@@ -47,10 +47,24 @@ class Journal:
         self.trusted = trusted
         self.rejected = 0  # entries found not to authenticate, for the metrics
 
-    def _admit(self, entry: JournalEntry, key: str) -> JournalEntry:
-        """The entry if it counts, else a void slot in its place (reported)."""
+    def _void(self, key: str, entry_id: int, reason: str) -> JournalEntry:
+        """A void slot standing for the object at `key`, reported. Its time is 0, so that a forged
+        time cannot end a point-in-time replay early."""
+        self.rejected += 1
+        log.error("journal entry %s does not authenticate (%s): it is not applied", key, reason)
+        return JournalEntry(incarnation=self.incarnation, entry_id=entry_id, epoch=0, timestamp=0.0,
+                            op={"kind": "void_slot", "reason": reason})
+
+    def _read(self, key: str, entry_id: int, data: bytes) -> JournalEntry:
+        """The entry stored at `key` if it counts, else a void slot in its place."""
+        try:
+            entry: JournalEntry = JournalEntry.from_bytes(data, key)
+        except JournalError:
+            if not self.trusted:
+                raise
+            return self._void(key, entry_id, "not a journal entry")
         found = entry.authenticity
-        if found is Authenticity.AUTHENTIC:
+        if found is Authenticity.AUTHENTIC and entry.entry_id == entry_id and entry.incarnation == self.incarnation:
             self.trusted = True
             return entry
         if found is Authenticity.LEGACY and not self.trusted:
@@ -58,18 +72,20 @@ class Journal:
         if found is Authenticity.UNKNOWN_KEY and not self.trusted:
             # Nothing authenticated precedes it: this FE lacks the key, it is not a forgery.
             keyring.current().require_key(entry.key_id, f"journal entry {key}")
-        self.rejected += 1
-        log.error("journal entry %s does not authenticate (%s): it is not applied", key, found.value)
-        return entry.model_copy(update={"op": {"kind": "void_slot", "reason": found.value}})
+        return self._void(key, entry_id, found.value if found is not Authenticity.AUTHENTIC else "moved")
 
     def _is_void(self, entry_id: int) -> bool:
         """True when the object at `entry_id` does not count (so the leader may append after it)."""
         key = self.keys.journal_entry(self.incarnation, entry_id)
         try:
-            entry = self._admit(JournalEntry.from_bytes(self.store.get(key), key), key)
+            entry = self._read(key, entry_id, self.store.get(key))
         except CairnError:
             return False
         return entry.op.get("kind") == "void_slot"
+
+    def _read_many(self, ids: list[int]) -> list[JournalEntry]:
+        keys = [self.keys.journal_entry(self.incarnation, i) for i in ids]
+        return [self._read(key, i, data) for i, key, data in zip(ids, keys, self.store.get_many(keys))]
 
     def read_after(self, entry_id: int, until: int | None = None) -> list[JournalEntry]:
         """Return the entries with ids greater than `entry_id` (up to `until`), in order.
@@ -85,13 +101,16 @@ class Journal:
                 continue
             ids.append(parsed)
         ids.sort()
-        for expected, found in enumerate(ids, start=entry_id + 1):
-            if found != expected:
+        cut = next((i for i, found in enumerate(ids) if found != entry_id + 1 + i), len(ids))
+        entries = self._read_many(ids[:cut])
+        if cut < len(ids):
+            # Objects past a gap that do not authenticate were put there by someone else (an FE
+            # writes ids in order): they are passed over. An authenticated one means a real gap.
+            stranded = self._read_many(ids[cut:])
+            if any(e.op.get("kind") != "void_slot" for e in stranded):
                 raise JournalError(f"journal of incarnation {self.incarnation} has a gap: "
-                                   f"entry {expected} is missing before {found}")
-        keys = [self.keys.journal_entry(self.incarnation, i) for i in ids]
-        return [self._admit(JournalEntry.from_bytes(data, key), key)
-                for data, key in zip(self.store.get_many(keys), keys)]
+                                   f"entry {entry_id + 1 + cut} is missing before {ids[cut]}")
+        return entries
 
     def newest_id(self, after: int) -> int:
         """The highest entry id listed after `after` (`after` itself when none is): one listing, no reads.
