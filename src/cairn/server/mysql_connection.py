@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import Any, AsyncIterator, Protocol
 
 import pyarrow as pa
 from mysql_mimic import ResultColumn, packets, types
@@ -28,17 +28,14 @@ from mysql_mimic.constants import KillKind
 from mysql_mimic.errors import ErrorCode, MysqlError
 from mysql_mimic.stream import ConnectionClosed
 from mysql_mimic.types import Capabilities, ServerStatus
+from sqlglot.tokens import Token
 
 from cairn.errors import CairnError, SqlSyntaxError
 from cairn.secrets import redact
 from cairn.server.mysql_packets import (MalformedPacket, parse_change_user, parse_execute, parse_execute_header,
                                         parse_field_list, parse_handshake_response)
 from cairn.server.mysql_prepared import PreparedStatement, bind
-from cairn.server.mysql_types import StatementOutcome, mysql_column
-from cairn.sql.parser import split_statements
-
-if TYPE_CHECKING:
-    from cairn.server.mysql_server import CairnConnectionSession
+from cairn.server.mysql_types import CairnColumn, StatementOutcome, mysql_column
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +71,28 @@ def _error_packet(code: int, sqlstate: str, message: str) -> bytes:
                      message.encode("utf-8", "replace")])
 
 
-class CairnConnection(Connection):
-    """A connection whose statements run in a `CairnConnectionSession`."""
+class StatementSession(Protocol):
+    """What a connection needs from its session (`CairnConnectionSession` in mysql_server)."""
 
-    session: "CairnConnectionSession"
+    username: str | None
+    database: str | None
+    variables: Any
+
+    async def init(self, connection: Any) -> None: ...
+    async def close(self) -> None: ...
+    async def split(self, sql: str) -> list[str]: ...
+    async def run(self, sql: str) -> StatementOutcome: ...
+    async def describe(self, sql: str) -> tuple[list[Token], list[CairnColumn]]: ...
+    async def table_columns(self, table: str) -> list[CairnColumn]: ...
+    async def use(self, database: str) -> None: ...
+    async def reset(self) -> None: ...
+    def idle_timeout(self) -> float: ...
+
+
+class CairnConnection(Connection):
+    """A connection whose statements run in a `StatementSession`."""
+
+    session: StatementSession  # type: ignore[assignment]
     handshake_timeout: float = 10.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -149,7 +164,7 @@ class CairnConnection(Connection):
                 return
             except (ConnectionClosed, asyncio.IncompleteReadError, ConnectionError):
                 return
-            except MysqlError as exc:  # a packet out of sequence: the stream cannot be trusted
+            except (MysqlError, CairnError) as exc:  # out of sequence or too large: the stream cannot be trusted
                 await self.send_error(exc)
                 return
             if not data:
@@ -206,7 +221,7 @@ class CairnConnection(Connection):
 
     async def handle_query(self, data: bytes) -> None:
         sql = self._text(data)
-        texts = split_statements(sql)
+        texts = await self.session.split(sql)
         if len(texts) > 1 and Capabilities.CLIENT_MULTI_STATEMENTS not in self.capabilities:
             raise SqlSyntaxError("Getting syntax error. Detail message: a query holds several statements but the "
                                  "client did not enable CLIENT_MULTI_STATEMENTS; nothing was run.")

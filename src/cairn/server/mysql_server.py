@@ -123,6 +123,10 @@ class CairnConnectionSession(BaseSession):
             if self._client_gone():
                 session.interrupt()
 
+    async def split(self, sql: str) -> list[str]:
+        """The statements of a COM_QUERY (tokenized in the pool: a query may be megabytes long)."""
+        return await self._in_pool(self._session(), lambda: split_statements(sql))
+
     async def run(self, sql: str) -> StatementOutcome:
         """Run one statement; raises CairnError (or any failure) for the connection to report."""
         session = self._session()
@@ -146,25 +150,25 @@ class CairnConnectionSession(BaseSession):
         Raises SqlSyntaxError when `sql` does not parse or holds more than one statement.
         """
         session = self._session()
-        if len(split_statements(sql)) != 1:
-            raise SqlSyntaxError("Getting syntax error. Detail message: a prepared statement holds exactly "
-                                 "one statement.")
-        found = placeholders(sql)
 
-        def work() -> list[CairnColumn]:
+        def work() -> tuple[list[Token], list[CairnColumn]]:
+            if len(split_statements(sql)) != 1:
+                raise SqlSyntaxError("Getting syntax error. Detail message: a prepared statement holds exactly "
+                                     "one statement.")
+            found = placeholders(sql)
             statement = parse_statement(sql)
             if not isinstance(statement, exp.Query):
-                return []
+                return found, []
             probe = statement.copy().transform(
                 lambda node: exp.Null() if isinstance(node, exp.Placeholder) else node)
             try:
                 result = session.execute(exp.select("*").from_(probe.subquery("prepared")).limit(0)
                                          .sql(dialect=DIALECT))
             except Exception:  # noqa: BLE001 - COM_STMT_EXECUTE reports the real error with real values
-                return []
-            return outcome_of(result).columns or []
+                return found, []
+            return found, outcome_of(result).columns or []
 
-        return found, await self._in_pool(session, work)
+        return await self._in_pool(session, work)
 
     async def table_columns(self, table: str) -> list[CairnColumn]:
         """COM_FIELD_LIST: the columns of a table of the current database."""

@@ -14,9 +14,10 @@ from typing import Any
 from mysql_mimic.stream import ConnectionClosed, MysqlStream
 
 from cairn.errors import CairnError
+from cairn.fe.variables import DEFAULTS
 from cairn.server.mysql_packets import MalformedPacket
 
-MAX_ALLOWED_PACKET = 33_554_432  # bytes, StarRocks' max_allowed_packet
+MAX_ALLOWED_PACKET = int(DEFAULTS["max_allowed_packet"])
 _CHUNK = 0xFFFFFF
 
 
