@@ -7,8 +7,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -17,16 +18,30 @@ from cairn.api import load_config
 from cairn.config.fe_config import FeConfig
 from cairn.fe.frontend import Frontend
 from cairn.fe.session import Session
+from secrets_scan import S3_ACCESS_KEY, S3_SECRET_KEY, SECRETS, USER_PASSWORD, SecretsScan, moto_objects, scan_objects
 
-S3_ACCESS_KEY = "cairn-test-access"
-S3_SECRET_KEY = "cairn-test-secret-Zq81"
 S3_REGION = "us-east-1"
+__all__ = ["S3_ACCESS_KEY", "S3_SECRET_KEY", "SECRETS", "USER_PASSWORD"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(SecretsScan(), "secrets_scan")
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 60.0, what: str = "the condition") -> None:
+    """Poll `condition` until it is true; fail the test if it is still false after `timeout` seconds
+    (a bound for a loaded machine, never a measure of speed)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not hold within {timeout:.0f} s")
+        time.sleep(0.05)
 
 
 def wait_for_port(port: int, timeout: float = 30.0) -> None:
@@ -40,24 +55,30 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
 
 
 @pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """A real S3 HTTP endpoint: moto's server on loopback, for the whole test session."""
+def moto_endpoint(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A real S3 HTTP endpoint: moto's server on loopback, for the whole test session. At the end,
+    every object the tests stored in it goes through the secrets scan."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port)
         yield f"http://127.0.0.1:{port}"
+        request.config.pluginmanager.get_plugin("secrets_scan").hits.extend(
+            scan_objects(moto_objects(s3_client(f"http://127.0.0.1:{port}"))))
     finally:
         proc.terminate()
         proc.wait(timeout=10)
 
 
+def s3_client(endpoint: str) -> Any:
+    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=S3_ACCESS_KEY,
+                        aws_secret_access_key=S3_SECRET_KEY, region_name=S3_REGION)
+
+
 def make_bucket(endpoint: str) -> str:
     name = f"cairn-{uuid.uuid4().hex[:12]}"
-    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=S3_ACCESS_KEY,
-                          aws_secret_access_key=S3_SECRET_KEY, region_name=S3_REGION)
-    client.create_bucket(Bucket=name)
+    s3_client(endpoint).create_bucket(Bucket=name)
     return name
 
 

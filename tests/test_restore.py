@@ -19,6 +19,7 @@ from cairn.fe.session import Session
 from cairn.restore.plan import plan_restore
 from cairn.restore.restorer import restore
 from cairn.restore.snapshot_yaml import read_snapshot_yaml
+from conftest import USER_PASSWORD
 from fe_process import start_fe
 from seed import SEED_INSERT, SEED_ROWS, SEED_SELECT, SEED_SETUP, run_seed
 
@@ -61,7 +62,7 @@ def test_seed_disaster_recovery_scenario(tmp_path: Path, fe_conf_values: dict[st
     connection = pymysql.connect(host="127.0.0.1", port=fe.query_port, user="root", autocommit=True)
     with connection.cursor() as cursor:
         run_seed(cursor)
-        cursor.execute("CREATE USER analyst IDENTIFIED BY 'pw'")
+        cursor.execute(f"CREATE USER analyst IDENTIFIED BY '{USER_PASSWORD}'")
         cursor.execute("GRANT SELECT ON quickstart.* TO analyst")
         cursor.execute("ADMIN SET AUTOMATED CLUSTER SNAPSHOT ON STORAGE VOLUME builtin_storage_volume")
         for _ in range(300):
@@ -80,7 +81,7 @@ def test_seed_disaster_recovery_scenario(tmp_path: Path, fe_conf_values: dict[st
     with urllib.request.urlopen(f"http://127.0.0.1:{restored.http_port}/api/v2/get_cluster_snapshot_restore_state",
                                 timeout=10) as answer:
         assert json.load(answer)["state"] == "finished"
-    connection = pymysql.connect(host="127.0.0.1", port=restored.query_port, user="analyst", password="pw",
+    connection = pymysql.connect(host="127.0.0.1", port=restored.query_port, user="analyst", password=USER_PASSWORD,
                                  database="quickstart")
     with connection.cursor() as cursor:
         cursor.execute(SEED_SELECT)

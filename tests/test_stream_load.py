@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import USER_PASSWORD
 from fe_process import FeProcess, run_sql, start_fe
 
 TABLE = ("CREATE TABLE db.t (id INT NOT NULL, name VARCHAR(5), day DATE) PARTITION BY RANGE(day) "
@@ -23,8 +24,8 @@ CSV = b"1,ann,2024-01-01\n2,bob,2024-02-02\n3,toolongname,2024-03-03\n4,x\n5,eve
 @pytest.fixture
 def fe(tmp_path: Path, fe_conf_values: dict[str, str]) -> Iterator[FeProcess]:
     process = start_fe(tmp_path, fe_conf_values)
-    run_sql(process, "CREATE DATABASE db", TABLE, "CREATE USER loader IDENTIFIED BY 'pw'",
-            "CREATE USER reader IDENTIFIED BY 'pw'", "GRANT INSERT ON db.t TO loader", "GRANT SELECT ON db.* TO reader")
+    run_sql(process, "CREATE DATABASE db", TABLE, f"CREATE USER loader IDENTIFIED BY '{USER_PASSWORD}'",
+            f"CREATE USER reader IDENTIFIED BY '{USER_PASSWORD}'", "GRANT INSERT ON db.t TO loader", "GRANT SELECT ON db.* TO reader")
     yield process
     process.stop()
 
@@ -66,9 +67,9 @@ def test_json_and_column_mapping(fe: FeProcess) -> None:
 def test_auth_privileges_and_unknown_table(fe: FeProcess) -> None:
     status, answer = put(fe, "/api/db/t/_stream_load", CSV, user="loader", password="wrong")
     assert status == 401 and "Access denied" in answer["Message"]
-    ok = put(fe, "/api/db/t/_stream_load", b"1,a,2024-01-01\n", user="loader", password="pw", column_separator=",")[1]
+    ok = put(fe, "/api/db/t/_stream_load", b"1,a,2024-01-01\n", user="loader", password=USER_PASSWORD, column_separator=",")[1]
     assert ok["Status"] == "Success", ok
-    denied = put(fe, "/api/db/t/_stream_load", b"1,a,2024-01-01\n", user="reader", password="pw",
+    denied = put(fe, "/api/db/t/_stream_load", b"1,a,2024-01-01\n", user="reader", password=USER_PASSWORD,
                  column_separator=",")[1]
     assert denied["Status"] == "Fail" and "INSERT" in denied["Message"]
     missing = put(fe, "/api/db/nope/_stream_load", b"1\n")[1]

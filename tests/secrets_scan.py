@@ -1,0 +1,111 @@
+"""The secrets scan: the suite runs with distinctive secret values, and at the end every file the tests
+produced (logs, CLI output, stored objects on local volumes), every object left in moto's buckets and
+every captured output of a test is searched for them. Any hit fails the run.
+
+`SECRETS` is the one list of values to look for: tests take their secrets from conftest, which takes
+them from here. Files that legitimately carry a secret (the configuration a test hands to Cairn) are
+named in `SECRET_CARRIERS`; nothing else may hold one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+S3_ACCESS_KEY = "cairn-test-access-Hd40"
+S3_SECRET_KEY = "cairn-test-secret-Zq81"
+USER_PASSWORD = "cairn-user-pw-Mt62"
+
+SECRETS: list[str] = [S3_ACCESS_KEY, S3_SECRET_KEY, USER_PASSWORD]
+
+# Input files that carry secrets on purpose: Cairn reads them, it must never write them.
+SECRET_CARRIERS = frozenset({"fe.conf", "cn.conf", "cluster_snapshot.yaml", "cs.yaml"})
+
+MAX_FILE_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Hit:
+    where: str
+    excerpt: str
+
+
+def mask(text: str) -> str:
+    """`text` with every secret replaced by its first three characters and a mark."""
+    for secret in SECRETS:
+        text = text.replace(secret, secret[:3] + "…[SECRET]")
+    return text
+
+
+def find_in(data: bytes, where: str) -> list[Hit]:
+    """One hit per secret found in `data`, with a masked excerpt around the first occurrence."""
+    hits = []
+    for secret in SECRETS:
+        at = data.find(secret.encode())
+        if at >= 0:
+            around = data[max(0, at - 60): at + len(secret) + 60].decode("utf-8", "replace")
+            hits.append(Hit(where, mask(around).replace("\n", "\\n")))
+    return hits
+
+
+def scan_tree(root: Path) -> list[Hit]:
+    """Search every file under `root` except the secret carriers."""
+    hits: list[Hit] = []
+    for folder, _, files in os.walk(root):
+        for name in files:
+            path = Path(folder) / name
+            if name in SECRET_CARRIERS or path.is_symlink():
+                continue
+            try:
+                if path.stat().st_size > MAX_FILE_BYTES:
+                    continue
+                hits.extend(find_in(path.read_bytes(), str(path)))
+            except OSError:
+                continue
+    return hits
+
+
+def scan_objects(objects: Iterable[tuple[str, bytes]]) -> list[Hit]:
+    """Search stored objects given as (address, bytes)."""
+    return [hit for address, data in objects for hit in find_in(data, address)]
+
+
+def moto_objects(client: object) -> Iterable[tuple[str, bytes]]:
+    """Every object in every bucket of a boto3 S3 client."""
+    for bucket in client.list_buckets()["Buckets"]:  # type: ignore[attr-defined]
+        paginator = client.get_paginator("list_objects_v2")  # type: ignore[attr-defined]
+        for page in paginator.paginate(Bucket=bucket["Name"]):
+            for item in page.get("Contents", []):
+                body = client.get_object(Bucket=bucket["Name"], Key=item["Key"])["Body"].read()  # type: ignore[attr-defined]
+                yield f"s3://{bucket['Name']}/{item['Key']}", body
+
+
+class SecretsScan:
+    """The pytest plugin: collects hits during the session and fails the run if there are any."""
+
+    def __init__(self) -> None:
+        self.hits: list[Hit] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for section, text in report.sections:
+            self.hits.extend(find_in(text.encode(), f"{report.nodeid} ({section})"))
+        if report.longrepr is not None:
+            self.hits.extend(find_in(str(report.longrepr).encode(), f"{report.nodeid} (failure report)"))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        factory = getattr(session.config, "_tmp_path_factory", None)
+        basetemp = getattr(factory, "_basetemp", None) if factory is not None else None
+        if basetemp is not None and Path(basetemp).exists():
+            self.hits.extend(scan_tree(Path(basetemp)))
+        if not self.hits:
+            return
+        writer = session.config.get_terminal_writer()
+        writer.line(f"secrets scan: {len(self.hits)} secret value(s) found where none may be:", red=True)
+        for hit in self.hits[:100]:
+            writer.line(f"  {hit.where}: …{hit.excerpt}…")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
