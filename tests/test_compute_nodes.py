@@ -8,7 +8,6 @@ a corrupted cache file must be detected and fetched again.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import pymysql
 import pytest
 
 from cn_process import CnProcess, restart_cn, start_cn
+from conftest import wait_until
 from fe_process import FeProcess, start_fe
 
 FAST_HEARTBEATS = {"heartbeat_interval_second": "0.5", "heartbeat_retry_times": "1", "heartbeat_timeout_second": "2"}
@@ -63,14 +63,6 @@ def cluster(tmp_path: Path, fe_conf_values: dict[str, str]) -> Iterator[Cluster]
 def _alive(cluster: Cluster) -> dict[str, str]:
     rows = cluster.run("SHOW COMPUTE NODES")
     return {f"{r[1]}:{r[2]}": r[8] for r in rows}
-
-
-def _wait_until(check, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.1)
 
 
 SETUP = [
@@ -150,12 +142,12 @@ def test_show_compute_nodes_reports_liveness_tablets_and_a_node_that_rejoins(clu
     before = {f"{r[1]}:{r[2]}": r[22] for r in rows}
     victim = cluster.nodes[1]
     victim.kill()
-    _wait_until(lambda: _alive(cluster)[victim.address] == "false")
+    wait_until(lambda: _alive(cluster)[victim.address] == "false")
     rows = {f"{r[1]}:{r[2]}": r for r in cluster.run("SHOW COMPUTE NODES")}
     assert "heartbeat" in rows[victim.address][11] and victim.address in rows[victim.address][11]
     assert sum(r[22] for r in rows.values()) == 12 and rows[victim.address][22] == 0
     cluster.nodes[1] = restart_cn(victim, cluster.workdir, "cn1")
-    _wait_until(lambda: _alive(cluster)[victim.address] == "true")
+    wait_until(lambda: _alive(cluster)[victim.address] == "true")
     again = {f"{r[1]}:{r[2]}": r[22] for r in cluster.run("SHOW COMPUTE NODES")}
     assert again == before  # the node got exactly its tablets back
 
@@ -185,12 +177,10 @@ def _kill_the_busy_node(cluster: Cluster, sql: str) -> tuple[dict[str, object], 
 
     worker = threading.Thread(target=statement)
     worker.start()
-    busy = None
-    deadline = time.monotonic() + 20
-    while busy is None and time.monotonic() < deadline:
-        busy = next((n for n in cluster.nodes if n.report()["running"] > 0), None)
-        time.sleep(0.05)
-    assert busy is not None, "no node received the work"
+    working: list[CnProcess] = []
+    wait_until(lambda: working.extend(n for n in cluster.nodes if n.report()["running"] > 0) or working,
+               what="a node received the work")
+    busy = working[0]
     busy.kill()
     worker.join(timeout=120)
     return result, busy
@@ -238,7 +228,7 @@ def test_with_every_node_down_statements_fail_clearly_and_the_fe_keeps_serving(c
         cursor.execute("SHOW DATABASES")
         assert ("d",) in cursor.fetchall()
     cluster.nodes[0] = restart_cn(cluster.nodes[0], cluster.workdir, "cn0")
-    _wait_until(lambda: _alive(cluster)[cluster.nodes[0].address] == "true")
+    wait_until(lambda: _alive(cluster)[cluster.nodes[0].address] == "true")
     assert cluster.run("SELECT count(*) FROM d.sales") == [(1,)]
 
 
@@ -309,7 +299,7 @@ def test_compaction_and_vacuum_under_steady_load_fail_nothing_and_leak_nothing(
         assert not failures, failures[:3]
         assert queries > 0
         assert cluster.run("SELECT count(*), count(DISTINCT a) FROM d.t") == [(160, 80)]
-        _wait_until(lambda: all(r[2] > 0 for r in cluster.run("SHOW PARTITIONS FROM d.t")), timeout=30)
+        wait_until(lambda: all(r[2] > 0 for r in cluster.run("SHOW PARTITIONS FROM d.t")))
         assert sum(n.report()["counters"].get("compactions", 0) for n in cluster.nodes) > 0
     finally:
         _stop(cluster)

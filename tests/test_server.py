@@ -18,7 +18,7 @@ import pymysql
 import pytest
 import sqlalchemy as sa
 
-from conftest import free_port, wait_for_port
+from conftest import free_port, wait_for_port, wait_until
 from fe_process import CAIRN, FeProcess, start_fe
 from seed import SEED_INSERT, SEED_SELECT, SEED_SETUP, run_seed
 
@@ -188,7 +188,8 @@ def test_a_long_query_does_not_stall_other_sessions(fe_process: FeProcess) -> No
 
     thread = threading.Thread(target=slow)
     thread.start()
-    time.sleep(0.3)
+    wait_until(lambda: slow_done.is_set() or _metric(fe_process, "cairn_running_statements") >= 1,
+               what="the long query started")
     quick = pymysql.connect(host="127.0.0.1", port=fe_process.query_port, user="root")
     with quick.cursor() as cursor:
         for _ in range(5):
@@ -237,11 +238,7 @@ def test_concurrent_sessions_mixing_loads_and_queries(fe_process: FeProcess) -> 
         cursor.execute("SELECT worker, count(*) FROM c.t GROUP BY worker ORDER BY worker")
         assert {w: n for w, n in cursor.fetchall()} == {w: n for w, n in enumerate(inserted) if n}
     root.close()
-    for _ in range(100):
-        if _metric(fe_process, "cairn_connections") == 0:
-            break
-        time.sleep(0.05)
-    assert _metric(fe_process, "cairn_connections") == 0
+    wait_until(lambda: _metric(fe_process, "cairn_connections") == 0, what="every connection closed")
 
 
 def test_cairn_up_serves_stops_on_ctrl_c_and_resumes(tmp_path: Path) -> None:
@@ -273,19 +270,11 @@ def test_a_dropped_client_stops_its_query(fe_process: FeProcess) -> None:
 
     client = threading.Thread(target=long_query, daemon=True)
     client.start()
-    for _ in range(100):
-        if _metric(fe_process, "cairn_running_statements") == 1:
-            break
-        time.sleep(0.1)
-    assert _metric(fe_process, "cairn_running_statements") == 1
+    wait_until(lambda: _metric(fe_process, "cairn_running_statements") == 1, what="the query is running")
     connection._sock.shutdown(socket.SHUT_RDWR)  # the client goes away mid-query
-    # That query would run for minutes; it must stop within a few checks of the socket.
-    for _ in range(200):
-        if _metric(fe_process, "cairn_running_statements") == 0 and _metric(fe_process, "cairn_connections") == 0:
-            break
-        time.sleep(0.1)
-    assert _metric(fe_process, "cairn_running_statements") == 0
-    assert _metric(fe_process, "cairn_connections") == 0
+    # That query would run for many minutes; it must stop once the FE sees the socket closed.
+    wait_until(lambda: _metric(fe_process, "cairn_running_statements") == 0
+               and _metric(fe_process, "cairn_connections") == 0, timeout=120, what="the query stopped")
 
 
 def test_cairn_up_with_compute_nodes_runs_work_on_them_and_stops_them(tmp_path: Path) -> None:

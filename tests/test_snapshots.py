@@ -18,7 +18,7 @@ from cairn.fe.frontend import Frontend
 from cairn.fe.session import Session
 from cairn.snapshot.listing import list_snapshots, newest_complete
 from cairn.storage.keys import SNAPSHOT_DONE, SNAPSHOT_MANIFEST
-from conftest import S3_SECRET_KEY
+from conftest import S3_SECRET_KEY, wait_until
 from seed import SEED_INSERT, SEED_SETUP
 
 CAIRN = [sys.executable, "-m", "cairn.cli.main"]
@@ -70,12 +70,12 @@ def test_automated_snapshots_on_off_interval_and_retention(session: Session) -> 
     session.execute("ADMIN SET AUTOMATED CLUSTER SNAPSHOT ON STORAGE VOLUME builtin_storage_volume")
     with pytest.raises(CairnError, match="turn it off first"):
         session.execute("ADMIN SET AUTOMATED CLUSTER SNAPSHOT ON")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def three_automated_runs() -> bool:
         automated = [r for r in job_states(session) if r[0].startswith("automated_cluster_snapshot_")]
-        if len(automated) >= 3 and automated[-1][1] == "FINISHED":
-            break
-        time.sleep(0.2)
+        return len(automated) >= 3 and automated[-1][1] == "FINISHED"
+
+    wait_until(three_automated_runs, what="three automated snapshots")
     finished = [r for r in snapshot_rows(session) if r[1] == "AUTOMATED"]
     assert len(finished) == 1, "retention count 1 keeps exactly one automated snapshot"
     assert ("keep_me", "MANUAL") in [(r[0], r[1]) for r in snapshot_rows(session)]
@@ -163,14 +163,19 @@ print("READY", flush=True)
 for i in range(1000):
     s.execute(f"INSERT INTO w.t VALUES ({i}), ({i + 1})")
     s.execute(f"ADMIN CREATE CLUSTER SNAPSHOT crash_{sys.argv[2]}_{i}")
+    print("SNAPSHOT", i, flush=True)
 """
 
 
 def test_kill_minus_nine_during_snapshots(fe_conf_values: dict[str, str]) -> None:
-    for round_number, delay in enumerate((0.6, 1.1, 1.7)):
+    for round_number, delay in enumerate((0.05, 0.15, 0.3)):
         proc = subprocess.Popen([sys.executable, "-c", SNAPSHOT_WORKER, json.dumps(fe_conf_values), str(round_number)],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert proc.stdout is not None and proc.stdout.readline().strip() == "READY"
+        # Let a few snapshots finish (more each round), then kill at a moment that falls inside the
+        # next insert or snapshot.
+        for _ in range(round_number + 1):
+            assert proc.stdout.readline().startswith("SNAPSHOT")
         time.sleep(delay)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
@@ -198,11 +203,9 @@ def test_manual_retention_runs_out(session: Session) -> None:
         session.execute("ADMIN CREATE CLUSTER SNAPSHOT bad PROPERTIES ('retention' = 'forever')")
     session.execute("ADMIN CREATE CLUSTER SNAPSHOT short PROPERTIES ('retention' = '1s')")
     session.execute("ADMIN CREATE CLUSTER SNAPSHOT long PROPERTIES ('retention' = '7d')")
-    deadline = time.monotonic() + 20
     # EXPIRED (no longer listed) comes a moment before DELETED (its folder removed): wait for both.
-    while time.monotonic() < deadline and (("short",) in [(r[0],) for r in snapshot_rows(session)]
-                                           or ("short", "DELETED") not in job_states(session)):
-        time.sleep(0.2)
+    wait_until(lambda: ("short",) not in [(r[0],) for r in snapshot_rows(session)]
+               and ("short", "DELETED") in job_states(session), what="the short snapshot expired and deleted")
     assert [r[0] for r in snapshot_rows(session)] == ["long"]
     assert ("short", "DELETED") in job_states(session)
 
