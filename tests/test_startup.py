@@ -31,7 +31,7 @@ def test_start_up_replays_only_the_tail_after_the_newest_image(fe_conf_values: d
                        if (p := ClusterKeys.parse_image(info.key)) is not None)
     first.close()
 
-    with caplog.at_level(logging.INFO, logger="cairn.fe.frontend"):
+    with caplog.at_level(logging.INFO, logger="cairn.fe"):
         second = Frontend.open(config)
     replayed = int(re.search(r"at journal id \d+ \((\d+) entries replayed\)", caplog.text).group(1))
     assert replayed == last - newest_image

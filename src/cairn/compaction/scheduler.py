@@ -13,19 +13,31 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from cairn.catalog.catalog import Catalog
+from cairn.catalog.committer import Committer
 from cairn.catalog.model import Database, Partition, Table
 from cairn.catalog.ops import CommitVersions, PartitionVersion
+from cairn.catalog.view import CatalogView
+from cairn.config.fe_config import FeConfig
 from cairn.errors import CairnError, ConcurrentChangeError
 from cairn.lake.load import table_commit_lock
 from cairn.lake.manifest import MANIFESTS, PartitionManifest, Rowset
-
-if TYPE_CHECKING:
-    from cairn.fe.frontend import Frontend
+from cairn.lake.pins import Pins
+from cairn.storage.keys import ClusterKeys
+from cairn.storage.object_store import ObjectStore
+from cairn.storage.resolver import StoreResolver
 
 log = logging.getLogger(__name__)
+
+
+class RowsetMerger(Pins, Protocol):
+    """Merges one tablet's rowsets into one object (on a compute node or embedded)."""
+
+    def compact(self, store: ObjectStore, rowsets: list[Rowset], target_key: str) -> Rowset:
+        """Merge `rowsets` (in order) into one new object at `target_key`; describe it."""
+        ...
 
 
 @dataclass
@@ -51,20 +63,26 @@ class _Candidate:
 class CompactionScheduler:
     """Runs compaction rounds for one FE (only while it leads)."""
 
-    def __init__(self, frontend: "Frontend") -> None:
-        self.frontend = frontend
+    def __init__(self, committer: Committer, catalog: CatalogView, stores: StoreResolver, keys: ClusterKeys,
+                 merger: RowsetMerger, config: FeConfig) -> None:
+        self.committer = committer
+        self.catalog = catalog
+        self.stores = stores
+        self.keys = keys
+        self.merger = merger
+        self.config = config
         self.total = CompactionReport()
 
     def candidates(self) -> tuple[int, list[_Candidate]]:
         """Partitions with a tablet at or past the threshold, and how many partitions were examined."""
-        threshold = self.frontend.config.lake_compaction_score_selector_min_score
-        with self.frontend.catalog.lock:
-            databases = [db.model_copy(deep=True) for db in self.frontend.catalog.state.databases.values()]
+        threshold = self.config.lake_compaction_score_selector_min_score
+        with self.catalog.lock:
+            databases = [db.model_copy(deep=True) for db in self.catalog.state.databases.values()]
         examined, found = 0, []
         for db in databases:
             parts = [(t, p) for t in db.tables.values() for p in t.partitions if p.manifest_key]
             examined += len(parts)
-            store = self.frontend.store_for(db.storage_volume)
+            store = self.stores(db.storage_volume)
             manifests = MANIFESTS.get_many(store, [p.manifest_key for _, p in parts])  # type: ignore[misc]
             for (table, partition), manifest in zip(parts, manifests):
                 tablets = sorted(t for t, rowsets in manifest.tablets.items() if len(rowsets) >= threshold)
@@ -76,7 +94,7 @@ class CompactionScheduler:
         """One round over every partition. Storage or commit errors skip a partition, never stop the round."""
         started = time.perf_counter()
         report = CompactionReport()
-        if not self.frontend.is_leader:
+        if not self.committer.is_leader:
             return report
         report.partitions_examined, found = self.candidates()
         for candidate in found:
@@ -101,9 +119,9 @@ class CompactionScheduler:
         return report
 
     def _compact(self, c: _Candidate) -> int:
-        frontend, keys = self.frontend, self.frontend.keys
-        store = frontend.store_for(c.db.storage_volume)
-        access = frontend.data_access
+        keys = self.keys
+        store = self.stores(c.db.storage_volume)
+        access = self.merger
         merged: dict[int, tuple[list[str], Rowset]] = {}
         pinned: list[str] = []
         try:
@@ -128,13 +146,13 @@ class CompactionScheduler:
                     return CommitVersions(db_id=c.db.id, table_id=c.table.id, txn_id=catalog.allocate_ids(1)[0],
                                           versions=[change])
 
-                frontend.commit(build)
+                self.committer.commit(build)
         finally:
             access.release(pinned)
         return sum(len(old) for old, _ in merged.values())
 
     @staticmethod
-    def _visible(catalog: Catalog, c: _Candidate) -> Partition | None:
+    def _visible(catalog: CatalogView, c: _Candidate) -> Partition | None:
         db = catalog.state.databases.get(c.db.name)
         table = db.tables.get(c.table.name) if db is not None and db.id == c.db.id else None
         return table.partition_by_id(c.partition.id) if table is not None and table.id == c.table.id else None
@@ -142,8 +160,8 @@ class CompactionScheduler:
     def _rebase(self, c: _Candidate, store, merged: dict[int, tuple[list[str], Rowset]]
                 ) -> tuple[int, PartitionManifest]:
         """The next version of the partition as it is now, with each merged prefix replaced."""
-        with self.frontend.catalog.lock:
-            current = self._visible(self.frontend.catalog, c)
+        with self.catalog.lock:
+            current = self._visible(self.catalog, c)
             if current is None or current.manifest_key is None:
                 raise ConcurrentChangeError(f"partition {c.partition.name} was dropped or emptied")
             version, base_key = current.visible_version, current.manifest_key

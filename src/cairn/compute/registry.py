@@ -18,15 +18,12 @@ import urllib.request
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 import pyarrow.flight as flight
 
 from cairn.catalog.model import ComputeNode
+from cairn.catalog.view import CatalogView
 from cairn.compute.requests import NodeReport
-
-if TYPE_CHECKING:
-    from cairn.fe.frontend import Frontend
+from cairn.config.fe_config import FeConfig
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +61,17 @@ def owner(addresses: Sequence[str], item: int) -> str:
 class ComputeNodeRegistry:
     """Heartbeats, liveness and tablet assignment for one FE."""
 
-    def __init__(self, frontend: "Frontend") -> None:
-        self.frontend = frontend
+    def __init__(self, catalog: CatalogView, config: FeConfig) -> None:
+        self.catalog = catalog
+        self.config = config
         self._states: dict[str, NodeState] = {}
         self._clients: dict[str, tuple[str, flight.FlightClient]] = {}
         self._lock = threading.Lock()
 
     def registered(self) -> list[ComputeNode]:
         """The nodes the catalog lists."""
-        with self.frontend.catalog.lock:
-            return [n.model_copy() for n in self.frontend.catalog.state.compute_nodes]
+        with self.catalog.lock:
+            return [n.model_copy() for n in self.catalog.state.compute_nodes]
 
     def states(self) -> list[NodeState]:
         """The state of every registered node, in registration order."""
@@ -94,7 +92,7 @@ class ComputeNodeRegistry:
 
     def heartbeat(self, state: NodeState) -> None:
         """Ask one node how it is; after `heartbeat_retry_times` failures in a row it is dead."""
-        config = self.frontend.config
+        config = self.config
         url = f"http://{state.node.host}:{state.node.heartbeat_service_port}/heartbeat"
         try:
             with urllib.request.urlopen(url, timeout=config.heartbeat_timeout_second) as answer:
@@ -147,8 +145,8 @@ class ComputeNodeRegistry:
         nodes = self.alive()
         if not nodes:
             return {}
-        with self.frontend.catalog.lock:
-            tablets = [t for db in self.frontend.catalog.state.databases.values() for table in db.tables.values()
+        with self.catalog.lock:
+            tablets = [t for db in self.catalog.state.databases.values() for table in db.tables.values()
                        for p in table.partitions for t in p.tablet_ids]
         return {address: len(items) for address, items in self.assign(tablets, nodes).items()}
 

@@ -1,14 +1,15 @@
-"""Frontend: opens a cluster from its storage volume, leads its journal, and commits changes.
+"""Frontend: opens a cluster from its storage volume, leads its journal, and wires its services.
 
 Start-up = choose the cluster, open its newest incarnation, load the newest checkpoint image and
 replay the entries after it, then take the log with an `epoch_start` entry (DESIGN invariant 2).
+This is the one place where the FE's parts are built and given to each other: every service gets
+the narrow interfaces it uses (the committer, the store resolver, the catalog view, the pins),
+never the Frontend.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -16,42 +17,36 @@ from pathlib import Path
 import duckdb
 
 from cairn.catalog.catalog import Catalog
-from cairn.catalog.model import CatalogState
-from cairn.catalog.ops import CreateStorageVolume, EpochStart, Op, parse_op
-from cairn.config.fe_config import FeConfig
-from cairn.errors import CairnError, JournalError, NotLeaderError, StorageError
-from cairn.fe.cluster import builtin_volume, choose_cluster, write_cluster_file
-from cairn.fe.metrics import FrontendMetrics
-from cairn.journal.image import CheckpointImage, load_newest_image, make_image, write_image
-from cairn.journal.incarnation import (
-    create_incarnation,
-    list_incarnations,
-    new_cluster_incarnation,
-    read_incarnation,
-)
-from cairn.journal.log import AppendConflict, Journal
-from cairn.journal.entry import JournalEntry
-from cairn.journal.position import JournalPosition
-from cairn.journal.signed import Authenticity
+from cairn.catalog.ops import CreateStorageVolume, Op
 from cairn.compaction.scheduler import CompactionScheduler
 from cairn.compute.node_access import NodeDataAccess
 from cairn.compute.registry import ComputeNodeRegistry
+from cairn.config.fe_config import FeConfig
+from cairn.errors import JournalError
+from cairn.fe.cluster import builtin_volume, choose_cluster, write_cluster_file
+from cairn.fe.committer import JournalCommitter
+from cairn.fe.metrics import FrontendMetrics
+from cairn.fe.scheduler import BackgroundScheduler
+from cairn.journal.entry import JournalEntry
+from cairn.journal.image import CheckpointImage
+from cairn.journal.incarnation import create_incarnation, list_incarnations, new_cluster_incarnation
+from cairn.journal.log import Journal
+from cairn.journal.position import JournalPosition
+from cairn.lake.load import LoadContext
 from cairn.query.data_access import LocalDataAccess
 from cairn.snapshot.job import SnapshotJobs
-from cairn.vacuum.vacuum import Vacuum
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_cache import ObjectCache
 from cairn.storage.object_store import ObjectStore, open_store
+from cairn.storage.resolver import VolumeStores
 from cairn.storage.volume import StorageVolume
+from cairn.vacuum.live_set import LiveSources
+from cairn.vacuum.vacuum import Vacuum
 
 log = logging.getLogger(__name__)
 
-# How long a starting FE keeps trying to append its epoch start while others append.
-LEADERSHIP_SECONDS = 30.0
-
-
-class _NothingToCommit(Exception):
-    """Raised inside a commit when the statement turns out to change nothing."""
+# The snapshot schedule is checked this often; the interval itself is a catalog setting.
+SNAPSHOT_TICK_SECONDS = 1.0
 
 
 class Frontend:
@@ -63,29 +58,22 @@ class Frontend:
         self.meta_dir = Path(config.meta_dir).expanduser().resolve()
         self.meta_volume: StorageVolume = builtin_volume(config)
         self.meta_store: ObjectStore = open_store(self.meta_volume)
-        self.keys: ClusterKeys
-        self.catalog: Catalog
-        self.journal: Journal
-        self.position: JournalPosition
-        self.is_leader = False
-        self.not_leader_reason = ""
         self.created_cluster = False
-        self._commit_lock = threading.Lock()
-        self._stores: dict[str, tuple[str, ObjectStore]] = {}
-        self._last_image_position: JournalPosition | None = None
-        self._last_image_time = time.monotonic()
-        self._closed = threading.Event()
-        self._checkpoint_thread: threading.Thread | None = None
-        self.on_commit: list[Callable[[JournalEntry, Op], None]] = []
-        self.compute_nodes = ComputeNodeRegistry(self)
-        self.data_access = NodeDataAccess(LocalDataAccess(ObjectCache(self.meta_dir / "cache")), self.compute_nodes,
-                                          config)
+        self.keys: ClusterKeys
+        self.committer: JournalCommitter
+        self.stores = VolumeStores(lambda name: self.catalog.storage_volume(name), self.meta_volume,
+                                   self.meta_store)
+        self.metrics = FrontendMetrics(lambda: self.catalog.state, lambda: self.position.entry_id,
+                                       lambda: self.journal.rejected, lambda: self.is_leader)
         # One DuckDB database per FE; each statement runs on its own cursor (own temp views).
         self.duckdb = duckdb.connect()
-        self.metrics = FrontendMetrics(self)
-        self.snapshots = SnapshotJobs(self)
-        self.vacuum = Vacuum(self)
-        self.compaction = CompactionScheduler(self)
+        self.scheduler = BackgroundScheduler()
+        self.compute_nodes: ComputeNodeRegistry
+        self.data_access: NodeDataAccess
+        self.snapshots: SnapshotJobs
+        self.vacuum: Vacuum
+        self.compaction: CompactionScheduler
+        self.loads: LoadContext
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -106,18 +94,15 @@ class Frontend:
         incarnations = list_incarnations(self.meta_store, self.keys)
         if not incarnations:
             raise JournalError(f"cluster {cluster_id} has no incarnation record")
-        self.load(incarnations[-1])
+        self.committer = JournalCommitter(self.config, self.name, self.meta_store, self.keys)
+        self.committer.load(incarnations[-1])
+        self._wire_services()
         write_cluster_file(self.meta_dir, cluster_id, self.meta_volume.location)
-        self._become_leader()
+        self.committer.become_leader()
         self._refresh_builtin_volume()
         self.snapshots.recover_interrupted()
-        self._checkpoint_thread = threading.Thread(target=self._checkpoint_loop, name="checkpoint", daemon=True)
-        self._checkpoint_thread.start()
-        threading.Thread(target=self._snapshot_loop, name="snapshots", daemon=True).start()
-        threading.Thread(target=self._vacuum_loop, name="vacuum", daemon=True).start()
         self.compute_nodes.heartbeat_all()
-        threading.Thread(target=self._heartbeat_loop, name="heartbeats", daemon=True).start()
-        threading.Thread(target=self._compaction_loop, name="compaction", daemon=True).start()
+        self._schedule_background_work()
 
     def _refresh_builtin_volume(self) -> None:
         """The builtin volume is where this FE's conf says it is (as with StarRocks'
@@ -135,226 +120,81 @@ class Frontend:
             log.info("storage volume %s moved to %s (from fe.conf)", volume.name, volume.location)
         self.commit(lambda _catalog: CreateStorageVolume(volume=volume))
 
-    def load(self, incarnation: int, until: int | None = None) -> None:
-        """Load incarnation's newest image (at or before `until`) and replay its log after it."""
-        record = read_incarnation(self.meta_store, self.keys, incarnation)
-        self.journal = Journal(self.meta_store, self.keys, incarnation)
-        image = load_newest_image(self.meta_store, self.keys, incarnation, until)
-        if image is not None:
-            state = CatalogState.model_validate(image.catalog)
-            self.position = image.position
-            self._last_image_position = image.position
-            self.journal.trusted = image.authenticity is Authenticity.AUTHENTIC
-        else:
-            state = CatalogState(cluster_id=self.keys.cluster_id)
-            self.position = JournalPosition(incarnation, record.first_entry_id - 1)
-        self.catalog = Catalog(state)
-        replayed = self.catch_up(until)
-        log.info("loaded cluster %s incarnation %d at journal id %d (%d entries replayed)",
-                 self.keys.cluster_id, incarnation, self.position.entry_id, replayed)
+    def _wire_services(self) -> None:
+        committer, catalog, config = self.committer, self.committer.catalog, self.config
+        self.compute_nodes = ComputeNodeRegistry(catalog, config)
+        self.data_access = NodeDataAccess(LocalDataAccess(ObjectCache(self.meta_dir / "cache")), self.compute_nodes,
+                                          config)
+        self.snapshots = SnapshotJobs(committer, catalog, self.stores, self.keys, config, self.metrics)
+        self.vacuum = Vacuum(LiveSources(catalog, self.data_access, lambda: self.snapshots.capturing,
+                                         self.meta_store, self.stores, self.keys, config))
+        self.compaction = CompactionScheduler(committer, catalog, self.stores, self.keys, self.data_access, config)
+        self.loads = LoadContext(catalog, committer, self.stores, self.keys, self.data_access,
+                                 self.meta_dir / "tmp", self.metrics)
 
-    def catch_up(self, until: int | None = None) -> int:
-        """Apply the log entries after the current position; return how many were applied."""
-        entries = self.journal.read_after(self.position.entry_id, until)
-        for entry in entries:
-            self.catalog.apply(parse_op(entry.op), entry.timestamp)
-            self.position = JournalPosition(entry.incarnation, entry.entry_id)
-        return len(entries)
+    def _schedule_background_work(self) -> None:
+        config, scheduler = self.config, self.scheduler
+        scheduler.add("checkpoint", min(5.0, config.checkpoint_interval_seconds), self.committer.checkpoint_if_due)
+        scheduler.add("automated cluster snapshot", SNAPSHOT_TICK_SECONDS, self.snapshots.run_due)
+        scheduler.add("vacuum", config.vacuum_interval_seconds, self._vacuum_while_leading)
+        scheduler.add("heartbeats", config.heartbeat_interval_second, self.compute_nodes.heartbeat_all)
+        scheduler.add("compaction", config.lake_compaction_interval_seconds, self.compaction.run_once)
+        scheduler.start()
 
-    def _become_leader(self) -> None:
-        """Append an `epoch_start` right after the newest entry. Only listing the log between
-        attempts (not reading and replaying it, which lets a busy leader stay ahead for ever) gives a
-        new FE a fair chance against one that keeps committing; the entries it skipped are replayed
-        after it has won. Raises NotLeaderError if the log was superseded or stayed contended."""
-        deadline = time.monotonic() + LEADERSHIP_SECONDS
-        target = self.position.entry_id + 1
-        while True:
-            if self.catalog.state.superseded_by is not None:
-                raise NotLeaderError(
-                    f"incarnation {self.journal.incarnation} was superseded by incarnation "
-                    f"{self.catalog.state.superseded_by}")
-            # Each skipped id holds at most one other epoch start, so this epoch is above all of theirs.
-            op = EpochStart(epoch=self.catalog.state.epoch + target - self.position.entry_id, leader=self.name)
-            try:
-                entry = self.journal.append(target, self.catalog.state.epoch, op.to_dict())
-            except StorageError:
-                try:
-                    entry = self._settle_uncertain_append(target, op)
-                except AppendConflict:
-                    target = self._contended(target, deadline)
-                    continue
-            except AppendConflict:
-                target = self._contended(target, deadline)
-                continue
-            break
-        self.catch_up(until=target - 1)
-        if self.catalog.state.superseded_by is not None:
-            raise NotLeaderError(
-                f"incarnation {self.journal.incarnation} was superseded by incarnation "
-                f"{self.catalog.state.superseded_by}")
-        self.catalog.apply(op, entry.timestamp)
-        self.position = JournalPosition(entry.incarnation, entry.entry_id)
-        self.is_leader = True
-        log.info("FE %s leads cluster %s (epoch %d)", self.name, self.keys.cluster_id, self.catalog.state.epoch)
+    def _vacuum_while_leading(self) -> None:
+        if self.is_leader:
+            self.vacuum.run()
 
-    def _contended(self, taken: int, deadline: float) -> int:
-        """Another FE took id `taken`: return the id after the newest entry listed."""
-        if time.monotonic() > deadline:
-            raise NotLeaderError(f"could not take the journal in {LEADERSHIP_SECONDS:.0f} s: "
-                                 "other FEs kept appending")
-        return self.journal.newest_id(taken) + 1
+    # -- the committer's state, as servers and statements read it ------------------------------
 
-    # -- commits ----------------------------------------------------------------------------
+    @property
+    def catalog(self) -> Catalog:
+        return self.committer.catalog
+
+    @property
+    def journal(self) -> Journal:
+        return self.committer.journal
+
+    @property
+    def position(self) -> JournalPosition:
+        return self.committer.position
+
+    @property
+    def is_leader(self) -> bool:
+        return self.committer.is_leader
+
+    @property
+    def not_leader_reason(self) -> str:
+        return self.committer.not_leader_reason
+
+    @property
+    def on_commit(self) -> list[Callable[[JournalEntry, Op], None]]:
+        return self.committer.on_commit
 
     def commit(self, build: Callable[[Catalog], Op]) -> JournalEntry:
-        """Build an op against the current catalog and make it durable as one journal entry.
-
-        `build` runs under the commit lock, so what it validates cannot change before the append.
-        Raises NotLeaderError if this FE has been deposed (now or earlier).
-        """
-        with self._commit_lock:
-            if not self.is_leader:
-                raise NotLeaderError(self.not_leader_reason or "This FE is not the leader")
-            op = build(self.catalog)
-            try:
-                entry = self._append(op)
-            except AppendConflict as conflict:
-                self._step_down(conflict.entry_id)
-                raise NotLeaderError(self.not_leader_reason) from None
-        for listener in self.on_commit:
-            listener(entry, op)
-        if self._checkpoint_due():
-            self.checkpoint()
-        return entry
+        """See `JournalCommitter.commit`."""
+        return self.committer.commit(build)
 
     def commit_if(self, build: Callable[[Catalog], Op | None]) -> JournalEntry | None:
-        """Like `commit`, but `build` may return None to say there is nothing to do (IF [NOT] EXISTS)."""
-
-        def build_or_skip(catalog: Catalog) -> Op:
-            op = build(catalog)
-            if op is None:
-                raise _NothingToCommit
-            return op
-
-        try:
-            return self.commit(build_or_skip)
-        except _NothingToCommit:
-            return None
-
-    def _append(self, op: Op) -> JournalEntry:
-        entry_id = self.position.entry_id + 1
-        try:
-            entry = self.journal.append(entry_id, self.catalog.state.epoch, op.to_dict())
-        except StorageError:
-            entry = self._settle_uncertain_append(entry_id, op)
-        self.catalog.apply(op, entry.timestamp)
-        self.position = JournalPosition(entry.incarnation, entry.entry_id)
-        return entry
-
-    def _settle_uncertain_append(self, entry_id: int, op: Op) -> JournalEntry:
-        """A put that failed may still have landed: look, so that the log decides, not the error."""
-        key = self.keys.journal_entry(self.journal.incarnation, entry_id)
-        try:
-            data = self.meta_store.get(key)
-        except CairnError:
-            raise
-        entry = JournalEntry.from_bytes(data, key)
-        if entry.op == op.to_dict() and entry.epoch == self.catalog.state.epoch:
-            return entry
-        raise AppendConflict(entry_id)
-
-    def _step_down(self, entry_id: int) -> None:
-        self.is_leader = False
-        try:
-            self.catch_up()
-        except CairnError as exc:
-            log.warning("stepping down: could not re-read the journal: %s", exc)
-        state = self.catalog.state
-        if state.superseded_by is not None:
-            self.not_leader_reason = (
-                f"This FE's cluster incarnation {self.journal.incarnation} was superseded by incarnation "
-                f"{state.superseded_by} (a cluster restore); it no longer accepts writes")
-        else:
-            self.not_leader_reason = (
-                f"This FE is no longer the leader: {state.leader or 'another FE'} took journal entry "
-                f"{entry_id} (epoch {state.epoch})")
-        log.error("%s", self.not_leader_reason)
-
-    # -- checkpoints --------------------------------------------------------------------------
-
-    def _checkpoint_due(self) -> bool:
-        last = self._last_image_position.entry_id if self._last_image_position else 0
-        if self.position.entry_id - last >= self.config.checkpoint_interval_entries:
-            return True
-        return (self.position.entry_id > last and
-                time.monotonic() - self._last_image_time >= self.config.checkpoint_interval_seconds)
+        """See `JournalCommitter.commit_if`."""
+        return self.committer.commit_if(build)
 
     def capture_image(self, while_locked: Callable[[CheckpointImage], None] | None = None) -> CheckpointImage:
-        """The whole catalog at the current position, as a checkpoint image. `while_locked` runs
-        before any other commit can happen (so a caller can publish what the image pins)."""
-        with self._commit_lock, self.catalog.lock:
-            image = make_image(self.keys.cluster_id, self.position, self.catalog.state.model_dump(mode="json"))
-            if while_locked is not None:
-                while_locked(image)
-            return image
+        """See `JournalCommitter.capture_image`."""
+        return self.committer.capture_image(while_locked)
 
     def checkpoint(self) -> JournalPosition:
         """Write a checkpoint image of the current catalog; return its position."""
-        image = self.capture_image()
-        if write_image(self.meta_store, self.keys.image(image.position), image):
-            log.info("wrote checkpoint image at journal id %d", image.entry_id)
-        self._last_image_position = image.position
-        self._last_image_time = time.monotonic()
-        return image.position
+        return self.committer.checkpoint()
 
-    def _checkpoint_loop(self) -> None:
-        while not self._closed.wait(min(5.0, self.config.checkpoint_interval_seconds)):
-            if self.is_leader and self._checkpoint_due():
-                try:
-                    self.checkpoint()
-                except CairnError as exc:
-                    log.warning("checkpoint failed: %s", exc)
-
-    def _snapshot_loop(self) -> None:
-        while not self._closed.wait(1.0):
-            try:
-                self.snapshots.run_due()
-            except CairnError as exc:
-                log.warning("automated cluster snapshot failed: %s", exc)
-
-    def _vacuum_loop(self) -> None:
-        while not self._closed.wait(self.config.vacuum_interval_seconds):
-            if self.is_leader:
-                try:
-                    self.vacuum.run()
-                except CairnError as exc:
-                    log.warning("vacuum failed: %s", exc)
-
-    def _compaction_loop(self) -> None:
-        while not self._closed.wait(self.config.lake_compaction_interval_seconds):
-            try:
-                self.compaction.run_once()
-            except CairnError as exc:
-                log.warning("compaction failed: %s", exc)
-
-    def _heartbeat_loop(self) -> None:
-        while not self._closed.wait(self.config.heartbeat_interval_second):
-            self.compute_nodes.heartbeat_all()
-
-    # -- storage ------------------------------------------------------------------------------
+    def catch_up(self, until: int | None = None) -> int:
+        """Apply the log entries after the current position; return how many were applied."""
+        return self.committer.catch_up(until)
 
     def store_for(self, volume_name: str) -> ObjectStore:
-        """The ObjectStore of a storage volume the catalog knows, reopened when its definition changes."""
-        volume = self.catalog.storage_volume(volume_name)
-        fingerprint = volume.model_dump_json()
-        cached = self._stores.get(volume_name)
-        if cached is None or cached[0] != fingerprint:
-            store = self.meta_store if volume == self.meta_volume.model_copy(update={"id": volume.id}) \
-                else open_store(volume)
-            cached = (fingerprint, store)
-            self._stores[volume_name] = cached
-        return cached[1]
+        """The ObjectStore of a storage volume the catalog knows (see `VolumeStores`)."""
+        return self.stores(volume_name)
 
     def close(self) -> None:
-        self._closed.set()
+        self.scheduler.close()
         self.duckdb.close()

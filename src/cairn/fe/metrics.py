@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-if TYPE_CHECKING:
-    from cairn.fe.frontend import Frontend
+from cairn.catalog.model import CatalogState
 
 
 class FrontendMetrics:
     """One registry per FE (so several FEs in one process never mix their figures)."""
 
-    def __init__(self, frontend: "Frontend") -> None:
+    def __init__(self, catalog: Callable[[], CatalogState], journal_id: Callable[[], int],
+                 journal_rejected: Callable[[], int], is_leader: Callable[[], bool]) -> None:
+        """`catalog`, `journal_id`, `journal_rejected` and `is_leader` are read when the metrics are scraped."""
         self.registry = CollectorRegistry()
         self.statements = Counter("cairn_statements_total", "Statements run, by kind", ["kind"],
                                   registry=self.registry)
@@ -27,19 +28,19 @@ class FrontendMetrics:
         self.loaded_rows = Counter("cairn_loaded_rows_total", "Rows committed by loads", registry=self.registry)
         self.filtered_rows = Counter("cairn_filtered_rows_total", "Rows filtered by loads", registry=self.registry)
         gauges = {
-            "cairn_journal_id": ("Journal id of the catalog this FE serves", lambda: frontend.position.entry_id),
+            "cairn_journal_id": ("Journal id of the catalog this FE serves", journal_id),
             "cairn_journal_rejected_entries": ("Journal entries this FE found not to authenticate and did not apply",
-                                               lambda: frontend.journal.rejected),
-            "cairn_fe_is_leader": ("1 while this FE leads its cluster", lambda: int(frontend.is_leader)),
-            "cairn_catalog_databases": ("Databases in the catalog", lambda: len(frontend.catalog.state.databases)),
+                                               journal_rejected),
+            "cairn_fe_is_leader": ("1 while this FE leads its cluster", lambda: int(is_leader())),
+            "cairn_catalog_databases": ("Databases in the catalog", lambda: len(catalog().databases)),
             "cairn_catalog_tables": ("Tables in the catalog", lambda: sum(
-                len(d.tables) for d in frontend.catalog.state.databases.values())),
+                len(d.tables) for d in catalog().databases.values())),
             "cairn_catalog_partitions": ("Partitions in the catalog", lambda: sum(
-                len(t.partitions) for d in frontend.catalog.state.databases.values() for t in d.tables.values())),
+                len(t.partitions) for d in catalog().databases.values() for t in d.tables.values())),
         }
         gauges["cairn_snapshot_age_seconds"] = (
             "Seconds since the newest finished cluster snapshot (the cluster's current RPO); -1 if none",
-            lambda: _snapshot_age(frontend))
+            lambda: _snapshot_age(catalog()))
         self.snapshot_seconds = Histogram("cairn_snapshot_seconds", "Cluster snapshot duration",
                                           registry=self.registry)
         self.snapshot_failures = Counter("cairn_snapshot_failures_total", "Cluster snapshots that failed",
@@ -48,7 +49,7 @@ class FrontendMetrics:
             Gauge(name, text, registry=self.registry).set_function(read)
 
 
-def _snapshot_age(frontend: "Frontend") -> float:
-    finished = [j.finished_at for j in frontend.catalog.state.snapshot_jobs.values()
+def _snapshot_age(state: CatalogState) -> float:
+    finished = [j.finished_at for j in state.snapshot_jobs.values()
                 if j.state == "FINISHED" and j.finished_at]
     return time.time() - max(finished) if finished else -1.0

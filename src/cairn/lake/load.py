@@ -11,12 +11,16 @@ import threading
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 
 import duckdb
+from prometheus_client import Counter
 
 from cairn.catalog.catalog import Catalog
+from cairn.catalog.committer import Committer
 from cairn.catalog.model import Database, Table
+from cairn.catalog.view import CatalogView
 from cairn.catalog.ops import CommitVersions, PartitionVersion
 from cairn.errors import (
     ConcurrentChangeError,
@@ -27,10 +31,11 @@ from cairn.errors import (
 )
 from cairn.lake.coerce import bad_row_condition, checked_select_list, load_error, plan_coercion
 from cairn.lake.manifest import MANIFESTS, PartitionManifest
+from cairn.lake.pins import Pins
 from cairn.lake.rowset_writer import WrittenRowset
-
-if TYPE_CHECKING:
-    from cairn.fe.frontend import Frontend
+from cairn.storage.keys import ClusterKeys
+from cairn.storage.object_store import ObjectStore
+from cairn.storage.resolver import StoreResolver
 
 _table_locks: dict[tuple[str, int], threading.Lock] = {}
 
@@ -38,6 +43,37 @@ _table_locks: dict[tuple[str, int], threading.Lock] = {}
 def table_commit_lock(cluster_id: str, table_id: int) -> threading.Lock:
     """The lock under which a table's new versions are built from its visible ones (loads, compaction)."""
     return _table_locks.setdefault((cluster_id, table_id), threading.Lock())  # atomic: one lock per table
+
+
+class RowsetWriter(Pins, Protocol):
+    """Writes a load's rows as rowsets (on compute nodes or embedded) and pins what it wrote."""
+
+    def write(self, con: duckdb.DuckDBPyConnection, select_sql: str, store: ObjectStore, keys: ClusterKeys,
+              db_id: int, table: Table, scratch: Path) -> tuple[int, list[WrittenRowset]]:
+        """Write the checked, routed rows of `select_sql` (run on `con`) as rowsets of `table`."""
+        ...
+
+
+class LoadMetrics(Protocol):
+    """The counters a committed load moves."""
+
+    loads: Counter
+    loaded_rows: Counter
+    filtered_rows: Counter
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    """What a load uses: the catalog to read, the committer, the stores, the rowset writer (whose
+    pins keep vacuum away from uncommitted objects), a scratch directory and the load counters."""
+
+    catalog: CatalogView
+    committer: Committer
+    stores: StoreResolver
+    keys: ClusterKeys
+    writer: RowsetWriter
+    scratch_dir: Path
+    metrics: LoadMetrics
 
 
 @dataclass
@@ -51,7 +87,7 @@ class LoadResult:
     filtered_rows: int = 0
 
 
-def _label_taken(catalog: Catalog, db: Database, label: str | None) -> None:
+def _label_taken(catalog: CatalogView, db: Database, label: str | None) -> None:
     if label and label in catalog.state.labels.get(db.id, {}):
         raise LabelAlreadyExistsError(f"Label [{label}] has already been used.")
 
@@ -68,7 +104,7 @@ def check_writable(table: Table) -> None:
             f"and writing to {table.keys_type} KEY tables is not supported yet: it can be read but not written.")
 
 
-def load_relation(frontend: "Frontend", db_name: str | None, table_name: str, con: duckdb.DuckDBPyConnection,
+def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con: duckdb.DuckDBPyConnection,
                   relation: str, target_columns: list[str] | None = None, label: str | None = None,
                   max_filter_ratio: float | None = None) -> LoadResult:
     """Load every row of DuckDB relation `relation` (a table, a view or a parenthesized query on
@@ -81,11 +117,11 @@ def load_relation(frontend: "Frontend", db_name: str | None, table_name: str, co
     a reused label, UnsupportedError for a table Cairn cannot write (`check_writable`), NotLeaderError
     when this FE may no longer commit.
     """
-    with frontend.catalog.lock:
-        db, live = frontend.catalog.table(db_name, table_name)
+    with loads.catalog.lock:
+        db, live = loads.catalog.table(db_name, table_name)
         check_writable(live)
         table = live.model_copy(deep=True)
-        _label_taken(frontend.catalog, db, label)
+        _label_taken(loads.catalog, db, label)
     source_columns = [d[0] for d in con.execute(f"SELECT * FROM {relation} LIMIT 0").description]
     plan = plan_coercion(table, source_columns, target_columns)
     total = None
@@ -93,15 +129,15 @@ def load_relation(frontend: "Frontend", db_name: str | None, table_name: str, co
         # Bad rows are left out of the single write pass; their number is what did not get written.
         total = con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0]
         relation = f"(SELECT * FROM {relation} WHERE NOT ({bad_row_condition(plan)}))"
-    store = frontend.store_for(db.storage_volume)
+    store = loads.stores(db.storage_volume)
     try:
-        rows, written = frontend.data_access.write(
-            con, f"SELECT {checked_select_list(plan)} FROM {relation}", store, frontend.keys, db.id, table,
-            frontend.meta_dir / "tmp" / uuid.uuid4().hex)
+        rows, written = loads.writer.write(
+            con, f"SELECT {checked_select_list(plan)} FROM {relation}", store, loads.keys, db.id, table,
+            loads.scratch_dir / uuid.uuid4().hex)
     except duckdb.Error as exc:
         raise (load_error(exc, table) or exc) from None
     # Until the commit makes them visible, the new objects are pinned against vacuum.
-    pinned = frontend.data_access.pin([w.rowset.key for w in written])
+    pinned = loads.writer.pin([w.rowset.key for w in written])
     try:
         filtered = (total or rows) - rows
         if max_filter_ratio is not None and filtered > max_filter_ratio * (total or 0):
@@ -110,25 +146,25 @@ def load_relation(frontend: "Frontend", db_name: str | None, table_name: str, co
                 f"max_filter_ratio {max_filter_ratio} allows")
         if rows == 0:
             return LoadResult(txn_id=0, label=label, loaded_rows=0, partitions=0, filtered_rows=filtered)
-        result = _commit(frontend, db, table, written, rows, label)
+        result = _commit(loads, db, table, written, rows, label)
     finally:
-        frontend.data_access.release(pinned)
+        loads.writer.release(pinned)
     result.filtered_rows = filtered
-    frontend.metrics.loads.labels("stream_load" if max_filter_ratio is not None else "insert").inc()
-    frontend.metrics.loaded_rows.inc(rows)
-    frontend.metrics.filtered_rows.inc(filtered)
+    loads.metrics.loads.labels("stream_load" if max_filter_ratio is not None else "insert").inc()
+    loads.metrics.loaded_rows.inc(rows)
+    loads.metrics.filtered_rows.inc(filtered)
     return result
 
 
-def _commit(frontend: "Frontend", db: Database, table: Table, written: list[WrittenRowset], rows: int,
+def _commit(loads: LoadContext, db: Database, table: Table, written: list[WrittenRowset], rows: int,
             label: str | None) -> LoadResult:
     by_partition: defaultdict[int, list[WrittenRowset]] = defaultdict(list)
     for item in written:
         by_partition[item.partition_id].append(item)
-    store = frontend.store_for(db.storage_volume)
-    with table_commit_lock(frontend.keys.cluster_id, table.id):
-        with frontend.catalog.lock:
-            _, live = frontend.catalog.table(db.name, table.name)
+    store = loads.stores(db.storage_volume)
+    with table_commit_lock(loads.keys.cluster_id, table.id):
+        with loads.catalog.lock:
+            _, live = loads.catalog.table(db.name, table.name)
             if live.id != table.id:
                 raise UnknownTableError(f"Table '{db.name}.{table.name}' was dropped during the load")
             bases = {}
@@ -148,9 +184,9 @@ def _commit(frontend: "Frontend", db: Database, table: Table, written: list[Writ
                 manifest.tablets = {t: list(r) for t, r in base_manifests[base_key].tablets.items()}
             for item in items:
                 manifest.tablets.setdefault(item.tablet_id, []).append(item.rowset)
-            key = frontend.keys.partition_manifest(db.id, table.id, partition_id, version + 1)
+            key = loads.keys.partition_manifest(db.id, table.id, partition_id, version + 1)
             store.put_if_absent(key, manifest.to_bytes())
-            new_manifests.append(frontend.data_access.pin([key])[0])
+            new_manifests.append(loads.writer.pin([key])[0])
             versions.append(PartitionVersion(partition_id=partition_id, version=version + 1, manifest_key=key,
                                              row_count=manifest.row_count, data_size=manifest.data_size))
 
@@ -167,8 +203,8 @@ def _commit(frontend: "Frontend", db: Database, table: Table, written: list[Writ
                                   label=label, versions=versions)
 
         try:
-            entry = frontend.commit(build)
+            entry = loads.committer.commit(build)
         finally:
-            frontend.data_access.release(new_manifests)
+            loads.writer.release(new_manifests)
     txn_id = entry.op["txn_id"]
     return LoadResult(txn_id=txn_id, label=label, loaded_rows=rows, partitions=len(versions))

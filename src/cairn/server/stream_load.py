@@ -205,7 +205,7 @@ def stream_load(frontend: Frontend, user: str, database: str, table_name: str, o
         con = frontend.duckdb.cursor()
         try:
             con.register(SOURCE, pads.dataset(str(rows_file), format="arrow"))
-            result = load_relation(frontend, database, table_name, con, SOURCE, options.columns, options.label,
+            result = load_relation(frontend.loads, database, table_name, con, SOURCE, options.columns, options.label,
                                    max_filter_ratio=max(0.0, remaining))
         finally:
             con.close()

@@ -11,21 +11,23 @@ import logging
 import re
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from cairn.catalog.catalog import Catalog
+from prometheus_client import Counter, Histogram
+
+from cairn.catalog.committer import Committer
 from cairn.catalog.model import CatalogState, SnapshotJob
 from cairn.catalog.snapshot_ops import PutSnapshotJob
+from cairn.catalog.view import CatalogView
+from cairn.config.fe_config import FeConfig
 from cairn.errors import AnalysisError, CairnError
 from cairn.journal.image import CheckpointImage
 from cairn.storage.checksum import checksum_bytes
 from cairn.snapshot.contents import snapshot_contents
 from cairn.snapshot.listing import AUTOMATED_PREFIX
 from cairn.snapshot.manifest import SnapshotManifest, SnapshotVolume
-from cairn.storage.keys import SNAPSHOT_DONE, SNAPSHOT_IMAGE, SNAPSHOT_MANIFEST
-
-if TYPE_CHECKING:
-    from cairn.fe.frontend import Frontend
+from cairn.storage.keys import SNAPSHOT_DONE, SNAPSHOT_IMAGE, SNAPSHOT_MANIFEST, ClusterKeys
+from cairn.storage.resolver import StoreResolver
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +50,24 @@ def retention_seconds(text: str) -> int:
     return int(match.group(1)) * _SECONDS[match.group(2)]
 
 
+class SnapshotMetrics(Protocol):
+    """What snapshot jobs measure."""
+
+    snapshot_seconds: Histogram
+    snapshot_failures: Counter
+
+
 class SnapshotJobs:
     """Runs the snapshot jobs of one FE; one job at a time."""
 
-    def __init__(self, frontend: "Frontend") -> None:
-        self.frontend = frontend
+    def __init__(self, committer: Committer, catalog: CatalogView, stores: StoreResolver, keys: ClusterKeys,
+                 config: FeConfig, metrics: SnapshotMetrics) -> None:
+        self.committer = committer
+        self.catalog = catalog
+        self.stores = stores
+        self.keys = keys
+        self.config = config
+        self.metrics = metrics
         self._lock = threading.Lock()
         # The catalog a running job captured: vacuum keeps its versions until the manifest exists.
         self.capturing: CatalogState | None = None
@@ -61,36 +76,35 @@ class SnapshotJobs:
 
     def _put(self, job: SnapshotJob, **changes: object) -> SnapshotJob:
         job = job.model_copy(update=changes)
-        self.frontend.commit(lambda _catalog: PutSnapshotJob(job=job))
+        self.committer.commit(lambda _catalog: PutSnapshotJob(job=job))
         return job
 
     def take(self, name: str | None, kind: str, volume_name: str, properties: dict[str, str] | None = None
              ) -> SnapshotJob:
         """Take a snapshot now and return its finished (or failed) job. Raises SnapshotError when a
         snapshot of that name exists or the volume is unknown."""
-        frontend = self.frontend
         with self._lock:
-            volume = frontend.catalog.storage_volume(volume_name)
+            volume = self.catalog.storage_volume(volume_name)
             name = name or f"{AUTOMATED_PREFIX}{int(time.time() * 1000)}"
             if any(j.name == name and j.state not in {"ERROR", "DELETED"}
-                   for j in frontend.catalog.state.snapshot_jobs.values()):
+                   for j in self.catalog.state.snapshot_jobs.values()):
                 raise SnapshotError(f"Cluster snapshot '{name}' already exists")
-            path = f"{volume.location.rstrip('/')}/{frontend.keys.snapshot_dir(name)}"
-            job = SnapshotJob(job_id=frontend.catalog.allocate_ids(1)[0], name=name, type=kind,  # type: ignore[arg-type]
+            path = f"{volume.location.rstrip('/')}/{self.keys.snapshot_dir(name)}"
+            job = SnapshotJob(job_id=self.catalog.allocate_ids(1)[0], name=name, type=kind,  # type: ignore[arg-type]
                               storage_volume=volume_name, storage_path=path, state="INITIALIZING",
                               created_at=time.time(), properties=properties or {})
             job = self._put(job)
             started = time.perf_counter()
             try:
                 job = self._put(job, state="SNAPSHOTING")
-                image = frontend.capture_image(while_locked=self._hold)
+                image = self.committer.capture_image(while_locked=self._hold)
                 job = self._put(job, state="UPLOADING", fe_journal_id=image.entry_id)
                 self._upload(job, image, self.capturing)  # type: ignore[arg-type]
                 job = self._put(job, state="FINISHED", finished_at=time.time())
-                frontend.metrics.snapshot_seconds.observe(time.perf_counter() - started)
+                self.metrics.snapshot_seconds.observe(time.perf_counter() - started)
             except CairnError as exc:
                 log.error("cluster snapshot %s failed: %s", name, exc)
-                frontend.metrics.snapshot_failures.inc()
+                self.metrics.snapshot_failures.inc()
                 job = self._put(job, state="ERROR", finished_at=time.time(), error=str(exc))
                 self.remove_folder(job)
                 return job
@@ -105,10 +119,9 @@ class SnapshotJobs:
         self.capturing = CatalogState.model_validate(image.catalog)
 
     def _upload(self, job: SnapshotJob, image: CheckpointImage, state: CatalogState) -> None:
-        frontend = self.frontend
-        store = frontend.store_for(job.storage_volume)
-        keys = frontend.keys
-        objects, tables = snapshot_contents(state, frontend.store_for)
+        store = self.stores(job.storage_volume)
+        keys = self.keys
+        objects, tables = snapshot_contents(state, self.stores)
         image_bytes = image.to_bytes()
         image_key = keys.snapshot_object(job.name, SNAPSHOT_IMAGE)
         store.put_if_absent(image_key, image_bytes)
@@ -126,8 +139,8 @@ class SnapshotJobs:
     def remove_folder(self, job: SnapshotJob) -> None:
         """Delete the objects of a snapshot's folder (its marker first, so it is never half-listed)."""
         try:
-            store = self.frontend.store_for(job.storage_volume)
-            prefix = self.frontend.keys.snapshot_dir(job.name)
+            store = self.stores(job.storage_volume)
+            prefix = self.keys.snapshot_dir(job.name)
             keys = [info.key for info in store.list(prefix)]
             done = [k for k in keys if k.endswith(SNAPSHOT_DONE)]
             store.delete_many(done)
@@ -143,8 +156,8 @@ class SnapshotJobs:
 
     def expire_automated(self) -> None:
         """Keep the newest `automated_cluster_snapshot_retention_count` automated snapshots."""
-        keep = self.frontend.config.automated_cluster_snapshot_retention_count
-        finished = sorted((j for j in self.frontend.catalog.state.snapshot_jobs.values()
+        keep = self.config.automated_cluster_snapshot_retention_count
+        finished = sorted((j for j in self.catalog.state.snapshot_jobs.values()
                            if j.type == "AUTOMATED" and j.state == "FINISHED"), key=lambda j: j.created_at)
         for job in finished[:-keep] if len(finished) > keep else []:
             self.retire(job)
@@ -153,11 +166,11 @@ class SnapshotJobs:
         """Settle jobs a crash, restart or restore cut off. A job whose marker made it to storage did
         finish (its snapshot is complete): it becomes FINISHED. Any other becomes ERROR and its
         incomplete folder is removed."""
-        for job in list(self.frontend.catalog.state.snapshot_jobs.values()):
+        for job in list(self.catalog.state.snapshot_jobs.values()):
             if job.state in {"INITIALIZING", "SNAPSHOTING", "UPLOADING"}:
-                store = self.frontend.store_for(job.storage_volume)
-                manifest_key = self.frontend.keys.snapshot_object(job.name, SNAPSHOT_MANIFEST)
-                if store.exists(self.frontend.keys.snapshot_object(job.name, SNAPSHOT_DONE)):
+                store = self.stores(job.storage_volume)
+                manifest_key = self.keys.snapshot_object(job.name, SNAPSHOT_MANIFEST)
+                if store.exists(self.keys.snapshot_object(job.name, SNAPSHOT_DONE)):
                     manifest = SnapshotManifest.from_bytes(store.get(manifest_key), manifest_key)
                     self._put(job, state="FINISHED", fe_journal_id=manifest.fe_journal_id,
                               finished_at=job.finished_at or time.time())
@@ -173,12 +186,12 @@ class SnapshotJobs:
     def expire_manual(self) -> None:
         """Retire manual snapshots whose `retention` property has run out."""
         now = time.time()
-        for job in self.retained(self.frontend.catalog):
+        for job in self.retained(self.catalog):
             retention = job.properties.get("retention")
             if job.type == "MANUAL" and retention and now - job.created_at >= retention_seconds(retention):
                 self.retire(job)
 
-    def retained(self, catalog: Catalog) -> list[SnapshotJob]:
+    def retained(self, catalog: CatalogView) -> list[SnapshotJob]:
         """Finished snapshots, newest first."""
         return sorted((j for j in catalog.state.snapshot_jobs.values() if j.state == "FINISHED"),
                       key=lambda j: j.created_at, reverse=True)
@@ -187,19 +200,19 @@ class SnapshotJobs:
 
     def due(self) -> bool:
         """True when automated snapshots are on and the newest one is older than the interval."""
-        settings = self.frontend.catalog.state.automated_snapshots
-        if not settings.enabled or not self.frontend.is_leader:
+        settings = self.catalog.state.automated_snapshots
+        if not settings.enabled or not self.committer.is_leader:
             return False
-        automated = [j.created_at for j in self.frontend.catalog.state.snapshot_jobs.values()
+        automated = [j.created_at for j in self.catalog.state.snapshot_jobs.values()
                      if j.type == "AUTOMATED" and j.state != "ERROR"]
-        interval = self.frontend.config.automated_cluster_snapshot_interval_seconds
+        interval = self.config.automated_cluster_snapshot_interval_seconds
         return not automated or time.time() - max(automated) >= interval
 
     def run_due(self) -> None:
         """The scheduler's tick: expire what ran out, then take an automated snapshot if one is due."""
-        if not self.frontend.is_leader:
+        if not self.committer.is_leader:
             return
         self.expire_manual()
         if self.due():
-            volume = self.frontend.catalog.state.automated_snapshots.storage_volume
+            volume = self.catalog.state.automated_snapshots.storage_volume
             self.take(None, "AUTOMATED", volume)

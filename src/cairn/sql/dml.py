@@ -66,7 +66,7 @@ def insert(session: "Session", statement: exp.Insert) -> ResultSet:
             sql, views = prepare(session, source, con, session.frontend.data_access, pinned)
             relation = f"({sql})"
         with session.running(con):
-            result = load_relation(session.frontend, db_name, name, con, relation, columns,
+            result = load_relation(session.frontend.loads, db_name, name, con, relation, columns,
                                    label=statement.meta.get("label"))
     except duckdb.Error as exc:
         raise _user_error(exc, views) from None

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from cairn.catalog.model import CatalogState
+from cairn.catalog.view import CatalogView
+from cairn.config.fe_config import FeConfig
 from cairn.lake.manifest import MANIFESTS
+from cairn.lake.pins import Pins
 from cairn.snapshot.manifest import SnapshotManifest
-from cairn.storage.keys import SNAPSHOT_MANIFEST
+from cairn.storage.keys import SNAPSHOT_MANIFEST, ClusterKeys
+from cairn.storage.object_store import ObjectStore
+from cairn.storage.resolver import StoreResolver
 from cairn.vacuum.window import window_manifests
 
-if TYPE_CHECKING:
-    from cairn.fe.frontend import Frontend
 
 @dataclass
 class LiveSet:
@@ -29,32 +32,47 @@ class LiveSet:
                 or any(key.startswith(prefix) for prefix in self.protected_prefixes[volume]))
 
 
-def live_set(frontend: "Frontend", trash_seconds: float) -> LiveSet:
+@dataclass(frozen=True)
+class LiveSources:
+    """Where the live set comes from: the catalog, the pins of running statements and in-flight
+    loads, the catalog a snapshot job is capturing, the metadata store (its log and images, for the
+    point-in-time window) and the stores of the data volumes."""
+
+    catalog: CatalogView
+    pins: Pins
+    capturing: Callable[[], CatalogState | None]
+    meta_store: ObjectStore
+    stores: StoreResolver
+    keys: ClusterKeys
+    config: FeConfig
+
+
+def live_set(sources: LiveSources, trash_seconds: float) -> LiveSet:
     """The visible versions, the versions every retained snapshot pins, the objects running statements
     read, and dropped objects still within their recycle-bin time."""
     live = LiveSet()
     # One moment for all three: readers pin and snapshots capture under this same lock.
-    with frontend.catalog.lock:
-        state = frontend.catalog.state.model_copy(deep=True)
-        live.in_use = frontend.data_access.pinned()
-        capturing = frontend.snapshots.capturing
-    _add_versions(frontend, live, state)
-    _add_pinned_rowsets(frontend, live, state)
+    with sources.catalog.lock:
+        state = sources.catalog.state.model_copy(deep=True)
+        live.in_use = sources.pins.pinned()
+        capturing = sources.capturing()
+    _add_versions(sources, live, state)
+    _add_pinned_rowsets(sources, live, state)
     if capturing is not None:
-        _add_versions(frontend, live, capturing)  # a snapshot job's image, before its manifest exists
+        _add_versions(sources, live, capturing)  # a snapshot job's image, before its manifest exists
     for job in state.snapshot_jobs.values():
         if job.state not in {"FINISHED", "INITIALIZING", "SNAPSHOTING", "UPLOADING"}:
             continue
-        store = frontend.store_for(job.storage_volume)
-        key = frontend.keys.snapshot_object(job.name, SNAPSHOT_MANIFEST)
+        store = sources.stores(job.storage_volume)
+        key = sources.keys.snapshot_object(job.name, SNAPSHOT_MANIFEST)
         if job.state != "FINISHED" and not store.exists(key):
             continue  # still being written: its image's versions are the visible ones, counted above
         manifest = SnapshotManifest.from_bytes(store.get(key), key)
         for item in manifest.objects:
             live.keys[item.volume].add(item.key)
-    window = frontend.config.cluster_snapshot_pitr_window_seconds
+    window = sources.config.cluster_snapshot_pitr_window_seconds
     if window > 0:
-        _add_window_versions(frontend, live, state, time.time() - window)
+        _add_window_versions(sources, live, state, time.time() - window)
     now = time.time()
     for dropped in state.recycle_bin:
         if now - dropped.dropped_at < trash_seconds:
@@ -62,36 +80,36 @@ def live_set(frontend: "Frontend", trash_seconds: float) -> LiveSet:
     return live
 
 
-def _add_versions(frontend: "Frontend", live: LiveSet, state: CatalogState) -> None:
+def _add_versions(sources: LiveSources, live: LiveSet, state: CatalogState) -> None:
     """Every partition manifest `state` makes visible, and their rowsets."""
     for db in state.databases.values():
-        store = frontend.store_for(db.storage_volume)
+        store = sources.stores(db.storage_volume)
         keys = [p.manifest_key for t in db.tables.values() for p in t.partitions if p.manifest_key]
         live.keys[db.storage_volume].update(keys)  # type: ignore[arg-type]
         for manifest in MANIFESTS.get_many(store, keys):  # type: ignore[arg-type]
             live.keys[db.storage_volume].update(r.key for r in manifest.rowsets())
 
 
-def _add_pinned_rowsets(frontend: "Frontend", live: LiveSet, state: CatalogState) -> None:
+def _add_pinned_rowsets(sources: LiveSources, live: LiveSet, state: CatalogState) -> None:
     """The rowsets of manifests a running statement pinned (it reads them after pinning)."""
     volumes = sorted({db.storage_volume for db in state.databases.values()})
     for key in [k for k in live.in_use if k.endswith(".json")]:
         manifest = MANIFESTS.cached(key)
         if manifest is None:
-            holder = next((frontend.store_for(v) for v in volumes if frontend.store_for(v).exists(key)), None)
+            holder = next((sources.stores(v) for v in volumes if sources.stores(v).exists(key)), None)
             manifest = MANIFESTS.get_many(holder, [key])[0] if holder is not None else None
         if manifest is not None:
             live.in_use.update(r.key for r in manifest.rowsets())
 
 
-def _add_window_versions(frontend: "Frontend", live: LiveSet, state: CatalogState, since: float) -> None:
+def _add_window_versions(sources: LiveSources, live: LiveSet, state: CatalogState, since: float) -> None:
     """Every version visible at some moment of the point-in-time window stays, since a restore may
     replay the log to any moment inside it."""
     volume_of = {db.id: db.storage_volume for db in state.databases.values()}
-    for volume, keys in window_manifests(frontend.meta_store, frontend.keys, since, volume_of).items():
+    for volume, keys in window_manifests(sources.meta_store, sources.keys, since, volume_of).items():
         if volume not in state.storage_volumes:
             continue  # a volume this incarnation no longer knows holds nothing it could restore
-        store = frontend.store_for(volume)
+        store = sources.stores(volume)
         present = [k for k in keys if k in live.keys[volume] or store.exists(k)]
         live.keys[volume].update(present)
         for manifest in MANIFESTS.get_many(store, present):

@@ -13,12 +13,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-from cairn.vacuum.live_set import live_set
-
-if TYPE_CHECKING:
-    from cairn.fe.frontend import Frontend
+from cairn.vacuum.live_set import LiveSources, live_set
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +35,8 @@ class VacuumReport:
 class Vacuum:
     """Runs vacuum for one FE and remembers since when each dead object has been dead."""
 
-    def __init__(self, frontend: "Frontend") -> None:
-        self.frontend = frontend
+    def __init__(self, sources: LiveSources) -> None:
+        self.sources = sources
         self._dead_since: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
 
@@ -49,20 +44,20 @@ class Vacuum:
         """One pass over the data of every volume in use. Raises CairnError if storage fails."""
         started = time.perf_counter()
         report = VacuumReport(dry_run=dry_run)
-        grace = self.frontend.config.vacuum_grace_period_seconds
+        grace = self.sources.config.vacuum_grace_period_seconds
         with self._lock:
             computed_at = time.time()
-            live = live_set(self.frontend, self.frontend.config.catalog_trash_expire_second)
+            live = live_set(self.sources, self.sources.config.catalog_trash_expire_second)
             cutoff = computed_at - max(grace, MIN_AGE_SECONDS)
-            state = self.frontend.catalog.state
+            state = self.sources.catalog.state
             volumes = {db.storage_volume for db in state.databases.values()}
             volumes |= {d.storage_volume for d in state.recycle_bin if d.storage_volume in state.storage_volumes}
             now = time.time()
             seen: set[tuple[str, str]] = set()
             for volume in sorted(volumes):
-                store = self.frontend.store_for(volume)
+                store = self.sources.stores(volume)
                 doomed, sizes = [], 0
-                for info in store.list(self.frontend.keys.data_prefix):
+                for info in store.list(self.sources.keys.data_prefix):
                     report.examined += 1
                     if live.needs(volume, info.key) or info.last_modified.timestamp() > cutoff:
                         continue
