@@ -13,8 +13,8 @@ import pytest
 from pymysql.constants import CLIENT
 
 from fe_process import FeProcess, module_fe, start_local_fe  # noqa: F401 - module_fe is the `fe` fixture
-from mysql_wire import (BASE_CAPABILITIES, COM_QUERY, COM_STMT_EXECUTE, COM_STMT_PREPARE, DEPRECATE_EOF,
-                        MULTI_STATEMENTS, Closed, Packet, WireClient, lenenc, ok_counts)
+from mysql_wire import (BASE_CAPABILITIES, COM_QUERY, COM_RESET_CONNECTION, COM_STMT_EXECUTE, COM_STMT_PREPARE,
+                        DEPRECATE_EOF, MULTI_STATEMENTS, Closed, Packet, WireClient, lenenc, ok_counts)
 
 MORE_RESULTS_EXISTS = 0x08
 CLOSE_WAIT_SECONDS = 60  # an upper bound for the server to close a connection, never a measurement
@@ -277,4 +277,18 @@ def test_a_garbage_handshake_is_refused(fe: FeProcess) -> None:
         assert reply.is_err and reply.error_code == 1835
     except (Closed, socket.timeout) as exc:
         raise AssertionError("the server should answer a malformed handshake") from exc
+    client.close()
+
+
+def test_reset_connection_restores_defaults_and_closes_statements(fe: FeProcess, victim: str) -> None:
+    client = WireClient(fe.query_port)
+    assert client.login(BASE_CAPABILITIES | DEPRECATE_EOF, database="proto").is_ok
+    assert client.command(COM_QUERY, b"SET wait_timeout = 77").is_ok
+    statement_id, _, _ = prepare(client, "SELECT ?", True)
+    assert client.command(COM_RESET_CONNECTION, b"").is_ok
+    client.send(bytes([COM_QUERY]) + b"SELECT @@wait_timeout, DATABASE()")
+    packets = read_until_end(client, True)
+    assert packets[-2].payload == b"\x0528800\x05proto"  # the default again, in the same database
+    reply = client.command(COM_STMT_EXECUTE, execute_body(statement_id, [1]))
+    assert reply.is_err and reply.error_code == 1243
     client.close()

@@ -34,7 +34,7 @@ from cairn.errors import CairnError, SqlSyntaxError
 from cairn.secrets import redact
 from cairn.server.mysql_packets import (MalformedPacket, parse_change_user, parse_execute, parse_execute_header,
                                         parse_field_list, parse_handshake_response)
-from cairn.server.mysql_prepared import PreparedStatement, bind
+from cairn.server.mysql_prepared import PreparedStatement, UnknownStatementError, bind
 from cairn.server.mysql_types import CairnColumn, StatementOutcome, mysql_column
 
 log = logging.getLogger(__name__)
@@ -253,6 +253,12 @@ class CairnConnection(Connection):
             raise ConnectionClosed()  # MySQL closes the connection when COM_CHANGE_USER fails
         await self.session.reset()
 
+    async def handle_reset_connection(self, data: bytes) -> None:
+        """COM_RESET_CONNECTION: prepared statements closed, session variables back to their defaults."""
+        self.statements.clear()
+        await self.session.reset()
+        await self.stream.write(self.ok())
+
     def _text(self, data: bytes) -> str:
         try:
             return self.client_charset.decode(data)
@@ -322,8 +328,8 @@ class CairnConnection(Connection):
     def _statement(self, statement_id: int) -> PreparedStatement:
         statement = self.statements.get(statement_id)
         if statement is None:
-            raise MysqlError(f"Unknown prepared statement handler ({statement_id}) given to mysqld_stmt_execute",
-                             ErrorCode.UNKNOWN_PROCEDURE)
+            raise UnknownStatementError(f"Unknown prepared statement handler ({statement_id}) given to "
+                                        "mysqld_stmt_execute")
         return statement
 
     async def handle_stmt_send_long_data(self, data: bytes) -> None:
@@ -350,7 +356,7 @@ class CairnConnection(Connection):
             raise MalformedPacket("COM_STMT_FETCH without a row count")
         wanted = int.from_bytes(data[4:8], "little")
         if statement.cursor is None:
-            raise MysqlError("The statement has no open cursor", ErrorCode.UNKNOWN_PROCEDURE)
+            raise UnknownStatementError(f"The prepared statement ({statement.statement_id}) has no open cursor")
         sent = 0
         while sent < wanted:
             try:

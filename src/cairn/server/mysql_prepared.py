@@ -18,9 +18,15 @@ from sqlglot import exp
 from sqlglot.errors import TokenError
 from sqlglot.tokens import Token, TokenType
 
-from cairn.errors import SqlSyntaxError
+from cairn.errors import CairnError, SqlSyntaxError
 from cairn.server.mysql_types import CairnColumn
 from cairn.sql.parser import DIALECT
+
+
+class UnknownStatementError(CairnError):
+    """A command names a prepared statement this connection does not have (ER_UNKNOWN_STMT_HANDLER)."""
+
+    mysql_code, sqlstate = 1243, "HY000"
 
 
 @dataclass

@@ -81,7 +81,11 @@ class CairnConnectionSession(BaseSession):
         self.frontend.metrics.sessions.inc()
 
     async def reset(self) -> None:
-        """After COM_CHANGE_USER: a fresh Cairn session for the newly authenticated user."""
+        """A fresh Cairn session (default variables) for the authenticated user, in the current database.
+
+        After COM_CHANGE_USER the user and database are the new ones; after COM_RESET_CONNECTION
+        they stay.
+        """
         await self.close()
         await self.init(self.connection)
 
