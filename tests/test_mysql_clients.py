@@ -117,3 +117,19 @@ def test_mysql_command_line_client_reports_rows_affected(fe: FeProcess) -> None:
     assert done.returncode == 0, done.stderr
     assert "Query OK, 3 rows affected" in done.stdout
     assert "Query OK, 2 rows affected" in done.stdout
+
+
+def test_change_user_runs_as_the_new_user(fe: FeProcess) -> None:
+    connection = MySQLdb.connect(host="127.0.0.1", port=fe.query_port, user="root")
+    connection.cursor().execute("CREATE USER 'clerk' IDENTIFIED BY 'pw'")
+    connection.change_user("clerk", "pw", "")
+    cursor = connection.cursor()
+    cursor.execute("SELECT CURRENT_USER()")
+    assert cursor.fetchone() == ("'clerk'@'%'",)
+    with pytest.raises(MySQLdb.OperationalError) as denied:
+        cursor.execute("CREATE DATABASE clerk_db")
+    assert denied.value.args[0] == 1142
+    with pytest.raises(MySQLdb.OperationalError) as refused:
+        connection.change_user("root", "wrong", "")
+    assert refused.value.args[0] == 1045
+    connection.close()
