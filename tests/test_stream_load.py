@@ -233,3 +233,19 @@ def test_other_endpoints_reveal_nothing_and_change_nothing(fe: FeProcess) -> Non
         status, answer = raw_request(fe, "\r\n".join(head), b"1,a,2024-01-01\n")
         assert status == 401 and "Access denied" in answer["Message"], answer
     assert run_sql(fe, "SELECT count(*) FROM db.t") == [(0,)]
+
+
+def test_one_connection_carries_several_loads(fe: FeProcess) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", fe.http_port, timeout=60)
+    token = base64.b64encode(b"root:").decode()
+    answers = []
+    for label, body, data_format in (("k1", b"1,a,2024-01-01\n", "csv"), ("k2", b"[{", "json"),
+                                     ("k3", b"2,b,2024-01-02\n", "csv")):
+        connection.request("PUT", "/api/db/t/_stream_load", body=body, headers={
+            "Authorization": f"Basic {token}", "label": label, "column_separator": ",", "format": data_format})
+        response = connection.getresponse()
+        answers.append((response.status, json.loads(response.read())["Status"]))
+    connection.close()
+    # The refused body was read whole, so the connection went on to the next load.
+    assert answers == [(200, "Success"), (400, "Fail"), (200, "Success")]
+    assert run_sql(fe, "SELECT id FROM db.t ORDER BY id") == [(1,), (2,)]
