@@ -45,7 +45,8 @@ def _mallory_is_denied(fe: Frontend) -> None:
 
 
 @pytest.mark.parametrize("form", ["legacy", "made-up mac", "copied mac", "not json", "replayed grant"])
-def test_a_forged_grant_at_the_next_id_is_never_applied(fe_config: FeConfig, form: str) -> None:
+def test_a_forged_grant_at_the_next_id_is_never_applied(fe_config: FeConfig, form: str,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
     fe = Frontend.open(fe_config)
     session = Session(fe)
     session.execute_script("CREATE DATABASE shop; CREATE TABLE shop.t (x INT) DISTRIBUTED BY HASH(x); "
@@ -59,6 +60,8 @@ def test_a_forged_grant_at_the_next_id_is_never_applied(fe_config: FeConfig, for
     assert fe.is_leader and fe.position.entry_id == forged_id + 1
     _mallory_is_denied(fe)
     assert fe.journal.rejected == 1
+    assert f"journal entry {fe.keys.journal_entry(fe.journal.incarnation, forged_id)} does not authenticate" \
+        in caplog.text
     metrics = fe.metrics.registry.get_sample_value("cairn_journal_rejected_entries")
     assert metrics == 1
     fe.close()

@@ -148,3 +148,16 @@ def test_a_restore_without_the_right_key_fails_with_one_clear_line(tmp_path: Pat
     assert proc.returncode == 1, output
     assert "catalog_encryption_key" in output and keyring.KEY_ENV in output
     assert "Traceback" not in output
+
+
+def test_a_sealed_secret_opens_only_with_its_key_and_unaltered() -> None:
+    first = keyring.Keyring(keyring.CatalogKey.from_text(_key(), "test"))
+    sealed = first.seal("s3cr\\et'")
+    assert "s3cr" not in sealed and first.open(sealed, "x") == "s3cr\\et'"
+    assert first.open("clear-legacy-value", "x") == "clear-legacy-value"
+    altered = sealed[:-6] + ("A" if sealed[-6] != "A" else "B") + sealed[-5:]
+    with pytest.raises(CatalogKeyError, match="altered"):
+        first.open(altered, "image x")
+    other = keyring.Keyring(keyring.CatalogKey.from_text(_key(), "test"))
+    with pytest.raises(CatalogKeyError, match=f"catalog key {first.current.key_id}.*{keyring.KEY_ENV}"):
+        other.open(sealed, "image x")

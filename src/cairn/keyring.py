@@ -79,6 +79,7 @@ class Keyring:
         self.current = current
         self.source = source
         self._by_id = {k.key_id: k for k in [*(previous or []), current]}
+        self.previous_ids = [k.key_id for k in previous or [] if k.key_id != current.key_id]
 
     def knows(self, key_id: str) -> bool:
         return key_id in self._by_id
@@ -180,12 +181,15 @@ def install(keyring: Keyring) -> None:
     global _installed
     with _lock:
         _installed = keyring
+    log.info("catalog key %s from %s (%d previous key(s) accepted for reading)", keyring.current.key_id,
+             keyring.source, len(keyring.previous_ids))
 
 
 def current() -> Keyring:
     """The installed keyring; with none installed, the one the environment or default key file gives."""
-    global _installed
     with _lock:
-        if _installed is None:
-            _installed = resolve()
-        return _installed
+        keyring = _installed
+    if keyring is None:
+        keyring = resolve()
+        install(keyring)
+    return keyring
