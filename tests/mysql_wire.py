@@ -118,7 +118,7 @@ class WireClient:
             try:
                 if not self.sock.recv(65536):
                     return True
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except ConnectionError:
                 return True

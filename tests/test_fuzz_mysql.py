@@ -13,10 +13,9 @@ import urllib.request
 
 import pymysql
 import pytest
+from fe_process import FeProcess, module_fe  # noqa: F401 - module_fe is the `fe` fixture
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from fe_process import FeProcess, module_fe  # noqa: F401 - module_fe is the `fe` fixture
 from mysql_wire import BASE_CAPABILITIES, DEPRECATE_EOF, MULTI_STATEMENTS, WireClient
 
 EXAMPLES = int(os.environ.get("CAIRN_FUZZ_EXAMPLES", "150"))
@@ -37,7 +36,7 @@ def _answer(sock: socket.socket) -> bytes:
             length = int.from_bytes(received[:3], "little")
             if len(received) >= 4 + length and received[4:5] in (b"\x00", b"\xff"):
                 break
-    except (socket.timeout, ConnectionError):
+    except (TimeoutError, ConnectionError):
         pass
     return received
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from typing import Any, AsyncIterator, Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol
 
 import pyarrow as pa
 from mysql_mimic import ResultColumn, packets, types
@@ -32,8 +33,14 @@ from sqlglot.tokens import Token
 
 from cairn.errors import CairnError, SqlSyntaxError
 from cairn.secrets import redact
-from cairn.server.mysql_packets import (MalformedPacket, parse_change_user, parse_execute, parse_execute_header,
-                                        parse_field_list, parse_handshake_response)
+from cairn.server.mysql_packets import (
+    MalformedPacket,
+    parse_change_user,
+    parse_execute,
+    parse_execute_header,
+    parse_field_list,
+    parse_handshake_response,
+)
 from cairn.server.mysql_prepared import PreparedStatement, UnknownStatementError, bind
 from cairn.server.mysql_types import CairnColumn, StatementOutcome, mysql_column
 
@@ -92,7 +99,7 @@ class StatementSession(Protocol):
 class CairnConnection(Connection):
     """A connection whose statements run in a `StatementSession`."""
 
-    session: StatementSession  # type: ignore[assignment]
+    session: StatementSession
     handshake_timeout: float = 10.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -109,7 +116,7 @@ class CairnConnection(Connection):
             await self.session.init(self)
         except (ConnectionClosed, asyncio.IncompleteReadError, ConnectionError):
             return
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.info("closing connection %s: no complete handshake within %ss", self.connection_id,
                      self.handshake_timeout)
             return
@@ -155,7 +162,7 @@ class CairnConnection(Connection):
         while True:
             try:
                 data = await asyncio.wait_for(self.stream.read(), timeout=self.session.idle_timeout())
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.info("closing connection %s: idle for wait_timeout", self.connection_id)
                 self.stream.reset_seq()
                 await self.stream.write(_error_packet(
@@ -190,7 +197,7 @@ class CairnConnection(Connection):
                 self.stream.reset_seq()
 
     async def dispatch(self, command: int, rest: bytes) -> None:
-        handlers = {
+        handlers: dict[int, Callable[[bytes], Awaitable[None]]] = {
             types.Commands.COM_QUERY: self.handle_query,
             types.Commands.COM_STMT_PREPARE: self.handle_stmt_prepare,
             types.Commands.COM_STMT_SEND_LONG_DATA: self.handle_stmt_send_long_data,
@@ -205,7 +212,7 @@ class CairnConnection(Connection):
             types.Commands.COM_INIT_DB: self.handle_init_db,
             types.Commands.COM_FIELD_LIST: self.handle_field_list,
         }
-        handler = handlers.get(command)  # type: ignore[call-overload]
+        handler = handlers.get(command)
         if handler is None:
             raise MysqlError(f"Unsupported command: {command:#x}", ErrorCode.UNKNOWN_COM_ERROR)
         await handler(rest)
@@ -261,7 +268,7 @@ class CairnConnection(Connection):
 
     def _text(self, data: bytes) -> str:
         try:
-            return self.client_charset.decode(data)
+            return str(self.client_charset.decode(data))
         except (UnicodeDecodeError, LookupError):
             raise MalformedPacket("text not in the connection's character set") from None
 

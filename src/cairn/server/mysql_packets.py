@@ -209,9 +209,9 @@ def _temporal(reader: PacketReader, column_type: ColumnType) -> Any:
         day = datetime.date(raw.unpack("H"), raw.unpack("B"), raw.unpack("B"))
         if not raw.remaining():
             return day
-        clock = [raw.unpack("B"), raw.unpack("B"), raw.unpack("B")]
+        hour, minute, second = raw.unpack("B"), raw.unpack("B"), raw.unpack("B")
         micros = raw.unpack("I") if raw.remaining() else 0
-        return datetime.datetime(day.year, day.month, day.day, *clock, micros)
+        return datetime.datetime(day.year, day.month, day.day, hour, minute, second, micros)
     except ValueError:
         raise MalformedPacket("invalid date or time parameter") from None
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime
 import decimal
 import math
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -55,7 +56,7 @@ def placeholders(sql: str) -> list[Token]:
     return [token for token in tokens if token.token_type == TokenType.PLACEHOLDER]
 
 
-def literal(value: Any) -> exp.Expression:
+def literal(value: Any) -> exp.Expr:
     """The SQL literal for one bound value."""
     if isinstance(value, float) and not math.isfinite(value):
         return exp.cast(exp.Literal.string(str(value)), exp.DataType.Type.DOUBLE)

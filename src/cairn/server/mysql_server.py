@@ -28,10 +28,10 @@ from cairn.errors import CairnError, SqlSyntaxError
 from cairn.fe.frontend import Frontend
 from cairn.fe.session import Session
 from cairn.fe.variables import DEFAULTS, get_variable
+from cairn.secrets import mask_values
 from cairn.server.mysql_connection import CAIRN_CAPABILITIES, CairnConnection
 from cairn.server.mysql_prepared import placeholders
 from cairn.server.mysql_stream import StrictStream
-from cairn.secrets import mask_values
 from cairn.server.mysql_types import CairnColumn, StatementOutcome, mysql_column
 from cairn.sql.parser import DIALECT, parse_statement, split_statements
 from cairn.sql.redaction import loggable, secrets_in
@@ -165,6 +165,7 @@ class CairnConnectionSession(BaseSession):
                 return found, []
             probe = statement.copy().transform(
                 lambda node: exp.Null() if isinstance(node, exp.Placeholder) else node)
+            assert isinstance(probe, exp.Query)  # a query stays a query when its placeholders become NULL
             try:
                 result = session.execute(exp.select("*").from_(probe.subquery("prepared")).limit(0)
                                          .sql(dialect=DIALECT))
@@ -209,7 +210,7 @@ class CairnMysqlServer(MysqlServer):
             return
         try:
             await connection.start()
-        except Exception:  # noqa: BLE001 - one connection's failure never reaches the server
+        except Exception:
             log.exception("connection %s failed", connection.connection_id)
         finally:
             writer.close()

@@ -34,6 +34,8 @@ _LENGTHS = {
 }
 _NOT_FIXED_DECIMALS = 31  # MySQL's NOT_FIXED_DEC: a float or double without a declared scale
 _STRING_LENGTH = 65533 * 4  # bytes of a utf8mb4 VARCHAR(65533), StarRocks' default string width
+_NO_FLAGS = ColumnDefinition(0)
+Encoder = Callable[[ResultColumn, Any], bytes]
 
 
 @dataclass
@@ -46,7 +48,7 @@ class CairnColumn:
     wire: ResultColumn
     length: int
     decimals: int = 0
-    flags: ColumnDefinition = ColumnDefinition(0)
+    flags: ColumnDefinition = _NO_FLAGS
     charset: CharacterSet = CharacterSet.utf8mb4
 
     @property
@@ -55,24 +57,26 @@ class CairnColumn:
 
     def definition(self) -> bytes:
         """The ColumnDefinition41 packet for this column."""
-        return make_column_definition_41(server_charset=CharacterSet.utf8mb4, name=self.wire.name,
+        return bytes(make_column_definition_41(server_charset=CharacterSet.utf8mb4, name=self.wire.name,
                                          character_set=self.charset, column_length=self.length,
-                                         column_type=self.wire.type, flags=self.flags, decimals=self.decimals)
+                                         column_type=self.wire.type, flags=self.flags, decimals=self.decimals))
 
 
-def _column(name: str, column_type: ColumnType, *, length: int, decimals: int = 0,
-            flags: ColumnDefinition = ColumnDefinition(0), binary: bool = False, **encoders: Any) -> CairnColumn:
+def _column(name: str, column_type: ColumnType, *, length: int, decimals: int = 0, flags: ColumnDefinition = _NO_FLAGS,
+            binary: bool = False, text_encoder: Encoder | None = None,
+            binary_encoder: Encoder | None = None) -> CairnColumn:
     # Numbers and dates are declared with the binary character set, as MySQL does; their values
     # are ASCII text either way, so mysql-mimic encodes them as UTF-8.
     charset = CharacterSet.binary if binary else CharacterSet.utf8mb4
-    return CairnColumn(ResultColumn(name, column_type, **encoders), length, decimals, flags, charset)
+    wire = ResultColumn(name, column_type, text_encoder=text_encoder, binary_encoder=binary_encoder)
+    return CairnColumn(wire, length, decimals, flags, charset)
 
 
 def _text(column: ResultColumn, value: object) -> bytes:
     return str(value).encode()
 
 
-def _packer(fmt: str):  # noqa: ANN202 - an encoder for mysql-mimic
+def _packer(fmt: str) -> Encoder:
     packer = struct.Struct(fmt)
     return lambda column, value: packer.pack(int(value))
 
@@ -107,10 +111,10 @@ def nested_text(value: object, arrow_type: pa.DataType) -> str:
     return _quoted(str(value))
 
 
-def _nested_encoders(arrow_type: pa.DataType) -> dict[str, Callable[[ResultColumn, object], bytes]]:
+def _nested_encoders(arrow_type: pa.DataType) -> tuple[Encoder, Encoder]:
     """Text and binary-protocol encoders that print a nested value in StarRocks' notation."""
-    return {"text_encoder": lambda column, value: nested_text(value, arrow_type).encode(),
-            "binary_encoder": lambda column, value: str_len(nested_text(value, arrow_type).encode())}
+    return (lambda column, value: nested_text(value, arrow_type).encode(),
+            lambda column, value: bytes(str_len(nested_text(value, arrow_type).encode())))
 
 
 def mysql_column(name: str, arrow_type: pa.DataType) -> CairnColumn:
@@ -140,7 +144,8 @@ def mysql_column(name: str, arrow_type: pa.DataType) -> CairnColumn:
         return _column(name, ColumnType.BLOB, length=_STRING_LENGTH, flags=ColumnDefinition.BINARY_FLAG
                            | ColumnDefinition.BLOB_FLAG, binary=True)
     if pa.types.is_nested(arrow_type):
-        return _column(name, ColumnType.VAR_STRING, length=_STRING_LENGTH, **_nested_encoders(arrow_type))
+        text, binary = _nested_encoders(arrow_type)
+        return _column(name, ColumnType.VAR_STRING, length=_STRING_LENGTH, text_encoder=text, binary_encoder=binary)
     return _column(name, ColumnType.VAR_STRING, length=_STRING_LENGTH, text_encoder=_text)
 
 
