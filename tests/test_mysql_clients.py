@@ -53,6 +53,8 @@ def test_jdbc(fe: FeProcess, jdbc_classes: Path, server_prepare: bool) -> None:
     assert database in seen["catalogs"].split(",")
     assert seen["tables"] == "items:TABLE"
     assert seen["table_columns"] == "id:INT,name:VARCHAR,price:DECIMAL,at:DATETIME"
+    assert seen["multi_batch_counts"] == "1,1,1"
+    assert seen["multi_results"] == "a,3"
     assert seen["done"] == "true"
 
 
@@ -70,6 +72,8 @@ def test_node_mysql2(fe: FeProcess) -> None:
     assert seen["query_rows"] == [[1, "pen", "1.50"]]
     assert seen["query_types"] == [["id", 3], ["name", 253], ["price", 246]]
     assert seen["execute_again"] == 5
+    assert seen["stacked_without_flag"] == 1064
+    assert seen["multi"] == [[{"a": 1}], 2, [{"b": "x"}]]
 
 
 def test_pymysql(fe: FeProcess) -> None:

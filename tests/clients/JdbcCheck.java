@@ -82,6 +82,26 @@ public class JdbcCheck {
             }
             say("table_columns", String.join(",", columns));
         }
+        // With allowMultiQueries the driver sends a Statement batch as one multi-statement query.
+        try (Connection conn = DriverManager.getConnection(url + "&allowMultiQueries=true");
+             Statement st = conn.createStatement()) {
+            for (int id = 30; id < 33; id++) {
+                st.addBatch("INSERT INTO " + db + ".items (id, name) VALUES (" + id + ", 'multi')");
+            }
+            List<String> counts = new ArrayList<>();
+            for (int c : st.executeBatch()) counts.add(String.valueOf(c));
+            say("multi_batch_counts", String.join(",", counts));
+            List<String> results = new ArrayList<>();
+            boolean isResultSet = st.execute("SELECT 'a'; SELECT count(*) FROM " + db + ".items WHERE name = 'multi'");
+            while (isResultSet) {
+                try (ResultSet rs = st.getResultSet()) {
+                    rs.next();
+                    results.add(rs.getString(1));
+                }
+                isResultSet = st.getMoreResults();
+            }
+            say("multi_results", String.join(",", results));
+        }
         say("done", "true");
     }
 }

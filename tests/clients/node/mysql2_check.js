@@ -28,7 +28,18 @@ async function main() {
   seen.query_types = qfields.map((f) => [f.name, f.columnType]);
   const [again] = await conn.execute("SELECT count(*) AS n FROM items WHERE id >= ? AND name <> ?", [0, ""]);
   seen.execute_again = again[0].n;
+  try {
+    await conn.query("SELECT 1; SELECT 2");
+    seen.stacked_without_flag = "ran";
+  } catch (err) {
+    seen.stacked_without_flag = err.errno;
+  }
   await conn.end();
+  const multi = await mysql.createConnection({ host: "127.0.0.1", port: Number(port), user: "root",
+    database: db, multipleStatements: true });
+  const [sets] = await multi.query("SELECT 1 AS a; INSERT INTO items (id) VALUES (40), (41); SELECT 'x' AS b");
+  seen.multi = [sets[0], sets[1].affectedRows, sets[2]];
+  await multi.end();
   console.log(JSON.stringify(seen));
 }
 
