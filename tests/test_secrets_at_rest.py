@@ -16,6 +16,7 @@ import pytest
 
 from cairn import keyring
 from cairn.api import load_config
+from cairn.cn.local_nodes import start_local_nodes, stop_local_nodes
 from cairn.errors import CatalogKeyError
 from cairn.fe.frontend import Frontend
 from cairn.fe.session import Session
@@ -161,3 +162,14 @@ def test_a_sealed_secret_opens_only_with_its_key_and_unaltered() -> None:
     other = keyring.Keyring(keyring.CatalogKey.from_text(_key(), "test"))
     with pytest.raises(CatalogKeyError, match=f"catalog key {first.current.key_id}.*{keyring.KEY_ENV}"):
         other.open(sealed, "image x")
+
+
+def test_a_local_compute_node_is_not_given_the_catalog_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = _key()
+    monkeypatch.setenv(keyring.KEY_ENV, key)
+    nodes = start_local_nodes(1, tmp_path)
+    try:
+        environ = Path(f"/proc/{nodes[0].process.pid}/environ").read_bytes()
+    finally:
+        stop_local_nodes(nodes)
+    assert b"PATH=" in environ and key.encode() not in environ and keyring.KEY_ENV.encode() not in environ

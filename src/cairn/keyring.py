@@ -133,6 +133,12 @@ class Keyring:
         self._key(key_id, what)
 
 
+def environment_without_keys() -> dict[str, str]:
+    """This process's environment minus the catalog key variables: what a compute node is started
+    with, since only FEs may hold the key."""
+    return {k: v for k, v in os.environ.items() if k not in {KEY_ENV, PREVIOUS_KEYS_ENV}}
+
+
 def default_key_file() -> Path:
     """The embedded default's key file: in the user's config area, never on a storage volume."""
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cairn import keyring
 from cairn.errors import ConfigError
 
 START_SECONDS = 60.0
@@ -54,7 +55,8 @@ def start_local_nodes(count: int, data_dir: Path) -> list[LocalNode]:
                             f"webserver_port = {web}\nbrpc_port = {brpc}\nstorage_root_path = {root / 'storage'}\n")
             log = root / "cn.log"
             process = subprocess.Popen([sys.executable, "-m", "cairn.cli.main", "cn", "--conf", str(conf)],
-                                       stdout=log.open("a"), stderr=subprocess.STDOUT)
+                                       stdout=log.open("a"), stderr=subprocess.STDOUT,
+                                       env=keyring.environment_without_keys())
             nodes.append(LocalNode(process, heartbeat, log))
             deadline = time.monotonic() + START_SECONDS
             while not (is_listening(heartbeat) and is_listening(thrift)):
