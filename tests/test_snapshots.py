@@ -287,3 +287,20 @@ def test_kill_minus_nine_in_each_job_state(fe_conf_values: dict[str, str], state
     for name in ("earlier", "next_one"):
         assert session.execute(f"ADMIN VERIFY CLUSTER SNAPSHOT {name} DEEP").rows()[0][2] == "OK"
     fe.close()
+
+
+def test_a_snapshot_retired_after_the_restored_point_is_not_listed(fe_conf_values: dict[str, str]) -> None:
+    # A point-in-time restore brings back a catalog in which a snapshot is FINISHED, though the old
+    # incarnation retired it later and removed its objects: the restored cluster must not list it.
+    fe = Frontend.open(load_config(None, **fe_conf_values))
+    session = Session(fe)
+    session.execute_script(SEED_SETUP + "ADMIN CREATE CLUSTER SNAPSHOT kept; ADMIN CREATE CLUSTER SNAPSHOT retired;")
+    store = fe.meta_store
+    store.delete_many([info.key for info in store.list(fe.keys.snapshot_dir("retired"))])
+    fe.close()
+    reopened = Frontend.open(load_config(None, **fe_conf_values))
+    session = Session(reopened)
+    assert [r[0] for r in snapshot_rows(session)] == ["kept"]
+    assert ("retired", "DELETED") in job_states(session)
+    assert session.execute("ADMIN VERIFY CLUSTER SNAPSHOT kept DEEP").rows()[0][2] == "OK"
+    reopened.close()

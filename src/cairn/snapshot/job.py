@@ -165,8 +165,15 @@ class SnapshotJobs:
     def recover_interrupted(self) -> None:
         """Settle jobs a crash, restart or restore cut off. A job whose marker made it to storage did
         finish (its snapshot is complete): it becomes FINISHED. Any other becomes ERROR and its
-        incomplete folder is removed."""
+        incomplete folder is removed. A FINISHED job whose marker is gone (a restore brought back a
+        catalog from before the snapshot was retired) becomes DELETED: it is never listed again."""
         for job in list(self.catalog.state.snapshot_jobs.values()):
+            if job.state == "FINISHED" and not self.stores(job.storage_volume).exists(
+                    self.keys.snapshot_object(job.name, SNAPSHOT_DONE)):
+                log.warning("cluster snapshot %s is gone from storage (retired after the restored point): "
+                            "it is no longer listed", job.name)
+                self._put(job, state="DELETED")
+                continue
             if job.state in {"INITIALIZING", "SNAPSHOTING", "UPLOADING"}:
                 store = self.stores(job.storage_volume)
                 manifest_key = self.keys.snapshot_object(job.name, SNAPSHOT_MANIFEST)
