@@ -1,4 +1,9 @@
-"""Run Cairn's benchmarks: `python -m bench.run [--rows N]`. Results go to bench/results/*.json."""
+"""Run Cairn's benchmarks: `python -m bench.run [--rows N] [--only NAME]`.
+
+Each benchmark writes bench/results/<name>.json (its figures, the references measured in the same
+run, the machine and the date); then README's benchmark table is written again from every JSON
+there (`--table-only` does just that).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from bench import (
     bench_serving,
     bench_snapshot,
     bench_vacuum,
+    readme_table,
 )
 
 
@@ -27,9 +33,14 @@ def main() -> None:
     parser.add_argument("--rto-mb", type=int, nargs="+", default=[10, 5000],
                         help="data sizes for the recovery-time benchmark, in MB")
     parser.add_argument("--compute-rows", type=int, default=4_000_000, help="rows for the compute-node benchmark")
+    parser.add_argument("--table-only", action="store_true",
+                        help="run nothing; write README's table from bench/results/*.json")
     parser.add_argument("--only", choices=["load_query", "serving", "snapshot", "restore", "compute", "vacuum"],
                         help="run one benchmark")
     args = parser.parse_args()
+    if args.table_only:
+        readme_table.write_readme()
+        return
     results = {}
     if args.only in (None, "load_query"):
         results["load_query"] = bench_load_query.run(args.rows)
@@ -44,6 +55,7 @@ def main() -> None:
     if args.only in (None, "vacuum"):
         results["vacuum"] = bench_vacuum.run()
     print(json.dumps(results, indent=2))
+    readme_table.write_readme()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,162 @@
+"""README's benchmark table, written from bench/results/*.json between two markers.
+
+Each benchmark has a row builder that turns its JSON into rows: what was measured, Cairn's figure,
+the reference measured in the same run, their ratio and the goal. A benchmark without a builder
+gets one generic row per figure group that holds a `ratio`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.common import RESULTS
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+START = "<!-- bench-table:start (python -m bench.run writes this table) -->"
+END = "<!-- bench-table:end -->"
+
+Row = tuple[str, str, str, str, str]  # what, Cairn, reference, ratio, goal
+HEADER = "| benchmark | Cairn | reference (same run) | ratio | goal | measured |\n|---|---|---|---|---|---|\n"
+
+
+def _met(ratio: float, goal: str) -> str:
+    """`goal` ('<= 1.2', '>= 0.7') with whether `ratio` meets it."""
+    op, _, bound = goal.partition(" ")
+    met = ratio <= float(bound) if op == "<=" else ratio >= float(bound)
+    return f"{goal} ({'met' if met else 'not met'})"
+
+
+def _load_query(r: dict[str, Any]) -> list[Row]:
+    load, query, rows = r["load"], r["query"], r["rows"]
+    return [
+        (f"load: `INSERT INTO t SELECT` of {rows / 1e6:g} M generated rows",
+         f"{load['cairn_seconds']:.1f} s ({load['cairn_rows_per_second'] / 1e6:.2f} M rows/s)",
+         f"pyarrow writing the same rows to Parquet: {load['pyarrow_seconds']:.1f} s",
+         f"{load['ratio']:.2f}", _met(load["ratio"], load["goal"])),
+        ("query: scan + filter + group-by over those rows", f"{query['cairn_seconds']:.3f} s",
+         f"DuckDB on the same Parquet files: {query['duckdb_direct_seconds']:.3f} s",
+         f"{query['ratio']:.2f}", _met(query["ratio"], query["goal"])),
+    ]
+
+
+def _serving(r: dict[str, Any]) -> list[Row]:
+    point, load = r["point_queries"], r["stream_load"]
+    return [
+        (f"point queries, {point['threads']} client threads, {point['rows'] / 1e6:g} M rows",
+         f"{point['mysql_qps']:.0f} q/s over MySQL", f"{point['in_process_qps']:.0f} q/s in-process",
+         f"{point['ratio']:.2f}", "—"),
+        (f"Stream Load of a {load['csv_bytes'] / 1e9:.1f} GB CSV",
+         f"{load['cairn_seconds']:.1f} s ({load['cairn_mb_per_second']:.1f} MB/s)",
+         f"pyarrow CSV reader + Parquet writer: {load['pyarrow_seconds']:.1f} s", f"{load['ratio']:.2f}", "—"),
+    ]
+
+
+def _snapshot(r: dict[str, Any]) -> list[Row]:
+    by_data, by_parts = r["by_data_size"], r["by_partitions"]["runs"]
+    sizes = " / ".join(f"{run['data_bytes'] / 1e6:,.0f} MB" for run in by_data["runs"])
+    times = " / ".join(f"{run['snapshot_seconds'] * 1e3:.1f} ms" for run in by_data["runs"])
+    ratio = by_data["ratio_largest_to_smallest"]
+    return [
+        (f"cluster snapshot, same catalog holding {sizes}", times, "smallest data size",
+         f"{ratio:.2f} (largest / smallest)", _met(ratio, by_data["goal"])),
+        ("cluster snapshot, " + " / ".join(f"{run['partitions']:,}" for run in by_parts) + " partitions",
+         " / ".join(f"{run['snapshot_seconds']:.3f} s" for run in by_parts), "—", "grows with the catalog", "—"),
+    ]
+
+
+def _restore(r: dict[str, Any]) -> list[Row]:
+    parts, data, rpo = r["rto_by_partitions"], r["rto_by_data"], r["rpo"]
+    rows: list[Row] = [
+        ("RTO (FE start with `--cluster_snapshot` → first query), " + " / ".join(
+            f"{run['partitions']:,}" for run in parts) + " partitions",
+         " / ".join(f"{run['rto_seconds']:.2f} s" for run in parts), "—", "—",
+         f"largest ≤ 30 s ({'met' if parts[-1]['rto_seconds'] <= 30 else 'not met'})"),
+        ("RTO, same catalog holding " + " / ".join(f"{run['data_bytes'] / 1e6:,.0f} MB" for run in data),
+         " / ".join(f"{run['rto_seconds']:.2f} s" for run in data), "smallest data size",
+         f"{r['rto_data_ratio']:.2f} (largest / smallest)", _met(r["rto_data_ratio"], r["rto_goals"]["data_ratio"])),
+        ("RPO: automated snapshots, PITR window on, FE disk lost",
+         f"{rpo['lost_rows']} rows lost ({rpo['acknowledged_rows']:,} acknowledged, "
+         f"{rpo['rows_after_restore']:,} restored)", "—", "—",
+         f"none lost ({'met' if rpo['lost_rows'] == 0 else 'not met'})"),
+    ]
+    return rows
+
+
+def _compute(r: dict[str, Any]) -> list[Row]:
+    warm, nodes = r["warm_vs_cold"], r["one_vs_two_nodes"]
+    return [
+        (f"compute node cache on moto's S3, {warm['rows'] / 1e6:g} M rows, group-by",
+         f"warm {warm['warm_seconds']:.3f} s (hit rate {warm['warm_hit_rate']:.2f})",
+         f"cold: {warm['cold_seconds']:.3f} s", f"{warm['warm_over_cold']:.2f} (warm / cold)", "—"),
+        (f"1 vs 2 compute nodes, same query, {nodes['rows'] / 1e6:g} M rows", f"2 nodes: {nodes['seconds_2_nodes']:.3f} s",
+         f"1 node: {nodes['seconds_1_nodes']:.3f} s", f"{nodes['speedup']:.2f} speedup", "— (2 shared cores)"),
+    ]
+
+
+def _vacuum(r: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for run in r["runs"]:
+        deleting, clean = run["deleting_run"], run["clean_run"]
+        rows.append((f"vacuum on {run['backend']}: {run['objects']:,} objects, {run['dead']:,} dead",
+                     f"{deleting['examined_per_second']:,} examined/s, {deleting['deleted_per_second']:,} deleted/s "
+                     f"({deleting['seconds']:.2f} s)", f"clean pass: {clean['examined_per_second']:,} objects/s",
+                     "—", "—"))
+    return rows
+
+
+BUILDERS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
+    "load_query": _load_query, "serving": _serving, "snapshot": _snapshot, "restore": _restore,
+    "compute": _compute, "vacuum": _vacuum,
+}
+
+
+def _generic(result: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for key, value in result.items():
+        if isinstance(value, dict) and isinstance(value.get("ratio"), (int, float)):
+            goal = value.get("goal")
+            rows.append((f"{result['benchmark']}: {key}", "see JSON", "see JSON", f"{value['ratio']:.2f}",
+                         _met(value["ratio"], goal) if isinstance(goal, str) else "—"))
+    return rows
+
+
+def table(results_dir: Path = RESULTS) -> str:
+    """The markdown table of every benchmark's latest JSON, with the machine and date of each."""
+    lines = [HEADER]
+    machines = set()
+    for path in sorted(results_dir.glob("*.json")):
+        result = json.loads(path.read_text())
+        name = result.get("benchmark", path.stem)
+        try:
+            rows = BUILDERS.get(name, _generic)(result)
+        except (KeyError, TypeError, ValueError, IndexError):
+            rows = _generic(result)
+        machine = result.get("machine", {})
+        machines.add(_machine_text(machine))
+        when = str(result.get("measured_at", "?"))[:10]
+        lines.extend(f"| {' | '.join(row)} | {when} |\n" for row in rows)
+    return f"Machine: {'; '.join(sorted(machines))}.\n\n" + "".join(lines)
+
+
+def _machine_text(machine: dict[str, Any]) -> str:
+    parts = [machine.get("cpu_model") or "", f"{machine.get('cpus', '?')} cores"]
+    if machine.get("memory_gib"):
+        parts.append(f"{machine['memory_gib']} GiB")
+    parts.append(f"Python {machine.get('python', '?')}")
+    return ", ".join(p for p in parts if p)
+
+
+def write_readme(readme: Path = README) -> None:
+    """Replace the table between the markers in README (the markers are added, at the end of the
+    Benchmarks section's text, if missing)."""
+    text = readme.read_text()
+    block = f"{START}\n{table()}{END}"
+    if START in text and END in text:
+        before, rest = text.split(START, 1)
+        text = before + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    readme.write_text(text)
