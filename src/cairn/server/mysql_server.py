@@ -183,7 +183,7 @@ class CairnConnectionSession(BaseSession):
 
 def outcome_of(result: ResultSet) -> StatementOutcome:
     """A statement's result as protocol columns and rows, or as an OK's counts."""
-    if result.table is None:
+    if result.table is None or result.table.num_columns == 0:  # a result set needs at least one column
         return StatementOutcome(None, affected_rows=result.affected_rows, warnings=len(result.warnings))
     columns = [mysql_column(f.name, f.type) for f in result.table.schema]
     return StatementOutcome(columns, result.rows(), warnings=len(result.warnings))
