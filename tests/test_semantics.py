@@ -57,6 +57,22 @@ def test_nan_and_infinity_cast_to_null(session: Session) -> None:
     assert session.execute("SELECT CAST('1.25' AS DOUBLE) * 2").rows() == [(2.5,)]
 
 
+def test_group_concat_orders_by_argument_positions(session: Session) -> None:
+    # StarRocks' test_agg_function/test_group_concat: ORDER BY 1, 2 are the arguments, not constants.
+    session.execute_script("""
+        CREATE TABLE ss (id INT, name VARCHAR(10), subject VARCHAR(10), score INT);
+        INSERT INTO ss VALUES (1, 'Tom', 'Math', 80), (1, 'Tom', 'English', 90), (2, 'Ti', 'English', 98),
+                              (2, 'Ann', 'Phy', 99), (3, NULL, 'x', 1);
+    """)
+    assert session.execute("SELECT id, group_concat(name, subject ORDER BY 1, 2) FROM ss GROUP BY id "
+                           "ORDER BY id").rows() == [(1, "TomEnglish,TomMath"), (2, "AnnPhy,TiEnglish"), (3, None)]
+    assert session.execute("SELECT group_concat(score ORDER BY 1 DESC) FROM ss").rows() == [("99,98,90,80,1",)]
+    assert session.execute("SELECT group_concat(name, score ORDER BY 2, 1 SEPARATOR '|') FROM ss").rows() == [
+        ("Tom80|Tom90|Ti98|Ann99",)]
+    with pytest.raises(UnsupportedError, match="approx_top_k is not supported yet"):
+        session.execute("SELECT approx_top_k(score, 1) FROM ss")
+
+
 NESTED = (
     "SELECT ['abc', NULL] AS a, map{'a': 1, 'b': NULL} AS m, [[1, 2], [3]] AS n, "
     "[CAST('2024-01-01' AS DATE)] AS d, map{1: [1], 2: NULL} AS mi, ['q\"x', 'b\\\\s'] AS q, "
@@ -87,6 +103,9 @@ def test_arrays_maps_and_structs_in_starrocks_notation_over_mysql(fe_process: Fe
                                          '{"col1":5,"col2":6,"col3":7}]',)
             cursor.execute("SELECT [named_struct('a', 1, 'b', 2, 'c', 3)], named_struct('x', NULL, 'y', 'q')")
             assert cursor.fetchone() == ('[{"a":1,"b":2,"c":3}]', '{"x":null,"y":"q"}')
+            # A FLOAT prints as its shortest text (test_predicate_move_around: 1.1, not 1.100000023841858).
+            cursor.execute("SELECT CAST(1.1 AS FLOAT), CAST(100.01 AS FLOAT), [CAST(1.1 AS FLOAT)], CAST(1.1 AS DOUBLE)")
+            assert cursor.fetchone() == (1.1, 100.01, "[1.1]", 1.1)
     finally:
         connection.close()
     if shutil.which("mysql") is None:

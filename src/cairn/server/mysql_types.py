@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -104,11 +105,26 @@ def nested_text(value: object, arrow_type: pa.DataType) -> str:
                               for f in fields) + "}"
     if isinstance(value, bool):
         return "1" if value else "0"
+    if pa.types.is_float32(arrow_type) and isinstance(value, float):
+        return float32_text(value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, (int, float)) or pa.types.is_decimal(arrow_type):
         return str(value)
     return _quoted(str(value))
+
+
+def float32_text(value: float) -> str:
+    """A FLOAT as StarRocks prints it: the shortest text that reads back as the same 32-bit float
+    (1.1, not the 1.100000023841858 its widening to a Python float gives)."""
+    if not math.isfinite(value):
+        return str(value)
+    single = struct.unpack("<f", struct.pack("<f", value))[0]
+    for digits in range(6, 10):
+        text = f"{single:.{digits}g}"
+        if struct.unpack("<f", struct.pack("<f", float(text)))[0] == single:
+            return text
+    return repr(single)
 
 
 def _nested_encoders(arrow_type: pa.DataType) -> tuple[Encoder, Encoder]:
@@ -138,6 +154,8 @@ def mysql_column(name: str, arrow_type: pa.DataType) -> CairnColumn:
             temporal = column_type in (ColumnType.DATE, ColumnType.DATETIME)
             decimals = _NOT_FIXED_DECIMALS if column_type in (ColumnType.FLOAT, ColumnType.DOUBLE) else 0
             extra = {"text_encoder": _text} if temporal else {}
+            if column_type is ColumnType.FLOAT:
+                extra = {"text_encoder": lambda c, v: float32_text(v).encode()}
             return _column(name, column_type, length=_LENGTHS[column_type], decimals=decimals,
                                flags=number, binary=True, **extra)
     if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
