@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from pathlib import Path
 
 import pymysql
 import pytest
@@ -258,9 +257,10 @@ def test_wait_timeout_is_a_session_variable_that_closes_idle_connections(fe: FeP
         assert cursor.fetchone() == (28800,)
 
 
-@pytest.fixture
-def impatient_fe(tmp_path: Path) -> Iterator[FeProcess]:
-    process = start_local_fe(tmp_path, mysql_handshake_timeout_second="1")
+@pytest.fixture(scope="module")
+def impatient_fe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FeProcess]:
+    """An FE that closes a connection whose handshake is not done after 3 seconds."""
+    process = start_local_fe(tmp_path_factory.mktemp("impatient"), mysql_handshake_timeout_second="3")
     yield process
     process.stop()
 
