@@ -15,6 +15,7 @@ from cairn.fe.frontend import Frontend
 from cairn.fe.session import Session
 from cairn.journal.entry import JournalEntry
 from cairn.journal.image import CheckpointImage
+from cairn.journal.incarnation import Incarnation
 from cairn.journal.position import JournalPosition
 
 
@@ -126,3 +127,23 @@ def test_a_forged_entry_far_past_the_end_does_not_stop_start_up(fe_config: FeCon
     fe.meta_store.delete(fe.keys.journal_entry(fe.journal.incarnation, again.position.entry_id - 1))
     with pytest.raises(JournalError, match="gap"):
         Frontend.open(fe_config)
+
+
+def test_a_forged_incarnation_record_does_not_replace_the_cluster(fe_config: FeConfig) -> None:
+    fe = Frontend.open(fe_config)
+    Session(fe).execute_script("CREATE DATABASE shop; CREATE TABLE shop.t (x INT) DISTRIBUTED BY HASH(x); "
+                               "INSERT INTO shop.t VALUES (1);")
+    real = fe.checkpoint()
+    fe.close()
+    forged = Incarnation(number=real.incarnation + 1, cluster_id=fe.keys.cluster_id, created_at=time.time(),
+                         first_entry_id=1)
+    fe.meta_store.put_if_absent(fe.keys.incarnation(forged.number), forged.model_dump_json().encode())
+    empty = CheckpointImage.from_bytes(fe.meta_store.get(fe.keys.image(real)), "image")
+    empty = empty.model_copy(update={"incarnation": forged.number, "entry_id": 0, "mac": "00" * 32,
+                                     "catalog": {"cluster_id": fe.keys.cluster_id}})
+    fe.meta_store.put_if_absent(fe.keys.image(JournalPosition(forged.number, 0)),
+                                zlib.compress(empty.model_dump_json().encode()))
+    again = Frontend.open(fe_config)
+    assert again.journal.incarnation == real.incarnation
+    assert Session(again).execute("SELECT * FROM shop.t").rows() == [(1,)]
+    again.close()

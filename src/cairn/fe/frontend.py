@@ -22,14 +22,13 @@ from cairn.compaction.scheduler import CompactionScheduler
 from cairn.compute.node_access import NodeDataAccess
 from cairn.compute.registry import ComputeNodeRegistry
 from cairn.config.fe_config import FeConfig
-from cairn.errors import JournalError
 from cairn.fe.cluster import builtin_volume, choose_cluster, write_cluster_file
 from cairn.fe.committer import JournalCommitter
 from cairn.fe.metrics import FrontendMetrics
 from cairn.fe.scheduler import BackgroundScheduler
 from cairn.journal.entry import JournalEntry
 from cairn.journal.image import CheckpointImage
-from cairn.journal.incarnation import create_incarnation, list_incarnations, new_cluster_incarnation
+from cairn.journal.incarnation import choose_incarnation, create_incarnation, new_cluster_incarnation
 from cairn.journal.log import Journal
 from cairn.journal.position import JournalPosition
 from cairn.lake.load import LoadContext
@@ -91,11 +90,9 @@ class Frontend:
             create_incarnation(self.meta_store, self.keys, new_cluster_incarnation(cluster_id))
             log.info("created new cluster %s on %s", cluster_id, self.meta_store.description)
             self.created_cluster = True
-        incarnations = list_incarnations(self.meta_store, self.keys)
-        if not incarnations:
-            raise JournalError(f"cluster {cluster_id} has no incarnation record")
+        incarnation = choose_incarnation(self.meta_store, self.keys)
         self.committer = JournalCommitter(self.config, self.name, self.meta_store, self.keys)
-        self.committer.load(incarnations[-1])
+        self.committer.load(incarnation)
         self._wire_services()
         write_cluster_file(self.meta_dir, cluster_id, self.meta_volume.location)
         self.committer.become_leader()

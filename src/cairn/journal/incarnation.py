@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 from pydantic import BaseModel, ValidationError
 
 from cairn.errors import JournalError, ObjectExistsError
+from cairn.journal.entry import JournalEntry
+from cairn.journal.image import load_newest_image
+from cairn.journal.signed import Authenticity
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import ObjectStore
+
+
+log = logging.getLogger(__name__)
 
 
 class Incarnation(BaseModel):
@@ -50,3 +57,43 @@ def create_incarnation(store: ObjectStore, keys: ClusterKeys, incarnation: Incar
 
 def new_cluster_incarnation(cluster_id: str) -> Incarnation:
     return Incarnation(number=1, cluster_id=cluster_id, created_at=time.time())
+
+
+def _written_by_an_fe(store: ObjectStore, keys: ClusterKeys, number: int) -> Authenticity | None:
+    """What proves that FEs wrote incarnation `number`: its first journal entry or, when that is
+    missing or under a key no longer held, its newest checkpoint image. None: nothing proves it."""
+    try:
+        record = read_incarnation(store, keys, number)
+        key = keys.journal_entry(number, record.first_entry_id)
+        if store.exists(key):
+            entry: JournalEntry = JournalEntry.from_bytes(store.get(key), key)
+            if entry.authenticity is Authenticity.AUTHENTIC and entry.incarnation == number:
+                return Authenticity.AUTHENTIC
+            if entry.authenticity is Authenticity.LEGACY:
+                return Authenticity.LEGACY
+        image = load_newest_image(store, keys, number)
+    except JournalError:
+        return None
+    return image.authenticity if image is not None and image.incarnation == number else None
+
+
+def choose_incarnation(store: ObjectStore, keys: ClusterKeys) -> int:
+    """The incarnation an FE serves: the newest one its own objects prove FEs wrote (an
+    authenticated first entry or image); failing that, the newest from before objects were
+    authenticated; failing that (a new cluster that has written nothing yet), the newest record.
+    A record nothing proves, newer than the chosen one, was written by someone else: it is reported
+    and passed over. Raises JournalError when the cluster has no record, CatalogKeyError when its
+    images are under a key this FE does not hold."""
+    numbers = list_incarnations(store, keys)
+    if not numbers:
+        raise JournalError(f"cluster {keys.cluster_id} has no incarnation record")
+    proofs = {n: _written_by_an_fe(store, keys, n) for n in reversed(numbers)}
+    for wanted in (Authenticity.AUTHENTIC, Authenticity.LEGACY):
+        chosen = next((n for n, proof in proofs.items() if proof is wanted), None)
+        if chosen is not None:
+            for n in numbers:
+                if n > chosen:
+                    log.error("incarnation record %s is not proven by anything FEs wrote: passing over it",
+                              keys.incarnation(n))
+            return chosen
+    return numbers[-1]
