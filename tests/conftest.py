@@ -125,3 +125,13 @@ def write_conf(path: Path, values: dict[str, str]) -> Path:
     """Write an fe.conf file from key/value pairs."""
     path.write_text("".join(f"{k} = {v}\n" for k, v in values.items()))
     return path
+
+
+@pytest.fixture
+def local_fe_process(tmp_path: Path) -> Iterator[Any]:
+    """A real `cairn fe` process on a local-directory volume under tmp_path (a FeProcess)."""
+    from fe_process import start_fe  # fe_process imports this module's helpers
+
+    fe = start_fe(tmp_path, {"meta_dir": str(tmp_path / "meta"), "local_storage_path": str(tmp_path / "storage")})
+    yield fe
+    fe.stop()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pymysql
 import pytest
@@ -19,7 +18,7 @@ import cairn.api
 from cairn.errors import CairnError
 from cairn.fe.frontend import Frontend
 from cairn.fe.session import Session
-from fe_process import FeProcess, start_fe
+from fe_process import FeProcess
 
 EXAMPLES = int(os.environ.get("CAIRN_FUZZ_EXAMPLES", "150"))
 
@@ -180,15 +179,8 @@ def test_generated_statements_fail_cleanly_and_change_nothing_when_they_fail(fuz
         assert _durable_state(fuzz_session) == before, f"a failed statement changed durable state: {sql!r}"
 
 
-@pytest.fixture
-def fe_process(tmp_path: Path) -> Iterator[FeProcess]:
-    fe = start_fe(tmp_path, {"meta_dir": str(tmp_path / "meta"), "local_storage_path": str(tmp_path / "storage")})
-    yield fe
-    fe.stop()
-
-
-def test_generated_statements_over_mysql_never_answer_internal_error(fe_process: FeProcess) -> None:
-    connection = pymysql.connect(host="127.0.0.1", port=fe_process.query_port, user="root", autocommit=True)
+def test_generated_statements_over_mysql_never_answer_internal_error(local_fe_process: FeProcess) -> None:
+    connection = pymysql.connect(host="127.0.0.1", port=local_fe_process.query_port, user="root", autocommit=True)
     with connection.cursor() as cursor:
         for part in SETUP.split(";"):
             if part.strip():
@@ -212,7 +204,7 @@ def test_generated_statements_over_mysql_never_answer_internal_error(fe_process:
         run()
     finally:
         connection.close()
-    assert fe_process.proc.poll() is None, "the FE died"
+    assert local_fe_process.proc.poll() is None, "the FE died"
 
 
 @pytest.mark.parametrize("sql", [

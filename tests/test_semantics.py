@@ -14,7 +14,7 @@ import cairn.api
 from cairn.errors import UnsupportedError
 from cairn.fe.frontend import Frontend
 from cairn.fe.session import Session
-from fe_process import FeProcess, start_fe
+from fe_process import FeProcess
 
 
 @pytest.fixture
@@ -82,15 +82,8 @@ EXPECTED = ['["abc",null]', '{"a":1,"b":null}', '[[1,2],[3]]', '["2024-01-01"]',
             '["q\\"x","b\\\\s"]', '[1.5,2.0]', '[1,0]', '{"f":1,"g":"x"}', None]
 
 
-@pytest.fixture
-def fe_process(tmp_path: Path) -> Iterator[FeProcess]:
-    fe = start_fe(tmp_path, {"meta_dir": str(tmp_path / "meta"), "local_storage_path": str(tmp_path / "storage")})
-    yield fe
-    fe.stop()
-
-
-def test_arrays_maps_and_structs_in_starrocks_notation_over_mysql(fe_process: FeProcess) -> None:
-    connection = pymysql.connect(host="127.0.0.1", port=fe_process.query_port, user="root")
+def test_arrays_maps_and_structs_in_starrocks_notation_over_mysql(local_fe_process: FeProcess) -> None:
+    connection = pymysql.connect(host="127.0.0.1", port=local_fe_process.query_port, user="root")
     try:
         with connection.cursor() as cursor:
             cursor.execute(NESTED)
@@ -110,7 +103,7 @@ def test_arrays_maps_and_structs_in_starrocks_notation_over_mysql(fe_process: Fe
         connection.close()
     if shutil.which("mysql") is None:
         pytest.skip("the mysql client is installed by scripts/install")
-    shown = subprocess.run(["mysql", "-h127.0.0.1", f"-P{fe_process.query_port}", "-uroot", "-N", "-B", "-r"],
+    shown = subprocess.run(["mysql", "-h127.0.0.1", f"-P{local_fe_process.query_port}", "-uroot", "-N", "-B", "-r"],
                            input=NESTED, text=True, capture_output=True, timeout=60)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.rstrip("\n").split("\t") == [v if v is not None else "NULL" for v in EXPECTED]
