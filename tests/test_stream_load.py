@@ -74,6 +74,13 @@ def test_auth_privileges_and_unknown_table(fe: FeProcess) -> None:
     assert denied["Status"] == "Fail" and "INSERT" in denied["Message"]
     missing = put(fe, "/api/db/nope/_stream_load", b"1\n")[1]
     assert missing["Status"] == "Fail" and "nope" in missing["Message"]
+    # Refused from the headers: a client that waits for 100-continue never sends the body.
+    token = base64.b64encode(f"reader:{USER_PASSWORD}".encode()).decode()
+    head = ["PUT /api/db/t/_stream_load HTTP/1.1", "Host: x", f"Authorization: Basic {token}",
+            "Expect: 100-continue", "Content-Length: 1000000"]
+    status, answer = raw_request(fe, "\r\n".join(head))
+    assert status == 200 and answer["Status"] == "Fail" and "INSERT" in answer["Message"], answer
+    assert run_sql(fe, "SELECT id FROM db.t") == [(1,)]
 
 
 def raw_request(fe: FeProcess, head: str, body: bytes = b"", close_write: bool = True) -> tuple[int, dict]:

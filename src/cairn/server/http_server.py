@@ -29,6 +29,7 @@ from cairn.server.stream_load import (
     StreamLoadAnswer,
     StreamLoadOptions,
     check_password,
+    check_target,
     load_workspace,
     stream_load,
 )
@@ -135,10 +136,13 @@ class HttpFrontDoor:
                 try:
                     options = StreamLoadOptions.from_headers({k.lower(): v for k, v in self.headers.items()})
                     framing = body_framing(self.headers, limit)
-                except BadRequestError as exc:
+                    check_target(frontend, user, match.group(1), match.group(2), options)
+                except CairnError as exc:
+                    # A load refused for what it asks (privilege, unknown table) answers 200 with
+                    # Status Fail, as StarRocks does; a malformed request answers 4xx.
                     answer = StreamLoadAnswer(label=label)
                     answer.fail(exc)
-                    self._refuse(exc.http_status, answer.to_json())
+                    self._refuse(exc.http_status if isinstance(exc, BadRequestError) else 200, answer.to_json())
                     return None
                 return _AdmittedLoad(user, match.group(1), match.group(2), options, framing, limit)
 

@@ -25,6 +25,7 @@ import pyarrow.dataset as pads
 
 from cairn.auth.privileges import require
 from cairn.auth.users import auth_string_for, native_password_hash
+from cairn.catalog.model import Table
 from cairn.catalog.types import parse_type
 from cairn.errors import (
     AccessDeniedError,
@@ -171,6 +172,18 @@ def load_workspace(frontend: Frontend) -> Iterator[Path]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def check_target(frontend: Frontend, user: str, database: str, table_name: str,
+                 options: StreamLoadOptions) -> Table:
+    """The table a load goes into, once `user` may INSERT into it and `options.columns` name its
+    columns. Checked before the body is received, so a load that cannot go ahead is never sent."""
+    require(frontend.catalog.state, user, "INSERT", database, table_name)
+    _, table = frontend.catalog.table(database, table_name)
+    unknown = [name for name in options.columns or [] if table.column(name) is None]
+    if unknown:
+        raise BadRequestError(f"Invalid columns: unknown column '{unknown[0]}' in '{table.name}'")
+    return table
+
+
 def stream_load(frontend: Frontend, user: str, database: str, table_name: str, options: StreamLoadOptions,
                 body: Path) -> StreamLoadAnswer:
     """Load the spooled `body` into `database`.`table_name`. A failure of the load itself (access,
@@ -178,17 +191,13 @@ def stream_load(frontend: Frontend, user: str, database: str, table_name: str, o
     its format raises BadRequestError. Either way nothing is loaded on failure."""
     answer = StreamLoadAnswer(label=options.label, load_bytes=body.stat().st_size)
     try:
-        require(frontend.catalog.state, user, "INSERT", database, table_name)
-        _, table = frontend.catalog.table(database, table_name)
-        names = options.columns or [c.name for c in table.columns]
-        unknown = [name for name in names if table.column(name) is None]
-        if unknown:
-            raise BadRequestError(f"Invalid columns: unknown column '{unknown[0]}' in '{table.name}'")
+        table = check_target(frontend, user, database, table_name, options)
     except BadRequestError:
         raise
     except CairnError as exc:
         answer.fail(exc)
         return answer
+    names = options.columns or [c.name for c in table.columns]
     rows_file = body.with_name("rows.arrow")
     if options.format == "json":
         rows, skipped = json_rows(body, names, options.strip_outer_array, rows_file), 0
