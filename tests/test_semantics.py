@@ -96,6 +96,8 @@ def test_arrays_maps_and_structs_in_starrocks_notation_over_mysql(local_fe_proce
                                          '{"col1":5,"col2":6,"col3":7}]',)
             cursor.execute("SELECT [named_struct('a', 1, 'b', 2, 'c', 3)], named_struct('x', NULL, 'y', 'q')")
             assert cursor.fetchone() == ('[{"a":1,"b":2,"c":3}]', '{"x":null,"y":"q"}')
+            cursor.execute("SELECT struct(k, k + 1) FROM (VALUES (1)) AS v(k)")
+            assert cursor.fetchone() == ('{"col1":1,"col2":2}',)
             # A FLOAT prints as its shortest text (test_predicate_move_around: 1.1, not 1.100000023841858).
             cursor.execute("SELECT CAST(1.1 AS FLOAT), CAST(100.01 AS FLOAT), [CAST(1.1 AS FLOAT)], CAST(1.1 AS DOUBLE)")
             assert cursor.fetchone() == (1.1, 100.01, "[1.1]", 1.1)

@@ -92,11 +92,16 @@ def _refuse_tablet_clause(tree: exp.Expression) -> None:
 
 
 def _structs_as_starrocks_builds_them(tree: exp.Expression) -> None:
-    """`row(a, b)` is a STRUCT with fields col1, col2 and `named_struct('f', v, ...)` one with the
-    given names, as in StarRocks (its test_array: `[row(1,2,3)]` prints `[{"col1":1,...}]`)."""
-    for node in list(tree.find_all(exp.Anonymous)):
+    """`row(a, b)` and `struct(a, b)` are STRUCTs with fields col1, col2 and `named_struct('f', v, ...)`
+    one with the given names, as in StarRocks (test_array: `[row(1,2,3)]` prints `[{"col1":1,...}]`;
+    test_struct: `struct(v1,v2,v3)` prints `{"col1":...}`)."""
+    for node in list(tree.find_all(exp.Anonymous, exp.Struct)):
         name, args = node.name.lower(), node.expressions
-        if name == "row":
+        if isinstance(node, exp.Struct):
+            if not args or any(isinstance(a, (exp.PropertyEQ, exp.Alias)) for a in args):
+                continue
+            fields = [(f"col{i}", value) for i, value in enumerate(args, 1)]
+        elif name == "row":
             fields = [(f"col{i}", value) for i, value in enumerate(args, 1)]
         elif name == "named_struct" and len(args) % 2 == 0 and all(
                 isinstance(k, exp.Literal) and k.is_string for k in args[::2]):
