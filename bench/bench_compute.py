@@ -22,9 +22,12 @@ from cairn.cn.local_nodes import (
     start_local_nodes,
     stop_local_nodes,
 )
+from cairn.config.cluster_credential import new_credential
 from cairn.fe.session import Session
 
 S3_KEYS = {"aws_s3_access_key": "bench-access", "aws_s3_secret_key": "bench-secret-4242", "aws_s3_region": "us-east-1"}
+# What the FE and the benchmark's compute nodes share.
+CREDENTIAL = new_credential()
 QUERY = "SELECT g, count(*), sum(v), max(s) FROM t WHERE v % 7 <> 3 GROUP BY g"
 
 
@@ -44,7 +47,7 @@ def _moto() -> tuple[str, subprocess.Popen]:
 
 def _frontend(root: Path, endpoint: str | None = None, **overrides: str) -> Session:
     values: dict[str, str] = {"meta_dir": str(root / "meta"), "local_storage_path": str(root / "storage"),
-                              "heartbeat_interval_second": "1", **overrides}
+                              "heartbeat_interval_second": "1", "cluster_credential": CREDENTIAL, **overrides}
     if endpoint:
         values.update({"enable_load_volume_from_conf": "true", "aws_s3_path": "bench/data",
                        "aws_s3_endpoint": endpoint, **S3_KEYS})
@@ -72,7 +75,7 @@ def warm_vs_cold(rows: int) -> dict:
     endpoint, moto = _moto()
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        nodes = start_local_nodes(1, root / "nodes")
+        nodes = start_local_nodes(1, root / "nodes", CREDENTIAL)
         session = _frontend(root, endpoint)
         try:
             _register(session, nodes)
@@ -107,7 +110,7 @@ def one_vs_two_nodes(rows: int) -> dict:
     """The same query on 1 and on 2 compute nodes (local volume), and how the work was split."""
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        nodes = start_local_nodes(2, root / "nodes")
+        nodes = start_local_nodes(2, root / "nodes", CREDENTIAL)
         session = _frontend(root)
         try:
             _register(session, nodes[:1])

@@ -10,7 +10,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import free_port, wait_for_port, write_conf
+from conftest import CLUSTER_CREDENTIAL, free_port, wait_for_port, write_conf
 from fe_process import CAIRN
 
 
@@ -29,9 +29,17 @@ class CnProcess:
     def address(self) -> str:
         return f"127.0.0.1:{self.heartbeat_port}"
 
+    @property
+    def data_location(self) -> str:
+        """Where its Arrow Flight data service listens."""
+        values = dict(line.split(" = ", 1) for line in self.conf.read_text().splitlines() if " = " in line)
+        return f"grpc://127.0.0.1:{values['thrift_port']}"
+
     def report(self) -> dict:
         """What the node answers to a heartbeat (cache figures, counters, running work)."""
-        with urllib.request.urlopen(f"http://{self.address}/heartbeat", timeout=5) as answer:
+        request = urllib.request.Request(f"http://{self.address}/heartbeat",
+                                         headers={"Authorization": f"Bearer {CLUSTER_CREDENTIAL}"})
+        with urllib.request.urlopen(request, timeout=5) as answer:
             return json.loads(answer.read())
 
     def kill(self) -> None:
@@ -52,7 +60,8 @@ def start_cn(workdir: Path, values: dict[str, str] | None = None, name: str = "c
     root.mkdir(parents=True, exist_ok=True)
     conf = write_conf(root / "cn.conf", {
         "heartbeat_service_port": str(heartbeat), "thrift_port": str(thrift), "webserver_port": str(web),
-        "brpc_port": str(free_port()), "storage_root_path": str(root / "storage"), **(values or {})})
+        "brpc_port": str(free_port()), "storage_root_path": str(root / "storage"),
+        "cluster_credential": CLUSTER_CREDENTIAL, **(values or {})})
     log = root / "cn.log"
     proc = subprocess.Popen([*CAIRN, "cn", "--conf", str(conf)], stdout=log.open("a"), stderr=subprocess.STDOUT,
                             cwd=root)

@@ -20,6 +20,8 @@ from cairn.fe.frontend import Frontend
 from cairn.fe.session import Session
 from secrets_scan import S3_ACCESS_KEY, S3_SECRET_KEY, SECRETS, USER_PASSWORD, SecretsScan, moto_objects, scan_objects
 
+# What the tests' FEs and compute nodes share.
+CLUSTER_CREDENTIAL = "cairn-test-cluster-credential-Kp27"
 S3_REGION = "us-east-1"
 __all__ = ["S3_ACCESS_KEY", "S3_SECRET_KEY", "SECRETS", "USER_PASSWORD"]
 
@@ -91,7 +93,8 @@ def volume_kind(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def fe_conf_values(tmp_path: Path, volume_kind: str, request: pytest.FixtureRequest) -> dict[str, str]:
     """The fe.conf keys of a fresh cluster on the chosen backend (meta_dir under tmp_path)."""
-    values = {"meta_dir": str(tmp_path / "meta"), "local_storage_path": str(tmp_path / "storage")}
+    values = {"meta_dir": str(tmp_path / "meta"), "local_storage_path": str(tmp_path / "storage"),
+              "cluster_credential": CLUSTER_CREDENTIAL}
     if volume_kind == "s3":
         endpoint = request.getfixturevalue("moto_endpoint")
         bucket = make_bucket(endpoint)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from pydantic import SecretStr
 from rich.console import Console
 
 from cairn import __version__
@@ -16,6 +17,7 @@ from cairn.cli import snapshot_commands
 from cairn.cli.restore_command import restore_command
 from cairn.cn.local_nodes import LocalNode, start_local_nodes, stop_local_nodes
 from cairn.cn.process import run_compute_node
+from cairn.config.cluster_credential import new_credential
 from cairn.config.cn_config import CnConfig
 from cairn.errors import CairnError
 from cairn.fe.frontend import Frontend
@@ -90,7 +92,10 @@ def up(
         config = load_config(None, meta_dir=str(data_dir / "meta"), local_storage_path=str(data_dir / "storage"),
                              query_port=str(port), http_port=str(http_port))
         configure_logging(config.sys_log_level)
-        nodes = start_local_nodes(cn, data_dir)
+        if cn and config.credential is None:
+            # This run's nodes and FE share a fresh credential, unless one is configured.
+            config.cluster_credential = SecretStr(new_credential())
+        nodes = start_local_nodes(cn, data_dir, config.credential or "")
 
         def announce(frontend: Frontend) -> None:
             register_local_nodes(frontend, [n.address for n in nodes])

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cairn import keyring
+from cairn.config.cluster_credential import CREDENTIAL_ENV
 from cairn.errors import ConfigError
 
 START_SECONDS = 60.0
@@ -42,8 +43,9 @@ class LocalNode:
         return f"127.0.0.1:{self.heartbeat_port}"
 
 
-def start_local_nodes(count: int, data_dir: Path) -> list[LocalNode]:
-    """Start `count` compute nodes (each with its cache under data_dir/cn<i>) and wait until they serve."""
+def start_local_nodes(count: int, data_dir: Path, credential: str) -> list[LocalNode]:
+    """Start `count` compute nodes (each with its cache under data_dir/cn<i>) and wait until they serve.
+    They receive the cluster credential in their environment (never in a file)."""
     nodes = []
     try:
         for index in range(count):
@@ -56,7 +58,7 @@ def start_local_nodes(count: int, data_dir: Path) -> list[LocalNode]:
             log = root / "cn.log"
             process = subprocess.Popen([sys.executable, "-m", "cairn.cli.main", "cn", "--conf", str(conf)],
                                        stdout=log.open("a"), stderr=subprocess.STDOUT,
-                                       env=keyring.environment_without_keys())
+                                       env={**keyring.environment_without_keys(), CREDENTIAL_ENV: credential})
             nodes.append(LocalNode(process, heartbeat, log))
             deadline = time.monotonic() + START_SECONDS
             while not (is_listening(heartbeat) and is_listening(thrift)):

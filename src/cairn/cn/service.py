@@ -17,25 +17,29 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
 import pyarrow.flight as flight
+from pydantic import BaseModel, ValidationError
 
 from cairn.compaction.merge import merge_rowsets
+from cairn.compute.flight_auth import RequireCredential
+from cairn.compute.fragment import fragment, parquet_source
 from cairn.compute.requests import (
-    ROWSETS_VIEW,
     WRITTEN_ROWSETS,
     CompactRequest,
     RemoteError,
     ScanRequest,
     WriteRequest,
 )
+from cairn.config.cluster_credential import CREDENTIAL_ENV
 from cairn.config.cn_config import CnConfig
-from cairn.errors import CairnError
+from cairn.errors import CairnError, ConfigError
 from cairn.lake.rowset_writer import write_rowsets
-from cairn.lake.sqltext import ident, string_list
 from cairn.secrets import redact
+from cairn.storage.engine_sandbox import SandboxedEngine
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_cache import ObjectCache
 from cairn.storage.object_store import ObjectStore, open_store
@@ -43,6 +47,7 @@ from cairn.storage.volume import StorageVolume
 
 log = logging.getLogger(__name__)
 
+RequestT = TypeVar("RequestT", bound=BaseModel)
 
 
 def remote_error(exc: Exception) -> flight.FlightServerError:
@@ -52,15 +57,40 @@ def remote_error(exc: Exception) -> flight.FlightServerError:
     return flight.FlightServerError(RemoteError(kind=kind, name=name, message=redact(str(exc))).model_dump_json())
 
 
+def refused(exc: ValidationError) -> flight.FlightServerError:
+    """The Flight error answering a request a node does not accept (malformed, or naming what it must
+    not touch); the first problem only, without the request's content."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    message = f"compute node refused the request: {first['msg']}" + (f" (at {where})" if where else "")
+    return flight.FlightServerError(RemoteError(kind="cairn", name="CairnError", message=redact(message))
+                                    .model_dump_json())
+
+
+def parse(model: type[RequestT], data: bytes) -> RequestT:
+    """`data` as a typed request; anything else is refused."""
+    try:
+        return model.model_validate_json(data)
+    except ValidationError as exc:
+        raise refused(exc) from None
+
+
 class ComputeService(flight.FlightServerBase):
-    """The Flight server of one compute node."""
+    """The Flight server of one compute node. Every call must carry the cluster credential."""
 
     def __init__(self, config: CnConfig, location: str) -> None:
-        super().__init__(location)
+        credential = config.credential
+        if credential is None:
+            raise ConfigError("cn.conf: no cluster credential: set cluster_credential or cluster_credential_file "
+                              f"(or the environment variable {CREDENTIAL_ENV}) to the value the FEs hold")
+        super().__init__(location, middleware={"credential": RequireCredential(credential)})
+        self.credential = credential
         self.config = config
         self.root = Path(config.storage_root_path).expanduser().resolve()
         self.cache = ObjectCache(self.root / "cache", config.datacache_disk_size)
-        self.duckdb = duckdb.connect()
+        self._local_data: set[Path] = set()
+        self.engine = SandboxedEngine(self.root / "tmp", self.root / "spill",
+                                      lambda: [self.cache.root, *self._local_data])
         self.started_at = time.time()
         self.counters: Counter[str] = Counter()
         self.running = 0
@@ -69,15 +99,18 @@ class ComputeService(flight.FlightServerBase):
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def store(self, volume: StorageVolume) -> ObjectStore:
-        """The store of `volume`, opened once per distinct definition."""
+    def store(self, volume: StorageVolume, cluster_id: str) -> ObjectStore:
+        """The store of `volume`, opened once per distinct definition; on a local volume, the
+        cluster's data prefix becomes readable by the engine (and nothing else of the volume)."""
         fingerprint = volume.model_dump_json()
         with self._lock:
             store = self._stores.get(fingerprint)
             if store is None:
                 store = self._stores[fingerprint] = open_store(volume)
+            data = store.local_path(ClusterKeys(cluster_id).data_prefix)
+            if data is not None:
+                self._local_data.add(data)
             return store
-
     def _begin(self, kind: str) -> None:
         with self._lock:
             self.running += 1
@@ -100,17 +133,17 @@ class ComputeService(flight.FlightServerBase):
     # -- Flight -------------------------------------------------------------------------------
 
     def do_get(self, context: flight.ServerCallContext, ticket: flight.Ticket) -> flight.FlightDataStream:
-        request = ScanRequest.model_validate_json(ticket.ticket)
+        request = parse(ScanRequest, ticket.ticket)
         self._begin("scans")
         try:
             if self.config.debug_scan_delay_seconds:
                 time.sleep(self.config.debug_scan_delay_seconds)
-            store = self.store(request.volume)
+            store = self.store(request.volume, request.cluster_id)
             files, held = self._files(store, request)
-            con = self.duckdb.cursor()
-            con.execute(f"CREATE TEMP VIEW {ident(ROWSETS_VIEW)} AS SELECT {request.columns_sql} "
-                        f"FROM read_parquet({string_list([str(f) for f in files])})")
-            reader = con.sql(request.sql).to_arrow_reader()
+            query = fragment(request.table, request.columns, request.filters, request.aggregate,
+                             parquet_source(request.table, files))
+            con = self.engine.cursor()
+            reader = con.sql(query.sql(dialect="duckdb")).to_arrow_reader()
         except Exception as exc:
             self._end()
             raise remote_error(exc) from None
@@ -132,18 +165,18 @@ class ComputeService(flight.FlightServerBase):
 
     def do_put(self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor,
                reader: flight.MetadataRecordBatchReader, writer: flight.FlightMetadataWriter) -> None:
-        request = WriteRequest.model_validate_json(descriptor.command)
+        request = parse(WriteRequest, descriptor.command)
         self._begin("writes")
         try:
             if self.config.debug_write_delay_seconds:
                 time.sleep(self.config.debug_write_delay_seconds)
-            store = self.store(request.volume)
-            con = self.duckdb.cursor()
+            store = self.store(request.volume, request.cluster_id)
+            con = self.engine.cursor()
             try:
                 con.register("__incoming", reader.to_reader())
                 rows, written = write_rowsets(con, "SELECT * FROM __incoming", store,
                                               ClusterKeys(request.cluster_id), request.db_id, request.table,
-                                              self.root / "tmp" / uuid.uuid4().hex)
+                                              self.engine.scratch / uuid.uuid4().hex)
             finally:
                 con.close()
             self.counters["rows_written"] += rows
@@ -158,17 +191,19 @@ class ComputeService(flight.FlightServerBase):
         kind = action.type
         try:
             if kind == "compact":
-                request = CompactRequest.model_validate_json(action.body.to_pybytes())
+                request = parse(CompactRequest, action.body.to_pybytes())
                 self._begin("compactions")
                 try:
-                    rowset = merge_rowsets(self.store(request.volume), self.cache, request.rowsets,
-                                           request.target_key)
+                    rowset = merge_rowsets(self.engine, self.store(request.volume, request.cluster_id), self.cache,
+                                           request.rowsets, request.target_key)
                 finally:
                     self._end()
                 return iter([rowset.model_dump_json().encode()])
             if kind == "clear_cache":
                 self.cache.clear()
                 return iter([b"{}"])
+        except flight.FlightError:
+            raise
         except Exception as exc:
             raise remote_error(exc) from None
         raise flight.FlightServerError(

@@ -1,5 +1,9 @@
 """A compute node's HTTP endpoints: `/heartbeat` on heartbeat_service_port (what the FE polls), and
-`/api/health` and `/metrics` on webserver_port (what Kubernetes and Prometheus poll)."""
+`/api/health` and `/metrics` on webserver_port (what Kubernetes and Prometheus poll).
+
+`/heartbeat` and `/metrics` answer only requests carrying the cluster credential (an
+`Authorization: Bearer` header, as Prometheus' `authorization` scrape setting sends); `/api/health`
+stays open, as it tells nothing but that the process serves."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 from cairn import __version__
 from cairn.cn.service import ComputeService
 from cairn.compute.requests import NodeReport
+from cairn.config.cluster_credential import CREDENTIAL_HEADER, matches
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +61,19 @@ class NodeStatusServer:
 
     def __init__(self, service: ComputeService) -> None:
         registry = _metrics_registry(service)
+        credential = service.credential
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 log.debug("http %s", format % args)
 
             def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+                if self.path in ("/heartbeat", "/metrics") and not matches(credential, self.headers.get(
+                        CREDENTIAL_HEADER)):
+                    log.warning("refused an HTTP request for %s from %s: it does not carry the cluster credential",
+                                self.path, self.client_address[0])
+                    self.send_error(401, "this endpoint needs the cluster credential")
+                    return
                 if self.path == "/heartbeat":
                     body, kind = node_report(service).model_dump_json().encode(), "application/json"
                 elif self.path == "/api/health":

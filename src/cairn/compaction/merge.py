@@ -6,28 +6,28 @@ import shutil
 import uuid
 from pathlib import Path
 
-import duckdb
-
 from cairn.lake.manifest import Rowset
 from cairn.lake.rowset_writer import ROW_GROUP_SIZE, rowset_stats
 from cairn.lake.sqltext import string_list
 from cairn.storage.checksum import checksum_file
+from cairn.storage.engine_sandbox import SandboxedEngine
 from cairn.storage.object_cache import ObjectCache
 from cairn.storage.object_store import ObjectStore
 
 
-def merge_rowsets(store: ObjectStore, cache: ObjectCache, rowsets: list[Rowset], target_key: str) -> Rowset:
+def merge_rowsets(engine: SandboxedEngine, store: ObjectStore, cache: ObjectCache, rowsets: list[Rowset],
+                  target_key: str) -> Rowset:
     """Write the rows of `rowsets` (in their order) as one object at `target_key` and describe it.
-    Reads in place on a local volume, through `cache` otherwise."""
+    Reads in place on a local volume, through `cache` otherwise; `engine` writes the merged file."""
     keys = [r.key for r in rowsets]
     local = [store.local_path(k) for k in keys]
     held = not all(p is not None for p in local)
     files = cache.fetch_all(store, keys, [r.checksum for r in rowsets]) if held else local
-    scratch = cache.root.parent / "tmp" / uuid.uuid4().hex
+    scratch = engine.scratch / uuid.uuid4().hex
     scratch.mkdir(parents=True, exist_ok=True)
     try:
         merged = scratch / "merged.parquet"
-        con = duckdb.connect()
+        con = engine.cursor()
         try:
             # Files are read in the order listed; preserve_insertion_order keeps rows in it.
             con.execute(f"COPY (SELECT * FROM read_parquet({string_list([str(f) for f in files])})) "

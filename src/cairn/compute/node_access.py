@@ -21,9 +21,11 @@ from typing import TypeVar
 import duckdb
 import pyarrow as pa
 import pyarrow.flight as flight
+from sqlglot import exp
 
 from cairn import errors
 from cairn.catalog.model import Table
+from cairn.compute.fragment import fragment
 from cairn.compute.registry import ComputeNodeRegistry, NodeState, owner
 from cairn.compute.requests import (
     ROWSETS_VIEW,
@@ -39,7 +41,7 @@ from cairn.errors import CairnError, ComputeNodeFailedError, NoComputeNodeError
 from cairn.lake.manifest import MANIFESTS, Rowset
 from cairn.lake.rowset_writer import WrittenRowset
 from cairn.lake.sqltext import ident
-from cairn.query.data_access import LocalDataAccess, TableScan, column_list, empty_relation
+from cairn.query.data_access import LocalDataAccess, TableScan, column_expressions, empty_relation
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import ObjectStore
 
@@ -48,8 +50,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 # Rows per record batch a load streams to its compute node.
 WRITE_BATCH_ROWS = 1 << 17
-# What a scan returns when the query reads none of the table's columns (COUNT(*)).
-ROW_MARKER = "__cairn_row"
 
 
 class _NodeFailed(Exception):
@@ -57,15 +57,15 @@ class _NodeFailed(Exception):
 
 
 def _remote(exc: flight.FlightError) -> Exception | None:
-    """The error a node raised on purpose (query or storage error), or None for a node failure."""
-    if not isinstance(exc, flight.FlightServerError):
-        return None
+    """The error a node raised on purpose (query, storage or refusal), or None for a node failure."""
+    # A node's own error may come back as another Flight error kind (raised mid-stream, or while a
+    # put is still sending); what marks it is the RemoteError it carries.
     text = str(exc)
-    start, end = text.find("{"), text.rfind("}")
+    start = text.find("{")
     if start < 0:
         return None
     try:
-        found = RemoteError.model_validate_json(text[start:end + 1])
+        found = RemoteError.model_validate(json.JSONDecoder().raw_decode(text, start)[0])
     except ValueError:
         return None
     if found.kind == "duckdb":
@@ -185,17 +185,18 @@ class NodeDataAccess:
         keys = self.local.pin([r.key for rowsets in tablets.values() for r in rowsets])
         self.local.partitions_read += len(scan.partitions)
         self.local.objects_read += len(keys)
-        fragment = self._fragment_sql(scan, ROWSETS_VIEW)
-        # The same fragment over no rows: its shape, and the whole answer when no tablet has data.
-        on_nothing = self._fragment_sql(
-            scan, f"(SELECT {column_list(table)} FROM ({empty_relation(table)})) AS {ROWSETS_VIEW}")
+        # The fragment over no rows: its shape, and the whole answer when no tablet has data.
+        nothing = exp.select(*column_expressions(table)).from_(
+            exp.maybe_parse(empty_relation(table), dialect="duckdb").subquery("__empty")).subquery(ROWSETS_VIEW)
+        on_nothing = fragment(table, scan.columns, scan.filters, scan.aggregate, nothing).sql(dialect="duckdb")
         if not tablets:
             con.execute(f"CREATE TEMP VIEW {ident(view_name)} AS {on_nothing}")
             return keys
         # Arrow carries some types differently (HUGEINT comes back as DECIMAL(38,0)): cast them back.
         shape = con.sql(on_nothing)
-        request = ScanRequest(volume=scan.store.volume, table_name=table.name, rowsets=[],
-                              columns_sql=column_list(table), sql=fragment)
+        request = ScanRequest(volume=scan.store.volume, cluster_id=ClusterKeys.of_key(keys[0]).cluster_id,
+                              table=table, rowsets=[], columns=scan.columns, filters=scan.filters,
+                              aggregate=scan.aggregate)
 
         def scan_on(node: NodeState, items: list[int]) -> pa.Table:
             refs = [RowsetRef(key=r.key, checksum=r.checksum) for t in items for r in tablets[t]]
@@ -209,19 +210,6 @@ class NodeDataAccess:
                           for name, kind in zip(shape.columns, shape.types))
         con.execute(f"CREATE TEMP VIEW {ident(view_name)} AS SELECT {casts} FROM {ident(view_name + '__rows')}")
         return keys
-
-    @staticmethod
-    def _fragment_sql(scan: TableScan, source: str) -> str:
-        """What each node runs over its tablets (`source`): projection and filter, or the partial aggregate."""
-        where = f" WHERE {scan.filter_sql}" if scan.filter_sql else ""
-        if scan.aggregate is not None:
-            group = f" GROUP BY {scan.aggregate.group_sql}" if scan.aggregate.group_sql else ""
-            return f"SELECT {scan.aggregate.select_sql} FROM {source}{where}{group}"
-        names = {c.name.lower(): c.name for c in scan.table.columns}
-        wanted = [names[c.lower()] for c in scan.columns if c.lower() in names] if scan.columns is not None \
-            else [c.name for c in scan.table.columns]
-        select = ", ".join(ident(c) for c in wanted) or f"TRUE AS {ROW_MARKER}"
-        return f"SELECT {select} FROM {source}{where}"
 
     def write(self, con: duckdb.DuckDBPyConnection, select_sql: str, store: ObjectStore, keys: ClusterKeys,
               db_id: int, table: Table, scratch: Path) -> tuple[int, list[WrittenRowset]]:
@@ -251,7 +239,8 @@ class NodeDataAccess:
     def compact(self, store: ObjectStore, rowsets: list[Rowset], target_key: str) -> Rowset:
         if not self.uses_nodes():
             return self.local.compact(store, rowsets, target_key)
-        body = CompactRequest(volume=store.volume, rowsets=rowsets, target_key=target_key).model_dump_json()
+        body = CompactRequest(volume=store.volume, cluster_id=ClusterKeys.of_key(target_key).cluster_id,
+                              rowsets=rowsets, target_key=target_key).model_dump_json()
 
         def compact_on(node: NodeState, _items: list[int]) -> Rowset:
             answers = list(self.registry.client(node).do_action(flight.Action("compact", body.encode())))

@@ -22,8 +22,11 @@ import pyarrow.flight as flight
 
 from cairn.catalog.model import ComputeNode
 from cairn.catalog.view import CatalogView
+from cairn.compute.flight_auth import SendCredential
 from cairn.compute.requests import NodeReport
+from cairn.config.cluster_credential import CREDENTIAL_ENV, CREDENTIAL_HEADER, header_value
 from cairn.config.fe_config import FeConfig
+from cairn.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +98,15 @@ class ComputeNodeRegistry:
         config = self.config
         url = f"http://{state.node.host}:{state.node.heartbeat_service_port}/heartbeat"
         try:
-            with urllib.request.urlopen(url, timeout=config.heartbeat_timeout_second) as answer:
+            request = urllib.request.Request(url, headers={CREDENTIAL_HEADER: header_value(self._credential())})
+            with urllib.request.urlopen(request, timeout=config.heartbeat_timeout_second) as answer:
                 report = NodeReport.model_validate(json.loads(answer.read()))
-        except (OSError, ValueError, urllib.error.URLError) as exc:
+        except (OSError, ValueError, urllib.error.URLError, ConfigError) as exc:
+            reason = "the node refused this FE's cluster credential" \
+                if isinstance(exc, urllib.error.HTTPError) and exc.code == 401 else getattr(exc, "reason", exc)
             with self._lock:
                 state.failures += 1
-                state.err_msg = f"heartbeat to {state.address} failed: {getattr(exc, 'reason', exc)}"
+                state.err_msg = f"heartbeat to {state.address} failed: {reason}"
                 if state.failures >= config.heartbeat_retry_times or state.report is None:
                     if state.alive:
                         log.warning("compute node %s is down: %s", state.address, state.err_msg)
@@ -150,12 +156,21 @@ class ComputeNodeRegistry:
                        for p in table.partitions for t in p.tablet_ids]
         return {address: len(items) for address, items in self.assign(tablets, nodes).items()}
 
+    def _credential(self) -> str:
+        """The cluster credential every call to a node carries; ConfigError when none is configured."""
+        credential = self.config.credential
+        if credential is None:
+            raise ConfigError("no cluster credential: set cluster_credential or cluster_credential_file in "
+                              f"fe.conf (or the environment variable {CREDENTIAL_ENV}) to the compute nodes' value")
+        return credential
+
     def client(self, state: NodeState) -> flight.FlightClient:
-        """A Flight client to the node's data service (reconnected when its port changes)."""
+        """A Flight client to the node's data service (reconnected when its port changes); every
+        call it makes carries the cluster credential."""
         location = state.data_location
         with self._lock:
             cached = self._clients.get(state.address)
             if cached is None or cached[0] != location:
-                cached = (location, flight.FlightClient(location))
+                cached = (location, flight.FlightClient(location, middleware=[SendCredential(self._credential())]))
                 self._clients[state.address] = cached
             return cached[1]

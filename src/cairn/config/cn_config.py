@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator
 
+from cairn.config.cluster_credential import resolve_credential
 from cairn.config.conf_model import ConfModel, LogLevel, Port
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?\s*$", re.IGNORECASE)
@@ -26,6 +27,7 @@ def parse_size(value: Any) -> Any:
 class CnConfig(ConfModel):
     """Every `cn.conf` key Cairn reads. Unknown keys are kept in `unknown_keys` and never fatal."""
 
+    _credential: str | None = PrivateAttr(default=None)
     FILE_NAME: ClassVar[str] = "cn.conf"
 
     # Ports (StarRocks defaults). thrift_port serves Cairn's data service (Arrow Flight).
@@ -36,6 +38,11 @@ class CnConfig(ConfModel):
     priority_networks: str = ""
     # Cairn: the address the node listens on (loopback by default).
     host: str = "127.0.0.1"
+
+    # Cairn: the cluster credential FEs and CNs share (config/cluster_credential.py: also from a file
+    # or the environment).
+    cluster_credential: SecretStr = SecretStr("")
+    cluster_credential_file: str = ""
 
     # Local disk cache of objects.
     storage_root_path: str = "./cairn-data/cn"
@@ -50,3 +57,10 @@ class CnConfig(ConfModel):
     @classmethod
     def _size(cls, value: Any) -> Any:
         return parse_size(value)
+
+    @property
+    def credential(self) -> str | None:
+        """The cluster credential (conf keys, then the environment); None when none is set."""
+        if self._credential is None:
+            self._credential = resolve_credential(self.cluster_credential, self.cluster_credential_file)
+        return self._credential

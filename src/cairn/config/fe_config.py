@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator
 
 from cairn import keyring
+from cairn.config.cluster_credential import resolve_credential
 from cairn.config.conf_model import ConfModel, LogLevel, Port, conf_bool
 from cairn.secrets import register_secret
 
@@ -15,6 +16,7 @@ from cairn.secrets import register_secret
 class FeConfig(ConfModel):
     """Every `fe.conf` key Cairn reads. Unknown keys are kept in `unknown_keys` and never fatal."""
 
+    _credential: str | None = PrivateAttr(default=None)
     FILE_NAME: ClassVar[str] = "fe.conf"
 
     # Ports (StarRocks defaults).
@@ -70,6 +72,11 @@ class FeConfig(ConfModel):
     # embedded default); false makes such statements fail, saying that no compute node exists.
     embedded_compute_node: bool = True
 
+    # Cairn: the cluster credential FEs and CNs share (config/cluster_credential.py: also from a file
+    # or the environment).
+    cluster_credential: SecretStr = SecretStr("")
+    cluster_credential_file: str = ""
+
     # Compaction (StarRocks' key: a tablet is compacted once it has this many rowsets).
     lake_compaction_score_selector_min_score: int = Field(default=10, ge=2)
     lake_compaction_interval_seconds: float = Field(default=10.0, gt=0)
@@ -99,3 +106,10 @@ class FeConfig(ConfModel):
                                         self.catalog_encryption_previous_keys.get_secret_value()))
         register_secret(self.aws_s3_secret_key.get_secret_value())
         register_secret(self.aws_s3_access_key.get_secret_value())
+
+    @property
+    def credential(self) -> str | None:
+        """The cluster credential (conf keys, then the environment); None when none is set."""
+        if self._credential is None:
+            self._credential = resolve_credential(self.cluster_credential, self.cluster_credential_file)
+        return self._credential

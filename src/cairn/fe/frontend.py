@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
 
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.ops import CreateStorageVolume, Op
@@ -35,10 +34,11 @@ from cairn.lake.load import LoadContext
 from cairn.query.data_access import LocalDataAccess
 from cairn.snapshot.job import SnapshotJobs
 from cairn.storage.keys import ClusterKeys
+from cairn.storage.engine_sandbox import SandboxedEngine
 from cairn.storage.object_cache import ObjectCache
 from cairn.storage.object_store import ObjectStore, open_store
 from cairn.storage.resolver import VolumeStores
-from cairn.storage.volume import StorageVolume
+from cairn.storage.volume import StorageVolume, VolumeType
 from cairn.vacuum.live_set import LiveSources
 from cairn.vacuum.vacuum import Vacuum
 
@@ -64,8 +64,9 @@ class Frontend:
                                    self.meta_store)
         self.metrics = FrontendMetrics(lambda: self.catalog.state, lambda: self.position.entry_id,
                                        lambda: self.journal.rejected, lambda: self.is_leader)
-        # One DuckDB database per FE; each statement runs on its own cursor (own temp views).
-        self.duckdb = duckdb.connect()
+        # One sandboxed DuckDB database per FE; each statement runs on its own cursor (own temp views).
+        self.duckdb = SandboxedEngine(self.meta_dir / "tmp", self.meta_dir / "spill",
+                                      lambda: [self.meta_dir / "cache", *self._local_data_directories()])
         self.scheduler = BackgroundScheduler()
         self.compute_nodes: ComputeNodeRegistry
         self.data_access: NodeDataAccess
@@ -120,14 +121,14 @@ class Frontend:
     def _wire_services(self) -> None:
         committer, catalog, config = self.committer, self.committer.catalog, self.config
         self.compute_nodes = ComputeNodeRegistry(catalog, config)
-        self.data_access = NodeDataAccess(LocalDataAccess(ObjectCache(self.meta_dir / "cache")), self.compute_nodes,
-                                          config)
+        self.data_access = NodeDataAccess(LocalDataAccess(ObjectCache(self.meta_dir / "cache"), self.duckdb),
+                                          self.compute_nodes, config)
         self.snapshots = SnapshotJobs(committer, catalog, self.stores, self.keys, config, self.metrics)
         self.vacuum = Vacuum(LiveSources(catalog, self.data_access, lambda: self.snapshots.capturing,
                                          self.meta_store, self.stores, self.keys, config))
         self.compaction = CompactionScheduler(committer, catalog, self.stores, self.keys, self.data_access, config)
         self.loads = LoadContext(catalog, committer, self.stores, self.keys, self.data_access,
-                                 self.meta_dir / "tmp", self.metrics)
+                                 self.duckdb.scratch, self.metrics)
 
     def _schedule_background_work(self) -> None:
         config, scheduler = self.config, self.scheduler
@@ -191,6 +192,15 @@ class Frontend:
     def store_for(self, volume_name: str) -> ObjectStore:
         """The ObjectStore of a storage volume the catalog knows (see `VolumeStores`)."""
         return self.stores(volume_name)
+
+    def _local_data_directories(self) -> list[Path]:
+        """The data prefix of every local volume the catalog lists: what the engine reads in place."""
+        if not hasattr(self, "catalog"):
+            return []
+        with self.catalog.lock:
+            names = [v.name for v in self.catalog.state.storage_volumes.values() if v.type == VolumeType.LOCAL]
+        found = (self.store_for(name).local_path(self.keys.data_prefix) for name in names)
+        return [path for path in found if path is not None]
 
     def close(self) -> None:
         self.scheduler.close()

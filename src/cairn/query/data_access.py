@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Protocol
 
 import duckdb
+from sqlglot import exp
 
 from cairn.catalog.model import Table
 from cairn.catalog.types import parse_type
 from cairn.lake.manifest import MANIFESTS, Rowset
 from cairn.lake.rowset_writer import WrittenRowset, write_rowsets
 from cairn.lake.sqltext import ident, string_list
-from cairn.query.pushdown import PartialAggregate
+from cairn.query.pushdown import PartialAggregate, ScanFilter
+from cairn.storage.engine_sandbox import SandboxedEngine
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_cache import ObjectCache
 from cairn.storage.object_store import ObjectStore
@@ -43,10 +45,10 @@ class TableScan:
     table: Table
     store: ObjectStore
     partitions: list[PartitionScan]
-    # What a compute node may apply while scanning: the columns the query reads (None: all) and a
-    # filter over them that the FE applies again (None: none).
+    # What a compute node may apply while scanning: the columns the query reads (None: all) and
+    # typed filters over them, which the FE applies again.
     columns: list[str] | None = None
-    filter_sql: str | None = None
+    filters: list[ScanFilter] = field(default_factory=list)
     # Set when the query was rewritten to merge partial aggregates: the scan must return them.
     aggregate: PartialAggregate | None = None
 
@@ -76,13 +78,18 @@ class DataAccess(Protocol):
         Returns the row count and the rowsets put; a DuckDB error means a row could not be stored."""
 
 
-def column_list(table: Table) -> str:
-    parts = []
+def column_expressions(table: Table) -> list[exp.Expression]:
+    """The table's columns as stored rowsets hold them, typed as declared (LARGEINT as HUGEINT)."""
+    parts: list[exp.Expression] = []
     for column in table.columns:
-        column_type = parse_type(column.type)
-        name = ident(column.name)
-        parts.append(f"CAST({name} AS HUGEINT) AS {name}" if column_type.name == "LARGEINT" else name)
-    return ", ".join(parts)
+        name = exp.column(exp.to_identifier(column.name, quoted=True))
+        large = parse_type(column.type).name == "LARGEINT"
+        parts.append(exp.alias_(exp.cast(name, "HUGEINT"), column.name, quoted=True) if large else name)
+    return parts
+
+
+def column_list(table: Table) -> str:
+    return ", ".join(e.sql(dialect="duckdb") for e in column_expressions(table))
 
 
 def empty_relation(table: Table) -> str:
@@ -96,6 +103,7 @@ class LocalDataAccess:
     pins what running statements read, so vacuum leaves it alone (DESIGN invariant 5)."""
 
     cache: ObjectCache
+    engine: SandboxedEngine
     partitions_read: int = 0
     objects_read: int = 0
     in_use: Counter = field(default_factory=Counter)
@@ -169,7 +177,7 @@ class LocalDataAccess:
     def compact(self, store: ObjectStore, rowsets: list[Rowset], target_key: str) -> Rowset:
         from cairn.compaction.merge import merge_rowsets
 
-        return merge_rowsets(store, self.cache, rowsets, target_key)
+        return merge_rowsets(self.engine, store, self.cache, rowsets, target_key)
 
     def bind(self, con: duckdb.DuckDBPyConnection, view_name: str, scan: TableScan) -> list[str]:
         files, pinned = self.files(scan)

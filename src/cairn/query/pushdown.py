@@ -1,22 +1,23 @@
 """What a table scan may do for its query on a compute node: read only the columns the query uses,
 and drop rows the query's WHERE clause drops anyway.
 
-Both are conservative: when in doubt (a `*`, USING / NATURAL joins, an outer join, a subquery or an
-aggregate in a condition) nothing is pushed down. The FE still runs the whole query over what the
+Both are conservative: when in doubt (a `*`, USING / NATURAL joins, an outer join, a condition that
+is not a column compared with literals) nothing is pushed down. What is pushed is typed (ScanFilter,
+PartialAggregate): a compute node compiles it into its own query, and no SQL text leaves the FE. The FE still runs the whole query over what the
 scans return, so a pushed-down filter only ever removes rows that the query would remove itself.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Callable
+from typing import Literal
 
+from pydantic import BaseModel, Field, model_validator
 from sqlglot import exp
 
 from cairn.catalog.model import Table
 
-# Conditions containing these are never pushed down (they depend on more than one row, or on chance).
-_NOT_PUSHABLE = (exp.Subquery, exp.Select, exp.Exists, exp.AggFunc, exp.Window, exp.Rand, exp.Placeholder,
-                 exp.Star)
 
 
 def _names(node: exp.Table) -> set[str]:
@@ -55,45 +56,166 @@ def scan_columns(node: exp.Table, table: Table) -> list[str] | None:
     return [c.name for c in table.columns if c.name.lower() in used]
 
 
-def _pushed_conjuncts(node: exp.Table, table: Table) -> tuple[list[str], int]:
-    """The WHERE conjuncts over `node` that can run on its scan (as DuckDB SQL over unqualified
-    column names), and how many conjuncts the WHERE clause has in all."""
+_NUMBER = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_ALIAS = re.compile(r"^__p\d+[sc]?$")
+
+
+class ScanValue(BaseModel):
+    """A literal in a pushed-down filter: string, number (its exact text) or boolean."""
+
+    kind: Literal["string", "number", "boolean"]
+    text: str
+
+    @model_validator(mode="after")
+    def _well_formed(self) -> "ScanValue":
+        if self.kind == "number" and not _NUMBER.match(self.text):
+            raise ValueError(f"not a number: {self.text!r}")
+        if self.kind == "boolean" and self.text not in ("true", "false"):
+            raise ValueError(f"not a boolean: {self.text!r}")
+        return self
+
+    def expression(self) -> exp.Expression:
+        if self.kind == "string":
+            return exp.Literal.string(self.text)
+        if self.kind == "boolean":
+            return exp.Boolean(this=self.text == "true")
+        return exp.Literal.number(self.text)
+
+
+_COMPARISONS: dict[type[exp.Expression], str] = {exp.EQ: "=", exp.NEQ: "!=", exp.LT: "<", exp.LTE: "<=",
+                                                  exp.GT: ">", exp.GTE: ">="}
+_FLIPPED = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_BUILD: dict[str, type[exp.Expression]] = {op: kind for kind, op in _COMPARISONS.items()}
+
+
+class ScanFilter(BaseModel):
+    """One conjunct a scan applies: `column op values` (no value for IS [NOT] NULL, several for IN)."""
+
+    column: str
+    op: Literal["=", "!=", "<", "<=", ">", ">=", "IN", "NOT IN", "LIKE", "NOT LIKE", "IS NULL", "IS NOT NULL"]
+    values: list[ScanValue] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _arity(self) -> "ScanFilter":
+        wanted = {"IS NULL": 0, "IS NOT NULL": 0, "IN": None, "NOT IN": None}.get(self.op, 1)
+        if (wanted is None and not self.values) or (wanted is not None and len(self.values) != wanted):
+            raise ValueError(f"wrong number of values for {self.op}")
+        return self
+
+    def expression(self) -> exp.Expression:
+        """The conjunct as a DuckDB expression over the unqualified, quoted column."""
+        column = exp.column(exp.to_identifier(self.column, quoted=True))
+        values = [v.expression() for v in self.values]
+        if self.op in _BUILD:
+            return _BUILD[self.op](this=column, expression=values[0])
+        built: exp.Expression
+        if self.op.endswith("IN"):
+            built = exp.In(this=column, expressions=values)
+        elif self.op.endswith("LIKE"):
+            built = exp.Like(this=column, expression=values[0])
+        else:
+            built = exp.Is(this=column, expression=exp.null())
+        return exp.not_(built) if self.op.startswith("NOT") or self.op == "IS NOT NULL" else built
+
+
+def _value(node: exp.Expression) -> ScanValue | None:
+    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string:
+        return _value_of_number("-" + node.this.this)
+    if isinstance(node, exp.Literal):
+        return ScanValue(kind="string", text=node.this) if node.is_string else _value_of_number(node.this)
+    if isinstance(node, exp.Boolean):
+        return ScanValue(kind="boolean", text="true" if node.this else "false")
+    return None
+
+
+def _value_of_number(text: str) -> ScanValue | None:
+    return ScanValue(kind="number", text=text) if _NUMBER.match(text) else None
+
+
+def _typed(conjunct: exp.Expression, column_of: Callable[[exp.Expression], str | None]) -> list[ScanFilter] | None:
+    """`conjunct` as typed filters over this table's columns, or None when it has another shape."""
+    negated = isinstance(conjunct, exp.Not)
+    node = conjunct.this if negated else conjunct
+    if isinstance(node, exp.Paren):
+        return None if negated else _typed(node.this, column_of)
+    if type(node) in _COMPARISONS and not negated:
+        op = _COMPARISONS[type(node)]
+        left, right = node.this, node.expression
+        if column_of(left) is None:
+            left, right, op = right, left, _FLIPPED[op]
+        column, value = column_of(left), _value(right)
+        return None if column is None or value is None else [ScanFilter(column=column, op=op, values=[value])]
+    if isinstance(node, exp.Is) and isinstance(node.expression, exp.Null):
+        column = column_of(node.this)
+        return None if column is None else [ScanFilter(column=column, op="IS NOT NULL" if negated else "IS NULL")]
+    if isinstance(node, exp.In) and not node.args.get("query") and not node.args.get("unnest"):
+        column = column_of(node.this)
+        values = [_value(v) for v in node.expressions]
+        if column is None or not values or any(v is None for v in values):
+            return None
+        return [ScanFilter(column=column, op="NOT IN" if negated else "IN", values=values)]  # type: ignore[arg-type]
+    if isinstance(node, exp.Like) and not node.args.get("escape"):
+        column, value = column_of(node.this), _value(node.expression)
+        if column is None or value is None or value.kind != "string":
+            return None
+        return [ScanFilter(column=column, op="NOT LIKE" if negated else "LIKE", values=[value])]
+    if isinstance(node, exp.Between) and not negated:
+        column, low, high = column_of(node.this), _value(node.args["low"]), _value(node.args["high"])
+        if column is None or low is None or high is None:
+            return None
+        return [ScanFilter(column=column, op=">=", values=[low]), ScanFilter(column=column, op="<=", values=[high])]
+    return None
+
+
+def _pushed_conjuncts(node: exp.Table, table: Table) -> tuple[list[ScanFilter], int, int]:
+    """The WHERE conjuncts over `node` that a scan can apply, as typed filters; how many conjuncts
+    were pushed and how many the WHERE clause has in all."""
     select = node.parent_select
     if select is None or not isinstance(node.parent, (exp.From, exp.Join)) or not _plain_joins(select):
-        return [], -1
+        return [], 0, -1
     where = select.args.get("where")
     if where is None:
-        return [], 0
+        return [], 0, 0
     single = not select.args.get("joins")
     names, columns = _names(node), _table_columns(table)
+
+    def column_of(found: exp.Expression) -> str | None:
+        if not isinstance(found, exp.Column) or isinstance(found.this, exp.Star):
+            return None
+        if not ((found.table.lower() in names) if found.table else single):
+            return None
+        return columns.get(found.name.lower())
+
     conjuncts = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
-    pushed = []
+    pushed: list[ScanFilter] = []
+    count = 0
     for conjunct in conjuncts:
-        if any(True for _ in conjunct.find_all(*_NOT_PUSHABLE)):
-            continue
-        found = list(conjunct.find_all(exp.Column))
-        if not found or not all(
-                ((c.table.lower() in names) if c.table else single) and c.name.lower() in columns for c in found):
-            continue
-        copy = conjunct.copy()
-        for column in copy.find_all(exp.Column):
-            column.replace(exp.column(exp.to_identifier(columns[column.name.lower()], quoted=True)))
-        pushed.append(f"({copy.sql(dialect='duckdb')})")
-    return pushed, len(conjuncts)
+        typed = _typed(conjunct, column_of)
+        if typed is not None:
+            pushed.extend(typed)
+            count += 1
+    return pushed, count, len(conjuncts)
 
 
-def scan_filter(node: exp.Table, table: Table) -> str | None:
-    """The conjuncts of the WHERE clause over `node` that only read this table's columns, as DuckDB
-    SQL over unqualified column names; None when there is none."""
-    return " AND ".join(_pushed_conjuncts(node, table)[0]) or None
+def scan_filters(node: exp.Table, table: Table) -> list[ScanFilter]:
+    """The conjuncts of the WHERE clause over `node` that compare one of this table's columns with
+    literals, as typed filters (the FE still applies the whole WHERE clause to what comes back)."""
+    return _pushed_conjuncts(node, table)[0]
 
 
-@dataclass(frozen=True)
-class PartialAggregate:
+class PartialItem(BaseModel):
+    """One partial aggregate a scan computes: `function(column)` (count(*) when column is None)."""
+
+    function: Literal["count", "sum", "min", "max"]
+    column: str | None
+    alias: str = Field(pattern=_ALIAS.pattern)
+
+
+class PartialAggregate(BaseModel):
     """A GROUP BY each compute node runs over its own tablets; the FE merges the partial rows."""
 
-    select_sql: str  # group columns, then partial aggregates named __p<i>
-    group_sql: str  # the GROUP BY list, '' for one global group
+    group_by: list[str]
+    items: list[PartialItem]
 
 
 _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INT", "INTEGER", "BIGINT", "LARGEINT"}
@@ -106,9 +228,14 @@ def _plain_column(expression: exp.Expression | None, names: set[str], columns: d
     return None
 
 
+def _merged(function: str, alias: str) -> exp.Expression:
+    """`function` over the partial column `alias`, as the FE merges partial rows."""
+    return exp.func(function, exp.column(exp.to_identifier(alias)))
+
+
 def push_aggregate(node: exp.Table, table: Table) -> PartialAggregate | None:
     """If the query over `node` is one table's GROUP BY of COUNT / SUM / MIN / MAX / AVG over plain
-    columns whose whole WHERE clause runs on the scan (`scan_filter`), rewrite it to merge partial
+    columns whose whole WHERE clause runs on the scan (`scan_filters`), rewrite it to merge partial
     aggregates and return what each node computes; else change nothing and return None."""
     from cairn.catalog.types import parse_type
 
@@ -119,8 +246,8 @@ def push_aggregate(node: exp.Table, table: Table) -> PartialAggregate | None:
     if any(s is not select for s in select.find_all(exp.Select)) or any(True for _ in select.find_all(exp.Window)):
         return None
     where = select.args.get("where")
-    pushed, total = _pushed_conjuncts(node, table)
-    if len(pushed) != total:
+    _, pushed, total = _pushed_conjuncts(node, table)
+    if pushed != total:
         return None  # part of the WHERE clause stays on the FE: it needs the raw rows
     names, columns = _names(node), _table_columns(table)
     group = select.args.get("group")
@@ -136,7 +263,7 @@ def push_aggregate(node: exp.Table, table: Table) -> PartialAggregate | None:
     aggregates = list(select.find_all(exp.AggFunc))
     if not aggregates and not keys:
         return None
-    partials: list[str] = []
+    items: list[PartialItem] = []
     finals: list[tuple[exp.AggFunc, exp.Expression]] = []
     for index, aggregate in enumerate(aggregates):
         argument = aggregate.this
@@ -144,21 +271,22 @@ def push_aggregate(node: exp.Table, table: Table) -> PartialAggregate | None:
         column = None if star else _plain_column(argument, names, columns)
         if not star and column is None:
             return None  # DISTINCT, expressions, several arguments: not split here
-        source = "*" if star else f'"{column}"'
         p = f"__p{index}"
+        final: exp.Expression
         if isinstance(aggregate, exp.Count):
-            partials.append(f"count({source}) AS {p}")
-            final = f"CAST(COALESCE(sum({p}), 0) AS BIGINT)"
+            items.append(PartialItem(function="count", column=column, alias=p))
+            final = exp.cast(exp.func("coalesce", _merged("sum", p), exp.Literal.number(0)), "BIGINT")
         elif isinstance(aggregate, (exp.Sum, exp.Min, exp.Max)):
             function = type(aggregate).__name__.lower()
-            partials.append(f"{function}({source}) AS {p}")
-            final = f"{function}({p})"
+            items.append(PartialItem(function=function, column=column, alias=p))  # type: ignore[arg-type]
+            final = _merged(function, p)
         elif isinstance(aggregate, exp.Avg) and parse_type(table.column(column).type).name in _INTEGER_TYPES:
-            partials.append(f"sum({source}) AS {p}s, count({source}) AS {p}c")
-            final = f"CAST(sum({p}s) AS DOUBLE) / sum({p}c)"
+            items += [PartialItem(function="sum", column=column, alias=f"{p}s"),
+                      PartialItem(function="count", column=column, alias=f"{p}c")]
+            final = exp.Div(this=exp.cast(_merged("sum", f"{p}s"), "DOUBLE"), expression=_merged("sum", f"{p}c"))
         else:
             return None
-        finals.append((aggregate, exp.maybe_parse(final, dialect="duckdb")))
+        finals.append((aggregate, final))
     # Outside the aggregates, the query may only read the group columns.
     inside = {id(c) for a in [*aggregates, *([where] if where is not None else [])] for c in a.find_all(exp.Column)}
     if any(id(c) not in inside and _plain_column(c, names, columns) not in keys for c in select.find_all(exp.Column)):
@@ -169,6 +297,4 @@ def push_aggregate(node: exp.Table, table: Table) -> PartialAggregate | None:
         aggregate.replace(final)
     if where is not None:
         where.pop()
-    group_sql = ", ".join(f'"{k}"' for k in keys)
-    return PartialAggregate(select_sql=", ".join([*(f'"{k}"' for k in dict.fromkeys(keys)), *partials]),
-                            group_sql=group_sql)
+    return PartialAggregate(group_by=list(dict.fromkeys(keys)), items=items)

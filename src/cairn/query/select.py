@@ -30,7 +30,7 @@ from cairn.fe.variables import get_variable
 from cairn.query import starrocks_semantics
 from cairn.query.data_access import DataAccess, PartitionScan, TableScan
 from cairn.query.pruning import PartitionFilter, tablet_indexes
-from cairn.query.pushdown import push_aggregate, scan_columns, scan_filter
+from cairn.query.pushdown import push_aggregate, scan_columns, scan_filters
 from cairn.query.virtual_tables import virtual_table
 
 if TYPE_CHECKING:
@@ -169,7 +169,7 @@ def _table_scan(session: "Session", node: exp.Table, schema: str | None, access:
                   for p in table.partitions if pruning.keeps(p) and (chosen is None or p.name in chosen)]
     scan = TableScan(table=table, store=session.frontend.store_for(db.storage_volume), partitions=partitions)
     if not renamed:
-        scan.columns, scan.filter_sql = scan_columns(node, table), scan_filter(node, table)
+        scan.columns, scan.filters = scan_columns(node, table), scan_filters(node, table)
         if access.splits_work():
             scan.aggregate = push_aggregate(node, table)
     return scan

@@ -29,6 +29,11 @@ class ClusterKeys:
 
     cluster_id: str
 
+    @staticmethod
+    def of_key(key: str) -> "ClusterKeys":
+        """The keys of the cluster that object `key` belongs to (every key starts with its cluster id)."""
+        return ClusterKeys(key.split("/", 1)[0])
+
     # -- meta ------------------------------------------------------------------------------
 
     @property

@@ -48,6 +48,9 @@ _DENIED = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403 F
 def _translate(exc: Exception, action: str, key: str, where: str) -> Exception:
     """Turn an obstore exception into Cairn's error types, naming the action, key and store."""
     if isinstance(exc, (obx.NotFoundError, FileNotFoundError)):
+        if action == "write":
+            # A put finds nothing missing but the place it writes to: the bucket is gone.
+            return StorageError(f"bucket does not exist: object storage {where} while trying to {action} '{key}'")
         return ObjectNotFoundError(f"object not found: {key}")
     if isinstance(exc, obx.AlreadyExistsError):
         return ObjectExistsError(f"object already exists: {key}")

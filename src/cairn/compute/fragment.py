@@ -1,0 +1,47 @@
+"""Compiling a typed scan into the DuckDB query a compute node runs (the FE compiles the same
+fragment over no rows, to learn its shape). Built as sqlglot expressions: names are quoted and
+literals escaped by construction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlglot import exp
+
+from cairn.catalog.model import Table
+from cairn.compute.requests import ROWSETS_VIEW
+from cairn.query.data_access import column_expressions
+from cairn.query.pushdown import PartialAggregate, ScanFilter
+
+# What a scan returns when the query reads none of the table's columns (COUNT(*)).
+ROW_MARKER = "__cairn_row"
+
+
+def _quoted(name: str) -> exp.Column:
+    return exp.column(exp.to_identifier(name, quoted=True))
+
+
+def parquet_source(table: Table, files: Sequence[Path]) -> exp.Expression:
+    """The table's rows in the Parquet `files` (in order), typed as declared, as relation ROWSETS_VIEW."""
+    read = exp.func("read_parquet", exp.Array(expressions=[exp.Literal.string(str(f)) for f in files]))
+    return exp.select(*column_expressions(table)).from_(read).subquery(ROWSETS_VIEW)
+
+
+def fragment(table: Table, columns: list[str] | None, filters: list[ScanFilter],
+             aggregate: PartialAggregate | None, source: exp.Expression) -> exp.Select:
+    """What a node runs over its rowsets (`source`): the projection and filters, or the partial aggregate."""
+    query = exp.select().from_(source)
+    if filters:
+        query = query.where(exp.and_(*(f.expression() for f in filters)))
+    if aggregate is not None:
+        groups = [_quoted(c) for c in aggregate.group_by]
+        partials = [exp.alias_(exp.func(i.function, exp.Star() if i.column is None else _quoted(i.column)), i.alias)
+                    for i in aggregate.items]
+        query = query.select(*groups, *partials)
+        return query.group_by(*[_quoted(c) for c in aggregate.group_by]) if groups else query
+    wanted = [c.name for c in table.columns] if columns is None else \
+        [c.name for c in table.columns if c.name in set(columns)]
+    if not wanted:
+        return query.select(exp.alias_(exp.true(), ROW_MARKER))
+    return query.select(*[_quoted(c) for c in wanted])
