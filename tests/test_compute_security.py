@@ -2,13 +2,17 @@
 
 Without the cluster credential every call is refused; with it, a node still accepts only typed
 requests whose object keys lie under the cluster's data prefix, so it cannot be made to run SQL,
-read a host file or write a journal entry. A storage failure while a node writes is reported as
+read a host file or write a journal entry. With TLS configured, FE and node speak nothing else.
+A storage failure while a node writes is reported as
 the storage error it is, not as a failed node.
 """
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import json
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +23,10 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pymysql
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from cairn.compute.flight_auth import SendCredential
 from cn_process import CnProcess, start_cn
@@ -201,6 +209,62 @@ def test_a_storage_failure_during_insert_is_reported_as_the_storage_error(tmp_pa
             # The node is still taken as healthy: nothing of its own failed.
             cursor.execute("SHOW COMPUTE NODES")
             assert [row[8] for row in cursor.fetchall()] == ["true"]
+    finally:
+        node.stop()
+        fe.stop()
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that is its own CA, and its key (PEM files)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cairn-test-cn")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                                  critical=False)
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                   .sign(key, hashes.SHA256()))
+    cert_file, key_file = directory / "cn.crt", directory / "cn.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def test_fe_and_node_speak_tls_when_configured(tmp_path: Path) -> None:
+    cert_file, key_file = _self_signed(tmp_path)
+    fe = start_fe(tmp_path, {"meta_dir": str(tmp_path / "meta"), "local_storage_path": str(tmp_path / "storage"),
+                             "cluster_credential": CLUSTER_CREDENTIAL, "heartbeat_interval_second": "0.5",
+                             "cluster_tls_ca_file": str(cert_file), "embedded_compute_node": "false"})
+    node = start_cn(tmp_path, {"cluster_tls_cert_file": str(cert_file), "cluster_tls_key_file": str(key_file)})
+    try:
+        with pymysql.connect(host="127.0.0.1", port=fe.query_port, user="root", autocommit=True) as conn, \
+                conn.cursor() as cursor:
+            cursor.execute(f'ALTER SYSTEM ADD COMPUTE NODE "{node.address}"')
+            cursor.execute("CREATE DATABASE d")
+            cursor.execute("CREATE TABLE d.t (a INT, b VARCHAR(8)) DISTRIBUTED BY HASH(a) BUCKETS 2")
+            cursor.execute("INSERT INTO d.t VALUES (1, 'x'), (2, 'y'), (3, 'x')")
+            cursor.execute("SELECT b, count(*), sum(a) FROM d.t WHERE a >= 1 GROUP BY b ORDER BY b")
+            assert cursor.fetchall() == (("x", 2, 4), ("y", 1, 2))
+            cursor.execute("SHOW COMPUTE NODES")
+            assert [row[8] for row in cursor.fetchall()] == ["true"]
+        plain = flight.FlightClient(node.data_location, middleware=[SendCredential(CLUSTER_CREDENTIAL)])
+        with pytest.raises(flight.FlightError):
+            list(plain.list_actions(options=flight.FlightCallOptions(timeout=10)))
+        secure = flight.FlightClient(node.data_location.replace("grpc://", "grpc+tls://"),
+                                     tls_root_certs=cert_file.read_bytes(),
+                                     middleware=[SendCredential(CLUSTER_CREDENTIAL)])
+        assert list(secure.list_actions())
+        context = ssl.create_default_context(cafile=str(cert_file))
+        with urllib.request.urlopen(f"https://127.0.0.1:{node.webserver_port}/api/health", timeout=10,
+                                    context=context) as answer:
+            assert answer.status == 200
+        request = urllib.request.Request(f"https://{node.address}/heartbeat",
+                                         headers={"Authorization": f"Bearer {CLUSTER_CREDENTIAL}"})
+        with urllib.request.urlopen(request, timeout=10, context=context) as answer:
+            assert json.loads(answer.read())["counters"]["scans"] >= 1
     finally:
         node.stop()
         fe.stop()

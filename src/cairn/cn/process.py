@@ -20,7 +20,8 @@ class ComputeNode:
     def __init__(self, config: CnConfig) -> None:
         self.config = config
         try:
-            self.service = ComputeService(config, f"grpc://{config.host}:{config.thrift_port}")
+            scheme = "grpc+tls" if config.tls else "grpc"
+            self.service = ComputeService(config, f"{scheme}://{config.host}:{config.thrift_port}")
         except OSError as exc:
             raise ConfigError(f"cannot serve on {config.host}:{config.thrift_port} (thrift_port): {exc}") from None
         self._flight = threading.Thread(target=self.service.serve, name="cn-flight", daemon=True)

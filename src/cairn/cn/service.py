@@ -35,6 +35,7 @@ from cairn.compute.requests import (
     WriteRequest,
 )
 from cairn.config.cluster_credential import CREDENTIAL_ENV
+from cairn.config.cluster_tls import read_pem
 from cairn.config.cn_config import CnConfig
 from cairn.errors import CairnError, ConfigError
 from cairn.lake.rowset_writer import write_rowsets
@@ -83,7 +84,10 @@ class ComputeService(flight.FlightServerBase):
         if credential is None:
             raise ConfigError("cn.conf: no cluster credential: set cluster_credential or cluster_credential_file "
                               f"(or the environment variable {CREDENTIAL_ENV}) to the value the FEs hold")
-        super().__init__(location, middleware={"credential": RequireCredential(credential)})
+        certificates = [(read_pem(config.cluster_tls_cert_file, "cluster_tls_cert_file"),
+                         read_pem(config.cluster_tls_key_file, "cluster_tls_key_file"))] if config.tls else None
+        super().__init__(location, tls_certificates=certificates,
+                         middleware={"credential": RequireCredential(credential)})
         self.credential = credential
         self.config = config
         self.root = Path(config.storage_root_path).expanduser().resolve()

@@ -18,6 +18,7 @@ from cairn import __version__
 from cairn.cn.service import ComputeService
 from cairn.compute.requests import NodeReport
 from cairn.config.cluster_credential import CREDENTIAL_HEADER, matches
+from cairn.config.cluster_tls import server_context
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,10 @@ class NodeStatusServer:
         host = service.config.host
         self.servers = [ThreadingHTTPServer((host, port), Handler)
                         for port in (service.config.heartbeat_service_port, service.config.webserver_port)]
+        if service.config.tls:
+            context = server_context(service.config.cluster_tls_cert_file, service.config.cluster_tls_key_file)
+            for server in self.servers:
+                server.socket = context.wrap_socket(server.socket, server_side=True)
         for server in self.servers:
             server.daemon_threads = True
             threading.Thread(target=server.serve_forever, name="cn-http", daemon=True).start()

@@ -25,6 +25,7 @@ from cairn.catalog.view import CatalogView
 from cairn.compute.flight_auth import SendCredential
 from cairn.compute.requests import NodeReport
 from cairn.config.cluster_credential import CREDENTIAL_ENV, CREDENTIAL_HEADER, header_value
+from cairn.config.cluster_tls import client_context, read_pem
 from cairn.config.fe_config import FeConfig
 from cairn.errors import ConfigError
 
@@ -46,10 +47,9 @@ class NodeState:
     def address(self) -> str:
         return self.node.address
 
-    @property
-    def data_location(self) -> str:
+    def data_location(self, tls: bool) -> str:
         assert self.report is not None
-        return f"grpc://{self.node.host}:{self.report.thrift_port}"
+        return f"{'grpc+tls' if tls else 'grpc'}://{self.node.host}:{self.report.thrift_port}"
 
 
 def _score(address: str, item: int) -> int:
@@ -96,10 +96,12 @@ class ComputeNodeRegistry:
     def heartbeat(self, state: NodeState) -> None:
         """Ask one node how it is; after `heartbeat_retry_times` failures in a row it is dead."""
         config = self.config
-        url = f"http://{state.node.host}:{state.node.heartbeat_service_port}/heartbeat"
+        scheme, context = ("https", client_context(config.cluster_tls_ca_file)) if config.cluster_tls_ca_file \
+            else ("http", None)
+        url = f"{scheme}://{state.node.host}:{state.node.heartbeat_service_port}/heartbeat"
         try:
             request = urllib.request.Request(url, headers={CREDENTIAL_HEADER: header_value(self._credential())})
-            with urllib.request.urlopen(request, timeout=config.heartbeat_timeout_second) as answer:
+            with urllib.request.urlopen(request, timeout=config.heartbeat_timeout_second, context=context) as answer:
                 report = NodeReport.model_validate(json.loads(answer.read()))
         except (OSError, ValueError, urllib.error.URLError, ConfigError) as exc:
             reason = "the node refused this FE's cluster credential" \
@@ -167,10 +169,13 @@ class ComputeNodeRegistry:
     def client(self, state: NodeState) -> flight.FlightClient:
         """A Flight client to the node's data service (reconnected when its port changes); every
         call it makes carries the cluster credential."""
-        location = state.data_location
+        ca_file = self.config.cluster_tls_ca_file
+        location = state.data_location(tls=bool(ca_file))
         with self._lock:
             cached = self._clients.get(state.address)
             if cached is None or cached[0] != location:
-                cached = (location, flight.FlightClient(location, middleware=[SendCredential(self._credential())]))
+                roots = read_pem(ca_file, "cluster_tls_ca_file") if ca_file else None
+                cached = (location, flight.FlightClient(location, tls_root_certs=roots,
+                                                        middleware=[SendCredential(self._credential())]))
                 self._clients[state.address] = cached
             return cached[1]

@@ -9,6 +9,7 @@ from pydantic import Field, PrivateAttr, SecretStr, field_validator
 
 from cairn.config.cluster_credential import resolve_credential
 from cairn.config.conf_model import ConfModel, LogLevel, Port
+from cairn.errors import ConfigError
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
@@ -43,6 +44,9 @@ class CnConfig(ConfModel):
     # or the environment).
     cluster_credential: SecretStr = SecretStr("")
     cluster_credential_file: str = ""
+    # Cairn: serve the data service and the HTTP ports over TLS with this certificate and key (PEM).
+    cluster_tls_cert_file: str = ""
+    cluster_tls_key_file: str = ""
 
     # Local disk cache of objects.
     storage_root_path: str = "./cairn-data/cn"
@@ -64,3 +68,10 @@ class CnConfig(ConfModel):
         if self._credential is None:
             self._credential = resolve_credential(self.cluster_credential, self.cluster_credential_file)
         return self._credential
+
+    @property
+    def tls(self) -> bool:
+        """True when the node serves TLS (both the certificate and its key are configured)."""
+        if bool(self.cluster_tls_cert_file) != bool(self.cluster_tls_key_file):
+            raise ConfigError("cn.conf: set both cluster_tls_cert_file and cluster_tls_key_file, or neither")
+        return bool(self.cluster_tls_cert_file)

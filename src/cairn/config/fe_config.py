@@ -76,6 +76,8 @@ class FeConfig(ConfModel):
     # or the environment).
     cluster_credential: SecretStr = SecretStr("")
     cluster_credential_file: str = ""
+    # Cairn: reach compute nodes over TLS, trusting the certificates this CA (PEM) signed.
+    cluster_tls_ca_file: str = ""
 
     # Compaction (StarRocks' key: a tablet is compacted once it has this many rowsets).
     lake_compaction_score_selector_min_score: int = Field(default=10, ge=2)
