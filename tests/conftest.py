@@ -18,12 +18,10 @@ from cairn.api import load_config
 from cairn.config.fe_config import FeConfig
 from cairn.fe.frontend import Frontend
 from cairn.fe.session import Session
-from secrets_scan import S3_ACCESS_KEY, S3_SECRET_KEY, SECRETS, USER_PASSWORD, SecretsScan, moto_objects, scan_objects
+from secrets_scan import CLUSTER_CREDENTIAL, S3_ACCESS_KEY, S3_SECRET_KEY, SECRETS, USER_PASSWORD, SecretsScan, moto_objects, scan_objects
 
-# What the tests' FEs and compute nodes share.
-CLUSTER_CREDENTIAL = "cairn-test-cluster-credential-Kp27"
 S3_REGION = "us-east-1"
-__all__ = ["S3_ACCESS_KEY", "S3_SECRET_KEY", "SECRETS", "USER_PASSWORD"]
+__all__ = ["CLUSTER_CREDENTIAL", "S3_ACCESS_KEY", "S3_SECRET_KEY", "SECRETS", "USER_PASSWORD"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -20,7 +20,9 @@ S3_ACCESS_KEY = "cairn-test-access-Hd40"
 S3_SECRET_KEY = "cairn-test-secret-Zq81"
 USER_PASSWORD = "cairn-user-pw-Mt62"
 
-SECRETS: list[str] = [S3_ACCESS_KEY, S3_SECRET_KEY, USER_PASSWORD]
+# What the tests' FEs and compute nodes share.
+CLUSTER_CREDENTIAL = "cairn-test-cluster-credential-Kp27"
+SECRETS: list[str] = [S3_ACCESS_KEY, S3_SECRET_KEY, USER_PASSWORD, CLUSTER_CREDENTIAL]
 
 # Input files that carry secrets on purpose: Cairn reads them, it must never write them.
 SECRET_CARRIERS = frozenset({"fe.conf", "cn.conf", "cluster_snapshot.yaml", "cs.yaml"})
