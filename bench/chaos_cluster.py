@@ -17,6 +17,7 @@ from pathlib import Path
 import boto3
 import pymysql
 
+from cairn.config.cluster_credential import new_credential
 from cairn.storage.fault_injection import ENV_VAR
 
 CAIRN = [sys.executable, "-m", "cairn.cli.main"]
@@ -105,6 +106,8 @@ class Cluster:
     endpoint: str = ""
     bucket: str = ""
     fe_http_port: int = 0
+    # What the FE and its compute nodes share (config/cluster_credential.py).
+    credential: str = field(default_factory=new_credential)
 
     def start_storage(self) -> None:
         port = free_port()
@@ -121,7 +124,7 @@ class Cluster:
         return {"meta_dir": str(self.root / "fe" / "meta"), "enable_load_volume_from_conf": "true",
                 "aws_s3_path": f"{self.bucket}/data", "aws_s3_endpoint": self.endpoint,
                 "aws_s3_region": REGION, "aws_s3_access_key": ACCESS_KEY, "aws_s3_secret_key": SECRET_KEY,
-                **self.fe_conf_extra}
+                "cluster_credential": self.credential, **self.fe_conf_extra}
 
     def create_nodes(self) -> None:
         query, http = free_port(), free_port()
@@ -135,7 +138,7 @@ class Cluster:
             conf = write_conf(workdir / "cn.conf", {
                 "heartbeat_service_port": str(heartbeat), "thrift_port": str(free_port()),
                 "webserver_port": str(free_port()), "brpc_port": str(free_port()),
-                "storage_root_path": str(workdir / "storage")})
+                "storage_root_path": str(workdir / "storage"), "cluster_credential": self.credential})
             self.cns.append(Node(f"cn{number}", [*CAIRN, "cn", "--conf", str(conf)], workdir, heartbeat))
 
     def connect(self, timeout: float = 60.0) -> pymysql.connections.Connection:
