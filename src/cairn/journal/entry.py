@@ -14,7 +14,7 @@ class JournalEntry(SignedModel):
 
     KIND: ClassVar[str] = "journal entry"
     ERROR: ClassVar[type[CairnError]] = JournalError
-    SEALED_FIELD: ClassVar[str] = "op"
+    SEALED_PATH: ClassVar[tuple[str, ...]] = ("op",)
 
     incarnation: int
     entry_id: int

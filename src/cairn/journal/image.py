@@ -28,7 +28,7 @@ class CheckpointImage(SignedModel):
     KIND: ClassVar[str] = "checkpoint image"
     COMPRESSED: ClassVar[bool] = True
     ERROR: ClassVar[type[CairnError]] = JournalError
-    SEALED_FIELD: ClassVar[str] = "catalog"
+    SEALED_PATH: ClassVar[tuple[str, ...]] = ("catalog", "storage_volumes")  # where the catalog keeps secrets
 
     cluster_id: str
     incarnation: int

@@ -1,6 +1,6 @@
 """SignedModel: a stored format that is authenticated and has its secrets sealed (journal entries, images).
 
-Written: the secrets of `SEALED_FIELD` are sealed with the current catalog key, then an HMAC-SHA256
+Written: the secrets under `SEALED_PATH` are sealed with the current catalog key, then an HMAC-SHA256
 over the whole object (every field but the MAC itself) is added with that key's id. Read: the MAC
 is checked and the secrets opened. Only FEs hold the key, so an object written by anything else
 (a compute node, a user of the bucket) reads as FORGED, whatever its plain checksum says.
@@ -8,7 +8,8 @@ is checked and the secrets opened. Only FEs hold the key, so an object written b
 
 from __future__ import annotations
 
-import json
+import zlib
+from collections.abc import Callable
 from enum import Enum
 from typing import Any, ClassVar
 
@@ -17,6 +18,9 @@ from pydantic import PrivateAttr
 from cairn import keyring
 from cairn.formats import VersionedModel
 from cairn.journal.sealed import open_secrets, seal_secrets
+
+
+_EMPTY_MAC = b'"mac":""'
 
 
 class Authenticity(str, Enum):
@@ -29,10 +33,16 @@ class Authenticity(str, Enum):
 
 
 class SignedModel(VersionedModel):
-    """Base of the authenticated formats. Subclasses name the field whose secrets are sealed."""
+    """Base of the authenticated formats. Subclasses name, as a path of keys, the part of the object
+    that can hold secrets (the rest is not searched, so that a large catalog is not walked whole).
+
+    The MAC is over the object's exact JSON bytes with an empty `mac`, so that checking it needs no
+    second serialization; `key_id` and `mac` are declared before any subclass field, so the first
+    `"mac":` in those bytes is the object's own.
+    """
 
     FORMAT_VERSION: ClassVar[int] = 2
-    SEALED_FIELD: ClassVar[str]
+    SEALED_PATH: ClassVar[tuple[str, ...]]
 
     format_version: int = 2
     key_id: str = ""
@@ -43,18 +53,33 @@ class SignedModel(VersionedModel):
     def authenticity(self) -> Authenticity:
         return self._authenticity
 
-    def _payload(self) -> bytes:
-        return json.dumps(self.model_dump(mode="json", exclude={"mac"}), sort_keys=True,
-                          separators=(",", ":")).encode()
+    def _with_secrets(self, change: Callable[[Any], Any]) -> dict[str, Any]:
+        """The update that replaces the part at SEALED_PATH with `change(part)` (copying only the path)."""
+        first, *rest = self.SEALED_PATH
+        top = getattr(self, first)
+        if not rest:
+            return {first: change(top)}
+        copied = dict(top)
+        holder = copied
+        for name in rest[:-1]:
+            if not isinstance(holder.get(name), dict):
+                return {}
+            holder[name] = dict(holder[name])
+            holder = holder[name]
+        if rest[-1] in holder:
+            holder[rest[-1]] = change(holder[rest[-1]])
+        return {first: copied}
 
     def to_bytes(self) -> bytes:
         """Seal the secrets and sign with the current catalog key."""
         ring = keyring.current()
-        sealed = self.model_copy(update={
-            self.SEALED_FIELD: seal_secrets(getattr(self, self.SEALED_FIELD), ring),
-            "format_version": self.FORMAT_VERSION, "key_id": ring.current.key_id, "mac": ""})
-        sealed.mac = ring.mac(sealed._payload())[1]
-        return VersionedModel.to_bytes(sealed)
+        sealed = self.model_copy(update={**self._with_secrets(lambda part: seal_secrets(part, ring)),
+                                         "format_version": self.FORMAT_VERSION, "key_id": ring.current.key_id,
+                                         "mac": ""})
+        unsigned = sealed.model_dump_json().encode()
+        mac = ring.mac(unsigned)[1]
+        data = unsigned.replace(_EMPTY_MAC, b'"mac":"' + mac.encode() + b'"', 1)
+        return zlib.compress(data, 3) if self.COMPRESSED else data
 
     @classmethod
     def from_bytes(cls, data: bytes, key: str) -> Any:
@@ -65,14 +90,16 @@ class SignedModel(VersionedModel):
         if model.mac:
             if not ring.knows(model.key_id):
                 found = Authenticity.UNKNOWN_KEY
-            elif ring.check_mac(model.key_id, model.mac, model._payload()):
-                found = Authenticity.AUTHENTIC
             else:
-                found = Authenticity.FORGED
+                raw = zlib.decompress(data) if cls.COMPRESSED else data
+                unsigned = raw.replace(b'"mac":"' + model.mac.encode() + b'"', _EMPTY_MAC, 1)
+                found = (Authenticity.AUTHENTIC if ring.check_mac(model.key_id, model.mac, unsigned)
+                         else Authenticity.FORGED)
         else:
             found = Authenticity.LEGACY if model.format_version < 2 else Authenticity.FORGED
         if found in {Authenticity.AUTHENTIC, Authenticity.LEGACY}:
-            setattr(model, cls.SEALED_FIELD, open_secrets(getattr(model, cls.SEALED_FIELD), ring, key))
+            for name, value in model._with_secrets(lambda part: open_secrets(part, ring, key)).items():
+                setattr(model, name, value)
         model._authenticity = found
         return model
 
