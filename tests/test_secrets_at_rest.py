@@ -173,3 +173,21 @@ def test_a_local_compute_node_is_not_given_the_catalog_key(tmp_path: Path, monke
     finally:
         stop_local_nodes(nodes)
     assert b"PATH=" in environ and key.encode() not in environ and keyring.KEY_ENV.encode() not in environ
+
+
+def test_a_start_without_the_right_key_fails_with_one_clear_error(tmp_path: Path) -> None:
+    values = {"meta_dir": str(tmp_path / "meta"), "local_storage_path": str(tmp_path / "storage"),
+              "catalog_encryption_key": _key(), "checkpoint_interval_entries": "1"}
+    fe = start_fe(tmp_path, values)
+    connection = pymysql.connect(host="127.0.0.1", port=fe.query_port, user="root")
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE DATABASE d")
+    connection.close()
+    fe.stop()
+    conf = write_conf(tmp_path / "wrong.conf", {**values, "meta_dir": str(tmp_path / "meta2"),
+                                                "catalog_encryption_key": _key()})
+    done = subprocess.run([sys.executable, "-m", "cairn.cli.main", "fe", "--conf", str(conf)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "catalog_encryption_key" in output and keyring.KEY_ENV in output and "Traceback" not in output
