@@ -15,6 +15,9 @@ import cairn.api
 from cairn.errors import CairnError, UnknownPartitionError, UnsupportedError
 from cairn.fe.frontend import Frontend
 from cairn.fe.session import Session
+from cairn.restore.plan import plan_restore
+from cairn.restore.restorer import restore
+from cairn.restore.snapshot_yaml import read_snapshot_yaml
 
 SETUP = """
 CREATE DATABASE d; USE d;
@@ -215,6 +218,7 @@ def test_existing_key_tables_read_but_refuse_writes(session: Session, tmp_path: 
     assert answer.status == "Fail" and f"{keys_type} KEY table" in answer.message
     assert _state(session) == before
     assert f"{keys_type} KEY(`k`)" in session.execute(f"SHOW CREATE TABLE {name}").rows()[0][1]
+    session.execute("ADMIN CREATE CLUSTER SNAPSHOT with_key_table")
     session.frontend.close()
     reopened = cairn.api.open_frontend(local_storage_path=tmp_path / "storage", meta_dir=tmp_path / "meta")
     try:
@@ -222,8 +226,25 @@ def test_existing_key_tables_read_but_refuse_writes(session: Session, tmp_path: 
         assert again.execute(f"SELECT count(*) FROM {name}").rows() == [(0,)]
         with pytest.raises(UnsupportedError, match="not supported yet"):
             again.execute(f"INSERT INTO {name} VALUES (1, 1)")
+        cluster_id = reopened.keys.cluster_id
     finally:
         reopened.close()
+    # Restored from a snapshot, the table still reads and still refuses writes.
+    (tmp_path / "cs.yaml").write_text(
+        f"cluster_snapshot:\n  cluster_snapshot_path: {tmp_path / 'storage'}/{cluster_id}/meta/image/with_key_table\n"
+        "  storage_volume_name: builtin_storage_volume\nfrontends: []\ncompute_nodes: []\n")
+    spec = read_snapshot_yaml(tmp_path / "cs.yaml")
+    config = cairn.api.load_config(None, local_storage_path=tmp_path / "storage", meta_dir=tmp_path / "restored")
+    restore(plan_restore(config, spec), config, spec)
+    restored = Frontend.open(config)
+    try:
+        after = cairn.api.connect(restored, database="d")
+        assert f"{keys_type} KEY(`k`)" in after.execute(f"SHOW CREATE TABLE {name}").rows()[0][1]
+        assert sorted(after.execute("SELECT * FROM r").rows()) == [(1, 1), (15, 2)]
+        with pytest.raises(UnsupportedError, match=f"{keys_type} KEY table.*not supported yet"):
+            after.execute(f"INSERT INTO {name} VALUES (1, 1)")
+    finally:
+        restored.close()
 
 
 def test_unique_key_table_of_the_legacy_bucket_reads_and_refuses_writes(tmp_path: Path) -> None:
