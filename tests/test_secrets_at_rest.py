@@ -167,7 +167,7 @@ def test_a_sealed_secret_opens_only_with_its_key_and_unaltered() -> None:
 def test_a_local_compute_node_is_not_given_the_catalog_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     key = _key()
     monkeypatch.setenv(keyring.KEY_ENV, key)
-    nodes = start_local_nodes(1, tmp_path)
+    nodes = start_local_nodes(1, tmp_path, "cluster-credential-for-test")
     try:
         environ = Path(f"/proc/{nodes[0].process.pid}/environ").read_bytes()
     finally:
