@@ -194,6 +194,12 @@ class NotLeaderError(CairnError):
     mysql_code, sqlstate = 1105, "HY000"
 
 
+class CommitOutcomeUnknownError(CairnError):
+    """A commit may or may not have been applied: its journal append was not confirmed. The FE learns
+    the outcome from the log before its next commit; the client should check before retrying, since
+    running the statement again could apply it twice. Not retryable on purpose."""
+
+
 class ClusterChoiceError(CairnError):
     """The storage volume holds several clusters and the configuration does not name one."""
 

@@ -44,6 +44,9 @@ class FeConfig(ConfModel):
     aws_s3_access_key: SecretStr = SecretStr("")
     aws_s3_secret_key: SecretStr = SecretStr("")
     aws_s3_enable_path_style_access: bool | None = None
+    # StarRocks' key (a BE/CN setting there): how long one object storage request may take before it
+    # counts as failed and is retried; unset, 60 s. Applied to the volume loaded from this file.
+    object_storage_request_timeout_ms: int | None = Field(default=None, gt=0)
     # Cairn: the local directory volume used when no S3 volume is loaded from the conf.
     local_storage_path: str = "./cairn-data/storage"
     # Cairn: choose a cluster when the volume holds several.

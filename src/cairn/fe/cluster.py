@@ -11,7 +11,7 @@ from cairn.config.fe_config import FeConfig
 from cairn.errors import ClusterChoiceError
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import ObjectStore
-from cairn.storage.volume import BUILTIN_VOLUME, StorageVolume, VolumeType
+from cairn.storage.volume import BUILTIN_VOLUME, REQUEST_TIMEOUT_PROPERTY, StorageVolume, VolumeType
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,8 @@ def builtin_volume(config: FeConfig) -> StorageVolume:
             props["aws.s3.secret_key"] = config.aws_s3_secret_key.get_secret_value()
         if config.aws_s3_enable_path_style_access is not None:
             props["aws.s3.enable_path_style_access"] = str(config.aws_s3_enable_path_style_access).lower()
+        if config.object_storage_request_timeout_ms is not None:
+            props[REQUEST_TIMEOUT_PROPERTY] = str(config.object_storage_request_timeout_ms)
         volume = StorageVolume(name=BUILTIN_VOLUME, type=VolumeType.S3, locations=[location], properties=props)
     else:
         location = str(Path(config.local_storage_path).expanduser().resolve())

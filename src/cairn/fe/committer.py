@@ -9,16 +9,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import CatalogState
 from cairn.catalog.ops import EpochStart, Op, parse_op
 from cairn.config.fe_config import FeConfig
-from cairn.errors import CairnError, NotLeaderError, StorageError
+from cairn.errors import CairnError, CommitOutcomeUnknownError, NotLeaderError, StorageUnavailableError
 from cairn.journal.entry import JournalEntry
 from cairn.journal.image import CheckpointImage, load_newest_image, make_image, write_image
 from cairn.journal.incarnation import read_incarnation
-from cairn.journal.log import AppendConflict, Journal
+from cairn.journal.epochs import claim_next_epoch, newer_epoch
+from cairn.journal.log import AppendConflict, Journal, UncertainAppend
 from cairn.journal.position import JournalPosition
 from cairn.journal.signed import Authenticity
 from cairn.storage.keys import ClusterKeys
@@ -32,6 +34,15 @@ LEADERSHIP_SECONDS = 30.0
 
 class _NothingToCommit(Exception):
     """Raised inside a commit when the statement turns out to change nothing."""
+
+
+@dataclass
+class _Unsettled:
+    """A commit whose entry was put but not yet confirmed: `landed` once the log shows it there."""
+
+    entry: JournalEntry
+    op: Op
+    landed: bool
 
 
 class JournalCommitter:
@@ -49,6 +60,7 @@ class JournalCommitter:
         self.not_leader_reason = ""
         self.on_commit: list[Callable[[JournalEntry, Op], None]] = []
         self._commit_lock = threading.Lock()
+        self._unsettled: _Unsettled | None = None
         self._last_image_position: JournalPosition | None = None
         self._last_image_time = time.monotonic()
 
@@ -92,16 +104,13 @@ class JournalCommitter:
                 raise NotLeaderError(
                     f"incarnation {self.journal.incarnation} was superseded by incarnation "
                     f"{self.catalog.state.superseded_by}")
-            # Each skipped id holds at most one other epoch start, so this epoch is above all of theirs.
-            op = EpochStart(epoch=self.catalog.state.epoch + target - self.position.entry_id, leader=self.name)
+            # Each skipped id holds at most one other epoch start, so this epoch is above all of theirs;
+            # it is also above every epoch record, so no earlier claim can depose this FE later.
+            epoch = claim_next_epoch(self.meta_store, self.keys, self.journal.incarnation,
+                                     self.catalog.state.epoch + target - self.position.entry_id, self.name)
+            op = EpochStart(epoch=epoch, leader=self.name)
             try:
-                entry = self.journal.append(target, self.catalog.state.epoch, op.to_dict())
-            except StorageError:
-                try:
-                    entry = self._settle_uncertain_append(target, op)
-                except AppendConflict:
-                    target = self._contended(target, deadline)
-                    continue
+                entry = self._append_settled(target, op)
             except AppendConflict:
                 target = self._contended(target, deadline)
                 continue
@@ -129,22 +138,23 @@ class JournalCommitter:
         """Build an op against the current catalog and make it durable as one journal entry.
 
         `build` runs under the commit lock, so what it validates cannot change before the append.
-        Raises NotLeaderError if this FE has been deposed (now or earlier).
+        Raises NotLeaderError if this FE has been deposed (now or earlier), CommitOutcomeUnknownError
+        when the append could not be confirmed (the FE learns its outcome before its next commit), and
+        StorageUnavailableError, having committed nothing, while an earlier outcome is still unknown.
         """
-        with self._commit_lock:
-            if not self.is_leader:
-                raise NotLeaderError(self.not_leader_reason or "This FE is not the leader")
-            op = build(self.catalog)
-            try:
-                entry = self._append(op)
-            except AppendConflict as conflict:
-                self._step_down(conflict.entry_id)
-                raise NotLeaderError(self.not_leader_reason) from None
-        for listener in self.on_commit:
-            listener(entry, op)
+        settled: list[tuple[JournalEntry, Op]] = []
+        try:
+            with self._commit_lock:
+                if not self.is_leader:
+                    raise NotLeaderError(self.not_leader_reason or "This FE is not the leader")
+                self._settle_earlier(settled)
+                op = build(self.catalog)
+                self._append_confirmed(op, settled)
+        finally:
+            self._notify(settled)
         if self.checkpoint_due():
             self.checkpoint()
-        return entry
+        return settled[-1][0]
 
     def commit_if(self, build: Callable[[Catalog], Op | None]) -> JournalEntry | None:
         """Like `commit`, but `build` may return None to say there is nothing to do (IF [NOT] EXISTS)."""
@@ -160,32 +170,106 @@ class JournalCommitter:
         except _NothingToCommit:
             return None
 
-    def _append(self, op: Op) -> JournalEntry:
-        entry_id = self.position.entry_id + 1
-        try:
-            entry = self.journal.append(entry_id, self.catalog.state.epoch, op.to_dict())
-        except StorageError:
-            entry = self._settle_uncertain_append(entry_id, op)
-        self.catalog.apply(op, entry.timestamp)
-        self.position = JournalPosition(entry.incarnation, entry.entry_id)
-        return entry
+    def settle_unknown_outcome(self) -> None:
+        """Learn the outcome of a commit whose append was not confirmed, if there is one and the store
+        answers now (the checkpoint tick calls this, so the catalog catches up without a new commit)."""
+        settled: list[tuple[JournalEntry, Op]] = []
+        with self._commit_lock:
+            if self._unsettled is None or not self.is_leader:
+                return
+            try:
+                settled.append(self._settle())
+            except (NotLeaderError, CommitOutcomeUnknownError):
+                pass  # stepped down; the reason is logged
+            except CairnError as exc:
+                log.warning("the outcome of journal entry %d is still unknown: %s", self._unsettled.entry.entry_id,
+                            exc)
+        self._notify(settled)
 
-    def _settle_uncertain_append(self, entry_id: int, op: Op) -> JournalEntry:
-        """A put that failed may still have landed: look, so that the log decides, not the error."""
-        key = self.keys.journal_entry(self.journal.incarnation, entry_id)
+    def _append_confirmed(self, op: Op, settled: list[tuple[JournalEntry, Op]]) -> None:
         try:
-            data = self.meta_store.get(key)
-        except CairnError:
+            entry = self.journal.append(self.position.entry_id + 1, self.catalog.state.epoch, op.to_dict())
+        except AppendConflict as conflict:
+            self._step_down(conflict.entry_id)
+            raise NotLeaderError(self.not_leader_reason) from None
+        except UncertainAppend as uncertain:
+            self._unsettled = _Unsettled(uncertain.entry, op, landed=False)
+        else:
+            self._unsettled = _Unsettled(entry, op, landed=True)
+        try:
+            settled.append(self._settle())
+        except (NotLeaderError, CommitOutcomeUnknownError):
             raise
-        entry = JournalEntry.from_bytes(data, key)
-        if entry.op == op.to_dict() and entry.epoch == self.catalog.state.epoch:
-            return entry
-        raise AppendConflict(entry_id)
+        except CairnError as exc:
+            raise CommitOutcomeUnknownError(
+                f"The commit may or may not have been applied: {exc}. This FE learns its outcome from the "
+                "journal before its next commit; check before running the statement again") from None
 
-    def _step_down(self, entry_id: int) -> None:
+    def _settle_earlier(self, settled: list[tuple[JournalEntry, Op]]) -> None:
+        """Before a new commit: learn the outcome of an earlier one that is still unknown."""
+        if self._unsettled is None:
+            return
+        pending = self._unsettled.entry.entry_id
+        try:
+            settled.append(self._settle())
+        except CommitOutcomeUnknownError:
+            raise NotLeaderError(self.not_leader_reason) from None
+        except NotLeaderError:
+            raise
+        except CairnError as exc:
+            raise StorageUnavailableError(
+                f"Nothing was committed: the outcome of an earlier commit (journal entry {pending}) is not known "
+                f"yet, and object storage still does not answer: {exc}") from None
+
+    def _settle(self) -> tuple[JournalEntry, Op]:
+        """Confirm the unsettled commit: its entry is in the log (put again if its id is still free)
+        and this FE's epoch is still the newest (a deleted id can be created again: the put alone
+        proves nothing); then apply it. Raises NotLeaderError when another writer owns the id,
+        CommitOutcomeUnknownError when a newer epoch exists (this FE steps down), and CairnError,
+        leaving it unsettled, when the store cannot tell yet."""
+        unsettled = self._unsettled
+        assert unsettled is not None
+        if not unsettled.landed:
+            try:
+                unsettled.entry = self.journal.settle(unsettled.entry)
+            except AppendConflict as conflict:
+                self._unsettled = None
+                self._step_down(conflict.entry_id)
+                raise NotLeaderError(self.not_leader_reason) from None
+            unsettled.landed = True
+        entry, epoch = unsettled.entry, self.catalog.state.epoch
+        newer = newer_epoch(self.meta_store, self.keys, self.journal.incarnation, epoch)
+        self._unsettled = None
+        if newer is not None:
+            self._step_down(entry.entry_id, f"epoch {newer[1]} of incarnation {newer[0]} was taken by a newer "
+                                            f"leader after this FE's epoch {epoch}")
+            raise CommitOutcomeUnknownError(
+                f"The commit may or may not have been applied (journal entry {entry.entry_id}): "
+                f"{self.not_leader_reason}")
+        self.catalog.apply(unsettled.op, entry.timestamp)
+        self.position = JournalPosition(entry.incarnation, entry.entry_id)
+        return entry, unsettled.op
+
+    def _notify(self, settled: list[tuple[JournalEntry, Op]]) -> None:
+        for entry, op in settled:
+            for listener in self.on_commit:
+                listener(entry, op)
+
+    def _append_settled(self, entry_id: int, op: Op) -> JournalEntry:
+        """Append `op` at `entry_id`, learning the outcome from the log when the put does not say.
+        Raises AppendConflict when another writer owns the id, CairnError when the store cannot tell."""
+        try:
+            return self.journal.append(entry_id, self.catalog.state.epoch, op.to_dict())
+        except UncertainAppend as uncertain:
+            return self.journal.settle(uncertain.entry)
+
+    def _step_down(self, entry_id: int, newer: str = "") -> None:
         self.is_leader = False
         try:
-            self.catch_up()
+            # Deposed by a newer epoch, this FE's own entry may sit at an id a cleanup had deleted:
+            # replaying the log from here would show a change that is not part of the history.
+            if not newer:
+                self.catch_up()
         except CairnError as exc:
             log.warning("stepping down: could not re-read the journal: %s", exc)
         state = self.catalog.state
@@ -193,6 +277,8 @@ class JournalCommitter:
             self.not_leader_reason = (
                 f"This FE's cluster incarnation {self.journal.incarnation} was superseded by incarnation "
                 f"{state.superseded_by} (a cluster restore); it no longer accepts writes")
+        elif newer:
+            self.not_leader_reason = f"This FE is no longer the leader: {newer}"
         else:
             self.not_leader_reason = (
                 f"This FE is no longer the leader: {state.leader or 'another FE'} took journal entry "
@@ -228,6 +314,8 @@ class JournalCommitter:
         return image.position
 
     def checkpoint_if_due(self) -> None:
-        """The scheduler's checkpoint tick: write an image when this FE leads and one is due."""
+        """The scheduler's checkpoint tick: settle an unknown commit outcome when the store answers
+        again, then write an image when this FE leads and one is due."""
+        self.settle_unknown_outcome()
         if self.is_leader and self.checkpoint_due():
             self.checkpoint()

@@ -21,3 +21,6 @@ class JournalEntry(SignedModel):
     epoch: int
     timestamp: float
     op: dict[str, Any]
+    # Random per commit: how a writer recognises its own entry when a put's outcome was not learnt
+    # (entries written before nonces existed have "").
+    nonce: str = ""

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from typing import Any
 
 from cairn import keyring
-from cairn.errors import CairnError, JournalError, ObjectExistsError
+from cairn.errors import CairnError, JournalError, ObjectExistsError, ObjectNotFoundError, StorageUnavailableError
 from cairn.journal.entry import JournalEntry
 from cairn.journal.signed import Authenticity
 from cairn.storage.keys import ClusterKeys
@@ -26,6 +27,9 @@ from cairn.storage.object_store import ObjectStore
 
 log = logging.getLogger(__name__)
 
+# A free id that turns out taken when put again is read again; a store that keeps saying both is broken.
+SETTLE_ATTEMPTS = 5
+
 
 class AppendConflict(Exception):
     """Entry `entry_id` was taken by another writer; the caller must re-read the log."""
@@ -33,6 +37,15 @@ class AppendConflict(Exception):
     def __init__(self, entry_id: int) -> None:
         super().__init__(f"journal entry {entry_id} already exists")
         self.entry_id = entry_id
+
+
+class UncertainAppend(StorageUnavailableError):
+    """The put of `entry` failed in a way that does not say whether it landed (a timeout, a reset
+    connection, a server error after the request was sent). `Journal.settle` learns the outcome."""
+
+    def __init__(self, entry: JournalEntry, cause: CairnError) -> None:
+        super().__init__(f"object storage did not confirm journal entry {entry.entry_id}: {cause}")
+        self.entry = entry
 
 
 class Journal:
@@ -124,17 +137,48 @@ class Journal:
         """Create entry `entry_id`, or the first id after it past void slots. This put is the commit
         point of every change; the returned entry says which id it took.
 
-        Raises AppendConflict when another writer owns the id (an authenticated entry is there).
+        Raises AppendConflict when another writer owns the id (an authenticated entry is there), and
+        UncertainAppend (with the entry, for `settle`) when a put failed without saying whether it landed.
         """
+        entry = JournalEntry(incarnation=self.incarnation, entry_id=entry_id, epoch=epoch, timestamp=time.time(),
+                             op=op, nonce=uuid.uuid4().hex)
         while True:
-            entry = JournalEntry(incarnation=self.incarnation, entry_id=entry_id, epoch=epoch,
-                                 timestamp=time.time(), op=op)
             try:
-                self.store.put_if_absent(self.keys.journal_entry(self.incarnation, entry_id), entry.to_bytes())
+                self.store.put_if_absent(self.keys.journal_entry(self.incarnation, entry.entry_id), entry.to_bytes())
             except ObjectExistsError:
-                if self.trusted and self._is_void(entry_id):
-                    entry_id += 1
+                if self.trusted and self._is_void(entry.entry_id):
+                    entry = entry.model_copy(update={"entry_id": entry.entry_id + 1, "timestamp": time.time()})
                     continue
-                raise AppendConflict(entry_id) from None
+                raise AppendConflict(entry.entry_id) from None
+            except CairnError as exc:
+                raise UncertainAppend(entry, exc) from None
             self.trusted = True
             return entry
+
+    def settle(self, entry: JournalEntry) -> JournalEntry:
+        """Learn the outcome of an uncertain append of `entry` from the log itself: return the entry
+        where the log holds it (recognised by its nonce; past void slots, as `append` goes), raise
+        AppendConflict when another writer owns the id. While the id is still free the same entry is
+        put again, so that a put still on its way can only land what this one did. Raises CairnError
+        when the store cannot tell yet.
+        """
+        for _ in range(SETTLE_ATTEMPTS):
+            key = self.keys.journal_entry(self.incarnation, entry.entry_id)
+            try:
+                found = self._read(key, entry.entry_id, self.store.get(key))
+            except ObjectNotFoundError:
+                try:
+                    self.store.put_if_absent(key, entry.to_bytes())
+                except ObjectExistsError:
+                    continue  # something landed meanwhile: read whose it is
+                self.trusted = True
+                return entry
+            if found.op.get("kind") == "void_slot" and self.trusted:
+                entry = entry.model_copy(update={"entry_id": entry.entry_id + 1})  # the same nonce: still ours
+                continue
+            if found.nonce != entry.nonce:
+                raise AppendConflict(entry.entry_id)
+            self.trusted = True
+            return found
+        raise JournalError(f"journal entry {entry.entry_id} of incarnation {self.incarnation} could not be "
+                           f"settled: the store keeps changing its answer")

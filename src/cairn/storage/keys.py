@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from cairn.journal.position import JournalPosition
 
 _IMAGE_NAME = re.compile(r"^image\.(\d+)\.(\d+)$")
+_EPOCH_NAME = re.compile(r"^(\d+)\.(\d+)$")
 SNAPSHOT_MANIFEST = "manifest.json"
 SNAPSHOT_DONE = "SNAPSHOT_DONE"
 SNAPSHOT_IMAGE = "image"
@@ -63,6 +64,19 @@ class ClusterKeys:
     def parse_journal_entry(key: str) -> int | None:
         name = key.rsplit("/", 1)[-1]
         return int(name) if name.isdigit() else None
+
+    @property
+    def epochs_prefix(self) -> str:
+        return f"{self.cluster_id}/meta/epochs/"
+
+    def epoch(self, incarnation: int, epoch: int) -> str:
+        # Incarnation first: every epoch of a later incarnation sorts after every one of an earlier.
+        return f"{self.epochs_prefix}{incarnation:06d}.{epoch:020d}"
+
+    @staticmethod
+    def parse_epoch(key: str) -> tuple[int, int] | None:
+        match = _EPOCH_NAME.match(key.rsplit("/", 1)[-1])
+        return (int(match.group(1)), int(match.group(2))) if match else None
 
     @property
     def image_prefix(self) -> str:

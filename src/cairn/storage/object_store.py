@@ -27,7 +27,7 @@ from cairn.errors import (
     StorageVolumeError,
 )
 from cairn.storage.fault_injection import FaultInjector, FaultKind, Op, environment_faults
-from cairn.storage.volume import StorageVolume, VolumeType
+from cairn.storage.volume import REQUEST_TIMEOUT_PROPERTY, StorageVolume, VolumeType
 
 IO_CONCURRENCY = 16
 
@@ -226,7 +226,8 @@ def _s3_store(volume: StorageVolume) -> tuple[obstore.store.ObjectStore, str]:
         "prefix": parsed.path.strip("/") or None,
         "region": props.get("aws.s3.region") or "us-east-1",
         "virtual_hosted_style_request": virtual_hosted,
-        "client_options": {"allow_http": True, "timeout": "60s", "connect_timeout": "5s"},
+        "client_options": {"allow_http": True, "timeout": f"{int(props.get(REQUEST_TIMEOUT_PROPERTY, 60000))}ms",
+                           "connect_timeout": "5s"},
         "retry_config": {"max_retries": 3, "retry_timeout": timedelta(seconds=20),
                          "backoff": {"init_backoff": timedelta(milliseconds=100),
                                      "max_backoff": timedelta(seconds=2), "base": 2}},

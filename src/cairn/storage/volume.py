@@ -18,11 +18,13 @@ SECRET_PROPERTIES = frozenset(
      "gcp.gcs.service_account_private_key", "gcp.gcs.service_account_private_key_id"}
 )
 
+# Cairn: milliseconds one request may take before it counts as failed (default 60 s).
+REQUEST_TIMEOUT_PROPERTY = "aws.s3.request_timeout_ms"
 S3_PROPERTIES = frozenset(
     {"aws.s3.region", "aws.s3.endpoint", "aws.s3.access_key", "aws.s3.secret_key",
      "aws.s3.use_aws_sdk_default_behavior", "aws.s3.use_instance_profile",
      "aws.s3.enable_path_style_access", "aws.s3.iam_role_arn", "aws.s3.external_id",
-     "enabled", "aws.s3.enable_partitioned_prefix", "aws.s3.num_partitioned_prefix"}
+     "enabled", "aws.s3.enable_partitioned_prefix", "aws.s3.num_partitioned_prefix", REQUEST_TIMEOUT_PROPERTY}
 )
 LOCAL_PROPERTIES = frozenset({"enabled"})
 
