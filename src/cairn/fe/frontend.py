@@ -125,7 +125,8 @@ class Frontend:
                                           self.compute_nodes, config)
         self.snapshots = SnapshotJobs(committer, catalog, self.stores, self.keys, config, self.metrics)
         self.vacuum = Vacuum(LiveSources(catalog, self.data_access, lambda: self.snapshots.capturing,
-                                         self.meta_store, self.stores, self.keys, config))
+                                         self.meta_store, self.stores, self.keys, config,
+                                         lambda: committer.position if committer.is_leader else None))
         self.compaction = CompactionScheduler(committer, catalog, self.stores, self.keys, self.data_access, config)
         self.loads = LoadContext(catalog, committer, self.stores, self.keys, self.data_access,
                                  self.duckdb.scratch, self.metrics)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from cairn.catalog.model import CatalogState
 from cairn.catalog.view import CatalogView
 from cairn.config.fe_config import FeConfig
+from cairn.journal.position import JournalPosition
 from cairn.lake.manifest import MANIFESTS
 from cairn.lake.pins import Pins
 from cairn.snapshot.manifest import SnapshotManifest
@@ -26,6 +27,9 @@ class LiveSet:
     keys: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     protected_prefixes: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     in_use: set[str] = field(default_factory=set)
+    # Where each retained snapshot (or one being taken) stands in the log: a point-in-time restore
+    # replays from there, so journal cleanup keeps the entries after it.
+    snapshot_positions: list[JournalPosition] = field(default_factory=list)
 
     def needs(self, volume: str, key: str) -> bool:
         return (key in self.keys[volume] or key in self.in_use
@@ -45,6 +49,8 @@ class LiveSources:
     stores: StoreResolver
     keys: ClusterKeys
     config: FeConfig
+    # This FE's journal position while it leads, else None: only a leader cleans the journal.
+    leading_position: Callable[[], JournalPosition | None]
 
 
 def live_set(sources: LiveSources, trash_seconds: float) -> LiveSet:
@@ -66,8 +72,12 @@ def live_set(sources: LiveSources, trash_seconds: float) -> LiveSet:
         store = sources.stores(job.storage_volume)
         key = sources.keys.snapshot_object(job.name, SNAPSHOT_MANIFEST)
         if job.state != "FINISHED" and not store.exists(key):
+            leading = sources.leading_position()
+            if job.fe_journal_id is not None and leading is not None:
+                live.snapshot_positions.append(JournalPosition(leading.incarnation, job.fe_journal_id))
             continue  # still being written: its image's versions are the visible ones, counted above
         manifest = SnapshotManifest.from_bytes(store.get(key), key)
+        live.snapshot_positions.append(JournalPosition(manifest.incarnation, manifest.fe_journal_id))
         for item in manifest.objects:
             live.keys[item.volume].add(item.key)
     window = sources.config.cluster_snapshot_pitr_window_seconds

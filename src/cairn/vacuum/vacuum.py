@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from cairn.vacuum.journal_cleanup import clean_journal
 from cairn.vacuum.live_set import LiveSources, live_set
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ class VacuumReport:
     dead: int = 0
     deleted: int = 0
     deleted_bytes: int = 0
+    journal_entries_deleted: int = 0
+    images_deleted: int = 0
     seconds: float = 0.0
     dry_run: bool = False
 
@@ -76,8 +79,16 @@ class Vacuum:
                         self._dead_since.pop((volume, key), None)
             for marker in set(self._dead_since) - seen:
                 del self._dead_since[marker]  # alive again, or gone
+            if self.sources.leading_position() is not None:  # a deposed leader's view may be stale
+                cleaned = clean_journal(self.sources.meta_store, self.sources.keys,
+                                        self.sources.config.cluster_snapshot_pitr_window_seconds,
+                                        live.snapshot_positions, dry_run)
+                report.journal_entries_deleted, report.images_deleted = cleaned.entries, cleaned.images
         report.seconds = time.perf_counter() - started
         if report.deleted:
             log.info("vacuum deleted %d objects (%d bytes) of %d examined", report.deleted, report.deleted_bytes,
                      report.examined)
+        if not dry_run and (report.journal_entries_deleted or report.images_deleted):
+            log.info("vacuum deleted %d journal entries and %d checkpoint images no reader needs",
+                     report.journal_entries_deleted, report.images_deleted)
         return report
