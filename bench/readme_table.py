@@ -107,9 +107,17 @@ def _vacuum(r: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _journal(r: dict[str, Any]) -> list[Row]:
+    return [(f"journal objects under {r['seconds']:g} s of single-row commits on {run['backend']}, cleanup on",
+             f"{run['journal_objects_at_end']} at the end ({run['commits']} commits, peak {run['journal_objects_peak']})",
+             f"at the first checkpoint: {run['journal_objects_at_first_checkpoint']}",
+             f"{run['end_to_first_checkpoint_ratio']:.2f}", _met(run["end_to_first_checkpoint_ratio"], "<= 2"))
+            for run in r["runs"]]
+
+
 BUILDERS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "load_query": _load_query, "serving": _serving, "snapshot": _snapshot, "restore": _restore,
-    "compute": _compute, "vacuum": _vacuum,
+    "compute": _compute, "vacuum": _vacuum, "journal": _journal,
 }
 
 

@@ -12,6 +12,7 @@ import json
 
 from bench import (
     bench_compute,
+    bench_journal,
     bench_load_query,
     bench_restore,
     bench_serving,
@@ -35,7 +36,7 @@ def main() -> None:
     parser.add_argument("--compute-rows", type=int, default=4_000_000, help="rows for the compute-node benchmark")
     parser.add_argument("--table-only", action="store_true",
                         help="run nothing; write README's table from bench/results/*.json")
-    parser.add_argument("--only", choices=["load_query", "serving", "snapshot", "restore", "compute", "vacuum"],
+    parser.add_argument("--only", choices=["load_query", "serving", "snapshot", "restore", "compute", "vacuum", "journal"],
                         help="run one benchmark")
     args = parser.parse_args()
     if args.table_only:
@@ -54,6 +55,8 @@ def main() -> None:
         results["compute"] = bench_compute.run(args.compute_rows)
     if args.only in (None, "vacuum"):
         results["vacuum"] = bench_vacuum.run()
+    if args.only in (None, "journal"):
+        results["journal"] = bench_journal.run()
     print(json.dumps(results, indent=2))
     readme_table.write_readme()
 
