@@ -12,8 +12,12 @@ from dataclasses import dataclass
 from cairn.journal.image import ImageInfo
 from cairn.journal.incarnation import Incarnation, list_incarnations, read_incarnation
 from cairn.journal.position import JournalPosition
+from cairn.journal.signed import Authenticity
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import ObjectStore
+
+# What an image must be for history to start from it, or for cleanup to count on it: what start-up loads.
+TRUSTED_IMAGES = frozenset({Authenticity.AUTHENTIC, Authenticity.LEGACY})
 
 # Stores may keep modification times in whole seconds: an image counts as written before a moment
 # only when it was written at least this much earlier.

@@ -16,8 +16,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from cairn.journal.history import history_start, incarnations_since
-from cairn.journal.image import ImageInfo, list_images
+from cairn.journal.history import TRUSTED_IMAGES, history_start, incarnations_since
+from cairn.journal.image import CheckpointImage, ImageInfo, list_images
 from cairn.journal.incarnation import list_incarnations
 from cairn.journal.position import JournalPosition
 from cairn.storage.keys import ClusterKeys
@@ -39,8 +39,8 @@ def kept_from(store: ObjectStore, keys: ClusterKeys, images: list[ImageInfo], wi
     incarnations = list_incarnations(store, keys)
     if not incarnations:
         return {}
-    newest = [image for image in images if image.position.incarnation == incarnations[-1]]
-    kept = {incarnations[-1]: newest[-2].position.entry_id if len(newest) >= 2 else 0}
+    newest = _trusted_newest(store, [image for image in images if image.position.incarnation == incarnations[-1]], 2)
+    kept = {incarnations[-1]: newest[0].position.entry_id if len(newest) >= 2 else 0}
 
     def keep(position: JournalPosition) -> None:
         kept[position.incarnation] = min(kept.get(position.incarnation, position.entry_id), position.entry_id)
@@ -52,6 +52,18 @@ def kept_from(store: ObjectStore, keys: ClusterKeys, images: list[ImageInfo], wi
         for position in snapshots:
             keep(position)
     return kept
+
+
+def _trusted_newest(store: ObjectStore, images: list[ImageInfo], count: int) -> list[ImageInfo]:
+    """The newest `count` of `images` that a starting FE would load (they authenticate), oldest
+    first: an image planted by someone else must not decide what is deleted."""
+    trusted: list[ImageInfo] = []
+    for image in reversed(images):
+        if len(trusted) == count:
+            break
+        if CheckpointImage.from_bytes(store.get(image.key), image.key).authenticity in TRUSTED_IMAGES:
+            trusted.insert(0, image)
+    return trusted
 
 
 def clean_journal(store: ObjectStore, keys: ClusterKeys, window_seconds: float, snapshots: list[JournalPosition],

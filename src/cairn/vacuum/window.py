@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from cairn.catalog.model import CatalogState
-from cairn.journal.history import history_start, incarnations_since
+from cairn.errors import JournalError
+from cairn.journal.history import TRUSTED_IMAGES, history_start, incarnations_since
 from cairn.journal.image import CheckpointImage, ImageInfo, list_images
 from cairn.journal.incarnation import Incarnation
 from cairn.journal.log import Journal
@@ -35,6 +36,10 @@ def _incarnation_manifests(store: ObjectStore, keys: ClusterKeys, record: Incarn
     at_window_start: dict[int, tuple[int, str]] = {}
     if start.image_key is not None:
         image = CheckpointImage.from_bytes(store.get(start.image_key), start.image_key)
+        if image.authenticity not in TRUSTED_IMAGES:
+            # Vacuum (and the journal cleanup after it) stops rather than trust what it cannot read.
+            raise JournalError(f"checkpoint image {start.image_key} does not authenticate: the point-in-time "
+                               "window cannot be read from it")
         state = CatalogState.model_validate(image.catalog)
         for db in state.databases.values():
             volumes.setdefault(db.id, db.storage_volume)
