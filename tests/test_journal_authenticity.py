@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import tarfile
 import time
 import zlib
+from pathlib import Path
 
 import pytest
 
 from cairn import keyring
+from cairn.api import load_config
 from cairn.config.fe_config import FeConfig
 from cairn.errors import JournalError, PrivilegeError
 from cairn.fe.frontend import Frontend
@@ -17,6 +20,8 @@ from cairn.journal.entry import JournalEntry
 from cairn.journal.image import CheckpointImage
 from cairn.journal.incarnation import Incarnation
 from cairn.journal.position import JournalPosition
+
+LEGACY_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "legacy_v1.tar.gz"
 
 
 def _forged_grant(fe: Frontend, entry_id: int, form: str) -> bytes:
@@ -146,4 +151,30 @@ def test_a_forged_incarnation_record_does_not_replace_the_cluster(fe_config: FeC
     again = Frontend.open(fe_config)
     assert again.journal.incarnation == real.incarnation
     assert Session(again).execute("SELECT * FROM shop.t").rows() == [(1,)]
+    again.close()
+
+
+def test_a_legacy_log_accepts_unauthenticated_entries_only_before_its_first_authenticated_one(
+        tmp_path: Path) -> None:
+    with tarfile.open(LEGACY_FIXTURE) as tar:
+        tar.extractall(tmp_path, filter="data")
+    values = {"local_storage_path": str(tmp_path / "storage"), "meta_dir": str(tmp_path / "meta"),
+              "automated_cluster_snapshot_interval_seconds": "1000000000"}
+    fe = Frontend.open(load_config(None, **values))  # replays the legacy entries, then authenticates its own
+    legacy_users = set(fe.catalog.state.users)
+    assert {"analyst", "loader", "auditor"} <= legacy_users and fe.journal.rejected == 0
+    forged_id = fe.position.entry_id + 1
+    body = {"incarnation": fe.journal.incarnation, "entry_id": forged_id, "epoch": fe.catalog.state.epoch,
+            "timestamp": time.time(), "format_version": 1,
+            "op": {"kind": "grant_privileges", "name": "analyst",
+                   "grant": {"privileges": ["ALL"], "database": "*", "table": "*"}}}
+    fe.meta_store.put_if_absent(fe.keys.journal_entry(fe.journal.incarnation, forged_id), json.dumps(body).encode())
+    Session(fe).execute("CREATE DATABASE after_upgrade")
+    with pytest.raises(PrivilegeError):
+        Session(fe, user="analyst").execute("SELECT * FROM ops.events")
+    fe.close()
+    again = Frontend.open(load_config(None, **values))
+    assert again.journal.rejected == 1 and "after_upgrade" in again.catalog.state.databases
+    with pytest.raises(PrivilegeError):
+        Session(again, user="analyst").execute("SELECT * FROM ops.events")
     again.close()
