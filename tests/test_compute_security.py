@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from cairn.compute.flight_auth import SendCredential
+from cairn.compute.requests import VolumeRef
+from cairn.storage.volume import StorageVolume, VolumeType
 from cn_process import CnProcess, start_cn
 from conftest import CLUSTER_CREDENTIAL, S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, make_bucket
 from fe_process import start_fe
@@ -45,8 +47,18 @@ def node(tmp_path: Path) -> Iterator[CnProcess]:
     started.stop()
 
 
+def _definition(tmp_path: Path) -> StorageVolume:
+    return StorageVolume(name="v", type=VolumeType.LOCAL, locations=[str(tmp_path / "volume")],
+                         properties={"enabled": "true"})
+
+
 def _volume(tmp_path: Path) -> dict:
-    return {"name": "v", "type": "LOCAL", "locations": [str(tmp_path / "volume")], "properties": {"enabled": "true"}}
+    """The volume reference requests carry (the node learns the definition by `register_volume`)."""
+    return VolumeRef.of(_definition(tmp_path)).model_dump()
+
+
+def _register(client: flight.FlightClient, tmp_path: Path) -> None:
+    list(client.do_action(flight.Action("register_volume", _definition(tmp_path).model_dump_json().encode())))
 
 
 def _scan(tmp_path: Path, **changes: object) -> bytes:
@@ -57,7 +69,10 @@ def _scan(tmp_path: Path, **changes: object) -> bytes:
 
 def _client(node: CnProcess, credential: str | None = CLUSTER_CREDENTIAL) -> flight.FlightClient:
     middleware = [SendCredential(credential)] if credential is not None else []
-    return flight.FlightClient(node.data_location, middleware=middleware)
+    client = flight.FlightClient(node.data_location, middleware=middleware)
+    if credential == CLUSTER_CREDENTIAL:
+        _register(client, node.root.parent)
+    return client
 
 
 def _every_call(client: flight.FlightClient, tmp_path: Path) -> list[tuple[str, object]]:
@@ -70,6 +85,7 @@ def _every_call(client: flight.FlightClient, tmp_path: Path) -> list[tuple[str, 
         "compact": lambda: list(client.do_action(flight.Action("compact", b"{}"))),
         "clear_cache": lambda: list(client.do_action(flight.Action("clear_cache", b""))),
         "list_actions": lambda: list(client.list_actions()),
+        "register_volume": lambda: _register(client, tmp_path),
     }
     for name, call in calls.items():
         try:
@@ -268,3 +284,20 @@ def test_fe_and_node_speak_tls_when_configured(tmp_path: Path) -> None:
     finally:
         node.stop()
         fe.stop()
+
+
+def test_requests_name_volumes_by_reference_and_a_node_learns_them_once(node: CnProcess, tmp_path: Path) -> None:
+    secret = "volume-secret-in-definition-Qa71"
+    s3 = StorageVolume(name="s3v", type=VolumeType.S3, locations=["s3://bucket/path"],
+                       properties={"enabled": "true", "aws.s3.region": S3_REGION, "aws.s3.access_key": "AKIAQ",
+                                   "aws.s3.secret_key": secret})
+    ref = VolumeRef.of(s3)
+    assert secret not in ref.model_dump_json()
+    assert VolumeRef.of(s3.model_copy(update={"properties": {**s3.properties, "aws.s3.secret_key": "other"}})) != ref
+    client = flight.FlightClient(node.data_location, middleware=[SendCredential(CLUSTER_CREDENTIAL)])
+    unknown = _scan(tmp_path, volume=ref.model_dump())
+    with pytest.raises(flight.FlightError, match="VolumeNotRegisteredError"):
+        client.do_get(flight.Ticket(unknown)).read_all()
+    answer = list(client.do_action(flight.Action("register_volume", s3.model_dump_json().encode())))
+    assert VolumeRef.model_validate_json(answer[0].body.to_pybytes()) == ref
+    assert secret not in node.log.read_text()

@@ -228,5 +228,9 @@ class NoComputeNodeError(RetryableError):
     mysql_code, sqlstate = 1064, "HY000"
 
 
+class VolumeNotRegisteredError(CairnError):
+    """A compute node was sent a storage volume reference whose definition it has not been given yet."""
+
+
 class ComputeNodeFailedError(RetryableError):
     """The compute nodes that ran a statement's work failed, and none was left to retry it on."""

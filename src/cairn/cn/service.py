@@ -32,12 +32,13 @@ from cairn.compute.requests import (
     CompactRequest,
     RemoteError,
     ScanRequest,
+    VolumeRef,
     WriteRequest,
 )
 from cairn.config.cluster_credential import CREDENTIAL_ENV
 from cairn.config.cluster_tls import read_pem
 from cairn.config.cn_config import CnConfig
-from cairn.errors import CairnError, ConfigError
+from cairn.errors import CairnError, ConfigError, VolumeNotRegisteredError
 from cairn.lake.rowset_writer import write_rowsets
 from cairn.secrets import redact
 from cairn.storage.engine_sandbox import SandboxedEngine
@@ -99,18 +100,30 @@ class ComputeService(flight.FlightServerBase):
         self.counters: Counter[str] = Counter()
         self.running = 0
         self._lock = threading.Lock()
-        self._stores: dict[str, ObjectStore] = {}
+        self._volumes: dict[VolumeRef, StorageVolume] = {}
+        self._stores: dict[VolumeRef, ObjectStore] = {}
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def store(self, volume: StorageVolume, cluster_id: str) -> ObjectStore:
-        """The store of `volume`, opened once per distinct definition; on a local volume, the
-        cluster's data prefix becomes readable by the engine (and nothing else of the volume)."""
-        fingerprint = volume.model_dump_json()
+    def register_volume(self, volume: StorageVolume) -> VolumeRef:
+        """Keep `volume`'s definition (in memory only) for the requests that will name it."""
+        ref = VolumeRef.of(volume)
         with self._lock:
-            store = self._stores.get(fingerprint)
+            self._volumes[ref] = volume
+        return ref
+
+    def store(self, ref: VolumeRef, cluster_id: str) -> ObjectStore:
+        """The store of the volume `ref` names, opened once per definition; on a local volume, the
+        cluster's data prefix becomes readable by the engine (and nothing else of the volume).
+        Raises VolumeNotRegisteredError when no FE has given this node that definition yet."""
+        with self._lock:
+            volume = self._volumes.get(ref)
+            if volume is None:
+                raise VolumeNotRegisteredError(f"storage volume {ref.name} (version {ref.version}) is not "
+                                               "registered on this compute node")
+            store = self._stores.get(ref)
             if store is None:
-                store = self._stores[fingerprint] = open_store(volume)
+                store = self._stores[ref] = open_store(volume)
             data = store.local_path(ClusterKeys(cluster_id).data_prefix)
             if data is not None:
                 self._local_data.add(data)
@@ -203,6 +216,9 @@ class ComputeService(flight.FlightServerBase):
                 finally:
                     self._end()
                 return iter([rowset.model_dump_json().encode()])
+            if kind == "register_volume":
+                ref = self.register_volume(parse(StorageVolume, action.body.to_pybytes()))
+                return iter([ref.model_dump_json().encode()])
             if kind == "clear_cache":
                 self.cache.clear()
                 return iter([b"{}"])
@@ -214,4 +230,5 @@ class ComputeService(flight.FlightServerBase):
             RemoteError(kind="cairn", name="CairnError", message=f"unknown action '{kind}'").model_dump_json())
 
     def list_actions(self, context: flight.ServerCallContext) -> list[tuple[str, str]]:
-        return [("compact", "merge one tablet's rowsets"), ("clear_cache", "empty the local object cache")]
+        return [("compact", "merge one tablet's rowsets"), ("register_volume", "learn a storage volume's definition"),
+                ("clear_cache", "empty the local object cache")]

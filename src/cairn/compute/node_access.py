@@ -34,16 +34,18 @@ from cairn.compute.requests import (
     RemoteError,
     RowsetRef,
     ScanRequest,
+    VolumeRef,
     WriteRequest,
 )
 from cairn.config.fe_config import FeConfig
-from cairn.errors import CairnError, ComputeNodeFailedError, NoComputeNodeError
+from cairn.errors import CairnError, ComputeNodeFailedError, NoComputeNodeError, VolumeNotRegisteredError
 from cairn.lake.manifest import MANIFESTS, Rowset
 from cairn.lake.rowset_writer import WrittenRowset
 from cairn.lake.sqltext import ident
 from cairn.query.data_access import LocalDataAccess, TableScan, column_expressions, empty_relation
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import ObjectStore
+from cairn.storage.volume import StorageVolume
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +126,11 @@ class NodeDataAccess:
 
     # -- running work on nodes, with retry on the others -------------------------------------------
 
-    def _on_nodes(self, items: list[int], work: Callable[[NodeState, list[int]], T]) -> list[T]:
+    def _on_nodes(self, items: list[int], volume: StorageVolume,
+                  work: Callable[[NodeState, list[int]], T]) -> list[T]:
         """Run `work(node, its items)` for every node owning some of `items`, concurrently; items of
-        a node that fails go to the remaining nodes, until all are done or no node is left."""
+        a node that fails go to the remaining nodes, until all are done or no node is left. A node
+        that does not know `volume` yet is given its definition, and the work runs again."""
         failed: dict[str, str] = {}
         pending, results = list(items), []
         while pending:
@@ -145,7 +149,14 @@ class NodeDataAccess:
 
             def attempt(address: str) -> T:
                 try:
-                    return work(by_address[address], groups[address])
+                    node = by_address[address]
+                    try:
+                        return work(node, groups[address])
+                    except flight.FlightError as exc:
+                        if not isinstance(_remote(exc), VolumeNotRegisteredError):
+                            raise
+                    self._register(node, volume)
+                    return work(node, groups[address])
                 except flight.FlightError as exc:
                     remote = _remote(exc)
                     if remote is not None:
@@ -168,6 +179,11 @@ class NodeDataAccess:
                 self.retries += 1
                 log.warning("retrying %d items of failed compute nodes on the others", len(pending))
         return results
+
+    def _register(self, node: NodeState, volume: StorageVolume) -> None:
+        """Give `node` the definition of `volume` (credentials included), over the authenticated channel."""
+        action = flight.Action("register_volume", volume.model_dump_json().encode())
+        list(self.registry.client(node).do_action(action))
 
     # -- DataAccess ---------------------------------------------------------------------------
 
@@ -194,8 +210,8 @@ class NodeDataAccess:
             return keys
         # Arrow carries some types differently (HUGEINT comes back as DECIMAL(38,0)): cast them back.
         shape = con.sql(on_nothing)
-        request = ScanRequest(volume=scan.store.volume, cluster_id=ClusterKeys.of_key(keys[0]).cluster_id,
-                              table=table, rowsets=[], columns=scan.columns, filters=scan.filters,
+        request = ScanRequest(volume=VolumeRef.of(scan.store.volume),  # type: ignore[arg-type]
+                              cluster_id=ClusterKeys.of_key(keys[0]).cluster_id, table=table, rowsets=[], columns=scan.columns, filters=scan.filters,
                               aggregate=scan.aggregate)
 
         def scan_on(node: NodeState, items: list[int]) -> pa.Table:
@@ -203,7 +219,7 @@ class NodeDataAccess:
             ticket = flight.Ticket(request.model_copy(update={"rowsets": refs}).model_dump_json().encode())
             return self.registry.client(node).do_get(ticket).read_all()
 
-        parts = self._on_nodes(sorted(tablets), scan_on)
+        parts = self._on_nodes(sorted(tablets), scan.store.volume, scan_on)
         data = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
         con.register(f"{view_name}__rows", data)
         casts = ", ".join(f"CAST({ident(name)} AS {kind}) AS {ident(name)}"
@@ -215,7 +231,8 @@ class NodeDataAccess:
               db_id: int, table: Table, scratch: Path) -> tuple[int, list[WrittenRowset]]:
         if not self.uses_nodes():
             return self.local.write(con, select_sql, store, keys, db_id, table, scratch)
-        request = WriteRequest(volume=store.volume, cluster_id=keys.cluster_id, db_id=db_id, table=table)
+        request = WriteRequest(volume=VolumeRef.of(store.volume),  # type: ignore[arg-type]
+                               cluster_id=keys.cluster_id, db_id=db_id, table=table)
         descriptor = flight.FlightDescriptor.for_command(request.model_dump_json().encode())
 
         def write_on(node: NodeState, _items: list[int]) -> tuple[int, list[WrittenRowset]]:
@@ -234,16 +251,16 @@ class NodeDataAccess:
             return answer["rows"], WRITTEN_ROWSETS.validate_python(answer["rowsets"])
 
         # One node writes the whole load: the table's owner, so repeated loads land on one node.
-        return self._on_nodes([table.id], write_on)[0]
+        return self._on_nodes([table.id], store.volume, write_on)[0]
 
     def compact(self, store: ObjectStore, rowsets: list[Rowset], target_key: str) -> Rowset:
         if not self.uses_nodes():
             return self.local.compact(store, rowsets, target_key)
-        body = CompactRequest(volume=store.volume, cluster_id=ClusterKeys.of_key(target_key).cluster_id,
-                              rowsets=rowsets, target_key=target_key).model_dump_json()
+        body = CompactRequest(volume=VolumeRef.of(store.volume),  # type: ignore[arg-type]
+                              cluster_id=ClusterKeys.of_key(target_key).cluster_id, rowsets=rowsets, target_key=target_key).model_dump_json()
 
         def compact_on(node: NodeState, _items: list[int]) -> Rowset:
             answers = list(self.registry.client(node).do_action(flight.Action("compact", body.encode())))
             return Rowset.model_validate_json(answers[0].body.to_pybytes())
 
-        return self._on_nodes([_stable_number(target_key.rsplit("/", 1)[0])], compact_on)[0]
+        return self._on_nodes([_stable_number(target_key.rsplit("/", 1)[0])], store.volume, compact_on)[0]

@@ -6,12 +6,15 @@ into its own query (compute/fragment.py); no request carries SQL text, and no re
 object outside `<cluster id>/data/`, so nothing read or written through a node is ever a journal
 entry, an image or a marker under `meta/`.
 
-Requests carry the storage volume's definition, secrets included: the node needs them to read and
-write, and registers them for redaction so its logs and errors never show them.
+Requests name a storage volume by reference (its name and a version of its definition), never with
+its credentials: a node is given a volume's definition once, by a `register_volume` action over the
+same authenticated (and, when configured, TLS) channel, keeps it in memory only, and asks for it
+again (VolumeNotRegisteredError) when it meets a reference it does not know.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
@@ -55,12 +58,27 @@ def check_data_file_key(cluster_id: str, key: str) -> str:
     return key
 
 
+class VolumeRef(BaseModel):
+    """A storage volume as requests name it: its name and a digest of its whole definition, so a
+    changed definition (new credentials, a moved location) is a new reference."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    version: str
+
+    @classmethod
+    def of(cls, volume: StorageVolume) -> "VolumeRef":
+        digest = hashlib.sha256(volume.model_dump_json().encode()).hexdigest()[:32]
+        return cls(name=volume.name, version=digest)
+
+
 class _Request(BaseModel):
-    """What every request shares: the cluster it works for, and no field beyond those declared."""
+    """What every request shares: the volume and cluster it works on, and no field beyond those declared."""
 
     model_config = ConfigDict(extra="forbid")
 
-    volume: StorageVolume
+    volume: VolumeRef
     cluster_id: str
 
     @field_validator("cluster_id")
