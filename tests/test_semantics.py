@@ -11,7 +11,7 @@ import pymysql
 import pytest
 
 import cairn.api
-from cairn.errors import UnsupportedError
+from cairn.errors import CairnError, UnsupportedError
 from cairn.fe.frontend import Frontend
 from cairn.fe.session import Session
 from fe_process import FeProcess
@@ -71,6 +71,25 @@ def test_group_concat_orders_by_argument_positions(session: Session) -> None:
         ("Tom80|Tom90|Ti98|Ann99",)]
     with pytest.raises(UnsupportedError, match="approx_top_k is not supported yet"):
         session.execute("SELECT approx_top_k(score, 1) FROM ss")
+
+
+def test_user_variables_keep_their_value_and_type(session: Session) -> None:
+    # SET @x used to set a session variable read as @@x, while @x itself failed.
+    session.execute_script("""
+        INSERT INTO t1 VALUES (1, 10, NULL, 'a'), (2, 20, NULL, 'it''s');
+        SET @x = 5;
+        SET @top = (SELECT max(c1) FROM t1);
+        SET @name = (SELECT s FROM t1 WHERE c0 = 2);
+        SET @day = CAST('2024-01-02' AS DATE);
+    """)
+    assert session.execute("SELECT @x, @x + 1, @never_set, @X").rows() == [(5, 6, None, 5)]
+    assert session.execute("SELECT @@x").rows() == [(None,)]
+    assert session.execute("SELECT c0 FROM t1 WHERE c1 = @top").rows() == [(2,)]
+    assert session.execute("SELECT c0 FROM t1 WHERE s = @name").rows() == [(2,)]
+    assert session.execute("SELECT @day + INTERVAL 1 DAY").rows()[0][0].isoformat().startswith("2024-01-03")
+    assert session.execute("SELECT @x").columns == ["@x"]
+    with pytest.raises(CairnError, match="(?i)more than one row"):
+        session.execute("SET @many = (SELECT c0 FROM t1)")
 
 
 NESTED = (

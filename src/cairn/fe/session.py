@@ -35,6 +35,8 @@ class Session:
         self.host = host
         self.database = database
         self.variables: dict[str, Any] = {}
+        # User variables (SET @x = ...): name (lower case) -> a one-value Arrow array, value and type.
+        self.user_variables: dict[str, Any] = {}
         self.connection_id = next(_connection_ids)
         self.cancelled = threading.Event()
         self._running: duckdb.DuckDBPyConnection | None = None

@@ -25,6 +25,7 @@ from cairn.errors import (
     UnknownColumnError,
     UnknownPartitionError,
     UnknownTableError,
+    UnsupportedError,
 )
 from cairn.fe.variables import get_variable
 from cairn.query import starrocks_semantics
@@ -50,12 +51,39 @@ def _variable_literal(session: "Session", name: str) -> exp.Expression:
     return exp.Literal.string(str(value))
 
 
+def user_variable_literal(value: pa.Array) -> exp.Expression:
+    """A user variable's value (a one-value Arrow array) as a typed SQL literal.
+
+    Raises UnsupportedError for a value of a nested type."""
+    item, kind = value[0].as_py(), value.type
+    if item is None:
+        return exp.null()
+    if pa.types.is_nested(kind):
+        raise UnsupportedError("Getting analyzing error. Detail message: a user variable holding an ARRAY, MAP "
+                               "or STRUCT is not supported yet.")
+    if isinstance(item, bool) or isinstance(item, (int, float, str)) and not pa.types.is_decimal(kind):
+        return exp.convert(item)
+    if pa.types.is_decimal(kind):
+        target = exp.DataType.build(f"DECIMAL({kind.precision}, {kind.scale})")
+    elif pa.types.is_date(kind):
+        target = exp.DataType.build("DATE")
+    elif pa.types.is_timestamp(kind):
+        target = exp.DataType.build("TIMESTAMP")
+    else:
+        return exp.Literal.string(str(item))
+    return exp.cast(exp.Literal.string(str(item)), target)
+
+
 def _replace_session_functions(session: "Session", tree: exp.Expression) -> None:
     """Replace @@variables and session functions (DATABASE(), USER(), ...) with their values."""
     user = f"'{session.user}'@'{session.host}'"
-    for node in list(tree.find_all(exp.SessionParameter, exp.CurrentSchema, exp.CurrentUser,
+    for node in list(tree.find_all(exp.SessionParameter, exp.Parameter, exp.CurrentSchema, exp.CurrentUser,
                                    exp.CurrentVersion, exp.Anonymous)):
-        if isinstance(node, exp.SessionParameter):
+        if isinstance(node, exp.Parameter):
+            # @x: a user variable; one never set is NULL, as in StarRocks and MySQL.
+            stored = session.user_variables.get(node.name.lower())
+            shown, value = f"@{node.name}", exp.null() if stored is None else user_variable_literal(stored)
+        elif isinstance(node, exp.SessionParameter):
             kind = node.args.get("kind")
             shown = f"@@{kind + '.' if kind else ''}{node.name}"
             value = _variable_literal(session, node.name)

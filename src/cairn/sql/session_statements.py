@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
 from sqlglot import exp
 
+from cairn.errors import AnalysisError
 from cairn.fe.variables import DEFAULTS, get_variable
+from cairn.query.select import run_query
 from cairn.sql.dispatch import handles
 from cairn.sql.names import literal_text
 from cairn.sql.refusals import not_supported
@@ -43,7 +46,15 @@ def set_variables(session: "Session", statement: exp.Set) -> ResultSet:
                 session.variables[name] = charset
             continue
         assignment = item.this
-        if isinstance(assignment, exp.EQ):
+        if isinstance(assignment, exp.EQ) and isinstance(assignment.this, exp.Parameter):
+            # SET @x = expr: evaluated now (it may read tables), kept with its type.
+            result = run_query(session, exp.select(assignment.expression.copy()), session.frontend.data_access)
+            if result.num_rows > 1:
+                raise AnalysisError("Getting analyzing error. Detail message: the value of a user variable "
+                                    "must be a single value, the query returned more than one row.")
+            column = result.column(0).combine_chunks()
+            session.user_variables[assignment.this.name.lower()] = column if len(column) else pa.nulls(1)
+        elif isinstance(assignment, exp.EQ):
             target = assignment.this
             name = target.name.lower()
             session.variables[name] = _value(assignment.expression)
