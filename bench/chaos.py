@@ -40,6 +40,7 @@ from bench.chaos_cluster import ACCESS_KEY, REGION, SECRET_KEY, Cluster, Node
 from bench.chaos_model import Batch, Model, Observed, Outcome, check, classify_error, settle
 
 DATABASE = "chaos"
+NOT_LEADER = "no longer the leader"
 FE_CONF = {
     "automated_cluster_snapshot_interval_seconds": "4", "automated_cluster_snapshot_retention_count": "2",
     "cluster_snapshot_pitr_window_seconds": "86400", "lake_compaction_score_selector_min_score": "3",
@@ -80,10 +81,11 @@ class ChaosRun:
         self.errors: Counter[str] = Counter()  # every error message clients saw, for the run's log
         self.next_batch = 1
         self.next_table = 0
-        self.quiet = threading.Lock()  # held while checking or restoring: no kill then
+        self.quiet = threading.RLock()  # held while checking or restoring: no kill then
         self.stop_killing = threading.Event()
         self.conn: pymysql.connections.Connection | None = None
         self.checking = False  # the final checks run with every fault off
+        self.refused_in_a_row = 0
 
     # -- processes -------------------------------------------------------------------------
 
@@ -124,6 +126,29 @@ class ChaosRun:
 
     def run(self, sql: str, args: object = None) -> tuple[list[tuple], Outcome | None, str]:
         """Run one statement: (rows, None, '') when acknowledged, else ([], outcome, message)."""
+        rows, failure, message = self._run(sql, args)
+        self.note_leadership(message)
+        return rows, failure, message
+
+    def note_leadership(self, message: str) -> None:
+        """The cluster has one FE, so no rival can depose it: an FE that says it is no longer the
+        leader has stepped down on its own (a violation), and is restarted after a few refusals, as an
+        operator would, so that the run goes on."""
+        if NOT_LEADER not in message:
+            self.refused_in_a_row = 0
+            return
+        if self.refused_in_a_row == 0:
+            self.violations.append(f"the only FE stepped down by itself: {message[:200]}")
+        self.refused_in_a_row += 1
+        self.counts["refused: not leader"] += 1
+        if self.refused_in_a_row >= 5 and self.cluster.fe is not None and not self.checking:
+            with self.quiet:
+                self.cluster.fe.kill()
+                self.conn = None
+                self.start_node(self.cluster.fe, self.plan)
+            self.refused_in_a_row = 0
+
+    def _run(self, sql: str, args: object = None) -> tuple[list[tuple], Outcome | None, str]:
         try:
             with self.connection().cursor() as cursor:
                 cursor.execute(sql, args)
@@ -195,7 +220,11 @@ class ChaosRun:
             return Outcome.UNKNOWN
         finally:
             connection.close()
-        return None if answer.get("Status") == "Success" else classify_error(str(answer.get("Message")), False)
+        if answer.get("Status") == "Success":
+            self.note_leadership("")
+            return None
+        self.note_leadership(str(answer.get("Message")))
+        return classify_error(str(answer.get("Message")), False)
 
     def create_table(self) -> None:
         table = f"t{self.next_table}"
