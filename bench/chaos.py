@@ -20,10 +20,12 @@ import http.client
 import json
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +38,7 @@ from cairn.snapshot.location import parse_location
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import open_store
 
-from bench.chaos_cluster import ACCESS_KEY, REGION, SECRET_KEY, Cluster, Node
+from bench.chaos_cluster import ACCESS_KEY, CAIRN, REGION, SECRET_KEY, Cluster, Node
 from bench.chaos_model import Batch, Model, Observed, Outcome, check, classify_error, settle
 
 DATABASE = "chaos"
@@ -85,7 +87,7 @@ class ChaosRun:
         self.stop_killing = threading.Event()
         self.conn: pymysql.connections.Connection | None = None
         self.checking = False  # the final checks run with every fault off
-        self.refused_in_a_row = 0
+        self.stepped_down_start, self.refusals = -1, 0
 
     # -- processes -------------------------------------------------------------------------
 
@@ -134,19 +136,19 @@ class ChaosRun:
         """The cluster has one FE, so no rival can depose it: an FE that says it is no longer the
         leader has stepped down on its own (a violation), and is restarted after a few refusals, as an
         operator would, so that the run goes on."""
-        if NOT_LEADER not in message:
-            self.refused_in_a_row = 0
+        fe = self.cluster.fe
+        if NOT_LEADER not in message or fe is None:
             return
-        if self.refused_in_a_row == 0:
+        if fe.starts != self.stepped_down_start:  # once per FE process
+            self.stepped_down_start, self.refusals = fe.starts, 0
             self.violations.append(f"the only FE stepped down by itself: {message[:200]}")
-        self.refused_in_a_row += 1
+        self.refusals += 1
         self.counts["refused: not leader"] += 1
-        if self.refused_in_a_row >= 5 and self.cluster.fe is not None and not self.checking:
+        if self.refusals >= 5 and not self.checking:
             with self.quiet:
-                self.cluster.fe.kill()
+                fe.kill()
                 self.conn = None
-                self.start_node(self.cluster.fe, self.plan)
-            self.refused_in_a_row = 0
+                self.start_node(fe, self.plan)
 
     def _run(self, sql: str, args: object = None) -> tuple[list[tuple], Outcome | None, str]:
         try:
@@ -377,6 +379,7 @@ class ChaosRun:
         self.must("ADMIN VACUUM")
         self.verify_against_model()
         self.verify_snapshots("after vacuum")
+        self.record_outputs()
         candidates = [p for p in self.points if p.incarnation == self.incarnation]
         finished = {name for (name,) in self.read("SELECT SNAPSHOT_NAME FROM information_schema.cluster_snapshots")}
         bases = [p for p in candidates if p.snapshot in finished]
@@ -384,6 +387,29 @@ class ChaosRun:
             base = self.rng.choice(bases)
             self.restore(base, self.rng.choice(candidates[candidates.index(base):]))
             self.verify_snapshots("after the last restore")
+
+    def record_outputs(self) -> None:
+        """Keep what the cluster shows to the outside (metrics, health, SHOW and DESC output, the
+        snapshot CLI) in the working directory, where the tests' secrets scan reads it."""
+        outputs = self.cluster.root / "outputs"
+        outputs.mkdir(exist_ok=True)
+        for path in ("/metrics", "/api/health"):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.cluster.fe_http_port}{path}", timeout=30) as answer:
+                    (outputs / path.strip("/").replace("/", "_")).write_bytes(answer.read())
+            except OSError as exc:
+                self.violations.append(f"GET {path} failed: {exc}")
+        shown = [self.run(sql) for sql in ("SHOW STORAGE VOLUMES", "DESC STORAGE VOLUME builtin_storage_volume",
+                                           "SELECT * FROM information_schema.cluster_snapshots")]
+        (outputs / "show.txt").write_text("".join(f"{rows}\n{message}\n" for rows, _, message in shown))
+        meta = f"s3://{self.cluster.bucket}/data/{self.cluster.cluster_id()}/meta"
+        assert self.cluster.fe is not None
+        for command in (["snapshot", "list", meta], ["snapshot", "verify", meta, "--deep"]):
+            result = subprocess.run([*CAIRN, *command, "--conf", str(self.cluster.fe.workdir / "fe.conf")],
+                                    capture_output=True, text=True, timeout=300)
+            (outputs / f"cli-{command[1]}.txt").write_text(result.stdout + result.stderr)
+            if result.returncode != 0:
+                self.violations.append(f"cairn {' '.join(command[:2])} failed: {result.stderr[-300:]}")
 
     def verify_snapshots(self, when: str) -> None:
         rows = self.read("SELECT SNAPSHOT_NAME FROM information_schema.cluster_snapshots")

@@ -79,12 +79,15 @@ def check(observed: Observed, model: Model) -> list[str]:
 
 
 def settle(observed: Observed, model: Model) -> int:
-    """Turn every unknown outcome into what `observed` shows; return how many were settled."""
+    """Turn every unknown outcome into what `observed` shows; return how many were settled. A
+    failed change that is there anyway (a violation `check` reported) is taken as done, so that
+    it is reported once."""
     settled = 0
     for table, outcome in model.created.items():
         if outcome is Outcome.UNKNOWN:
-            model.created[table] = Outcome.ACKED if table in observed else Outcome.FAILED
             settled += 1
+        if outcome is not Outcome.ACKED:
+            model.created[table] = Outcome.ACKED if table in observed else Outcome.FAILED
     for table, outcome in model.dropped.items():
         if outcome is Outcome.UNKNOWN:
             model.dropped[table] = Outcome.FAILED if table in observed else Outcome.ACKED
@@ -93,9 +96,9 @@ def settle(observed: Observed, model: Model) -> int:
         del model.dropped[table]  # the table lives on: it may be loaded and dropped again
     for batch_id, batch in model.batches.items():
         if batch.outcome is Outcome.UNKNOWN:
-            present = batch_id in observed.get(batch.table, {})
-            batch.outcome = Outcome.ACKED if present else Outcome.FAILED
             settled += 1
+        if batch.outcome is not Outcome.ACKED:
+            batch.outcome = Outcome.ACKED if batch_id in observed.get(batch.table, {}) else Outcome.FAILED
     return settled
 
 

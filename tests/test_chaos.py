@@ -37,3 +37,27 @@ def test_short_chaos_run_keeps_every_promise(tmp_path: Path) -> None:
     assert int(counts.get("kill fe", 0)) + int(counts.get("kill cn", 0)) > 0
     assert int(counts.get("restores", 0)) >= 1
     assert int(counts.get("snapshots verified", 0)) > 0
+
+
+def test_the_chaos_check_tells_promises_kept_from_promises_broken() -> None:
+    from bench.chaos_model import Batch, Model, Outcome, check, settle
+
+    def model() -> Model:
+        return Model(created={"t": Outcome.ACKED, "gone": Outcome.ACKED, "maybe": Outcome.UNKNOWN},
+                     dropped={"gone": Outcome.ACKED},
+                     batches={1: Batch("t", 3, Outcome.ACKED, "insert"), 2: Batch("t", 2, Outcome.UNKNOWN, "insert"),
+                              3: Batch("t", 2, Outcome.FAILED, "stream-load"), 4: Batch("gone", 1, Outcome.ACKED, "insert")})
+
+    # Kept: every acknowledged batch whole, the unknown one either way, the dropped table gone.
+    assert check({"t": {1: 3}}, model()) == []
+    assert check({"t": {1: 3, 2: 2}, "maybe": {}}, model()) == []
+    broken = check({"t": {1: 2, 3: 2, 9: 1}, "gone": {4: 1}}, model())
+    assert any("batch 1 into t is torn" in p for p in broken)
+    assert any("batch 3 into t is present though its client was told it failed" in p for p in broken)
+    assert any("batch 9 in t was never loaded" in p for p in broken)
+    assert any("DROP TABLE gone is undone" in p for p in broken)
+    assert check({}, model()) == ["acknowledged CREATE TABLE t is lost", "acknowledged insert batch 1 (3 rows into t) is lost"]
+    # An unknown outcome settles to what was seen, and may not change after that.
+    settled = model()
+    assert settle({"t": {1: 3}}, settled) == 2
+    assert check({"t": {1: 3, 2: 2}}, settled) != []
