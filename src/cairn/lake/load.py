@@ -130,14 +130,19 @@ def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con:
         total = con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0]
         relation = f"(SELECT * FROM {relation} WHERE NOT ({bad_row_condition(plan)}))"
     store = loads.stores(db.storage_volume)
+    # While its files are put (by a compute node, which names them), the table's whole data prefix is
+    # pinned: an object put early in a long write must not be taken for garbage before it is pinned.
+    writing = loads.writer.pin([loads.keys.table_prefix(db.id, table.id)])
     try:
         rows, written = loads.writer.write(
             con, f"SELECT {checked_select_list(plan)} FROM {relation}", store, loads.keys, db.id, table,
             loads.scratch_dir / uuid.uuid4().hex)
+        # Until the commit makes them visible, the new objects are pinned against vacuum.
+        pinned = loads.writer.pin([w.rowset.key for w in written])
     except duckdb.Error as exc:
         raise (load_error(exc, table) or exc) from None
-    # Until the commit makes them visible, the new objects are pinned against vacuum.
-    pinned = loads.writer.pin([w.rowset.key for w in written])
+    finally:
+        loads.writer.release(writing)
     try:
         filtered = (total or rows) - rows
         if max_filter_ratio is not None and filtered > max_filter_ratio * (total or 0):

@@ -6,6 +6,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from cairn.catalog.model import CatalogState
 from cairn.catalog.view import CatalogView
@@ -31,8 +32,13 @@ class LiveSet:
     # replays from there, so journal cleanup keeps the entries after it.
     snapshot_positions: list[JournalPosition] = field(default_factory=list)
 
+    @cached_property
+    def pinned_prefixes(self) -> tuple[str, ...]:
+        """Pins ending in "/" hold a whole prefix (a table whose load is still putting its files)."""
+        return tuple(pin for pin in self.in_use if pin.endswith("/"))
+
     def needs(self, volume: str, key: str) -> bool:
-        return (key in self.keys[volume] or key in self.in_use
+        return (key in self.keys[volume] or key in self.in_use or key.startswith(self.pinned_prefixes)
                 or any(key.startswith(prefix) for prefix in self.protected_prefixes[volume]))
 
 
