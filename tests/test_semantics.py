@@ -90,6 +90,9 @@ def test_user_variables_keep_their_value_and_type(session: Session) -> None:
     assert session.execute("SELECT @x").columns == ["@x"]
     with pytest.raises(CairnError, match="(?i)more than one row"):
         session.execute("SET @many = (SELECT c0 FROM t1)")
+    with pytest.raises(CairnError, match="(?i)more than one row") as caught:
+        session.execute("SELECT (SELECT c0 FROM t1)")
+    assert "SET scalar_subquery" not in str(caught.value), "DuckDB's own settings are not Cairn's"
 
 
 NESTED = (

@@ -211,6 +211,8 @@ def _user_error(exc: duckdb.Error, views: dict[str, str]) -> CairnError:
     text = str(exc).split("\n\nLINE")[0].split("\nLINE")[0]
     text = _VIEW_NAME.sub(lambda m: views.get(m.group(0).strip('"'), "table"), text)
     text = re.sub(r"^[A-Za-z ]+ Error: ", "", text)
+    # DuckDB's advice to change one of its own settings means nothing to a Cairn user.
+    text = re.sub(r'\s*Use "SET [^"]*"[^\n]*', "", text).strip()
     if isinstance(exc, duckdb.BinderException):
         column = re.search(r'column "?([^"\s]+)"? not found', text, re.IGNORECASE)
         if column or "Referenced column" in text:
