@@ -75,7 +75,8 @@ class HttpFrontDoor:
                     if self.close_connection:
                         self.send_header("Connection", "close")
                     self.end_headers()
-                    self.wfile.write(body)
+                    if self.command != "HEAD":
+                        self.wfile.write(body)
                 except OSError:
                     self.close_connection = True  # the client is gone; nothing to tell it
 
