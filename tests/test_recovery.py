@@ -38,7 +38,7 @@ def databases(fe: Frontend) -> set[str]:
     return {row[0] for row in Session(fe).execute("SHOW DATABASES").rows()}
 
 
-@pytest.mark.parametrize("fault", [FaultKind.LOST_ACK, FaultKind.TIMEOUT, FaultKind.ERROR])
+@pytest.mark.parametrize("fault", [FaultKind.LOST_ACK, FaultKind.TIMEOUT, FaultKind.ERROR, FaultKind.PERMANENT])
 def test_an_unconfirmed_put_is_settled_by_reading_the_log(fe_config, fault: FaultKind) -> None:
     fe = Frontend.open(fe_config)
     fe.meta_store.faults = journal_faults(fe, (fault, Op.PUT))
