@@ -159,6 +159,16 @@ def _typed(conjunct: exp.Expression, column_of: Callable[[exp.Expression], str |
         if column is None or value is None or value.kind != "string":
             return None
         return [ScanFilter(column=column, op="NOT LIKE" if negated else "LIKE", values=[value])]
+    if isinstance(node, exp.Or) and not negated:
+        # `a = 1 OR a = 2 OR a IN (3)`: one column against literals, as IN.
+        parts = [_typed(part, column_of) for part in node.flatten()]
+        if any(p is None or len(p) != 1 or p[0].op not in ("=", "IN") for p in parts):
+            return None
+        columns = {p[0].column for p in parts}  # type: ignore[index]
+        if len(columns) != 1:
+            return None
+        values = [v for p in parts for v in p[0].values]  # type: ignore[index]
+        return [ScanFilter(column=columns.pop(), op="IN", values=values)]
     if isinstance(node, exp.Between) and not negated:
         column, low, high = column_of(node.this), _value(node.args["low"]), _value(node.args["high"])
         if column is None or low is None or high is None:
