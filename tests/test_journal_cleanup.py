@@ -23,7 +23,7 @@ from cairn.journal.history import CLOCK_MARGIN_SECONDS
 from cairn.journal.image import list_images
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import ObjectStore, open_store
-from fe_process import start_fe
+from fe_process import FeProcess, start_fe
 from test_restore import _restore, snapshot_yaml
 
 CHECKPOINT_EVERY = 5
@@ -160,34 +160,39 @@ def test_a_leader_paused_across_a_cleanup_never_acknowledges(fe_conf_values: dic
     values = {**fe_conf_values, **CLEANUP_CONF}
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    a = start_fe(tmp_path / "a", dict(values, meta_dir=str(tmp_path / "a" / "meta")))
-    run_sql(a.query_port, "CREATE DATABASE before_pause")
-    cluster = json.loads((tmp_path / "a" / "meta" / "cluster.json").read_text())["cluster_id"]
-    keys = ClusterKeys(cluster)
-    store = open_store(builtin_volume(load_config(None, **values)))
-    a_next = entry_ids_of(store, keys)[-1] + 1  # the id A will put for its next commit
-    os.kill(a.proc.pid, signal.SIGSTOP)
+    started: list[FeProcess] = []
     try:
-        b = start_fe(tmp_path / "b", dict(values, meta_dir=str(tmp_path / "b" / "meta")))
-        for i in range(3 * CHECKPOINT_EVERY):
-            run_sql(b.query_port, f"CREATE DATABASE from_b_{i}")
-        run_sql(b.query_port, "ADMIN VACUUM")
-        assert entry_ids_of(store, keys)[0] > a_next, "the cleanup deleted the id A will put next"
+        a = start_fe(tmp_path / "a", dict(values, meta_dir=str(tmp_path / "a" / "meta")))
+        started.append(a)
+        run_sql(a.query_port, "CREATE DATABASE before_pause")
+        cluster = json.loads((tmp_path / "a" / "meta" / "cluster.json").read_text())["cluster_id"]
+        keys = ClusterKeys(cluster)
+        store = open_store(builtin_volume(load_config(None, **values)))
+        a_next = entry_ids_of(store, keys)[-1] + 1  # the id A will put for its next commit
+        os.kill(a.proc.pid, signal.SIGSTOP)
+        try:
+            b = start_fe(tmp_path / "b", dict(values, meta_dir=str(tmp_path / "b" / "meta")))
+            started.append(b)
+            for i in range(3 * CHECKPOINT_EVERY):
+                run_sql(b.query_port, f"CREATE DATABASE from_b_{i}")
+            run_sql(b.query_port, "ADMIN VACUUM")
+            assert entry_ids_of(store, keys)[0] > a_next, "the cleanup deleted the id A will put next"
+        finally:
+            os.kill(a.proc.pid, signal.SIGCONT)
+        with pytest.raises(pymysql.MySQLError, match="may or may not have been applied|no longer the leader"):
+            run_sql(a.query_port, "CREATE DATABASE from_a")
+        with pytest.raises(pymysql.MySQLError, match="no longer the leader"):
+            run_sql(a.query_port, "CREATE DATABASE from_a_again")
+        with urllib.request.urlopen(f"http://127.0.0.1:{b.http_port}/api/health", timeout=10) as answer:
+            assert json.load(answer)["status"] == "OK"
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(f"http://127.0.0.1:{a.http_port}/api/health", timeout=10)
+        run_sql(b.query_port, "CREATE DATABASE from_b_after")
+        shown = {row[0] for row in run_sql(b.query_port, "SHOW DATABASES")}
+        assert {"before_pause", "from_b_0", "from_b_after"} <= shown and not {"from_a", "from_a_again"} & shown
     finally:
-        os.kill(a.proc.pid, signal.SIGCONT)
-    with pytest.raises(pymysql.MySQLError, match="may or may not have been applied|no longer the leader"):
-        run_sql(a.query_port, "CREATE DATABASE from_a")
-    with pytest.raises(pymysql.MySQLError, match="no longer the leader"):
-        run_sql(a.query_port, "CREATE DATABASE from_a_again")
-    with urllib.request.urlopen(f"http://127.0.0.1:{b.http_port}/api/health", timeout=10) as answer:
-        assert json.load(answer)["status"] == "OK"
-    with pytest.raises(urllib.error.HTTPError):
-        urllib.request.urlopen(f"http://127.0.0.1:{a.http_port}/api/health", timeout=10)
-    run_sql(b.query_port, "CREATE DATABASE from_b_after")
-    shown = {row[0] for row in run_sql(b.query_port, "SHOW DATABASES")}
-    assert {"before_pause", "from_b_0", "from_b_after"} <= shown and not {"from_a", "from_a_again"} & shown
-    a.stop()
-    b.stop()
+        for process in started:
+            process.stop()
     reader = open_fe(values, meta_dir=str(tmp_path / "reader"))
     shown = databases_of(reader)
     assert {"before_pause", "from_b_after"} <= shown and not {"from_a", "from_a_again"} & shown

@@ -100,25 +100,27 @@ def test_a_storage_stall_leaves_the_fe_leading(tmp_path: Path, own_s3: tuple[str
               "aws_s3_endpoint": endpoint, "aws_s3_region": S3_REGION, "aws_s3_access_key": S3_ACCESS_KEY,
               "aws_s3_secret_key": S3_SECRET_KEY, "object_storage_request_timeout_ms": "500"}
     fe = start_fe(tmp_path, values)
-    connection = pymysql.connect(host="127.0.0.1", port=fe.query_port, user="root", autocommit=True)
-    with connection.cursor() as cursor:
-        cursor.execute("CREATE DATABASE stall")
-        cursor.execute("USE stall")
-        os.kill(s3.pid, signal.SIGSTOP)
-        try:
-            with pytest.raises(pymysql.MySQLError, match="may or may not have been applied"):
-                cursor.execute("CREATE TABLE t (a INT) DISTRIBUTED BY HASH(a) BUCKETS 1")
-        finally:
-            os.kill(s3.pid, signal.SIGCONT)
-        cursor.execute("CREATE TABLE u (a INT) DISTRIBUTED BY HASH(a) BUCKETS 1")
-        cursor.execute("INSERT INTO u VALUES (1)")
-        cursor.execute("SHOW TABLES")
-        assert sorted(row[0] for row in cursor.fetchall()) == ["t", "u"], "the unknown outcome was settled"
-        cursor.execute("SELECT count(*) FROM u")
-        assert cursor.fetchall() == ((1,),)
-    connection.close()
-    assert health(fe.http_port) == (200, {"status": "OK", "msg": ""})
-    fe.stop()
+    try:
+        connection = pymysql.connect(host="127.0.0.1", port=fe.query_port, user="root", autocommit=True)
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE DATABASE stall")
+            cursor.execute("USE stall")
+            os.kill(s3.pid, signal.SIGSTOP)
+            try:
+                with pytest.raises(pymysql.MySQLError, match="may or may not have been applied"):
+                    cursor.execute("CREATE TABLE t (a INT) DISTRIBUTED BY HASH(a) BUCKETS 1")
+            finally:
+                os.kill(s3.pid, signal.SIGCONT)
+            cursor.execute("CREATE TABLE u (a INT) DISTRIBUTED BY HASH(a) BUCKETS 1")
+            cursor.execute("INSERT INTO u VALUES (1)")
+            cursor.execute("SHOW TABLES")
+            assert sorted(row[0] for row in cursor.fetchall()) == ["t", "u"], "the unknown outcome was settled"
+            cursor.execute("SELECT count(*) FROM u")
+            assert cursor.fetchall() == ((1,),)
+        connection.close()
+        assert health(fe.http_port) == (200, {"status": "OK", "msg": ""})
+    finally:
+        fe.stop()
 
 
 def test_epochs_claimed_by_fes_that_died_depose_no_one(fe_config) -> None:
@@ -144,11 +146,13 @@ def test_an_epoch_claim_whose_put_is_unconfirmed_still_leads(fe_conf_values: dic
                                       key_prefix=fe.keys.epochs_prefix)])
     monkeypatch.setenv(ENV_VAR, plan.model_dump_json())  # every epoch claim lands but reports failure
     process = start_fe(tmp_path, fe_conf_values)
-    connection = pymysql.connect(host="127.0.0.1", port=process.query_port, user="root", autocommit=True)
-    with connection.cursor() as cursor:
-        cursor.execute("CREATE DATABASE after")
-        cursor.execute("SHOW DATABASES")
-        assert ("after",) in cursor.fetchall()
-    connection.close()
-    assert health(process.http_port)[0] == 200
-    process.stop()
+    try:
+        connection = pymysql.connect(host="127.0.0.1", port=process.query_port, user="root", autocommit=True)
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE DATABASE after")
+            cursor.execute("SHOW DATABASES")
+            assert ("after",) in cursor.fetchall()
+        connection.close()
+        assert health(process.http_port)[0] == 200
+    finally:
+        process.stop()
