@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import S3_ACCESS_KEY, S3_SECRET_KEY
+from conftest import CLUSTER_CREDENTIAL, S3_ACCESS_KEY, S3_SECRET_KEY
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = 20261202
@@ -23,7 +23,7 @@ SEED = 20261202
 @pytest.mark.timeout(900)
 def test_short_chaos_run_keeps_every_promise(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO), "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY,
-           "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY}
+           "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY, "CAIRN_CLUSTER_CREDENTIAL": CLUSTER_CREDENTIAL}
     env.pop("CAIRN_STORE_FAULTS", None)
     result = subprocess.run([sys.executable, "-m", "bench.chaos", "--seconds", "40", "--seed", str(SEED),
                              "--workdir", str(tmp_path / "chaos")],
