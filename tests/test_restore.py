@@ -19,7 +19,7 @@ from cairn.fe.session import Session
 from cairn.restore.plan import plan_restore
 from cairn.restore.restorer import restore
 from cairn.restore.snapshot_yaml import read_snapshot_yaml
-from conftest import USER_PASSWORD
+from conftest import USER_PASSWORD, wait_until
 from fe_process import start_fe
 from seed import SEED_INSERT, SEED_ROWS, SEED_SELECT, SEED_SETUP, run_seed
 
@@ -65,11 +65,12 @@ def test_seed_disaster_recovery_scenario(tmp_path: Path, fe_conf_values: dict[st
         cursor.execute(f"CREATE USER analyst IDENTIFIED BY '{USER_PASSWORD}'")
         cursor.execute("GRANT SELECT ON quickstart.* TO analyst")
         cursor.execute("ADMIN SET AUTOMATED CLUSTER SNAPSHOT ON STORAGE VOLUME builtin_storage_volume")
-        for _ in range(300):
+
+        def snapshot_finished() -> bool:
             cursor.execute("SELECT STATE FROM INFORMATION_SCHEMA.CLUSTER_SNAPSHOT_JOBS")
-            if ("FINISHED",) in cursor.fetchall():
-                break
-            time.sleep(0.1)
+            return ("FINISHED",) in cursor.fetchall()
+
+        wait_until(snapshot_finished, what="an automated snapshot finished")
         cursor.execute("SELECT SNAPSHOT_NAME FROM INFORMATION_SCHEMA.CLUSTER_SNAPSHOTS")
         (snapshot,) = cursor.fetchone()
     connection.close()
@@ -302,18 +303,18 @@ def test_a_failed_restore_is_reported_by_restore_state(tmp_path: Path) -> None:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for_port(http_port)
-        answer = None
-        for _ in range(100):
+        answer: dict = {}
+
+        def restore_failed() -> bool:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/v2/get_cluster_snapshot_restore_state",
                                             timeout=5) as response:
-                    answer = json.load(response)
+                    answer.update(json.load(response))
             except urllib.error.URLError:
-                answer = None
-            if answer and answer["state"] == "failed":
-                break
-            time.sleep(0.1)
-        assert answer is not None and answer["state"] == "failed"
+                return False
+            return answer.get("state") == "failed"
+
+        wait_until(restore_failed, what="the restore state says failed")
         assert "cluster_snapshot_path" in answer["message"] and "no complete snapshot" in answer["message"]
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -13,6 +13,7 @@ from cairn.fe.frontend import Frontend
 from cairn.fe.session import Session
 from cairn.lake.manifest import MANIFESTS
 from cairn.vacuum.vacuum import MIN_AGE_SECONDS
+from conftest import wait_until
 from test_restore import _restore, snapshot_yaml
 
 
@@ -108,11 +109,7 @@ def test_a_running_query_keeps_its_version(eager: Session) -> None:
 
     reader = threading.Thread(target=slow_query)
     reader.start()
-    for _ in range(100):
-        if eager.frontend.data_access.pinned():
-            break
-        time.sleep(0.02)
-    assert eager.frontend.data_access.pinned()
+    wait_until(eager.frontend.data_access.pinned, what="the running query pinned its objects")
     pinned = eager.frontend.data_access.pinned()
     eager.execute("TRUNCATE TABLE t")
     vacuum(eager)
