@@ -23,7 +23,7 @@ from cairn.cn.local_nodes import (
     stop_local_nodes,
 )
 from cairn.config.cluster_credential import new_credential
-from cairn.fe.session import Session
+from cairn.server.session import Session
 
 S3_KEYS = {"aws_s3_access_key": "bench-access", "aws_s3_secret_key": "bench-secret-4242", "aws_s3_region": "us-east-1"}
 # What the FE and the benchmark's compute nodes share.

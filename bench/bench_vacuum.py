@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.bench_compute import _frontend, _moto
 from bench.common import write_result
-from cairn.fe.session import Session
+from cairn.server.session import Session
 from cairn.vacuum.vacuum import MIN_AGE_SECONDS, VacuumReport
 
 BUCKETS = 8

@@ -17,7 +17,7 @@ import pytest
 from cairn.api import load_config
 from cairn.config.fe_config import FeConfig
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
+from cairn.server.session import Session
 from secrets_scan import CLUSTER_CREDENTIAL, S3_ACCESS_KEY, S3_SECRET_KEY, SECRETS, USER_PASSWORD, SecretsScan, moto_objects, scan_objects
 
 S3_REGION = "us-east-1"

@@ -8,7 +8,7 @@ import sys
 
 from cairn.api import load_config
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
+from cairn.server.session import Session
 
 # Two partitions: an insert's rows land in both, so a torn commit would show half a batch.
 T0_DDL = ("CREATE TABLE IF NOT EXISTS t0 (batch INT, n INT, day DATE) "

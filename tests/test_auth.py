@@ -7,7 +7,7 @@ import pytest
 from cairn.config.fe_config import FeConfig
 from cairn.errors import CairnError, PrivilegeError
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
+from cairn.server.session import Session
 
 SETUP = """CREATE DATABASE sales; CREATE DATABASE hr;
 CREATE TABLE sales.orders (id INT, amount INT) DISTRIBUTED BY HASH(id) BUCKETS 2;

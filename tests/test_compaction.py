@@ -9,8 +9,8 @@ import pytest
 
 from cairn.api import load_config
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
 from cairn.lake.manifest import MANIFESTS
+from cairn.server.session import Session
 from test_vacuum import data_keys, vacuum, visible_keys
 
 QUERIES = ["SELECT count(*), sum(a), count(DISTINCT a) FROM t",

@@ -306,7 +306,7 @@ def test_compaction_and_vacuum_under_steady_load_fail_nothing_and_leak_nothing(
     # With the cluster stopped, an FE in this process counts what is left on the volume.
     from cairn.api import load_config
     from cairn.fe.frontend import Frontend
-    from cairn.fe.session import Session
+    from cairn.server.session import Session
     from test_vacuum import data_keys, vacuum, visible_keys
 
     frontend = Frontend.open(load_config(None, **{**fe_conf_values, **background,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cairn.api import load_config
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
+from cairn.server.session import Session
 from crash_worker import T0_DDL
 
 WORKER = Path(__file__).with_name("crash_worker.py")

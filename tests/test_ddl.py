@@ -15,7 +15,7 @@ from cairn.errors import (
     UnknownTableError,
 )
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
+from cairn.server.session import Session
 from seed import SEED_SETUP
 
 ALL_TYPES = """CREATE TABLE all_types (

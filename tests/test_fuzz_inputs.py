@@ -30,7 +30,7 @@ from cairn.config.conf_file import parse_conf_text
 from cairn.config.fe_config import FeConfig
 from cairn.errors import CairnError
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
+from cairn.server.session import Session
 from cairn.restore.plan import plan_restore
 from cairn.restore.restorer import restore
 from cairn.restore.snapshot_yaml import read_snapshot_yaml

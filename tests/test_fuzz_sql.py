@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import cairn.api
 from cairn.errors import CairnError
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
+from cairn.server.session import Session
 from fe_process import FeProcess
 
 EXAMPLES = int(os.environ.get("CAIRN_FUZZ_EXAMPLES", "150"))

@@ -15,7 +15,7 @@ from cairn.errors import (
     UnknownColumnError,
     UnknownTableError,
 )
-from cairn.fe.session import Session
+from cairn.server.session import Session
 from seed import SEED_INSERT, SEED_SETUP
 
 EVENTS = """CREATE TABLE events (id INT NOT NULL, kind VARCHAR(8), day DATE, amount DECIMAL(10,2), big LARGEINT)

@@ -12,10 +12,10 @@ from cairn.api import load_config
 from cairn.config.fe_config import FeConfig
 from cairn.errors import CommitOutcomeUnknownError, JournalError, NotLeaderError
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
 from cairn.journal.entry import JournalEntry
 from cairn.journal.image import CheckpointImage
 from cairn.journal.position import JournalPosition
+from cairn.server.session import Session
 from cairn.storage.keys import ClusterKeys
 
 

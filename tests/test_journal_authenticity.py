@@ -15,7 +15,7 @@ from cairn.api import load_config
 from cairn.config.fe_config import FeConfig
 from cairn.errors import JournalError, PrivilegeError
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
+from cairn.server.session import Session
 from cairn.journal.entry import JournalEntry
 from cairn.journal.image import CheckpointImage
 from cairn.journal.incarnation import Incarnation

@@ -14,7 +14,7 @@ import pytest
 import cairn.api
 from cairn.errors import CairnError, UnknownPartitionError, UnsupportedError
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
+from cairn.server.session import Session
 from cairn.restore.plan import plan_restore
 from cairn.restore.restorer import restore
 from cairn.restore.snapshot_yaml import read_snapshot_yaml

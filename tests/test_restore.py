@@ -15,10 +15,10 @@ import pytest
 from cairn.api import load_config
 from cairn.errors import CairnError, NotLeaderError
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
 from cairn.restore.plan import plan_restore
 from cairn.restore.restorer import restore
 from cairn.restore.snapshot_yaml import read_snapshot_yaml
+from cairn.server.session import Session
 from conftest import USER_PASSWORD, wait_until
 from fe_process import start_fe
 from seed import SEED_INSERT, SEED_ROWS, SEED_SELECT, SEED_SETUP, run_seed

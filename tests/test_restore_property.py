@@ -10,10 +10,10 @@ import pytest
 
 from cairn.api import load_config
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
 from cairn.restore.plan import plan_restore
 from cairn.restore.restorer import restore
 from cairn.restore.snapshot_yaml import read_snapshot_yaml
+from cairn.server.session import Session
 
 
 def state_of(session: Session) -> dict[str, object]:

@@ -19,7 +19,7 @@ from cairn.api import load_config
 from cairn.cn.local_nodes import start_local_nodes, stop_local_nodes
 from cairn.errors import CatalogKeyError
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
+from cairn.server.session import Session
 from cairn.journal.image import CheckpointImage, list_images
 from cairn.storage.object_store import ObjectStore
 from conftest import S3_REGION, make_bucket, write_conf

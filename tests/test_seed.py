@@ -2,7 +2,7 @@
 
 from cairn.config.fe_config import FeConfig
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
+from cairn.server.session import Session
 from seed import SEED_INSERT, SEED_ROWS, SEED_SELECT, SEED_SETUP
 
 

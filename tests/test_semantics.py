@@ -13,7 +13,7 @@ import pytest
 import cairn.api
 from cairn.errors import CairnError, UnsupportedError
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
+from cairn.server.session import Session
 from fe_process import FeProcess
 
 

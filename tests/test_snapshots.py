@@ -15,7 +15,7 @@ import pytest
 from cairn.api import load_config
 from cairn.errors import CairnError, StorageError, StorageVolumeError
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
+from cairn.server.session import Session
 from cairn.snapshot.listing import list_snapshots, newest_complete
 from cairn.storage.keys import SNAPSHOT_DONE, SNAPSHOT_MANIFEST
 from conftest import S3_SECRET_KEY, wait_until
@@ -154,7 +154,7 @@ SNAPSHOT_WORKER = """
 import sys, json
 from cairn.api import load_config
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
+from cairn.server.session import Session
 fe = Frontend.open(load_config(None, **json.loads(sys.argv[1])))
 s = Session(fe)
 s.execute("CREATE DATABASE IF NOT EXISTS w")
@@ -239,7 +239,7 @@ STATE_KILLER = """
 import os, signal, sys, json
 from cairn.api import load_config
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
+from cairn.server.session import Session
 from cairn.snapshot.job import SnapshotJobs
 from cairn.storage.object_store import ObjectStore
 

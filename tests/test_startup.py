@@ -11,7 +11,7 @@ import pytest
 from cairn.api import load_config
 from cairn.errors import ClusterChoiceError
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
+from cairn.server.session import Session
 from cairn.storage.keys import ClusterKeys
 
 

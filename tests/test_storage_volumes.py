@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cairn.errors import StorageVolumeError, SqlSyntaxError
-from cairn.fe.session import Session
+from cairn.errors import SqlSyntaxError, StorageVolumeError
+from cairn.server.session import Session
 from conftest import S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, free_port, make_bucket
 
 

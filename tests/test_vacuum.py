@@ -10,8 +10,8 @@ import pytest
 
 from cairn.api import load_config
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
 from cairn.lake.manifest import MANIFESTS
+from cairn.server.session import Session
 from cairn.vacuum.vacuum import MIN_AGE_SECONDS
 from conftest import wait_until
 from test_restore import _restore, snapshot_yaml

@@ -13,7 +13,7 @@ from typing import Any
 from cairn.config.conf_file import read_conf_file
 from cairn.config.fe_config import FeConfig
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
+from cairn.server.session import Session
 
 
 def load_config(conf: str | Path | None = None, **overrides: Any) -> FeConfig:

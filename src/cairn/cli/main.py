@@ -21,8 +21,8 @@ from cairn.config.cluster_credential import new_credential
 from cairn.config.cn_config import CnConfig
 from cairn.errors import CairnError
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
 from cairn.server.process import configure_logging, run_frontend
+from cairn.server.session import Session
 
 app = typer.Typer(help="Cairn: an analytical database whose whole state lives on object storage.",
                   no_args_is_help=True, add_completion=False)

@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+
 import pyarrow.flight as flight
 
 from cairn.catalog.model import ComputeNode

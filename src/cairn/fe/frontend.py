@@ -31,6 +31,7 @@ from cairn.journal.incarnation import choose_incarnation, create_incarnation, ne
 from cairn.journal.log import Journal
 from cairn.journal.position import JournalPosition
 from cairn.lake.load import LoadContext
+from cairn.query.context import QueryEngine
 from cairn.query.data_access import LocalDataAccess
 from cairn.snapshot.job import SnapshotJobs
 from cairn.storage.keys import ClusterKeys
@@ -74,6 +75,7 @@ class Frontend:
         self.vacuum: Vacuum
         self.compaction: CompactionScheduler
         self.loads: LoadContext
+        self.engine: QueryEngine
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -130,6 +132,7 @@ class Frontend:
         self.compaction = CompactionScheduler(committer, catalog, self.stores, self.keys, self.data_access, config)
         self.loads = LoadContext(catalog, committer, self.stores, self.keys, self.data_access,
                                  self.duckdb.scratch, self.metrics)
+        self.engine = QueryEngine(catalog, self.stores, self.data_access, self.duckdb)
 
     def _schedule_background_work(self) -> None:
         config, scheduler = self.config, self.scheduler

@@ -20,8 +20,8 @@ from prometheus_client import Counter
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.committer import Committer
 from cairn.catalog.model import Database, Table
-from cairn.catalog.view import CatalogView
 from cairn.catalog.ops import CommitVersions, PartitionVersion
+from cairn.catalog.view import CatalogView
 from cairn.errors import (
     ConcurrentChangeError,
     LabelAlreadyExistsError,

@@ -4,16 +4,14 @@ column names and order. A user sees the databases and tables it holds a privileg
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from cairn.auth.privileges import has_privilege
 from cairn.catalog.types import parse_type
+from cairn.catalog.view import CatalogView
+from cairn.query.context import QueryContext
 from cairn.query.virtual_tables import register_virtual_table
-
-if TYPE_CHECKING:
-    from cairn.fe.session import Session
 
 SCHEMA = "information_schema"
 CATALOG = "def"
@@ -24,26 +22,26 @@ def _table(columns: list[tuple[str, pa.DataType]], rows: list[tuple]) -> pa.Tabl
     return pa.Table.from_arrays(arrays, names=[name for name, _ in columns])
 
 
-def _visible_tables(session: "Session"):
-    state = session.catalog.state
-    with session.catalog.lock:
+def _visible_tables(ctx: QueryContext, catalog: CatalogView):
+    state = catalog.state
+    with catalog.lock:
         for db in sorted(state.databases.values(), key=lambda d: d.name):
             for table in sorted(db.tables.values(), key=lambda t: t.name):
-                if has_privilege(state, session.user, "SELECT", db.name, table.name):
+                if has_privilege(state, ctx.user, "SELECT", db.name, table.name):
                     yield db, table.model_copy(deep=True)
 
 
-def schemata(session: "Session") -> pa.Table:
+def schemata(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
     columns = [("CATALOG_NAME", pa.string()), ("SCHEMA_NAME", pa.string()),
                ("DEFAULT_CHARACTER_SET_NAME", pa.string()), ("DEFAULT_COLLATION_NAME", pa.string()),
                ("SQL_PATH", pa.string())]
-    names = sorted({db.name for db, _ in _visible_tables(session)} |
-                   {n for n in session.catalog.state.databases
-                    if has_privilege(session.catalog.state, session.user, "SELECT", n)} | {SCHEMA})
+    names = sorted({db.name for db, _ in _visible_tables(ctx, catalog)} |
+                   {n for n in catalog.state.databases
+                    if has_privilege(catalog.state, ctx.user, "SELECT", n)} | {SCHEMA})
     return _table(columns, [(CATALOG, n, "utf8", "utf8_general_ci", None) for n in names])
 
 
-def tables(session: "Session") -> pa.Table:
+def tables(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
     columns = [("TABLE_CATALOG", pa.string()), ("TABLE_SCHEMA", pa.string()), ("TABLE_NAME", pa.string()),
                ("TABLE_TYPE", pa.string()), ("ENGINE", pa.string()), ("VERSION", pa.int64()),
                ("ROW_FORMAT", pa.string()), ("TABLE_ROWS", pa.int64()), ("AVG_ROW_LENGTH", pa.int64()),
@@ -53,7 +51,7 @@ def tables(session: "Session") -> pa.Table:
                ("TABLE_COLLATION", pa.string()), ("CHECKSUM", pa.int64()), ("CREATE_OPTIONS", pa.string()),
                ("TABLE_COMMENT", pa.string())]
     rows = []
-    for db, table in _visible_tables(session):
+    for db, table in _visible_tables(ctx, catalog):
         row_count = sum(p.row_count for p in table.partitions)
         size = sum(p.data_size for p in table.partitions)
         updated = max((p.visible_version_time for p in table.partitions), default=table.created_at)
@@ -67,7 +65,7 @@ def _stamp(seconds: float):
     return pa.scalar(int(seconds), pa.timestamp("s")).as_py()
 
 
-def columns_table(session: "Session") -> pa.Table:
+def columns_table(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
     columns = [("TABLE_CATALOG", pa.string()), ("TABLE_SCHEMA", pa.string()), ("TABLE_NAME", pa.string()),
                ("COLUMN_NAME", pa.string()), ("ORDINAL_POSITION", pa.int64()), ("COLUMN_DEFAULT", pa.string()),
                ("IS_NULLABLE", pa.string()), ("DATA_TYPE", pa.string()), ("CHARACTER_MAXIMUM_LENGTH", pa.int64()),
@@ -78,7 +76,7 @@ def columns_table(session: "Session") -> pa.Table:
                ("COLUMN_COMMENT", pa.string()), ("COLUMN_SIZE", pa.int64()), ("DECIMAL_DIGITS", pa.int64()),
                ("GENERATION_EXPRESSION", pa.string()), ("SRS_ID", pa.int64())]
     rows = []
-    for db, table in _visible_tables(session):
+    for db, table in _visible_tables(ctx, catalog):
         for position, column in enumerate(table.columns, start=1):
             kind = parse_type(column.type)
             length = kind.max_length
@@ -100,18 +98,18 @@ SNAPSHOT_JOB_COLUMNS = [("SNAPSHOT_NAME", pa.string()), ("JOB_ID", pa.int64()), 
                         ("ERROR_MESSAGE", pa.string())]
 
 
-def cluster_snapshots(session: "Session") -> pa.Table:
+def cluster_snapshots(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
     """Finished (retained) cluster snapshots, oldest first."""
-    jobs = sorted((j for j in session.catalog.state.snapshot_jobs.values() if j.state == "FINISHED"),
+    jobs = sorted((j for j in catalog.state.snapshot_jobs.values() if j.state == "FINISHED"),
                   key=lambda j: j.created_at)
     rows = [(j.name, j.type, _stamp(j.created_at), j.fe_journal_id, 0, json.dumps(j.properties) if j.properties else "",
              j.storage_volume, j.storage_path.rstrip("/")) for j in jobs]
     return _table(SNAPSHOT_COLUMNS, rows)
 
 
-def cluster_snapshot_jobs(session: "Session") -> pa.Table:
+def cluster_snapshot_jobs(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
     """Every cluster snapshot job and its state, oldest first."""
-    jobs = sorted(session.catalog.state.snapshot_jobs.values(), key=lambda j: j.job_id)
+    jobs = sorted(catalog.state.snapshot_jobs.values(), key=lambda j: j.job_id)
     rows = [(j.name, j.job_id, _stamp(j.created_at), _stamp(j.finished_at) if j.finished_at else None, j.state,
              j.detail, j.error) for j in jobs]
     return _table(SNAPSHOT_JOB_COLUMNS, rows)

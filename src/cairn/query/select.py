@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -27,21 +26,19 @@ from cairn.errors import (
     UnknownTableError,
     UnsupportedError,
 )
-from cairn.fe.variables import get_variable
 from cairn.query import starrocks_semantics
-from cairn.query.data_access import DataAccess, PartitionScan, TableScan
+from cairn.query.context import QueryContext, QueryEngine
+from cairn.query.data_access import PartitionScan, TableScan
 from cairn.query.pruning import PartitionFilter, tablet_indexes
 from cairn.query.pushdown import push_aggregate, scan_columns, scan_filters
+from cairn.query.variables import get_variable
 from cairn.query.virtual_tables import virtual_table
-
-if TYPE_CHECKING:
-    from cairn.fe.session import Session
 
 _view_ids = itertools.count(1)
 
 
-def _variable_literal(session: "Session", name: str) -> exp.Expression:
-    value = get_variable(session, name)
+def _variable_literal(ctx: QueryContext, name: str) -> exp.Expression:
+    value = get_variable(ctx.variables, name)
     if value is None:
         return exp.null()
     if isinstance(value, bool):
@@ -74,29 +71,29 @@ def user_variable_literal(value: pa.Array) -> exp.Expression:
     return exp.cast(exp.Literal.string(str(item)), target)
 
 
-def _replace_session_functions(session: "Session", tree: exp.Expression) -> None:
-    """Replace @@variables and session functions (DATABASE(), USER(), ...) with their values."""
-    user = f"'{session.user}'@'{session.host}'"
+def _replace_session_functions(ctx: QueryContext, tree: exp.Expression) -> None:
+    """Replace @@variables, @user variables and session functions (DATABASE(), USER(), ...) with their values."""
+    user = ctx.account
     for node in list(tree.find_all(exp.SessionParameter, exp.Parameter, exp.CurrentSchema, exp.CurrentUser,
                                    exp.CurrentVersion, exp.Anonymous)):
         if isinstance(node, exp.Parameter):
             # @x: a user variable; one never set is NULL, as in StarRocks and MySQL.
-            stored = session.user_variables.get(node.name.lower())
+            stored = ctx.user_variables.get(node.name.lower())
             shown, value = f"@{node.name}", exp.null() if stored is None else user_variable_literal(stored)
         elif isinstance(node, exp.SessionParameter):
             kind = node.args.get("kind")
             shown = f"@@{kind + '.' if kind else ''}{node.name}"
-            value = _variable_literal(session, node.name)
+            value = _variable_literal(ctx, node.name)
         elif isinstance(node, exp.CurrentSchema):
-            shown, value = "DATABASE()", (exp.Literal.string(session.database) if session.database else exp.null())
+            shown, value = "DATABASE()", (exp.Literal.string(ctx.database) if ctx.database else exp.null())
         elif isinstance(node, exp.CurrentUser):
             shown, value = "CURRENT_USER()", exp.Literal.string(user)
         elif isinstance(node, exp.CurrentVersion):
-            shown, value = "VERSION()", _variable_literal(session, "version")
+            shown, value = "VERSION()", _variable_literal(ctx, "version")
         elif node.name.lower() == "user":
-            shown, value = "USER()", exp.Literal.string(f"'{session.user}'@'{session.host}'")
+            shown, value = "USER()", exp.Literal.string(user)
         elif node.name.lower() == "connection_id":
-            shown, value = "CONNECTION_ID()", exp.Literal.number(session.connection_id)
+            shown, value = "CONNECTION_ID()", exp.Literal.number(ctx.connection_id)
         else:
             continue
         if isinstance(node.parent, exp.Select) and node.arg_key == "expressions":
@@ -114,8 +111,8 @@ def _cte_names(tree: exp.Expression) -> set[str]:
     return {cte.alias.lower() for cte in tree.find_all(exp.CTE)}
 
 
-def bind_tables(session: "Session", tree: exp.Expression, con: duckdb.DuckDBPyConnection,
-                access: DataAccess, pinned: list[str]) -> dict[str, str]:
+def bind_tables(ctx: QueryContext, engine: QueryEngine, tree: exp.Expression, con: duckdb.DuckDBPyConnection,
+                pinned: list[str]) -> dict[str, str]:
     """Bind every table `tree` reads as a view on `con` and point the tree at those views.
 
     Returns view name → 'db.table' (to put user-facing names back into error messages); adds the
@@ -129,15 +126,15 @@ def bind_tables(session: "Session", tree: exp.Expression, con: duckdb.DuckDBPyCo
             continue
         if not node.db and node.name.lower() in ctes:
             continue
-        schema = node.db or session.database
+        schema = node.db or ctx.database
         view = f"__cairn_t{next(_view_ids)}"
         provider = virtual_table(schema, node.name)
         if provider is not None:
-            con.register(view, provider(session))
+            con.register(view, provider(ctx, engine.catalog))
             views[view] = f"{schema}.{node.name}"
         else:
-            scan = _table_scan(session, node, schema, access, pinned)
-            pinned.extend(access.bind(con, view, scan))
+            scan = _table_scan(engine, node, schema, pinned)
+            pinned.extend(engine.access.bind(con, view, scan))
             views[view] = f"{schema}.{scan.table.name}"
         alias = node.alias or node.name
         qualified[((schema or "").lower(), node.name.lower())] = alias
@@ -168,9 +165,9 @@ def _named_partitions(node: exp.Table, table: Table) -> set[str] | None:
     return names
 
 
-def _table_scan(session: "Session", node: exp.Table, schema: str | None, access: DataAccess,
-                pinned: list[str]) -> TableScan:
-    catalog = session.catalog
+def _table_scan(engine: QueryEngine, node: exp.Table, schema: str | None, pinned: list[str]) -> TableScan:
+    access = engine.access
+    catalog = engine.catalog
     with catalog.lock:
         if not schema:
             raise NoDatabaseSelectedError("No database selected")
@@ -195,7 +192,7 @@ def _table_scan(session: "Session", node: exp.Table, schema: str | None, access:
     partitions = [PartitionScan(p.id, p.visible_version, p.manifest_key,
                                 None if buckets is None else frozenset(p.tablet_ids[b] for b in buckets))
                   for p in table.partitions if pruning.keeps(p) and (chosen is None or p.name in chosen)]
-    scan = TableScan(table=table, store=session.frontend.store_for(db.storage_volume), partitions=partitions)
+    scan = TableScan(table=table, store=engine.stores(db.storage_volume), partitions=partitions)
     if not renamed:
         scan.columns, scan.filters = scan_columns(node, table), scan_filters(node, table)
         if access.splits_work():
@@ -228,32 +225,32 @@ def _user_error(exc: duckdb.Error, views: dict[str, str]) -> CairnError:
     return CairnError(text)
 
 
-def prepare(session: "Session", tree: exp.Expression, con: duckdb.DuckDBPyConnection,
-            access: DataAccess, pinned: list[str]) -> tuple[str, dict[str, str]]:
+def prepare(ctx: QueryContext, engine: QueryEngine, tree: exp.Expression, con: duckdb.DuckDBPyConnection,
+            pinned: list[str]) -> tuple[str, dict[str, str]]:
     """Bind the query's tables on `con` and return its DuckDB SQL (and the view names bound).
     The keys read are added to `pinned`; the caller releases them when the statement ends."""
     tree = tree.copy()
     starrocks_semantics.apply(tree)
-    _replace_session_functions(session, tree)
+    _replace_session_functions(ctx, tree)
     _unwrap_table_functions(tree)
-    views = bind_tables(session, tree, con, access, pinned)
+    views = bind_tables(ctx, engine, tree, con, pinned)
     return tree.sql(dialect="duckdb"), views
 
 
-def run_query(session: "Session", tree: exp.Expression, access: DataAccess) -> pa.Table:
+def run_query(ctx: QueryContext, engine: QueryEngine, tree: exp.Expression) -> pa.Table:
     """Run a SELECT (or set operation) and return its rows."""
-    con = session.frontend.duckdb.cursor()
+    con = engine.duckdb.cursor()
     pinned: list[str] = []
     views: dict[str, str] = {}
     try:
         try:
-            sql, views = prepare(session, tree, con, access, pinned)
-            with session.running(con):
+            sql, views = prepare(ctx, engine, tree, con, pinned)
+            with ctx.cancel.running(con):
                 return con.sql(sql).to_arrow_table()
         except duckdb.Error as exc:
-            if session.cancelled.is_set():
+            if ctx.cancel.cancelled:
                 raise QueryInterruptedError("The query was cancelled: its client went away") from None
             raise _user_error(exc, views) from None
     finally:
-        access.release(pinned)
+        engine.access.release(pinned)
         con.close()

@@ -4,26 +4,25 @@ A subsystem registers a provider once, at import time:
 
     register_virtual_table("information_schema", "tables", provider)
 
-where `provider(session) -> pyarrow.Table` returns the rows (with StarRocks' column names and
+where `provider(ctx, catalog) -> pyarrow.Table` returns the rows (with StarRocks' column names and
 order). A query naming `information_schema.tables` (any case) then reads the provider's rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-if TYPE_CHECKING:
-    from cairn.fe.session import Session
+from cairn.catalog.view import CatalogView
+from cairn.query.context import QueryContext
 
-Provider = Callable[["Session"], pa.Table]
+Provider = Callable[[QueryContext, CatalogView], pa.Table]
 _TABLES: dict[tuple[str, str], Provider] = {}
 
 
 def register_virtual_table(schema: str, name: str, provider: Provider) -> None:
-    """Make `schema.name` readable by queries; its rows come from `provider(session)`."""
+    """Make `schema.name` readable by queries; its rows come from `provider(ctx, catalog)`."""
     _TABLES[(schema.lower(), name.lower())] = provider
 
 

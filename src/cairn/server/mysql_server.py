@@ -26,13 +26,13 @@ from sqlglot.tokens import Token
 from cairn.auth.users import auth_string_for
 from cairn.errors import CairnError, SqlSyntaxError
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
-from cairn.fe.variables import DEFAULTS, get_variable
+from cairn.query.variables import DEFAULTS, get_variable
 from cairn.secrets import mask_values
 from cairn.server.mysql_connection import CAIRN_CAPABILITIES, CairnConnection
 from cairn.server.mysql_prepared import placeholders
 from cairn.server.mysql_stream import StrictStream
 from cairn.server.mysql_types import CairnColumn, StatementOutcome, mysql_column
+from cairn.server.session import Session
 from cairn.sql.parser import DIALECT, parse_statement, split_statements
 from cairn.sql.redaction import loggable, secrets_in
 from cairn.sql.result import ResultSet
@@ -101,7 +101,7 @@ class CairnConnectionSession(BaseSession):
     def idle_timeout(self) -> float:
         """Seconds an idle connection stays open: the session's `wait_timeout` (StarRocks' variable)."""
         try:
-            seconds = float(get_variable(self.session, "wait_timeout"))
+            seconds = float(get_variable(self.session.variables if self.session is not None else {}, "wait_timeout"))
         except (TypeError, ValueError):
             seconds = 0.0
         return seconds if seconds > 0 else float(DEFAULTS["wait_timeout"])

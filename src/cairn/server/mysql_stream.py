@@ -14,7 +14,7 @@ from typing import Any
 from mysql_mimic.stream import ConnectionClosed, MysqlStream
 
 from cairn.errors import CairnError
-from cairn.fe.variables import DEFAULTS
+from cairn.query.variables import DEFAULTS
 from cairn.server.mysql_packets import MalformedPacket
 
 MAX_ALLOWED_PACKET = int(DEFAULTS["max_allowed_packet"])

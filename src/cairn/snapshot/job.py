@@ -22,10 +22,10 @@ from cairn.catalog.view import CatalogView
 from cairn.config.fe_config import FeConfig
 from cairn.errors import AnalysisError, CairnError
 from cairn.journal.image import CheckpointImage
-from cairn.storage.checksum import checksum_bytes
 from cairn.snapshot.contents import snapshot_contents
 from cairn.snapshot.listing import AUTOMATED_PREFIX
 from cairn.snapshot.manifest import SnapshotManifest, SnapshotVolume
+from cairn.storage.checksum import checksum_bytes
 from cairn.storage.keys import SNAPSHOT_DONE, SNAPSHOT_IMAGE, SNAPSHOT_MANIFEST, ClusterKeys
 from cairn.storage.resolver import StoreResolver
 

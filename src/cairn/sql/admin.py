@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pyarrow as pa
 
+from cairn.fe.frontend import Frontend
+from cairn.query.context import QueryContext
 from cairn.sql import extended
 from cairn.sql.dispatch import handles
 from cairn.sql.result import ResultSet
 
-if TYPE_CHECKING:
-    from cairn.fe.session import Session
-
 
 @handles(extended.AdminSetFrontendConfig)
-def set_frontend_config(session: "Session", statement: extended.AdminSetFrontendConfig) -> ResultSet:
+def set_frontend_config(query: QueryContext, fe: Frontend, statement: extended.AdminSetFrontendConfig) -> ResultSet:
     """Change an fe.conf key for the running FE (not persisted, as in StarRocks)."""
-    session.frontend.config.set_runtime(statement.key, statement.value)
+    fe.config.set_runtime(statement.key, statement.value)
     return ResultSet.ok()
 
 
 @handles(extended.AdminVacuum)
-def vacuum(session: "Session", statement: extended.AdminVacuum) -> ResultSet:
+def vacuum(query: QueryContext, fe: Frontend, statement: extended.AdminVacuum) -> ResultSet:
     """Run vacuum now; DRY RUN reports what it would delete and deletes nothing."""
-    report = session.frontend.vacuum.run(dry_run=statement.dry_run)
+    report = fe.vacuum.run(dry_run=statement.dry_run)
     deletable = report.dead if statement.dry_run else report.deleted
     rows = [("DRY RUN" if statement.dry_run else "VACUUM", report.examined, report.dead, deletable,
              report.deleted_bytes, round(report.seconds, 3))]

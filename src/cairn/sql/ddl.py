@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sqlglot import exp
 
 from cairn.catalog.catalog import Catalog
@@ -25,6 +23,8 @@ from cairn.errors import (
     UnknownPartitionError,
     UnknownTableError,
 )
+from cairn.fe.frontend import Frontend
+from cairn.query.context import QueryContext
 from cairn.query.virtual_tables import is_virtual_schema
 from cairn.sql import extended
 from cairn.sql.dispatch import handles
@@ -34,26 +34,22 @@ from cairn.sql.refusals import check_properties
 from cairn.sql.result import ResultSet
 from cairn.sql.table_definition import build_table
 
-if TYPE_CHECKING:
-    from cairn.fe.session import Session
-
 
 @handles(exp.Create)
-def create(session: "Session", statement: exp.Create) -> ResultSet:
+def create(query: QueryContext, fe: Frontend, statement: exp.Create) -> ResultSet:
     kind = (statement.args.get("kind") or "").upper()
     if kind in {"DATABASE", "SCHEMA"}:
-        return create_database(session, statement)
+        return create_database(query, fe, statement)
     if kind == "TABLE":
-        return create_table(session, statement)
+        return create_table(query, fe, statement)
     raise AnalysisError(f"CREATE {kind} is not supported")
 
 
-def create_database(session: "Session", statement: exp.Create) -> ResultSet:
+def create_database(query: QueryContext, fe: Frontend, statement: exp.Create) -> ResultSet:
     name = statement.this.name
     properties = properties_of(statement.args.get("properties"))
     check_properties(properties)
     if_not_exists = bool(statement.args.get("exists"))
-    frontend = session.frontend
 
     def build(catalog: Catalog) -> CreateDatabase | None:
         if name in catalog.state.databases:
@@ -65,12 +61,12 @@ def create_database(session: "Session", statement: exp.Create) -> ResultSet:
         db = Database(id=catalog.allocate_ids(1)[0], name=name, storage_volume=volume, properties=properties)
         return CreateDatabase(database=db)
 
-    frontend.commit_if(build)
+    fe.commit_if(build)
     return ResultSet.ok()
 
 
-def create_table(session: "Session", statement: exp.Create) -> ResultSet:
-    db_name, name = table_name(session, statement.this.this if isinstance(statement.this, exp.Schema)
+def create_table(query: QueryContext, fe: Frontend, statement: exp.Create) -> ResultSet:
+    db_name, name = table_name(query, statement.this.this if isinstance(statement.this, exp.Schema)
                                 else statement.this)
     if_not_exists = bool(statement.args.get("exists"))
 
@@ -82,7 +78,7 @@ def create_table(session: "Session", statement: exp.Create) -> ResultSet:
             raise AnalysisError(f"Table '{name}' already exists")
         return build_table(catalog, db, name, statement)
 
-    session.frontend.commit_if(build)
+    fe.commit_if(build)
     return ResultSet.ok()
 
 
@@ -94,11 +90,10 @@ def _drop_target(statement: exp.Drop) -> exp.Expression:
 
 
 @handles(exp.Drop)
-def drop(session: "Session", statement: exp.Drop) -> ResultSet:
+def drop(query: QueryContext, fe: Frontend, statement: exp.Drop) -> ResultSet:
     kind = (statement.args.get("kind") or "").upper()
     target = _drop_target(statement)
     if_exists = bool(statement.args.get("exists"))
-    frontend = session.frontend
     if kind in {"DATABASE", "SCHEMA"}:
         name = target.name
 
@@ -108,15 +103,15 @@ def drop(session: "Session", statement: exp.Drop) -> ResultSet:
                 if if_exists:
                     return None
                 raise UnknownDatabaseError(f"Can't drop database '{name}'; database doesn't exist")
-            prefix = f"{frontend.keys.data_prefix}{db.id}/"
+            prefix = f"{fe.keys.data_prefix}{db.id}/"
             return DropDatabase(db_id=db.id, data_prefix=prefix)
 
-        frontend.commit_if(build_db)
-        if session.database == name:
-            session.database = None
+        fe.commit_if(build_db)
+        if query.database == name:
+            query.database = None
         return ResultSet.ok()
     if kind == "TABLE":
-        db_name, name = table_name(session, target)
+        db_name, name = table_name(query, target)
 
         def build_table_drop(catalog: Catalog):
             db = catalog.database(db_name)
@@ -126,26 +121,26 @@ def drop(session: "Session", statement: exp.Drop) -> ResultSet:
                     return None
                 raise UnknownTableError(f"Unknown table '{db.name}.{name}'")
             return DropTable(db_id=db.id, table_id=table.id,
-                             data_prefix=frontend.keys.table_prefix(db.id, table.id))
+                             data_prefix=fe.keys.table_prefix(db.id, table.id))
 
-        frontend.commit_if(build_table_drop)
+        fe.commit_if(build_table_drop)
         return ResultSet.ok()
     raise AnalysisError(f"DROP {kind} is not supported")
 
 
 @handles(exp.Use)
-def use(session: "Session", statement: exp.Use) -> ResultSet:
+def use(query: QueryContext, fe: Frontend, statement: exp.Use) -> ResultSet:
     name = statement.this.name
     if not is_virtual_schema(name):
-        session.catalog.database(name)
-    session.database = name
+        fe.catalog.database(name)
+    query.database = name
     return ResultSet.ok()
 
 
 @handles(exp.TruncateTable)
-def truncate(session: "Session", statement: exp.TruncateTable) -> ResultSet:
+def truncate(query: QueryContext, fe: Frontend, statement: exp.TruncateTable) -> ResultSet:
     target = statement.expressions[0]
-    db_name, name = table_name(session, target)
+    db_name, name = table_name(query, target)
     chosen = target.args.get("partition")
     names = [e.name for e in chosen.expressions] if chosen is not None else None
 
@@ -161,13 +156,13 @@ def truncate(session: "Session", statement: exp.TruncateTable) -> ResultSet:
                                      row_count=0, data_size=0) for p in partitions]
         return CommitVersions(db_id=db.id, table_id=table.id, txn_id=catalog.allocate_ids(1)[0], versions=versions)
 
-    session.frontend.commit(build)
+    fe.commit(build)
     return ResultSet.ok()
 
 
 @handles(extended.AddPartition)
-def add_partition(session: "Session", statement: extended.AddPartition) -> ResultSet:
-    db_name, name = statement.database or session.database, statement.table
+def add_partition(query: QueryContext, fe: Frontend, statement: extended.AddPartition) -> ResultSet:
+    db_name, name = statement.database or query.database, statement.table
 
     def build(catalog: Catalog):
         db, table = catalog.table(db_name, name)
@@ -194,14 +189,13 @@ def add_partition(session: "Session", statement: extended.AddPartition) -> Resul
                                 "the new partition's values do not match")
         return AddPartitions(db_id=db.id, table_id=table.id, partitions=[partition])
 
-    session.frontend.commit_if(build)
+    fe.commit_if(build)
     return ResultSet.ok()
 
 
 @handles(extended.DropPartitionStatement)
-def drop_partition(session: "Session", statement: extended.DropPartitionStatement) -> ResultSet:
-    db_name, name = statement.database or session.database, statement.table
-    frontend = session.frontend
+def drop_partition(query: QueryContext, fe: Frontend, statement: extended.DropPartitionStatement) -> ResultSet:
+    db_name, name = statement.database or query.database, statement.table
 
     def build(catalog: Catalog):
         db, table = catalog.table(db_name, name)
@@ -214,7 +208,7 @@ def drop_partition(session: "Session", statement: extended.DropPartitionStatemen
         if len(table.partitions) == 1 and table.partition_type == "UNPARTITIONED":
             raise AnalysisError("The only partition of an unpartitioned table cannot be dropped")
         return DropPartition(db_id=db.id, table_id=table.id, partition_id=partition.id,
-                             data_prefix=frontend.keys.partition_prefix(db.id, table.id, partition.id))
+                             data_prefix=fe.keys.partition_prefix(db.id, table.id, partition.id))
 
-    frontend.commit_if(build)
+    fe.commit_if(build)
     return ResultSet.ok()

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cairn.auth.authorize import authorize
 from cairn.errors import UnsupportedError
+from cairn.fe.frontend import Frontend
+from cairn.query.context import QueryContext
 from cairn.sql.result import ResultSet
 
-if TYPE_CHECKING:
-    from cairn.fe.session import Session
-
-Handler = Callable[["Session", Any], ResultSet]
+Handler = Callable[[QueryContext, Frontend, Any], ResultSet]
 _HANDLERS: dict[type, Handler] = {}
 
 
@@ -29,15 +28,15 @@ def handles(*statement_types: type) -> Callable[[Handler], Handler]:
     return register
 
 
-def execute_statement(session: "Session", statement: Any) -> ResultSet:
+def execute_statement(query: QueryContext, fe: Frontend, statement: Any) -> ResultSet:
     """Check privileges, then run one parsed statement through its handler.
 
     Raises UnsupportedError if no handler is registered for the statement's type.
     """
-    authorize(session, statement)
+    authorize(query, fe.catalog.state, statement)
     for cls in type(statement).__mro__:
         handler = _HANDLERS.get(cls)
         if handler is not None:
-            return handler(session, statement)
+            return handler(query, fe, statement)
     name = type(statement).__name__
     raise UnsupportedError(f"Statement '{name}' is not supported")

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import duckdb
 from sqlglot import exp
 
 from cairn.errors import AnalysisError
+from cairn.fe.frontend import Frontend
 from cairn.lake.load import load_relation
+from cairn.query.context import QueryContext
 from cairn.query.select import _user_error, prepare
 from cairn.sql.dispatch import handles
 from cairn.sql.names import table_name
 from cairn.sql.refusals import not_supported
 from cairn.sql.result import ResultSet
-
-if TYPE_CHECKING:
-    from cairn.fe.session import Session
 
 SOURCE = "__cairn_source"
 
@@ -39,7 +36,7 @@ def _values_sql(values: exp.Values, as_text: bool) -> str:
 
 
 @handles(exp.Insert)
-def insert(session: "Session", statement: exp.Insert) -> ResultSet:
+def insert(query: QueryContext, fe: Frontend, statement: exp.Insert) -> ResultSet:
     if statement.args.get("overwrite"):
         raise not_supported("INSERT OVERWRITE")
     target = statement.this
@@ -49,10 +46,10 @@ def insert(session: "Session", statement: exp.Insert) -> ResultSet:
         target = target.this
     if isinstance(target, exp.Table) and target.args.get("partition") is not None:
         raise not_supported("INSERT INTO a named PARTITION (rows are routed to their partitions by value)")
-    db_name, name = table_name(session, target)
-    session.catalog.table(db_name, name)
+    db_name, name = table_name(query, target)
+    fe.catalog.table(db_name, name)
     source = statement.expression
-    con = session.frontend.duckdb.cursor()
+    con = fe.duckdb.cursor()
     views: dict[str, str] = {}
     pinned: list[str] = []
     try:
@@ -63,14 +60,14 @@ def insert(session: "Session", statement: exp.Insert) -> ResultSet:
                 con.execute(f"CREATE TEMP TABLE {SOURCE} AS {_values_sql(source, as_text=True)}")
             relation = SOURCE
         else:
-            sql, views = prepare(session, source, con, session.frontend.data_access, pinned)
+            sql, views = prepare(query, fe.engine, source, con, pinned)
             relation = f"({sql})"
-        with session.running(con):
-            result = load_relation(session.frontend.loads, db_name, name, con, relation, columns,
+        with query.cancel.running(con):
+            result = load_relation(fe.loads, db_name, name, con, relation, columns,
                                    label=statement.meta.get("label"))
     except duckdb.Error as exc:
         raise _user_error(exc, views) from None
     finally:
-        session.frontend.data_access.release(pinned)
+        fe.data_access.release(pinned)
         con.close()
     return ResultSet.ok(affected_rows=result.loaded_rows)

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sqlglot import exp
 
 from cairn.errors import AnalysisError
-
-if TYPE_CHECKING:
-    from cairn.fe.session import Session
+from cairn.query.context import QueryContext
 
 
-def table_name(session: "Session", table: exp.Expression) -> tuple[str | None, str]:
-    """(database, table) for a table reference; the database defaults to the session's."""
+def table_name(ctx: QueryContext, table: exp.Expression) -> tuple[str | None, str]:
+    """(database, table) for a table reference; the database defaults to the statement's."""
     if isinstance(table, exp.Table):
-        return (table.db or session.database), table.name
+        return (table.db or ctx.database), table.name
     if isinstance(table, (exp.Identifier, exp.Column)):
-        return session.database, table.name
+        return ctx.database, table.name
     raise AnalysisError(f"Expected a table name, got '{table.sql()}'")
 
 

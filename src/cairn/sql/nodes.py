@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -11,12 +10,11 @@ from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import ComputeNode
 from cairn.catalog.node_ops import AddComputeNodes, DropComputeNodes
 from cairn.errors import ComputeNodeError
+from cairn.fe.frontend import Frontend
+from cairn.query.context import QueryContext
 from cairn.sql.dispatch import handles
 from cairn.sql.node_grammar import AddComputeNodeStatement, DropComputeNodeStatement, ShowComputeNodes
 from cairn.sql.result import ResultSet
-
-if TYPE_CHECKING:
-    from cairn.fe.session import Session
 
 SHOW_COLUMNS = ["ComputeNodeId", "IP", "HeartbeatPort", "BePort", "HttpPort", "BrpcPort", "LastStartTime",
                 "LastHeartbeat", "Alive", "SystemDecommissioned", "ClusterDecommissioned", "ErrMsg", "Version",
@@ -33,7 +31,7 @@ def parse_address(text: str) -> tuple[str, int]:
 
 
 @handles(AddComputeNodeStatement)
-def add_compute_nodes(session: "Session", statement: AddComputeNodeStatement) -> ResultSet:
+def add_compute_nodes(query: QueryContext, fe: Frontend, statement: AddComputeNodeStatement) -> ResultSet:
     """Register nodes (durably, in the journal) and heartbeat them at once."""
     wanted = [parse_address(a) for a in statement.addresses]
 
@@ -46,13 +44,13 @@ def add_compute_nodes(session: "Session", statement: AddComputeNodeStatement) ->
                 raise ComputeNodeError(f"Compute node already exists with same host and port: {node.address}")
         return AddComputeNodes(nodes=nodes)
 
-    session.frontend.commit(build)
-    session.frontend.compute_nodes.heartbeat_all()
+    fe.commit(build)
+    fe.compute_nodes.heartbeat_all()
     return ResultSet.ok()
 
 
 @handles(DropComputeNodeStatement)
-def drop_compute_nodes(session: "Session", statement: DropComputeNodeStatement) -> ResultSet:
+def drop_compute_nodes(query: QueryContext, fe: Frontend, statement: DropComputeNodeStatement) -> ResultSet:
     addresses = [":".join(map(str, parse_address(a))) for a in statement.addresses]
 
     def build(catalog: Catalog) -> DropComputeNodes:
@@ -62,7 +60,7 @@ def drop_compute_nodes(session: "Session", statement: DropComputeNodeStatement) 
                 raise ComputeNodeError(f"compute node does not exist: {address}")
         return DropComputeNodes(addresses=addresses)
 
-    session.frontend.commit(build)
+    fe.commit(build)
     return ResultSet.ok()
 
 
@@ -80,8 +78,8 @@ def _time(seconds: float | None) -> str | None:
 
 
 @handles(ShowComputeNodes)
-def show_compute_nodes(session: "Session", statement: ShowComputeNodes) -> ResultSet:
-    registry = session.frontend.compute_nodes
+def show_compute_nodes(query: QueryContext, fe: Frontend, statement: ShowComputeNodes) -> ResultSet:
+    registry = fe.compute_nodes
     tablets = registry.tablets_assigned()
     rows = []
     for state in registry.states():

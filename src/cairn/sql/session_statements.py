@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pyarrow as pa
 from sqlglot import exp
 
 from cairn.errors import AnalysisError
-from cairn.fe.variables import DEFAULTS, get_variable
+from cairn.fe.frontend import Frontend
+from cairn.query.context import QueryContext
 from cairn.query.select import run_query
+from cairn.query.variables import DEFAULTS, get_variable
 from cairn.sql.dispatch import handles
 from cairn.sql.names import literal_text
 from cairn.sql.refusals import not_supported
 from cairn.sql.result import ResultSet
 from cairn.sql.show import SHOW_HANDLERS, like_filter
-
-if TYPE_CHECKING:
-    from cairn.fe.session import Session
 
 
 def _value(node: exp.Expression) -> object:
@@ -29,7 +26,7 @@ def _value(node: exp.Expression) -> object:
 
 
 @handles(exp.Set)
-def set_variables(session: "Session", statement: exp.Set) -> ResultSet:
+def set_variables(query: QueryContext, fe: Frontend, statement: exp.Set) -> ResultSet:
     """SET NAMES x / SET [SESSION] var = value / SET @@var = value (kept per session).
 
     SET GLOBAL is refused: variables live in the session, so a global one would silently not apply
@@ -43,40 +40,40 @@ def set_variables(session: "Session", statement: exp.Set) -> ResultSet:
         if (item.args.get("kind") or "").upper() == "NAMES":
             charset = item.name or "utf8mb4"
             for name in ("character_set_client", "character_set_connection", "character_set_results"):
-                session.variables[name] = charset
+                query.variables[name] = charset
             continue
         assignment = item.this
         if isinstance(assignment, exp.EQ) and isinstance(assignment.this, exp.Parameter):
             # SET @x = expr: evaluated now (it may read tables), kept with its type.
-            result = run_query(session, exp.select(assignment.expression.copy()), session.frontend.data_access)
+            result = run_query(query, fe.engine, exp.select(assignment.expression.copy()))
             if result.num_rows > 1:
                 raise AnalysisError("Getting analyzing error. Detail message: the value of a user variable "
                                     "must be a single value, the query returned more than one row.")
             column = result.column(0).combine_chunks()
-            session.user_variables[assignment.this.name.lower()] = column if len(column) else pa.nulls(1)
+            query.user_variables[assignment.this.name.lower()] = column if len(column) else pa.nulls(1)
         elif isinstance(assignment, exp.EQ):
             target = assignment.this
             name = target.name.lower()
-            session.variables[name] = _value(assignment.expression)
+            query.variables[name] = _value(assignment.expression)
     return ResultSet.ok()
 
 
 @handles(exp.Transaction, exp.Commit, exp.Rollback)
-def transaction(session: "Session", statement: exp.Expression) -> ResultSet:
+def transaction(query: QueryContext, fe: Frontend, statement: exp.Expression) -> ResultSet:
     """Every statement commits by itself; transaction statements are accepted as no-ops."""
     return ResultSet.ok()
 
 
-def _show_variables(session: "Session", statement: exp.Show) -> ResultSet:
-    names = sorted(set(DEFAULTS) | set(session.variables))
+def _show_variables(query: QueryContext, fe: Frontend, statement: exp.Show) -> ResultSet:
+    names = sorted(set(DEFAULTS) | set(query.variables))
     like = statement.args.get("like")
     names = like_filter(names, literal_text(like) if like is not None else None)
-    rows = [(n, "" if get_variable(session, n) is None else str(get_variable(session, n))) for n in names]
+    rows = [(n, "" if get_variable(query.variables, n) is None else str(get_variable(query.variables, n))) for n in names]
     return ResultSet.from_rows(["Variable_name", "Value"], rows)
 
 
 def _show_empty(columns: list[str]):
-    return lambda session, statement: ResultSet.from_rows(columns, [])
+    return lambda query, fe, statement: ResultSet.from_rows(columns, [])
 
 
 SHOW_HANDLERS.update({

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 import time
-from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -12,15 +11,14 @@ from sqlglot import exp
 
 from cairn.catalog.model import Table
 from cairn.errors import AnalysisError
+from cairn.fe.frontend import Frontend
+from cairn.query.context import QueryContext
 from cairn.sql import extended
 from cairn.sql.dispatch import handles
 from cairn.sql.names import literal_text, table_name
 from cairn.sql.partitions import describe_range
 from cairn.sql.refusals import not_supported
 from cairn.sql.result import ResultSet
-
-if TYPE_CHECKING:
-    from cairn.fe.session import Session
 
 
 def like_filter(names: list[str], pattern: str | None) -> list[str]:
@@ -82,17 +80,17 @@ def describe_table(table: Table) -> ResultSet:
 
 
 @handles(exp.Describe)
-def describe(session: "Session", statement: exp.Describe) -> ResultSet:
+def describe(query: QueryContext, fe: Frontend, statement: exp.Describe) -> ResultSet:
     if not isinstance(statement.this, (exp.Table, exp.Identifier, exp.Column)):
         raise not_supported("EXPLAIN")
-    db_name, name = table_name(session, statement.this)
-    _, table = session.catalog.table(db_name, name)
+    db_name, name = table_name(query, statement.this)
+    _, table = fe.catalog.table(db_name, name)
     return describe_table(table)
 
 
-def _show_tables(session: "Session", statement: exp.Show) -> ResultSet:
+def _show_tables(query: QueryContext, fe: Frontend, statement: exp.Show) -> ResultSet:
     db_node = statement.args.get("db")
-    db = session.catalog.database(db_node.name if db_node is not None else session.database)
+    db = fe.catalog.database(db_node.name if db_node is not None else query.database)
     like = statement.args.get("like")
     names = like_filter(sorted(db.tables), literal_text(like) if like is not None else None)
     header = f"Tables_in_{db.name}"
@@ -101,27 +99,27 @@ def _show_tables(session: "Session", statement: exp.Show) -> ResultSet:
     return ResultSet.from_rows([header], [(n,) for n in names])
 
 
-def _show_databases(session: "Session", statement: exp.Show) -> ResultSet:
+def _show_databases(query: QueryContext, fe: Frontend, statement: exp.Show) -> ResultSet:
     like = statement.args.get("like")
-    names = sorted(session.catalog.state.databases) + ["information_schema"]
+    names = sorted(fe.catalog.state.databases) + ["information_schema"]
     names = like_filter(sorted(names), literal_text(like) if like is not None else None)
     return ResultSet.from_rows(["Database"], [(n,) for n in names])
 
 
-def _show_create_table(session: "Session", statement: exp.Show) -> ResultSet:
+def _show_create_table(query: QueryContext, fe: Frontend, statement: exp.Show) -> ResultSet:
     db_node = statement.args.get("db")
-    db_name = db_node.name if db_node is not None else session.database
-    db, table = session.catalog.table(db_name, statement.args["target"].name)
+    db_name = db_node.name if db_node is not None else query.database
+    db, table = fe.catalog.table(db_name, statement.args["target"].name)
     return ResultSet.from_rows(["Table", "Create Table"], [(table.name, show_create_table(db.name, table))])
 
 
-def _show_columns(session: "Session", statement: exp.Show) -> ResultSet:
+def _show_columns(query: QueryContext, fe: Frontend, statement: exp.Show) -> ResultSet:
     db_node = statement.args.get("db")
-    db_name = db_node.name if db_node is not None else session.database
+    db_name = db_node.name if db_node is not None else query.database
     target = statement.args["target"]
     if isinstance(target, exp.Table) and target.db:
         db_name = target.db
-    _, table = session.catalog.table(db_name, target.name)
+    _, table = fe.catalog.table(db_name, target.name)
     like = statement.args.get("like")
     if like is None:
         return describe_table(table)
@@ -129,12 +127,12 @@ def _show_columns(session: "Session", statement: exp.Show) -> ResultSet:
     return describe_table(table.model_copy(update={"columns": [c for c in table.columns if c.name in kept]}))
 
 
-def _rows_where(session: "Session", result: ResultSet, where: exp.Where) -> ResultSet:
+def _rows_where(fe: Frontend, result: ResultSet, where: exp.Where) -> ResultSet:
     """`SHOW ... WHERE <condition>` over the SHOW's own columns (e.g. `WHERE Field = 'k'`)."""
     if where.find(exp.Query, exp.Table) is not None or result.table is None:
         raise AnalysisError("SHOW ... WHERE takes a condition on the columns SHOW returns, without subqueries")
     source = "__cairn_show"
-    con = session.frontend.duckdb.cursor()
+    con = fe.duckdb.cursor()
     try:
         con.register(source, result.table)
         query = exp.select("*").from_(source).where(where.this.copy())
@@ -155,14 +153,14 @@ SHOW_HANDLERS = {
 
 
 @handles(exp.Show)
-def show(session: "Session", statement: exp.Show) -> ResultSet:
+def show(query: QueryContext, fe: Frontend, statement: exp.Show) -> ResultSet:
     what = str(statement.this).upper()
     handler = SHOW_HANDLERS.get(what)
     if handler is None:
         raise AnalysisError(f"SHOW {what} is not supported")
-    result = handler(session, statement)
+    result = handler(query, fe, statement)
     where = statement.args.get("where")
-    return result if where is None else _rows_where(session, result, where)
+    return result if where is None else _rows_where(fe, result, where)
 
 
 PARTITION_COLUMNS = ["PartitionId", "PartitionName", "CompactVersion", "VisibleVersion", "VisibleVersionTime",
@@ -171,10 +169,10 @@ PARTITION_COLUMNS = ["PartitionId", "PartitionName", "CompactVersion", "VisibleV
 
 
 @handles(extended.ShowPartitions)
-def show_partitions(session: "Session", statement: extended.ShowPartitions) -> ResultSet:
-    db, table = session.catalog.table(statement.database or session.database, statement.table)
-    volume = session.catalog.storage_volume(db.storage_volume)
-    keys = session.frontend.keys
+def show_partitions(query: QueryContext, fe: Frontend, statement: extended.ShowPartitions) -> ResultSet:
+    db, table = fe.catalog.table(statement.database or query.database, statement.table)
+    volume = fe.catalog.storage_volume(db.storage_volume)
+    keys = fe.keys
     rows = []
     for p in table.partitions:
         if table.partition_type == "RANGE":

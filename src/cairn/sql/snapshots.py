@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pyarrow as pa
 
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.snapshot_ops import SetAutomatedSnapshots
 from cairn.errors import AnalysisError, StorageVolumeError
+from cairn.fe.frontend import Frontend
+from cairn.query.context import QueryContext
 from cairn.snapshot.job import SnapshotError, retention_seconds
 from cairn.snapshot.verify import verify_snapshot
 from cairn.sql import volumes
@@ -22,18 +22,16 @@ from cairn.sql.snapshot_grammar import (
 )
 from cairn.storage.volume import BUILTIN_VOLUME
 
-if TYPE_CHECKING:
-    from cairn.fe.session import Session
 
-def _require_shared_data(session: "Session") -> None:
-    if session.frontend.config.run_mode != "shared_data":
+def _require_shared_data(fe: Frontend) -> None:
+    if fe.config.run_mode != "shared_data":
         raise SnapshotError("Cluster snapshots are only supported in shared-data mode (run_mode = shared_data)")
 
 
 @handles(SetAutomatedSnapshot)
-def set_automated(session: "Session", statement: SetAutomatedSnapshot) -> ResultSet:
-    _require_shared_data(session)
-    jobs = session.frontend.snapshots
+def set_automated(query: QueryContext, fe: Frontend, statement: SetAutomatedSnapshot) -> ResultSet:
+    _require_shared_data(fe)
+    jobs = fe.snapshots
 
     def build(catalog: Catalog) -> SetAutomatedSnapshots:
         settings = catalog.state.automated_snapshots
@@ -47,33 +45,33 @@ def set_automated(session: "Session", statement: SetAutomatedSnapshot) -> Result
             raise SnapshotError("Automated cluster snapshot has not been turned on")
         return SetAutomatedSnapshots(enabled=False)
 
-    session.frontend.commit(build)
+    fe.commit(build)
     if not statement.enabled:
-        for job in jobs.retained(session.catalog):
+        for job in jobs.retained(fe.catalog):
             if job.type == "AUTOMATED":
                 jobs.retire(job)
     return ResultSet.ok()
 
 
 @handles(CreateClusterSnapshot)
-def create_snapshot(session: "Session", statement: CreateClusterSnapshot) -> ResultSet:
-    _require_shared_data(session)
+def create_snapshot(query: QueryContext, fe: Frontend, statement: CreateClusterSnapshot) -> ResultSet:
+    _require_shared_data(fe)
     if "retention" in statement.properties:
         retention_seconds(statement.properties["retention"])
     unknown = sorted(set(statement.properties) - {"retention"})
     if unknown:
         raise AnalysisError(f"Unknown cluster snapshot property '{unknown[0]}'")
-    volume = statement.storage_volume or session.catalog.state.default_storage_volume
-    job = session.frontend.snapshots.take(statement.name, "MANUAL", volume, statement.properties)
+    volume = statement.storage_volume or fe.catalog.state.default_storage_volume
+    job = fe.snapshots.take(statement.name, "MANUAL", volume, statement.properties)
     if job.state != "FINISHED":
         raise SnapshotError(f"Cluster snapshot '{statement.name}' failed: {job.error}")
     return ResultSet.ok()
 
 
 @handles(DropClusterSnapshot)
-def drop_snapshot(session: "Session", statement: DropClusterSnapshot) -> ResultSet:
-    jobs = session.frontend.snapshots
-    job = next((j for j in jobs.retained(session.catalog) if j.name == statement.name), None)
+def drop_snapshot(query: QueryContext, fe: Frontend, statement: DropClusterSnapshot) -> ResultSet:
+    jobs = fe.snapshots
+    job = next((j for j in jobs.retained(fe.catalog) if j.name == statement.name), None)
     if job is None:
         raise SnapshotError(f"Cluster snapshot '{statement.name}' does not exist")
     jobs.retire(job)
@@ -81,12 +79,11 @@ def drop_snapshot(session: "Session", statement: DropClusterSnapshot) -> ResultS
 
 
 @handles(VerifyClusterSnapshot)
-def verify(session: "Session", statement: VerifyClusterSnapshot) -> ResultSet:
-    frontend = session.frontend
-    job = next((j for j in frontend.snapshots.retained(session.catalog) if j.name == statement.name), None)
+def verify(query: QueryContext, fe: Frontend, statement: VerifyClusterSnapshot) -> ResultSet:
+    job = next((j for j in fe.snapshots.retained(fe.catalog) if j.name == statement.name), None)
     if job is None:
         raise SnapshotError(f"Cluster snapshot '{statement.name}' does not exist")
-    report = verify_snapshot(frontend.store_for(job.storage_volume), frontend.keys, job.name, frontend.store_for,
+    report = verify_snapshot(fe.store_for(job.storage_volume), fe.keys, job.name, fe.store_for,
                              deep=statement.deep)
     rows = [(job.name, "DEEP" if statement.deep else "SHALLOW", "OK" if report.ok else "FAILED",
              report.objects_checked, report.tables_checked, "; ".join(report.problems))]

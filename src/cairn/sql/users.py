@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from cairn.auth.users import ROOT, native_password_hash
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import Grant, UserRecord
 from cairn.catalog.user_ops import CreateUser, DropUser, GrantPrivileges, RevokePrivileges, SetUserPassword
 from cairn.errors import AnalysisError, CairnError
+from cairn.fe.frontend import Frontend
+from cairn.query.context import QueryContext
 from cairn.sql.dispatch import handles
 from cairn.sql.result import ResultSet
 from cairn.sql.user_grammar import (
@@ -19,9 +19,6 @@ from cairn.sql.user_grammar import (
     SetPasswordStatement,
     ShowGrantsStatement,
 )
-
-if TYPE_CHECKING:
-    from cairn.fe.session import Session
 
 
 class UserError(CairnError):
@@ -35,7 +32,7 @@ def _exists(catalog: Catalog, name: str) -> bool:
 
 
 @handles(CreateUserStatement)
-def create_user(session: "Session", statement: CreateUserStatement) -> ResultSet:
+def create_user(query: QueryContext, fe: Frontend, statement: CreateUserStatement) -> ResultSet:
     def build(catalog: Catalog):
         if _exists(catalog, statement.name):
             if statement.if_not_exists:
@@ -43,33 +40,33 @@ def create_user(session: "Session", statement: CreateUserStatement) -> ResultSet
             raise UserError(f"Operation CREATE USER failed for '{statement.name}'@'%': user already exists")
         return CreateUser(user=UserRecord(name=statement.name, auth_string=native_password_hash(statement.password)))
 
-    session.frontend.commit_if(build)
+    fe.commit_if(build)
     return ResultSet.ok()
 
 
-def _set_password(session: "Session", name: str, password: str) -> None:
+def _set_password(fe: Frontend, name: str, password: str) -> None:
     def build(catalog: Catalog):
         if not _exists(catalog, name):
             raise UserError(f"Operation ALTER USER failed for '{name}'@'%': user does not exist")
         return SetUserPassword(name=name, auth_string=native_password_hash(password))
 
-    session.frontend.commit(build)
+    fe.commit(build)
 
 
 @handles(AlterUserStatement)
-def alter_user(session: "Session", statement: AlterUserStatement) -> ResultSet:
-    _set_password(session, statement.name, statement.password)
+def alter_user(query: QueryContext, fe: Frontend, statement: AlterUserStatement) -> ResultSet:
+    _set_password(fe, statement.name, statement.password)
     return ResultSet.ok()
 
 
 @handles(SetPasswordStatement)
-def set_password(session: "Session", statement: SetPasswordStatement) -> ResultSet:
-    _set_password(session, statement.name or session.user, statement.password)
+def set_password(query: QueryContext, fe: Frontend, statement: SetPasswordStatement) -> ResultSet:
+    _set_password(fe, statement.name or query.user, statement.password)
     return ResultSet.ok()
 
 
 @handles(DropUserStatement)
-def drop_user(session: "Session", statement: DropUserStatement) -> ResultSet:
+def drop_user(query: QueryContext, fe: Frontend, statement: DropUserStatement) -> ResultSet:
     def build(catalog: Catalog):
         if statement.name == ROOT:
             raise AnalysisError("The root user cannot be dropped")
@@ -79,12 +76,12 @@ def drop_user(session: "Session", statement: DropUserStatement) -> ResultSet:
             raise UserError(f"Operation DROP USER failed for '{statement.name}'@'%': user does not exist")
         return DropUser(name=statement.name)
 
-    session.frontend.commit_if(build)
+    fe.commit_if(build)
     return ResultSet.ok()
 
 
 @handles(GrantStatement)
-def grant(session: "Session", statement: GrantStatement) -> ResultSet:
+def grant(query: QueryContext, fe: Frontend, statement: GrantStatement) -> ResultSet:
     def build(catalog: Catalog):
         if statement.user == ROOT:
             raise AnalysisError("root holds every privilege; its grants cannot change")
@@ -99,7 +96,7 @@ def grant(session: "Session", statement: GrantStatement) -> ResultSet:
             return RevokePrivileges(name=statement.user, grant=rule)
         return GrantPrivileges(name=statement.user, grant=rule)
 
-    session.frontend.commit(build)
+    fe.commit(build)
     return ResultSet.ok()
 
 
@@ -108,9 +105,9 @@ def _grant_text(name: str, rule: Grant) -> str:
 
 
 @handles(ShowGrantsStatement)
-def show_grants(session: "Session", statement: ShowGrantsStatement) -> ResultSet:
-    name = statement.user or session.user
-    catalog = session.catalog
+def show_grants(query: QueryContext, fe: Frontend, statement: ShowGrantsStatement) -> ResultSet:
+    name = statement.user or query.user
+    catalog = fe.catalog
     if not _exists(catalog, name):
         raise UserError(f"User '{name}'@'%' does not exist")
     if name == ROOT:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.ops import AlterStorageVolume, CreateStorageVolume, DropStorageVolume, SetDefaultStorageVolume
 from cairn.errors import CairnError, StorageVolumeError
+from cairn.fe.frontend import Frontend
+from cairn.query.context import QueryContext
 from cairn.sql import extended
 from cairn.sql.dispatch import handles
 from cairn.sql.result import ResultSet
 from cairn.sql.show import like_filter
 from cairn.storage.object_store import open_store
 from cairn.storage.volume import StorageVolume, VolumeType
-
-if TYPE_CHECKING:
-    from cairn.fe.session import Session
 
 
 def probe(volume: StorageVolume) -> None:
@@ -36,13 +34,13 @@ def _volume_type(text: str) -> VolumeType:
 
 
 @handles(extended.CreateStorageVolumeStatement)
-def create_storage_volume(session: "Session", statement: extended.CreateStorageVolumeStatement) -> ResultSet:
+def create_storage_volume(query: QueryContext, fe: Frontend, statement: extended.CreateStorageVolumeStatement) -> ResultSet:
     properties = dict(statement.properties)
     enabled = properties.get("enabled", "true").lower() != "false"
     volume = StorageVolume(name=statement.name, type=_volume_type(statement.type), locations=statement.locations,
                            comment=statement.comment, properties=properties, enabled=enabled)
     volume.validate_definition()
-    existing = session.catalog.state.storage_volumes.get(statement.name)
+    existing = fe.catalog.state.storage_volumes.get(statement.name)
     if existing is not None:
         if statement.if_not_exists:
             return ResultSet.ok()
@@ -56,13 +54,13 @@ def create_storage_volume(session: "Session", statement: extended.CreateStorageV
             raise StorageVolumeError(f"Storage volume '{statement.name}' already exists")
         return CreateStorageVolume(volume=volume.model_copy(update={"id": catalog.allocate_ids(1)[0]}))
 
-    session.frontend.commit_if(build)
+    fe.commit_if(build)
     return ResultSet.ok()
 
 
 @handles(extended.AlterStorageVolumeStatement)
-def alter_storage_volume(session: "Session", statement: extended.AlterStorageVolumeStatement) -> ResultSet:
-    current = session.catalog.storage_volume(statement.name)
+def alter_storage_volume(query: QueryContext, fe: Frontend, statement: extended.AlterStorageVolumeStatement) -> ResultSet:
+    current = fe.catalog.storage_volume(statement.name)
     properties = dict(statement.properties)
     enabled = properties.pop("enabled", None)
     changed = current.model_copy(deep=True)
@@ -70,14 +68,14 @@ def alter_storage_volume(session: "Session", statement: extended.AlterStorageVol
     changed.validate_definition()
     if properties:
         probe(changed)
-    session.frontend.commit(lambda catalog: AlterStorageVolume(
+    fe.commit(lambda catalog: AlterStorageVolume(
         name=statement.name, properties=properties, comment=statement.comment,
         enabled=None if enabled is None else enabled.lower() != "false"))
     return ResultSet.ok()
 
 
 @handles(extended.DropStorageVolumeStatement)
-def drop_storage_volume(session: "Session", statement: extended.DropStorageVolumeStatement) -> ResultSet:
+def drop_storage_volume(query: QueryContext, fe: Frontend, statement: extended.DropStorageVolumeStatement) -> ResultSet:
     def build(catalog: Catalog):
         if statement.name not in catalog.state.storage_volumes:
             if statement.if_exists:
@@ -94,7 +92,7 @@ def drop_storage_volume(session: "Session", statement: extended.DropStorageVolum
             check(catalog, statement.name)
         return DropStorageVolume(name=statement.name)
 
-    session.frontend.commit_if(build)
+    fe.commit_if(build)
     return ResultSet.ok()
 
 
@@ -103,27 +101,27 @@ VOLUME_DROP_CHECKS: list = []
 
 
 @handles(extended.SetDefaultStorageVolume)
-def set_default(session: "Session", statement: extended.SetDefaultStorageVolume) -> ResultSet:
+def set_default(query: QueryContext, fe: Frontend, statement: extended.SetDefaultStorageVolume) -> ResultSet:
     def build(catalog: Catalog):
         volume = catalog.storage_volume(statement.name)
         if not volume.enabled:
             raise StorageVolumeError(f"Storage volume '{statement.name}' is disabled")
         return SetDefaultStorageVolume(name=statement.name)
 
-    session.frontend.commit(build)
+    fe.commit(build)
     return ResultSet.ok()
 
 
 @handles(extended.ShowStorageVolumes)
-def show_storage_volumes(session: "Session", statement: extended.ShowStorageVolumes) -> ResultSet:
-    names = like_filter(sorted(session.catalog.state.storage_volumes), statement.like)
+def show_storage_volumes(query: QueryContext, fe: Frontend, statement: extended.ShowStorageVolumes) -> ResultSet:
+    names = like_filter(sorted(fe.catalog.state.storage_volumes), statement.like)
     return ResultSet.from_rows(["Storage Volume"], [(n,) for n in names])
 
 
 @handles(extended.DescStorageVolume)
-def desc_storage_volume(session: "Session", statement: extended.DescStorageVolume) -> ResultSet:
-    volume = session.catalog.storage_volume(statement.name)
-    is_default = session.catalog.state.default_storage_volume == volume.name
+def desc_storage_volume(query: QueryContext, fe: Frontend, statement: extended.DescStorageVolume) -> ResultSet:
+    volume = fe.catalog.storage_volume(statement.name)
+    is_default = fe.catalog.state.default_storage_volume == volume.name
     row = (volume.name, volume.type.value, str(is_default).lower(), volume.location,
            json.dumps(volume.public_properties()), str(volume.enabled).lower(), volume.comment)
     return ResultSet.from_rows(["Name", "Type", "IsDefault", "Location", "Params", "Enabled", "Comment"], [row])

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 from cairn import __version__
-
-if TYPE_CHECKING:
-    from cairn.fe.session import Session
 
 # MySQL clients read these on connect; values follow StarRocks' answers.
 DEFAULTS: dict[str, Any] = {
@@ -45,9 +43,10 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def get_variable(session: "Session | None", name: str) -> Any:
-    """The value of `@@name` for this session (session value first, then the default); None if unknown."""
+def get_variable(variables: Mapping[str, Any], name: str) -> Any:
+    """The value of `@@name` given a connection's own `variables` (its value first, then the
+    default); None if unknown."""
     key = name.lower().removeprefix("session.").removeprefix("global.")
-    if session is not None and key in session.variables:
-        return session.variables[key]
+    if key in variables:
+        return variables[key]
     return DEFAULTS.get(key)

@@ -1,25 +1,24 @@
-"""Session: one client's connection state (user, current database, variables) and statement entry."""
+"""Session: one client connection's state (user, current database, variables) and statement entry.
+
+Each statement runs with a QueryContext built from this state; what the statement changes (USE,
+SET) is kept here for the next one.
+"""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from contextlib import contextmanager
 import logging
-import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import duckdb
-
+from cairn.catalog.catalog import Catalog
 from cairn.errors import CairnError
+from cairn.fe.frontend import Frontend
+from cairn.query.context import CancelToken, QueryContext
 from cairn.sql import handlers  # noqa: F401  (registers every statement handler)
 from cairn.sql.dispatch import execute_statement
 from cairn.sql.parser import parse_script
 from cairn.sql.result import ResultSet
-
-if TYPE_CHECKING:
-    from cairn.fe.frontend import Frontend
 
 log = logging.getLogger(__name__)
 _connection_ids = itertools.count(1)
@@ -28,7 +27,7 @@ _connection_ids = itertools.count(1)
 class Session:
     """Runs SQL for one user. Not thread-safe: one session per client connection."""
 
-    def __init__(self, frontend: "Frontend", user: str = "root", database: str | None = None,
+    def __init__(self, frontend: Frontend, user: str = "root", database: str | None = None,
                  host: str = "%") -> None:
         self.frontend = frontend
         self.user = user
@@ -38,28 +37,21 @@ class Session:
         # User variables (SET @x = ...): name (lower case) -> a one-value Arrow array, value and type.
         self.user_variables: dict[str, Any] = {}
         self.connection_id = next(_connection_ids)
-        self.cancelled = threading.Event()
-        self._running: duckdb.DuckDBPyConnection | None = None
+        self.cancel = CancelToken()
 
-    @contextmanager
-    def running(self, cursor: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Mark `cursor` as this session's running work, so `interrupt` can stop it."""
-        self._running = cursor
-        try:
-            yield cursor
-        finally:
-            self._running = None
+    @property
+    def catalog(self) -> Catalog:
+        return self.frontend.catalog
 
     def interrupt(self) -> None:
         """Stop the running statement, if any (the client went away)."""
-        self.cancelled.set()
-        cursor = self._running
-        if cursor is not None:
-            cursor.interrupt()
+        self.cancel.cancel()
 
-    @property
-    def catalog(self):
-        return self.frontend.catalog
+    def query_context(self) -> QueryContext:
+        """Who runs the next statement, and where: this connection's state."""
+        return QueryContext(user=self.user, host=self.host, database=self.database, variables=self.variables,
+                            user_variables=self.user_variables, connection_id=self.connection_id,
+                            cancel=self.cancel)
 
     def execute(self, sql: str) -> ResultSet:
         """Run a statement (or a script) and return the last statement's result."""
@@ -80,12 +72,14 @@ class Session:
             metrics.statements.labels(kind).inc()
             metrics.running.inc()
             started = time.perf_counter()
+            query = self.query_context()
             try:
-                results.append(execute_statement(self, statement))
+                results.append(execute_statement(query, self.frontend, statement))
             except CairnError as exc:
                 metrics.errors.labels(type(exc).__name__).inc()
                 raise
             finally:
+                self.database = query.database
                 metrics.running.dec()
                 metrics.latency.labels(kind).observe(time.perf_counter() - started)
         return results

@@ -1,0 +1,78 @@
+"""QueryContext: who runs a statement, where, with which variables, and how to stop it.
+
+The server's Session (one per connection) builds one per statement; everything below the server
+(statement handlers, the authorizer, the query engine) sees only this, never the connection.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from cairn.catalog.view import CatalogView
+from cairn.query.data_access import DataAccess
+from cairn.storage.resolver import StoreResolver
+
+
+class CancelToken:
+    """Set once the statement's client went away; interrupts the DuckDB cursor running for it."""
+
+    def __init__(self) -> None:
+        self._cancelled = threading.Event()
+        self._running: duckdb.DuckDBPyConnection | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    @contextmanager
+    def running(self, cursor: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Mark `cursor` as the running work, so `cancel` can interrupt it."""
+        self._running = cursor
+        try:
+            yield cursor
+        finally:
+            self._running = None
+
+    def cancel(self) -> None:
+        """Stop the running statement, if any, and every later check of `cancelled`."""
+        self._cancelled.set()
+        cursor = self._running
+        if cursor is not None:
+            cursor.interrupt()
+
+
+@dataclass
+class QueryContext:
+    """One statement's asker. `database` may be changed by the statement (USE, DROP DATABASE);
+    `variables` and `user_variables` (SET @x: name → a one-value Arrow array) are the connection's
+    own dicts, so SET lasts beyond the statement."""
+
+    user: str = "root"
+    host: str = "%"
+    database: str | None = None
+    variables: dict[str, Any] = field(default_factory=dict)
+    user_variables: dict[str, Any] = field(default_factory=dict)
+    connection_id: int = 0
+    cancel: CancelToken = field(default_factory=CancelToken)
+
+    @property
+    def account(self) -> str:
+        """'user'@'host', as USER() and CURRENT_USER() show it."""
+        return f"'{self.user}'@'{self.host}'"
+
+
+@dataclass(frozen=True)
+class QueryEngine:
+    """What running a query uses: the catalog to bind tables in, the stores of their volumes, the data
+    access that reads them (embedded or on compute nodes) and the FE's DuckDB database."""
+
+    catalog: CatalogView
+    stores: StoreResolver
+    access: DataAccess
+    duckdb: duckdb.DuckDBPyConnection
