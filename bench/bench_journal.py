@@ -18,7 +18,7 @@ from pathlib import Path
 from bench.bench_compute import _frontend, _moto
 from bench.common import write_result
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
+from cairn.server.session import Session
 from cairn.journal.image import list_images
 
 CHECKPOINT_EVERY = 100

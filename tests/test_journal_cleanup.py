@@ -18,7 +18,7 @@ from cairn.api import load_config
 from cairn.errors import NotLeaderError
 from cairn.fe.cluster import builtin_volume
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
+from cairn.server.session import Session
 from cairn.journal.history import CLOCK_MARGIN_SECONDS
 from cairn.journal.image import list_images
 from cairn.storage.keys import ClusterKeys

@@ -19,7 +19,7 @@ import pytest
 from cairn.api import load_config
 from cairn.errors import CommitOutcomeUnknownError
 from cairn.fe.frontend import Frontend
-from cairn.fe.session import Session
+from cairn.server.session import Session
 from cairn.journal.epochs import claim_next_epoch
 from cairn.storage.fault_injection import ENV_VAR, FaultInjector, FaultKind, FaultPlan, FaultRule, Op
 from conftest import free_port, make_bucket, wait_for_port

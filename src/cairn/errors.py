@@ -62,6 +62,11 @@ class UnsupportedError(AnalysisError):
     """Valid StarRocks SQL that Cairn does not implement."""
 
 
+class TableFunctionError(AnalysisError):
+    """A table function that Cairn does not define, such as the engine's own file and URL readers
+    (read_text, read_parquet, glob): refused for every user, root included."""
+
+
 class UnknownDatabaseError(CairnError):
     mysql_code, sqlstate = 1049, "42000"
 

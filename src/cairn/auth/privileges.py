@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cairn.catalog.model import CatalogState
 from cairn.auth.users import ROOT
+from cairn.catalog.model import CatalogState
 from cairn.errors import PrivilegeError
 
 

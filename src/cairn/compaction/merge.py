@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from pathlib import Path
 
 from cairn.lake.manifest import Rowset
 from cairn.lake.rowset_writer import ROW_GROUP_SIZE, rowset_stats

@@ -26,7 +26,7 @@ from sqlglot import exp
 from cairn import errors
 from cairn.catalog.model import Table
 from cairn.compute.fragment import fragment
-from cairn.compute.registry import ComputeNodeRegistry, NodeState, owner
+from cairn.compute.registry import ComputeNodeRegistry, NodeState
 from cairn.compute.requests import (
     ROWSETS_VIEW,
     WRITTEN_ROWSETS,

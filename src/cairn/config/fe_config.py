@@ -12,7 +12,6 @@ from cairn.config.conf_model import ConfModel, LogLevel, Port, conf_bool
 from cairn.secrets import register_secret
 
 
-
 class FeConfig(ConfModel):
     """Every `fe.conf` key Cairn reads. Unknown keys are kept in `unknown_keys` and never fatal."""
 

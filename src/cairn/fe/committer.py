@@ -17,9 +17,9 @@ from cairn.catalog.ops import EpochStart, Op, parse_op
 from cairn.config.fe_config import FeConfig
 from cairn.errors import CairnError, CommitOutcomeUnknownError, NotLeaderError, StorageUnavailableError
 from cairn.journal.entry import JournalEntry
+from cairn.journal.epochs import claim_next_epoch, newer_epoch
 from cairn.journal.image import CheckpointImage, load_newest_image, make_image, write_image
 from cairn.journal.incarnation import read_incarnation
-from cairn.journal.epochs import claim_next_epoch, newer_epoch
 from cairn.journal.log import AppendConflict, Journal, UncertainAppend
 from cairn.journal.position import JournalPosition
 from cairn.journal.signed import Authenticity

@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.ops import CreateStorageVolume, Op
 from cairn.compaction.scheduler import CompactionScheduler
@@ -31,11 +30,13 @@ from cairn.journal.incarnation import choose_incarnation, create_incarnation, ne
 from cairn.journal.log import Journal
 from cairn.journal.position import JournalPosition
 from cairn.lake.load import LoadContext
-from cairn.query.context import QueryEngine
+from cairn.query import information_schema
 from cairn.query.data_access import LocalDataAccess
+from cairn.query.engine import QueryEngine
+from cairn.query.virtual_tables import VirtualTables
 from cairn.snapshot.job import SnapshotJobs
-from cairn.storage.keys import ClusterKeys
 from cairn.storage.engine_sandbox import SandboxedEngine
+from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_cache import ObjectCache
 from cairn.storage.object_store import ObjectStore, open_store
 from cairn.storage.resolver import VolumeStores
@@ -132,7 +133,9 @@ class Frontend:
         self.compaction = CompactionScheduler(committer, catalog, self.stores, self.keys, self.data_access, config)
         self.loads = LoadContext(catalog, committer, self.stores, self.keys, self.data_access,
                                  self.duckdb.scratch, self.metrics)
-        self.engine = QueryEngine(catalog, self.stores, self.data_access, self.duckdb)
+        virtual_tables = VirtualTables()
+        information_schema.register(virtual_tables)
+        self.engine = QueryEngine(catalog, self.stores, self.data_access, self.duckdb, virtual_tables)
 
     def _schedule_background_work(self) -> None:
         config, scheduler = self.config, self.scheduler

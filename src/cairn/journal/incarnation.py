@@ -15,7 +15,6 @@ from cairn.journal.signed import Authenticity
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import ObjectStore
 
-
 log = logging.getLogger(__name__)
 
 

@@ -24,7 +24,6 @@ from cairn.journal.signed import Authenticity
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import ObjectStore
 
-
 log = logging.getLogger(__name__)
 
 # A free id that turns out taken when put again is read again; a store that keeps saying both is broken.

@@ -19,7 +19,6 @@ from cairn import keyring
 from cairn.formats import VersionedModel
 from cairn.journal.sealed import open_secrets, seal_secrets
 
-
 _EMPTY_MAC = b'"mac":""'
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-
 from cairn.catalog.model import Column, Table
 from cairn.catalog.types import parse_type
 from cairn.errors import (

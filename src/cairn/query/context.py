@@ -14,10 +14,6 @@ from typing import Any
 
 import duckdb
 
-from cairn.catalog.view import CatalogView
-from cairn.query.data_access import DataAccess
-from cairn.storage.resolver import StoreResolver
-
 
 class CancelToken:
     """Set once the statement's client went away; interrupts the DuckDB cursor running for it."""
@@ -65,14 +61,3 @@ class QueryContext:
     def account(self) -> str:
         """'user'@'host', as USER() and CURRENT_USER() show it."""
         return f"'{self.user}'@'{self.host}'"
-
-
-@dataclass(frozen=True)
-class QueryEngine:
-    """What running a query uses: the catalog to bind tables in, the stores of their volumes, the data
-    access that reads them (embedded or on compute nodes) and the FE's DuckDB database."""
-
-    catalog: CatalogView
-    stores: StoreResolver
-    access: DataAccess
-    duckdb: duckdb.DuckDBPyConnection

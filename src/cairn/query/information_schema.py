@@ -11,7 +11,7 @@ from cairn.auth.privileges import has_privilege
 from cairn.catalog.types import parse_type
 from cairn.catalog.view import CatalogView
 from cairn.query.context import QueryContext
-from cairn.query.virtual_tables import register_virtual_table
+from cairn.query.virtual_tables import VirtualTables
 
 SCHEMA = "information_schema"
 CATALOG = "def"
@@ -41,7 +41,7 @@ def schemata(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
     return _table(columns, [(CATALOG, n, "utf8", "utf8_general_ci", None) for n in names])
 
 
-def tables(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
+def tables_table(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
     columns = [("TABLE_CATALOG", pa.string()), ("TABLE_SCHEMA", pa.string()), ("TABLE_NAME", pa.string()),
                ("TABLE_TYPE", pa.string()), ("ENGINE", pa.string()), ("VERSION", pa.int64()),
                ("ROW_FORMAT", pa.string()), ("TABLE_ROWS", pa.int64()), ("AVG_ROW_LENGTH", pa.int64()),
@@ -115,8 +115,9 @@ def cluster_snapshot_jobs(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
     return _table(SNAPSHOT_JOB_COLUMNS, rows)
 
 
-for name, provider in {"schemata": schemata, "tables": tables, "columns": columns_table,
-                       "cluster_snapshots": cluster_snapshots,
-                       "cluster_snapshot_jobs": cluster_snapshot_jobs}.items():
-    register_virtual_table(SCHEMA, name, provider)
-
+def register(tables: VirtualTables) -> None:
+    """Add information_schema's tables to `tables`."""
+    for name, provider in {"schemata": schemata, "tables": tables_table, "columns": columns_table,
+                           "cluster_snapshots": cluster_snapshots,
+                           "cluster_snapshot_jobs": cluster_snapshot_jobs}.items():
+        tables.register(SCHEMA, name, provider)

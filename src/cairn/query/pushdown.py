@@ -19,7 +19,6 @@ from sqlglot import exp
 from cairn.catalog.model import Table
 
 
-
 def _names(node: exp.Table) -> set[str]:
     return {node.name.lower(), (node.alias or node.name).lower()}
 

@@ -27,12 +27,13 @@ from cairn.errors import (
     UnsupportedError,
 )
 from cairn.query import starrocks_semantics
-from cairn.query.context import QueryContext, QueryEngine
+from cairn.query.binding import tables_read
+from cairn.query.context import QueryContext
 from cairn.query.data_access import PartitionScan, TableScan
+from cairn.query.engine import QueryEngine
 from cairn.query.pruning import PartitionFilter, tablet_indexes
 from cairn.query.pushdown import push_aggregate, scan_columns, scan_filters
 from cairn.query.variables import get_variable
-from cairn.query.virtual_tables import virtual_table
 
 _view_ids = itertools.count(1)
 
@@ -107,28 +108,20 @@ def _unwrap_table_functions(tree: exp.Expression) -> None:
         node.replace(exp.Table(this=node.this, alias=node.args.get("alias")))
 
 
-def _cte_names(tree: exp.Expression) -> set[str]:
-    return {cte.alias.lower() for cte in tree.find_all(exp.CTE)}
-
-
 def bind_tables(ctx: QueryContext, engine: QueryEngine, tree: exp.Expression, con: duckdb.DuckDBPyConnection,
                 pinned: list[str]) -> dict[str, str]:
-    """Bind every table `tree` reads as a view on `con` and point the tree at those views.
+    """Bind every table `tree` reads (`tables_read`) as a view on `con` and point the tree at those views.
 
     Returns view name → 'db.table' (to put user-facing names back into error messages); adds the
-    object keys read to `pinned`. Raises UnknownTableError for a table that does not exist.
+    object keys read to `pinned`. Raises UnknownTableError for a table that does not exist and
+    TableFunctionError for a table function Cairn does not define.
     """
-    ctes = _cte_names(tree)
     views: dict[str, str] = {}
     qualified: dict[tuple[str, str], str] = {}
-    for node in list(tree.find_all(exp.Table)):
-        if not node.name or isinstance(node.this, exp.Func):
-            continue
-        if not node.db and node.name.lower() in ctes:
-            continue
-        schema = node.db or ctx.database
+    for read in tables_read(ctx, tree, engine.virtual_tables):
+        node, schema = read.node, read.database
         view = f"__cairn_t{next(_view_ids)}"
-        provider = virtual_table(schema, node.name)
+        provider = engine.virtual_tables.find(schema, node.name)
         if provider is not None:
             con.register(view, provider(ctx, engine.catalog))
             views[view] = f"{schema}.{node.name}"

@@ -1,8 +1,8 @@
 """Tables computed from the catalog (information_schema and the like).
 
-A subsystem registers a provider once, at import time:
+The FE builds one `VirtualTables` at start-up and registers each provider in it:
 
-    register_virtual_table("information_schema", "tables", provider)
+    tables.register("information_schema", "tables", provider)
 
 where `provider(ctx, catalog) -> pyarrow.Table` returns the rows (with StarRocks' column names and
 order). A query naming `information_schema.tables` (any case) then reads the provider's rows.
@@ -18,20 +18,27 @@ from cairn.catalog.view import CatalogView
 from cairn.query.context import QueryContext
 
 Provider = Callable[[QueryContext, CatalogView], pa.Table]
-_TABLES: dict[tuple[str, str], Provider] = {}
 
 
-def register_virtual_table(schema: str, name: str, provider: Provider) -> None:
-    """Make `schema.name` readable by queries; its rows come from `provider(ctx, catalog)`."""
-    _TABLES[(schema.lower(), name.lower())] = provider
+class VirtualTables:
+    """The virtual tables one FE serves, by (schema, name), case-insensitively."""
 
+    def __init__(self) -> None:
+        self._tables: dict[tuple[str, str], Provider] = {}
 
-def virtual_table(schema: str | None, name: str) -> Provider | None:
-    """The provider of `schema.name`, or None when it is not a virtual table."""
-    if not schema:
-        return None
-    return _TABLES.get((schema.lower(), name.lower()))
+    def register(self, schema: str, name: str, provider: Provider) -> None:
+        """Make `schema.name` readable by queries; its rows come from `provider(ctx, catalog)`."""
+        key = (schema.lower(), name.lower())
+        if key in self._tables:
+            raise ValueError(f"virtual table {schema}.{name} registered twice")
+        self._tables[key] = provider
 
+    def find(self, schema: str | None, name: str) -> Provider | None:
+        """The provider of `schema.name`, or None when it is not a virtual table."""
+        if not schema:
+            return None
+        return self._tables.get((schema.lower(), name.lower()))
 
-def is_virtual_schema(schema: str | None) -> bool:
-    return bool(schema) and any(s == schema.lower() for s, _ in _TABLES)  # type: ignore[union-attr]
+    def is_virtual_schema(self, schema: str | None) -> bool:
+        """True for a schema that holds only virtual tables (information_schema)."""
+        return bool(schema) and any(s == schema.lower() for s, _ in self._tables)  # type: ignore[union-attr]

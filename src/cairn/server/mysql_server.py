@@ -35,6 +35,7 @@ from cairn.server.mysql_types import CairnColumn, StatementOutcome, mysql_column
 from cairn.server.session import Session
 from cairn.sql.parser import DIALECT, parse_statement, split_statements
 from cairn.sql.redaction import loggable, secrets_in
+from cairn.sql.registry import StatementRegistry
 from cairn.sql.result import ResultSet
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,9 @@ class CairnIdentityProvider(IdentityProvider):
 class CairnConnectionSession(BaseSession):
     """One MySQL connection: its variables for the protocol, and the Cairn Session it runs SQL in."""
 
-    def __init__(self, frontend: Frontend, pool: ThreadPoolExecutor) -> None:
+    def __init__(self, frontend: Frontend, statements: StatementRegistry, pool: ThreadPoolExecutor) -> None:
         self.frontend = frontend
+        self.statements = statements
         self.pool = pool
         self.variables = SessionVariables(GlobalVariables())
         self.variables.set("version", DEFAULTS["version"], force=True)
@@ -77,7 +79,8 @@ class CairnConnectionSession(BaseSession):
 
     async def init(self, connection: Any) -> None:
         self.connection = connection
-        self.session = Session(self.frontend, user=self.username or "root", database=self.database)
+        self.session = Session(self.frontend, user=self.username or "root", database=self.database,
+                               statements=self.statements)
         self.frontend.metrics.sessions.inc()
 
     async def reset(self) -> None:
@@ -220,12 +223,12 @@ class CairnMysqlServer(MysqlServer):
 class MysqlFrontDoor:
     """Listens on the query port and serves every connection until `close`."""
 
-    def __init__(self, frontend: Frontend, host: str, port: int, workers: int = 64,
+    def __init__(self, frontend: Frontend, statements: StatementRegistry, host: str, port: int, workers: int = 64,
                  handshake_timeout: float = 10.0) -> None:
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="query")
-        self.server = CairnMysqlServer(session_factory=lambda: CairnConnectionSession(frontend, self.pool),
-                                       identity_provider=CairnIdentityProvider(frontend),
-                                       handshake_timeout=handshake_timeout)
+        self.server = CairnMysqlServer(
+            session_factory=lambda: CairnConnectionSession(frontend, statements, self.pool),
+            identity_provider=CairnIdentityProvider(frontend), handshake_timeout=handshake_timeout)
         self.host, self.port = host, port
 
     async def start(self) -> None:

@@ -14,6 +14,7 @@ from cairn.restore.startup import RestoreState, restore_at_startup
 from cairn.secrets import RedactingFilter
 from cairn.server.http_server import HttpFrontDoor
 from cairn.server.mysql_server import MysqlFrontDoor
+from cairn.sql.statements import standard_statements
 
 log = logging.getLogger("cairn")
 
@@ -29,7 +30,7 @@ def configure_logging(level: str) -> None:
 
 
 async def _serve(frontend: Frontend, config: FeConfig, ready: "asyncio.Future[None] | None") -> None:
-    mysql = MysqlFrontDoor(frontend, config.frontend_address, config.query_port,
+    mysql = MysqlFrontDoor(frontend, standard_statements(), config.frontend_address, config.query_port,
                            handshake_timeout=config.mysql_handshake_timeout_second)
     http = HttpFrontDoor(frontend, config.frontend_address, config.http_port)
     await mysql.start()

@@ -15,10 +15,11 @@ from cairn.catalog.catalog import Catalog
 from cairn.errors import CairnError
 from cairn.fe.frontend import Frontend
 from cairn.query.context import CancelToken, QueryContext
-from cairn.sql import handlers  # noqa: F401  (registers every statement handler)
 from cairn.sql.dispatch import execute_statement
 from cairn.sql.parser import parse_script
+from cairn.sql.registry import StatementRegistry
 from cairn.sql.result import ResultSet
+from cairn.sql.statements import standard_statements
 
 log = logging.getLogger(__name__)
 _connection_ids = itertools.count(1)
@@ -28,8 +29,10 @@ class Session:
     """Runs SQL for one user. Not thread-safe: one session per client connection."""
 
     def __init__(self, frontend: Frontend, user: str = "root", database: str | None = None,
-                 host: str = "%") -> None:
+                 host: str = "%", statements: StatementRegistry | None = None) -> None:
+        """`statements` is the server's registry; a session of its own builds the standard one."""
         self.frontend = frontend
+        self.statements = statements if statements is not None else standard_statements()
         self.user = user
         self.host = host
         self.database = database
@@ -74,7 +77,7 @@ class Session:
             started = time.perf_counter()
             query = self.query_context()
             try:
-                results.append(execute_statement(query, self.frontend, statement))
+                results.append(execute_statement(query, self.frontend, statement, self.statements))
             except CairnError as exc:
                 metrics.errors.labels(type(exc).__name__).inc()
                 raise

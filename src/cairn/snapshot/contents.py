@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from cairn.catalog.model import CatalogState
 from cairn.lake.manifest import PartitionManifest
-from cairn.storage.checksum import checksum_bytes
 from cairn.snapshot.manifest import SnapshotObject, TableDigest
+from cairn.storage.checksum import checksum_bytes
 from cairn.storage.object_store import ObjectStore
 
 

@@ -14,9 +14,9 @@ from cairn.catalog.model import CatalogState
 from cairn.errors import CairnError, ObjectNotFoundError
 from cairn.journal.image import CheckpointImage
 from cairn.lake.manifest import PartitionManifest
-from cairn.storage.checksum import checksum_bytes
 from cairn.snapshot.contents import table_checksum
 from cairn.snapshot.manifest import SnapshotManifest
+from cairn.storage.checksum import checksum_bytes
 from cairn.storage.keys import SNAPSHOT_DONE, SNAPSHOT_MANIFEST, ClusterKeys
 from cairn.storage.object_store import ObjectStore
 

@@ -25,17 +25,16 @@ from cairn.errors import (
 )
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
-from cairn.query.virtual_tables import is_virtual_schema
+from cairn.query.virtual_tables import VirtualTables
 from cairn.sql import extended
-from cairn.sql.dispatch import handles
 from cairn.sql.names import properties_of, table_name
 from cairn.sql.partitions import next_range_lower, normalize_value
 from cairn.sql.refusals import check_properties
+from cairn.sql.registry import Requirement, StatementRegistry, nothing
 from cairn.sql.result import ResultSet
 from cairn.sql.table_definition import build_table
 
 
-@handles(exp.Create)
 def create(query: QueryContext, fe: Frontend, statement: exp.Create) -> ResultSet:
     kind = (statement.args.get("kind") or "").upper()
     if kind in {"DATABASE", "SCHEMA"}:
@@ -89,7 +88,6 @@ def _drop_target(statement: exp.Drop) -> exp.Expression:
     return target
 
 
-@handles(exp.Drop)
 def drop(query: QueryContext, fe: Frontend, statement: exp.Drop) -> ResultSet:
     kind = (statement.args.get("kind") or "").upper()
     target = _drop_target(statement)
@@ -128,16 +126,14 @@ def drop(query: QueryContext, fe: Frontend, statement: exp.Drop) -> ResultSet:
     raise AnalysisError(f"DROP {kind} is not supported")
 
 
-@handles(exp.Use)
 def use(query: QueryContext, fe: Frontend, statement: exp.Use) -> ResultSet:
     name = statement.this.name
-    if not is_virtual_schema(name):
+    if not fe.engine.virtual_tables.is_virtual_schema(name):
         fe.catalog.database(name)
     query.database = name
     return ResultSet.ok()
 
 
-@handles(exp.TruncateTable)
 def truncate(query: QueryContext, fe: Frontend, statement: exp.TruncateTable) -> ResultSet:
     target = statement.expressions[0]
     db_name, name = table_name(query, target)
@@ -160,7 +156,6 @@ def truncate(query: QueryContext, fe: Frontend, statement: exp.TruncateTable) ->
     return ResultSet.ok()
 
 
-@handles(extended.AddPartition)
 def add_partition(query: QueryContext, fe: Frontend, statement: extended.AddPartition) -> ResultSet:
     db_name, name = statement.database or query.database, statement.table
 
@@ -193,7 +188,6 @@ def add_partition(query: QueryContext, fe: Frontend, statement: extended.AddPart
     return ResultSet.ok()
 
 
-@handles(extended.DropPartitionStatement)
 def drop_partition(query: QueryContext, fe: Frontend, statement: extended.DropPartitionStatement) -> ResultSet:
     db_name, name = statement.database or query.database, statement.table
 
@@ -212,3 +206,40 @@ def drop_partition(query: QueryContext, fe: Frontend, statement: extended.DropPa
 
     fe.commit_if(build)
     return ResultSet.ok()
+
+
+def _create_needs(ctx: QueryContext, statement: exp.Create, _virtual: VirtualTables) -> list[Requirement]:
+    if (statement.args.get("kind") or "").upper() in {"DATABASE", "SCHEMA"}:
+        return [Requirement("CREATE")]
+    target = statement.this.this if isinstance(statement.this, exp.Schema) else statement.this
+    return [Requirement("CREATE", table_name(ctx, target)[0] or "")]
+
+
+def _drop_needs(ctx: QueryContext, statement: exp.Drop, _virtual: VirtualTables) -> list[Requirement]:
+    target = statement.this or (statement.args.get("tables") or [None])[0]
+    if (statement.args.get("kind") or "").upper() in {"DATABASE", "SCHEMA"}:
+        return [Requirement("DROP", target.name if target is not None else "*")]
+    if target is None:
+        return []
+    database, name = table_name(ctx, target)
+    return [Requirement("DROP", database or "", name)]
+
+
+def _truncate_needs(ctx: QueryContext, statement: exp.TruncateTable, _virtual: VirtualTables) -> list[Requirement]:
+    database, name = table_name(ctx, statement.expressions[0])
+    return [Requirement("DROP", database or "", name)]
+
+
+def _alter_partition_needs(ctx: QueryContext, statement: extended.AddPartition | extended.DropPartitionStatement,
+                           _virtual: VirtualTables) -> list[Requirement]:
+    return [Requirement("ALTER", statement.database or ctx.database or "", statement.table)]
+
+
+def register(statements: StatementRegistry) -> None:
+    """Add this module's statements, each with the privileges it needs."""
+    statements.add(exp.Create, create, needs=_create_needs)
+    statements.add(exp.Drop, drop, needs=_drop_needs)
+    statements.add(exp.Use, use, needs=nothing)
+    statements.add(exp.TruncateTable, truncate, needs=_truncate_needs)
+    statements.add(extended.AddPartition, add_partition, needs=_alter_partition_needs)
+    statements.add(extended.DropPartitionStatement, drop_partition, needs=_alter_partition_needs)

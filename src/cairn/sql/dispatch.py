@@ -1,42 +1,23 @@
-"""Statement dispatch: each statement type has one handler, registered with `@handles`."""
+"""Running one parsed statement: find its registration, check its privileges, run its handler."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from cairn.auth.authorize import authorize
-from cairn.errors import UnsupportedError
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
+from cairn.sql.authorize import authorize
+from cairn.sql.registry import StatementRegistry
 from cairn.sql.result import ResultSet
 
-Handler = Callable[[QueryContext, Frontend, Any], ResultSet]
-_HANDLERS: dict[type, Handler] = {}
 
+def execute_statement(query: QueryContext, fe: Frontend, statement: Any, statements: StatementRegistry) -> ResultSet:
+    """Check privileges, then run `statement` through its handler.
 
-def handles(*statement_types: type) -> Callable[[Handler], Handler]:
-    """Register the decorated function as the handler of these statement types."""
-
-    def register(handler: Handler) -> Handler:
-        for statement_type in statement_types:
-            if statement_type in _HANDLERS:
-                raise RuntimeError(f"two handlers for {statement_type.__name__}")
-            _HANDLERS[statement_type] = handler
-        return handler
-
-    return register
-
-
-def execute_statement(query: QueryContext, fe: Frontend, statement: Any) -> ResultSet:
-    """Check privileges, then run one parsed statement through its handler.
-
-    Raises UnsupportedError if no handler is registered for the statement's type.
+    Raises UnsupportedError if no handler is registered for the statement's type, PrivilegeError
+    when the user lacks what the statement needs, TableFunctionError for a table function Cairn
+    does not define.
     """
-    authorize(query, fe.catalog.state, statement)
-    for cls in type(statement).__mro__:
-        handler = _HANDLERS.get(cls)
-        if handler is not None:
-            return handler(query, fe, statement)
-    name = type(statement).__name__
-    raise UnsupportedError(f"Statement '{name}' is not supported")
+    registration = statements.find(statement)
+    authorize(query, fe.catalog.state, registration.needs(query, statement, fe.engine.virtual_tables))
+    return registration.handler(query, fe, statement)

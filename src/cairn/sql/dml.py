@@ -9,10 +9,11 @@ from cairn.errors import AnalysisError
 from cairn.fe.frontend import Frontend
 from cairn.lake.load import load_relation
 from cairn.query.context import QueryContext
-from cairn.query.select import _user_error, prepare
-from cairn.sql.dispatch import handles
+from cairn.query.select import _user_error, bind_tables, prepare
+from cairn.query.virtual_tables import VirtualTables
 from cairn.sql.names import table_name
 from cairn.sql.refusals import not_supported
+from cairn.sql.registry import Requirement, StatementRegistry, reads
 from cairn.sql.result import ResultSet
 
 SOURCE = "__cairn_source"
@@ -35,7 +36,6 @@ def _values_sql(values: exp.Values, as_text: bool) -> str:
     return f"SELECT * FROM ({exp.Values(expressions=rows).sql(dialect='duckdb')}) AS v({names})"
 
 
-@handles(exp.Insert)
 def insert(query: QueryContext, fe: Frontend, statement: exp.Insert) -> ResultSet:
     if statement.args.get("overwrite"):
         raise not_supported("INSERT OVERWRITE")
@@ -54,6 +54,9 @@ def insert(query: QueryContext, fe: Frontend, statement: exp.Insert) -> ResultSe
     pinned: list[str] = []
     try:
         if isinstance(source, exp.Values):
+            # A subquery among the values reads through the same binder as any query.
+            source = source.copy()
+            views = bind_tables(query, fe.engine, source, con, pinned)
             try:
                 con.execute(f"CREATE TEMP TABLE {SOURCE} AS {_values_sql(source, as_text=False)}")
             except duckdb.Error:
@@ -71,3 +74,15 @@ def insert(query: QueryContext, fe: Frontend, statement: exp.Insert) -> ResultSe
         fe.data_access.release(pinned)
         con.close()
     return ResultSet.ok(affected_rows=result.loaded_rows)
+
+
+def _insert_needs(ctx: QueryContext, statement: exp.Insert, virtual: VirtualTables) -> list[Requirement]:
+    """INSERT on the target, and SELECT on every table its rows are read from."""
+    target = statement.this.this if isinstance(statement.this, exp.Schema) else statement.this
+    database, name = table_name(ctx, target)
+    return [Requirement("INSERT", database or "", name), *reads(ctx, statement.expression, virtual)]
+
+
+def register(statements: StatementRegistry) -> None:
+    """Add this module's statements, each with the privileges it needs."""
+    statements.add(exp.Insert, insert, needs=_insert_needs)

@@ -12,8 +12,8 @@ from cairn.catalog.node_ops import AddComputeNodes, DropComputeNodes
 from cairn.errors import ComputeNodeError
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
-from cairn.sql.dispatch import handles
 from cairn.sql.node_grammar import AddComputeNodeStatement, DropComputeNodeStatement, ShowComputeNodes
+from cairn.sql.registry import StatementRegistry, cluster_admin
 from cairn.sql.result import ResultSet
 
 SHOW_COLUMNS = ["ComputeNodeId", "IP", "HeartbeatPort", "BePort", "HttpPort", "BrpcPort", "LastStartTime",
@@ -30,7 +30,6 @@ def parse_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-@handles(AddComputeNodeStatement)
 def add_compute_nodes(query: QueryContext, fe: Frontend, statement: AddComputeNodeStatement) -> ResultSet:
     """Register nodes (durably, in the journal) and heartbeat them at once."""
     wanted = [parse_address(a) for a in statement.addresses]
@@ -49,7 +48,6 @@ def add_compute_nodes(query: QueryContext, fe: Frontend, statement: AddComputeNo
     return ResultSet.ok()
 
 
-@handles(DropComputeNodeStatement)
 def drop_compute_nodes(query: QueryContext, fe: Frontend, statement: DropComputeNodeStatement) -> ResultSet:
     addresses = [":".join(map(str, parse_address(a))) for a in statement.addresses]
 
@@ -77,7 +75,6 @@ def _time(seconds: float | None) -> str | None:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds)) if seconds else None
 
 
-@handles(ShowComputeNodes)
 def show_compute_nodes(query: QueryContext, fe: Frontend, statement: ShowComputeNodes) -> ResultSet:
     registry = fe.compute_nodes
     tablets = registry.tablets_assigned()
@@ -97,3 +94,10 @@ def show_compute_nodes(query: QueryContext, fe: Frontend, statement: ShowCompute
              pa.string(), pa.string(), pa.string(), pa.string(), pa.string(), pa.int64(), pa.int64(), pa.string(),
              pa.string(), pa.string(), pa.string(), pa.int64(), pa.int64(), pa.string(), pa.int64(), pa.string()]
     return ResultSet.from_rows(SHOW_COLUMNS, rows, types)
+
+
+def register(statements: StatementRegistry) -> None:
+    """Add this module's statements, each with the privileges it needs."""
+    statements.add(AddComputeNodeStatement, add_compute_nodes, needs=cluster_admin)
+    statements.add(DropComputeNodeStatement, drop_compute_nodes, needs=cluster_admin)
+    statements.add(ShowComputeNodes, show_compute_nodes, needs=cluster_admin)

@@ -7,13 +7,17 @@ from sqlglot import exp
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
 from cairn.query.select import run_query
-from cairn.sql.dispatch import handles
 from cairn.sql.refusals import not_supported
+from cairn.sql.registry import StatementRegistry, reads
 from cairn.sql.result import ResultSet
 
 
-@handles(exp.Select, exp.SetOperation)
 def select(query: QueryContext, fe: Frontend, statement: exp.Expression) -> ResultSet:
     if statement.find(exp.Lock) is not None:
         raise not_supported("SELECT ... FOR UPDATE / FOR SHARE (Cairn has no row locks)")
     return ResultSet(run_query(query, fe.engine, statement))
+
+
+def register(statements: StatementRegistry) -> None:
+    """Add this module's statements, each with the privileges it needs."""
+    statements.add((exp.Select, exp.SetOperation), select, needs=reads)

@@ -10,11 +10,12 @@ from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
 from cairn.query.select import run_query
 from cairn.query.variables import DEFAULTS, get_variable
-from cairn.sql.dispatch import handles
+from cairn.query.virtual_tables import VirtualTables
 from cairn.sql.names import literal_text
 from cairn.sql.refusals import not_supported
+from cairn.sql.registry import Requirement, StatementRegistry, nothing, reads
 from cairn.sql.result import ResultSet
-from cairn.sql.show import SHOW_HANDLERS, like_filter
+from cairn.sql.show import like_filter
 
 
 def _value(node: exp.Expression) -> object:
@@ -25,7 +26,6 @@ def _value(node: exp.Expression) -> object:
     return node.name if isinstance(node, (exp.Column, exp.Identifier, exp.Var)) else node.sql(dialect="starrocks")
 
 
-@handles(exp.Set)
 def set_variables(query: QueryContext, fe: Frontend, statement: exp.Set) -> ResultSet:
     """SET NAMES x / SET [SESSION] var = value / SET @@var = value (kept per session).
 
@@ -58,7 +58,6 @@ def set_variables(query: QueryContext, fe: Frontend, statement: exp.Set) -> Resu
     return ResultSet.ok()
 
 
-@handles(exp.Transaction, exp.Commit, exp.Rollback)
 def transaction(query: QueryContext, fe: Frontend, statement: exp.Expression) -> ResultSet:
     """Every statement commits by itself; transaction statements are accepted as no-ops."""
     return ResultSet.ok()
@@ -76,9 +75,18 @@ def _show_empty(columns: list[str]):
     return lambda query, fe, statement: ResultSet.from_rows(columns, [])
 
 
-SHOW_HANDLERS.update({
-    "VARIABLES": _show_variables,
-    "WARNINGS": _show_empty(["Level", "Code", "Message"]),
-    "ERRORS": _show_empty(["Level", "Code", "Message"]),
-    "STATUS": _show_empty(["Variable_name", "Value"]),
-})
+def _set_needs(ctx: QueryContext, statement: exp.Set, virtual: VirtualTables) -> list[Requirement]:
+    """SET @x = expr reads what its expression reads; other SETs change only the session."""
+    return [requirement for item in statement.expressions
+            if isinstance(item.this, exp.EQ) and isinstance(item.this.this, exp.Parameter)
+            for requirement in reads(ctx, item.this.expression, virtual)]
+
+
+def register(statements: StatementRegistry) -> None:
+    """Add this module's statements, each with the privileges it needs."""
+    statements.add(exp.Set, set_variables, needs=_set_needs)
+    statements.add((exp.Transaction, exp.Commit, exp.Rollback), transaction, needs=nothing)
+    statements.add_show("VARIABLES", _show_variables)
+    statements.add_show("WARNINGS", _show_empty(["Level", "Code", "Message"]))
+    statements.add_show("ERRORS", _show_empty(["Level", "Code", "Message"]))
+    statements.add_show("STATUS", _show_empty(["Variable_name", "Value"]))

@@ -5,19 +5,18 @@ from __future__ import annotations
 import fnmatch
 import time
 
-import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
 from cairn.catalog.model import Table
-from cairn.errors import AnalysisError
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
+from cairn.query.virtual_tables import VirtualTables
 from cairn.sql import extended
-from cairn.sql.dispatch import handles
 from cairn.sql.names import literal_text, table_name
 from cairn.sql.partitions import describe_range
 from cairn.sql.refusals import not_supported
+from cairn.sql.registry import Requirement, StatementRegistry
 from cairn.sql.result import ResultSet
 
 
@@ -79,7 +78,6 @@ def describe_table(table: Table) -> ResultSet:
     return ResultSet.from_rows(["Field", "Type", "Null", "Key", "Default", "Extra"], rows)
 
 
-@handles(exp.Describe)
 def describe(query: QueryContext, fe: Frontend, statement: exp.Describe) -> ResultSet:
     if not isinstance(statement.this, (exp.Table, exp.Identifier, exp.Column)):
         raise not_supported("EXPLAIN")
@@ -127,48 +125,11 @@ def _show_columns(query: QueryContext, fe: Frontend, statement: exp.Show) -> Res
     return describe_table(table.model_copy(update={"columns": [c for c in table.columns if c.name in kept]}))
 
 
-def _rows_where(fe: Frontend, result: ResultSet, where: exp.Where) -> ResultSet:
-    """`SHOW ... WHERE <condition>` over the SHOW's own columns (e.g. `WHERE Field = 'k'`)."""
-    if where.find(exp.Query, exp.Table) is not None or result.table is None:
-        raise AnalysisError("SHOW ... WHERE takes a condition on the columns SHOW returns, without subqueries")
-    source = "__cairn_show"
-    con = fe.duckdb.cursor()
-    try:
-        con.register(source, result.table)
-        query = exp.select("*").from_(source).where(where.this.copy())
-        return ResultSet(con.sql(query.sql(dialect="duckdb")).to_arrow_table())
-    except duckdb.Error as exc:
-        raise AnalysisError(f"Getting analyzing error. Detail message: {str(exc).splitlines()[0]}.") from None
-    finally:
-        con.close()
-
-
-SHOW_HANDLERS = {
-    "TABLES": _show_tables,
-    "DATABASES": _show_databases,
-    "SCHEMAS": _show_databases,
-    "CREATE TABLE": _show_create_table,
-    "COLUMNS": _show_columns,
-}
-
-
-@handles(exp.Show)
-def show(query: QueryContext, fe: Frontend, statement: exp.Show) -> ResultSet:
-    what = str(statement.this).upper()
-    handler = SHOW_HANDLERS.get(what)
-    if handler is None:
-        raise AnalysisError(f"SHOW {what} is not supported")
-    result = handler(query, fe, statement)
-    where = statement.args.get("where")
-    return result if where is None else _rows_where(fe, result, where)
-
-
 PARTITION_COLUMNS = ["PartitionId", "PartitionName", "CompactVersion", "VisibleVersion", "VisibleVersionTime",
                      "NextVersion", "State", "PartitionKey", "Range", "DistributionKey", "Buckets",
                      "DataSize", "RowCount", "StoragePath"]
 
 
-@handles(extended.ShowPartitions)
 def show_partitions(query: QueryContext, fe: Frontend, statement: extended.ShowPartitions) -> ResultSet:
     db, table = fe.catalog.table(statement.database or query.database, statement.table)
     volume = fe.catalog.storage_volume(db.storage_volume)
@@ -189,3 +150,24 @@ def show_partitions(query: QueryContext, fe: Frontend, statement: extended.ShowP
     types = [pa.int64(), pa.string(), pa.int64(), pa.int64(), pa.string(), pa.int64(), pa.string(),
              pa.string(), pa.string(), pa.string(), pa.int64(), pa.int64(), pa.int64(), pa.string()]
     return ResultSet.from_rows(PARTITION_COLUMNS, rows, types)
+
+
+def _describe_needs(ctx: QueryContext, statement: exp.Describe, _virtual: VirtualTables) -> list[Requirement]:
+    database, name = table_name(ctx, statement.this)
+    return [Requirement("SELECT", database or "", name)]
+
+
+def _show_partitions_needs(ctx: QueryContext, statement: extended.ShowPartitions,
+                           _virtual: VirtualTables) -> list[Requirement]:
+    return [Requirement("SELECT", statement.database or ctx.database or "", statement.table)]
+
+
+def register(statements: StatementRegistry) -> None:
+    """Add this module's statements, each with the privileges it needs."""
+    statements.add_show("TABLES", _show_tables)
+    statements.add_show("DATABASES", _show_databases)
+    statements.add_show("SCHEMAS", _show_databases)
+    statements.add_show("CREATE TABLE", _show_create_table)
+    statements.add_show("COLUMNS", _show_columns)
+    statements.add(exp.Describe, describe, needs=_describe_needs)
+    statements.add(extended.ShowPartitions, show_partitions, needs=_show_partitions_needs)

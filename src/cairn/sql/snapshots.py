@@ -12,7 +12,7 @@ from cairn.query.context import QueryContext
 from cairn.snapshot.job import SnapshotError, retention_seconds
 from cairn.snapshot.verify import verify_snapshot
 from cairn.sql import volumes
-from cairn.sql.dispatch import handles
+from cairn.sql.registry import StatementRegistry, cluster_admin
 from cairn.sql.result import ResultSet
 from cairn.sql.snapshot_grammar import (
     CreateClusterSnapshot,
@@ -28,7 +28,6 @@ def _require_shared_data(fe: Frontend) -> None:
         raise SnapshotError("Cluster snapshots are only supported in shared-data mode (run_mode = shared_data)")
 
 
-@handles(SetAutomatedSnapshot)
 def set_automated(query: QueryContext, fe: Frontend, statement: SetAutomatedSnapshot) -> ResultSet:
     _require_shared_data(fe)
     jobs = fe.snapshots
@@ -53,7 +52,6 @@ def set_automated(query: QueryContext, fe: Frontend, statement: SetAutomatedSnap
     return ResultSet.ok()
 
 
-@handles(CreateClusterSnapshot)
 def create_snapshot(query: QueryContext, fe: Frontend, statement: CreateClusterSnapshot) -> ResultSet:
     _require_shared_data(fe)
     if "retention" in statement.properties:
@@ -68,7 +66,6 @@ def create_snapshot(query: QueryContext, fe: Frontend, statement: CreateClusterS
     return ResultSet.ok()
 
 
-@handles(DropClusterSnapshot)
 def drop_snapshot(query: QueryContext, fe: Frontend, statement: DropClusterSnapshot) -> ResultSet:
     jobs = fe.snapshots
     job = next((j for j in jobs.retained(fe.catalog) if j.name == statement.name), None)
@@ -78,7 +75,6 @@ def drop_snapshot(query: QueryContext, fe: Frontend, statement: DropClusterSnaps
     return ResultSet.ok()
 
 
-@handles(VerifyClusterSnapshot)
 def verify(query: QueryContext, fe: Frontend, statement: VerifyClusterSnapshot) -> ResultSet:
     job = next((j for j in fe.snapshots.retained(fe.catalog) if j.name == statement.name), None)
     if job is None:
@@ -100,3 +96,11 @@ def _volume_holds_snapshots(catalog: Catalog, name: str) -> None:
 
 
 volumes.VOLUME_DROP_CHECKS.append(_volume_holds_snapshots)
+
+
+def register(statements: StatementRegistry) -> None:
+    """Add this module's statements, each with the privileges it needs."""
+    statements.add(SetAutomatedSnapshot, set_automated, needs=cluster_admin)
+    statements.add(CreateClusterSnapshot, create_snapshot, needs=cluster_admin)
+    statements.add(DropClusterSnapshot, drop_snapshot, needs=cluster_admin)
+    statements.add(VerifyClusterSnapshot, verify, needs=cluster_admin)

@@ -12,7 +12,7 @@ from cairn.catalog.types import cast_value, parse_type
 from cairn.errors import AnalysisError, StorageVolumeError, UnknownColumnError
 from cairn.sql.names import literal_text, properties_of
 from cairn.sql.partitions import MAXVALUE, chain_ranges, normalize_value
-from cairn.sql.refusals import check_schema_item, check_table_clause, check_properties, not_supported
+from cairn.sql.refusals import check_properties, check_schema_item, check_table_clause, not_supported
 
 # StarRocks chooses a bucket count itself when DISTRIBUTED BY gives none; Cairn uses a fixed one.
 DEFAULT_BUCKETS = 8

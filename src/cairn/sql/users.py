@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from cairn.auth.users import ROOT, native_password_hash
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import Grant, UserRecord
@@ -9,7 +11,8 @@ from cairn.catalog.user_ops import CreateUser, DropUser, GrantPrivileges, Revoke
 from cairn.errors import AnalysisError, CairnError
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
-from cairn.sql.dispatch import handles
+from cairn.query.virtual_tables import VirtualTables
+from cairn.sql.registry import Requirement, StatementRegistry, cluster_admin
 from cairn.sql.result import ResultSet
 from cairn.sql.user_grammar import (
     AlterUserStatement,
@@ -31,7 +34,6 @@ def _exists(catalog: Catalog, name: str) -> bool:
     return name in catalog.state.users or name == ROOT
 
 
-@handles(CreateUserStatement)
 def create_user(query: QueryContext, fe: Frontend, statement: CreateUserStatement) -> ResultSet:
     def build(catalog: Catalog):
         if _exists(catalog, statement.name):
@@ -53,19 +55,16 @@ def _set_password(fe: Frontend, name: str, password: str) -> None:
     fe.commit(build)
 
 
-@handles(AlterUserStatement)
 def alter_user(query: QueryContext, fe: Frontend, statement: AlterUserStatement) -> ResultSet:
     _set_password(fe, statement.name, statement.password)
     return ResultSet.ok()
 
 
-@handles(SetPasswordStatement)
 def set_password(query: QueryContext, fe: Frontend, statement: SetPasswordStatement) -> ResultSet:
     _set_password(fe, statement.name or query.user, statement.password)
     return ResultSet.ok()
 
 
-@handles(DropUserStatement)
 def drop_user(query: QueryContext, fe: Frontend, statement: DropUserStatement) -> ResultSet:
     def build(catalog: Catalog):
         if statement.name == ROOT:
@@ -80,7 +79,6 @@ def drop_user(query: QueryContext, fe: Frontend, statement: DropUserStatement) -
     return ResultSet.ok()
 
 
-@handles(GrantStatement)
 def grant(query: QueryContext, fe: Frontend, statement: GrantStatement) -> ResultSet:
     def build(catalog: Catalog):
         if statement.user == ROOT:
@@ -104,7 +102,6 @@ def _grant_text(name: str, rule: Grant) -> str:
     return f"GRANT {', '.join(rule.privileges)} ON {rule.database}.{rule.table} TO '{name}'@'%'"
 
 
-@handles(ShowGrantsStatement)
 def show_grants(query: QueryContext, fe: Frontend, statement: ShowGrantsStatement) -> ResultSet:
     name = statement.user or query.user
     catalog = fe.catalog
@@ -116,3 +113,25 @@ def show_grants(query: QueryContext, fe: Frontend, statement: ShowGrantsStatemen
         lines = [_grant_text(name, rule) for rule in catalog.state.users[name].grants]
     return ResultSet.from_rows(["UserIdentity", "Catalog", "Grants"],
                                [(f"'{name}'@'%'", "default_catalog", line) for line in lines])
+
+
+def _set_password_needs(ctx: QueryContext, statement: SetPasswordStatement,
+                        virtual: VirtualTables) -> Iterable[Requirement]:
+    """Anyone may set their own password; another user's takes cluster administration."""
+    return () if statement.name in (None, ctx.user) else cluster_admin(ctx, statement, virtual)
+
+
+def _show_grants_needs(ctx: QueryContext, statement: ShowGrantsStatement,
+                       virtual: VirtualTables) -> Iterable[Requirement]:
+    """Anyone may see their own grants; another user's take cluster administration."""
+    return () if statement.user in (None, ctx.user) else cluster_admin(ctx, statement, virtual)
+
+
+def register(statements: StatementRegistry) -> None:
+    """Add this module's statements, each with the privileges it needs."""
+    statements.add(CreateUserStatement, create_user, needs=cluster_admin)
+    statements.add(AlterUserStatement, alter_user, needs=cluster_admin)
+    statements.add(SetPasswordStatement, set_password, needs=_set_password_needs)
+    statements.add(DropUserStatement, drop_user, needs=cluster_admin)
+    statements.add(GrantStatement, grant, needs=cluster_admin)
+    statements.add(ShowGrantsStatement, show_grants, needs=_show_grants_needs)

@@ -10,7 +10,7 @@ from cairn.errors import CairnError, StorageVolumeError
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
 from cairn.sql import extended
-from cairn.sql.dispatch import handles
+from cairn.sql.registry import StatementRegistry, cluster_admin
 from cairn.sql.result import ResultSet
 from cairn.sql.show import like_filter
 from cairn.storage.object_store import open_store
@@ -33,7 +33,6 @@ def _volume_type(text: str) -> VolumeType:
         raise StorageVolumeError(f"Unknown storage volume type '{text}'; expected S3 or LOCAL") from None
 
 
-@handles(extended.CreateStorageVolumeStatement)
 def create_storage_volume(query: QueryContext, fe: Frontend, statement: extended.CreateStorageVolumeStatement) -> ResultSet:
     properties = dict(statement.properties)
     enabled = properties.get("enabled", "true").lower() != "false"
@@ -58,7 +57,6 @@ def create_storage_volume(query: QueryContext, fe: Frontend, statement: extended
     return ResultSet.ok()
 
 
-@handles(extended.AlterStorageVolumeStatement)
 def alter_storage_volume(query: QueryContext, fe: Frontend, statement: extended.AlterStorageVolumeStatement) -> ResultSet:
     current = fe.catalog.storage_volume(statement.name)
     properties = dict(statement.properties)
@@ -74,7 +72,6 @@ def alter_storage_volume(query: QueryContext, fe: Frontend, statement: extended.
     return ResultSet.ok()
 
 
-@handles(extended.DropStorageVolumeStatement)
 def drop_storage_volume(query: QueryContext, fe: Frontend, statement: extended.DropStorageVolumeStatement) -> ResultSet:
     def build(catalog: Catalog):
         if statement.name not in catalog.state.storage_volumes:
@@ -100,7 +97,6 @@ def drop_storage_volume(query: QueryContext, fe: Frontend, statement: extended.D
 VOLUME_DROP_CHECKS: list = []
 
 
-@handles(extended.SetDefaultStorageVolume)
 def set_default(query: QueryContext, fe: Frontend, statement: extended.SetDefaultStorageVolume) -> ResultSet:
     def build(catalog: Catalog):
         volume = catalog.storage_volume(statement.name)
@@ -112,16 +108,24 @@ def set_default(query: QueryContext, fe: Frontend, statement: extended.SetDefaul
     return ResultSet.ok()
 
 
-@handles(extended.ShowStorageVolumes)
 def show_storage_volumes(query: QueryContext, fe: Frontend, statement: extended.ShowStorageVolumes) -> ResultSet:
     names = like_filter(sorted(fe.catalog.state.storage_volumes), statement.like)
     return ResultSet.from_rows(["Storage Volume"], [(n,) for n in names])
 
 
-@handles(extended.DescStorageVolume)
 def desc_storage_volume(query: QueryContext, fe: Frontend, statement: extended.DescStorageVolume) -> ResultSet:
     volume = fe.catalog.storage_volume(statement.name)
     is_default = fe.catalog.state.default_storage_volume == volume.name
     row = (volume.name, volume.type.value, str(is_default).lower(), volume.location,
            json.dumps(volume.public_properties()), str(volume.enabled).lower(), volume.comment)
     return ResultSet.from_rows(["Name", "Type", "IsDefault", "Location", "Params", "Enabled", "Comment"], [row])
+
+
+def register(statements: StatementRegistry) -> None:
+    """Add this module's statements, each with the privileges it needs."""
+    statements.add(extended.CreateStorageVolumeStatement, create_storage_volume, needs=cluster_admin)
+    statements.add(extended.AlterStorageVolumeStatement, alter_storage_volume, needs=cluster_admin)
+    statements.add(extended.DropStorageVolumeStatement, drop_storage_volume, needs=cluster_admin)
+    statements.add(extended.SetDefaultStorageVolume, set_default, needs=cluster_admin)
+    statements.add(extended.ShowStorageVolumes, show_storage_volumes, needs=cluster_admin)
+    statements.add(extended.DescStorageVolume, desc_storage_volume, needs=cluster_admin)

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+
 from cairn.vacuum.journal_cleanup import clean_journal
 from cairn.vacuum.live_set import LiveSources, live_set
 
