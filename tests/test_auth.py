@@ -108,3 +108,35 @@ def test_information_schema_lists_only_what_a_user_may_see(session: Session) -> 
     assert jobs.columns == ["SNAPSHOT_NAME", "JOB_ID", "CREATED_TIME", "FINISHED_TIME", "STATE", "DETAIL_INFO",
                             "ERROR_MESSAGE"]
     assert snapshots.rows() == [] and jobs.rows() == []
+
+
+def _denied(user: Session, sql: str) -> None:
+    with pytest.raises(PrivilegeError):
+        user.execute(sql)
+
+
+def test_show_answers_only_what_a_user_may_see(session: Session) -> None:
+    session.execute_script(SETUP)
+    alice = Session(session.frontend, user="alice")
+    assert alice.execute("SHOW DATABASES").rows() == [("information_schema",)]
+    for sql in ["SHOW TABLES FROM sales", "SHOW FULL TABLES FROM hr", "SHOW COLUMNS FROM sales.orders",
+                "SHOW COLUMNS FROM orders FROM sales", "SHOW CREATE TABLE sales.orders", "SHOW CREATE TABLE hr.salaries",
+                "SHOW PARTITIONS FROM sales.orders", "SHOW TABLES FROM nowhere", "SHOW CREATE TABLE nowhere.t"]:
+        _denied(alice, sql)
+
+    session.execute("GRANT SELECT ON sales.orders TO alice")
+    assert alice.execute("SHOW DATABASES").rows() == [("information_schema",), ("sales",)]
+    assert alice.execute("SHOW TABLES FROM sales").rows() == [("orders",)]
+    alice.execute("USE sales")
+    assert alice.execute("SHOW TABLES").rows() == [("orders",)]
+    assert [row[0] for row in alice.execute("SHOW COLUMNS FROM orders").rows()] == ["id", "amount"]
+    assert "CREATE TABLE `orders`" in alice.execute("SHOW CREATE TABLE sales.orders").rows()[0][1]
+    for sql in ["SHOW COLUMNS FROM sales.refunds", "SHOW CREATE TABLE refunds", "SHOW TABLES FROM hr",
+                "SHOW CREATE TABLE hr.salaries"]:
+        _denied(alice, sql)
+
+    session.execute("GRANT INSERT ON hr.* TO alice")
+    assert alice.execute("SHOW DATABASES").rows() == [("hr",), ("information_schema",), ("sales",)]
+    assert alice.execute("SHOW TABLES FROM hr").rows() == [("salaries",)]
+    everything = session.execute("SHOW TABLES FROM sales").rows()
+    assert everything == [("orders",), ("refunds",)]

@@ -8,6 +8,7 @@ import time
 import pyarrow as pa
 from sqlglot import exp
 
+from cairn.auth.privileges import ANY, can_see
 from cairn.catalog.model import Table
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
@@ -86,11 +87,26 @@ def describe(query: QueryContext, fe: Frontend, statement: exp.Describe) -> Resu
     return describe_table(table)
 
 
-def _show_tables(query: QueryContext, fe: Frontend, statement: exp.Show) -> ResultSet:
+def _shown_database(ctx: QueryContext, statement: exp.Show) -> str | None:
     db_node = statement.args.get("db")
-    db = fe.catalog.database(db_node.name if db_node is not None else query.database)
+    return db_node.name if db_node is not None else ctx.database
+
+
+def _shown_table(ctx: QueryContext, statement: exp.Show) -> tuple[str | None, str]:
+    """(database, table) of SHOW COLUMNS / SHOW CREATE TABLE: `db.t`, `t FROM db`, or `t`."""
+    target = statement.args["target"]
+    if isinstance(target, exp.Table) and target.db:
+        return target.db, target.name
+    return _shown_database(ctx, statement), target.name
+
+
+def _show_tables(query: QueryContext, fe: Frontend, statement: exp.Show) -> ResultSet:
+    """The tables of a database the user holds any privilege on (root: all of them)."""
+    db = fe.catalog.database(_shown_database(query, statement))
     like = statement.args.get("like")
-    names = like_filter(sorted(db.tables), literal_text(like) if like is not None else None)
+    state = fe.catalog.state
+    visible = [n for n in sorted(db.tables) if can_see(state, query.user, db.name, n)]
+    names = like_filter(visible, literal_text(like) if like is not None else None)
     header = f"Tables_in_{db.name}"
     if statement.args.get("full"):
         return ResultSet.from_rows([header, "Table_type"], [(n, "BASE TABLE") for n in names])
@@ -98,31 +114,38 @@ def _show_tables(query: QueryContext, fe: Frontend, statement: exp.Show) -> Resu
 
 
 def _show_databases(query: QueryContext, fe: Frontend, statement: exp.Show) -> ResultSet:
+    """The databases the user holds any privilege on, in or below them, and information_schema."""
     like = statement.args.get("like")
-    names = sorted(fe.catalog.state.databases) + ["information_schema"]
+    state = fe.catalog.state
+    names = [n for n in state.databases if can_see(state, query.user, n)] + ["information_schema"]
     names = like_filter(sorted(names), literal_text(like) if like is not None else None)
     return ResultSet.from_rows(["Database"], [(n,) for n in names])
 
 
 def _show_create_table(query: QueryContext, fe: Frontend, statement: exp.Show) -> ResultSet:
-    db_node = statement.args.get("db")
-    db_name = db_node.name if db_node is not None else query.database
-    db, table = fe.catalog.table(db_name, statement.args["target"].name)
+    db, table = fe.catalog.table(*_shown_table(query, statement))
     return ResultSet.from_rows(["Table", "Create Table"], [(table.name, show_create_table(db.name, table))])
 
 
 def _show_columns(query: QueryContext, fe: Frontend, statement: exp.Show) -> ResultSet:
-    db_node = statement.args.get("db")
-    db_name = db_node.name if db_node is not None else query.database
-    target = statement.args["target"]
-    if isinstance(target, exp.Table) and target.db:
-        db_name = target.db
-    _, table = fe.catalog.table(db_name, target.name)
+    _, table = fe.catalog.table(*_shown_table(query, statement))
     like = statement.args.get("like")
     if like is None:
         return describe_table(table)
     kept = set(like_filter([c.name for c in table.columns], literal_text(like)))
     return describe_table(table.model_copy(update={"columns": [c for c in table.columns if c.name in kept]}))
+
+
+def _database_needs(ctx: QueryContext, statement: exp.Show, virtual: VirtualTables) -> list[Requirement]:
+    """SHOW TABLES: any privilege on the database or a table in it."""
+    database = _shown_database(ctx, statement)
+    return [] if virtual.is_virtual_schema(database) else [Requirement(ANY, database or "")]
+
+
+def _table_needs(ctx: QueryContext, statement: exp.Show, _virtual: VirtualTables) -> list[Requirement]:
+    """SHOW COLUMNS / SHOW CREATE TABLE: any privilege on the table."""
+    database, name = _shown_table(ctx, statement)
+    return [Requirement(ANY, database or "", name)]
 
 
 PARTITION_COLUMNS = ["PartitionId", "PartitionName", "CompactVersion", "VisibleVersion", "VisibleVersionTime",
@@ -164,10 +187,10 @@ def _show_partitions_needs(ctx: QueryContext, statement: extended.ShowPartitions
 
 def register(statements: StatementRegistry) -> None:
     """Add this module's statements, each with the privileges it needs."""
-    statements.add_show("TABLES", _show_tables)
+    statements.add_show("TABLES", _show_tables, needs=_database_needs)
     statements.add_show("DATABASES", _show_databases)
     statements.add_show("SCHEMAS", _show_databases)
-    statements.add_show("CREATE TABLE", _show_create_table)
-    statements.add_show("COLUMNS", _show_columns)
+    statements.add_show("CREATE TABLE", _show_create_table, needs=_table_needs)
+    statements.add_show("COLUMNS", _show_columns, needs=_table_needs)
     statements.add(exp.Describe, describe, needs=_describe_needs)
     statements.add(extended.ShowPartitions, show_partitions, needs=_show_partitions_needs)
