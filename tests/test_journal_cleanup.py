@@ -16,7 +16,7 @@ import pytest
 
 from cairn.api import load_config
 from cairn.errors import NotLeaderError
-from cairn.fe.cluster import builtin_volume
+from cairn.journal.cluster import builtin_volume
 from cairn.fe.frontend import Frontend
 from cairn.server.session import Session
 from cairn.journal.history import CLOCK_MARGIN_SECONDS

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from cairn.api import load_config
 from cairn.errors import CairnError
-from cairn.fe.cluster import clusters_on_volume
+from cairn.journal.cluster import clusters_on_volume
 from cairn.snapshot.listing import list_snapshots, newest_complete
 from cairn.snapshot.location import parse_location
 from cairn.snapshot.verify import verify_snapshot

@@ -24,7 +24,6 @@ import pyarrow as pa
 import pyarrow.flight as flight
 from pydantic import BaseModel, ValidationError
 
-from cairn.compaction.merge import merge_rowsets
 from cairn.compute.flight_auth import RequireCredential
 from cairn.compute.fragment import fragment, parquet_source
 from cairn.compute.requests import (
@@ -39,6 +38,7 @@ from cairn.config.cluster_credential import CREDENTIAL_ENV
 from cairn.config.cluster_tls import read_pem
 from cairn.config.cn_config import CnConfig
 from cairn.errors import CairnError, ConfigError, VolumeNotRegisteredError
+from cairn.lake.merge import merge_rowsets
 from cairn.lake.rowset_writer import write_rowsets
 from cairn.secrets import redact
 from cairn.storage.engine_sandbox import SandboxedEngine

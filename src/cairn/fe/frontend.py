@@ -20,10 +20,10 @@ from cairn.compaction.scheduler import CompactionScheduler
 from cairn.compute.node_access import NodeDataAccess
 from cairn.compute.registry import ComputeNodeRegistry
 from cairn.config.fe_config import FeConfig
-from cairn.fe.cluster import builtin_volume, choose_cluster, write_cluster_file
 from cairn.fe.committer import JournalCommitter
 from cairn.fe.metrics import FrontendMetrics
 from cairn.fe.scheduler import BackgroundScheduler
+from cairn.journal.cluster import builtin_volume, choose_cluster, write_cluster_file
 from cairn.journal.entry import JournalEntry
 from cairn.journal.image import CheckpointImage
 from cairn.journal.incarnation import choose_incarnation, create_incarnation, new_cluster_incarnation

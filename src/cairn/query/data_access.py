@@ -19,6 +19,7 @@ from sqlglot import exp
 from cairn.catalog.model import Table
 from cairn.catalog.types import parse_type
 from cairn.lake.manifest import MANIFESTS, Rowset
+from cairn.lake.merge import merge_rowsets
 from cairn.lake.rowset_writer import WrittenRowset, write_rowsets
 from cairn.lake.sqltext import ident, string_list
 from cairn.query.pushdown import PartialAggregate, ScanFilter
@@ -175,8 +176,6 @@ class LocalDataAccess:
         return write_rowsets(con, select_sql, store, keys, db_id, table, scratch)
 
     def compact(self, store: ObjectStore, rowsets: list[Rowset], target_key: str) -> Rowset:
-        from cairn.compaction.merge import merge_rowsets
-
         return merge_rowsets(self.engine, store, self.cache, rowsets, target_key)
 
     def bind(self, con: duckdb.DuckDBPyConnection, view_name: str, scan: TableScan) -> list[str]:

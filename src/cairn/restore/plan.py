@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from cairn.config.fe_config import FeConfig
 from cairn.errors import CairnError
-from cairn.fe.cluster import builtin_volume
+from cairn.journal.cluster import builtin_volume
 from cairn.journal.incarnation import list_incarnations
 from cairn.restore.snapshot_yaml import ClusterSnapshotYaml
 from cairn.snapshot.listing import list_snapshots, newest_complete

@@ -15,7 +15,7 @@ from cairn.catalog.model import CatalogState, ComputeNode, FrontendNode
 from cairn.catalog.ops import Superseded, parse_op
 from cairn.config.fe_config import FeConfig
 from cairn.errors import CairnError
-from cairn.fe.cluster import write_cluster_file
+from cairn.journal.cluster import write_cluster_file
 from cairn.journal.image import CheckpointImage, make_image, write_image
 from cairn.journal.incarnation import Incarnation, create_incarnation, list_incarnations
 from cairn.journal.log import AppendConflict, Journal
