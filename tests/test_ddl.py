@@ -51,6 +51,33 @@ def test_show_create_table_round_trips(session: Session) -> None:
             (original.buckets, original.distribution_columns, original.key_columns)
 
 
+ODD_NAMES = (
+    'CREATE TABLE `odd``table name` (`col``umn one` INT COMMENT "a \\"quoted\\" \\\\ comment", '
+    '`day` DATE, `note` VARCHAR(20) DEFAULT "say \\"hi\\"") COMMENT "the \\"odd\\" one" '
+    'PARTITION BY RANGE(`day`) (PARTITION `p one` VALUES LESS THAN ("2024-01-01"), '
+    'PARTITION p2 VALUES LESS THAN ("2025-01-01")) DISTRIBUTED BY HASH(`col``umn one`) BUCKETS 3'
+)
+
+
+def test_show_create_table_quotes_names_so_its_output_runs_again(session: Session) -> None:
+    session.execute_script("CREATE DATABASE a; CREATE DATABASE b; USE a;")
+    session.execute(ODD_NAMES)
+    ddl = session.execute("SHOW CREATE TABLE `odd``table name`").rows()[0][1]
+    assert "`odd``table name`" in ddl and "`col``umn one`" in ddl and "`p one`" in ddl
+    session.execute("USE b")
+    session.execute(ddl)
+    assert session.execute("SHOW TABLES").rows() == [("odd`table name",)]
+    assert session.execute("SHOW CREATE TABLE `odd``table name`").rows()[0][1] == ddl
+    databases = session.catalog.state.databases
+    original, copy = databases["a"].tables["odd`table name"], databases["b"].tables["odd`table name"]
+    assert copy.columns == original.columns and copy.comment == original.comment == 'the "odd" one'
+    assert original.columns[0].comment == 'a "quoted" \\ comment'
+    assert [(p.name, p.upper) for p in copy.partitions] == [(p.name, p.upper) for p in original.partitions]
+    assert (copy.buckets, copy.distribution_columns) == (original.buckets, original.distribution_columns)
+    session.execute("INSERT INTO `odd``table name` (`col``umn one`, `day`) VALUES (1, '2023-05-01')")
+    assert session.execute("SELECT `col``umn one`, `note` FROM `odd``table name`").rows() == [(1, 'say "hi"')]
+
+
 def test_list_and_unpartitioned_tables_and_partition_changes(session: Session) -> None:
     session.execute_script("CREATE DATABASE d; USE d;")
     session.execute("CREATE TABLE l (id INT, city VARCHAR(10)) PARTITION BY LIST(city) "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 import time
 
 import pyarrow as pa
@@ -21,6 +22,9 @@ from cairn.sql.registry import Requirement, StatementRegistry
 from cairn.sql.result import ResultSet
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def like_filter(names: list[str], pattern: str | None) -> list[str]:
     """Names matching a SQL LIKE pattern (case-insensitive, as MySQL compares names)."""
     if pattern is None:
@@ -30,7 +34,18 @@ def like_filter(names: list[str], pattern: str | None) -> list[str]:
 
 
 def _quote(name: str) -> str:
-    return f"`{name}`"
+    """A backquoted identifier; a backquote inside is doubled, as MySQL and StarRocks read it."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _partition_name(name: str) -> str:
+    """A partition name as StarRocks shows it: bare when it is a plain identifier, else backquoted."""
+    return name if _PLAIN_NAME.fullmatch(name) else _quote(name)
+
+
+def _string(text: str) -> str:
+    """A double-quoted string literal with backslashes and double quotes escaped."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _format_time(seconds: float) -> str:
@@ -44,32 +59,32 @@ def show_create_table(db_name: str, table: Table) -> str:
         parts = [_quote(column.name), column.type.lower(), "NULL" if column.nullable else "NOT NULL"]
         if column.default is not None:
             default = column.default
-            parts.append("DEFAULT CURRENT_TIMESTAMP" if default == "CURRENT_TIMESTAMP" else f'DEFAULT "{default}"')
-        parts.append(f'COMMENT "{column.comment}"')
+            parts.append("DEFAULT CURRENT_TIMESTAMP" if default == "CURRENT_TIMESTAMP" else f"DEFAULT {_string(default)}")
+        parts.append(f"COMMENT {_string(column.comment)}")
         lines.append("  " + " ".join(parts))
     ddl = f"CREATE TABLE {_quote(table.name)} (\n" + ",\n".join(lines) + "\n) ENGINE=OLAP \n"
     if table.key_columns:
         ddl += f"{table.keys_type} KEY({', '.join(map(_quote, table.key_columns))})\n"
     if table.comment:
-        ddl += f'COMMENT "{table.comment}"\n'
+        ddl += f"COMMENT {_string(table.comment)}\n"
     if table.partition_type == "RANGE":
         parts = []
         for p in table.partitions:
-            bound = "MAXVALUE" if p.upper is None else "(" + ", ".join(f'"{v}"' for v in p.upper) + ")"
-            parts.append(f"PARTITION {p.name} VALUES LESS THAN {bound}")
+            bound = "MAXVALUE" if p.upper is None else "(" + ", ".join(_string(v) for v in p.upper) + ")"
+            parts.append(f"PARTITION {_partition_name(p.name)} VALUES LESS THAN {bound}")
         ddl += f"PARTITION BY RANGE({', '.join(map(_quote, table.partition_columns))})\n(" + ",\n".join(parts) + ")\n"
     elif table.partition_type == "LIST":
         parts = []
         for p in table.partitions:
-            rows = ", ".join("(" + ", ".join(f'"{v}"' for v in row) + ")" for row in p.values or [])
-            parts.append(f"PARTITION {p.name} VALUES IN ({rows})")
+            rows = ", ".join("(" + ", ".join(_string(v) for v in row) + ")" for row in p.values or [])
+            parts.append(f"PARTITION {_partition_name(p.name)} VALUES IN ({rows})")
         ddl += f"PARTITION BY LIST({', '.join(map(_quote, table.partition_columns))})\n(" + ",\n".join(parts) + ")\n"
     if table.distribution_columns:
         ddl += f"DISTRIBUTED BY HASH({', '.join(map(_quote, table.distribution_columns))}) BUCKETS {table.buckets} \n"
     else:
         ddl += f"DISTRIBUTED BY RANDOM BUCKETS {table.buckets} \n"
     if table.properties:
-        ddl += "PROPERTIES (\n" + ",\n".join(f'"{k}" = "{v}"' for k, v in table.properties.items()) + "\n)"
+        ddl += "PROPERTIES (\n" + ",\n".join(f"{_string(k)} = {_string(v)}" for k, v in table.properties.items()) + "\n)"
     return ddl.rstrip() + ";"
 
 
