@@ -67,7 +67,8 @@ def _show_variables(query: QueryContext, fe: Frontend, statement: exp.Show) -> R
     names = sorted(set(DEFAULTS) | set(query.variables))
     like = statement.args.get("like")
     names = like_filter(names, literal_text(like) if like is not None else None)
-    rows = [(n, "" if get_variable(query.variables, n) is None else str(get_variable(query.variables, n))) for n in names]
+    values = {n: get_variable(query.variables, n) for n in names}
+    rows = [(n, "" if value is None else str(value)) for n, value in values.items()]
     return ResultSet.from_rows(["Variable_name", "Value"], rows)
 
 

@@ -21,7 +21,6 @@ from cairn.sql.refusals import not_supported
 from cairn.sql.registry import Requirement, StatementRegistry
 from cairn.sql.result import ResultSet
 
-
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -59,7 +58,8 @@ def show_create_table(db_name: str, table: Table) -> str:
         parts = [_quote(column.name), column.type.lower(), "NULL" if column.nullable else "NOT NULL"]
         if column.default is not None:
             default = column.default
-            parts.append("DEFAULT CURRENT_TIMESTAMP" if default == "CURRENT_TIMESTAMP" else f"DEFAULT {_string(default)}")
+            shown = "CURRENT_TIMESTAMP" if default == "CURRENT_TIMESTAMP" else _string(default)
+            parts.append(f"DEFAULT {shown}")
         parts.append(f"COMMENT {_string(column.comment)}")
         lines.append("  " + " ".join(parts))
     ddl = f"CREATE TABLE {_quote(table.name)} (\n" + ",\n".join(lines) + "\n) ENGINE=OLAP \n"
@@ -84,7 +84,8 @@ def show_create_table(db_name: str, table: Table) -> str:
     else:
         ddl += f"DISTRIBUTED BY RANDOM BUCKETS {table.buckets} \n"
     if table.properties:
-        ddl += "PROPERTIES (\n" + ",\n".join(f"{_string(k)} = {_string(v)}" for k, v in table.properties.items()) + "\n)"
+        pairs = [f"{_string(k)} = {_string(v)}" for k, v in table.properties.items()]
+        ddl += "PROPERTIES (\n" + ",\n".join(pairs) + "\n)"
     return ddl.rstrip() + ";"
 
 

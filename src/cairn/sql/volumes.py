@@ -33,7 +33,8 @@ def _volume_type(text: str) -> VolumeType:
         raise StorageVolumeError(f"Unknown storage volume type '{text}'; expected S3 or LOCAL") from None
 
 
-def create_storage_volume(query: QueryContext, fe: Frontend, statement: extended.CreateStorageVolumeStatement) -> ResultSet:
+def create_storage_volume(query: QueryContext, fe: Frontend,
+                          statement: extended.CreateStorageVolumeStatement) -> ResultSet:
     properties = dict(statement.properties)
     enabled = properties.get("enabled", "true").lower() != "false"
     volume = StorageVolume(name=statement.name, type=_volume_type(statement.type), locations=statement.locations,
@@ -57,7 +58,8 @@ def create_storage_volume(query: QueryContext, fe: Frontend, statement: extended
     return ResultSet.ok()
 
 
-def alter_storage_volume(query: QueryContext, fe: Frontend, statement: extended.AlterStorageVolumeStatement) -> ResultSet:
+def alter_storage_volume(query: QueryContext, fe: Frontend,
+                         statement: extended.AlterStorageVolumeStatement) -> ResultSet:
     current = fe.catalog.storage_volume(statement.name)
     properties = dict(statement.properties)
     enabled = properties.pop("enabled", None)
