@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from cairn.catalog.model import Table
 from cairn.lake.manifest import ColumnStats, Rowset
 from cairn.lake.routing import BUCKET_COLUMN, PARTITION_COLUMN
+from cairn.lake.sqltext import literal
 from cairn.storage.checksum import checksum_file
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import IO_CONCURRENCY, ObjectStore
@@ -57,7 +58,7 @@ def write_routed(con: duckdb.DuckDBPyConnection, select_sql: str,
     """Write the rows of `select_sql` (with partition and bucket columns) as Parquet files, one folder
     per (partition index, bucket). Returns the row count and (partition index, bucket, file) triples."""
     directory.mkdir(parents=True, exist_ok=True)
-    written = con.execute(f"COPY ({select_sql}) TO '{directory.as_posix()}' (FORMAT PARQUET, "
+    written = con.execute(f"COPY ({select_sql}) TO {literal(directory.as_posix())} (FORMAT PARQUET, "
                           f"PARTITION_BY ({PARTITION_COLUMN}, {BUCKET_COLUMN}), "
                           f"ROW_GROUP_SIZE {ROW_GROUP_SIZE}, OVERWRITE_OR_IGNORE)").fetchall()[0][0]
     found = []

@@ -20,7 +20,8 @@ SOURCE = "__cairn_source"
 
 
 def _values_sql(values: exp.Values, as_text: bool) -> str:
-    """DuckDB SQL for a VALUES list, optionally with every value as text (coerced per column later)."""
+    """DuckDB SQL that keeps a VALUES list as the temporary table SOURCE, optionally with every value
+    as text (coerced per column later)."""
     rows = []
     width = None
     for row in values.expressions:
@@ -32,8 +33,11 @@ def _values_sql(values: exp.Values, as_text: bool) -> str:
         if as_text:
             items = [exp.cast(item.copy(), "VARCHAR") for item in items]
         rows.append(exp.Tuple(expressions=items))
-    names = ", ".join(f"c{i}" for i in range(width or 0))
-    return f"SELECT * FROM ({exp.Values(expressions=rows).sql(dialect='duckdb')}) AS v({names})"
+    alias = exp.TableAlias(this=exp.to_identifier("v"), columns=[exp.to_identifier(f"c{i}") for i in range(width or 0)])
+    rows_query = exp.select("*").from_(exp.Values(expressions=rows, alias=alias))
+    create = exp.Create(kind="TABLE", this=exp.to_table(SOURCE), expression=rows_query,
+                        properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
+    return create.sql(dialect="duckdb")
 
 
 def insert(query: QueryContext, fe: Frontend, statement: exp.Insert) -> ResultSet:
@@ -58,9 +62,9 @@ def insert(query: QueryContext, fe: Frontend, statement: exp.Insert) -> ResultSe
             source = source.copy()
             views = bind_tables(query, fe.engine, source, con, pinned)
             try:
-                con.execute(f"CREATE TEMP TABLE {SOURCE} AS {_values_sql(source, as_text=False)}")
+                con.execute(_values_sql(source, as_text=False))
             except duckdb.Error:
-                con.execute(f"CREATE TEMP TABLE {SOURCE} AS {_values_sql(source, as_text=True)}")
+                con.execute(_values_sql(source, as_text=True))
             relation = SOURCE
         else:
             sql, views = prepare(query, fe.engine, source, con, pinned)
