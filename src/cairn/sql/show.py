@@ -192,6 +192,8 @@ def show_partitions(query: QueryContext, fe: Frontend, statement: extended.ShowP
 
 
 def _describe_needs(ctx: QueryContext, statement: exp.Describe, _virtual: VirtualTables) -> list[Requirement]:
+    if not isinstance(statement.this, (exp.Table, exp.Identifier, exp.Column)):
+        return []  # EXPLAIN: the handler refuses it
     database, name = table_name(ctx, statement.this)
     return [Requirement("SELECT", database or "", name)]
 
