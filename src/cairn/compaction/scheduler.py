@@ -133,8 +133,8 @@ class CompactionScheduler:
             with table_commit_lock(keys.cluster_id, c.table.id):
                 version, manifest = self._rebase(c, store, merged)
                 key = keys.partition_manifest(c.db.id, c.table.id, c.partition.id, version)
+                pinned += access.pin([key])  # before the put, as the target above
                 store.put_if_absent(key, manifest.to_bytes())
-                pinned += access.pin([key])
                 change = PartitionVersion(partition_id=c.partition.id, version=version, manifest_key=key,
                                           row_count=manifest.row_count, data_size=manifest.data_size,
                                           compaction=True)

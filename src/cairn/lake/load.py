@@ -181,20 +181,6 @@ def _commit(loads: LoadContext, db: Database, table: Table, written: list[Writte
         base_keys = [key for _, key in bases.values() if key]
         base_manifests = dict(zip(base_keys, MANIFESTS.get_many(store, base_keys)))
         versions = []
-        new_manifests: list[str] = []
-        for partition_id, items in by_partition.items():
-            version, base_key = bases[partition_id]
-            manifest = PartitionManifest(table_id=table.id, partition_id=partition_id, version=version + 1)
-            if base_key:
-                manifest.tablets = {t: list(r) for t, r in base_manifests[base_key].tablets.items()}
-            for item in items:
-                manifest.tablets.setdefault(item.tablet_id, []).append(item.rowset)
-            key = loads.keys.partition_manifest(db.id, table.id, partition_id, version + 1)
-            store.put_if_absent(key, manifest.to_bytes())
-            new_manifests.append(loads.writer.pin([key])[0])
-            versions.append(PartitionVersion(partition_id=partition_id, version=version + 1, manifest_key=key,
-                                             row_count=manifest.row_count, data_size=manifest.data_size))
-
         def build(catalog: Catalog) -> CommitVersions:
             _, current = catalog.table(db.name, table.name)
             if current.id != table.id:
@@ -207,7 +193,21 @@ def _commit(loads: LoadContext, db: Database, table: Table, written: list[Writte
             return CommitVersions(db_id=db.id, table_id=table.id, txn_id=catalog.allocate_ids(1)[0],
                                   label=label, versions=versions)
 
+        new_manifests: list[str] = []
         try:
+            for partition_id, items in by_partition.items():
+                version, base_key = bases[partition_id]
+                manifest = PartitionManifest(table_id=table.id, partition_id=partition_id, version=version + 1)
+                if base_key:
+                    manifest.tablets = {t: list(r) for t, r in base_manifests[base_key].tablets.items()}
+                for item in items:
+                    manifest.tablets.setdefault(item.tablet_id, []).append(item.rowset)
+                key = loads.keys.partition_manifest(db.id, table.id, partition_id, version + 1)
+                # Pinned before the put: once put, it ages toward vacuum's margin however long this thread stalls.
+                new_manifests.append(loads.writer.pin([key])[0])
+                store.put_if_absent(key, manifest.to_bytes())
+                versions.append(PartitionVersion(partition_id=partition_id, version=version + 1, manifest_key=key,
+                                                 row_count=manifest.row_count, data_size=manifest.data_size))
             entry = loads.committer.commit(build)
         finally:
             loads.writer.release(new_manifests)

@@ -1,5 +1,8 @@
 """Pins: object keys that vacuum must keep although no visible version references them yet (or
-any more): what running statements read and what in-flight loads and compactions wrote."""
+any more): what running statements read and what in-flight loads and compactions wrote.
+
+A writer pins a key *before* it puts the object: vacuum spares unpinned objects only while they are
+younger than its age margin, and a thread may stall past that margin between a put and a pin."""
 
 from __future__ import annotations
 

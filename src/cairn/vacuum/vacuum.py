@@ -4,7 +4,9 @@ An object is deleted only when two runs, at least `vacuum_grace_period_seconds` 
 it outside the live set and older than the grace period — so a statement that began reading an
 old version just before a run is never robbed of its files. Objects written after the live set was
 computed are never candidates: only those older than it by MIN_AGE_SECONDS (a margin for stores
-that keep modification times in whole seconds) are; loads pin what they write until they commit.
+that keep modification times in whole seconds) are. That margin covers what is put after the live
+set, never what was put before it: loads and compactions pin each key before they put its object and
+hold the pin until their commit (a listing in whole seconds can make an object a second older).
 """
 
 from __future__ import annotations
