@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from typing import Any, ClassVar
+from typing import ClassVar, Self
 
 from pydantic import BaseModel, ValidationError
 
@@ -31,7 +31,7 @@ class VersionedModel(BaseModel):
         return zlib.compress(data, 3) if self.COMPRESSED else data
 
     @classmethod
-    def from_bytes(cls, data: bytes, key: str) -> Any:
+    def from_bytes(cls, data: bytes, key: str) -> Self:
         """Parse and validate `data` read from `key`; raise cls.ERROR if it is damaged or too new."""
         try:
             raw = zlib.decompress(data) if cls.COMPRESSED else data

@@ -15,7 +15,7 @@ from cairn.api import load_config
 from cairn.errors import CairnError
 from cairn.journal.cluster import clusters_on_volume
 from cairn.snapshot.listing import list_snapshots, newest_complete
-from cairn.snapshot.location import parse_location
+from cairn.snapshot.location import SnapshotLocation, parse_location
 from cairn.snapshot.verify import verify_snapshot
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import ObjectStore, open_store
@@ -29,7 +29,7 @@ err = Console(stderr=True)
 ConfOption = Annotated[Optional[Path], typer.Option("--conf", help="fe.conf with the aws_s3_* storage settings")]
 
 
-def _open(path: str, conf: Path | None):
+def _open(path: str, conf: Path | None) -> tuple[SnapshotLocation, ObjectStore]:
     location = parse_location(path, load_config(conf) if conf else None)
     return location, open_store(location.volume)
 

@@ -20,7 +20,8 @@ def free_port() -> int:
     """A TCP port on loopback that nothing listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def is_listening(port: int) -> bool:
@@ -34,7 +35,7 @@ def is_listening(port: int) -> bool:
 class LocalNode:
     """One child compute node: its process and the address the FE registers."""
 
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     heartbeat_port: int
     log: Path
 

@@ -77,7 +77,7 @@ def parse(model: type[RequestT], data: bytes) -> RequestT:
         raise refused(exc) from None
 
 
-class ComputeService(flight.FlightServerBase):
+class ComputeService(flight.FlightServerBase):  # type: ignore[misc]  # pyarrow ships no types
     """The Flight server of one compute node. Every call must carry the cluster credential."""
 
     def __init__(self, config: CnConfig, location: str) -> None:

@@ -31,7 +31,7 @@ def node_report(service: ComputeService) -> NodeReport:
                       heartbeat_service_port=config.heartbeat_service_port, brpc_port=config.brpc_port,
                       start_time=service.started_at, version=__version__, cpu_cores=os.cpu_count() or 1,
                       running=service.running, cache_used_bytes=stats.used_bytes,
-                      cache_capacity_bytes=stats.capacity_bytes, cache_hits=stats.hits, cache_misses=stats.misses,
+                      cache_capacity_bytes=stats.capacity_bytes or 0, cache_hits=stats.hits, cache_misses=stats.misses,
                       counters={**dict(service.counters), "cache_evictions": stats.evictions,
                                 "cache_corrupt_refetches": stats.corrupt_refetches})
 

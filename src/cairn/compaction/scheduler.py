@@ -157,7 +157,7 @@ class CompactionScheduler:
         table = db.tables.get(c.table.name) if db is not None and db.id == c.db.id else None
         return table.partition_by_id(c.partition.id) if table is not None and table.id == c.table.id else None
 
-    def _rebase(self, c: _Candidate, store, merged: dict[int, tuple[list[str], Rowset]]
+    def _rebase(self, c: _Candidate, store: ObjectStore, merged: dict[int, tuple[list[str], Rowset]]
                 ) -> tuple[int, PartitionManifest]:
         """The next version of the partition as it is now, with each merged prefix replaced."""
         with self.catalog.lock:

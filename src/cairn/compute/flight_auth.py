@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 REFUSED = "Access denied: this compute node serves only its cluster's FEs; the call {why} the cluster credential"
 
 
-class _SendCredential(flight.ClientMiddleware):
+class _SendCredential(flight.ClientMiddleware):  # type: ignore[misc]  # pyarrow ships no types
     def __init__(self, value: str) -> None:
         self._value = value
 
@@ -22,7 +22,7 @@ class _SendCredential(flight.ClientMiddleware):
         return {CREDENTIAL_HEADER: self._value}
 
 
-class SendCredential(flight.ClientMiddlewareFactory):
+class SendCredential(flight.ClientMiddlewareFactory):  # type: ignore[misc]  # pyarrow ships no types
     """Client middleware: every call carries the cluster credential."""
 
     def __init__(self, credential: str) -> None:
@@ -32,7 +32,7 @@ class SendCredential(flight.ClientMiddlewareFactory):
         return _SendCredential(self._value)
 
 
-class RequireCredential(flight.ServerMiddlewareFactory):
+class RequireCredential(flight.ServerMiddlewareFactory):  # type: ignore[misc]  # pyarrow ships no types
     """Server middleware: a call without the cluster credential, or with another, is refused
     before it reaches the service (and logged, without what was presented)."""
 

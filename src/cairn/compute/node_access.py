@@ -210,7 +210,7 @@ class NodeDataAccess:
             return keys
         # Arrow carries some types differently (HUGEINT comes back as DECIMAL(38,0)): cast them back.
         shape = con.sql(on_nothing)
-        request = ScanRequest(volume=VolumeRef.of(scan.store.volume),  # type: ignore[arg-type]
+        request = ScanRequest(volume=VolumeRef.of(scan.store.volume),
                               cluster_id=ClusterKeys.of_key(keys[0]).cluster_id, table=table, rowsets=[], columns=scan.columns, filters=scan.filters,
                               aggregate=scan.aggregate)
 
@@ -231,7 +231,7 @@ class NodeDataAccess:
               db_id: int, table: Table, scratch: Path) -> tuple[int, list[WrittenRowset]]:
         if not self.uses_nodes():
             return self.local.write(con, select_sql, store, keys, db_id, table, scratch)
-        request = WriteRequest(volume=VolumeRef.of(store.volume),  # type: ignore[arg-type]
+        request = WriteRequest(volume=VolumeRef.of(store.volume),
                                cluster_id=keys.cluster_id, db_id=db_id, table=table)
         descriptor = flight.FlightDescriptor.for_command(request.model_dump_json().encode())
 
@@ -256,7 +256,7 @@ class NodeDataAccess:
     def compact(self, store: ObjectStore, rowsets: list[Rowset], target_key: str) -> Rowset:
         if not self.uses_nodes():
             return self.local.compact(store, rowsets, target_key)
-        body = CompactRequest(volume=VolumeRef.of(store.volume),  # type: ignore[arg-type]
+        body = CompactRequest(volume=VolumeRef.of(store.volume),
                               cluster_id=ClusterKeys.of_key(target_key).cluster_id, rowsets=rowsets, target_key=target_key).model_dump_json()
 
         def compact_on(node: NodeState, _items: list[int]) -> Rowset:

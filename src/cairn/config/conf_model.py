@@ -86,7 +86,7 @@ class ConfModel(BaseModel):
         known = cls.keys()
         accepted = {k: v for k, v in values.items() if k in known}
         try:
-            config = cls(**accepted)
+            config = cls.model_validate(accepted)
         except ValidationError as exc:
             first = exc.errors()[0]
             key = ".".join(str(p) for p in first["loc"])

@@ -27,7 +27,7 @@ class FrontendMetrics:
         self.loads = Counter("cairn_loads_total", "Committed loads, by source", ["source"], registry=self.registry)
         self.loaded_rows = Counter("cairn_loaded_rows_total", "Rows committed by loads", registry=self.registry)
         self.filtered_rows = Counter("cairn_filtered_rows_total", "Rows filtered by loads", registry=self.registry)
-        gauges = {
+        gauges: dict[str, tuple[str, Callable[[], float]]] = {
             "cairn_journal_id": ("Journal id of the catalog this FE serves", journal_id),
             "cairn_journal_rejected_entries": ("Journal entries this FE found not to authenticate and did not apply",
                                                journal_rejected),

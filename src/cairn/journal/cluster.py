@@ -57,7 +57,8 @@ def read_cluster_file(meta_dir: Path) -> str | None:
     file = meta_dir / CLUSTER_FILE
     if not file.exists():
         return None
-    return json.loads(file.read_text())["cluster_id"]
+    cluster_id: str = json.loads(file.read_text())["cluster_id"]
+    return cluster_id
 
 
 def write_cluster_file(meta_dir: Path, cluster_id: str, location: str) -> None:

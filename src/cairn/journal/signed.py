@@ -11,7 +11,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from pydantic import PrivateAttr
 
@@ -81,7 +81,7 @@ class SignedModel(VersionedModel):
         return zlib.compress(data, 3) if self.COMPRESSED else data
 
     @classmethod
-    def from_bytes(cls, data: bytes, key: str) -> Any:
+    def from_bytes(cls, data: bytes, key: str) -> Self:
         """Parse, authenticate and (when authentic) open the secrets of the object at `key`.
         The result's `authenticity` says what was found; the caller decides what to trust."""
         model = super().from_bytes(data, key)

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from cairn.catalog.model import CatalogState
 from cairn.errors import CairnError, ObjectNotFoundError
 from cairn.journal.image import CheckpointImage
-from cairn.lake.manifest import PartitionManifest
+from cairn.lake.manifest import PartitionManifest, Rowset
 from cairn.snapshot.contents import table_checksum
 from cairn.snapshot.manifest import SnapshotManifest
 from cairn.storage.checksum import checksum_bytes
@@ -109,7 +109,7 @@ class ProvenObjects:
 
 def _check_tables(manifest: SnapshotManifest, proven: ProvenObjects, report: VerifyReport) -> None:
     """Recount each table from the Parquet objects just proven, and compare with the manifest."""
-    by_table: dict[int, list] = defaultdict(list)
+    by_table: dict[int, list[Rowset]] = defaultdict(list)
     for partition in proven.manifests:
         by_table[partition.table_id].extend(partition.rowsets())
     for digest in manifest.tables:

@@ -7,6 +7,7 @@ backend failure becomes StorageError, or StorageUnavailableError when retrying m
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,7 @@ from urllib.parse import urlparse
 
 import obstore
 import obstore.exceptions as obx
-from obstore.store import LocalStore, S3Store
+from obstore.store import ClientConfig, LocalStore, RetryConfig, S3Config, S3Store
 
 from cairn.errors import (
     ObjectExistsError,
@@ -69,8 +70,8 @@ def _translate(exc: Exception, action: str, key: str, where: str) -> Exception:
 class ObjectStore:
     """A storage volume's objects, addressed by keys relative to its location."""
 
-    def __init__(self, store: obstore.store.ObjectStore, description: str, local_root: Path | None = None,
-                 volume: StorageVolume | None = None, faults: FaultInjector | None = None):
+    def __init__(self, store: obstore.store.ObjectStore, description: str, *, volume: StorageVolume,
+                 local_root: Path | None = None, faults: FaultInjector | None = None) -> None:
         self._store = store
         # The definition this store was opened from, so work can be handed to a compute node.
         self.volume = volume
@@ -142,7 +143,7 @@ class ObjectStore:
             raise StorageUnavailableError(f"object storage {self.description} is unreachable while trying "
                                           f"to list '{prefix}' (injected fault, after {listed} objects)")
 
-    def list_folders(self, prefix: str) -> list[str]:
+    def list_folders(self, prefix: str) -> builtins.list[str]:
         """Return the names of the immediate sub-folders of `prefix` ('' = the volume's root)."""
         folder = prefix.strip("/")
         self._inject(Op.LIST, prefix)
@@ -222,24 +223,26 @@ def _s3_store(volume: StorageVolume) -> tuple[obstore.store.ObjectStore, str]:
         endpoint = "http://" + endpoint
     path_style = props.get("aws.s3.enable_path_style_access")
     virtual_hosted = (path_style or "").lower() == "false" if endpoint else True
-    kwargs: dict = {
-        "prefix": parsed.path.strip("/") or None,
+    config: S3Config = {
         "region": props.get("aws.s3.region") or "us-east-1",
         "virtual_hosted_style_request": virtual_hosted,
-        "client_options": {"allow_http": True, "timeout": f"{int(props.get(REQUEST_TIMEOUT_PROPERTY, 60000))}ms",
-                           "connect_timeout": "5s"},
-        "retry_config": {"max_retries": 3, "retry_timeout": timedelta(seconds=20),
-                         "backoff": {"init_backoff": timedelta(milliseconds=100),
-                                     "max_backoff": timedelta(seconds=2), "base": 2}},
     }
     if endpoint:
-        kwargs["endpoint"] = endpoint
+        config["endpoint"] = endpoint
     if "aws.s3.access_key" in props:
-        kwargs["access_key_id"] = props["aws.s3.access_key"]
-        kwargs["secret_access_key"] = props["aws.s3.secret_key"]
+        config["access_key_id"] = props["aws.s3.access_key"]
+        config["secret_access_key"] = props["aws.s3.secret_key"]
     elif props.get("aws.s3.use_aws_sdk_default_behavior", "").lower() != "true":
-        kwargs["skip_signature"] = False
-    store = S3Store(parsed.netloc, **kwargs)
+        config["skip_signature"] = False
+    client_options: ClientConfig = {
+        "allow_http": True, "timeout": f"{int(props.get(REQUEST_TIMEOUT_PROPERTY, 60000))}ms", "connect_timeout": "5s",
+    }
+    retry_config: RetryConfig = {
+        "max_retries": 3, "retry_timeout": timedelta(seconds=20),
+        "backoff": {"init_backoff": timedelta(milliseconds=100), "max_backoff": timedelta(seconds=2), "base": 2},
+    }
+    store = S3Store(parsed.netloc, prefix=parsed.path.strip("/") or None, config=config,
+                    client_options=client_options, retry_config=retry_config)
     where = f"s3://{parsed.netloc}{parsed.path}" + (f" (endpoint {endpoint})" if endpoint else "")
     return store, where
 

@@ -101,8 +101,8 @@ def _add_versions(sources: LiveSources, live: LiveSet, state: CatalogState) -> N
     for db in state.databases.values():
         store = sources.stores(db.storage_volume)
         keys = [p.manifest_key for t in db.tables.values() for p in t.partitions if p.manifest_key]
-        live.keys[db.storage_volume].update(keys)  # type: ignore[arg-type]
-        for manifest in MANIFESTS.get_many(store, keys):  # type: ignore[arg-type]
+        live.keys[db.storage_volume].update(keys)
+        for manifest in MANIFESTS.get_many(store, keys):
             live.keys[db.storage_volume].update(r.key for r in manifest.rowsets())
 
 
