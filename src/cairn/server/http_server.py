@@ -23,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from cairn.errors import BadRequestError, CairnError
 from cairn.fe.frontend import Frontend
-from cairn.restore.startup import RESTORE_STATE_PATH
+from cairn.restore.startup import RESTORE_STATE_PATH, RestoreState
 from cairn.server.request_body import BodyFraming, body_framing, copy_body
 from cairn.server.stream_load import (
     StreamLoadAnswer,
@@ -58,7 +58,7 @@ class _AdmittedLoad:
 class HttpFrontDoor:
     """A threaded HTTP server; one thread per request, stopped by `close`."""
 
-    def __init__(self, frontend: Frontend, host: str, port: int) -> None:
+    def __init__(self, frontend: Frontend, host: str, port: int, restore_state: RestoreState | None = None) -> None:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # so curl's `Expect: 100-continue` is answered
             admitted: _AdmittedLoad | None = None
@@ -104,8 +104,8 @@ class HttpFrontDoor:
                     body = {"status": "OK" if ok else "FAILED", "msg": "" if ok else frontend.not_leader_reason}
                     self._send(200 if ok else 503, json.dumps(body).encode())
                 elif self.path == RESTORE_STATE_PATH:
-                    state = getattr(frontend, "restore_state", None)
-                    self._send(200, state.answer() if state else b'{"status": "OK", "state": "finished"}')
+                    self._send(200, restore_state.answer() if restore_state is not None
+                               else b'{"status": "OK", "state": "finished"}')
                 elif self.path == "/metrics":
                     self._send(200, generate_latest(frontend.metrics.registry), CONTENT_TYPE_LATEST)
                 else:

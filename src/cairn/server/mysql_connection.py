@@ -29,7 +29,7 @@ from mysql_mimic.constants import KillKind
 from mysql_mimic.errors import ErrorCode, MysqlError
 from mysql_mimic.stream import ConnectionClosed
 from mysql_mimic.types import Capabilities, ServerStatus
-from sqlglot.tokens import Token
+from sqlglot.tokenizer_core import Token
 
 from cairn.errors import CairnError, SqlSyntaxError
 from cairn.secrets import redact
@@ -96,11 +96,12 @@ class StatementSession(Protocol):
     def idle_timeout(self) -> float: ...
 
 
-class CairnConnection(Connection):
+class CairnConnection(Connection):  # type: ignore[misc]  # mysql_mimic ships no types
     """A connection whose statements run in a `StatementSession`."""
 
     session: StatementSession
     handshake_timeout: float = 10.0
+    _kill: KillKind | None  # set by mysql_mimic's Connection when KILL names this connection or its query
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

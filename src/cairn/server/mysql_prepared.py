@@ -17,7 +17,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import TokenError
-from sqlglot.tokens import Token, TokenType
+from sqlglot.tokenizer_core import Token, TokenType
 
 from cairn.errors import CairnError, SqlSyntaxError
 from cairn.server.mysql_types import CairnColumn

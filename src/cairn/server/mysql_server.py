@@ -21,7 +21,7 @@ from mysql_mimic.session import BaseSession
 from mysql_mimic.stream import MysqlStream
 from mysql_mimic.variables import GlobalVariables, SessionVariables
 from sqlglot import exp
-from sqlglot.tokens import Token
+from sqlglot.tokenizer_core import Token
 
 from cairn.auth.users import auth_string_for
 from cairn.errors import CairnError, SqlSyntaxError
@@ -46,7 +46,7 @@ CLIENT_CHECK_SECONDS = 0.2
 _T = TypeVar("_T")
 
 
-class CairnIdentityProvider(IdentityProvider):
+class CairnIdentityProvider(IdentityProvider):  # type: ignore[misc]  # mysql_mimic ships no types
     """Users come from the catalog; passwords are checked with mysql_native_password."""
 
     def __init__(self, frontend: Frontend) -> None:
@@ -63,7 +63,7 @@ class CairnIdentityProvider(IdentityProvider):
         return User(name=username, auth_string=auth_string or None, auth_plugin="mysql_native_password")
 
 
-class CairnConnectionSession(BaseSession):
+class CairnConnectionSession(BaseSession):  # type: ignore[misc]  # mysql_mimic ships no types
     """One MySQL connection: its variables for the protocol, and the Cairn Session it runs SQL in."""
 
     def __init__(self, frontend: Frontend, statements: StatementRegistry, pool: ThreadPoolExecutor) -> None:
@@ -192,7 +192,7 @@ def outcome_of(result: ResultSet) -> StatementOutcome:
     return StatementOutcome(columns, result.rows(), warnings=len(result.warnings))
 
 
-class CairnMysqlServer(MysqlServer):
+class CairnMysqlServer(MysqlServer):  # type: ignore[misc]  # mysql_mimic ships no types
     """mysql-mimic's server, with every connection a `CairnConnection`."""
 
     def __init__(self, *args: Any, handshake_timeout: float, **kwargs: Any) -> None:

@@ -77,6 +77,10 @@ def _text(column: ResultColumn, value: object) -> bytes:
     return str(value).encode()
 
 
+def _float32_text(column: ResultColumn, value: object) -> bytes:
+    return float32_text(value).encode() if isinstance(value, float) else _text(column, value)
+
+
 def _packer(fmt: str) -> Encoder:
     packer = struct.Struct(fmt)
     return lambda column, value: packer.pack(int(value))
@@ -153,11 +157,11 @@ def mysql_column(name: str, arrow_type: pa.DataType) -> CairnColumn:
         if test(arrow_type):
             temporal = column_type in (ColumnType.DATE, ColumnType.DATETIME)
             decimals = _NOT_FIXED_DECIMALS if column_type in (ColumnType.FLOAT, ColumnType.DOUBLE) else 0
-            extra = {"text_encoder": _text} if temporal else {}
+            text_encoder: Encoder | None = _text if temporal else None
             if column_type is ColumnType.FLOAT:
-                extra = {"text_encoder": lambda c, v: float32_text(v).encode()}
+                text_encoder = _float32_text
             return _column(name, column_type, length=_LENGTHS[column_type], decimals=decimals,
-                               flags=number, binary=True, **extra)
+                               flags=number, binary=True, text_encoder=text_encoder)
     if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
         return _column(name, ColumnType.BLOB, length=_STRING_LENGTH, flags=ColumnDefinition.BINARY_FLAG
                            | ColumnDefinition.BLOB_FLAG, binary=True)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from cairn.config.fe_config import FeConfig
@@ -29,10 +30,11 @@ def configure_logging(level: str) -> None:
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
 
 
-async def _serve(frontend: Frontend, config: FeConfig, ready: "asyncio.Future[None] | None") -> None:
+async def _serve(frontend: Frontend, config: FeConfig, ready: "asyncio.Future[None] | None",
+                 restore_state: RestoreState) -> None:
     mysql = MysqlFrontDoor(frontend, standard_statements(), config.frontend_address, config.query_port,
                            handshake_timeout=config.mysql_handshake_timeout_second)
-    http = HttpFrontDoor(frontend, config.frontend_address, config.http_port)
+    http = HttpFrontDoor(frontend, config.frontend_address, config.http_port, restore_state)
     await mysql.start()
     http.start()
     log.info("FE serving: MySQL on %s:%d, HTTP on %s:%d", config.frontend_address, config.query_port,
@@ -49,7 +51,7 @@ async def _serve(frontend: Frontend, config: FeConfig, ready: "asyncio.Future[No
     await mysql.close()
 
 
-def run_frontend(config: FeConfig, on_ready: "callable | None" = None,
+def run_frontend(config: FeConfig, on_ready: Callable[[Frontend], None] | None = None,
                  restore_from: Path | None = None) -> None:
     """Open the FE described by `config` (first restoring from `restore_from`, a
     cluster_snapshot.yaml) and serve until a stop signal. CairnError at start-up propagates to the
@@ -67,15 +69,15 @@ def run_frontend(config: FeConfig, on_ready: "callable | None" = None,
                 signal.signal(sig, signal.SIG_DFL)
     state.state = "finished"
     frontend = Frontend.open(config)
-    frontend.restore_state = state
     try:
-        asyncio.run(_run(frontend, config, on_ready))
+        asyncio.run(_run(frontend, config, on_ready, state))
     finally:
         frontend.close()
 
 
-async def _run(frontend: Frontend, config: FeConfig, on_ready) -> None:
+async def _run(frontend: Frontend, config: FeConfig, on_ready: Callable[[Frontend], None] | None,
+               restore_state: RestoreState) -> None:
     ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     if on_ready is not None:
         ready.add_done_callback(lambda _: on_ready(frontend))
-    await _serve(frontend, config, ready)
+    await _serve(frontend, config, ready, restore_state)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from email.message import Message
+from io import BufferedIOBase
 from typing import BinaryIO
 
 from cairn.errors import BadRequestError, RequestTooLargeError
@@ -72,7 +73,7 @@ def body_framing(headers: Message, limit: int) -> BodyFraming:
     return BodyFraming(length)
 
 
-def copy_body(source: BinaryIO, framing: BodyFraming, limit: int, target: BinaryIO) -> int:
+def copy_body(source: BufferedIOBase, framing: BodyFraming, limit: int, target: BinaryIO) -> int:
     """Copy the body from `source` to `target` in chunks of at most READ_CHUNK bytes; returns its
     size. Raises TruncatedBodyError when the client stops early, BadRequestError for broken chunked
     framing, RequestTooLargeError as soon as a chunked body passes `limit` bytes."""
@@ -93,7 +94,7 @@ def copy_body(source: BinaryIO, framing: BodyFraming, limit: int, target: Binary
             raise BadRequestError("Malformed chunked body: a chunk is not followed by CRLF")
 
 
-def _copy_exactly(source: BinaryIO, size: int, target: BinaryIO, before: int, announced: int | None) -> None:
+def _copy_exactly(source: BufferedIOBase, size: int, target: BinaryIO, before: int, announced: int | None) -> None:
     left = size
     while left:
         data = source.read(min(READ_CHUNK, left))
@@ -108,7 +109,7 @@ def _copy_exactly(source: BinaryIO, size: int, target: BinaryIO, before: int, an
         left -= len(data)
 
 
-def _read_line(source: BinaryIO) -> bytes:
+def _read_line(source: BufferedIOBase) -> bytes:
     line = source.readline(_MAX_LINE + 1)
     if not line:
         raise TruncatedBodyError("The chunked body ended before its last chunk; nothing was loaded")
@@ -117,7 +118,7 @@ def _read_line(source: BinaryIO) -> bytes:
     return line
 
 
-def _chunk_size(source: BinaryIO) -> int:
+def _chunk_size(source: BufferedIOBase) -> int:
     line = _read_line(source)
     match = _CHUNK_SIZE.fullmatch(line)
     if match is None:
@@ -125,7 +126,7 @@ def _chunk_size(source: BinaryIO) -> int:
     return int(match.group(1), 16)
 
 
-def _skip_trailers(source: BinaryIO) -> None:
+def _skip_trailers(source: BufferedIOBase) -> None:
     for _ in range(_MAX_TRAILERS):
         if _read_line(source) in (b"\r\n", b"\n"):
             return

@@ -12,7 +12,7 @@ import logging
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import TokenType
+from sqlglot.tokenizer_core import TokenType
 
 from cairn.errors import SqlSyntaxError
 from cairn.sql import extended

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlglot
 from sqlglot.errors import SqlglotError
-from sqlglot.tokens import TokenType
+from sqlglot.tokenizer_core import TokenType
 
 from cairn.errors import CairnError
 from cairn.secrets import MASK, mask_values

@@ -14,11 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import obstore
 import obstore.exceptions as obx
-from obstore.store import ClientConfig, LocalStore, RetryConfig, S3Config, S3Store
+from obstore.store import LocalStore, S3Store
 
 from cairn.errors import (
     ObjectExistsError,
@@ -29,6 +30,9 @@ from cairn.errors import (
 )
 from cairn.storage.fault_injection import FaultInjector, FaultKind, Op, environment_faults
 from cairn.storage.volume import REQUEST_TIMEOUT_PROPERTY, StorageVolume, VolumeType
+
+if TYPE_CHECKING:  # obstore defines its config dictionaries for type checkers only
+    from obstore.store import ClientConfig, RetryConfig, S3Config
 
 IO_CONCURRENCY = 16
 
