@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from cairn.errors import UnknownColumnError
 from cairn.storage.volume import StorageVolume
 
 CATALOG_FORMAT_VERSION = 1
@@ -64,6 +65,13 @@ class Table(BaseModel):
     def column(self, name: str) -> Column | None:
         lowered = name.lower()
         return next((c for c in self.columns if c.name.lower() == lowered), None)
+
+    def column_named(self, name: str) -> Column:
+        """The column `name` (any case) that the table is known to have, such as a partition column."""
+        column = self.column(name)
+        if column is None:
+            raise UnknownColumnError(f"Unknown column '{name}' in '{self.name}'")
+        return column
 
     def partition(self, name: str) -> Partition | None:
         return next((p for p in self.partitions if p.name == name), None)

@@ -30,7 +30,7 @@ class TableRead:
     virtual: bool
 
 
-def _function_name(function: exp.Expression) -> str:
+def _function_name(function: exp.Expr) -> str:
     if isinstance(function, exp.Anonymous):
         return function.name.lower()
     if isinstance(function, exp.Func):
@@ -38,7 +38,7 @@ def _function_name(function: exp.Expression) -> str:
     return function.sql().lower()
 
 
-def check_table_functions(tree: exp.Expression) -> None:
+def check_table_functions(tree: exp.Expr) -> None:
     """Raise TableFunctionError for a table function in `tree` that Cairn does not define."""
     calls = [node.this for node in tree.find_all(exp.Table) if isinstance(node.this, exp.Func)]
     calls += [node.this for node in tree.find_all(exp.TableFromRows)]
@@ -48,7 +48,7 @@ def check_table_functions(tree: exp.Expression) -> None:
             raise TableFunctionError(f"Getting analyzing error. Detail message: Unknown table function '{name}'.")
 
 
-def tables_read(ctx: QueryContext, tree: exp.Expression, virtual_tables: VirtualTables) -> list[TableRead]:
+def tables_read(ctx: QueryContext, tree: exp.Expr, virtual_tables: VirtualTables) -> list[TableRead]:
     """Every catalog and virtual table `tree` reads, in tree order (names of its CTEs excluded).
 
     Raises TableFunctionError first when `tree` calls a table function Cairn does not define.

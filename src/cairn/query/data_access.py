@@ -79,9 +79,9 @@ class DataAccess(Protocol):
         Returns the row count and the rowsets put; a DuckDB error means a row could not be stored."""
 
 
-def column_expressions(table: Table) -> list[exp.Expression]:
+def column_expressions(table: Table) -> list[exp.Expr]:
     """The table's columns as stored rowsets hold them, typed as declared (LARGEINT as HUGEINT)."""
-    parts: list[exp.Expression] = []
+    parts: list[exp.Expr] = []
     for column in table.columns:
         name = exp.column(exp.to_identifier(column.name, quoted=True))
         large = parse_type(column.type).name == "LARGEINT"
@@ -107,8 +107,8 @@ class LocalDataAccess:
     engine: SandboxedEngine
     partitions_read: int = 0
     objects_read: int = 0
-    in_use: Counter = field(default_factory=Counter)
-    _cache_holds: Counter = field(default_factory=Counter)
+    in_use: Counter[str] = field(default_factory=Counter)
+    _cache_holds: Counter[str] = field(default_factory=Counter)
     _cache_stores: dict[str, ObjectStore] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -145,7 +145,7 @@ class LocalDataAccess:
         """Local files holding the scanned rowsets (fetched into the cache when remote), and the
         rowset keys, pinned until released (the caller pinned the manifests already)."""
         read = [p for p in scan.partitions if p.manifest_key]
-        manifest_keys: list[str] = [p.manifest_key for p in read]  # type: ignore[misc]
+        manifest_keys = [key for p in read if (key := p.manifest_key)]
         manifests = MANIFESTS.get_many(scan.store, manifest_keys)
         keys = [rowset.key for partition, manifest in zip(read, manifests)
                 for tablet, rowsets in manifest.tablets.items()
@@ -157,9 +157,9 @@ class LocalDataAccess:
         pinned = keys
         if not keys:
             return [], pinned
-        local = [scan.store.local_path(k) for k in keys]
-        if all(p is not None for p in local):
-            return local, pinned  # type: ignore[return-value]
+        local = [path for path in map(scan.store.local_path, keys) if path is not None]
+        if len(local) == len(keys):
+            return local, pinned
         checksums = [rowset.checksum for partition, manifest in zip(read, manifests)
                      for tablet, rowsets in manifest.tablets.items()
                      if partition.tablet_ids is None or tablet in partition.tablet_ids

@@ -4,10 +4,13 @@ column names and order. A user sees the databases and tables it holds a privileg
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
 
 import pyarrow as pa
 
 from cairn.auth.privileges import has_privilege
+from cairn.catalog.model import Database, Table
 from cairn.catalog.types import parse_type
 from cairn.catalog.view import CatalogView
 from cairn.query.context import QueryContext
@@ -17,12 +20,12 @@ SCHEMA = "information_schema"
 CATALOG = "def"
 
 
-def _table(columns: list[tuple[str, pa.DataType]], rows: list[tuple]) -> pa.Table:
+def _table(columns: list[tuple[str, pa.DataType]], rows: Sequence[tuple[object, ...]]) -> pa.Table:
     arrays = [pa.array([row[i] for row in rows], type=t) for i, (_, t) in enumerate(columns)]
     return pa.Table.from_arrays(arrays, names=[name for name, _ in columns])
 
 
-def _visible_tables(ctx: QueryContext, catalog: CatalogView):
+def _visible_tables(ctx: QueryContext, catalog: CatalogView) -> Iterator[tuple[Database, Table]]:
     state = catalog.state
     with catalog.lock:
         for db in sorted(state.databases.values(), key=lambda d: d.name):
@@ -61,8 +64,9 @@ def tables_table(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
     return _table(columns, rows)
 
 
-def _stamp(seconds: float):
-    return pa.scalar(int(seconds), pa.timestamp("s")).as_py()
+def _stamp(seconds: float) -> datetime:
+    """A whole-second UTC timestamp, without a zone, as TIMESTAMP columns hold it."""
+    return datetime.fromtimestamp(int(seconds), timezone.utc).replace(tzinfo=None)
 
 
 def columns_table(ctx: QueryContext, catalog: CatalogView) -> pa.Table:

@@ -24,7 +24,7 @@ def _typed(value: str, type_text: str) -> Any:
         return None
 
 
-def _literal(node: exp.Expression) -> str | None:
+def _literal(node: exp.Expr) -> str | None:
     if isinstance(node, exp.Literal):
         return str(node.this)
     if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
@@ -34,7 +34,7 @@ def _literal(node: exp.Expression) -> str | None:
     return None
 
 
-def _conjuncts(where: exp.Expression | None) -> list[exp.Expression]:
+def _conjuncts(where: exp.Expr | None) -> list[exp.Expr]:
     if where is None:
         return []
     node = where.this if isinstance(where, exp.Where) else where
@@ -53,11 +53,11 @@ class PartitionFilter:
         self.upper: tuple[Any, bool] | None = None
         self.allowed: set[Any] | None = None
 
-    def _is_column(self, node: exp.Expression, names: set[str]) -> bool:
+    def _is_column(self, node: exp.Expr, names: set[str]) -> bool:
         return (isinstance(node, exp.Column) and node.name.lower() == (self.column or "").lower()
                 and (not node.table or node.table.lower() in names))
 
-    def add(self, where: exp.Expression | None, names: set[str]) -> None:
+    def add(self, where: exp.Expr | None, names: set[str]) -> None:
         """Use the conjuncts of `where` that constrain this table's partition column (`names`: the
         table's name and alias, for qualified columns)."""
         if self.column is None:
@@ -65,7 +65,7 @@ class PartitionFilter:
         for condition in _conjuncts(where):
             self._add_condition(condition, names)
 
-    def _add_condition(self, condition: exp.Expression, names: set[str]) -> None:
+    def _add_condition(self, condition: exp.Expr, names: set[str]) -> None:
         if isinstance(condition, exp.Between) and self._is_column(condition.this, names):
             low, high = _literal(condition.args["low"]), _literal(condition.args["high"])
             if low is not None and high is not None:
@@ -129,9 +129,9 @@ class PartitionFilter:
         return True
 
 
-def _equal_literals(where: exp.Expression | None, column: str, names: set[str]) -> list[str] | None:
+def _equal_literals(where: exp.Expr | None, column: str, names: set[str]) -> list[str] | None:
     """The literals `column` must equal (from `column = x` or `column IN (...)`), or None."""
-    def is_column(node: exp.Expression) -> bool:
+    def is_column(node: exp.Expr) -> bool:
         return (isinstance(node, exp.Column) and node.name.lower() == column.lower()
                 and (not node.table or node.table.lower() in names))
 
@@ -147,7 +147,7 @@ def _equal_literals(where: exp.Expression | None, column: str, names: set[str]) 
     return None
 
 
-def tablet_indexes(table: Table, where: exp.Expression | None, names: set[str]) -> set[int] | None:
+def tablet_indexes(table: Table, where: exp.Expr | None, names: set[str]) -> set[int] | None:
     """The buckets that can hold rows matching `where`, when it fixes every distribution column;
     None when any bucket may. Uses the same hash as routing (lake.routing.bucket_expression)."""
     if not table.distribution_columns or table.buckets == 1:

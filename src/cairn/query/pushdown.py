@@ -73,7 +73,7 @@ class ScanValue(BaseModel):
             raise ValueError(f"not a boolean: {self.text!r}")
         return self
 
-    def expression(self) -> exp.Expression:
+    def expression(self) -> exp.Expr:
         if self.kind == "string":
             return exp.Literal.string(self.text)
         if self.kind == "boolean":
@@ -81,17 +81,18 @@ class ScanValue(BaseModel):
         return exp.Literal.number(self.text)
 
 
-_COMPARISONS: dict[type[exp.Expression], str] = {exp.EQ: "=", exp.NEQ: "!=", exp.LT: "<", exp.LTE: "<=",
-                                                  exp.GT: ">", exp.GTE: ">="}
-_FLIPPED = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-_BUILD: dict[str, type[exp.Expression]] = {op: kind for kind, op in _COMPARISONS.items()}
+ScanOp = Literal["=", "!=", "<", "<=", ">", ">=", "IN", "NOT IN", "LIKE", "NOT LIKE", "IS NULL", "IS NOT NULL"]
+_COMPARISONS: dict[type[exp.Expr], ScanOp] = {exp.EQ: "=", exp.NEQ: "!=", exp.LT: "<", exp.LTE: "<=",
+                                              exp.GT: ">", exp.GTE: ">="}
+_FLIPPED: dict[ScanOp, ScanOp] = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_BUILD: dict[str, type[exp.Expr]] = {op: kind for kind, op in _COMPARISONS.items()}
 
 
 class ScanFilter(BaseModel):
     """One conjunct a scan applies: `column op values` (no value for IS [NOT] NULL, several for IN)."""
 
     column: str
-    op: Literal["=", "!=", "<", "<=", ">", ">=", "IN", "NOT IN", "LIKE", "NOT LIKE", "IS NULL", "IS NOT NULL"]
+    op: ScanOp
     values: list[ScanValue] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -101,13 +102,13 @@ class ScanFilter(BaseModel):
             raise ValueError(f"wrong number of values for {self.op}")
         return self
 
-    def expression(self) -> exp.Expression:
+    def expression(self) -> exp.Expr:
         """The conjunct as a DuckDB expression over the unqualified, quoted column."""
         column = exp.column(exp.to_identifier(self.column, quoted=True))
         values = [v.expression() for v in self.values]
         if self.op in _BUILD:
             return _BUILD[self.op](this=column, expression=values[0])
-        built: exp.Expression
+        built: exp.Expr
         if self.op.endswith("IN"):
             built = exp.In(this=column, expressions=values)
         elif self.op.endswith("LIKE"):
@@ -117,7 +118,7 @@ class ScanFilter(BaseModel):
         return exp.not_(built) if self.op.startswith("NOT") or self.op == "IS NOT NULL" else built
 
 
-def _value(node: exp.Expression) -> ScanValue | None:
+def _value(node: exp.Expr) -> ScanValue | None:
     if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string:
         return _value_of_number("-" + node.this.this)
     if isinstance(node, exp.Literal):
@@ -131,7 +132,7 @@ def _value_of_number(text: str) -> ScanValue | None:
     return ScanValue(kind="number", text=text) if _NUMBER.match(text) else None
 
 
-def _typed(conjunct: exp.Expression, column_of: Callable[[exp.Expression], str | None]) -> list[ScanFilter] | None:
+def _typed(conjunct: exp.Expr, column_of: Callable[[exp.Expr], str | None]) -> list[ScanFilter] | None:
     """`conjunct` as typed filters over this table's columns, or None when it has another shape."""
     negated = isinstance(conjunct, exp.Not)
     node = conjunct.this if negated else conjunct
@@ -149,10 +150,10 @@ def _typed(conjunct: exp.Expression, column_of: Callable[[exp.Expression], str |
         return None if column is None else [ScanFilter(column=column, op="IS NOT NULL" if negated else "IS NULL")]
     if isinstance(node, exp.In) and not node.args.get("query") and not node.args.get("unnest"):
         column = column_of(node.this)
-        values = [_value(v) for v in node.expressions]
-        if column is None or not values or any(v is None for v in values):
+        values = [value for value in map(_value, node.expressions) if value is not None]
+        if column is None or not values or len(values) != len(node.expressions):
             return None
-        return [ScanFilter(column=column, op="NOT IN" if negated else "IN", values=values)]  # type: ignore[arg-type]
+        return [ScanFilter(column=column, op="NOT IN" if negated else "IN", values=values)]
     if isinstance(node, exp.Like) and not node.args.get("escape"):
         column, value = column_of(node.this), _value(node.expression)
         if column is None or value is None or value.kind != "string":
@@ -160,13 +161,16 @@ def _typed(conjunct: exp.Expression, column_of: Callable[[exp.Expression], str |
         return [ScanFilter(column=column, op="NOT LIKE" if negated else "LIKE", values=[value])]
     if isinstance(node, exp.Or) and not negated:
         # `a = 1 OR a = 2 OR a IN (3)`: one column against literals, as IN.
-        parts = [_typed(part, column_of) for part in node.flatten()]
-        if any(p is None or len(p) != 1 or p[0].op not in ("=", "IN") for p in parts):
-            return None
-        columns = {p[0].column for p in parts}  # type: ignore[index]
+        alternatives: list[ScanFilter] = []
+        for part in node.flatten():
+            typed = _typed(part, column_of)
+            if typed is None or len(typed) != 1 or typed[0].op not in ("=", "IN"):
+                return None
+            alternatives.append(typed[0])
+        columns = {f.column for f in alternatives}
         if len(columns) != 1:
             return None
-        values = [v for p in parts for v in p[0].values]  # type: ignore[index]
+        values = [v for f in alternatives for v in f.values]
         return [ScanFilter(column=columns.pop(), op="IN", values=values)]
     if isinstance(node, exp.Between) and not negated:
         column, low, high = column_of(node.this), _value(node.args["low"]), _value(node.args["high"])
@@ -188,7 +192,7 @@ def _pushed_conjuncts(node: exp.Table, table: Table) -> tuple[list[ScanFilter], 
     single = not select.args.get("joins")
     names, columns = _names(node), _table_columns(table)
 
-    def column_of(found: exp.Expression) -> str | None:
+    def column_of(found: exp.Expr) -> str | None:
         if not isinstance(found, exp.Column) or isinstance(found.this, exp.Star):
             return None
         if not ((found.table.lower() in names) if found.table else single):
@@ -227,17 +231,19 @@ class PartialAggregate(BaseModel):
     items: list[PartialItem]
 
 
+# Aggregates whose partial results merge with the same function.
+_SPLIT_AGGREGATES: dict[type[exp.AggFunc], Literal["sum", "min", "max"]] = {exp.Sum: "sum", exp.Min: "min", exp.Max: "max"}
 _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INT", "INTEGER", "BIGINT", "LARGEINT"}
 
 
-def _plain_column(expression: exp.Expression | None, names: set[str], columns: dict[str, str]) -> str | None:
+def _plain_column(expression: exp.Expr | None, names: set[str], columns: dict[str, str]) -> str | None:
     if isinstance(expression, exp.Column) and not isinstance(expression.this, exp.Star) \
             and (not expression.table or expression.table.lower() in names) and expression.name.lower() in columns:
         return columns[expression.name.lower()]
     return None
 
 
-def _merged(function: str, alias: str) -> exp.Expression:
+def _merged(function: str, alias: str) -> exp.Expr:
     """`function` over the partial column `alias`, as the FE merges partial rows."""
     return exp.func(function, exp.column(exp.to_identifier(alias)))
 
@@ -273,7 +279,7 @@ def push_aggregate(node: exp.Table, table: Table) -> PartialAggregate | None:
     if not aggregates and not keys:
         return None
     items: list[PartialItem] = []
-    finals: list[tuple[exp.AggFunc, exp.Expression]] = []
+    finals: list[tuple[exp.AggFunc, exp.Expr]] = []
     for index, aggregate in enumerate(aggregates):
         argument = aggregate.this
         star = isinstance(aggregate, exp.Count) and isinstance(argument, exp.Star)
@@ -281,15 +287,16 @@ def push_aggregate(node: exp.Table, table: Table) -> PartialAggregate | None:
         if not star and column is None:
             return None  # DISTINCT, expressions, several arguments: not split here
         p = f"__p{index}"
-        final: exp.Expression
+        final: exp.Expr
         if isinstance(aggregate, exp.Count):
             items.append(PartialItem(function="count", column=column, alias=p))
             final = exp.cast(exp.func("coalesce", _merged("sum", p), exp.Literal.number(0)), "BIGINT")
-        elif isinstance(aggregate, (exp.Sum, exp.Min, exp.Max)):
-            function = type(aggregate).__name__.lower()
-            items.append(PartialItem(function=function, column=column, alias=p))  # type: ignore[arg-type]
+        elif type(aggregate) in _SPLIT_AGGREGATES:
+            function = _SPLIT_AGGREGATES[type(aggregate)]
+            items.append(PartialItem(function=function, column=column, alias=p))
             final = _merged(function, p)
-        elif isinstance(aggregate, exp.Avg) and parse_type(table.column(column).type).name in _INTEGER_TYPES:
+        elif (isinstance(aggregate, exp.Avg) and column is not None
+              and parse_type(table.column_named(column).type).name in _INTEGER_TYPES):
             items += [PartialItem(function="sum", column=column, alias=f"{p}s"),
                       PartialItem(function="count", column=column, alias=f"{p}c")]
             final = exp.Div(this=exp.cast(_merged("sum", f"{p}s"), "DOUBLE"), expression=_merged("sum", f"{p}c"))

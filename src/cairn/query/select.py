@@ -38,7 +38,7 @@ from cairn.query.variables import get_variable
 _view_ids = itertools.count(1)
 
 
-def _variable_literal(ctx: QueryContext, name: str) -> exp.Expression:
+def _variable_literal(ctx: QueryContext, name: str) -> exp.Expr:
     value = get_variable(ctx.variables, name)
     if value is None:
         return exp.null()
@@ -49,7 +49,7 @@ def _variable_literal(ctx: QueryContext, name: str) -> exp.Expression:
     return exp.Literal.string(str(value))
 
 
-def user_variable_literal(value: pa.Array) -> exp.Expression:
+def user_variable_literal(value: pa.Array) -> exp.Expr:
     """A user variable's value (a one-value Arrow array) as a typed SQL literal.
 
     Raises UnsupportedError for a value of a nested type."""
@@ -72,7 +72,7 @@ def user_variable_literal(value: pa.Array) -> exp.Expression:
     return exp.cast(exp.Literal.string(str(item)), target)
 
 
-def _replace_session_functions(ctx: QueryContext, tree: exp.Expression) -> None:
+def _replace_session_functions(ctx: QueryContext, tree: exp.Expr) -> None:
     """Replace @@variables, @user variables and session functions (DATABASE(), USER(), ...) with their values."""
     user = ctx.account
     for node in list(tree.find_all(exp.SessionParameter, exp.Parameter, exp.CurrentSchema, exp.CurrentUser,
@@ -102,13 +102,13 @@ def _replace_session_functions(ctx: QueryContext, tree: exp.Expression) -> None:
         node.replace(value)
 
 
-def _unwrap_table_functions(tree: exp.Expression) -> None:
+def _unwrap_table_functions(tree: exp.Expr) -> None:
     """StarRocks writes table functions as TABLE(f(...)); DuckDB calls them directly."""
     for node in list(tree.find_all(exp.TableFromRows)):
         node.replace(exp.Table(this=node.this, alias=node.args.get("alias")))
 
 
-def bind_tables(ctx: QueryContext, engine: QueryEngine, tree: exp.Expression, con: duckdb.DuckDBPyConnection,
+def bind_tables(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb.DuckDBPyConnection,
                 pinned: list[str]) -> dict[str, str]:
     """Bind every table `tree` reads (`tables_read`) as a view on `con` and point the tree at those views.
 
@@ -137,10 +137,10 @@ def bind_tables(ctx: QueryContext, engine: QueryEngine, tree: exp.Expression, co
     # Columns written as db.table.column refer to the table's alias now.
     for column in tree.find_all(exp.Column):
         if column.args.get("db") is not None:
-            alias = qualified.get((column.args["db"].name.lower(), column.table.lower()))
-            if alias is not None:
+            table_alias = qualified.get((column.args["db"].name.lower(), column.table.lower()))
+            if table_alias is not None:
                 column.set("db", None)
-                column.set("table", exp.to_identifier(alias, quoted=True))
+                column.set("table", exp.to_identifier(table_alias, quoted=True))
     return views
 
 
@@ -218,7 +218,7 @@ def _user_error(exc: duckdb.Error, views: dict[str, str]) -> CairnError:
     return CairnError(text)
 
 
-def prepare(ctx: QueryContext, engine: QueryEngine, tree: exp.Expression, con: duckdb.DuckDBPyConnection,
+def prepare(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb.DuckDBPyConnection,
             pinned: list[str]) -> tuple[str, dict[str, str]]:
     """Bind the query's tables on `con` and return its DuckDB SQL (and the view names bound).
     The keys read are added to `pinned`; the caller releases them when the statement ends."""
@@ -230,7 +230,7 @@ def prepare(ctx: QueryContext, engine: QueryEngine, tree: exp.Expression, con: d
     return tree.sql(dialect="duckdb"), views
 
 
-def run_query(ctx: QueryContext, engine: QueryEngine, tree: exp.Expression) -> pa.Table:
+def run_query(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr) -> pa.Table:
     """Run a SELECT (or set operation) and return its rows."""
     con = engine.duckdb.cursor()
     pinned: list[str] = []

@@ -13,14 +13,14 @@ from cairn.errors import UnsupportedError
 _FLOATING = (exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE)
 
 
-def _depth(node: exp.Expression) -> int:
+def _depth(node: exp.Expr) -> int:
     depth = 0
     while node.parent is not None:
         node, depth = node.parent, depth + 1
     return depth
 
 
-def _bool_or_counts_null_rows_as_false(tree: exp.Expression) -> None:
+def _bool_or_counts_null_rows_as_false(tree: exp.Expr) -> None:
     """StarRocks' bool_or over a non-empty input of only NULLs is false (0), not NULL.
 
     (StarRocks' test_bool_or: `bool_or(null)` over 40960 rows answers 0; over no rows, NULL.)
@@ -31,7 +31,7 @@ def _bool_or_counts_null_rows_as_false(tree: exp.Expression) -> None:
         node.set("this", exp.func("coalesce", exp.cast(argument, exp.DataType.Type.BOOLEAN), exp.false()))
 
 
-def _nan_and_infinity_casts_are_null(tree: exp.Expression) -> None:
+def _nan_and_infinity_casts_are_null(tree: exp.Expr) -> None:
     """StarRocks casts 'NaN', 'Infinity' and '-Infinity' to FLOAT / DOUBLE as NULL.
 
     (StarRocks' test_invalid_floating_point_number.) DuckDB parses them as IEEE values, so a cast
@@ -52,7 +52,7 @@ def _source_names(select: exp.Select) -> set[str]:
     return names
 
 
-def _refuse_not_in_correlated_on_its_output(tree: exp.Expression) -> None:
+def _refuse_not_in_correlated_on_its_output(tree: exp.Expr) -> None:
     """Refuse `x NOT IN (SELECT t.c FROM t WHERE outer.y = t.c)`: StarRocks and the SQL standard disagree.
 
     When the correlation compares an outer column with the very column the subquery returns,
@@ -80,18 +80,17 @@ def _refuse_not_in_correlated_on_its_output(tree: exp.Expression) -> None:
                     f"it returns ({eq.sql('starrocks')}) is not supported yet.")
 
 
-def _refuse_tablet_clause(tree: exp.Expression) -> None:
+def _refuse_tablet_clause(tree: exp.Expr) -> None:
     """Refuse `FROM t TABLET (id, ...)`: sqlglot reads it as the alias `tablet` with numeric column
     names, which would read every tablet."""
     for table in tree.find_all(exp.Table):
         alias = table.args.get("alias")
-        columns = alias.columns if isinstance(alias, exp.TableAlias) else []
-        if any(not c.quoted and c.name.isdigit() for c in columns):
+        if isinstance(alias, exp.TableAlias) and any(not c.quoted and c.name.isdigit() for c in alias.columns):
             raise UnsupportedError(f"Getting analyzing error. Detail message: {alias.name.upper()} (...) "
                                    "after a table name is not supported yet.")
 
 
-def _structs_as_starrocks_builds_them(tree: exp.Expression) -> None:
+def _structs_as_starrocks_builds_them(tree: exp.Expr) -> None:
     """`row(a, b)` and `struct(a, b)` are STRUCTs with fields col1, col2 and `named_struct('f', v, ...)`
     one with the given names, as in StarRocks (test_array: `[row(1,2,3)]` prints `[{"col1":1,...}]`;
     test_struct: `struct(v1,v2,v3)` prints `{"col1":...}`)."""
@@ -112,7 +111,7 @@ def _structs_as_starrocks_builds_them(tree: exp.Expression) -> None:
                                              for field, value in fields]))
 
 
-def _group_concat_orders_by_argument_position(tree: exp.Expression) -> None:
+def _group_concat_orders_by_argument_position(tree: exp.Expr) -> None:
     """In `group_concat(a, b ORDER BY 1, 2)` the numbers are argument positions (StarRocks'
     test_group_concat), not constants: DuckDB would not sort at all."""
     for node in tree.find_all(exp.GroupConcat):
@@ -128,14 +127,14 @@ def _group_concat_orders_by_argument_position(tree: exp.Expression) -> None:
                 key.replace(arguments[int(key.name) - 1].copy())
 
 
-def _refuse_functions_answering_otherwise(tree: exp.Expression) -> None:
+def _refuse_functions_answering_otherwise(tree: exp.Expr) -> None:
     """Refuse functions whose DuckDB namesake answers in another shape: StarRocks' approx_top_k
     returns [{"item": v, "count": n}, ...], DuckDB's only the items."""
     if tree.find(exp.ApproxTopK) is not None:
         raise UnsupportedError("Getting analyzing error. Detail message: approx_top_k is not supported yet.")
 
 
-def apply(tree: exp.Expression) -> None:
+def apply(tree: exp.Expr) -> None:
     """Rewrite `tree` in place so that DuckDB's answer is StarRocks' answer.
 
     Raises UnsupportedError for a query whose StarRocks answer Cairn cannot reproduce."""

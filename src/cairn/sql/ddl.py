@@ -10,6 +10,7 @@ from cairn.catalog.ops import (
     AddPartitions,
     CommitVersions,
     CreateDatabase,
+    CreateTable,
     DropDatabase,
     DropPartition,
     DropTable,
@@ -69,7 +70,7 @@ def create_table(query: QueryContext, fe: Frontend, statement: exp.Create) -> Re
                                 else statement.this)
     if_not_exists = bool(statement.args.get("exists"))
 
-    def build(catalog: Catalog):
+    def build(catalog: Catalog) -> CreateTable | None:
         db = catalog.database(db_name)
         if name in db.tables:
             if if_not_exists:
@@ -82,7 +83,7 @@ def create_table(query: QueryContext, fe: Frontend, statement: exp.Create) -> Re
 
 
 def _drop_target(statement: exp.Drop) -> exp.Expression:
-    target = statement.this or (statement.args.get("tables") or [None])[0]
+    target: exp.Expression | None = statement.this or (statement.args.get("tables") or [None])[0]
     if target is None:
         raise AnalysisError("DROP needs a name")
     return target
@@ -95,7 +96,7 @@ def drop(query: QueryContext, fe: Frontend, statement: exp.Drop) -> ResultSet:
     if kind in {"DATABASE", "SCHEMA"}:
         name = target.name
 
-        def build_db(catalog: Catalog):
+        def build_db(catalog: Catalog) -> DropDatabase | None:
             db = catalog.state.databases.get(name)
             if db is None:
                 if if_exists:
@@ -111,7 +112,7 @@ def drop(query: QueryContext, fe: Frontend, statement: exp.Drop) -> ResultSet:
     if kind == "TABLE":
         db_name, name = table_name(query, target)
 
-        def build_table_drop(catalog: Catalog):
+        def build_table_drop(catalog: Catalog) -> DropTable | None:
             db = catalog.database(db_name)
             table = db.tables.get(name)
             if table is None:
@@ -159,15 +160,15 @@ def truncate(query: QueryContext, fe: Frontend, statement: exp.TruncateTable) ->
 def add_partition(query: QueryContext, fe: Frontend, statement: extended.AddPartition) -> ResultSet:
     db_name, name = statement.database or query.database, statement.table
 
-    def build(catalog: Catalog):
+    def build(catalog: Catalog) -> AddPartitions | None:
         db, table = catalog.table(db_name, name)
         if table.partition(statement.partition) is not None:
             if statement.if_not_exists:
                 return None
             raise PartitionExistsError(f"Duplicate partition name {statement.partition}")
         ids = catalog.allocate_ids(1 + table.buckets)
-        partition = Partition(id=ids[0], name=statement.partition, tablet_ids=ids[1:])
-        columns = [table.column(c) for c in table.partition_columns]
+        partition = Partition(id=ids[0], name=statement.partition, tablet_ids=list(ids[1:]))
+        columns = [table.column_named(c) for c in table.partition_columns]
         if table.partition_type == "RANGE" and statement.less_than is not None:
             upper = None if statement.less_than == [extended.MAXVALUE] else [
                 normalize_value(v, c.type) for v, c in zip(statement.less_than, columns)]
@@ -191,7 +192,7 @@ def add_partition(query: QueryContext, fe: Frontend, statement: extended.AddPart
 def drop_partition(query: QueryContext, fe: Frontend, statement: extended.DropPartitionStatement) -> ResultSet:
     db_name, name = statement.database or query.database, statement.table
 
-    def build(catalog: Catalog):
+    def build(catalog: Catalog) -> DropPartition | None:
         db, table = catalog.table(db_name, name)
         partition = table.partition(statement.partition)
         if partition is None:

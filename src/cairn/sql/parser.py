@@ -22,7 +22,7 @@ DIALECT = "starrocks"
 # sqlglot warns when it falls back to a Command; Cairn handles those itself.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
-Statement = exp.Expression | extended.ExtendedStatement
+Statement = exp.Expr | extended.ExtendedStatement
 # What sqlglot raises (besides its own errors) on a few malformed inputs.
 _SQLGLOT_FAILURES = (AttributeError, IndexError, KeyError, TypeError, ValueError)
 

@@ -13,7 +13,7 @@ from cairn.query.variables import DEFAULTS, get_variable
 from cairn.query.virtual_tables import VirtualTables
 from cairn.sql.names import literal_text
 from cairn.sql.refusals import not_supported
-from cairn.sql.registry import Requirement, StatementRegistry, nothing, reads
+from cairn.sql.registry import Handler, Requirement, StatementRegistry, nothing, reads
 from cairn.sql.result import ResultSet
 from cairn.sql.show import like_filter
 
@@ -72,7 +72,7 @@ def _show_variables(query: QueryContext, fe: Frontend, statement: exp.Show) -> R
     return ResultSet.from_rows(["Variable_name", "Value"], rows)
 
 
-def _show_empty(columns: list[str]):
+def _show_empty(columns: list[str]) -> Handler:
     return lambda query, fe, statement: ResultSet.from_rows(columns, [])
 
 

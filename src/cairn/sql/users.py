@@ -35,7 +35,7 @@ def _exists(catalog: Catalog, name: str) -> bool:
 
 
 def create_user(query: QueryContext, fe: Frontend, statement: CreateUserStatement) -> ResultSet:
-    def build(catalog: Catalog):
+    def build(catalog: Catalog) -> CreateUser | None:
         if _exists(catalog, statement.name):
             if statement.if_not_exists:
                 return None
@@ -47,7 +47,7 @@ def create_user(query: QueryContext, fe: Frontend, statement: CreateUserStatemen
 
 
 def _set_password(fe: Frontend, name: str, password: str) -> None:
-    def build(catalog: Catalog):
+    def build(catalog: Catalog) -> SetUserPassword:
         if not _exists(catalog, name):
             raise UserError(f"Operation ALTER USER failed for '{name}'@'%': user does not exist")
         return SetUserPassword(name=name, auth_string=native_password_hash(password))
@@ -66,7 +66,7 @@ def set_password(query: QueryContext, fe: Frontend, statement: SetPasswordStatem
 
 
 def drop_user(query: QueryContext, fe: Frontend, statement: DropUserStatement) -> ResultSet:
-    def build(catalog: Catalog):
+    def build(catalog: Catalog) -> DropUser | None:
         if statement.name == ROOT:
             raise AnalysisError("The root user cannot be dropped")
         if statement.name not in catalog.state.users:
@@ -80,7 +80,7 @@ def drop_user(query: QueryContext, fe: Frontend, statement: DropUserStatement) -
 
 
 def grant(query: QueryContext, fe: Frontend, statement: GrantStatement) -> ResultSet:
-    def build(catalog: Catalog):
+    def build(catalog: Catalog) -> RevokePrivileges | GrantPrivileges:
         if statement.user == ROOT:
             raise AnalysisError("root holds every privilege; its grants cannot change")
         if statement.user not in catalog.state.users:

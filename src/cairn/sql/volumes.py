@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.ops import AlterStorageVolume, CreateStorageVolume, DropStorageVolume, SetDefaultStorageVolume
@@ -47,7 +48,7 @@ def create_storage_volume(query: QueryContext, fe: Frontend,
         raise StorageVolumeError(f"Storage volume '{statement.name}' already exists")
     probe(volume)
 
-    def build(catalog: Catalog):
+    def build(catalog: Catalog) -> CreateStorageVolume | None:
         if statement.name in catalog.state.storage_volumes:
             if statement.if_not_exists:
                 return None
@@ -75,7 +76,7 @@ def alter_storage_volume(query: QueryContext, fe: Frontend,
 
 
 def drop_storage_volume(query: QueryContext, fe: Frontend, statement: extended.DropStorageVolumeStatement) -> ResultSet:
-    def build(catalog: Catalog):
+    def build(catalog: Catalog) -> DropStorageVolume | None:
         if statement.name not in catalog.state.storage_volumes:
             if statement.if_exists:
                 return None
@@ -96,11 +97,11 @@ def drop_storage_volume(query: QueryContext, fe: Frontend, statement: extended.D
 
 
 # Other subsystems (cluster snapshots) add checks that refuse to drop a volume they still need.
-VOLUME_DROP_CHECKS: list = []
+VOLUME_DROP_CHECKS: list[Callable[[Catalog, str], None]] = []
 
 
 def set_default(query: QueryContext, fe: Frontend, statement: extended.SetDefaultStorageVolume) -> ResultSet:
-    def build(catalog: Catalog):
+    def build(catalog: Catalog) -> SetDefaultStorageVolume:
         volume = catalog.storage_volume(statement.name)
         if not volume.enabled:
             raise StorageVolumeError(f"Storage volume '{statement.name}' is disabled")

@@ -15,6 +15,7 @@ import os
 import threading
 import uuid
 from collections import Counter, OrderedDict
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,7 +90,7 @@ class ObjectCache:
             return CacheStats(self.hits, self.misses, self.evictions, self.corrupt_refetches,
                               self._used, self.capacity_bytes, len(self._sizes))
 
-    def fetch_all(self, store: ObjectStore, keys: list[str], checksums: list[str | None] | None = None) -> list[Path]:
+    def fetch_all(self, store: ObjectStore, keys: list[str], checksums: Sequence[str | None] | None = None) -> list[Path]:
         """Local paths of `keys`, fetching the ones not cached (or corrupt) concurrently, each once.
 
         Each returned file is held against eviction until `release(store, keys)`. With `checksums`
