@@ -180,7 +180,7 @@ def _commit(loads: LoadContext, db: Database, table: Table, written: list[Writte
                 bases[partition_id] = (partition.visible_version, partition.manifest_key)
         base_keys = [key for _, key in bases.values() if key]
         base_manifests = dict(zip(base_keys, MANIFESTS.get_many(store, base_keys)))
-        versions = []
+        versions: list[PartitionVersion] = []
         def build(catalog: Catalog) -> CommitVersions:
             _, current = catalog.table(db.name, table.name)
             if current.id != table.id:
