@@ -14,11 +14,21 @@ from typing import Any
 import boto3
 import pytest
 
+import cairn.secrets
 from cairn.api import load_config
 from cairn.config.fe_config import FeConfig
 from cairn.fe.frontend import Frontend
 from cairn.server.session import Session
-from secrets_scan import CLUSTER_CREDENTIAL, S3_ACCESS_KEY, S3_SECRET_KEY, SECRETS, USER_PASSWORD, SecretsScan, moto_objects, scan_objects
+from secrets_scan import (
+    CLUSTER_CREDENTIAL,
+    S3_ACCESS_KEY,
+    S3_SECRET_KEY,
+    SECRETS,
+    USER_PASSWORD,
+    SecretsScan,
+    moto_objects,
+    scan_objects,
+)
 
 S3_REGION = "us-east-1"
 __all__ = ["CLUSTER_CREDENTIAL", "S3_ACCESS_KEY", "S3_SECRET_KEY", "SECRETS", "USER_PASSWORD"]
@@ -26,6 +36,13 @@ __all__ = ["CLUSTER_CREDENTIAL", "S3_ACCESS_KEY", "S3_SECRET_KEY", "SECRETS", "U
 
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(SecretsScan(), "secrets_scan")
+
+
+@pytest.fixture(autouse=True)
+def _secrets_registered_per_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Secrets a test registers (a fuzzer's random `aws_s3_secret_key = key`, say) are masked in
+    that test's texts only, not in every later test's messages."""
+    monkeypatch.setattr(cairn.secrets, "_secrets", set(cairn.secrets._secrets))
 
 
 def free_port() -> int:

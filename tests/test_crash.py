@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import select
 import signal
 import subprocess
 import sys
@@ -30,25 +31,37 @@ class Expected:
     batches: dict[int, tuple[str, int]] = field(default_factory=dict)
 
 
-def _run_and_kill(values: dict[str, str], seed: int, delay: float) -> tuple[bool, list[tuple[str, dict]]]:
-    """Start a worker, SIGKILL it `delay` seconds after spawning (maybe during its start-up), and
-    return (whether it was READY, its START/ACK events in order)."""
+def _run_and_kill(values: dict[str, str], seed: int, delay: float,
+                  after_ready: bool) -> tuple[bool, list[tuple[str, dict]]]:
+    """Start a worker and SIGKILL it `delay` seconds after spawning (so maybe during its start-up)
+    or, with `after_ready`, `delay` seconds after it printed READY (so mid-statement however slow
+    the machine is); return (whether it was READY, its START/ACK events in order)."""
     proc = subprocess.Popen([sys.executable, str(WORKER), json.dumps(values), str(seed)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    early = []
+    if after_ready:
+        deadline = time.monotonic() + 120
+        while not early or early[-1] != "READY\n":
+            ready_to_read, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            line = proc.stdout.readline() if ready_to_read else ""
+            assert line, f"the worker never became ready:\n{proc.stderr.read() if proc.poll() is not None else ''}"
+            early.append(line)
     time.sleep(delay)
     os.kill(proc.pid, signal.SIGKILL)
     output, errors = proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL, f"the worker died by itself:\n{errors[-3000:]}"
     ready = False
     events = []
-    for line in output.splitlines():
+    lines = "".join(early + [output]).splitlines()
+    for line in lines:
         kind, _, payload = line.partition(" ")
         ready = ready or kind == "READY"
         if kind in {"START", "ACK"}:
             try:
                 events.append((kind, json.loads(payload)))
             except json.JSONDecodeError:
-                assert line is output.splitlines()[-1], "only the last line may be cut by the kill"
+                assert line is lines[-1], "only the last line may be cut by the kill"
     return ready, events
 
 
@@ -88,8 +101,10 @@ def test_kill_minus_nine_keeps_every_acknowledged_statement(fe_conf_values: dict
     expected = Expected()
     acknowledged_total = 0
     for round_number in range(ROUNDS):
-        # From spawn: the worker needs ~0.5 s to start, so some kills land in start-up.
-        ready, events = _run_and_kill(fe_conf_values, seed=round_number + 1, delay=rng.uniform(0.2, 2.0))
+        # Even rounds kill at a random moment from spawn, so some kills land in start-up; odd
+        # rounds kill at a random moment after READY, so statements are acknowledged and cut.
+        ready, events = _run_and_kill(fe_conf_values, seed=round_number + 1, delay=rng.uniform(0.2, 2.0),
+                                      after_ready=round_number % 2 == 1)
         in_flight = None
         for kind, statement in events:
             if kind == "START":
