@@ -141,9 +141,9 @@ class ComputeService(flight.FlightServerBase):  # type: ignore[misc]  # pyarrow 
         """Local files of the request's rowsets: in place on a local volume, else from the cache
         (whose entries are held until the returned keys are released)."""
         keys = [r.key for r in request.rowsets]
-        local = [store.local_path(k) for k in keys]
-        if all(p is not None for p in local):
-            return local, []  # type: ignore[return-value]
+        local = [path for path in map(store.local_path, keys) if path is not None]
+        if len(local) == len(keys):
+            return local, []
         paths = self.cache.fetch_all(store, keys, [r.checksum for r in request.rowsets])
         return paths, keys
 

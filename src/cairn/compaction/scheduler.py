@@ -83,7 +83,7 @@ class CompactionScheduler:
             parts = [(t, p) for t in db.tables.values() for p in t.partitions if p.manifest_key]
             examined += len(parts)
             store = self.stores(db.storage_volume)
-            manifests = MANIFESTS.get_many(store, [p.manifest_key for _, p in parts])  # type: ignore[misc]
+            manifests = MANIFESTS.get_many(store, [key for _, p in parts if (key := p.manifest_key)])
             for (table, partition), manifest in zip(parts, manifests):
                 tablets = sorted(t for t, rowsets in manifest.tablets.items() if len(rowsets) >= threshold)
                 if tablets:

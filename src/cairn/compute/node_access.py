@@ -192,7 +192,7 @@ class NodeDataAccess:
             return self.local.bind(con, view_name, scan)
         table = scan.table
         read = [p for p in scan.partitions if p.manifest_key]
-        manifests = MANIFESTS.get_many(scan.store, [p.manifest_key for p in read])  # type: ignore[misc]
+        manifests = MANIFESTS.get_many(scan.store, [key for p in read if (key := p.manifest_key)])
         tablets: dict[int, list[Rowset]] = {}
         for partition, manifest in zip(read, manifests):
             for tablet, rowsets in manifest.tablets.items():

@@ -30,7 +30,7 @@ def partition_expression(table: Table, source: dict[str, str]) -> str:
     if table.partition_type == "UNPARTITIONED":
         return "0"
     columns = [source[c] for c in table.partition_columns]
-    types = [table.column(c).type for c in table.partition_columns]  # type: ignore[union-attr]
+    types = [table.column_named(c).type for c in table.partition_columns]
     key = _tuple(columns)
     branches = []
     for index, partition in enumerate(table.partitions):

@@ -60,22 +60,22 @@ class PartitionFilter:
     def add(self, where: exp.Expr | None, names: set[str]) -> None:
         """Use the conjuncts of `where` that constrain this table's partition column (`names`: the
         table's name and alias, for qualified columns)."""
-        if self.column is None:
+        if self.column is None or self.type is None:
             return
         for condition in _conjuncts(where):
-            self._add_condition(condition, names)
+            self._add_condition(condition, names, self.type)
 
-    def _add_condition(self, condition: exp.Expr, names: set[str]) -> None:
+    def _add_condition(self, condition: exp.Expr, names: set[str], type_text: str) -> None:
         if isinstance(condition, exp.Between) and self._is_column(condition.this, names):
             low, high = _literal(condition.args["low"]), _literal(condition.args["high"])
             if low is not None and high is not None:
-                self._bound(exp.GTE, low)
-                self._bound(exp.LTE, high)
+                self._bound(exp.GTE, low, type_text)
+                self._bound(exp.LTE, high, type_text)
             return
         if isinstance(condition, exp.In) and self._is_column(condition.this, names):
-            values = [_literal(v) for v in condition.expressions]
-            if values and all(v is not None for v in values):
-                typed = {_typed(v, self.type) for v in values}  # type: ignore[arg-type]
+            values = [value for value in map(_literal, condition.expressions) if value is not None]
+            if values and len(values) == len(condition.expressions):
+                typed = {_typed(v, type_text) for v in values}
                 self.allowed = typed if self.allowed is None else self.allowed & typed
             return
         kind = type(condition)
@@ -88,10 +88,10 @@ class PartitionFilter:
             return
         value = _literal(right)
         if value is not None:
-            self._bound(kind, value)
+            self._bound(kind, value, type_text)
 
-    def _bound(self, kind: type, text: str) -> None:
-        value = _typed(text, self.type)  # type: ignore[arg-type]
+    def _bound(self, kind: type, text: str, type_text: str) -> None:
+        value = _typed(text, type_text)
         if value is None:
             return
         if kind is exp.EQ:
@@ -107,17 +107,18 @@ class PartitionFilter:
 
     def keeps(self, partition: Partition) -> bool:
         """False only when no row of `partition` can satisfy the gathered conditions."""
-        if self.column is None:
+        type_text = self.type
+        if self.column is None or type_text is None:
             return True
         if self.table.partition_type == "LIST":
             if self.allowed is None:
                 return True
-            values = {_typed(row[0], self.type) for row in partition.values or []}  # type: ignore[arg-type]
+            values = {_typed(row[0], type_text) for row in partition.values or []}
             return bool(values & self.allowed)
         if self.table.partition_type != "RANGE":
             return True
-        low = _typed(partition.lower[0], self.type) if partition.lower else None  # type: ignore[arg-type]
-        high = _typed(partition.upper[0], self.type) if partition.upper else None  # type: ignore[arg-type]
+        low = _typed(partition.lower[0], type_text) if partition.lower else None
+        high = _typed(partition.upper[0], type_text) if partition.upper else None
         if self.allowed is not None:
             return any((low is None or v >= low) and (high is None or v < high) for v in self.allowed)
         if self.lower is not None and high is not None and self.lower[0] >= high:
@@ -138,12 +139,13 @@ def _equal_literals(where: exp.Expr | None, column: str, names: set[str]) -> lis
     for condition in _conjuncts(where):
         if isinstance(condition, exp.EQ):
             for side, other in ((condition.this, condition.expression), (condition.expression, condition.this)):
-                if is_column(side) and _literal(other) is not None:
-                    return [_literal(other)]  # type: ignore[list-item]
+                literal = _literal(other)
+                if is_column(side) and literal is not None:
+                    return [literal]
         if isinstance(condition, exp.In) and is_column(condition.this):
-            values = [_literal(v) for v in condition.expressions]
-            if values and all(v is not None for v in values):
-                return values  # type: ignore[return-value]
+            values = [value for value in map(_literal, condition.expressions) if value is not None]
+            if values and len(values) == len(condition.expressions):
+                return values
     return None
 
 
@@ -157,7 +159,7 @@ def tablet_indexes(table: Table, where: exp.Expr | None, names: set[str]) -> set
         values = _equal_literals(where, name, names)
         if values is None:
             return None
-        choices.append((values, parse_type(table.column(name).type).duckdb))  # type: ignore[union-attr]
+        choices.append((values, parse_type(table.column_named(name).type).duckdb))
     if len(choices) > 1 and any(len(values) > 1 for values, _ in choices):
         return None
     buckets = set()

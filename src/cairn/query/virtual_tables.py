@@ -41,4 +41,4 @@ class VirtualTables:
 
     def is_virtual_schema(self, schema: str | None) -> bool:
         """True for a schema that holds only virtual tables (information_schema)."""
-        return bool(schema) and any(s == schema.lower() for s, _ in self._tables)  # type: ignore[union-attr]
+        return bool(schema and any(s == schema.lower() for s, _ in self._tables))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,15 +98,16 @@ def nested_text(value: object, arrow_type: pa.DataType) -> str:
     """
     if value is None:
         return "null"
-    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type) or pa.types.is_fixed_size_list(arrow_type):
-        return "[" + ",".join(nested_text(v, arrow_type.value_type) for v in value) + "]"  # type: ignore[attr-defined]
-    if pa.types.is_map(arrow_type):
+    # Arrow gives a list for ARRAY, a list of (key, value) pairs for MAP and a dict for STRUCT.
+    is_list = pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type) or pa.types.is_fixed_size_list(arrow_type)
+    if is_list and isinstance(value, Iterable):
+        return "[" + ",".join(nested_text(v, arrow_type.value_type) for v in value) + "]"
+    if pa.types.is_map(arrow_type) and isinstance(value, Iterable):
         return "{" + ",".join(f"{nested_text(k, arrow_type.key_type)}:{nested_text(v, arrow_type.item_type)}"
-                              for k, v in value) + "}"  # type: ignore[attr-defined]
-    if pa.types.is_struct(arrow_type):
+                              for k, v in value) + "}"
+    if pa.types.is_struct(arrow_type) and isinstance(value, Mapping):
         fields = [arrow_type.field(i) for i in range(arrow_type.num_fields)]
-        return "{" + ",".join(f"{_quoted(f.name)}:{nested_text(value[f.name], f.type)}"  # type: ignore[index]
-                              for f in fields) + "}"
+        return "{" + ",".join(f"{_quoted(f.name)}:{nested_text(value[f.name], f.type)}" for f in fields) + "}"
     if isinstance(value, bool):
         return "1" if value else "0"
     if pa.types.is_float32(arrow_type) and isinstance(value, float):

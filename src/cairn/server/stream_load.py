@@ -202,7 +202,7 @@ def stream_load(frontend: Frontend, user: str, database: str, table_name: str, o
     if options.format == "json":
         rows, skipped = json_rows(body, names, options.strip_outer_array, rows_file), 0
     else:
-        types = [parse_type(table.column(n).type).arrow for n in names]  # type: ignore[union-attr]
+        types = [parse_type(table.column_named(n).type).arrow for n in names]
         rows, skipped = csv_rows(body, types, options.column_separator, rows_file)
     answer.total_rows = rows + skipped
     ratio = options.max_filter_ratio

@@ -141,7 +141,9 @@ class _Text:
     def next_char(self) -> str | None:
         """The next character that is not white space, without taking it; None at the end."""
         while True:
-            self.pos = _SPACE.match(self.text, self.pos).end()  # type: ignore[union-attr]
+            space = _SPACE.match(self.text, self.pos)
+            assert space is not None  # the pattern matches the empty string too
+            self.pos = space.end()
             if self.pos < len(self.text):
                 return self.text[self.pos]
             if not self.read_more():

@@ -11,7 +11,7 @@ import logging
 import re
 import threading
 import time
-from typing import Protocol
+from typing import Literal, Protocol
 
 from prometheus_client import Counter, Histogram
 
@@ -79,7 +79,7 @@ class SnapshotJobs:
         self.committer.commit(lambda _catalog: PutSnapshotJob(job=job))
         return job
 
-    def take(self, name: str | None, kind: str, volume_name: str, properties: dict[str, str] | None = None
+    def take(self, name: str | None, kind: Literal["AUTOMATED", "MANUAL"], volume_name: str, properties: dict[str, str] | None = None
              ) -> SnapshotJob:
         """Take a snapshot now and return its finished (or failed) job. Raises SnapshotError when a
         snapshot of that name exists or the volume is unknown."""
@@ -90,7 +90,7 @@ class SnapshotJobs:
                    for j in self.catalog.state.snapshot_jobs.values()):
                 raise SnapshotError(f"Cluster snapshot '{name}' already exists")
             path = f"{volume.location.rstrip('/')}/{self.keys.snapshot_dir(name)}"
-            job = SnapshotJob(job_id=self.catalog.allocate_ids(1)[0], name=name, type=kind,  # type: ignore[arg-type]
+            job = SnapshotJob(job_id=self.catalog.allocate_ids(1)[0], name=name, type=kind,
                               storage_volume=volume_name, storage_path=path, state="INITIALIZING",
                               created_at=time.time(), properties=properties or {})
             job = self._put(job)
@@ -99,7 +99,9 @@ class SnapshotJobs:
                 job = self._put(job, state="SNAPSHOTING")
                 image = self.committer.capture_image(while_locked=self._hold)
                 job = self._put(job, state="UPLOADING", fe_journal_id=image.entry_id)
-                self._upload(job, image, self.capturing)  # type: ignore[arg-type]
+                captured = self.capturing
+                assert captured is not None, "capture_image calls _hold while the catalog is locked"
+                self._upload(job, image, captured)
                 job = self._put(job, state="FINISHED", finished_at=time.time())
                 self.metrics.snapshot_seconds.observe(time.perf_counter() - started)
             except CairnError as exc:

@@ -32,7 +32,7 @@ def sort_key(values: list[str] | None, table: Table) -> tuple[Any, ...]:
         return (1,)
     typed = []
     for value, name in zip(values, table.partition_columns):
-        column_type = parse_type(table.column(name).type)  # type: ignore[union-attr]
+        column_type = parse_type(table.column_named(name).type)
         typed.append(cast_value(value, column_type.duckdb))
     return (0, *typed)
 
@@ -55,7 +55,7 @@ def chain_ranges(table: Table, uppers: list[list[str] | None]) -> list[tuple[lis
 
 def describe_range(partition: Partition, table: Table) -> str:
     """StarRocks' text for a RANGE partition's bounds, e.g. [types: [DATETIME]; keys: [...]; ..)."""
-    types = ", ".join(parse_type(table.column(c).type).name for c in table.partition_columns)  # type: ignore[union-attr]
+    types = ", ".join(parse_type(table.column_named(c).type).name for c in table.partition_columns)
     lower = ", ".join(partition.lower) if partition.lower else "MIN"
     upper = ", ".join(partition.upper) if partition.upper else "MAX"
     return f"[types: [{types}]; keys: [{lower}]; ..types: [{types}]; keys: [{upper}]; )"

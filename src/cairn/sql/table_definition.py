@@ -147,7 +147,7 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
     partition_columns = _check_columns(
         columns, [e.name for e in partition_node.args.get("partition_expressions") or []], "partition description")
     table.partition_columns = partition_columns
-    typed = [table.column(c) for c in partition_columns]
+    typed = [table.column_named(c) for c in partition_columns]
     entries = [e for part in partition_node.args.get("create_expressions") or [] for e in part.expressions]
     names = [e.name for e in entries]
     if len(set(names)) != len(names):
@@ -162,7 +162,7 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
             if values == [MAXVALUE]:
                 uppers.append(None)
             else:
-                uppers.append([normalize_value(v, c.type) for v, c in zip(values, typed)])  # type: ignore[union-attr]
+                uppers.append([normalize_value(v, c.type) for v, c in zip(values, typed)])
         for entry, (lower, upper) in zip(entries, chain_ranges(table, uppers)):
             partition = new_partition(entry.name)
             partition.lower, partition.upper = lower, upper
@@ -175,7 +175,7 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
             for value in entry.expressions:
                 items = value.expressions if isinstance(value, exp.Tuple) else [
                     value.this if isinstance(value, exp.Paren) else value]
-                row = [normalize_value(literal_text(v), c.type) for v, c in zip(items, typed)]  # type: ignore[union-attr]
+                row = [normalize_value(literal_text(v), c.type) for v, c in zip(items, typed)]
                 if tuple(row) in seen_values:
                     raise AnalysisError(f"Value ({', '.join(row)}) is in more than one partition")
                 seen_values.add(tuple(row))
