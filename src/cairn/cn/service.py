@@ -23,6 +23,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.flight as flight
 from pydantic import BaseModel, ValidationError
+from sqlglot import exp
 
 from cairn.compute.flight_auth import RequireCredential
 from cairn.compute.fragment import fragment, parquet_source
@@ -40,6 +41,7 @@ from cairn.config.cn_config import CnConfig
 from cairn.errors import CairnError, ConfigError, VolumeNotRegisteredError
 from cairn.lake.merge import merge_rowsets
 from cairn.lake.rowset_writer import write_rowsets
+from cairn.lake.sqltext import table
 from cairn.secrets import redact
 from cairn.storage.engine_sandbox import SandboxedEngine
 from cairn.storage.keys import ClusterKeys
@@ -50,6 +52,8 @@ from cairn.storage.volume import StorageVolume
 log = logging.getLogger(__name__)
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
+# The relation a write request's incoming record batches are registered as.
+INCOMING = "__incoming"
 
 
 def remote_error(exc: Exception) -> flight.FlightServerError:
@@ -190,8 +194,8 @@ class ComputeService(flight.FlightServerBase):  # type: ignore[misc]  # pyarrow 
             store = self.store(request.volume, request.cluster_id)
             con = self.engine.cursor()
             try:
-                con.register("__incoming", reader.to_reader())
-                rows, written = write_rowsets(con, "SELECT * FROM __incoming", store,
+                con.register(INCOMING, reader.to_reader())
+                rows, written = write_rowsets(con, exp.select("*").from_(table(INCOMING)), store,
                                               ClusterKeys(request.cluster_id), request.db_id, request.table,
                                               self.engine.scratch / uuid.uuid4().hex)
             finally:

@@ -11,6 +11,7 @@ from sqlglot import exp
 
 from cairn.catalog.model import Table
 from cairn.compute.requests import ROWSETS_VIEW
+from cairn.lake.sqltext import column, read_parquet
 from cairn.query.data_access import column_expressions
 from cairn.query.pushdown import PartialAggregate, ScanFilter
 
@@ -18,14 +19,9 @@ from cairn.query.pushdown import PartialAggregate, ScanFilter
 ROW_MARKER = "__cairn_row"
 
 
-def _quoted(name: str) -> exp.Column:
-    return exp.column(exp.to_identifier(name, quoted=True))
-
-
 def parquet_source(table: Table, files: Sequence[Path]) -> exp.Expression:
     """The table's rows in the Parquet `files` (in order), typed as declared, as relation ROWSETS_VIEW."""
-    read = exp.func("read_parquet", exp.Array(expressions=[exp.Literal.string(str(f)) for f in files]))
-    return exp.select(*column_expressions(table)).from_(read).subquery(ROWSETS_VIEW)
+    return exp.select(*column_expressions(table)).from_(read_parquet(files)).subquery(ROWSETS_VIEW)
 
 
 def fragment(table: Table, columns: list[str] | None, filters: list[ScanFilter],
@@ -35,13 +31,13 @@ def fragment(table: Table, columns: list[str] | None, filters: list[ScanFilter],
     if filters:
         query = query.where(exp.and_(*(f.expression() for f in filters)))
     if aggregate is not None:
-        groups = [_quoted(c) for c in aggregate.group_by]
-        partials = [exp.alias_(exp.func(i.function, exp.Star() if i.column is None else _quoted(i.column)), i.alias)
+        groups = [column(c) for c in aggregate.group_by]
+        partials = [exp.alias_(exp.func(i.function, exp.Star() if i.column is None else column(i.column)), i.alias)
                     for i in aggregate.items]
         query = query.select(*groups, *partials)
-        return query.group_by(*[_quoted(c) for c in aggregate.group_by]) if groups else query
+        return query.group_by(*[column(c) for c in aggregate.group_by]) if groups else query
     wanted = [c.name for c in table.columns] if columns is None else \
         [c.name for c in table.columns if c.name in set(columns)]
     if not wanted:
         return query.select(exp.alias_(exp.true(), ROW_MARKER))
-    return query.select(*[_quoted(c) for c in wanted])
+    return query.select(*[column(c) for c in wanted])

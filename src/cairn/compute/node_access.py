@@ -41,7 +41,8 @@ from cairn.config.fe_config import FeConfig
 from cairn.errors import CairnError, ComputeNodeFailedError, NoComputeNodeError, VolumeNotRegisteredError
 from cairn.lake.manifest import MANIFESTS, Rowset
 from cairn.lake.rowset_writer import WrittenRowset
-from cairn.lake.sqltext import ident
+from cairn.lake.sqltext import aliased, cast, column, create_temp_view, sql
+from cairn.lake.sqltext import table as sqltable
 from cairn.query.data_access import LocalDataAccess, TableScan, column_expressions, empty_relation
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import ObjectStore
@@ -203,13 +204,13 @@ class NodeDataAccess:
         self.local.objects_read += len(keys)
         # The fragment over no rows: its shape, and the whole answer when no tablet has data.
         nothing = exp.select(*column_expressions(table)).from_(
-            exp.maybe_parse(empty_relation(table), dialect="duckdb").subquery("__empty")).subquery(ROWSETS_VIEW)
-        on_nothing = fragment(table, scan.columns, scan.filters, scan.aggregate, nothing).sql(dialect="duckdb")
+            empty_relation(table).subquery("__empty")).subquery(ROWSETS_VIEW)
+        on_nothing = fragment(table, scan.columns, scan.filters, scan.aggregate, nothing)
         if not tablets:
-            con.execute(f"CREATE TEMP VIEW {ident(view_name)} AS {on_nothing}")
+            con.execute(sql(create_temp_view(view_name, on_nothing)))
             return keys
         # Arrow carries some types differently (HUGEINT comes back as DECIMAL(38,0)): cast them back.
-        shape = con.sql(on_nothing)
+        shape = con.sql(sql(on_nothing))
         request = ScanRequest(volume=VolumeRef.of(scan.store.volume),
                               cluster_id=ClusterKeys.of_key(keys[0]).cluster_id, table=table, rowsets=[], columns=scan.columns, filters=scan.filters,
                               aggregate=scan.aggregate)
@@ -222,21 +223,20 @@ class NodeDataAccess:
         parts = self._on_nodes(sorted(tablets), scan.store.volume, scan_on)
         data = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
         con.register(f"{view_name}__rows", data)
-        casts = ", ".join(f"CAST({ident(name)} AS {kind}) AS {ident(name)}"
-                          for name, kind in zip(shape.columns, shape.types))
-        con.execute(f"CREATE TEMP VIEW {ident(view_name)} AS SELECT {casts} FROM {ident(view_name + '__rows')}")
+        casts = [aliased(cast(column(name), str(kind)), name) for name, kind in zip(shape.columns, shape.types)]
+        con.execute(sql(create_temp_view(view_name, exp.select(*casts).from_(sqltable(f"{view_name}__rows")))))
         return keys
 
-    def write(self, con: duckdb.DuckDBPyConnection, select_sql: str, store: ObjectStore, keys: ClusterKeys,
+    def write(self, con: duckdb.DuckDBPyConnection, select: exp.Query, store: ObjectStore, keys: ClusterKeys,
               db_id: int, table: Table, scratch: Path) -> tuple[int, list[WrittenRowset]]:
         if not self.uses_nodes():
-            return self.local.write(con, select_sql, store, keys, db_id, table, scratch)
+            return self.local.write(con, select, store, keys, db_id, table, scratch)
         request = WriteRequest(volume=VolumeRef.of(store.volume),
                                cluster_id=keys.cluster_id, db_id=db_id, table=table)
         descriptor = flight.FlightDescriptor.for_command(request.model_dump_json().encode())
 
         def write_on(node: NodeState, _items: list[int]) -> tuple[int, list[WrittenRowset]]:
-            reader = con.sql(select_sql).to_arrow_reader(WRITE_BATCH_ROWS)
+            reader = con.sql(sql(select)).to_arrow_reader(WRITE_BATCH_ROWS)
             try:
                 writer, answers = self.registry.client(node).do_put(descriptor, reader.schema)
                 try:

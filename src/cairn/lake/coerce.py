@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from sqlglot import exp
+
 from cairn.catalog.model import Column, Table
 from cairn.catalog.types import parse_type
 from cairn.errors import (
@@ -20,7 +22,8 @@ from cairn.errors import (
     UnknownColumnError,
 )
 from cairn.lake.routing import BUCKET_COLUMN, NO_PARTITION, PARTITION_COLUMN, bucket_expression, partition_expression
-from cairn.lake.sqltext import ident, literal
+from cairn.lake.sqltext import aliased, call, case, cast, number, string, try_cast
+from cairn.lake.sqltext import column as sqlcolumn
 
 CURRENT_TIMESTAMP = "CURRENT_TIMESTAMP"
 
@@ -32,11 +35,11 @@ def storage_type(column: Column) -> str:
     return "VARCHAR" if column_type.name == "LARGEINT" else column_type.duckdb
 
 
-def _cast(source: str, column: Column) -> str:
+def _cast(source: str, column: Column) -> exp.Expression:
     column_type = parse_type(column.type)
     if column_type.name == "LARGEINT":
-        return f"CAST(TRY_CAST({ident(source)} AS HUGEINT) AS VARCHAR)"
-    return f"TRY_CAST({ident(source)} AS {column_type.duckdb})"
+        return cast(try_cast(sqlcolumn(source), "HUGEINT"), "VARCHAR")
+    return try_cast(sqlcolumn(source), column_type.duckdb)
 
 
 @dataclass
@@ -44,16 +47,16 @@ class CoercionPlan:
     """How the source relation's columns become the table's stored columns."""
 
     table: Table
-    casts: dict[str, str]          # table column -> expression over the source relation
-    sources: dict[str, str]        # table column -> source column it reads (absent: default)
+    casts: dict[str, exp.Expression]  # table column -> expression over the source relation
+    sources: dict[str, str]           # table column -> source column it reads (absent: default)
 
 
-def _default_expression(column: Column) -> str:
+def _default_expression(column: Column) -> exp.Expression:
     if column.default is None:
-        return f"CAST(NULL AS {storage_type(column)})"
+        return cast(exp.null(), storage_type(column))
     if column.default == CURRENT_TIMESTAMP:
-        return f"CAST(current_localtimestamp() AS {storage_type(column)})"
-    return f"CAST(CAST({literal(column.default)} AS {parse_type(column.type).duckdb}) AS {storage_type(column)})"
+        return cast(call("current_localtimestamp"), storage_type(column))
+    return cast(cast(string(column.default), parse_type(column.type).duckdb), storage_type(column))
 
 
 def plan_coercion(table: Table, source_columns: list[str], target_names: list[str] | None) -> CoercionPlan:
@@ -88,63 +91,71 @@ _ERROR_TAG = "cairn-load-error"
 _ERROR = re.compile(rf"{_ERROR_TAG}\|(\w+)\|([^|]*)\|(.*)", re.DOTALL)
 
 
-def _fail(kind: str, column: str, value: str) -> str:
+def _fail(kind: str, column: str, value: exp.Expression) -> exp.Expression:
     """A DuckDB expression that aborts the statement, carrying what was wrong."""
-    return f"error(concat({literal(f'{_ERROR_TAG}|{kind}|{column}|')}, {value}))"
+    return call("error", call("concat", string(f"{_ERROR_TAG}|{kind}|{column}|"), value))
 
 
-def _column_guards(plan: CoercionPlan, column: Column) -> list[tuple[str, str]]:
+def _is_null(value: exp.Expression) -> exp.Expression:
+    return exp.Is(this=value.copy(), expression=exp.null())
+
+
+def _column_guards(plan: CoercionPlan, column: Column) -> list[tuple[exp.Expression, exp.Expression]]:
     """(condition that makes a row bad, expression that aborts with a tagged error) for a column."""
     value = plan.casts[column.name]
     source = plan.sources.get(column.name)
-    guards = []
+    guards: list[tuple[exp.Expression, exp.Expression]] = []
     if source is not None:
-        guards.append((f"{ident(source)} IS NOT NULL AND {value} IS NULL",
-                       _fail("cast", column.name, f"CAST({ident(source)} AS VARCHAR)")))
+        guards.append((exp.and_(exp.not_(_is_null(sqlcolumn(source))), _is_null(value)),
+                       _fail("cast", column.name, cast(sqlcolumn(source), "VARCHAR"))))
     if not column.nullable:
-        guards.append((f"{value} IS NULL", _fail("null", column.name, "''")))
+        guards.append((_is_null(value), _fail("null", column.name, string(""))))
     limit = parse_type(column.type).max_length
     if limit is not None:
-        guards.append((f"strlen({value}) > {limit}", _fail("length", column.name, f"left({value}, 64)")))
+        guards.append((exp.GT(this=call("strlen", value.copy()), expression=number(limit)),
+                       _fail("length", column.name, call("left", value.copy(), number(64)))))
     return guards
 
 
-def _partition_guard(plan: CoercionPlan) -> tuple[str, str] | None:
+def _partition_guard(plan: CoercionPlan) -> tuple[exp.Expression, exp.Expression] | None:
     if plan.table.partition_type == "UNPARTITIONED":
         return None
     partition = partition_expression(plan.table, plan.casts)
-    shown = " || ', ' || ".join(f"coalesce(CAST({plan.casts[c]} AS VARCHAR), 'NULL')"
-                               for c in plan.table.partition_columns)
-    return f"({partition}) = {NO_PARTITION}", _fail("partition", ", ".join(plan.table.partition_columns), shown)
+    shown: exp.Expression | None = None
+    for name in plan.table.partition_columns:
+        part = call("coalesce", cast(plan.casts[name].copy(), "VARCHAR"), string("NULL"))
+        shown = part if shown is None else exp.DPipe(this=exp.DPipe(this=shown, expression=string(", ")),
+                                                     expression=part)
+    assert shown is not None
+    return (exp.EQ(this=exp.paren(partition), expression=number(NO_PARTITION)),
+            _fail("partition", ", ".join(plan.table.partition_columns), shown))
 
 
-def checked_select_list(plan: CoercionPlan) -> str:
+def checked_select_list(plan: CoercionPlan) -> list[exp.Expression]:
     """The stored columns plus routing columns, each guarded so that the first bad row aborts the
     whole statement with a tagged error (see `load_error`). One vectorized pass, no second scan."""
-    values = []
+    values: list[exp.Expression] = []
     for column in plan.table.columns:
-        value = plan.casts[column.name]
-        guards = _column_guards(plan, column)
-        if guards:
-            branches = " ".join(f"WHEN {test} THEN {fail}" for test, fail in guards)
-            value = f"CASE {branches} ELSE {value} END"
-        values.append(f"{value} AS {ident(column.name)}")
+        value = case(_column_guards(plan, column), plan.casts[column.name].copy())
+        values.append(aliased(value, column.name))
     partition = partition_expression(plan.table, plan.casts)
     guard = _partition_guard(plan)
     if guard is not None:
-        partition = f"CASE WHEN {guard[0]} THEN {guard[1]} ELSE {partition} END"
-    values.append(f"{partition} AS {PARTITION_COLUMN}")
-    values.append(f"{bucket_expression(plan.table, plan.casts)} AS {BUCKET_COLUMN}")
-    return ", ".join(values)
+        partition = case([guard], partition)
+    values.append(aliased(partition, PARTITION_COLUMN))
+    values.append(aliased(bucket_expression(plan.table, plan.casts), BUCKET_COLUMN))
+    return values
 
 
-def bad_row_condition(plan: CoercionPlan) -> str:
+def bad_row_condition(plan: CoercionPlan) -> exp.Expression:
     """A condition true for every row that cannot be stored (for loads that filter bad rows)."""
     tests = [test for column in plan.table.columns for test, _ in _column_guards(plan, column)]
     guard = _partition_guard(plan)
     if guard is not None:
         tests.append(guard[0])
-    return " OR ".join(f"coalesce({t}, FALSE)" for t in tests) or "FALSE"
+    if not tests:
+        return exp.false()
+    return exp.or_(*(call("coalesce", exp.paren(t), exp.false()) for t in tests))
 
 
 def load_error(exc: Exception, table: Table) -> DataError | None:

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import duckdb
 from prometheus_client import Counter
+from sqlglot import exp
 
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.committer import Committer
@@ -33,6 +34,7 @@ from cairn.lake.coerce import bad_row_condition, checked_select_list, load_error
 from cairn.lake.manifest import MANIFESTS, PartitionManifest
 from cairn.lake.pins import Pins
 from cairn.lake.rowset_writer import WrittenRowset
+from cairn.lake.sqltext import sql
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import ObjectStore
 from cairn.storage.resolver import StoreResolver
@@ -48,9 +50,9 @@ def table_commit_lock(cluster_id: str, table_id: int) -> threading.Lock:
 class RowsetWriter(Pins, Protocol):
     """Writes a load's rows as rowsets (on compute nodes or embedded) and pins what it wrote."""
 
-    def write(self, con: duckdb.DuckDBPyConnection, select_sql: str, store: ObjectStore, keys: ClusterKeys,
+    def write(self, con: duckdb.DuckDBPyConnection, select: exp.Query, store: ObjectStore, keys: ClusterKeys,
               db_id: int, table: Table, scratch: Path) -> tuple[int, list[WrittenRowset]]:
-        """Write the checked, routed rows of `select_sql` (run on `con`) as rowsets of `table`."""
+        """Write the checked, routed rows of `select` (run on `con`) as rowsets of `table`."""
         ...
 
 
@@ -105,9 +107,9 @@ def check_writable(table: Table) -> None:
 
 
 def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con: duckdb.DuckDBPyConnection,
-                  relation: str, target_columns: list[str] | None = None, label: str | None = None,
+                  relation: exp.Expression, target_columns: list[str] | None = None, label: str | None = None,
                   max_filter_ratio: float | None = None) -> LoadResult:
-    """Load every row of DuckDB relation `relation` (a table, a view or a parenthesized query on
+    """Load every row of DuckDB relation `relation` (a table or view reference, or a subquery, on
     `con`) into the table.
 
     Columns map by `target_columns` (the INSERT column list) or by position. Without
@@ -122,20 +124,20 @@ def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con:
         check_writable(live)
         table = live.model_copy(deep=True)
         _label_taken(loads.catalog, db, label)
-    source_columns = [d[0] for d in con.execute(f"SELECT * FROM {relation} LIMIT 0").description]
+    source_columns = [d[0] for d in con.execute(sql(exp.select("*").from_(relation.copy()).limit(0))).description]
     plan = plan_coercion(table, source_columns, target_columns)
     total = None
     if max_filter_ratio is not None:
         # Bad rows are left out of the single write pass; their number is what did not get written.
-        total = con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0]
-        relation = f"(SELECT * FROM {relation} WHERE NOT ({bad_row_condition(plan)}))"
+        total = con.execute(sql(exp.select(exp.Count(this=exp.Star())).from_(relation.copy()))).fetchall()[0][0]
+        relation = exp.select("*").from_(relation.copy()).where(exp.not_(exp.paren(bad_row_condition(plan)))).subquery()
     store = loads.stores(db.storage_volume)
     # While its files are put (by a compute node, which names them), the table's whole data prefix is
     # pinned: an object put early in a long write must not be taken for garbage before it is pinned.
     writing = loads.writer.pin([loads.keys.table_prefix(db.id, table.id)])
     try:
         rows, written = loads.writer.write(
-            con, f"SELECT {checked_select_list(plan)} FROM {relation}", store, loads.keys, db.id, table,
+            con, exp.select(*checked_select_list(plan)).from_(relation.copy()), store, loads.keys, db.id, table,
             loads.scratch_dir / uuid.uuid4().hex)
         # Until the commit makes them visible, the new objects are pinned against vacuum.
         pinned = loads.writer.pin([w.rowset.key for w in written])

@@ -5,9 +5,11 @@ from __future__ import annotations
 import shutil
 import uuid
 
+from sqlglot import exp
+
 from cairn.lake.manifest import Rowset
 from cairn.lake.rowset_writer import ROW_GROUP_SIZE, rowset_stats
-from cairn.lake.sqltext import string_list
+from cairn.lake.sqltext import copy_to, number, read_parquet, sql
 from cairn.storage.checksum import checksum_file
 from cairn.storage.engine_sandbox import SandboxedEngine
 from cairn.storage.object_cache import ObjectCache
@@ -29,8 +31,9 @@ def merge_rowsets(engine: SandboxedEngine, store: ObjectStore, cache: ObjectCach
         con = engine.cursor()
         try:
             # Files are read in the order listed; preserve_insertion_order keeps rows in it.
-            con.execute(f"COPY (SELECT * FROM read_parquet({string_list([str(f) for f in files])})) "
-                        f"TO '{merged.as_posix()}' (FORMAT PARQUET, ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
+            every_row = exp.select("*").from_(read_parquet(files))
+            con.execute(sql(copy_to(every_row, merged.as_posix(), [("FORMAT", exp.var("PARQUET")),
+                                                                   ("ROW_GROUP_SIZE", number(ROW_GROUP_SIZE))])))
         finally:
             con.close()
         rows, stats = rowset_stats(merged)

@@ -2,62 +2,63 @@
 
 from __future__ import annotations
 
+from sqlglot import exp
+
 from cairn.catalog.model import Table
 from cairn.catalog.types import parse_type
-from cairn.lake.sqltext import literal
+from cairn.lake.sqltext import call, case, cast, number, string
 
 PARTITION_COLUMN = "__cairn_partition"
 BUCKET_COLUMN = "__cairn_bucket"
 NO_PARTITION = -1
 
 
-def _typed(value: str, type_text: str) -> str:
-    return f"CAST({literal(value)} AS {parse_type(type_text).duckdb})"
+def _typed(value: str, type_text: str) -> exp.Expression:
+    return cast(string(value), parse_type(type_text).duckdb)
 
 
-def _tuple(columns: list[str]) -> str:
-    if len(columns) == 1:
-        return columns[0]
-    return "(" + ", ".join(columns) + ")"
+def _tuple(values: list[exp.Expression]) -> exp.Expression:
+    if len(values) == 1:
+        return values[0]
+    return exp.Tuple(expressions=values)
 
 
-def partition_expression(table: Table, source: dict[str, str]) -> str:
+def partition_expression(table: Table, source: dict[str, exp.Expression]) -> exp.Expression:
     """A DuckDB expression giving each row's partition index in `table.partitions`, or -1.
 
     `source` maps a column name to the expression that computes its (already cast) value.
     RANGE partitions cover [lower, upper); NULL goes to the lowest range, as in StarRocks.
     """
     if table.partition_type == "UNPARTITIONED":
-        return "0"
+        return number(0)
     columns = [source[c] for c in table.partition_columns]
     types = [table.column_named(c).type for c in table.partition_columns]
-    key = _tuple(columns)
-    branches = []
+    branches: list[tuple[exp.Expression, exp.Expression]] = []
     for index, partition in enumerate(table.partitions):
         if table.partition_type == "RANGE":
-            tests = []
+            tests: list[exp.Expression] = []
             if partition.lower is not None:
-                tests.append(f"{key} >= {_tuple([_typed(v, t) for v, t in zip(partition.lower, types)])}")
+                tests.append(exp.GTE(this=_tuple([c.copy() for c in columns]),
+                                     expression=_tuple([_typed(v, t) for v, t in zip(partition.lower, types)])))
             if partition.upper is not None:
-                tests.append(f"{key} < {_tuple([_typed(v, t) for v, t in zip(partition.upper, types)])}")
-            test = " AND ".join(tests) or "TRUE"
+                tests.append(exp.LT(this=_tuple([c.copy() for c in columns]),
+                                    expression=_tuple([_typed(v, t) for v, t in zip(partition.upper, types)])))
+            test = exp.and_(*tests) if tests else exp.true()
             if partition.lower is None:
-                test = f"({test}) OR {columns[0]} IS NULL"
-            branches.append(f"WHEN {test} THEN {index}")
+                test = exp.or_(exp.paren(test), exp.Is(this=columns[0].copy(), expression=exp.null()))
+            branches.append((test, number(index)))
         else:
-            rows = ", ".join(_tuple([_typed(v, t) for v, t in zip(row, types)]) for row in partition.values or [])
+            rows = [_tuple([_typed(v, t) for v, t in zip(row, types)]) for row in partition.values or []]
             if rows:
-                branches.append(f"WHEN {key} IN ({rows}) THEN {index}")
-    if not branches:
-        return str(NO_PARTITION)
-    return f"CASE {' '.join(branches)} ELSE {NO_PARTITION} END"
+                branches.append((exp.In(this=_tuple([c.copy() for c in columns]), expressions=rows), number(index)))
+    return case(branches, number(NO_PARTITION))
 
 
-def bucket_expression(table: Table, source: dict[str, str]) -> str:
+def bucket_expression(table: Table, source: dict[str, exp.Expression]) -> exp.Expression:
     """A DuckDB expression giving each row's bucket (tablet index within its partition)."""
     if table.buckets == 1:
-        return "0"
+        return number(0)
     if not table.distribution_columns:
-        return f"CAST(floor(random() * {table.buckets}) AS INTEGER)"
-    columns = ", ".join(source[c] for c in table.distribution_columns)
-    return f"CAST(hash({columns}) % {table.buckets} AS INTEGER)"
+        return cast(call("floor", exp.Mul(this=call("random"), expression=number(table.buckets))), "INTEGER")
+    hashed = call("hash", *[source[c].copy() for c in table.distribution_columns])
+    return cast(exp.Mod(this=hashed, expression=number(table.buckets)), "INTEGER")

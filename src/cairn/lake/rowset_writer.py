@@ -10,11 +10,12 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
+from sqlglot import exp
 
 from cairn.catalog.model import Table
 from cairn.lake.manifest import ColumnStats, Rowset
 from cairn.lake.routing import BUCKET_COLUMN, PARTITION_COLUMN
-from cairn.lake.sqltext import literal
+from cairn.lake.sqltext import column, copy_to, number, sql
 from cairn.storage.checksum import checksum_file
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import IO_CONCURRENCY, ObjectStore
@@ -53,14 +54,17 @@ def rowset_stats(path: Path) -> tuple[int, dict[str, ColumnStats]]:
     return metadata.num_rows, stats
 
 
-def write_routed(con: duckdb.DuckDBPyConnection, select_sql: str,
+def write_routed(con: duckdb.DuckDBPyConnection, select: exp.Query,
                  directory: Path) -> tuple[int, list[tuple[int, int, Path]]]:
-    """Write the rows of `select_sql` (with partition and bucket columns) as Parquet files, one folder
+    """Write the rows of `select` (with partition and bucket columns) as Parquet files, one folder
     per (partition index, bucket). Returns the row count and (partition index, bucket, file) triples."""
     directory.mkdir(parents=True, exist_ok=True)
-    written = con.execute(f"COPY ({select_sql}) TO {literal(directory.as_posix())} (FORMAT PARQUET, "
-                          f"PARTITION_BY ({PARTITION_COLUMN}, {BUCKET_COLUMN}), "
-                          f"ROW_GROUP_SIZE {ROW_GROUP_SIZE}, OVERWRITE_OR_IGNORE)").fetchall()[0][0]
+    copy = copy_to(select, directory.as_posix(), [
+        ("FORMAT", exp.var("PARQUET")),
+        ("PARTITION_BY", exp.Tuple(expressions=[column(PARTITION_COLUMN), column(BUCKET_COLUMN)])),
+        ("ROW_GROUP_SIZE", number(ROW_GROUP_SIZE)),
+        ("OVERWRITE_OR_IGNORE", None)])
+    written = con.execute(sql(copy)).fetchall()[0][0]
     found = []
     for path in directory.rglob("*.parquet"):
         match = _ROUTED_FILE.search(path.relative_to(directory).as_posix())
@@ -89,12 +93,12 @@ def put_rowsets(store: ObjectStore, keys: ClusterKeys, db_id: int, table: Table,
         return list(pool.map(put_one, files))
 
 
-def write_rowsets(con: duckdb.DuckDBPyConnection, select_sql: str, store: ObjectStore, keys: ClusterKeys,
+def write_rowsets(con: duckdb.DuckDBPyConnection, select: exp.Query, store: ObjectStore, keys: ClusterKeys,
                   db_id: int, table: Table, scratch: Path) -> tuple[int, list[WrittenRowset]]:
-    """Write the routed rows of `select_sql` as rowsets of `table` and put them on the volume.
+    """Write the routed rows of `select` as rowsets of `table` and put them on the volume.
     Returns the row count and the rowsets; `scratch` is removed afterwards."""
     try:
-        rows, files = write_routed(con, select_sql, scratch)
+        rows, files = write_routed(con, select, scratch)
         return rows, put_rowsets(store, keys, db_id, table, files)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

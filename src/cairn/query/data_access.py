@@ -21,7 +21,8 @@ from cairn.catalog.types import parse_type
 from cairn.lake.manifest import MANIFESTS, Rowset
 from cairn.lake.merge import merge_rowsets
 from cairn.lake.rowset_writer import WrittenRowset, write_rowsets
-from cairn.lake.sqltext import ident, string_list
+from cairn.lake.sqltext import aliased, cast, create_temp_view, read_parquet, sql
+from cairn.lake.sqltext import column as sqlcolumn
 from cairn.query.pushdown import PartialAggregate, ScanFilter
 from cairn.storage.engine_sandbox import SandboxedEngine
 from cairn.storage.keys import ClusterKeys
@@ -73,9 +74,9 @@ class DataAccess(Protocol):
     def compact(self, store: ObjectStore, rowsets: list[Rowset], target_key: str) -> Rowset:
         """Merge `rowsets` (one tablet's, in order) into one new object at `target_key`; describe it."""
 
-    def write(self, con: duckdb.DuckDBPyConnection, select_sql: str, store: ObjectStore, keys: ClusterKeys,
+    def write(self, con: duckdb.DuckDBPyConnection, select: exp.Query, store: ObjectStore, keys: ClusterKeys,
               db_id: int, table: Table, scratch: Path) -> tuple[int, list[WrittenRowset]]:
-        """Write the checked, routed rows of `select_sql` (run on `con`) as rowsets of `table`.
+        """Write the checked, routed rows of `select` (run on `con`) as rowsets of `table`.
         Returns the row count and the rowsets put; a DuckDB error means a row could not be stored."""
 
 
@@ -83,19 +84,15 @@ def column_expressions(table: Table) -> list[exp.Expr]:
     """The table's columns as stored rowsets hold them, typed as declared (LARGEINT as HUGEINT)."""
     parts: list[exp.Expr] = []
     for column in table.columns:
-        name = exp.column(exp.to_identifier(column.name, quoted=True))
+        name = sqlcolumn(column.name)
         large = parse_type(column.type).name == "LARGEINT"
-        parts.append(exp.alias_(exp.cast(name, "HUGEINT"), column.name, quoted=True) if large else name)
+        parts.append(aliased(cast(name, "HUGEINT"), column.name) if large else name)
     return parts
 
 
-def column_list(table: Table) -> str:
-    return ", ".join(e.sql(dialect="duckdb") for e in column_expressions(table))
-
-
-def empty_relation(table: Table) -> str:
-    columns = ", ".join(f"CAST(NULL AS {parse_type(c.type).duckdb}) AS {ident(c.name)}" for c in table.columns)
-    return f"SELECT {columns} LIMIT 0"
+def empty_relation(table: Table) -> exp.Select:
+    """No rows, with the table's columns typed as a query reads them."""
+    return exp.select(*[aliased(cast(exp.null(), parse_type(c.type).duckdb), c.name) for c in table.columns]).limit(0)
 
 
 @dataclass
@@ -171,9 +168,9 @@ class LocalDataAccess:
             self._cache_stores.update(dict.fromkeys(keys, scan.store))
         return files, pinned
 
-    def write(self, con: duckdb.DuckDBPyConnection, select_sql: str, store: ObjectStore, keys: ClusterKeys,
+    def write(self, con: duckdb.DuckDBPyConnection, select: exp.Query, store: ObjectStore, keys: ClusterKeys,
               db_id: int, table: Table, scratch: Path) -> tuple[int, list[WrittenRowset]]:
-        return write_rowsets(con, select_sql, store, keys, db_id, table, scratch)
+        return write_rowsets(con, select, store, keys, db_id, table, scratch)
 
     def compact(self, store: ObjectStore, rowsets: list[Rowset], target_key: str) -> Rowset:
         return merge_rowsets(self.engine, store, self.cache, rowsets, target_key)
@@ -181,8 +178,8 @@ class LocalDataAccess:
     def bind(self, con: duckdb.DuckDBPyConnection, view_name: str, scan: TableScan) -> list[str]:
         files, pinned = self.files(scan)
         if files:
-            source = f"SELECT {column_list(scan.table)} FROM read_parquet({string_list([str(f) for f in files])})"
+            source = exp.select(*column_expressions(scan.table)).from_(read_parquet(files))
         else:
             source = empty_relation(scan.table)
-        con.execute(f"CREATE TEMP VIEW {ident(view_name)} AS {source}")
+        con.execute(sql(create_temp_view(view_name, source)))
         return pinned

@@ -218,16 +218,23 @@ def _user_error(exc: duckdb.Error, views: dict[str, str]) -> CairnError:
     return CairnError(text)
 
 
-def prepare(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb.DuckDBPyConnection,
-            pinned: list[str]) -> tuple[str, dict[str, str]]:
-    """Bind the query's tables on `con` and return its DuckDB SQL (and the view names bound).
-    The keys read are added to `pinned`; the caller releases them when the statement ends."""
+def prepare_tree(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb.DuckDBPyConnection,
+                 pinned: list[str]) -> tuple[exp.Expr, dict[str, str]]:
+    """Bind the query's tables on `con` and return the query as DuckDB runs it (and the view names
+    bound). The keys read are added to `pinned`; the caller releases them when the statement ends."""
     tree = tree.copy()
     starrocks_semantics.apply(tree)
     _replace_session_functions(ctx, tree)
     _unwrap_table_functions(tree)
     views = bind_tables(ctx, engine, tree, con, pinned)
-    return tree.sql(dialect="duckdb"), views
+    return tree, views
+
+
+def prepare(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb.DuckDBPyConnection,
+            pinned: list[str]) -> tuple[str, dict[str, str]]:
+    """`prepare_tree`, rendered as DuckDB SQL."""
+    prepared, views = prepare_tree(ctx, engine, tree, con, pinned)
+    return prepared.sql(dialect="duckdb"), views
 
 
 def run_query(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr) -> pa.Table:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as pads
+from sqlglot import exp
 
 from cairn.auth.privileges import require
 from cairn.auth.users import auth_string_for, native_password_hash
@@ -214,7 +215,7 @@ def stream_load(frontend: Frontend, user: str, database: str, table_name: str, o
         con = frontend.duckdb.cursor()
         try:
             con.register(SOURCE, pads.dataset(str(rows_file), format="arrow"))
-            result = load_relation(frontend.loads, database, table_name, con, SOURCE, options.columns, options.label,
+            result = load_relation(frontend.loads, database, table_name, con, exp.to_table(SOURCE), options.columns, options.label,
                                    max_filter_ratio=max(0.0, remaining))
         finally:
             con.close()

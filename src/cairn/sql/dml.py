@@ -9,7 +9,7 @@ from cairn.errors import AnalysisError
 from cairn.fe.frontend import Frontend
 from cairn.lake.load import load_relation
 from cairn.query.context import QueryContext
-from cairn.query.select import _user_error, bind_tables, prepare
+from cairn.query.select import _user_error, bind_tables, prepare_tree
 from cairn.query.virtual_tables import VirtualTables
 from cairn.sql.names import table_name
 from cairn.sql.refusals import not_supported
@@ -65,10 +65,10 @@ def insert(query: QueryContext, fe: Frontend, statement: exp.Insert) -> ResultSe
                 con.execute(_values_sql(source, as_text=False))
             except duckdb.Error:
                 con.execute(_values_sql(source, as_text=True))
-            relation = SOURCE
+            relation: exp.Expression = exp.to_table(SOURCE)
         else:
-            sql, views = prepare(query, fe.engine, source, con, pinned)
-            relation = f"({sql})"
+            prepared, views = prepare_tree(query, fe.engine, source, con, pinned)
+            relation = prepared.subquery()
         with query.cancel.running(con):
             result = load_relation(fe.loads, db_name, name, con, relation, columns,
                                    label=statement.meta.get("label"))
