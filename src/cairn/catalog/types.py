@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from sqlglot import exp
 
 from cairn.errors import AnalysisError
 
@@ -114,8 +115,9 @@ _cast_lock = threading.Lock()
 _cast_connection: duckdb.DuckDBPyConnection | None = None
 
 
-def scalar(sql: str, parameters: list[Any]) -> Any:
-    """The single value of a small DuckDB expression query. Raises duckdb.Error when it fails.
+def scalar(query: exp.Query, parameters: list[Any]) -> Any:
+    """The single value of a small DuckDB query, its `?` placeholders bound to `parameters`.
+    Raises duckdb.Error when it fails.
 
     Uses a private connection (DuckDB's module-level one is shared and keeps unfinished results).
     """
@@ -124,9 +126,10 @@ def scalar(sql: str, parameters: list[Any]) -> Any:
         if _cast_connection is None:
             _cast_connection = duckdb.connect()
             atexit.register(_cast_connection.close)
-        return _cast_connection.execute(sql, parameters).fetchall()[0][0]
+        return _cast_connection.execute(query.sql(dialect="duckdb"), parameters).fetchall()[0][0]
 
 
 def cast_value(value: str, duckdb_type: str) -> Any:
     """`value` cast to a DuckDB type, as a Python value. Raises duckdb.Error if it is not one."""
-    return scalar(f"SELECT CAST(? AS {duckdb_type})", [value])
+    return scalar(exp.select(exp.Cast(this=exp.Placeholder(), to=exp.DataType.build(duckdb_type, dialect="duckdb"))),
+                  [value])

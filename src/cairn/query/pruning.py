@@ -13,6 +13,8 @@ from sqlglot import exp
 
 from cairn.catalog.model import Partition, Table
 from cairn.catalog.types import cast_value, parse_type, scalar
+from cairn.lake.routing import bucket_expression
+from cairn.lake.sqltext import try_cast
 
 _FLIPPED = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE, exp.EQ: exp.EQ}
 
@@ -164,10 +166,11 @@ def tablet_indexes(table: Table, where: exp.Expr | None, names: set[str]) -> set
         return None
     buckets = set()
     for index in range(len(choices[0][0])):
-        arguments = ", ".join(f"TRY_CAST(? AS {kind})" for _, kind in choices)
+        arguments: dict[str, exp.Expression] = {name: try_cast(exp.Placeholder(), kind)
+                                                for name, (_, kind) in zip(table.distribution_columns, choices)}
         parameters = [values[index if len(values) > 1 else 0] for values, _ in choices]
         try:
-            bucket = scalar(f"SELECT CAST(hash({arguments}) % {table.buckets} AS INTEGER)", parameters)
+            bucket = scalar(exp.select(bucket_expression(table, arguments)), parameters)
         except duckdb.Error:
             return None
         buckets.add(bucket)
