@@ -19,13 +19,13 @@ from cairn.query.pushdown import PartialAggregate, ScanFilter
 ROW_MARKER = "__cairn_row"
 
 
-def parquet_source(table: Table, files: Sequence[Path]) -> exp.Expression:
+def parquet_source(table: Table, files: Sequence[Path]) -> exp.Expr:
     """The table's rows in the Parquet `files` (in order), typed as declared, as relation ROWSETS_VIEW."""
     return exp.select(*column_expressions(table)).from_(read_parquet(files)).subquery(ROWSETS_VIEW)
 
 
 def fragment(table: Table, columns: list[str] | None, filters: list[ScanFilter],
-             aggregate: PartialAggregate | None, source: exp.Expression) -> exp.Select:
+             aggregate: PartialAggregate | None, source: exp.Expr) -> exp.Select:
     """What a node runs over its rowsets (`source`): the projection and filters, or the partial aggregate."""
     query = exp.select().from_(source)
     if filters:

@@ -35,7 +35,7 @@ def storage_type(column: Column) -> str:
     return "VARCHAR" if column_type.name == "LARGEINT" else column_type.duckdb
 
 
-def _cast(source: str, column: Column) -> exp.Expression:
+def _cast(source: str, column: Column) -> exp.Expr:
     column_type = parse_type(column.type)
     if column_type.name == "LARGEINT":
         return cast(try_cast(sqlcolumn(source), "HUGEINT"), "VARCHAR")
@@ -47,11 +47,11 @@ class CoercionPlan:
     """How the source relation's columns become the table's stored columns."""
 
     table: Table
-    casts: dict[str, exp.Expression]  # table column -> expression over the source relation
+    casts: dict[str, exp.Expr]  # table column -> expression over the source relation
     sources: dict[str, str]           # table column -> source column it reads (absent: default)
 
 
-def _default_expression(column: Column) -> exp.Expression:
+def _default_expression(column: Column) -> exp.Expr:
     if column.default is None:
         return cast(exp.null(), storage_type(column))
     if column.default == CURRENT_TIMESTAMP:
@@ -91,20 +91,20 @@ _ERROR_TAG = "cairn-load-error"
 _ERROR = re.compile(rf"{_ERROR_TAG}\|(\w+)\|([^|]*)\|(.*)", re.DOTALL)
 
 
-def _fail(kind: str, column: str, value: exp.Expression) -> exp.Expression:
+def _fail(kind: str, column: str, value: exp.Expr) -> exp.Expr:
     """A DuckDB expression that aborts the statement, carrying what was wrong."""
     return call("error", call("concat", string(f"{_ERROR_TAG}|{kind}|{column}|"), value))
 
 
-def _is_null(value: exp.Expression) -> exp.Expression:
+def _is_null(value: exp.Expr) -> exp.Expr:
     return exp.Is(this=value.copy(), expression=exp.null())
 
 
-def _column_guards(plan: CoercionPlan, column: Column) -> list[tuple[exp.Expression, exp.Expression]]:
+def _column_guards(plan: CoercionPlan, column: Column) -> list[tuple[exp.Expr, exp.Expr]]:
     """(condition that makes a row bad, expression that aborts with a tagged error) for a column."""
     value = plan.casts[column.name]
     source = plan.sources.get(column.name)
-    guards: list[tuple[exp.Expression, exp.Expression]] = []
+    guards: list[tuple[exp.Expr, exp.Expr]] = []
     if source is not None:
         guards.append((exp.and_(exp.not_(_is_null(sqlcolumn(source))), _is_null(value)),
                        _fail("cast", column.name, cast(sqlcolumn(source), "VARCHAR"))))
@@ -117,11 +117,11 @@ def _column_guards(plan: CoercionPlan, column: Column) -> list[tuple[exp.Express
     return guards
 
 
-def _partition_guard(plan: CoercionPlan) -> tuple[exp.Expression, exp.Expression] | None:
+def _partition_guard(plan: CoercionPlan) -> tuple[exp.Expr, exp.Expr] | None:
     if plan.table.partition_type == "UNPARTITIONED":
         return None
     partition = partition_expression(plan.table, plan.casts)
-    shown: exp.Expression | None = None
+    shown: exp.Expr | None = None
     for name in plan.table.partition_columns:
         part = call("coalesce", cast(plan.casts[name].copy(), "VARCHAR"), string("NULL"))
         shown = part if shown is None else exp.DPipe(this=exp.DPipe(this=shown, expression=string(", ")),
@@ -131,10 +131,10 @@ def _partition_guard(plan: CoercionPlan) -> tuple[exp.Expression, exp.Expression
             _fail("partition", ", ".join(plan.table.partition_columns), shown))
 
 
-def checked_select_list(plan: CoercionPlan) -> list[exp.Expression]:
+def checked_select_list(plan: CoercionPlan) -> list[exp.Expr]:
     """The stored columns plus routing columns, each guarded so that the first bad row aborts the
     whole statement with a tagged error (see `load_error`). One vectorized pass, no second scan."""
-    values: list[exp.Expression] = []
+    values: list[exp.Expr] = []
     for column in plan.table.columns:
         value = case(_column_guards(plan, column), plan.casts[column.name].copy())
         values.append(aliased(value, column.name))
@@ -147,7 +147,7 @@ def checked_select_list(plan: CoercionPlan) -> list[exp.Expression]:
     return values
 
 
-def bad_row_condition(plan: CoercionPlan) -> exp.Expression:
+def bad_row_condition(plan: CoercionPlan) -> exp.Expr:
     """A condition true for every row that cannot be stored (for loads that filter bad rows)."""
     tests = [test for column in plan.table.columns for test, _ in _column_guards(plan, column)]
     guard = _partition_guard(plan)

@@ -107,7 +107,7 @@ def check_writable(table: Table) -> None:
 
 
 def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con: duckdb.DuckDBPyConnection,
-                  relation: exp.Expression, target_columns: list[str] | None = None, label: str | None = None,
+                  relation: exp.Expr, target_columns: list[str] | None = None, label: str | None = None,
                   max_filter_ratio: float | None = None) -> LoadResult:
     """Load every row of DuckDB relation `relation` (a table or view reference, or a subquery, on
     `con`) into the table.

@@ -13,17 +13,17 @@ BUCKET_COLUMN = "__cairn_bucket"
 NO_PARTITION = -1
 
 
-def _typed(value: str, type_text: str) -> exp.Expression:
+def _typed(value: str, type_text: str) -> exp.Expr:
     return cast(string(value), parse_type(type_text).duckdb)
 
 
-def _tuple(values: list[exp.Expression]) -> exp.Expression:
+def _tuple(values: list[exp.Expr]) -> exp.Expr:
     if len(values) == 1:
         return values[0]
     return exp.Tuple(expressions=values)
 
 
-def partition_expression(table: Table, source: dict[str, exp.Expression]) -> exp.Expression:
+def partition_expression(table: Table, source: dict[str, exp.Expr]) -> exp.Expr:
     """A DuckDB expression giving each row's partition index in `table.partitions`, or -1.
 
     `source` maps a column name to the expression that computes its (already cast) value.
@@ -33,10 +33,10 @@ def partition_expression(table: Table, source: dict[str, exp.Expression]) -> exp
         return number(0)
     columns = [source[c] for c in table.partition_columns]
     types = [table.column_named(c).type for c in table.partition_columns]
-    branches: list[tuple[exp.Expression, exp.Expression]] = []
+    branches: list[tuple[exp.Expr, exp.Expr]] = []
     for index, partition in enumerate(table.partitions):
         if table.partition_type == "RANGE":
-            tests: list[exp.Expression] = []
+            tests: list[exp.Expr] = []
             if partition.lower is not None:
                 tests.append(exp.GTE(this=_tuple([c.copy() for c in columns]),
                                      expression=_tuple([_typed(v, t) for v, t in zip(partition.lower, types)])))
@@ -54,7 +54,7 @@ def partition_expression(table: Table, source: dict[str, exp.Expression]) -> exp
     return case(branches, number(NO_PARTITION))
 
 
-def bucket_expression(table: Table, source: dict[str, exp.Expression]) -> exp.Expression:
+def bucket_expression(table: Table, source: dict[str, exp.Expr]) -> exp.Expr:
     """A DuckDB expression giving each row's bucket (tablet index within its partition)."""
     if table.buckets == 1:
         return number(0)

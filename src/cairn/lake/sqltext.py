@@ -11,7 +11,7 @@ from sqlglot import exp
 DUCKDB = "duckdb"
 
 
-def sql(tree: exp.Expression) -> str:
+def sql(tree: exp.Expr) -> str:
     """The DuckDB text of an expression tree."""
     return tree.sql(dialect=DUCKDB)
 
@@ -36,8 +36,8 @@ def string(value: str) -> exp.Literal:
     return exp.Literal.string(value)
 
 
-def number(value: int) -> exp.Literal:
-    """An integer literal."""
+def number(value: int) -> exp.Expr:
+    """An integer literal (a negated one below zero)."""
     return exp.Literal.number(value)
 
 
@@ -46,17 +46,17 @@ def data_type(duckdb_type: str) -> exp.DataType:
     return exp.DataType.build(duckdb_type, dialect=DUCKDB)
 
 
-def cast(value: exp.Expression, duckdb_type: str) -> exp.Cast:
+def cast(value: exp.Expr, duckdb_type: str) -> exp.Cast:
     """`CAST(value AS duckdb_type)`."""
     return exp.Cast(this=value, to=data_type(duckdb_type))
 
 
-def try_cast(value: exp.Expression, duckdb_type: str) -> exp.TryCast:
+def try_cast(value: exp.Expr, duckdb_type: str) -> exp.TryCast:
     """`TRY_CAST(value AS duckdb_type)`: NULL where the value does not convert."""
     return exp.TryCast(this=value, to=data_type(duckdb_type))
 
 
-def call(function: str, *arguments: exp.Expression) -> exp.Anonymous:
+def call(function: str, *arguments: exp.Expr) -> exp.Anonymous:
     """A call of the DuckDB function named `function`, spelled exactly as given."""
     return exp.Anonymous(this=function, expressions=list(arguments))
 
@@ -71,25 +71,25 @@ def read_parquet(files: Sequence[object]) -> exp.Anonymous:
     return call("read_parquet", string_list([str(f) for f in files]))
 
 
-def aliased(value: exp.Expression, name: str) -> exp.Alias:
+def aliased(value: exp.Expr, name: str) -> exp.Expr:
     """`value AS "name"`."""
     return exp.alias_(value, identifier(name))
 
 
-def case(branches: Sequence[tuple[exp.Expression, exp.Expression]], default: exp.Expression) -> exp.Expression:
+def case(branches: Sequence[tuple[exp.Expr, exp.Expr]], default: exp.Expr) -> exp.Expr:
     """`CASE WHEN test THEN value ... ELSE default END`, or `default` when there are no branches."""
     if not branches:
         return default
     return exp.Case(ifs=[exp.If(this=test, true=value) for test, value in branches], default=default)
 
 
-def create_temp_view(name: str, query: exp.Expression) -> exp.Create:
+def create_temp_view(name: str, query: exp.Expr) -> exp.Create:
     """`CREATE TEMP VIEW "name" AS query`."""
     return exp.Create(this=table(name), kind="VIEW", expression=query,
                       properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
 
 
-def copy_to(query: exp.Expression, path: str, options: Sequence[tuple[str, exp.Expression | None]]) -> exp.Copy:
+def copy_to(query: exp.Query, path: str, options: Sequence[tuple[str, exp.Expr | None]]) -> exp.Copy:
     """`COPY (query) TO 'path' (OPTION value, ...)`; an option with no value is a bare flag."""
     params = [exp.CopyParameter(this=exp.var(name), expression=value) for name, value in options]
     return exp.Copy(this=query.subquery(), kind=False, files=[string(path)], params=params)

@@ -65,10 +65,10 @@ def insert(query: QueryContext, fe: Frontend, statement: exp.Insert) -> ResultSe
                 con.execute(_values_sql(source, as_text=False))
             except duckdb.Error:
                 con.execute(_values_sql(source, as_text=True))
-            relation: exp.Expression = exp.to_table(SOURCE)
+            relation: exp.Expr = exp.to_table(SOURCE)
         else:
             prepared, views = prepare_tree(query, fe.engine, source, con, pinned)
-            relation = prepared.subquery()
+            relation = exp.Subquery(this=prepared)
         with query.cancel.running(con):
             result = load_relation(fe.loads, db_name, name, con, relation, columns,
                                    label=statement.meta.get("label"))
