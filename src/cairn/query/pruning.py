@@ -167,7 +167,7 @@ def tablet_indexes(table: Table, where: exp.Expr | None, names: set[str]) -> set
     buckets = set()
     for index in range(len(choices[0][0])):
         arguments: dict[str, exp.Expr] = {name: try_cast(exp.Placeholder(), kind)
-                                                for name, (_, kind) in zip(table.distribution_columns, choices)}
+                                         for name, (_, kind) in zip(table.distribution_columns, choices)}
         parameters = [values[index if len(values) > 1 else 0] for values, _ in choices]
         try:
             bucket = scalar(exp.select(bucket_expression(table, arguments)), parameters)
