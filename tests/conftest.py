@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
+import cairn.api
 import cairn.secrets
 from cairn.api import load_config
 from cairn.config.fe_config import FeConfig
@@ -130,6 +131,14 @@ def fe_config(fe_conf_values: dict[str, str]) -> FeConfig:
 @pytest.fixture
 def frontend(fe_config: FeConfig) -> Iterator[Frontend]:
     fe = Frontend.open(fe_config)
+    yield fe
+    fe.close()
+
+
+@pytest.fixture
+def local_frontend(tmp_path: Path) -> Iterator[Frontend]:
+    """An in-process FE on a local directory volume only (for tests of SQL, not of storage)."""
+    fe = cairn.api.open_frontend(local_storage_path=tmp_path / "storage", meta_dir=tmp_path / "meta")
     yield fe
     fe.close()
 

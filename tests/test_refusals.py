@@ -6,7 +6,6 @@ that proves it was honoured.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,10 +13,10 @@ import pytest
 import cairn.api
 from cairn.errors import CairnError, UnknownPartitionError, UnsupportedError
 from cairn.fe.frontend import Frontend
-from cairn.server.session import Session
 from cairn.restore.plan import plan_restore
 from cairn.restore.restorer import restore
 from cairn.restore.snapshot_yaml import read_snapshot_yaml
+from cairn.server.session import Session
 
 SETUP = """
 CREATE DATABASE d; USE d;
@@ -71,15 +70,8 @@ REFUSED = [
 
 
 @pytest.fixture
-def frontend(tmp_path: Path) -> Iterator[Frontend]:
-    fe = cairn.api.open_frontend(local_storage_path=tmp_path / "storage", meta_dir=tmp_path / "meta")
-    yield fe
-    fe.close()
-
-
-@pytest.fixture
-def session(frontend: Frontend) -> Session:
-    session = cairn.api.connect(frontend)
+def session(local_frontend: Frontend) -> Session:
+    session = cairn.api.connect(local_frontend)
     session.execute_script(SETUP)
     return session
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 
 import pymysql
 import pytest
@@ -18,15 +16,8 @@ from fe_process import FeProcess
 
 
 @pytest.fixture
-def frontend(tmp_path: Path) -> Iterator[Frontend]:
-    fe = cairn.api.open_frontend(local_storage_path=tmp_path / "storage", meta_dir=tmp_path / "meta")
-    yield fe
-    fe.close()
-
-
-@pytest.fixture
-def session(frontend: Frontend) -> Session:
-    session = cairn.api.connect(frontend)
+def session(local_frontend: Frontend) -> Session:
+    session = cairn.api.connect(local_frontend)
     session.execute_script("""
         CREATE DATABASE d; USE d;
         CREATE TABLE t1 (c0 BIGINT NOT NULL, c1 BIGINT, c3 BIGINT, s VARCHAR(20));
