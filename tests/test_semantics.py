@@ -86,6 +86,17 @@ def test_user_variables_keep_their_value_and_type(session: Session) -> None:
     assert "SET scalar_subquery" not in str(caught.value), "DuckDB's own settings are not Cairn's"
 
 
+
+def test_session_variables_take_the_value_of_their_expression(session: Session) -> None:
+    # SET var = <expression> used to keep the expression's text ("10 * 2") as the value.
+    session.execute("SET query_timeout = 10 * 2")
+    session.execute("SET sql_select_limit = -1")
+    session.execute("SET time_zone = '+08:00'")
+    assert session.execute("SELECT @@query_timeout, @@sql_select_limit, @@time_zone").rows() == [(20, -1, "+08:00")]
+    with pytest.raises(CairnError, match="must be a constant expression"):
+        session.execute("SET query_timeout = (SELECT max(c1) FROM t1)")
+    assert session.execute("SELECT @@query_timeout").rows() == [(20,)]
+
 NESTED = (
     "SELECT ['abc', NULL] AS a, map{'a': 1, 'b': NULL} AS m, [[1, 2], [3]] AS n, "
     "[CAST('2024-01-01' AS DATE)] AS d, map{1: [1], 2: NULL} AS mi, ['q\"x', 'b\\\\s'] AS q, "

@@ -26,6 +26,18 @@ def _value(node: exp.Expression) -> object:
     return node.name if isinstance(node, (exp.Column, exp.Identifier, exp.Var)) else node.sql(dialect="starrocks")
 
 
+def _session_value(query: QueryContext, fe: Frontend, node: exp.Expression) -> object:
+    """A session variable's new value: a literal or a name as written, a constant expression
+    (`10 * 2`, `-1`) evaluated. An expression that reads a table is refused: its value would
+    depend on data the SET is not authorized to read."""
+    if isinstance(node, (exp.Literal, exp.Boolean, exp.Column, exp.Identifier, exp.Var)):
+        return _value(node)
+    if node.find(exp.Query, exp.Column, exp.Table) is not None:
+        raise AnalysisError("Getting analyzing error. Detail message: the value of a session variable "
+                            "must be a constant expression.")
+    return run_query(query, fe.engine, exp.select(node.copy())).column(0)[0].as_py()
+
+
 def set_variables(query: QueryContext, fe: Frontend, statement: exp.Set) -> ResultSet:
     """SET NAMES x / SET [SESSION] var = value / SET @@var = value (kept per session).
 
@@ -52,9 +64,7 @@ def set_variables(query: QueryContext, fe: Frontend, statement: exp.Set) -> Resu
             column = result.column(0).combine_chunks()
             query.user_variables[assignment.this.name.lower()] = column if len(column) else pa.nulls(1)
         elif isinstance(assignment, exp.EQ):
-            target = assignment.this
-            name = target.name.lower()
-            query.variables[name] = _value(assignment.expression)
+            query.variables[assignment.this.name.lower()] = _session_value(query, fe, assignment.expression)
     return ResultSet.ok()
 
 
