@@ -1,0 +1,112 @@
+"""What FEs of one cluster tell each other over the FE peer service (on `edit_log_port`).
+
+Every FE heartbeats every other member FE with its `FrontendStatus` and gets the peer's back: that
+is how followers learn that the leader is alive, and how `SHOW FRONTENDS` knows each FE's role,
+ports and replay position. A follower forwards writes to the leader as a `ForwardRequest`.
+
+Only FEs hold the catalog key, so a call proves its caller is an FE of this cluster with a token
+derived from that key (`peer_token`); compute nodes hold the cluster credential but never the
+catalog key, so they can neither heartbeat nor forward statements.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from cairn import keyring
+
+# The header a peer token travels in.
+PEER_TOKEN_HEADER = "x-cairn-fe-token"
+
+
+class FrontendRole(StrEnum):
+    """StarRocks' FE roles. A FOLLOWER may become LEADER; an OBSERVER never leads."""
+
+    LEADER = "LEADER"
+    FOLLOWER = "FOLLOWER"
+    OBSERVER = "OBSERVER"
+
+
+class FrontendStatus(BaseModel):
+    """What an FE says of itself in a heartbeat."""
+
+    name: str
+    host: str
+    edit_log_port: int
+    http_port: int
+    query_port: int
+    rpc_port: int
+    role: FrontendRole
+    cluster_id: str
+    incarnation: int
+    # The epoch this FE leads (when LEADER) or the newest it has replayed.
+    epoch: int
+    replayed_journal_id: int
+    start_time: float
+    version: str
+    # Serving reads with replay caught up to within the bound (`/api/health` "ready").
+    ready: bool
+    err_msg: str = ""
+
+    @property
+    def address(self) -> str:
+        """`host:edit_log_port`: the FE's identity in the cluster's membership."""
+        return f"{self.host}:{self.edit_log_port}"
+
+
+class ClusterInfo(BaseModel):
+    """What an FE answers a starting FE given it as `--helper`."""
+
+    cluster_id: str
+    incarnation: int
+    leader_address: str
+    members: list[str]  # host:edit_log_port of every follower and observer, the leader included
+
+
+class ForwardRequest(BaseModel):
+    """A write sent to a non-leader, forwarded to the leader to run as its original user."""
+
+    user: str
+    host: str
+    database: str | None
+    variables: dict[str, Any] = Field(default_factory=dict)
+    sql: str
+
+
+class ForwardResponse(BaseModel):
+    """The leader's answer to a forwarded statement. `error_*` set when it failed; `result_ipc` is an
+    Arrow IPC stream (base64) for a statement that returns rows. `journal_id` is the leader's
+    position after the statement: the forwarding FE replays up to it before it answers its client,
+    so that a session reads its own writes."""
+
+    journal_id: int
+    incarnation: int
+    affected_rows: int = 0
+    message: str = ""
+    warnings: list[str] = Field(default_factory=list)
+    result_ipc: str | None = None
+    error_code: int | None = None
+    error_sqlstate: str | None = None
+    error_message: str | None = None
+
+
+def _payload(cluster_id: str) -> bytes:
+    return b"cairn fe peer:" + cluster_id.encode()
+
+
+def peer_token(cluster_id: str) -> str:
+    """The token an FE of `cluster_id` sends on every peer call: `<key id>.<HMAC>` of the cluster id
+    under the catalog key."""
+    key_id, mac = keyring.current().mac(_payload(cluster_id))
+    return f"{key_id}.{mac}"
+
+
+def is_peer_token(cluster_id: str, presented: str | None) -> bool:
+    """True when `presented` proves its sender holds a catalog key this FE holds (current or previous)."""
+    if not presented or "." not in presented:
+        return False
+    key_id, _, mac = presented.partition(".")
+    return keyring.current().check_mac(key_id, mac, _payload(cluster_id))
