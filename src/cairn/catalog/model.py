@@ -134,11 +134,19 @@ class SnapshotJob(BaseModel):
 
 
 class FrontendNode(BaseModel):
-    """An FE other than the leader, as `ALTER SYSTEM ADD FOLLOWER|OBSERVER` or a restore lists it."""
+    """A member FE, as `ALTER SYSTEM ADD FOLLOWER|OBSERVER`, a restore or the first leader lists it.
+    The leader is a member too (a follower that currently leads)."""
 
     host: str
     edit_log_port: int = 9010
     type: Literal["follower", "observer"] = "follower"
+    # StarRocks' FE name, `<host>_<edit_log_port>_<ms when added>`; empty for members listed before names.
+    name: str = ""
+
+    @property
+    def address(self) -> str:
+        """`host:edit_log_port`: the FE's identity in the membership."""
+        return f"{self.host}:{self.edit_log_port}"
 
 
 class ComputeNode(BaseModel):
@@ -170,6 +178,7 @@ class CatalogState(BaseModel):
     # Leadership: the FE that started the newest epoch owns the log.
     epoch: int = 0
     leader: str = ""
+    leader_address: str = ""  # host:edit_log_port of `leader`
     superseded_by: int | None = None
     databases: dict[str, Database] = Field(default_factory=dict)
     storage_volumes: dict[str, StorageVolume] = Field(default_factory=dict)

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from cairn.catalog.node_ops import AddComputeNodes, DropComputeNodes
+from cairn.catalog.node_ops import AddComputeNodes, AddFrontend, DropComputeNodes, DropFrontend
 from cairn.catalog.op_base import Op
 from cairn.catalog.schema_ops import (
     AddPartitions,
@@ -39,7 +39,7 @@ CatalogOp = Annotated[
         EpochStart, Superseded, VoidSlot,
         CreateStorageVolume, AlterStorageVolume, DropStorageVolume, SetDefaultStorageVolume,
         CreateDatabase, DropDatabase, CreateTable, DropTable, AddPartitions, DropPartition, CommitVersions,
-        AddComputeNodes, DropComputeNodes,
+        AddComputeNodes, DropComputeNodes, AddFrontend, DropFrontend,
         CreateUser, SetUserPassword, DropUser, GrantPrivileges, RevokePrivileges,
         SetAutomatedSnapshots, PutSnapshotJob,
     ],
@@ -63,8 +63,8 @@ def parse_op(data: dict[str, Any]) -> Op:
 
 
 __all__ = [
-    "AddComputeNodes", "AddPartitions", "AlterStorageVolume", "CatalogOp", "CommitVersions", "CreateDatabase",
-    "CreateStorageVolume", "CreateTable", "CreateUser", "DropComputeNodes", "DropDatabase", "DropPartition",
+    "AddComputeNodes", "AddFrontend", "AddPartitions", "AlterStorageVolume", "CatalogOp", "CommitVersions", "CreateDatabase",
+    "CreateStorageVolume", "CreateTable", "CreateUser", "DropComputeNodes", "DropDatabase", "DropFrontend", "DropPartition",
     "DropStorageVolume", "DropTable", "DropUser", "EpochStart", "GrantPrivileges", "Op", "PartitionVersion",
     "PutSnapshotJob", "RevokePrivileges", "SetAutomatedSnapshots", "SetDefaultStorageVolume", "SetUserPassword",
     "Superseded", "VoidSlot", "parse_op",

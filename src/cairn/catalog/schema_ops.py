@@ -20,10 +20,13 @@ class EpochStart(Op):
     kind: Literal["epoch_start"] = "epoch_start"
     epoch: int
     leader: str
+    # The leader's host:edit_log_port, where followers heartbeat it and forward writes.
+    address: str = ""
 
     def apply(self, state: CatalogState, at: float) -> None:
         state.epoch = self.epoch
         state.leader = self.leader
+        state.leader_address = self.address
 
 
 class Superseded(Op):

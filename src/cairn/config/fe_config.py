@@ -57,6 +57,14 @@ class FeConfig(ConfModel):
     catalog_encryption_key: SecretStr = SecretStr("")
     catalog_encryption_previous_keys: SecretStr = SecretStr("")
 
+    # FE high availability. StarRocks' key: a follower that has heard nothing from the leader for this
+    # long tries to take the lead (Cairn's default is lower than StarRocks' 30 s: correctness rests on
+    # the journal's conditional appends, so a wrong guess costs a re-election, never data). FEs
+    # heartbeat each other five times per timeout, at most once a second.
+    bdbje_heartbeat_timeout_second: float = Field(default=5.0, gt=0)
+    # StarRocks' key: a follower whose replay is more than this many seconds behind is not "ready".
+    meta_delay_toleration_second: float = Field(default=10.0, gt=0)
+
     # Journal checkpoints (DESIGN invariant 3).
     checkpoint_interval_entries: int = Field(default=1000, ge=1)
     checkpoint_interval_seconds: float = Field(default=600.0, gt=0)
