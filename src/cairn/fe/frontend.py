@@ -10,6 +10,7 @@ never the Frontend.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +21,10 @@ from cairn.compaction.scheduler import CompactionScheduler
 from cairn.compute.node_access import NodeDataAccess
 from cairn.compute.registry import ComputeNodeRegistry
 from cairn.config.fe_config import FeConfig
+from cairn import __version__
 from cairn.fe.committer import JournalCommitter
+from cairn.fe.membership import Membership
+from cairn.fe.peers import FrontendRole, FrontendStatus
 from cairn.fe.metrics import FrontendMetrics
 from cairn.fe.scheduler import BackgroundScheduler
 from cairn.journal.cluster import builtin_volume, choose_cluster, write_cluster_file
@@ -56,6 +60,9 @@ class Frontend:
     def __init__(self, config: FeConfig) -> None:
         self.config = config
         self.name = f"{config.frontend_address}_{config.edit_log_port}_{uuid.uuid4().hex[:8]}"
+        self.start_time = time.time()
+        # What this FE is now; LEADER once `become_leader` succeeds.
+        self.role = FrontendRole.FOLLOWER
         self.meta_dir = Path(config.meta_dir).expanduser().resolve()
         self.meta_volume: StorageVolume = builtin_volume(config)
         self.meta_store: ObjectStore = open_store(self.meta_volume)
@@ -77,6 +84,7 @@ class Frontend:
         self.compaction: CompactionScheduler
         self.loads: LoadContext
         self.engine: QueryEngine
+        self.membership: Membership
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -100,6 +108,7 @@ class Frontend:
         self._wire_services()
         write_cluster_file(self.meta_dir, cluster_id, self.meta_volume.location)
         self.committer.become_leader()
+        self.role = FrontendRole.LEADER
         self._refresh_builtin_volume()
         self.snapshots.recover_interrupted()
         self.compute_nodes.heartbeat_all()
@@ -136,6 +145,7 @@ class Frontend:
         virtual_tables = VirtualTables()
         information_schema.register(virtual_tables)
         self.engine = QueryEngine(catalog, self.stores, self.data_access, self.duckdb, virtual_tables)
+        self.membership = Membership(catalog, self.own_status, config.bdbje_heartbeat_timeout_second)
 
     def _schedule_background_work(self) -> None:
         config, scheduler = self.config, self.scheduler
@@ -149,6 +159,33 @@ class Frontend:
     def _vacuum_while_leading(self) -> None:
         if self.is_leader:
             self.vacuum.run()
+
+    # -- this FE in its cluster ----------------------------------------------------------------
+
+    @property
+    def address(self) -> str:
+        """`host:edit_log_port`: this FE's identity in the cluster's membership."""
+        return f"{self.config.frontend_address}:{self.config.edit_log_port}"
+
+    @property
+    def ready(self) -> bool:
+        """Serving reads with replay caught up to within `meta_delay_toleration_second`."""
+        return self.is_leader or self.replay_lag_seconds() <= self.config.meta_delay_toleration_second
+
+    def replay_lag_seconds(self) -> float:
+        """Seconds since this FE last saw the end of the journal (0 while it leads)."""
+        return 0.0
+
+    def own_status(self) -> FrontendStatus:
+        """What this FE says of itself in heartbeats, SHOW FRONTENDS and /api/health."""
+        config = self.config
+        return FrontendStatus(
+            name=self.name, host=config.frontend_address, edit_log_port=config.edit_log_port,
+            http_port=config.http_port, query_port=config.query_port, rpc_port=config.rpc_port,
+            role=FrontendRole.LEADER if self.is_leader else self.role, cluster_id=self.keys.cluster_id,
+            incarnation=self.position.incarnation, epoch=self.catalog.state.epoch,
+            replayed_journal_id=self.position.entry_id, start_time=self.start_time, version=__version__,
+            ready=self.ready)
 
     # -- the committer's state, as servers and statements read it ------------------------------
 
