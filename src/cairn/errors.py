@@ -205,6 +205,11 @@ class CommitOutcomeUnknownError(CairnError):
     running the statement again could apply it twice. Not retryable on purpose."""
 
 
+class PeerUnavailableError(RetryableError):
+    """Another FE of the cluster could not be reached on its peer port, or refused this FE's call
+    (the message names the FE's address, never what was presented)."""
+
+
 class ClusterChoiceError(CairnError):
     """The storage volume holds several clusters and the configuration does not name one."""
 

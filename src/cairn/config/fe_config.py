@@ -9,6 +9,7 @@ from pydantic import Field, PrivateAttr, SecretStr, field_validator
 from cairn import keyring
 from cairn.config.cluster_credential import resolve_credential
 from cairn.config.conf_model import ConfModel, LogLevel, Port, conf_bool
+from cairn.errors import ConfigError
 from cairn.secrets import register_secret
 
 
@@ -86,8 +87,11 @@ class FeConfig(ConfModel):
     # or the environment).
     cluster_credential: SecretStr = SecretStr("")
     cluster_credential_file: str = ""
-    # Cairn: reach compute nodes over TLS, trusting the certificates this CA (PEM) signed.
+    # Cairn: reach compute nodes and the other FEs over TLS, trusting the certificates this CA (PEM) signed.
     cluster_tls_ca_file: str = ""
+    # Cairn: serve the FE peer service (on edit_log_port) over TLS with this certificate and key (PEM).
+    cluster_tls_cert_file: str = ""
+    cluster_tls_key_file: str = ""
 
     # Compaction (StarRocks' key: a tablet is compacted once it has this many rowsets).
     lake_compaction_score_selector_min_score: int = Field(default=10, ge=2)
@@ -118,6 +122,13 @@ class FeConfig(ConfModel):
                                         self.catalog_encryption_previous_keys.get_secret_value()))
         register_secret(self.aws_s3_secret_key.get_secret_value())
         register_secret(self.aws_s3_access_key.get_secret_value())
+
+    @property
+    def peer_tls(self) -> bool:
+        """True when the FE peer service serves TLS (both the certificate and its key are configured)."""
+        if bool(self.cluster_tls_cert_file) != bool(self.cluster_tls_key_file):
+            raise ConfigError("fe.conf: set both cluster_tls_cert_file and cluster_tls_key_file, or neither")
+        return bool(self.cluster_tls_cert_file)
 
     @property
     def credential(self) -> str | None:

@@ -91,6 +91,9 @@ class ForwardResponse(BaseModel):
     error_code: int | None = None
     error_sqlstate: str | None = None
     error_message: str | None = None
+    # The error's class (`NotLeaderError`, `CommitOutcomeUnknownError`, ...): what the forwarding FE
+    # acts on, since a MySQL code such as 1105 is shared by many errors.
+    error_type: str | None = None
 
 
 def _payload(cluster_id: str) -> bytes:
