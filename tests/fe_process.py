@@ -27,6 +27,13 @@ class FeProcess:
     query_port: int
     http_port: int
     log: Path
+    edit_log_port: int = 0
+    rpc_port: int = 0
+
+    @property
+    def peer_address(self) -> str:
+        """`127.0.0.1:edit_log_port`: where its FE peer service listens."""
+        return f"127.0.0.1:{self.edit_log_port}"
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         if self.proc.poll() is None:
@@ -35,9 +42,13 @@ class FeProcess:
 
 
 def start_fe(workdir: Path, values: dict[str, str], extra_args: list[str] | None = None) -> FeProcess:
-    """Write fe.conf with `values` plus fresh ports, start `cairn fe --conf`, wait until it listens."""
+    """Write fe.conf with `values` plus fresh ports (edit_log_port and rpc_port unless `values` names
+    them), start `cairn fe --conf`, wait until it listens."""
     query_port, http_port = free_port(), free_port()
-    conf = write_conf(workdir / "fe.conf", {**values, "query_port": str(query_port), "http_port": str(http_port)})
+    edit_log_port = int(values.get("edit_log_port") or free_port())
+    rpc_port = int(values.get("rpc_port") or free_port())
+    conf = write_conf(workdir / "fe.conf", {**values, "query_port": str(query_port), "http_port": str(http_port),
+                                           "edit_log_port": str(edit_log_port), "rpc_port": str(rpc_port)})
     log = workdir / f"fe-{query_port}.log"
     proc = subprocess.Popen([*CAIRN, "fe", "--conf", str(conf), *(extra_args or [])], stdout=log.open("w"),
                             stderr=subprocess.STDOUT, cwd=workdir)
@@ -46,7 +57,7 @@ def start_fe(workdir: Path, values: dict[str, str], extra_args: list[str] | None
     except TimeoutError:
         proc.kill()
         raise AssertionError(f"FE did not start:\n{log.read_text()}") from None
-    return FeProcess(proc, query_port, http_port, log)
+    return FeProcess(proc, query_port, http_port, log, edit_log_port, rpc_port)
 
 
 def start_local_fe(workdir: Path, **extra: str) -> FeProcess:

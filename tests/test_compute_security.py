@@ -9,8 +9,6 @@ the storage error it is, not as a failed node.
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import ssl
 import urllib.error
@@ -23,10 +21,6 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pymysql
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from cairn.compute.flight_auth import SendCredential
 from cairn.compute.requests import VolumeRef
@@ -34,6 +28,7 @@ from cairn.storage.volume import StorageVolume, VolumeType
 from cn_process import CnProcess, start_cn
 from conftest import CLUSTER_CREDENTIAL, S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, make_bucket
 from fe_process import start_fe
+from tls_certs import self_signed
 
 CLUSTER = "3f1c2a9e-0000-4000-8000-00000000c1a5"
 DATA_KEY = f"{CLUSTER}/data/1/2/3/4_{'a' * 32}.parquet"
@@ -230,27 +225,8 @@ def test_a_storage_failure_during_insert_is_reported_as_the_storage_error(tmp_pa
         fe.stop()
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 that is its own CA, and its key (PEM files)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cairn-test-cn")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
-                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                                  critical=False)
-                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-                   .sign(key, hashes.SHA256()))
-    cert_file, key_file = directory / "cn.crt", directory / "cn.key"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_file, key_file
-
-
 def test_fe_and_node_speak_tls_when_configured(tmp_path: Path) -> None:
-    cert_file, key_file = _self_signed(tmp_path)
+    cert_file, key_file = self_signed(tmp_path)
     fe = start_fe(tmp_path, {"meta_dir": str(tmp_path / "meta"), "local_storage_path": str(tmp_path / "storage"),
                              "cluster_credential": CLUSTER_CREDENTIAL, "heartbeat_interval_second": "0.5",
                              "cluster_tls_ca_file": str(cert_file), "embedded_compute_node": "false"})

@@ -310,7 +310,7 @@ def test_fe_conf_documents(text: str) -> None:
 
 
 # What a fuzzed fe.conf may not change: where the FE keeps its data and that it talks only to loopback.
-_SAFE_KEYS = ("meta_dir", "local_storage_path", "query_port", "http_port", "frontend_address",
+_SAFE_KEYS = ("meta_dir", "local_storage_path", "query_port", "http_port", "edit_log_port", "frontend_address",
               "enable_load_volume_from_conf", "priority_networks")
 
 
@@ -325,7 +325,8 @@ def test_fe_start_up_with_fuzzed_conf(text: str) -> None:
     with conf.open("a") as file:
         file.write("".join(f"{k} = {v}\n" for k, v in {
             "meta_dir": workdir / "meta", "local_storage_path": workdir / "storage", "query_port": query_port,
-            "http_port": http_port, "frontend_address": "127.0.0.1", "enable_load_volume_from_conf": "false"}.items()))
+            "http_port": http_port, "edit_log_port": free_port(), "frontend_address": "127.0.0.1",
+            "enable_load_volume_from_conf": "false"}.items()))
     output = workdir / "fe.log"
     proc = subprocess.Popen([*CAIRN, "fe", "--conf", str(conf)], stdout=output.open("w"), stderr=subprocess.STDOUT,
                             cwd=workdir)

@@ -1,4 +1,4 @@
-"""Running an FE process: open the cluster, serve MySQL and HTTP, stop cleanly on SIGTERM/SIGINT."""
+"""Running an FE process: open the cluster, serve MySQL, HTTP and the FE peer service, stop cleanly on SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from cairn.restore.startup import RestoreState, restore_at_startup
 from cairn.secrets import RedactingFilter
 from cairn.server.http_server import HttpFrontDoor
 from cairn.server.mysql_server import MysqlFrontDoor
+from cairn.server.peer_server import PeerService, peer_tls_context
 from cairn.sql.statements import standard_statements
 
 log = logging.getLogger("cairn")
@@ -32,13 +33,17 @@ def configure_logging(level: str) -> None:
 
 async def _serve(frontend: Frontend, config: FeConfig, ready: "asyncio.Future[None] | None",
                  restore_state: RestoreState) -> None:
-    mysql = MysqlFrontDoor(frontend, standard_statements(), config.frontend_address, config.query_port,
+    statements = standard_statements()
+    mysql = MysqlFrontDoor(frontend, statements, config.frontend_address, config.query_port,
                            handshake_timeout=config.mysql_handshake_timeout_second)
     http = HttpFrontDoor(frontend, config.frontend_address, config.http_port, restore_state)
+    peers = PeerService(frontend, statements, config.frontend_address, config.edit_log_port)
     await mysql.start()
     http.start()
-    log.info("FE serving: MySQL on %s:%d, HTTP on %s:%d", config.frontend_address, config.query_port,
-             config.frontend_address, config.http_port)
+    peers.start()
+    log.info("FE serving: MySQL on %s:%d, HTTP on %s:%d, FE peers on %s:%d%s", config.frontend_address,
+             config.query_port, config.frontend_address, config.http_port, config.frontend_address,
+             config.edit_log_port, " (TLS)" if config.peer_tls else "")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -47,6 +52,7 @@ async def _serve(frontend: Frontend, config: FeConfig, ready: "asyncio.Future[No
         ready.set_result(None)
     await stop.wait()
     log.info("FE stopping")
+    peers.close()
     http.close()
     await mysql.close()
 
@@ -57,6 +63,7 @@ def run_frontend(config: FeConfig, on_ready: Callable[[Frontend], None] | None =
     cluster_snapshot.yaml) and serve until a stop signal. CairnError at start-up propagates to the
     caller (the CLI prints it as one line)."""
     config.report_keys()
+    peer_tls_context(config)  # a TLS misconfiguration fails before anything is restored or opened
     state = RestoreState()
     if restore_from is not None:
         stop = threading.Event()

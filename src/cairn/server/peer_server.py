@@ -1,0 +1,195 @@
+"""The FE peer service on `edit_log_port`: what the FEs of one cluster ask each other.
+
+- `POST /fe/heartbeat`: the caller's `FrontendStatus` in, this FE's out (both recorded as alive);
+- `GET /fe/cluster`: the `ClusterInfo` a starting FE given this one as its helper needs;
+- `POST /fe/forward`: a `ForwardRequest` a non-leader forwards, run here as its original user.
+
+Every call must carry the peer token of this FE's cluster (only FEs hold the catalog key it is
+derived from) and, when a cluster credential is configured, that credential too: a compute node,
+which holds the credential but never the catalog key, is refused. Refusals are logged without what
+was presented. With `cluster_tls_cert_file` / `cluster_tls_key_file` the service speaks only TLS.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from cairn.config.cluster_credential import CREDENTIAL_HEADER, matches
+from cairn.config.cluster_tls import server_context
+from cairn.config.fe_config import FeConfig
+from cairn.errors import ConfigError
+from cairn.fe.frontend import Frontend
+from cairn.fe.peers import PEER_TOKEN_HEADER, ClusterInfo, ForwardRequest, FrontendStatus, is_peer_token
+from cairn.server.peer_forward import run_forwarded
+from cairn.sql.registry import StatementRegistry
+
+log = logging.getLogger(__name__)
+_Model = TypeVar("_Model", bound=BaseModel)
+
+# A peer request is a status or one statement: a body larger than this is refused unread.
+MAX_BODY_BYTES = 256 << 20
+# What is read (and dropped) of a refused caller's body: a peer's heartbeat fits many times over.
+UNADMITTED_BODY_BYTES = 1 << 20
+# Bounds on a caller that is slow to finish its TLS handshake or send its request.
+REQUEST_SECONDS = 30.0
+
+REFUSED = "Access denied: the FE peer service serves only the FEs of its cluster; the call {why}"
+
+
+class _PeerHttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A caller that hung up or failed its TLS handshake: one line, not a traceback on stderr.
+        log.warning("FE peer call from %s failed: %s", client_address[0], sys.exc_info()[1] or "no reason given",
+                    exc_info=log.isEnabledFor(logging.DEBUG))
+
+
+def peer_tls_context(config: FeConfig) -> ssl.SSLContext | None:
+    """The TLS context the peer service serves with, None without TLS; ConfigError when the
+    certificate or key is missing or unreadable (checked before the FE opens its cluster)."""
+    if not config.peer_tls:
+        return None
+    return server_context(config.cluster_tls_cert_file, config.cluster_tls_key_file)
+
+
+class PeerService:
+    """A threaded HTTP(S) server on the FE's peer port; one thread per call, stopped by `close`."""
+
+    def __init__(self, frontend: Frontend, statements: StatementRegistry, host: str, port: int) -> None:
+        cluster_id = frontend.keys.cluster_id
+        credential = frontend.config.credential
+        tls = peer_tls_context(frontend.config)
+
+        class Handler(BaseHTTPRequestHandler):
+            timeout = REQUEST_SECONDS
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                log.debug("peer %s", format % args)
+
+            def setup(self) -> None:
+                super().setup()
+                if isinstance(self.connection, ssl.SSLSocket):
+                    self.connection.do_handshake()
+
+            def _send(self, status: int, body: bytes) -> None:
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    self.close_connection = True  # the caller is gone; nothing to tell it
+
+            def _answer(self, model: BaseModel) -> None:
+                self._send(200, model.model_dump_json().encode())
+
+            def _fail(self, status: int, message: str) -> None:
+                self._send(status, json.dumps({"status": "FAILED", "msg": message}).encode())
+
+            def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+                # http.server's own refusals (a bad request line, an unknown method).
+                if code == 501:
+                    code, message = 405, f"Method {self.command} is not allowed here"
+                self._fail(code, message or self.responses.get(code, ("Error",))[0])
+
+            def _body_length(self) -> int | None:
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    return None
+                return length if 0 <= length <= MAX_BODY_BYTES else None
+
+            def _discard_body(self, limit: int = MAX_BODY_BYTES) -> None:
+                """Read what the caller sends (up to `limit` bytes) before refusing it, so that it
+                reads the refusal rather than a reset connection."""
+                left = min(self._body_length() or 0, limit)
+                try:
+                    while left > 0 and (chunk := self.rfile.read(min(left, 1 << 16))):
+                        left -= len(chunk)
+                except OSError:
+                    return
+
+            def _admitted(self) -> bool:
+                """True when the call proves it comes from an FE of this cluster; otherwise the
+                refusal is answered (and logged, never with what was presented)."""
+                token = self.headers.get(PEER_TOKEN_HEADER)
+                if not is_peer_token(cluster_id, token):
+                    why = "carries a wrong FE peer token" if token else "carries no FE peer token"
+                elif credential is not None and not matches(credential, self.headers.get(CREDENTIAL_HEADER)):
+                    presented = self.headers.get(CREDENTIAL_HEADER)
+                    why = "carries a wrong value for the cluster credential" if presented \
+                        else "does not carry the cluster credential"
+                else:
+                    return True
+                log.warning("refused an FE peer call %s %s from %s: it %s", self.command, self.path.split("?")[0],
+                            self.client_address[0], why)
+                self._discard_body(UNADMITTED_BODY_BYTES)
+                self._fail(401, REFUSED.format(why=why))
+                return False
+
+            def _read(self, model: type[_Model]) -> _Model | None:
+                length = self._body_length()
+                if length is None:
+                    self.close_connection = True
+                    self._fail(413, f"The request body may be at most {MAX_BODY_BYTES} bytes, with a Content-Length")
+                    return None
+                try:
+                    return model.model_validate_json(self.rfile.read(length))
+                except ValidationError as exc:
+                    self._fail(400, f"Malformed {model.__name__}: {exc.error_count()} invalid field(s)")
+                    return None
+
+            def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+                if not self._admitted():
+                    return
+                if self.path != "/fe/cluster":
+                    self._fail(404, "Not Found")
+                    return
+                with frontend.catalog.lock:
+                    state = frontend.catalog.state
+                    info = ClusterInfo(cluster_id=cluster_id, incarnation=frontend.position.incarnation,
+                                       leader_address=state.leader_address,
+                                       members=[node.address for node in state.frontends])
+                self._answer(info)
+
+            def do_POST(self) -> None:  # noqa: N802
+                if not self._admitted():
+                    return
+                if self.path == "/fe/heartbeat":
+                    status = self._read(FrontendStatus)
+                    if status is not None:
+                        frontend.membership.record(status)
+                        self._answer(frontend.own_status())
+                elif self.path == "/fe/forward":
+                    request = self._read(ForwardRequest)
+                    if request is not None:
+                        self._answer(run_forwarded(frontend, statements, request))
+                else:
+                    self._discard_body()
+                    self._fail(404, "Not Found")
+
+        try:
+            self.server = _PeerHttpServer((host, port), Handler)
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port} (edit_log_port): {exc.strerror or exc}") from None
+        if tls is not None:
+            # The handshake runs in the call's own thread (`setup`), so a slow caller stalls no other.
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True, do_handshake_on_connect=False)
+        self.thread = threading.Thread(target=self.server.serve_forever, name="fe-peer", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
