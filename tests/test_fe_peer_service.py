@@ -13,15 +13,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pymysql
 import pytest
 
 from cairn import keyring
 from cairn.errors import CommitOutcomeUnknownError, PeerUnavailableError
+from cairn.fe.frontend import Frontend
 from cairn.fe.peer_client import PeerClient
 from cairn.fe.peers import PEER_TOKEN_HEADER, ForwardRequest, FrontendRole, FrontendStatus, peer_token
 from cairn.journal.cluster import read_cluster_file
-from cairn.server.peer_forward import result_of
+from cairn.server.peer_forward import result_of, run_forwarded
+from cairn.sql.statements import standard_statements
 from conftest import CLUSTER_CREDENTIAL, USER_PASSWORD, free_port
 from fe_process import FeProcess, run_sql, start_local_fe
 from tls_certs import self_signed
@@ -207,3 +208,14 @@ def test_the_peer_service_speaks_tls_when_configured(tmp_path: Path) -> None:
         assert run_sql(fe, "SELECT 1") == [(1,)]
     finally:
         fe.stop()
+
+
+def test_a_follower_answers_a_forward_with_not_leader(local_frontend: Frontend) -> None:
+    local_frontend.committer.is_leader = False
+    local_frontend.committer.not_leader_reason = "This FE is no longer the leader: epoch 2 was taken"
+    answer = run_forwarded(local_frontend, standard_statements(),
+                           ForwardRequest(user="root", host="127.0.0.1", database=None, sql="CREATE DATABASE d"))
+    assert answer.error_type == "NotLeaderError" and answer.error_code == 1105
+    assert answer.error_message == "This FE is no longer the leader: epoch 2 was taken"
+    assert answer.journal_id == local_frontend.position.entry_id
+    assert "d" not in local_frontend.catalog.state.databases
