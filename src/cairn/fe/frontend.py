@@ -15,17 +15,17 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from cairn import __version__
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.ops import CreateStorageVolume, Op
 from cairn.compaction.scheduler import CompactionScheduler
 from cairn.compute.node_access import NodeDataAccess
 from cairn.compute.registry import ComputeNodeRegistry
 from cairn.config.fe_config import FeConfig
-from cairn import __version__
 from cairn.fe.committer import JournalCommitter
 from cairn.fe.membership import Membership
-from cairn.fe.peers import FrontendRole, FrontendStatus
 from cairn.fe.metrics import FrontendMetrics
+from cairn.fe.peers import FrontendRole, FrontendStatus
 from cairn.fe.scheduler import BackgroundScheduler
 from cairn.journal.cluster import builtin_volume, choose_cluster, write_cluster_file
 from cairn.journal.entry import JournalEntry
