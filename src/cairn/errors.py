@@ -232,6 +232,13 @@ class ComputeNodeError(CairnError):
     mysql_code, sqlstate = 1064, "42000"
 
 
+class FrontendNodeError(CairnError):
+    """ALTER SYSTEM ... FOLLOWER | OBSERVER names an FE wrongly, one already a member, one that is not,
+    or the FE that leads. StarRocks answers these with ER_UNKNOWN_ERROR."""
+
+    mysql_code, sqlstate = 1105, "HY000"
+
+
 class NoComputeNodeError(RetryableError):
     """No compute node is alive to run the work (none registered, or all down)."""
 

@@ -9,7 +9,7 @@ import pyarrow as pa
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import ComputeNode
 from cairn.catalog.node_ops import AddComputeNodes, DropComputeNodes
-from cairn.errors import ComputeNodeError
+from cairn.errors import CairnError, ComputeNodeError
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
 from cairn.sql.node_grammar import AddComputeNodeStatement, DropComputeNodeStatement, ShowComputeNodes
@@ -22,11 +22,12 @@ SHOW_COLUMNS = ["ComputeNodeId", "IP", "HeartbeatPort", "BePort", "HttpPort", "B
                 "StarletPort", "WorkerId", "WarehouseName", "TabletNum", "StatusCode"]
 
 
-def parse_address(text: str) -> tuple[str, int]:
-    """`host:port` → (host, port); ComputeNodeError naming the text otherwise."""
+def parse_address(text: str, error: type[CairnError] = ComputeNodeError,
+                  port_name: str = "heartbeat_service_port") -> tuple[str, int]:
+    """`host:port` → (host, port); `error` naming the text and the port expected otherwise."""
     host, _, port = text.strip().rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ComputeNodeError(f"Invalid host:port '{text}': expected \"host:heartbeat_service_port\"")
+        raise error(f"Invalid host:port '{text}': expected \"host:{port_name}\"")
     return host, int(port)
 
 
@@ -71,7 +72,8 @@ def _size(count: int) -> str:
     return f"{value:.0f}B" if unit == "B" else f"{value:.2f}{unit}"
 
 
-def _time(seconds: float | None) -> str | None:
+def format_time(seconds: float | None) -> str | None:
+    """A wall time as SHOW COMPUTE NODES / SHOW FRONTENDS print it (local time, to the second)."""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds)) if seconds else None
 
 
@@ -85,8 +87,8 @@ def show_compute_nodes(query: QueryContext, fe: Frontend, statement: ShowCompute
                  if report else None)
         rows.append((state.node.id, state.node.host, state.node.heartbeat_service_port,
                      report.thrift_port if report else None, report.webserver_port if report else None,
-                     report.brpc_port if report else None, _time(report.start_time if report else None),
-                     _time(state.last_heartbeat), str(state.alive).lower(), "false", "false", state.err_msg,
+                     report.brpc_port if report else None, format_time(report.start_time if report else None),
+                     format_time(state.last_heartbeat), str(state.alive).lower(), "false", "false", state.err_msg,
                      report.version if report else None, report.cpu_cores if report else None,
                      report.running if report else 0, "0.00 %", "0.0 %", cache, "true", 0, state.node.id,
                      "default_warehouse", tablets.get(state.address, 0), "OK" if state.alive else "DISCONNECTED"))
