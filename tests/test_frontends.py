@@ -1,11 +1,17 @@
 """FE membership as a user sees it: ALTER SYSTEM ADD / DROP FOLLOWER | OBSERVER with StarRocks'
-messages, and SHOW FRONTENDS."""
+messages, SHOW FRONTENDS, `/api/health` and `/api/leader`, the role gauges in `/metrics`, and Stream
+Load redirected (307) from an FE that does not lead to the one that does."""
 
 from __future__ import annotations
 
+import base64
+import http.client
+import json
 import shutil
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +23,14 @@ import cairn.api
 from cairn.errors import FrontendNodeError, PrivilegeError
 from cairn.fe.frontend import Frontend
 from cairn.fe.peers import FrontendRole, FrontendStatus
+from cairn.server.http_server import HttpFrontDoor
 from cairn.server.session import Session
 from cairn.sql.frontends import SHOW_COLUMNS
 from conftest import USER_PASSWORD, free_port
 from fe_process import FeProcess
+
+CSV = b"1,ann\n2,bob\n"
+
 
 def _open(tmp_path: Path, name: str, **conf: Any) -> Frontend:
     return cairn.api.open_frontend(local_storage_path=tmp_path / name / "storage", meta_dir=tmp_path / name / "meta",
@@ -32,6 +42,15 @@ def fe(tmp_path: Path) -> Iterator[Frontend]:
     frontend = _open(tmp_path, "fe", http_port=free_port(), edit_log_port=free_port())
     yield frontend
     frontend.close()
+
+
+@pytest.fixture
+def http_port(fe: Frontend) -> Iterator[int]:
+    """An HTTP front door on `fe`'s http_port."""
+    door = HttpFrontDoor(fe, "127.0.0.1", fe.config.http_port)
+    door.start()
+    yield fe.config.http_port
+    door.close()
 
 
 def _shown(session: Session) -> list[dict[str, Any]]:
@@ -113,6 +132,99 @@ def test_show_frontends_lists_this_fe_and_what_heartbeats_said_of_the_members(fe
     assert (observer["Role"], observer["Alive"], observer["ErrMsg"], observer["LastHeartbeat"],
             observer["StartTime"], observer["Version"], observer["HttpPort"]) == \
         ("OBSERVER", "false", "connection refused", None, None, None, 0)
+
+
+def _get(port: int, path: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as answer:
+            body = answer.read().decode()
+            return answer.status, json.loads(body) if path.startswith("/api") else body
+    except urllib.error.HTTPError as failed:
+        return failed.code, json.load(failed)
+
+
+def _follow(fe: Frontend, leader: Frontend | None) -> None:
+    """Make `fe` a follower of `leader` as the election core will: not leading, the journal naming the
+    leader's address, a heartbeat heard from it."""
+    fe.committer.is_leader = False
+    fe.role = FrontendRole.FOLLOWER
+    if leader is not None:
+        fe.catalog.state.leader_address = leader.address
+        fe.membership.record(leader.own_status())
+
+
+def test_health_leader_and_metrics_on_a_leader_and_a_follower(fe: Frontend, http_port: int,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    status, health = _get(http_port, "/api/health")
+    assert status == 200 and health == {
+        "status": "OK", "msg": "", "role": "LEADER", "is_leader": True, "ready": True,
+        "replayed_journal_id": fe.position.entry_id, "replay_lag_seconds": 0.0, "leader": fe.address}
+    assert _get(http_port, "/api/leader")[0] == 200
+    metrics = _get(http_port, "/metrics")[1]
+    for line in ('cairn_fe_role{role="LEADER"} 1.0', 'cairn_fe_role{role="FOLLOWER"} 0.0',
+                 'cairn_fe_role{role="OBSERVER"} 0.0', "cairn_fe_replay_lag_seconds 0.0",
+                 f"cairn_fe_replayed_journal_id {float(fe.position.entry_id)}"):
+        assert line in metrics.splitlines(), line
+
+    _follow(fe, None)  # not leading and replaying nothing: not ready
+    status, health = _get(http_port, "/api/health")
+    assert status == 503 and (health["status"], health["ready"], health["role"], health["is_leader"],
+                              health["replay_lag_seconds"]) == ("FAILED", False, "FOLLOWER", False, None)
+    assert "replay" in health["msg"] and "meta_delay_toleration_second" in health["msg"]
+    assert _get(http_port, "/api/leader")[0] == 503
+
+    monkeypatch.setattr(fe, "replay_lag_seconds", lambda: 2.5)  # a follower within the bound
+    status, health = _get(http_port, "/api/health")
+    assert status == 200 and (health["ready"], health["replay_lag_seconds"]) == (True, 2.5)
+    leader_status, leader = _get(http_port, "/api/leader")
+    assert leader_status == 503 and leader["is_leader"] is False and leader["role"] == "FOLLOWER"
+    metrics = _get(http_port, "/metrics")[1]
+    assert 'cairn_fe_role{role="FOLLOWER"} 1.0' in metrics and "cairn_fe_replay_lag_seconds 2.5" in metrics
+
+
+def _put(port: int, path: str, body: bytes, expect: bool, credentials: str = "root:") -> http.client.HTTPResponse:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Authorization": "Basic " + base64.b64encode(credentials.encode()).decode(), "label": "l1",
+               "column_separator": ","}
+    if expect:
+        headers["Expect"] = "100-continue"
+    connection.request("PUT", path, body=body, headers=headers)
+    return connection.getresponse()
+
+
+def test_stream_load_on_a_follower_is_redirected_to_the_leader(tmp_path: Path, fe: Frontend, http_port: int) -> None:
+    leader = _open(tmp_path, "leader", http_port=free_port(), edit_log_port=free_port())
+    door = HttpFrontDoor(leader, "127.0.0.1", leader.config.http_port)
+    door.start()
+    try:
+        Session(leader).execute_script("CREATE DATABASE db; CREATE TABLE db.t (id INT, name VARCHAR(5)) "
+                                       "DISTRIBUTED BY HASH(id) BUCKETS 1")
+        _follow(fe, None)
+        answer = _put(http_port, "/api/db/t/_stream_load", CSV, expect=True)
+        refused = json.loads(answer.read())
+        assert answer.status == 503 and refused["Status"] == "Fail" and "No leader FE is known" in refused["Message"]
+
+        _follow(fe, leader)
+        for expect in (True, False):
+            answer = _put(http_port, "/api/db/t/_stream_load?timeout=60", CSV, expect=expect)
+            assert answer.status == 307
+            assert answer.getheader("Location") == \
+                f"http://127.0.0.1:{leader.config.http_port}/api/db/t/_stream_load?timeout=60"
+        assert _put(http_port, "/api/db/t/_stream_load", CSV, expect=True, credentials="root:wrong").status == 401
+        if shutil.which("curl") is not None:
+            data = tmp_path / "data.csv"
+            data.write_bytes(CSV)
+            done = subprocess.run(
+                ["curl", "-sS", "--location-trusted", "-u", "root:", "-H", "label:via_follower", "-H",
+                 "column_separator:,", "-T", str(data), "-XPUT", f"http://127.0.0.1:{http_port}/api/db/t/_stream_load"],
+                capture_output=True, timeout=60)
+            assert done.returncode == 0, done.stderr
+            loaded = json.loads(done.stdout)
+            assert (loaded["Status"], loaded["NumberLoadedRows"], loaded["Label"]) == ("Success", 2, "via_follower")
+            assert Session(leader).execute("SELECT id, name FROM db.t ORDER BY id").rows() == [(1, "ann"), (2, "bob")]
+    finally:
+        door.close()
+        leader.close()
 
 
 @pytest.mark.skipif(shutil.which("mysql") is None, reason="the mysql client is installed by scripts/install")

@@ -118,7 +118,8 @@ def test_a_storage_stall_leaves_the_fe_leading(tmp_path: Path, own_s3: tuple[str
             cursor.execute("SELECT count(*) FROM u")
             assert cursor.fetchall() == ((1,),)
         connection.close()
-        assert health(fe.http_port) == (200, {"status": "OK", "msg": ""})
+        status, answer = health(fe.http_port)
+        assert (status, answer["status"], answer["msg"], answer["is_leader"]) == (200, "OK", "", True)
     finally:
         fe.stop()
 

@@ -10,6 +10,7 @@ never the Frontend.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -146,6 +147,8 @@ class Frontend:
         information_schema.register(virtual_tables)
         self.engine = QueryEngine(catalog, self.stores, self.data_access, self.duckdb, virtual_tables)
         self.membership = Membership(catalog, self.own_status, config.bdbje_heartbeat_timeout_second)
+        self.metrics.track_membership(lambda: self.own_status().role, lambda: self.replay_lag_seconds(),
+                                      lambda: self.position.entry_id)
 
     def _schedule_background_work(self) -> None:
         config, scheduler = self.config, self.scheduler
@@ -173,8 +176,9 @@ class Frontend:
         return self.is_leader or self.replay_lag_seconds() <= self.config.meta_delay_toleration_second
 
     def replay_lag_seconds(self) -> float:
-        """Seconds since this FE last saw the end of the journal (0 while it leads)."""
-        return 0.0
+        """Seconds since this FE last saw the end of the journal (0 while it leads). An FE that does
+        not lead and replays no leader's journal is behind by an unknown amount: infinity."""
+        return 0.0 if self.is_leader else math.inf
 
     def own_status(self) -> FrontendStatus:
         """What this FE says of itself in heartbeats, SHOW FRONTENDS and /api/health."""

@@ -1,13 +1,17 @@
-"""The FE's Prometheus metrics: statements, errors, latencies, loads, journal position, catalog size."""
+"""The FE's Prometheus metrics: statements, errors, latencies, loads, journal position, catalog size, and
+this FE's role and replay position in its cluster."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from cairn.catalog.model import CatalogState
+from cairn.fe.peers import FrontendRole
 
 
 class FrontendMetrics:
@@ -47,6 +51,36 @@ class FrontendMetrics:
                                          registry=self.registry)
         for name, (text, read) in gauges.items():
             Gauge(name, text, registry=self.registry).set_function(read)
+
+    def track_membership(self, role: Callable[[], FrontendRole], replay_lag_seconds: Callable[[], float],
+                         replayed_journal_id: Callable[[], int]) -> None:
+        """Add this FE's role and replay position, read when the metrics are scraped."""
+        self.registry.register(_RoleCollector(role))
+        Gauge("cairn_fe_replay_lag_seconds", "Seconds this FE's replay is behind the journal's end (0 while it leads)",
+              registry=self.registry).set_function(replay_lag_seconds)
+        Gauge("cairn_fe_replayed_journal_id", "Journal id up to which this FE has applied the log",
+              registry=self.registry).set_function(replayed_journal_id)
+
+
+class _RoleCollector(Collector):
+    """`cairn_fe_role{role=...}`: 1 for the role this FE has now, 0 for the others (a labelled gauge
+    read at scrape time, which `Gauge.set_function` cannot do)."""
+
+    def __init__(self, role: Callable[[], FrontendRole]) -> None:
+        self.role = role
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("cairn_fe_role", "1 for this FE's current role (LEADER, FOLLOWER, OBSERVER)",
+                                   labels=["role"])
+        current = self.role()
+        for role in FrontendRole:
+            family.add_metric([role.value], 1.0 if role == current else 0.0)
+        yield family
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        # Describing without collecting keeps registration from calling `role` before the FE is open.
+        yield GaugeMetricFamily("cairn_fe_role", "1 for this FE's current role (LEADER, FOLLOWER, OBSERVER)",
+                                labels=["role"])
 
 
 def _snapshot_age(state: CatalogState) -> float:

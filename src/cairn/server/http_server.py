@@ -1,9 +1,9 @@
-"""HTTP on http_port: `/api/health` for readiness probes, `/metrics` for Prometheus, the restore
-state, and Stream Load (`PUT /api/<db>/<table>/_stream_load`).
+"""HTTP on http_port: `/api/health` for readiness probes, `/api/leader` (200 on the leader only),
+`/metrics` for Prometheus, the restore state, and Stream Load (`PUT /api/<db>/<table>/_stream_load`).
 
-As in StarRocks, the health, metrics and restore-state answers need no credentials (they carry
-counts and states, never data); Stream Load checks a MySQL user's password (HTTP basic auth) and
-its INSERT privilege. Every other path or method is refused. Every refusal is a JSON answer with
+As in StarRocks, the health, leader, metrics and restore-state answers need no credentials (they
+carry counts and states, never data); Stream Load checks a MySQL user's password (HTTP basic auth) and
+its INSERT privilege, and an FE that does not lead redirects it to the leader (307). Every other path or method is refused. Every refusal is a JSON answer with
 a 4xx status, never a closed connection or a traceback.
 """
 
@@ -18,12 +18,14 @@ import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from cairn.errors import BadRequestError, CairnError
+from cairn.errors import BadRequestError, CairnError, NotLeaderError
 from cairn.fe.frontend import Frontend
 from cairn.restore.startup import RESTORE_STATE_PATH, RestoreState
+from cairn.server import fe_status
 from cairn.server.request_body import BodyFraming, body_framing, copy_body
 from cairn.server.stream_load import (
     StreamLoadAnswer,
@@ -67,9 +69,12 @@ class HttpFrontDoor:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 log.debug("http %s", format % args)
 
-            def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+            def _send(self, status: int, body: bytes, content_type: str = "application/json",
+                      headers: dict[str, str] | None = None) -> None:
                 try:
                     self.send_response(status)
+                    for name, value in (headers or {}).items():
+                        self.send_header(name, value)
                     self.send_header("Content-Type", content_type)
                     self.send_header("Content-Length", str(len(body)))
                     if self.close_connection:
@@ -83,11 +88,11 @@ class HttpFrontDoor:
             def _fail(self, status: int, message: str) -> None:
                 self._send(status, json.dumps({"Status": "Fail", "Message": message}).encode())
 
-            def _refuse(self, status: int, body: bytes) -> None:
+            def _refuse(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
                 """Answer without reading the request's body: the connection cannot carry another."""
                 self.close_connection = True
                 self.body_unread = True
-                self._send(status, body)
+                self._send(status, body, headers=headers)
 
             def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
                 # http.server's own refusals (a bad request line, headers too long, an unknown method).
@@ -100,9 +105,9 @@ class HttpFrontDoor:
 
             def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
                 if self.path == "/api/health":
-                    ok = frontend.is_leader
-                    body = {"status": "OK" if ok else "FAILED", "msg": "" if ok else frontend.not_leader_reason}
-                    self._send(200 if ok else 503, json.dumps(body).encode())
+                    self._send(*fe_status.health(frontend))
+                elif self.path == "/api/leader":
+                    self._send(*fe_status.leader(frontend))
                 elif self.path == RESTORE_STATE_PATH:
                     self._send(200, restore_state.answer() if restore_state is not None
                                else b'{"status": "OK", "state": "finished"}')
@@ -122,7 +127,8 @@ class HttpFrontDoor:
 
             def _admit(self) -> _AdmittedLoad | None:
                 """The load these headers ask for, or None once a refusal is answered."""
-                match = _STREAM_LOAD.match(self.path)
+                # A query string is kept (a redirect passes it on) but names nothing: options are headers.
+                match = _STREAM_LOAD.match(urlsplit(self.path).path)
                 if match is None:
                     self._refuse(404, b'{"Status": "Fail", "Message": "Not Found"}')
                     return None
@@ -132,6 +138,9 @@ class HttpFrontDoor:
                     check_password(frontend, user, password)
                 except CairnError as exc:
                     self._refuse(401, json.dumps({"Status": "Fail", "Message": str(exc)}).encode())
+                    return None
+                if not frontend.is_leader:
+                    self._redirect_to_leader(label)
                     return None
                 limit = frontend.config.streaming_load_max_mb * 1024 * 1024
                 try:
@@ -146,6 +155,19 @@ class HttpFrontDoor:
                     self._refuse(exc.http_status if isinstance(exc, BadRequestError) else 200, answer.to_json())
                     return None
                 return _AdmittedLoad(user, match.group(1), match.group(2), options, framing, limit)
+
+            def _redirect_to_leader(self, label: str) -> None:
+                """307 to the same path and query on the leader's HTTP port (before the body is read),
+                so that `curl --location-trusted` sends the load there; 503 when no leader is known."""
+                location = fe_status.leader_location(frontend, self.path)
+                if location is None:
+                    answer = StreamLoadAnswer(label=label)
+                    answer.fail(NotLeaderError(
+                        "No leader FE is known to this FE, so the load cannot be redirected; retry shortly "
+                        f"({frontend.not_leader_reason or 'this FE is not the leader'})"))
+                    self._refuse(503, answer.to_json())
+                    return
+                self._refuse(307, b"", {"Location": location})
 
             def do_PUT(self) -> None:  # noqa: N802
                 admitted, self.admitted = self.admitted or self._admit(), None
