@@ -249,5 +249,10 @@ class VolumeNotRegisteredError(CairnError):
     """A compute node was sent a storage volume reference whose definition it has not been given yet."""
 
 
+class ComputeRequestRefusedError(CairnError):
+    """A compute node refused a request: malformed, or naming what a node must not touch (an object
+    outside the cluster's data prefix, a column the table does not have)."""
+
+
 class ComputeNodeFailedError(RetryableError):
     """The compute nodes that ran a statement's work failed, and none was left to retry it on."""

@@ -38,7 +38,7 @@ from cairn.compute.requests import (
 from cairn.config.cluster_credential import CREDENTIAL_ENV
 from cairn.config.cluster_tls import read_pem
 from cairn.config.cn_config import CnConfig
-from cairn.errors import CairnError, ConfigError, VolumeNotRegisteredError
+from cairn.errors import CairnError, ComputeRequestRefusedError, ConfigError, VolumeNotRegisteredError
 from cairn.lake.merge import merge_rowsets
 from cairn.lake.rowset_writer import write_rowsets
 from cairn.lake.sqltext import table
@@ -69,8 +69,8 @@ def refused(exc: ValidationError) -> flight.FlightServerError:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"])
     message = f"compute node refused the request: {first['msg']}" + (f" (at {where})" if where else "")
-    return flight.FlightServerError(RemoteError(kind="cairn", name="CairnError", message=redact(message))
-                                    .model_dump_json())
+    return flight.FlightServerError(RemoteError(kind="cairn", name=ComputeRequestRefusedError.__name__,
+                                                message=redact(message)).model_dump_json())
 
 
 def parse(model: type[RequestT], data: bytes) -> RequestT:

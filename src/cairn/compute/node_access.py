@@ -46,7 +46,7 @@ from cairn.lake.sqltext import table as sqltable
 from cairn.query.data_access import LocalDataAccess, TableScan, column_expressions, empty_relation
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import ObjectStore
-from cairn.storage.volume import StorageVolume
+from cairn.storage.volume import COMPUTE_ACCESS_KEY, COMPUTE_SECRET_KEY, StorageVolume
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,7 @@ class NodeDataAccess:
         self.config = config
         self.fragments_sent = 0
         self.retries = 0
+        self._warned_volumes: set[str] = set()
 
     # -- pins and counters live in the FE -------------------------------------------------------
 
@@ -181,8 +182,22 @@ class NodeDataAccess:
                 log.warning("retrying %d items of failed compute nodes on the others", len(pending))
         return results
 
+    def _node_volume(self, volume: StorageVolume) -> StorageVolume:
+        """What nodes are given of `volume`: its compute credentials in place of its own keys. A volume
+        without them still works, with the FE's keys; that is logged once per volume, as nodes can
+        then reach the cluster's metadata too."""
+        if volume.gives_nodes_its_own_keys and volume.name not in self._warned_volumes:
+            self._warned_volumes.add(volume.name)
+            log.warning("storage volume %s has no compute credentials: compute nodes are given its own keys, "
+                        "which reach the cluster's metadata as well as its data; set '%s' and '%s' "
+                        "(ALTER STORAGE VOLUME, or aws_s3_compute_access_key / aws_s3_compute_secret_key in "
+                        "fe.conf for the builtin volume) to keys allowed only '<location>/<cluster id>/data/'",
+                        volume.name, COMPUTE_ACCESS_KEY, COMPUTE_SECRET_KEY)
+        return volume.for_compute_nodes()
+
     def _register(self, node: NodeState, volume: StorageVolume) -> None:
-        """Give `node` the definition of `volume` (credentials included), over the authenticated channel."""
+        """Give `node` the definition of `volume` as nodes see it (compute credentials included), over
+        the authenticated channel."""
         action = flight.Action("register_volume", volume.model_dump_json().encode())
         list(self.registry.client(node).do_action(action))
 
@@ -211,7 +226,8 @@ class NodeDataAccess:
             return keys
         # Arrow carries some types differently (HUGEINT comes back as DECIMAL(38,0)): cast them back.
         shape = con.sql(sql(on_nothing))
-        request = ScanRequest(volume=VolumeRef.of(scan.store.volume),
+        volume = self._node_volume(scan.store.volume)
+        request = ScanRequest(volume=VolumeRef.of(volume),
                               cluster_id=ClusterKeys.of_key(keys[0]).cluster_id, table=table, rowsets=[], columns=scan.columns, filters=scan.filters,
                               aggregate=scan.aggregate)
 
@@ -220,7 +236,7 @@ class NodeDataAccess:
             ticket = flight.Ticket(request.model_copy(update={"rowsets": refs}).model_dump_json().encode())
             return self.registry.client(node).do_get(ticket).read_all()
 
-        parts = self._on_nodes(sorted(tablets), scan.store.volume, scan_on)
+        parts = self._on_nodes(sorted(tablets), volume, scan_on)
         data = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
         con.register(f"{view_name}__rows", data)
         casts = [aliased(cast(column(name), str(kind)), name) for name, kind in zip(shape.columns, shape.types)]
@@ -231,7 +247,8 @@ class NodeDataAccess:
               db_id: int, table: Table, scratch: Path) -> tuple[int, list[WrittenRowset]]:
         if not self.uses_nodes():
             return self.local.write(con, select, store, keys, db_id, table, scratch)
-        request = WriteRequest(volume=VolumeRef.of(store.volume),
+        volume = self._node_volume(store.volume)
+        request = WriteRequest(volume=VolumeRef.of(volume),
                                cluster_id=keys.cluster_id, db_id=db_id, table=table)
         descriptor = flight.FlightDescriptor.for_command(request.model_dump_json().encode())
 
@@ -251,16 +268,17 @@ class NodeDataAccess:
             return answer["rows"], WRITTEN_ROWSETS.validate_python(answer["rowsets"])
 
         # One node writes the whole load: the table's owner, so repeated loads land on one node.
-        return self._on_nodes([table.id], store.volume, write_on)[0]
+        return self._on_nodes([table.id], volume, write_on)[0]
 
     def compact(self, store: ObjectStore, rowsets: list[Rowset], target_key: str) -> Rowset:
         if not self.uses_nodes():
             return self.local.compact(store, rowsets, target_key)
-        body = CompactRequest(volume=VolumeRef.of(store.volume),
+        volume = self._node_volume(store.volume)
+        body = CompactRequest(volume=VolumeRef.of(volume),
                               cluster_id=ClusterKeys.of_key(target_key).cluster_id, rowsets=rowsets, target_key=target_key).model_dump_json()
 
         def compact_on(node: NodeState, _items: list[int]) -> Rowset:
             answers = list(self.registry.client(node).do_action(flight.Action("compact", body.encode())))
             return Rowset.model_validate_json(answers[0].body.to_pybytes())
 
-        return self._on_nodes([_stable_number(target_key.rsplit("/", 1)[0])], store.volume, compact_on)[0]
+        return self._on_nodes([_stable_number(target_key.rsplit("/", 1)[0])], volume, compact_on)[0]

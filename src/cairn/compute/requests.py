@@ -9,7 +9,10 @@ entry, an image or a marker under `meta/`.
 Requests name a storage volume by reference (its name and a version of its definition), never with
 its credentials: a node is given a volume's definition once, by a `register_volume` action over the
 same authenticated (and, when configured, TLS) channel, keeps it in memory only, and asks for it
-again (VolumeNotRegisteredError) when it meets a reference it does not know.
+again (VolumeNotRegisteredError) when it meets a reference it does not know. The definition a node
+gets carries the volume's compute credentials in place of its own keys when it has them
+(`StorageVolume.for_compute_nodes`), so the store itself can refuse a node anything but data.
+A node answers a request it refuses with ComputeRequestRefusedError.
 """
 
 from __future__ import annotations

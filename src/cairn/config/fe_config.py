@@ -43,6 +43,10 @@ class FeConfig(ConfModel):
     aws_s3_endpoint: str = ""
     aws_s3_access_key: SecretStr = SecretStr("")
     aws_s3_secret_key: SecretStr = SecretStr("")
+    # Cairn: the keys compute nodes get for the builtin volume instead of the two above (a principal
+    # allowed only the cluster's data prefix); unset, nodes get the FE's keys and the FE warns.
+    aws_s3_compute_access_key: SecretStr = SecretStr("")
+    aws_s3_compute_secret_key: SecretStr = SecretStr("")
     aws_s3_enable_path_style_access: bool | None = None
     # StarRocks' key (a BE/CN setting there): how long one object storage request may take before it
     # counts as failed and is retried; unset, 60 s. Applied to the volume loaded from this file.
@@ -122,6 +126,8 @@ class FeConfig(ConfModel):
                                         self.catalog_encryption_previous_keys.get_secret_value()))
         register_secret(self.aws_s3_secret_key.get_secret_value())
         register_secret(self.aws_s3_access_key.get_secret_value())
+        register_secret(self.aws_s3_compute_secret_key.get_secret_value())
+        register_secret(self.aws_s3_compute_access_key.get_secret_value())
 
     @property
     def peer_tls(self) -> bool:

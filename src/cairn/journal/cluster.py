@@ -11,7 +11,14 @@ from cairn.config.fe_config import FeConfig
 from cairn.errors import ClusterChoiceError
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import ObjectStore
-from cairn.storage.volume import BUILTIN_VOLUME, REQUEST_TIMEOUT_PROPERTY, StorageVolume, VolumeType
+from cairn.storage.volume import (
+    BUILTIN_VOLUME,
+    COMPUTE_ACCESS_KEY,
+    COMPUTE_SECRET_KEY,
+    REQUEST_TIMEOUT_PROPERTY,
+    StorageVolume,
+    VolumeType,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +38,10 @@ def builtin_volume(config: FeConfig) -> StorageVolume:
         if config.aws_s3_access_key.get_secret_value():
             props["aws.s3.access_key"] = config.aws_s3_access_key.get_secret_value()
             props["aws.s3.secret_key"] = config.aws_s3_secret_key.get_secret_value()
+        compute_key, compute_secret = config.aws_s3_compute_access_key, config.aws_s3_compute_secret_key
+        if compute_key.get_secret_value() or compute_secret.get_secret_value():
+            props[COMPUTE_ACCESS_KEY] = compute_key.get_secret_value()
+            props[COMPUTE_SECRET_KEY] = compute_secret.get_secret_value()
         if config.aws_s3_enable_path_style_access is not None:
             props["aws.s3.enable_path_style_access"] = str(config.aws_s3_enable_path_style_access).lower()
         if config.object_storage_request_timeout_ms is not None:

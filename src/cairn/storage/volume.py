@@ -12,10 +12,21 @@ from cairn.secrets import MASK, register_secret
 
 BUILTIN_VOLUME = "builtin_storage_volume"
 
+# Cairn: the credentials compute nodes are given for this volume instead of the volume's own. An FE
+# reads and writes the whole cluster (its journal, images and snapshots); a node needs only the
+# cluster's data prefix, so these keys can belong to a principal allowed no more than that.
+COMPUTE_ACCESS_KEY = "cairn.compute.aws.s3.access_key"
+COMPUTE_SECRET_KEY = "cairn.compute.aws.s3.secret_key"
+COMPUTE_PROPERTIES = frozenset({COMPUTE_ACCESS_KEY, COMPUTE_SECRET_KEY})
+# How the volume's own principal is found without static keys: a node given compute keys uses those only.
+_AMBIENT_CREDENTIALS = frozenset(
+    {"aws.s3.use_aws_sdk_default_behavior", "aws.s3.use_instance_profile", "aws.s3.iam_role_arn",
+     "aws.s3.external_id"})
+
 # Property keys whose values are credentials: never shown, logged or written to a manifest.
 SECRET_PROPERTIES = frozenset(
     {"aws.s3.access_key", "aws.s3.secret_key", "azure.blob.shared_key", "azure.blob.sas_token",
-     "gcp.gcs.service_account_private_key", "gcp.gcs.service_account_private_key_id"}
+     "gcp.gcs.service_account_private_key", "gcp.gcs.service_account_private_key_id", *COMPUTE_PROPERTIES}
 )
 
 # Cairn: milliseconds one request may take before it counts as failed (default 60 s).
@@ -24,7 +35,8 @@ S3_PROPERTIES = frozenset(
     {"aws.s3.region", "aws.s3.endpoint", "aws.s3.access_key", "aws.s3.secret_key",
      "aws.s3.use_aws_sdk_default_behavior", "aws.s3.use_instance_profile",
      "aws.s3.enable_path_style_access", "aws.s3.iam_role_arn", "aws.s3.external_id",
-     "enabled", "aws.s3.enable_partitioned_prefix", "aws.s3.num_partitioned_prefix", REQUEST_TIMEOUT_PROPERTY}
+     "enabled", "aws.s3.enable_partitioned_prefix", "aws.s3.num_partitioned_prefix", REQUEST_TIMEOUT_PROPERTY,
+     *COMPUTE_PROPERTIES}
 )
 LOCAL_PROPERTIES = frozenset({"enabled"})
 
@@ -61,6 +73,29 @@ class StorageVolume(BaseModel):
         """The properties with every secret masked, for SHOW, DESC, manifests and logs."""
         return {k: (MASK if k in SECRET_PROPERTIES else v) for k, v in self.properties.items()}
 
+    @property
+    def has_compute_credentials(self) -> bool:
+        """True when compute nodes get their own keys for this volume (COMPUTE_ACCESS_KEY)."""
+        return COMPUTE_ACCESS_KEY in self.properties
+
+    @property
+    def gives_nodes_its_own_keys(self) -> bool:
+        """True when compute nodes would be handed the volume's own static keys (the FE's): an S3
+        volume with `aws.s3.access_key` and no compute credentials."""
+        return self.type is VolumeType.S3 and "aws.s3.access_key" in self.properties \
+            and not self.has_compute_credentials
+
+    def for_compute_nodes(self) -> "StorageVolume":
+        """The definition a compute node is given: with compute credentials, those as the volume's
+        keys (the volume's own keys, and any other way to find its principal, left out); without,
+        the volume as it is. Never carries the compute properties themselves."""
+        properties = {k: v for k, v in self.properties.items() if k not in COMPUTE_PROPERTIES}
+        if self.has_compute_credentials:
+            properties = {k: v for k, v in properties.items() if k not in _AMBIENT_CREDENTIALS}
+            properties["aws.s3.access_key"] = self.properties[COMPUTE_ACCESS_KEY]
+            properties["aws.s3.secret_key"] = self.properties[COMPUTE_SECRET_KEY]
+        return self.model_copy(update={"properties": properties})
+
     def validate_definition(self) -> None:
         """Check type, location and property keys; raise StorageVolumeError naming the problem."""
         if len(self.locations) != 1:
@@ -92,5 +127,7 @@ class StorageVolume(BaseModel):
             if has_key != has_secret:
                 raise StorageVolumeError(
                     "'aws.s3.access_key' and 'aws.s3.secret_key' must be given together")
+            if (COMPUTE_ACCESS_KEY in self.properties) != (COMPUTE_SECRET_KEY in self.properties):
+                raise StorageVolumeError(f"'{COMPUTE_ACCESS_KEY}' and '{COMPUTE_SECRET_KEY}' must be given together")
             if "aws.s3.region" not in self.properties and "aws.s3.endpoint" not in self.properties:
                 raise StorageVolumeError("S3 storage volume needs 'aws.s3.region' or 'aws.s3.endpoint'")
