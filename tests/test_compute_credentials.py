@@ -115,6 +115,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, iam_store: IamStore) -> It
     fe = start_fe(tmp_path, {
         "meta_dir": str(tmp_path / "meta"), "cluster_id": CLUSTER, "cluster_credential": CLUSTER_CREDENTIAL,
         "heartbeat_interval_second": "0.5", "embedded_compute_node": "false",
+        "lake_compaction_score_selector_min_score": "2", "lake_compaction_interval_seconds": "0.3",
         "run_mode": "shared_data", "cloud_native_storage_type": "S3", "enable_load_volume_from_conf": "true",
         "aws_s3_path": f"{BUCKET}/{PREFIX}", "aws_s3_endpoint": iam_store.endpoint, "aws_s3_region": S3_REGION,
         "aws_s3_access_key": iam_store.admin.access, "aws_s3_secret_key": iam_store.admin.secret,
@@ -147,8 +148,12 @@ def test_nodes_load_and_query_with_data_only_keys_that_cannot_read_the_journal(
     cluster.run("CREATE DATABASE d", "CREATE TABLE d.t (a INT, b VARCHAR(8)) DISTRIBUTED BY HASH(a) BUCKETS 2",
                 "INSERT INTO d.t VALUES (1, 'x'), (2, 'y'), (3, 'x')")
     assert cluster.run("SELECT b, count(*), sum(a) FROM d.t GROUP BY b ORDER BY b") == [("x", 2, 4), ("y", 1, 2)]
+    cluster.run("INSERT INTO d.t VALUES (4, 'y')")
+    # Compaction runs on the node too: it reads the rowsets and writes the merged one.
+    wait_until(lambda: cluster.node.report()["counters"].get("compactions", 0) > 0, what="a compaction on the node")
+    assert cluster.run("SELECT b, count(*), sum(a) FROM d.t GROUP BY b ORDER BY b") == [("x", 2, 4), ("y", 2, 6)]
     counters = cluster.node.report()["counters"]
-    assert counters["writes"] >= 1 and counters["scans"] >= 1
+    assert counters["writes"] >= 2 and counters["scans"] >= 2
 
     # The narrowing is the store's: the nodes' keys read data, and are refused the journal.
     compute = iam_store.s3(iam_store.compute)
@@ -205,7 +210,6 @@ def test_a_volume_without_compute_credentials_still_works_and_is_warned_about_on
         cluster.run("INSERT INTO w.t VALUES (3)")
     message = str(denied.value)
     assert "access denied" in message and compute.secret not in message and admin.secret not in message
-    assert cluster.run("SELECT sum(a) FROM w.t") == [(3,)]
 
 
 def test_what_a_node_is_given_of_a_volume() -> None:
