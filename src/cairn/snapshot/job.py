@@ -185,8 +185,7 @@ class SnapshotJobs:
                               finished_at=job.finished_at or time.time())
                     continue
                 failed = self._put(job, state="ERROR", finished_at=time.time(),
-                                   error=f"job was interrupted in state {job.state} by an FE restart "
-                                         "or leader change")
+                                   error="Snapshot job has been failed because of FE restart or leader change")
                 self.remove_folder(failed)
             elif job.state == "EXPIRED":
                 self.remove_folder(job)
