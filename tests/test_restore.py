@@ -362,7 +362,9 @@ def test_frontends_and_compute_nodes_follow_starrocks_semantics(tmp_path: Path) 
         _restore(config, base + nodes, tmp_path)
         restored = Frontend.open(config)
         state = restored.catalog.state
-        assert [(f.host, f.edit_log_port, f.type) for f in state.frontends] == frontends
+        # The restoring FE is a member of the cluster it restored, beside the FEs the yaml lists.
+        assert [(f.host, f.edit_log_port, f.type) for f in state.frontends] == \
+            frontends + [("127.0.0.1", 9010, "follower")]
         assert [(c.host, c.heartbeat_service_port) for c in state.compute_nodes] == compute_nodes
         if number == 0:
             Session(restored).execute("ADMIN CREATE CLUSTER SNAPSHOT with_nodes")
@@ -371,5 +373,5 @@ def test_frontends_and_compute_nodes_follow_starrocks_semantics(tmp_path: Path) 
     _restore(config, base.replace("/image/s\n", "/image/with_nodes\n"), tmp_path)  # absent: keep the snapshot's
     restored = Frontend.open(config)
     assert [c.host for c in restored.catalog.state.compute_nodes] == ["cn-0.example"]
-    assert [f.host for f in restored.catalog.state.frontends] == ["fe-1.example"]
+    assert [f.host for f in restored.catalog.state.frontends] == ["fe-1.example", "127.0.0.1"]
     restored.close()

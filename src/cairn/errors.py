@@ -214,6 +214,11 @@ class ClusterChoiceError(CairnError):
     """The storage volume holds several clusters and the configuration does not name one."""
 
 
+class FrontendMembershipError(CairnError):
+    """An FE may not join or serve its cluster: nobody added it, its helper is unreachable or serves
+    another cluster, or another FE runs under its name."""
+
+
 class JournalError(CairnError):
     """The journal on object storage is not what its invariants promise (gap, bad entry)."""
 

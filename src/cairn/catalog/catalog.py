@@ -25,6 +25,11 @@ class Catalog:
         self.state = state
         self.lock = threading.RLock()
 
+    def replace(self, state: CatalogState) -> None:
+        """Serve `state` from now on (an FE reloading its catalog from storage)."""
+        with self.lock:
+            self.state = state
+
     def apply(self, op: Op, at: float) -> None:
         with self.lock:
             op.apply(self.state, at)

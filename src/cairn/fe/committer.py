@@ -18,7 +18,7 @@ from cairn.config.fe_config import FeConfig
 from cairn.errors import CairnError, CommitOutcomeUnknownError, NotLeaderError, StorageUnavailableError
 from cairn.journal.entry import JournalEntry
 from cairn.journal.epochs import claim_next_epoch, newer_epoch
-from cairn.journal.image import CheckpointImage, load_newest_image, make_image, write_image
+from cairn.journal.image import CheckpointImage, list_images, load_newest_image, make_image, write_image
 from cairn.journal.incarnation import read_incarnation
 from cairn.journal.log import AppendConflict, Journal, UncertainAppend
 from cairn.journal.position import JournalPosition
@@ -53,13 +53,16 @@ class JournalCommitter:
         self.name = name
         self.meta_store = meta_store
         self.keys = keys
-        self.catalog: Catalog
+        # One Catalog object for the FE's life: services hold it; a reload replaces its state.
+        self.catalog = Catalog(CatalogState(cluster_id=keys.cluster_id))
         self.journal: Journal
         self.position: JournalPosition
         self.is_leader = False
         self.not_leader_reason = ""
         self.on_commit: list[Callable[[JournalEntry, Op], None]] = []
         self._commit_lock = threading.Lock()
+        # Replay (a follower's, or a read waiting for its own write) runs one at a time.
+        self._replay_lock = threading.RLock()
         self._unsettled: _Unsettled | None = None
         self._last_image_position: JournalPosition | None = None
         self._last_image_time = time.monotonic()
@@ -67,32 +70,92 @@ class JournalCommitter:
     # -- loading and leadership -------------------------------------------------------------
 
     def load(self, incarnation: int, until: int | None = None) -> None:
-        """Load incarnation's newest image (at or before `until`) and replay its log after it."""
-        record = read_incarnation(self.meta_store, self.keys, incarnation)
-        self.journal = Journal(self.meta_store, self.keys, incarnation)
-        image = load_newest_image(self.meta_store, self.keys, incarnation, until)
-        if image is not None:
-            state = CatalogState.model_validate(image.catalog)
-            self.position = image.position
-            self._last_image_position = image.position
-            self.journal.trusted = image.authenticity is Authenticity.AUTHENTIC
-        else:
-            state = CatalogState(cluster_id=self.keys.cluster_id)
-            self.position = JournalPosition(incarnation, record.first_entry_id - 1)
-        self.catalog = Catalog(state)
-        replayed = self.catch_up(until)
+        """Load incarnation's newest image (at or before `until`) and replay its log after it. Called
+        again (by a follower that stepped down, or whose incarnation a restore superseded), it drops
+        the catalog in memory and loads afresh."""
+        with self._commit_lock, self._replay_lock:
+            self.is_leader = False
+            record = read_incarnation(self.meta_store, self.keys, incarnation)
+            journal = Journal(self.meta_store, self.keys, incarnation)
+            image = load_newest_image(self.meta_store, self.keys, incarnation, until)
+            if image is not None:
+                state = CatalogState.model_validate(image.catalog)
+                self.position = image.position
+                self._last_image_position = image.position
+                journal.trusted = image.authenticity is Authenticity.AUTHENTIC
+            else:
+                state = CatalogState(cluster_id=self.keys.cluster_id)
+                self.position = JournalPosition(incarnation, record.first_entry_id - 1)
+                self._last_image_position = None
+            self.journal = journal
+            self.catalog.replace(state)
+            replayed = self.catch_up(until)
         log.info("loaded cluster %s incarnation %d at journal id %d (%d entries replayed)",
                  self.keys.cluster_id, incarnation, self.position.entry_id, replayed)
 
     def catch_up(self, until: int | None = None) -> int:
         """Apply the log entries after the current position; return how many were applied."""
-        entries = self.journal.read_after(self.position.entry_id, until)
-        for entry in entries:
-            self.catalog.apply(parse_op(entry.op), entry.timestamp)
-            self.position = JournalPosition(entry.incarnation, entry.entry_id)
-        return len(entries)
+        with self._replay_lock:
+            entries = self.journal.read_after(self.position.entry_id, until)
+            for entry in entries:
+                self.catalog.apply(parse_op(entry.op), entry.timestamp)
+                self.position = JournalPosition(entry.incarnation, entry.entry_id)
+            return len(entries)
 
-    def become_leader(self) -> None:
+    def try_lead(self, address: str) -> bool:
+        """One attempt to take the log, by a follower whose leader went silent: claim an epoch, then
+        append its `epoch_start` right after the newest entry. True when this FE now leads; False
+        when another FE appended first (this FE has then replayed what it appended, and follows).
+        Raises NotLeaderError when the incarnation was superseded, CairnError when the store fails."""
+        with self._commit_lock, self._replay_lock:
+            self.catch_up()
+            if self.catalog.state.superseded_by is not None:
+                raise NotLeaderError(f"incarnation {self.journal.incarnation} was superseded by incarnation "
+                                     f"{self.catalog.state.superseded_by}")
+            target = self.position.entry_id + 1
+            epoch = claim_next_epoch(self.meta_store, self.keys, self.journal.incarnation,
+                                     self.catalog.state.epoch + 1, self.name)
+            op = EpochStart(epoch=epoch, leader=self.name, address=address)
+            try:
+                entry = self._append_settled(target, op)
+            except AppendConflict:
+                self.catch_up()
+                return False
+            self._lead_from(entry, op)
+            return True
+
+    def _lead_from(self, entry: JournalEntry, op: EpochStart) -> None:
+        self.catalog.apply(op, entry.timestamp)
+        self.position = JournalPosition(entry.incarnation, entry.entry_id)
+        self.is_leader = True
+        self.not_leader_reason = ""
+        log.info("FE %s leads cluster %s (epoch %d)", self.name, self.keys.cluster_id, self.catalog.state.epoch)
+
+    def confirm_leadership(self) -> bool:
+        """The leader's periodic check, so that a deposed leader learns it lost without committing:
+        True while no newer leader has taken the log; otherwise this FE steps down (False)."""
+        with self._commit_lock:
+            if not self.is_leader:
+                return False
+            epoch = self.catalog.state.epoch
+            newer = newer_epoch(self.meta_store, self.keys, self.journal.incarnation, epoch)
+            if newer is not None and self._overtaken(self.position.entry_id, self.position.entry_id + 1):
+                self._step_down(self.position.entry_id, f"epoch {newer[1]} of incarnation {newer[0]} was taken "
+                                                        f"by a newer leader after this FE's epoch {epoch}")
+            return self.is_leader
+
+    def _overtaken(self, entry_id: int, images_from: int) -> bool:
+        """True when the log holds an entry after `entry_id` (this FE's newest), or another leader's
+        image at or past `images_from`: a newer leader built on the log beyond this FE's newest entry,
+        which may then not be part of the history. An epoch record above this FE's, with neither, is
+        a claim that has not taken the log (yet): if it does, it appends after `entry_id`, so that
+        entry stays in the history."""
+        if self.journal.newest_id(entry_id) > entry_id:
+            return True
+        return any(info.position.entry_id >= images_from
+                   for info in list_images(self.meta_store, self.keys, self.journal.incarnation))
+
+    def become_leader(self, address: str = "") -> None:
         """Append an `epoch_start` right after the newest entry. Only listing the log between
         attempts (not reading and replaying it, which lets a busy leader stay ahead for ever) gives a
         new FE a fair chance against one that keeps committing; the entries it skipped are replayed
@@ -108,7 +171,7 @@ class JournalCommitter:
             # it is also above every epoch record, so no earlier claim can depose this FE later.
             epoch = claim_next_epoch(self.meta_store, self.keys, self.journal.incarnation,
                                      self.catalog.state.epoch + target - self.position.entry_id, self.name)
-            op = EpochStart(epoch=epoch, leader=self.name)
+            op = EpochStart(epoch=epoch, leader=self.name, address=address)
             try:
                 entry = self._append_settled(target, op)
             except AppendConflict:
@@ -120,10 +183,7 @@ class JournalCommitter:
             raise NotLeaderError(
                 f"incarnation {self.journal.incarnation} was superseded by incarnation "
                 f"{self.catalog.state.superseded_by}")
-        self.catalog.apply(op, entry.timestamp)
-        self.position = JournalPosition(entry.incarnation, entry.entry_id)
-        self.is_leader = True
-        log.info("FE %s leads cluster %s (epoch %d)", self.name, self.keys.cluster_id, self.catalog.state.epoch)
+        self._lead_from(entry, op)
 
     def _contended(self, taken: int, deadline: float) -> int:
         """Another FE took id `taken`: return the id after the newest entry listed."""
@@ -239,6 +299,8 @@ class JournalCommitter:
             unsettled.landed = True
         entry, epoch = unsettled.entry, self.catalog.state.epoch
         newer = newer_epoch(self.meta_store, self.keys, self.journal.incarnation, epoch)
+        if newer is not None and not self._overtaken(entry.entry_id, entry.entry_id):
+            newer = None
         self._unsettled = None
         if newer is not None:
             self._step_down(entry.entry_id, f"epoch {newer[1]} of incarnation {newer[0]} was taken by a newer "

@@ -10,7 +10,6 @@ never the Frontend.
 from __future__ import annotations
 
 import logging
-import math
 import time
 import uuid
 from collections.abc import Callable
@@ -18,12 +17,15 @@ from pathlib import Path
 
 from cairn import __version__
 from cairn.catalog.catalog import Catalog
-from cairn.catalog.ops import CreateStorageVolume, Op
+from cairn.catalog.model import FrontendNode
+from cairn.catalog.ops import AddFrontend, CreateStorageVolume, DropFrontend, Op
 from cairn.compaction.scheduler import CompactionScheduler
 from cairn.compute.node_access import NodeDataAccess
 from cairn.compute.registry import ComputeNodeRegistry
 from cairn.config.fe_config import FeConfig
+from cairn.errors import FrontendMembershipError
 from cairn.fe.committer import JournalCommitter
+from cairn.fe.leadership import REPLAY_SECONDS, HeartbeatSender, Leadership, heartbeat_seconds
 from cairn.fe.membership import Membership
 from cairn.fe.metrics import FrontendMetrics
 from cairn.fe.peers import FrontendRole, FrontendStatus
@@ -58,12 +60,13 @@ SNAPSHOT_TICK_SECONDS = 1.0
 class Frontend:
     """One FE process's view of its cluster. Create with `Frontend.open(config)`."""
 
-    def __init__(self, config: FeConfig) -> None:
+    def __init__(self, config: FeConfig, peers: HeartbeatSender | None = None) -> None:
         self.config = config
+        self.peers = peers
         self.name = f"{config.frontend_address}_{config.edit_log_port}_{uuid.uuid4().hex[:8]}"
         self.start_time = time.time()
-        # What this FE is now; LEADER once `become_leader` succeeds.
-        self.role = FrontendRole.FOLLOWER
+        # The sole member this FE replaces (it started without --helper on a one-FE cluster elsewhere).
+        self._replaces = ""
         self.meta_dir = Path(config.meta_dir).expanduser().resolve()
         self.meta_volume: StorageVolume = builtin_volume(config)
         self.meta_store: ObjectStore = open_store(self.meta_volume)
@@ -86,18 +89,26 @@ class Frontend:
         self.loads: LoadContext
         self.engine: QueryEngine
         self.membership: Membership
+        self.leadership: Leadership
 
     # -- start-up ---------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, config: FeConfig) -> "Frontend":
-        """Open (or create) the cluster and become its leader. Raises CairnError on failure."""
-        fe = cls(config)
-        fe._open()
+    def open(cls, config: FeConfig, peers: HeartbeatSender | None = None, cluster_id: str | None = None,
+             lead_at_once: bool = False) -> "Frontend":
+        """Open (or create) the cluster, then lead it or follow its leader. `peers` reaches the other
+        FEs (None: a single FE in this process); `cluster_id` is the cluster a `--helper` named;
+        `lead_at_once` takes the lead without waiting for a silent leader (the FE that just restored
+        the cluster). Raises CairnError on failure."""
+        fe = cls(config, peers)
+        fe._open(cluster_id, lead_at_once)
         return fe
 
-    def _open(self) -> None:
-        cluster_id, is_new = choose_cluster(self.config, self.meta_store, self.meta_dir)
+    def _open(self, joined: str | None, lead_at_once: bool) -> None:
+        if joined is not None:
+            cluster_id, is_new = joined, False
+        else:
+            cluster_id, is_new = choose_cluster(self.config, self.meta_store, self.meta_dir)
         self.keys = ClusterKeys(cluster_id)
         if is_new:
             create_incarnation(self.meta_store, self.keys, new_cluster_incarnation(cluster_id))
@@ -107,13 +118,49 @@ class Frontend:
         self.committer = JournalCommitter(self.config, self.name, self.meta_store, self.keys)
         self.committer.load(incarnation)
         self._wire_services()
+        leads = self._admit(joined is not None, lead_at_once)
         write_cluster_file(self.meta_dir, cluster_id, self.meta_volume.location)
-        self.committer.become_leader()
-        self.role = FrontendRole.LEADER
-        self._refresh_builtin_volume()
-        self.snapshots.recover_interrupted()
+        if leads:
+            self.leadership.lead_at_once()
+        else:
+            self.leadership.start_following()
         self.compute_nodes.heartbeat_all()
         self._schedule_background_work()
+
+    def _admit(self, joined: bool, lead_at_once: bool) -> bool:
+        """May this FE serve its cluster, and does it lead at once? Raises FrontendMembershipError,
+        having written nothing, for an FE the membership does not list."""
+        nodes = self.membership.nodes()
+        me = self.membership.node(self.address)
+        if not nodes or lead_at_once:
+            return True  # a new cluster, one from before FEs were listed, or the FE that restored it
+        if me is not None:
+            # Nobody led this incarnation yet (a restore just opened it): any follower may start it.
+            alone = [n.address for n in nodes] == [self.address]
+            return me.type == "follower" and (alone or not self.catalog.state.leader_address)
+        if len(nodes) == 1 and not joined:
+            log.warning("FE %s takes over cluster %s from its only member, %s", self.address,
+                        self.keys.cluster_id, nodes[0].address)
+            self._replaces = nodes[0].address
+            return True
+        raise FrontendMembershipError(
+            f"This FE ({self.address}) is not a member of cluster {self.keys.cluster_id} (its FEs: "
+            f"{', '.join(n.address for n in nodes)}). On the leader run ALTER SYSTEM ADD FOLLOWER "
+            f"\"{self.address}\" (or ADD OBSERVER), then start this FE with --helper <leader host>:<edit_log_port>")
+
+    def _on_lead(self) -> None:
+        """What a new leader does first: list itself as a member, record the builtin volume from
+        its fe.conf, and settle snapshot jobs the previous leader left unfinished."""
+        if self._replaces:
+            replaced, self._replaces = self._replaces, ""
+            self.commit_if(lambda c: DropFrontend(address=replaced) if any(
+                n.address == replaced for n in c.state.frontends) else None)
+        self.commit_if(lambda c: None if any(n.address == self.address for n in c.state.frontends) else AddFrontend(
+            node=FrontendNode(host=self.config.frontend_address, edit_log_port=self.config.edit_log_port,
+                              name=f"{self.config.frontend_address}_{self.config.edit_log_port}_"
+                                   f"{int(time.time() * 1000)}")))
+        self._refresh_builtin_volume()
+        self.snapshots.recover_interrupted()
 
     def _refresh_builtin_volume(self) -> None:
         """The builtin volume is where this FE's conf says it is (as with StarRocks'
@@ -147,11 +194,14 @@ class Frontend:
         information_schema.register(virtual_tables)
         self.engine = QueryEngine(catalog, self.stores, self.data_access, self.duckdb, virtual_tables)
         self.membership = Membership(catalog, self.own_status, config.bdbje_heartbeat_timeout_second)
+        self.leadership = Leadership(committer, self.membership, self.peers, config, self.address, self._on_lead)
         self.metrics.track_membership(lambda: self.own_status().role, lambda: self.replay_lag_seconds(),
                                       lambda: self.position.entry_id)
 
     def _schedule_background_work(self) -> None:
         config, scheduler = self.config, self.scheduler
+        scheduler.add("journal replay", REPLAY_SECONDS, self.leadership.replay_tick)
+        scheduler.add("fe heartbeats", heartbeat_seconds(config), self.leadership.heartbeat_tick)
         scheduler.add("checkpoint", min(5.0, config.checkpoint_interval_seconds), self.committer.checkpoint_if_due)
         scheduler.add("automated cluster snapshot", SNAPSHOT_TICK_SECONDS, self.snapshots.run_due)
         scheduler.add("vacuum", config.vacuum_interval_seconds, self._vacuum_while_leading)
@@ -171,14 +221,20 @@ class Frontend:
         return f"{self.config.frontend_address}:{self.config.edit_log_port}"
 
     @property
+    def role(self) -> FrontendRole:
+        """LEADER, FOLLOWER or OBSERVER: what this FE is now."""
+        return FrontendRole.LEADER if self.is_leader else self.leadership.role
+
+    @property
     def ready(self) -> bool:
         """Serving reads with replay caught up to within `meta_delay_toleration_second`."""
+        if self.leadership.excluded:
+            return False
         return self.is_leader or self.replay_lag_seconds() <= self.config.meta_delay_toleration_second
 
     def replay_lag_seconds(self) -> float:
-        """Seconds since this FE last saw the end of the journal (0 while it leads). An FE that does
-        not lead and replays no leader's journal is behind by an unknown amount: infinity."""
-        return 0.0 if self.is_leader else math.inf
+        """Seconds since this FE last saw the end of the journal (0 while it leads)."""
+        return self.leadership.replay_lag_seconds()
 
     def own_status(self) -> FrontendStatus:
         """What this FE says of itself in heartbeats, SHOW FRONTENDS and /api/health."""
@@ -186,10 +242,10 @@ class Frontend:
         return FrontendStatus(
             name=self.name, host=config.frontend_address, edit_log_port=config.edit_log_port,
             http_port=config.http_port, query_port=config.query_port, rpc_port=config.rpc_port,
-            role=FrontendRole.LEADER if self.is_leader else self.role, cluster_id=self.keys.cluster_id,
+            role=self.role, cluster_id=self.keys.cluster_id,
             incarnation=self.position.incarnation, epoch=self.catalog.state.epoch,
             replayed_journal_id=self.position.entry_id, start_time=self.start_time, version=__version__,
-            ready=self.ready)
+            ready=self.ready, err_msg=self.leadership.excluded)
 
     # -- the committer's state, as servers and statements read it ------------------------------
 
@@ -252,4 +308,5 @@ class Frontend:
 
     def close(self) -> None:
         self.scheduler.close()
+        self.leadership.close()
         self.duckdb.close()

@@ -45,11 +45,17 @@ def _data_stores(plan: RestorePlan, state: CatalogState) -> Callable[[str], Obje
     return store_for
 
 
-def _apply_yaml(state: CatalogState, spec: ClusterSnapshotYaml) -> None:
+def _apply_yaml(state: CatalogState, spec: ClusterSnapshotYaml, config: FeConfig) -> None:
     """Storage volumes from the yaml replace the snapshot's (other bucket, endpoint, credentials).
-    `frontends` / `compute_nodes`: absent keeps the snapshot's list, given ([] too) replaces it."""
+    `frontends` / `compute_nodes`: absent keeps the snapshot's list, given ([] too) replaces it; the
+    restoring FE is a member either way. The new incarnation has no leader until one takes it."""
     if spec.frontends is not None:
         state.frontends = [FrontendNode(**f.model_dump()) for f in spec.frontends]
+    restoring = FrontendNode(host=config.frontend_address, edit_log_port=config.edit_log_port,
+                             name=f"{config.frontend_address}_{config.edit_log_port}_{int(time.time() * 1000)}")
+    if all(f.address != restoring.address for f in state.frontends):
+        state.frontends.append(restoring)
+    state.leader = state.leader_address = ""
     if spec.compute_nodes is not None:
         state.compute_nodes = [ComputeNode(**c.model_dump()) for c in spec.compute_nodes]
     for entry in spec.storage_volumes or []:
@@ -100,7 +106,7 @@ def restore(plan: RestorePlan, config: FeConfig, spec: ClusterSnapshotYaml, prog
     image = CheckpointImage.from_bytes(image_bytes, plan.manifest.image_key)
     image.require_readable(plan.manifest.image_key)
     state = CatalogState.model_validate(image.catalog)
-    _apply_yaml(state, spec)
+    _apply_yaml(state, spec, config)
     report = verify_snapshot(plan.snapshot_store, plan.keys, plan.snapshot, _data_stores(plan, state))
     if not report.ok:
         raise RestoreError(f"snapshot '{plan.snapshot}' failed verification: {'; '.join(report.problems[:5])}")

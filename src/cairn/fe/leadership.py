@@ -1,0 +1,239 @@
+"""Leadership: this FE's part in choosing who leads, and what it does in each role.
+
+- A LEADER checks each heartbeat tick that no newer leader has taken the log (a paused old leader
+  learns that it lost without committing), and steps down to follow when it has.
+- A FOLLOWER or OBSERVER replays the journal from object storage every `REPLAY_SECONDS`, so it
+  serves reads on a current catalog, and notices when a restore superseded its incarnation.
+- A FOLLOWER that has heard nothing from a leader for `bdbje_heartbeat_timeout_second` tries to take
+  the lead (`JournalCommitter.try_lead`). Followers that replayed more, then the lower address, try
+  first; the others wait a heartbeat interval per rank, so that they rarely contend.
+
+Liveness only decides who tries, and when: whoever tries, the journal's conditional appends and
+epoch records decide who leads (DESIGN invariant 2), so a wrong guess costs time, never data.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+from cairn.config.fe_config import FeConfig
+from cairn.errors import CairnError
+from cairn.fe.committer import JournalCommitter
+from cairn.fe.membership import Membership
+from cairn.fe.peers import FrontendRole, FrontendStatus
+from cairn.journal.incarnation import choose_incarnation
+
+log = logging.getLogger(__name__)
+
+# How often a follower lists the journal for new entries.
+REPLAY_SECONDS = 0.25
+
+
+def heartbeat_seconds(config: FeConfig) -> float:
+    """FEs heartbeat each other five times per leader timeout, at most once a second."""
+    return min(1.0, config.bdbje_heartbeat_timeout_second / 5)
+
+
+class HeartbeatSender(Protocol):
+    """Sends this FE's status to a peer and returns the peer's (the FE peer service's client)."""
+
+    def heartbeat(self, address: str, mine: FrontendStatus) -> FrontendStatus: ...
+
+
+class Leadership:
+    """Runs this FE's role. `start_following` or `lead_at_once` once, then the scheduler calls
+    `replay_tick` and `heartbeat_tick`."""
+
+    def __init__(self, committer: JournalCommitter, membership: Membership, peers: HeartbeatSender | None,
+                 config: FeConfig, address: str, on_lead: Callable[[], None]) -> None:
+        self.committer = committer
+        self.membership = membership
+        self.peers = peers
+        self.config = config
+        self.address = address
+        self.on_lead = on_lead
+        self.role = FrontendRole.FOLLOWER
+        # Why this FE serves nothing (not a member of its cluster's current incarnation), if it does not.
+        self.excluded = ""
+        self._leader_heard_at = time.monotonic()
+        self._caught_up_at = time.monotonic()
+        self._needs_reload = False
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fe-heartbeat")
+
+    # -- roles ------------------------------------------------------------------------------------
+
+    @property
+    def is_leader(self) -> bool:
+        return self.committer.is_leader
+
+    def member_role(self) -> FrontendRole:
+        """FOLLOWER or OBSERVER, as the membership lists this FE (FOLLOWER when it lists no one)."""
+        node = self.membership.node(self.address)
+        return FrontendRole.OBSERVER if node is not None and node.type == "observer" else FrontendRole.FOLLOWER
+
+    def lead_at_once(self) -> None:
+        """Take the log now (a new cluster, its only member, or the FE that restored it); raises
+        NotLeaderError when it cannot."""
+        self.committer.become_leader(self.address)
+        self._became_leader()
+
+    def start_following(self) -> None:
+        self.role = self.member_role()
+        self._leader_heard_at = time.monotonic()
+        self._caught_up_at = time.monotonic()
+        log.info("FE %s follows (role %s); leader: %s", self.address, self.role.value,
+                 self.committer.catalog.state.leader_address or "unknown")
+
+    def _became_leader(self) -> None:
+        self.role = FrontendRole.LEADER
+        try:
+            self.on_lead()
+        except CairnError as exc:
+            log.error("taking the lead: %s", exc)
+
+    def _stepped_down(self) -> None:
+        log.warning("FE %s no longer leads: %s", self.address, self.committer.not_leader_reason)
+        self._needs_reload = True
+        self.start_following()
+        self._reload()
+
+    def _reload(self) -> None:
+        """Load the catalog afresh: the newest incarnation, its newest image, and the log after it."""
+        try:
+            self.committer.load(choose_incarnation(self.committer.meta_store, self.committer.keys))
+        except CairnError as exc:
+            log.warning("reloading the catalog: %s (trying again)", exc)
+            return
+        self._needs_reload = False
+        self._caught_up_at = time.monotonic()
+        self._check_membership()
+
+    def _check_membership(self) -> None:
+        nodes = self.membership.nodes()
+        if nodes and self.membership.node(self.address) is None:
+            self.excluded = (f"This FE ({self.address}) is not a member of cluster "
+                             f"{self.committer.keys.cluster_id}: it was dropped, or a restore listed other FEs")
+            log.error("%s", self.excluded)
+        else:
+            self.excluded = ""
+            if not self.is_leader:
+                self.role = self.member_role()
+
+    # -- replay -------------------------------------------------------------------------------------
+
+    def replay_lag_seconds(self) -> float:
+        """Seconds since this follower last saw the end of the journal (0 while it leads)."""
+        return 0.0 if self.is_leader else time.monotonic() - self._caught_up_at
+
+    def replay_tick(self) -> None:
+        """A follower's replay: apply new entries; reload on a new incarnation or after stepping down."""
+        if self.is_leader or self.role is FrontendRole.LEADER:
+            return  # leading, or deposed and about to reload (the log after this FE may not be its history)
+        if self._needs_reload:
+            self._reload()
+            return
+        self.committer.catch_up()
+        self._caught_up_at = time.monotonic()
+        superseded = self.committer.catalog.state.superseded_by
+        if superseded is not None:
+            log.warning("incarnation %d was superseded by incarnation %d (a restore): rejoining it",
+                        self.committer.position.incarnation, superseded)
+            self._reload()
+            return
+        self._check_membership()
+
+    def wait_replayed(self, incarnation: int, entry_id: int, timeout: float) -> bool:
+        """Replay until this FE has applied `entry_id` of `incarnation` (a session reading its own
+        forwarded write); False when that did not happen within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            position = self.committer.position
+            if (position.incarnation, position.entry_id) >= (incarnation, entry_id):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            try:
+                self.committer.catch_up()
+            except CairnError as exc:
+                log.warning("replaying to journal id %d: %s", entry_id, exc)
+            if self.committer.position == position:
+                time.sleep(REPLAY_SECONDS / 5)  # the entry is acknowledged, its listing may lag
+
+    # -- heartbeats and elections -------------------------------------------------------------------
+
+    def heartbeat_tick(self) -> None:
+        """Heartbeat every other member; then, as leader, confirm the lead, or, as follower, elect
+        when the leader stayed silent for the timeout."""
+        with self._lock:
+            self._heartbeat_peers()
+            if self.role is FrontendRole.LEADER:
+                if not self.committer.confirm_leadership():
+                    self._stepped_down()
+                return
+            if self._leader_alive():
+                self._leader_heard_at = time.monotonic()
+                return
+            if self.role is FrontendRole.OBSERVER or self.excluded or self._needs_reload:
+                return
+            silent = time.monotonic() - self._leader_heard_at
+            if silent < self.config.bdbje_heartbeat_timeout_second + self._rank() * heartbeat_seconds(self.config):
+                return
+            self._elect(silent)
+
+    def _heartbeat_peers(self) -> None:
+        if self.peers is None:
+            return
+        peers = self.peers
+        mine = self.membership.own_status()
+        others = [n.address for n in self.membership.nodes() if n.address != self.address]
+
+        def beat(address: str) -> None:
+            try:
+                self.membership.record(peers.heartbeat(address, mine))
+            except CairnError as exc:
+                self.membership.record_failure(address, exc.message)
+
+        for future in [self._pool.submit(beat, address) for address in others]:
+            future.result()
+
+    def _leader_alive(self) -> bool:
+        """True when the leader the log names, or any FE with at least its epoch, said it leads."""
+        state = self.committer.catalog.state
+        for node in self.membership.nodes():
+            status = self.membership.heard(node.address)
+            if status is not None and status.role is FrontendRole.LEADER and status.epoch >= state.epoch:
+                return True
+        return False
+
+    def _rank(self) -> int:
+        """This FE's place among the followers that would try to lead: most replayed first."""
+        mine = (-self.committer.position.entry_id, self.address)
+        rivals = []
+        for node in self.membership.nodes():
+            status = self.membership.heard(node.address)
+            if node.type == "follower" and node.address != self.address and status is not None:
+                rivals.append((-status.replayed_journal_id, node.address))
+        return sum(1 for rival in rivals if rival < mine)
+
+    def _elect(self, silent: float) -> None:
+        log.warning("no leader heard for %.1f s: FE %s tries to take the lead", silent, self.address)
+        try:
+            won = self.committer.try_lead(self.address)
+        except CairnError as exc:
+            log.warning("taking the lead failed: %s", exc)
+            self._leader_heard_at = time.monotonic()
+            return
+        if won:
+            self._became_leader()
+        else:
+            log.info("another FE took the lead first; FE %s follows it", self.address)
+            self._leader_heard_at = time.monotonic()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
