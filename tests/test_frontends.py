@@ -39,7 +39,9 @@ def _open(tmp_path: Path, name: str, **conf: Any) -> Frontend:
 
 @pytest.fixture
 def fe(tmp_path: Path) -> Iterator[Frontend]:
-    frontend = _open(tmp_path, "fe", http_port=free_port(), edit_log_port=free_port())
+    # A leader timeout no test reaches: a follower made by hand must not elect itself meanwhile.
+    frontend = _open(tmp_path, "fe", http_port=free_port(), edit_log_port=free_port(),
+                     bdbje_heartbeat_timeout_second=3600)
     yield frontend
     frontend.close()
 
@@ -71,7 +73,8 @@ def test_add_and_drop_followers_and_observers_with_starrocks_messages(fe: Fronte
     session.execute('ALTER SYSTEM ADD FOLLOWER "10.0.0.2:9010"')
     session.execute('alter system add observer "10.0.0.3:9011"')
     members = {n.address: n for n in fe.catalog.state.frontends}
-    assert {a: n.type for a, n in members.items()} == {"10.0.0.2:9010": "follower", "10.0.0.3:9011": "observer"}
+    assert {a: n.type for a, n in members.items()} == {
+        fe.address: "follower", "10.0.0.2:9010": "follower", "10.0.0.3:9011": "observer"}  # the leader lists itself
     assert members["10.0.0.2:9010"].name.startswith("10.0.0.2_9010_")
     assert int(members["10.0.0.2:9010"].name.rsplit("_", 1)[1]) > 1_600_000_000_000  # ms when added
 
@@ -87,9 +90,10 @@ def test_add_and_drop_followers_and_observers_with_starrocks_messages(fe: Fronte
 
     session.execute('ALTER SYSTEM DROP FOLLOWER "10.0.0.2:9010"')
     session.execute('ALTER SYSTEM DROP OBSERVER "10.0.0.3:9011"')
-    assert fe.catalog.state.frontends == []
+    assert [n.address for n in fe.catalog.state.frontends] == [fe.address]
     session.execute('ALTER SYSTEM ADD OBSERVER "10.0.0.2:9010"')  # a dropped FE may come back, as another type
-    assert [(n.address, n.type) for n in fe.catalog.state.frontends] == [("10.0.0.2:9010", "observer")]
+    assert [(n.address, n.type) for n in fe.catalog.state.frontends] == [
+        (fe.address, "follower"), ("10.0.0.2:9010", "observer")]
 
     # The leader the journal names cannot be dropped from any FE, whichever type it was added as.
     fe.catalog.state.leader_address = "10.0.0.2:9010"
@@ -104,10 +108,10 @@ def test_add_and_drop_followers_and_observers_with_starrocks_messages(fe: Fronte
 
 def test_show_frontends_lists_this_fe_and_what_heartbeats_said_of_the_members(fe: Frontend) -> None:
     session = Session(fe)
-    (own,) = _shown(session)  # no member list yet: the FE itself
+    (own,) = _shown(session)  # the FE itself, the one member
     host, port = fe.address.split(":")
     assert own == {
-        "Name": fe.name, "IP": host, "EditLogPort": int(port), "HttpPort": fe.config.http_port,
+        "Name": fe.membership.node(fe.address).name, "IP": host, "EditLogPort": int(port), "HttpPort": fe.config.http_port,
         "QueryPort": fe.config.query_port, "RpcPort": fe.config.rpc_port, "Role": "LEADER",
         "ClusterId": fe.keys.cluster_id, "Join": "true", "Alive": "true", "ReplayedJournalId": fe.position.entry_id,
         "LastHeartbeat": own["LastHeartbeat"], "IsHelper": "true", "ErrMsg": "", "StartTime": own["StartTime"],
@@ -144,10 +148,10 @@ def _get(port: int, path: str) -> tuple[int, Any]:
 
 
 def _follow(fe: Frontend, leader: Frontend | None) -> None:
-    """Make `fe` a follower of `leader` as the election core will: not leading, the journal naming the
-    leader's address, a heartbeat heard from it."""
+    """Make `fe` a follower of `leader`: not leading, the journal naming the leader's address, a
+    heartbeat heard from it."""
     fe.committer.is_leader = False
-    fe.role = FrontendRole.FOLLOWER
+    fe.leadership.start_following()
     if leader is not None:
         fe.catalog.state.leader_address = leader.address
         fe.membership.record(leader.own_status())
@@ -166,10 +170,11 @@ def test_health_leader_and_metrics_on_a_leader_and_a_follower(fe: Frontend, http
                  f"cairn_fe_replayed_journal_id {float(fe.position.entry_id)}"):
         assert line in metrics.splitlines(), line
 
-    _follow(fe, None)  # not leading and replaying nothing: not ready
+    _follow(fe, None)
+    monkeypatch.setattr(fe, "replay_lag_seconds", lambda: 60.0)  # replay stalled past the bound: not ready
     status, health = _get(http_port, "/api/health")
     assert status == 503 and (health["status"], health["ready"], health["role"], health["is_leader"],
-                              health["replay_lag_seconds"]) == ("FAILED", False, "FOLLOWER", False, None)
+                              health["replay_lag_seconds"]) == ("FAILED", False, "FOLLOWER", False, 60.0)
     assert "replay" in health["msg"] and "meta_delay_toleration_second" in health["msg"]
     assert _get(http_port, "/api/leader")[0] == 503
 

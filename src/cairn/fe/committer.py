@@ -140,9 +140,14 @@ class JournalCommitter:
             epoch = self.catalog.state.epoch
             newer = newer_epoch(self.meta_store, self.keys, self.journal.incarnation, epoch)
             if newer is not None and self._overtaken(self.position.entry_id, self.position.entry_id + 1):
-                self._step_down(self.position.entry_id, f"epoch {newer[1]} of incarnation {newer[0]} was taken "
-                                                        f"by a newer leader after this FE's epoch {epoch}")
+                self._step_down(self.position.entry_id, self._newer_reason(newer, epoch))
             return self.is_leader
+
+    def _newer_reason(self, newer: tuple[int, int], epoch: int) -> str:
+        if newer[0] > self.journal.incarnation:
+            return (f"its cluster incarnation {self.journal.incarnation} was superseded by incarnation {newer[0]} "
+                    "(a cluster restore)")
+        return f"epoch {newer[1]} of incarnation {newer[0]} was taken by a newer leader after this FE's epoch {epoch}"
 
     def _overtaken(self, entry_id: int, images_from: int) -> bool:
         """True when the log holds an entry after `entry_id` (this FE's newest), or another leader's
@@ -303,8 +308,7 @@ class JournalCommitter:
             newer = None
         self._unsettled = None
         if newer is not None:
-            self._step_down(entry.entry_id, f"epoch {newer[1]} of incarnation {newer[0]} was taken by a newer "
-                                            f"leader after this FE's epoch {epoch}")
+            self._step_down(entry.entry_id, self._newer_reason(newer, epoch))
             raise CommitOutcomeUnknownError(
                 f"The commit may or may not have been applied (journal entry {entry.entry_id}): "
                 f"{self.not_leader_reason}")
