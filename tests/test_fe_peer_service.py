@@ -21,7 +21,8 @@ from cairn.fe.frontend import Frontend
 from cairn.fe.peer_client import PeerClient
 from cairn.fe.peers import PEER_TOKEN_HEADER, ForwardRequest, FrontendRole, FrontendStatus, peer_token
 from cairn.journal.cluster import read_cluster_file
-from cairn.server.peer_forward import result_of, run_forwarded
+from cairn.server.peer_forward import run_forwarded
+from cairn.sql.forwarding import result_of
 from cairn.sql.statements import standard_statements
 from conftest import CLUSTER_CREDENTIAL, USER_PASSWORD, free_port
 from fe_process import FeProcess, run_sql, start_local_fe

@@ -48,6 +48,9 @@ def fe(
     cluster_snapshot: Annotated[Optional[str], typer.Option(
         "--cluster_snapshot", help="restore first, from this cluster_snapshot.yaml; given with no value: "
                                    "cluster_snapshot.yaml beside fe.conf")] = None,
+    helper: Annotated[Optional[str], typer.Option(
+        "--helper", help="host:edit_log_port of an FE of the cluster to join, on this FE's first start (after "
+                         "ALTER SYSTEM ADD FOLLOWER|OBSERVER on the leader)")] = None,
 ) -> None:
     """Start a frontend: MySQL protocol on query_port, HTTP on http_port (restoring first if asked)."""
     try:
@@ -59,7 +62,7 @@ def fe(
         if cluster_snapshot is not None:
             beside = (conf.parent if conf else Path(".")) / "cluster_snapshot.yaml"
             restore_from = Path(cluster_snapshot) if cluster_snapshot else beside
-        run_frontend(config, restore_from=restore_from)
+        run_frontend(config, restore_from=restore_from, helper=helper)
     except CairnError as exc:
         _fail(exc)
 

@@ -23,14 +23,21 @@ from cairn.compaction.scheduler import CompactionScheduler
 from cairn.compute.node_access import NodeDataAccess
 from cairn.compute.registry import ComputeNodeRegistry
 from cairn.config.fe_config import FeConfig
-from cairn.errors import FrontendMembershipError
+from cairn.errors import FrontendMembershipError, PeerUnavailableError
 from cairn.fe.committer import JournalCommitter
-from cairn.fe.leadership import REPLAY_SECONDS, HeartbeatSender, Leadership, heartbeat_seconds
+from cairn.fe.leadership import REPLAY_SECONDS, Leadership, heartbeat_seconds
 from cairn.fe.membership import Membership
 from cairn.fe.metrics import FrontendMetrics
+from cairn.fe.peer_client import PeerClient
 from cairn.fe.peers import FrontendRole, FrontendStatus
 from cairn.fe.scheduler import BackgroundScheduler
-from cairn.journal.cluster import builtin_volume, choose_cluster, write_cluster_file
+from cairn.journal.cluster import (
+    builtin_volume,
+    choose_cluster,
+    clusters_on_volume,
+    read_cluster_file,
+    write_cluster_file,
+)
 from cairn.journal.entry import JournalEntry
 from cairn.journal.image import CheckpointImage
 from cairn.journal.incarnation import choose_incarnation, create_incarnation, new_cluster_incarnation
@@ -60,9 +67,9 @@ SNAPSHOT_TICK_SECONDS = 1.0
 class Frontend:
     """One FE process's view of its cluster. Create with `Frontend.open(config)`."""
 
-    def __init__(self, config: FeConfig, peers: HeartbeatSender | None = None) -> None:
+    def __init__(self, config: FeConfig) -> None:
         self.config = config
-        self.peers = peers
+        self.peer_client: PeerClient
         self.name = f"{config.frontend_address}_{config.edit_log_port}_{uuid.uuid4().hex[:8]}"
         self.start_time = time.time()
         # The sole member this FE replaces (it started without --helper on a one-FE cluster elsewhere).
@@ -94,22 +101,26 @@ class Frontend:
     # -- start-up ---------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, config: FeConfig, peers: HeartbeatSender | None = None, cluster_id: str | None = None,
-             lead_at_once: bool = False) -> "Frontend":
-        """Open (or create) the cluster, then lead it or follow its leader. `peers` reaches the other
-        FEs (None: a single FE in this process); `cluster_id` is the cluster a `--helper` named;
-        `lead_at_once` takes the lead without waiting for a silent leader (the FE that just restored
-        the cluster). Raises CairnError on failure."""
-        fe = cls(config, peers)
-        fe._open(cluster_id, lead_at_once)
+    def open(cls, config: FeConfig, helper: str | None = None, lead_at_once: bool = False) -> "Frontend":
+        """Open (or create) the cluster, then lead it or follow its leader. `helper` (host:edit_log_port
+        of an FE of the cluster) is how an FE joins on its first start; `lead_at_once` takes the lead
+        without waiting for a silent leader (the FE that just restored the cluster). Raises CairnError,
+        having written nothing, when this FE may not join."""
+        fe = cls(config)
+        fe._open(helper, lead_at_once)
         return fe
 
-    def _open(self, joined: str | None, lead_at_once: bool) -> None:
-        if joined is not None:
-            cluster_id, is_new = joined, False
+    def _peer_client(self, cluster_id: str) -> PeerClient:
+        return PeerClient(cluster_id, self.config.credential, self.config.cluster_tls_ca_file)
+
+    def _open(self, helper: str | None, lead_at_once: bool) -> None:
+        joined = helper is not None and read_cluster_file(self.meta_dir) is None
+        if helper is not None and joined:
+            cluster_id, is_new = self._join(helper), False
         else:
             cluster_id, is_new = choose_cluster(self.config, self.meta_store, self.meta_dir)
         self.keys = ClusterKeys(cluster_id)
+        self.peer_client = self._peer_client(cluster_id)
         if is_new:
             create_incarnation(self.meta_store, self.keys, new_cluster_incarnation(cluster_id))
             log.info("created new cluster %s on %s", cluster_id, self.meta_store.description)
@@ -118,7 +129,7 @@ class Frontend:
         self.committer = JournalCommitter(self.config, self.name, self.meta_store, self.keys)
         self.committer.load(incarnation)
         self._wire_services()
-        leads = self._admit(joined is not None, lead_at_once)
+        leads = self._admit(joined, lead_at_once)
         write_cluster_file(self.meta_dir, cluster_id, self.meta_volume.location)
         if leads:
             self.leadership.lead_at_once()
@@ -127,9 +138,44 @@ class Frontend:
         self.compute_nodes.heartbeat_all()
         self._schedule_background_work()
 
+    def _join(self, helper: str) -> str:
+        """The cluster the FE at `helper` serves, when that cluster lives on this FE's volume and lists
+        this FE as a member. Only an FE of a cluster on this volume (holding its catalog key) answers
+        this FE's peer token for that cluster, so each cluster on the volume is asked in turn."""
+        candidates = [self.config.cluster_id] if self.config.cluster_id else clusters_on_volume(self.meta_store)
+        if not candidates:
+            raise FrontendMembershipError(
+                f"Cannot join through --helper {helper}: this FE's storage volume {self.meta_store.description} "
+                "holds no cluster (an FE joins the cluster whose metadata lives on its own storage volume)")
+        why = ""
+        for cluster_id in candidates:
+            try:
+                info = self._peer_client(cluster_id).cluster_info(helper)
+            except PeerUnavailableError as exc:
+                why = exc.message
+                continue
+            if self.address not in info.members:
+                raise FrontendMembershipError(
+                    f"This FE ({self.address}) has not been added to cluster {cluster_id}. On the leader "
+                    f"({info.leader_address or helper}) run ALTER SYSTEM ADD FOLLOWER \"{self.address}\" (or ADD "
+                    "OBSERVER) first")
+            log.info("joining cluster %s through helper %s", cluster_id, helper)
+            return cluster_id
+        raise FrontendMembershipError(f"Cannot join through --helper {helper}: {why}. The helper must be an FE of "
+                                      "a cluster on this FE's storage volume, with the same catalog key")
+
     def _admit(self, joined: bool, lead_at_once: bool) -> bool:
         """May this FE serve its cluster, and does it lead at once? Raises FrontendMembershipError,
-        having written nothing, for an FE the membership does not list."""
+        having written nothing, for an FE the membership does not list, or one whose name (its
+        host:edit_log_port) another running FE of the cluster already has."""
+        try:
+            running = self.peer_client.heartbeat(self.address, self.own_status())
+        except PeerUnavailableError:
+            pass
+        else:
+            raise FrontendMembershipError(
+                f"Another FE of cluster {self.keys.cluster_id} already runs as {self.address} (name {running.name}): "
+                "each FE needs its own host:edit_log_port")
         nodes = self.membership.nodes()
         me = self.membership.node(self.address)
         if not nodes or lead_at_once:
@@ -194,7 +240,8 @@ class Frontend:
         information_schema.register(virtual_tables)
         self.engine = QueryEngine(catalog, self.stores, self.data_access, self.duckdb, virtual_tables)
         self.membership = Membership(catalog, self.own_status, config.bdbje_heartbeat_timeout_second)
-        self.leadership = Leadership(committer, self.membership, self.peers, config, self.address, self._on_lead)
+        self.leadership = Leadership(committer, self.membership, self.peer_client, config, self.address,
+                                     self._on_lead)
         self.metrics.track_membership(lambda: self.own_status().role, lambda: self.replay_lag_seconds(),
                                       lambda: self.position.entry_id)
 

@@ -211,6 +211,15 @@ class Leadership:
                 return True
         return False
 
+    def leader_address(self) -> str:
+        """Where the leader is, as far as this FE knows: an FE heard saying it leads (the newest epoch
+        first), else the one the journal names; "" when none is known."""
+        heard = [s for n in self.membership.nodes() if (s := self.membership.heard(n.address)) is not None
+                 and s.role is FrontendRole.LEADER]
+        if heard:
+            return max(heard, key=lambda s: (s.incarnation, s.epoch)).address
+        return self.committer.catalog.state.leader_address
+
     def _rank(self) -> int:
         """This FE's place among the followers that would try to lead: most replayed first."""
         mine = (-self.committer.position.entry_id, self.address)

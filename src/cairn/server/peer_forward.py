@@ -72,11 +72,3 @@ def _ipc(result: ResultSet) -> str | None:
     with pa.ipc.new_stream(sink, result.table.schema) as writer:
         writer.write_table(result.table)
     return base64.b64encode(sink.getvalue().to_pybytes()).decode()
-
-
-def result_of(response: ForwardResponse) -> ResultSet:
-    """The ResultSet a successful forwarded statement answered (its rows decoded from Arrow IPC)."""
-    table = None
-    if response.result_ipc is not None:
-        table = pa.ipc.open_stream(base64.b64decode(response.result_ipc)).read_all()
-    return ResultSet(table, response.affected_rows, response.message, list(response.warnings))

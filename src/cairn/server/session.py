@@ -16,7 +16,7 @@ from cairn.errors import CairnError
 from cairn.fe.frontend import Frontend
 from cairn.query.context import CancelToken, QueryContext
 from cairn.sql.dispatch import execute_statement
-from cairn.sql.parser import parse_script
+from cairn.sql.parser import parse_statement, split_statements
 from cairn.sql.registry import StatementRegistry
 from cairn.sql.result import ResultSet
 from cairn.sql.statements import standard_statements
@@ -65,19 +65,20 @@ class Session:
         """Run every statement of `sql` in order; stop at the first error (raised)."""
         metrics = self.frontend.metrics
         try:
-            statements = parse_script(sql)
+            texts = split_statements(sql)
+            statements = [parse_statement(text) for text in texts]
         except CairnError as exc:
             metrics.errors.labels(type(exc).__name__).inc()
             raise
         results = []
-        for statement in statements:
+        for text, statement in zip(texts, statements):
             kind = type(statement).__name__
             metrics.statements.labels(kind).inc()
             metrics.running.inc()
             started = time.perf_counter()
             query = self.query_context()
             try:
-                results.append(execute_statement(query, self.frontend, statement, self.statements))
+                results.append(execute_statement(query, self.frontend, statement, self.statements, text))
             except CairnError as exc:
                 metrics.errors.labels(type(exc).__name__).inc()
                 raise

@@ -30,4 +30,4 @@ def vacuum(query: QueryContext, fe: Frontend, statement: extended.AdminVacuum) -
 def register(statements: StatementRegistry) -> None:
     """Add this module's statements, each with the privileges it needs."""
     statements.add(extended.AdminSetFrontendConfig, set_frontend_config, needs=cluster_admin)
-    statements.add(extended.AdminVacuum, vacuum, needs=cluster_admin)
+    statements.add(extended.AdminVacuum, vacuum, needs=cluster_admin, writes=True)

@@ -238,9 +238,9 @@ def _alter_partition_needs(ctx: QueryContext, statement: extended.AddPartition |
 
 def register(statements: StatementRegistry) -> None:
     """Add this module's statements, each with the privileges it needs."""
-    statements.add(exp.Create, create, needs=_create_needs)
-    statements.add(exp.Drop, drop, needs=_drop_needs)
+    statements.add(exp.Create, create, needs=_create_needs, writes=True)
+    statements.add(exp.Drop, drop, needs=_drop_needs, writes=True)
     statements.add(exp.Use, use, needs=nothing)
-    statements.add(exp.TruncateTable, truncate, needs=_truncate_needs)
-    statements.add(extended.AddPartition, add_partition, needs=_alter_partition_needs)
-    statements.add(extended.DropPartitionStatement, drop_partition, needs=_alter_partition_needs)
+    statements.add(exp.TruncateTable, truncate, needs=_truncate_needs, writes=True)
+    statements.add(extended.AddPartition, add_partition, needs=_alter_partition_needs, writes=True)
+    statements.add(extended.DropPartitionStatement, drop_partition, needs=_alter_partition_needs, writes=True)

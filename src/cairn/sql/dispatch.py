@@ -7,17 +7,22 @@ from typing import Any
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
 from cairn.sql.authorize import authorize
+from cairn.sql.forwarding import forward_to_leader
 from cairn.sql.registry import StatementRegistry
 from cairn.sql.result import ResultSet
 
 
-def execute_statement(query: QueryContext, fe: Frontend, statement: Any, statements: StatementRegistry) -> ResultSet:
-    """Check privileges, then run `statement` through its handler.
+def execute_statement(query: QueryContext, fe: Frontend, statement: Any, statements: StatementRegistry,
+                      text: str | None = None) -> ResultSet:
+    """Check privileges, then run `statement` through its handler; on an FE that does not lead, a
+    write (given its `text`) is forwarded to the leader, which checks privileges itself.
 
     Raises UnsupportedError if no handler is registered for the statement's type, PrivilegeError
     when the user lacks what the statement needs, TableFunctionError for a table function Cairn
     does not define.
     """
     registration = statements.find(statement)
+    if registration.writes and not fe.is_leader and text is not None:
+        return forward_to_leader(query, fe, text)
     authorize(query, fe.catalog.state, registration.needs(query, statement, fe.engine.virtual_tables))
     return registration.handler(query, fe, statement)

@@ -89,4 +89,4 @@ def _insert_needs(ctx: QueryContext, statement: exp.Insert, virtual: VirtualTabl
 
 def register(statements: StatementRegistry) -> None:
     """Add this module's statements, each with the privileges it needs."""
-    statements.add(exp.Insert, insert, needs=_insert_needs)
+    statements.add(exp.Insert, insert, needs=_insert_needs, writes=True)

@@ -106,6 +106,6 @@ def show_frontends(query: QueryContext, fe: Frontend, statement: ShowFrontends) 
 
 def register(statements: StatementRegistry) -> None:
     """Add this module's statements, each with the privileges it needs."""
-    statements.add(AddFrontendStatement, add_frontend, needs=cluster_admin)
-    statements.add(DropFrontendStatement, drop_frontend, needs=cluster_admin)
+    statements.add(AddFrontendStatement, add_frontend, needs=cluster_admin, writes=True)
+    statements.add(DropFrontendStatement, drop_frontend, needs=cluster_admin, writes=True)
     statements.add(ShowFrontends, show_frontends, needs=cluster_admin)

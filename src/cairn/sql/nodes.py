@@ -100,6 +100,6 @@ def show_compute_nodes(query: QueryContext, fe: Frontend, statement: ShowCompute
 
 def register(statements: StatementRegistry) -> None:
     """Add this module's statements, each with the privileges it needs."""
-    statements.add(AddComputeNodeStatement, add_compute_nodes, needs=cluster_admin)
-    statements.add(DropComputeNodeStatement, drop_compute_nodes, needs=cluster_admin)
+    statements.add(AddComputeNodeStatement, add_compute_nodes, needs=cluster_admin, writes=True)
+    statements.add(DropComputeNodeStatement, drop_compute_nodes, needs=cluster_admin, writes=True)
     statements.add(ShowComputeNodes, show_compute_nodes, needs=cluster_admin)

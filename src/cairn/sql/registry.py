@@ -61,10 +61,12 @@ def _filtered_by_where(handler: Handler) -> Handler:
 
 @dataclass(frozen=True)
 class Registration:
-    """One statement kind: its handler and what it needs."""
+    """One statement kind: its handler, what it needs, and whether it writes (then it runs on the
+    leader: an FE that does not lead forwards it there)."""
 
     handler: Handler
     needs: Needs
+    writes: bool = False
 
 
 class StatementRegistry:
@@ -74,12 +76,14 @@ class StatementRegistry:
         self._by_type: dict[type, Registration] = {}
         self._shows: dict[str, Registration] = {}
 
-    def add(self, statement_types: type | tuple[type, ...], handler: Handler, needs: Needs) -> None:
-        """Register `handler` for statements of these types; `needs` says which privileges they take."""
+    def add(self, statement_types: type | tuple[type, ...], handler: Handler, needs: Needs,
+            writes: bool = False) -> None:
+        """Register `handler` for statements of these types; `needs` says which privileges they take,
+        `writes` that they change the catalog or data (they run on the leader)."""
         for statement_type in statement_types if isinstance(statement_types, tuple) else (statement_types,):
             if statement_type in self._by_type:
                 raise ValueError(f"two handlers for {statement_type.__name__}")
-            self._by_type[statement_type] = Registration(handler, needs)
+            self._by_type[statement_type] = Registration(handler, needs, writes)
 
     def add_show(self, kind: str, handler: Handler, needs: Needs = nothing) -> None:
         """Register the handler of `SHOW <kind>` (TABLES, DATABASES, VARIABLES, ...); its rows are

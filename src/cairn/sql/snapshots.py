@@ -100,7 +100,7 @@ volumes.VOLUME_DROP_CHECKS.append(_volume_holds_snapshots)
 
 def register(statements: StatementRegistry) -> None:
     """Add this module's statements, each with the privileges it needs."""
-    statements.add(SetAutomatedSnapshot, set_automated, needs=cluster_admin)
-    statements.add(CreateClusterSnapshot, create_snapshot, needs=cluster_admin)
-    statements.add(DropClusterSnapshot, drop_snapshot, needs=cluster_admin)
+    statements.add(SetAutomatedSnapshot, set_automated, needs=cluster_admin, writes=True)
+    statements.add(CreateClusterSnapshot, create_snapshot, needs=cluster_admin, writes=True)
+    statements.add(DropClusterSnapshot, drop_snapshot, needs=cluster_admin, writes=True)
     statements.add(VerifyClusterSnapshot, verify, needs=cluster_admin)

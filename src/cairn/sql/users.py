@@ -129,9 +129,9 @@ def _show_grants_needs(ctx: QueryContext, statement: ShowGrantsStatement,
 
 def register(statements: StatementRegistry) -> None:
     """Add this module's statements, each with the privileges it needs."""
-    statements.add(CreateUserStatement, create_user, needs=cluster_admin)
-    statements.add(AlterUserStatement, alter_user, needs=cluster_admin)
-    statements.add(SetPasswordStatement, set_password, needs=_set_password_needs)
-    statements.add(DropUserStatement, drop_user, needs=cluster_admin)
-    statements.add(GrantStatement, grant, needs=cluster_admin)
+    statements.add(CreateUserStatement, create_user, needs=cluster_admin, writes=True)
+    statements.add(AlterUserStatement, alter_user, needs=cluster_admin, writes=True)
+    statements.add(SetPasswordStatement, set_password, needs=_set_password_needs, writes=True)
+    statements.add(DropUserStatement, drop_user, needs=cluster_admin, writes=True)
+    statements.add(GrantStatement, grant, needs=cluster_admin, writes=True)
     statements.add(ShowGrantsStatement, show_grants, needs=_show_grants_needs)

@@ -126,9 +126,9 @@ def desc_storage_volume(query: QueryContext, fe: Frontend, statement: extended.D
 
 def register(statements: StatementRegistry) -> None:
     """Add this module's statements, each with the privileges it needs."""
-    statements.add(extended.CreateStorageVolumeStatement, create_storage_volume, needs=cluster_admin)
-    statements.add(extended.AlterStorageVolumeStatement, alter_storage_volume, needs=cluster_admin)
-    statements.add(extended.DropStorageVolumeStatement, drop_storage_volume, needs=cluster_admin)
-    statements.add(extended.SetDefaultStorageVolume, set_default, needs=cluster_admin)
+    statements.add(extended.CreateStorageVolumeStatement, create_storage_volume, needs=cluster_admin, writes=True)
+    statements.add(extended.AlterStorageVolumeStatement, alter_storage_volume, needs=cluster_admin, writes=True)
+    statements.add(extended.DropStorageVolumeStatement, drop_storage_volume, needs=cluster_admin, writes=True)
+    statements.add(extended.SetDefaultStorageVolume, set_default, needs=cluster_admin, writes=True)
     statements.add(extended.ShowStorageVolumes, show_storage_volumes, needs=cluster_admin)
     statements.add(extended.DescStorageVolume, desc_storage_volume, needs=cluster_admin)

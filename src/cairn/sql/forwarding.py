@@ -1,0 +1,96 @@
+"""Forwarding a write from an FE that does not lead to the one that does (StarRocks' "forward to
+leader"): the client sees the leader's answer as if this FE had run the statement.
+
+The leader authorizes the statement again as its original user. A call that never reached a leader
+is retried (with the leader the journal or the heartbeats name next) until one answers or the wait
+runs out; a call whose answer was lost raises CommitOutcomeUnknownError, never a plain failure. A
+successful write is replayed here before the client hears of it, so a session reads its own writes.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+
+import pyarrow as pa
+
+from cairn.errors import (
+    CairnError,
+    CommitOutcomeUnknownError,
+    NotLeaderError,
+    PeerUnavailableError,
+    QueryInterruptedError,
+)
+from cairn.fe.frontend import Frontend
+from cairn.fe.peers import ForwardRequest, ForwardResponse
+from cairn.query.context import QueryContext
+from cairn.query.variables import get_variable
+from cairn.sql.result import ResultSet
+
+log = logging.getLogger(__name__)
+
+# How long a session waits to read its own forwarded write on this FE before answering anyway.
+OWN_WRITE_WAIT_SECONDS = 10.0
+
+
+class ForwardedStatementError(CairnError):
+    """The leader refused or failed a forwarded statement: its code, state and message, as it said them."""
+
+    def __init__(self, message: str, mysql_code: int, sqlstate: str) -> None:
+        super().__init__(message)
+        self.mysql_code = mysql_code
+        self.sqlstate = sqlstate
+
+
+def result_of(response: ForwardResponse) -> ResultSet:
+    """The ResultSet a successful forwarded statement answered (its rows decoded from Arrow IPC)."""
+    table = None
+    if response.result_ipc is not None:
+        table = pa.ipc.open_stream(base64.b64decode(response.result_ipc)).read_all()
+    return ResultSet(table, response.affected_rows, response.message, list(response.warnings))
+
+
+def _timeout(query: QueryContext) -> float:
+    try:
+        return max(1.0, float(get_variable(query.variables, "query_timeout")))
+    except (TypeError, ValueError):
+        return 300.0
+
+
+def forward_to_leader(query: QueryContext, fe: Frontend, sql: str) -> ResultSet:
+    """Run `sql` (one write statement) on the leader as `query`'s user; its result."""
+    request = ForwardRequest(user=query.user, host=query.host, database=query.database,
+                             variables=dict(query.variables), sql=sql)
+    deadline = time.monotonic() + 2 * fe.config.bdbje_heartbeat_timeout_second + 5
+    why = "no FE leads the cluster"
+    while True:
+        if fe.is_leader:
+            raise NotLeaderError("This FE took the lead while the statement waited: run it again")
+        leader = fe.leadership.leader_address()
+        if leader and leader != fe.address:
+            try:
+                response = fe.peer_client.forward(leader, request, timeout=_timeout(query))
+            except PeerUnavailableError as exc:
+                why = exc.message
+            else:
+                if response.error_type != NotLeaderError.__name__:
+                    return _answered(fe, response)
+                why = f"the FE at {leader} no longer leads"
+        if time.monotonic() > deadline:
+            raise NotLeaderError(f"This FE does not lead the cluster and could not forward the statement to a "
+                                 f"leader: {why}. Nothing was applied")
+        if query.cancel.cancelled:
+            raise QueryInterruptedError("The statement was cancelled before a leader took it: nothing was applied")
+        time.sleep(0.2)  # a leader is being elected: ask again shortly
+
+
+def _answered(fe: Frontend, response: ForwardResponse) -> ResultSet:
+    if response.error_message is not None:
+        if response.error_type == CommitOutcomeUnknownError.__name__:
+            raise CommitOutcomeUnknownError(response.error_message)
+        raise ForwardedStatementError(response.error_message, response.error_code or 1105,
+                                      response.error_sqlstate or "HY000")
+    if not fe.leadership.wait_replayed(response.incarnation, response.journal_id, OWN_WRITE_WAIT_SECONDS):
+        log.warning("journal id %d is applied on the leader but not replayed here yet", response.journal_id)
+    return result_of(response)
