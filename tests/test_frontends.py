@@ -25,7 +25,7 @@ from cairn.fe.frontend import Frontend
 from cairn.fe.peers import FrontendRole, FrontendStatus
 from cairn.server.http_server import HttpFrontDoor
 from cairn.server.session import Session
-from cairn.sql.frontends import SHOW_COLUMNS
+from cairn.fe.frontends_table import SHOW_COLUMNS
 from conftest import USER_PASSWORD, free_port
 from fe_process import FeProcess
 
@@ -254,3 +254,18 @@ def test_show_frontends_and_errors_over_the_mysql_protocol(local_fe_process: FeP
         cursor.execute("SHOW FRONTENDS")
         assert [row[6] for row in cursor.fetchall()] == ["LEADER"]
     connection.close()
+
+
+def test_information_schema_frontends_shows_roles_and_replay_lag(fe: Frontend) -> None:
+    session = Session(fe)
+    session.execute('ALTER SYSTEM ADD FOLLOWER "10.0.0.2:9010"')
+    fe.membership.record(FrontendStatus(
+        name="x", host="10.0.0.2", edit_log_port=9010, http_port=8130, query_port=9130, rpc_port=9120,
+        role=FrontendRole.FOLLOWER, cluster_id=fe.keys.cluster_id, incarnation=1, epoch=1, replayed_journal_id=7,
+        start_time=time.time() - 60, version="9.9", ready=True, replay_lag_seconds=1.5))
+    rows = session.execute("SELECT IP, EditLogPort, Role, Alive, ReplayLagSeconds FROM information_schema.frontends "
+                           "ORDER BY IP").rows()
+    host, port = fe.address.split(":")
+    assert rows == [("10.0.0.2", 9010, "FOLLOWER", "true", 1.5), (host, int(port), "LEADER", "true", 0.0)]
+    session.execute(f"CREATE USER plain IDENTIFIED BY '{USER_PASSWORD}'")
+    assert Session(fe, user="plain").execute("SELECT count(*) FROM information_schema.frontends").rows() == [(0,)]

@@ -15,16 +15,21 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow as pa
+
 from cairn import __version__
+from cairn.auth.privileges import has_privilege
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import FrontendNode
 from cairn.catalog.ops import AddFrontend, CreateStorageVolume, DropFrontend, Op
+from cairn.catalog.view import CatalogView
 from cairn.compaction.scheduler import CompactionScheduler
 from cairn.compute.node_access import NodeDataAccess
 from cairn.compute.registry import ComputeNodeRegistry
 from cairn.config.fe_config import FeConfig
 from cairn.errors import FrontendMembershipError, PeerUnavailableError
 from cairn.fe.committer import JournalCommitter
+from cairn.fe.frontends_table import TABLE_COLUMNS, TABLE_TYPES, frontend_rows
 from cairn.fe.leadership import REPLAY_SECONDS, Leadership, heartbeat_seconds
 from cairn.fe.membership import Membership
 from cairn.fe.metrics import FrontendMetrics
@@ -45,6 +50,7 @@ from cairn.journal.log import Journal
 from cairn.journal.position import JournalPosition
 from cairn.lake.load import LoadContext
 from cairn.query import information_schema
+from cairn.query.context import QueryContext
 from cairn.query.data_access import LocalDataAccess
 from cairn.query.engine import QueryEngine
 from cairn.query.virtual_tables import VirtualTables
@@ -238,8 +244,9 @@ class Frontend:
                                  self.duckdb.scratch, self.metrics)
         virtual_tables = VirtualTables()
         information_schema.register(virtual_tables)
-        self.engine = QueryEngine(catalog, self.stores, self.data_access, self.duckdb, virtual_tables)
         self.membership = Membership(catalog, self.own_status, config.bdbje_heartbeat_timeout_second)
+        virtual_tables.register(information_schema.SCHEMA, "frontends", self._frontends_table)
+        self.engine = QueryEngine(catalog, self.stores, self.data_access, self.duckdb, virtual_tables)
         self.leadership = Leadership(committer, self.membership, self.peer_client, config, self.address,
                                      self._on_lead)
         self.metrics.track_membership(lambda: self.own_status().role, lambda: self.replay_lag_seconds(),
@@ -283,6 +290,14 @@ class Frontend:
         """Seconds since this FE last saw the end of the journal (0 while it leads)."""
         return self.leadership.replay_lag_seconds()
 
+    def _frontends_table(self, ctx: QueryContext, catalog: CatalogView) -> pa.Table:
+        """information_schema.frontends: SHOW FRONTENDS's rows and each member's replay lag; only
+        for users who may run SHOW FRONTENDS (ALL on *.*)."""
+        rows = frontend_rows(self.membership, self.keys.cluster_id) if has_privilege(
+            catalog.state, ctx.user, "ALL") else []
+        arrays = [pa.array([row[i] for row in rows], type=t) for i, t in enumerate(TABLE_TYPES)]
+        return pa.Table.from_arrays(arrays, names=TABLE_COLUMNS)
+
     def own_status(self) -> FrontendStatus:
         """What this FE says of itself in heartbeats, SHOW FRONTENDS and /api/health."""
         config = self.config
@@ -292,7 +307,7 @@ class Frontend:
             role=self.role, cluster_id=self.keys.cluster_id,
             incarnation=self.position.incarnation, epoch=self.catalog.state.epoch,
             replayed_journal_id=self.position.entry_id, start_time=self.start_time, version=__version__,
-            ready=self.ready, err_msg=self.leadership.excluded)
+            ready=self.ready, replay_lag_seconds=self.replay_lag_seconds(), err_msg=self.leadership.excluded)
 
     # -- the committer's state, as servers and statements read it ------------------------------
 

@@ -49,6 +49,8 @@ class FrontendStatus(BaseModel):
     version: str
     # Serving reads with replay caught up to within the bound (`/api/health` "ready").
     ready: bool
+    # Seconds since it last saw the end of the journal (0 while it leads).
+    replay_lag_seconds: float = 0.0
     err_msg: str = ""
 
     @property

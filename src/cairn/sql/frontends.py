@@ -8,26 +8,17 @@ from __future__ import annotations
 
 import time
 
-import pyarrow as pa
-
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import FrontendNode
 from cairn.catalog.node_ops import AddFrontend, DropFrontend
 from cairn.errors import FrontendNodeError
 from cairn.fe.frontend import Frontend
-from cairn.fe.membership import MemberState
-from cairn.fe.peers import FrontendRole
+from cairn.fe.frontends_table import SHOW_COLUMNS, SHOW_TYPES, frontend_rows
 from cairn.query.context import QueryContext
 from cairn.sql.frontend_grammar import AddFrontendStatement, DropFrontendStatement, ShowFrontends
-from cairn.sql.nodes import format_time, parse_address
+from cairn.sql.nodes import parse_address
 from cairn.sql.registry import StatementRegistry, cluster_admin
 from cairn.sql.result import ResultSet
-
-# StarRocks' SHOW FRONTENDS columns, in order.
-SHOW_COLUMNS = ["Name", "IP", "EditLogPort", "HttpPort", "QueryPort", "RpcPort", "Role", "ClusterId", "Join",
-                "Alive", "ReplayedJournalId", "LastHeartbeat", "IsHelper", "ErrMsg", "StartTime", "Version"]
-SHOW_TYPES = [pa.string(), pa.string(), pa.int64(), pa.int64(), pa.int64(), pa.int64(), pa.string(), pa.string(),
-              pa.string(), pa.string(), pa.int64(), pa.string(), pa.string(), pa.string(), pa.string(), pa.string()]
 
 
 def _address(text: str) -> tuple[str, int, str]:
@@ -75,32 +66,9 @@ def drop_frontend(query: QueryContext, fe: Frontend, statement: DropFrontendStat
     return ResultSet.ok()
 
 
-def _members(fe: Frontend) -> list[MemberState]:
-    """The members, this FE first when the member list does not hold it (a cluster whose journal
-    predates membership lists no FE at all)."""
-    members = fe.membership.members()
-    if any(m.is_self for m in members):
-        return members
-    own = fe.own_status()
-    node = FrontendNode(host=own.host, edit_log_port=own.edit_log_port, name=own.name,
-                        type="observer" if own.role == FrontendRole.OBSERVER else "follower")
-    return [MemberState(node, own, time.time(), True, "", True), *members]
-
-
-def _row(member: MemberState, cluster_id: str) -> tuple[object, ...]:
-    node, status = member.node, member.status
-    leads = member.alive and status is not None and status.role == FrontendRole.LEADER
-    return (node.name or (status.name if status else ""), node.host, node.edit_log_port,
-            status.http_port if status else 0, status.query_port if status else 0, status.rpc_port if status else 0,
-            FrontendRole.LEADER.value if leads else node.type.upper(), status.cluster_id if status else cluster_id,
-            "true", str(member.alive).lower(), status.replayed_journal_id if status else 0,
-            format_time(member.last_heartbeat), str(leads).lower(), member.err_msg,
-            format_time(status.start_time) if status and member.alive else None, status.version if status else None)
-
-
 def show_frontends(query: QueryContext, fe: Frontend, statement: ShowFrontends) -> ResultSet:
     """One row per member FE, with StarRocks' columns."""
-    rows = [_row(m, fe.keys.cluster_id) for m in _members(fe)]
+    rows = [row[:len(SHOW_COLUMNS)] for row in frontend_rows(fe.membership, fe.keys.cluster_id)]
     return ResultSet.from_rows(SHOW_COLUMNS, rows, SHOW_TYPES)
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import pyarrow as pa
 
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import ComputeNode
 from cairn.catalog.node_ops import AddComputeNodes, DropComputeNodes
+from cairn.display import format_time
 from cairn.errors import CairnError, ComputeNodeError
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
@@ -70,11 +69,6 @@ def _size(count: int) -> str:
             break
         value /= 1024
     return f"{value:.0f}B" if unit == "B" else f"{value:.2f}{unit}"
-
-
-def format_time(seconds: float | None) -> str | None:
-    """A wall time as SHOW COMPUTE NODES / SHOW FRONTENDS print it (local time, to the second)."""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds)) if seconds else None
 
 
 def show_compute_nodes(query: QueryContext, fe: Frontend, statement: ShowComputeNodes) -> ResultSet:

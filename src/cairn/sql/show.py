@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import time
 
 import pyarrow as pa
 from sqlglot import exp
 
 from cairn.auth.privileges import ANY, can_see
 from cairn.catalog.model import Table
+from cairn.display import format_time
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
 from cairn.query.virtual_tables import VirtualTables
@@ -45,10 +45,6 @@ def _partition_name(name: str) -> str:
 def _string(text: str) -> str:
     """A double-quoted string literal with backslashes and double quotes escaped."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _format_time(seconds: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
 
 
 def show_create_table(db_name: str, table: Table) -> str:
@@ -182,7 +178,7 @@ def show_partitions(query: QueryContext, fe: Frontend, statement: extended.ShowP
         else:
             bounds = ""
         path = f"{volume.location.rstrip('/')}/{keys.partition_prefix(db.id, table.id, p.id)}"
-        rows.append((p.id, p.name, p.compact_version, p.visible_version, _format_time(p.visible_version_time),
+        rows.append((p.id, p.name, p.compact_version, p.visible_version, format_time(p.visible_version_time),
                      p.visible_version + 1, "NORMAL", ", ".join(table.partition_columns), bounds,
                      ", ".join(table.distribution_columns) or "ALL KEY", table.buckets,
                      p.data_size, p.row_count, path))
