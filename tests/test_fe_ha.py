@@ -91,3 +91,19 @@ def test_an_fe_nobody_added_or_with_a_bad_helper_is_refused(cluster: FeCluster, 
         cluster.sql(first, f'ALTER SYSTEM ADD FOLLOWER "{first.address}"')
     with pytest.raises(pymysql.MySQLError, match="can not drop current master node"):
         cluster.sql(first, f'ALTER SYSTEM DROP FOLLOWER "{first.address}"')
+
+
+def test_a_second_fe_under_a_running_fes_name_is_refused(cluster: FeCluster, tmp_path: Path) -> None:
+    first = cluster.new_fe()
+    cluster.start(first)
+    twin = cluster.new_fe()
+    twin.edit_log_port = first.edit_log_port  # the same host:edit_log_port: the same member, by name
+    conf = twin.workdir / "fe.conf"
+    conf.write_text("".join(f"{k} = {v}\n" for k, v in {
+        **cluster.values, "meta_dir": str(twin.workdir / "meta"), "edit_log_port": str(first.edit_log_port),
+        "query_port": str(free_port()), "http_port": str(free_port()), "rpc_port": str(free_port())}.items()))
+    done = subprocess.run([*CAIRN, "fe", "--conf", str(conf), "--helper", first.address], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode != 0
+    assert "already runs as" in " ".join(done.stderr.split())
+    assert cluster.sql(first, "SELECT 1") == [(1,)]  # the running FE is untouched
