@@ -135,7 +135,7 @@ class Frontend:
         self.committer = JournalCommitter(self.config, self.name, self.meta_store, self.keys)
         self.committer.load(incarnation)
         self._wire_services()
-        leads = self._admit(joined, lead_at_once)
+        leads = self._admit(joined, helper is not None, lead_at_once)
         write_cluster_file(self.meta_dir, cluster_id, self.meta_volume.location)
         if leads:
             self.leadership.lead_at_once()
@@ -170,10 +170,14 @@ class Frontend:
         raise FrontendMembershipError(f"Cannot join through --helper {helper}: {why}. The helper must be an FE of "
                                       "a cluster on this FE's storage volume, with the same catalog key")
 
-    def _admit(self, joined: bool, lead_at_once: bool) -> bool:
+    def _admit(self, joined: bool, has_helper: bool, lead_at_once: bool) -> bool:
         """May this FE serve its cluster, and does it lead at once? Raises FrontendMembershipError,
         having written nothing, for an FE the membership does not list, or one whose name (its
-        host:edit_log_port) another running FE of the cluster already has."""
+        host:edit_log_port) another running FE of the cluster already has.
+
+        An FE the membership does not list takes over a one-FE cluster (its only FE moved to a new
+        address) only when it was started without --helper (an FE given a helper was meant to join
+        a cluster, as a restore's left-out FEs are) and that member does not answer."""
         try:
             running = self.peer_client.heartbeat(self.address, self.own_status())
         except PeerUnavailableError:
@@ -190,7 +194,7 @@ class Frontend:
             # Nobody led this incarnation yet (a restore just opened it): any follower may start it.
             alone = [n.address for n in nodes] == [self.address]
             return me.type == "follower" and (alone or not self.catalog.state.leader_address)
-        if len(nodes) == 1 and not joined:
+        if len(nodes) == 1 and not joined and not has_helper and not self._answers(nodes[0].address):
             log.warning("FE %s takes over cluster %s from its only member, %s", self.address,
                         self.keys.cluster_id, nodes[0].address)
             self._replaces = nodes[0].address
@@ -199,6 +203,14 @@ class Frontend:
             f"This FE ({self.address}) is not a member of cluster {self.keys.cluster_id} (its FEs: "
             f"{', '.join(n.address for n in nodes)}). On the leader run ALTER SYSTEM ADD FOLLOWER "
             f"\"{self.address}\" (or ADD OBSERVER), then start this FE with --helper <leader host>:<edit_log_port>")
+
+    def _answers(self, address: str) -> bool:
+        """True when an FE of this cluster answers a heartbeat at `address`."""
+        try:
+            self.peer_client.heartbeat(address, self.own_status())
+        except PeerUnavailableError:
+            return False
+        return True
 
     def _on_lead(self) -> None:
         """What a new leader does first: list itself as a member, record the builtin volume from

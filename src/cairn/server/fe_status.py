@@ -28,6 +28,8 @@ def _status(frontend: Frontend) -> dict[str, Any]:
 
 
 def _not_ready_reason(frontend: Frontend) -> str:
+    if frontend.leadership.excluded:
+        return frontend.leadership.excluded
     if frontend.not_leader_reason:
         return frontend.not_leader_reason
     lag = frontend.replay_lag_seconds()

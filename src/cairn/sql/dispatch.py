@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cairn.errors import FrontendMembershipError
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
 from cairn.sql.authorize import authorize
@@ -19,8 +20,11 @@ def execute_statement(query: QueryContext, fe: Frontend, statement: Any, stateme
 
     Raises UnsupportedError if no handler is registered for the statement's type, PrivilegeError
     when the user lacks what the statement needs, TableFunctionError for a table function Cairn
-    does not define.
+    does not define, FrontendMembershipError on an FE that is not a member of its cluster (dropped,
+    or left out of a restore's `frontends`): it serves nothing.
     """
+    if fe.leadership.excluded:
+        raise FrontendMembershipError(fe.leadership.excluded)
     registration = statements.find(statement)
     if registration.writes and not fe.is_leader and text is not None:
         return forward_to_leader(query, fe, text)
