@@ -49,10 +49,13 @@ def _apply_yaml(state: CatalogState, spec: ClusterSnapshotYaml, config: FeConfig
     """Storage volumes from the yaml replace the snapshot's (other bucket, endpoint, credentials).
     `frontends` / `compute_nodes`: absent keeps the snapshot's list, given ([] too) replaces it; the
     restoring FE is a member either way. The new incarnation has no leader until one takes it."""
+    added_ms = int(time.time() * 1000)
     if spec.frontends is not None:
-        state.frontends = [FrontendNode(**f.model_dump()) for f in spec.frontends]
+        # Named as StarRocks names an FE it adds: `<host>_<edit_log_port>_<ms>`.
+        state.frontends = [FrontendNode(**f.model_dump(), name=f"{f.host}_{f.edit_log_port}_{added_ms}")
+                           for f in spec.frontends]
     restoring = FrontendNode(host=config.frontend_address, edit_log_port=config.edit_log_port,
-                             name=f"{config.frontend_address}_{config.edit_log_port}_{int(time.time() * 1000)}")
+                             name=f"{config.frontend_address}_{config.edit_log_port}_{added_ms}")
     if all(f.address != restoring.address for f in state.frontends):
         state.frontends.append(restoring)
     state.leader = state.leader_address = ""
