@@ -46,11 +46,13 @@ class FeCluster:
         self.fes.append(fe)
         return fe
 
-    def start(self, fe: ClusterFe, helper: ClusterFe | None = None, extra: dict[str, str] | None = None) -> None:
+    def start(self, fe: ClusterFe, helper: ClusterFe | None = None, extra: dict[str, str] | None = None,
+              args: list[str] | None = None) -> None:
+        """Start `fe` with its own meta_dir and edit_log_port; `--helper` when `helper` is given, then `args`."""
         values = {**self.values, "meta_dir": str(fe.workdir / "meta"), "edit_log_port": str(fe.edit_log_port),
                   **(extra or {})}
-        args = ["--helper", helper.address] if helper is not None else []
-        fe.process = start_fe(fe.workdir, values, args)
+        helper_args = ["--helper", helper.address] if helper is not None else []
+        fe.process = start_fe(fe.workdir, values, [*helper_args, *(args or [])])
 
     def add(self, via: ClusterFe, kind: str = "FOLLOWER") -> ClusterFe:
         """A new FE, added on the FE `via` (forwarded to the leader if need be) and started with it as helper."""
