@@ -261,3 +261,11 @@ class ComputeRequestRefusedError(CairnError):
 
 class ComputeNodeFailedError(RetryableError):
     """The compute nodes that ran a statement's work failed, and none was left to retry it on."""
+
+
+class KubernetesApiError(CairnError):
+    """The Kubernetes API server refused or failed a request the operator made."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"Kubernetes API answered {status}: {message}")
+        self.status = status

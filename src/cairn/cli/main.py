@@ -14,6 +14,7 @@ from rich.console import Console
 from cairn import __version__
 from cairn.api import load_config
 from cairn.cli import snapshot_commands
+from cairn.cli.operator_command import operator_command
 from cairn.cli.restore_command import restore_command
 from cairn.cn.local_nodes import LocalNode, start_local_nodes, stop_local_nodes
 from cairn.cn.process import run_compute_node
@@ -29,6 +30,7 @@ app = typer.Typer(help="Cairn: an analytical database whose whole state lives on
 console = Console(stderr=True)
 app.add_typer(snapshot_commands.app, name="snapshot")
 app.command("restore")(restore_command)
+app.command("operator")(operator_command)
 
 
 def _fail(exc: CairnError) -> None:

@@ -1,0 +1,140 @@
+"""The kopf side of the operator: on create, update, resume and every `interval` seconds, a
+StarRocksCluster is observed, the pure decisions (`reconcile.py`, `objects.py`) are taken, the
+objects applied, Events posted and the status patched. Handlers are registered on a registry built
+here, never as an import side effect."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import kopf
+from pydantic import BaseModel
+
+from cairn.operator.apply import apply_patch, resource_path, with_last_applied
+from cairn.operator.kube import Kube, load_configuration
+from cairn.operator.metrics import OperatorMetrics
+from cairn.operator.objects import desired_objects
+from cairn.operator.observe import observe
+from cairn.operator.reconcile import Event, ignored_field_events, next_status, parse_ignored_fields, transition_events
+from cairn.operator.spec import StarRocksCluster
+from cairn.operator.status import ClusterStatus
+
+log = logging.getLogger(__name__)
+
+GROUP, VERSION, PLURAL = "starrocks.com", "v1", "starrocksclusters"
+
+
+class OperatorOptions(BaseModel):
+    """How `cairn operator` runs."""
+
+    api_server: str | None = None
+    kubeconfig: str | None = None
+    namespaces: list[str] = []
+    interval: float = 5.0
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int = 0  # 0: no metrics server
+    ignored_fields_file: str | None = None
+
+
+class Reconciler:
+    """One reconcile of one StarRocksCluster: observe, decide, apply, tell."""
+
+    def __init__(self, kube: Kube, ignored_fields: list[str], metrics: OperatorMetrics) -> None:
+        self.kube = kube
+        self.ignored_fields = ignored_fields
+        self.metrics = metrics
+
+    def reconcile(self, body: dict[str, Any]) -> tuple[dict[str, Any], list[Event]]:
+        """Apply what the resource wants; the new status and the Events to post."""
+        cr = StarRocksCluster.from_body(body)
+        before = ClusterStatus.from_body(body)
+        observed = observe(self.kube, cr)
+        after = next_status(cr, before, observed)
+        for obj in desired_objects(cr, after, observed):
+            self.apply(obj)
+        events = transition_events(before, after)
+        fresh, reported = ignored_field_events(body.get("spec") or {}, self.ignored_fields,
+                                               before.reported_ignored_fields)
+        after.reported_ignored_fields = reported
+        self.metrics.record(cr.metadata.namespace, cr.metadata.name, after)
+        return after.to_body(), [*fresh, *events]
+
+    def apply(self, obj: dict[str, Any]) -> None:
+        """Create `obj`, or merge-patch it to what it should be."""
+        meta = obj["metadata"]
+        path = resource_path(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"])
+        live = self.kube.get(path)
+        if live is None:
+            self.kube.create(resource_path(obj["apiVersion"], obj["kind"], meta["namespace"]), with_last_applied(obj))
+            log.info("created %s %s/%s", obj["kind"], meta["namespace"], meta["name"])
+            return
+        patch = apply_patch(live, obj)
+        if patch:
+            self.kube.merge_patch(path, patch)
+            log.info("updated %s %s/%s", obj["kind"], meta["namespace"], meta["name"])
+
+
+def build_registry(options: OperatorOptions, reconciler: Reconciler) -> kopf.OperatorRegistry:
+    """The handlers, on a registry of their own."""
+    registry = kopf.OperatorRegistry()
+    lock = threading.Lock()  # one reconcile at a time per process: kopf may run a timer beside an update
+
+    def run(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+        with lock:
+            status, events = reconciler.reconcile(dict(body))
+        patch.status.update(status)
+        for event in events:
+            kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+
+    if options.api_server:
+        url = options.api_server
+
+        @kopf.on.login(registry=registry)
+        def login(**_: Any) -> kopf.ConnectionInfo:
+            return kopf.ConnectionInfo(server=url, insecure=True)
+    # Otherwise kopf's defaults log in: the pod's service account, else the kubeconfig.
+
+    kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry, id="reconcile-resume")(run)
+    kopf.on.create(GROUP, VERSION, PLURAL, registry=registry, id="reconcile-create")(run)
+    kopf.on.update(GROUP, VERSION, PLURAL, registry=registry, id="reconcile-update", field="spec")(run)
+    kopf.timer(GROUP, VERSION, PLURAL, registry=registry, id="reconcile-poll", interval=options.interval,
+               initial_delay=options.interval)(run)
+
+    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, id="forget", optional=True)
+    def forget(name: str | None, namespace: str | None, **_: Any) -> None:
+        # Owner references let the API server delete what was made; object storage is never touched.
+        reconciler.metrics.forget(namespace or "", name or "")
+
+    return registry
+
+
+def settings() -> kopf.OperatorSettings:
+    """kopf's settings: its own progress and diff bookkeeping in annotations, so `status` holds only
+    StarRocks' fields and Cairn's."""
+    configured = kopf.OperatorSettings()
+    configured.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="cairn.io")
+    configured.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="cairn.io")
+    configured.posting.level = logging.WARNING  # kopf's own log lines are not Events; ours are
+    configured.watching.server_timeout = 60
+    return configured
+
+
+def run_operator(options: OperatorOptions, stop_flag: threading.Event | None = None,
+                 ready_flag: threading.Event | None = None) -> None:
+    """Run until stopped (a signal or `stop_flag`)."""
+    ignored = parse_ignored_fields(Path(options.ignored_fields_file).read_text(encoding="utf-8")) \
+        if options.ignored_fields_file else []
+    metrics = OperatorMetrics()
+    if options.metrics_port:
+        metrics.serve(options.metrics_host, options.metrics_port)
+    if options.kubeconfig:
+        os.environ["KUBECONFIG"] = options.kubeconfig  # what kopf's own default login reads
+    kube = Kube(load_configuration(options.api_server, options.kubeconfig))
+    reconciler = Reconciler(kube, ignored, metrics)
+    registry = build_registry(options, reconciler)
+    kopf.run(registry=registry, settings=settings(), standalone=True, clusterwide=not options.namespaces,
+             namespaces=options.namespaces, stop_flag=stop_flag, ready_flag=ready_flag)

@@ -1,0 +1,351 @@
+"""The Kubernetes objects a StarRocksCluster wants: pure functions of the resource, the next status
+and what is observed. Every object carries an owner reference to the resource, so deleting the
+cluster deletes them (never the data on object storage, which no object here holds)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from cairn.operator import names
+from cairn.operator.observed import Observed
+from cairn.operator.ports import CnPorts, FePorts, cn_ports, fe_ports
+from cairn.operator.recovery import in_recovery, snapshot_source
+from cairn.operator.spec import CnSpec, ComponentSpec, FeSpec, StarRocksCluster
+from cairn.operator.status import ClusterStatus
+from cairn.restore.snapshot_yaml import ClusterSnapshotYaml
+
+API_VERSION = "starrocks.com/v1"
+KIND = "StarRocksCluster"
+PROBE_PERIOD_SECONDS = 5
+DEFAULT_FE_CONF = "run_mode = shared_data\n"
+DEFAULT_CN_CONF = "sys_log_level = INFO\n"
+
+Obj = dict[str, Any]
+
+
+def owner_reference(cr: StarRocksCluster) -> Obj:
+    """The reference that makes the resource own (and garbage-collect) an object."""
+    return {"apiVersion": API_VERSION, "kind": KIND, "name": cr.metadata.name, "uid": cr.metadata.uid,
+            "controller": True, "blockOwnerDeletion": True}
+
+
+def selector_labels(cr: StarRocksCluster, component: str) -> dict[str, str]:
+    """The labels that select a component's pods (StarRocks' keys; stable across DR generations)."""
+    return {names.COMPONENT_LABEL: component, names.OWNER_LABEL: names.statefulset(cr.metadata.name, component)}
+
+
+def _meta(cr: StarRocksCluster, name: str, component: str) -> Obj:
+    labels = {**selector_labels(cr, component), names.MANAGED_BY_LABEL: names.MANAGER}
+    return {"name": name, "namespace": cr.metadata.namespace, "labels": labels,
+            "ownerReferences": [owner_reference(cr)]}
+
+
+def fe_conf_text(cr: StarRocksCluster, observed: Observed) -> str | None:
+    """fe.conf as the user's ConfigMap holds it (None when it is not there yet)."""
+    return _conf_text(cr.spec.fe, "fe.conf", observed)
+
+
+def cn_conf_text(cr: StarRocksCluster, observed: Observed) -> str | None:
+    """cn.conf as the user's ConfigMap holds it."""
+    return _conf_text(cr.spec.cn, "cn.conf", observed)
+
+
+def _conf_text(spec: ComponentSpec | None, default_key: str, observed: Observed) -> str | None:
+    if spec is None or not spec.config_map_info.config_map_name:
+        return None
+    data = observed.config_maps.get(spec.config_map_info.config_map_name) or {}
+    return data.get(spec.config_map_info.resolve_key or default_key)
+
+
+def _conf_source(cr: StarRocksCluster, spec: ComponentSpec, component: str, file: str) -> tuple[str, str]:
+    """The ConfigMap and key the component's conf file is mounted from (the user's, or a derived default)."""
+    if spec.config_map_info.config_map_name:
+        return spec.config_map_info.config_map_name, spec.config_map_info.resolve_key or file
+    return names.config_map(cr.metadata.name, component), file
+
+
+def _probe(path: str, port: int, failure_seconds: int | None, default_seconds: int) -> Obj:
+    seconds = failure_seconds if failure_seconds and failure_seconds > 0 else default_seconds
+    return {"httpGet": {"path": path, "port": port}, "periodSeconds": PROBE_PERIOD_SECONDS,
+            "timeoutSeconds": 2, "failureThreshold": max(1, seconds // PROBE_PERIOD_SECONDS)}
+
+
+def _tcp_probe(port: int, failure_seconds: int | None, default_seconds: int) -> Obj:
+    seconds = failure_seconds if failure_seconds and failure_seconds > 0 else default_seconds
+    return {"tcpSocket": {"port": port}, "periodSeconds": PROBE_PERIOD_SECONDS, "timeoutSeconds": 2,
+            "failureThreshold": max(1, seconds // PROBE_PERIOD_SECONDS)}
+
+
+def _secret_env(cr: StarRocksCluster) -> list[Obj]:
+    env = []
+    for var, ref in ((names.CREDENTIAL_ENV, cr.spec.cluster_credential_secret),
+                     (names.CATALOG_KEY_ENV, cr.spec.catalog_key_secret)):
+        if ref is not None:
+            env.append({"name": var, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
+    return env
+
+
+def _user_mounts(spec: ComponentSpec) -> tuple[list[Obj], list[Obj]]:
+    """Volumes and mounts for the user's `configMaps` and `secrets` (mountPath, subPath)."""
+    volumes: list[Obj] = []
+    mounts: list[Obj] = []
+    for kind, refs in (("configMap", spec.config_maps), ("secret", spec.secrets)):
+        for ref in refs:
+            volume = f"{kind.lower()}-{ref.name}"[:63]
+            if all(v["name"] != volume for v in volumes):
+                source = {"name": ref.name} if kind == "configMap" else {"secretName": ref.name}
+                volumes.append({"name": volume, kind: source})
+            mount: Obj = {"name": volume, "mountPath": ref.mount_path or f"/etc/{ref.name}"}
+            if ref.sub_path:
+                mount["subPath"] = ref.sub_path
+            mounts.append(mount)
+    return volumes, mounts
+
+
+def _storage(spec: ComponentSpec, default_name: str, default_path: str) -> tuple[list[Obj], list[Obj], list[Obj]]:
+    """Claim templates, volumes and mounts for `storageVolumes`; an emptyDir for the component's own
+    directory when none is given (an FE with no local disk resumes from object storage)."""
+    claims: list[Obj] = []
+    mounts: list[Obj] = []
+    for volume in spec.storage_volumes:
+        claim: Obj = {"metadata": {"name": volume.name},
+                      "spec": {"accessModes": ["ReadWriteOnce"],
+                               "resources": {"requests": {"storage": volume.storage_size or "10Gi"}}}}
+        if volume.storage_class_name:
+            claim["spec"]["storageClassName"] = volume.storage_class_name
+        claims.append(claim)
+        mounts.append({"name": volume.name, "mountPath": volume.mount_path or default_path})
+    volumes: list[Obj] = []
+    if not any(m["mountPath"] == default_path for m in mounts):
+        volumes.append({"name": default_name, "emptyDir": {}})
+        mounts.append({"name": default_name, "mountPath": default_path})
+    return claims, volumes, mounts
+
+
+def _resources(spec: ComponentSpec) -> Obj:
+    resources = dict(spec.resources)
+    if spec.limits:
+        resources["limits"] = spec.limits
+    if spec.requests:
+        resources["requests"] = spec.requests
+    return resources
+
+
+def _pod_spec(spec: ComponentSpec, container: Obj, volumes: list[Obj]) -> Obj:
+    pod: Obj = {"containers": [container], "volumes": volumes}
+    if spec.node_selector:
+        pod["nodeSelector"] = spec.node_selector
+    if spec.affinity:
+        pod["affinity"] = spec.affinity
+    if spec.tolerations:
+        pod["tolerations"] = spec.tolerations
+    if spec.service_account:
+        pod["serviceAccountName"] = spec.service_account
+    if spec.image_pull_secrets:
+        pod["imagePullSecrets"] = spec.image_pull_secrets
+    return pod
+
+
+def fe_statefulset(cr: StarRocksCluster, spec: FeSpec, ports: FePorts, status: ClusterStatus) -> Obj:
+    """`<name>-fe`: fe-0 opens (or resumes) the cluster, the others join through it with `--helper`
+    and `--join` (added as followers through the leader, no SQL typed by a person). In disaster
+    recovery: one replica, fe-0 in restore mode with cluster_snapshot.yaml mounted and the generation
+    label."""
+    name = cr.metadata.name
+    conf_map, conf_key = _conf_source(cr, spec, names.FE, "fe.conf")
+    user_volumes, user_mounts = _user_mounts(spec)
+    claims, storage_volumes, storage_mounts = _storage(spec, "fe-meta", names.FE_META_DIR)
+    volumes = [{"name": "fe-conf", "configMap": {"name": conf_map}}, *storage_volumes, *user_volumes]
+    mounts = [{"name": "fe-conf", "mountPath": f"{names.FE_CONF_DIR}/fe.conf", "subPath": conf_key},
+              *storage_mounts, *user_mounts]
+    env: list[Obj] = [
+        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        {"name": "FE_SERVICE_NAME", "value": names.search_service(name, names.FE)},
+        {"name": "COMPONENT_NAME", "value": names.FE},
+        *_secret_env(cr), *spec.env]
+    labels = {**spec.pod_labels, **selector_labels(cr, names.FE)}
+    replicas = spec.replicas if spec.replicas is not None else 3
+    dr = cr.spec.disaster_recovery
+    if dr is not None and in_recovery(cr, status.disaster_recovery):
+        replicas = 1
+        labels[names.DR_GENERATION_LABEL] = str(dr.generation)
+        env += [{"name": names.RESTORE_ENV, "value": "true"},
+                {"name": names.RESTORE_GENERATION_ENV, "value": str(dr.generation)}]
+        source = snapshot_source(cr)
+        if source is not None and source.written:
+            volumes.append({"name": "cluster-snapshot", "configMap": {"name": source.config_map}})
+            mounts.append({"name": "cluster-snapshot", "subPath": source.key,
+                           "mountPath": f"{names.FE_CONF_DIR}/{names.CLUSTER_SNAPSHOT_FILE}"})
+    helper = f"{names.pod_host(name, names.FE, 0)}:{ports.edit_log_port}"
+    container: Obj = {
+        "name": names.FE, "image": spec.image or "cairn:latest", "command": ["cairn", "fe"],
+        "args": ["--conf", f"{names.FE_CONF_DIR}/fe.conf",
+                 "--frontend-address", f"$(POD_NAME).{names.search_service(name, names.FE)}",
+                 "--helper", helper, "--join"],
+        "env": env,
+        "ports": [{"name": "http-port", "containerPort": ports.http_port},
+                  {"name": "rpc-port", "containerPort": ports.rpc_port},
+                  {"name": "query-port", "containerPort": ports.query_port},
+                  {"name": "edit-log-port", "containerPort": ports.edit_log_port}],
+        "readinessProbe": _probe("/api/health", ports.http_port, spec.readiness_probe_failure_seconds, 15),
+        "volumeMounts": mounts,
+    }
+    if not in_recovery(cr, status.disaster_recovery):
+        # Alive means listening: a follower behind on replay is not ready, but must not be killed.
+        container["livenessProbe"] = _tcp_probe(ports.http_port, spec.liveness_probe_failure_seconds, 15)
+        container["startupProbe"] = _tcp_probe(ports.http_port, spec.startup_probe_failure_seconds, 1200)
+    resources = _resources(spec)
+    if resources:
+        container["resources"] = resources
+    template_meta: Obj = {"labels": labels}
+    if spec.annotations:
+        template_meta["annotations"] = spec.annotations
+    sts: Obj = {
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": _meta(cr, names.statefulset(name, names.FE), names.FE),
+        "spec": {"replicas": replicas, "serviceName": names.search_service(name, names.FE),
+                 "podManagementPolicy": "OrderedReady",
+                 "updateStrategy": {"type": "RollingUpdate"},
+                 "selector": {"matchLabels": selector_labels(cr, names.FE)},
+                 "template": {"metadata": template_meta, "spec": _pod_spec(spec, container, volumes)}},
+    }
+    if claims:
+        sts["spec"]["volumeClaimTemplates"] = claims
+    return sts
+
+
+def cn_statefulset(cr: StarRocksCluster, spec: CnSpec, ports: CnPorts) -> Obj:
+    """`<name>-cn`: compute nodes that register themselves through an FE when they start."""
+    name = cr.metadata.name
+    conf_map, conf_key = _conf_source(cr, spec, names.CN, "cn.conf")
+    user_volumes, user_mounts = _user_mounts(spec)
+    claims, storage_volumes, storage_mounts = _storage(spec, "cn-cache", names.CN_CACHE_DIR)
+    volumes = [{"name": "cn-conf", "configMap": {"name": conf_map}}, *storage_volumes, *user_volumes]
+    mounts = [{"name": "cn-conf", "mountPath": f"{names.CN_CONF_DIR}/cn.conf", "subPath": conf_key},
+              *storage_mounts, *user_mounts]
+    env: list[Obj] = [
+        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        {"name": "FE_SERVICE_NAME", "value": names.access_service(name, names.FE)},
+        {"name": "COMPONENT_NAME", "value": names.CN},
+        *_secret_env(cr), *spec.env]
+    container: Obj = {
+        "name": names.CN, "image": spec.image or "cairn:latest", "command": ["cairn", "cn"],
+        "args": ["--conf", f"{names.CN_CONF_DIR}/cn.conf",
+                 "--host", f"$(POD_NAME).{names.search_service(name, names.CN)}"],
+        "env": env,
+        "ports": [{"name": "thrift-port", "containerPort": ports.thrift_port},
+                  {"name": "webserver-port", "containerPort": ports.webserver_port},
+                  {"name": "heartbeat-port", "containerPort": ports.heartbeat_service_port},
+                  {"name": "brpc-port", "containerPort": ports.brpc_port}],
+        "readinessProbe": _probe("/api/health", ports.webserver_port, spec.readiness_probe_failure_seconds, 15),
+        "volumeMounts": mounts,
+    }
+    resources = _resources(spec)
+    if resources:
+        container["resources"] = resources
+    template_meta: Obj = {"labels": {**spec.pod_labels, **selector_labels(cr, names.CN)}}
+    if spec.annotations:
+        template_meta["annotations"] = spec.annotations
+    sts: Obj = {
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": _meta(cr, names.statefulset(name, names.CN), names.CN),
+        "spec": {"replicas": spec.replicas if spec.replicas is not None else 1,
+                 "serviceName": names.search_service(name, names.CN), "podManagementPolicy": "Parallel",
+                 "updateStrategy": {"type": "RollingUpdate"},
+                 "selector": {"matchLabels": selector_labels(cr, names.CN)},
+                 "template": {"metadata": template_meta, "spec": _pod_spec(spec, container, volumes)}},
+    }
+    if claims:
+        sts["spec"]["volumeClaimTemplates"] = claims
+    return sts
+
+
+def _service(cr: StarRocksCluster, name: str, component: str, ports: list[tuple[str, int]], headless: bool,
+             extra: dict[str, Any]) -> Obj:
+    spec: Obj = {"selector": selector_labels(cr, component),
+                 "ports": [{"name": n, "port": p, "targetPort": p, "protocol": "TCP"} for n, p in ports]}
+    if headless:
+        spec |= {"clusterIP": "None", "publishNotReadyAddresses": True}
+    else:
+        spec["type"] = extra.get("type") or "ClusterIP"
+    meta = _meta(cr, name, component)
+    if extra.get("annotations"):
+        meta["annotations"] = dict(extra["annotations"])
+    return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": spec}
+
+
+def _config_map(cr: StarRocksCluster, name: str, component: str, data: dict[str, str]) -> Obj:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(cr, name, component), "data": data}
+
+
+def snapshot_yaml(cr: StarRocksCluster, fe: FePorts, cn: CnPorts) -> str:
+    """cluster_snapshot.yaml written from `snapshotPath`: the other FEs and the CNs by their stable
+    pod names, so the restored membership needs nothing re-added."""
+    dr = cr.spec.disaster_recovery
+    assert dr is not None
+    name = cr.metadata.name
+    fe_count = cr.spec.fe.replicas if cr.spec.fe and cr.spec.fe.replicas is not None else 3
+    cn_count = cr.spec.cn.replicas if cr.spec.cn and cr.spec.cn.replicas is not None else (1 if cr.spec.cn else 0)
+    document: Obj = {
+        "cluster_snapshot": {"cluster_snapshot_path": dr.snapshot_path, "storage_volume_name": dr.storage_volume_name},
+        "frontends": [{"host": names.pod_host(name, names.FE, i), "edit_log_port": fe.edit_log_port,
+                       "type": "follower"} for i in range(1, fe_count)],
+        "compute_nodes": [{"host": names.pod_host(name, names.CN, i), "heartbeat_service_port": cn.heartbeat_service_port}
+                          for i in range(cn_count)],
+    }
+    if dr.storage_volumes:
+        document["storage_volumes"] = [v.model_dump(by_alias=True, exclude_none=True) for v in dr.storage_volumes]
+    ClusterSnapshotYaml.model_validate(document)  # the FE reads it with this model; fail here, not there
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def fe_quorum(replicas: int) -> int:
+    """How many FEs must stay up for the journal's leader election to keep a majority."""
+    return replicas // 2 + 1
+
+
+def desired_objects(cr: StarRocksCluster, status: ClusterStatus, observed: Observed) -> list[Obj]:
+    """Every object the resource wants, given its (next) status. CNs are left out while disaster
+    recovery runs (left as they are until `done`); nothing is wanted of a resource being deleted."""
+    if cr.metadata.deletion_timestamp:
+        return []
+    name = cr.metadata.name
+    objects: list[Obj] = []
+    fe_spec, cn_spec = cr.spec.fe, cr.spec.cn
+    fe = fe_ports(fe_conf_text(cr, observed))
+    cn = cn_ports(cn_conf_text(cr, observed))
+    recovering = in_recovery(cr, status.disaster_recovery)
+    if fe_spec is not None:
+        if not fe_spec.config_map_info.config_map_name:
+            objects.append(_config_map(cr, names.config_map(name, names.FE), names.FE, {"fe.conf": DEFAULT_FE_CONF}))
+        dr = cr.spec.disaster_recovery
+        source = snapshot_source(cr)
+        if dr is not None and dr.enabled and source is not None and source.written:
+            objects.append(_config_map(cr, source.config_map, names.FE, {source.key: snapshot_yaml(cr, fe, cn)}))
+        blocked = recovering and status.disaster_recovery is not None \
+            and status.disaster_recovery.phase == "todo" and bool(status.disaster_recovery.reason)
+        if not blocked:
+            # A blocked recovery leaves the FEs as they are: starting them normally would open a new, empty cluster.
+            objects.append(fe_statefulset(cr, fe_spec, fe, status))
+        query = [("query-port", fe.query_port), ("http-port", fe.http_port)]
+        every = [*query, ("rpc-port", fe.rpc_port), ("edit-log-port", fe.edit_log_port)]
+        objects.append(_service(cr, names.search_service(name, names.FE), names.FE, every, True, {}))
+        objects.append(_service(cr, names.access_service(name, names.FE), names.FE, query, False, fe_spec.service))
+        replicas = fe_spec.replicas if fe_spec.replicas is not None else 3
+        objects.append({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                        "metadata": _meta(cr, names.pdb(name), names.FE),
+                        "spec": {"minAvailable": fe_quorum(replicas),
+                                 "selector": {"matchLabels": selector_labels(cr, names.FE)}}})
+    if cn_spec is not None:
+        if not cn_spec.config_map_info.config_map_name:
+            objects.append(_config_map(cr, names.config_map(name, names.CN), names.CN, {"cn.conf": DEFAULT_CN_CONF}))
+        cn_ports_list = [("webserver-port", cn.webserver_port), ("heartbeat-port", cn.heartbeat_service_port),
+                         ("thrift-port", cn.thrift_port), ("brpc-port", cn.brpc_port)]
+        objects.append(_service(cr, names.search_service(name, names.CN), names.CN, cn_ports_list, True, {}))
+        if not recovering:
+            objects.append(cn_statefulset(cr, cn_spec, cn))
+    return objects

@@ -1,0 +1,50 @@
+"""Reading what a reconcile needs from the API server into an `Observed` (Secrets: their keys only)."""
+
+from __future__ import annotations
+
+import time
+
+from cairn.operator import names
+from cairn.operator.apply import resource_path
+from cairn.operator.kube import Kube
+from cairn.operator.objects import selector_labels
+from cairn.operator.observed import Observed, ObservedPod
+from cairn.operator.recovery import snapshot_mount
+from cairn.operator.spec import StarRocksCluster
+
+
+def _selector(labels: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def observe(kube: Kube, cr: StarRocksCluster) -> Observed:
+    """The cluster's pods, StatefulSets, the ConfigMaps and Secrets its spec names, and the clock."""
+    ns, name = cr.metadata.namespace, cr.metadata.name
+    observed = Observed(now=int(time.time()))
+    for component in (names.FE, names.CN):
+        listing = kube.get(resource_path("v1", "Pod", ns), {"labelSelector": _selector(selector_labels(cr, component))})
+        for item in (listing or {}).get("items") or []:
+            if not (item.get("metadata") or {}).get("deletionTimestamp"):
+                observed.pods.append(ObservedPod.from_body(item, component))
+        sts = kube.get(resource_path("apps/v1", "StatefulSet", ns, names.statefulset(name, component)))
+        if sts is not None:
+            observed.statefulset_replicas[sts["metadata"]["name"]] = int((sts.get("spec") or {}).get("replicas") or 0)
+            labels = ((((sts.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {})
+            generation = labels.get(names.DR_GENERATION_LABEL)
+            if generation and generation.isdigit():
+                observed.statefulset_dr_generation[sts["metadata"]["name"]] = int(generation)
+    wanted_maps = {spec.config_map_info.config_map_name for spec in (cr.spec.fe, cr.spec.cn)
+                   if spec is not None and spec.config_map_info.config_map_name}
+    mount = snapshot_mount(cr)
+    if mount is not None:
+        wanted_maps.add(mount.name)
+    for map_name in sorted(wanted_maps):
+        found = kube.get(resource_path("v1", "ConfigMap", ns, map_name))
+        if found is not None:
+            observed.config_maps[map_name] = {k: str(v) for k, v in (found.get("data") or {}).items()}
+    for ref in (cr.spec.cluster_credential_secret, cr.spec.catalog_key_secret):
+        if ref is not None and ref.name not in observed.secrets:
+            secret = kube.get(resource_path("v1", "Secret", ns, ref.name))
+            if secret is not None:
+                observed.secrets[ref.name] = sorted({*(secret.get("data") or {}), *(secret.get("stringData") or {})})
+    return observed
