@@ -66,8 +66,13 @@ def test_automated_snapshots_on_off_interval_and_retention(session: Session) -> 
     with pytest.raises(CairnError, match="not been turned on"):
         session.execute("ADMIN SET AUTOMATED CLUSTER SNAPSHOT OFF")
     session.execute("ADMIN CREATE CLUSTER SNAPSHOT keep_me")
+    metrics = session.frontend.metrics.registry
+    assert metrics.get_sample_value("cairn_snapshot_automated_enabled") == 0
     session.execute('ADMIN SET FRONTEND CONFIG ("automated_cluster_snapshot_interval_seconds" = "1")')
     session.execute("ADMIN SET AUTOMATED CLUSTER SNAPSHOT ON STORAGE VOLUME builtin_storage_volume")
+    # What the RPO alert (deploy/monitoring) compares the snapshot age with.
+    assert metrics.get_sample_value("cairn_snapshot_interval_seconds") == 1
+    assert metrics.get_sample_value("cairn_snapshot_automated_enabled") == 1
     with pytest.raises(CairnError, match="turn it off first"):
         session.execute("ADMIN SET AUTOMATED CLUSTER SNAPSHOT ON")
 
@@ -81,6 +86,7 @@ def test_automated_snapshots_on_off_interval_and_retention(session: Session) -> 
                what="retention count 1 keeping exactly one automated snapshot")
     assert ("keep_me", "MANUAL") in [(r[0], r[1]) for r in snapshot_rows(session)]
     session.execute("ADMIN SET AUTOMATED CLUSTER SNAPSHOT OFF")
+    assert metrics.get_sample_value("cairn_snapshot_automated_enabled") == 0
     assert [(r[0], r[1]) for r in snapshot_rows(session)] == [("keep_me", "MANUAL")]
     complete = [e.name for e in list_snapshots(session.frontend.meta_store, session.frontend.keys) if e.complete]
     assert complete == ["keep_me"]

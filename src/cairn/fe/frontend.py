@@ -89,7 +89,8 @@ class Frontend:
         self.stores = VolumeStores(lambda name: self.catalog.storage_volume(name), self.meta_volume,
                                    self.meta_store)
         self.metrics = FrontendMetrics(lambda: self.catalog.state, lambda: self.position.entry_id,
-                                       lambda: self.journal.rejected, lambda: self.is_leader)
+                                       lambda: self.journal.rejected, lambda: self.is_leader,
+                                       lambda: self.config.automated_cluster_snapshot_interval_seconds)
         # One sandboxed DuckDB database per FE; each statement runs on its own cursor (own temp views).
         self.duckdb = SandboxedEngine(self.meta_dir / "tmp", self.meta_dir / "spill",
                                       lambda: [self.meta_dir / "cache", *self._local_data_directories()])

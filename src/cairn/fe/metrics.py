@@ -18,8 +18,10 @@ class FrontendMetrics:
     """One registry per FE (so several FEs in one process never mix their figures)."""
 
     def __init__(self, catalog: Callable[[], CatalogState], journal_id: Callable[[], int],
-                 journal_rejected: Callable[[], int], is_leader: Callable[[], bool]) -> None:
-        """`catalog`, `journal_id`, `journal_rejected` and `is_leader` are read when the metrics are scraped."""
+                 journal_rejected: Callable[[], int], is_leader: Callable[[], bool],
+                 snapshot_interval: Callable[[], float]) -> None:
+        """`catalog`, `journal_id`, `journal_rejected`, `is_leader` and `snapshot_interval` (the automated
+        snapshot interval in seconds) are read when the metrics are scraped."""
         self.registry = CollectorRegistry()
         self.statements = Counter("cairn_statements_total", "Statements run, by kind", ["kind"],
                                   registry=self.registry)
@@ -45,6 +47,12 @@ class FrontendMetrics:
         gauges["cairn_snapshot_age_seconds"] = (
             "Seconds since the newest finished cluster snapshot (the cluster's current RPO); -1 if none",
             lambda: _snapshot_age(catalog()))
+        # With the age, what an alert needs to tell an RPO at risk from snapshots that are simply off.
+        gauges["cairn_snapshot_interval_seconds"] = (
+            "Interval of automated cluster snapshots (automated_cluster_snapshot_interval_seconds)", snapshot_interval)
+        gauges["cairn_snapshot_automated_enabled"] = (
+            "1 while automated cluster snapshots are on (ADMIN SET AUTOMATED CLUSTER SNAPSHOT ON)",
+            lambda: int(catalog().automated_snapshots.enabled))
         self.snapshot_seconds = Histogram("cairn_snapshot_seconds", "Cluster snapshot duration",
                                           registry=self.registry)
         self.snapshot_failures = Counter("cairn_snapshot_failures_total", "Cluster snapshots that failed",
