@@ -20,7 +20,16 @@ from pydantic import BaseModel, ValidationError
 from cairn.config.cluster_credential import CREDENTIAL_HEADER, header_value
 from cairn.config.cluster_tls import client_context
 from cairn.errors import CommitOutcomeUnknownError, PeerUnavailableError
-from cairn.fe.peers import PEER_TOKEN_HEADER, ClusterInfo, ForwardRequest, ForwardResponse, FrontendStatus, peer_token
+from cairn.fe.peers import (
+    PEER_TOKEN_HEADER,
+    ClusterInfo,
+    ForwardRequest,
+    ForwardResponse,
+    FrontendStatus,
+    JoinRequest,
+    JoinResponse,
+    peer_token,
+)
 
 _Model = TypeVar("_Model", bound=BaseModel)
 
@@ -47,6 +56,10 @@ class PeerClient:
     def cluster_info(self, address: str) -> ClusterInfo:
         """What the FE at `address` knows of the cluster: its id, incarnation, leader and members."""
         return self._call(address, "GET", "/fe/cluster", None, ClusterInfo, self.timeout, forwarded=False)
+
+    def join(self, address: str, request: JoinRequest) -> JoinResponse:
+        """Ask the leader at `address` to list the FE `request` names as a member."""
+        return self._call(address, "POST", "/fe/join", request, JoinResponse, self.timeout, forwarded=False)
 
     def forward(self, address: str, request: ForwardRequest, timeout: float | None = None) -> ForwardResponse:
         """Run `request` on the leader at `address`. A statement that failed there is an answer (its

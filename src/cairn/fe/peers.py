@@ -12,7 +12,7 @@ catalog key, so they can neither heartbeat nor forward statements.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -66,6 +66,22 @@ class ClusterInfo(BaseModel):
     incarnation: int
     leader_address: str
     members: list[str]  # host:edit_log_port of every follower and observer, the leader included
+
+
+class JoinRequest(BaseModel):
+    """A starting FE asks the leader to list it as a member (`cairn fe --join`, what Kubernetes pods
+    do instead of a person typing ALTER SYSTEM ADD FOLLOWER)."""
+
+    host: str
+    edit_log_port: int
+    type: Literal["follower", "observer"] = "follower"
+
+
+class JoinResponse(BaseModel):
+    """The leader's answer: `added` False when the FE was already a member."""
+
+    added: bool
+    leader_address: str
 
 
 class ForwardRequest(BaseModel):

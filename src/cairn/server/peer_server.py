@@ -2,7 +2,8 @@
 
 - `POST /fe/heartbeat`: the caller's `FrontendStatus` in, this FE's out (both recorded as alive);
 - `GET /fe/cluster`: the `ClusterInfo` a starting FE given this one as its helper needs;
-- `POST /fe/forward`: a `ForwardRequest` a non-leader forwards, run here as its original user.
+- `POST /fe/forward`: a `ForwardRequest` a non-leader forwards, run here as its original user;
+- `POST /fe/join`: a `JoinRequest` from a starting FE (`cairn fe --join`) that the leader lists as a member.
 
 Every call must carry the peer token of this FE's cluster (only FEs hold the catalog key it is
 derived from) and, when a cluster credential is configured, that credential too: a compute node,
@@ -17,17 +18,29 @@ import logging
 import ssl
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from cairn.catalog.catalog import Catalog
+from cairn.catalog.model import FrontendNode
+from cairn.catalog.node_ops import AddFrontend
 from cairn.config.cluster_credential import CREDENTIAL_HEADER, matches
 from cairn.config.cluster_tls import server_context
 from cairn.config.fe_config import FeConfig
-from cairn.errors import ConfigError
+from cairn.errors import CairnError, ConfigError
 from cairn.fe.frontend import Frontend
-from cairn.fe.peers import PEER_TOKEN_HEADER, ClusterInfo, ForwardRequest, FrontendStatus, is_peer_token
+from cairn.fe.peers import (
+    PEER_TOKEN_HEADER,
+    ClusterInfo,
+    ForwardRequest,
+    FrontendStatus,
+    JoinRequest,
+    JoinResponse,
+    is_peer_token,
+)
 from cairn.server.peer_forward import run_forwarded
 from cairn.sql.registry import StatementRegistry
 
@@ -149,6 +162,30 @@ class PeerService:
                     self._fail(400, f"Malformed {model.__name__}: {exc.error_count()} invalid field(s)")
                     return None
 
+            def _join(self, request: JoinRequest) -> None:
+                """List the FE at host:edit_log_port as a member, on the leader only (409 elsewhere)."""
+                if not frontend.is_leader:
+                    leader = frontend.catalog.state.leader_address or "unknown"
+                    self._fail(409, f"This FE is not the leader (the leader is {leader}); send the join to the leader")
+                    return
+                address = f"{request.host}:{request.edit_log_port}"
+
+                def build(catalog: Catalog) -> AddFrontend | None:
+                    if any(n.address == address for n in catalog.state.frontends):
+                        return None
+                    name = f"{request.host}_{request.edit_log_port}_{int(time.time() * 1000)}"
+                    return AddFrontend(node=FrontendNode(host=request.host, edit_log_port=request.edit_log_port,
+                                                         type=request.type, name=name))
+
+                try:
+                    added = frontend.commit_if(build) is not None
+                except CairnError as exc:
+                    self._fail(503, f"Could not add {address}: {exc}")
+                    return
+                if added:
+                    log.info("added FE %s as a %s at its own request", address, request.type)
+                self._answer(JoinResponse(added=added, leader_address=frontend.address))
+
             def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
                 if not self._admitted():
                     return
@@ -170,6 +207,10 @@ class PeerService:
                     if status is not None:
                         frontend.membership.record(status)
                         self._answer(frontend.own_status())
+                elif self.path == "/fe/join":
+                    join = self._read(JoinRequest)
+                    if join is not None:
+                        self._join(join)
                 elif self.path == "/fe/forward":
                     request = self._read(ForwardRequest)
                     if request is not None:
