@@ -29,7 +29,6 @@ from cairn.operator.status import (
     REASON_NOT_MOUNTED,
     REASON_PAUSED,
     ClusterStatus,
-    DisasterRecoveryStatus,
     DrPhase,
 )
 
@@ -49,8 +48,8 @@ def cluster(dr: dict[str, Any] | None = None, mount: bool = True, **spec: Any) -
         "apiVersion": "starrocks.com/v1", "kind": "StarRocksCluster",
         "metadata": {"name": "sr", "namespace": "default", "uid": "uid-1", "generation": 1},
         "spec": {"starRocksFeSpec": fe, "starRocksCnSpec": {"image": "cairn:1", "replicas": 1},
-                 "clusterCredentialSecret": {"name": "sr-cred", "key": "credential"},
-                 "catalogKeySecret": {"name": "sr-key", "key": "key"}, **spec},
+                 "cairn": {"clusterCredentialSecret": {"name": "sr-cred", "key": "credential"},
+                           "catalogKeySecret": {"name": "sr-key", "key": "key"}}, **spec},
     }
     if dr is not None:
         body["spec"]["disasterRecovery"] = dr
@@ -198,13 +197,15 @@ def test_first_todo_records_generation_and_start() -> None:
 
 
 def test_done_records_end_and_the_restore() -> None:
-    report = RestoreReport(snapshot="automated_cluster_snapshot_1739858235830", journal_id=42, seconds=3.5)
+    report = RestoreReport(snapshot_name="automated_cluster_snapshot_1739858235830",
+                           snapshot_path="s3://b/data/c1/meta/image/automated_cluster_snapshot_1739858235830",
+                           journal_id=42, seconds=3.5)
     after, _ = reconcile(cluster(DR1), dr_status("doing", reason=REASON_IN_PROGRESS, start=NOW - 60),
                          world(fe0(generation=1), applied=1, report=report))
     dr = after.disaster_recovery
     assert dr is not None and dr.phase == DrPhase.DONE
     assert (dr.start_timestamp, dr.end_timestamp) == (NOW - 60, NOW)
-    assert (dr.restored_snapshot, dr.restored_journal_id, dr.restore_seconds) == (
+    assert (dr.snapshot_name, dr.journal_id, dr.restore_duration_seconds) == (
         "automated_cluster_snapshot_1739858235830", 42, 3.5)
     body = after.to_body()["disasterRecoveryStatus"]
     assert body["startTimestamp"] == NOW - 60 and body["endTimestamp"] == NOW  # StarRocks' int64 unix seconds
@@ -282,9 +283,9 @@ def test_cr_deleted_mid_restore_wants_nothing_and_keeps_its_status() -> None:
     ({"fe-conf": {"fe.conf": FE_CONF}}, None, "ConfigMap cluster-snapshot is not found"),
     ({"fe-conf": {"fe.conf": FE_CONF}, "cluster-snapshot": {"other.yaml": ""}}, None,
      "ConfigMap cluster-snapshot has no key cluster_snapshot.yaml"),
-    (None, {"sr-cred": ["credential"]}, "Secret sr-key (catalogKeySecret) is not found"),
-    (None, {"sr-cred": ["credential"], "sr-key": ["wrong"]}, "Secret sr-key (catalogKeySecret) has no key key"),
-    (None, {"sr-key": ["key"]}, "Secret sr-cred (clusterCredentialSecret) is not found"),
+    (None, {"sr-cred": ["credential"]}, "Secret sr-key (cairn.catalogKeySecret) is not found"),
+    (None, {"sr-cred": ["credential"], "sr-key": ["wrong"]}, "Secret sr-key (cairn.catalogKeySecret) has no key key"),
+    (None, {"sr-key": ["key"]}, "Secret sr-cred (cairn.clusterCredentialSecret) is not found"),
 ])
 def test_missing_pieces_block_dr_with_a_reason_an_event_and_a_condition(
         maps: dict[str, dict[str, str]] | None, secrets: dict[str, list[str]] | None, reason_part: str) -> None:
@@ -430,3 +431,59 @@ def test_each_ignored_field_that_is_set_is_reported_once() -> None:
                                            "spec.starRocksCnSpec.autoScalingPolicy is set, but Cairn ignores it"]
     again, _ = ignored_field_events(spec, ignored, reported)
     assert again == []
+
+
+# -- the status the operator writes survives the CRD's structural pruning -------------------------
+
+def _crd_schema() -> dict[str, Any]:
+    with open("deploy/crd/starrocks.com_starrocksclusters.yaml", encoding="utf-8") as file:
+        crd = yaml.safe_load(file)
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]
+    return schema
+
+
+def _pruned(value: Any, schema: dict[str, Any], path: str) -> list[str]:
+    """The paths the API server would drop (fields the schema does not declare)."""
+    if schema.get("x-kubernetes-preserve-unknown-fields"):
+        return []
+    if isinstance(value, dict):
+        props = schema.get("properties")
+        extra = schema.get("additionalProperties")
+        dropped = []
+        for key, item in value.items():
+            if props is not None and key in props:
+                dropped += _pruned(item, props[key], f"{path}.{key}")
+            elif isinstance(extra, dict):
+                dropped += _pruned(item, extra, f"{path}.{key}")
+            else:
+                dropped.append(f"{path}.{key}")
+        return dropped
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _pruned(item, schema.get("items") or {}, f"{path}[{i}]")]
+    return []
+
+
+def test_status_and_seed_spec_survive_pruning_and_validate() -> None:
+    import jsonschema
+
+    schema = _crd_schema()
+    report = RestoreReport(snapshot_name="automated_cluster_snapshot_1", snapshot_path="s3://b/data/c1/meta", journal_id=9,
+                           seconds=2.0)
+    pods = [ObservedPod(name=f"sr-fe-{i}", component="fe", ready=True, phase="Running") for i in range(3)]
+    status, _ = reconcile(cluster(DR1), dr_status("doing", reason=REASON_IN_PROGRESS),
+                          world(fe0(generation=1), *pods[1:], applied=1, report=report))
+    body = cluster(DR1) | {"status": status.to_body()}
+    assert _pruned(body["status"], schema["properties"]["status"], "status") == []
+    assert _pruned(body["spec"], schema["properties"]["spec"], "spec") == []
+    jsonschema.validate(body["status"], schema["properties"]["status"])
+    assert body["status"]["disasterRecoveryStatus"]["journalId"] == 9
+
+
+def test_the_shipped_ignored_fields_list_reports_a_starrocks_be_spec() -> None:
+    with open("deploy/crd/ignored-fields.txt", encoding="utf-8") as file:
+        ignored = parse_ignored_fields(file.read())
+    spec = cluster()["spec"]
+    assert ignored_field_events(spec, ignored, [])[0] == []  # the seed's own fields are all honoured
+    events, _ = ignored_field_events(spec | {"starRocksBeSpec": {"replicas": 3}}, ignored, [])
+    assert [e.message for e in events] == ["spec.starRocksBeSpec is set, but Cairn ignores it"]

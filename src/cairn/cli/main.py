@@ -53,18 +53,27 @@ def fe(
     helper: Annotated[Optional[str], typer.Option(
         "--helper", help="host:edit_log_port of an FE of the cluster to join, on this FE's first start (after "
                          "ALTER SYSTEM ADD FOLLOWER|OBSERVER on the leader)")] = None,
+    join: Annotated[bool, typer.Option(
+        "--join", help="ask the leader (found through --helper) to add this FE as a follower when it is not a "
+                       "member; an FE whose own address is the helper's starts or resumes the cluster instead "
+                       "(what Kubernetes pods do)")] = False,
+    frontend_address: Annotated[Optional[str], typer.Option(
+        "--frontend-address", help="this FE's host name or address (fe.conf frontend_address), e.g. its pod's "
+                                   "stable name")] = None,
 ) -> None:
     """Start a frontend: MySQL protocol on query_port, HTTP on http_port (restoring first if asked)."""
     try:
-        config = load_config(conf)
+        config = load_config(conf, **({"frontend_address": frontend_address} if frontend_address else {}))
         configure_logging(config.sys_log_level)
+        if join and helper == f"{config.frontend_address}:{config.edit_log_port}":
+            helper = None  # this FE is the helper the others join through: it opens the cluster itself
         if cluster_snapshot is None and os.environ.get("RESTORE_CLUSTER_SNAPSHOT", "").lower() == "true":
             cluster_snapshot = ""
         restore_from = None
         if cluster_snapshot is not None:
             beside = (conf.parent if conf else Path(".")) / "cluster_snapshot.yaml"
             restore_from = Path(cluster_snapshot) if cluster_snapshot else beside
-        run_frontend(config, restore_from=restore_from, helper=helper)
+        run_frontend(config, restore_from=restore_from, helper=helper, join=join)
     except CairnError as exc:
         _fail(exc)
 

@@ -34,7 +34,7 @@ from cairn.fe.leadership import REPLAY_SECONDS, Leadership, heartbeat_seconds
 from cairn.fe.membership import Membership
 from cairn.fe.metrics import FrontendMetrics
 from cairn.fe.peer_client import PeerClient
-from cairn.fe.peers import FrontendRole, FrontendStatus
+from cairn.fe.peers import FrontendRole, FrontendStatus, JoinRequest
 from cairn.fe.scheduler import BackgroundScheduler
 from cairn.journal.cluster import (
     builtin_volume,
@@ -66,6 +66,9 @@ from cairn.vacuum.vacuum import Vacuum
 
 log = logging.getLogger(__name__)
 
+# `--join`: how often a starting FE asks for membership before it gives up, and the pause between.
+JOIN_ATTEMPTS = 30
+JOIN_RETRY_SECONDS = 1.0
 # The snapshot schedule is checked this often; the interval itself is a catalog setting.
 SNAPSHOT_TICK_SECONDS = 1.0
 
@@ -78,6 +81,7 @@ class Frontend:
         self.peer_client: PeerClient
         self.name = f"{config.frontend_address}_{config.edit_log_port}_{uuid.uuid4().hex[:8]}"
         self.start_time = time.time()
+        self._join_requested = False
         # The sole member this FE replaces (it started without --helper on a one-FE cluster elsewhere).
         self._replaces = ""
         self.meta_dir = Path(config.meta_dir).expanduser().resolve()
@@ -108,12 +112,16 @@ class Frontend:
     # -- start-up ---------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, config: FeConfig, helper: str | None = None, lead_at_once: bool = False) -> "Frontend":
+    def open(cls, config: FeConfig, helper: str | None = None, lead_at_once: bool = False,
+             join: bool = False) -> "Frontend":
         """Open (or create) the cluster, then lead it or follow its leader. `helper` (host:edit_log_port
         of an FE of the cluster) is how an FE joins on its first start; `lead_at_once` takes the lead
-        without waiting for a silent leader (the FE that just restored the cluster). Raises CairnError,
-        having written nothing, when this FE may not join."""
+        without waiting for a silent leader (the FE that just restored the cluster); `join` asks the
+        leader to list this FE as a follower when it is not a member (what a Kubernetes pod does
+        instead of a person typing ALTER SYSTEM ADD FOLLOWER). Raises CairnError, having written
+        nothing, when this FE may not join."""
         fe = cls(config)
+        fe._join_requested = join
         fe._open(helper, lead_at_once)
         return fe
 
@@ -161,7 +169,9 @@ class Frontend:
             except PeerUnavailableError as exc:
                 why = exc.message
                 continue
-            if self.address not in info.members:
+            if self.address not in info.members and self._join_requested:
+                self._request_membership(self._peer_client(cluster_id), info.leader_address or helper, helper)
+            elif self.address not in info.members:
                 raise FrontendMembershipError(
                     f"This FE ({self.address}) has not been added to cluster {cluster_id}. On the leader "
                     f"({info.leader_address or helper}) run ALTER SYSTEM ADD FOLLOWER \"{self.address}\" (or ADD "
@@ -195,6 +205,9 @@ class Frontend:
             # Nobody led this incarnation yet (a restore just opened it): any follower may start it.
             alone = [n.address for n in nodes] == [self.address]
             return me.type == "follower" and (alone or not self.catalog.state.leader_address)
+        if self._join_requested and has_helper:
+            self._request_membership(self.peer_client, self.catalog.state.leader_address or "", None)
+            return False
         if len(nodes) == 1 and not joined and not has_helper and not self._answers(nodes[0].address):
             log.warning("FE %s takes over cluster %s from its only member, %s", self.address,
                         self.keys.cluster_id, nodes[0].address)
@@ -204,6 +217,29 @@ class Frontend:
             f"This FE ({self.address}) is not a member of cluster {self.keys.cluster_id} (its FEs: "
             f"{', '.join(n.address for n in nodes)}). On the leader run ALTER SYSTEM ADD FOLLOWER "
             f"\"{self.address}\" (or ADD OBSERVER), then start this FE with --helper <leader host>:<edit_log_port>")
+
+    def _request_membership(self, client: PeerClient, leader: str, helper: str | None) -> None:
+        """Ask the leader to list this FE as a follower. A leader that moved is found again through
+        `helper` (or this FE's view of the journal); bounded retries, then FrontendMembershipError."""
+        request = JoinRequest(host=self.config.frontend_address, edit_log_port=self.config.edit_log_port)
+        why = "no leader is known"
+        for _attempt in range(JOIN_ATTEMPTS):
+            if leader:
+                try:
+                    answer = client.join(leader, request)
+                except PeerUnavailableError as exc:
+                    why = exc.message
+                else:
+                    log.info("the leader %s %s this FE (%s) as a follower", answer.leader_address,
+                             "added" if answer.added else "already lists", self.address)
+                    return
+            time.sleep(JOIN_RETRY_SECONDS)
+            if helper is not None:
+                try:
+                    leader = client.cluster_info(helper).leader_address
+                except PeerUnavailableError as exc:
+                    why = exc.message
+        raise FrontendMembershipError(f"This FE ({self.address}) could not have itself added as a follower: {why}")
 
     def _answers(self, address: str) -> bool:
         """True when an FE of this cluster answers a heartbeat at `address`."""

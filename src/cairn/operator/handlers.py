@@ -26,6 +26,8 @@ from cairn.operator.status import ClusterStatus
 log = logging.getLogger(__name__)
 
 GROUP, VERSION, PLURAL = "starrocks.com", "v1", "starrocksclusters"
+# The ignored fields already reported in an Event (each is reported once).
+REPORTED_IGNORED = "cairn.io/reported-ignored-fields"
 
 
 class OperatorOptions(BaseModel):
@@ -48,8 +50,9 @@ class Reconciler:
         self.ignored_fields = ignored_fields
         self.metrics = metrics
 
-    def reconcile(self, body: dict[str, Any]) -> tuple[dict[str, Any], list[Event]]:
-        """Apply what the resource wants; the new status and the Events to post."""
+    def reconcile(self, body: dict[str, Any]) -> tuple[dict[str, Any], list[str], list[Event]]:
+        """Apply what the resource wants; the new status, the ignored fields reported so far (kept in
+        an annotation) and the Events to post."""
         cr = StarRocksCluster.from_body(body)
         before = ClusterStatus.from_body(body)
         observed = observe(self.kube, cr)
@@ -57,11 +60,11 @@ class Reconciler:
         for obj in desired_objects(cr, after, observed):
             self.apply(obj)
         events = transition_events(before, after)
-        fresh, reported = ignored_field_events(body.get("spec") or {}, self.ignored_fields,
-                                               before.reported_ignored_fields)
-        after.reported_ignored_fields = reported
+        annotations = (body.get("metadata") or {}).get("annotations") or {}
+        already = [p for p in annotations.get(REPORTED_IGNORED, "").split(",") if p]
+        fresh, reported = ignored_field_events(body.get("spec") or {}, self.ignored_fields, already)
         self.metrics.record(cr.metadata.namespace, cr.metadata.name, after)
-        return after.to_body(), [*fresh, *events]
+        return after.to_body(), reported, [*fresh, *events]
 
     def apply(self, obj: dict[str, Any]) -> None:
         """Create `obj`, or merge-patch it to what it should be."""
@@ -85,8 +88,10 @@ def build_registry(options: OperatorOptions, reconciler: Reconciler) -> kopf.Ope
 
     def run(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         with lock:
-            status, events = reconciler.reconcile(dict(body))
+            status, reported, events = reconciler.reconcile(dict(body))
         patch.status.update(status)
+        if reported != [p for p in body.metadata.annotations.get(REPORTED_IGNORED, "").split(",") if p]:
+            patch.metadata.annotations[REPORTED_IGNORED] = ",".join(reported)
         for event in events:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)
 

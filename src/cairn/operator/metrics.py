@@ -9,13 +9,17 @@ from cairn.operator.status import ClusterStatus, DrPhase
 
 class OperatorMetrics:
     """`cairn_operator_disaster_recovery_phase{namespace,name,phase}` (1 for the current phase, 0
-    for the others) and `cairn_operator_disaster_recovery_started_timestamp_seconds{namespace,name}`."""
+    for the others), `cairn_operator_disaster_recovery_started_timestamp_seconds{namespace,name}` and
+    `cairn_operator_disaster_recovery_generation{namespace,name}` (deploy/monitoring/README.md)."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.phase = Gauge("cairn_operator_disaster_recovery_phase",
                            "Disaster recovery phase of each StarRocksCluster (1 for the current phase)",
                            ["namespace", "name", "phase"], registry=self.registry)
+        self.generation = Gauge("cairn_operator_disaster_recovery_generation",
+                                "The observed disaster recovery generation of each StarRocksCluster",
+                                ["namespace", "name"], registry=self.registry)
         self.started = Gauge("cairn_operator_disaster_recovery_started_timestamp_seconds",
                              "Unix time the current disaster recovery of each StarRocksCluster started",
                              ["namespace", "name"], registry=self.registry)
@@ -28,6 +32,7 @@ class OperatorMetrics:
         for phase in DrPhase:
             self.phase.labels(namespace, name, phase.value).set(1 if dr.phase == phase else 0)
         self.started.labels(namespace, name).set(dr.start_timestamp)
+        self.generation.labels(namespace, name).set(dr.observed_generation)
 
     def forget(self, namespace: str, name: str) -> None:
         """A deleted cluster exports nothing."""
@@ -36,10 +41,11 @@ class OperatorMetrics:
                 self.phase.remove(namespace, name, phase.value)
             except KeyError:
                 pass
-        try:
-            self.started.remove(namespace, name)
-        except KeyError:
-            pass
+        for gauge in (self.started, self.generation):
+            try:
+                gauge.remove(namespace, name)
+            except KeyError:
+                pass
 
     def serve(self, host: str, port: int) -> None:
         """Serve /metrics on host:port (a daemon thread)."""

@@ -78,10 +78,11 @@ def _tcp_probe(port: int, failure_seconds: int | None, default_seconds: int) -> 
             "failureThreshold": max(1, seconds // PROBE_PERIOD_SECONDS)}
 
 
-def _secret_env(cr: StarRocksCluster) -> list[Obj]:
+def _secret_env(cr: StarRocksCluster, catalog_key: bool) -> list[Obj]:
+    """The cluster credential for every pod; the catalog key for FEs only (a compute node never holds it)."""
     env = []
-    for var, ref in ((names.CREDENTIAL_ENV, cr.spec.cluster_credential_secret),
-                     (names.CATALOG_KEY_ENV, cr.spec.catalog_key_secret)):
+    for var, ref in ((names.CREDENTIAL_ENV, cr.spec.cairn.credential()),
+                     (names.CATALOG_KEY_ENV, cr.spec.cairn.catalog_key() if catalog_key else None)):
         if ref is not None:
             env.append({"name": var, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
     return env
@@ -141,10 +142,6 @@ def _pod_spec(spec: ComponentSpec, container: Obj, volumes: list[Obj]) -> Obj:
         pod["affinity"] = spec.affinity
     if spec.tolerations:
         pod["tolerations"] = spec.tolerations
-    if spec.service_account:
-        pod["serviceAccountName"] = spec.service_account
-    if spec.image_pull_secrets:
-        pod["imagePullSecrets"] = spec.image_pull_secrets
     return pod
 
 
@@ -165,7 +162,7 @@ def fe_statefulset(cr: StarRocksCluster, spec: FeSpec, ports: FePorts, status: C
         {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
         {"name": "FE_SERVICE_NAME", "value": names.search_service(name, names.FE)},
         {"name": "COMPONENT_NAME", "value": names.FE},
-        *_secret_env(cr), *spec.env]
+        *_secret_env(cr, catalog_key=True), *spec.env]
     labels = {**spec.pod_labels, **selector_labels(cr, names.FE)}
     replicas = spec.replicas if spec.replicas is not None else 3
     dr = cr.spec.disaster_recovery
@@ -231,7 +228,7 @@ def cn_statefulset(cr: StarRocksCluster, spec: CnSpec, ports: CnPorts) -> Obj:
         {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
         {"name": "FE_SERVICE_NAME", "value": names.access_service(name, names.FE)},
         {"name": "COMPONENT_NAME", "value": names.CN},
-        *_secret_env(cr), *spec.env]
+        *_secret_env(cr, catalog_key=False), *spec.env]
     container: Obj = {
         "name": names.CN, "image": spec.image or "cairn:latest", "command": ["cairn", "cn"],
         "args": ["--conf", f"{names.CN_CONF_DIR}/cn.conf",

@@ -42,7 +42,7 @@ def observe(kube: Kube, cr: StarRocksCluster) -> Observed:
         found = kube.get(resource_path("v1", "ConfigMap", ns, map_name))
         if found is not None:
             observed.config_maps[map_name] = {k: str(v) for k, v in (found.get("data") or {}).items()}
-    for ref in (cr.spec.cluster_credential_secret, cr.spec.catalog_key_secret):
+    for ref in (cr.spec.cairn.credential(), cr.spec.cairn.catalog_key()):
         if ref is not None and ref.name not in observed.secrets:
             secret = kube.get(resource_path("v1", "Secret", ns, ref.name))
             if secret is not None:

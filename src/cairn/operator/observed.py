@@ -34,7 +34,8 @@ class ObservedPod(BaseModel):
 class RestoreReport(BaseModel):
     """What the restored FE reported of its restore (Cairn's extra DR status fields)."""
 
-    snapshot: str = ""
+    snapshot_name: str = ""
+    snapshot_path: str = ""
     journal_id: int = 0
     seconds: float = 0.0
 

@@ -107,8 +107,9 @@ def next_status(cr: StarRocksCluster, status: ClusterStatus, observed: Observed)
         conditions.append(_condition(status, DISASTER_RECOVERY, state, reason,
                                      f"generation {dr.observed_generation}: {dr.phase.value}"
                                      + (f" ({dr.reason})" if dr.reason else ""), observed.now))
-    return ClusterStatus(phase=phase, fe=fe, cn=cn, disaster_recovery=dr, conditions=conditions,
-                         reported_ignored_fields=status.reported_ignored_fields)
+    for condition in conditions:
+        condition.observed_generation = cr.metadata.generation or None
+    return ClusterStatus(phase=phase, fe=fe, cn=cn, disaster_recovery=dr, conditions=conditions)
 
 
 def transition_events(before: ClusterStatus, after: ClusterStatus) -> list[Event]:
@@ -125,9 +126,9 @@ def transition_events(before: ClusterStatus, after: ClusterStatus) -> list[Event
         message = f"disaster recovery generation {new.observed_generation}: {new.phase.value}"
         if new.reason:
             message += f": {new.reason}"
-        if new.reason == REASON_DONE and new.restored_snapshot:
-            message += (f" (snapshot {new.restored_snapshot}, journal id {new.restored_journal_id}, "
-                        f"restored in {new.restore_seconds:.1f} s)")
+        if new.reason == REASON_DONE and new.snapshot_name:
+            message += (f" (snapshot {new.snapshot_name}, journal id {new.journal_id}, "
+                        f"restored in {new.restore_duration_seconds or 0:.1f} s)")
         events.append(Event(kind, "DisasterRecoveryBlocked" if blocked else "DisasterRecovery", message))
     for condition in after.conditions:
         previous = before.condition(condition.type)

@@ -65,8 +65,8 @@ def snapshot_source(cr: StarRocksCluster) -> SnapshotSource | None:
 def missing_secrets(cr: StarRocksCluster, observed: Observed) -> list[str]:
     """The Secrets (or keys of them) the spec names that do not exist: what a pod cannot start without."""
     missing = []
-    for what, ref in (("clusterCredentialSecret", cr.spec.cluster_credential_secret),
-                      ("catalogKeySecret", cr.spec.catalog_key_secret)):
+    for what, ref in (("cairn.clusterCredentialSecret", cr.spec.cairn.credential()),
+                      ("cairn.catalogKeySecret", cr.spec.cairn.catalog_key())):
         if ref is None:
             continue
         keys = observed.secrets.get(ref.name)
@@ -130,7 +130,7 @@ def next_recovery_status(cr: StarRocksCluster, current: DisasterRecoveryStatus |
         report = observed.restore_report
         update: dict[str, object] = {"phase": DrPhase.DONE, "reason": REASON_DONE, "end_timestamp": observed.now}
         if report is not None:
-            update.update(restored_snapshot=report.snapshot, restored_journal_id=report.journal_id,
-                          restore_seconds=report.seconds)
+            update.update(snapshot_name=report.snapshot_name, snapshot_path=report.snapshot_path,
+                          journal_id=report.journal_id, restore_duration_seconds=report.seconds)
         return current.model_copy(update=update)
     return current

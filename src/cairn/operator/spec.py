@@ -2,8 +2,8 @@
 
 Field names are StarRocks' own (camelCase); every other field of StarRocks' schema is accepted and
 kept (`extra="allow"`), so a manifest written for the StarRocks operator validates unchanged. Cairn's
-additions: `disasterRecovery.snapshotPath` / `storageVolumes`, and the two Secrets that hold the
-cluster credential and the catalog key (`clusterCredentialSecret`, `catalogKeySecret`).
+additions (deploy/crd/README.md): `disasterRecovery.snapshotPath` / `storageVolumes`, and
+`spec.cairn` naming the Secrets that hold the cluster credential and the catalog key.
 """
 
 from __future__ import annotations
@@ -45,7 +45,24 @@ class SecretKey(_Model):
     """Cairn: a key of a Secret in the cluster's namespace."""
 
     name: str
-    key: str
+    key: str = ""
+
+
+class CairnSpec(_Model):
+    """`spec.cairn`: the Secrets with the cluster credential (every pod) and the catalog key (FEs)."""
+
+    cluster_credential_secret: SecretKey | None = Field(None, alias="clusterCredentialSecret")
+    catalog_key_secret: SecretKey | None = Field(None, alias="catalogKeySecret")
+
+    def credential(self) -> SecretKey | None:
+        """The cluster credential's Secret and key (default key `cluster-credential`)."""
+        ref = self.cluster_credential_secret
+        return ref.model_copy(update={"key": ref.key or "cluster-credential"}) if ref else None
+
+    def catalog_key(self) -> SecretKey | None:
+        """The catalog key's Secret and key (default key `catalog-key`)."""
+        ref = self.catalog_key_secret
+        return ref.model_copy(update={"key": ref.key or "catalog-key"}) if ref else None
 
 
 class ComponentSpec(_Model):
@@ -69,8 +86,6 @@ class ComponentSpec(_Model):
     startup_probe_failure_seconds: int | None = Field(None, alias="startupProbeFailureSeconds")
     liveness_probe_failure_seconds: int | None = Field(None, alias="livenessProbeFailureSeconds")
     readiness_probe_failure_seconds: int | None = Field(None, alias="readinessProbeFailureSeconds")
-    service_account: str = Field("", alias="serviceAccount")
-    image_pull_secrets: list[dict[str, Any]] = Field(default_factory=list, alias="imagePullSecrets")
 
 
 class FeSpec(ComponentSpec):
@@ -120,8 +135,7 @@ class ClusterSpec(_Model):
     fe: FeSpec | None = Field(None, alias="starRocksFeSpec")
     cn: CnSpec | None = Field(None, alias="starRocksCnSpec")
     disaster_recovery: DisasterRecovery | None = Field(None, alias="disasterRecovery")
-    cluster_credential_secret: SecretKey | None = Field(None, alias="clusterCredentialSecret")
-    catalog_key_secret: SecretKey | None = Field(None, alias="catalogKeySecret")
+    cairn: CairnSpec = Field(default_factory=CairnSpec)
 
 
 class ObjectMeta(_Model):

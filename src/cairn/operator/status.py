@@ -52,16 +52,18 @@ class ComponentStatus(_Model):
 
 
 class DisasterRecoveryStatus(_Model):
-    """`disasterRecoveryStatus`; `restoredSnapshot`, `restoredJournalId` and `restoreSeconds` are Cairn's."""
+    """`disasterRecoveryStatus`; `snapshotName`, `snapshotPath`, `journalId` and
+    `restoreDurationSeconds` are Cairn's (deploy/crd/README.md)."""
 
     phase: DrPhase = DrPhase.TODO
     reason: str = ""
     observed_generation: int = Field(0, alias="observedGeneration")
     start_timestamp: int = Field(0, alias="startTimestamp")
     end_timestamp: int = Field(0, alias="endTimestamp")
-    restored_snapshot: str = Field("", alias="restoredSnapshot")
-    restored_journal_id: int = Field(0, alias="restoredJournalId")
-    restore_seconds: float = Field(0.0, alias="restoreSeconds")
+    snapshot_name: str | None = Field(None, alias="snapshotName")
+    snapshot_path: str | None = Field(None, alias="snapshotPath")
+    journal_id: int | None = Field(None, alias="journalId")
+    restore_duration_seconds: float | None = Field(None, alias="restoreDurationSeconds")
 
 
 class Condition(_Model):
@@ -72,6 +74,7 @@ class Condition(_Model):
     reason: str
     message: str = ""
     last_transition_time: str = Field("", alias="lastTransitionTime")
+    observed_generation: int | None = Field(None, alias="observedGeneration")
 
 
 class ClusterStatus(_Model):
@@ -82,8 +85,6 @@ class ClusterStatus(_Model):
     cn: ComponentStatus | None = Field(None, alias="starRocksCnStatus")
     disaster_recovery: DisasterRecoveryStatus | None = Field(None, alias="disasterRecoveryStatus")
     conditions: list[Condition] = Field(default_factory=list)
-    # Cairn: ignored StarRocks fields already reported in an Event (each is reported once).
-    reported_ignored_fields: list[str] = Field(default_factory=list, alias="reportedIgnoredFields")
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> "ClusterStatus":

@@ -58,7 +58,7 @@ async def _serve(frontend: Frontend, config: FeConfig, ready: "asyncio.Future[No
 
 
 def run_frontend(config: FeConfig, on_ready: Callable[[Frontend], None] | None = None,
-                 restore_from: Path | None = None, helper: str | None = None) -> None:
+                 restore_from: Path | None = None, helper: str | None = None, join: bool = False) -> None:
     """Open the FE described by `config` (first restoring from `restore_from`, a
     cluster_snapshot.yaml; joining through the FE at `helper` on a first start) and serve until a
     stop signal. CairnError at start-up propagates to the
@@ -76,7 +76,7 @@ def run_frontend(config: FeConfig, on_ready: Callable[[Frontend], None] | None =
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, signal.SIG_DFL)
     state.state = "finished"
-    frontend = Frontend.open(config, helper=helper, lead_at_once=restore_from is not None)
+    frontend = Frontend.open(config, helper=helper, lead_at_once=restore_from is not None, join=join)
     try:
         asyncio.run(_run(frontend, config, on_ready, state))
     finally:

@@ -1,0 +1,55 @@
+"""`cairn fe --helper <fe-0> --join`: how Kubernetes pods start. Every FE gets the same arguments;
+the FE whose own address is the helper's opens the cluster, the others have the leader add them as
+followers through the FE peer service, with no SQL typed by a person."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import wait_until
+from fe_cluster import ClusterFe, FeCluster
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[FeCluster]:
+    fes = FeCluster(tmp_path, {"local_storage_path": str(tmp_path / "storage"), "bdbje_heartbeat_timeout_second": "3"})
+    yield fes
+    fes.stop()
+
+
+def _start_as_pod(cluster: FeCluster, fe: ClusterFe, helper: ClusterFe) -> None:
+    cluster.start(fe, args=["--helper", helper.address, "--join"])
+
+
+def _members(cluster: FeCluster, fe: ClusterFe) -> set[str]:
+    return set(cluster.frontends(fe))
+
+
+def test_fes_started_alike_form_one_cluster_and_rejoin_after_a_drop(cluster: FeCluster) -> None:
+    fe0, fe1, fe2 = cluster.new_fe(), cluster.new_fe(), cluster.new_fe()
+    _start_as_pod(cluster, fe0, fe0)  # fe-0 is its own helper: it opens the cluster
+    cluster.sql(fe0, "CREATE DATABASE d", "CREATE TABLE d.t (k INT) DISTRIBUTED BY HASH(k)", "INSERT INTO d.t VALUES (1)")
+    _start_as_pod(cluster, fe1, fe0)
+    _start_as_pod(cluster, fe2, fe0)
+    everyone = {fe0.address, fe1.address, fe2.address}
+    wait_until(lambda: _members(cluster, fe0) == everyone, what="fe-1 and fe-2 to be members")
+    wait_until(lambda: cluster.sql_or_none(fe2, "SELECT k FROM d.t") == [(1,)], what="fe-2 to serve reads")
+    roles = {a: r["Role"] for a, r in cluster.frontends(fe0).items()}
+    assert roles == {fe0.address: "LEADER", fe1.address: "FOLLOWER", fe2.address: "FOLLOWER"}
+
+    # A restarted follower (its disk kept) is already a member: nothing is added twice.
+    cluster.kill(fe1)
+    _start_as_pod(cluster, fe1, fe0)
+    wait_until(lambda: cluster.sql_or_none(fe1, "SELECT k FROM d.t") == [(1,)], what="fe-1 to serve reads again")
+    assert _members(cluster, fe0) == everyone
+
+    # Dropped (a scale-in), then started again with its old disk (a scale-out): it has itself re-added.
+    cluster.kill(fe2)
+    cluster.sql(fe0, f'ALTER SYSTEM DROP FOLLOWER "{fe2.address}"')
+    assert _members(cluster, fe0) == {fe0.address, fe1.address}
+    _start_as_pod(cluster, fe2, fe0)
+    wait_until(lambda: _members(cluster, fe0) == everyone, what="fe-2 to be a member again")
+    wait_until(lambda: cluster.sql_or_none(fe2, "SELECT k FROM d.t") == [(1,)], what="fe-2 to serve reads again")
