@@ -38,7 +38,7 @@ IGNORED_MARK = "Ignored by Cairn:"
 HONOURED_COMPONENT_FIELDS = frozenset({
     "image", "replicas", "configMapInfo", "configMaps", "secrets", "storageVolumes", "limits", "requests",
     "service", "startupProbeFailureSeconds", "livenessProbeFailureSeconds", "readinessProbeFailureSeconds",
-    "nodeSelector", "affinity", "tolerations", "podLabels", "annotations",
+    "nodeSelector", "affinity", "tolerations", "podLabels", "annotations", "serviceAccount", "imagePullSecrets",
 })
 HONOURED_ENV_FIELDS = {"starRocksFeSpec": "feEnvVars", "starRocksCnSpec": "cnEnvVars"}
 
@@ -47,7 +47,7 @@ IGNORED_SUBTREES = {
     "starRocksBeSpec": "Cairn runs shared-data only; its compute nodes are configured in starRocksCnSpec.",
     "starRocksFeProxySpec": "Cairn has no FE proxy; Stream Load goes to <name>-fe-service, whose non-leader "
                             "FEs redirect it to the leader.",
-    "serviceAccount": "deprecated in StarRocks; the pods run with the namespace's default service account.",
+    "serviceAccount": "deprecated in StarRocks; set serviceAccount in starRocksFeSpec / starRocksCnSpec.",
 }
 COMPONENT_FIELD_REASON = "the Cairn operator does not apply this field to the pods it makes."
 NEVER_SET_STATUS = {
@@ -79,13 +79,13 @@ def cairn_spec() -> dict[str, Any]:
         "type": "object",
         "properties": {
             "clusterCredentialSecret": _secret_key_ref(
-                "the cluster credential every FE and CN holds (Cairn's cluster_credential; at least 32 "
-                "characters). The operator mounts it into every FE and CN pod and uses it to add FEs and CNs "
-                "to the cluster", "cluster-credential"),
+                "the cluster credential every FE and CN holds (Cairn's cluster_credential, at least 32 "
+                "characters; the pods get it as CAIRN_CLUSTER_CREDENTIAL). The operator uses it to add FEs and "
+                "CNs to the cluster", "cluster-credential"),
             "catalogKeySecret": _secret_key_ref(
                 "the catalog key (base64 of 32 bytes) that encrypts secrets at rest and authenticates the "
-                "journal (Cairn's catalog_encryption_key). Only FE pods mount it. Disaster recovery needs the "
-                "key the snapshot was written with", "catalog-key"),
+                "journal (Cairn's catalog_encryption_key). Only FE pods get it, as CAIRN_CATALOG_ENCRYPTION_KEY. "
+                "Disaster recovery needs the key the snapshot was written with", "catalog-key"),
         },
     }
 
@@ -102,6 +102,9 @@ def disaster_recovery_extensions() -> dict[str, Any]:
             "Cairn: the snapshot to restore, as cluster_snapshot.yaml's cluster_snapshot_path; a path ending in "
             "/meta means the newest complete snapshot under it. When set, the operator writes "
             "cluster_snapshot.yaml itself and no ConfigMap needs to be mounted."),
+        "storageVolumeName": _string(
+            "Cairn: cluster_snapshot.yaml's storage_volume_name, the volume the snapshot lies on (used with "
+            "snapshotPath); default builtin_storage_volume."),
         "storageVolumes": {
             "description": "Cairn: cluster_snapshot.yaml's storage_volumes (used with snapshotPath): the volumes "
                            "of a cloned snapshot, by name. Each item is free-form: name, type, location, "
@@ -131,7 +134,7 @@ def disaster_recovery_status_extensions() -> dict[str, Any]:
         "journalId": {"description": "Cairn: the FE journal id of the restored snapshot (its FE_JOURNAL_ID).",
                       "type": "integer", "format": "int64"},
         "restoreDurationSeconds": {"description": "Cairn: how long the restore itself took on fe-0, in seconds "
-                                                  "(what endTimestamp - startTimestamp adds is the operator's "
+                                                  "(the rest of endTimestamp - startTimestamp is the operator's "
                                                   "and the pod's start-up).",
                                    "type": "number"},
     }
@@ -154,8 +157,7 @@ def conditions_schema() -> dict[str, Any]:
                            "enum": ["True", "False", "Unknown"]},
                 "observedGeneration": {"description": "The .metadata.generation the condition was set for.",
                                        "type": "integer", "format": "int64"},
-                "lastTransitionTime": {"description": "When the condition last changed status.",
-                                       "type": "string", "format": "date-time"},
+                "lastTransitionTime": _string("When the condition last changed status (RFC 3339)."),
                 "reason": _string("Machine-readable CamelCase reason for the last transition."),
                 "message": _string("Human-readable details about the last transition."),
             },
@@ -198,6 +200,9 @@ def build(upstream: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     spec["cairn"] = cairn_spec()
     status["disasterRecoveryStatus"]["properties"].update(disaster_recovery_status_extensions())
     status["conditions"] = conditions_schema()
+    # kopf keeps its progress and handler results here; a structural schema would prune them.
+    status["kopf"] = {"description": "The operator framework's own bookkeeping.", "type": "object",
+                      "x-kubernetes-preserve-unknown-fields": True}
     status["phase"]["description"] = "The state of the cluster: running, failed or reconciling."
     version["additionalPrinterColumns"].append(
         {"jsonPath": ".status.disasterRecoveryStatus.phase", "name": "DR", "type": "string"})
