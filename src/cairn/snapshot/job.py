@@ -20,10 +20,10 @@ from cairn.catalog.model import CatalogState, SnapshotJob
 from cairn.catalog.snapshot_ops import PutSnapshotJob
 from cairn.catalog.view import CatalogView
 from cairn.config.fe_config import FeConfig
-from cairn.errors import AnalysisError, CairnError
+from cairn.errors import AnalysisError, CairnError, ObjectExistsError
 from cairn.journal.image import CheckpointImage
 from cairn.snapshot.contents import snapshot_contents
-from cairn.snapshot.listing import AUTOMATED_PREFIX
+from cairn.snapshot.listing import ABORTED_MARKER, AUTOMATED_PREFIX, marks_complete
 from cairn.snapshot.manifest import SnapshotManifest, SnapshotVolume
 from cairn.storage.checksum import checksum_bytes
 from cairn.storage.keys import SNAPSHOT_DONE, SNAPSHOT_IMAGE, SNAPSHOT_MANIFEST, ClusterKeys
@@ -32,6 +32,8 @@ from cairn.storage.resolver import StoreResolver
 log = logging.getLogger(__name__)
 
 TERMINAL = {"FINISHED", "EXPIRED", "DELETED", "ERROR"}
+IN_FLIGHT = {"INITIALIZING", "SNAPSHOTING", "UPLOADING"}
+INTERRUPTED = "Snapshot job has been failed because of FE restart or leader change"
 
 
 class SnapshotError(CairnError):
@@ -134,19 +136,25 @@ class SnapshotJobs:
             storage_volumes=[SnapshotVolume.of(v) for v in state.storage_volumes.values()],
             objects=objects, tables=tables, properties=job.properties)
         store.put_if_absent(keys.snapshot_object(job.name, SNAPSHOT_MANIFEST), manifest.to_bytes())
-        store.put_if_absent(keys.snapshot_object(job.name, SNAPSHOT_DONE), b"")
+        try:
+            store.put_if_absent(keys.snapshot_object(job.name, SNAPSHOT_DONE), b"")
+        except ObjectExistsError:
+            self.remove_folder(job)  # what this FE put after the abort; the aborted marker stays
+            raise SnapshotError(f"Cluster snapshot '{job.name}' was settled by a newer leader while this FE "
+                                "uploaded it: this FE no longer leads") from None
 
     # -- retention and removal ------------------------------------------------------------------
 
     def remove_folder(self, job: SnapshotJob) -> None:
-        """Delete the objects of a snapshot's folder (its marker first, so it is never half-listed)."""
+        """Delete the objects of a snapshot's folder (its marker first, so it is never half-listed).
+        An aborted job's marker stays: it keeps a deposed leader from completing the folder later."""
         try:
             store = self.stores(job.storage_volume)
             prefix = self.keys.snapshot_dir(job.name)
-            keys = [info.key for info in store.list(prefix)]
-            done = [k for k in keys if k.endswith(SNAPSHOT_DONE)]
-            store.delete_many(done)
-            store.delete_many([k for k in keys if k not in done])
+            infos = list(store.list(prefix))
+            done = [i.key for i in infos if i.key.endswith(SNAPSHOT_DONE)]
+            store.delete_many([i.key for i in infos if i.key in done and marks_complete(i)])
+            store.delete_many([i.key for i in infos if i.key not in done])
         except CairnError as exc:
             log.warning("could not remove the folder of snapshot %s: %s", job.name, exc)
 
@@ -170,26 +178,47 @@ class SnapshotJobs:
         incomplete folder is removed. A FINISHED job whose marker is gone (a restore brought back a
         catalog from before the snapshot was retired) becomes DELETED: it is never listed again."""
         for job in list(self.catalog.state.snapshot_jobs.values()):
-            if job.state == "FINISHED" and not self.stores(job.storage_volume).exists(
-                    self.keys.snapshot_object(job.name, SNAPSHOT_DONE)):
+            if job.state == "FINISHED" and not marks_complete(self.stores(job.storage_volume).head(
+                    self.keys.snapshot_object(job.name, SNAPSHOT_DONE))):
                 log.warning("cluster snapshot %s is gone from storage (retired after the restored point): "
                             "it is no longer listed", job.name)
                 self._put(job, state="DELETED")
                 continue
-            if job.state in {"INITIALIZING", "SNAPSHOTING", "UPLOADING"}:
-                store = self.stores(job.storage_volume)
-                manifest_key = self.keys.snapshot_object(job.name, SNAPSHOT_MANIFEST)
-                if store.exists(self.keys.snapshot_object(job.name, SNAPSHOT_DONE)):
-                    manifest = SnapshotManifest.from_bytes(store.get(manifest_key), manifest_key)
-                    self._put(job, state="FINISHED", fe_journal_id=manifest.fe_journal_id,
-                              finished_at=job.finished_at or time.time())
-                    continue
-                failed = self._put(job, state="ERROR", finished_at=time.time(),
-                                   error="Snapshot job has been failed because of FE restart or leader change")
-                self.remove_folder(failed)
+            if job.state in IN_FLIGHT:
+                self._settle_interrupted(job)
             elif job.state == "EXPIRED":
                 self.remove_folder(job)
                 self._put(job, state="DELETED")
+
+    def settle_cut_off(self) -> None:
+        """Settle the jobs in flight while this FE takes none (so they are a previous leader's): the
+        leader settles them when it takes the lead, and again here when that failed (the store did not
+        answer then), so that no job stays in flight for ever."""
+        if not self._lock.acquire(blocking=False):
+            return  # a job of this FE's is running
+        try:
+            for job in list(self.catalog.state.snapshot_jobs.values()):
+                if job.state in IN_FLIGHT and self.committer.is_leader:
+                    self._settle_interrupted(job)
+        finally:
+            self._lock.release()
+
+    def _settle_interrupted(self, job: SnapshotJob) -> None:
+        """FINISHED when its uploader completed the folder; otherwise abort it (the aborted marker
+        keeps that uploader, if it still runs, from completing it later) and fail it."""
+        store = self.stores(job.storage_volume)
+        done_key = self.keys.snapshot_object(job.name, SNAPSHOT_DONE)
+        try:
+            store.put_if_absent(done_key, ABORTED_MARKER)
+        except ObjectExistsError:
+            if marks_complete(store.head(done_key)):
+                manifest_key = self.keys.snapshot_object(job.name, SNAPSHOT_MANIFEST)
+                manifest = SnapshotManifest.from_bytes(store.get(manifest_key), manifest_key)
+                self._put(job, state="FINISHED", fe_journal_id=manifest.fe_journal_id,
+                          finished_at=job.finished_at or time.time())
+                return
+        failed = self._put(job, state="ERROR", finished_at=time.time(), error=INTERRUPTED)
+        self.remove_folder(failed)
 
     def expire_manual(self) -> None:
         """Retire manual snapshots whose `retention` property has run out."""
@@ -220,6 +249,7 @@ class SnapshotJobs:
         """The scheduler's tick: expire what ran out, then take an automated snapshot if one is due."""
         if not self.committer.is_leader:
             return
+        self.settle_cut_off()
         self.expire_manual()
         if self.due():
             volume = self.catalog.state.automated_snapshots.storage_volume

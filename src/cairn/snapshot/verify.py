@@ -15,6 +15,7 @@ from cairn.errors import CairnError, ObjectNotFoundError
 from cairn.journal.image import CheckpointImage
 from cairn.lake.manifest import PartitionManifest, Rowset
 from cairn.snapshot.contents import table_checksum
+from cairn.snapshot.listing import marks_complete
 from cairn.snapshot.manifest import SnapshotManifest
 from cairn.storage.checksum import checksum_bytes
 from cairn.storage.keys import SNAPSHOT_DONE, SNAPSHOT_MANIFEST, ClusterKeys
@@ -38,8 +39,9 @@ class VerifyReport:
 
 def read_manifest(store: ObjectStore, keys: ClusterKeys, name: str) -> SnapshotManifest:
     """The manifest of a complete snapshot; CairnError when the snapshot is missing or incomplete."""
-    if not store.exists(keys.snapshot_object(name, SNAPSHOT_DONE)):
-        raise CairnError(f"cluster snapshot '{name}' is incomplete or missing: no {SNAPSHOT_DONE} marker "
+    if not marks_complete(store.head(keys.snapshot_object(name, SNAPSHOT_DONE))):
+        raise CairnError(f"cluster snapshot '{name}' is incomplete or missing: no {SNAPSHOT_DONE} marker of a "
+                         "completed snapshot "
                          f"under {store.description}/{keys.snapshot_dir(name)}")
     key = keys.snapshot_object(name, SNAPSHOT_MANIFEST)
     return SnapshotManifest.from_bytes(store.get(key), key)
