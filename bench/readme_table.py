@@ -115,9 +115,34 @@ def _journal(r: dict[str, Any]) -> list[Row]:
             for run in r["runs"]]
 
 
+def _ha(r: dict[str, Any]) -> list[Row]:
+    fail, lag, reads = r["failover"], r["replay_lag"], r["reads"]["runs"]
+    timeout = fail["heartbeat_timeout_seconds"]
+    cores = " / ".join(f"{sum(run['cores_busy']['fes'].values()):.2f}" for run in reads)
+    return [
+        (f"failover: `kill -9` of the leader of {r['fes']} FEs → first INSERT acknowledged by the new leader, "
+         f"{len(fail['runs'])} runs",
+         f"median {fail['median_seconds']:.1f} s, worst {fail['worst_seconds']:.1f} s",
+         f"`bdbje_heartbeat_timeout_second`: {timeout:g} s",
+         f"{fail['ratio']:.2f} (median / timeout), worst {fail['worst_ratio']:.2f}",
+         f"worst {_met(fail['worst_ratio'], fail['goal'])}, i.e. ≤ {2 * timeout:g} s"),
+        (f"follower replay lag, one client's single-row INSERTs on the leader at half the maximum rate "
+         f"({lag['steady_commits_per_second']:g} of {lag['max_commits_per_second']:g} commits/s) for "
+         f"{lag['steady_seconds']:g} s",
+         f"median {lag['lag_ms_median']:.0f} ms, p99 {lag['lag_ms_p99']:.0f} ms "
+         f"({lag['lag_entries_median']:g} / {lag['lag_entries_p99']:g} entries)",
+         f"replay poll interval: {lag['replay_seconds'] * 1e3:.0f} ms", f"{lag['ratio']:.2f} (median / interval)",
+         "—"),
+        (f"point queries, {r['reads']['threads']} clients over 1 / 2 / 3 FEs",
+         " / ".join(f"{run['queries_per_second']:.0f}" for run in reads) + f" q/s (FEs busy {cores} cores)",
+         f"1 FE: {reads[0]['queries_per_second']:.0f} q/s",
+         " / ".join(f"{run['ratio']:.2f}" for run in reads), "— (CPU-bound on 2 shared cores)"),
+    ]
+
+
 BUILDERS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "load_query": _load_query, "serving": _serving, "snapshot": _snapshot, "restore": _restore,
-    "compute": _compute, "vacuum": _vacuum, "journal": _journal,
+    "compute": _compute, "vacuum": _vacuum, "journal": _journal, "ha": _ha,
 }
 
 

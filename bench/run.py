@@ -12,6 +12,7 @@ import json
 
 from bench import (
     bench_compute,
+    bench_ha,
     bench_journal,
     bench_load_query,
     bench_restore,
@@ -34,9 +35,14 @@ def main() -> None:
     parser.add_argument("--rto-mb", type=int, nargs="+", default=[10, 5000],
                         help="data sizes for the recovery-time benchmark, in MB")
     parser.add_argument("--compute-rows", type=int, default=4_000_000, help="rows for the compute-node benchmark")
+    parser.add_argument("--failover-runs", type=int, default=10, help="leader kills for the failover benchmark")
+    parser.add_argument("--commit-seconds", type=float, default=10.0,
+                        help="HA: seconds of back-to-back commits that measure the maximum commit rate")
+    parser.add_argument("--lag-seconds", type=float, default=30.0,
+                        help="HA: seconds of commits at half that rate while the follower's lag is sampled")
     parser.add_argument("--table-only", action="store_true",
                         help="run nothing; write README's table from bench/results/*.json")
-    parser.add_argument("--only", choices=["load_query", "serving", "snapshot", "restore", "compute", "vacuum", "journal"],
+    parser.add_argument("--only", choices=["load_query", "serving", "snapshot", "restore", "compute", "vacuum", "journal", "ha"],
                         help="run one benchmark")
     args = parser.parse_args()
     if args.table_only:
@@ -57,6 +63,8 @@ def main() -> None:
         results["vacuum"] = bench_vacuum.run()
     if args.only in (None, "journal"):
         results["journal"] = bench_journal.run()
+    if args.only in (None, "ha"):
+        results["ha"] = bench_ha.run(args.failover_runs, args.commit_seconds, args.lag_seconds, args.seconds)
     print(json.dumps(results, indent=2))
     readme_table.write_readme()
 
