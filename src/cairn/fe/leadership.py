@@ -176,9 +176,9 @@ class Leadership:
                 if not self.committer.confirm_leadership():
                     self._stepped_down()
                 return
-            if self._leader_alive():
-                self._leader_heard_at = time.monotonic()
-                return
+            heard = self._leader_last_heard()
+            if heard is not None:
+                self._leader_heard_at = max(self._leader_heard_at, heard)
             if self.role is FrontendRole.OBSERVER or self.excluded or self._needs_reload:
                 return
             silent = time.monotonic() - self._leader_heard_at
@@ -202,14 +202,17 @@ class Leadership:
         for future in [self._pool.submit(beat, address) for address in others]:
             future.result()
 
-    def _leader_alive(self) -> bool:
-        """True when the leader the log names, or any FE with at least its epoch, said it leads."""
+    def _leader_last_heard(self) -> float | None:
+        """When (on this FE's monotonic clock) a heartbeat last succeeded with the leader the log names,
+        or with any FE of at least its epoch that said it leads; None when none did within the timeout.
+        The silence before an election counts from that heartbeat, not from when it expired."""
         state = self.committer.catalog.state
+        times = []
         for node in self.membership.nodes():
-            status = self.membership.heard(node.address)
-            if status is not None and status.role is FrontendRole.LEADER and status.epoch >= state.epoch:
-                return True
-        return False
+            heard = self.membership.heard_with_time(node.address)
+            if heard is not None and heard[0].role is FrontendRole.LEADER and heard[0].epoch >= state.epoch:
+                times.append(heard[1])
+        return max(times, default=None)
 
     def leader_address(self) -> str:
         """Where the leader is, as far as this FE knows: an FE heard saying it leads (the newest epoch

@@ -69,11 +69,17 @@ class Membership:
 
     def heard(self, address: str) -> FrontendStatus | None:
         """The newest status `address` sent, if it is alive."""
+        found = self.heard_with_time(address)
+        return None if found is None else found[0]
+
+    def heard_with_time(self, address: str) -> tuple[FrontendStatus, float] | None:
+        """`heard`, with the monotonic time of the heartbeat that brought that status."""
         with self._lock:
             heard = self._heard.get(address)
-            if heard is None or heard.monotonic is None or time.monotonic() - heard.monotonic > self.timeout:
+            if heard is None or heard.status is None or heard.monotonic is None \
+                    or time.monotonic() - heard.monotonic > self.timeout:
                 return None
-            return heard.status
+            return heard.status, heard.monotonic
 
     def seconds_since_heard(self, address: str) -> float | None:
         """Seconds since the last successful heartbeat with `address` (None: never)."""
