@@ -113,6 +113,9 @@ def test_stale_fes_rejoin_a_cluster_restored_on_fe0(cluster: FeCluster) -> None:
         cluster.start(fe, helper=fe0)  # as Kubernetes starts them: same args, --helper included
     for fe in (fe0, fe1, fe2):
         wait_until(lambda fe=fe: _serving(cluster, fe, fe0, 3), what=f"{fe.address} to serve the restored cluster")
+    # The yaml's FEs are named as StarRocks names an added FE: <host>_<edit_log_port>_<ms>.
+    names = {address: row["Name"] for address, row in cluster.frontends(fe1).items()}
+    assert all(str(names[fe.address]).startswith(f"127.0.0.1_{fe.edit_log_port}_") for fe in (fe0, fe1, fe2))
     # Writes through a follower reach the restored cluster's leader.
     cluster.sql(fe2, "INSERT INTO quickstart.source_wiki_edit (event_time, user) VALUES ('2015-09-12 14:00:00', 'new')")
     for fe in (fe0, fe1, fe2):

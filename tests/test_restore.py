@@ -125,6 +125,8 @@ def test_in_place_restore_fences_the_old_fe(fe_conf_values: dict[str, str], tmp_
     ("cluster_snapshot:\n  cluster_snapshot_path: {root}/{cluster}/meta/image/cut\n", "incomplete"),
     ("cluster_snapshot:\n  cluster_snapshot_path: {root}/{cluster}/meta\n  storage_volume_name: other\n"
      "storage_volumes:\n  - name: builtin_storage_volume\n    type: LOCAL\n    location: /tmp\n", "other"),
+    ("cluster_snapshot:\n  cluster_snapshot_path: {root}/{cluster}/meta\nfrontends:\n  - host: fe-1\n"
+     "  - host: fe-1\n    edit_log_port: 9010\n    type: observer\n", "lists fe-1:9010 more than once"),
     ("cluster_snapshot:\n  cluster_snapshot_path: {root}/{cluster}/meta\n  restore_to:\n    journal_id: 3\n",
      "cluster_snapshot_pitr_window_seconds"),
 ])
@@ -356,6 +358,9 @@ def test_frontends_and_compute_nodes_follow_starrocks_semantics(tmp_path: Path) 
         ("frontends:\n  - host: fe-1.example\n    type: observer\ncompute_nodes:\n  - host: cn-0.example\n",
          [("fe-1.example", 9010, "observer")], [("cn-0.example", 9050)]),
         ("frontends: []\ncompute_nodes: []\n", [], []),
+        # Listed itself (StarRocks says to leave it out), the restoring FE still leads: it is a follower.
+        ("frontends:\n  - host: 127.0.0.1\n    type: observer\n  - host: fe-2.example\n    edit_log_port: 9020\n",
+         [("fe-2.example", 9020, "follower")], []),
     ]
     for number, (nodes, frontends, compute_nodes) in enumerate(cases):
         config = load_config(None, **dict(values, meta_dir=str(tmp_path / f"m{number}")))

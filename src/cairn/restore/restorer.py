@@ -56,8 +56,8 @@ def _apply_yaml(state: CatalogState, spec: ClusterSnapshotYaml, config: FeConfig
                            for f in spec.frontends]
     restoring = FrontendNode(host=config.frontend_address, edit_log_port=config.edit_log_port,
                              name=f"{config.frontend_address}_{config.edit_log_port}_{added_ms}")
-    if all(f.address != restoring.address for f in state.frontends):
-        state.frontends.append(restoring)
+    # The restoring FE leads the restored cluster, so it is a follower even if the yaml lists it as an observer.
+    state.frontends = [f for f in state.frontends if f.address != restoring.address] + [restoring]
     state.leader = state.leader_address = ""
     if spec.compute_nodes is not None:
         state.compute_nodes = [ComputeNode(**c.model_dump()) for c in spec.compute_nodes]

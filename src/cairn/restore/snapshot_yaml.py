@@ -103,6 +103,10 @@ def read_snapshot_yaml(path: str | Path) -> ClusterSnapshotYaml:
         key = ".".join(str(p) for p in first["loc"])
         message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
         raise ConfigError(f"{file}: '{key}': {message}") from None
+    listed = [f"{f.host}:{f.edit_log_port}" for f in parsed.frontends or []]
+    twice = sorted({address for address in listed if listed.count(address) > 1})
+    if twice:
+        raise ConfigError(f"{file}: 'frontends' lists {twice[0]} more than once")
     section = parsed.cluster_snapshot
     if section and section.storage_volume_name and parsed.storage_volumes is not None and \
             parsed.volume(section.storage_volume_name) is None:
