@@ -205,12 +205,15 @@ class Leadership:
     def _leader_last_heard(self) -> float | None:
         """When (on this FE's monotonic clock) a heartbeat last succeeded with the leader the log names,
         or with any FE of at least its epoch that said it leads; None when none did within the timeout.
-        The silence before an election counts from that heartbeat, not from when it expired."""
-        state = self.committer.catalog.state
+        The silence before an election counts from that heartbeat, not from when it expired. Epochs
+        count within one incarnation: an FE still leading the incarnation a restore superseded (until
+        it learns so) leads nothing here, whatever its epoch."""
+        mine = (self.committer.position.incarnation, self.committer.catalog.state.epoch)
         times = []
         for node in self.membership.nodes():
             heard = self.membership.heard_with_time(node.address)
-            if heard is not None and heard[0].role is FrontendRole.LEADER and heard[0].epoch >= state.epoch:
+            if heard is not None and heard[0].role is FrontendRole.LEADER and (
+                    heard[0].incarnation, heard[0].epoch) >= mine:
                 times.append(heard[1])
         return max(times, default=None)
 
