@@ -53,8 +53,9 @@ class CnProcess:
 
 
 def start_cn(workdir: Path, values: dict[str, str] | None = None, name: str = "cn",
-             ports: tuple[int, int, int] | None = None) -> CnProcess:
-    """Write cn.conf (fresh ports unless `ports` = heartbeat, thrift, webserver), start `cairn cn`, wait."""
+             ports: tuple[int, int, int] | None = None, args: list[str] | None = None) -> CnProcess:
+    """Write cn.conf (fresh ports unless `ports` = heartbeat, thrift, webserver), start `cairn cn`
+    (with `args`), wait."""
     heartbeat, thrift, web = ports or (free_port(), free_port(), free_port())
     root = workdir / name
     root.mkdir(parents=True, exist_ok=True)
@@ -63,7 +64,7 @@ def start_cn(workdir: Path, values: dict[str, str] | None = None, name: str = "c
         "brpc_port": str(free_port()), "storage_root_path": str(root / "storage"),
         "cluster_credential": CLUSTER_CREDENTIAL, **(values or {})})
     log = root / "cn.log"
-    proc = subprocess.Popen([*CAIRN, "cn", "--conf", str(conf)], stdout=log.open("a"), stderr=subprocess.STDOUT,
+    proc = subprocess.Popen([*CAIRN, "cn", "--conf", str(conf), *(args or [])], stdout=log.open("a"), stderr=subprocess.STDOUT,
                             cwd=root)
     try:
         wait_for_port(heartbeat, timeout=60)

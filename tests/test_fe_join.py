@@ -1,6 +1,7 @@
-"""`cairn fe --helper <fe-0> --join`: how Kubernetes pods start. Every FE gets the same arguments;
-the FE whose own address is the helper's opens the cluster, the others have the leader add them as
-followers through the FE peer service, with no SQL typed by a person."""
+"""`cairn fe --helper <fe-0> --join` and `cairn cn --join <fe>`: how Kubernetes pods start. Every FE
+gets the same arguments; the FE whose own address is the helper's opens the cluster, the others
+have the leader add them as followers through the FE peer service, and compute nodes register
+themselves with the cluster credential, with no SQL typed by a person."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_until
+from cn_process import start_cn
+from conftest import CLUSTER_CREDENTIAL, wait_until
 from fe_cluster import ClusterFe, FeCluster
 
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[FeCluster]:
-    fes = FeCluster(tmp_path, {"local_storage_path": str(tmp_path / "storage"), "bdbje_heartbeat_timeout_second": "3"})
+    fes = FeCluster(tmp_path, {"local_storage_path": str(tmp_path / "storage"), "bdbje_heartbeat_timeout_second": "3",
+                               "cluster_credential": CLUSTER_CREDENTIAL})
     yield fes
     fes.stop()
 
@@ -53,3 +56,31 @@ def test_fes_started_alike_form_one_cluster_and_rejoin_after_a_drop(cluster: FeC
     _start_as_pod(cluster, fe2, fe0)
     wait_until(lambda: _members(cluster, fe0) == everyone, what="fe-2 to be a member again")
     wait_until(lambda: cluster.sql_or_none(fe2, "SELECT k FROM d.t") == [(1,)], what="fe-2 to serve reads again")
+
+
+def test_compute_nodes_register_themselves_through_any_fe(cluster: FeCluster, tmp_path: Path) -> None:
+    fe0, fe1 = cluster.new_fe(), cluster.new_fe()
+    _start_as_pod(cluster, fe0, fe0)
+    _start_as_pod(cluster, fe1, fe0)
+    wait_until(lambda: _members(cluster, fe0) == {fe0.address, fe1.address}, what="fe-1 to be a member")
+    # Through a follower, which forwards the registration to the leader.
+    node = start_cn(tmp_path, name="cn0", args=["--join", fe1.address])
+    stranger = start_cn(tmp_path, {"cluster_credential": "x" * 40}, name="cn1", args=["--join", fe0.address])
+    try:
+        def alive() -> dict[str, str]:
+            rows = cluster.sql(fe0, "SHOW COMPUTE NODES")
+            return {f"{r[1]}:{r[2]}": str(r[8]) for r in rows}
+
+        wait_until(lambda: alive().get(node.address) == "true", what="the compute node to be registered and alive")
+        wait_until(lambda: "wrong value for the cluster credential" in stranger.log.read_text(),
+                   what="the node with a wrong credential to be refused")
+        assert stranger.address not in alive()
+        # A restarted node is already registered: nothing is added twice.
+        node.stop()
+        node = start_cn(tmp_path, name="cn0b", args=["--join", fe0.address],
+                        ports=(node.heartbeat_port, int(node.data_location.rsplit(":", 1)[1]), node.webserver_port))
+        wait_until(lambda: "already registered" in node.log.read_text(), what="the restarted node to ask again")
+        assert list(alive()).count(node.address) == 1
+    finally:
+        node.stop()
+        stranger.stop()

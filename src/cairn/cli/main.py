@@ -81,12 +81,19 @@ def fe(
 @app.command()
 def cn(
     conf: Annotated[Optional[Path], typer.Option("--conf", help="cn.conf to read (StarRocks keys)")] = None,
+    host: Annotated[Optional[str], typer.Option(
+        "--host", help="this node's host name or address (cn.conf host), e.g. its pod's stable name")] = None,
+    join: Annotated[Optional[str], typer.Option(
+        "--join", help="host:edit_log_port of an FE: register this node through it (with the cluster credential) "
+                       "once serving, retrying until an FE answers")] = None,
 ) -> None:
     """Start a compute node: Arrow Flight data service on thrift_port, heartbeats on heartbeat_service_port."""
     try:
         config = CnConfig.load(conf)
+        if host:
+            config = config.model_copy(update={"host": host})
         configure_logging(config.sys_log_level)
-        run_compute_node(config)
+        run_compute_node(config, join=join)
     except CairnError as exc:
         _fail(exc)
 

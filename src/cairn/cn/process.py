@@ -6,6 +6,7 @@ import logging
 import signal
 import threading
 
+from cairn.cn.registration import register_in_background
 from cairn.cn.service import ComputeService
 from cairn.cn.status_server import NodeStatusServer
 from cairn.config.cn_config import CnConfig
@@ -40,13 +41,16 @@ class ComputeNode:
         self.service.shutdown()
 
 
-def run_compute_node(config: CnConfig) -> None:
-    """Serve until SIGTERM or SIGINT."""
+def run_compute_node(config: CnConfig, join: str | None = None) -> None:
+    """Serve until SIGTERM or SIGINT; with `join` (an FE's host:edit_log_port), register this node
+    through it once serving."""
     config.report_keys()
     node = ComputeNode(config)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    if join:
+        register_in_background(config, join, stop)
     stop.wait()
     log.info("CN stopping")
     node.close()

@@ -23,6 +23,7 @@ from cairn.errors import CommitOutcomeUnknownError, PeerUnavailableError
 from cairn.fe.peers import (
     PEER_TOKEN_HEADER,
     ClusterInfo,
+    ComputeNodeJoinRequest,
     ForwardRequest,
     ForwardResponse,
     FrontendStatus,
@@ -60,6 +61,10 @@ class PeerClient:
     def join(self, address: str, request: JoinRequest) -> JoinResponse:
         """Ask the leader at `address` to list the FE `request` names as a member."""
         return self._call(address, "POST", "/fe/join", request, JoinResponse, self.timeout, forwarded=False)
+
+    def join_compute_node(self, address: str, request: ComputeNodeJoinRequest) -> JoinResponse:
+        """Register the compute node `request` names on the leader at `address` (forwarded by a follower)."""
+        return self._call(address, "POST", "/cn/join", request, JoinResponse, self.timeout, forwarded=False)
 
     def forward(self, address: str, request: ForwardRequest, timeout: float | None = None) -> ForwardResponse:
         """Run `request` on the leader at `address`. A statement that failed there is an answer (its

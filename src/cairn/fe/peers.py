@@ -77,6 +77,19 @@ class JoinRequest(BaseModel):
     type: Literal["follower", "observer"] = "follower"
 
 
+class ComputeNodeJoinRequest(BaseModel):
+    """A starting compute node asks to be registered (`cairn cn --join`). It proves itself with the
+    cluster credential alone: a compute node never holds the catalog key."""
+
+    host: str
+    heartbeat_service_port: int
+
+    @property
+    def address(self) -> str:
+        """`host:heartbeat_service_port`, the node's identity in the catalog."""
+        return f"{self.host}:{self.heartbeat_service_port}"
+
+
 class JoinResponse(BaseModel):
     """The leader's answer: `added` False when the FE was already a member."""
 

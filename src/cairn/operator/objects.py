@@ -214,8 +214,8 @@ def fe_statefulset(cr: StarRocksCluster, spec: FeSpec, ports: FePorts, status: C
     return sts
 
 
-def cn_statefulset(cr: StarRocksCluster, spec: CnSpec, ports: CnPorts) -> Obj:
-    """`<name>-cn`: compute nodes that register themselves through an FE when they start."""
+def cn_statefulset(cr: StarRocksCluster, spec: CnSpec, ports: CnPorts, fe: FePorts) -> Obj:
+    """`<name>-cn`: compute nodes that register themselves through fe-0's peer service when they start."""
     name = cr.metadata.name
     conf_map, conf_key = _conf_source(cr, spec, names.CN, "cn.conf")
     user_volumes, user_mounts = _user_mounts(spec)
@@ -232,7 +232,8 @@ def cn_statefulset(cr: StarRocksCluster, spec: CnSpec, ports: CnPorts) -> Obj:
     container: Obj = {
         "name": names.CN, "image": spec.image or "cairn:latest", "command": ["cairn", "cn"],
         "args": ["--conf", f"{names.CN_CONF_DIR}/cn.conf",
-                 "--host", f"$(POD_NAME).{names.search_service(name, names.CN)}"],
+                 "--host", f"$(POD_NAME).{names.search_service(name, names.CN)}",
+                 "--join", f"{names.pod_host(name, names.FE, 0)}:{fe.edit_log_port}"],
         "env": env,
         "ports": [{"name": "thrift-port", "containerPort": ports.thrift_port},
                   {"name": "webserver-port", "containerPort": ports.webserver_port},
@@ -344,5 +345,5 @@ def desired_objects(cr: StarRocksCluster, status: ClusterStatus, observed: Obser
                          ("thrift-port", cn.thrift_port), ("brpc-port", cn.brpc_port)]
         objects.append(_service(cr, names.search_service(name, names.CN), names.CN, cn_ports_list, True, {}))
         if not recovering:
-            objects.append(cn_statefulset(cr, cn_spec, cn))
+            objects.append(cn_statefulset(cr, cn_spec, cn, fe))
     return objects

@@ -3,7 +3,9 @@
 - `POST /fe/heartbeat`: the caller's `FrontendStatus` in, this FE's out (both recorded as alive);
 - `GET /fe/cluster`: the `ClusterInfo` a starting FE given this one as its helper needs;
 - `POST /fe/forward`: a `ForwardRequest` a non-leader forwards, run here as its original user;
-- `POST /fe/join`: a `JoinRequest` from a starting FE (`cairn fe --join`) that the leader lists as a member.
+- `POST /fe/join`: a `JoinRequest` from a starting FE (`cairn fe --join`) that the leader lists as a member;
+- `POST /cn/join`: a `ComputeNodeJoinRequest` from a starting compute node (`cairn cn --join`), admitted
+  with the cluster credential alone, registered by the leader (a follower forwards it).
 
 Every call must carry the peer token of this FE's cluster (only FEs hold the catalog key it is
 derived from) and, when a cluster credential is configured, that credential too: a compute node,
@@ -25,16 +27,17 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from cairn.catalog.catalog import Catalog
-from cairn.catalog.model import FrontendNode
-from cairn.catalog.node_ops import AddFrontend
+from cairn.catalog.model import ComputeNode, FrontendNode
+from cairn.catalog.node_ops import AddComputeNodes, AddFrontend
 from cairn.config.cluster_credential import CREDENTIAL_HEADER, matches
 from cairn.config.cluster_tls import server_context
 from cairn.config.fe_config import FeConfig
-from cairn.errors import CairnError, ConfigError
+from cairn.errors import CairnError, ConfigError, PeerUnavailableError
 from cairn.fe.frontend import Frontend
 from cairn.fe.peers import (
     PEER_TOKEN_HEADER,
     ClusterInfo,
+    ComputeNodeJoinRequest,
     ForwardRequest,
     FrontendStatus,
     JoinRequest,
@@ -133,10 +136,20 @@ class PeerService:
                     return
 
             def _admitted(self) -> bool:
-                """True when the call proves it comes from an FE of this cluster; otherwise the
-                refusal is answered (and logged, never with what was presented)."""
+                """True when the call proves it comes from an FE of this cluster (or, for
+                `/cn/join`, from a holder of the cluster credential); otherwise the refusal is
+                answered (and logged, never with what was presented)."""
                 token = self.headers.get(PEER_TOKEN_HEADER)
-                if not is_peer_token(cluster_id, token):
+                if self.command == "POST" and self.path == "/cn/join" and not token:
+                    presented = self.headers.get(CREDENTIAL_HEADER)
+                    if credential is None:
+                        why = "registers a compute node, which needs a cluster credential and this FE has none"
+                    elif not matches(credential, presented):
+                        why = "carries a wrong value for the cluster credential" if presented \
+                            else "does not carry the cluster credential"
+                    else:
+                        return True
+                elif not is_peer_token(cluster_id, token):
                     why = "carries a wrong FE peer token" if token else "carries no FE peer token"
                 elif credential is not None and not matches(credential, self.headers.get(CREDENTIAL_HEADER)):
                     presented = self.headers.get(CREDENTIAL_HEADER)
@@ -186,6 +199,37 @@ class PeerService:
                     log.info("added FE %s as a %s at its own request", address, request.type)
                 self._answer(JoinResponse(added=added, leader_address=frontend.address))
 
+            def _join_compute_node(self, request: ComputeNodeJoinRequest) -> None:
+                """Register a compute node: on the leader, or forwarded to it by a follower."""
+                if not frontend.is_leader:
+                    leader = frontend.catalog.state.leader_address
+                    if not leader:
+                        self._fail(503, "No leader is known yet; try again")
+                        return
+                    try:
+                        self._answer(frontend.peer_client.join_compute_node(leader, request))
+                    except PeerUnavailableError as exc:
+                        self._fail(503, exc.message)
+                    return
+                address = request.address
+
+                def build(catalog: Catalog) -> AddComputeNodes | None:
+                    if any(n.address == address for n in catalog.state.compute_nodes):
+                        return None
+                    (node_id,) = catalog.allocate_ids(1)
+                    return AddComputeNodes(nodes=[ComputeNode(host=request.host, id=node_id,
+                                                              heartbeat_service_port=request.heartbeat_service_port)])
+
+                try:
+                    added = frontend.commit_if(build) is not None
+                except CairnError as exc:
+                    self._fail(503, f"Could not add compute node {address}: {exc}")
+                    return
+                if added:
+                    log.info("added compute node %s at its own request", address)
+                    frontend.compute_nodes.heartbeat_all()
+                self._answer(JoinResponse(added=added, leader_address=frontend.address))
+
             def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
                 if not self._admitted():
                     return
@@ -211,6 +255,10 @@ class PeerService:
                     join = self._read(JoinRequest)
                     if join is not None:
                         self._join(join)
+                elif self.path == "/cn/join":
+                    node = self._read(ComputeNodeJoinRequest)
+                    if node is not None:
+                        self._join_compute_node(node)
                 elif self.path == "/fe/forward":
                     request = self._read(ForwardRequest)
                     if request is not None:
