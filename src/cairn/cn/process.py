@@ -22,7 +22,7 @@ class ComputeNode:
         self.config = config
         try:
             scheme = "grpc+tls" if config.tls else "grpc"
-            self.service = ComputeService(config, f"{scheme}://{config.host}:{config.thrift_port}")
+            self.service = ComputeService(config, f"{scheme}://{config.bind_address}:{config.thrift_port}")
         except OSError as exc:
             raise ConfigError(f"cannot serve on {config.host}:{config.thrift_port} (thrift_port): {exc}") from None
         self._flight = threading.Thread(target=self.service.serve, name="cn-flight", daemon=True)

@@ -90,7 +90,7 @@ class NodeStatusServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        host = service.config.host
+        host = service.config.bind_address
         self.servers = [ThreadingHTTPServer((host, port), Handler)
                         for port in (service.config.heartbeat_service_port, service.config.webserver_port)]
         if service.config.tls:

@@ -28,6 +28,7 @@ from cairn.compute.requests import NodeReport
 from cairn.config.cluster_credential import CREDENTIAL_ENV, CREDENTIAL_HEADER, header_value
 from cairn.config.cluster_tls import client_context, read_pem
 from cairn.config.fe_config import FeConfig
+from cairn.config.hosts import resolve_host, urlopen
 from cairn.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,9 @@ class NodeState:
         return self.node.address
 
     def data_location(self, tls: bool) -> str:
+        """Where the node's Flight data service listens, its host resolved through `CAIRN_HOSTS`."""
         assert self.report is not None
-        return f"{'grpc+tls' if tls else 'grpc'}://{self.node.host}:{self.report.thrift_port}"
+        return f"{'grpc+tls' if tls else 'grpc'}://{resolve_host(self.node.host)}:{self.report.thrift_port}"
 
 
 def _score(address: str, item: int) -> int:
@@ -102,7 +104,7 @@ class ComputeNodeRegistry:
         url = f"{scheme}://{state.node.host}:{state.node.heartbeat_service_port}/heartbeat"
         try:
             request = urllib.request.Request(url, headers={CREDENTIAL_HEADER: header_value(self._credential())})
-            with urllib.request.urlopen(request, timeout=config.heartbeat_timeout_second, context=context) as answer:
+            with urlopen(request, timeout=config.heartbeat_timeout_second, context=context) as answer:
                 report = NodeReport.model_validate(json.loads(answer.read()))
         except (OSError, ValueError, urllib.error.URLError, ConfigError) as exc:
             reason = "the node refused this FE's cluster credential" \
@@ -176,7 +178,9 @@ class ComputeNodeRegistry:
             cached = self._clients.get(state.address)
             if cached is None or cached[0] != location:
                 roots = read_pem(ca_file, "cluster_tls_ca_file") if ca_file else None
-                cached = (location, flight.FlightClient(location, tls_root_certs=roots,
+                # The certificate names the node as registered, not the address it resolved to.
+                name = state.node.host if ca_file and resolve_host(state.node.host) != state.node.host else None
+                cached = (location, flight.FlightClient(location, tls_root_certs=roots, override_hostname=name,
                                                         middleware=[SendCredential(self._credential())]))
                 self._clients[state.address] = cached
             return cached[1]

@@ -9,6 +9,7 @@ from pydantic import Field, PrivateAttr, SecretStr, field_validator
 
 from cairn.config.cluster_credential import resolve_credential
 from cairn.config.conf_model import ConfModel, LogLevel, Port
+from cairn.config.hosts import resolve_host
 from cairn.errors import ConfigError
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?\s*$", re.IGNORECASE)
@@ -61,6 +62,11 @@ class CnConfig(ConfModel):
     @classmethod
     def _size(cls, value: Any) -> Any:
         return parse_size(value)
+
+    @property
+    def bind_address(self) -> str:
+        """The address the node's servers listen on: `host`, resolved through `CAIRN_HOSTS`."""
+        return resolve_host(self.host)
 
     @property
     def credential(self) -> str | None:

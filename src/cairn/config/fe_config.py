@@ -9,6 +9,7 @@ from pydantic import Field, PrivateAttr, SecretStr, field_validator
 from cairn import keyring
 from cairn.config.cluster_credential import resolve_credential
 from cairn.config.conf_model import ConfModel, LogLevel, Port, conf_bool
+from cairn.config.hosts import resolve_host
 from cairn.errors import ConfigError
 from cairn.secrets import register_secret
 
@@ -115,6 +116,12 @@ class FeConfig(ConfModel):
     @classmethod
     def _bool_words(cls, value: Any) -> Any:
         return conf_bool(value)
+
+    @property
+    def bind_address(self) -> str:
+        """The address the FE's servers listen on: `frontend_address`, resolved through `CAIRN_HOSTS`
+        when it is a name the map holds (the name itself stays what peers know this FE by)."""
+        return resolve_host(self.frontend_address)
 
     @property
     def loads_s3_volume(self) -> bool:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from cairn.config.cluster_credential import CREDENTIAL_HEADER, header_value
 from cairn.config.cluster_tls import client_context
+from cairn.config.hosts import HostsHTTPConnection, HostsHTTPSConnection
 from cairn.errors import CommitOutcomeUnknownError, PeerUnavailableError
 from cairn.fe.peers import (
     PEER_TOKEN_HEADER,
@@ -78,8 +79,8 @@ class PeerClient:
         if not host or not port.isdigit():
             raise PeerUnavailableError(f"The FE address {address!r} is not host:edit_log_port")
         if self._context is not None:
-            return http.client.HTTPSConnection(host, int(port), timeout=timeout, context=self._context)
-        return http.client.HTTPConnection(host, int(port), timeout=timeout)
+            return HostsHTTPSConnection(host, int(port), timeout=timeout, context=self._context)
+        return HostsHTTPConnection(host, int(port), timeout=timeout)
 
     def _headers(self, body: bytes) -> dict[str, str]:
         headers = {PEER_TOKEN_HEADER: peer_token(self.cluster_id), "Content-Type": "application/json",

@@ -60,7 +60,7 @@ def restore_at_startup(config: FeConfig, yaml_path: Path, state: RestoreState,
 
     On failure the endpoint keeps answering `failed` with the error (what an operator polls) until
     `stop` is set; then the CairnError is raised."""
-    server = _state_server(state, config.frontend_address, config.http_port)
+    server = _state_server(state, config.bind_address, config.http_port)
     try:
         spec = read_snapshot_yaml(yaml_path)
         if spec.cluster_snapshot is not None:

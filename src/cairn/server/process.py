@@ -34,10 +34,11 @@ def configure_logging(level: str) -> None:
 async def _serve(frontend: Frontend, config: FeConfig, ready: "asyncio.Future[None] | None",
                  restore_state: RestoreState) -> None:
     statements = standard_statements()
-    mysql = MysqlFrontDoor(frontend, statements, config.frontend_address, config.query_port,
+    address = config.bind_address
+    mysql = MysqlFrontDoor(frontend, statements, address, config.query_port,
                            handshake_timeout=config.mysql_handshake_timeout_second)
-    http = HttpFrontDoor(frontend, config.frontend_address, config.http_port, restore_state)
-    peers = PeerService(frontend, statements, config.frontend_address, config.edit_log_port)
+    http = HttpFrontDoor(frontend, address, config.http_port, restore_state)
+    peers = PeerService(frontend, statements, address, config.edit_log_port)
     await mysql.start()
     http.start()
     peers.start()
