@@ -43,7 +43,6 @@ def test_without_the_variable_nothing_changes(monkeypatch: pytest.MonkeyPatch) -
     assert resolve_host("localhost") == "localhost"
 
 
-@pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"a": 1}'])
 def test_the_hosts_file_is_read_again_when_it_changes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     hosts = tmp_path / "hosts.json"
     hosts.write_text(json.dumps({"a.svc": "127.0.0.20"}))
@@ -60,6 +59,7 @@ def test_the_hosts_file_is_read_again_when_it_changes(monkeypatch: pytest.Monkey
         resolve_host("a.svc")
 
 
+@pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"a": 1}'])
 def test_a_malformed_map_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
     monkeypatch.setenv(HOSTS_ENV, text)
     with pytest.raises(ConfigError, match=HOSTS_ENV):
@@ -179,4 +179,4 @@ def test_fes_and_a_compute_node_find_each_other_by_mapped_names(tmp_path: Path, 
     request = urllib.request.Request(f"http://127.0.0.13:{heartbeat}/heartbeat",
                                      headers={"Authorization": f"Bearer {CLUSTER_CREDENTIAL}"})
     with urllib.request.urlopen(request, timeout=5) as answer:
-        assert json.loads(answer.read())["cache_misses"] > 0
+        assert json.loads(answer.read())["counters"].get("scans", 0) > 0
