@@ -183,7 +183,7 @@ def test_a_live_watch_sees_later_changes(api: EmulatorThread) -> None:
     since = str(api.emulator.resource_version)
     result: list[list[dict[str, Any]]] = []
     watcher = threading.Thread(target=lambda: result.append(
-        _watch(api, CMS, resourceVersion=since, fieldSelector="metadata.name=live", timeoutSeconds="3")))
+        _watch(api, CMS, resourceVersion=since, fieldSelector="metadata.name=live", timeoutSeconds="2")))
     watcher.start()
     _create(api, CMS, _cm("live"))
     watcher.join(30)
