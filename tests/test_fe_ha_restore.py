@@ -182,6 +182,10 @@ def test_an_fe_the_restore_does_not_list_serves_nothing(cluster: FeCluster) -> N
                       "INSERT INTO quickstart.source_wiki_edit (event_time, user) VALUES ('2015-09-12 16:00:00', 'x')"):
         with pytest.raises(pymysql.MySQLError, match="not a member of cluster"):
             cluster.sql(fe1, statement)
+    with pytest.raises(pymysql.MySQLError, match=f"its FEs: {fe0.address}"):
+        cluster.sql(fe1, "SELECT 1")
+    said = [line for line in fe1.running.log.read_text().splitlines() if "is not a member of cluster" in line]
+    assert len(said) == 1, "the FE says once that it is no member, not on every replay"
     # Restarted with its stale meta and --helper, as Kubernetes would, it is refused: it neither joins
     # nor takes over the restored cluster (whose only member is fe-0).
     cluster.kill(fe1)

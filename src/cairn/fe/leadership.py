@@ -117,9 +117,12 @@ class Leadership:
     def _check_membership(self) -> None:
         nodes = self.membership.nodes()
         if nodes and self.membership.node(self.address) is None:
-            self.excluded = (f"This FE ({self.address}) is not a member of cluster "
-                             f"{self.committer.keys.cluster_id}: it was dropped, or a restore listed other FEs")
-            log.error("%s", self.excluded)
+            excluded = (f"This FE ({self.address}) is not a member of cluster {self.committer.keys.cluster_id} "
+                        f"(its FEs: {', '.join(n.address for n in nodes)}): it was dropped, or a restore listed "
+                        "other FEs")
+            if excluded != self.excluded:  # said once, not on every replay tick
+                log.error("%s", excluded)
+            self.excluded = excluded
         else:
             self.excluded = ""
             if not self.is_leader:
