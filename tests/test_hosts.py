@@ -2,8 +2,8 @@
 
 An FE and a compute node bound to their own loopback addresses under names only the map knows (as
 Kubernetes pods are known by `<pod>.<headless service>`): a second FE joins the first through its
-name, forwarded statements reach the leader by name, and the FE heartbeats and queries the compute
-node by its name.
+name, forwarded statements reach the leader by name, the compute node registers itself through an
+FE's name (`--join`), and the FE heartbeats and queries it by its name.
 """
 
 from __future__ import annotations
@@ -170,8 +170,8 @@ def test_fes_and_a_compute_node_find_each_other_by_mapped_names(tmp_path: Path, 
     started.append(Named(tmp_path / "cn", "cn", {
         "host": CN_A, "heartbeat_service_port": str(heartbeat), "thrift_port": str(thrift),
         "webserver_port": str(web), "brpc_port": str(free_port()), "storage_root_path": str(tmp_path / "cn"),
-        "cluster_credential": CLUSTER_CREDENTIAL}, heartbeat, []))
-    _sql("127.0.0.11", query, f'ALTER SYSTEM ADD COMPUTE NODE "{CN_A}:{heartbeat}"')
+        "cluster_credential": CLUSTER_CREDENTIAL}, heartbeat, ["--join", f"{FE_B}:{edit_log}"]))
+    # The node registers itself through the follower, which forwards to the leader, by names only.
     wait_until(lambda: [(r[1], r[8]) for r in _sql("127.0.0.11", query, "SHOW COMPUTE NODES")] == [(CN_A, "true")],
                60, "the compute node alive")
     # The scan runs on the node, reached by its name through the Flight client.

@@ -11,6 +11,7 @@ import threading
 
 from cairn.config.cluster_credential import CREDENTIAL_HEADER, header_value
 from cairn.config.cn_config import CnConfig
+from cairn.config.hosts import HostsHTTPConnection
 from cairn.fe.peers import ComputeNodeJoinRequest, JoinResponse
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ def register_once(fe_address: str, request: ComputeNodeJoinRequest, credential: 
     if not host or not port.isdigit():
         raise ValueError(f"--join {fe_address!r} is not host:edit_log_port")
     body = request.model_dump_json().encode()
-    connection = http.client.HTTPConnection(host, int(port), timeout=REQUEST_SECONDS)
+    connection = HostsHTTPConnection(host, int(port), timeout=REQUEST_SECONDS)
     try:
         connection.request("POST", "/cn/join", body=body, headers={
             "Content-Type": "application/json", "Content-Length": str(len(body)),
