@@ -64,10 +64,11 @@ def _seeded_cluster(cluster: FeCluster, followers: int = 2) -> tuple[list[Cluste
     return [fe0, *others], cluster_id
 
 
-def _restore_yaml(cluster: FeCluster, cluster_id: str, frontends: list[ClusterFe]) -> Path:
+def _restore_yaml(cluster: FeCluster, cluster_id: str, frontends: list[ClusterFe],
+                  observers: tuple[ClusterFe, ...] = ()) -> Path:
     """cluster_snapshot.yaml for snapshot `seed`, listing `frontends` as StarRocks' yaml names FEs."""
-    listed = "".join(f"  - host: 127.0.0.1\n    edit_log_port: {fe.edit_log_port}\n    type: follower\n"
-                     for fe in frontends)
+    listed = "".join(f"  - host: 127.0.0.1\n    edit_log_port: {fe.edit_log_port}\n"
+                     f"    type: {'observer' if fe in observers else 'follower'}\n" for fe in frontends)
     path = cluster.root / "cluster_snapshot.yaml"
     path.write_text(f"""cluster_snapshot:
   cluster_snapshot_path: s3://{cluster.values['aws_s3_path']}/{cluster_id}/meta/image/seed
@@ -107,15 +108,18 @@ def test_stale_fes_rejoin_a_cluster_restored_on_fe0(cluster: FeCluster) -> None:
     for fe in (fe0, fe1, fe2):
         cluster.kill(fe)
     shutil.rmtree(fe0.workdir / "meta")  # fe-0's disk is lost; fe-1's and fe-2's keep the old incarnation
-    yaml_path = _restore_yaml(cluster, cluster_id, [fe1, fe2])
+    yaml_path = _restore_yaml(cluster, cluster_id, [fe1, fe2], observers=(fe2,))  # fe-2 was a follower
     cluster.start(fe0, args=["--cluster_snapshot", str(yaml_path)])
     for fe in (fe1, fe2):
         cluster.start(fe, helper=fe0)  # as Kubernetes starts them: same args, --helper included
     for fe in (fe0, fe1, fe2):
         wait_until(lambda fe=fe: _serving(cluster, fe, fe0, 3), what=f"{fe.address} to serve the restored cluster")
     # The yaml's FEs are named as StarRocks names an added FE: <host>_<edit_log_port>_<ms>.
-    names = {address: row["Name"] for address, row in cluster.frontends(fe1).items()}
-    assert all(str(names[fe.address]).startswith(f"127.0.0.1_{fe.edit_log_port}_") for fe in (fe0, fe1, fe2))
+    for fe in (fe0, fe1, fe2):
+        rows = cluster.frontends(fe)
+        assert all(str(rows[f.address]["Name"]).startswith(f"127.0.0.1_{f.edit_log_port}_") for f in (fe0, fe1, fe2))
+        assert {a: r["Role"] for a, r in rows.items()} == {
+            fe0.address: "LEADER", fe1.address: "FOLLOWER", fe2.address: "OBSERVER"}
     # Writes through a follower reach the restored cluster's leader.
     cluster.sql(fe2, "INSERT INTO quickstart.source_wiki_edit (event_time, user) VALUES ('2015-09-12 14:00:00', 'new')")
     for fe in (fe0, fe1, fe2):
