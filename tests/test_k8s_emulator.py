@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import kmock
@@ -139,6 +140,14 @@ def test_label_and_field_selectors(api: EmulatorThread, core: core_v1_api.CoreV1
     assert names(label_selector="sel,!tier") == []
     assert names(field_selector="metadata.name=sel-b") == ["sel-b"]
     assert "sel-b" not in names(field_selector="metadata.name!=sel-b")
+
+
+def test_a_kubeconfig_points_clients_at_it(api: EmulatorThread, tmp_path: Path) -> None:
+    from kubernetes import config
+
+    client = config.new_client_from_config(str(api.kubeconfig(tmp_path / "kubeconfig")))
+    names = {n.metadata.name for n in core_v1_api.CoreV1Api(client).list_namespace().items}
+    assert "kube-system" in names
 
 
 def test_lists_have_their_kind_and_resource_version(api: EmulatorThread) -> None:

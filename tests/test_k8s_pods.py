@@ -78,13 +78,13 @@ def _tiny_sts(name: str, replicas: int, version: str = "1", policy: str = "Order
         "template": {"metadata": {"labels": {"app": name}, "annotations": {"version": version}}, "spec": {
             "containers": [{
                 "name": "main", "image": "tiny", "command": [sys.executable, "-c", PROBE_SERVER],
-                "args": ["/etc/tiny/tiny.conf", "/data"], "ports": [{"containerPort": 8080}],
+                "args": ["/etc/tiny/tiny.conf", "/data"], "ports": [{"name": "http", "containerPort": 8080}],
                 "env": [{"name": "T_POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
                         {"name": "T_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
                         {"name": "T_SECRET", "valueFrom": {"secretKeyRef": {"name": "tiny", "key": "token"}}},
                         {"name": "T_FROM_CM", "valueFrom": {"configMapKeyRef": {"name": "tiny", "key": "level"}}},
                         {"name": "T_DIR", "value": "/data/$(T_POD)"}],
-                "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 1},
+                "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"}, "periodSeconds": 1},
                 "volumeMounts": [{"name": "conf", "mountPath": "/etc/tiny/tiny.conf", "subPath": "tiny.conf"},
                                  {"name": "data", "mountPath": "/data"},
                                  {"name": "scratch", "mountPath": "/tmp/scratch"}]}],
@@ -208,15 +208,16 @@ def _service(name: str, app: str, headless: bool, ports: list[int], not_ready: b
     return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": spec}
 
 
-def _cairn_sts(name: str, role: str, ports: list[int], health_port: int, data: str) -> dict[str, Any]:
+def _cairn_sts(name: str, role: str, ports: list[int], health_port: int, data: str, args: list[str]) -> dict[str, Any]:
     conf_dir = f"/opt/starrocks/{role}/conf"
     return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name}, "spec": {
         "replicas": 1, "serviceName": f"{name}-search", "selector": {"matchLabels": {"app": name}},
         "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{
             "name": role, "image": "cairn:dev", "command": ["cairn"],
-            "args": [role, "--conf", f"{conf_dir}/{role}.conf"],
+            "args": [role, "--conf", f"{conf_dir}/{role}.conf", *args],
             "ports": [{"containerPort": p} for p in ports],
-            "env": [{"name": "CAIRN_CLUSTER_CREDENTIAL", "valueFrom": {
+            "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                    {"name": "CAIRN_CLUSTER_CREDENTIAL", "valueFrom": {
                 "secretKeyRef": {"name": "sr-credential", "key": "credential"}}}],
             "readinessProbe": {"httpGet": {"path": "/api/health", "port": health_port}, "periodSeconds": 5},
             "volumeMounts": [{"name": "conf", "mountPath": conf_dir}, {"name": "data", "mountPath": data}]}],
@@ -237,16 +238,19 @@ def test_an_fe_and_a_cn_run_as_pods(cluster: tuple[EmulatorThread, PodRunner], t
                                                     "stringData": {"credential": CLUSTER_CREDENTIAL}})
     fast = "heartbeat_interval_second = 0.5\nheartbeat_retry_times = 1\n"
     _post(api, f"/api/v1/namespaces/{NS}/configmaps", {"metadata": {"name": "sr-fe-conf"}, "data": {"fe.conf": (
-        "frontend_address = sr-fe-0.sr-fe-search.default.svc.cluster.local\nmeta_dir = /opt/starrocks/fe/meta\n"
+        "meta_dir = /opt/starrocks/fe/meta\n"
         f"local_storage_path = {tmp_path / 'storage'}\n{fast}")}})
     _post(api, f"/api/v1/namespaces/{NS}/configmaps", {"metadata": {"name": "sr-cn-conf"}, "data": {"cn.conf": (
-        "host = sr-cn-0.sr-cn-search\nstorage_root_path = /opt/starrocks/cn/storage\n")}})
+        "storage_root_path = /opt/starrocks/cn/storage\n")}})
     for service in (_service("sr-fe-search", "sr-fe", True, [9010], not_ready=True),
                     _service("sr-fe-service", "sr-fe", False, [9030, 8030]),
                     _service("sr-cn-search", "sr-cn", True, [9050])):
         _post(api, f"/api/v1/namespaces/{NS}/services", service)
-    _post(api, STS, _cairn_sts("sr-fe", "fe", [9010, 9020, 9030, 8030], 8030, "/opt/starrocks/fe/meta"))
-    _post(api, STS, _cairn_sts("sr-cn", "cn", [9050, 9060, 8040, 8060], 8040, "/opt/starrocks/cn/storage"))
+    # Each pod's own name from $(POD_NAME); the CN joins through the FE's Service name.
+    _post(api, STS, _cairn_sts("sr-fe", "fe", [9010, 9020, 9030, 8030], 8030, "/opt/starrocks/fe/meta",
+                               ["--frontend-address", "$(POD_NAME).sr-fe-search.default.svc.cluster.local"]))
+    _post(api, STS, _cairn_sts("sr-cn", "cn", [9050, 9060, 8040, 8060], 8040, "/opt/starrocks/cn/storage",
+                               ["--host", "$(POD_NAME).sr-cn-search", "--join", "sr-fe-service:9010"]))
 
     def ready(name: str) -> bool:
         return _sts_status(api, name).get("readyReplicas") == 1
@@ -261,9 +265,10 @@ def test_an_fe_and_a_cn_run_as_pods(cluster: tuple[EmulatorThread, PodRunner], t
     # Meta on the FE's persistent volume, through the rewritten meta_dir of the mounted fe.conf.
     assert any((runner.root / "pvc" / "data-sr-fe-0").iterdir())
 
-    # The FE on its own address at the standard port; it reaches the CN by its pod name.
-    _sql(fe_ip, 'ALTER SYSTEM ADD COMPUTE NODE "sr-cn-0.sr-cn-search:9050"')
-    wait_until(lambda: [r[8] for r in _sql(fe_ip, "SHOW COMPUTE NODES")] == ["true"], 60, "the CN alive")
+    # The FE on its own address at the standard port; the CN registered itself and the FE reaches
+    # it by its pod name.
+    wait_until(lambda: [(r[1], r[8]) for r in _sql(fe_ip, "SHOW COMPUTE NODES")] == [("sr-cn-0.sr-cn-search", "true")],
+               60, "the CN registered and alive")
     _sql(fe_ip, "CREATE DATABASE d")
     _sql(fe_ip, "CREATE TABLE d.t (k INT) DISTRIBUTED BY HASH(k) BUCKETS 1")
     _sql(fe_ip, "INSERT INTO d.t VALUES (1), (2)")

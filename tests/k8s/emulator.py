@@ -48,6 +48,7 @@ import string
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
@@ -692,6 +693,17 @@ class EmulatorThread:
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=30)
+
+    def kubeconfig(self, path: Path, namespace: str = "default") -> Path:
+        """Write a kubeconfig for this API (no credentials: it asks for none) to `path`, for processes
+        such as `cairn operator` and for `kubernetes.config.load_kube_config`."""
+        path.write_text(json.dumps({
+            "apiVersion": "v1", "kind": "Config", "current-context": "emulator",
+            "clusters": [{"name": "emulator", "cluster": {"server": self.url}}],
+            "users": [{"name": "tester", "user": {}}],
+            "contexts": [{"name": "emulator", "context": {"cluster": "emulator", "user": "tester",
+                                                          "namespace": namespace}}]}))
+        return path
 
     def run(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = 60) -> T:
         """Run `coroutine` in the emulator's loop and wait for its result."""

@@ -386,25 +386,31 @@ class PodRunner:
             if container.proc is None and now >= container.restart_at:
                 container.start()
             if container.running and now >= container.next_probe:
-                self._probe(container, spec.get("readinessProbe"), running.ip, now)
+                self._probe(container, spec, running.ip, now)
         self._pod_status(running, pod)
 
-    def _probe(self, container: Container, probe: JSON | None, ip: str, now: float) -> None:
+    def _probe(self, container: Container, spec: JSON, ip: str, now: float) -> None:
+        probe = spec.get("readinessProbe")
         if probe is None:
             container.ready = True
             return
         # Probes run at most once a second here (periodSeconds is a minute's worth of test time).
         container.next_probe = now + min(float(probe.get("periodSeconds", 10)), 1.0)
-        get = probe.get("httpGet")
-        if get is None:
-            container.ready = True  # exec/tcp probes are not modelled: running counts as ready
-            return
-        url = f"{(get.get('scheme') or 'HTTP').lower()}://{ip}:{get['port']}{get.get('path', '/')}"
-        try:
-            with urllib.request.urlopen(url, timeout=float(probe.get("timeoutSeconds", 1))) as answer:
-                ok = 200 <= answer.status < 400
-        except (OSError, urllib.error.URLError, ValueError):
-            ok = False
+        timeout = float(probe.get("timeoutSeconds", 1))
+        if "httpGet" in probe:
+            get = probe["httpGet"]
+            url = f"{(get.get('scheme') or 'HTTP').lower()}://{ip}:{_port(spec, get['port'])}{get.get('path', '/')}"
+            try:
+                with urllib.request.urlopen(url, timeout=timeout) as answer:
+                    ok = 200 <= answer.status < 400
+            except (OSError, urllib.error.URLError, ValueError):
+                ok = False
+        elif "tcpSocket" in probe:
+            with socket.socket() as sock:
+                sock.settimeout(timeout)
+                ok = sock.connect_ex((ip, _port(spec, probe["tcpSocket"]["port"]))) == 0
+        else:
+            ok = True  # exec probes are not run: running counts as ready
         if ok:
             container.ready, container.failures = True, 0
         else:
@@ -655,6 +661,16 @@ def _expand(text: str, env: dict[str, str]) -> str:
     """Kubernetes' `$(VAR)` references to the container's environment (`$$(VAR)` escapes one)."""
     return re.sub(r"\$\$\(|\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
                   lambda m: "$(" if m.group(1) is None else env.get(m.group(1), m.group(0)), text)
+
+
+def _port(container: JSON, port: int | str) -> int:
+    """A probe's port: a number, or the name of one of the container's ports."""
+    if isinstance(port, int) or str(port).isdigit():
+        return int(port)
+    for declared in container.get("ports") or []:
+        if declared.get("name") == port:
+            return int(declared["containerPort"])
+    raise PodConfigError(f"the container has no port named {port!r}")
 
 
 def _signal_group(pid: int, sig: int) -> None:
