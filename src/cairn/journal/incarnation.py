@@ -28,6 +28,9 @@ class Incarnation(BaseModel):
     restored_from_snapshot: str | None = None
     restored_from_incarnation: int | None = None
     restored_to_entry: int | None = None
+    # The disaster-recovery generation that asked for this restore (RESTORE_CLUSTER_GENERATION, as the
+    # Kubernetes operator sets it): a restore runs once per generation.
+    restore_generation: str | None = None
     # The first entry id of this incarnation's log (ids continue from the restored point).
     first_entry_id: int = 1
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 
 from cairn.operator import names
 from cairn.operator.apply import resource_path
 from cairn.operator.kube import Kube
-from cairn.operator.objects import selector_labels
-from cairn.operator.observed import Observed, ObservedPod
+from cairn.operator.objects import fe_conf_text, selector_labels
+from cairn.operator.observed import Observed, ObservedPod, RestoreReport
+from cairn.operator.ports import fe_ports
 from cairn.operator.recovery import snapshot_mount
 from cairn.operator.spec import StarRocksCluster
+from cairn.restore.startup import RESTORE_STATE_PATH
+
+REPORT_TIMEOUT_SECONDS = 3.0
 
 
 def _selector(labels: dict[str, str]) -> str:
@@ -47,4 +53,24 @@ def observe(kube: Kube, cr: StarRocksCluster) -> Observed:
             secret = kube.get(resource_path("v1", "Secret", ns, ref.name))
             if secret is not None:
                 observed.secrets[ref.name] = sorted({*(secret.get("data") or {}), *(secret.get("stringData") or {})})
+    dr = cr.spec.disaster_recovery
+    fe0 = observed.pod(names.pod(name, names.FE, 0))
+    if dr is not None and dr.enabled and fe0 is not None and fe0.ready and fe0.ip \
+            and fe0.dr_generation == dr.generation:
+        http_port = fe_ports(fe_conf_text(cr, observed)).http_port
+        observed.restore_report = restore_report(fe0.ip, http_port, str(dr.generation))
     return observed
+
+
+def restore_report(host: str, http_port: int, generation: str) -> RestoreReport | None:
+    """What the FE at `host` restored for DR `generation` (its restore-state endpoint), if it says."""
+    url = f"http://{host}:{http_port}{RESTORE_STATE_PATH}"
+    try:
+        with urllib.request.urlopen(url, timeout=REPORT_TIMEOUT_SECONDS) as answer:
+            state = json.load(answer)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or state.get("state") != "finished" or state.get("generation") != generation:
+        return None
+    return RestoreReport(snapshot_name=str(state.get("snapshot") or ""), snapshot_path=str(state.get("snapshot_path") or ""),
+                         journal_id=int(state.get("journal_id") or 0), seconds=float(state.get("seconds") or 0.0))

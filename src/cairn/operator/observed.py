@@ -18,6 +18,7 @@ class ObservedPod(BaseModel):
     ready: bool = False
     phase: str = "Pending"  # the pod's status.phase
     dr_generation: int | None = None
+    ip: str = ""
 
     @classmethod
     def from_body(cls, body: dict[str, Any], component: str) -> "ObservedPod":
@@ -27,7 +28,7 @@ class ObservedPod(BaseModel):
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
         generation = labels.get(DR_GENERATION_LABEL)
         return cls(name=body["metadata"]["name"], component=component, ready=ready,
-                   phase=status.get("phase") or "Pending",
+                   phase=status.get("phase") or "Pending", ip=status.get("podIP") or "",
                    dr_generation=int(generation) if generation and generation.isdigit() else None)
 
 

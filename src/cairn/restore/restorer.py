@@ -101,8 +101,10 @@ def _replay_to(plan: RestorePlan, config: FeConfig, state: CatalogState, target:
     return position
 
 
-def restore(plan: RestorePlan, config: FeConfig, spec: ClusterSnapshotYaml, progress: Progress | None = None) -> int:
-    """Carry out `plan`; return the new incarnation. Raises RestoreError before anything changed."""
+def restore(plan: RestorePlan, config: FeConfig, spec: ClusterSnapshotYaml, progress: Progress | None = None,
+            generation: str | None = None) -> int:
+    """Carry out `plan`; return the new incarnation. Raises RestoreError before anything changed.
+    `generation` (the DR generation that asked for it) is recorded with the new incarnation."""
     say = progress or (lambda phase: log.info("restore: %s", phase))
     say("verify")
     image_bytes = plan.snapshot_store.get(plan.manifest.image_key)
@@ -127,7 +129,7 @@ def restore(plan: RestorePlan, config: FeConfig, spec: ClusterSnapshotYaml, prog
                                                                     state.model_dump(mode="json")))
     record = Incarnation(number=new, cluster_id=plan.keys.cluster_id, created_at=time.time(),
                          restored_from_snapshot=plan.snapshot, restored_from_incarnation=plan.manifest.incarnation,
-                         restored_to_entry=position, first_entry_id=position + 1)
+                         restored_to_entry=position, first_entry_id=position + 1, restore_generation=generation)
     if not create_incarnation(plan.meta_store, plan.keys, record):
         raise RestoreError(f"incarnation {new} of cluster {plan.keys.cluster_id} was just created by another "
                            "restore; run the restore again")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -72,7 +73,8 @@ def run_frontend(config: FeConfig, on_ready: Callable[[Frontend], None] | None =
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
         try:
-            restore_at_startup(config, restore_from, state, stop)
+            restore_at_startup(config, restore_from, state, stop,
+                               generation=os.environ.get("RESTORE_CLUSTER_GENERATION") or None)
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, signal.SIG_DFL)
