@@ -65,9 +65,9 @@ def test_a_snapshot_cut_off_by_a_failover_ends_error_and_the_new_leader_keeps_th
         cluster: FeCluster, monkeypatch: pytest.MonkeyPatch) -> None:
     fast = {"automated_cluster_snapshot_interval_seconds": "2", "checkpoint_interval_entries": "3"}
     fe0, fe1 = cluster.new_fe(), cluster.new_fe()
-    # fe-0's snapshot uploads are slow (each put into a snapshot folder waits 2 s), so that it dies in one.
+    # fe-0's snapshot uploads are slow (each put into a snapshot folder waits 3 s), so that it dies in one.
     monkeypatch.setenv("CAIRN_STORE_FAULTS",
-                       f"latency=2,ops=put,only={cluster.values['cluster_id']}/meta/image/automated_cluster_snapshot")
+                       f"latency=3,ops=put,only={cluster.values['cluster_id']}/meta/image/automated_cluster_snapshot")
     cluster.start(fe0, extra=fast)
     monkeypatch.delenv("CAIRN_STORE_FAULTS")
     cluster.sql(fe0, f'ALTER SYSTEM ADD FOLLOWER "{fe1.address}"')
@@ -112,7 +112,7 @@ def test_a_paused_old_leader_never_completes_the_snapshot_the_new_leader_failed(
     fast = {"automated_cluster_snapshot_interval_seconds": "2"}
     fe0, fe1 = cluster.new_fe(), cluster.new_fe()
     monkeypatch.setenv("CAIRN_STORE_FAULTS",
-                       f"latency=2,ops=put,only={cluster.values['cluster_id']}/meta/image/automated_cluster_snapshot")
+                       f"latency=3,ops=put,only={cluster.values['cluster_id']}/meta/image/automated_cluster_snapshot")
     cluster.start(fe0, extra=fast)
     monkeypatch.delenv("CAIRN_STORE_FAULTS")
     cluster.sql(fe0, f'ALTER SYSTEM ADD FOLLOWER "{fe1.address}"')
