@@ -47,16 +47,19 @@ def test_followers_join_serve_reads_forward_writes_and_take_over(cluster: FeClus
                what="the observer to replay")
 
     cluster.kill(first)
+    # Sent while no FE leads, a write waits for a leader: here the follower it was sent to takes the
+    # lead meanwhile, and runs it itself.
+    cluster.sql(follower, "INSERT INTO ha.t VALUES (3, 'three')")
     leader = cluster.leader(among=[follower, observer])
     assert leader is follower, "an observer never leads"
-    cluster.sql(observer, "INSERT INTO ha.t VALUES (3, 'three')")  # forwarded to the new leader
-    assert cluster.sql(observer, "SELECT count(*) FROM ha.t") == [(3,)]
+    cluster.sql(observer, "INSERT INTO ha.t VALUES (4, 'four')")  # forwarded to the new leader
+    assert cluster.sql(observer, "SELECT count(*) FROM ha.t") == [(4,)]
 
     # The old leader comes back with its meta_dir: it follows the new one.
     cluster.start(first)
     wait_until(lambda: cluster.frontends(first).get(first.address, {}).get("Role") == "FOLLOWER",
                what="the old leader to follow")
-    assert cluster.sql(first, "SELECT k FROM ha.t ORDER BY k") == [(1,), (2,), (3,)]
+    assert cluster.sql(first, "SELECT k FROM ha.t ORDER BY k") == [(1,), (2,), (3,), (4,)]
 
 
 def _start_refused(cluster: FeCluster, helper: str, tmp_path: Path) -> str:

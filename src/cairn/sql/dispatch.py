@@ -16,7 +16,8 @@ from cairn.sql.result import ResultSet
 def execute_statement(query: QueryContext, fe: Frontend, statement: Any, statements: StatementRegistry,
                       text: str | None = None) -> ResultSet:
     """Check privileges, then run `statement` through its handler; on an FE that does not lead, a
-    write (given its `text`) is forwarded to the leader, which checks privileges itself.
+    write (given its `text`) is forwarded to the leader, which checks privileges itself (or runs here
+    when this FE took the lead while the statement waited for a leader).
 
     Raises UnsupportedError if no handler is registered for the statement's type, PrivilegeError
     when the user lacks what the statement needs, TableFunctionError for a table function Cairn
@@ -27,6 +28,8 @@ def execute_statement(query: QueryContext, fe: Frontend, statement: Any, stateme
         raise FrontendMembershipError(fe.leadership.excluded)
     registration = statements.find(statement)
     if registration.writes and not fe.is_leader and text is not None:
-        return forward_to_leader(query, fe, text)
+        forwarded = forward_to_leader(query, fe, text)
+        if forwarded is not None:
+            return forwarded
     authorize(query, fe.catalog.state, registration.needs(query, statement, fe.engine.virtual_tables))
     return registration.handler(query, fe, statement)

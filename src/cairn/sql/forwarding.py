@@ -58,15 +58,16 @@ def _timeout(query: QueryContext) -> float:
         return 300.0
 
 
-def forward_to_leader(query: QueryContext, fe: Frontend, sql: str) -> ResultSet:
-    """Run `sql` (one write statement) on the leader as `query`'s user; its result."""
+def forward_to_leader(query: QueryContext, fe: Frontend, sql: str) -> ResultSet | None:
+    """Run `sql` (one write statement) on the leader as `query`'s user; its result. None when this FE
+    took the lead while the statement waited for one: the caller runs it here, as the leader."""
     request = ForwardRequest(user=query.user, host=query.host, database=query.database,
                              variables=dict(query.variables), sql=sql)
     deadline = time.monotonic() + 2 * fe.config.bdbje_heartbeat_timeout_second + 5
     why = "no FE leads the cluster"
     while True:
         if fe.is_leader:
-            raise NotLeaderError("This FE took the lead while the statement waited: run it again")
+            return None
         leader = fe.leadership.leader_address()
         if leader and leader != fe.address:
             try:
