@@ -17,9 +17,11 @@ first FE leads a new cluster; the others join it with `--helper` after `ALTER SY
   acknowledgement to the first sample where the follower reports >= j (so it is rounded up to the
   poll and includes the scrape). Reference: the followers' replay poll interval (REPLAY_SECONDS).
 - Read throughput: point queries (`SELECT v FROM p WHERE k = %s` on a small table) from 32 client
-  threads spread over the first 1, 2 and 3 FEs of the running 3-FE cluster, for a fixed duration;
-  queries per second and the ratio to 1 FE. The CPU time of each process (FEs, moto, this client)
-  is read from /proc, to show what the 2-core machine spends it on.
+  threads spread over the first 1, 2 and 3 FEs of the running 3-FE cluster, for a fixed duration
+  cut into READ_ROUNDS slices that the three configurations take in turn (so that a burst of other
+  work on the machine does not fall on one of them); queries per second and the ratio to 1 FE. The
+  CPU time of each process (FEs, moto, this client) is read from /proc, to show what the 2-core
+  machine spends it on.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from cairn.fe.leadership import REPLAY_SECONDS
 HEARTBEAT_TIMEOUT_SECONDS = 5.0  # fe.conf's default bdbje_heartbeat_timeout_second
 POLL_SECONDS = 0.02
 READ_THREADS = 32
+READ_ROUNDS = 3
 POINT_ROWS = 1000
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -379,6 +382,8 @@ def _cpu_now(pids: dict[str, int]) -> dict[str, float]:
 
 
 def _reads_over(cluster: _Cluster, targets: list[_Fe], seconds: float, moto_pid: int) -> dict:
+    """One slice: READ_THREADS clients on `targets` for `seconds`; queries, errors, elapsed seconds
+    and the CPU seconds each process spent meanwhile."""
     counts = [0] * READ_THREADS
     errors = [0] * READ_THREADS
     pids = {fe.address: fe.proc.pid for fe in cluster.fes if fe.proc is not None} | {"moto": moto_pid}
@@ -412,14 +417,24 @@ def _reads_over(cluster: _Cluster, targets: list[_Fe], seconds: float, moto_pid:
         thread.join()
     elapsed = time.monotonic() - window["started"]
     after = _cpu_now(pids)
-    busy = {name: round((after[name] - window["cpu"][name]) / elapsed, 2) for name in after}
-    cores = {"fes": {address: busy[address] for address in pids if address != "moto"}, "moto": busy["moto"],
-             "client": busy["client"], "total": round(sum(busy.values()), 2)}
-    fe_cores = sum(cores["fes"].values())
-    return {"fes": len(targets), "queries": sum(counts), "errors": sum(errors),
-            "queries_per_second": round(sum(counts) / elapsed, 1), "cores_busy": cores,
+    return {"queries": sum(counts), "errors": sum(errors), "seconds": elapsed,
+            "cpu": {name: after[name] - window["cpu"][name] for name in after}}
+
+
+def _summary(count: int, slices: list[dict]) -> dict:
+    """One configuration's figures over its slices."""
+    elapsed = sum(piece["seconds"] for piece in slices)
+    queries = sum(piece["queries"] for piece in slices)
+    busy = {name: round(sum(piece["cpu"][name] for piece in slices) / elapsed, 2) for name in slices[0]["cpu"]}
+    fes = {name: value for name, value in busy.items() if name not in ("moto", "client")}
+    fe_cores = sum(fes.values())
+    return {"fes": count, "queries": queries, "errors": sum(piece["errors"] for piece in slices),
+            "queries_per_second": round(queries / elapsed, 1),
+            "slices_queries_per_second": [round(piece["queries"] / piece["seconds"], 1) for piece in slices],
+            "cores_busy": {"fes": fes, "moto": busy["moto"], "client": busy["client"],
+                           "total": round(sum(busy.values()), 2)},
             # Queries per CPU-second the FEs spent: what a query costs, whatever else the machine ran.
-            "queries_per_fe_cpu_second": round(sum(counts) / elapsed / fe_cores, 1) if fe_cores else None}
+            "queries_per_fe_cpu_second": round(queries / elapsed / fe_cores, 1) if fe_cores else None}
 
 
 def _own_cpu_seconds() -> float:
@@ -436,15 +451,21 @@ def read_throughput(cluster: _Cluster, seconds: float, moto_pid: int) -> dict:
     order = [leader] + [fe for fe in cluster.fes if fe is not leader]
     for fe in order:  # warm each FE's caches once
         cluster.sql(fe, "SELECT v FROM ha.p WHERE k = 1")
-    runs = []
-    for count in (1, 2, 3):
-        run = _reads_over(cluster, order[:count], seconds, moto_pid)
-        print(f"reads over {count} FE(s): {run['queries_per_second']} q/s, cores {run['cores_busy']}", file=sys.stderr)
-        runs.append(run)
+    # The configurations take turns, slice by slice, so that other work on the machine weighs on
+    # each of them alike.
+    slices: dict[int, list[dict]] = {1: [], 2: [], 3: []}
+    for _ in range(READ_ROUNDS):
+        for count, pieces in slices.items():
+            pieces.append(_reads_over(cluster, order[:count], seconds / READ_ROUNDS, moto_pid))
+    runs = [_summary(count, pieces) for count, pieces in slices.items()]
+    for run in runs:
+        print(f"reads over {run['fes']} FE(s): {run['queries_per_second']} q/s, cores {run['cores_busy']}",
+              file=sys.stderr)
     base = runs[0]["queries_per_second"]
     for run in runs:
         run["ratio"] = round(run["queries_per_second"] / base, 2) if base else None
-    return {"threads": READ_THREADS, "rows": POINT_ROWS, "seconds": seconds, "cpus": os.cpu_count(), "runs": runs}
+    return {"threads": READ_THREADS, "rows": POINT_ROWS, "seconds": seconds, "rounds": READ_ROUNDS,
+            "cpus": os.cpu_count(), "runs": runs}
 
 
 # -- the whole benchmark --------------------------------------------------------------------------
