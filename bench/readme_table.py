@@ -134,9 +134,12 @@ def _ha(r: dict[str, Any]) -> list[Row]:
          f"replay poll interval: {lag['replay_seconds'] * 1e3:.0f} ms", f"{lag['ratio']:.2f} (median / interval)",
          "—"),
         (f"point queries, {r['reads']['threads']} clients over 1 / 2 / 3 FEs",
-         " / ".join(f"{run['queries_per_second']:.0f}" for run in reads) + f" q/s (FEs busy {cores} cores)",
+         " / ".join(f"{run['queries_per_second']:.0f}" for run in reads) + f" q/s (FEs busy {cores} cores; "
+         + " / ".join(f"{run['queries_per_fe_cpu_second']:.0f}" for run in reads) + " q per FE CPU-second)",
          f"1 FE: {reads[0]['queries_per_second']:.0f} q/s",
-         " / ".join(f"{run['ratio']:.2f}" for run in reads), "— (CPU-bound on 2 shared cores)"),
+         " / ".join(f"{run['ratio']:.2f}" for run in reads),
+         f"— (CPU-bound on 2 cores shared with other work: load average {r['load_average_at_start']:.0f} at the "
+         f"start, {r['load_average_at_end']:.0f} at the end)"),
     ]
 
 
