@@ -163,13 +163,14 @@ def _health(fe: ClusterFe) -> tuple[int, dict[str, object]]:
         return error.code, json.load(error)
 
 
-def _start_refused(cluster: FeCluster, fe: ClusterFe, helper: ClusterFe) -> str:
-    """Start `fe` with its meta_dir and --helper, expecting it to exit refused; its error output."""
+def _start_refused(cluster: FeCluster, fe: ClusterFe, helper: ClusterFe | None) -> str:
+    """Start `fe` with its meta_dir (and --helper), expecting it to exit refused; its error output."""
     conf = write_conf(fe.workdir / "fe.conf", {
         **cluster.values, "meta_dir": str(fe.workdir / "meta"), "edit_log_port": str(fe.edit_log_port),
         "query_port": str(free_port()), "http_port": str(free_port()), "rpc_port": str(free_port())})
-    done = subprocess.run([*CAIRN, "fe", "--conf", str(conf), "--helper", helper.address], capture_output=True,
-                          text=True, timeout=60)
+    helper_args = ["--helper", helper.address] if helper is not None else []
+    done = subprocess.run([*CAIRN, "fe", "--conf", str(conf), *helper_args], capture_output=True, text=True,
+                          timeout=60)
     assert done.returncode != 0
     return " ".join(done.stderr.split())  # the CLI wraps its error line
 
@@ -194,6 +195,9 @@ def test_an_fe_the_restore_does_not_list_serves_nothing(cluster: FeCluster) -> N
     # nor takes over the restored cluster (whose only member is fe-0).
     cluster.kill(fe1)
     refused = _start_refused(cluster, fe1, fe0)
+    assert "not a member of cluster" in refused and fe1.address in refused
+    # Without --helper neither: the cluster's only member, fe-0, answers, so fe-1 takes nothing over.
+    refused = _start_refused(cluster, fe1, None)
     assert "not a member of cluster" in refused and fe1.address in refused
     assert list(cluster.frontends(fe0)) == [fe0.address]
     assert sorted(cluster.sql(fe0, SEED_SELECT_QUALIFIED)) == SEED_ROWS
