@@ -5,12 +5,17 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
 from cairn.api import load_config
+from cairn.catalog.catalog import Catalog
+from cairn.catalog.model import Database
+from cairn.catalog.ops import CreateDatabase
 from cairn.config.fe_config import FeConfig
 from cairn.errors import CommitOutcomeUnknownError, JournalError, NotLeaderError
+from cairn.fe.committer import JournalCommitter
 from cairn.fe.frontend import Frontend
 from cairn.journal.entry import JournalEntry
 from cairn.journal.image import CheckpointImage
@@ -21,6 +26,11 @@ from cairn.storage.keys import ClusterKeys
 
 def _databases_in_log(entries: list[JournalEntry]) -> list[str]:
     return [e.op["database"]["name"] for e in entries if e.op["kind"] == "create_database"]
+
+
+def _create_database(name: str) -> Callable[[Catalog], CreateDatabase]:
+    return lambda catalog: CreateDatabase(database=Database(id=catalog.allocate_ids(1)[0], name=name,
+                                                            storage_volume="builtin_storage_volume"))
 
 
 def _epoch_start_of(entries: list[JournalEntry], fe: Frontend) -> JournalEntry:
@@ -59,6 +69,9 @@ def test_a_checkpoint_image_every_interval(fe_conf_values: dict[str, str]) -> No
 
 
 def test_a_newer_leader_fences_the_older_one(fe_config: FeConfig) -> None:
+    # Both FEs have one address, so the deposed one never hears its successor: it must not elect
+    # itself again (after the leader timeout) while the test runs.
+    fe_config = fe_config.model_copy(update={"bdbje_heartbeat_timeout_second": 3600.0})
     old = Frontend.open(fe_config)
     Session(old).execute("CREATE DATABASE before")
     new = Frontend.open(fe_config)
@@ -66,7 +79,7 @@ def test_a_newer_leader_fences_the_older_one(fe_config: FeConfig) -> None:
         Session(old).execute("CREATE DATABASE lost")
     assert new.name in str(caught.value)
     with pytest.raises(NotLeaderError):
-        Session(old).execute("CREATE DATABASE also_lost")
+        old.commit(_create_database("also_lost"))  # a deposed FE commits nothing (a session would forward)
     Session(new).execute("CREATE DATABASE after")
 
     entries = new.journal.read_after(0)
@@ -77,10 +90,32 @@ def test_a_newer_leader_fences_the_older_one(fe_config: FeConfig) -> None:
     new.close()
 
 
+def test_a_follower_that_finds_a_newer_leader_when_it_tries_to_lead_gives_way(frontend: Frontend) -> None:
+    Session(frontend).execute("CREATE DATABASE before")
+    incarnation, silent = frontend.journal.incarnation, frontend.catalog.state.epoch
+    first, second = (JournalCommitter(frontend.config, name, frontend.meta_store, frontend.keys)
+                     for name in ("first", "second"))
+    first.load(incarnation)
+    second.load(incarnation)
+    # Both followers saw the leader of `silent` go quiet; the first takes over while the second waits.
+    assert first.try_lead("127.0.0.1:1", silent)
+    assert not second.try_lead("127.0.0.1:2", silent)
+    assert second.catalog.state.leader == "first" and not second.is_leader
+    assert first.confirm_leadership()
+    first.commit(_create_database("after"))
+    assert _databases_in_log(first.journal.read_after(0)) == ["before", "after"]
+    # A follower that knew of the newer epoch when its leader went silent may take over from it.
+    assert second.try_lead("127.0.0.1:2", second.catalog.state.epoch)
+    assert not first.confirm_leadership()
+
+
 def test_commits_racing_a_new_leader_lose_nothing_acknowledged(fe_config: FeConfig) -> None:
     """The old leader keeps committing while a new FE takes the log: after the race only the
     new epoch appends, and the log holds every acknowledged statement once, and nothing else but the
     one statement the old leader was told might or might not have been applied."""
+    # Both FEs have one address, so the deposed one never hears its successor: it must not elect
+    # itself again (after the leader timeout) while the test runs.
+    fe_config = fe_config.model_copy(update={"bdbje_heartbeat_timeout_second": 3600.0})
     old = Frontend.open(fe_config)
     acknowledged: list[str] = []
     unknown: list[str] = []
@@ -144,7 +179,7 @@ def test_commits_racing_a_new_leader_lose_nothing_acknowledged(fe_config: FeConf
     logged = _databases_in_log(entries)
     assert len(logged) == len(set(logged)) and set(acknowledged) <= set(logged) <= set(acknowledged) | set(unknown)
     with pytest.raises(NotLeaderError):
-        Session(old).execute("CREATE DATABASE after_the_race")
+        old.commit(_create_database("after_the_race"))
 
     reader = Frontend.open(fe_config)
     shown = {row[0] for row in Session(reader).execute("SHOW DATABASES").rows()}

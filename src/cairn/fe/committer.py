@@ -102,16 +102,20 @@ class JournalCommitter:
                 self.position = JournalPosition(entry.incarnation, entry.entry_id)
             return len(entries)
 
-    def try_lead(self, address: str) -> bool:
-        """One attempt to take the log, by a follower whose leader went silent: claim an epoch, then
-        append its `epoch_start` right after the newest entry. True when this FE now leads; False
-        when another FE appended first (this FE has then replayed what it appended, and follows).
+    def try_lead(self, address: str, silent_epoch: int) -> bool:
+        """One attempt to take the log, by a follower whose leader (of `silent_epoch`) went silent:
+        claim an epoch, then append its `epoch_start` right after the newest entry. True when this FE
+        now leads; False when another FE took the lead first: it appended first, or the log already
+        holds an epoch above `silent_epoch` (a new leader started while this FE waited; deposing it
+        at once would only cost another failover). This FE has then replayed what the other appended.
         Raises NotLeaderError when the incarnation was superseded, CairnError when the store fails."""
         with self._commit_lock, self._replay_lock:
             self.catch_up()
             if self.catalog.state.superseded_by is not None:
                 raise NotLeaderError(f"incarnation {self.journal.incarnation} was superseded by incarnation "
                                      f"{self.catalog.state.superseded_by}")
+            if self.catalog.state.epoch > silent_epoch:
+                return False
             target = self.position.entry_id + 1
             epoch = claim_next_epoch(self.meta_store, self.keys, self.journal.incarnation,
                                      self.catalog.state.epoch + 1, self.name)

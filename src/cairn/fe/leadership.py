@@ -6,7 +6,9 @@
   serves reads on a current catalog, and notices when a restore superseded its incarnation.
 - A FOLLOWER that has heard nothing from a leader for `bdbje_heartbeat_timeout_second` tries to take
   the lead (`JournalCommitter.try_lead`). Followers that replayed more, then the lower address, try
-  first; the others wait a heartbeat interval per rank, so that they rarely contend.
+  first; the others wait a heartbeat interval per rank, so that they rarely contend. A new epoch
+  start replayed from the log counts as hearing from its leader, and a follower that finds one when
+  it tries gives way, so that a leader that just took over is not deposed by a slower rival.
 
 Liveness only decides who tries, and when: whoever tries, the journal's conditional appends and
 epoch records decide who leads (DESIGN invariant 2), so a wrong guess costs time, never data.
@@ -39,10 +41,17 @@ def heartbeat_seconds(config: FeConfig) -> float:
     return min(1.0, config.bdbje_heartbeat_timeout_second / 5)
 
 
+def heartbeat_call_seconds(config: FeConfig) -> float:
+    """How long one heartbeat call may wait for its answer: half the leader timeout. A tick waits
+    for every peer's answer, so a peer that accepts connections but never answers (a paused process)
+    must not hold it long enough for a leader that did answer to look silent."""
+    return config.bdbje_heartbeat_timeout_second / 2
+
+
 class HeartbeatSender(Protocol):
     """Sends this FE's status to a peer and returns the peer's (the FE peer service's client)."""
 
-    def heartbeat(self, address: str, mine: FrontendStatus) -> FrontendStatus: ...
+    def heartbeat(self, address: str, mine: FrontendStatus, timeout: float | None = None) -> FrontendStatus: ...
 
 
 class Leadership:
@@ -61,6 +70,9 @@ class Leadership:
         # Why this FE serves nothing (not a member of its cluster's current incarnation), if it does not.
         self.excluded = ""
         self._leader_heard_at = time.monotonic()
+        # The newest epoch this follower knew of when it last heard from a leader: a newer epoch
+        # start in the log is a new leader's first sign of life.
+        self._heard_epoch = committer.catalog.state.epoch
         self._caught_up_at = time.monotonic()
         self._needs_reload = False
         self._lock = threading.Lock()
@@ -86,6 +98,7 @@ class Leadership:
     def start_following(self) -> None:
         self.role = self.member_role()
         self._leader_heard_at = time.monotonic()
+        self._heard_epoch = self.committer.catalog.state.epoch
         self._caught_up_at = time.monotonic()
         log.info("FE %s follows (role %s); leader: %s", self.address, self.role.value,
                  self.committer.catalog.state.leader_address or "unknown")
@@ -182,6 +195,10 @@ class Leadership:
             heard = self._leader_last_heard()
             if heard is not None:
                 self._leader_heard_at = max(self._leader_heard_at, heard)
+            epoch = self.committer.catalog.state.epoch
+            if epoch > self._heard_epoch:  # a new leader's epoch start, replayed: its first sign of life
+                self._leader_heard_at = time.monotonic()
+                self._heard_epoch = epoch
             if self.role is FrontendRole.OBSERVER or self.excluded or self._needs_reload:
                 return
             silent = time.monotonic() - self._leader_heard_at
@@ -198,7 +215,7 @@ class Leadership:
 
         def beat(address: str) -> None:
             try:
-                self.membership.record(peers.heartbeat(address, mine))
+                self.membership.record(peers.heartbeat(address, mine, heartbeat_call_seconds(self.config)))
             except CairnError as exc:
                 self.membership.record_failure(address, exc.message)
 
@@ -242,7 +259,7 @@ class Leadership:
     def _elect(self, silent: float) -> None:
         log.warning("no leader heard for %.1f s: FE %s tries to take the lead", silent, self.address)
         try:
-            won = self.committer.try_lead(self.address)
+            won = self.committer.try_lead(self.address, self._heard_epoch)
         except CairnError as exc:
             log.warning("taking the lead failed: %s", exc)
             self._leader_heard_at = time.monotonic()
@@ -252,6 +269,7 @@ class Leadership:
         else:
             log.info("another FE took the lead first; FE %s follows it", self.address)
             self._leader_heard_at = time.monotonic()
+            self._heard_epoch = self.committer.catalog.state.epoch
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -51,9 +51,11 @@ class PeerClient:
         self._credential = credential
         self._context = client_context(tls_ca_file) if tls_ca_file else None
 
-    def heartbeat(self, address: str, mine: FrontendStatus) -> FrontendStatus:
-        """Send this FE's status to the FE at `address`; its status back."""
-        return self._call(address, "POST", "/fe/heartbeat", mine, FrontendStatus, self.timeout, forwarded=False)
+    def heartbeat(self, address: str, mine: FrontendStatus, timeout: float | None = None) -> FrontendStatus:
+        """Send this FE's status to the FE at `address`; its status back (within `timeout` seconds,
+        else the client's own timeout)."""
+        return self._call(address, "POST", "/fe/heartbeat", mine, FrontendStatus,
+                          self.timeout if timeout is None else timeout, forwarded=False)
 
     def cluster_info(self, address: str) -> ClusterInfo:
         """What the FE at `address` knows of the cluster: its id, incarnation, leader and members."""
