@@ -133,6 +133,10 @@ class Cluster:
                           {**self.fe_values, "query_port": str(query), "http_port": str(http)})
         self.fe = Node("fe", [*CAIRN, "fe", "--conf", str(conf)], conf.parent, query)
         self.fe_http_port = http
+        self.create_cns()
+
+    def create_cns(self) -> None:
+        """`cn_count` compute nodes, each with its own ports and storage under `root`."""
         for number in range(self.cn_count):
             heartbeat = free_port()
             workdir = self.root / f"cn{number}"
