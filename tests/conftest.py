@@ -36,7 +36,7 @@ __all__ = ["CLUSTER_CREDENTIAL", "S3_ACCESS_KEY", "S3_SECRET_KEY", "SECRETS", "U
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.pluginmanager.register(SecretsScan(), "secrets_scan")
+    config.pluginmanager.register(SecretsScan(config), "secrets_scan")
 
 
 @pytest.fixture(autouse=True)

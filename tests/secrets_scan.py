@@ -86,20 +86,39 @@ def moto_objects(client: object) -> Iterable[tuple[str, bytes]]:
                 yield f"s3://{bucket['Name']}/{item['Key']}", body
 
 
-class SecretsScan:
-    """The pytest plugin: collects hits during the session and fails the run if there are any."""
+WORKER_HITS = "secrets_scan_hits"
 
-    def __init__(self) -> None:
+
+class SecretsScan:
+    """The pytest plugin: collects hits during the session and fails the run if there are any.
+
+    Under pytest-xdist the controller does the scanning and the verdict: it sees every test's report,
+    and the workers' temporary directories lie under its own. A worker only sends it the hits found
+    in what the controller cannot see, the worker's moto buckets."""
+
+    def __init__(self, config: pytest.Config) -> None:
         self.hits: list[Hit] = []
+        self.worker = hasattr(config, "workerinput")
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.worker:
+            return  # the controller scans this report when the worker hands it over
         for section, text in report.sections:
             self.hits.extend(find_in(text.encode(), f"{report.nodeid} ({section})"))
         if report.longrepr is not None:
             self.hits.extend(find_in(str(report.longrepr).encode(), f"{report.nodeid} (failure report)"))
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: object, error: object) -> None:
+        """A worker finished: take over the hits it found."""
+        output = getattr(node, "workeroutput", {})
+        self.hits.extend(Hit(where, excerpt) for where, excerpt in output.get(WORKER_HITS, []))
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.worker:
+            session.config.workeroutput[WORKER_HITS] = [(hit.where, hit.excerpt) for hit in self.hits]  # type: ignore[attr-defined]
+            return
         factory = getattr(session.config, "_tmp_path_factory", None)
         basetemp = getattr(factory, "_basetemp", None) if factory is not None else None
         if basetemp is not None and Path(basetemp).exists():
