@@ -109,7 +109,13 @@ def volume_kind(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def fe_conf_values(tmp_path: Path, volume_kind: str, request: pytest.FixtureRequest) -> dict[str, str]:
     """The fe.conf keys of a fresh cluster on the chosen backend (meta_dir under tmp_path)."""
-    values = {"meta_dir": str(tmp_path / "meta"), "local_storage_path": str(tmp_path / "storage"),
+    return cluster_conf_values(tmp_path, volume_kind, request)
+
+
+def cluster_conf_values(root: Path, volume_kind: str, request: pytest.FixtureRequest) -> dict[str, str]:
+    """The fe.conf keys of a fresh cluster on `volume_kind` ("local" or "s3", a new moto bucket),
+    with its meta_dir and local storage under `root`."""
+    values = {"meta_dir": str(root / "meta"), "local_storage_path": str(root / "storage"),
               "cluster_credential": CLUSTER_CREDENTIAL}
     if volume_kind == "s3":
         endpoint = request.getfixturevalue("moto_endpoint")

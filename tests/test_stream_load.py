@@ -1,4 +1,5 @@
-"""Stream Load over HTTP, as curl sends it, against a real FE process."""
+"""Stream Load over HTTP, as curl sends it, against a real FE process (one per backend for the module;
+each test gets the database `db` anew)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import USER_PASSWORD
+from conftest import USER_PASSWORD, cluster_conf_values
 from fe_process import FeProcess, run_sql, start_fe
 
 TABLE = ("CREATE TABLE db.t (id INT NOT NULL, name VARCHAR(5), day DATE) PARTITION BY RANGE(day) "
@@ -21,13 +22,23 @@ TABLE = ("CREATE TABLE db.t (id INT NOT NULL, name VARCHAR(5), day DATE) PARTITI
 CSV = b"1,ann,2024-01-01\n2,bob,2024-02-02\n3,toolongname,2024-03-03\n4,x\n5,eve,2030-01-01\n"
 
 
-@pytest.fixture
-def fe(tmp_path: Path, fe_conf_values: dict[str, str]) -> Iterator[FeProcess]:
-    process = start_fe(tmp_path, fe_conf_values)
-    run_sql(process, "CREATE DATABASE db", TABLE, f"CREATE USER loader IDENTIFIED BY '{USER_PASSWORD}'",
-            f"CREATE USER reader IDENTIFIED BY '{USER_PASSWORD}'", "GRANT INSERT ON db.t TO loader", "GRANT SELECT ON db.* TO reader")
+@pytest.fixture(scope="module", params=["local", "s3"])
+def module_fe(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FeProcess]:
+    """One FE per backend for the module's tests, with the users `loader` and `reader`."""
+    root = tmp_path_factory.mktemp(f"stream-load-{request.param}")
+    process = start_fe(root, cluster_conf_values(root, request.param, request))
+    run_sql(process, f"CREATE USER loader IDENTIFIED BY '{USER_PASSWORD}'",
+            f"CREATE USER reader IDENTIFIED BY '{USER_PASSWORD}'")
     yield process
     process.stop()
+
+
+@pytest.fixture
+def fe(module_fe: FeProcess) -> FeProcess:
+    """The module's FE with an empty table db.t that `loader` may load into and `reader` may read."""
+    run_sql(module_fe, "DROP DATABASE IF EXISTS db FORCE", "CREATE DATABASE db", TABLE,
+            "GRANT INSERT ON db.t TO loader", "GRANT SELECT ON db.* TO reader")
+    return module_fe
 
 
 def put(fe: FeProcess, path: str, body: bytes, user: str = "root", password: str = "",
