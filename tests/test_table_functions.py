@@ -13,9 +13,11 @@ from fe_process import FeProcess, start_fe
 MARKER = "cairn-private-row-7f3a"
 
 
-@pytest.fixture
-def fe(tmp_path: Path) -> Iterator[FeProcess]:
-    process = start_fe(tmp_path, {"meta_dir": str(tmp_path / "meta"), "local_storage_path": str(tmp_path / "storage")})
+@pytest.fixture(scope="module")
+def fe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FeProcess]:
+    """One FE for every user's attempts (none of them may change anything), its volume under its workdir."""
+    workdir = tmp_path_factory.mktemp("table-functions")
+    process = start_fe(workdir, {"meta_dir": str(workdir / "meta"), "local_storage_path": str(workdir / "storage")})
     root = pymysql.connect(host="127.0.0.1", port=process.query_port, user="root", autocommit=True)
     with root.cursor() as cursor:
         for statement in ["CREATE DATABASE d", "CREATE TABLE d.secret (id INT, note VARCHAR(64)) DISTRIBUTED BY HASH(id)",
@@ -50,9 +52,9 @@ def _attacks(storage: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("user, password", [("root", ""), ("nobody", "nobody-pass")])
-def test_table_functions_are_refused_for_every_user(fe: FeProcess, tmp_path: Path, user: str, password: str) -> None:
+def test_table_functions_are_refused_for_every_user(fe: FeProcess, user: str, password: str) -> None:
     connection = pymysql.connect(host="127.0.0.1", port=fe.query_port, user=user, password=password, autocommit=True)
-    for sql in _attacks(tmp_path / "storage"):
+    for sql in _attacks(fe.log.parent / "storage"):
         with connection.cursor() as cursor, pytest.raises(pymysql.MySQLError) as caught:
             cursor.execute(sql)
             pytest.fail(f"{sql!r} returned {cursor.fetchall()!r}")
