@@ -20,7 +20,7 @@ from cairn.fe.frontend import Frontend
 from cairn.server.session import Session
 from fe_process import FeProcess
 
-EXAMPLES = int(os.environ.get("CAIRN_FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("CAIRN_FUZZ_EXAMPLES", "80"))
 
 SETUP = """
 CREATE DATABASE fz; USE fz;
