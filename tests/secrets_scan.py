@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,13 +78,17 @@ def scan_objects(objects: Iterable[tuple[str, bytes]]) -> list[Hit]:
 
 
 def moto_objects(client: object) -> Iterable[tuple[str, bytes]]:
-    """Every object in every bucket of a boto3 S3 client."""
-    for bucket in client.list_buckets()["Buckets"]:  # type: ignore[attr-defined]
-        paginator = client.get_paginator("list_objects_v2")  # type: ignore[attr-defined]
-        for page in paginator.paginate(Bucket=bucket["Name"]):
-            for item in page.get("Contents", []):
-                body = client.get_object(Bucket=bucket["Name"], Key=item["Key"])["Body"].read()  # type: ignore[attr-defined]
-                yield f"s3://{bucket['Name']}/{item['Key']}", body
+    """Every object in every bucket of a boto3 S3 client (read a few at a time: a session leaves thousands)."""
+    paginator = client.get_paginator("list_objects_v2")  # type: ignore[attr-defined]
+    addresses = [(bucket["Name"], item["Key"]) for bucket in client.list_buckets()["Buckets"]  # type: ignore[attr-defined]
+                 for page in paginator.paginate(Bucket=bucket["Name"]) for item in page.get("Contents", [])]
+
+    def read(address: tuple[str, str]) -> tuple[str, bytes]:
+        bucket, key = address
+        return f"s3://{bucket}/{key}", client.get_object(Bucket=bucket, Key=key)["Body"].read()  # type: ignore[attr-defined]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        yield from pool.map(read, addresses)
 
 
 WORKER_HITS = "secrets_scan_hits"
