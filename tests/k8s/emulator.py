@@ -54,7 +54,7 @@ from typing import Any, TypeVar
 import attrs
 import jsonpatch
 import kmock
-from kmock._internal import enums, k8s, parsing, references, rendering
+from kmock._internal import dsl, enums, parsing, references, rendering
 
 JSON = dict[str, Any]
 Key = tuple[references.resource, str | None, str]
@@ -217,6 +217,22 @@ def _string_data(obj: JSON, resource: references.resource) -> JSON:
     return obj
 
 
+def _reaches(view: dsl.View, request: rendering.Request) -> bool:
+    """Whether `request` passes through `view` (what `request in view` answers, without walking
+    every recorded request for chains of filters and priorities)."""
+    while True:
+        if type(view) is dsl.Filter:
+            if not view.criteria(request):
+                return False
+            view = view._source
+        elif type(view) is dsl.Priority:
+            view = view._source
+        elif isinstance(view, dsl.Root):
+            return True
+        else:
+            return request in view
+
+
 def _now() -> str:
     return datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -256,9 +272,27 @@ class FaithfulEmulator(kmock.KubernetesEmulator):
     # -- plumbing ----------------------------------------------------------------------------------
 
     async def _handle(self, request: rendering.Request) -> Any:
-        # kmock's own handler mutates objects before user reactions run; every change here happens
-        # in the fallbacks instead, so an injected fault answers without changing anything.
-        return await k8s.KubernetesScaffold._handle(self, request)
+        """kmock's reaction matching, without its object mutations: every change happens in the
+        fallbacks here, so an injected fault answers without changing anything.
+
+        kmock decides whether a reaction applies with `request in reaction's view`, which walks
+        every request recorded so far: quadratic, seconds per request after a few thousand (a pod
+        runner polls). Chains of filters and priorities are checked on this request alone; other
+        views (slices, exclusions, groups) keep kmock's way."""
+        priorities = [payload.priorities for payload in self._payloads]
+        width = max((len(p) for p in priorities), default=0)
+        keys = [tuple(-x for x in p) + (0,) * (width - len(p)) for p in priorities]
+        for index in sorted(range(len(keys)), key=keys.__getitem__):
+            payload = self._payloads[index]
+            if payload._disabled.is_set() or not _reaches(payload._source, request):
+                continue
+            try:
+                return await payload(request)
+            except rendering.ReactionMismatchError:
+                payload._disabled.set()
+            except NotImplementedError:
+                pass
+        raise NotImplementedError("no reaction matches the request")
 
     def _info(self, resource: references.resource | None) -> references.ResourceInfo:
         if resource is None or resource not in self.resources:
