@@ -188,11 +188,17 @@ def _machine_text(machine: dict[str, Any]) -> str:
 def write_readme(readme: Path = README) -> None:
     """Replace the table between the markers in README (the markers are added, at the end of the
     Benchmarks section's text, if missing)."""
+    write_block(START, END, table(), readme)
+
+
+def write_block(start: str, end: str, content: str, readme: Path = README) -> None:
+    """Replace what lies between the `start` and `end` markers in README with `content` (the markers are
+    added at README's end if missing)."""
     text = readme.read_text()
-    block = f"{START}\n{table()}{END}"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        text = before + block + rest.split(END, 1)[1]
+    block = f"{start}\n{content}{end}"
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        text = before + block + rest.split(end, 1)[1]
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     readme.write_text(text)

@@ -1,0 +1,62 @@
+"""The run's summary (per directory, causes of failure, skips) and README's "StarRocks SQL tests" section."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from bench import readme_table
+
+START = "<!-- sqltest-table:start (python -m bench.sqltest --readme writes this section) -->"
+END = "<!-- sqltest-table:end -->"
+
+
+def summarize(cases: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts per directory and overall, failure causes and skip reasons with their counts."""
+    directories: dict[str, dict[str, int]] = {}
+    for case in cases:
+        counts = directories.setdefault(case["directory"], {"cases": 0, "pass": 0, "fail": 0, "skip": 0})
+        counts["cases"] += 1
+        counts[case["status"]] += 1
+    total = {k: sum(d[k] for d in directories.values()) for k in ("cases", "pass", "fail", "skip")}
+    causes = Counter(case["cause"] for case in cases if case["status"] == "fail")
+    skips = Counter(case["reason"] for case in cases if case["status"] == "skip")
+    return {"directories": directories, "total": total, "causes": causes.most_common(),
+            "skips": skips.most_common()}
+
+
+def _rate(counts: dict[str, int]) -> str:
+    run = counts["pass"] + counts["fail"]
+    return f"{100 * counts['pass'] / run:.0f} %" if run else "—"
+
+
+def section(results: dict[str, Any], top: int = 40) -> str:
+    """The markdown of the section: the table per directory, then the causes of failure and the skips."""
+    summary = results["summary"]
+    total = summary["total"]
+    lines = [f"Measured {results['measured_at'][:10]} on {results['cases_source']} ({total['cases']} cases, "
+             f"{len(summary['directories'])} directories; pass rate = passed / (passed + failed)).\n\n",
+             "| directory | cases | pass | fail | skip | pass rate |\n|---|---|---|---|---|---|\n"]
+    for name, counts in sorted(summary["directories"].items()):
+        lines.append(f"| {name} | {counts['cases']} | {counts['pass']} | {counts['fail']} | {counts['skip']} | "
+                     f"{_rate(counts)} |\n")
+    all_rate = f"{100 * total['pass'] / total['cases']:.0f} %" if total["cases"] else "—"
+    lines.append(f"| **all** | **{total['cases']}** | **{total['pass']}** | **{total['fail']}** | "
+                 f"**{total['skip']}** | **{_rate(total)}** ({all_rate} of all cases) |\n")
+    causes = summary["causes"]
+    lines.append(f"\nFailures by cause (the first statement that differs; {len(causes)} distinct causes, "
+                 f"the {min(top, len(causes))} commonest):\n\n")
+    lines.extend(f"- {cause.replace('|', '/')}: {count} case{'s' if count != 1 else ''}\n"
+                 for cause, count in causes[:top])
+    rest = sum(count for _, count in causes[top:])
+    if rest:
+        lines.append(f"- other causes: {rest} cases\n")
+    lines.append("\nSkipped (the tester's own helpers, other engines, external systems):\n\n")
+    lines.extend(f"- {reason}: {count} case{'s' if count != 1 else ''}\n" for reason, count in summary["skips"])
+    return "".join(lines)
+
+
+def write_readme(results: dict[str, Any], readme: Path = readme_table.README) -> None:
+    """Write the section between its markers in README."""
+    readme_table.write_block(START, END, section(results), readme)
