@@ -97,4 +97,4 @@ def test_runner_passes_fails_and_skips_against_cairn(tmp_path: Path) -> None:
     skipped = by_name["test_tiny_skip"]
     assert skipped["status"] == "skip" and "wait_alter_table_finish" in skipped["reason"]
     assert results["summary"]["total"] == {"cases": 3, "pass": 1, "fail": 1, "skip": 1}
-    assert results["summary"]["causes"] == [["SELECT: different result", 1]]
+    assert results["summary"]["causes"] == [["SELECT: different result", 1, []]]

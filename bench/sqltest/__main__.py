@@ -45,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
     args = parser.parse_args(argv)
     if args.readme:
-        report.write_readme(json.loads((args.out or RESULTS).read_text()))
+        results = json.loads((args.out or RESULTS).read_text())
+        results["summary"] = report.summarize(results["cases"])
+        report.write_readme(results)
         return 0
     source = args.cases or _default_source()
     cases = load_cases(case_root(source), args.dirs)

@@ -101,7 +101,7 @@ def _skip_block(lines: list[str], index: int, flag: str) -> int:
 def _read_statement(lines: list[str], index: int, case: Case) -> int:
     first = lines[index]
     indent = len(first) - len(first.lstrip())
-    content = first.strip()
+    content = first.lstrip()  # trailing blanks kept: `select 1;  ` does not end the statement, as in the tester
     start = index
     command = [content]
     index += 1

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from bench import readme_table
+from bench.sqltest.runner import cause_of, tidy
 
 START = "<!-- sqltest-table:start (python -m bench.sqltest --readme writes this section) -->"
 END = "<!-- sqltest-table:end -->"
+
+
+def _cause(case: dict[str, Any]) -> str:
+    """A failed case's cause, derived again from its error when it has one (so regrouping needs no new run)."""
+    actual = case.get("actual", "")
+    if actual.startswith("E: ") and case.get("sql") and "timed out" not in case["cause"] \
+            and "connection lost" not in case["cause"]:
+        return cause_of(case["sql"], case.get("expected", ""), actual, "")
+    return tidy(case["cause"])
 
 
 def summarize(cases: list[dict[str, Any]]) -> dict[str, Any]:
@@ -20,10 +31,38 @@ def summarize(cases: list[dict[str, Any]]) -> dict[str, Any]:
         counts["cases"] += 1
         counts[case["status"]] += 1
     total = {k: sum(d[k] for d in directories.values()) for k in ("cases", "pass", "fail", "skip")}
-    causes = Counter(case["cause"] for case in cases if case["status"] == "fail")
+    causes = Counter(_cause(case) for case in cases if case["status"] == "fail")
     skips = Counter(case["reason"] for case in cases if case["status"] == "skip")
-    return {"directories": directories, "total": total, "causes": causes.most_common(),
+    return {"directories": directories, "total": total, "causes": rollup(causes),
             "skips": skips.most_common()}
+
+
+# Causes that differ only in a name fold into one line, the names listed after it.
+ROLLUPS = [
+    (re.compile(r"Scalar Function with name (\S+) does not exist!?"), "Scalar Function with name … does not exist"),
+    (re.compile(r"Expression partitioning \((.*)\) is not supported yet\.?"),
+     "Expression partitioning (…) is not supported yet"),
+    (re.compile(r"Partitioning by the expression (.*) is not supported yet\.?"),
+     "Partitioning by the expression … is not supported yet"),
+    (re.compile(r"Unsupported type '([^']*)'"), "Unsupported type …"),
+    (re.compile(r"AGGREGATE KEY table \((.*)\) is not supported yet\.?"), "AGGREGATE KEY table is not supported yet"),
+    (re.compile(r"analyzing error: (\S+) is not supported yet\.?$"), "analyzing error: … is not supported yet"),
+]
+
+
+def rollup(causes: Counter[str]) -> list[tuple[str, int, list[str]]]:
+    """(cause, cases, the names it stands for) from most to fewest cases."""
+    folded: dict[str, tuple[int, list[str]]] = {}
+    for cause, count in causes.items():
+        key, name = cause, ""
+        for pattern, replacement in ROLLUPS:
+            found = pattern.search(cause)
+            if found:
+                key, name = cause[:found.start()] + replacement + cause[found.end():], found.group(1)
+                break
+        total, names = folded.get(key, (0, []))
+        folded[key] = (total + count, names + ([name] if name and name not in names else []))
+    return sorted(((k, n, names) for k, (n, names) in folded.items()), key=lambda item: (-item[1], item[0]))
 
 
 def _rate(counts: dict[str, int]) -> str:
@@ -47,9 +86,10 @@ def section(results: dict[str, Any], top: int = 40) -> str:
     causes = summary["causes"]
     lines.append(f"\nFailures by cause (the first statement that differs; {len(causes)} distinct causes, "
                  f"the {min(top, len(causes))} commonest):\n\n")
-    lines.extend(f"- {cause.replace('|', '/')}: {count} case{'s' if count != 1 else ''}\n"
-                 for cause, count in causes[:top])
-    rest = sum(count for _, count in causes[top:])
+    for cause, count, names in causes[:top]:
+        listed = f" ({', '.join(f'`{n}`' for n in names[:12])}{', …' if len(names) > 12 else ''})" if names else ""
+        lines.append(f"- {cause.replace('|', '/')}: {count} case{'s' if count != 1 else ''}{listed}\n")
+    rest = sum(count for _, count, _ in causes[top:])
     if rest:
         lines.append(f"- other causes: {rest} cases\n")
     lines.append("\nSkipped (the tester's own helpers, other engines, external systems):\n\n")

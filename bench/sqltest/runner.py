@@ -97,17 +97,31 @@ def _kind(sql: str) -> str:
         return "INSERT OVERWRITE"
     if first == "WITH":
         return "SELECT"
-    return first
+    return str(first)
+
+
+def tidy(text: str) -> str:
+    """The parser's token dumps in a message shortened to their text (`<Token ... text: [ ...>` → `[`)."""
+    return re.sub(r"<Token token_type: [^>]*?text: (.*?), line: [^>]*>", r"\1", text)
+
+
+def _mask_quoted(found: re.Match[str]) -> str:
+    """A quoted name masked, unless it is a keyword (upper case) or the type an error names."""
+    inner = found.group(0)[1:-1]
+    if re.fullmatch(r"[A-Z][A-Z0-9_]*(\([0-9, ]*\))?", inner) or found.string[:found.start()].endswith("type "):
+        return found.group(0)
+    return "'…'"
 
 
 def normalize_error(message: str) -> str:
     """An error message with the case's own names and numbers taken out, so causes group across cases."""
     text = message.split("\n")[0]
     text = re.sub(r"^Getting (\w+) error.*?Detail message: ", r"\1 error: ", text)
+    text = tidy(text)
     text = re.sub(r"[0-9a-f]{32}", "…", text)
     text = re.sub(r"\*{6}\S*", "…", text)
     text = re.sub(r"`[^`]*`", "`…`", text)
-    text = re.sub(r"'[^']*'", "'…'", text)
+    text = re.sub(r"'[^']*'", _mask_quoted, text)
     text = re.sub(r'"[^"]*"', '"…"', text)
     text = re.sub(r"\b\d+(\.\d+)?\b", "N", text)
     return _short(text.strip(), 160)
@@ -118,11 +132,13 @@ def _message(actual: str) -> str:
     try:
         args = ast.literal_eval(actual[3:])
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return actual[3:]
+        found = re.match(r"E: \(\d+, ['\"](.*)", actual, flags=re.S)  # a text cut short
+        return found.group(1) if found else actual[3:]
     return str(args[1]) if isinstance(args, tuple) and len(args) > 1 else str(args)
 
 
-def _cause(sql: str, expected: str, actual: str, why: str) -> str:
+def cause_of(sql: str, expected: str, actual: str, why: str) -> str:
+    """The short cause of a failed comparison: the statement's kind and Cairn's error, or `why`."""
     kind = _kind(sql)
     if actual.startswith("E: "):
         message = _message(actual)
@@ -169,7 +185,7 @@ def run_case(server: LocalCairn, case: Case, timeout: float, case_timeout: float
                 continue
             why = check(outcome.sql, statement.expected, outcome.text, outcome.order)
             if why is not None:
-                cause = _cause(outcome.sql, statement.expected, outcome.text, why)
+                cause = cause_of(outcome.sql, statement.expected, outcome.text, why)
                 return _failed(result, index, statement, outcome.sql, outcome.text, cause, started)
     finally:
         _teardown(connection, databases)

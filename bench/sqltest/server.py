@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pymysql
 
@@ -56,7 +57,7 @@ class LocalCairn:
             time.sleep(0.2)
         raise RuntimeError(f"cairn up did not answer within {self.start_timeout:g} s")
 
-    def connect(self, timeout: float) -> pymysql.connections.Connection:  # type: ignore[type-arg]
+    def connect(self, timeout: float) -> Any:
         """A root connection whose reads give up after `timeout` seconds."""
         return pymysql.connect(host="127.0.0.1", port=self.port, user="root", autocommit=True,
                                connect_timeout=10, read_timeout=timeout, write_timeout=timeout,
