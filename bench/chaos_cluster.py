@@ -130,7 +130,8 @@ class Cluster:
     def create_nodes(self) -> None:
         query, http = free_port(), free_port()
         conf = write_conf(self.root / "fe" / "fe.conf",
-                          {**self.fe_values, "query_port": str(query), "http_port": str(http)})
+                          {**self.fe_values, "query_port": str(query), "http_port": str(http),
+                           "edit_log_port": str(free_port()), "rpc_port": str(free_port())})
         self.fe = Node("fe", [*CAIRN, "fe", "--conf", str(conf)], conf.parent, query)
         self.fe_http_port = http
         self.create_cns()

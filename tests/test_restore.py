@@ -299,8 +299,8 @@ def test_a_failed_restore_is_reported_by_restore_state(tmp_path: Path) -> None:
 
     http_port = free_port()
     conf = tmp_path / "fe.conf"
-    conf.write_text("".join(f"{k} = {v}\n" for k, v in {**values, "http_port": http_port,
-                                                        "query_port": free_port()}.items()))
+    conf.write_text("".join(f"{k} = {v}\n" for k, v in {**values, "http_port": http_port, "query_port": free_port(),
+                                                        "edit_log_port": free_port()}.items()))
     proc = subprocess.Popen([sys.executable, "-m", "cairn.cli.main", "fe", "--conf", str(conf), "--cluster_snapshot"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

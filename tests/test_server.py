@@ -243,7 +243,8 @@ def test_concurrent_sessions_mixing_loads_and_queries(fe_process: FeProcess) -> 
 
 def test_cairn_up_serves_stops_on_ctrl_c_and_resumes(tmp_path: Path) -> None:
     port, http_port = free_port(), free_port()
-    command = [*CAIRN, "up", "--port", str(port), "--http-port", str(http_port), "--data-dir", str(tmp_path / "d")]
+    command = [*CAIRN, "up", "--port", str(port), "--http-port", str(http_port), "--edit-log-port", str(free_port()),
+               "--data-dir", str(tmp_path / "d")]
     for round_number in range(2):
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
         wait_for_port(port, timeout=60)
@@ -281,6 +282,7 @@ def test_cairn_up_with_compute_nodes_runs_work_on_them_and_stops_them(tmp_path: 
     port, http_port = free_port(), free_port()
     for nodes_expected in (2, 0):
         command = [*CAIRN, "up", "--cn", str(nodes_expected), "--port", str(port), "--http-port", str(http_port),
+                   "--edit-log-port", str(free_port()),
                    "--data-dir", str(tmp_path / "d")]
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
         wait_for_port(port, timeout=90)

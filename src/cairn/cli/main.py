@@ -103,6 +103,7 @@ def up(
     data_dir: Annotated[Path, typer.Option(help="where the embedded volume and metadata live")] = Path("cairn-data"),
     port: Annotated[int, typer.Option(help="MySQL protocol port")] = 9030,
     http_port: Annotated[int, typer.Option(help="HTTP port")] = 8030,
+    edit_log_port: Annotated[int, typer.Option(help="port other FEs reach this one on")] = 9010,
     cn: Annotated[int, typer.Option("--cn", min=0, help="compute nodes to start beside the FE (0: the FE's "
                                                        "embedded engine does the data work)")] = 0,
 ) -> None:
@@ -111,7 +112,7 @@ def up(
     nodes: list[LocalNode] = []
     try:
         config = load_config(None, meta_dir=str(data_dir / "meta"), local_storage_path=str(data_dir / "storage"),
-                             query_port=str(port), http_port=str(http_port))
+                             query_port=str(port), http_port=str(http_port), edit_log_port=str(edit_log_port))
         configure_logging(config.sys_log_level)
         if cn and config.credential is None:
             # This run's nodes and FE share a fresh credential, unless one is configured.

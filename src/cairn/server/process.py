@@ -6,11 +6,13 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from cairn.config.fe_config import FeConfig
+from cairn.errors import ConfigError
 from cairn.fe.frontend import Frontend
 from cairn.restore.startup import RestoreState, restore_at_startup
 from cairn.secrets import RedactingFilter
@@ -59,6 +61,19 @@ async def _serve(frontend: Frontend, config: FeConfig, ready: "asyncio.Future[No
     await mysql.close()
 
 
+def _require_free_ports(config: FeConfig) -> None:
+    """Raise ConfigError naming the key of a port this FE cannot listen on (another process holds it)."""
+    for key in ("query_port", "http_port", "edit_log_port"):
+        port = getattr(config, key)
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((config.bind_address, port))
+            except OSError as exc:
+                raise ConfigError(f"cannot listen on {config.bind_address}:{port} ({key}): "
+                                  f"{exc.strerror or exc}") from None
+
+
 def run_frontend(config: FeConfig, on_ready: Callable[[Frontend], None] | None = None,
                  restore_from: Path | None = None, helper: str | None = None, join: bool = False) -> None:
     """Open the FE described by `config` (first restoring from `restore_from`, a
@@ -67,6 +82,7 @@ def run_frontend(config: FeConfig, on_ready: Callable[[Frontend], None] | None =
     caller (the CLI prints it as one line)."""
     config.report_keys()
     peer_tls_context(config)  # a TLS misconfiguration fails before anything is restored or opened
+    _require_free_ports(config)  # and so does a port in use: an FE that cannot serve must not lead
     state = RestoreState()
     if restore_from is not None:
         stop = threading.Event()
