@@ -129,9 +129,18 @@ def test_statefulset_pods_start_in_order_with_env_and_mounts(cluster: tuple[Emul
     assert seen["argv"] == [f"{fs}/etc/tiny/tiny.conf", f"{fs}/data"]
     # Mount paths inside a mounted file are rewritten; a longer name that only starts alike is not.
     assert seen["conf"] == f"data_dir = {fs}/data/sub\nscratch = {fs}/tmp/scratch\nother = /datalake\n"
-    # Names: each pod's own FQDN through CAIRN_HOSTS; the headless service has no Service object
-    # here, so the shared map holds nothing for them.
+    # Names: each pod's own through CAIRN_HOSTS; the shared map holds nothing without Services.
     assert runner.hosts() == {}
+    services = f"/api/v1/namespaces/{NS}/services"
+    _post(api, services, {"metadata": {"name": "tiny-search"}, "spec": {
+        "clusterIP": "None", "selector": {"app": "tiny"}, "ports": [{"port": 8080}]}})
+    _post(api, services, {"metadata": {"name": "tiny"}, "spec": {"selector": {"app": "tiny"},
+                                                                 "ports": [{"port": 8080}]}})
+    wait_until(lambda: len(runner.hosts()) == 16, 30, "the Services' names published")
+    hosts = runner.hosts()
+    assert hosts["tiny-0.tiny-search"] == hosts["tiny-0.tiny-search.default.svc.cluster.local"] == runner.ip("tiny-0")
+    assert hosts["tiny-1.tiny-search.default"] == runner.ip("tiny-1")
+    assert hosts["tiny"] == hosts["tiny.default.svc.cluster.local"] == hosts["tiny-search"] == runner.ip("tiny-0")
 
 
 def test_persistent_volumes_survive_restarts_until_the_disks_are_lost(
@@ -190,6 +199,29 @@ def test_scaling_and_rolling_updates(cluster: tuple[EmulatorThread, PodRunner]) 
     api.request("PATCH", f"{STS}/tiny", {"spec": {"replicas": 1}}, "application/merge-patch+json")
     wait_until(lambda: _pod_names(api, "tiny") == ["tiny-0"] and _sts_status(api, "tiny").get("replicas") == 1
                and set(runner.pods) == {"tiny-0"}, 60, "scaled in to tiny-0, the other processes stopped")
+
+
+def test_crash_loops_and_missing_secrets(cluster: tuple[EmulatorThread, PodRunner]) -> None:
+    api, runner = cluster
+    pods = f"/api/v1/namespaces/{NS}/pods"
+    _post(api, pods, {"metadata": {"name": "crasher"}, "spec": {"containers": [{
+        "name": "main", "command": [sys.executable, "-c", "import sys; sys.exit(3)"]}]}})
+    _post(api, pods, {"metadata": {"name": "waiter"}, "spec": {"containers": [{
+        "name": "main", "command": [sys.executable, "-c", "import time; time.sleep(600)"],
+        "env": [{"name": "T", "valueFrom": {"secretKeyRef": {"name": "later", "key": "k"}}}]}]}})
+
+    def container(pod: str) -> dict[str, Any]:
+        return (((_pod(api, pod) or {}).get("status") or {}).get("containerStatuses") or [{}])[0]
+
+    wait_until(lambda: container("crasher").get("restartCount", 0) >= 2, 30, "the crashing container restarted")
+    crashed = container("crasher")
+    assert crashed["lastState"]["terminated"]["exitCode"] == 3 and not crashed["ready"]
+    waiting = container("waiter")
+    assert waiting["state"]["waiting"]["reason"] == "CreateContainerConfigError"
+    assert (_pod(api, "waiter") or {})["status"]["phase"] == "Pending"
+    _post(api, f"/api/v1/namespaces/{NS}/secrets", {"metadata": {"name": "later"}, "stringData": {"k": "v"}})
+    wait_until(lambda: container("waiter").get("ready") is True, 30, "the pod started once its Secret exists")
+    assert (_pod(api, "waiter") or {})["status"]["phase"] == "Running"
 
 
 def test_rewriting_mount_paths() -> None:
