@@ -245,6 +245,20 @@ def test_a_crd_makes_its_resource_discoverable(api: EmulatorThread) -> None:
     assert {c["type"]: c["status"] for c in crd["status"]["conditions"]}["Established"] == "True"
 
 
+def test_deleting_a_crd_deletes_its_objects_and_their_dependents() -> None:
+    with EmulatorThread() as api:
+        _create(api, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", WIDGET_CRD)
+        widget = _create(api, WIDGETS, {"metadata": {"name": "doomed", "finalizers": ["x/y"]}, "spec": {}})
+        ref = {"apiVersion": "example.cairn.dev/v1", "kind": "Widget", "name": "doomed",
+               "uid": widget["metadata"]["uid"]}
+        _create(api, CMS, _cm("doomed-conf", metadata={"ownerReferences": [ref]}))
+        status, _ = api.request("DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
+                                          "widgets.example.cairn.dev")
+        assert status == 200
+        assert api.get("v1/configmaps", "default", "doomed-conf") is None
+        assert api.request("GET", WIDGETS)[0] == 404
+
+
 def test_duplicates_generated_names_and_patch_kinds(api: EmulatorThread) -> None:
     _create(api, CMS, _cm("dup"))
     status, answer = api.request("POST", CMS, _cm("dup"))

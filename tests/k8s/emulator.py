@@ -593,6 +593,8 @@ class FaithfulEmulator(kmock.KubernetesEmulator):
         outside = {k: v for k, v in new.items() if k not in ("metadata", "status")}
         if outside != {k: v for k, v in old.items() if k not in ("metadata", "status")}:
             meta["generation"] = int(old_meta.get("generation", 1)) + 1
+            if resource == CRD_RESOURCE:
+                self._register_crd(new)  # versions added or changed are served from now on
         meta["resourceVersion"] = str(self._next_rv())
         self._store(key, new)
         self._emit(resource, "MODIFIED", new, old)
@@ -675,9 +677,9 @@ class FaithfulEmulator(kmock.KubernetesEmulator):
         spec, plural = crd["spec"], crd["spec"]["names"]["plural"]
         for version in spec.get("versions", []):
             resource = references.resource(spec["group"], version["name"], plural)
-            for key, _ in self._all_live():
+            for key, obj in self._all_live():
                 if key[0] == resource:
-                    self._objects[key].delete()
+                    self._remove(key, obj)  # the custom objects go with their definition, finalizers or not
             if resource in self.resources:
                 del self.resources[resource]
 
