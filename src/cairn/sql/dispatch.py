@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cairn.errors import FrontendMembershipError
+from cairn.errors import FrontendMembershipError, NotLeaderError
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
 from cairn.sql.authorize import authorize
@@ -32,4 +32,15 @@ def execute_statement(query: QueryContext, fe: Frontend, statement: Any, stateme
         if forwarded is not None:
             return forwarded
     authorize(query, fe.catalog.state, registration.needs(query, statement, fe.engine.virtual_tables))
-    return registration.handler(query, fe, statement)
+    before = fe.position
+    try:
+        return registration.handler(query, fe, statement)
+    except NotLeaderError:
+        # Deposed before it noticed, with nothing committed here meanwhile (a statement may commit
+        # more than once): the new leader runs the write.
+        if not registration.writes or text is None or fe.is_leader or fe.position != before:
+            raise
+        forwarded = forward_to_leader(query, fe, text)
+        if forwarded is None:
+            raise
+        return forwarded

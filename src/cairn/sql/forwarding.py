@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 import time
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 
 import pyarrow as pa
 
@@ -30,6 +33,8 @@ from cairn.sql.result import ResultSet
 
 log = logging.getLogger(__name__)
 
+# How often a forwarded statement's wait looks whether another FE took the lead meanwhile.
+WATCH_SECONDS = 0.2
 # How long a session waits to read its own forwarded write on this FE before answering anyway.
 OWN_WRITE_WAIT_SECONDS = 10.0
 
@@ -71,7 +76,7 @@ def forward_to_leader(query: QueryContext, fe: Frontend, sql: str) -> ResultSet 
         leader = fe.leadership.leader_address()
         if leader and leader != fe.address:
             try:
-                response = fe.peer_client.forward(leader, request, timeout=_timeout(query))
+                response = _forward_watching(fe, leader, request, _timeout(query))
             except PeerUnavailableError as exc:
                 why = exc.message
             else:
@@ -84,6 +89,31 @@ def forward_to_leader(query: QueryContext, fe: Frontend, sql: str) -> ResultSet 
         if query.cancel.cancelled:
             raise QueryInterruptedError("The statement was cancelled before a leader took it: nothing was applied")
         time.sleep(0.2)  # a leader is being elected: ask again shortly
+
+
+def _forward_watching(fe: Frontend, leader: str, request: ForwardRequest, timeout: float) -> ForwardResponse:
+    """Forward `request` to `leader`, and stop waiting for its answer once another FE says it leads
+    (the old leader paused or cut off mid-statement): the outcome is then unknown, and the client is
+    told so at once instead of after the statement's whole timeout."""
+    answer: Future[ForwardResponse] = Future()
+
+    def call() -> None:
+        try:
+            answer.set_result(fe.peer_client.forward(leader, request, timeout=timeout))
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting statement as is
+            answer.set_exception(exc)
+
+    threading.Thread(target=call, name="forward", daemon=True).start()
+    while True:
+        try:
+            return answer.result(timeout=WATCH_SECONDS)
+        except FutureTimeout:
+            successor = fe.leadership.leader_address()
+            if successor and successor != leader:
+                raise CommitOutcomeUnknownError(
+                    f"The statement was forwarded to the leader at {leader}, which stopped answering while "
+                    f"{successor} took the lead: it may or may not have been applied. Check before running it "
+                    "again") from None
 
 
 def _answered(fe: Frontend, response: ForwardResponse) -> ResultSet:
