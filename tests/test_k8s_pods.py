@@ -9,7 +9,9 @@ ConfigMap, the cluster credential from a Secret and their names from the runner'
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -294,6 +296,11 @@ def test_an_fe_and_a_cn_run_as_pods(cluster: tuple[EmulatorThread, PodRunner], t
     hosts = runner.hosts()
     assert hosts["sr-fe-0.sr-fe-search"] == hosts["sr-fe-service"] == fe_ip
     assert hosts["sr-cn-0.sr-cn-search.default.svc.cluster.local"] == cn_ip
+    # A process outside the pods resolves the same names with the runner's env.
+    resolved = subprocess.run([sys.executable, "-c", "from cairn.config.hosts import resolve_host; "
+                               "print(resolve_host('sr-fe-service.default.svc'))"],
+                              env={**os.environ, **runner.env()}, capture_output=True, text=True, check=True)
+    assert resolved.stdout.strip() == fe_ip
     # Meta on the FE's persistent volume, through the rewritten meta_dir of the mounted fe.conf.
     assert any((runner.root / "pvc" / "data-sr-fe-0").iterdir())
 

@@ -21,6 +21,7 @@ process that exits is restarted (restartPolicy Always) after a back-off that dou
 
 from __future__ import annotations
 
+import atexit
 import base64
 import hashlib
 import json
@@ -152,6 +153,8 @@ class PodRunner:
         shim.write_text(f"#!/bin/sh\nexec {sys.executable} -m cairn.cli.main \"$@\"\n")
         shim.chmod(0o755)
         self._write_hosts({})
+        # Processes live in their own sessions: a test that dies without its teardown still ends them.
+        atexit.register(self.kill_all, signal.SIGKILL)
 
     # -- the test's handles ------------------------------------------------------------------------
 
@@ -168,6 +171,12 @@ class PodRunner:
         if self._thread.is_alive():
             self._thread.join(timeout=60)
         self.kill_all(signal.SIGKILL)
+        atexit.unregister(self.kill_all)
+
+    def env(self) -> dict[str, str]:
+        """What a process outside the pods (`cairn operator`, a `cairn` command the test runs) needs
+        to resolve the pods' and Services' names as the pods do."""
+        return {HOSTS_FILE_ENV: str(self.hosts_file)}
 
     def ip(self, pod: str) -> str:
         """The loopback address of `pod`."""
