@@ -112,3 +112,26 @@ def test_a_second_fe_under_a_running_fes_name_is_refused(cluster: FeCluster, tmp
     said = " ".join(done.stderr.split())
     assert "already runs as" in said or "(edit_log_port): Address already in use" in said, said
     assert cluster.sql(first, "SELECT 1") == [(1,)]  # the running FE is untouched
+
+
+def test_an_observer_never_leads_and_a_dropped_follower_stops_serving(cluster: FeCluster) -> None:
+    first = cluster.new_fe()
+    cluster.start(first)
+    follower = cluster.add(first)
+    observer = cluster.add(first, "OBSERVER")
+    wait_until(lambda: len(cluster.frontends(observer)) == 3
+               and all(r["Alive"] == "true" for r in cluster.frontends(observer).values()),
+               what="the observer to see three live members")
+
+    cluster.sql(first, f'ALTER SYSTEM DROP FOLLOWER "{follower.address}"')
+    wait_until(lambda: cluster.sql_or_none(follower, "SELECT 1") is None, what="the dropped follower to stop serving")
+    with pytest.raises(pymysql.MySQLError, match="not a member"):
+        cluster.sql(follower, "SELECT 1")
+    cluster.kill(follower)
+
+    cluster.kill(first)
+    # Its only peer gone, the observer waits for a leader until the forwarding deadline, and never takes the lead.
+    with pytest.raises(pymysql.MySQLError, match="could not forward the statement to a leader"):
+        cluster.sql(observer, "CREATE DATABASE never")
+    assert cluster.frontends(observer)[observer.address]["Role"] == "OBSERVER"
+    assert cluster.sql(observer, "SHOW DATABASES LIKE 'never'") == []
