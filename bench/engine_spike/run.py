@@ -202,6 +202,7 @@ def main() -> None:
     ap.add_argument("--sf", default="1")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--partitions", type=int, default=2)
+    ap.add_argument("--tag", default="", help="suffix of the result file, to keep an earlier run")
     ap.add_argument("--skip", default="", help="comma list of sections to skip: single,ray,daft,kill")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -251,7 +252,7 @@ def main() -> None:
                                           "ratio_vs_duckdb_on_passed": round(t / d, 2) if d else None}
     out["summary"] = summary
     out["duckdb_total_s"] = round(total_duck, 3)
-    path = HERE / "results" / f"spike_sf{args.sf}.json"
+    path = HERE / "results" / f"spike_sf{args.sf}{args.tag}.json"
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(out, indent=1, default=str))
     print(json.dumps(summary, indent=1))
