@@ -35,6 +35,9 @@ class CheckpointImage(SignedModel):
     entry_id: int
     created_at: float
     epoch: int = 0
+    # True in a snapshot's image whose manifest is signed: an unsigned (legacy) manifest beside it
+    # was swapped in, not written before manifests were signed. Absent from older images.
+    signed_manifest: bool = False
     catalog: dict[str, Any]
 
     @property

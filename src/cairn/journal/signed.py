@@ -53,7 +53,10 @@ class SignedModel(VersionedModel):
         return self._authenticity
 
     def _with_secrets(self, change: Callable[[Any], Any]) -> dict[str, Any]:
-        """The update that replaces the part at SEALED_PATH with `change(part)` (copying only the path)."""
+        """The update that replaces the part at SEALED_PATH with `change(part)` (copying only the path).
+        An empty SEALED_PATH is a format that holds no secrets: nothing to change."""
+        if not self.SEALED_PATH:
+            return {}
         first, *rest = self.SEALED_PATH
         top = getattr(self, first)
         if not rest:

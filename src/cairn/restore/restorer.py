@@ -23,7 +23,7 @@ from cairn.journal.position import JournalPosition
 from cairn.journal.signed import Authenticity
 from cairn.restore.plan import RestoreError, RestorePlan
 from cairn.restore.snapshot_yaml import ClusterSnapshotYaml, RestoreTarget
-from cairn.snapshot.verify import verify_snapshot
+from cairn.snapshot.verify import check_snapshot_image, verify_snapshot
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import ObjectStore, open_store
 
@@ -110,6 +110,7 @@ def restore(plan: RestorePlan, config: FeConfig, spec: ClusterSnapshotYaml, prog
     image_bytes = plan.snapshot_store.get(plan.manifest.image_key)
     image = CheckpointImage.from_bytes(image_bytes, plan.manifest.image_key)
     image.require_readable(plan.manifest.image_key)
+    check_snapshot_image(plan.manifest, image)
     state = CatalogState.model_validate(image.catalog)
     _apply_yaml(state, spec, config)
     report = verify_snapshot(plan.snapshot_store, plan.keys, plan.snapshot, _data_stores(plan, state))

@@ -126,7 +126,7 @@ class SnapshotJobs:
         store = self.stores(job.storage_volume)
         keys = self.keys
         objects, tables = snapshot_contents(state, self.stores)
-        image_bytes = image.to_bytes()
+        image_bytes = image.model_copy(update={"signed_manifest": True}).to_bytes()
         image_key = keys.snapshot_object(job.name, SNAPSHOT_IMAGE)
         store.put_if_absent(image_key, image_bytes)
         manifest = SnapshotManifest(

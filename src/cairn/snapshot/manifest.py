@@ -1,4 +1,10 @@
-"""`manifest.json` of a cluster snapshot: a versioned model, validated on read, with no secrets."""
+"""`manifest.json` of a cluster snapshot: validated on read, authenticated like a journal entry, no secrets.
+
+A manifest is signed with the catalog key (format 2), so that nobody without the key (a compute
+node, a user of the bucket) can change which image, journal id or objects a restore trusts. A
+manifest written before manifests were signed (format 1, LEGACY) is still read: see
+`snapshot.verify.check_snapshot_image` for when it is trusted.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,8 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
-from cairn.formats import VersionedModel
+from cairn.errors import CairnError
+from cairn.journal.signed import SignedModel
 from cairn.storage.volume import StorageVolume
 
 
@@ -44,10 +51,16 @@ class TableDigest(BaseModel):
     checksum: str
 
 
-class SnapshotManifest(VersionedModel):
+class SnapshotManifestError(CairnError):
+    """A snapshot's manifest or image cannot be trusted: damaged, forged, altered or swapped."""
+
+
+class SnapshotManifest(SignedModel):
     """Everything needed to verify and restore a snapshot without reading the catalog first."""
 
     KIND: ClassVar[str] = "snapshot manifest"
+    ERROR: ClassVar[type[CairnError]] = SnapshotManifestError
+    SEALED_PATH: ClassVar[tuple[str, ...]] = ()  # volume secrets are masked, never stored
 
     name: str
     type: Literal["AUTOMATED", "MANUAL"]

@@ -13,10 +13,11 @@ import pyarrow.parquet as pq
 from cairn.catalog.model import CatalogState
 from cairn.errors import CairnError, ObjectNotFoundError
 from cairn.journal.image import CheckpointImage
+from cairn.journal.signed import Authenticity
 from cairn.lake.manifest import PartitionManifest, Rowset
 from cairn.snapshot.contents import table_checksum
 from cairn.snapshot.listing import marks_complete
-from cairn.snapshot.manifest import SnapshotManifest
+from cairn.snapshot.manifest import SnapshotManifest, SnapshotManifestError
 from cairn.storage.checksum import checksum_bytes
 from cairn.storage.keys import SNAPSHOT_DONE, SNAPSHOT_MANIFEST, ClusterKeys
 from cairn.storage.object_store import ObjectStore
@@ -44,7 +45,33 @@ def read_manifest(store: ObjectStore, keys: ClusterKeys, name: str) -> SnapshotM
                          "completed snapshot "
                          f"under {store.description}/{keys.snapshot_dir(name)}")
     key = keys.snapshot_object(name, SNAPSHOT_MANIFEST)
-    return SnapshotManifest.from_bytes(store.get(key), key)
+    manifest = SnapshotManifest.from_bytes(store.get(key), key)
+    manifest.require_readable(key)  # forged or altered: SnapshotManifestError; unknown key: CatalogKeyError
+    return manifest
+
+
+def check_snapshot_image(manifest: SnapshotManifest, image: CheckpointImage) -> None:
+    """Raise SnapshotManifestError unless `image` (already readable) may be restored with `manifest`.
+
+    A signed manifest needs an authenticated image at the manifest's position: a legacy-format
+    image beside it was swapped in. A legacy manifest is trusted only for a snapshot written before
+    manifests were signed: its image is legacy too, or authenticated without `signed_manifest`
+    (then it must be at the manifest's position). A newer snapshot's image says its manifest was
+    signed, so a legacy manifest swapped in for the signed one is refused.
+    """
+    where = f"snapshot '{manifest.name}'"
+    if manifest.authenticity is Authenticity.AUTHENTIC and image.authenticity is not Authenticity.AUTHENTIC:
+        raise SnapshotManifestError(f"{where}: image {manifest.image_key} is not authenticated but its manifest "
+                                    "is: the image was replaced")
+    if manifest.authenticity is Authenticity.LEGACY and image.signed_manifest:
+        raise SnapshotManifestError(f"{where}: its manifest is unsigned but image {manifest.image_key} was "
+                                    "written with a signed one: the manifest was replaced")
+    if image.authenticity is Authenticity.AUTHENTIC and (
+            (image.cluster_id, image.incarnation, image.entry_id)
+            != (manifest.cluster_id, manifest.incarnation, manifest.fe_journal_id)):
+        raise SnapshotManifestError(f"{where}: image {manifest.image_key} is at journal id {image.entry_id} of "
+                                    f"incarnation {image.incarnation}, its manifest says {manifest.fe_journal_id} "
+                                    f"of incarnation {manifest.incarnation}")
 
 
 def verify_snapshot(store: ObjectStore, keys: ClusterKeys, name: str,
@@ -62,6 +89,7 @@ def verify_snapshot(store: ObjectStore, keys: ClusterKeys, name: str,
     try:
         image = CheckpointImage.from_bytes(image_bytes, manifest.image_key)
         image.require_readable(manifest.image_key)
+        check_snapshot_image(manifest, image)
         CatalogState.model_validate(image.catalog)
     except (CairnError, ValueError) as exc:
         report.problems.append(f"image {manifest.image_key} does not load: {exc}")
