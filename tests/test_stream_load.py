@@ -267,3 +267,16 @@ def test_one_connection_carries_several_loads(fe: FeProcess) -> None:
     # The refused body was read whole, so the connection went on to the next load.
     assert answers == [(200, "Success"), (400, "Fail"), (200, "Success")]
     assert run_sql(fe, "SELECT id FROM db.t ORDER BY id") == [(1,), (2,)]
+
+
+def test_names_in_the_url_are_percent_decoded(fe: FeProcess) -> None:
+    run_sql(fe, "DROP DATABASE IF EXISTS `my db` FORCE", "CREATE DATABASE `my db`",
+            "CREATE TABLE `my db`.`t*x é` (id INT) DISTRIBUTED BY HASH(id)")
+    try:
+        status, answer = put(fe, "/api/my%20db/t%2Ax%20%C3%A9/_stream_load", b"1\n2\n")
+        assert status == 200 and answer["Status"] == "Success" and answer["NumberLoadedRows"] == 2, answer
+        assert run_sql(fe, "SELECT id FROM `my db`.`t*x é` ORDER BY id") == [(1,), (2,)]
+        status, answer = put(fe, "/api/my%20db/t%FFx/_stream_load", b"1\n")
+        assert status == 400 and "not percent-encoded UTF-8" in answer["Message"], answer
+    finally:
+        run_sql(fe, "DROP DATABASE `my db` FORCE")

@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -39,6 +39,15 @@ from cairn.server.stream_load import (
 log = logging.getLogger(__name__)
 
 _STREAM_LOAD = re.compile(r"^/api/([^/]+)/([^/]+)/_stream_load/?$")
+
+
+def _path_name(segment: str) -> str:
+    """A database or table name from its URL path segment, percent-decoded as UTF-8 (`my%20db` is
+    `my db`); BadRequestError when the escapes are not UTF-8."""
+    try:
+        return unquote(segment, errors="strict")
+    except UnicodeDecodeError:
+        raise BadRequestError(f"the name '{segment}' in the Stream Load URL is not percent-encoded UTF-8") from None
 # After refusing a request whose body was not read, what is still read (and dropped) before
 # closing, so that the client sees the answer rather than a reset connection.
 _DRAIN_BYTES = 64 << 20
@@ -146,7 +155,8 @@ class HttpFrontDoor:
                 try:
                     options = StreamLoadOptions.from_headers({k.lower(): v for k, v in self.headers.items()})
                     framing = body_framing(self.headers, limit)
-                    check_target(frontend, user, match.group(1), match.group(2), options)
+                    database, table = _path_name(match.group(1)), _path_name(match.group(2))
+                    check_target(frontend, user, database, table, options)
                 except CairnError as exc:
                     # A load refused for what it asks (privilege, unknown table) answers 200 with
                     # Status Fail, as StarRocks does; a malformed request answers 4xx.
@@ -154,7 +164,7 @@ class HttpFrontDoor:
                     answer.fail(exc)
                     self._refuse(exc.http_status if isinstance(exc, BadRequestError) else 200, answer.to_json())
                     return None
-                return _AdmittedLoad(user, match.group(1), match.group(2), options, framing, limit)
+                return _AdmittedLoad(user, database, table, options, framing, limit)
 
             def _redirect_to_leader(self, label: str) -> None:
                 """307 to the same path and query on the leader's HTTP port (before the body is read),
