@@ -10,6 +10,7 @@ StarRocks' JSON.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import shutil
@@ -37,7 +38,9 @@ from cairn.errors import (
 )
 from cairn.fe.frontend import Frontend
 from cairn.lake.load import load_relation
-from cairn.server.stream_load_rows import csv_rows, json_rows
+from cairn.server.stream_load_rows import CsvRead, csv_rows, json_rows
+
+log = logging.getLogger(__name__)
 
 SOURCE = "__cairn_stream_load"
 FORMATS = ("csv", "json")
@@ -201,16 +204,20 @@ def stream_load(frontend: Frontend, user: str, database: str, table_name: str, o
     names = options.columns or [c.name for c in table.columns]
     rows_file = body.with_name("rows.arrow")
     if options.format == "json":
-        rows, skipped = json_rows(body, names, options.strip_outer_array, rows_file), 0
+        read = CsvRead(json_rows(body, names, options.strip_outer_array, rows_file))
     else:
         types = [parse_type(table.column_named(n).type).arrow for n in names]
-        rows, skipped = csv_rows(body, types, options.column_separator, rows_file)
+        read = csv_rows(body, types, options.column_separator, rows_file)
+    rows, skipped = read.written, read.skipped
+    if skipped:
+        log.info("stream load %s into %s.%s: skipped %s of the body's lines", options.label or "(no label)",
+                 database, table_name, read.skip_reasons())
     answer.total_rows = rows + skipped
     ratio = options.max_filter_ratio
     try:
         if skipped > ratio * answer.total_rows:
-            raise TooManyFilteredRowsError(f"too many filtered rows: {skipped} of {answer.total_rows} rows have the wrong "
-                                  f"number of columns, more than max_filter_ratio {ratio} allows")
+            raise TooManyFilteredRowsError(f"too many filtered rows: of {answer.total_rows} rows, "
+                                           f"{read.skip_reasons()}, more than max_filter_ratio {ratio} allows")
         remaining = (ratio * answer.total_rows - skipped) / rows if rows else 0.0
         con = frontend.duckdb.cursor()
         try:

@@ -11,6 +11,7 @@ import codecs
 import json
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -31,17 +32,62 @@ def column_names(count: int) -> list[str]:
     return [f"c{i}" for i in range(count)]
 
 
-def csv_rows(body: Path, types: list[pa.DataType], separator: str, rows: Path) -> tuple[int, int]:
+@dataclass(frozen=True)
+class CsvRead:
+    """What reading a CSV body found: rows written, and lines skipped (filtered) by reason."""
+
+    written: int
+    wrong_width: int = 0
+    not_utf8: int = 0
+
+    @property
+    def skipped(self) -> int:
+        return self.wrong_width + self.not_utf8
+
+    def skip_reasons(self) -> str:
+        """The reasons rows were skipped, for a message: "2 have the wrong number of columns"."""
+        reasons = [(self.wrong_width, "have the wrong number of columns"), (self.not_utf8, "are not valid UTF-8")]
+        return ", ".join(f"{count} {why}" for count, why in reasons if count)
+
+
+def csv_rows(body: Path, types: list[pa.DataType], separator: str, rows: Path) -> CsvRead:
     """Write the CSV lines of `body` to `rows` as columns of the target `types` (or all as strings when
-    a value does not convert, so that the load can filter and count the bad rows). Returns the rows
-    written and how many lines had another width, which are skipped."""
+    a value does not convert, so that the load can filter and count the bad rows). Lines that are
+    not UTF-8 or have another width are skipped and counted."""
     names = column_names(len(types))
+    source, not_utf8 = _utf8_lines(body)
     for column_types in (types, [pa.string()] * len(types)):
         try:
-            return _write_csv(body, names, column_types, separator, rows)
+            written, wrong_width = _write_csv(source, names, column_types, separator, rows)
+            return CsvRead(written, wrong_width, not_utf8)
         except pa.ArrowInvalid as exc:
             failure = exc
     raise BadRequestError(f"The body is not readable as CSV: {failure}")
+
+
+def _utf8_lines(body: Path) -> tuple[Path, int]:
+    """`body` and 0 when it is valid UTF-8; else a copy beside it without the lines that are not, and
+    how many were left out. Arrow cannot skip such a line itself: it fails the whole read, or (for
+    a line of another width) raises inside the skip handler, where the error is printed and lost."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with body.open("rb") as file:
+        try:
+            while block := file.read(_READ_BYTES):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+            return body, 0
+        except UnicodeDecodeError:
+            pass
+    clean, dropped = body.with_name(body.name + ".utf8"), 0
+    with body.open("rb") as file, clean.open("wb") as out:
+        for line in file:
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                dropped += 1
+                continue
+            out.write(line)
+    return clean, dropped
 
 
 def _write_csv(body: Path, names: list[str], types: list[pa.DataType], separator: str,
