@@ -302,3 +302,22 @@ def test_reset_connection_restores_defaults_and_closes_statements(fe: FeProcess,
     reply = client.command(COM_STMT_EXECUTE, execute_body(statement_id, [1]))
     assert reply.is_err and reply.error_code == 1243
     client.close()
+
+
+def test_connections_cut_off_mid_handshake_leave_no_traceback(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Clients that drop mid-handshake, and a stop while one is mid-handshake and one is idle, are
+    ordinary ends of a connection: the log shows no traceback."""
+    process = start_local_fe(tmp_path_factory.mktemp("cut-off"))
+    for sent in (b"", b"\x20\x00", b"\x40\x00\x00\x01" + b"\x00" * 10):
+        client = WireClient(process.query_port)
+        client.greeting()
+        client.sock.sendall(sent)
+        client.close()
+    pending = WireClient(process.query_port)
+    pending.greeting()
+    idle = connect(process)
+    process.stop()
+    pending.close()
+    idle.close()
+    log = process.log.read_text()
+    assert "Traceback" not in log and "CancelledError" not in log, log

@@ -213,6 +213,10 @@ class CairnMysqlServer(MysqlServer):  # type: ignore[misc]  # mysql_mimic ships 
             return
         try:
             await connection.start()
+        except asyncio.CancelledError:
+            # The server stops (or the connection was killed) mid-handshake or between commands: a
+            # normal end of this connection, whose task nobody awaits, so it ends here.
+            log.debug("connection %s closed: the server is stopping", connection.connection_id)
         except Exception:
             log.exception("connection %s failed", connection.connection_id)
         finally:
