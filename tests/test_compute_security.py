@@ -260,6 +260,19 @@ def test_fe_and_node_speak_tls_when_configured(tmp_path: Path) -> None:
     finally:
         node.stop()
         fe.stop()
+    assert PLAINTEXT_WARNING not in fe.log.read_text()
+
+
+PLAINTEXT_WARNING = "the cluster credential crosses the network unencrypted"
+
+
+def test_an_fe_without_tls_warns_once_that_the_credential_travels_in_clear(tmp_path: Path) -> None:
+    fe = start_fe(tmp_path, {"meta_dir": str(tmp_path / "meta"), "local_storage_path": str(tmp_path / "storage"),
+                             "cluster_credential": CLUSTER_CREDENTIAL})
+    fe.stop()
+    log = fe.log.read_text()
+    assert log.count(PLAINTEXT_WARNING) == 1 and "cluster_tls_ca_file" in log, log
+    assert CLUSTER_CREDENTIAL not in log
 
 
 def test_requests_name_volumes_by_reference_and_a_node_learns_them_once(node: CnProcess, tmp_path: Path) -> None:

@@ -12,6 +12,18 @@ from pathlib import Path
 from cairn.errors import ConfigError
 
 
+def plaintext_warning(credential: str | None, ca_file: str) -> str | None:
+    """What an FE warns once at start when it would send the cluster credential (to compute nodes
+    in heartbeats and requests, to other FEs) without TLS; None when TLS is configured or there is
+    no credential to send."""
+    if not credential or ca_file:
+        return None
+    return ("the cluster credential crosses the network unencrypted: cluster_tls_ca_file is not set in "
+            "fe.conf, so heartbeats and requests to compute nodes and other FEs are sent in clear text; "
+            "set cluster_tls_ca_file here and cluster_tls_cert_file / cluster_tls_key_file on the nodes "
+            "whenever they talk over a network you do not own")
+
+
 def read_pem(path: str, key: str) -> bytes:
     """The PEM file named by conf key `key`; ConfigError naming the key when it cannot be read."""
     try:

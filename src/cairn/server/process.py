@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from cairn.config.cluster_tls import plaintext_warning
 from cairn.config.fe_config import FeConfig
 from cairn.errors import ConfigError
 from cairn.fe.frontend import Frontend
@@ -48,6 +49,8 @@ async def _serve(frontend: Frontend, config: FeConfig, ready: "asyncio.Future[No
     log.info("FE serving: MySQL on %s:%d, HTTP on %s:%d, FE peers on %s:%d%s", config.frontend_address,
              config.query_port, config.frontend_address, config.http_port, config.frontend_address,
              config.edit_log_port, " (TLS)" if config.peer_tls else "")
+    if (warning := plaintext_warning(config.credential, config.cluster_tls_ca_file)) is not None:
+        log.warning("%s", warning)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
