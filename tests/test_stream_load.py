@@ -111,7 +111,7 @@ def assert_no_http_traceback(fe: FeProcess) -> None:
     log = fe.log.read_text()
     # Paths of Cairn's files as a traceback shows them (the loggers' dotted names are not signs).
     for sign in ("Exception occurred during processing of request", "http_server.py", "/stream_load",
-                 "request_body.py"):
+                 "request_body.py", "Exception ignored"):
         assert sign not in log, log
 
 
