@@ -415,6 +415,10 @@ def test_cluster_phase_from_pods() -> None:
     creating = ObservedPod(name="sr-cn-0", component="cn", ready=False, phase="Pending")
     after, _ = reconcile(cluster(), ClusterStatus(), world(*pods, creating))
     assert after.phase == "reconciling" and after.cn is not None and after.cn.creating_instances == ["sr-cn-0"]
+    rolling = world(*pods, cn)
+    rolling.statefulsets_rolling.append("sr-fe")
+    after, _ = reconcile(cluster(), ClusterStatus(), rolling)
+    assert after.phase == "reconciling" and after.fe is not None and after.fe.phase == "reconciling"
     failed = ObservedPod(name="sr-cn-0", component="cn", ready=False, phase="Failed")
     after, _ = reconcile(cluster(), ClusterStatus(), world(*pods, failed))
     assert after.phase == "failed" and after.cn is not None and after.cn.failed_instances == ["sr-cn-0"]

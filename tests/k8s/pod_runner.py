@@ -274,8 +274,10 @@ class PodRunner:
             if ordered:
                 break
         extra = sorted((o for o in by_ordinal if o >= replicas), reverse=True)
-        all_ready = len(by_ordinal) == replicas and all(_ready(p) for p in by_ordinal.values())
-        if extra and (all_ready or not ordered):
+        every_ready = all(_ready(p) for p in by_ordinal.values())
+        all_ready = len(by_ordinal) == replicas and every_ready
+        # Scale-in (OrderedReady): once every pod that exists is Ready, as the real controller does.
+        if extra and (every_ready or not ordered):
             for ordinal in extra[:1] if ordered else extra:
                 self.api.request("DELETE", f"{PODS.format(ns=self.namespace)}/{name}-{ordinal}")
                 del by_ordinal[ordinal]

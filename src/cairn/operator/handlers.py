@@ -57,7 +57,11 @@ class Reconciler:
         before = ClusterStatus.from_body(body)
         observed = observe(self.kube, cr)
         after = next_status(cr, before, observed)
-        for obj in desired_objects(cr, after, observed):
+        wanted = desired_objects(cr, after, observed)
+        if wanted and not self._still_there(cr):
+            # Deleted while this reconcile observed: what it would create now would outlive its owner.
+            return {}, [], []
+        for obj in wanted:
             self.apply(obj)
         events = transition_events(before, after)
         annotations = (body.get("metadata") or {}).get("annotations") or {}
@@ -65,6 +69,11 @@ class Reconciler:
         fresh, reported = ignored_field_events(body.get("spec") or {}, self.ignored_fields, already)
         self.metrics.record(cr.metadata.namespace, cr.metadata.name, after)
         return after.to_body(), reported, [*fresh, *events]
+
+    def _still_there(self, cr: StarRocksCluster) -> bool:
+        live = self.kube.get(f"/apis/{GROUP}/{VERSION}/namespaces/{cr.metadata.namespace}/{PLURAL}/{cr.metadata.name}")
+        meta = (live or {}).get("metadata") or {}
+        return bool(live) and meta.get("uid") == cr.metadata.uid and not meta.get("deletionTimestamp")
 
     def apply(self, obj: dict[str, Any]) -> None:
         """Create `obj`, or merge-patch it to what it should be."""
@@ -87,8 +96,12 @@ def build_registry(options: OperatorOptions, reconciler: Reconciler) -> kopf.Ope
     lock = threading.Lock()  # one reconcile at a time per process: kopf may run a timer beside an update
 
     def run(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+        if body.metadata.get("deletionTimestamp"):
+            return
         with lock:
             status, reported, events = reconciler.reconcile(dict(body))
+        if not status:
+            return
         patch.status.update(status)
         if reported != [p for p in body.metadata.annotations.get(REPORTED_IGNORED, "").split(",") if p]:
             patch.metadata.annotations[REPORTED_IGNORED] = ",".join(reported)

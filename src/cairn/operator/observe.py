@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+from typing import Any
 
 from cairn.operator import names
 from cairn.operator.apply import resource_path
@@ -36,6 +37,8 @@ def observe(kube: Kube, cr: StarRocksCluster) -> Observed:
         if sts is not None:
             observed.statefulset_replicas[sts["metadata"]["name"]] = int((sts.get("spec") or {}).get("replicas") or 0)
             labels = ((((sts.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {})
+            if rolling(sts):
+                observed.statefulsets_rolling.append(sts["metadata"]["name"])
             generation = labels.get(names.DR_GENERATION_LABEL)
             if generation and generation.isdigit():
                 observed.statefulset_dr_generation[sts["metadata"]["name"]] = int(generation)
@@ -60,6 +63,15 @@ def observe(kube: Kube, cr: StarRocksCluster) -> Observed:
         http_port = fe_ports(fe_conf_text(cr, observed)).http_port
         observed.restore_report = restore_report(fe0.ip, http_port, str(dr.generation))
     return observed
+
+
+def rolling(sts: dict[str, Any]) -> bool:
+    """True while a StatefulSet's controller has not finished applying its spec."""
+    spec, status = sts.get("spec") or {}, sts.get("status") or {}
+    replicas = int(spec.get("replicas") or 0)
+    return int(status.get("observedGeneration") or 0) < int(sts["metadata"].get("generation") or 0) \
+        or status.get("currentRevision") != status.get("updateRevision") \
+        or int(status.get("updatedReplicas") or 0) < replicas
 
 
 def restore_report(host: str, http_port: int, generation: str) -> RestoreReport | None:

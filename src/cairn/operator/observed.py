@@ -50,6 +50,9 @@ class Observed(BaseModel):
     statefulset_replicas: dict[str, int] = Field(default_factory=dict)
     # StatefulSet name → the DR generation label of its pod template (absent: not in restore mode).
     statefulset_dr_generation: dict[str, int] = Field(default_factory=dict)
+    # StatefulSet names whose rollout is not finished (pods of an older template, or a spec change
+    # the controller has not seen yet).
+    statefulsets_rolling: list[str] = Field(default_factory=list)
     # ConfigMap name → its data keys and values (fe.conf / cn.conf are read for their ports).
     config_maps: dict[str, dict[str, str]] = Field(default_factory=dict)
     # Secret name → the keys it holds.

@@ -50,7 +50,8 @@ def _component(cr: StarRocksCluster, observed: Observed, component: str, spec: C
     expected = observed.statefulset_replicas.get(sts, spec.replicas if spec.replicas is not None else default_replicas)
     if failed:
         phase = ClusterPhase.FAILED
-    elif len(running) >= expected and not creating and sts in observed.statefulset_replicas:
+    elif len(running) >= expected and not creating and sts in observed.statefulset_replicas \
+            and sts not in observed.statefulsets_rolling:
         phase = ClusterPhase.RUNNING
     else:
         phase = ClusterPhase.RECONCILING
