@@ -12,6 +12,7 @@ import base64
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -199,6 +200,8 @@ def test_seed_flow_with_the_operator(k8s: tuple[EmulatorThread, PodRunner, Path]
     dr = _status(api)["disasterRecoveryStatus"]
     assert dr["observedGeneration"] == 1 and dr["snapshotName"] == "seed_snapshot" and dr["journalId"] == journal_id
     assert dr["startTimestamp"] <= dr["endTimestamp"]
+    print(f"\nDR generation 1: todo -> done in {dr['endTimestamp'] - dr['startTimestamp']} s (whole seconds), "
+          f"the restore itself {dr['restoreDurationSeconds']:.2f} s")
     # Then the other FEs and the CN come up, and the data is back, read through a follower.
     wait(lambda: _running(api), 240, "the recovered cluster running")
     fe1 = runner.ip("sr-fe-1")
@@ -210,8 +213,13 @@ def test_seed_flow_with_the_operator(k8s: tuple[EmulatorThread, PodRunner, Path]
     wait(lambda: _sql_or_none(fe0, "INSERT INTO quickstart.source_wiki_edit VALUES "
                               "('2015-09-12 09:00:00','#fr.wikipedia','late',0,0,0,0,0,1,1,0)") is not None,
          60, "a row written after the snapshot")
+    changed = time.monotonic()
     status, answer = api.request("PATCH", f"{CR_PATH}/sr", {"spec": {"disasterRecovery": {"generation": 2}}}, MERGE)
     assert status == 200, answer
+    wait(lambda: ((api.get("apps/v1/statefulsets", NS, "sr-fe") or {}).get("spec", {}).get("template", {})
+                  .get("metadata", {}).get("labels", {}).get("cairn.io/disaster-recovery-generation")) == "2",
+         120, "the restore-mode StatefulSet of generation 2 applied")
+    print(f"spec change -> applied StatefulSet: {time.monotonic() - changed:.1f} s")
     wait(lambda: (_status(api).get("disasterRecoveryStatus") or {}).get("observedGeneration") == 2
                and _status(api)["disasterRecoveryStatus"]["phase"] == "done", 240,
                "disaster recovery generation 2 done")
