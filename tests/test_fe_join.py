@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from cairn.cn.registration import register_once
+from cairn.fe.peers import ComputeNodeJoinRequest
 from cn_process import start_cn
 from conftest import CLUSTER_CREDENTIAL, wait_until
 from fe_cluster import ClusterFe, FeCluster
@@ -81,6 +83,13 @@ def test_compute_nodes_register_themselves_through_any_fe(cluster: FeCluster, tm
                         ports=(node.heartbeat_port, int(node.data_location.rsplit(":", 1)[1]), node.webserver_port))
         wait_until(lambda: "already registered" in node.log.read_text(), what="the restarted node to ask again")
         assert list(alive()).count(node.address) == 1
+        # Dropped ahead of a scale-in, with the cluster credential (what the operator does), through a follower.
+        request = ComputeNodeJoinRequest(host="127.0.0.1", heartbeat_service_port=node.heartbeat_port)
+        with pytest.raises(ValueError, match="401"):
+            register_once(fe1.address, request, "y" * 40, leave=True)
+        assert register_once(fe1.address, request, CLUSTER_CREDENTIAL, leave=True).added
+        wait_until(lambda: node.address not in alive(), what="the node dropped")
+        assert not register_once(fe0.address, request, CLUSTER_CREDENTIAL, leave=True).added
     finally:
         node.stop()
         stranger.stop()

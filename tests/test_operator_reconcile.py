@@ -491,3 +491,21 @@ def test_the_shipped_ignored_fields_list_reports_a_starrocks_be_spec() -> None:
     assert ignored_field_events(spec, ignored, [])[0] == []  # the seed's own fields are all honoured
     events, _ = ignored_field_events(spec | {"starRocksBeSpec": {"replicas": 3}}, ignored, [])
     assert [e.message for e in events] == ["spec.starRocksBeSpec is set, but Cairn ignores it"]
+
+
+def test_a_cn_scale_in_keeps_the_pods_until_their_nodes_are_dropped() -> None:
+    from cairn.operator.objects import cn_scale_in
+
+    body = cluster()
+    body["spec"]["starRocksCnSpec"]["replicas"] = 1
+    observed = world()
+    observed.statefulset_replicas["sr-cn"] = 3
+    cr = StarRocksCluster.from_body(body)
+    assert cn_scale_in(cr, observed) == ["sr-cn-1.sr-cn-search:9050", "sr-cn-2.sr-cn-search:9050"]
+    _, objects = reconcile(body, ClusterStatus(), observed)
+    held = find(objects, "StatefulSet", "sr-cn")
+    assert held is not None and held["spec"]["replicas"] == 3  # one node not dropped yet: no pod goes
+    observed.cn_dropped = ["sr-cn-2.sr-cn-search:9050", "sr-cn-1.sr-cn-search:9050"]
+    _, objects = reconcile(body, ClusterStatus(), observed)
+    scaled = find(objects, "StatefulSet", "sr-cn")
+    assert scaled is not None and scaled["spec"]["replicas"] == 1

@@ -21,15 +21,17 @@ FIRST_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 15.0
 
 
-def register_once(fe_address: str, request: ComputeNodeJoinRequest, credential: str) -> JoinResponse:
-    """One attempt; OSError or ValueError when the FE is unreachable or refuses."""
+def register_once(fe_address: str, request: ComputeNodeJoinRequest, credential: str,
+                  leave: bool = False) -> JoinResponse:
+    """One attempt (to drop the node instead, `leave`); OSError or ValueError when the FE is
+    unreachable or refuses."""
     host, _, port = fe_address.rpartition(":")
     if not host or not port.isdigit():
         raise ValueError(f"--join {fe_address!r} is not host:edit_log_port")
     body = request.model_dump_json().encode()
     connection = HostsHTTPConnection(host, int(port), timeout=REQUEST_SECONDS)
     try:
-        connection.request("POST", "/cn/join", body=body, headers={
+        connection.request("POST", "/cn/leave" if leave else "/cn/join", body=body, headers={
             "Content-Type": "application/json", "Content-Length": str(len(body)),
             CREDENTIAL_HEADER: header_value(credential)})
         response = connection.getresponse()

@@ -69,6 +69,10 @@ class PeerClient:
         """Register the compute node `request` names on the leader at `address` (forwarded by a follower)."""
         return self._call(address, "POST", "/cn/join", request, JoinResponse, self.timeout, forwarded=False)
 
+    def leave_compute_node(self, address: str, request: ComputeNodeJoinRequest) -> JoinResponse:
+        """Drop the compute node `request` names, on the leader at `address`."""
+        return self._call(address, "POST", "/cn/leave", request, JoinResponse, self.timeout, forwarded=False)
+
     def forward(self, address: str, request: ForwardRequest, timeout: float | None = None) -> ForwardResponse:
         """Run `request` on the leader at `address`. A statement that failed there is an answer (its
         `error_*` fields); a call that never reached it raises PeerUnavailableError; one whose

@@ -5,6 +5,7 @@ here, never as an import side effect."""
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import threading
@@ -14,11 +15,16 @@ from typing import Any
 import kopf
 from pydantic import BaseModel
 
+from cairn.cn.registration import register_once
+from cairn.fe.peers import ComputeNodeJoinRequest
+from cairn.operator import names
 from cairn.operator.apply import apply_patch, resource_path, with_last_applied
 from cairn.operator.kube import Kube, load_configuration
 from cairn.operator.metrics import OperatorMetrics
-from cairn.operator.objects import desired_objects
+from cairn.operator.objects import cn_scale_in, desired_objects, fe_conf_text
 from cairn.operator.observe import observe
+from cairn.operator.observed import Observed
+from cairn.operator.ports import fe_ports
 from cairn.operator.reconcile import Event, ignored_field_events, next_status, parse_ignored_fields, transition_events
 from cairn.operator.spec import StarRocksCluster
 from cairn.operator.status import ClusterStatus
@@ -56,6 +62,7 @@ class Reconciler:
         cr = StarRocksCluster.from_body(body)
         before = ClusterStatus.from_body(body)
         observed = observe(self.kube, cr)
+        self.drain_compute_nodes(cr, observed)
         after = next_status(cr, before, observed)
         wanted = desired_objects(cr, after, observed)
         if wanted and not self._still_there(cr):
@@ -69,6 +76,31 @@ class Reconciler:
         fresh, reported = ignored_field_events(body.get("spec") or {}, self.ignored_fields, already)
         self.metrics.record(cr.metadata.namespace, cr.metadata.name, after)
         return after.to_body(), reported, [*fresh, *events]
+
+    def drain_compute_nodes(self, cr: StarRocksCluster, observed: Observed) -> None:
+        """Have the cluster drop the compute nodes a scale-in removes, through a ready FE's peer
+        service with the cluster credential; a node that could not be dropped keeps its pod."""
+        leaving = cn_scale_in(cr, observed)
+        ref = cr.spec.cairn.credential()
+        fe = next((p for p in observed.pods_of(names.FE) if p.ready and p.ip), None)
+        if not leaving or ref is None or fe is None:
+            return
+        secret = self.kube.get(resource_path("v1", "Secret", cr.metadata.namespace, ref.name)) or {}
+        encoded = (secret.get("data") or {}).get(ref.key)
+        if not encoded:
+            return
+        credential = base64.b64decode(encoded).decode()
+        port = fe_ports(fe_conf_text(cr, observed)).edit_log_port
+        for address in leaving:
+            host, _, heartbeat = address.rpartition(":")
+            request = ComputeNodeJoinRequest(host=host, heartbeat_service_port=int(heartbeat))
+            try:
+                register_once(f"{fe.ip}:{port}", request, credential, leave=True)
+            except (OSError, ValueError) as exc:
+                log.warning("could not drop compute node %s before its pod goes: %s", address, exc)
+                continue
+            log.info("dropped compute node %s ahead of the scale-in", address)
+            observed.cn_dropped.append(address)
 
     def _still_there(self, cr: StarRocksCluster) -> bool:
         live = self.kube.get(f"/apis/{GROUP}/{VERSION}/namespaces/{cr.metadata.namespace}/{PLURAL}/{cr.metadata.name}")

@@ -214,7 +214,7 @@ def fe_statefulset(cr: StarRocksCluster, spec: FeSpec, ports: FePorts, status: C
     return sts
 
 
-def cn_statefulset(cr: StarRocksCluster, spec: CnSpec, ports: CnPorts, fe: FePorts) -> Obj:
+def cn_statefulset(cr: StarRocksCluster, spec: CnSpec, ports: CnPorts, fe: FePorts, replicas: int) -> Obj:
     """`<name>-cn`: compute nodes that register themselves through fe-0's peer service when they start."""
     name = cr.metadata.name
     conf_map, conf_key = _conf_source(cr, spec, names.CN, "cn.conf")
@@ -251,7 +251,7 @@ def cn_statefulset(cr: StarRocksCluster, spec: CnSpec, ports: CnPorts, fe: FePor
     sts: Obj = {
         "apiVersion": "apps/v1", "kind": "StatefulSet",
         "metadata": _meta(cr, names.statefulset(name, names.CN), names.CN),
-        "spec": {"replicas": spec.replicas if spec.replicas is not None else 1,
+        "spec": {"replicas": replicas,
                  "serviceName": names.search_service(name, names.CN), "podManagementPolicy": "Parallel",
                  "updateStrategy": {"type": "RollingUpdate"},
                  "selector": {"matchLabels": selector_labels(cr, names.CN)},
@@ -301,6 +301,25 @@ def snapshot_yaml(cr: StarRocksCluster, fe: FePorts, cn: CnPorts) -> str:
     return yaml.safe_dump(document, sort_keys=False)
 
 
+def cn_scale_in(cr: StarRocksCluster, observed: Observed) -> list[str]:
+    """The compute nodes (host:heartbeat_service_port) a scale-in removes: each is dropped from the
+    cluster before the StatefulSet loses its pod, so no query is sent to a node that is going."""
+    spec = cr.spec.cn
+    current = observed.statefulset_replicas.get(names.statefulset(cr.metadata.name, names.CN))
+    if spec is None or spec.replicas is None or current is None or spec.replicas >= current:
+        return []
+    port = cn_ports(cn_conf_text(cr, observed)).heartbeat_service_port
+    return [f"{names.pod_host(cr.metadata.name, names.CN, i)}:{port}" for i in range(spec.replicas, current)]
+
+
+def _cn_replicas(cr: StarRocksCluster, spec: CnSpec, observed: Observed) -> int:
+    """The spec's replicas, or the current count while a scale-in still has nodes to drop."""
+    wanted = spec.replicas if spec.replicas is not None else 1
+    pending = [a for a in cn_scale_in(cr, observed) if a not in observed.cn_dropped]
+    current = observed.statefulset_replicas.get(names.statefulset(cr.metadata.name, names.CN), wanted)
+    return current if pending else wanted
+
+
 def fe_quorum(replicas: int) -> int:
     """How many FEs must stay up for the journal's leader election to keep a majority."""
     return replicas // 2 + 1
@@ -345,5 +364,5 @@ def desired_objects(cr: StarRocksCluster, status: ClusterStatus, observed: Obser
                          ("thrift-port", cn.thrift_port), ("brpc-port", cn.brpc_port)]
         objects.append(_service(cr, names.search_service(name, names.CN), names.CN, cn_ports_list, True, {}))
         if not recovering:
-            objects.append(cn_statefulset(cr, cn_spec, cn, fe))
+            objects.append(cn_statefulset(cr, cn_spec, cn, fe, _cn_replicas(cr, cn_spec, observed)))
     return objects

@@ -61,6 +61,8 @@ class Observed(BaseModel):
     fe_members: list[str] | None = None
     cn_members: list[str] | None = None
     restore_report: RestoreReport | None = None
+    # Compute nodes (host:heartbeat_service_port) this reconcile has had the cluster drop, ahead of a scale-in.
+    cn_dropped: list[str] = Field(default_factory=list)
 
     def pods_of(self, component: str) -> list[ObservedPod]:
         """The pods of one component, in ordinal order."""

@@ -5,7 +5,8 @@
 - `POST /fe/forward`: a `ForwardRequest` a non-leader forwards, run here as its original user;
 - `POST /fe/join`: a `JoinRequest` from a starting FE (`cairn fe --join`) that the leader lists as a member;
 - `POST /cn/join`: a `ComputeNodeJoinRequest` from a starting compute node (`cairn cn --join`), admitted
-  with the cluster credential alone, registered by the leader (a follower forwards it).
+  with the cluster credential alone, registered by the leader (a follower forwards it);
+- `POST /cn/leave`: the same, to drop the node (the Kubernetes operator, before a scale-in removes its pod).
 
 Every call must carry the peer token of this FE's cluster (only FEs hold the catalog key it is
 derived from) and, when a cluster credential is configured, that credential too: a compute node,
@@ -28,7 +29,8 @@ from pydantic import BaseModel, ValidationError
 
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import ComputeNode, FrontendNode
-from cairn.catalog.node_ops import AddComputeNodes, AddFrontend
+from cairn.catalog.node_ops import AddComputeNodes, AddFrontend, DropComputeNodes
+from cairn.catalog.op_base import Op
 from cairn.config.cluster_credential import CREDENTIAL_HEADER, matches
 from cairn.config.cluster_tls import server_context
 from cairn.config.fe_config import FeConfig
@@ -140,7 +142,7 @@ class PeerService:
                 `/cn/join`, from a holder of the cluster credential); otherwise the refusal is
                 answered (and logged, never with what was presented)."""
                 token = self.headers.get(PEER_TOKEN_HEADER)
-                if self.command == "POST" and self.path == "/cn/join" and not token:
+                if self.command == "POST" and self.path in ("/cn/join", "/cn/leave") and not token:
                     presented = self.headers.get(CREDENTIAL_HEADER)
                     if credential is None:
                         why = "registers a compute node, which needs a cluster credential and this FE has none"
@@ -199,36 +201,42 @@ class PeerService:
                     log.info("added FE %s as a %s at its own request", address, request.type)
                 self._answer(JoinResponse(added=added, leader_address=frontend.address))
 
-            def _join_compute_node(self, request: ComputeNodeJoinRequest) -> None:
-                """Register a compute node: on the leader, or forwarded to it by a follower."""
+            def _compute_node_membership(self, request: ComputeNodeJoinRequest, leave: bool) -> None:
+                """Register a compute node (or drop it, `leave`: before its pod goes on a scale-in):
+                on the leader, or forwarded to it by a follower. `added` answers whether anything changed."""
                 if not frontend.is_leader:
                     leader = frontend.catalog.state.leader_address
                     if not leader:
                         self._fail(503, "No leader is known yet; try again")
                         return
+                    client = frontend.peer_client
                     try:
-                        self._answer(frontend.peer_client.join_compute_node(leader, request))
+                        self._answer(client.leave_compute_node(leader, request) if leave
+                                     else client.join_compute_node(leader, request))
                     except PeerUnavailableError as exc:
                         self._fail(503, exc.message)
                     return
                 address = request.address
 
-                def build(catalog: Catalog) -> AddComputeNodes | None:
-                    if any(n.address == address for n in catalog.state.compute_nodes):
+                def build(catalog: Catalog) -> Op | None:
+                    known = any(n.address == address for n in catalog.state.compute_nodes)
+                    if leave:
+                        return DropComputeNodes(addresses=[address]) if known else None
+                    if known:
                         return None
                     (node_id,) = catalog.allocate_ids(1)
                     return AddComputeNodes(nodes=[ComputeNode(host=request.host, id=node_id,
                                                               heartbeat_service_port=request.heartbeat_service_port)])
 
                 try:
-                    added = frontend.commit_if(build) is not None
+                    changed = frontend.commit_if(build) is not None
                 except CairnError as exc:
-                    self._fail(503, f"Could not add compute node {address}: {exc}")
+                    self._fail(503, f"Could not {'drop' if leave else 'add'} compute node {address}: {exc}")
                     return
-                if added:
-                    log.info("added compute node %s at its own request", address)
+                if changed:
+                    log.info("%s compute node %s at its own request", "dropped" if leave else "added", address)
                     frontend.compute_nodes.heartbeat_all()
-                self._answer(JoinResponse(added=added, leader_address=frontend.address))
+                self._answer(JoinResponse(added=changed, leader_address=frontend.address))
 
             def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
                 if not self._admitted():
@@ -255,10 +263,10 @@ class PeerService:
                     join = self._read(JoinRequest)
                     if join is not None:
                         self._join(join)
-                elif self.path == "/cn/join":
+                elif self.path in ("/cn/join", "/cn/leave"):
                     node = self._read(ComputeNodeJoinRequest)
                     if node is not None:
-                        self._join_compute_node(node)
+                        self._compute_node_membership(node, leave=self.path == "/cn/leave")
                 elif self.path == "/fe/forward":
                     request = self._read(ForwardRequest)
                     if request is not None:
