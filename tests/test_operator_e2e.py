@@ -231,4 +231,17 @@ def test_seed_flow_with_the_operator(k8s: tuple[EmulatorThread, PodRunner, Path]
     assert {r[1] for r in _sql(fe0, "SHOW FRONTENDS")} == frontends
     assert [e for e in _dr_events(api) if "generation 2" in e][-1].startswith(
         "disaster recovery generation 2: done: disaster recovery is done")
+
+    # Scale the compute nodes out and in: a new node registers itself; a leaving one is dropped
+    # before its pod goes, and queries keep working.
+    def compute_nodes() -> dict[str, str]:
+        return {r[1]: str(r[8]) for r in _sql_or_none(fe0, "SHOW COMPUTE NODES") or []}
+
+    api.request("PATCH", f"{CR_PATH}/sr", {"spec": {"starRocksCnSpec": {"replicas": 2}}}, MERGE)
+    wait(lambda: compute_nodes() == {"sr-cn-0.sr-cn-search": "true", "sr-cn-1.sr-cn-search": "true"}, 120,
+         "two compute nodes registered and alive")
+    api.request("PATCH", f"{CR_PATH}/sr", {"spec": {"starRocksCnSpec": {"replicas": 1}}}, MERGE)
+    wait(lambda: compute_nodes() == {"sr-cn-0.sr-cn-search": "true"} and "sr-cn-1" not in runner.pods, 120,
+         "sr-cn-1 dropped and its pod gone")
+    assert sorted(_sql(fe0, "SELECT * FROM quickstart.source_wiki_edit")) == SEED_ROWS
     assert runner.errors == []
