@@ -509,3 +509,27 @@ def test_a_cn_scale_in_keeps_the_pods_until_their_nodes_are_dropped() -> None:
     _, objects = reconcile(body, ClusterStatus(), observed)
     scaled = find(objects, "StatefulSet", "sr-cn")
     assert scaled is not None and scaled["spec"]["replicas"] == 1
+
+
+def test_fe_pods_are_replaced_followers_first_and_the_leader_last() -> None:
+    from cairn.operator.objects import fe_pod_to_replace
+
+    def fes(revisions: list[str], leader: int, ready: bool = True) -> Observed:
+        pods = [ObservedPod(name=f"sr-fe-{i}", component="fe", ready=ready, phase="Running", revision=r,
+                            leader=i == leader) for i, r in enumerate(revisions)]
+        observed = world(*pods)
+        observed.statefulset_update_revision["sr-fe"] = "new"
+        return observed
+
+    cr = StarRocksCluster.from_body(cluster())
+    _, objects = reconcile(cluster(), ClusterStatus(), world())
+    sts = find(objects, "StatefulSet", "sr-fe")
+    assert sts is not None and sts["spec"]["updateStrategy"] == {"type": "OnDelete"}
+    assert fe_pod_to_replace(cr, ClusterStatus(), fes(["old", "old", "old"], leader=2)) == "sr-fe-1"
+    assert fe_pod_to_replace(cr, ClusterStatus(), fes(["old", "new", "new"], leader=1)) == "sr-fe-0"
+    assert fe_pod_to_replace(cr, ClusterStatus(), fes(["new", "new", "old"], leader=2)) == "sr-fe-2"  # the leader last
+    assert fe_pod_to_replace(cr, ClusterStatus(), fes(["old", "old", "old"], leader=0, ready=False)) is None
+    assert fe_pod_to_replace(cr, ClusterStatus(), fes(["new", "new", "new"], leader=0)) is None
+    # In disaster recovery a stale fe-0 goes at once, ready or not.
+    dr_cr = StarRocksCluster.from_body(cluster(DR1))
+    assert fe_pod_to_replace(dr_cr, dr_status("todo"), fes(["old", "old", "old"], leader=0, ready=False)) == "sr-fe-0"

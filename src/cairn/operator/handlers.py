@@ -21,7 +21,7 @@ from cairn.operator import names
 from cairn.operator.apply import apply_patch, resource_path, with_last_applied
 from cairn.operator.kube import Kube, load_configuration
 from cairn.operator.metrics import OperatorMetrics
-from cairn.operator.objects import cn_scale_in, desired_objects, fe_conf_text
+from cairn.operator.objects import cn_scale_in, desired_objects, fe_conf_text, fe_pod_to_replace
 from cairn.operator.observe import observe
 from cairn.operator.observed import Observed
 from cairn.operator.ports import fe_ports
@@ -70,6 +70,10 @@ class Reconciler:
             return {}, [], []
         for obj in wanted:
             self.apply(obj)
+        replace = fe_pod_to_replace(cr, after, observed) if wanted else None
+        if replace is not None:
+            self.kube.delete(resource_path("v1", "Pod", cr.metadata.namespace, replace))
+            log.info("replacing FE pod %s/%s with the current template", cr.metadata.namespace, replace)
         events = transition_events(before, after)
         annotations = (body.get("metadata") or {}).get("annotations") or {}
         already = [p for p in annotations.get(REPORTED_IGNORED, "").split(",") if p]

@@ -69,6 +69,14 @@ class Kube:
         """POST `body` to the collection at `path`."""
         return self._call("POST", path, body)
 
+    def delete(self, path: str) -> None:
+        """DELETE the object at `path` (gone already is fine)."""
+        try:
+            self._call("DELETE", path)
+        except KubernetesApiError as exc:
+            if exc.status != 404:
+                raise
+
     def merge_patch(self, path: str, patch: dict[str, Any]) -> dict[str, Any]:
         """PATCH with a JSON merge patch."""
         return self._call("PATCH", path, patch, MERGE_PATCH)

@@ -205,7 +205,8 @@ def fe_statefulset(cr: StarRocksCluster, spec: FeSpec, ports: FePorts, status: C
         "metadata": _meta(cr, names.statefulset(name, names.FE), names.FE),
         "spec": {"replicas": replicas, "serviceName": names.search_service(name, names.FE),
                  "podManagementPolicy": "OrderedReady",
-                 "updateStrategy": {"type": "RollingUpdate"},
+                 # The operator replaces FE pods itself: followers first, the leader last (fe_pod_to_replace).
+                 "updateStrategy": {"type": "OnDelete"},
                  "selector": {"matchLabels": selector_labels(cr, names.FE)},
                  "template": {"metadata": template_meta, "spec": _pod_spec(spec, container, volumes)}},
     }
@@ -318,6 +319,25 @@ def _cn_replicas(cr: StarRocksCluster, spec: CnSpec, observed: Observed) -> int:
     pending = [a for a in cn_scale_in(cr, observed) if a not in observed.cn_dropped]
     current = observed.statefulset_replicas.get(names.statefulset(cr.metadata.name, names.CN), wanted)
     return current if pending else wanted
+
+
+def fe_pod_to_replace(cr: StarRocksCluster, status: ClusterStatus, observed: Observed) -> str | None:
+    """The FE pod to delete now so that it comes back from the current template: one at a time,
+    once every FE pod is ready, followers first and the leader last. In disaster recovery, a stale
+    fe-0 goes at once (it may be the broken FE the recovery is for)."""
+    sts = names.statefulset(cr.metadata.name, names.FE)
+    revision = observed.statefulset_update_revision.get(sts)
+    pods = observed.pods_of(names.FE)
+    stale = [p for p in pods if revision and p.revision and p.revision != revision]
+    if not stale:
+        return None
+    if in_recovery(cr, status.disaster_recovery):
+        fe0 = names.pod(cr.metadata.name, names.FE, 0)
+        return fe0 if any(p.name == fe0 for p in stale) else None
+    if not all(p.ready for p in pods) or len(pods) < observed.statefulset_replicas.get(sts, 0):
+        return None
+    followers = [p for p in stale if not p.leader]
+    return (followers[-1] if followers else stale[-1]).name
 
 
 def fe_quorum(replicas: int) -> int:

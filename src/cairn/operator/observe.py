@@ -37,6 +37,9 @@ def observe(kube: Kube, cr: StarRocksCluster) -> Observed:
         if sts is not None:
             observed.statefulset_replicas[sts["metadata"]["name"]] = int((sts.get("spec") or {}).get("replicas") or 0)
             labels = ((((sts.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {})
+            revision = (sts.get("status") or {}).get("updateRevision")
+            if revision:
+                observed.statefulset_update_revision[sts["metadata"]["name"]] = str(revision)
             if rolling(sts):
                 observed.statefulsets_rolling.append(sts["metadata"]["name"])
             generation = labels.get(names.DR_GENERATION_LABEL)
@@ -56,13 +59,25 @@ def observe(kube: Kube, cr: StarRocksCluster) -> Observed:
             secret = kube.get(resource_path("v1", "Secret", ns, ref.name))
             if secret is not None:
                 observed.secrets[ref.name] = sorted({*(secret.get("data") or {}), *(secret.get("stringData") or {})})
+    http_port = fe_ports(fe_conf_text(cr, observed)).http_port
+    for pod in observed.pods_of(names.FE):
+        if pod.ready and pod.ip:
+            pod.leader = _says_it_leads(pod.ip, http_port)
     dr = cr.spec.disaster_recovery
     fe0 = observed.pod(names.pod(name, names.FE, 0))
     if dr is not None and dr.enabled and fe0 is not None and fe0.ready and fe0.ip \
             and fe0.dr_generation == dr.generation:
-        http_port = fe_ports(fe_conf_text(cr, observed)).http_port
         observed.restore_report = restore_report(fe0.ip, http_port, str(dr.generation))
     return observed
+
+
+def _says_it_leads(host: str, http_port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{host}:{http_port}/api/health", timeout=REPORT_TIMEOUT_SECONDS) as answer:
+            health = json.load(answer)
+    except (OSError, ValueError):
+        return False
+    return isinstance(health, dict) and health.get("is_leader") is True
 
 
 def rolling(sts: dict[str, Any]) -> bool:

@@ -19,6 +19,8 @@ class ObservedPod(BaseModel):
     phase: str = "Pending"  # the pod's status.phase
     dr_generation: int | None = None
     ip: str = ""
+    revision: str = ""  # the StatefulSet revision it was made from (controller-revision-hash)
+    leader: bool = False  # an FE that says it leads (its /api/health)
 
     @classmethod
     def from_body(cls, body: dict[str, Any], component: str) -> "ObservedPod":
@@ -29,6 +31,7 @@ class ObservedPod(BaseModel):
         generation = labels.get(DR_GENERATION_LABEL)
         return cls(name=body["metadata"]["name"], component=component, ready=ready,
                    phase=status.get("phase") or "Pending", ip=status.get("podIP") or "",
+                   revision=labels.get("controller-revision-hash") or "",
                    dr_generation=int(generation) if generation and generation.isdigit() else None)
 
 
@@ -53,6 +56,8 @@ class Observed(BaseModel):
     # StatefulSet names whose rollout is not finished (pods of an older template, or a spec change
     # the controller has not seen yet).
     statefulsets_rolling: list[str] = Field(default_factory=list)
+    # StatefulSet name → the revision of its current template (status.updateRevision).
+    statefulset_update_revision: dict[str, str] = Field(default_factory=dict)
     # ConfigMap name → its data keys and values (fe.conf / cn.conf are read for their ports).
     config_maps: dict[str, dict[str, str]] = Field(default_factory=dict)
     # Secret name → the keys it holds.
