@@ -45,7 +45,7 @@ class _Committer:
         self.is_leader = False
         self.attempts: list[float] = []
 
-    def try_lead(self, address: str) -> bool:
+    def try_lead(self, address: str, silent_epoch: int) -> bool:
         self.attempts.append(self.clock.now)
         self.is_leader = True
         return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 
@@ -41,6 +42,10 @@ class ComputeNode:
         self.service.shutdown()
 
 
+# How long a stopping node waits for calls in progress.
+STOP_SECONDS = 5.0
+
+
 def run_compute_node(config: CnConfig, join: str | None = None) -> None:
     """Serve until SIGTERM or SIGINT; with `join` (an FE's host:edit_log_port), register this node
     through it once serving."""
@@ -53,4 +58,13 @@ def run_compute_node(config: CnConfig, join: str | None = None) -> None:
         register_in_background(config, join, stop)
     stop.wait()
     log.info("CN stopping")
-    node.close()
+    # Arrow Flight's shutdown waits for every call in progress: a scan an FE still streams, or a
+    # client that stopped reading, would hold the node up for ever. Calls left after the bound are
+    # cut off (their FE sees a failed call and retries elsewhere, or fails the statement).
+    closer = threading.Thread(target=node.close, name="cn-close", daemon=True)
+    closer.start()
+    closer.join(STOP_SECONDS)
+    if closer.is_alive():
+        log.warning("CN stopping: calls still running after %.0f s are cut off", STOP_SECONDS)
+        logging.shutdown()
+        os._exit(0)

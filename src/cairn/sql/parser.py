@@ -90,6 +90,8 @@ def parse_statement(text: str) -> Statement:
         # Queries run as DuckDB SQL, other statements' parts are shown back: a tree sqlglot cannot
         # generate (`year()`) is refused here rather than failing later.
         statement.sql(dialect="duckdb" if isinstance(statement, (exp.Query, exp.Insert)) else DIALECT)
+        if isinstance(statement, exp.Set):  # a SET's constant expression runs as a DuckDB query too
+            statement.sql(dialect="duckdb")
     except _SQLGLOT_FAILURES:
         raise SqlSyntaxError("Getting syntax error. Detail message: a function is called with missing or "
                              "wrong arguments.") from None
