@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+import random
 import socket
 import subprocess
 import sys
@@ -46,10 +49,31 @@ def _secrets_registered_per_test(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cairn.secrets, "_secrets", set(cairn.secrets._secrets))
 
 
+def _port_block() -> range:
+    """This test process's own block of ports, below the kernel's ephemeral range (32768 and up), so
+    that neither another test worker nor an outgoing connection's local port can take a port between
+    the moment a test picks it and the moment its server binds it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) + 1 if worker.startswith("gw") and worker[2:].isdigit() else 0
+    start = 10000 + (index % 5) * 4000
+    return range(start, start + 4000)
+
+
+_PORTS = _port_block()
+_next_port = itertools.count(random.randrange(len(_PORTS)))
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port of this process's block that nothing listens on now, never handed out twice in a row."""
+    for _ in range(len(_PORTS)):
+        port = _PORTS[next(_next_port) % len(_PORTS)]
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port in {_PORTS}")
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 60.0, what: str = "the condition") -> None:

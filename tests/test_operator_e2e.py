@@ -30,10 +30,10 @@ NS = "default"
 CR_PATH = f"/apis/starrocks.com/v1/namespaces/{NS}/starrocksclusters"
 REPO = Path(__file__).resolve().parent.parent
 MERGE = "application/merge-patch+json"
-# Minutes on a loaded 2-core machine (every reconcile and every pod round goes through the in-memory
-# API): run with CAIRN_K8S_E2E=1.
+# About a minute on a quiet 2-core machine, several on a loaded one (every reconcile and every pod
+# round goes through the in-memory API). Part of the suite; CAIRN_K8S_E2E=0 leaves it out of a local run.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200),
-              pytest.mark.skipif(os.environ.get("CAIRN_K8S_E2E") != "1", reason="set CAIRN_K8S_E2E=1 to run")]
+              pytest.mark.skipif(os.environ.get("CAIRN_K8S_E2E", "1") == "0", reason="CAIRN_K8S_E2E=0")]
 
 
 @pytest.fixture
