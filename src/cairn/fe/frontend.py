@@ -133,6 +133,9 @@ class Frontend:
         if helper is not None and joined:
             cluster_id, is_new = self._join(helper), False
         else:
+            if helper is not None:  # as StarRocks does once an FE has its meta: it joined already
+                log.info("--helper %s is not used: meta_dir %s already names this FE's cluster", helper,
+                         self.meta_dir)
             cluster_id, is_new = choose_cluster(self.config, self.meta_store, self.meta_dir)
         self.keys = ClusterKeys(cluster_id)
         self.peer_client = self._peer_client(cluster_id)
