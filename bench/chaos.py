@@ -19,7 +19,6 @@ import base64
 import http.client
 import json
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,7 @@ from cairn.snapshot.location import parse_location
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import open_store
 
-from bench.chaos_cluster import ACCESS_KEY, CAIRN, REGION, SECRET_KEY, Cluster, Node
+from bench.chaos_cluster import ACCESS_KEY, CAIRN, REGION, SECRET_KEY, Cluster, Node, report_violations_and_logs
 from bench.chaos_model import Batch, Model, Observed, Outcome, check, classify_error, settle
 
 DATABASE = "chaos"
@@ -469,12 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     verdict = "OK" if status == 0 else f"FAILED ({len(run.violations)} violations)"
     print(f"chaos seed={args.seed} seconds={args.seconds:g} elapsed={time.monotonic() - started:.0f}s "
           f"faults={'on' if run.faults else 'off'}: {verdict}; {counts}", flush=True)
-    for violation in run.violations[:50]:
-        print(f"  violation: {violation}", flush=True)
-    if status == 0 and not args.keep and args.workdir is None:
-        shutil.rmtree(root, ignore_errors=True)
-    else:
-        print(f"  logs: {root}", flush=True)
+    report_violations_and_logs(run.violations, status, root, args.keep, args.workdir is not None)
     return status
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -169,3 +170,15 @@ class Cluster:
         if self.moto is not None:
             self.moto.terminate()
             self.moto.wait(timeout=30)
+
+
+def report_violations_and_logs(violations: list[str], status: int, root: Path, keep: bool,
+                               workdir_given: bool) -> None:
+    """The end of a chaos run's summary: its violations, then where its logs are, or (a clean run
+    nobody asked to keep) remove them."""
+    for violation in violations[:50]:
+        print(f"  violation: {violation}", flush=True)
+    if status == 0 and not keep and not workdir_given:
+        shutil.rmtree(root, ignore_errors=True)
+    else:
+        print(f"  logs: {root}", flush=True)

@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -47,7 +46,7 @@ from pathlib import Path
 
 import pymysql
 
-from bench.chaos_cluster import CAIRN, Cluster, Node, free_port, write_conf
+from bench.chaos_cluster import CAIRN, Cluster, Node, free_port, report_violations_and_logs, write_conf
 from bench.chaos_model import Batch, Model, Observed, Outcome, check, classify_error, settle
 from bench.ha_chaos_check import Ack, JournalFacts, check_journal, read_journal
 
@@ -706,12 +705,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ha-chaos seed={args.seed} seconds={args.seconds:g} elapsed={time.monotonic() - started:.0f}s: "
           f"{verdict}; {counts}", flush=True)
     print(f"  faults: {faults}", flush=True)
-    for violation in run.violations[:50]:
-        print(f"  violation: {violation}", flush=True)
-    if status == 0 and not args.keep and args.workdir is None:
-        shutil.rmtree(root, ignore_errors=True)
-    else:
-        print(f"  logs: {root}", flush=True)
+    report_violations_and_logs(run.violations, status, root, args.keep, args.workdir is not None)
     return status
 
 

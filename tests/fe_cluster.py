@@ -10,8 +10,25 @@ from pathlib import Path
 
 import pymysql
 
-from conftest import free_port, wait_until
-from fe_process import FeProcess, start_fe
+from conftest import (
+    CLUSTER_CREDENTIAL,
+    S3_ACCESS_KEY,
+    S3_REGION,
+    S3_SECRET_KEY,
+    free_port,
+    make_bucket,
+    wait_until,
+)
+from fe_process import FeProcess, run_sql, start_fe
+
+
+def s3_values(moto_endpoint: str, **extra: str) -> dict[str, str]:
+    """fe.conf keys of FEs sharing a fresh bucket on moto's S3 (a 3 s leader timeout), plus `extra`."""
+    bucket = make_bucket(moto_endpoint)
+    return {"run_mode": "shared_data", "cloud_native_storage_type": "S3", "enable_load_volume_from_conf": "true",
+            "aws_s3_path": f"{bucket}/data", "aws_s3_endpoint": moto_endpoint, "aws_s3_region": S3_REGION,
+            "aws_s3_access_key": S3_ACCESS_KEY, "aws_s3_secret_key": S3_SECRET_KEY,
+            "cluster_credential": CLUSTER_CREDENTIAL, "bdbje_heartbeat_timeout_second": "3", **extra}
 
 
 @dataclass
@@ -79,16 +96,7 @@ class FeCluster:
 
     def sql(self, fe: ClusterFe, *statements: str) -> list[tuple]:
         """Run `statements` on `fe` as root; the last one's rows."""
-        connection = self.connect(fe)
-        rows: list[tuple] = []
-        try:
-            with connection.cursor() as cursor:
-                for statement in statements:
-                    cursor.execute(statement)
-                    rows = list(cursor.fetchall())
-        finally:
-            connection.close()
-        return rows
+        return run_sql(fe.running, *statements)
 
     def sql_or_none(self, fe: ClusterFe, statement: str) -> list[tuple] | None:
         """`sql`, or None when the statement fails (for polling while replay catches up)."""

@@ -76,11 +76,14 @@ def module_fe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FeProcess]:
 
 def run_sql(fe: FeProcess, *statements: str) -> list[tuple]:
     """Run `statements` as root over the MySQL protocol; the last one's rows."""
-    connection = pymysql.connect(host="127.0.0.1", port=fe.query_port, user="root", autocommit=True)
+    connection = pymysql.connect(host="127.0.0.1", port=fe.query_port, user="root", autocommit=True,
+                                 connect_timeout=10, read_timeout=60)
     rows: list[tuple] = []
-    with connection.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement)
-            rows = list(cursor.fetchall())
-    connection.close()
+    try:
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+                rows = list(cursor.fetchall())
+    finally:
+        connection.close()
     return rows

@@ -16,17 +16,12 @@ import pymysql
 import pytest
 
 from conftest import (
-    CLUSTER_CREDENTIAL,
-    S3_ACCESS_KEY,
-    S3_REGION,
-    S3_SECRET_KEY,
     free_port,
-    make_bucket,
     s3_client,
     wait_until,
     write_conf,
 )
-from fe_cluster import ClusterFe, FeCluster
+from fe_cluster import ClusterFe, FeCluster, s3_values
 from fe_process import CAIRN
 from seed import SEED_ROWS, run_seed
 
@@ -35,12 +30,7 @@ SEED_SELECT_QUALIFIED = "select * from quickstart.source_wiki_edit"
 
 @pytest.fixture
 def cluster(tmp_path: Path, moto_endpoint: str) -> Iterator[FeCluster]:
-    bucket = make_bucket(moto_endpoint)
-    fes = FeCluster(tmp_path, {
-        "run_mode": "shared_data", "cloud_native_storage_type": "S3", "enable_load_volume_from_conf": "true",
-        "aws_s3_path": f"{bucket}/data", "aws_s3_endpoint": moto_endpoint, "aws_s3_region": S3_REGION,
-        "aws_s3_access_key": S3_ACCESS_KEY, "aws_s3_secret_key": S3_SECRET_KEY,
-        "cluster_credential": CLUSTER_CREDENTIAL, "bdbje_heartbeat_timeout_second": "3"})
+    fes = FeCluster(tmp_path, s3_values(moto_endpoint))
     yield fes
     fes.stop()
 

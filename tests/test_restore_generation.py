@@ -10,24 +10,10 @@ import signal
 import urllib.request
 from pathlib import Path
 
-import pymysql
 import pytest
 
-from fe_process import FeProcess, start_fe
+from fe_process import FeProcess, run_sql, start_fe
 from test_restore import snapshot_yaml
-
-
-def _sql(fe: FeProcess, *statements: str) -> list[tuple]:
-    connection = pymysql.connect(host="127.0.0.1", port=fe.query_port, user="root", autocommit=True)
-    rows: list[tuple] = []
-    try:
-        with connection.cursor() as cursor:
-            for statement in statements:
-                cursor.execute(statement)
-                rows = list(cursor.fetchall())
-    finally:
-        connection.close()
-    return rows
 
 
 def _restore_state(fe: FeProcess) -> dict[str, object]:
@@ -42,7 +28,7 @@ def test_restore_runs_once_per_generation(tmp_path: Path, fe_conf_values: dict[s
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     values = fe_conf_values
     fe = start_fe(tmp_path, values)
-    _sql(fe, "CREATE DATABASE d", "CREATE TABLE d.t (k INT) DISTRIBUTED BY HASH(k)", "INSERT INTO d.t VALUES (1)",
+    run_sql(fe, "CREATE DATABASE d", "CREATE TABLE d.t (k INT) DISTRIBUTED BY HASH(k)", "INSERT INTO d.t VALUES (1)",
          "ADMIN CREATE CLUSTER SNAPSHOT s1")
     cluster_id = json.loads((Path(values["meta_dir"]) / "cluster.json").read_text())["cluster_id"]
     fe.stop(signal.SIGKILL)
@@ -56,12 +42,12 @@ def test_restore_runs_once_per_generation(tmp_path: Path, fe_conf_values: dict[s
     assert str(state["snapshot_path"]).endswith(f"/{cluster_id}/meta/image/s1")
     assert isinstance(state["journal_id"], int) and state["journal_id"] > 0
     assert isinstance(state["seconds"], float)
-    _sql(restored, "INSERT INTO d.t VALUES (2)")
+    run_sql(restored, "INSERT INTO d.t VALUES (2)")
 
     # fe-0 restarted still in restore mode for generation 1: it resumes, the row written since stays.
     restored.stop(signal.SIGKILL)
     resumed = start_fe(tmp_path, values)
-    assert sorted(_sql(resumed, "SELECT k FROM d.t")) == [(1,), (2,)]
+    assert sorted(run_sql(resumed, "SELECT k FROM d.t")) == [(1,), (2,)]
     assert _restore_state(resumed)["snapshot"] == "s1"
     assert "resuming it" in resumed.log.read_text()
 
@@ -69,6 +55,6 @@ def test_restore_runs_once_per_generation(tmp_path: Path, fe_conf_values: dict[s
     resumed.stop(signal.SIGKILL)
     monkeypatch.setenv("RESTORE_CLUSTER_GENERATION", "2")
     again = start_fe(tmp_path, values)
-    assert sorted(_sql(again, "SELECT k FROM d.t")) == [(1,)]
+    assert sorted(run_sql(again, "SELECT k FROM d.t")) == [(1,)]
     assert _restore_state(again)["generation"] == "2"
     again.stop()
