@@ -29,6 +29,7 @@ from secrets_scan import (
     S3_SECRET_KEY,
     SECRETS,
     USER_PASSWORD,
+    ConfValues,
     SecretsScan,
     moto_objects,
     scan_objects,
@@ -139,8 +140,8 @@ def fe_conf_values(tmp_path: Path, volume_kind: str, request: pytest.FixtureRequ
 def cluster_conf_values(root: Path, volume_kind: str, request: pytest.FixtureRequest) -> dict[str, str]:
     """The fe.conf keys of a fresh cluster on `volume_kind` ("local" or "s3", a new moto bucket),
     with its meta_dir and local storage under `root`."""
-    values = {"meta_dir": str(root / "meta"), "local_storage_path": str(root / "storage"),
-              "cluster_credential": CLUSTER_CREDENTIAL}
+    values = ConfValues({"meta_dir": str(root / "meta"), "local_storage_path": str(root / "storage"),
+                         "cluster_credential": CLUSTER_CREDENTIAL})
     if volume_kind == "s3":
         endpoint = request.getfixturevalue("moto_endpoint")
         bucket = make_bucket(endpoint)

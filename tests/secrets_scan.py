@@ -44,6 +44,14 @@ def mask(text: str) -> str:
     return text
 
 
+class ConfValues(dict[str, str]):
+    """Configuration values for a test: a dict whose repr masks the secrets it holds, so that a failing
+    test's report (which shows its arguments) does not itself print them."""
+
+    def __repr__(self) -> str:
+        return mask(super().__repr__())
+
+
 def find_in(data: bytes, where: str) -> list[Hit]:
     """One hit per secret found in `data`, with a masked excerpt around the first occurrence."""
     hits = []

@@ -21,6 +21,7 @@ import pyarrow as pa
 from cairn.errors import (
     CairnError,
     CommitOutcomeUnknownError,
+    FrontendMembershipError,
     NotLeaderError,
     PeerUnavailableError,
     QueryInterruptedError,
@@ -73,6 +74,8 @@ def forward_to_leader(query: QueryContext, fe: Frontend, sql: str) -> ResultSet 
     while True:
         if fe.is_leader:
             return None
+        if fe.leadership.excluded:  # found meanwhile that a drop or a restore left it out
+            raise FrontendMembershipError(fe.leadership.excluded)
         leader = fe.leadership.leader_address()
         if leader and leader != fe.address:
             try:
