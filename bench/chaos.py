@@ -394,7 +394,8 @@ class ChaosRun:
         outputs.mkdir(exist_ok=True)
         for path in ("/metrics", "/api/health"):
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.cluster.fe_http_port}{path}", timeout=30) as answer:
+                url = f"http://127.0.0.1:{self.cluster.fe_http_port}{path}"
+                with urllib.request.urlopen(url, timeout=30) as answer:
                     (outputs / path.strip("/").replace("/", "_")).write_bytes(answer.read())
             except OSError as exc:
                 self.violations.append(f"GET {path} failed: {exc}")
