@@ -8,10 +8,10 @@ from pathlib import Path
 import pymysql
 import pytest
 
-from cairn.secrets import MASK, redact, register_secret
+from cairn.secrets import MASK, mask_values, redact, register_secret
 from cairn.sql.redaction import loggable
 from conftest import S3_REGION, make_bucket
-from fe_process import start_fe
+from fe_process import start_fe, start_local_fe
 
 
 def _literal(value: str) -> str:
@@ -108,3 +108,33 @@ def test_statements_are_logged_with_their_secrets_masked(sql: str, kept: str) ->
 def test_a_statement_without_secrets_is_logged_as_it_is() -> None:
     sql = "SELECT 'Canary' AS x FROM t WHERE name = 'bob'"
     assert loggable(sql) == sql
+
+
+@pytest.mark.parametrize("text, secret, expected", [
+    # A one-character password quoted in an error beside a line and a column number.
+    ("Getting syntax error at line 1, column 10. Detail message: near IDENTIFIED BY '1'", "1",
+     f"Getting syntax error at line 1, column 10. Detail message: near IDENTIFIED BY '{MASK}'"),
+    ("line 10: '10' is not allowed", "10", f"line 10: '{MASK}' is not allowed"),
+    ("cut at IDENTIFIED BY 'ab", "ab", f"cut at IDENTIFIED BY '{MASK}"),
+    # A short secret is masked where it stands alone, never inside a longer word or number.
+    ("user 1234 has pw 1234, row 812345", "1234", f"user {MASK} has pw {MASK}, row 812345"),
+    ("passwords: pass, password, passage", "pass", f"passwords: {MASK}, password, passage"),
+    # A long one is masked wherever it appears, with its \\ and quotes as written.
+    ("key=xyzk\\Canary'Regabc", "k\\Canary'Reg", f"key=xyz{MASK}abc"),
+    ("near 'a\\\\b''c'", "a\\b'c", f"near '{MASK}'"),
+])
+def test_only_the_secret_itself_is_masked(text: str, secret: str, expected: str) -> None:
+    assert mask_values(text, [secret]) == expected
+
+
+def test_a_short_literal_never_masks_the_line_number_of_a_syntax_error(tmp_path: Path) -> None:
+    fe = start_local_fe(tmp_path)
+    try:
+        connection = pymysql.connect(host="127.0.0.1", port=fe.query_port, user="root", autocommit=True)
+        with connection.cursor() as cursor, pytest.raises(pymysql.err.MySQLError) as error:
+            cursor.execute("SELECT '1' FROM t WHERE")  # does not parse: its literals are masked
+        connection.close()
+    finally:
+        fe.stop()
+    message = error.value.args[1]
+    assert "at line 1, column 23" in message and MASK not in message.split("Detail message")[0], message

@@ -5,16 +5,31 @@ Whatever holds a secret registers it here; log records and error messages pass t
 request cannot carry a credential. A secret is masked in every form it can be written in:
 as is, and escaped as a SQL string literal or a JSON string (a `\\` or a quote inside it is
 written differently there).
+
+Only the secret itself is masked, never a piece of other text that happens to hold the same
+characters: a short value (a one-digit password, a literal of a statement that did not parse)
+would otherwise turn `line 10` into `line ******0`. So a value is masked according to its length:
+from `ANYWHERE_LENGTH` characters wherever it appears (a long secret inside other text is the
+secret); from `STANDALONE_LENGTH` only where it is not part of a longer run of letters and digits;
+shorter values only where they are written as a quoted string (`'1'`), which is how a statement
+quoted in an error carries them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterable
 
 MASK = "******"
+# See the module's docstring: how long a value must be to be masked wherever it appears, or where it
+# stands alone; shorter ones are masked only inside quotes.
+ANYWHERE_LENGTH = 8
+STANDALONE_LENGTH = 4
+_QUOTES = "'\""
+_ALNUM = "0-9A-Za-z"
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -30,12 +45,26 @@ def secret_forms(value: str) -> set[str]:
             value.replace("'", "''"), value.replace('"', '""')}
 
 
+def _pattern(value: str, form: str) -> str:
+    """The regular expression that finds `form` (a written form of `value`) where it is the secret."""
+    escaped = re.escape(form)
+    if len(value) >= ANYWHERE_LENGTH:
+        return escaped
+    if len(value) >= STANDALONE_LENGTH:
+        before = f"(?<![{_ALNUM}])" if re.match(f"[{_ALNUM}]", form) else ""
+        after = f"(?![{_ALNUM}])" if re.match(f"[{_ALNUM}]", form[-1]) else ""
+        return before + escaped + after
+    # Inside quotes only; the closing quote may be missing (a statement cut at its first quote).
+    return "|".join(f"(?<={re.escape(q)}){escaped}(?={re.escape(q)}|\\Z)" for q in _QUOTES)
+
+
 def mask_values(text: str, values: Iterable[str]) -> str:
-    """`text` with every form of each of `values` replaced by the mask, longest first."""
-    forms = sorted({f for v in values if v for f in secret_forms(v)}, key=len, reverse=True)
-    for form in forms:
+    """`text` with every form of each of `values` replaced by the mask where it is that secret
+    (see the module's docstring), longest first."""
+    forms = sorted({(f, v) for v in values if v for f in secret_forms(v)}, key=lambda fv: len(fv[0]), reverse=True)
+    for form, value in forms:
         if form in text:
-            text = text.replace(form, MASK)
+            text = re.sub(_pattern(value, form), MASK, text)
     return text
 
 
