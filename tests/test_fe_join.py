@@ -5,6 +5,8 @@ themselves with the cluster credential, with no SQL typed by a person."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +15,9 @@ import pytest
 from cairn.cn.registration import register_once
 from cairn.fe.peers import ComputeNodeJoinRequest
 from cn_process import start_cn
-from conftest import CLUSTER_CREDENTIAL, wait_until
+from conftest import CLUSTER_CREDENTIAL, free_port, wait_until, write_conf
 from fe_cluster import ClusterFe, FeCluster
+from fe_process import CAIRN
 
 
 @pytest.fixture
@@ -27,6 +30,17 @@ def cluster(tmp_path: Path) -> Iterator[FeCluster]:
 
 def _start_as_pod(cluster: FeCluster, fe: ClusterFe, helper: ClusterFe) -> None:
     cluster.start(fe, args=["--helper", helper.address, "--join"])
+
+
+def _run_refused(cluster: FeCluster, fe: ClusterFe, helper: ClusterFe) -> str:
+    """Start `fe` as a pod would and return the error it stops with (it must stop, not serve)."""
+    conf = write_conf(fe.workdir / "fe.conf", {
+        **cluster.values, "meta_dir": str(fe.workdir / "meta"), "edit_log_port": str(fe.edit_log_port),
+        "query_port": str(free_port()), "http_port": str(free_port()), "rpc_port": str(free_port())})
+    done = subprocess.run([*CAIRN, "fe", "--conf", str(conf), "--helper", helper.address, "--join"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0, done.stdout[-2000:]
+    return " ".join(done.stderr.split())  # the CLI wraps its error line
 
 
 def _members(cluster: FeCluster, fe: ClusterFe) -> set[str]:
@@ -51,10 +65,16 @@ def test_fes_started_alike_form_one_cluster_and_rejoin_after_a_drop(cluster: FeC
     wait_until(lambda: cluster.sql_or_none(fe1, "SELECT k FROM d.t") == [(1,)], what="fe-1 to serve reads again")
     assert _members(cluster, fe0) == everyone
 
-    # Dropped (a scale-in), then started again with its old disk (a scale-out): it has itself re-added.
+    # Dropped by an administrator, then started again with its old disk: it does not add itself back.
     cluster.kill(fe2)
     cluster.sql(fe0, f'ALTER SYSTEM DROP FOLLOWER "{fe2.address}"')
     assert _members(cluster, fe0) == {fe0.address, fe1.address}
+    refused = _run_refused(cluster, fe2, fe0)
+    assert f"This FE ({fe2.address}) is not a member of cluster" in refused and "--join does not add it back" in refused
+    assert _members(cluster, fe0) == {fe0.address, fe1.address}
+
+    # Its meta_dir emptied, it is a fresh FE: it joins again.
+    shutil.rmtree(fe2.workdir / "meta")
     _start_as_pod(cluster, fe2, fe0)
     wait_until(lambda: _members(cluster, fe0) == everyone, what="fe-2 to be a member again")
     wait_until(lambda: cluster.sql_or_none(fe2, "SELECT k FROM d.t") == [(1,)], what="fe-2 to serve reads again")

@@ -208,6 +208,14 @@ class Frontend:
             # Nobody led this incarnation yet (a restore just opened it): any follower may start it.
             alone = [n.address for n in nodes] == [self.address]
             return me.type == "follower" and (alone or not self.catalog.state.leader_address)
+        if self._join_requested and has_helper and not joined:
+            # As in StarRocks, an FE that was dropped comes back only by a person's decision: --join
+            # adds a fresh FE (a new pod), never one whose meta still holds the cluster it left.
+            raise FrontendMembershipError(
+                f"This FE ({self.address}) is not a member of cluster {self.keys.cluster_id} (it was dropped, or "
+                f"left out by a restore), and its meta_dir {self.meta_dir} still holds that cluster: --join does "
+                "not add it back. Either empty its meta_dir and start it again with --join, or on the leader run "
+                f"ALTER SYSTEM ADD FOLLOWER \"{self.address}\" (or ADD OBSERVER) first")
         if self._join_requested and has_helper:
             self._request_membership(self.peer_client, self.catalog.state.leader_address or "", None)
             return False
