@@ -13,13 +13,14 @@ import pytest
 from cairn import keyring
 from cairn.api import load_config
 from cairn.config.fe_config import FeConfig
-from cairn.errors import JournalError, PrivilegeError
+from cairn.errors import CommitOutcomeUnknownError, JournalError, PrivilegeError
 from cairn.fe.frontend import Frontend
 from cairn.server.session import Session
 from cairn.journal.entry import JournalEntry
 from cairn.journal.image import CheckpointImage
 from cairn.journal.incarnation import Incarnation
 from cairn.journal.position import JournalPosition
+from cairn.storage.fault_injection import FaultInjector, FaultKind, FaultPlan, FaultRule, Op
 
 LEGACY_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "legacy_v1.tar.gz"
 
@@ -177,4 +178,52 @@ def test_a_legacy_log_accepts_unauthenticated_entries_only_before_its_first_auth
     assert again.journal.rejected == 1 and "after_upgrade" in again.catalog.state.databases
     with pytest.raises(PrivilegeError):
         Session(again, user="analyst").execute("SELECT * FROM ops.events")
+    again.close()
+
+
+@pytest.mark.parametrize("writer", ["forged, with this FE's nonce", "another FE"])
+def test_an_uncertain_append_is_settled_only_by_this_fes_own_authentic_entry(
+        fe_config: FeConfig, writer: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A commit whose put was not confirmed (and whose settling read failed) is settled later from the
+    log: an object forged at its id is never taken for this FE's entry nor applied (the FE puts its
+    own after it), and another FE's authentic entry there means this FE lost the id: it steps down
+    and its commit is not applied."""
+    fe = Frontend.open(fe_config)
+    Session(fe).execute_script("CREATE DATABASE shop; CREATE TABLE shop.t (x INT) DISTRIBUTED BY HASH(x); "
+                               "CREATE USER mallory IDENTIFIED BY 'pw';")
+    pending_id = fe.position.entry_id + 1
+    key = fe.keys.journal_entry(fe.journal.incarnation, pending_id)
+    fe.meta_store.faults = FaultInjector(FaultPlan(timeout_seconds=0.05, rules=[
+        FaultRule(kind=FaultKind.ERROR, probability=1.0, ops=[op], key_prefix=key, max_hits=1)
+        for op in (Op.PUT, Op.GET)]))
+    with pytest.raises(CommitOutcomeUnknownError):
+        Session(fe).execute("CREATE DATABASE maybe")
+    pending = fe.committer._unsettled  # what only this FE knows: its entry's nonce
+    assert pending is not None and pending.entry.entry_id == pending_id
+    if writer == "another FE":
+        shop = next(e for e in fe.journal.read_after(0) if e.op["kind"] == "create_database")
+        op = {**shop.op, "database": {**shop.op["database"], "name": "rival", "id": 10_000}}
+        other = JournalEntry(incarnation=fe.journal.incarnation, entry_id=pending_id, epoch=fe.catalog.state.epoch,
+                             timestamp=time.time(), op=op, nonce="another FE's nonce")
+        fe.meta_store.put_if_absent(key, other.to_bytes())
+    else:
+        body = json.loads(_forged_grant(fe, pending_id, "made-up mac"))
+        fe.meta_store.put_if_absent(key, json.dumps({**body, "nonce": pending.entry.nonce}).encode())
+
+    fe.committer.settle_unknown_outcome()  # what the checkpoint tick does
+    names = {row[0] for row in Session(fe).execute("SHOW DATABASES").rows()}
+    if writer == "another FE":
+        assert not fe.is_leader and f"took journal entry {pending_id}" in caplog.text
+        assert "maybe" not in names and "rival" in names
+    else:
+        assert fe.is_leader and fe.position.entry_id == pending_id + 1  # its own entry, after the forged one
+        assert "maybe" in names
+        _mallory_is_denied(fe)
+        assert fe.journal.rejected >= 1
+    fe.close()
+
+    again = Frontend.open(fe_config)
+    names = {row[0] for row in Session(again).execute("SHOW DATABASES").rows()}
+    assert ("maybe" in names) == (writer != "another FE")
+    _mallory_is_denied(again)
     again.close()
