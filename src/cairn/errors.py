@@ -87,6 +87,12 @@ class TableExistsError(CairnError):
     mysql_code, sqlstate = 1050, "42S01"
 
 
+class WrongObjectError(CairnError):
+    """A statement about a view names a table, or one about a table names a view (ER_WRONG_OBJECT)."""
+
+    mysql_code, sqlstate = 1347, "HY000"
+
+
 class UnknownColumnError(CairnError):
     mysql_code, sqlstate = 1054, "42S22"
 

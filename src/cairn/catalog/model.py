@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from cairn.errors import UnknownColumnError
 from cairn.storage.volume import StorageVolume
@@ -80,13 +80,48 @@ class Table(BaseModel):
         return next((p for p in self.partitions if p.id == partition_id), None)
 
 
+class ViewColumn(BaseModel):
+    """A view's column: its name, the StarRocks type its query gave it when the view was made, a comment."""
+
+    name: str
+    type: str
+    comment: str = ""
+
+
+class View(BaseModel):
+    """A logical view: its query is stored as text and expanded wherever a statement reads the view.
+
+    `definition` is the SELECT in StarRocks SQL; its unqualified tables belong to the view's database.
+    `security` NONE: SELECT on the view is enough; INVOKER: the caller also needs SELECT on what it reads.
+    """
+
+    id: int
+    name: str
+    definition: str
+    columns: list[ViewColumn]
+    explicit_columns: bool = False  # the CREATE VIEW named its columns: they rename the query's
+    comment: str = ""
+    security: Literal["NONE", "INVOKER"] = "NONE"
+    definer: str = ""
+    created_at: float = Field(default_factory=time.time)
+
+
 class Database(BaseModel):
     id: int
     name: str
     storage_volume: str
     tables: dict[str, Table] = Field(default_factory=dict)
+    views: dict[str, View] = Field(default_factory=dict)
     properties: dict[str, str] = Field(default_factory=dict)
     created_at: float = Field(default_factory=time.time)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_views(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A database without views is written as before views existed (journal entries, images)."""
+        data: dict[str, Any] = handler(self)
+        if not self.views:
+            data.pop("views", None)
+        return data
 
 
 class DroppedObject(BaseModel):

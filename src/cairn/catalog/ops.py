@@ -32,6 +32,7 @@ from cairn.catalog.schema_ops import (
 )
 from cairn.catalog.snapshot_ops import PutSnapshotJob, SetAutomatedSnapshots
 from cairn.catalog.user_ops import CreateUser, DropUser, GrantPrivileges, RevokePrivileges, SetUserPassword
+from cairn.catalog.view_ops import DropView, PutView
 from cairn.errors import JournalError
 
 CatalogOp = Annotated[
@@ -42,6 +43,7 @@ CatalogOp = Annotated[
         AddComputeNodes, DropComputeNodes, AddFrontend, DropFrontend,
         CreateUser, SetUserPassword, DropUser, GrantPrivileges, RevokePrivileges,
         SetAutomatedSnapshots, PutSnapshotJob,
+        PutView, DropView,
     ],
     Field(discriminator="kind"),
 ]
@@ -65,7 +67,7 @@ def parse_op(data: dict[str, Any]) -> Op:
 __all__ = [
     "AddComputeNodes", "AddFrontend", "AddPartitions", "AlterStorageVolume", "CatalogOp", "CommitVersions", "CreateDatabase",
     "CreateStorageVolume", "CreateTable", "CreateUser", "DropComputeNodes", "DropDatabase", "DropFrontend", "DropPartition",
-    "DropStorageVolume", "DropTable", "DropUser", "EpochStart", "GrantPrivileges", "Op", "PartitionVersion",
-    "PutSnapshotJob", "RevokePrivileges", "SetAutomatedSnapshots", "SetDefaultStorageVolume", "SetUserPassword",
+    "DropStorageVolume", "DropTable", "DropUser", "DropView", "EpochStart", "GrantPrivileges", "Op", "PartitionVersion",
+    "PutSnapshotJob", "PutView", "RevokePrivileges", "SetAutomatedSnapshots", "SetDefaultStorageVolume", "SetUserPassword",
     "Superseded", "VoidSlot", "parse_op",
 ]

@@ -133,3 +133,23 @@ def cast_value(value: str, duckdb_type: str) -> Any:
     """`value` cast to a DuckDB type, as a Python value. Raises duckdb.Error if it is not one."""
     return scalar(exp.select(exp.Cast(this=exp.Placeholder(), to=exp.DataType.build(duckdb_type, dialect="duckdb"))),
                   [value])
+
+
+_FROM_DUCKDB = {"TINYINT": "TINYINT", "SMALLINT": "SMALLINT", "INTEGER": "INT", "BIGINT": "BIGINT",
+                "HUGEINT": "LARGEINT", "UTINYINT": "SMALLINT", "USMALLINT": "INT", "UINTEGER": "BIGINT",
+                "UBIGINT": "LARGEINT", "FLOAT": "FLOAT", "DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN",
+                "VARCHAR": f"VARCHAR({STRING_MAX})", "DATE": "DATE", "TIMESTAMP": "DATETIME",
+                "TIMESTAMP_S": "DATETIME", "TIMESTAMP_MS": "DATETIME", "TIMESTAMP_NS": "DATETIME",
+                "TIMESTAMP WITH TIME ZONE": "DATETIME"}
+_DUCKDB_DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
+
+
+def from_duckdb(duckdb_type: str) -> ColumnType | None:
+    """The column type StarRocks gives a query result of this DuckDB type (as CREATE TABLE AS SELECT
+    and a view's columns infer it): a string is VARCHAR(1048576); None when no column type holds it."""
+    text = duckdb_type.upper().strip()
+    decimal = _DUCKDB_DECIMAL.match(text)
+    if decimal is not None:
+        return ColumnType("DECIMAL", precision=int(decimal.group(1)), scale=int(decimal.group(2)))
+    name = _FROM_DUCKDB.get(text)
+    return None if name is None else parse_type(name)

@@ -1,5 +1,6 @@
-"""information_schema: schemata, tables, columns, and the cluster-snapshot tables, with StarRocks'
-column names and order. A user sees the databases and tables it holds a privilege on."""
+"""information_schema: schemata, tables, columns, views, tables_config, materialized_views (empty:
+Cairn has none) and the cluster-snapshot tables, with StarRocks' column names and order. A user
+sees the databases, tables and views it holds a privilege on."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from datetime import datetime, timezone
 import pyarrow as pa
 
 from cairn.auth.privileges import has_privilege
-from cairn.catalog.model import Database, Table
-from cairn.catalog.types import parse_type
+from cairn.catalog.model import Column, Database, Table, View
+from cairn.catalog.types import ColumnType, parse_type
 from cairn.catalog.view import CatalogView
+from cairn.errors import AnalysisError
 from cairn.query.context import QueryContext
 from cairn.query.virtual_tables import VirtualTables
 
@@ -34,6 +36,15 @@ def _visible_tables(ctx: QueryContext, catalog: CatalogView) -> Iterator[tuple[D
                     yield db, table.model_copy(deep=True)
 
 
+def _visible_views(ctx: QueryContext, catalog: CatalogView) -> Iterator[tuple[Database, View]]:
+    state = catalog.state
+    with catalog.lock:
+        for db in sorted(state.databases.values(), key=lambda d: d.name):
+            for view in sorted(db.views.values(), key=lambda v: v.name):
+                if has_privilege(state, ctx.user, "SELECT", db.name, view.name):
+                    yield db, view.model_copy(deep=True)
+
+
 def schemata(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
     columns = [("CATALOG_NAME", pa.string()), ("SCHEMA_NAME", pa.string()),
                ("DEFAULT_CHARACTER_SET_NAME", pa.string()), ("DEFAULT_COLLATION_NAME", pa.string()),
@@ -53,7 +64,7 @@ def tables_table(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
                ("UPDATE_TIME", pa.timestamp("s")), ("CHECK_TIME", pa.timestamp("s")),
                ("TABLE_COLLATION", pa.string()), ("CHECKSUM", pa.int64()), ("CREATE_OPTIONS", pa.string()),
                ("TABLE_COMMENT", pa.string())]
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for db, table in _visible_tables(ctx, catalog):
         row_count = sum(p.row_count for p in table.partitions)
         size = sum(p.data_size for p in table.partitions)
@@ -61,6 +72,10 @@ def tables_table(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
         rows.append((CATALOG, db.name, table.name, "BASE TABLE", "StarRocks", None, None, row_count,
                      size // row_count if row_count else 0, size, None, None, None, None,
                      _stamp(table.created_at), _stamp(updated), None, "utf8_general_ci", None, "", table.comment))
+    for db, view in _visible_views(ctx, catalog):
+        rows.append((CATALOG, db.name, view.name, "VIEW", None, None, None, None, None, None, None, None, None,
+                     None, _stamp(view.created_at), None, None, None, None, None, view.comment))
+    rows.sort(key=lambda row: (str(row[1]), str(row[2])))
     return _table(columns, rows)
 
 
@@ -79,19 +94,94 @@ def columns_table(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
                ("COLUMN_KEY", pa.string()), ("EXTRA", pa.string()), ("PRIVILEGES", pa.string()),
                ("COLUMN_COMMENT", pa.string()), ("COLUMN_SIZE", pa.int64()), ("DECIMAL_DIGITS", pa.int64()),
                ("GENERATION_EXPRESSION", pa.string()), ("SRS_ID", pa.int64())]
-    rows = []
-    for db, table in _visible_tables(ctx, catalog):
-        for position, column in enumerate(table.columns, start=1):
-            kind = parse_type(column.type)
+    rows: list[tuple[object, ...]] = []
+    described: list[tuple[Database, str, list[Column], str]] = [(db, table.name, table.columns, table.keys_type) for db, table in _visible_tables(ctx, catalog)]
+    described += [(db, view.name, [Column(name=c.name, type=c.type, comment=c.comment) for c in view.columns], "")
+                  for db, view in _visible_views(ctx, catalog)]
+    for db, table_name, table_columns, keys_type in sorted(described, key=lambda d: (d[0].name, d[1])):
+        for position, column in enumerate(table_columns, start=1):
+            kind = _column_type(column.type)
+            if kind is None:  # a view column of a type no table column has (an ARRAY, say)
+                rows.append((CATALOG, db.name, table_name, column.name, position, None, "YES", column.type, None,
+                             None, None, None, None, None, None, column.type, "", "",
+                             "select,insert,update,references", column.comment, None, None, None, None))
+                continue
             length = kind.max_length
-            key = ("PRI" if table.keys_type == "PRIMARY" else "DUP") if column.is_key else ""
-            rows.append((CATALOG, db.name, table.name, column.name, position, column.default,
+            key = ("PRI" if keys_type == "PRIMARY" else "DUP") if column.is_key else ""
+            rows.append((CATALOG, db.name, table_name, column.name, position, column.default,
                          "YES" if column.nullable else "NO", kind.name.lower(), length, length,
                          kind.precision, kind.scale, 0 if kind.name == "DATETIME" else None,
                          "utf8" if kind.is_string else None, "utf8_general_ci" if kind.is_string else None,
                          kind.text.lower(), key, "", "select,insert,update,references", column.comment,
                          length or kind.precision, kind.scale, None, None))
     return _table(columns, rows)
+
+
+def _column_type(text: str) -> ColumnType | None:
+    try:
+        return parse_type(text)
+    except AnalysisError:
+        return None
+
+
+VIEW_COLUMNS = [("TABLE_CATALOG", pa.string()), ("TABLE_SCHEMA", pa.string()), ("TABLE_NAME", pa.string()),
+                ("VIEW_DEFINITION", pa.string()), ("CHECK_OPTION", pa.string()), ("IS_UPDATABLE", pa.string()),
+                ("DEFINER", pa.string()), ("SECURITY_TYPE", pa.string()), ("CHARACTER_SET_CLIENT", pa.string()),
+                ("COLLATION_CONNECTION", pa.string())]
+
+
+def views_table(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
+    """One row per view the user may read, with its query as StarRocks fills the table (constants
+    where StarRocks has them: CHECK_OPTION NONE, IS_UPDATABLE NO, DEFINER and SECURITY_TYPE empty)."""
+    rows = [(CATALOG, db.name, view.name, view.definition, "NONE", "NO", "", "", "utf8", "utf8_general_ci")
+            for db, view in _visible_views(ctx, catalog)]
+    return _table(VIEW_COLUMNS, rows)
+
+
+TABLES_CONFIG_COLUMNS = [("TABLE_SCHEMA", pa.string()), ("TABLE_NAME", pa.string()), ("TABLE_ENGINE", pa.string()),
+                         ("TABLE_MODEL", pa.string()), ("PRIMARY_KEY", pa.string()), ("PARTITION_KEY", pa.string()),
+                         ("DISTRIBUTE_KEY", pa.string()), ("DISTRIBUTE_TYPE", pa.string()),
+                         ("DISTRIBUTE_BUCKET", pa.int32()), ("SORT_KEY", pa.string()), ("PROPERTIES", pa.string()),
+                         ("TABLE_ID", pa.int64())]
+_TABLE_MODELS = {"DUPLICATE": "DUP_KEYS", "PRIMARY": "PRI_KEYS", "UNIQUE": "UNQ_KEYS", "AGGREGATE": "AGG_KEYS"}
+
+
+def tables_config(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
+    """Each table's model, keys, partitioning, distribution and properties, as StarRocks lists them."""
+    rows = []
+    for db, table in _visible_tables(ctx, catalog):
+        keys = ", ".join(f"`{c}`" for c in table.key_columns)
+        rows.append((db.name, table.name, "OLAP", _TABLE_MODELS[table.keys_type], keys,
+                     ", ".join(f"`{c}`" for c in table.partition_columns),
+                     ", ".join(f"`{c}`" for c in table.distribution_columns),
+                     "HASH" if table.distribution_columns else "RANDOM", table.buckets, keys,
+                     json.dumps(table.properties), table.id))
+    return _table(TABLES_CONFIG_COLUMNS, rows)
+
+
+MATERIALIZED_VIEW_COLUMNS = [
+    ("MATERIALIZED_VIEW_ID", pa.int64()), ("TABLE_SCHEMA", pa.string()), ("TABLE_NAME", pa.string()),
+    ("REFRESH_TYPE", pa.string()), ("IS_ACTIVE", pa.string()), ("INACTIVE_REASON", pa.string()),
+    ("PARTITION_TYPE", pa.string()), ("TASK_ID", pa.int64()), ("TASK_NAME", pa.string()),
+    ("LAST_REFRESH_START_TIME", pa.timestamp("s")), ("LAST_REFRESH_FINISHED_TIME", pa.timestamp("s")),
+    ("LAST_REFRESH_DURATION", pa.float64()), ("LAST_REFRESH_STATE", pa.string()),
+    ("LAST_REFRESH_FORCE_REFRESH", pa.string()), ("LAST_REFRESH_START_PARTITION", pa.string()),
+    ("LAST_REFRESH_END_PARTITION", pa.string()), ("LAST_REFRESH_BASE_REFRESH_PARTITIONS", pa.string()),
+    ("LAST_REFRESH_MV_REFRESH_PARTITIONS", pa.string()), ("LAST_REFRESH_ERROR_CODE", pa.string()),
+    ("LAST_REFRESH_ERROR_MESSAGE", pa.string()), ("TABLE_ROWS", pa.int64()),
+    ("MATERIALIZED_VIEW_DEFINITION", pa.string()), ("EXTRA_MESSAGE", pa.string()),
+    ("QUERY_REWRITE_STATUS", pa.string()), ("CREATOR", pa.string()), ("LAST_REFRESH_PROCESS_TIME", pa.timestamp("s")),
+    ("LAST_REFRESH_JOB_ID", pa.string()), ("LAST_REFRESH_TIME", pa.timestamp("s")), ("WAREHOUSE", pa.string()),
+    ("REFRESH_MODE", pa.string()), ("REFRESH_TRIGGER", pa.string()), ("REFRESH_POLICY", pa.string()),
+    ("RESOURCE_GROUP", pa.string()), ("QUERY_REWRITE_STATUS_REASON", pa.string()),
+    ("LAST_FRESHNESS_CONFIRMED_AT", pa.timestamp("s")), ("BASE_TABLE_REFRESH_VERSION_TIMES", pa.string()),
+    ("EFFECTIVE_REFRESH_MODE", pa.string()), ("EFFECTIVE_REFRESH_MODE_REASON", pa.string()),
+    ("LAST_EXECUTED_REFRESH_MODE", pa.string())]
+
+
+def materialized_views(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
+    """Cairn has no materialized views: StarRocks' columns, no rows."""
+    return _table(MATERIALIZED_VIEW_COLUMNS, [])
 
 
 SNAPSHOT_COLUMNS = [("SNAPSHOT_NAME", pa.string()), ("SNAPSHOT_TYPE", pa.string()), ("CREATED_TIME", pa.timestamp("s")),
@@ -122,6 +212,8 @@ def cluster_snapshot_jobs(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
 def register(tables: VirtualTables) -> None:
     """Add information_schema's tables to `tables`."""
     for name, provider in {"schemata": schemata, "tables": tables_table, "columns": columns_table,
+                           "views": views_table, "tables_config": tables_config,
+                           "materialized_views": materialized_views,
                            "cluster_snapshots": cluster_snapshots,
                            "cluster_snapshot_jobs": cluster_snapshot_jobs}.items():
         tables.register(SCHEMA, name, provider)

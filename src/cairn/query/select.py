@@ -34,6 +34,7 @@ from cairn.query.engine import QueryEngine
 from cairn.query.pruning import PartitionFilter, tablet_indexes
 from cairn.query.pushdown import push_aggregate, scan_columns, scan_filters
 from cairn.query.variables import get_variable
+from cairn.query.views import expand_views
 
 _view_ids = itertools.count(1)
 
@@ -110,12 +111,14 @@ def _unwrap_table_functions(tree: exp.Expr) -> None:
 
 def bind_tables(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb.DuckDBPyConnection,
                 pinned: list[str]) -> dict[str, str]:
-    """Bind every table `tree` reads (`tables_read`) as a view on `con` and point the tree at those views.
+    """Bind every table `tree` reads (`tables_read`, once its logical views are expanded) as a view
+    on `con` and point the tree at those views.
 
     Returns view name → 'db.table' (to put user-facing names back into error messages); adds the
     object keys read to `pinned`. Raises UnknownTableError for a table that does not exist and
     TableFunctionError for a table function Cairn does not define.
     """
+    expand_views(ctx, engine.catalog, engine.virtual_tables, tree)
     views: dict[str, str] = {}
     qualified: dict[tuple[str, str], str] = {}
     for read in tables_read(ctx, tree, engine.virtual_tables):
@@ -223,6 +226,8 @@ def prepare_tree(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: du
     """Bind the query's tables on `con` and return the query as DuckDB runs it (and the view names
     bound). The keys read are added to `pinned`; the caller releases them when the statement ends."""
     tree = tree.copy()
+    # Views first: their queries get the same semantics and session values as the statement.
+    expand_views(ctx, engine.catalog, engine.virtual_tables, tree)
     starrocks_semantics.apply(tree)
     _replace_session_functions(ctx, tree)
     _unwrap_table_functions(tree)
@@ -250,6 +255,25 @@ def run_query(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr) -> pa.Tabl
         except duckdb.Error as exc:
             if ctx.cancel.cancelled:
                 raise QueryInterruptedError("The query was cancelled: its client went away") from None
+            raise _user_error(exc, views) from None
+    finally:
+        engine.access.release(pinned)
+        con.close()
+
+
+def describe_query(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr) -> list[tuple[str, str]]:
+    """The (name, DuckDB type) of each column the query returns, found without running it.
+
+    Raises what running it would raise for a table, column or function it cannot resolve."""
+    con = engine.duckdb.cursor()
+    pinned: list[str] = []
+    views: dict[str, str] = {}
+    try:
+        try:
+            sql, views = prepare(ctx, engine, tree, con, pinned)
+            relation = con.sql(sql)
+            return [(name, str(kind)) for name, kind in zip(relation.columns, relation.types)]
+        except duckdb.Error as exc:
             raise _user_error(exc, views) from None
     finally:
         engine.access.release(pinned)

@@ -27,7 +27,7 @@ from cairn.errors import (
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
 from cairn.query.virtual_tables import VirtualTables
-from cairn.sql import extended
+from cairn.sql import extended, views
 from cairn.sql.names import properties_of, table_name
 from cairn.sql.partitions import next_range_lower, normalize_value
 from cairn.sql.refusals import check_properties
@@ -42,6 +42,8 @@ def create(query: QueryContext, fe: Frontend, statement: exp.Create) -> ResultSe
         return create_database(query, fe, statement)
     if kind == "TABLE":
         return create_table(query, fe, statement)
+    if kind == "VIEW":
+        return views.create_view(query, fe, statement)
     raise AnalysisError(f"CREATE {kind} is not supported")
 
 
@@ -72,7 +74,7 @@ def create_table(query: QueryContext, fe: Frontend, statement: exp.Create) -> Re
 
     def build(catalog: Catalog) -> CreateTable | None:
         db = catalog.database(db_name)
-        if name in db.tables:
+        if name in db.tables or name in db.views:
             if if_not_exists:
                 return None
             raise AnalysisError(f"Table '{name}' already exists")
@@ -115,6 +117,8 @@ def drop(query: QueryContext, fe: Frontend, statement: exp.Drop) -> ResultSet:
         def build_table_drop(catalog: Catalog) -> DropTable | None:
             db = catalog.database(db_name)
             table = db.tables.get(name)
+            if table is None and name in db.views:
+                raise views.wrong_object(db.name, name, "TABLE")
             if table is None:
                 if if_exists:
                     return None
@@ -124,6 +128,8 @@ def drop(query: QueryContext, fe: Frontend, statement: exp.Drop) -> ResultSet:
 
         fe.commit_if(build_table_drop)
         return ResultSet.ok()
+    if kind == "VIEW":
+        return views.drop_view(query, fe, target, if_exists, bool(statement.args.get("materialized")))
     raise AnalysisError(f"DROP {kind} is not supported")
 
 
@@ -209,11 +215,13 @@ def drop_partition(query: QueryContext, fe: Frontend, statement: extended.DropPa
     return ResultSet.ok()
 
 
-def _create_needs(ctx: QueryContext, statement: exp.Create, _virtual: VirtualTables) -> list[Requirement]:
+def _create_needs(ctx: QueryContext, statement: exp.Create, virtual: VirtualTables) -> list[Requirement]:
+    """CREATE on the database; a view or CREATE TABLE ... AS SELECT also reads its query's tables."""
     if (statement.args.get("kind") or "").upper() in {"DATABASE", "SCHEMA"}:
         return [Requirement("CREATE")]
     target = statement.this.this if isinstance(statement.this, exp.Schema) else statement.this
-    return [Requirement("CREATE", table_name(ctx, target)[0] or "")]
+    return [Requirement("CREATE", table_name(ctx, target)[0] or ""),
+            *views.view_query_needs(ctx, statement.expression, virtual)]
 
 
 def _drop_needs(ctx: QueryContext, statement: exp.Drop, _virtual: VirtualTables) -> list[Requirement]:

@@ -20,6 +20,7 @@ from cairn.sql.partitions import describe_range
 from cairn.sql.refusals import not_supported
 from cairn.sql.registry import Requirement, StatementRegistry
 from cairn.sql.result import ResultSet
+from cairn.sql.views import lookup, view_as_table, view_result
 
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -95,8 +96,8 @@ def describe(query: QueryContext, fe: Frontend, statement: exp.Describe) -> Resu
     if not isinstance(statement.this, (exp.Table, exp.Identifier, exp.Column)):
         raise not_supported("EXPLAIN")
     db_name, name = table_name(query, statement.this)
-    _, table = fe.catalog.table(db_name, name)
-    return describe_table(table)
+    _, found = lookup(fe, db_name, name)
+    return describe_table(found if isinstance(found, Table) else view_as_table(found))
 
 
 def _shown_database(ctx: QueryContext, statement: exp.Show) -> str | None:
@@ -113,15 +114,16 @@ def _shown_table(ctx: QueryContext, statement: exp.Show) -> tuple[str | None, st
 
 
 def _show_tables(query: QueryContext, fe: Frontend, statement: exp.Show) -> ResultSet:
-    """The tables of a database the user holds any privilege on (root: all of them)."""
+    """The tables and views of a database the user holds any privilege on (root: all of them)."""
     db = fe.catalog.database(_shown_database(query, statement))
     like = statement.args.get("like")
     state = fe.catalog.state
-    visible = [n for n in sorted(db.tables) if can_see(state, query.user, db.name, n)]
+    kinds = {**{n: "BASE TABLE" for n in db.tables}, **{n: "VIEW" for n in db.views}}
+    visible = [n for n in sorted(kinds) if can_see(state, query.user, db.name, n)]
     names = like_filter(visible, literal_text(like) if like is not None else None)
     header = f"Tables_in_{db.name}"
     if statement.args.get("full"):
-        return ResultSet.from_rows([header, "Table_type"], [(n, "BASE TABLE") for n in names])
+        return ResultSet.from_rows([header, "Table_type"], [(n, kinds[n]) for n in names])
     return ResultSet.from_rows([header], [(n,) for n in names])
 
 
@@ -135,12 +137,15 @@ def _show_databases(query: QueryContext, fe: Frontend, statement: exp.Show) -> R
 
 
 def _show_create_table(query: QueryContext, fe: Frontend, statement: exp.Show) -> ResultSet:
-    db, table = fe.catalog.table(*_shown_table(query, statement))
-    return ResultSet.from_rows(["Table", "Create Table"], [(table.name, show_create_table(db.name, table))])
+    db, found = lookup(fe, *_shown_table(query, statement))
+    if not isinstance(found, Table):
+        return view_result(found)
+    return ResultSet.from_rows(["Table", "Create Table"], [(found.name, show_create_table(db.name, found))])
 
 
 def _show_columns(query: QueryContext, fe: Frontend, statement: exp.Show) -> ResultSet:
-    _, table = fe.catalog.table(*_shown_table(query, statement))
+    _, found = lookup(fe, *_shown_table(query, statement))
+    table = found if isinstance(found, Table) else view_as_table(found)
     like = statement.args.get("like")
     if like is None:
         return describe_table(table)

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from cairn.sql import admin, ddl, dml, frontends, nodes, query, session_statements, show, snapshots, users, volumes
+from cairn.sql import (
+    admin,
+    ddl,
+    dml,
+    frontends,
+    nodes,
+    query,
+    session_statements,
+    show,
+    snapshots,
+    users,
+    views,
+    volumes,
+)
 from cairn.sql.registry import StatementRegistry
 
 
 def standard_statements() -> StatementRegistry:
     """A registry holding every statement kind Cairn runs, each with its handler and privileges."""
     statements = StatementRegistry()
-    for module in (admin, ddl, dml, frontends, nodes, query, session_statements, show, snapshots, users, volumes):
+    for module in (admin, ddl, dml, frontends, nodes, query, session_statements, show, snapshots, users, views,
+                   volumes):
         module.register(statements)
     return statements

@@ -108,7 +108,8 @@ def _privileges(c: Cursor) -> list[str]:
 
 def _target(c: Cursor) -> tuple[str, str]:
     c.expect("ON")
-    c.accept("TABLE")
+    if not c.accept("TABLE"):
+        c.accept("VIEW")  # a view is granted on as a table is
     database = "*" if c.accept("*") else c.name()
     if not c.accept("."):
         return database, "*"

@@ -86,8 +86,8 @@ def grant(query: QueryContext, fe: Frontend, statement: GrantStatement) -> Resul
         if statement.user not in catalog.state.users:
             raise UserError(f"User '{statement.user}'@'%' does not exist")
         if statement.database != "*":
-            catalog.database(statement.database)
-            if statement.table != "*":
+            db = catalog.database(statement.database)
+            if statement.table != "*" and statement.table not in db.views:  # a view is granted on as a table
                 catalog.table(statement.database, statement.table)
         rule = Grant(privileges=sorted(set(statement.privileges)), database=statement.database, table=statement.table)
         if statement.revoke:
