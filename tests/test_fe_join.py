@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cairn.cn.registration import register_once
-from cairn.fe.peers import ComputeNodeJoinRequest
+from cairn.cn.registration import post_with_credential, register_once
+from cairn.fe.peers import ComputeNodeJoinRequest, JoinRequest
 from cn_process import start_cn
 from conftest import CLUSTER_CREDENTIAL, free_port, wait_until, write_conf
 from fe_cluster import ClusterFe, FeCluster
@@ -113,3 +113,36 @@ def test_compute_nodes_register_themselves_through_any_fe(cluster: FeCluster, tm
     finally:
         node.stop()
         stranger.stop()
+
+
+def test_an_fe_is_dropped_through_any_fe_with_the_credential_never_below_a_quorum(cluster: FeCluster) -> None:
+    """What the Kubernetes operator does before an FE scale-in removes a pod: `POST /fe/leave`."""
+    fe0, fe1, fe2 = cluster.new_fe(), cluster.new_fe(), cluster.new_fe()
+    _start_as_pod(cluster, fe0, fe0)
+    _start_as_pod(cluster, fe1, fe0)
+    _start_as_pod(cluster, fe2, fe0)
+    wait_until(lambda: _members(cluster, fe0) == {fe0.address, fe1.address, fe2.address}, what="three members")
+    wait_until(lambda: all(r["Alive"] == "true" for r in cluster.frontends(fe0).values()), what="all alive")
+
+    def leave(through: ClusterFe, fe: ClusterFe, credential: str = CLUSTER_CREDENTIAL) -> bool:
+        host, _, port = fe.address.rpartition(":")
+        return post_with_credential(through.address, "/fe/leave", JoinRequest(host=host, edit_log_port=int(port)),
+                                    credential).added
+
+    with pytest.raises(ValueError, match="HTTP 401"):
+        leave(fe1, fe2, "y" * 40)
+    with pytest.raises(ValueError, match="HTTP 409.*can not drop current master node"):
+        leave(fe1, fe0)  # forwarded by a follower to the leader, which will not drop itself
+    # fe-2 is down: dropping fe-1 would leave one of the two followers that stay alive, no quorum.
+    cluster.kill(fe2)
+    wait_until(lambda: cluster.frontends(fe0)[fe2.address]["Alive"] == "false", what="fe-2 seen down")
+    with pytest.raises(ValueError, match="fewer than a quorum"):
+        leave(fe1, fe1)
+    assert _members(cluster, fe0) == {fe0.address, fe1.address, fe2.address}
+    # Dropping the FE that is down leaves a quorum; SHOW FRONTENDS no longer lists it.
+    assert leave(fe1, fe2)
+    assert _members(cluster, fe0) == {fe0.address, fe1.address}
+    assert not leave(fe0, fe2)  # already gone: nothing changes
+    assert leave(fe0, fe1)
+    assert _members(cluster, fe0) == {fe0.address}
+    cluster.sql(fe0, "CREATE DATABASE after_the_drops")  # the leader alone still commits

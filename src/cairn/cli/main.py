@@ -60,10 +60,13 @@ def fe(
     frontend_address: Annotated[Optional[str], typer.Option(
         "--frontend-address", help="this FE's host name or address (fe.conf frontend_address), e.g. its pod's "
                                    "stable name")] = None,
+    meta_dir: Annotated[Optional[str], typer.Option(
+        "--meta-dir", help="where this FE keeps its metadata (fe.conf meta_dir), e.g. its pod's volume")] = None,
 ) -> None:
     """Start a frontend: MySQL protocol on query_port, HTTP on http_port (restoring first if asked)."""
     try:
-        config = load_config(conf, **({"frontend_address": frontend_address} if frontend_address else {}))
+        overrides = {k: v for k, v in (("frontend_address", frontend_address), ("meta_dir", meta_dir)) if v}
+        config = load_config(conf, **overrides)
         configure_logging(config.sys_log_level)
         if join and helper == f"{config.frontend_address}:{config.edit_log_port}":
             helper = None  # this FE is the helper the others join through: it opens the cluster itself
@@ -86,12 +89,16 @@ def cn(
     join: Annotated[Optional[str], typer.Option(
         "--join", help="host:edit_log_port of an FE: register this node through it (with the cluster credential) "
                        "once serving, retrying until an FE answers")] = None,
+    storage_root_path: Annotated[Optional[str], typer.Option(
+        "--storage-root-path", help="where this node keeps its cache (cn.conf storage_root_path), e.g. its "
+                                    "pod's volume")] = None,
 ) -> None:
     """Start a compute node: Arrow Flight data service on thrift_port, heartbeats on heartbeat_service_port."""
     try:
         config = CnConfig.load(conf)
-        if host:
-            config = config.model_copy(update={"host": host})
+        updates = {k: v for k, v in (("host", host), ("storage_root_path", storage_root_path)) if v}
+        if updates:
+            config = config.model_copy(update=updates)
         configure_logging(config.sys_log_level)
         run_compute_node(config, join=join)
     except CairnError as exc:

@@ -9,6 +9,8 @@ import http.client
 import logging
 import threading
 
+from pydantic import BaseModel
+
 from cairn.config.cluster_credential import CREDENTIAL_HEADER, header_value
 from cairn.config.cn_config import CnConfig
 from cairn.config.hosts import HostsHTTPConnection
@@ -25,13 +27,20 @@ def register_once(fe_address: str, request: ComputeNodeJoinRequest, credential: 
                   leave: bool = False) -> JoinResponse:
     """One attempt (to drop the node instead, `leave`); OSError or ValueError when the FE is
     unreachable or refuses."""
+    return post_with_credential(fe_address, "/cn/leave" if leave else "/cn/join", request, credential)
+
+
+def post_with_credential(fe_address: str, path: str, request: BaseModel, credential: str) -> JoinResponse:
+    """POST `request` to `path` of the FE peer service at `fe_address` (host:edit_log_port), proven
+    with the cluster credential alone (`/cn/join`, `/cn/leave`, `/fe/leave`); OSError or ValueError
+    when the FE is unreachable or refuses."""
     host, _, port = fe_address.rpartition(":")
     if not host or not port.isdigit():
         raise ValueError(f"--join {fe_address!r} is not host:edit_log_port")
     body = request.model_dump_json().encode()
     connection = HostsHTTPConnection(host, int(port), timeout=REQUEST_SECONDS)
     try:
-        connection.request("POST", "/cn/leave" if leave else "/cn/join", body=body, headers={
+        connection.request("POST", path, body=body, headers={
             "Content-Type": "application/json", "Content-Length": str(len(body)),
             CREDENTIAL_HEADER: header_value(credential)})
         response = connection.getresponse()

@@ -73,6 +73,10 @@ class PeerClient:
         """Drop the compute node `request` names, on the leader at `address`."""
         return self._call(address, "POST", "/cn/leave", request, JoinResponse, self.timeout, forwarded=False)
 
+    def leave_frontend(self, address: str, request: JoinRequest) -> JoinResponse:
+        """Drop the FE `request` names from the membership, on the leader at `address`."""
+        return self._call(address, "POST", "/fe/leave", request, JoinResponse, self.timeout, forwarded=False)
+
     def forward(self, address: str, request: ForwardRequest, timeout: float | None = None) -> ForwardResponse:
         """Run `request` on the leader at `address`. A statement that failed there is an answer (its
         `error_*` fields); a call that never reached it raises PeerUnavailableError; one whose

@@ -6,7 +6,11 @@
 - `POST /fe/join`: a `JoinRequest` from a starting FE (`cairn fe --join`) that the leader lists as a member;
 - `POST /cn/join`: a `ComputeNodeJoinRequest` from a starting compute node (`cairn cn --join`), admitted
   with the cluster credential alone, registered by the leader (a follower forwards it);
-- `POST /cn/leave`: the same, to drop the node (the Kubernetes operator, before a scale-in removes its pod).
+- `POST /cn/leave`: the same, to drop the node (the Kubernetes operator, before a scale-in removes its pod);
+- `POST /fe/leave`: a `JoinRequest` naming a member FE to drop (the Kubernetes operator, before an FE
+  scale-in removes its pod; admitted like `/cn/leave`), what `ALTER SYSTEM DROP FOLLOWER|OBSERVER`
+  does, on the leader (a follower forwards it). Refused for the FE that leads, and when the
+  followers left alive would be fewer than a quorum of the followers that stay.
 
 Every call must carry the peer token of this FE's cluster (only FEs hold the catalog key it is
 derived from) and, when a cluster credential is configured, that credential too: a compute node,
@@ -29,12 +33,12 @@ from pydantic import BaseModel, ValidationError
 
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import ComputeNode, FrontendNode
-from cairn.catalog.node_ops import AddComputeNodes, AddFrontend, DropComputeNodes
+from cairn.catalog.node_ops import AddComputeNodes, AddFrontend, DropComputeNodes, DropFrontend
 from cairn.catalog.op_base import Op
 from cairn.config.cluster_credential import CREDENTIAL_HEADER, matches
 from cairn.config.cluster_tls import server_context
 from cairn.config.fe_config import FeConfig
-from cairn.errors import CairnError, ConfigError, PeerUnavailableError
+from cairn.errors import CairnError, ConfigError, FrontendNodeError, PeerUnavailableError
 from cairn.fe.frontend import Frontend
 from cairn.fe.peers import (
     PEER_TOKEN_HEADER,
@@ -52,6 +56,9 @@ from cairn.sql.registry import StatementRegistry
 log = logging.getLogger(__name__)
 _Model = TypeVar("_Model", bound=BaseModel)
 
+# What a holder of the cluster credential may ask without an FE's peer token: a compute node
+# registering itself, and the Kubernetes operator dropping a node or an FE before its pod goes.
+CREDENTIAL_ONLY_PATHS = ("/cn/join", "/cn/leave", "/fe/leave")
 # A peer request is a status or one statement: a body larger than this is refused unread.
 MAX_BODY_BYTES = 256 << 20
 # What is read (and dropped) of a refused caller's body: a peer's heartbeat fits many times over.
@@ -142,7 +149,7 @@ class PeerService:
                 `/cn/join`, from a holder of the cluster credential); otherwise the refusal is
                 answered (and logged, never with what was presented)."""
                 token = self.headers.get(PEER_TOKEN_HEADER)
-                if self.command == "POST" and self.path in ("/cn/join", "/cn/leave") and not token:
+                if self.command == "POST" and self.path in CREDENTIAL_ONLY_PATHS and not token:
                     presented = self.headers.get(CREDENTIAL_HEADER)
                     if credential is None:
                         why = "registers a compute node, which needs a cluster credential and this FE has none"
@@ -200,6 +207,44 @@ class PeerService:
                 if added:
                     log.info("added FE %s as a %s at its own request", address, request.type)
                 self._answer(JoinResponse(added=added, leader_address=frontend.address))
+
+            def _leave(self, request: JoinRequest) -> None:
+                """Drop the member FE at host:edit_log_port: on the leader, or forwarded to it."""
+                if not frontend.is_leader:
+                    leader = frontend.catalog.state.leader_address
+                    if not leader:
+                        self._fail(503, "No leader is known yet; try again")
+                        return
+                    try:
+                        self._answer(frontend.peer_client.leave_frontend(leader, request))
+                    except PeerUnavailableError as exc:
+                        self._fail(503, exc.message)
+                    return
+                address = f"{request.host}:{request.edit_log_port}"
+                if address in {frontend.address, frontend.catalog.state.leader_address}:
+                    self._fail(409, "can not drop current master node.")
+                    return
+
+                def build(catalog: Catalog) -> DropFrontend | None:
+                    if not any(n.address == address for n in catalog.state.frontends):
+                        return None
+                    staying = [m for m in frontend.membership.members()
+                               if m.node.address != address and m.node.type == "follower"]
+                    alive = sum(1 for m in staying if m.alive)
+                    if alive < len(staying) // 2 + 1:
+                        raise FrontendNodeError(
+                            f"dropping {address} would leave {alive} of the {len(staying)} followers that stay "
+                            "alive, fewer than a quorum")
+                    return DropFrontend(address=address)
+
+                try:
+                    dropped = frontend.commit_if(build) is not None
+                except CairnError as exc:
+                    self._fail(503, f"Could not drop FE {address}: {exc}")
+                    return
+                if dropped:
+                    log.info("dropped FE %s at the request of a holder of the cluster credential", address)
+                self._answer(JoinResponse(added=dropped, leader_address=frontend.address))
 
             def _compute_node_membership(self, request: ComputeNodeJoinRequest, leave: bool) -> None:
                 """Register a compute node (or drop it, `leave`: before its pod goes on a scale-in):
@@ -263,6 +308,10 @@ class PeerService:
                     join = self._read(JoinRequest)
                     if join is not None:
                         self._join(join)
+                elif self.path == "/fe/leave":
+                    leave = self._read(JoinRequest)
+                    if leave is not None:
+                        self._leave(leave)
                 elif self.path in ("/cn/join", "/cn/leave"):
                     node = self._read(ComputeNodeJoinRequest)
                     if node is not None:
