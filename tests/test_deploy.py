@@ -307,10 +307,19 @@ def test_dr_overlay_is_the_seeds_disaster_recovery(rendered: dict[str, list[dict
 
 def test_operator_rbac_is_least_privilege(rendered: dict[str, list[dict[str, Any]]]) -> None:
     documents = rendered["seed"]
+    role_rules = _find(documents, "Role", "cairn-operator")["rules"]
     rules = {(group, resource): set(rule["verbs"])
-             for rule in _find(documents, "Role", "cairn-operator")["rules"]
+             for rule in role_rules if not rule.get("resourceNames")
              for group in rule["apiGroups"] for resource in rule["resources"]}
-    assert rules[("", "secrets")] == {"get"}
+    # Secrets: read; created (the API server cannot limit create to a name); changed and deleted only
+    # for the cluster_snapshot.yaml Secret the operator writes for this overlay's cluster.
+    secret_rules = [(tuple(rule.get("resourceNames") or ()), set(rule["verbs"])) for rule in role_rules
+                    if "secrets" in rule["resources"]]
+    assert sorted(secret_rules, key=lambda r: (r[0], sorted(r[1]))) == [
+        ((), {"create"}), ((), {"get"}), (("kube-starrocks-cluster-snapshot",), {"update", "patch", "delete"})]
+    (cluster,) = _clusters(documents)
+    assert f"{cluster['metadata']['name']}-cluster-snapshot" == "kube-starrocks-cluster-snapshot"
+    assert all(set(rule.get("resourceNames") or ()) <= {"kube-starrocks-cluster-snapshot"} for rule in role_rules)
     assert rules[("", "pods")] == {"get", "list", "watch", "delete"}
     assert rules[("starrocks.com", "starrocksclusters/status")] == {"get", "patch", "update"}
     assert "delete" not in rules[("starrocks.com", "starrocksclusters")]

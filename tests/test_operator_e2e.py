@@ -9,6 +9,7 @@ folder chosen (the path ends in /meta: the newest complete snapshot)."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import pymysql
 import pytest
 import yaml
 
+from cairn.operator.status import REASON_DONE, REASON_IN_PROGRESS, REASON_TODO
 from conftest import CLUSTER_CREDENTIAL, S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, free_port, make_bucket, wait_until
 from k8s.emulator import EmulatorThread
 from k8s.pod_runner import PodRunner
@@ -72,14 +74,15 @@ def _cluster_objects(api: EmulatorThread, bucket: str, endpoint: str) -> None:
     _post(api, f"/api/v1/namespaces/{NS}/secrets", {"metadata": {"name": "sr-secrets"}, "stringData": {
         "cluster-credential": CLUSTER_CREDENTIAL,
         "catalog-key": base64.b64encode(os.urandom(32)).decode()}})
-    fe_conf = (f"meta_dir = /opt/starrocks/fe/meta\nrun_mode = shared_data\ncloud_native_storage_type = S3\n"
+    # No meta_dir nor storage_root_path: the operator puts them on the fe-meta and cn-cache volumes.
+    fe_conf = (f"run_mode = shared_data\ncloud_native_storage_type = S3\n"
                f"enable_load_volume_from_conf = true\naws_s3_path = {bucket}/data\naws_s3_region = {S3_REGION}\n"
                f"aws_s3_endpoint = {endpoint}\naws_s3_access_key = {S3_ACCESS_KEY}\n"
                f"aws_s3_secret_key = {S3_SECRET_KEY}\nbdbje_heartbeat_timeout_second = 3\n"
                "heartbeat_interval_second = 0.5\n")
     _post(api, f"/api/v1/namespaces/{NS}/configmaps", {"metadata": {"name": "sr-fe-cm"}, "data": {"fe.conf": fe_conf}})
     _post(api, f"/api/v1/namespaces/{NS}/configmaps", {"metadata": {"name": "sr-cn-cm"}, "data": {
-        "cn.conf": "storage_root_path = /opt/starrocks/cn/storage\n"}})
+        "cn.conf": "sys_log_level = INFO\n"}})
 
 
 def _cluster(dr: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -135,6 +138,17 @@ def _dr_events(api: EmulatorThread) -> list[str]:
     return [e["message"] for e in events]
 
 
+def _dr_phases(api: EmulatorThread, generation: int) -> list[tuple[str, str]]:
+    """Each (phase, reason) `disasterRecoveryStatus` went through for `generation`, in the order the
+    API server stored them (every version of the resource, not what a poll happened to catch)."""
+    phases: list[tuple[str, str]] = []
+    for version in api.history("starrocks.com/v1/starrocksclusters", NS, "sr"):
+        dr = (version.get("status") or {}).get("disasterRecoveryStatus") or {}
+        if dr.get("observedGeneration") == generation and (not phases or phases[-1] != (dr["phase"], dr.get("reason", ""))):
+            phases.append((dr["phase"], dr.get("reason", "")))
+    return phases
+
+
 def _leftovers(api: EmulatorThread) -> list[dict[str, Any]]:
     return [*api.items("apps/v1/statefulsets", NS), *api.items("v1/pods", NS),
             *api.items("starrocks.com/v1/starrocksclusters", NS)]
@@ -164,6 +178,9 @@ def test_seed_flow_with_the_operator(k8s: tuple[EmulatorThread, PodRunner, Path]
     fe0 = runner.ip("sr-fe-0")
     frontends = {r[1] for r in _sql(fe0, "SHOW FRONTENDS")}
     assert frontends == {"sr-fe-0.sr-fe-search", "sr-fe-1.sr-fe-search", "sr-fe-2.sr-fe-search"}
+    # meta_dir and the CN's cache are on their PersistentVolumeClaims (fe.conf and cn.conf set neither).
+    for claim in ("fe-meta-sr-fe-0", "fe-meta-sr-fe-1", "fe-meta-sr-fe-2", "cn-cache-sr-cn-0"):
+        assert (runner.root / "pvc" / claim).is_dir() and any((runner.root / "pvc" / claim).iterdir()), claim
     wait(lambda: [(r[1], r[8]) for r in _sql(fe0, "SHOW COMPUTE NODES")] == [("sr-cn-0.sr-cn-search", "true")],
                60, "the CN registered and alive")
 
@@ -191,8 +208,9 @@ def test_seed_flow_with_the_operator(k8s: tuple[EmulatorThread, PodRunner, Path]
     _post(api, CR_PATH, _cluster({"enabled": True, "generation": 1}))
     wait(lambda: (_status(api).get("disasterRecoveryStatus") or {}).get("phase") == "done", 240,
                "disaster recovery done", )
+    assert _dr_phases(api, 1) == [("todo", REASON_TODO), ("doing", REASON_IN_PROGRESS), ("done", REASON_DONE)]
     assert _dr_events(api)[:3] == [
-        "disaster recovery generation 1: todo",
+        f"disaster recovery generation 1: todo: {REASON_TODO}",
         "disaster recovery generation 1: doing: disaster recovery is in progress",
         "disaster recovery generation 1: done: disaster recovery is done"
         f" (snapshot seed_snapshot, journal id {journal_id}, restored in "
@@ -209,12 +227,19 @@ def test_seed_flow_with_the_operator(k8s: tuple[EmulatorThread, PodRunner, Path]
                "the seed's rows through fe-1")
 
     # DR into the existing cluster: rows written after the snapshot, then generation 2. PVCs, CN
-    # cache and fe-1/fe-2 metadata are left as they are.
+    # cache and fe-1/fe-2 metadata are left as they are. This time from snapshotPath, with the
+    # volume's keys: the operator writes cluster_snapshot.yaml into a Secret, never a ConfigMap.
     wait(lambda: _sql_or_none(fe0, "INSERT INTO quickstart.source_wiki_edit VALUES "
                               "('2015-09-12 09:00:00','#fr.wikipedia','late',0,0,0,0,0,1,1,0)") is not None,
          60, "a row written after the snapshot")
     changed = time.monotonic()
-    status, answer = api.request("PATCH", f"{CR_PATH}/sr", {"spec": {"disasterRecovery": {"generation": 2}}}, MERGE)
+    volume = {"name": "builtin_storage_volume", "type": "S3", "location": f"s3://{bucket}/data", "properties": [
+        {"key": "aws.s3.region", "value": S3_REGION}, {"key": "aws.s3.endpoint", "value": moto_endpoint},
+        {"key": "aws.s3.access_key", "value": S3_ACCESS_KEY}, {"key": "aws.s3.secret_key", "value": S3_SECRET_KEY}]}
+    status, answer = api.request("PATCH", f"{CR_PATH}/sr", {"spec": {
+        "disasterRecovery": {"generation": 2, "snapshotPath": f"s3://{bucket}/data/{cluster_id}/meta",
+                             "storageVolumes": [volume]},
+        "starRocksFeSpec": {"configMaps": None}}}, MERGE)
     assert status == 200, answer
     wait(lambda: ((api.get("apps/v1/statefulsets", NS, "sr-fe") or {}).get("spec", {}).get("template", {})
                   .get("metadata", {}).get("labels", {}).get("cairn.io/disaster-recovery-generation")) == "2",
@@ -231,6 +256,13 @@ def test_seed_flow_with_the_operator(k8s: tuple[EmulatorThread, PodRunner, Path]
     assert {r[1] for r in _sql(fe0, "SHOW FRONTENDS")} == frontends
     assert [e for e in _dr_events(api) if "generation 2" in e][-1].startswith(
         "disaster recovery generation 2: done: disaster recovery is done")
+    assert _dr_phases(api, 2) == [("todo", REASON_TODO), ("doing", REASON_IN_PROGRESS), ("done", REASON_DONE)]
+    written = api.get("v1/secrets", NS, "sr-cluster-snapshot")
+    assert written is not None and S3_SECRET_KEY in base64.b64decode(written["data"]["cluster_snapshot.yaml"]).decode()
+    assert api.get("v1/configmaps", NS, "sr-cluster-snapshot") is None
+    # Only the user's own fe.conf ConfigMap holds keys (as the seed's does); nothing the operator made.
+    others = [m for m in api.items("v1/configmaps", NS) if m["metadata"]["name"] != "sr-fe-cm"]
+    assert others and not any(key in json.dumps(m) for m in others for key in (S3_ACCESS_KEY, S3_SECRET_KEY))
 
     # Scale the compute nodes out and in: a new node registers itself; a leaving one is dropped
     # before its pod goes, and queries keep working.
@@ -244,4 +276,15 @@ def test_seed_flow_with_the_operator(k8s: tuple[EmulatorThread, PodRunner, Path]
     wait(lambda: compute_nodes() == {"sr-cn-0.sr-cn-search": "true"} and "sr-cn-1" not in runner.pods, 120,
          "sr-cn-1 dropped and its pod gone")
     assert sorted(_sql(fe0, "SELECT * FROM quickstart.source_wiki_edit")) == SEED_ROWS
+
+    # Scale the FEs in: sr-fe-2 is dropped from the membership before its pod goes.
+    api.request("PATCH", f"{CR_PATH}/sr", {"spec": {"starRocksFeSpec": {"replicas": 2}}}, MERGE)
+    wait(lambda: {r[1] for r in _sql_or_none(fe0, "SHOW FRONTENDS") or []} == frontends - {"sr-fe-2.sr-fe-search"}
+         and "sr-fe-2" not in runner.pods, 120, "sr-fe-2 dropped and its pod gone")
+    wait(lambda: _running(api, fes=2), 120, "the cluster running on two FEs")
+    _sql(fe0, "INSERT INTO quickstart.source_wiki_edit VALUES "
+              "('2015-09-12 10:00:00','#fr.wikipedia','two',0,0,0,0,0,1,1,0)")
+    fe1 = runner.ip("sr-fe-1")
+    wait(lambda: len(_sql_or_none(fe1, "SELECT * FROM quickstart.source_wiki_edit") or []) == len(SEED_ROWS) + 1,
+         60, "a row written on two FEs read through fe-1")
     assert runner.errors == []

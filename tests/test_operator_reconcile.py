@@ -5,6 +5,7 @@ faults StarRocks users hit, and the operator restarted in every phase."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from typing import Any
@@ -28,9 +29,11 @@ from cairn.operator.status import (
     REASON_IN_PROGRESS,
     REASON_NOT_MOUNTED,
     REASON_PAUSED,
+    REASON_TODO,
     ClusterStatus,
     DrPhase,
 )
+from conftest import S3_ACCESS_KEY, S3_SECRET_KEY
 
 NOW = 1_739_860_263
 FE_CONF = "http_port = 8030\nquery_port = 9030\nedit_log_port = 9010\nrun_mode = shared_data\n"
@@ -135,7 +138,7 @@ DR_CASES = [
     ("disabled, never run: normal", {"enabled": False, "generation": 1}, ClusterStatus(), world(),
      None, None, False, True),
     ("first seen: todo, restore-mode fe-0 applied, CNs left", DR1, ClusterStatus(), world(),
-     "todo", "", True, False),
+     "todo", REASON_TODO, True, False),
     ("todo and the restore StatefulSet applied: doing", DR1, dr_status("todo"), world(applied=1),
      "doing", REASON_IN_PROGRESS, True, False),
     ("doing, fe-0 not ready yet", DR1, dr_status("doing", reason=REASON_IN_PROGRESS),
@@ -152,13 +155,13 @@ DR_CASES = [
     ("done: stays done, fe-0 restarts without restoring again", DR1,
      dr_status("done", reason=REASON_DONE), world(fe0(generation=1)), "done", REASON_DONE, False, True),
     ("done, generation raised: todo again", {"enabled": True, "generation": 2},
-     dr_status("done", reason=REASON_DONE), world(fe0(generation=1)), "todo", "", True, False),
+     dr_status("done", reason=REASON_DONE), world(fe0(generation=1)), "todo", REASON_TODO, True, False),
     ("generation lowered: nothing runs", {"enabled": True, "generation": 1},
      dr_status("done", generation=2, reason=REASON_DONE), world(), "done", REASON_DONE, False, True),
     ("generation 0 enabled with no status: todo (as StarRocks)", {"enabled": True, "generation": 0},
-     ClusterStatus(), world(), "todo", "", True, False),
+     ClusterStatus(), world(), "todo", REASON_TODO, True, False),
     ("generation raised during doing: todo for the new generation", {"enabled": True, "generation": 2},
-     dr_status("doing", reason=REASON_IN_PROGRESS), world(fe0(generation=1), applied=1), "todo", "", True, False),
+     dr_status("doing", reason=REASON_IN_PROGRESS), world(fe0(generation=1), applied=1), "todo", REASON_TODO, True, False),
     ("disabled during doing: paused, the cluster reconciles normally", {"enabled": False, "generation": 1},
      dr_status("doing", reason=REASON_IN_PROGRESS), world(fe0(generation=1), applied=1),
      "doing", REASON_PAUSED, False, True),
@@ -192,8 +195,9 @@ def test_disaster_recovery_cases(case: str, dr: dict[str, Any] | None, before: C
 def test_first_todo_records_generation_and_start() -> None:
     after, _ = reconcile(cluster(DR1), ClusterStatus(), world())
     dr = after.disaster_recovery
-    assert dr is not None and (dr.phase, dr.observed_generation, dr.start_timestamp, dr.end_timestamp) == (
-        DrPhase.TODO, 1, NOW, 0)
+    assert dr is not None and (dr.phase, dr.reason, dr.observed_generation, dr.start_timestamp, dr.end_timestamp) == (
+        DrPhase.TODO, REASON_TODO, 1, NOW, 0)
+    assert after.to_body()["disasterRecoveryStatus"]["reason"] == REASON_TODO
 
 
 def test_done_records_end_and_the_restore() -> None:
@@ -243,7 +247,7 @@ def test_a_full_run_goes_todo_doing_done_with_an_event_each() -> None:
         phases.append(status.disaster_recovery.phase.value)
     assert phases == ["todo", "doing", "doing", "done", "done"]
     dr_events = [e.message for e in events if e.reason == "DisasterRecovery"]
-    assert dr_events == ["disaster recovery generation 1: todo",
+    assert dr_events == [f"disaster recovery generation 1: todo: {REASON_TODO}",
                          f"disaster recovery generation 1: doing: {REASON_IN_PROGRESS}",
                          f"disaster recovery generation 1: done: {REASON_DONE}"]
     condition = status.condition("DisasterRecovery")
@@ -256,7 +260,7 @@ def test_a_full_run_goes_todo_doing_done_with_an_event_each() -> None:
 def test_operator_restarted_in_any_phase_resumes_from_the_status(phase: str, observed: Observed) -> None:
     """A new operator process has only the resource's status: deciding again from it gives the same
     answer, keeps the start time, and never restarts the restore of this generation from scratch."""
-    reason = REASON_IN_PROGRESS if phase == "doing" else REASON_DONE if phase == "done" else ""
+    reason = REASON_IN_PROGRESS if phase == "doing" else REASON_DONE if phase == "done" else REASON_TODO
     before = dr_status(phase, reason=reason)
     first, objects_first = reconcile(cluster(DR1), before, observed)
     again, objects_again = reconcile(cluster(DR1), ClusterStatus.model_validate(first.to_body()), observed)
@@ -303,7 +307,7 @@ def test_missing_pieces_block_dr_with_a_reason_an_event_and_a_condition(
     assert find(objects, "Service", "sr-fe-service") is not None
     # Fixing what was missing lets it proceed.
     fixed, fixed_objects = reconcile(cluster(DR1), after, world())
-    assert fixed.disaster_recovery is not None and fixed.disaster_recovery.reason == ""
+    assert fixed.disaster_recovery is not None and fixed.disaster_recovery.reason == REASON_TODO
     assert is_restore_mode(fixed_objects)
 
 
@@ -316,24 +320,49 @@ def test_missing_secret_outside_dr_is_a_condition() -> None:
     assert find(objects, "StatefulSet", "sr-fe") is not None
 
 
-def test_snapshot_path_makes_the_operator_write_cluster_snapshot_yaml() -> None:
+def test_snapshot_path_makes_the_operator_write_cluster_snapshot_yaml_into_a_secret() -> None:
     dr = {"enabled": True, "generation": 1, "snapshotPath": "s3://bucket/data/c1/meta",
           "storageVolumes": [{"name": "builtin_storage_volume", "type": "S3", "location": "s3://bucket/data",
-                              "properties": [{"key": "aws.s3.region", "value": "us-east-1"}]}]}
+                              "properties": [{"key": "aws.s3.region", "value": "us-east-1"},
+                                             {"key": "aws.s3.access_key", "value": S3_ACCESS_KEY},
+                                             {"key": "aws.s3.secret_key", "value": S3_SECRET_KEY}]}]}
     after, objects = reconcile(cluster(dr, mount=False), ClusterStatus(), world(config_maps={"fe-conf": {
         "fe.conf": FE_CONF}}))
-    assert after.disaster_recovery is not None and after.disaster_recovery.reason == ""
-    written = find(objects, "ConfigMap", "sr-cluster-snapshot")
-    assert written is not None
-    document = yaml.safe_load(written["data"]["cluster_snapshot.yaml"])
+    assert after.disaster_recovery is not None and after.disaster_recovery.reason == REASON_TODO
+    # The volume's keys go into a Secret the cluster owns; no ConfigMap the operator derives holds one.
+    assert find(objects, "ConfigMap", "sr-cluster-snapshot") is None
+    for config_map in (o for o in objects if o["kind"] == "ConfigMap"):
+        assert not any(key in json.dumps(config_map) for key in (S3_ACCESS_KEY, S3_SECRET_KEY))
+    written = find(objects, "Secret", "sr-cluster-snapshot")
+    assert written is not None and written["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    document = yaml.safe_load(base64.b64decode(written["data"]["cluster_snapshot.yaml"]))
+    assert document["storage_volumes"][0]["properties"][2] == {"key": "aws.s3.secret_key", "value": S3_SECRET_KEY}
     assert document["cluster_snapshot"]["cluster_snapshot_path"] == "s3://bucket/data/c1/meta"
     # The restored membership lists the pods' stable names: nothing needs re-adding.
     assert document["frontends"] == [{"host": "sr-fe-1.sr-fe-search", "edit_log_port": 9010, "type": "follower"},
                                      {"host": "sr-fe-2.sr-fe-search", "edit_log_port": 9010, "type": "follower"}]
     assert document["compute_nodes"] == [{"host": "sr-cn-0.sr-cn-search", "heartbeat_service_port": 9050}]
     assert document["storage_volumes"][0]["location"] == "s3://bucket/data"
-    mounts = {m["mountPath"]: m for m in fe_container(objects)["volumeMounts"]}
-    assert mounts["/opt/starrocks/fe/conf/cluster_snapshot.yaml"]["subPath"] == "cluster_snapshot.yaml"
+    mount = {m["mountPath"]: m for m in fe_container(objects)["volumeMounts"]}[
+        "/opt/starrocks/fe/conf/cluster_snapshot.yaml"]
+    assert mount["subPath"] == "cluster_snapshot.yaml"
+    sts = find(objects, "StatefulSet", "sr-fe")
+    assert sts is not None
+    volume = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}[mount["name"]]
+    assert volume == {"name": mount["name"], "secret": {"secretName": "sr-cluster-snapshot"}}
+
+
+def test_a_written_secret_is_applied_without_its_values_in_an_annotation() -> None:
+    from cairn.operator.apply import LAST_APPLIED, apply_patch, with_last_applied
+
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "default"},
+              "data": {"cluster_snapshot.yaml": base64.b64encode(S3_SECRET_KEY.encode()).decode()}}
+    live = with_last_applied(secret)
+    annotation = live["metadata"]["annotations"][LAST_APPLIED]
+    assert secret["data"]["cluster_snapshot.yaml"] not in annotation and S3_SECRET_KEY not in annotation
+    assert apply_patch(live, secret) is None  # up to date: nothing sent
+    changed = {**secret, "data": {"cluster_snapshot.yaml": "bmV3"}}
+    assert apply_patch(live, changed) == {"data": {"cluster_snapshot.yaml": "bmV3"}}
 
 
 # -- the objects -----------------------------------------------------------------------------------
@@ -533,3 +562,82 @@ def test_fe_pods_are_replaced_followers_first_and_the_leader_last() -> None:
     # In disaster recovery a stale fe-0 goes at once, ready or not.
     dr_cr = StarRocksCluster.from_body(cluster(DR1))
     assert fe_pod_to_replace(dr_cr, dr_status("todo"), fes(["old", "old", "old"], leader=0, ready=False)) == "sr-fe-0"
+
+
+def test_an_fe_scale_in_keeps_the_pods_until_their_fes_are_dropped() -> None:
+    from cairn.operator.objects import fe_scale_in
+
+    body = cluster()
+    body["spec"]["starRocksFeSpec"]["replicas"] = 1
+    observed = world()
+    cr = StarRocksCluster.from_body(body)
+    # The highest ordinal first: a StatefulSet removes its pods from the top.
+    assert fe_scale_in(cr, observed) == ["sr-fe-2.sr-fe-search:9010", "sr-fe-1.sr-fe-search:9010"]
+    _, objects = reconcile(body, ClusterStatus(), observed)
+    held = find(objects, "StatefulSet", "sr-fe")
+    assert held is not None and held["spec"]["replicas"] == 3  # nothing dropped yet: no pod goes
+    observed.fe_dropped = ["sr-fe-2.sr-fe-search:9010"]
+    _, objects = reconcile(body, ClusterStatus(), observed)
+    partly = find(objects, "StatefulSet", "sr-fe")
+    assert partly is not None and partly["spec"]["replicas"] == 2  # fe-2 dropped: its pod may go, fe-1's not
+    observed.fe_dropped.append("sr-fe-1.sr-fe-search:9010")
+    _, objects = reconcile(body, ClusterStatus(), observed)
+    scaled = find(objects, "StatefulSet", "sr-fe")
+    assert scaled is not None and scaled["spec"]["replicas"] == 1
+    # A scale-out, or the StatefulSet a disaster recovery shrank to fe-0, drops nothing.
+    body["spec"]["starRocksFeSpec"]["replicas"] = 3
+    observed.statefulset_replicas["sr-fe"] = 1
+    assert fe_scale_in(StarRocksCluster.from_body(body), observed) == []
+
+
+@pytest.mark.parametrize("volume,conf,expected", [
+    # StarRocks' conventions: the volume mounted at its meta path, or named *-meta.
+    ({"name": "fe-meta", "storageSize": "1Gi", "mountPath": "/opt/starrocks/fe/meta"}, FE_CONF,
+     "/opt/starrocks/fe/meta"),
+    ({"name": "fe-meta", "storageSize": "1Gi", "mountPath": "/data/fe/meta"}, FE_CONF, "/data/fe/meta"),
+    ({"name": "fe-storage-meta", "storageSize": "1Gi", "mountPath": "/data/m"}, FE_CONF, "/data/m"),
+    # No volume: meta_dir on the emptyDir mounted at StarRocks' path.
+    (None, FE_CONF, "/opt/starrocks/fe/meta"),
+    # The user's own fe.conf wins.
+    ({"name": "fe-meta", "storageSize": "1Gi", "mountPath": "/data/fe/meta"}, FE_CONF + "meta_dir = /elsewhere\n", None),
+])
+def test_meta_dir_is_on_the_fe_meta_volume(volume: dict[str, Any] | None, conf: str, expected: str | None) -> None:
+    body = cluster()
+    if volume is not None:
+        body["spec"]["starRocksFeSpec"]["storageVolumes"] = [volume]
+    _, objects = reconcile(body, ClusterStatus(), world(config_maps={"fe-conf": {"fe.conf": conf}}))
+    container = fe_container(objects)
+    args = container["args"]
+    if expected is None:
+        assert "--meta-dir" not in args
+        return
+    assert args[args.index("--meta-dir") + 1] == expected
+    assert expected in {m["mountPath"] for m in container["volumeMounts"]}
+
+
+@pytest.mark.parametrize("volume,conf,expected", [
+    ({"name": "cn-cache", "storageSize": "1Gi", "mountPath": "/opt/starrocks/cn/storage"}, None,
+     "/opt/starrocks/cn/storage"),
+    ({"name": "cn-data", "storageSize": "1Gi", "mountPath": "/data/cn"}, None, "/data/cn"),
+    (None, None, "/opt/starrocks/cn/storage"),
+    ({"name": "cn-data", "storageSize": "1Gi", "mountPath": "/data/cn"}, "storage_root_path = /mine\n", None),
+])
+def test_the_cn_cache_is_on_the_cn_cache_volume(volume: dict[str, Any] | None, conf: str | None,
+                                                  expected: str | None) -> None:
+    body = cluster()
+    maps = {"fe-conf": {"fe.conf": FE_CONF}}
+    if volume is not None:
+        body["spec"]["starRocksCnSpec"]["storageVolumes"] = [volume]
+    if conf is not None:
+        body["spec"]["starRocksCnSpec"]["configMapInfo"] = {"configMapName": "cn-conf", "resolveKey": "cn.conf"}
+        maps["cn-conf"] = {"cn.conf": conf}
+    _, objects = reconcile(body, ClusterStatus(), world(config_maps=maps))
+    sts = find(objects, "StatefulSet", "sr-cn")
+    assert sts is not None
+    container = sts["spec"]["template"]["spec"]["containers"][0]
+    args = container["args"]
+    if expected is None:
+        assert "--storage-root-path" not in args
+        return
+    assert args[args.index("--storage-root-path") + 1] == expected
+    assert expected in {m["mountPath"] for m in container["volumeMounts"]}

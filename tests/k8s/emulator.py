@@ -772,6 +772,18 @@ class EmulatorThread:
                 return copy.deepcopy(obj)
         return self.run(read())
 
+    def history(self, resource: str, namespace: str | None, name: str) -> list[JSON]:
+        """Deep copies of every version an object has had, oldest first (across deletions and
+        re-creations under the same name): what a watcher could have seen of it."""
+        async def read() -> list[JSON]:
+            async with self.emulator._lock:
+                key = (_resource(resource), namespace, name)
+                if key not in self.emulator._objects:
+                    return []
+                versions = self.emulator._objects[key].history.raw
+                return [copy.deepcopy(dict(v)) for v in versions if v is not None]
+        return self.run(read())
+
     def items(self, resource: str, namespace: str | None = None) -> list[JSON]:
         """Deep copies of the live objects of `resource` (in `namespace`, or all)."""
         wanted = _resource(resource)

@@ -9,6 +9,9 @@ import json
 from typing import Any
 
 LAST_APPLIED = "cairn.io/last-applied"
+# Fields kept out of the annotation, which anyone who may read the object's metadata sees: a
+# Secret's values are compared with the live object's instead.
+UNRECORDED = {"Secret": ("data", "stringData")}
 
 
 def merge_patch(old: Any, new: Any) -> Any:
@@ -30,9 +33,10 @@ def merge_patch(old: Any, new: Any) -> Any:
 
 
 def with_last_applied(obj: dict[str, Any]) -> dict[str, Any]:
-    """`obj` carrying itself (without the annotation) in the last-applied annotation."""
+    """`obj` carrying itself (without the annotation, nor a Secret's values) in the last-applied annotation."""
     annotations = dict(obj["metadata"].get("annotations") or {})
-    annotations[LAST_APPLIED] = json.dumps(obj, sort_keys=True, separators=(",", ":"))
+    recorded = {k: v for k, v in obj.items() if k not in UNRECORDED.get(str(obj.get("kind")), ())}
+    annotations[LAST_APPLIED] = json.dumps(recorded, sort_keys=True, separators=(",", ":"))
     return {**obj, "metadata": {**obj["metadata"], "annotations": annotations}}
 
 
@@ -43,7 +47,12 @@ def apply_patch(live: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]
         last = json.loads(annotation) if annotation else {}
     except ValueError:
         last = {}
-    patch = merge_patch(with_last_applied(last) if last else {}, with_last_applied(desired))
+    if last:
+        last = with_last_applied(last)
+        for key in UNRECORDED.get(str(desired.get("kind")), ()):
+            if key in live:
+                last[key] = live[key]
+    patch = merge_patch(last, with_last_applied(desired))
     if not isinstance(patch, dict):
         return None
     return patch

@@ -15,17 +15,18 @@ from typing import Any
 import kopf
 from pydantic import BaseModel
 
-from cairn.cn.registration import register_once
-from cairn.fe.peers import ComputeNodeJoinRequest
+from cairn.cn.registration import post_with_credential, register_once
+from cairn.fe.peers import ComputeNodeJoinRequest, JoinRequest
 from cairn.operator import names
 from cairn.operator.apply import apply_patch, resource_path, with_last_applied
 from cairn.operator.kube import Kube, load_configuration
 from cairn.operator.metrics import OperatorMetrics
-from cairn.operator.objects import cn_scale_in, desired_objects, fe_conf_text, fe_pod_to_replace
+from cairn.operator.objects import cn_scale_in, desired_objects, fe_conf_text, fe_pod_to_replace, fe_scale_in
 from cairn.operator.observe import observe
 from cairn.operator.observed import Observed
 from cairn.operator.ports import fe_ports
 from cairn.operator.reconcile import Event, ignored_field_events, next_status, parse_ignored_fields, transition_events
+from cairn.operator.recovery import in_recovery
 from cairn.operator.spec import StarRocksCluster
 from cairn.operator.status import ClusterStatus
 
@@ -63,6 +64,8 @@ class Reconciler:
         before = ClusterStatus.from_body(body)
         observed = observe(self.kube, cr)
         self.drain_compute_nodes(cr, observed)
+        if not in_recovery(cr, before.disaster_recovery):
+            self.drop_frontends(cr, observed)
         after = next_status(cr, before, observed)
         wanted = desired_objects(cr, after, observed)
         if wanted and not self._still_there(cr):
@@ -81,19 +84,56 @@ class Reconciler:
         self.metrics.record(cr.metadata.namespace, cr.metadata.name, after)
         return after.to_body(), reported, [*fresh, *events]
 
+    def _credential(self, cr: StarRocksCluster) -> str | None:
+        """The cluster credential from its Secret (None when the spec names none or it is missing)."""
+        ref = cr.spec.cairn.credential()
+        if ref is None:
+            return None
+        secret = self.kube.get(resource_path("v1", "Secret", cr.metadata.namespace, ref.name)) or {}
+        encoded = (secret.get("data") or {}).get(ref.key)
+        return base64.b64decode(encoded).decode() if encoded else None
+
+    def drop_frontends(self, cr: StarRocksCluster, observed: Observed) -> None:
+        """Have the cluster drop the FEs a scale-in removes (what ALTER SYSTEM DROP FOLLOWER does),
+        highest ordinal first, through a ready FE's peer service with the cluster credential; only
+        while every FE that stays is ready, so the quorum never rests on a pod that is going. The
+        leader refuses to drop itself or to lose its quorum: that FE keeps its pod until it can go."""
+        leaving = fe_scale_in(cr, observed)
+        if not leaving:
+            return
+        going = {address.split(".", 1)[0] for address in leaving}
+        staying = [p for p in observed.pods_of(names.FE) if p.name not in going]
+        wanted = observed.statefulset_replicas.get(names.statefulset(cr.metadata.name, names.FE), 0) - len(leaving)
+        fe = next((p for p in staying if p.ready and p.ip), None)
+        if fe is None or len(staying) < wanted or not all(p.ready for p in staying):
+            log.info("FE scale-in of %s/%s waits for every FE that stays to be ready", cr.metadata.namespace,
+                     cr.metadata.name)
+            return
+        credential = self._credential(cr)
+        if credential is None:
+            return
+        port = fe_ports(fe_conf_text(cr, observed)).edit_log_port
+        for address in leaving:
+            host, _, edit_log_port = address.rpartition(":")
+            request = JoinRequest(host=host, edit_log_port=int(edit_log_port))
+            try:
+                post_with_credential(f"{fe.ip}:{port}", "/fe/leave", request, credential)
+            except (OSError, ValueError) as exc:
+                log.warning("could not drop FE %s before its pod goes: %s", address, exc)
+                return  # a StatefulSet removes the highest ordinals first: the lower ones wait
+            log.info("dropped FE %s ahead of the scale-in", address)
+            observed.fe_dropped.append(address)
+
     def drain_compute_nodes(self, cr: StarRocksCluster, observed: Observed) -> None:
         """Have the cluster drop the compute nodes a scale-in removes, through a ready FE's peer
         service with the cluster credential; a node that could not be dropped keeps its pod."""
         leaving = cn_scale_in(cr, observed)
-        ref = cr.spec.cairn.credential()
         fe = next((p for p in observed.pods_of(names.FE) if p.ready and p.ip), None)
-        if not leaving or ref is None or fe is None:
+        if not leaving or fe is None:
             return
-        secret = self.kube.get(resource_path("v1", "Secret", cr.metadata.namespace, ref.name)) or {}
-        encoded = (secret.get("data") or {}).get(ref.key)
-        if not encoded:
+        credential = self._credential(cr)
+        if credential is None:
             return
-        credential = base64.b64decode(encoded).decode()
         port = fe_ports(fe_conf_text(cr, observed)).edit_log_port
         for address in leaving:
             host, _, heartbeat = address.rpartition(":")

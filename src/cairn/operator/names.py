@@ -48,8 +48,9 @@ def config_map(cluster: str, component: str) -> str:
     return f"{cluster}-{component}-cairn-conf"
 
 
-def snapshot_config_map(cluster: str) -> str:
-    """The ConfigMap holding the cluster_snapshot.yaml the operator writes from `snapshotPath`."""
+def snapshot_secret(cluster: str) -> str:
+    """The Secret holding the cluster_snapshot.yaml the operator writes from `snapshotPath` (a Secret,
+    not a ConfigMap: its storage volumes may carry access keys)."""
     return f"{cluster}-cluster-snapshot"
 
 

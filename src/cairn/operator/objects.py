@@ -4,13 +4,14 @@ cluster deletes them (never the data on object storage, which no object here hol
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import yaml
 
 from cairn.operator import names
 from cairn.operator.observed import Observed
-from cairn.operator.ports import CnPorts, FePorts, cn_ports, fe_ports
+from cairn.operator.ports import CnPorts, FePorts, cn_ports, conf_values, fe_ports
 from cairn.operator.recovery import in_recovery, snapshot_source
 from cairn.operator.spec import CnSpec, ComponentSpec, FeSpec, StarRocksCluster
 from cairn.operator.status import ClusterStatus
@@ -21,6 +22,9 @@ KIND = "StarRocksCluster"
 PROBE_PERIOD_SECONDS = 5
 DEFAULT_FE_CONF = "run_mode = shared_data\n"
 DEFAULT_CN_CONF = "sys_log_level = INFO\n"
+# StarRocks' names for the volume of the FE's metadata and of the CN's cache.
+META_SUFFIXES = ("-meta",)
+CACHE_SUFFIXES = ("-data", "-cache")
 
 Obj = dict[str, Any]
 
@@ -125,6 +129,22 @@ def _storage(spec: ComponentSpec, default_name: str, default_path: str) -> tuple
     return claims, volumes, mounts
 
 
+def data_dir(spec: ComponentSpec, default_path: str, suffixes: tuple[str, ...]) -> str:
+    """Where a component's own data goes (the FE's meta_dir, the CN's cache): the storage volume
+    mounted at StarRocks' path for it, else one named by StarRocks' convention (`fe-meta`, `*-meta`;
+    `cn-data`, `*-data`, `*-cache`), else StarRocks' path (an emptyDir is mounted there)."""
+    mounted = [volume.mount_path or default_path for volume in spec.storage_volumes]
+    if default_path in mounted:
+        return default_path
+    named = [path for volume, path in zip(spec.storage_volumes, mounted) if volume.name.endswith(suffixes)]
+    return named[0] if named else default_path
+
+
+def _data_dir_args(option: str, key: str, path: str, conf: str | None) -> list[str]:
+    """`option path` unless the user's conf file sets `key` itself (the user's choice wins)."""
+    return [] if key in conf_values(conf) else [option, path]
+
+
 def _resources(spec: ComponentSpec) -> Obj:
     resources = dict(spec.resources)
     if spec.limits:
@@ -145,11 +165,12 @@ def _pod_spec(spec: ComponentSpec, container: Obj, volumes: list[Obj]) -> Obj:
     return pod
 
 
-def fe_statefulset(cr: StarRocksCluster, spec: FeSpec, ports: FePorts, status: ClusterStatus) -> Obj:
+def fe_statefulset(cr: StarRocksCluster, spec: FeSpec, ports: FePorts, status: ClusterStatus, conf: str | None,
+                   replicas: int) -> Obj:
     """`<name>-fe`: fe-0 opens (or resumes) the cluster, the others join through it with `--helper`
-    and `--join` (added as followers through the leader, no SQL typed by a person). In disaster
-    recovery: one replica, fe-0 in restore mode with cluster_snapshot.yaml mounted and the generation
-    label."""
+    and `--join` (added as followers through the leader, no SQL typed by a person); meta_dir on the
+    meta volume unless fe.conf (`conf`) sets it. In disaster recovery: one replica, fe-0 in restore
+    mode with cluster_snapshot.yaml mounted and the generation label."""
     name = cr.metadata.name
     conf_map, conf_key = _conf_source(cr, spec, names.FE, "fe.conf")
     user_volumes, user_mounts = _user_mounts(spec)
@@ -164,7 +185,6 @@ def fe_statefulset(cr: StarRocksCluster, spec: FeSpec, ports: FePorts, status: C
         {"name": "COMPONENT_NAME", "value": names.FE},
         *_secret_env(cr, catalog_key=True), *spec.env]
     labels = {**spec.pod_labels, **selector_labels(cr, names.FE)}
-    replicas = spec.replicas if spec.replicas is not None else 3
     dr = cr.spec.disaster_recovery
     if dr is not None and in_recovery(cr, status.disaster_recovery):
         replicas = 1
@@ -173,7 +193,7 @@ def fe_statefulset(cr: StarRocksCluster, spec: FeSpec, ports: FePorts, status: C
                 {"name": names.RESTORE_GENERATION_ENV, "value": str(dr.generation)}]
         source = snapshot_source(cr)
         if source is not None and source.written:
-            volumes.append({"name": "cluster-snapshot", "configMap": {"name": source.config_map}})
+            volumes.append({"name": "cluster-snapshot", "secret": {"secretName": source.name}})
             mounts.append({"name": "cluster-snapshot", "subPath": source.key,
                            "mountPath": f"{names.FE_CONF_DIR}/{names.CLUSTER_SNAPSHOT_FILE}"})
     helper = f"{names.pod_host(name, names.FE, 0)}:{ports.edit_log_port}"
@@ -181,7 +201,8 @@ def fe_statefulset(cr: StarRocksCluster, spec: FeSpec, ports: FePorts, status: C
         "name": names.FE, "image": spec.image or "cairn:latest", "command": ["cairn", "fe"],
         "args": ["--conf", f"{names.FE_CONF_DIR}/fe.conf",
                  "--frontend-address", f"$(POD_NAME).{names.search_service(name, names.FE)}",
-                 "--helper", helper, "--join"],
+                 "--helper", helper, "--join",
+                 *_data_dir_args("--meta-dir", "meta_dir", data_dir(spec, names.FE_META_DIR, META_SUFFIXES), conf)],
         "env": env,
         "ports": [{"name": "http-port", "containerPort": ports.http_port},
                   {"name": "rpc-port", "containerPort": ports.rpc_port},
@@ -215,8 +236,10 @@ def fe_statefulset(cr: StarRocksCluster, spec: FeSpec, ports: FePorts, status: C
     return sts
 
 
-def cn_statefulset(cr: StarRocksCluster, spec: CnSpec, ports: CnPorts, fe: FePorts, replicas: int) -> Obj:
-    """`<name>-cn`: compute nodes that register themselves through fe-0's peer service when they start."""
+def cn_statefulset(cr: StarRocksCluster, spec: CnSpec, ports: CnPorts, fe: FePorts, conf: str | None,
+                   replicas: int) -> Obj:
+    """`<name>-cn`: compute nodes that register themselves through fe-0's peer service when they start,
+    their cache (storage_root_path) on the cache volume unless cn.conf (`conf`) sets it."""
     name = cr.metadata.name
     conf_map, conf_key = _conf_source(cr, spec, names.CN, "cn.conf")
     user_volumes, user_mounts = _user_mounts(spec)
@@ -234,7 +257,9 @@ def cn_statefulset(cr: StarRocksCluster, spec: CnSpec, ports: CnPorts, fe: FePor
         "name": names.CN, "image": spec.image or "cairn:latest", "command": ["cairn", "cn"],
         "args": ["--conf", f"{names.CN_CONF_DIR}/cn.conf",
                  "--host", f"$(POD_NAME).{names.search_service(name, names.CN)}",
-                 "--join", f"{names.pod_host(name, names.FE, 0)}:{fe.edit_log_port}"],
+                 "--join", f"{names.pod_host(name, names.FE, 0)}:{fe.edit_log_port}",
+                 *_data_dir_args("--storage-root-path", "storage_root_path",
+                                 data_dir(spec, names.CN_CACHE_DIR, CACHE_SUFFIXES), conf)],
         "env": env,
         "ports": [{"name": "thrift-port", "containerPort": ports.thrift_port},
                   {"name": "webserver-port", "containerPort": ports.webserver_port},
@@ -281,6 +306,12 @@ def _config_map(cr: StarRocksCluster, name: str, component: str, data: dict[str,
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(cr, name, component), "data": data}
 
 
+def _secret(cr: StarRocksCluster, name: str, component: str, data: dict[str, str]) -> Obj:
+    encoded = {key: base64.b64encode(value.encode()).decode() for key, value in data.items()}
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": _meta(cr, name, component),
+            "data": encoded}
+
+
 def snapshot_yaml(cr: StarRocksCluster, fe: FePorts, cn: CnPorts) -> str:
     """cluster_snapshot.yaml written from `snapshotPath`: the other FEs and the CNs by their stable
     pod names, so the restored membership needs nothing re-added."""
@@ -311,6 +342,29 @@ def cn_scale_in(cr: StarRocksCluster, observed: Observed) -> list[str]:
         return []
     port = cn_ports(cn_conf_text(cr, observed)).heartbeat_service_port
     return [f"{names.pod_host(cr.metadata.name, names.CN, i)}:{port}" for i in range(spec.replicas, current)]
+
+
+def fe_scale_in(cr: StarRocksCluster, observed: Observed) -> list[str]:
+    """The FEs (host:edit_log_port) a scale-in removes, the highest ordinal first: each is dropped
+    from the membership before the StatefulSet loses its pod, so the quorum counts only FEs that stay."""
+    spec = cr.spec.fe
+    current = observed.statefulset_replicas.get(names.statefulset(cr.metadata.name, names.FE))
+    wanted = spec.replicas if spec is not None and spec.replicas is not None else 3
+    if spec is None or current is None or wanted >= current:
+        return []
+    port = fe_ports(fe_conf_text(cr, observed)).edit_log_port
+    return [f"{names.pod_host(cr.metadata.name, names.FE, i)}:{port}" for i in reversed(range(wanted, current))]
+
+
+def _fe_replicas(cr: StarRocksCluster, spec: FeSpec, observed: Observed) -> int:
+    """The spec's replicas, or, while a scale-in still has FEs to drop, one past the highest of them
+    (a StatefulSet removes its highest ordinals first)."""
+    wanted = spec.replicas if spec.replicas is not None else 3
+    pending = [a for a in fe_scale_in(cr, observed) if a not in observed.fe_dropped]
+    if not pending:
+        return wanted
+    ordinals = [int(a.split(".", 1)[0].rsplit("-", 1)[1]) for a in pending]
+    return max(wanted, max(ordinals) + 1)
 
 
 def _cn_replicas(cr: StarRocksCluster, spec: CnSpec, observed: Observed) -> int:
@@ -362,12 +416,12 @@ def desired_objects(cr: StarRocksCluster, status: ClusterStatus, observed: Obser
         dr = cr.spec.disaster_recovery
         source = snapshot_source(cr)
         if dr is not None and dr.enabled and source is not None and source.written:
-            objects.append(_config_map(cr, source.config_map, names.FE, {source.key: snapshot_yaml(cr, fe, cn)}))
-        blocked = recovering and status.disaster_recovery is not None \
-            and status.disaster_recovery.phase == "todo" and bool(status.disaster_recovery.reason)
+            objects.append(_secret(cr, source.name, names.FE, {source.key: snapshot_yaml(cr, fe, cn)}))
+        blocked = recovering and status.disaster_recovery is not None and status.disaster_recovery.blocked
         if not blocked:
             # A blocked recovery leaves the FEs as they are: starting them normally would open a new, empty cluster.
-            objects.append(fe_statefulset(cr, fe_spec, fe, status))
+            objects.append(fe_statefulset(cr, fe_spec, fe, status, fe_conf_text(cr, observed),
+                                          _fe_replicas(cr, fe_spec, observed)))
         query = [("query-port", fe.query_port), ("http-port", fe.http_port)]
         every = [*query, ("rpc-port", fe.rpc_port), ("edit-log-port", fe.edit_log_port)]
         objects.append(_service(cr, names.search_service(name, names.FE), names.FE, every, True, {}))
@@ -384,5 +438,6 @@ def desired_objects(cr: StarRocksCluster, status: ClusterStatus, observed: Obser
                          ("thrift-port", cn.thrift_port), ("brpc-port", cn.brpc_port)]
         objects.append(_service(cr, names.search_service(name, names.CN), names.CN, cn_ports_list, True, {}))
         if not recovering:
-            objects.append(cn_statefulset(cr, cn_spec, cn, fe, _cn_replicas(cr, cn_spec, observed)))
+            objects.append(cn_statefulset(cr, cn_spec, cn, fe, cn_conf_text(cr, observed),
+                                          _cn_replicas(cr, cn_spec, observed)))
     return objects

@@ -68,6 +68,8 @@ class Observed(BaseModel):
     restore_report: RestoreReport | None = None
     # Compute nodes (host:heartbeat_service_port) this reconcile has had the cluster drop, ahead of a scale-in.
     cn_dropped: list[str] = Field(default_factory=list)
+    # FEs (host:edit_log_port) this reconcile has had the cluster drop, ahead of a scale-in.
+    fe_dropped: list[str] = Field(default_factory=list)
 
     def pods_of(self, component: str) -> list[ObservedPod]:
         """The pods of one component, in ordinal order."""

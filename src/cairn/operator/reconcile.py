@@ -79,7 +79,7 @@ def _dr_condition_reason(dr: DisasterRecoveryStatus) -> tuple[bool, str]:
         return False, "Paused"
     if dr.reason == REASON_IN_PROGRESS:
         return False, "InProgress"
-    if dr.reason:
+    if dr.blocked:
         return False, "Blocked"
     return False, "Pending"
 
@@ -122,7 +122,7 @@ def transition_events(before: ClusterStatus, after: ClusterStatus) -> list[Event
     old, new = before.disaster_recovery, after.disaster_recovery
     if new is not None and (old is None or (old.phase, old.reason, old.observed_generation)
                             != (new.phase, new.reason, new.observed_generation)):
-        blocked = new.phase == DrPhase.TODO and bool(new.reason)
+        blocked = new.blocked
         kind = "Warning" if blocked or new.reason == REASON_PAUSED else "Normal"
         message = f"disaster recovery generation {new.observed_generation}: {new.phase.value}"
         if new.reason:

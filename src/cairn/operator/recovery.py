@@ -24,6 +24,7 @@ from cairn.operator.status import (
     REASON_IN_PROGRESS,
     REASON_NOT_MOUNTED,
     REASON_PAUSED,
+    REASON_TODO,
     DisasterRecoveryStatus,
     DrPhase,
 )
@@ -31,10 +32,10 @@ from cairn.operator.status import (
 
 @dataclass(frozen=True)
 class SnapshotSource:
-    """Where fe-0 finds cluster_snapshot.yaml: a ConfigMap, its key, and (for the user's own mount)
-    the mount the user declared; `written` when the operator writes the ConfigMap from `snapshotPath`."""
+    """Where fe-0 finds cluster_snapshot.yaml: the user's ConfigMap and its key, or, `written`, the
+    Secret the operator writes from `snapshotPath` and its key."""
 
-    config_map: str
+    name: str
     key: str
     written: bool
 
@@ -55,7 +56,7 @@ def snapshot_source(cr: StarRocksCluster) -> SnapshotSource | None:
     """Where the restore reads cluster_snapshot.yaml from; None when the spec gives no way."""
     dr = cr.spec.disaster_recovery
     if dr is not None and dr.snapshot_path:
-        return SnapshotSource(names.snapshot_config_map(cr.metadata.name), names.CLUSTER_SNAPSHOT_FILE, written=True)
+        return SnapshotSource(names.snapshot_secret(cr.metadata.name), names.CLUSTER_SNAPSHOT_FILE, written=True)
     mount = snapshot_mount(cr)
     if mount is None:
         return None
@@ -83,11 +84,11 @@ def blocked_reason(cr: StarRocksCluster, observed: Observed) -> str:
     if source is None:
         return REASON_NOT_MOUNTED
     if not source.written:
-        data = observed.config_maps.get(source.config_map)
+        data = observed.config_maps.get(source.name)
         if data is None:
-            return f"{REASON_NOT_MOUNTED}: ConfigMap {source.config_map} is not found"
+            return f"{REASON_NOT_MOUNTED}: ConfigMap {source.name} is not found"
         if source.key not in data:
-            return f"{REASON_NOT_MOUNTED}: ConfigMap {source.config_map} has no key {source.key}"
+            return f"{REASON_NOT_MOUNTED}: ConfigMap {source.name} has no key {source.key}"
     secrets = missing_secrets(cr, observed)
     if secrets:
         return "disaster recovery needs the cluster's Secrets: " + "; ".join(secrets)
@@ -113,7 +114,7 @@ def next_recovery_status(cr: StarRocksCluster, current: DisasterRecoveryStatus |
     if current is not None and dr.generation < current.observed_generation:
         return current  # a lowered generation runs nothing (StarRocks does the same)
     if current is None or dr.generation > current.observed_generation:
-        current = DisasterRecoveryStatus(phase=DrPhase.TODO, observed_generation=dr.generation,
+        current = DisasterRecoveryStatus(phase=DrPhase.TODO, reason=REASON_TODO, observed_generation=dr.generation,
                                          start_timestamp=observed.now)
     if current.phase == DrPhase.DONE:
         return current
@@ -123,7 +124,7 @@ def next_recovery_status(cr: StarRocksCluster, current: DisasterRecoveryStatus |
     if current.phase == DrPhase.TODO or current.reason != REASON_IN_PROGRESS:
         if applied_generation != dr.generation:
             # The restore-mode StatefulSet goes out with this reconcile; `doing` once it is there.
-            return current.model_copy(update={"phase": DrPhase.TODO, "reason": ""})
+            return current.model_copy(update={"phase": DrPhase.TODO, "reason": REASON_TODO})
         return current.model_copy(update={"phase": DrPhase.DOING, "reason": REASON_IN_PROGRESS})
     fe0 = observed.pod(names.pod(cr.metadata.name, names.FE, 0))
     if fe0 is not None and fe0.dr_generation == dr.generation and fe0.ready:

@@ -37,6 +37,9 @@ REASON_IN_PROGRESS = "disaster recovery is in progress"
 REASON_DONE = "disaster recovery is done"
 REASON_NOT_MOUNTED = "cluster_snapshot.yaml is not mounted"
 REASON_PAUSED = "disaster recovery is paused: disasterRecovery.enabled is false"
+# `todo` of a generation just seen, while fe-0's pod template changes to restore mode (StarRocks says
+# "has changed to pod template for disaster recovery" once it has).
+REASON_TODO = "the pod template is changing for disaster recovery"
 
 
 class ComponentStatus(_Model):
@@ -64,6 +67,11 @@ class DisasterRecoveryStatus(_Model):
     snapshot_path: str | None = Field(None, alias="snapshotPath")
     journal_id: int | None = Field(None, alias="journalId")
     restore_duration_seconds: float | None = Field(None, alias="restoreDurationSeconds")
+
+    @property
+    def blocked(self) -> bool:
+        """True when the recovery waits in `todo` for something missing (its reason says what)."""
+        return self.phase == DrPhase.TODO and self.reason not in ("", REASON_TODO)
 
 
 class Condition(_Model):
