@@ -15,6 +15,7 @@ from bench import (
     bench_ha,
     bench_journal,
     bench_load_query,
+    bench_operator,
     bench_restore,
     bench_serving,
     bench_snapshot,
@@ -42,7 +43,8 @@ def main() -> None:
                         help="HA: seconds of commits at half that rate while the follower's lag is sampled")
     parser.add_argument("--table-only", action="store_true",
                         help="run nothing; write README's table from bench/results/*.json")
-    parser.add_argument("--only", choices=["load_query", "serving", "snapshot", "restore", "compute", "vacuum", "journal", "ha"],
+    parser.add_argument("--only", choices=["load_query", "serving", "snapshot", "restore", "compute", "vacuum", "journal", "ha",
+                                            "operator"],
                         help="run one benchmark")
     args = parser.parse_args()
     if args.table_only:
@@ -65,6 +67,8 @@ def main() -> None:
         results["journal"] = bench_journal.run()
     if args.only in (None, "ha"):
         results["ha"] = bench_ha.run(args.failover_runs, args.commit_seconds, args.lag_seconds, args.seconds)
+    if args.only in (None, "operator"):
+        results["operator"] = bench_operator.run()
     print(json.dumps(results, indent=2))
     readme_table.write_readme()
 
