@@ -48,7 +48,6 @@ REFUSED = [
     ("CREATE TABLE t (k INT, v INT) ROLLUP (r1 (k))", "ROLLUP"),
     ("CREATE TABLE t (k INT, v INT) ENGINE = mysql", "ENGINE = mysql"),
     ("CREATE TABLE t (k BIGINT AUTO_INCREMENT, v INT)", "AUTO_INCREMENT column 'k'"),
-    ("CREATE TABLE t AS SELECT 1 AS k", "CREATE TABLE ... AS SELECT"),
     ("CREATE TABLE t (k INT) PROPERTIES ('partition_live_number' = '3')", "Unknown properties: {partition_live_number=3}"),
     ("CREATE TABLE t (k INT) PROPERTIES ('bloom_filter_columns' = 'k')", "Unknown properties: {bloom_filter_columns=k}"),
     ("CREATE TABLE t (k INT) PROPERTIES ('no_such_key' = 'x')", "Unknown properties: {no_such_key=x}"),

@@ -27,7 +27,7 @@ from cairn.errors import (
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
 from cairn.query.virtual_tables import VirtualTables
-from cairn.sql import extended, views
+from cairn.sql import ctas, extended, views
 from cairn.sql.names import properties_of, table_name
 from cairn.sql.partitions import next_range_lower, normalize_value
 from cairn.sql.refusals import check_properties
@@ -40,6 +40,8 @@ def create(query: QueryContext, fe: Frontend, statement: exp.Create) -> ResultSe
     kind = (statement.args.get("kind") or "").upper()
     if kind in {"DATABASE", "SCHEMA"}:
         return create_database(query, fe, statement)
+    if kind == "TABLE" and statement.expression is not None:
+        return ctas.create_table_as_select(query, fe, statement)
     if kind == "TABLE":
         return create_table(query, fe, statement)
     if kind == "VIEW":
