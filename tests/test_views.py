@@ -205,3 +205,16 @@ def test_views_come_back_with_snapshot_restore_and_pitr(fe_conf_values: dict[str
             assert Session(restored, database="p").execute("SELECT * FROM v").rows() == expected
         finally:
             restored.close()
+
+
+def test_information_schema_tables_without_data_are_empty_with_starrocks_columns(fe: FeProcess) -> None:
+    cur = connect(fe).cursor()
+    described = rows(cur, "DESC information_schema.warehouse_metrics")
+    assert described[:2] == [("WAREHOUSE_ID", "bigint", "YES", "false", None, ""),
+                             ("WAREHOUSE_NAME", "varchar(2048)", "YES", "false", None, "")]
+    assert len(described) == 12
+    assert rows(cur, "DESC information_schema.be_bvars")[0] == ("BE_ID", "bigint", "NO", "false", None, "")
+    for table in ("warehouse_queries", "be_bvars", "table_constraints", "materialized_views"):
+        assert rows(cur, f"SELECT * FROM information_schema.{table}") == []
+    # Tables with rows describe the columns they answer with.
+    assert rows(cur, "DESC information_schema.views")[3][:2] == ("VIEW_DEFINITION", "varchar(65535)")

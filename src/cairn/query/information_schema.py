@@ -15,6 +15,7 @@ from cairn.catalog.model import Column, Database, Table, View
 from cairn.catalog.types import ColumnType, parse_type
 from cairn.catalog.view import CatalogView
 from cairn.errors import AnalysisError
+from cairn.query import system_tables
 from cairn.query.context import QueryContext
 from cairn.query.virtual_tables import VirtualTables
 
@@ -217,3 +218,4 @@ def register(tables: VirtualTables) -> None:
                            "cluster_snapshots": cluster_snapshots,
                            "cluster_snapshot_jobs": cluster_snapshot_jobs}.items():
         tables.register(SCHEMA, name, provider)
+    system_tables.register(tables, SCHEMA)

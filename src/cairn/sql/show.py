@@ -13,7 +13,7 @@ from cairn.catalog.model import Table
 from cairn.display import format_time
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
-from cairn.query.virtual_tables import VirtualTables
+from cairn.query.virtual_tables import Provider, VirtualTables
 from cairn.sql import extended
 from cairn.sql.names import literal_text, table_name
 from cairn.sql.partitions import describe_range
@@ -92,10 +92,32 @@ def describe_table(table: Table) -> ResultSet:
     return ResultSet.from_rows(["Field", "Type", "Null", "Key", "Default", "Extra"], rows)
 
 
+_ARROW_TYPES = ((pa.types.is_int64, "bigint"), (pa.types.is_int32, "int"), (pa.types.is_int16, "smallint"),
+                (pa.types.is_int8, "tinyint"), (pa.types.is_boolean, "boolean"), (pa.types.is_float64, "double"),
+                (pa.types.is_float32, "float"), (pa.types.is_timestamp, "datetime"), (pa.types.is_date, "date"),
+                (pa.types.is_string, "varchar(65535)"))
+
+
+def _describe_virtual(query: QueryContext, fe: Frontend, schema: str, name: str, provider: Provider) -> ResultSet:
+    """DESC of an information_schema table: its declared columns, or its rows' columns."""
+    declared = fe.engine.virtual_tables.declared_columns(schema, name)
+    if declared is not None:
+        described = [(c.name, c.type.lower(), c.nullable) for c in declared]
+    else:
+        schema_of = provider(query, fe.catalog).schema
+        described = [(f.name, next((t for test, t in _ARROW_TYPES if test(f.type)), str(f.type)), True)
+                     for f in schema_of]
+    return ResultSet.from_rows(["Field", "Type", "Null", "Key", "Default", "Extra"],
+                               [(n, t, "YES" if nullable else "NO", "false", None, "") for n, t, nullable in described])
+
+
 def describe(query: QueryContext, fe: Frontend, statement: exp.Describe) -> ResultSet:
     if not isinstance(statement.this, (exp.Table, exp.Identifier, exp.Column)):
         raise not_supported("EXPLAIN")
     db_name, name = table_name(query, statement.this)
+    provider = fe.engine.virtual_tables.find(db_name, name)
+    if provider is not None:
+        return _describe_virtual(query, fe, db_name or "", name, provider)
     _, found = lookup(fe, db_name, name)
     return describe_table(found if isinstance(found, Table) else view_as_table(found))
 
@@ -192,10 +214,12 @@ def show_partitions(query: QueryContext, fe: Frontend, statement: extended.ShowP
     return ResultSet.from_rows(PARTITION_COLUMNS, rows, types)
 
 
-def _describe_needs(ctx: QueryContext, statement: exp.Describe, _virtual: VirtualTables) -> list[Requirement]:
+def _describe_needs(ctx: QueryContext, statement: exp.Describe, virtual: VirtualTables) -> list[Requirement]:
     if not isinstance(statement.this, (exp.Table, exp.Identifier, exp.Column)):
         return []  # EXPLAIN: the handler refuses it
     database, name = table_name(ctx, statement.this)
+    if virtual.find(database, name) is not None:
+        return []  # information_schema: every user may describe it
     return [Requirement("SELECT", database or "", name)]
 
 
