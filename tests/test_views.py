@@ -69,6 +69,8 @@ def test_create_query_replace_alter_and_drop(db: tuple[str, pymysql.cursors.Curs
     assert rows(cur, "SELECT * FROM v1") == [("a",)]
     cur.execute("ALTER VIEW v1 AS SELECT c1, c1 * 2 AS d FROM t1 WHERE c1 < 3")
     assert rows(cur, "SELECT * FROM v1 ORDER BY c1") == [(1, 2), (2, 4)]
+    cur.execute("ALTER VIEW v1 (one, two) AS SELECT c1, c2 FROM t1 WHERE c1 = 1")
+    assert rows(cur, "SELECT two FROM v1") == [("a",)]
     cur.execute("DROP VIEW v1")
     assert error_of(cur, "SELECT * FROM v1")[0] == 1146
     cur.execute("DROP VIEW IF EXISTS v1")
@@ -157,7 +159,7 @@ def test_privileges_follow_starrocks(fe: FeProcess, db: tuple[str, pymysql.curso
     for statement in (f"CREATE USER {user} IDENTIFIED BY 'pw'",
                       "CREATE VIEW open_v AS SELECT c1 FROM t1", "CREATE VIEW own_v SECURITY INVOKER AS SELECT c1 FROM t1",
                       "CREATE VIEW nested_v SECURITY INVOKER AS SELECT c1 FROM open_v",
-                      f"GRANT SELECT ON VIEW {name}.open_v TO {user}", f"GRANT SELECT ON {name}.own_v TO {user}",
+                      f"GRANT SELECT ON VIEW {name}.open_v TO {user}", f"GRANT SELECT ON VIEW own_v TO {user}",
                       f"GRANT SELECT ON VIEW {name}.nested_v TO {user}"):
         cur.execute(statement)
     caller = connect(fe, user, "pw", name).cursor()

@@ -108,11 +108,12 @@ def _privileges(c: Cursor) -> list[str]:
 
 def _target(c: Cursor) -> tuple[str, str]:
     c.expect("ON")
-    if not c.accept("TABLE"):
-        c.accept("VIEW")  # a view is granted on as a table is
+    # ON TABLE t / ON VIEW v names one in the current database ('' until the grant runs); a view
+    # is granted on as a table is. Without the keyword, a lone name is a database.
+    object_named = bool(c.accept("TABLE") or c.accept("VIEW"))
     database = "*" if c.accept("*") else c.name()
     if not c.accept("."):
-        return database, "*"
+        return ("", database) if object_named and database != "*" else (database, "*")
     table = "*" if c.accept("*") else c.name()
     return database, table
 

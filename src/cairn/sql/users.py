@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from cairn.auth.users import ROOT, native_password_hash
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import Grant, UserRecord
 from cairn.catalog.user_ops import CreateUser, DropUser, GrantPrivileges, RevokePrivileges, SetUserPassword
-from cairn.errors import AnalysisError, CairnError
+from cairn.errors import AnalysisError, CairnError, NoDatabaseSelectedError
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
 from cairn.query.virtual_tables import VirtualTables
@@ -80,6 +81,11 @@ def drop_user(query: QueryContext, fe: Frontend, statement: DropUserStatement) -
 
 
 def grant(query: QueryContext, fe: Frontend, statement: GrantStatement) -> ResultSet:
+    if not statement.database:  # ON TABLE t: a table of the current database
+        if not query.database:
+            raise NoDatabaseSelectedError("No database selected")
+        statement = replace(statement, database=query.database)
+
     def build(catalog: Catalog) -> RevokePrivileges | GrantPrivileges:
         if statement.user == ROOT:
             raise AnalysisError("root holds every privilege; its grants cannot change")

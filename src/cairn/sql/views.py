@@ -142,7 +142,9 @@ def _existing_view(catalog: Catalog, db_name: str | None, name: str) -> tuple[Da
 def alter_view(query: QueryContext, fe: Frontend, statement: exp.Alter) -> ResultSet:
     if (statement.args.get("kind") or "").upper() != "VIEW":
         raise not_supported(f"ALTER {statement.args.get('kind') or ''}".strip())
-    db_name, name = table_name(query, statement.this)
+    target = statement.this
+    given_names = _named_columns(target)
+    db_name, name = table_name(query, target.this if isinstance(target, exp.Schema) else target)
     actions = statement.args.get("actions") or []
     if len(actions) != 1:
         raise not_supported("this ALTER VIEW")
@@ -155,8 +157,8 @@ def alter_view(query: QueryContext, fe: Frontend, statement: exp.Alter) -> Resul
         changes = {key: value for key, value in (("comment", comment), ("security", security)) if value is not None}
     elif isinstance(action, (exp.Query, exp.Subquery)):
         body = _resolved_body(query, _body(action))
-        named = current.columns if current.explicit_columns else []
-        if named and len(named) != len(describe_query(query, fe.engine, body)):
+        named = given_names or (current.columns if current.explicit_columns else [])
+        if not given_names and named and len(named) != len(describe_query(query, fe.engine, body)):
             named = []  # a new query with another width keeps none of the old names
         changes = {"definition": body.sql(dialect="starrocks"), "explicit_columns": bool(named),
                    "columns": _typed_columns(query, fe, body, named)}
@@ -255,7 +257,8 @@ def view_query_needs(ctx: QueryContext, body: exp.Expr | None, virtual: VirtualT
 
 
 def _alter_needs(ctx: QueryContext, statement: exp.Alter, virtual: VirtualTables) -> list[Requirement]:
-    database, name = table_name(ctx, statement.this)
+    target = statement.this
+    database, name = table_name(ctx, target.this if isinstance(target, exp.Schema) else target)
     body = next((a for a in statement.args.get("actions") or [] if isinstance(a, (exp.Query, exp.Subquery))), None)
     return [Requirement("ALTER", database or "", name), *view_query_needs(ctx, body, virtual)]
 
