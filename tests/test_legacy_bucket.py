@@ -154,3 +154,28 @@ def test_a_legacy_snapshot_restores_and_deep_verifies(tmp_path: Path, snapshot: 
                       "ops.events": expected["rows"]["ops.events"]})
     finally:
         fe.stop()
+
+
+def test_vacuum_keeps_what_legacy_snapshots_need(tmp_path: Path) -> None:
+    """Unsigned (legacy) manifests are still trusted where their legacy image vouches for them: vacuum
+    keeps every object they list, and they deep-verify after it."""
+    storage, _cluster_id, expected = _unpack(tmp_path)
+    values = {"local_storage_path": str(storage), "meta_dir": str(tmp_path / "meta"), **NO_NEW_SNAPSHOTS,
+              "vacuum_grace_period_seconds": "0", "catalog_trash_expire_second": "0"}
+    fe = start_fe(tmp_path, values)
+    try:
+        _drop_legacy_node(fe, expected)
+        connection = _connect(fe)
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE TABLE ops.by_day")  # its data is now needed by the snapshots alone
+            cursor.execute("ADMIN VACUUM")
+            cursor.execute("SELECT SNAPSHOT_NAME FROM INFORMATION_SCHEMA.CLUSTER_SNAPSHOTS")
+            names = [name for (name,) in cursor.fetchall()]
+            assert expected["manual_snapshot"] in names and len(names) == 2
+            for name in names:
+                cursor.execute(f"ADMIN VERIFY CLUSTER SNAPSHOT {name} DEEP")
+                assert [row[2] for row in cursor.fetchall()] == ["OK"], name
+        connection.close()
+    finally:
+        fe.stop()
+    assert "does not trust the manifest" not in fe.log.read_text()

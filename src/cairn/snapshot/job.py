@@ -20,11 +20,12 @@ from cairn.catalog.model import CatalogState, SnapshotJob
 from cairn.catalog.snapshot_ops import PutSnapshotJob
 from cairn.catalog.view import CatalogView
 from cairn.config.fe_config import FeConfig
-from cairn.errors import AnalysisError, CairnError, ObjectExistsError
+from cairn.errors import AnalysisError, CairnError, CatalogKeyError, ObjectExistsError, ObjectNotFoundError
 from cairn.journal.image import CheckpointImage
 from cairn.snapshot.contents import snapshot_contents
 from cairn.snapshot.listing import ABORTED_MARKER, AUTOMATED_PREFIX, marks_complete
-from cairn.snapshot.manifest import SnapshotManifest, SnapshotVolume
+from cairn.snapshot.manifest import SnapshotManifest, SnapshotManifestError, SnapshotVolume
+from cairn.snapshot.verify import trusted_manifest
 from cairn.storage.checksum import checksum_bytes
 from cairn.storage.keys import SNAPSHOT_DONE, SNAPSHOT_IMAGE, SNAPSHOT_MANIFEST, ClusterKeys
 from cairn.storage.resolver import StoreResolver
@@ -205,20 +206,42 @@ class SnapshotJobs:
 
     def _settle_interrupted(self, job: SnapshotJob) -> None:
         """FINISHED when its uploader completed the folder; otherwise abort it (the aborted marker
-        keeps that uploader, if it still runs, from completing it later) and fail it."""
+        keeps that uploader, if it still runs, from completing it later) and fail it. A completed
+        folder counts only when its manifest is trusted and at the journal id the job recorded: one
+        that is not (forged, or copied from another snapshot) is failed and removed, and the aborted
+        marker put in its place."""
         store = self.stores(job.storage_volume)
         done_key = self.keys.snapshot_object(job.name, SNAPSHOT_DONE)
         try:
             store.put_if_absent(done_key, ABORTED_MARKER)
         except ObjectExistsError:
             if marks_complete(store.head(done_key)):
-                manifest_key = self.keys.snapshot_object(job.name, SNAPSHOT_MANIFEST)
-                manifest = SnapshotManifest.from_bytes(store.get(manifest_key), manifest_key)
+                try:
+                    manifest = trusted_manifest(store, self.keys, job.name)
+                    if job.fe_journal_id is not None and manifest.fe_journal_id != job.fe_journal_id:
+                        raise SnapshotManifestError(
+                            f"its manifest is at journal id {manifest.fe_journal_id}, the job captured "
+                            f"{job.fe_journal_id}")
+                except (SnapshotManifestError, CatalogKeyError, ObjectNotFoundError) as exc:
+                    log.warning("cluster snapshot %s is not taken as finished: %s", job.name, exc)
+                    self._fail_untrusted(job, f"{INTERRUPTED}; its manifest is not trusted: {exc}")
+                    return
                 self._put(job, state="FINISHED", fe_journal_id=manifest.fe_journal_id,
                           finished_at=job.finished_at or time.time())
                 return
         failed = self._put(job, state="ERROR", finished_at=time.time(), error=INTERRUPTED)
         self.remove_folder(failed)
+
+    def _fail_untrusted(self, job: SnapshotJob, error: str) -> None:
+        """Fail a job whose folder looks complete but whose manifest is not trusted: remove the folder,
+        then put the aborted marker, so that its uploader (if it still runs) cannot complete it."""
+        failed = self._put(job, state="ERROR", finished_at=time.time(), error=error)
+        self.remove_folder(failed)
+        try:
+            self.stores(job.storage_volume).put_if_absent(self.keys.snapshot_object(job.name, SNAPSHOT_DONE),
+                                                          ABORTED_MARKER)
+        except ObjectExistsError:
+            log.warning("cluster snapshot %s: its folder was completed again while it was removed", job.name)
 
     def expire_manual(self) -> None:
         """Retire manual snapshots whose `retention` property has run out."""

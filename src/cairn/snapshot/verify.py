@@ -19,7 +19,7 @@ from cairn.snapshot.contents import table_checksum
 from cairn.snapshot.listing import marks_complete
 from cairn.snapshot.manifest import SnapshotManifest, SnapshotManifestError
 from cairn.storage.checksum import checksum_bytes
-from cairn.storage.keys import SNAPSHOT_DONE, SNAPSHOT_MANIFEST, ClusterKeys
+from cairn.storage.keys import SNAPSHOT_DONE, SNAPSHOT_IMAGE, SNAPSHOT_MANIFEST, ClusterKeys
 from cairn.storage.object_store import ObjectStore
 
 
@@ -39,14 +39,38 @@ class VerifyReport:
 
 
 def read_manifest(store: ObjectStore, keys: ClusterKeys, name: str) -> SnapshotManifest:
-    """The manifest of a complete snapshot; CairnError when the snapshot is missing or incomplete."""
+    """The manifest of a complete snapshot, trusted (see `trusted_manifest`); CairnError when the
+    snapshot is missing or incomplete."""
     if not marks_complete(store.head(keys.snapshot_object(name, SNAPSHOT_DONE))):
         raise CairnError(f"cluster snapshot '{name}' is incomplete or missing: no {SNAPSHOT_DONE} marker of a "
                          "completed snapshot "
                          f"under {store.description}/{keys.snapshot_dir(name)}")
+    return trusted_manifest(store, keys, name)
+
+
+def trusted_manifest(store: ObjectStore, keys: ClusterKeys, name: str) -> SnapshotManifest:
+    """The manifest of snapshot `name`, read the one way every reader (restore, verify, vacuum, the
+    settling of interrupted jobs) reads it: only when it can be trusted. That is, it authenticates
+    under a key this FE holds (or is a legacy one its image vouches for, as `check_snapshot_image`
+    says), and it is this cluster's manifest of this snapshot, not another's copied into its folder.
+
+    Raises SnapshotManifestError when it cannot be trusted, CatalogKeyError when it is under a key
+    this FE lacks, ObjectNotFoundError when it (or a legacy manifest's image) is missing, and
+    StorageError when the store fails.
+    """
     key = keys.snapshot_object(name, SNAPSHOT_MANIFEST)
     manifest = SnapshotManifest.from_bytes(store.get(key), key)
     manifest.require_readable(key)  # forged or altered: SnapshotManifestError; unknown key: CatalogKeyError
+    if (manifest.name, manifest.cluster_id) != (name, keys.cluster_id):
+        raise SnapshotManifestError(f"snapshot manifest {key} is the manifest of snapshot '{manifest.name}' of "
+                                    f"cluster {manifest.cluster_id}: it was copied into this folder")
+    if manifest.image_key != keys.snapshot_object(name, SNAPSHOT_IMAGE):
+        raise SnapshotManifestError(f"snapshot manifest {key} names image {manifest.image_key}, not its "
+                                    "snapshot's own")
+    if manifest.authenticity is Authenticity.LEGACY:
+        image = CheckpointImage.from_bytes(store.get(manifest.image_key), manifest.image_key)
+        image.require_readable(manifest.image_key)
+        check_snapshot_image(manifest, image)
     return manifest
 
 

@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from cairn.catalog.model import CatalogState
+from cairn.catalog.model import CatalogState, SnapshotJob
 from cairn.catalog.view import CatalogView
 from cairn.config.fe_config import FeConfig
+from cairn.errors import CairnError, CatalogKeyError, JournalError, ObjectNotFoundError
+from cairn.journal.image import CheckpointImage
 from cairn.journal.position import JournalPosition
+from cairn.journal.signed import Authenticity
 from cairn.lake.manifest import MANIFESTS
 from cairn.lake.pins import Pins
-from cairn.snapshot.manifest import SnapshotManifest
-from cairn.storage.keys import SNAPSHOT_MANIFEST, ClusterKeys
+from cairn.snapshot.manifest import SnapshotManifestError
+from cairn.snapshot.verify import trusted_manifest
+from cairn.storage.keys import SNAPSHOT_IMAGE, SNAPSHOT_MANIFEST, ClusterKeys
 from cairn.storage.object_store import ObjectStore
 from cairn.storage.resolver import StoreResolver
 from cairn.vacuum.window import window_manifests
+
+log = logging.getLogger(__name__)
+
+
+class SnapshotNeedsUnknownError(CairnError):
+    """A retained snapshot has neither a manifest nor an image that can be trusted: vacuum cannot
+    know what it needs, so it deletes nothing."""
 
 
 @dataclass
@@ -82,10 +94,7 @@ def live_set(sources: LiveSources, trash_seconds: float) -> LiveSet:
             if job.fe_journal_id is not None and leading is not None:
                 live.snapshot_positions.append(JournalPosition(leading.incarnation, job.fe_journal_id))
             continue  # still being written: its image's versions are the visible ones, counted above
-        manifest = SnapshotManifest.from_bytes(store.get(key), key)
-        live.snapshot_positions.append(JournalPosition(manifest.incarnation, manifest.fe_journal_id))
-        for item in manifest.objects:
-            live.keys[item.volume].add(item.key)
+        _add_snapshot(sources, live, state, job)
     window = sources.config.cluster_snapshot_pitr_window_seconds
     if window > 0:
         _add_window_versions(sources, live, state, time.time() - window)
@@ -94,6 +103,63 @@ def live_set(sources: LiveSources, trash_seconds: float) -> LiveSet:
         if now - dropped.dropped_at < trash_seconds:
             live.protected_prefixes[dropped.storage_volume].append(dropped.prefix)
     return live
+
+
+def _add_snapshot(sources: LiveSources, live: LiveSet, state: CatalogState, job: SnapshotJob) -> None:
+    """What a retained snapshot (or one being uploaded) needs: the objects its trusted manifest lists.
+
+    A manifest that is not trusted (forged, altered, copied from another snapshot, under a key this
+    FE lacks, or gone) never decides what is deleted. What the snapshot needs is then taken from its
+    own image, when that authenticates at the journal id the job recorded: the manifest lists exactly
+    the versions that image makes visible. When neither can be trusted, what the snapshot needs is not
+    known, and the run deletes nothing (SnapshotNeedsUnknownError) until the folder is repaired or
+    the snapshot dropped: refusing keeps every object a genuine snapshot may need, and the refusal
+    is in the log and the answer of every run, so the garbage it holds back is never silent.
+    """
+    store = sources.stores(job.storage_volume)
+    try:
+        manifest = trusted_manifest(store, sources.keys, job.name)
+        if job.fe_journal_id is not None and manifest.fe_journal_id != job.fe_journal_id:
+            raise SnapshotManifestError(f"its manifest is at journal id {manifest.fe_journal_id}, the journal "
+                                        f"recorded {job.fe_journal_id}")
+    except (SnapshotManifestError, CatalogKeyError, ObjectNotFoundError) as exc:
+        log.warning("vacuum does not trust the manifest of cluster snapshot %s (%s): it keeps what the "
+                    "snapshot's image makes visible instead", job.name, exc)
+        _add_snapshot_image(sources, live, state, job, reason=str(exc))
+        return
+    live.snapshot_positions.append(JournalPosition(manifest.incarnation, manifest.fe_journal_id))
+    for item in manifest.objects:
+        live.keys[item.volume].add(item.key)
+
+
+def _add_snapshot_image(sources: LiveSources, live: LiveSet, state: CatalogState, job: SnapshotJob,
+                        reason: str) -> None:
+    """The versions a snapshot's own image makes visible, when the image authenticates as this
+    cluster's at the job's journal id; SnapshotNeedsUnknownError otherwise."""
+    store = sources.stores(job.storage_volume)
+    key = sources.keys.snapshot_object(job.name, SNAPSHOT_IMAGE)
+    try:
+        image = CheckpointImage.from_bytes(store.get(key), key)
+        image.require_readable(key)
+    except (JournalError, CatalogKeyError, ObjectNotFoundError) as exc:
+        why = str(exc)
+    else:
+        if image.authenticity is not Authenticity.AUTHENTIC or image.cluster_id != sources.keys.cluster_id:
+            why = f"image {key} is not this cluster's authenticated image"
+        elif job.fe_journal_id is not None and image.entry_id != job.fe_journal_id:
+            why = f"image {key} is at journal id {image.entry_id}, the journal recorded {job.fe_journal_id}"
+        else:
+            captured = CatalogState.model_validate(image.catalog)
+            captured.databases = {name: db for name, db in captured.databases.items()
+                                  if db.storage_volume in state.storage_volumes}  # vacuum cleans no other
+            _add_versions(sources, live, captured)
+            live.snapshot_positions.append(JournalPosition(image.incarnation, image.entry_id))
+            return
+    raise SnapshotNeedsUnknownError(
+        f"Vacuum deleted nothing: what cluster snapshot '{job.name}' needs is not known, because its manifest "
+        f"is not trusted ({reason}) and neither is its image ({why}). Put back its folder "
+        f"{job.storage_path} from a copy, or drop the snapshot (ADMIN DROP CLUSTER SNAPSHOT "
+        f"{job.name}) if it is lost")
 
 
 def _add_versions(sources: LiveSources, live: LiveSet, state: CatalogState) -> None:
