@@ -275,3 +275,14 @@ class KubernetesApiError(CairnError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"Kubernetes API answered {status}: {message}")
         self.status = status
+
+
+# --- distributed execution ---------------------------------------------------------------------
+
+
+class EngineStartError(RetryableError):
+    """The distributed engine's processes (Ray's head or a worker node) did not start or join."""
+
+
+class DistributedPlanError(CairnError):
+    """A query's physical plan could not be cut into stages or a stage could not be run as planned."""

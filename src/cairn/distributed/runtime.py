@@ -1,0 +1,176 @@
+"""The engine cluster: Ray's head beside the FE, one Ray worker node per CN.
+
+Security (issue #14, docs/architecture.md "Distributed execution"): Ray's control plane runs pickled
+code for any client that reaches it, so
+- token authentication is on (`RAY_AUTH_MODE=token`, set when this package is imported, before Ray
+  is), with a token derived from the cluster credential: every FE and CN holding the credential
+  derives the same token, a process without it is refused. The token is registered for redaction
+  and never logged;
+- every process binds to the node's address on the cluster network (`node_ip_address`), 127.0.0.1
+  on one machine. Ray rewrites 127.0.0.1 in a bootstrap address into the machine's first
+  non-loopback address unless `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`, also set at import.
+
+The nodes are `ray._private.node.Node`s, the way Ray's own `ray.cluster_utils.Cluster` starts them:
+their processes are children of this one, stopped by `stop()` (and by Ray's reaper when this
+process dies), never by name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ray
+import ray._private.node as ray_node
+import ray._private.parameter as ray_parameter
+from ray._raylet import AuthenticationTokenLoader  # type: ignore[attr-defined]  # a compiled module its stub omits
+
+from cairn.errors import EngineStartError, NoComputeNodeError
+from cairn.secrets import register_secret
+
+log = logging.getLogger(__name__)
+
+_TOKEN_CONTEXT = b"cairn: token of the distributed engine's cluster (Ray)"
+# How soon Ray's GCS declares a silent node dead (and its tasks are run elsewhere): a health check
+# every second, five missed in a row. Ray's defaults take about half a minute.
+_HEALTH_CHECKS = {"health_check_period_ms": 1000, "health_check_timeout_ms": 1000, "health_check_failure_threshold": 5}
+# Ray's own start-up waits 30 s for a raylet to register; under load one start in several failed so
+# on the reference machine, and the next worked.
+START_ATTEMPTS = 3
+
+
+def engine_token(credential: str) -> str:
+    """The engine's authentication token, derived from the cluster credential (so every node of the
+    cluster derives it, and it says nothing about the credential); registered for redaction."""
+    token = hmac.new(credential.encode(), _TOKEN_CONTEXT, hashlib.sha256).hexdigest()
+    register_secret(token)
+    return token
+
+
+def _use_token(token: str) -> None:
+    # The processes Ray starts from here inherit the environment; this process's own clients read
+    # the token through Ray's loader, whose cache is reset so the new token counts.
+    os.environ["RAY_AUTH_TOKEN"] = token
+    AuthenticationTokenLoader.instance().reset_cache()
+
+
+@dataclass
+class WorkerNode:
+    """A Ray worker node this process started (standing for a CN)."""
+
+    name: str
+    node_id: str
+    node: Any = field(repr=False)
+
+    def pids(self) -> list[int]:
+        """The process ids of the node's processes that are alive (raylet, object store, workers
+        are found as their descendants by the caller)."""
+        return [p.process.pid for procs in self.node.all_processes.values() for p in procs if p.process.poll() is None]
+
+
+@dataclass
+class EngineCluster:
+    """A Ray cluster run by Cairn: `start_head` beside the FE, `add_worker` for each CN hosted on
+    this machine, `connect` to submit work. `object_store_bytes` sizes each node's object store."""
+
+    credential: str = field(repr=False)
+    bind_address: str = "127.0.0.1"
+    object_store_bytes: int = 512 * 1024 * 1024
+    temp_dir: Path | None = None
+    head: Any = field(default=None, repr=False)
+    workers: dict[str, WorkerNode] = field(default_factory=dict)
+    _own_temp: str | None = field(default=None, repr=False)
+
+    def _params(self, **kwargs: Any) -> Any:
+        if self.temp_dir is None:
+            # Ray's default, /tmp/ray, is shared by every Ray cluster of the machine.
+            self._own_temp = tempfile.mkdtemp(prefix="cairn-ray-")
+            self.temp_dir = Path(self._own_temp)
+        return ray_parameter.RayParams(
+            node_ip_address=self.bind_address, object_store_memory=self.object_store_bytes,
+            include_dashboard=False, temp_dir=str(self.temp_dir), min_worker_port=0, max_worker_port=0,
+            num_gpus=0, **kwargs)
+
+    @property
+    def address(self) -> str:
+        """The GCS address (host:port) workers and clients join."""
+        if self.head is None:
+            raise EngineStartError("the engine's head is not running")
+        return str(self.head.gcs_address)
+
+    def start_head(self) -> str:
+        """Start Ray's head (its GCS; no CPUs, so no task runs beside the FE); its address."""
+        _use_token(engine_token(self.credential))
+        params = self._params(num_cpus=0, _system_config=dict(_HEALTH_CHECKS))
+        self.head = self._start(lambda: ray_node.Node(params, head=True, shutdown_at_exit=True, spawn_reaper=True),
+                                "the engine's head")
+        log.info("engine head started at %s", self.address)
+        return self.address
+
+    def add_worker(self, name: str, cpus: int = 1) -> WorkerNode:
+        """Start a worker node called `name` on this machine and wait until it has joined."""
+        _use_token(engine_token(self.credential))
+        params = self._params(num_cpus=cpus, resources={f"cairn_node:{name}": 1.0})
+        params.update_if_absent(gcs_address=self.address, include_log_monitor=False, node_manager_port=0)
+        params.dashboard_agent_listen_port = None
+        node = self._start(lambda: ray_node.Node(params, head=False, shutdown_at_exit=True, spawn_reaper=True),
+                           f"engine worker {name}")
+        try:
+            ray._private.services.wait_for_node(node.gcs_address, node.plasma_store_socket_name, 60)
+        except TimeoutError:
+            node.kill_all_processes(check_alive=False, allow_graceful=False, wait=True)
+            raise EngineStartError(f"engine worker {name} did not join the engine's head at {self.address}") from None
+        worker = WorkerNode(name=name, node_id=str(node.node_id), node=node)
+        self.workers[name] = worker
+        return worker
+
+    def _start(self, start: Any, what: str) -> Any:
+        error: Exception | None = None
+        for _ in range(START_ATTEMPTS):
+            try:
+                return start()
+            except Exception as exc:  # noqa: BLE001 - Ray's start-up raises many types; retried, then reported
+                error = exc
+                log.warning("%s did not start (%s); trying again", what, type(exc).__name__)
+                time.sleep(0.5)
+        raise EngineStartError(f"{what} did not start: {error}")
+
+    def connect(self) -> None:
+        """Connect this process to the cluster as its driver (the FE's role)."""
+        _use_token(engine_token(self.credential))
+        ray.init(address=self.address, _node_ip_address=self.bind_address, logging_level=logging.ERROR,
+                 log_to_driver=False, configure_logging=False)
+
+    def node_ids(self) -> list[str]:
+        """The Ray node ids of the worker nodes that are alive, in the order they joined."""
+        alive = {str(n["NodeID"]) for n in ray.nodes() if n.get("Alive")}  # type: ignore[no-untyped-call]
+        ids = [w.node_id for w in self.workers.values() if w.node_id in alive]
+        if not ids:
+            raise NoComputeNodeError("no engine worker node is alive to run the query")
+        return ids
+
+    def kill_worker(self, name: str) -> None:
+        """Stop worker `name` at once (its raylet, object store and workers), as a crash would."""
+        worker = self.workers.pop(name)
+        worker.node.kill_all_processes(check_alive=False, allow_graceful=False, wait=True)
+
+    def stop(self) -> None:
+        """Disconnect, and stop every node this cluster started."""
+        if ray.is_initialized():
+            ray.shutdown()
+        for name in list(self.workers):
+            self.kill_worker(name)
+        if self.head is not None:
+            self.head.kill_all_processes(check_alive=False, allow_graceful=True, wait=True)
+            self.head = None
+        if self._own_temp is not None:
+            shutil.rmtree(self._own_temp, ignore_errors=True)
+            self._own_temp = None
