@@ -216,7 +216,10 @@ def test_information_schema_tables_without_data_are_empty_with_starrocks_columns
                              ("WAREHOUSE_NAME", "varchar(2048)", "YES", "false", None, "")]
     assert len(described) == 12
     assert rows(cur, "DESC information_schema.be_bvars")[0] == ("BE_ID", "bigint", "NO", "false", None, "")
-    for table in ("warehouse_queries", "be_bvars", "table_constraints", "materialized_views"):
+    for table, width in (("warehouse_queries", 12), ("be_bvars", 3), ("table_constraints", 6),
+                         ("materialized_views", 39), ("key_column_usage", 12), ("referential_constraints", 11),
+                         ("routines", 31), ("triggers", 22), ("events", 24)):
         assert rows(cur, f"SELECT * FROM information_schema.{table}") == []
+        assert len(cur.description) == width, table
     # Tables with rows describe the columns they answer with.
     assert rows(cur, "DESC information_schema.views")[3][:2] == ("VIEW_DEFINITION", "varchar(65535)")
