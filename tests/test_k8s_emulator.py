@@ -213,6 +213,9 @@ def test_owner_references_are_garbage_collected(api: EmulatorThread) -> None:
     assert held is not None and held["metadata"]["deletionTimestamp"]
     api.request("PATCH", f"{CMS}/held", {"metadata": {"finalizers": None}}, "application/merge-patch+json")
     assert api.get("v1/configmaps", "default", "held") is None
+    # Made after its owner went (a controller that acted on a stale list): collected at once.
+    late = _create(api, CMS, _cm("late", metadata={"ownerReferences": [ref]}))
+    assert late["metadata"]["name"] == "late" and api.get("v1/configmaps", "default", "late") is None
 
 
 def test_orphan_deletion_keeps_dependents(api: EmulatorThread) -> None:

@@ -282,9 +282,18 @@ def test_seed_flow_with_the_operator(k8s: tuple[EmulatorThread, PodRunner, Path]
     wait(lambda: {r[1] for r in _sql_or_none(fe0, "SHOW FRONTENDS") or []} == frontends - {"sr-fe-2.sr-fe-search"}
          and "sr-fe-2" not in runner.pods, 120, "sr-fe-2 dropped and its pod gone")
     wait(lambda: _running(api, fes=2), 120, "the cluster running on two FEs")
+    # Its claim goes with it (its meta names a cluster it left).
+    wait(lambda: not (runner.root / "pvc" / "fe-meta-sr-fe-2").exists(), 30, "sr-fe-2's claim deleted")
     _sql(fe0, "INSERT INTO quickstart.source_wiki_edit VALUES "
               "('2015-09-12 10:00:00','#fr.wikipedia','two',0,0,0,0,0,1,1,0)")
     fe1 = runner.ip("sr-fe-1")
     wait(lambda: len(_sql_or_none(fe1, "SELECT * FROM quickstart.source_wiki_edit") or []) == len(SEED_ROWS) + 1,
          60, "a row written on two FEs read through fe-1")
+    # Out again: sr-fe-2 starts on a new disk and joins as a follower.
+    api.request("PATCH", f"{CR_PATH}/sr", {"spec": {"starRocksFeSpec": {"replicas": 3}}}, MERGE)
+    wait(lambda: {r[1] for r in _sql_or_none(fe0, "SHOW FRONTENDS") or []} == frontends and _running(api), 180,
+         "sr-fe-2 a member again and the cluster running on three FEs")
+    fe2 = runner.ip("sr-fe-2")
+    wait(lambda: len(_sql_or_none(fe2, "SELECT * FROM quickstart.source_wiki_edit") or []) == len(SEED_ROWS) + 1,
+         60, "every row read through the new sr-fe-2")
     assert runner.errors == []

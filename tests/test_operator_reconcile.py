@@ -584,6 +584,13 @@ def test_an_fe_scale_in_keeps_the_pods_until_their_fes_are_dropped() -> None:
     _, objects = reconcile(body, ClusterStatus(), observed)
     scaled = find(objects, "StatefulSet", "sr-fe")
     assert scaled is not None and scaled["spec"]["replicas"] == 1
+    # The claims of the FEs a scale-in dropped go with their pods (their meta names a cluster they left);
+    # a restore's shrink to fe-0 keeps fe-1's and fe-2's.
+    assert scaled["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenScaled": "Delete", "whenDeleted": "Retain"}
+    _, restoring = reconcile(cluster(DR1), ClusterStatus(), world())
+    assert is_restore_mode(restoring)
+    restore_sts = find(restoring, "StatefulSet", "sr-fe")
+    assert restore_sts is not None and restore_sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenScaled"] == "Retain"
     # A scale-out, or the StatefulSet a disaster recovery shrank to fe-0, drops nothing.
     body["spec"]["starRocksFeSpec"]["replicas"] = 3
     observed.statefulset_replicas["sr-fe"] = 1

@@ -260,6 +260,7 @@ class FaithfulEmulator(kmock.KubernetesEmulator):
     _watchers: dict[references.resource, set[asyncio.Queue[_Event]]] = attrs.field(
         factory=lambda: collections.defaultdict(set), init=False)
     _orphaning: set[str] = attrs.field(factory=set, init=False)
+    _removed_uids: set[str] = attrs.field(factory=set, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -400,6 +401,11 @@ class FaithfulEmulator(kmock.KubernetesEmulator):
                 body["status"] = self._register_crd(body)
             self._store(key, body)
             self._emit(resource, "ADDED", body, None)
+            refs = body["metadata"].get("ownerReferences") or []
+            if refs and all(r.get("uid") in self._removed_uids for r in refs):
+                # Made for owners already gone (a controller that acted on a stale list): the garbage
+                # collector removes it, as it would have had it existed when they went.
+                self._delete(key, body, None)
             return body
 
     def _register_crd(self, crd: JSON) -> JSON:
@@ -645,6 +651,7 @@ class FaithfulEmulator(kmock.KubernetesEmulator):
         self._objects[key].delete()
         self._emit(key[0], "DELETED", gone, obj)
         uid = obj["metadata"]["uid"]
+        self._removed_uids.add(uid)
         if key[0] == CRD_RESOURCE:
             self._unregister_crd(obj)
         if key[0] == NAMESPACES:

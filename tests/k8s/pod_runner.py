@@ -7,7 +7,9 @@ the StatefulSet, `hostname`/`subdomain`, and a PersistentVolumeClaim `<claim>-<p
 volumeClaimTemplate. OrderedReady (the default) creates them one at a time in ordinal order, each
 once the one before is Ready; Parallel creates them all. Scaling in deletes the highest ordinal
 first. A template change rolls the pods, highest ordinal first, one at a time, each once every pod is
-Ready (`updateStrategy` RollingUpdate with `partition`; OnDelete waits for the test). The status
+Ready (`updateStrategy` RollingUpdate with `partition`; OnDelete waits for the test).
+`persistentVolumeClaimRetentionPolicy.whenScaled: Delete` deletes the claims of the pods a scale-in
+removed, once their processes are gone. The status
 carries replicas, readyReplicas, currentReplicas, updatedReplicas, current/updateRevision.
 
 Kubelet: each container of a Pod becomes a process on the pod's own loopback address 127.0.0.x
@@ -288,7 +290,25 @@ class PodRunner:
                            reverse=True)
             if stale:
                 self.api.request("DELETE", f"{PODS.format(ns=self.namespace)}/{name}-{stale[0]}")
+        self._delete_scaled_claims(sts, set(by_ordinal))
         self._sts_status(sts, by_ordinal, revision)
+
+    def _delete_scaled_claims(self, sts: JSON, ordinals: set[int]) -> None:
+        """`persistentVolumeClaimRetentionPolicy.whenScaled: Delete`: the claims of a pod a scale-in
+        removed go once the pod and its processes are gone (the real controller's pvc-protection wait)."""
+        name, spec = sts["metadata"]["name"], sts["spec"]
+        if (spec.get("persistentVolumeClaimRetentionPolicy") or {}).get("whenScaled") != "Delete":
+            return
+        replicas = int(spec.get("replicas", 1))
+        for claim in spec.get("volumeClaimTemplates") or []:
+            prefix = f"{claim['metadata']['name']}-{name}-"
+            for path in (self.root / "pvc").glob(f"{prefix}*"):
+                ordinal = path.name[len(prefix):]
+                if not ordinal.isdigit() or int(ordinal) < replicas or int(ordinal) in ordinals \
+                        or f"{name}-{ordinal}" in self.pods:
+                    continue
+                shutil.rmtree(path, ignore_errors=True)
+                self.api.request("DELETE", f"{PVCS.format(ns=self.namespace)}/{path.name}")
 
     def _create_pod(self, sts: JSON, ordinal: int, revision: str) -> JSON:
         name, spec = sts["metadata"]["name"], sts["spec"]

@@ -228,6 +228,12 @@ def fe_statefulset(cr: StarRocksCluster, spec: FeSpec, ports: FePorts, status: C
                  "podManagementPolicy": "OrderedReady",
                  # The operator replaces FE pods itself: followers first, the leader last (fe_pod_to_replace).
                  "updateStrategy": {"type": "OnDelete"},
+                 # A scale-in's FEs were dropped from the cluster: their meta would refuse to start again
+                 # on a scale-out, so their claims go. A restore's shrink to fe-0 keeps them (the
+                 # incarnation fence makes their old meta harmless).
+                 "persistentVolumeClaimRetentionPolicy": {
+                     "whenScaled": "Retain" if in_recovery(cr, status.disaster_recovery) else "Delete",
+                     "whenDeleted": "Retain"},
                  "selector": {"matchLabels": selector_labels(cr, names.FE)},
                  "template": {"metadata": template_meta, "spec": _pod_spec(spec, container, volumes)}},
     }
