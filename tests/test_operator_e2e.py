@@ -4,7 +4,10 @@ deploy 3 FEs and 1 CN on S3, load the seed's data, take a snapshot, lose everyth
 spec (generation 1): todo → doing → done, the other FEs and the CN come up, the data is back. Then
 disaster recovery into the existing cluster by raising the generation, with none of the seed's
 manual steps: no PVC deleted, no CN cache cleaned, no fe-1/fe-2 metadata cleaned, no snapshot
-folder chosen (the path ends in /meta: the newest complete snapshot)."""
+folder chosen (the path ends in /meta: the newest complete snapshot), this time from
+`snapshotPath` with the volume's keys (cluster_snapshot.yaml in a Secret, no ConfigMap holds them).
+Then the compute nodes and the FEs scale out and in, each leaving node dropped before its pod goes.
+fe.conf and cn.conf set no meta_dir or storage_root_path: the operator puts them on the volumes."""
 
 from __future__ import annotations
 
