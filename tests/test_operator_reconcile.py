@@ -584,6 +584,14 @@ def test_an_fe_scale_in_keeps_the_pods_until_their_fes_are_dropped() -> None:
     _, objects = reconcile(body, ClusterStatus(), observed)
     scaled = find(objects, "StatefulSet", "sr-fe")
     assert scaled is not None and scaled["spec"]["replicas"] == 1
+    # A scale-in that cannot drop an FE (the leader will not drop itself) keeps the cluster reconciling, saying why.
+    pods = [ObservedPod(name=f"sr-fe-{i}", component="fe", ready=True, phase="Running") for i in range(3)]
+    waiting = world(*pods, ObservedPod(name="sr-cn-0", component="cn", ready=True, phase="Running"))
+    waiting.fe_scale_in_waiting = ("the FE scale-in waits: could not drop sr-fe-1.sr-fe-search:9010: "
+                                   "HTTP 409: can not drop current master node.")
+    after, _ = reconcile(body, ClusterStatus(), waiting)
+    assert after.fe is not None and after.fe.phase == "reconciling" and after.phase == "reconciling"
+    assert after.to_body()["starRocksFeStatus"]["reason"] == waiting.fe_scale_in_waiting
     # The claims of the FEs a scale-in dropped go with their pods (their meta names a cluster they left);
     # a restore's shrink to fe-0 keeps fe-1's and fe-2's.
     assert scaled["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenScaled": "Delete", "whenDeleted": "Retain"}

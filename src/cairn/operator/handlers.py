@@ -106,8 +106,7 @@ class Reconciler:
         wanted = observed.statefulset_replicas.get(names.statefulset(cr.metadata.name, names.FE), 0) - len(leaving)
         fe = next((p for p in staying if p.ready and p.ip), None)
         if fe is None or len(staying) < wanted or not all(p.ready for p in staying):
-            log.info("FE scale-in of %s/%s waits for every FE that stays to be ready", cr.metadata.namespace,
-                     cr.metadata.name)
+            observed.fe_scale_in_waiting = "the FE scale-in waits for every FE that stays to be ready"
             return
         credential = self._credential(cr)
         if credential is None:
@@ -120,6 +119,7 @@ class Reconciler:
                 post_with_credential(f"{fe.ip}:{port}", "/fe/leave", request, credential)
             except (OSError, ValueError) as exc:
                 log.warning("could not drop FE %s before its pod goes: %s", address, exc)
+                observed.fe_scale_in_waiting = f"the FE scale-in waits: could not drop {address}: {exc}"
                 return  # a StatefulSet removes the highest ordinals first: the lower ones wait
             log.info("dropped FE %s ahead of the scale-in", address)
             observed.fe_dropped.append(address)

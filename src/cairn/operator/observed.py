@@ -70,6 +70,8 @@ class Observed(BaseModel):
     cn_dropped: list[str] = Field(default_factory=list)
     # FEs (host:edit_log_port) this reconcile has had the cluster drop, ahead of a scale-in.
     fe_dropped: list[str] = Field(default_factory=list)
+    # Why an FE scale-in waits this time ('' when it does not): shown as starRocksFeStatus.reason.
+    fe_scale_in_waiting: str = ""
 
     def pods_of(self, component: str) -> list[ObservedPod]:
         """The pods of one component, in ordinal order."""

@@ -48,16 +48,18 @@ def _component(cr: StarRocksCluster, observed: Observed, component: str, spec: C
     creating = [p.name for p in pods if not p.ready and p.phase != "Failed"]
     sts = names.statefulset(name, component)
     expected = observed.statefulset_replicas.get(sts, spec.replicas if spec.replicas is not None else default_replicas)
+    # A scale-in that cannot drop its FEs yet keeps the cluster reconciling, and says why.
+    reason = observed.fe_scale_in_waiting if component == names.FE else ""
     if failed:
         phase = ClusterPhase.FAILED
     elif len(running) >= expected and not creating and sts in observed.statefulset_replicas \
-            and sts not in observed.statefulsets_rolling:
+            and sts not in observed.statefulsets_rolling and not reason:
         phase = ClusterPhase.RUNNING
     else:
         phase = ClusterPhase.RECONCILING
     service = names.access_service(name, component) if component == names.FE else names.search_service(name, component)
     return ComponentStatus(phase=phase, service_name=service, resource_names=[sts], running_instances=running,
-                           creating_instances=creating, failed_instances=failed)
+                           creating_instances=creating, failed_instances=failed, reason=reason)
 
 
 def _stamp(now: int) -> str:
