@@ -11,6 +11,9 @@ from decimal import Decimal
 import pymysql
 import pytest
 
+from cairn.catalog.model import Column
+from cairn.sql.ctas import default_keys
+
 from fe_process import FeProcess, module_fe  # noqa: F401  (module_fe is the `fe` fixture)
 from test_views import connect, error_of, rows
 
@@ -42,6 +45,8 @@ def test_columns_keep_source_types_or_take_their_results_types(db: tuple[str, py
     assert cur.rowcount == 2
     assert columns(cur, "c1") == [("k", "bigint", "NO"), ("s", "varchar(10)", "YES"), ("d", "date", "YES"),
                                   ("m", "decimal(10,2)", "YES")]
+    ddl = rows(cur, "SHOW CREATE TABLE c1")[0][1]
+    assert "DUPLICATE KEY(`k`, `s`)" in ddl and "DISTRIBUTED BY RANDOM" in ddl  # StarRocks' defaults
     assert rows(cur, "SELECT * FROM c1 ORDER BY k") == [(1, "a", datetime.date(2024, 1, 1), Decimal("1.50")),
                                                         (2, "b", datetime.date(2024, 2, 1), Decimal("2.25"))]
     cur.execute("CREATE TABLE c2 AS SELECT s, sum(m) AS total, avg(k) AS mean, max(d) AS last, 1 AS one, "
@@ -52,6 +57,7 @@ def test_columns_keep_source_types_or_take_their_results_types(db: tuple[str, py
         ("lit", "varchar(1048576)", "YES"), ("next", "bigint", "YES")]
     assert rows(cur, "SELECT s, total, one, lit, next FROM c2 ORDER BY s") == [
         ("a", Decimal("1.50"), 1, "x", 2), ("b", Decimal("2.25"), 1, "x", 3)]
+    assert "DUPLICATE KEY(`s`)" in rows(cur, "SHOW CREATE TABLE c2")[0][1]
     cur.execute("CREATE TABLE c3 AS SELECT * FROM t1 WHERE k > 100")
     assert rows(cur, "SELECT count(*) FROM c3") == [(0,)]
 
@@ -108,3 +114,15 @@ def test_privileges(fe: FeProcess, db: tuple[str, pymysql.cursors.Cursor]) -> No
     caller.execute("CREATE TABLE mine AS SELECT k FROM t1")
     assert rows(cur, "SELECT count(*) FROM mine") == [(2,)]
     cur.execute(f"DROP USER {user}")
+
+
+@pytest.mark.parametrize("types, keys", [
+    (["BIGINT", "VARCHAR(10)", "DATE"], ["c0", "c1"]),  # a string ends the key
+    (["INT", "INT", "INT", "INT"], ["c0", "c1", "c2"]),  # at most three columns
+    (["LARGEINT", "LARGEINT", "LARGEINT"], ["c0", "c1"]),  # at most 36 bytes
+    (["DOUBLE", "INT"], []),  # no key holds a DOUBLE
+    (["INT", "FLOAT", "INT"], ["c0"]),
+    (["VARCHAR(1048576)", "INT"], ["c0"]),
+])
+def test_default_duplicate_key_follows_starrocks(types: list[str], keys: list[str]) -> None:
+    assert default_keys([Column(name=f"c{i}", type=t) for i, t in enumerate(types)]) == keys

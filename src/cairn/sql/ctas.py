@@ -18,7 +18,7 @@ from sqlglot import exp
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import Column, Table
 from cairn.catalog.ops import CreateTable, DropTable
-from cairn.catalog.types import from_duckdb
+from cairn.catalog.types import from_duckdb, parse_type
 from cairn.errors import AnalysisError, UnsupportedError
 from cairn.fe.frontend import Frontend
 from cairn.lake.load import load_relation
@@ -117,16 +117,49 @@ def inferred_columns(query: QueryContext, fe: Frontend, body: exp.Query, names: 
     return columns
 
 
+# Bytes a value takes in StarRocks' short key index; a string ends the key.
+_KEY_BYTES = {"TINYINT": 1, "BOOLEAN": 1, "SMALLINT": 2, "INT": 4, "DATE": 3, "BIGINT": 8, "DATETIME": 8,
+              "LARGEINT": 16, "DECIMAL": 16}
+_STRINGS = {"CHAR", "VARCHAR", "STRING"}
+
+
+def default_keys(columns: list[Column]) -> list[str]:
+    """StarRocks' DUPLICATE KEY for a table that names none: its leading columns, at most three and
+    36 bytes, ending at the first string; a FLOAT or DOUBLE (or any type no key holds) ends it too."""
+    keys: list[str] = []
+    size = 0
+    for column in columns:
+        name = parse_type(column.type).name
+        if name in _STRINGS:
+            if len(keys) < 3:
+                keys.append(column.name)
+            break
+        size += _KEY_BYTES.get(name, 0)
+        if name not in _KEY_BYTES or len(keys) >= 3 or size > 36:
+            break
+        keys.append(column.name)
+    return keys
+
+
 def _definition(statement: exp.Create, target: exp.Expression, columns: list[Column]) -> exp.Create:
-    """The CREATE TABLE statement the CTAS amounts to: its clauses, with the inferred columns."""
+    """The CREATE TABLE statement the CTAS amounts to: its clauses, with the inferred columns. Without
+    a key, StarRocks' default DUPLICATE KEY; without DISTRIBUTED BY, RANDOM (as StarRocks does)."""
     defs = []
     for column in columns:
         constraints = [] if column.nullable else [exp.ColumnConstraint(kind=exp.NotNullColumnConstraint())]
         defs.append(exp.ColumnDef(this=exp.to_identifier(column.name, quoted=True),
                                   kind=exp.DataType.build(column.type, dialect="starrocks"), constraints=constraints))
-    properties = statement.args.get("properties")
-    return exp.Create(kind="TABLE", this=exp.Schema(this=target.copy(), expressions=defs),
-                      properties=properties.copy() if properties is not None else None)
+    given = statement.args.get("properties")
+    properties = given.copy() if given is not None else exp.Properties(expressions=[])
+    clauses = properties.expressions
+    if not any(type(p).__name__.endswith("KeyProperty") or isinstance(p, exp.PrimaryKey) for p in clauses):
+        keys = default_keys(columns)
+        if keys:
+            clauses.insert(0, exp.DuplicateKeyProperty(expressions=[exp.to_identifier(k, quoted=True) for k in keys]))
+    if not any(isinstance(p, exp.DistributedByProperty) for p in clauses):
+        clauses.append(exp.DistributedByProperty(kind="RANDOM"))
+    properties.set("expressions", clauses)
+    return exp.Create(kind="TABLE", this=exp.Schema(this=target.copy(), expressions=defs), properties=properties)
 
 
 def create_table_as_select(query: QueryContext, fe: Frontend, statement: exp.Create) -> ResultSet:
