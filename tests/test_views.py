@@ -223,3 +223,26 @@ def test_information_schema_tables_without_data_are_empty_with_starrocks_columns
         assert len(cur.description) == width, table
     # Tables with rows describe the columns they answer with.
     assert rows(cur, "DESC information_schema.views")[3][:2] == ("VIEW_DEFINITION", "varchar(65535)")
+
+
+def test_conditions_on_a_view_prune_its_tables_partitions(local_frontend: Frontend) -> None:
+    session = Session(local_frontend)
+    session.execute_script(
+        "CREATE DATABASE pr; USE pr; CREATE TABLE ev (id INT, day DATE) PARTITION BY RANGE(day) "
+        "(PARTITION p1 VALUES LESS THAN ('2024-01-01'), PARTITION p2 VALUES LESS THAN ('2024-02-01'), "
+        "PARTITION p3 VALUES LESS THAN ('2024-03-01')) DISTRIBUTED BY HASH(id) BUCKETS 2;"
+        "INSERT INTO ev VALUES (1, '2023-05-01'), (2, '2024-01-06'), (3, '2024-02-07');"
+        "CREATE VIEW whole AS SELECT * FROM ev; CREATE VIEW renamed (n, d) AS SELECT id, day FROM ev WHERE id > 1;"
+        "CREATE VIEW counted AS SELECT day, count(*) AS c FROM ev GROUP BY day;")
+    access = local_frontend.data_access
+    cases = [("SELECT id FROM whole WHERE day = '2024-01-06'", [(2,)], 1),
+             ("SELECT id FROM whole w WHERE w.day >= '2024-01-01' AND id < 3", [(2,)], 2),
+             ("SELECT n FROM renamed WHERE d BETWEEN '2024-02-01' AND '2024-02-28'", [(3,)], 1),
+             ("SELECT n FROM renamed WHERE d < '2024-02-01' OR n = 3 ORDER BY n", [(2,), (3,)], 3),
+             # Grouped: a condition on the view's rows is not one on the table's.
+             ("SELECT c FROM counted WHERE day = '2024-01-06'", [(1,)], 3),
+             ("SELECT x FROM whole AS w (x, y) WHERE y = '2024-01-06'", [(2,)], 3)]
+    for sql, expected, partitions in cases:
+        before = access.partitions_read
+        assert session.execute(sql).rows() == expected, sql
+        assert access.partitions_read - before == partitions, sql

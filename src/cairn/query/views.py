@@ -101,5 +101,78 @@ def expand_views(ctx: QueryContext, catalog: CatalogView, virtual: VirtualTables
                     and column.table.lower() == node.name.lower():
                 column.set("db", None)
                 column.set("table", exp.to_identifier(alias, quoted=True))
-        node.replace(exp.Subquery(this=body, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True),
-                                                                   columns=columns)))
+        subquery = exp.Subquery(this=body, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True),
+                                                                columns=columns))
+        node.replace(subquery)
+        if not given:
+            push_filters(catalog, view, subquery)
+
+
+# The conditions worth pushing into a view: what partition and tablet pruning understand.
+_PUSHABLE = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In, exp.Between)
+# What such a condition may be made of besides the view's columns: constants only.
+_CONSTANT_PARTS = (exp.Literal, exp.Cast, exp.DataType, exp.Neg, exp.Paren, exp.Tuple, exp.Boolean, exp.Identifier,
+                   exp.Var, exp.DataTypeParam)
+
+
+def _passthrough(catalog: CatalogView, view: View, body: exp.Select) -> dict[str, exp.Column]:
+    """View column name (lower case) → the table column the view's query passes through unchanged."""
+    source = body.args.get("from_") or body.args.get("from")
+    table = source.this if isinstance(source, exp.From) else None
+    if not isinstance(table, exp.Table) or isinstance(table.this, exp.Func):
+        return {}
+    outputs: list[exp.Expr] = []
+    for item in body.expressions:
+        if isinstance(item, exp.Star) or (isinstance(item, exp.Column) and isinstance(item.this, exp.Star)):
+            with catalog.lock:
+                db = catalog.state.databases.get(table.db)
+                found = None if db is None else db.tables.get(table.name)
+                names = [] if found is None else [c.name for c in found.columns]
+            if not names:
+                return {}
+            outputs.extend(exp.column(name, quoted=True) for name in names)
+        else:
+            outputs.append(item)
+    if len(outputs) != len(view.columns):
+        return {}  # the table changed since the view was made: nothing is pushed
+    mapping = {}
+    for column, output in zip(view.columns, outputs):
+        inner = output.this if isinstance(output, exp.Alias) else output
+        if isinstance(inner, exp.Column) and not isinstance(inner.this, exp.Star):
+            mapping[column.name.lower()] = inner
+    return mapping
+
+
+def push_filters(catalog: CatalogView, view: View, subquery: exp.Subquery) -> None:
+    """Copy the outer WHERE's simple conditions on a view's pass-through columns into the view's
+    query, so that partition and tablet pruning see them (the outer WHERE keeps them too).
+
+    Only where it cannot change the answer: the view's query reads one table without grouping,
+    DISTINCT, windows, aggregates or LIMIT, the view is the outer query's only source, and the
+    condition compares a column with constants.
+    """
+    body, outer = subquery.this, subquery.parent_select
+    if not isinstance(body, exp.Select) or not isinstance(subquery.parent, exp.From) or outer is None:
+        return
+    if outer.args.get("joins") or outer.args.get("where") is None:
+        return
+    if any(body.args.get(k) for k in ("joins", "group", "having", "distinct", "limit", "offset", "qualify")) \
+            or body.find(exp.Window, exp.AggFunc, exp.Subquery, exp.Unnest, exp.Lateral) is not None:
+        return
+    mapping = _passthrough(catalog, view, body)
+    alias = subquery.alias_or_name.lower()
+    for condition in outer.args["where"].this.flatten() if isinstance(outer.args["where"].this, exp.And) \
+            else [outer.args["where"].this]:
+        if not isinstance(condition, _PUSHABLE):
+            continue
+        columns = list(condition.find_all(exp.Column))
+        parts = [n for n in condition.walk() if n is not condition and not isinstance(n, exp.Column)
+                 and not (isinstance(n, exp.Identifier) and isinstance(n.parent, exp.Column))]
+        if not columns or any(not isinstance(p, _CONSTANT_PARTS) for p in parts):
+            continue
+        if any(c.name.lower() not in mapping or (c.table and c.table.lower() != alias) for c in columns):
+            continue
+        pushed = condition.copy()
+        for column in list(pushed.find_all(exp.Column)):
+            column.replace(mapping[column.name.lower()].copy())
+        body.where(pushed, copy=False)
