@@ -160,9 +160,26 @@ def _operator(r: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _distributed(r: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    duck = r["duckdb_total_seconds"]
+    labels = {"datafusion_one_process": "DataFusion, one process", "ray_1_worker": "Ray + DataFusion, 1 worker",
+              "ray_2_workers": "Ray + DataFusion, 2 workers"}
+    for key, label in labels.items():
+        s = r["summary"].get(key)
+        if s is None:
+            continue
+        goal = "≤ 2× embedded (issue #14; not met yet)" if key == "ray_2_workers" else "—"
+        rows.append((f"TPC-H SF{r['sf']}, 22 queries: {label} ({s['same_as_duckdb']}/{s['of']} answers = DuckDB's)",
+                     f"{s['seconds']:.1f} s", f"DuckDB, native tables: {duck:.1f} s",
+                     f"{s['ratio_to_duckdb']:.2f}" if s["ratio_to_duckdb"] is not None else "—", goal))
+    return rows
+
+
 BUILDERS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "load_query": _load_query, "serving": _serving, "snapshot": _snapshot, "restore": _restore,
     "compute": _compute, "vacuum": _vacuum, "journal": _journal, "ha": _ha, "operator": _operator,
+    "distributed": _distributed,
 }
 
 

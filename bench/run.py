@@ -12,6 +12,7 @@ import json
 
 from bench import (
     bench_compute,
+    bench_distributed,
     bench_ha,
     bench_journal,
     bench_load_query,
@@ -41,10 +42,11 @@ def main() -> None:
                         help="HA: seconds of back-to-back commits that measure the maximum commit rate")
     parser.add_argument("--lag-seconds", type=float, default=30.0,
                         help="HA: seconds of commits at half that rate while the follower's lag is sampled")
+    parser.add_argument("--tpch-sf", default="1", help="TPC-H scale factor of the distributed-execution benchmark")
     parser.add_argument("--table-only", action="store_true",
                         help="run nothing; write README's table from bench/results/*.json")
     parser.add_argument("--only", choices=["load_query", "serving", "snapshot", "restore", "compute", "vacuum", "journal", "ha",
-                                            "operator"],
+                                            "operator", "distributed"],
                         help="run one benchmark")
     args = parser.parse_args()
     if args.table_only:
@@ -69,6 +71,8 @@ def main() -> None:
         results["ha"] = bench_ha.run(args.failover_runs, args.commit_seconds, args.lag_seconds, args.seconds)
     if args.only in (None, "operator"):
         results["operator"] = bench_operator.run()
+    if args.only in (None, "distributed"):
+        results["distributed"] = bench_distributed.run(args.tpch_sf)
     print(json.dumps(results, indent=2))
     readme_table.write_readme()
 
