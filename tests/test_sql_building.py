@@ -94,8 +94,9 @@ def test_awkward_names_and_values_survive_loads_routing_pruning_node_scans_and_c
 # What an f-string (or a `.format` / `%` template) that builds engine SQL starts with.
 _SQL_START = re.compile(r"^\s*\(?\s*(SELECT|CREATE|COPY|INSERT|WITH|CAST|TRY_CAST|DROP|ALTER|ATTACH|DELETE|"
                         r"UPDATE|SET|PRAGMA|INSTALL|LOAD|EXPORT|IMPORT)\b|\bFROM\s|read_parquet\(")
-# Text that is not sent to the engine: error messages, and SHOW CREATE TABLE's answer to the user.
-ALLOWED = {("sql/show.py", "CREATE TABLE ")}
+# Text that is not sent to the engine: error messages, and SHOW CREATE TABLE's and SHOW CREATE
+# VIEW's answers to the user.
+ALLOWED = {("sql/show.py", "CREATE TABLE "), ("sql/views.py", "CREATE VIEW ")}
 _SRC = Path(__file__).resolve().parent.parent / "src" / "cairn"
 
 
