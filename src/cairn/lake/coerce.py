@@ -110,10 +110,13 @@ def _column_guards(plan: CoercionPlan, column: Column) -> list[tuple[exp.Expr, e
                        _fail("cast", column.name, cast(sqlcolumn(source), "VARCHAR"))))
     if not column.nullable:
         guards.append((_is_null(value), _fail("null", column.name, string(""))))
-    limit = parse_type(column.type).max_length
+    column_type = parse_type(column.type)
+    limit = column_type.max_length
     if limit is not None:
-        guards.append((exp.GT(this=call("strlen", value.copy()), expression=number(limit)),
-                       _fail("length", column.name, call("left", value.copy(), number(64)))))
+        binary = column_type.name == "VARBINARY"
+        size = call("octet_length", value.copy()) if binary else call("strlen", value.copy())
+        shown = call("left", cast(value.copy(), "VARCHAR") if binary else value.copy(), number(64))
+        guards.append((exp.GT(this=size, expression=number(limit)), _fail("length", column.name, shown)))
     return guards
 
 

@@ -14,6 +14,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from cairn.catalog.model import Table
+from cairn.catalog.types import mark_json
 from cairn.errors import (
     AnalysisError,
     CairnError,
@@ -251,7 +252,8 @@ def run_query(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr) -> pa.Tabl
         try:
             sql, views = prepare(ctx, engine, tree, con, pinned)
             with ctx.cancel.running(con):
-                return con.sql(sql).to_arrow_table()
+                relation = con.sql(sql)
+                return mark_json(relation.to_arrow_table(), [str(t) for t in relation.types])
         except duckdb.Error as exc:
             if ctx.cancel.cancelled:
                 raise QueryInterruptedError("The query was cancelled: its client went away") from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from cairn.errors import UnsupportedError
+from cairn.query import type_functions
 
 _FLOATING = (exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE)
 
@@ -90,7 +91,7 @@ def _refuse_tablet_clause(tree: exp.Expr) -> None:
                                    "after a table name is not supported yet.")
 
 
-def _structs_as_starrocks_builds_them(tree: exp.Expr) -> None:
+def _structs_as_starrocks_builds_them(tree: exp.Expr, *, named_rows: bool = True) -> None:
     """`row(a, b)` and `struct(a, b)` are STRUCTs with fields col1, col2 and `named_struct('f', v, ...)`
     one with the given names, as in StarRocks (test_array: `[row(1,2,3)]` prints `[{"col1":1,...}]`;
     test_struct: `struct(v1,v2,v3)` prints `{"col1":...}`)."""
@@ -99,8 +100,11 @@ def _structs_as_starrocks_builds_them(tree: exp.Expr) -> None:
         if isinstance(node, exp.Struct):
             if not args or any(isinstance(a, (exp.PropertyEQ, exp.Alias)) for a in args):
                 continue
+            if not named_rows:
+                node.replace(exp.func("row", *args))
+                continue
             fields = [(f"col{i}", value) for i, value in enumerate(args, 1)]
-        elif name == "row":
+        elif name == "row" and named_rows:
             fields = [(f"col{i}", value) for i, value in enumerate(args, 1)]
         elif name == "named_struct" and len(args) % 2 == 0 and all(
                 isinstance(k, exp.Literal) and k.is_string for k in args[::2]):
@@ -134,6 +138,13 @@ def _refuse_functions_answering_otherwise(tree: exp.Expr) -> None:
         raise UnsupportedError("Getting analyzing error. Detail message: approx_top_k is not supported yet.")
 
 
+def apply_to_values(tree: exp.Expr) -> None:
+    """The rewrites for the rows of INSERT ... VALUES. A `row(...)` stays a struct without field
+    names there, which DuckDB casts to the target STRUCT column by position, as StarRocks stores it."""
+    _structs_as_starrocks_builds_them(tree, named_rows=False)
+    type_functions.apply(tree)
+
+
 def apply(tree: exp.Expr) -> None:
     """Rewrite `tree` in place so that DuckDB's answer is StarRocks' answer.
 
@@ -143,5 +154,6 @@ def apply(tree: exp.Expr) -> None:
     _refuse_functions_answering_otherwise(tree)
     _bool_or_counts_null_rows_as_false(tree)
     _structs_as_starrocks_builds_them(tree)
+    type_functions.apply(tree)
     _group_concat_orders_by_argument_position(tree)
     _nan_and_infinity_casts_are_null(tree)

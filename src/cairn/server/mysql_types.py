@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import struct
 from collections.abc import Callable, Iterable, Mapping
@@ -13,6 +14,8 @@ from mysql_mimic import ColumnType, ResultColumn
 from mysql_mimic.charset import CharacterSet
 from mysql_mimic.packets import make_column_definition_41
 from mysql_mimic.types import ColumnDefinition, str_len
+
+from cairn.catalog.types import JsonText
 
 _SIMPLE = [
     (pa.types.is_boolean, ColumnType.TINY),
@@ -119,6 +122,16 @@ def nested_text(value: object, arrow_type: pa.DataType) -> str:
     return _quoted(str(value))
 
 
+def json_text(value: object) -> str:
+    """A JSON value as StarRocks prints it: keys sorted, `", "` and `": "` between items."""
+    text = str(value)
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return text
+    return json.dumps(parsed, sort_keys=True, ensure_ascii=False)
+
+
 def float32_text(value: float) -> str:
     """A FLOAT as StarRocks prints it: the shortest text that reads back as the same 32-bit float
     (1.1, not the 1.100000023841858 its widening to a Python float gives)."""
@@ -141,6 +154,10 @@ def _nested_encoders(arrow_type: pa.DataType) -> tuple[Encoder, Encoder]:
 def mysql_column(name: str, arrow_type: pa.DataType) -> CairnColumn:
     """The protocol column for an Arrow type; anything without a MySQL twin is sent as text."""
     number = ColumnDefinition.BINARY_FLAG
+    if isinstance(arrow_type, JsonText):
+        return _column(name, ColumnType.VAR_STRING, length=_STRING_LENGTH,
+                       text_encoder=lambda c, v: json_text(v).encode(),
+                       binary_encoder=lambda c, v: bytes(str_len(json_text(v).encode())))
     if pa.types.is_boolean(arrow_type):
         return _column(name, ColumnType.TINY, length=1, flags=number, binary=True,
                            text_encoder=lambda c, v: b"1" if v else b"0", binary_encoder=_packer("<b"))

@@ -8,6 +8,7 @@ from sqlglot import exp
 from cairn.errors import AnalysisError
 from cairn.fe.frontend import Frontend
 from cairn.lake.load import load_relation
+from cairn.query import starrocks_semantics
 from cairn.query.context import QueryContext
 from cairn.query.select import _user_error, bind_tables, prepare_tree
 from cairn.query.virtual_tables import VirtualTables
@@ -60,6 +61,7 @@ def insert(query: QueryContext, fe: Frontend, statement: exp.Insert) -> ResultSe
         if isinstance(source, exp.Values):
             # A subquery among the values reads through the same binder as any query.
             source = source.copy()
+            starrocks_semantics.apply_to_values(source)
             views = bind_tables(query, fe.engine, source, con, pinned)
             try:
                 con.execute(_values_sql(source, as_text=False))

@@ -71,12 +71,30 @@ def _without_insert_label(text: str) -> tuple[str, str | None]:
     return text, None
 
 
+def _decimalv2_as_decimal(text: str) -> str:
+    """StarRocks' `DECIMALV2(p, s)` type, which sqlglot does not know, spelled `DECIMAL(p, s)`.
+
+    Only the type name is replaced, found by token (a name followed by `(`, outside strings)."""
+    if "DECIMALV2" not in text.upper():
+        return text
+    try:
+        tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
+    except TokenError:
+        return text
+    for token, following in reversed(list(zip(tokens, tokens[1:]))):
+        if (token.token_type == TokenType.VAR and token.text.upper() == "DECIMALV2"
+                and following.token_type == TokenType.L_PAREN):
+            text = text[:token.start] + "DECIMAL" + text[token.end + 1:]
+    return text
+
+
 def parse_statement(text: str) -> Statement:
     """Parse one statement. Raises SqlSyntaxError with line and column."""
     special = extended.parse(text)
     if special is not None:
         return special
     text, label = _without_insert_label(text)
+    text = _decimalv2_as_decimal(text)
     try:
         statement = sqlglot.parse_one(text, read=DIALECT)
     except ParseError as exc:

@@ -20,8 +20,8 @@ CURRENT_TIMESTAMP = "CURRENT_TIMESTAMP"
 
 
 def _type_text(kind: exp.DataType) -> str:
-    text = kind.sql("starrocks")
-    return text.replace("DECIMAL(", "DECIMAL(").replace(" ", "")
+    """The type as written, in sqlglot's StarRocks spelling (`parse_type` reads spaces and nesting)."""
+    return kind.sql("starrocks")
 
 
 def _column(node: exp.ColumnDef) -> Column:
@@ -69,6 +69,19 @@ def _check_columns(table_columns: list[Column], names: list[str], what: str) -> 
             raise UnknownColumnError(f"Unknown column '{name}' in {what}")
         resolved.append(known[name.lower()])
     return resolved
+
+
+# Types whose values no key, distribution or partition column may hold, as in StarRocks.
+_NOT_KEYS = frozenset({"ARRAY", "MAP", "STRUCT", "JSON", "VARBINARY"})
+
+
+def _check_key_types(columns: list[Column], names: list[str], role: str) -> None:
+    by_name = {c.name: c for c in columns}
+    for name in names:
+        column_type = parse_type(by_name[name].type)
+        if column_type.name in _NOT_KEYS:
+            raise AnalysisError(f"Getting analyzing error. Detail message: Invalid data type of {role} column "
+                                f"'{name}': '{column_type.text.lower()}'.")
 
 
 def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create) -> CreateTable:
@@ -132,6 +145,9 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
     elif key_columns:
         distribution_columns = key_columns[:1]
 
+    _check_key_types(columns, key_columns, "key")
+    _check_key_types(columns, distribution_columns, "distribution")
+
     ids = catalog.id_source()
     table = Table(id=next(ids), name=name, columns=columns, keys_type="DUPLICATE", key_columns=key_columns,
                   distribution_columns=distribution_columns, buckets=buckets, comment=comment,
@@ -146,6 +162,7 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
 
     partition_columns = _check_columns(
         columns, [e.name for e in partition_node.args.get("partition_expressions") or []], "partition description")
+    _check_key_types(columns, partition_columns, "partition")
     table.partition_columns = partition_columns
     typed = [table.column_named(c) for c in partition_columns]
     entries = [e for part in partition_node.args.get("create_expressions") or [] for e in part.expressions]

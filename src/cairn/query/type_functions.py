@@ -1,0 +1,68 @@
+"""StarRocks' JSON, ARRAY and MAP functions that DuckDB names or shapes otherwise, rewritten on the
+sqlglot tree of a statement before it is generated as DuckDB SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlglot import exp
+
+Rewrite = Callable[[list[exp.Expr]], exp.Expr | None]
+
+
+def _json_text(args: list[exp.Expr]) -> exp.Expr:
+    return exp.func("json_extract_string", *args)
+
+
+def _typed_json(duckdb_type: str) -> Rewrite:
+    """get_json_int / _double / _bool: the value at the path as that type, NULL when it is not one."""
+    def build(args: list[exp.Expr]) -> exp.Expr | None:
+        if len(args) != 2:
+            return None
+        return exp.TryCast(this=_json_text(args), to=exp.DataType.build(duckdb_type, dialect="duckdb"))
+    return build
+
+
+def _two(name: str) -> Rewrite:
+    return lambda args: exp.func(name, *args) if len(args) == 2 else None
+
+
+def _array_map(args: list[exp.Expr]) -> exp.Expr | None:
+    """array_map(x -> f(x), arr) (lambda first, as StarRocks writes it) is DuckDB's list_transform."""
+    if len(args) == 2 and isinstance(args[0], exp.Lambda):
+        return exp.func("list_transform", args[1], args[0])
+    return None
+
+
+_REWRITES: dict[str, Rewrite] = {
+    "json_query": _two("json_extract"),
+    "get_json_string": _two("json_extract_string"),
+    "get_json_str": _two("json_extract_string"),
+    "get_json_int": _typed_json("BIGINT"),
+    "get_json_double": _typed_json("DOUBLE"),
+    "get_json_bool": _typed_json("BOOLEAN"),
+    "arrays_overlap": _two("list_has_any"),
+    "array_map": _array_map,
+}
+
+
+def _json_null_is_null(tree: exp.Expr) -> None:
+    """`j->'k'` is SQL NULL where the value at the path is JSON null, as in StarRocks
+    (test_json_null: `c1->'b' IS NULL` is 1 for `{"b": null}`)."""
+    for node in list(tree.find_all(exp.JSONExtract)):
+        if isinstance(node.parent, exp.Nullif):
+            continue
+        json_null = exp.Cast(this=exp.Literal.string("null"), to=exp.DataType.build("JSON", dialect="duckdb"))
+        node.replace(exp.Nullif(this=node.copy(), expression=json_null))
+
+
+def apply(tree: exp.Expr) -> None:
+    """Rewrite StarRocks' JSON and collection function calls in `tree`, in place."""
+    for node in list(tree.find_all(exp.Anonymous)):
+        rewrite = _REWRITES.get(node.name.lower())
+        if rewrite is None:
+            continue
+        replacement = rewrite([a.copy() for a in node.expressions])
+        if replacement is not None:
+            node.replace(replacement)
+    _json_null_is_null(tree)
