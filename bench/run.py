@@ -15,6 +15,7 @@ from bench import (
     bench_distributed,
     bench_ha,
     bench_journal,
+    bench_load,
     bench_load_query,
     bench_operator,
     bench_restore,
@@ -28,6 +29,7 @@ from bench import (
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=10_000_000, help="rows for the load/query benchmark")
+    parser.add_argument("--scale", default="1", help="TPC-H scale factor of the Stream Load benchmark's lineitem")
     parser.add_argument("--csv-mb", type=int, default=1000, help="size of the Stream Load CSV, in MB")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each point-query run")
     parser.add_argument("--snapshot-mb", type=int, nargs="+", default=[10, 1000, 5000],
@@ -45,7 +47,7 @@ def main() -> None:
     parser.add_argument("--tpch-sf", default="1", help="TPC-H scale factor of the distributed-execution benchmark")
     parser.add_argument("--table-only", action="store_true",
                         help="run nothing; write README's table from bench/results/*.json")
-    parser.add_argument("--only", choices=["load_query", "serving", "snapshot", "restore", "compute", "vacuum", "journal", "ha",
+    parser.add_argument("--only", choices=["load", "load_query", "serving", "snapshot", "restore", "compute", "vacuum", "journal", "ha",
                                             "operator", "distributed"],
                         help="run one benchmark")
     args = parser.parse_args()
@@ -53,6 +55,8 @@ def main() -> None:
         readme_table.write_readme()
         return
     results = {}
+    if args.only in (None, "load"):
+        results["load"] = bench_load.run(args.scale)
     if args.only in (None, "load_query"):
         results["load_query"] = bench_load_query.run(args.rows)
     if args.only in (None, "serving"):

@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -21,6 +22,7 @@ from typing import TypeVar
 import duckdb
 import pyarrow as pa
 import pyarrow.flight as flight
+import pyarrow.ipc as ipc
 from sqlglot import exp
 
 from cairn import errors
@@ -43,6 +45,7 @@ from cairn.lake.manifest import MANIFESTS, Rowset
 from cairn.lake.rowset_writer import WrittenRowset
 from cairn.lake.sqltext import aliased, cast, column, create_temp_view, sql
 from cairn.lake.sqltext import table as sqltable
+from cairn.lake.tablet_files import LoadMemory
 from cairn.query.data_access import LocalDataAccess, TableScan, column_expressions, empty_relation
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import ObjectStore
@@ -269,6 +272,40 @@ class NodeDataAccess:
 
         # One node writes the whole load: the table's owner, so repeated loads land on one node.
         return self._on_nodes([table.id], volume, write_on)[0]
+
+    def write_batches(self, schema: pa.Schema, batches: Iterable[pa.Table], store: ObjectStore, keys: ClusterKeys,
+                      db_id: int, table: Table, scratch: Path, buffer_bytes: int,
+                      memory: LoadMemory | None = None) -> tuple[int, list[WrittenRowset]]:
+        if not self.uses_nodes():
+            return self.local.write_batches(schema, batches, store, keys, db_id, table, scratch, buffer_bytes, memory)
+        # The batches can be read once; a node that fails hands its work to another, which reads
+        # them again, so they are kept in a file of the scratch directory meanwhile.
+        scratch.mkdir(parents=True, exist_ok=True)
+        spooled = scratch / "routed.arrow"
+        try:
+            with ipc.new_file(str(spooled), schema) as spool:
+                for batch in batches:
+                    spool.write_table(batch)
+            volume = self._node_volume(store.volume)
+            request = WriteRequest(volume=VolumeRef.of(volume), cluster_id=keys.cluster_id, db_id=db_id, table=table)
+            descriptor = flight.FlightDescriptor.for_command(request.model_dump_json().encode())
+
+            def write_on(node: NodeState, _items: list[int]) -> tuple[int, list[WrittenRowset]]:
+                with pa.memory_map(str(spooled)) as source:
+                    reader = ipc.open_file(source)
+                    writer, answers = self.registry.client(node).do_put(descriptor, schema)
+                    try:
+                        for index in range(reader.num_record_batches):
+                            writer.write_batch(reader.get_batch(index))
+                        writer.done_writing()
+                        answer = json.loads(answers.read().to_pybytes())
+                    finally:
+                        writer.close()
+                return answer["rows"], WRITTEN_ROWSETS.validate_python(answer["rowsets"])
+
+            return self._on_nodes([table.id], volume, write_on)[0]
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def compact(self, store: ObjectStore, rowsets: list[Rowset], target_key: str) -> Rowset:
         if not self.uses_nodes():

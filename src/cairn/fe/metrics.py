@@ -33,6 +33,9 @@ class FrontendMetrics:
         self.loads = Counter("cairn_loads_total", "Committed loads, by source", ["source"], registry=self.registry)
         self.loaded_rows = Counter("cairn_loaded_rows_total", "Rows committed by loads", registry=self.registry)
         self.filtered_rows = Counter("cairn_filtered_rows_total", "Rows filtered by loads", registry=self.registry)
+        self.load_memory_peak = Gauge("cairn_load_memory_peak_bytes", "The most rows the last Stream Load held in "
+                                      "memory at once, in bytes (bounded by load_buffer_mb, not the body's size)",
+                                      registry=self.registry)
         gauges: dict[str, tuple[str, Callable[[], float]]] = {
             "cairn_journal_id": ("Journal id of the catalog this FE serves", journal_id),
             "cairn_journal_rejected_entries": ("Journal entries this FE found not to authenticate and did not apply",

@@ -10,12 +10,14 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import duckdb
-from prometheus_client import Counter
+import pyarrow as pa
+from prometheus_client import Counter, Gauge
 from sqlglot import exp
 
 from cairn.catalog.catalog import Catalog
@@ -30,11 +32,13 @@ from cairn.errors import (
     UnknownTableError,
     UnsupportedError,
 )
+from cairn.lake.batch_route import BatchRouter
 from cairn.lake.coerce import bad_row_condition, checked_select_list, load_error, plan_coercion
 from cairn.lake.manifest import MANIFESTS, PartitionManifest
 from cairn.lake.pins import Pins
-from cairn.lake.rowset_writer import WrittenRowset
+from cairn.lake.rowset_writer import LOAD_BUFFER_BYTES, WrittenRowset
 from cairn.lake.sqltext import sql
+from cairn.lake.tablet_files import LoadMemory
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import ObjectStore
 from cairn.storage.resolver import StoreResolver
@@ -55,6 +59,13 @@ class RowsetWriter(Pins, Protocol):
         """Write the checked, routed rows of `select` (run on `con`) as rowsets of `table`."""
         ...
 
+    def write_batches(self, schema: pa.Schema, batches: Iterable[pa.Table], store: ObjectStore, keys: ClusterKeys,
+                      db_id: int, table: Table, scratch: Path, buffer_bytes: int,
+                      memory: LoadMemory | None = None) -> tuple[int, list[WrittenRowset]]:
+        """Write checked, routed `batches` (of `schema`) as rowsets of `table`, holding at most about
+        `buffer_bytes` of rows waiting for a row group (counted in `memory`)."""
+        ...
+
 
 class LoadMetrics(Protocol):
     """The counters a committed load moves."""
@@ -62,6 +73,7 @@ class LoadMetrics(Protocol):
     loads: Counter
     loaded_rows: Counter
     filtered_rows: Counter
+    load_memory_peak: Gauge
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,7 @@ class LoadContext:
     writer: RowsetWriter
     scratch_dir: Path
     metrics: LoadMetrics
+    buffer_bytes: int = LOAD_BUFFER_BYTES
 
 
 @dataclass
@@ -158,6 +171,68 @@ def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con:
         loads.writer.release(pinned)
     result.filtered_rows = filtered
     loads.metrics.loads.labels("stream_load" if max_filter_ratio is not None else "insert").inc()
+    loads.metrics.loaded_rows.inc(rows)
+    loads.metrics.filtered_rows.inc(filtered)
+    return result
+
+
+@dataclass(frozen=True)
+class ReaderSkips:
+    """Rows the reader of a load's body left out before any check (lines it could not read), and
+    why, in words; both asked once every batch has been read."""
+
+    count: Callable[[], int]
+    reasons: Callable[[], str]
+
+
+def load_batches(loads: LoadContext, db_name: str | None, table_name: str, con: duckdb.DuckDBPyConnection,
+                 batches: Iterable[pa.Table], width: int, target_columns: list[str] | None, label: str | None,
+                 max_filter_ratio: float, skips: ReaderSkips, memory: LoadMemory | None = None) -> LoadResult:
+    """Load a body's rows, read as `batches` of `width` columns (named by position; typed as the
+    table's columns, or strings), into the table in one pass (Stream Load).
+
+    Each batch is checked and routed as it comes (`lake.batch_route`, the same coercion as
+    `load_relation`), its bad rows filtered and counted, and written as it goes; so what the load
+    holds is bounded by `loads.buffer_bytes` and a few batches, whatever the body's size
+    (`memory` counts it). Rows the reader left out count as filtered too. Raises what
+    `load_relation` raises; TooManyFilteredRowsError once every row is read.
+    """
+    with loads.catalog.lock:
+        db, live = loads.catalog.table(db_name, table_name)
+        check_writable(live)
+        table = live.model_copy(deep=True)
+        _label_taken(loads.catalog, db, label)
+    memory = memory or LoadMemory()
+    router = BatchRouter(con, table, width, target_columns)
+    store = loads.stores(db.storage_volume)
+    writing = loads.writer.pin([loads.keys.table_prefix(db.id, table.id)])
+    try:
+        rows, written = loads.writer.write_batches(
+            router.schema, (router.route(batch) for batch in batches), store, loads.keys, db.id, table,
+            loads.scratch_dir / uuid.uuid4().hex, loads.buffer_bytes, memory)
+        pinned = loads.writer.pin([w.rowset.key for w in written])
+    except duckdb.Error as exc:
+        raise (load_error(exc, table) or exc) from None
+    finally:
+        loads.writer.release(writing)
+        loads.metrics.load_memory_peak.set(memory.peak)
+    try:
+        skipped = skips.count()
+        total, filtered = router.rows + skipped, router.filtered + skipped
+        if skipped > max_filter_ratio * total:
+            raise TooManyFilteredRowsError(f"too many filtered rows: of {total} rows, {skips.reasons()}, more "
+                                           f"than max_filter_ratio {max_filter_ratio} allows")
+        if filtered > max_filter_ratio * total:
+            raise TooManyFilteredRowsError(
+                f"too many filtered rows: {filtered} of {total} rows cannot be loaded, more than "
+                f"max_filter_ratio {max_filter_ratio} allows")
+        if rows == 0:
+            return LoadResult(txn_id=0, label=label, loaded_rows=0, partitions=0, filtered_rows=filtered)
+        result = _commit(loads, db, table, written, rows, label)
+    finally:
+        loads.writer.release(pinned)
+    result.filtered_rows = filtered
+    loads.metrics.loads.labels("stream_load").inc()
     loads.metrics.loaded_rows.inc(rows)
     loads.metrics.filtered_rows.inc(filtered)
     return result

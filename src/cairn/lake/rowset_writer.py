@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-import re
 import shutil
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlglot import exp
 
 from cairn.catalog.model import Table
 from cairn.lake.manifest import ColumnStats, Rowset
-from cairn.lake.routing import BUCKET_COLUMN, PARTITION_COLUMN
-from cairn.lake.sqltext import column, copy_to, number, sql
+from cairn.lake.sqltext import sql
+from cairn.lake.tablet_files import LoadMemory, TabletFiles
 from cairn.storage.checksum import checksum_file
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import IO_CONCURRENCY, ObjectStore
 
-_ROUTED_FILE = re.compile(rf"{PARTITION_COLUMN}=(-?\d+)/{BUCKET_COLUMN}=(\d+)/[^/]+\.parquet$")
 # Large enough for DuckDB's reader to skip row groups by their min/max statistics.
 ROW_GROUP_SIZE = 1_000_000
+# Rows per batch taken from the engine, and what a load may hold in memory waiting for a row group.
+WRITE_BATCH_ROWS = 1 << 18
+LOAD_BUFFER_BYTES = 512 << 20
 
 
 @dataclass
@@ -54,23 +57,29 @@ def rowset_stats(path: Path) -> tuple[int, dict[str, ColumnStats]]:
     return metadata.num_rows, stats
 
 
-def write_routed(con: duckdb.DuckDBPyConnection, select: exp.Query,
-                 directory: Path) -> tuple[int, list[tuple[int, int, Path]]]:
-    """Write the rows of `select` (with partition and bucket columns) as Parquet files, one folder
+def write_routed(con: duckdb.DuckDBPyConnection, select: exp.Query, directory: Path,
+                 buffer_bytes: int = LOAD_BUFFER_BYTES) -> tuple[int, list[tuple[int, int, Path]]]:
+    """Write the rows of `select` (with partition and bucket columns) as Parquet files, one or more
     per (partition index, bucket). Returns the row count and (partition index, bucket, file) triples."""
-    directory.mkdir(parents=True, exist_ok=True)
-    copy = copy_to(select, directory.as_posix(), [
-        ("FORMAT", exp.var("PARQUET")),
-        ("PARTITION_BY", exp.Tuple(expressions=[column(PARTITION_COLUMN), column(BUCKET_COLUMN)])),
-        ("ROW_GROUP_SIZE", number(ROW_GROUP_SIZE)),
-        ("OVERWRITE_OR_IGNORE", None)])
-    written = con.execute(sql(copy)).fetchall()[0][0]
-    found = []
-    for path in directory.rglob("*.parquet"):
-        match = _ROUTED_FILE.search(path.relative_to(directory).as_posix())
-        if match:
-            found.append((int(match.group(1)), int(match.group(2)), path))
-    return int(written), found
+    reader = con.sql(sql(select)).to_arrow_reader(WRITE_BATCH_ROWS)
+    try:
+        return write_batches(reader, directory, buffer_bytes)
+    finally:
+        reader.close()
+
+
+def write_batches(batches: Iterable[pa.RecordBatch | pa.Table], directory: Path, buffer_bytes: int,
+                  memory: LoadMemory | None = None) -> tuple[int, list[tuple[int, int, Path]]]:
+    """Write routed `batches` as Parquet files in `directory`, holding at most about `buffer_bytes`
+    of rows waiting for a row group (counted in `memory`). Returns what `write_routed` returns."""
+    files = TabletFiles(directory, ROW_GROUP_SIZE, buffer_bytes, memory)
+    try:
+        for batch in batches:
+            files.add(batch)
+        return files.rows, files.finish()
+    except BaseException:
+        files.abandon()
+        raise
 
 
 def put_rowsets(store: ObjectStore, keys: ClusterKeys, db_id: int, table: Table,
@@ -99,6 +108,18 @@ def write_rowsets(con: duckdb.DuckDBPyConnection, select: exp.Query, store: Obje
     Returns the row count and the rowsets; `scratch` is removed afterwards."""
     try:
         rows, files = write_routed(con, select, scratch)
+        return rows, put_rowsets(store, keys, db_id, table, files)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def write_batch_rowsets(batches: Iterable[pa.RecordBatch | pa.Table], store: ObjectStore, keys: ClusterKeys,
+                        db_id: int, table: Table, scratch: Path, buffer_bytes: int,
+                        memory: LoadMemory | None = None) -> tuple[int, list[WrittenRowset]]:
+    """Write routed `batches` as rowsets of `table` and put them on the volume (see `write_batches`).
+    Returns the row count and the rowsets; `scratch` is removed afterwards."""
+    try:
+        rows, files = write_batches(batches, scratch, buffer_bytes, memory)
         return rows, put_rowsets(store, keys, db_id, table, files)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import duckdb
+import pyarrow as pa
 from sqlglot import exp
 
 from cairn.catalog.model import Table
 from cairn.catalog.types import parse_type
 from cairn.lake.manifest import MANIFESTS, Rowset
 from cairn.lake.merge import merge_rowsets
-from cairn.lake.rowset_writer import WrittenRowset, write_rowsets
+from cairn.lake.rowset_writer import WrittenRowset, write_batch_rowsets, write_rowsets
 from cairn.lake.sqltext import aliased, cast, create_temp_view, read_parquet, sql
 from cairn.lake.sqltext import column as sqlcolumn
+from cairn.lake.tablet_files import LoadMemory
 from cairn.query.pushdown import PartialAggregate, ScanFilter
 from cairn.storage.engine_sandbox import SandboxedEngine
 from cairn.storage.keys import ClusterKeys
@@ -171,6 +174,11 @@ class LocalDataAccess:
     def write(self, con: duckdb.DuckDBPyConnection, select: exp.Query, store: ObjectStore, keys: ClusterKeys,
               db_id: int, table: Table, scratch: Path) -> tuple[int, list[WrittenRowset]]:
         return write_rowsets(con, select, store, keys, db_id, table, scratch)
+
+    def write_batches(self, schema: pa.Schema, batches: Iterable[pa.Table], store: ObjectStore, keys: ClusterKeys,
+                      db_id: int, table: Table, scratch: Path, buffer_bytes: int,
+                      memory: LoadMemory | None = None) -> tuple[int, list[WrittenRowset]]:
+        return write_batch_rowsets(batches, store, keys, db_id, table, scratch, buffer_bytes, memory)
 
     def compact(self, store: ObjectStore, rowsets: list[Rowset], target_key: str) -> Rowset:
         return merge_rowsets(self.engine, store, self.cache, rowsets, target_key)

@@ -1,10 +1,11 @@
 """Stream Load: `PUT /api/<db>/<table>/_stream_load` with a CSV or JSON body, as StarRocks takes it.
 
 The headers are checked first (`StreamLoadOptions`), before any body byte is read. The body is
-spooled to a file in bounded chunks; its rows are written to an Arrow file batch by batch
-(`stream_load_rows`), then go through the same load path as INSERT (`lake.load.load_relation`),
-which casts, checks, filters bad rows up to `max_filter_ratio`, and commits once. The answer is
-StarRocks' JSON.
+spooled to a file in bounded chunks; it is then read in pieces as Arrow batches (`stream_load_rows`,
+Arrow's multithreaded CSV reader, on a thread of its own), which go one by one through the same
+checks and routing as INSERT (`lake.load.load_batches`): cast, checked, bad rows filtered up to
+`max_filter_ratio`, written as Parquet as they come, and committed once. Memory is bounded by a few
+pieces and the load's buffer (`load_buffer_mb`), not by the body. The answer is StarRocks' JSON.
 """
 
 from __future__ import annotations
@@ -17,13 +18,11 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.dataset as pads
-from sqlglot import exp
 
 from cairn.auth.privileges import require
 from cairn.auth.users import auth_string_for, native_password_hash
@@ -34,16 +33,20 @@ from cairn.errors import (
     BadRequestError,
     CairnError,
     LabelAlreadyExistsError,
-    TooManyFilteredRowsError,
     UnsupportedError,
 )
 from cairn.fe.frontend import Frontend
-from cairn.lake.load import load_relation
-from cairn.server.stream_load_rows import CsvRead, csv_rows, json_rows
+from cairn.lake.load import ReaderSkips, load_batches
+from cairn.lake.tablet_files import LoadMemory
+from cairn.server.stream_load_rows import BodyRead, csv_batches, json_batches, prefetched
 
 log = logging.getLogger(__name__)
 
-SOURCE = "__cairn_stream_load"
+# A CSV body is parsed in pieces of 1/16 of the load's buffer (load_buffer_mb), within these bounds,
+# READ_AHEAD pieces ahead of the load.
+MIN_PIECE_BYTES = 64 << 10
+MAX_PIECE_BYTES = 32 << 20
+READ_AHEAD = 2
 FORMATS = ("csv", "json")
 # StarRocks' label rule (FeNameFormat.LABEL_REGEX).
 LABEL_PATTERN = r"^[-\w]{1,128}$"
@@ -213,34 +216,34 @@ def stream_load(frontend: Frontend, user: str, database: str, table_name: str, o
         answer.fail(exc)
         return answer
     names = options.columns or [c.name for c in table.columns]
-    rows_file = body.with_name("rows.arrow")
+    read = BodyRead()
     if options.format == "json":
-        read = CsvRead(json_rows(body, names, options.strip_outer_array, rows_file))
+        batches = json_batches(body, names, options.strip_outer_array)
     else:
         types = [parse_type(table.column_named(n).type).arrow for n in names]
-        read = csv_rows(body, types, options.column_separator, rows_file)
-    rows, skipped = read.written, read.skipped
-    if skipped:
-        log.info("stream load %s into %s.%s: skipped %s of the body's lines", options.label or "(no label)",
-                 database, table_name, read.skip_reasons())
-    answer.total_rows = rows + skipped
-    ratio = options.max_filter_ratio
+        piece = min(MAX_PIECE_BYTES, max(MIN_PIECE_BYTES, frontend.loads.buffer_bytes // 16))
+        batches = csv_batches(body, types, options.column_separator, piece, read)
+    memory = LoadMemory()
+    skips = ReaderSkips(lambda: read.skipped, read.skip_reasons)
     try:
-        if skipped > ratio * answer.total_rows:
-            raise TooManyFilteredRowsError(f"too many filtered rows: of {answer.total_rows} rows, "
-                                           f"{read.skip_reasons()}, more than max_filter_ratio {ratio} allows")
-        remaining = (ratio * answer.total_rows - skipped) / rows if rows else 0.0
         con = frontend.duckdb.cursor()
         try:
-            con.register(SOURCE, pads.dataset(str(rows_file), format="arrow"))
-            result = load_relation(frontend.loads, database, table_name, con, exp.to_table(SOURCE), options.columns, options.label,
-                                   max_filter_ratio=max(0.0, remaining))
+            with closing(prefetched(batches, READ_AHEAD, memory)) as ahead:
+                result = load_batches(frontend.loads, database, table_name, con, ahead, len(names), options.columns,
+                                      options.label, options.max_filter_ratio, skips, memory)
         finally:
             con.close()
     except (CairnError, pa.ArrowInvalid) as exc:
+        if isinstance(exc, BadRequestError):
+            raise
         answer.fail(exc if isinstance(exc, CairnError) else CairnError(str(exc)))
         return answer
+    finally:
+        if read.skipped:
+            log.info("stream load %s into %s.%s: skipped %s of the body's lines", options.label or "(no label)",
+                     database, table_name, read.skip_reasons())
+    answer.total_rows = result.loaded_rows + result.filtered_rows
     answer.txn_id = result.txn_id
     answer.loaded_rows = result.loaded_rows
-    answer.filtered_rows = skipped + result.filtered_rows
+    answer.filtered_rows = result.filtered_rows
     return answer

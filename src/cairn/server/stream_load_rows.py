@@ -1,8 +1,11 @@
-"""A spooled Stream Load body (CSV or JSON) turned into an Arrow IPC file of rows, batch by batch.
+"""A spooled Stream Load body (CSV or JSON) read as Arrow batches of rows, piece by piece.
 
-Memory stays bounded by the batch size whatever the body's size: the body is read from its file
-in blocks and every batch is written out before the next is read. The rows file is then scanned
-by the loader as a dataset, as often as it needs (count, then write).
+Memory stays bounded by the piece size whatever the body's size: CSV is cut into pieces of whole
+lines, each parsed by Arrow's multithreaded CSV reader into the table's column types (or, for a
+piece where a value does not parse so, into strings, which the load then converts row by row in
+the engine, filtering what does not convert); JSON is decoded record by record into batches of
+strings. `prefetched` reads the next pieces on a thread of its own while the load checks and
+writes the current one.
 """
 
 from __future__ import annotations
@@ -10,19 +13,21 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Full, Queue
 from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.ipc as ipc
 
 from cairn.errors import BadRequestError
+from cairn.lake.tablet_files import LoadMemory
 
 CSV_BLOCK_BYTES = 1 << 20
-JSON_BATCH_ROWS = 4096
+JSON_BATCH_ROWS = 16384
 _READ_BYTES = 1 << 20
 _SPACE = re.compile(r"[ \t\r\n]*")
 
@@ -32,11 +37,10 @@ def column_names(count: int) -> list[str]:
     return [f"c{i}" for i in range(count)]
 
 
-@dataclass(frozen=True)
-class CsvRead:
-    """What reading a CSV body found: rows written, and lines skipped (filtered) by reason."""
+@dataclass
+class BodyRead:
+    """What reading a body found: lines skipped (filtered) by reason, counted as they are read."""
 
-    written: int
     wrong_width: int = 0
     not_utf8: int = 0
 
@@ -50,19 +54,96 @@ class CsvRead:
         return ", ".join(f"{count} {why}" for count, why in reasons if count)
 
 
-def csv_rows(body: Path, types: list[pa.DataType], separator: str, rows: Path) -> CsvRead:
-    """Write the CSV lines of `body` to `rows` as columns of the target `types` (or all as strings when
-    a value does not convert, so that the load can filter and count the bad rows). Lines that are
-    not UTF-8 or have another width are skipped and counted."""
+def csv_batches(body: Path, types: list[pa.DataType], separator: str, piece_bytes: int,
+                read: BodyRead) -> Iterator[pa.Table]:
+    """The CSV lines of `body` as tables of columns `c0`, `c1`, ... of the target `types` (or all
+    strings for a piece where a value does not convert, so that the load can filter and count the
+    bad rows), about `piece_bytes` of the body at a time. Lines that are not UTF-8 or have another
+    width are skipped and counted in `read`."""
     names = column_names(len(types))
-    source, not_utf8 = _utf8_lines(body)
+    source, read.not_utf8 = _utf8_lines(body)
+    for piece in _line_pieces(source, piece_bytes):
+        yield _parse_piece(piece, names, types, separator, read)
+
+
+def _line_pieces(body: Path, piece_bytes: int) -> Iterator[bytes]:
+    """`body` in pieces of about `piece_bytes` that end at a line's end (the last one where the body ends)."""
+    rest = b""
+    with body.open("rb") as file:
+        while block := file.read(piece_bytes):
+            data = rest + block
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                rest = data
+                continue
+            rest = data[cut:]
+            yield data[:cut]
+    if rest:
+        yield rest
+
+
+def _parse_piece(piece: bytes, names: list[str], types: list[pa.DataType], separator: str,
+                 read: BodyRead) -> pa.Table:
+    failure: pa.ArrowInvalid | None = None
     for column_types in (types, [pa.string()] * len(types)):
+        skipped = 0
+
+        def skip(_row: Any) -> str:
+            nonlocal skipped
+            skipped += 1
+            return "skip"
+
         try:
-            written, wrong_width = _write_csv(source, names, column_types, separator, rows)
-            return CsvRead(written, wrong_width, not_utf8)
+            table = pacsv.read_csv(
+                pa.BufferReader(piece),
+                read_options=pacsv.ReadOptions(column_names=names, block_size=max(CSV_BLOCK_BYTES, len(piece) // 4 + 1)),
+                parse_options=pacsv.ParseOptions(delimiter=separator, quote_char='"', invalid_row_handler=skip),
+                convert_options=pacsv.ConvertOptions(column_types=dict(zip(names, column_types)), null_values=["\\N"],
+                                                     strings_can_be_null=True))
         except pa.ArrowInvalid as exc:
             failure = exc
+            continue
+        read.wrong_width += skipped
+        return table
     raise BadRequestError(f"The body is not readable as CSV: {failure}")
+
+
+def prefetched(batches: Iterator[pa.Table], depth: int, memory: LoadMemory) -> Generator[pa.Table, None, None]:
+    """`batches`, read ahead on a thread of their own by up to `depth` tables (counted in `memory`
+    until the consumer is done with each). An error while reading is raised here, in order."""
+    queue: Queue[pa.Table | BaseException | None] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: pa.Table | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                memory.hold(batch.nbytes)
+                if not put(batch):
+                    return
+            put(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            put(exc)
+
+    reader = threading.Thread(target=produce, name="stream-load-reader", daemon=True)
+    reader.start()
+    try:
+        while (item := queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+            memory.release(item.nbytes)
+    finally:
+        stop.set()
+        reader.join()
 
 
 def _utf8_lines(body: Path) -> tuple[Path, int]:
@@ -90,56 +171,25 @@ def _utf8_lines(body: Path) -> tuple[Path, int]:
     return clean, dropped
 
 
-def _write_csv(body: Path, names: list[str], types: list[pa.DataType], separator: str,
-               rows: Path) -> tuple[int, int]:
-    skipped = 0
-
-    def skip(_row: Any) -> str:
-        nonlocal skipped
-        skipped += 1
-        return "skip"
-
-    schema = pa.schema(list(zip(names, types)))
-    written = 0
-    with ipc.new_file(str(rows), schema) as writer:
-        if body.stat().st_size == 0:
-            return 0, 0
-        reader = pacsv.open_csv(
-            str(body),
-            read_options=pacsv.ReadOptions(column_names=names, block_size=CSV_BLOCK_BYTES),
-            parse_options=pacsv.ParseOptions(delimiter=separator, quote_char='"', invalid_row_handler=skip),
-            convert_options=pacsv.ConvertOptions(column_types=dict(zip(names, types)), null_values=["\\N"],
-                                                 strings_can_be_null=True))
-        for batch in reader:
-            writer.write_batch(batch)
-            written += batch.num_rows
-    return written, skipped
-
-
-def json_rows(body: Path, names: list[str], strip_outer_array: bool, rows: Path) -> int:
-    """Write the records of `body` (a JSON array with `strip_outer_array`, else one JSON value per line)
-    to `rows` as string columns for the fields `names`; nested values stay JSON text. Returns the
-    rows written."""
-    names_out = column_names(len(names))
-    schema = pa.schema([(name, pa.string()) for name in names_out])
-    written = 0
-    with body.open("rb") as file, ipc.new_file(str(rows), schema) as writer:
+def json_batches(body: Path, names: list[str], strip_outer_array: bool) -> Iterator[pa.Table]:
+    """The records of `body` (a JSON array with `strip_outer_array`, else one JSON value per line) as
+    tables of string columns `c0`, `c1`, ... for the fields `names`; nested values stay JSON text."""
+    schema = pa.schema([(name, pa.string()) for name in column_names(len(names))])
+    with body.open("rb") as file:
         records = _array_items(file) if strip_outer_array else _lines(file)
         batch: list[Any] = []
         try:
             for record in records:
                 batch.append(record)
                 if len(batch) == JSON_BATCH_ROWS:
-                    writer.write_batch(_json_batch(batch, names, schema))
-                    written, batch = written + len(batch), []
+                    yield pa.Table.from_batches([_json_batch(batch, names, schema)])
+                    batch = []
             if batch:
-                writer.write_batch(_json_batch(batch, names, schema))
-                written += len(batch)
+                yield pa.Table.from_batches([_json_batch(batch, names, schema)])
         except RecursionError:
             raise BadRequestError("The body is not valid JSON: it is nested too deeply") from None
         except UnicodeDecodeError:
             raise BadRequestError("The body is not valid UTF-8") from None
-    return written
 
 
 def _json_batch(records: list[Any], names: list[str], schema: pa.Schema) -> pa.RecordBatch:
