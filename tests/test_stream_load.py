@@ -297,3 +297,40 @@ def test_rows_that_are_not_utf8_are_filtered_quietly(fe: FeProcess) -> None:
     assert "Exception ignored" not in log and "UnicodeDecodeError" not in log, log
     assert "are not valid UTF-8" in log
     assert_no_http_traceback(fe)
+
+
+@pytest.fixture
+def small_buffer_fe(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[FeProcess]:
+    """An FE on a local volume whose loads may hold 1 MiB of rows in memory (what is bounded does
+    not depend on the volume)."""
+    process = start_fe(tmp_path, {**cluster_conf_values(tmp_path, "local", request), "load_buffer_mb": "1"})
+    run_sql(process, "CREATE DATABASE db", TABLE)
+    yield process
+    process.stop()
+
+
+def metric(fe: FeProcess, name: str) -> float:
+    connection = http.client.HTTPConnection("127.0.0.1", fe.http_port, timeout=60)
+    connection.request("GET", "/metrics")
+    text = connection.getresponse().read().decode()
+    connection.close()
+    values = [line.split()[-1] for line in text.splitlines() if line.startswith(name + " ")]
+    assert values, text
+    return float(values[0])
+
+
+def test_a_body_much_larger_than_the_load_buffer_streams_through_it(small_buffer_fe: FeProcess) -> None:
+    # 8 MiB of rows, one in 1000 with a name too long (filtered), through a 1 MiB buffer.
+    lines = [b"%d,%s,2024-%02d-01\n" % (i, b"toolongname" if i % 1000 == 0 else b"n%d" % (i % 997), i % 12 + 1)
+             for i in range(1, 450_001)]
+    body = b"".join(lines)
+    assert len(body) > 8 << 20
+    status, answer = put(small_buffer_fe, "/api/db/t/_stream_load", body, column_separator=",",
+                         max_filter_ratio="0.01")
+    assert status == 200 and answer["Status"] == "Success", answer
+    assert (answer["NumberTotalRows"], answer["NumberLoadedRows"], answer["NumberFilteredRows"]) == (450_000, 449_550, 450)
+    assert run_sql(small_buffer_fe, "SELECT count(*), sum(id), count(DISTINCT name) FROM db.t") == [
+        (449_550, sum(i for i in range(1, 450_001) if i % 1000), 997)]
+    # What the load held at once stayed within its buffer, not the body's size.
+    peak = metric(small_buffer_fe, "cairn_load_memory_peak_bytes")
+    assert 0 < peak <= 1 << 20, peak

@@ -105,8 +105,8 @@ class FeConfig(ConfModel):
     # Stream Load: the largest body accepted, in MiB (StarRocks' key and default).
     streaming_load_max_mb: int = Field(default=102400, ge=1)
     # Loads (Cairn's own key): the memory a load may hold in rows between reading and writing them,
-    # in MiB. Stream Load reads its body in pieces of 1/16 of it; rows wait for their row group in
-    # the rest. Larger makes larger row groups on tables with many tablets.
+    # in MiB. Stream Load reads its body in pieces of 1/16 of it, a few ahead; rows wait for their
+    # row group in half of it. Larger makes larger row groups on tables with many tablets.
     load_buffer_mb: int = Field(default=512, ge=1)
 
     # Garbage collection.

@@ -192,9 +192,10 @@ def load_batches(loads: LoadContext, db_name: str | None, table_name: str, con: 
     table's columns, or strings), into the table in one pass (Stream Load).
 
     Each batch is checked and routed as it comes (`lake.batch_route`, the same coercion as
-    `load_relation`), its bad rows filtered and counted, and written as it goes; so what the load
-    holds is bounded by `loads.buffer_bytes` and a few batches, whatever the body's size
-    (`memory` counts it). Rows the reader left out count as filtered too. Raises what
+    `load_relation`), its bad rows filtered and counted, and written as it goes. Rows waiting for
+    their row group take at most half of `loads.buffer_bytes`; the reader keeps its batches to a
+    few sixteenths of it; so what the load holds is bounded whatever the body's size (`memory`
+    counts both). Rows the reader left out count as filtered too. Raises what
     `load_relation` raises; TooManyFilteredRowsError once every row is read.
     """
     with loads.catalog.lock:
@@ -209,7 +210,7 @@ def load_batches(loads: LoadContext, db_name: str | None, table_name: str, con: 
     try:
         rows, written = loads.writer.write_batches(
             router.schema, (router.route(batch) for batch in batches), store, loads.keys, db.id, table,
-            loads.scratch_dir / uuid.uuid4().hex, loads.buffer_bytes, memory)
+            loads.scratch_dir / uuid.uuid4().hex, loads.buffer_bytes // 2, memory)
         pinned = loads.writer.pin([w.rowset.key for w in written])
     except duckdb.Error as exc:
         raise (load_error(exc, table) or exc) from None
