@@ -112,6 +112,7 @@ def duckdb_load(path: Path, root: Path) -> tuple[float, tuple]:
 
 def run(scale: str = "1", cache: str | None = None) -> dict:
     path = lineitem_file(scale, Path(cache or os.environ.get("CAIRN_BENCH_TPCH", "/tmp/cairn-bench-tpch")))
+    load_at_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="cairn-bench-") as scratch:
         root = Path(scratch)
         (root / "cairn").mkdir()
@@ -126,6 +127,8 @@ def run(scale: str = "1", cache: str | None = None) -> dict:
         "cairn_seconds": cairn_seconds, "cairn_rows_per_second": rows / cairn_seconds,
         "duckdb_seconds": duckdb_seconds, "duckdb_rows_per_second": rows / duckdb_seconds,
         "ratio": duckdb_seconds / cairn_seconds, "goal": ">= 0.7",
+        # The machine is shared: its load average says how much else ran beside the two loads.
+        "load_average_at_start": load_at_start, "load_average_at_end": os.getloadavg()[0],
     }
     write_result("load", figures)
     return figures

@@ -18,6 +18,7 @@ import pytest
 from cn_process import CnProcess, restart_cn, start_cn
 from conftest import wait_until
 from fe_process import FeProcess, start_fe
+from test_stream_load import put
 
 FAST_HEARTBEATS = {"heartbeat_interval_second": "0.5", "heartbeat_retry_times": "1", "heartbeat_timeout_second": "2"}
 
@@ -112,9 +113,13 @@ CORPUS = [
 def test_queries_on_compute_nodes_match_the_embedded_engine(cluster: Cluster) -> None:
     for statement in SETUP:
         cluster.run(statement)
+    # A Stream Load is written on a node too: its checked, routed batches go to the node that writes.
+    status, answer = put(cluster.fe, "/api/d/regions/_stream_load", b"west,dee\nsouth-east,\\N\nfar,x\n",
+                         column_separator=",")
+    assert status == 200 and answer["NumberLoadedRows"] == 3, answer
     on_nodes = [cluster.run(q) for q in CORPUS]
     reports = [n.report() for n in cluster.nodes]
-    assert sum(r["counters"].get("writes", 0) for r in reports) >= 3  # the loads were written on nodes
+    assert sum(r["counters"].get("writes", 0) for r in reports) >= 4  # the loads were written on nodes
     scanned = [r["counters"].get("scans", 0) for r in reports]
     assert sum(1 for s in scanned if s > 0) >= 2, scanned  # the scans were spread over the nodes
     assert on_nodes[0] == [(20001,)]
