@@ -57,22 +57,22 @@ def rowset_stats(path: Path) -> tuple[int, dict[str, ColumnStats]]:
     return metadata.num_rows, stats
 
 
-def write_routed(con: duckdb.DuckDBPyConnection, select: exp.Query, directory: Path,
+def write_routed(con: duckdb.DuckDBPyConnection, select: exp.Query, directory: Path, table: Table,
                  buffer_bytes: int = LOAD_BUFFER_BYTES) -> tuple[int, list[tuple[int, int, Path]]]:
     """Write the rows of `select` (with partition and bucket columns) as Parquet files, one or more
     per (partition index, bucket). Returns the row count and (partition index, bucket, file) triples."""
     reader = con.sql(sql(select)).to_arrow_reader(WRITE_BATCH_ROWS)
     try:
-        return write_batches(reader, directory, buffer_bytes)
+        return write_batches(reader, directory, table, buffer_bytes)
     finally:
         reader.close()
 
 
-def write_batches(batches: Iterable[pa.RecordBatch | pa.Table], directory: Path, buffer_bytes: int,
+def write_batches(batches: Iterable[pa.RecordBatch | pa.Table], directory: Path, table: Table, buffer_bytes: int,
                   memory: LoadMemory | None = None) -> tuple[int, list[tuple[int, int, Path]]]:
     """Write routed `batches` as Parquet files in `directory`, holding at most about `buffer_bytes`
     of rows waiting for a row group (counted in `memory`). Returns what `write_routed` returns."""
-    files = TabletFiles(directory, ROW_GROUP_SIZE, buffer_bytes, memory)
+    files = TabletFiles(directory, ROW_GROUP_SIZE, buffer_bytes, memory, table)
     try:
         for batch in batches:
             files.add(batch)
@@ -107,7 +107,7 @@ def write_rowsets(con: duckdb.DuckDBPyConnection, select: exp.Query, store: Obje
     """Write the routed rows of `select` as rowsets of `table` and put them on the volume.
     Returns the row count and the rowsets; `scratch` is removed afterwards."""
     try:
-        rows, files = write_routed(con, select, scratch)
+        rows, files = write_routed(con, select, scratch, table)
         return rows, put_rowsets(store, keys, db_id, table, files)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -119,7 +119,7 @@ def write_batch_rowsets(batches: Iterable[pa.RecordBatch | pa.Table], store: Obj
     """Write routed `batches` as rowsets of `table` and put them on the volume (see `write_batches`).
     Returns the row count and the rowsets; `scratch` is removed afterwards."""
     try:
-        rows, files = write_batches(batches, scratch, buffer_bytes, memory)
+        rows, files = write_batches(batches, scratch, table, buffer_bytes, memory)
         return rows, put_rowsets(store, keys, db_id, table, files)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -22,6 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from cairn.catalog.model import Table
+from cairn.catalog.types import ColumnType, parse_type
 from cairn.lake.routing import BUCKET_COLUMN, PARTITION_COLUMN
 
 # Tablets whose files stay open at once; past it the least recently written one is finished (a
@@ -60,12 +62,40 @@ class _Pending:
     nbytes: int = 0
 
 
+def _json_marked(arrow: pa.DataType, column_type: ColumnType) -> pa.DataType:
+    """`arrow` (as the engine gives a value of `column_type`) with every JSON part typed as Arrow's
+    JSON extension, which Parquet stores with its JSON logical type (so reading gives JSON again)."""
+    if column_type.name == "JSON":
+        return pa.json_(arrow)
+    if column_type.name == "ARRAY" and pa.types.is_list(arrow):
+        return pa.list_(arrow.value_field.with_type(_json_marked(arrow.value_type, column_type.items[0])))
+    if column_type.name == "MAP" and pa.types.is_map(arrow):
+        return pa.map_(_json_marked(arrow.key_type, column_type.items[0]),
+                       arrow.item_field.with_type(_json_marked(arrow.item_type, column_type.items[1])))
+    if column_type.name == "STRUCT" and pa.types.is_struct(arrow):
+        return pa.struct([arrow.field(i).with_type(_json_marked(arrow.field(i).type, item))
+                          for i, item in enumerate(column_type.items)])
+    return arrow
+
+
+def file_schema(rows: pa.Schema, table: Table | None) -> pa.Schema:
+    """The schema `rows` are written with: as they come, JSON columns (and JSON inside nested ones)
+    marked as JSON."""
+    if table is None:
+        return rows
+    types = {c.name: parse_type(c.type) for c in table.columns}
+    marked = [field.with_type(_json_marked(field.type, types[field.name])) if field.name in types else field
+              for field in rows]
+    return pa.schema(marked, metadata=rows.metadata)
+
+
 class TabletFiles:
     """Writes routed batches (with PARTITION_COLUMN and BUCKET_COLUMN) into `directory`."""
 
     def __init__(self, directory: Path, row_group_rows: int, buffer_bytes: int,
-                 memory: LoadMemory | None = None) -> None:
+                 memory: LoadMemory | None = None, table: Table | None = None) -> None:
         self.directory = directory
+        self.table = table
         self.memory = memory or LoadMemory()
         self.row_group_rows = row_group_rows
         self.buffer_bytes = buffer_bytes
@@ -90,7 +120,7 @@ class TabletFiles:
         if isinstance(rows, pa.RecordBatch):
             rows = pa.Table.from_batches([rows])
         if self._schema is None:
-            self._schema = rows.schema
+            self._schema = file_schema(rows.schema, self.table)
         sorted_key = key.take(order)
         if isinstance(sorted_key, pa.ChunkedArray):
             sorted_key = sorted_key.combine_chunks()
@@ -144,7 +174,8 @@ class TabletFiles:
                 continue
             self.buffered_bytes -= pending.nbytes
             self.memory.release(pending.nbytes)
-            jobs.append((self._writer(tablet), pa.concat_tables(pending.slices)))
+            rows = pa.concat_tables(pending.slices)
+            jobs.append((self._writer(tablet), rows if rows.schema == self._schema else rows.cast(self._schema)))
         for future in [self._pool.submit(writer.write_table, rows, self.row_group_rows) for writer, rows in jobs]:
             future.result()
 
