@@ -12,6 +12,8 @@ from datafusion import SessionContext
 from cairn.distributed.plan_schema import plan_schemas
 from cairn.distributed.runner import RunStats, StageRunner
 from cairn.distributed.session import (
+    BROADCAST_BYTES,
+    BROADCAST_ROWS,
     PARTITIONED_JOINS,
     TableFiles,
     VolumeStore,
@@ -37,20 +39,24 @@ def _apply(ctx: SessionContext, settings: dict[str, str]) -> None:
 @dataclass
 class DistributedQuery:
     """Plans and runs SQL over `tables` on the worker nodes `node_ids` (one partition of every
-    exchange per node, times `partitions_per_node`). `views` are `CREATE VIEW` statements run first."""
+    exchange per node, times `partitions_per_node`). `views` are `CREATE VIEW` statements run first.
+    A join's build side up to `broadcast_bytes` and `broadcast_rows` is broadcast."""
 
     tables: tuple[TableFiles, ...]
     node_ids: list[str]
     volumes: tuple[VolumeStore, ...] = ()
     views: tuple[str, ...] = ()
     partitions_per_node: int = 1
+    broadcast_bytes: int = BROADCAST_BYTES
+    broadcast_rows: int = BROADCAST_ROWS
     last_stats: RunStats | None = field(default=None, init=False)
     _ctx: SessionContext | None = field(default=None, init=False, repr=False)
 
     def context(self) -> SessionContext:
         """The planning session: the tables, volumes and views registered once, reused per query."""
         if self._ctx is None:
-            ctx = SessionContext(session_config(len(self.node_ids) * self.partitions_per_node))
+            ctx = SessionContext(session_config(len(self.node_ids) * self.partitions_per_node,
+                                                self.broadcast_bytes, self.broadcast_rows))
             register_volumes(ctx, self.volumes)
             register_tables(ctx, self.tables)
             for view in self.views:

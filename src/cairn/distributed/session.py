@@ -36,11 +36,22 @@ class TableFiles(BaseModel):
     files: tuple[str, ...]
 
 
-def session_config(partitions: int) -> SessionConfig:
+# A join's build side up to this size is broadcast (gathered and sent whole to every task that
+# probes it) instead of both sides being hash-exchanged. DataFusion's own defaults (1 MB, 128 Ki
+# rows) are for the threads of one process; across nodes, broadcasting a few MB cost less than
+# exchanging the probe side on TPC-H SF 1 (docs/architecture.md, "Distributed execution").
+BROADCAST_BYTES = 16 * 1024 * 1024
+BROADCAST_ROWS = 1024 * 1024
+
+
+def session_config(partitions: int, broadcast_bytes: int = BROADCAST_BYTES,
+                   broadcast_rows: int = BROADCAST_ROWS) -> SessionConfig:
     """DataFusion's settings for a distributed plan of `partitions` partitions per exchange, and
     for running one of its fragments alone in a worker process (`partitions` = 1)."""
     return (
         SessionConfig()
+        .set("datafusion.optimizer.hash_join_single_partition_threshold", str(broadcast_bytes))
+        .set("datafusion.optimizer.hash_join_single_partition_threshold_rows", str(broadcast_rows))
         .with_target_partitions(partitions)
         .with_information_schema(True)
         # Dynamic filters, and the work stealing between the partitions of one file scan, are
