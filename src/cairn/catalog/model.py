@@ -22,6 +22,8 @@ class Column(BaseModel):
     default: str | None = None  # literal text; None means NULL (or no default for NOT NULL)
     is_key: bool = False
     comment: str = ""
+    # AGGREGATE KEY tables: how a value column merges (SUM, MIN, MAX, REPLACE, REPLACE_IF_NOT_NULL).
+    aggregate: str | None = None
 
 
 class Partition(BaseModel):

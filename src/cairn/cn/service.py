@@ -162,7 +162,7 @@ class ComputeService(flight.FlightServerBase):  # type: ignore[misc]  # pyarrow 
             store = self.store(request.volume, request.cluster_id)
             files, held = self._files(store, request)
             query = fragment(request.table, request.columns, request.filters, request.aggregate,
-                             parquet_source(request.table, files))
+                             parquet_source(request.table, files, [r.deletes for r in request.rowsets]))
             con = self.engine.cursor()
             reader = con.sql(query.sql(dialect="duckdb")).to_arrow_reader()
         except Exception as exc:
@@ -216,7 +216,7 @@ class ComputeService(flight.FlightServerBase):  # type: ignore[misc]  # pyarrow 
                 self._begin("compactions")
                 try:
                     rowset = merge_rowsets(self.engine, self.store(request.volume, request.cluster_id), self.cache,
-                                           request.rowsets, request.target_key)
+                                           request.rowsets, request.target_key, request.table)
                 finally:
                     self._end()
                 return iter([rowset.model_dump_json().encode()])

@@ -35,8 +35,8 @@ log = logging.getLogger(__name__)
 class RowsetMerger(Pins, Protocol):
     """Merges one tablet's rowsets into one object (on a compute node or embedded)."""
 
-    def compact(self, store: ObjectStore, rowsets: list[Rowset], target_key: str) -> Rowset:
-        """Merge `rowsets` (in order) into one new object at `target_key`; describe it."""
+    def compact(self, store: ObjectStore, rowsets: list[Rowset], target_key: str, table: Table | None = None) -> Rowset:
+        """Merge `rowsets` (in order; by key for a keyed `table`) into one new object at `target_key`."""
         ...
 
 
@@ -129,7 +129,7 @@ class CompactionScheduler:
                 rowsets = c.manifest.tablets[tablet]
                 target = keys.data_file(c.db.id, c.table.id, c.partition.id, tablet)
                 pinned += access.pin([target])  # unreferenced until the commit: keep vacuum away
-                merged[tablet] = ([r.key for r in rowsets], access.compact(store, rowsets, target))
+                merged[tablet] = ([r.key for r in rowsets], access.compact(store, rowsets, target, c.table))
             with table_commit_lock(keys.cluster_id, c.table.id):
                 version, manifest = self._rebase(c, store, merged)
                 key = keys.partition_manifest(c.db.id, c.table.id, c.partition.id, version)

@@ -11,7 +11,8 @@ from sqlglot import exp
 
 from cairn.catalog.model import Table
 from cairn.compute.requests import ROWSETS_VIEW
-from cairn.lake.sqltext import column, read_parquet
+from cairn.lake.keyed import table_rows
+from cairn.lake.sqltext import column
 from cairn.query.data_access import column_expressions
 from cairn.query.pushdown import PartialAggregate, ScanFilter
 
@@ -19,9 +20,10 @@ from cairn.query.pushdown import PartialAggregate, ScanFilter
 ROW_MARKER = "__cairn_row"
 
 
-def parquet_source(table: Table, files: Sequence[Path]) -> exp.Expr:
-    """The table's rows in the Parquet `files` (in order), typed as declared, as relation ROWSETS_VIEW."""
-    return exp.select(*column_expressions(table)).from_(read_parquet(files)).subquery(ROWSETS_VIEW)
+def parquet_source(table: Table, files: Sequence[Path], deletes: Sequence[bool] | None = None) -> exp.Expr:
+    """The table's rows in the Parquet `files` (in version order; `deletes` marks a keyed table's
+    delete rowsets), merged by key for a keyed table, typed as declared, as relation ROWSETS_VIEW."""
+    return exp.select(*column_expressions(table)).from_(table_rows(table, files, deletes)).subquery(ROWSETS_VIEW)
 
 
 def fragment(table: Table, columns: list[str] | None, filters: list[ScanFilter],

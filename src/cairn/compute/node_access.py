@@ -235,7 +235,7 @@ class NodeDataAccess:
                               aggregate=scan.aggregate)
 
         def scan_on(node: NodeState, items: list[int]) -> pa.Table:
-            refs = [RowsetRef(key=r.key, checksum=r.checksum) for t in items for r in tablets[t]]
+            refs = [RowsetRef(key=r.key, checksum=r.checksum, deletes=r.deletes) for t in items for r in tablets[t]]
             ticket = flight.Ticket(request.model_copy(update={"rowsets": refs}).model_dump_json().encode())
             return self.registry.client(node).do_get(ticket).read_all()
 
@@ -307,12 +307,12 @@ class NodeDataAccess:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
-    def compact(self, store: ObjectStore, rowsets: list[Rowset], target_key: str) -> Rowset:
+    def compact(self, store: ObjectStore, rowsets: list[Rowset], target_key: str, table: Table | None = None) -> Rowset:
         if not self.uses_nodes():
-            return self.local.compact(store, rowsets, target_key)
+            return self.local.compact(store, rowsets, target_key, table)
         volume = self._node_volume(store.volume)
-        body = CompactRequest(volume=VolumeRef.of(volume),
-                              cluster_id=ClusterKeys.of_key(target_key).cluster_id, rowsets=rowsets, target_key=target_key).model_dump_json()
+        body = CompactRequest(volume=VolumeRef.of(volume), cluster_id=ClusterKeys.of_key(target_key).cluster_id,
+                              rowsets=rowsets, target_key=target_key, table=table).model_dump_json()
 
         def compact_on(node: NodeState, _items: list[int]) -> Rowset:
             answers = list(self.registry.client(node).do_action(flight.Action("compact", body.encode())))

@@ -99,6 +99,7 @@ class RowsetRef(BaseModel):
 
     key: str
     checksum: str | None = None
+    deletes: bool = False  # a keyed table's delete rowset (lake/keyed.py)
 
 
 class ScanRequest(_Request):
@@ -138,6 +139,7 @@ class CompactRequest(_Request):
 
     rowsets: list[Rowset]
     target_key: str
+    table: Table | None = None  # a keyed table's rowsets merge by key (lake/keyed.py); None: kept as they are
 
     @model_validator(mode="after")
     def _keys_in_data(self) -> "CompactRequest":

@@ -34,8 +34,10 @@ from cairn.errors import (
 )
 from cairn.lake.batch_route import BatchRouter
 from cairn.lake.coerce import bad_row_condition, checked_select_list, load_error, plan_coercion
+from cairn.lake.keyed import fold_load, is_keyed
 from cairn.lake.manifest import MANIFESTS, PartitionManifest
 from cairn.lake.pins import Pins
+from cairn.lake.routing import BUCKET_COLUMN, PARTITION_COLUMN
 from cairn.lake.rowset_writer import LOAD_BUFFER_BYTES, WrittenRowset
 from cairn.lake.sqltext import sql
 from cairn.lake.tablet_files import LoadMemory
@@ -107,21 +109,19 @@ def _label_taken(catalog: CatalogView, db: Database, label: str | None) -> None:
         raise LabelAlreadyExistsError(f"Label [{label}] has already been used.")
 
 
-def check_writable(table: Table) -> None:
-    """Refuse writing to a table whose key type Cairn cannot maintain yet (one an older Cairn created).
-
-    Such a table still answers reads with the rows it holds; appending to it would break the key's
-    promise (upsert, uniqueness or aggregation), so the write is refused instead.
-    """
-    if table.keys_type != "DUPLICATE":
-        raise UnsupportedError(
-            f"Getting analyzing error. Detail message: Table '{table.name}' is a {table.keys_type} KEY table, "
-            f"and writing to {table.keys_type} KEY tables is not supported yet: it can be read but not written.")
+def _delete_markers_of(table: Table) -> Table:
+    """`table` as the rows of a delete rowset are checked: only the key columns hold values, the
+    others are NULL whatever their constraints."""
+    relaxed = table.model_copy(deep=True)
+    for column in relaxed.columns:
+        if not column.is_key:
+            column.nullable, column.default = True, None
+    return relaxed
 
 
 def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con: duckdb.DuckDBPyConnection,
                   relation: exp.Expr, target_columns: list[str] | None = None, label: str | None = None,
-                  max_filter_ratio: float | None = None) -> LoadResult:
+                  max_filter_ratio: float | None = None, deletes: bool = False) -> LoadResult:
     """Load every row of DuckDB relation `relation` (a table or view reference, or a subquery, on
     `con`) into the table.
 
@@ -129,29 +129,44 @@ def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con:
     `max_filter_ratio`, a row that cannot be stored raises its DataError and nothing is committed.
     With it (Stream Load), such rows are filtered and counted, and the load is refused with
     TooManyFilteredRowsError when their share exceeds the ratio. Raises LabelAlreadyExistsError for
-    a reused label, UnsupportedError for a table Cairn cannot write (`check_writable`), NotLeaderError
-    when this FE may no longer commit.
+    a reused label, NotLeaderError when this FE may no longer commit.
+
+    A keyed table's rows upsert (lake/keyed.py): the load is folded so each key is written once, and
+    the counts are of the rows given. With `deletes` the rows (key columns only) are delete markers
+    of a PRIMARY, UNIQUE or AGGREGATE KEY table.
     """
     with loads.catalog.lock:
         db, live = loads.catalog.table(db_name, table_name)
-        check_writable(live)
         table = live.model_copy(deep=True)
         _label_taken(loads.catalog, db, label)
+    keyed = is_keyed(table)
+    if deletes and not keyed:
+        raise UnsupportedError(f"Table '{table.name}' is a DUPLICATE KEY table: it has no delete markers")
     source_columns = [d[0] for d in con.execute(sql(exp.select("*").from_(relation.copy()).limit(0))).description]
-    plan = plan_coercion(table, source_columns, target_columns)
+    plan = plan_coercion(_delete_markers_of(table) if deletes else table, source_columns, target_columns)
     total = None
     if max_filter_ratio is not None:
         # Bad rows are left out of the single write pass; their number is what did not get written.
         total = con.execute(sql(exp.select(exp.Count(this=exp.Star())).from_(relation.copy()))).fetchall()[0][0]
         relation = exp.select("*").from_(relation.copy()).where(exp.not_(exp.paren(bad_row_condition(plan)))).subquery()
+    given = None
+    if keyed:
+        # Folding drops the rows a later row of the same key replaces: the rows given are counted apart.
+        given = con.execute(sql(exp.select(exp.Count(this=exp.Star())).from_(relation.copy()))).fetchall()[0][0]
+    checked = exp.select(*checked_select_list(plan)).from_(relation.copy())
+    if keyed:
+        checked = fold_load(table, checked, [PARTITION_COLUMN, BUCKET_COLUMN])
     store = loads.stores(db.storage_volume)
     # While its files are put (by a compute node, which names them), the table's whole data prefix is
     # pinned: an object put early in a long write must not be taken for garbage before it is pinned.
     writing = loads.writer.pin([loads.keys.table_prefix(db.id, table.id)])
     try:
-        rows, written = loads.writer.write(
-            con, exp.select(*checked_select_list(plan)).from_(relation.copy()), store, loads.keys, db.id, table,
-            loads.scratch_dir / uuid.uuid4().hex)
+        rows, written = loads.writer.write(con, checked, store, loads.keys, db.id, table,
+                                           loads.scratch_dir / uuid.uuid4().hex)
+        if given is not None:
+            rows = given
+        for item in written:
+            item.rowset.deletes = deletes
         # Until the commit makes them visible, the new objects are pinned against vacuum.
         pinned = loads.writer.pin([w.rowset.key for w in written])
     except duckdb.Error as exc:
@@ -197,10 +212,13 @@ def load_batches(loads: LoadContext, db_name: str | None, table_name: str, con: 
     few sixteenths of it; so what the load holds is bounded whatever the body's size (`memory`
     counts both). Rows the reader left out count as filtered too. Raises what
     `load_relation` raises; TooManyFilteredRowsError once every row is read.
+
+    A keyed table's rows are not folded here: each tablet's rows keep their order in its files
+    (batches are cut by a stable sort), which is the order the read-time merge goes by, so the
+    last row of a key wins all the same (lake/keyed.py).
     """
     with loads.catalog.lock:
         db, live = loads.catalog.table(db_name, table_name)
-        check_writable(live)
         table = live.model_copy(deep=True)
         _label_taken(loads.catalog, db, label)
     memory = memory or LoadMemory()

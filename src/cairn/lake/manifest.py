@@ -29,6 +29,8 @@ class Rowset(BaseModel):
     size: int
     checksum: str
     stats: dict[str, ColumnStats] = Field(default_factory=dict)
+    # A delete rowset of a keyed table: it holds the keys a DELETE removed (lake/keyed.py).
+    deletes: bool = False
 
 
 class PartitionManifest(VersionedModel):

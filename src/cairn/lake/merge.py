@@ -7,6 +7,8 @@ import uuid
 
 from sqlglot import exp
 
+from cairn.catalog.model import Table
+from cairn.lake.keyed import is_keyed, merged_rows
 from cairn.lake.manifest import Rowset
 from cairn.lake.rowset_writer import ROW_GROUP_SIZE, rowset_stats
 from cairn.lake.sqltext import copy_to, number, read_parquet, sql
@@ -17,13 +19,17 @@ from cairn.storage.object_store import ObjectStore
 
 
 def merge_rowsets(engine: SandboxedEngine, store: ObjectStore, cache: ObjectCache, rowsets: list[Rowset],
-                  target_key: str) -> Rowset:
+                  target_key: str, table: Table | None = None) -> Rowset:
     """Write the rows of `rowsets` (in their order) as one object at `target_key` and describe it.
-    Reads in place on a local volume, through `cache` otherwise; `engine` writes the merged file."""
+    Reads in place on a local volume, through `cache` otherwise; `engine` writes the merged file.
+
+    For a keyed `table` the rows are merged by key (lake/keyed.py): `rowsets` are a tablet's oldest
+    ones, so nothing older remains for a delete marker to hide, and the merged object holds each
+    live key once, with no delete markers."""
     keys = [r.key for r in rowsets]
     local = [store.local_path(k) for k in keys]
     held = not all(p is not None for p in local)
-    files = cache.fetch_all(store, keys, [r.checksum for r in rowsets]) if held else local
+    files = cache.fetch_all(store, keys, [r.checksum for r in rowsets]) if held else [p for p in local if p]
     scratch = engine.scratch / uuid.uuid4().hex
     scratch.mkdir(parents=True, exist_ok=True)
     try:
@@ -31,7 +37,10 @@ def merge_rowsets(engine: SandboxedEngine, store: ObjectStore, cache: ObjectCach
         con = engine.cursor()
         try:
             # Files are read in the order listed; preserve_insertion_order keeps rows in it.
-            every_row = exp.select("*").from_(read_parquet(files))
+            if table is not None and is_keyed(table):
+                every_row = merged_rows(table, files, [r.deletes for r in rowsets])
+            else:
+                every_row = exp.select("*").from_(read_parquet(files))
             con.execute(sql(copy_to(every_row, merged.as_posix(), [("FORMAT", exp.var("PARQUET")),
                                                                    ("ROW_GROUP_SIZE", number(ROW_GROUP_SIZE))])))
         finally:

@@ -20,10 +20,11 @@ from sqlglot import exp
 
 from cairn.catalog.model import Table
 from cairn.catalog.types import parse_type
+from cairn.lake.keyed import table_rows
 from cairn.lake.manifest import MANIFESTS, Rowset
 from cairn.lake.merge import merge_rowsets
 from cairn.lake.rowset_writer import WrittenRowset, write_batch_rowsets, write_rowsets
-from cairn.lake.sqltext import aliased, cast, create_temp_view, read_parquet, sql
+from cairn.lake.sqltext import aliased, cast, create_temp_view, sql
 from cairn.lake.sqltext import column as sqlcolumn
 from cairn.lake.tablet_files import LoadMemory
 from cairn.query.pushdown import PartialAggregate, ScanFilter
@@ -74,8 +75,9 @@ class DataAccess(Protocol):
     def release(self, keys: list[str]) -> None:
         """Unpin keys a finished statement read."""
 
-    def compact(self, store: ObjectStore, rowsets: list[Rowset], target_key: str) -> Rowset:
-        """Merge `rowsets` (one tablet's, in order) into one new object at `target_key`; describe it."""
+    def compact(self, store: ObjectStore, rowsets: list[Rowset], target_key: str, table: Table | None = None) -> Rowset:
+        """Merge `rowsets` (one tablet's, in order; by key for a keyed `table`) into one new object at
+        `target_key`; describe it."""
 
     def write(self, con: duckdb.DuckDBPyConnection, select: exp.Query, store: ObjectStore, keys: ClusterKeys,
               db_id: int, table: Table, scratch: Path) -> tuple[int, list[WrittenRowset]]:
@@ -144,32 +146,34 @@ class LocalDataAccess:
     def files(self, scan: TableScan) -> tuple[list[Path], list[str]]:
         """Local files holding the scanned rowsets (fetched into the cache when remote), and the
         rowset keys, pinned until released (the caller pinned the manifests already)."""
+        files, pinned, _ = self.rowset_files(scan)
+        return files, pinned
+
+    def rowset_files(self, scan: TableScan) -> tuple[list[Path], list[str], list[Rowset]]:
+        """`files`, and the rowsets they hold (in the same order)."""
         read = [p for p in scan.partitions if p.manifest_key]
         manifest_keys = [key for p in read if (key := p.manifest_key)]
         manifests = MANIFESTS.get_many(scan.store, manifest_keys)
-        keys = [rowset.key for partition, manifest in zip(read, manifests)
-                for tablet, rowsets in manifest.tablets.items()
-                if partition.tablet_ids is None or tablet in partition.tablet_ids
-                for rowset in rowsets]
+        chosen = [rowset for partition, manifest in zip(read, manifests)
+                  for tablet, rowsets in manifest.tablets.items()
+                  if partition.tablet_ids is None or tablet in partition.tablet_ids
+                  for rowset in rowsets]
+        keys = [rowset.key for rowset in chosen]
         self.pin(keys)
         self.partitions_read += len(scan.partitions)
         self.objects_read += len(keys)
         pinned = keys
         if not keys:
-            return [], pinned
+            return [], pinned, chosen
         local = [path for path in map(scan.store.local_path, keys) if path is not None]
         if len(local) == len(keys):
-            return local, pinned
-        checksums = [rowset.checksum for partition, manifest in zip(read, manifests)
-                     for tablet, rowsets in manifest.tablets.items()
-                     if partition.tablet_ids is None or tablet in partition.tablet_ids
-                     for rowset in rowsets]
-        files = self.cache.fetch_all(scan.store, keys, checksums)
+            return local, pinned, chosen
+        files = self.cache.fetch_all(scan.store, keys, [rowset.checksum for rowset in chosen])
         with self._lock:
             # Held in the cache until the statement releases its keys.
             self._cache_holds.update(keys)
             self._cache_stores.update(dict.fromkeys(keys, scan.store))
-        return files, pinned
+        return files, pinned, chosen
 
     def write(self, con: duckdb.DuckDBPyConnection, select: exp.Query, store: ObjectStore, keys: ClusterKeys,
               db_id: int, table: Table, scratch: Path) -> tuple[int, list[WrittenRowset]]:
@@ -180,13 +184,14 @@ class LocalDataAccess:
                       memory: LoadMemory | None = None) -> tuple[int, list[WrittenRowset]]:
         return write_batch_rowsets(batches, store, keys, db_id, table, scratch, buffer_bytes, memory)
 
-    def compact(self, store: ObjectStore, rowsets: list[Rowset], target_key: str) -> Rowset:
-        return merge_rowsets(self.engine, store, self.cache, rowsets, target_key)
+    def compact(self, store: ObjectStore, rowsets: list[Rowset], target_key: str, table: Table | None = None) -> Rowset:
+        return merge_rowsets(self.engine, store, self.cache, rowsets, target_key, table)
 
     def bind(self, con: duckdb.DuckDBPyConnection, view_name: str, scan: TableScan) -> list[str]:
-        files, pinned = self.files(scan)
+        files, pinned, rowsets = self.rowset_files(scan)
         if files:
-            source = exp.select(*column_expressions(scan.table)).from_(read_parquet(files))
+            rows = table_rows(scan.table, files, [r.deletes for r in rowsets])
+            source = exp.select(*column_expressions(scan.table)).from_(rows)
         else:
             source = empty_relation(scan.table)
         con.execute(sql(create_temp_view(view_name, source)))

@@ -80,6 +80,10 @@ def tables_table(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
     return _table(columns, rows)
 
 
+# COLUMN_KEY of a key column, by key type (StarRocks' spelling).
+_COLUMN_KEYS = {"DUPLICATE": "DUP", "PRIMARY": "PRI", "UNIQUE": "UNI", "AGGREGATE": "AGG"}
+
+
 def _stamp(seconds: float) -> datetime:
     """A whole-second UTC timestamp, without a zone, as TIMESTAMP columns hold it."""
     return datetime.fromtimestamp(int(seconds), timezone.utc).replace(tzinfo=None)
@@ -108,7 +112,7 @@ def columns_table(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
                              "select,insert,update,references", column.comment, None, None, None, None))
                 continue
             length = kind.max_length
-            key = ("PRI" if keys_type == "PRIMARY" else "DUP") if column.is_key else ""
+            key = _COLUMN_KEYS[keys_type] if column.is_key else ""
             rows.append((CATALOG, db.name, table_name, column.name, position, column.default,
                          "YES" if column.nullable else "NO", kind.name.lower(), length, length,
                          kind.precision, kind.scale, 0 if kind.name == "DATETIME" else None,

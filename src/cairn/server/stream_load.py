@@ -103,10 +103,26 @@ class StreamLoadOptions:
         if data_format not in FORMATS:
             raise BadRequestError(f"unknown data format, format={_shown(headers.get('format', ''))}; "
                                   f"Cairn loads {', '.join(FORMATS)}")
+        _refuse_row_operations(headers)
         return cls(label=label, format=data_format, column_separator=_separator(headers.get("column_separator")),
                    columns=_columns(headers.get("columns")),
                    max_filter_ratio=_ratio(headers.get("max_filter_ratio")),
                    strip_outer_array=_true(headers, "strip_outer_array"))
+
+
+def _refuse_row_operations(headers: Mapping[str, str]) -> None:
+    """Refuse what would change a keyed table otherwise than the body says: `__op` (per-row upsert or
+    delete), partial updates and merge conditions are not implemented, and loading without them
+    would overwrite whole rows."""
+    if (headers.get("partial_update") or "false").strip().lower() != "false":
+        raise BadRequestError("Stream Load with partial_update is not supported yet: it would overwrite the "
+                              "columns the load does not name")
+    for name in ("merge_condition", "partial_update_mode"):
+        if headers.get(name):
+            raise BadRequestError(f"Stream Load with {name} is not supported yet")
+    columns = headers.get("columns") or ""
+    if "__op" in columns.lower():
+        raise BadRequestError("Stream Load with an __op column (upserts and deletes by row) is not supported yet")
 
 
 def _shown(text: str) -> str:

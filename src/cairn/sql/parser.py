@@ -11,7 +11,9 @@ import logging
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.starrocks import StarRocks
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.parsers.starrocks import StarRocksParser
 from sqlglot.tokenizer_core import TokenType
 
 from cairn.errors import SqlSyntaxError
@@ -21,6 +23,24 @@ DIALECT = "starrocks"
 
 # sqlglot warns when it falls back to a Command; Cairn handles those itself.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+
+
+class _StarRocksReader(StarRocks):
+    """StarRocks' dialect as Cairn reads it: `PRIMARY KEY (k, ...)` after the column list takes no index
+    parameters (sqlglot's would read a following `PARTITION BY` as one)."""
+
+    class Parser(StarRocksParser):
+        def _parse_primary_key(self, wrapped_optional: bool = False, in_props: bool = False,
+                               named_primary_key: bool = False) -> exp.PrimaryKeyColumnConstraint | exp.PrimaryKey:
+            if in_props and self._match(TokenType.L_PAREN, advance=False):
+                key: exp.PrimaryKey = self.expression(
+                    exp.PrimaryKey(expressions=self._parse_wrapped_csv(self._parse_primary_key_part)))
+                return key
+            found: exp.PrimaryKeyColumnConstraint | exp.PrimaryKey = super()._parse_primary_key(
+                wrapped_optional, in_props, named_primary_key)
+            return found
+
 
 Statement = exp.Expr | extended.ExtendedStatement
 # What sqlglot raises (besides its own errors) on a few malformed inputs.
@@ -96,7 +116,7 @@ def parse_statement(text: str) -> Statement:
     text, label = _without_insert_label(text)
     text = _decimalv2_as_decimal(text)
     try:
-        statement = sqlglot.parse_one(text, read=DIALECT)
+        statement = sqlglot.parse_one(text, read=_StarRocksReader)
     except ParseError as exc:
         raise _syntax_error(exc, text) from None
     except TokenError as exc:

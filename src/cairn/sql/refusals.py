@@ -39,11 +39,8 @@ def check_properties(properties: dict[str, str]) -> None:
         raise UnsupportedError(f"Getting analyzing error. Detail message: Unknown properties: {{{shown}}}.")
 
 
-_KEY_TABLES = {
-    exp.PrimaryKey: "PRIMARY KEY table",
-    exp.UniqueKeyProperty: "UNIQUE KEY table",
-    exp.AggregateKeyProperty: "AGGREGATE KEY table",
-}
+# AGGREGATE KEY value-column merges Cairn implements (lake/keyed.py merges them).
+AGGREGATE_TYPES = frozenset({"SUM", "MIN", "MAX", "REPLACE", "REPLACE_IF_NOT_NULL"})
 # Column definitions Cairn keeps: NULL / NOT NULL, DEFAULT, COMMENT.
 _KEPT_COLUMN_CONSTRAINTS = (exp.NotNullColumnConstraint, exp.DefaultColumnConstraint, exp.CommentColumnConstraint)
 
@@ -55,21 +52,25 @@ def check_column(node: exp.ColumnDef) -> None:
         if isinstance(rule, _KEPT_COLUMN_CONSTRAINTS):
             continue
         if isinstance(rule, exp.PrimaryKeyColumnConstraint):
-            raise not_supported("PRIMARY KEY table")
+            raise not_supported(f"PRIMARY KEY on column '{node.name}' (StarRocks writes PRIMARY KEY(...) after the "
+                                "column list)")
         if isinstance(rule, exp.AutoIncrementColumnConstraint):
             raise not_supported(f"AUTO_INCREMENT column '{node.name}'")
         if isinstance(rule, exp.Var):
-            # SUM, MAX, MIN, REPLACE, REPLACE_IF_NOT_NULL, HLL_UNION, BITMAP_UNION: AGGREGATE KEY columns.
-            raise not_supported(f"AGGREGATE KEY table (column '{node.name}' {rule.name.upper()})")
+            # An AGGREGATE KEY value column's merge (SUM, MAX, ...): table_definition checks it.
+            if rule.name.upper() in AGGREGATE_TYPES:
+                continue
+            if rule.name.upper() in ("HLL_UNION", "BITMAP_UNION", "PERCENTILE_UNION"):
+                raise not_supported(f"Aggregate type {rule.name.upper()} (column '{node.name}')")
         raise not_supported(f"column attribute '{constraint.sql('starrocks')}' of column '{node.name}'")
 
 
 def check_schema_item(node: exp.Expression) -> None:
-    """Refuse what a CREATE TABLE column list holds besides columns (PRIMARY KEY(...), INDEX ...)."""
+    """Refuse what a CREATE TABLE column list holds besides columns and PRIMARY KEY(...) (INDEX ...)."""
     if isinstance(node, exp.ColumnDef):
         check_column(node)
     elif isinstance(node, exp.PrimaryKey):
-        raise not_supported("PRIMARY KEY table")
+        return
     elif isinstance(node, exp.IndexColumnConstraint):
         raise not_supported(f"INDEX '{node.name}'")
     else:
@@ -78,9 +79,6 @@ def check_schema_item(node: exp.Expression) -> None:
 
 def check_table_clause(prop: exp.Expression) -> None:
     """Refuse CREATE TABLE clauses Cairn would drop (key types, expression partitioning, ...)."""
-    for kind, what in _KEY_TABLES.items():
-        if isinstance(prop, kind):
-            raise not_supported(what)
     if isinstance(prop, exp.PartitionedByProperty):
         raise not_supported(f"Expression partitioning (PARTITION BY {prop.this.sql('starrocks')})")
     if isinstance(prop, (exp.PartitionByRangeProperty, exp.PartitionByListProperty)):

@@ -52,7 +52,8 @@ def show_create_table(db_name: str, table: Table) -> str:
     """The DDL that re-creates `table` (StarRocks' layout; parses back to an equal table)."""
     lines = []
     for column in table.columns:
-        parts = [_quote(column.name), column.type.lower(), "NULL" if column.nullable else "NOT NULL"]
+        parts = [_quote(column.name), column.type.lower(), *([column.aggregate] if column.aggregate else []),
+                 "NULL" if column.nullable else "NOT NULL"]
         if column.default is not None:
             default = column.default
             shown = "CURRENT_TIMESTAMP" if default == "CURRENT_TIMESTAMP" else _string(default)
@@ -88,7 +89,7 @@ def show_create_table(db_name: str, table: Table) -> str:
 
 def describe_table(table: Table) -> ResultSet:
     rows = [(c.name, c.type.lower(), "YES" if c.nullable else "NO", "true" if c.is_key else "false",
-             c.default, "") for c in table.columns]
+             c.default, c.aggregate or "") for c in table.columns]
     return ResultSet.from_rows(["Field", "Type", "Null", "Key", "Default", "Extra"], rows)
 
 

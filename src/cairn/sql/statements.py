@@ -7,6 +7,7 @@ from cairn.sql import (
     ddl,
     dml,
     frontends,
+    keyed_dml,
     nodes,
     query,
     session_statements,
@@ -22,7 +23,7 @@ from cairn.sql.registry import StatementRegistry
 def standard_statements() -> StatementRegistry:
     """A registry holding every statement kind Cairn runs, each with its handler and privileges."""
     statements = StatementRegistry()
-    for module in (admin, ddl, dml, frontends, nodes, query, session_statements, show, snapshots, users, views,
+    for module in (admin, ddl, dml, frontends, keyed_dml, nodes, query, session_statements, show, snapshots, users, views,
                    volumes):
         module.register(statements)
     return statements

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import duckdb
 from sqlglot import exp
 
@@ -38,7 +40,59 @@ def _column(node: exp.ColumnDef) -> Column:
             column.default = _default(rule.this, column_type.duckdb, node.name)
         elif isinstance(rule, exp.CommentColumnConstraint):
             column.comment = literal_text(rule.this)
+        elif isinstance(rule, exp.Var):
+            column.aggregate = rule.name.upper()
     return column
+
+
+def _explicitly_nullable(node: exp.ColumnDef) -> bool:
+    """True when the column definition says NULL (a PRIMARY KEY column is NOT NULL unless it says so)."""
+    return any(isinstance(c.args.get("kind"), exp.NotNullColumnConstraint) and c.args["kind"].args.get("allow_null")
+               for c in node.args.get("constraints") or [])
+
+
+_KEY_PROPERTIES: dict[type[exp.Expression], Literal["DUPLICATE", "UNIQUE", "AGGREGATE"]] = {
+    exp.DuplicateKeyProperty: "DUPLICATE", exp.UniqueKeyProperty: "UNIQUE", exp.AggregateKeyProperty: "AGGREGATE"}
+# StarRocks' own names of the key types, as its messages spell them.
+KEYS_TYPE_NAMES = {"DUPLICATE": "DUP_KEYS", "PRIMARY": "PRIMARY_KEYS", "UNIQUE": "UNIQUE_KEYS", "AGGREGATE": "AGG_KEYS"}
+# Types a PRIMARY KEY column may have (StarRocks: boolean, integers, LARGEINT, strings, DATE, DATETIME).
+_PRIMARY_KEY_TYPES = frozenset({"BOOLEAN", "TINYINT", "SMALLINT", "INT", "BIGINT", "LARGEINT", "VARCHAR", "CHAR",
+                                "STRING", "DATE", "DATETIME"})
+
+
+def _analysis(message: str) -> AnalysisError:
+    return AnalysisError(f"Getting analyzing error. Detail message: {message}.")
+
+
+def _check_keys(keys_type: str, columns: list[Column], key_names: list[str], nodes: list[exp.ColumnDef]) -> None:
+    """StarRocks' rules for key columns: an ordered prefix of the schema; for PRIMARY KEY NOT NULL and of
+    a key type; for AGGREGATE KEY every value column with its merge, for the others none."""
+    name = KEYS_TYPE_NAMES[keys_type]
+    if len(key_names) > len(columns):
+        raise _analysis("The number of key columns should be less than the number of columns")
+    for index, key in enumerate(key_names):
+        column = columns[index]
+        if key.lower() != column.name.lower():
+            if all(key.lower() != c.name.lower() for c in columns):
+                raise _analysis(f"Key column({key}) doesn't exist")
+            raise _analysis("Key columns should be a ordered prefix of the schema")
+        if column.aggregate is not None:
+            raise _analysis(f"Key column[{column.name}] should not specify aggregate type")
+        if keys_type == "PRIMARY":
+            if _explicitly_nullable(nodes[index]):
+                raise _analysis(f"primary key column[{column.name}] cannot be nullable")
+            column.nullable = False
+            type_name = parse_type(column.type).name
+            if type_name not in _PRIMARY_KEY_TYPES:
+                raise _analysis(f"primary key column[{column.name}] type not supported: {column.type}")
+    for column in columns[len(key_names):]:
+        if keys_type == "AGGREGATE" and column.aggregate is None:
+            raise _analysis(f"{name} table should specify aggregate type for non-key column[{column.name}]")
+        if keys_type != "AGGREGATE" and column.aggregate is not None:
+            if keys_type == "UNIQUE":
+                raise AnalysisError(f"Can not assign aggregation method on column in Unique data model table: "
+                                    f"{column.name}")
+            raise _analysis(f"{name} table should not specify aggregate type for non-key column[{column.name}]")
 
 
 def _default(value: exp.Expression, duckdb_type: str, column: str) -> str | None:
@@ -108,12 +162,18 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
     properties = statement.args.get("properties")
     props = properties.expressions if properties is not None else []
     key_names: list[str] = []
+    keys_type: Literal["DUPLICATE", "PRIMARY", "UNIQUE", "AGGREGATE"] = "DUPLICATE"
+    primary = [item for item in schema.expressions if isinstance(item, exp.PrimaryKey)]
+    if primary:
+        keys_type, key_names = "PRIMARY", _names(primary[0])
     partition_node = distribution = None
     comment = ""
     for prop in props:
         check_table_clause(prop)
-        if isinstance(prop, exp.DuplicateKeyProperty):
-            key_names = _names(prop)
+        if type(prop) in _KEY_PROPERTIES:
+            if primary:
+                raise _analysis("A table has one key: PRIMARY KEY and another KEY clause were both given")
+            keys_type, key_names = _KEY_PROPERTIES[type(prop)], _names(prop)
         elif isinstance(prop, (exp.PartitionByRangeProperty, exp.PartitionByListProperty)):
             partition_node = prop
         elif isinstance(prop, exp.DistributedByProperty):
@@ -129,6 +189,12 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
         if volume not in catalog.state.storage_volumes:
             raise StorageVolumeError(f'Unknown storage volume "{volume}"')  # StarRocks' words
         raise not_supported(f"A table on storage volume '{volume}' in a database on '{db.storage_volume}'")
+    column_nodes = [c for c in schema.expressions if isinstance(c, exp.ColumnDef)]
+    if keys_type != "DUPLICATE" or any(c.aggregate for c in columns):
+        if not key_names and keys_type == "DUPLICATE":
+            keys_type = "AGGREGATE"  # value columns with a merge and no key clause: StarRocks' AGGREGATE KEY
+            key_names = [c.name for c in columns if c.aggregate is None]
+        _check_keys(keys_type, columns, key_names, column_nodes)
     key_columns = _check_columns(columns, key_names, "key description")
     for column in columns:
         column.is_key = column.name in key_columns
@@ -144,12 +210,19 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
                 raise AnalysisError(f"Bucket number must be between 1 and 1024, got {buckets}")
     elif key_columns:
         distribution_columns = key_columns[:1]
+    if keys_type != "DUPLICATE":
+        # A key's rows must meet in one tablet of one partition for the merge (lake/keyed.py).
+        if not distribution_columns:
+            raise _analysis(f"Currently not support default distribution in {KEYS_TYPE_NAMES[keys_type]}")
+        for distributed in distribution_columns:
+            if distributed not in key_columns:
+                raise _analysis(f"Distribution column[{distributed}] is not key column")
 
     _check_key_types(columns, key_columns, "key")
     _check_key_types(columns, distribution_columns, "distribution")
 
     ids = catalog.id_source()
-    table = Table(id=next(ids), name=name, columns=columns, keys_type="DUPLICATE", key_columns=key_columns,
+    table = Table(id=next(ids), name=name, columns=columns, keys_type=keys_type, key_columns=key_columns,
                   distribution_columns=distribution_columns, buckets=buckets, comment=comment,
                   properties=table_properties)
 
@@ -164,6 +237,10 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
         columns, [e.name for e in partition_node.args.get("partition_expressions") or []], "partition description")
     _check_key_types(columns, partition_columns, "partition")
     table.partition_columns = partition_columns
+    outside = [c for c in partition_columns if c not in key_columns]
+    if keys_type != "DUPLICATE" and outside:
+        raise _analysis(f"The partition column could not be aggregated column and {KEYS_TYPE_NAMES[keys_type]} "
+                        f"table's partition column must be key column")
     typed = [table.column_named(c) for c in partition_columns]
     entries = [e for part in partition_node.args.get("create_expressions") or [] for e in part.expressions]
     names = [e.name for e in entries]

@@ -1,0 +1,101 @@
+"""How a PRIMARY KEY table's merge-on-read is expressed: three ways of reading the latest row per key
+over the same Parquet rowsets, against a plain scan of the same files (a DUPLICATE KEY table).
+
+`ROWS` rows go into `ROWSETS` rowsets: the first holds every key, each later one upserts
+`UPSERT_SHARE` of them. Each way answers `count(*), sum(v)` over the merged rows, and all must agree.
+- `window`: the one Cairn uses (lake/keyed.py): row_number() over each key by (file position, row
+  number), keep the first.
+- `arg_max`: GROUP BY key with arg_max of every value column by the same order.
+- `arrow`: in Python, with Arrow compute: sort by (key, order) and keep each key's last row.
+Run: `.venv/bin/python -m bench.bench_keyed_merge`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from sqlglot import exp
+
+from bench.common import write_result
+from cairn.catalog.model import Column, Table
+from cairn.lake.keyed import merged_rows
+from cairn.lake.sqltext import read_parquet, sql
+
+ROWS = 1_000_000
+ROWSETS = 4
+UPSERT_SHARE = 0.2
+REPEAT = 3
+
+
+def _write(directory: Path) -> list[Path]:
+    files = []
+    for index in range(ROWSETS):
+        con = duckdb.connect()
+        count = ROWS if index == 0 else int(ROWS * UPSERT_SHARE)
+        step = 1 if index == 0 else int(1 / UPSERT_SHARE)
+        table = con.sql(f"SELECT (range * {step} + {index}) % {ROWS} AS k, range + {index} AS v, "
+                        f"'x' || range AS w FROM range({count})").to_arrow_table()
+        path = directory / f"r{index}.parquet"
+        pq.write_table(table, path)
+        files.append(path)
+    return files
+
+
+def _best(run: object) -> tuple[float, object]:
+    best, answer = float("inf"), None
+    for _ in range(REPEAT):
+        started = time.perf_counter()
+        answer = run()  # type: ignore[operator]
+        best = min(best, time.perf_counter() - started)
+    return best, answer
+
+
+def main() -> None:
+    table = Table(id=1, name="t", keys_type="PRIMARY", key_columns=["k"],
+                  columns=[Column(name="k", type="BIGINT", nullable=False, is_key=True),
+                           Column(name="v", type="BIGINT"), Column(name="w", type="VARCHAR(64)")])
+    with tempfile.TemporaryDirectory() as scratch:
+        files = _write(Path(scratch))
+        con = duckdb.connect()
+        total = "SELECT count(*), sum(v) FROM "
+        plain = sql(exp.select("*").from_(read_parquet(files)))
+        window = sql(merged_rows(table, files, [False] * len(files)))
+        order = "list_position([" + ", ".join(f"'{f}'" for f in files) + "], filename) * 1099511627776 + file_row_number"
+        arg_max = ("SELECT k, arg_max(v, o) AS v, arg_max(w, o) AS w FROM (SELECT *, " + order +
+                   " AS o FROM read_parquet([" + ", ".join(f"'{f}'" for f in files) +
+                   "], filename=true, file_row_number=true)) GROUP BY k")
+
+        def arrow() -> tuple[int, int]:
+            parts = [pq.read_table(f).append_column("o", pa.array([i] * pq.read_metadata(f).num_rows, pa.int32()))
+                     for i, f in enumerate(files)]
+            rows = pa.concat_tables(parts)
+            rows = rows.append_column("n", pa.array(range(rows.num_rows), pa.int64()))
+            ordered = rows.sort_by([("k", "ascending"), ("o", "descending"), ("n", "descending")])
+            keys = ordered.column("k")
+            first = pc.not_equal(keys.slice(1), keys.slice(0, len(keys) - 1))
+            keep = pa.concat_arrays([pa.array([True]), first.combine_chunks()])
+            latest = ordered.filter(keep)
+            return latest.num_rows, pc.sum(latest.column("v")).as_py()
+
+        figures: dict[str, object] = {"rows": ROWS, "rowsets": ROWSETS, "upsert_share": UPSERT_SHARE}
+        plain_s, plain_answer = _best(lambda: con.sql(total + f"({plain})").fetchall()[0])
+        window_s, window_answer = _best(lambda: con.sql(total + f"({window})").fetchall()[0])
+        arg_max_s, arg_max_answer = _best(lambda: con.sql(total + f"({arg_max})").fetchall()[0])
+        arrow_s, arrow_answer = _best(arrow)
+        assert window_answer == arg_max_answer and tuple(arrow_answer) == tuple(window_answer), \
+            (window_answer, arg_max_answer, arrow_answer)
+        figures.update(plain_scan_s=round(plain_s, 3), plain_rows=plain_answer[0],
+                       window_s=round(window_s, 3), arg_max_s=round(arg_max_s, 3), arrow_s=round(arrow_s, 3),
+                       merged_rows=window_answer[0])
+        print(figures)
+        write_result("keyed_merge", figures)
+
+
+if __name__ == "__main__":
+    main()
