@@ -58,6 +58,9 @@ def test_array(cur: pymysql.cursors.Cursor) -> None:
     assert rows(cur, "SELECT array_length(a), array_contains(a, 2), cardinality(a), arrays_overlap(a, [3, 9]), "
                      "array_map(x -> x * 2, a) FROM t WHERE id = 1") == [(3, 1, 3, 1, "[2,4,6]")]
     assert "`a` array<int(11)> NULL" in rows(cur, "SHOW CREATE TABLE t")[0][1]
+    assert rows(cur, "SELECT array_generate(3), array_generate(3, 1), array_generate(1, 5, 2), array_repeat(a, 2), "
+                     "array_contains_all(a, [1, 3]), md5sum(1) FROM t WHERE id = 1") == [
+        ("[1,2,3]", "[3,2,1]", "[1,3,5]", "[[1,2,3],[1,2,3]]", 1, "c4ca4238a0b923820dcc509a6f75849b")]
 
 
 def test_map(cur: pymysql.cursors.Cursor) -> None:
@@ -109,6 +112,19 @@ def test_decimals_binary_and_largeint(cur: pymysql.cursors.Cursor) -> None:
          b"ab", b"abcd", Decimal("170141183460469231731687303715884105727"))]
     code, message = error_of(cur, "INSERT INTO t (id, b4) VALUES (2, 'abcde')")
     assert code == 1406 and "b4" in message
+    # DECIMALV2 without (p, s) is DECIMAL(27, 9), as in StarRocks.
+    cur.execute("CREATE TABLE v (id INT, v DECIMALV2, a ARRAY<DECIMALV2>) DISTRIBUTED BY HASH(id)")
+    assert _desc(cur, "v") == {"id": "int", "v": "decimal(27,9)", "a": "array<decimal(27,9)>"}
+
+
+def test_largeint_inside_nested_types_keeps_all_its_digits(cur: pymysql.cursors.Cursor) -> None:
+    cur.execute("CREATE TABLE t (id INT, a ARRAY<LARGEINT>, s STRUCT<x LARGEINT, y ARRAY<LARGEINT>>, "
+                "m MAP<LARGEINT, LARGEINT>) DISTRIBUTED BY HASH(id)")
+    assert _desc(cur, "t")["a"] == "array<largeint(40)>"
+    big = "170141183460469231731687303715884105727"
+    cur.execute(f"INSERT INTO t VALUES (1, [{big}, -{big}, NULL], named_struct('x', {big}, 'y', [1]), map{{{big}: 2}})")
+    assert rows(cur, "SELECT a, s, m FROM t") == [(f"[{big},-{big},null]", f'{{"x":{big},"y":[1]}}', f"{{{big}:2}}")]
+    assert rows(cur, "SELECT a[1] + 0, s.x, array_length(a) FROM t") == [(Decimal(big), Decimal(big), 3)]
 
 
 def test_information_schema_columns(cur: pymysql.cursors.Cursor) -> None:
@@ -125,7 +141,6 @@ def test_information_schema_columns(cur: pymysql.cursors.Cursor) -> None:
     ("c TIME", 1064, "TIME is not supported as a column type"),
     ("c DECIMAL(40,2)", 1064, "above 38 (DECIMAL256) is not supported yet"),
     ("c DECIMAL32(10,2)", 1064, "DECIMAL32(10,2): precision must be 1..9"),
-    ("c ARRAY<LARGEINT>", 1064, "LARGEINT inside ARRAY, MAP or STRUCT is not supported yet"),
     ("c MAP<ARRAY<INT>,INT>", 1064, "Invalid map.key's type"),
     ("c STRUCT<a INT, a INT>", 1064, "Duplicate field name"),
     ("c BITMAP", 1064, "BITMAP"),

@@ -85,7 +85,7 @@ def test_column_list_keys_partitions_distribution_and_properties(db: tuple[str, 
     ("CREATE TABLE bad (a) AS SELECT 1, 2", 1064, "Number of columns don't equal number of SELECT statement's"),
     ("CREATE TABLE bad AS SELECT 1 AS a, 2 AS a", 1064, "Duplicate column name 'a'"),
     ("CREATE TABLE bad AS SELECT * FROM nope", 1146, "Table '{db}.nope' doesn't exist"),
-    ("CREATE TABLE bad AS SELECT [CAST(1 AS LARGEINT)] AS a", 1064, "column 'a' of type hugeint[] cannot be stored"),
+    ("CREATE TABLE bad AS SELECT [INTERVAL 1 DAY] AS a", 1064, "column 'a' of type interval[] cannot be stored"),
     ("CREATE TABLE bad DUPLICATE KEY(nope) AS SELECT 1 AS a", 1054, "Unknown column 'nope'"),
     # The table is made, its load fails, and it is dropped again.
     ("CREATE TABLE bad PARTITION BY RANGE(d) (PARTITION p1 VALUES LESS THAN ('2024-01-15')) AS SELECT * FROM t1",

@@ -29,6 +29,9 @@ _ALIASES = {"INTEGER": "INT", "BOOL": "BOOLEAN", "TEXT": "STRING", "REAL": "FLOA
 _DECIMAL_PRECISION = {"DECIMAL": 38, "NUMERIC": 38, "DECIMAL32": 9, "DECIMAL64": 18, "DECIMAL128": 38,
                       "DECIMALV2": 27}
 
+# (precision, scale) of a DECIMAL spelling written without them.
+_DECIMAL_DEFAULT = {"DECIMAL32": (9, 0), "DECIMAL64": (18, 0), "DECIMALV2": (27, 9)}
+
 _DUCKDB = {"TINYINT": "TINYINT", "SMALLINT": "SMALLINT", "INT": "INTEGER", "BIGINT": "BIGINT",
            "LARGEINT": "HUGEINT", "FLOAT": "FLOAT", "DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN",
            "CHAR": "VARCHAR", "VARCHAR": "VARCHAR", "STRING": "VARCHAR", "DATE": "DATE",
@@ -98,6 +101,21 @@ class ColumnType:
         if self.name == "STRUCT":
             return "STRUCT(" + ", ".join(f"{_duckdb_name(f)} {t.duckdb}" for f, t in zip(self.fields, self.items)) + ")"
         return _DUCKDB[self.name]
+
+    @property
+    def storage_duckdb(self) -> str:
+        """The DuckDB type this column is written to Parquet as: its query type, except that LARGEINT
+        (128-bit, which no Parquet type holds whole) is kept as its decimal text, nested or not."""
+        if self.name == "LARGEINT":
+            return "VARCHAR"
+        if self.name == "ARRAY":
+            return f"{self.items[0].storage_duckdb}[]"
+        if self.name == "MAP":
+            return f"MAP({self.items[0].storage_duckdb}, {self.items[1].storage_duckdb})"
+        if self.name == "STRUCT":
+            return "STRUCT(" + ", ".join(f"{_duckdb_name(f)} {t.storage_duckdb}"
+                                         for f, t in zip(self.fields, self.items)) + ")"
+        return self.duckdb
 
     @property
     def arrow(self) -> pa.DataType:
@@ -285,9 +303,6 @@ def _scalar(spelled: str, numbers: list[int], nested: bool, text: str) -> Column
         raise AnalysisError("Getting analyzing error. Detail message: Type TIME is not supported as a column type.")
     if name not in _DUCKDB:
         raise AnalysisError(f"Unsupported type '{text}'")
-    if nested and name == "LARGEINT":
-        raise UnsupportedError("Getting analyzing error. Detail message: LARGEINT inside ARRAY, MAP or STRUCT "
-                               "is not supported yet.")
     if numbers and (name not in _INTEGERS or second is not None):
         raise AnalysisError(f"Type {name} takes no parameters")
     return ColumnType(name)
@@ -295,8 +310,8 @@ def _scalar(spelled: str, numbers: list[int], nested: bool, text: str) -> Column
 
 def _decimal(spelled: str, first: int | None, second: int | None) -> ColumnType:
     limit = _DECIMAL_PRECISION.get(spelled, 38)
-    precision = first if first is not None else (limit if spelled in {"DECIMAL32", "DECIMAL64"} else 10)
-    scale = second if second is not None else 0
+    precision = first if first is not None else _DECIMAL_DEFAULT.get(spelled, (10, 0))[0]
+    scale = second if second is not None else (_DECIMAL_DEFAULT.get(spelled, (10, 0))[1] if first is None else 0)
     if precision > 38 and spelled in {"DECIMAL", "NUMERIC"} and precision <= 76:
         raise UnsupportedError(f"Getting analyzing error. Detail message: DECIMAL({precision},{scale}): a precision "
                                "above 38 (DECIMAL256) is not supported yet.")

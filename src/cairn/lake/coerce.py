@@ -30,15 +30,14 @@ CURRENT_TIMESTAMP = "CURRENT_TIMESTAMP"
 
 def storage_type(column: Column) -> str:
     """The DuckDB type a column is written to Parquet as. LARGEINT (128-bit) has no Parquet type
-    that holds its whole range, so it is stored as its decimal text."""
-    column_type = parse_type(column.type)
-    return "VARCHAR" if column_type.name == "LARGEINT" else column_type.duckdb
+    that holds its whole range, so it is stored as its decimal text (inside ARRAY, MAP and STRUCT too)."""
+    return parse_type(column.type).storage_duckdb
 
 
 def _cast(source: str, column: Column) -> exp.Expr:
     column_type = parse_type(column.type)
-    if column_type.name == "LARGEINT":
-        return cast(try_cast(sqlcolumn(source), "HUGEINT"), "VARCHAR")
+    if column_type.storage_duckdb != column_type.duckdb:
+        return cast(try_cast(sqlcolumn(source), column_type.duckdb), column_type.storage_duckdb)
     return try_cast(sqlcolumn(source), column_type.duckdb)
 
 

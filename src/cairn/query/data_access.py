@@ -86,12 +86,14 @@ class DataAccess(Protocol):
 
 
 def column_expressions(table: Table) -> list[exp.Expr]:
-    """The table's columns as stored rowsets hold them, typed as declared (LARGEINT as HUGEINT)."""
+    """The table's columns as stored rowsets hold them, typed as declared (LARGEINT, stored as text,
+    as HUGEINT, nested or not)."""
     parts: list[exp.Expr] = []
     for column in table.columns:
         name = sqlcolumn(column.name)
-        large = parse_type(column.type).name == "LARGEINT"
-        parts.append(aliased(cast(name, "HUGEINT"), column.name) if large else name)
+        column_type = parse_type(column.type)
+        stored_otherwise = column_type.storage_duckdb != column_type.duckdb
+        parts.append(aliased(cast(name, column_type.duckdb), column.name) if stored_otherwise else name)
     return parts
 
 

@@ -34,7 +34,40 @@ def _array_map(args: list[exp.Expr]) -> exp.Expr | None:
     return None
 
 
+def _array_generate(args: list[exp.Expr]) -> exp.Expr | None:
+    """array_generate([start,] end [, step]): start defaults to 1; without a step the list counts
+    down when start > end (StarRocks' test_array_generate: array_generate(9, 1) is [9,...,1])."""
+    if len(args) == 1:
+        return exp.func("generate_series", exp.Literal.number(1), args[0])
+    if len(args) == 2:
+        start, end = args
+        step = exp.Case(ifs=[exp.If(this=exp.LTE(this=start.copy(), expression=end.copy()),
+                                    true=exp.Literal.number(1))], default=exp.Literal.number(-1))
+        return exp.func("generate_series", start, end, step)
+    if len(args) == 3:
+        return exp.func("generate_series", *args)
+    return None
+
+
+def _array_repeat(args: list[exp.Expr]) -> exp.Expr | None:
+    """array_repeat(x, n): x n times (none when n < 1)."""
+    if len(args) != 2:
+        return None
+    return exp.func("repeat", exp.Array(expressions=[args[0]]), args[1])
+
+
+def _md5sum(args: list[exp.Expr]) -> exp.Expr | None:
+    """md5sum(a, ...): the MD5 of its arguments' text, concatenated."""
+    if not args:
+        return None
+    return exp.func("md5", exp.func("concat", *[exp.cast(a, exp.DataType.Type.VARCHAR) for a in args]))
+
+
 _REWRITES: dict[str, Rewrite] = {
+    "array_generate": _array_generate,
+    "array_repeat": _array_repeat,
+    "array_contains_all": _two("list_has_all"),
+    "md5sum": _md5sum,
     "json_query": _two("json_extract"),
     "get_json_string": _two("json_extract_string"),
     "get_json_str": _two("json_extract_string"),

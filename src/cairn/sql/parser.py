@@ -91,10 +91,17 @@ def _without_insert_label(text: str) -> tuple[str, str | None]:
     return text, None
 
 
-def _decimalv2_as_decimal(text: str) -> str:
-    """StarRocks' `DECIMALV2(p, s)` type, which sqlglot does not know, spelled `DECIMAL(p, s)`.
+# Tokens that may follow a column type: the end of a nested type, the next column, NULL / NOT NULL, ...
+_AFTER_A_TYPE = {TokenType.GT, TokenType.COMMA, TokenType.R_PAREN, TokenType.NULL, TokenType.NOT,
+                 TokenType.DEFAULT, TokenType.COMMENT}
 
-    Only the type name is replaced, found by token (a name followed by `(`, outside strings)."""
+
+def _decimalv2_as_decimal(text: str) -> str:
+    """StarRocks' `DECIMALV2(p, s)` type, which sqlglot does not know, spelled `DECIMAL(p, s)`
+    (`DECIMALV2` alone is `DECIMAL(27, 9)`).
+
+    Only the type name is replaced, found by token (a name followed by `(` or by what ends a
+    type, outside strings)."""
     if "DECIMALV2" not in text.upper():
         return text
     try:
@@ -102,9 +109,12 @@ def _decimalv2_as_decimal(text: str) -> str:
     except TokenError:
         return text
     for token, following in reversed(list(zip(tokens, tokens[1:]))):
-        if (token.token_type == TokenType.VAR and token.text.upper() == "DECIMALV2"
-                and following.token_type == TokenType.L_PAREN):
+        if token.token_type != TokenType.VAR or token.text.upper() != "DECIMALV2":
+            continue
+        if following.token_type == TokenType.L_PAREN:
             text = text[:token.start] + "DECIMAL" + text[token.end + 1:]
+        elif following.token_type in _AFTER_A_TYPE:  # StarRocks' DECIMALV2 without (p, s) is (27, 9)
+            text = text[:token.start] + "DECIMAL(27, 9)" + text[token.end + 1:]
     return text
 
 
