@@ -169,3 +169,30 @@ def test_create_table_key_rules(cur: pymysql.cursors.Cursor, statement: str, mes
     code, text = error_of(cur, statement)
     assert message in text
     assert rows(cur, "SHOW TABLES") == []
+
+
+def test_duplicate_key_delete_with_starrocks_restrictions(cur: pymysql.cursors.Cursor) -> None:
+    cur.execute("CREATE TABLE t (k INT, d DATE, v INT, f DOUBLE, b LARGEINT) DUPLICATE KEY(k) PARTITION BY RANGE(d) "
+                "(PARTITION p1 VALUES LESS THAN ('2024-01-01'), PARTITION p2 VALUES LESS THAN ('2025-01-01')) "
+                "DISTRIBUTED BY HASH(k) BUCKETS 2")
+    cur.execute("INSERT INTO t VALUES (1, '2023-01-01', 1, 1.0, 1), (1, '2024-01-01', 2, 2.0, 2), "
+                "(2, '2024-02-01', 3, 3.0, 3)")
+    cur.execute("INSERT INTO t VALUES (1, '2024-05-01', 4, 4.0, 4), (3, '2023-03-01', 5, 5.0, 5), (3, '2023-03-01', 5, 5.0, 5)")
+    cur.execute("DELETE FROM t WHERE v = 2")  # a value column: allowed on a DUPLICATE KEY table
+    assert cur.rowcount == 1
+    cur.execute("DELETE FROM t PARTITION (p2) WHERE k = 1")
+    assert rows(cur, "SELECT k, v FROM t ORDER BY v") == [(1, 1), (2, 3), (3, 5), (3, 5)]
+    cur.execute("DELETE FROM t WHERE b = 5 AND d = '2023-03-01'")  # every matching row, duplicates too
+    assert cur.rowcount == 2
+    cur.execute("DELETE FROM t WHERE k IN (7, 8)")
+    assert cur.rowcount == 0
+    for statement, message in [
+            ("DELETE FROM t WHERE f = 1.0", "Column[f] is not key column or storage model is not duplicate"),
+            ("DELETE FROM t WHERE k = 1 OR v = 3", "Where clause only supports compound predicate"),
+            ("DELETE FROM t WHERE k + 1 = 2", "Where clause only supports compound predicate"),
+            ("DELETE FROM t", "Where clause is not set")]:
+        assert message in error_of(cur, statement)[1]
+    assert rows(cur, "SELECT k, v FROM t ORDER BY v") == [(1, 1), (2, 3)]
+    cur.execute("INSERT INTO t VALUES (5, '2024-06-01', 6, 6.0, 6)")
+    cur.execute("DELETE FROM t WHERE k >= 2 AND v IS NOT NULL")
+    assert rows(cur, "SELECT k, v FROM t ORDER BY v") == [(1, 1)]

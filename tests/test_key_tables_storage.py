@@ -174,3 +174,19 @@ def test_stream_load_into_a_primary_key_table_upserts(local_frontend: Frontend, 
     answer = stream_load(local_frontend, "root", "d", "p", StreamLoadOptions.from_headers({}), body)
     assert (answer.status, answer.loaded_rows) == ("Success", 300_000)
     assert session.execute("SELECT count(*), min(v), max(v) FROM p").rows() == [(1000, 299_000, 299_999)]
+
+
+def test_duplicate_key_delete_rewrites_rowsets_and_older_versions_keep_the_rows(session: Session) -> None:
+    """On a local volume and on S3: only the rowsets holding matching rows are written again, in a new
+    version; a rowset left with no row is dropped."""
+    session.execute_script("CREATE DATABASE d; USE d; CREATE TABLE t (k INT, v INT) DUPLICATE KEY(k) "
+                           "DISTRIBUTED BY HASH(k) BUCKETS 2; INSERT INTO t VALUES (1, 1), (2, 2), (3, 3);"
+                           "INSERT INTO t VALUES (4, 4);")
+    before = {r.key for rs in _rowsets(session, "d", "t").values() for r in rs}
+    session.execute("DELETE FROM t WHERE v <= 2")
+    assert session.execute("SELECT * FROM t ORDER BY k").rows() == [(3, 3), (4, 4)]
+    after = {r.key for rs in _rowsets(session, "d", "t").values() for r in rs}
+    assert after != before and after & before  # only the rowsets holding deleted rows were rewritten
+    session.execute("DELETE FROM t WHERE k = 4")  # its rowset holds nothing else: it goes away
+    assert session.execute("SELECT * FROM t").rows() == [(3, 3)]
+    assert sum(len(rs) for rs in _rowsets(session, "d", "t").values()) == len(after) - 1

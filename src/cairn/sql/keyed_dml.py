@@ -17,13 +17,13 @@ from cairn.catalog.model import Table
 from cairn.catalog.types import parse_type
 from cairn.errors import AnalysisError, UnknownColumnError, UnknownPartitionError
 from cairn.fe.frontend import Frontend
+from cairn.lake.delete import delete_rows
 from cairn.lake.load import load_relation
 from cairn.lake.routing import partition_expression
 from cairn.query.context import QueryContext
 from cairn.query.select import _user_error, prepare_tree
 from cairn.query.virtual_tables import VirtualTables
 from cairn.sql.names import table_name
-from cairn.sql.refusals import not_supported
 from cairn.sql.registry import Requirement, StatementRegistry, reads
 from cairn.sql.result import ResultSet
 
@@ -147,7 +147,15 @@ def delete(query: QueryContext, fe: Frontend, statement: exp.Delete) -> ResultSe
     if table.keys_type != "PRIMARY":
         _condition_columns(table, where.this)
     if table.keys_type == "DUPLICATE":
-        raise not_supported("DELETE from a DUPLICATE KEY table")
+        con = fe.duckdb.cursor()
+        try:
+            with query.cancel.running(con):
+                rows = delete_rows(fe.loads, con, db_name, name, where.this, partitions)
+        except duckdb.Error as exc:
+            raise _user_error(exc, {}) from None
+        finally:
+            con.close()
+        return ResultSet.ok(affected_rows=rows)
     alias = target.alias_or_name
     source = target.copy()
     source.set("partition", None)
