@@ -46,7 +46,7 @@ class LocalCairn:
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "cairn.cli.main", "up", "--data-dir", str(data), "--port", str(self.port),
-                 "--http-port", str(_free_port())], stdout=out, stderr=subprocess.STDOUT, cwd=self.root,
+                 "--http-port", str(_free_port()), "--edit-log-port", str(_free_port())], stdout=out, stderr=subprocess.STDOUT, cwd=self.root,
                 start_new_session=True)
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
