@@ -10,6 +10,13 @@ from sqlglot import exp
 Rewrite = Callable[[list[exp.Expr]], exp.Expr | None]
 
 
+def _depth(node: exp.Expr) -> int:
+    depth = 0
+    while node.parent is not None:
+        node, depth = node.parent, depth + 1
+    return depth
+
+
 def _json_text(args: list[exp.Expr]) -> exp.Expr:
     return exp.func("json_extract_string", *args)
 
@@ -27,11 +34,42 @@ def _two(name: str) -> Rewrite:
     return lambda args: exp.func(name, *args) if len(args) == 2 else None
 
 
+_INDEX = "__cairn_i"
+
+
 def _array_map(args: list[exp.Expr]) -> exp.Expr | None:
-    """array_map(x -> f(x), arr) (lambda first, as StarRocks writes it) is DuckDB's list_transform."""
-    if len(args) == 2 and isinstance(args[0], exp.Lambda):
-        return exp.func("list_transform", args[1], args[0])
-    return None
+    """array_map(lambda, arr, ...) or array_map(arr, lambda) is DuckDB's list_transform; with several
+    arrays the lambda's parameters are their elements at each position (arrays of one length)."""
+    lambdas = [a for a in args if isinstance(a, exp.Lambda)]
+    if len(lambdas) != 1:
+        return None
+    function = lambdas[0]
+    arrays = [a for a in args if a is not function]
+    params = [p.name for p in function.expressions]
+    if len(params) != len(arrays) or not arrays:
+        return None
+    if len(arrays) == 1:
+        return exp.func("list_transform", arrays[0], function)
+    index = exp.to_identifier(_INDEX)
+    body = function.this.copy()
+    by_name = dict(zip(params, arrays))
+    for node in list(body.find_all(exp.Identifier)):
+        parent = node.parent
+        if node.name not in by_name or isinstance(parent, exp.Dot) or (
+                isinstance(parent, exp.Column) and parent.table):
+            continue  # not a parameter: another name, or a field or a table's column
+        target = parent if isinstance(parent, exp.Column) else node
+        target.replace(exp.func("list_extract", by_name[node.name].copy(), index.copy()))
+    positions = exp.func("generate_series", exp.Literal.number(1), exp.func("len", arrays[0].copy()))
+    return exp.func("list_transform", positions, exp.Lambda(this=body, expressions=[index]))
+
+
+def _decimal_spellings_as_decimal(tree: exp.Expr) -> None:
+    """CAST(x AS DECIMAL32/64/128(p, s)) is DECIMAL(p, s) in DuckDB."""
+    spellings = {exp.DataType.Type.DECIMAL32, exp.DataType.Type.DECIMAL64, exp.DataType.Type.DECIMAL128}
+    for node in tree.find_all(exp.DataType):
+        if node.this in spellings:
+            node.set("this", exp.DataType.Type.DECIMAL)
 
 
 def _array_generate(args: list[exp.Expr]) -> exp.Expr | None:
@@ -91,7 +129,9 @@ def _json_null_is_null(tree: exp.Expr) -> None:
 
 def apply(tree: exp.Expr) -> None:
     """Rewrite StarRocks' JSON and collection function calls in `tree`, in place."""
-    for node in list(tree.find_all(exp.Anonymous)):
+    _decimal_spellings_as_decimal(tree)
+    # Innermost calls first, so a call rewritten inside another's arguments is kept.
+    for node in sorted(tree.find_all(exp.Anonymous), key=_depth, reverse=True):
         rewrite = _REWRITES.get(node.name.lower())
         if rewrite is None:
             continue
