@@ -4,7 +4,7 @@ plan's fragments on two worker nodes on this machine.
 One cluster serves the module (Ray's start-up takes seconds). TPC-H at scale factor 0.01, with
 lineitem and orders as two files each: every query's answer on two workers equals DuckDB's; a worker
 killed mid-query does not change the answer; the cluster listens on 127.0.0.1 only and refuses a
-client without its token.
+client without its token; a node started apart, from the same credential, joins and runs tasks.
 """
 
 from __future__ import annotations
@@ -129,3 +129,21 @@ def test_worker_killed_mid_query_answer_still_right(engine: EngineCluster, data:
         assert same, why
     finally:
         engine.add_worker("cn1")
+
+
+def test_a_node_holding_the_credential_joins_and_takes_part(engine: EngineCluster, data: dict[str, list[Path]],
+                                                           duck: Any) -> None:
+    # A CN's side: its own EngineCluster, the same credential, the head's address; the token is
+    # derived independently from the credential. (Last in the module: the engine would take a few
+    # seconds to see cn2 gone.)
+    cn = EngineCluster(credential=engine.credential, head_address=engine.address, object_store_bytes=128 * 1024 * 1024)
+    worker = cn.add_worker("cn2")
+    try:
+        query = _query(engine, data)
+        assert worker.node_id in query.node_ids and len(query.node_ids) == 3
+        sql = QUERIES[3]
+        same, why = tpch.compare(query.run(sql), duck.sql(sql).to_arrow_table(), sql)
+        assert same, why
+        assert query.last_stats is not None and worker.node_id in query.last_stats.tasks_per_node
+    finally:
+        cn.kill_worker("cn2")

@@ -39,6 +39,8 @@ from cairn.secrets import register_secret
 log = logging.getLogger(__name__)
 
 _TOKEN_CONTEXT = b"cairn: token of the distributed engine's cluster (Ray)"
+# Every worker node Cairn starts carries a resource naming it (the CN it stands for).
+_NODE_RESOURCE = "cairn_node:"
 # How soon Ray's GCS declares a silent node dead (and its tasks are run elsewhere): a health check
 # every second, five missed in a row. Ray's defaults take about half a minute.
 _HEALTH_CHECKS = {"health_check_period_ms": 1000, "health_check_timeout_ms": 1000, "health_check_failure_threshold": 5}
@@ -70,19 +72,16 @@ class WorkerNode:
     node_id: str
     node: Any = field(repr=False)
 
-    def pids(self) -> list[int]:
-        """The process ids of the node's processes that are alive (raylet, object store, workers
-        are found as their descendants by the caller)."""
-        return [p.process.pid for procs in self.node.all_processes.values() for p in procs if p.process.poll() is None]
-
 
 @dataclass
 class EngineCluster:
     """A Ray cluster run by Cairn: `start_head` beside the FE, `add_worker` for each CN hosted on
-    this machine, `connect` to submit work. `object_store_bytes` sizes each node's object store."""
+    this machine, `connect` to submit work. A CN whose head runs elsewhere names it in
+    `head_address` and only adds its worker. `object_store_bytes` sizes each node's object store."""
 
     credential: str = field(repr=False)
     bind_address: str = "127.0.0.1"
+    head_address: str | None = None
     object_store_bytes: int = 512 * 1024 * 1024
     temp_dir: Path | None = None
     head: Any = field(default=None, repr=False)
@@ -102,9 +101,11 @@ class EngineCluster:
     @property
     def address(self) -> str:
         """The GCS address (host:port) workers and clients join."""
-        if self.head is None:
-            raise EngineStartError("the engine's head is not running")
-        return str(self.head.gcs_address)
+        if self.head is not None:
+            return str(self.head.gcs_address)
+        if self.head_address is not None:
+            return self.head_address
+        raise EngineStartError("the engine's head is not running")
 
     def start_head(self) -> str:
         """Start Ray's head (its GCS; no CPUs, so no task runs beside the FE); its address."""
@@ -118,7 +119,7 @@ class EngineCluster:
     def add_worker(self, name: str, cpus: int = 1) -> WorkerNode:
         """Start a worker node called `name` on this machine and wait until it has joined."""
         _use_token(engine_token(self.credential))
-        params = self._params(num_cpus=cpus, resources={f"cairn_node:{name}": 1.0})
+        params = self._params(num_cpus=cpus, resources={f"{_NODE_RESOURCE}{name}": 1.0})
         params.update_if_absent(gcs_address=self.address, include_log_monitor=False, node_manager_port=0)
         params.dashboard_agent_listen_port = None
         node = self._start(lambda: ray_node.Node(params, head=False, shutdown_at_exit=True, spawn_reaper=True),
@@ -150,9 +151,14 @@ class EngineCluster:
                  log_to_driver=False, configure_logging=False)
 
     def node_ids(self) -> list[str]:
-        """The Ray node ids of the worker nodes that are alive, in the order they joined."""
-        alive = {str(n["NodeID"]) for n in ray.nodes() if n.get("Alive")}  # type: ignore[no-untyped-call]
-        ids = [w.node_id for w in self.workers.values() if w.node_id in alive]
+        """The Ray node ids of the cluster's worker nodes that are alive (whoever started them),
+        ordered by their names."""
+        named: list[tuple[str, str]] = []
+        for n in ray.nodes():  # type: ignore[no-untyped-call]
+            names = [r.removeprefix(_NODE_RESOURCE) for r in n.get("Resources", {}) if r.startswith(_NODE_RESOURCE)]
+            if n.get("Alive") and names:
+                named.append((names[0], str(n["NodeID"])))
+        ids = [node_id for _, node_id in sorted(named)]
         if not ids:
             raise NoComputeNodeError("no engine worker node is alive to run the query")
         return ids
