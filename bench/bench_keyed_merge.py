@@ -7,6 +7,10 @@ over the same Parquet rowsets, against a plain scan of the same files (a DUPLICA
   number), keep the first.
 - `arg_max`: GROUP BY key with arg_max of every value column by the same order.
 - `arrow`: in Python, with Arrow compute: sort by (key, order) and keep each key's last row.
+
+Then, through Cairn: the same query on a DUPLICATE KEY table and on a PRIMARY KEY table holding
+`TABLE_ROWS` keys with `ROWSETS - 1` upsert rounds unmerged, and on the PRIMARY KEY table again
+after compaction (one rowset per tablet, which reads without a merge).
 Run: `.venv/bin/python -m bench.bench_keyed_merge`.
 """
 
@@ -31,6 +35,7 @@ ROWS = 1_000_000
 ROWSETS = 4
 UPSERT_SHARE = 0.2
 REPEAT = 3
+TABLE_ROWS = 1_000_000
 
 
 def _write(directory: Path) -> list[Path]:
@@ -93,8 +98,42 @@ def main() -> None:
         figures.update(plain_scan_s=round(plain_s, 3), plain_rows=plain_answer[0],
                        window_s=round(window_s, 3), arg_max_s=round(arg_max_s, 3), arrow_s=round(arrow_s, 3),
                        merged_rows=window_answer[0])
+        figures.update(_through_cairn(Path(scratch)))
         print(figures)
         write_result("keyed_merge", figures)
+
+
+def _through_cairn(root: Path) -> dict[str, object]:
+    from cairn.api import connect, open_frontend
+
+    fe = open_frontend(local_storage_path=root / "storage", meta_dir=root / "meta",
+                       lake_compaction_score_selector_min_score=2, lake_compaction_interval_seconds=3600)
+    try:
+        session = connect(fe)
+        session.execute_script(
+            "CREATE DATABASE b; USE b;"
+            "CREATE TABLE dup (k BIGINT NOT NULL, v BIGINT, w VARCHAR(64)) DUPLICATE KEY(k) "
+            "DISTRIBUTED BY HASH(k) BUCKETS 4;"
+            "CREATE TABLE pk (k BIGINT NOT NULL, v BIGINT, w VARCHAR(64)) PRIMARY KEY(k) "
+            "DISTRIBUTED BY HASH(k) BUCKETS 4;")
+        rows = f"SELECT x, x, concat('x', x) FROM TABLE(generate_series(0, {TABLE_ROWS - 1})) AS g(x)"
+        session.execute(f"INSERT INTO dup {rows}")
+        session.execute(f"INSERT INTO pk {rows}")
+        step = int(1 / UPSERT_SHARE)
+        for index in range(1, ROWSETS):
+            session.execute(f"INSERT INTO pk SELECT x, x + {index}, concat('y', x) FROM TABLE(generate_series("
+                            f"{index}, {TABLE_ROWS - 1}, {step})) AS g(x)")
+        query = "SELECT count(*), sum(v) FROM {}"
+        dup_s, _ = _best(lambda: session.execute(query.format("dup")).rows())
+        unmerged_s, before = _best(lambda: session.execute(query.format("pk")).rows())
+        fe.compaction.run_once()
+        compacted_s, after = _best(lambda: session.execute(query.format("pk")).rows())
+        assert before == after, (before, after)
+        return {"table_rows": TABLE_ROWS, "duplicate_key_query_s": round(dup_s, 3),
+                "primary_key_unmerged_query_s": round(unmerged_s, 3),
+                "primary_key_compacted_query_s": round(compacted_s, 3)}
+    finally:
+        fe.close()
 
 
 if __name__ == "__main__":

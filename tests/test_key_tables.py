@@ -71,6 +71,7 @@ def test_update_reads_the_current_rows_computes_and_upserts(cur: pymysql.cursors
     ("UPDATE p SET k = 5 WHERE k = 1", 1064, "primary key column cannot be updated: k"),
     ("UPDATE u SET v = 5 WHERE k = 1", 1064, "only support updating primary key table"),
     ("UPDATE p SET nope = 5 WHERE k = 1", 1054, "Unknown column 'nope'"),
+    ("UPDATE p SET v = 'xxx' WHERE k = 99", 1064, "Invalid number format: xxx"),
     ("DELETE FROM p", 1064, "Where clause is not set"),
     ("DELETE FROM u WHERE v = 1", 1064,
      "Column[v] is not key column or storage model is not duplicate or column type is float or double"),

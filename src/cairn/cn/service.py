@@ -162,7 +162,8 @@ class ComputeService(flight.FlightServerBase):  # type: ignore[misc]  # pyarrow 
             store = self.store(request.volume, request.cluster_id)
             files, held = self._files(store, request)
             query = fragment(request.table, request.columns, request.filters, request.aggregate,
-                             parquet_source(request.table, files, [r.deletes for r in request.rowsets]))
+                             parquet_source(request.table, files, [r.deletes for r in request.rowsets],
+                                            request.merged))
             con = self.engine.cursor()
             reader = con.sql(query.sql(dialect="duckdb")).to_arrow_reader()
         except Exception as exc:

@@ -20,10 +20,13 @@ from cairn.query.pushdown import PartialAggregate, ScanFilter
 ROW_MARKER = "__cairn_row"
 
 
-def parquet_source(table: Table, files: Sequence[Path], deletes: Sequence[bool] | None = None) -> exp.Expr:
+def parquet_source(table: Table, files: Sequence[Path], deletes: Sequence[bool] | None = None,
+                   merged: bool = False) -> exp.Expr:
     """The table's rows in the Parquet `files` (in version order; `deletes` marks a keyed table's
-    delete rowsets), merged by key for a keyed table, typed as declared, as relation ROWSETS_VIEW."""
-    return exp.select(*column_expressions(table)).from_(table_rows(table, files, deletes)).subquery(ROWSETS_VIEW)
+    delete rowsets), merged by key for a keyed table unless `merged`, typed as declared, as relation
+    ROWSETS_VIEW."""
+    rows = table_rows(table, files, deletes, merged)
+    return exp.select(*column_expressions(table)).from_(rows).subquery(ROWSETS_VIEW)
 
 
 def fragment(table: Table, columns: list[str] | None, filters: list[ScanFilter],

@@ -41,6 +41,7 @@ from cairn.compute.requests import (
 )
 from cairn.config.fe_config import FeConfig
 from cairn.errors import CairnError, ComputeNodeFailedError, NoComputeNodeError, VolumeNotRegisteredError
+from cairn.lake.keyed import already_merged
 from cairn.lake.manifest import MANIFESTS, Rowset
 from cairn.lake.rowset_writer import WrittenRowset
 from cairn.lake.sqltext import aliased, cast, column, create_temp_view, sql
@@ -232,7 +233,7 @@ class NodeDataAccess:
         volume = self._node_volume(scan.store.volume)
         request = ScanRequest(volume=VolumeRef.of(volume),
                               cluster_id=ClusterKeys.of_key(keys[0]).cluster_id, table=table, rowsets=[], columns=scan.columns, filters=scan.filters,
-                              aggregate=scan.aggregate)
+                              aggregate=scan.aggregate, merged=already_merged(tablets.values()))
 
         def scan_on(node: NodeState, items: list[int]) -> pa.Table:
             refs = [RowsetRef(key=r.key, checksum=r.checksum, deletes=r.deletes) for t in items for r in tablets[t]]

@@ -111,6 +111,7 @@ class ScanRequest(_Request):
     columns: list[str] | None = None
     filters: list[ScanFilter] = Field(default_factory=list)
     aggregate: PartialAggregate | None = None
+    merged: bool = False  # a keyed table's rowsets need no merge (lake/keyed.py `already_merged`)
 
     @model_validator(mode="after")
     def _names_known(self) -> "ScanRequest":

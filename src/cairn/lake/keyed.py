@@ -24,7 +24,7 @@ older Cairn wrote may hold a key several times; the row number orders them, the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from sqlglot import exp
@@ -32,6 +32,7 @@ from sqlglot import exp
 from cairn.catalog.model import Column, Table
 from cairn.catalog.types import parse_type
 from cairn.lake.coerce import storage_type
+from cairn.lake.manifest import Rowset
 from cairn.lake.sqltext import aliased, call, cast, column, number, string, string_list
 
 # Value-column aggregates of AGGREGATE KEY tables that Cairn merges.
@@ -130,10 +131,17 @@ def merged_rows(table: Table, files: Sequence[Path], deletes: Sequence[bool]) ->
     return _latest_rows(table, sequenced)
 
 
-def table_rows(table: Table, files: Sequence[Path], deletes: Sequence[bool] | None = None) -> exp.Expr:
+def already_merged(tablets: Iterable[Sequence[Rowset]]) -> bool:
+    """True when the rowsets of these tablets need no merge: each tablet holds at most one rowset, which
+    holds each key once and is no delete rowset (a compacted tablet, or one load)."""
+    return all(len(rowsets) <= 1 and all(r.unique_keys and not r.deletes for r in rowsets) for rowsets in tablets)
+
+
+def table_rows(table: Table, files: Sequence[Path], deletes: Sequence[bool] | None = None,
+               merged: bool = False) -> exp.Expr:
     """The relation (a FROM item) of the table's stored columns in `files`: read as they are for a
-    DUPLICATE KEY table, merged for a keyed one."""
-    if not is_keyed(table):
+    DUPLICATE KEY table or `merged` ones (`already_merged`), merged for a keyed one."""
+    if not is_keyed(table) or merged:
         return call("read_parquet", string_list([str(f) for f in files]))
     return merged_rows(table, files, deletes or [False] * len(files)).subquery("__cairn_rows")
 

@@ -166,7 +166,7 @@ def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con:
         if given is not None:
             rows = given
         for item in written:
-            item.rowset.deletes = deletes
+            item.rowset.deletes, item.rowset.unique_keys = deletes, keyed
         # Until the commit makes them visible, the new objects are pinned against vacuum.
         pinned = loads.writer.pin([w.rowset.key for w in written])
     except duckdb.Error as exc:

@@ -31,6 +31,8 @@ class Rowset(BaseModel):
     stats: dict[str, ColumnStats] = Field(default_factory=dict)
     # A delete rowset of a keyed table: it holds the keys a DELETE removed (lake/keyed.py).
     deletes: bool = False
+    # A keyed table's rowset that holds each key at most once (a folded load, a compaction).
+    unique_keys: bool = False
 
 
 class PartitionManifest(VersionedModel):

@@ -47,7 +47,7 @@ def merge_rowsets(engine: SandboxedEngine, store: ObjectStore, cache: ObjectCach
             con.close()
         rows, stats = rowset_stats(merged)
         rowset = Rowset(key=target_key, rows=rows, size=merged.stat().st_size, checksum=checksum_file(merged),
-                        stats=stats)
+                        stats=stats, unique_keys=table is not None and is_keyed(table))
         store.put_file_if_absent(target_key, merged)
         return rowset
     finally:

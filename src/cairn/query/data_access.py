@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from cairn.catalog.model import Table
 from cairn.catalog.types import parse_type
-from cairn.lake.keyed import table_rows
+from cairn.lake.keyed import already_merged, table_rows
 from cairn.lake.manifest import MANIFESTS, Rowset
 from cairn.lake.merge import merge_rowsets
 from cairn.lake.rowset_writer import WrittenRowset, write_batch_rowsets, write_rowsets
@@ -151,31 +151,31 @@ class LocalDataAccess:
         files, pinned, _ = self.rowset_files(scan)
         return files, pinned
 
-    def rowset_files(self, scan: TableScan) -> tuple[list[Path], list[str], list[Rowset]]:
-        """`files`, and the rowsets they hold (in the same order)."""
+    def rowset_files(self, scan: TableScan) -> tuple[list[Path], list[str], list[list[Rowset]]]:
+        """`files`, and the rowsets they hold by tablet (flattened, in the same order)."""
         read = [p for p in scan.partitions if p.manifest_key]
         manifest_keys = [key for p in read if (key := p.manifest_key)]
         manifests = MANIFESTS.get_many(scan.store, manifest_keys)
-        chosen = [rowset for partition, manifest in zip(read, manifests)
-                  for tablet, rowsets in manifest.tablets.items()
-                  if partition.tablet_ids is None or tablet in partition.tablet_ids
-                  for rowset in rowsets]
+        tablets = [rowsets for partition, manifest in zip(read, manifests)
+                   for tablet, rowsets in manifest.tablets.items()
+                   if partition.tablet_ids is None or tablet in partition.tablet_ids]
+        chosen = [rowset for rowsets in tablets for rowset in rowsets]
         keys = [rowset.key for rowset in chosen]
         self.pin(keys)
         self.partitions_read += len(scan.partitions)
         self.objects_read += len(keys)
         pinned = keys
         if not keys:
-            return [], pinned, chosen
+            return [], pinned, tablets
         local = [path for path in map(scan.store.local_path, keys) if path is not None]
         if len(local) == len(keys):
-            return local, pinned, chosen
+            return local, pinned, tablets
         files = self.cache.fetch_all(scan.store, keys, [rowset.checksum for rowset in chosen])
         with self._lock:
             # Held in the cache until the statement releases its keys.
             self._cache_holds.update(keys)
             self._cache_stores.update(dict.fromkeys(keys, scan.store))
-        return files, pinned, chosen
+        return files, pinned, tablets
 
     def write(self, con: duckdb.DuckDBPyConnection, select: exp.Query, store: ObjectStore, keys: ClusterKeys,
               db_id: int, table: Table, scratch: Path) -> tuple[int, list[WrittenRowset]]:
@@ -190,9 +190,10 @@ class LocalDataAccess:
         return merge_rowsets(self.engine, store, self.cache, rowsets, target_key, table)
 
     def bind(self, con: duckdb.DuckDBPyConnection, view_name: str, scan: TableScan) -> list[str]:
-        files, pinned, rowsets = self.rowset_files(scan)
+        files, pinned, tablets = self.rowset_files(scan)
         if files:
-            rows = table_rows(scan.table, files, [r.deletes for r in rowsets])
+            rows = table_rows(scan.table, files, [r.deletes for rowsets in tablets for r in rowsets],
+                              already_merged(tablets))
             source = exp.select(*column_expressions(scan.table)).from_(rows)
         else:
             source = empty_relation(scan.table)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import duckdb
 from sqlglot import exp
 
-from cairn.catalog.model import Table
-from cairn.catalog.types import parse_type
+from cairn.catalog.model import Column, Table
+from cairn.catalog.types import cast_value, parse_type
 from cairn.errors import AnalysisError, UnknownColumnError, UnknownPartitionError
 from cairn.fe.frontend import Frontend
 from cairn.lake.delete import delete_rows
@@ -77,6 +77,7 @@ def update(query: QueryContext, fe: Frontend, statement: exp.Update) -> ResultSe
             raise UnknownColumnError(f"Unknown column '{assignment.this.name}' in '{table.name}'")
         if found.is_key:
             raise _analysis(f"primary key column cannot be updated: {found.name}")
+        _check_literal(found, assignment.expression)
         assigned[found.name] = assignment.expression  # the last assignment of a column wins
     alias = target.alias_or_name
     values = [exp.alias_(assigned[c.name].copy(), c.name, quoted=True) if c.name in assigned
@@ -89,6 +90,21 @@ def update(query: QueryContext, fe: Frontend, statement: exp.Update) -> ResultSe
             select = select.join(extra.copy(), join_type="CROSS")
     rows = _write_selected(query, fe, db_name, name, select, [c.name for c in table.columns], deletes=False)
     return ResultSet.ok(affected_rows=rows)
+
+
+_NUMBERS = frozenset({"TINYINT", "SMALLINT", "INT", "BIGINT", "LARGEINT", "FLOAT", "DOUBLE", "DECIMAL",
+                      "DECIMALV2", "DECIMAL32", "DECIMAL64", "DECIMAL128"})
+
+
+def _check_literal(column: Column, value: exp.Expression) -> None:
+    """A string assigned to a number column must read as one, as StarRocks checks at analysis
+    (whether or not the UPDATE matches any row)."""
+    column_type = parse_type(column.type)
+    if isinstance(value, exp.Literal) and value.is_string and column_type.name in _NUMBERS:
+        try:
+            cast_value(value.this, column_type.duckdb)
+        except duckdb.Error:
+            raise _analysis(f"Invalid number format: {value.this}") from None
 
 
 _SIMPLE_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
