@@ -22,6 +22,7 @@ from cairn.server.session import Session
 from conftest import cluster_conf_values
 from fe_process import FeProcess, module_fe  # noqa: F401  (module_fe is the `fe` fixture)
 from test_restore import snapshot_yaml
+from test_compute_nodes import _start_cluster, _stop
 from test_stream_load import put
 from test_views import connect, error_of, rows
 
@@ -210,3 +211,28 @@ def test_a_restored_table_keeps_every_type_family(tmp_path: Path, request: pytes
 def test_nested_and_json_columns_are_no_keys(cur: pymysql.cursors.Cursor, clauses: str, role: str) -> None:
     code, message = error_of(cur, f"CREATE TABLE k (a JSON, id INT) {clauses}")
     assert code == 1064 and f"Invalid data type of {role} column 'a': 'json'" in message
+
+
+def test_compute_nodes_store_and_read_every_family_as_the_embedded_engine(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    cluster = _start_cluster(tmp_path, cluster_conf_values(tmp_path, "local", request), count=1)
+    try:
+        for statement in (
+                "CREATE DATABASE d",
+                "CREATE TABLE d.t (id INT, a ARRAY<INT>, m MAP<INT,STRING>, s STRUCT<a INT, n STRUCT<z INT>>, j JSON, "
+                "d DECIMAL64(10,2), b VARBINARY, al ARRAY<LARGEINT>) DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 2",
+                "INSERT INTO d.t VALUES (1, [1,2], map{1:'a'}, named_struct('a', 1, 'n', named_struct('z', 5)), "
+                "'{\"k\": [1]}', 1.25, 'ab', [170141183460469231731687303715884105727]), "
+                "(2, [3], map{2:'b'}, row(2, row(6)), '{\"k\": 2}', 2.5, 'cd', [1])"):
+            cluster.run(statement)
+        queries = ["SELECT * FROM d.t ORDER BY id",
+                   "SELECT a[2], m[1], s.a, t.s.n.z, j->'k', al[1] FROM d.t ORDER BY id",
+                   "SELECT s.a, count(*) FROM d.t WHERE array_contains(a, 3) GROUP BY s.a"]
+        on_nodes = [cluster.run(q) for q in queries]
+        assert sum(n.report()["counters"].get("scans", 0) for n in cluster.nodes) > 0
+        assert on_nodes[1] == [(2, "a", 1, 5, "[1]", Decimal("170141183460469231731687303715884105727")),
+                               (None, None, 2, 6, "2", Decimal(1))]
+        cluster.run("ALTER SYSTEM DROP COMPUTE NODE " + ", ".join(f'"{n.address}"' for n in cluster.nodes))
+        assert [cluster.run(q) for q in queries] == on_nodes
+    finally:
+        _stop(cluster)

@@ -52,6 +52,8 @@ def scan_columns(node: exp.Table, table: Table) -> list[str] | None:
         qualifier = column.table.lower()
         if (not qualifier or qualifier in names) and column.name.lower() in columns:
             used.add(column.name.lower())
+        # A STRUCT field (`s.f`, `t.s.f`, `s.f.g`) reads the column its path starts from.
+        used.update(part.lower() for part in (column.table, column.db, column.catalog) if part.lower() in columns)
     return [c.name for c in table.columns if c.name.lower() in used]
 
 
