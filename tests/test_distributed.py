@@ -148,4 +148,4 @@ def test_a_node_holding_the_credential_joins_and_takes_part(engine: EngineCluste
         assert same, why
         assert query.last_stats is not None and worker.node_id in query.last_stats.tasks_per_node
     finally:
-        cn.kill_worker("cn2")
+        cn.stop()

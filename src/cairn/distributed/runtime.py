@@ -87,6 +87,7 @@ class EngineCluster:
     head: Any = field(default=None, repr=False)
     workers: dict[str, WorkerNode] = field(default_factory=dict)
     _own_temp: str | None = field(default=None, repr=False)
+    _connected: bool = field(default=False, repr=False)
 
     def _params(self, **kwargs: Any) -> Any:
         if self.temp_dir is None:
@@ -147,6 +148,7 @@ class EngineCluster:
     def connect(self) -> None:
         """Connect this process to the cluster as its driver (the FE's role)."""
         _use_token(engine_token(self.credential))
+        self._connected = True
         ray.init(address=self.address, _node_ip_address=self.bind_address, logging_level=logging.ERROR,
                  log_to_driver=False, configure_logging=False)
 
@@ -169,14 +171,31 @@ class EngineCluster:
         worker.node.kill_all_processes(check_alive=False, allow_graceful=False, wait=True)
 
     def stop(self) -> None:
-        """Disconnect, and stop every node this cluster started."""
-        if ray.is_initialized():
+        """Disconnect (if `connect` did), stop every node this cluster started, remove its temp dir."""
+        if self._connected and ray.is_initialized():
             ray.shutdown()
+        self._connected = False
         for name in list(self.workers):
             self.kill_worker(name)
         if self.head is not None:
             self.head.kill_all_processes(check_alive=False, allow_graceful=True, wait=True)
             self.head = None
         if self._own_temp is not None:
-            shutil.rmtree(self._own_temp, ignore_errors=True)
+            _remove_tree(self._own_temp)
             self._own_temp = None
+
+
+def _remove_tree(path: str) -> None:
+    # A raylet's agents and workers outlive it by a moment and may still be writing their logs
+    # there: removed again until it stays gone, for a few seconds at most.
+    deadline = time.monotonic() + 5.0
+    while True:
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.exists(path):
+            time.sleep(0.2)
+            if not os.path.exists(path):
+                return
+        if time.monotonic() > deadline:
+            log.warning("could not remove the engine's temp dir %s", path)
+            return
+        time.sleep(0.2)
