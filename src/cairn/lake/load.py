@@ -39,7 +39,7 @@ from cairn.lake.manifest import MANIFESTS, PartitionManifest
 from cairn.lake.pins import Pins
 from cairn.lake.routing import BUCKET_COLUMN, PARTITION_COLUMN
 from cairn.lake.rowset_writer import LOAD_BUFFER_BYTES, WrittenRowset
-from cairn.lake.sqltext import sql
+from cairn.lake.sqltext import aliased, call, column, number, sql, try_cast
 from cairn.lake.tablet_files import LoadMemory
 from cairn.storage.keys import ClusterKeys
 from cairn.storage.object_store import ObjectStore
@@ -113,15 +113,16 @@ def _delete_markers_of(table: Table) -> Table:
     """`table` as the rows of a delete rowset are checked: only the key columns hold values, the
     others are NULL whatever their constraints."""
     relaxed = table.model_copy(deep=True)
-    for column in relaxed.columns:
-        if not column.is_key:
-            column.nullable, column.default = True, None
+    for value in relaxed.columns:
+        if not value.is_key:
+            value.nullable, value.default = True, None
     return relaxed
 
 
 def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con: duckdb.DuckDBPyConnection,
                   relation: exp.Expr, target_columns: list[str] | None = None, label: str | None = None,
-                  max_filter_ratio: float | None = None, deletes: bool = False) -> LoadResult:
+                  max_filter_ratio: float | None = None, deletes: bool = False,
+                  op_column: str | None = None) -> LoadResult:
     """Load every row of DuckDB relation `relation` (a table or view reference, or a subquery, on
     `con`) into the table.
 
@@ -133,7 +134,10 @@ def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con:
 
     A keyed table's rows upsert (lake/keyed.py): the load is folded so each key is written once, and
     the counts are of the rows given. With `deletes` the rows (key columns only) are delete markers
-    of a PRIMARY, UNIQUE or AGGREGATE KEY table.
+    of a PRIMARY, UNIQUE or AGGREGATE KEY table. With `op_column` (a column of `relation`, not of the
+    table; PRIMARY KEY only) each row says what it does, as Stream Load's `__op`: 1 deletes its key,
+    anything else upserts it; the load's rows fold by key first (the last row of a key wins, whatever
+    it does), then the upserts and the delete markers are written and committed together.
     """
     with loads.catalog.lock:
         db, live = loads.catalog.table(db_name, table_name)
@@ -142,7 +146,10 @@ def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con:
     keyed = is_keyed(table)
     if deletes and not keyed:
         raise UnsupportedError(f"Table '{table.name}' is a DUPLICATE KEY table: it has no delete markers")
+    if op_column is not None and table.keys_type != "PRIMARY":
+        raise UnsupportedError(f"Table '{table.name}' is not a PRIMARY KEY table: its rows cannot carry __op")
     source_columns = [d[0] for d in con.execute(sql(exp.select("*").from_(relation.copy()).limit(0))).description]
+    source_columns = [name for name in source_columns if name != op_column]
     plan = plan_coercion(_delete_markers_of(table) if deletes else table, source_columns, target_columns)
     total = None
     if max_filter_ratio is not None:
@@ -154,19 +161,27 @@ def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con:
         # Folding drops the rows a later row of the same key replaces: the rows given are counted apart.
         given = con.execute(sql(exp.select(exp.Count(this=exp.Star())).from_(relation.copy()))).fetchall()[0][0]
     checked = exp.select(*checked_select_list(plan)).from_(relation.copy())
+    routing = [PARTITION_COLUMN, BUCKET_COLUMN]
+    if op_column is not None:
+        checked = checked.select(aliased(_deletes_row(op_column), op_column))
     if keyed:
-        checked = fold_load(table, checked, [PARTITION_COLUMN, BUCKET_COLUMN])
+        checked = fold_load(table, checked, routing + ([op_column] if op_column else []))
     store = loads.stores(db.storage_volume)
     # While its files are put (by a compute node, which names them), the table's whole data prefix is
     # pinned: an object put early in a long write must not be taken for garbage before it is pinned.
     writing = loads.writer.pin([loads.keys.table_prefix(db.id, table.id)])
     try:
-        rows, written = loads.writer.write(con, checked, store, loads.keys, db.id, table,
-                                           loads.scratch_dir / uuid.uuid4().hex)
+        parts = [(checked, deletes)] if op_column is None else [
+            (_rows_doing(table, checked, op_column, routing, delete), delete) for delete in (False, True)]
+        rows, written = 0, list[WrittenRowset]()
+        for select, marks_deletes in parts:
+            part_rows, part = loads.writer.write(con, select, store, loads.keys, db.id, table,
+                                                 loads.scratch_dir / uuid.uuid4().hex)
+            for item in part:
+                item.rowset.deletes, item.rowset.unique_keys = marks_deletes, keyed
+            rows, written = rows + part_rows, written + part
         if given is not None:
             rows = given
-        for item in written:
-            item.rowset.deletes, item.rowset.unique_keys = deletes, keyed
         # Until the commit makes them visible, the new objects are pinned against vacuum.
         pinned = loads.writer.pin([w.rowset.key for w in written])
     except duckdb.Error as exc:
@@ -189,6 +204,18 @@ def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con:
     loads.metrics.loaded_rows.inc(rows)
     loads.metrics.filtered_rows.inc(filtered)
     return result
+
+
+def _deletes_row(op_column: str) -> exp.Expr:
+    """True for a row whose `__op` says delete (1); any other value, NULL included, upserts."""
+    return exp.EQ(this=call("coalesce", try_cast(column(op_column), "INTEGER"), number(0)), expression=number(1))
+
+
+def _rows_doing(table: Table, checked: exp.Select, op_column: str, routing: list[str], delete: bool) -> exp.Select:
+    """The folded rows of a load with `__op` that delete (or upsert) their key, without the op column."""
+    doing = column(op_column) if delete else exp.not_(column(op_column))
+    return (exp.select(*[column(c.name) for c in table.columns], *[column(r) for r in routing])
+            .from_(checked.subquery("__cairn_ops")).where(doing))
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,10 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
+from sqlglot import exp
 
 from cairn.auth.privileges import require
 from cairn.auth.users import auth_string_for, native_password_hash
@@ -33,12 +36,13 @@ from cairn.errors import (
     BadRequestError,
     CairnError,
     LabelAlreadyExistsError,
+    TooManyFilteredRowsError,
     UnsupportedError,
 )
 from cairn.fe.frontend import Frontend
-from cairn.lake.load import ReaderSkips, load_batches
+from cairn.lake.load import LoadResult, ReaderSkips, load_batches, load_relation
 from cairn.lake.tablet_files import LoadMemory
-from cairn.server.stream_load_rows import BodyRead, csv_batches, json_batches, prefetched
+from cairn.server.stream_load_rows import BodyRead, column_names, csv_batches, json_batches, prefetched
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,10 @@ log = logging.getLogger(__name__)
 MIN_PIECE_BYTES = 64 << 10
 MAX_PIECE_BYTES = 32 << 20
 READ_AHEAD = 2
+# StarRocks' per-row operation column of a PRIMARY KEY table's load, and the names Cairn reads it by.
+OP_COLUMN = "__op"
+OPS_SOURCE = "__cairn_stream_load_ops"
+OP_SOURCE_COLUMN = "__cairn_op"
 FORMATS = ("csv", "json")
 # StarRocks' label rule (FeNameFormat.LABEL_REGEX).
 LABEL_PATTERN = r"^[-\w]{1,128}$"
@@ -111,18 +119,14 @@ class StreamLoadOptions:
 
 
 def _refuse_row_operations(headers: Mapping[str, str]) -> None:
-    """Refuse what would change a keyed table otherwise than the body says: `__op` (per-row upsert or
-    delete), partial updates and merge conditions are not implemented, and loading without them
-    would overwrite whole rows."""
+    """Refuse what would change a keyed table otherwise than the body says: partial updates and merge
+    conditions are not implemented, and loading without them would overwrite whole rows."""
     if (headers.get("partial_update") or "false").strip().lower() != "false":
         raise BadRequestError("Stream Load with partial_update is not supported yet: it would overwrite the "
                               "columns the load does not name")
     for name in ("merge_condition", "partial_update_mode"):
         if headers.get(name):
             raise BadRequestError(f"Stream Load with {name} is not supported yet")
-    columns = headers.get("columns") or ""
-    if "__op" in columns.lower():
-        raise BadRequestError("Stream Load with an __op column (upserts and deletes by row) is not supported yet")
 
 
 def _shown(text: str) -> str:
@@ -205,7 +209,7 @@ def check_target(frontend: Frontend, user: str, database: str, table_name: str,
     columns. Checked before the body is received, so a load that cannot go ahead is never sent."""
     require(frontend.catalog.state, user, "INSERT", database, table_name)
     _, table = frontend.catalog.table(database, table_name)
-    unknown = [name for name in options.columns or [] if table.column(name) is None]
+    unknown = [name for name in options.columns or [] if table.column(name) is None and name.lower() != OP_COLUMN]
     if unknown:
         raise BadRequestError(f"Invalid columns: unknown column '{unknown[0]}' in '{table.name}'")
     targets = {name.lower() for name in options.columns or [c.name for c in table.columns]}
@@ -215,7 +219,44 @@ def check_target(frontend: Frontend, user: str, database: str, table_name: str,
         if column.name.lower() in targets and parse_type(column.type).contains(_NOT_STREAM_LOADABLE):
             raise UnsupportedError(f"Stream Load into column '{column.name}' of type {column.type.lower()} "
                                    "is not supported yet; use INSERT")
+    if _op_index(options) is not None and table.keys_type != "PRIMARY":
+        raise UnsupportedError(f"Stream Load with an __op column needs a PRIMARY KEY table; '{table.name}' is a "
+                               f"{table.keys_type} KEY table")
     return table
+
+
+def _op_index(options: StreamLoadOptions) -> int | None:
+    """Where the columns header names `__op` (0 upserts the row's key, 1 deletes it), if it does."""
+    names = [name.lower() for name in options.columns or []]
+    return names.index(OP_COLUMN) if OP_COLUMN in names else None
+
+
+def _load_with_ops(frontend: Frontend, database: str, table_name: str, con: duckdb.DuckDBPyConnection,
+                   batches: Iterator[pa.Table], names: list[str], options: StreamLoadOptions,
+                   read: BodyRead) -> LoadResult:
+    """A load whose rows carry `__op`: read whole, then loaded as one upsert-and-delete commit
+    (`load_relation` with its op column), with the same filtering of bad rows as any Stream Load."""
+    op_at = _op_index(options)
+    assert op_at is not None
+    as_text = [pa.table({f.name: pc.cast(batch.column(f.name), pa.string()) for f in batch.schema})
+               for batch in batches]
+    rows = pa.concat_tables(as_text) if as_text else pa.table(
+        {name: pa.array([], pa.string()) for name in column_names(len(names))})
+    con.register(OPS_SOURCE, rows)
+    sources = rows.column_names
+    values = [exp.column(sources[i], quoted=True) for i in range(len(names)) if i != op_at]
+    relation = exp.select(*values, exp.alias_(exp.column(sources[op_at], quoted=True), OP_SOURCE_COLUMN,
+                                                quoted=True)).from_(exp.to_table(OPS_SOURCE)).subquery()
+    total = rows.num_rows + read.skipped
+    if read.skipped > options.max_filter_ratio * total:
+        raise TooManyFilteredRowsError(f"too many filtered rows: of {total} rows, {read.skip_reasons()}, more "
+                                       f"than max_filter_ratio {options.max_filter_ratio} allows")
+    remaining = (options.max_filter_ratio * total - read.skipped) / rows.num_rows if rows.num_rows else 0.0
+    result = load_relation(frontend.loads, database, table_name, con, relation,
+                           [n for i, n in enumerate(names) if i != op_at], options.label,
+                           max_filter_ratio=max(0.0, remaining), op_column=OP_SOURCE_COLUMN)
+    result.filtered_rows += read.skipped
+    return result
 
 
 def stream_load(frontend: Frontend, user: str, database: str, table_name: str, options: StreamLoadOptions,
@@ -236,7 +277,8 @@ def stream_load(frontend: Frontend, user: str, database: str, table_name: str, o
     if options.format == "json":
         batches = json_batches(body, names, options.strip_outer_array)
     else:
-        types = [parse_type(table.column_named(n).type).arrow for n in names]
+        types = [pa.string() if n.lower() == OP_COLUMN else parse_type(table.column_named(n).type).arrow
+                 for n in names]
         piece = min(MAX_PIECE_BYTES, max(MIN_PIECE_BYTES, frontend.loads.buffer_bytes // 16))
         batches = csv_batches(body, types, options.column_separator, piece, read)
     memory = LoadMemory()
@@ -244,9 +286,12 @@ def stream_load(frontend: Frontend, user: str, database: str, table_name: str, o
     try:
         con = frontend.duckdb.cursor()
         try:
-            with closing(prefetched(batches, READ_AHEAD, memory)) as ahead:
-                result = load_batches(frontend.loads, database, table_name, con, ahead, len(names), options.columns,
-                                      options.label, options.max_filter_ratio, skips, memory)
+            if _op_index(options) is not None:
+                result = _load_with_ops(frontend, database, table_name, con, batches, names, options, read)
+            else:
+                with closing(prefetched(batches, READ_AHEAD, memory)) as ahead:
+                    result = load_batches(frontend.loads, database, table_name, con, ahead, len(names),
+                                          options.columns, options.label, options.max_filter_ratio, skips, memory)
         finally:
             con.close()
     except (CairnError, pa.ArrowInvalid) as exc:
