@@ -61,9 +61,8 @@ def csv_batches(body: Path, types: list[pa.DataType], separator: str, piece_byte
     bad rows), about `piece_bytes` of the body at a time. Lines that are not UTF-8 or have another
     width are skipped and counted in `read`."""
     names = column_names(len(types))
-    source, read.not_utf8 = _utf8_lines(body)
-    for piece in _line_pieces(source, piece_bytes):
-        yield _parse_piece(piece, names, types, separator, read)
+    for piece in _line_pieces(body, piece_bytes):
+        yield _parse_piece(_utf8_only(piece, read), names, types, separator, read)
 
 
 def _line_pieces(body: Path, piece_bytes: int) -> Iterator[bytes]:
@@ -146,29 +145,28 @@ def prefetched(batches: Iterator[pa.Table], depth: int, memory: LoadMemory) -> G
         reader.join()
 
 
-def _utf8_lines(body: Path) -> tuple[Path, int]:
-    """`body` and 0 when it is valid UTF-8; else a copy beside it without the lines that are not, and
-    how many were left out. Arrow cannot skip such a line itself: it fails the whole read, or (for
-    a line of another width) raises inside the skip handler, where the error is printed and lost."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with body.open("rb") as file:
+def _utf8_only(piece: bytes, read: BodyRead) -> bytes:
+    """`piece` without its lines that are not UTF-8 (counted in `read`). Arrow cannot skip such a
+    line itself: it fails the whole read, or (for a line of another width) raises inside the skip
+    handler, where the error is printed and lost. Checked by Arrow's validator first; a piece that
+    passes (the usual case) is not split into lines at all."""
+    offsets = pa.array([0, len(piece)], pa.int32()).buffers()[1]
+    try:
+        pa.Array.from_buffers(pa.binary(), 1, [None, offsets, pa.py_buffer(piece)]).cast(pa.string())
+        return piece
+    except pa.ArrowInvalid:
+        pass
+    lines = piece.split(b"\n")
+    kept = []
+    for index, line in enumerate(lines):
+        ending = b"\n" if index < len(lines) - 1 else b""
         try:
-            while block := file.read(_READ_BYTES):
-                decoder.decode(block)
-            decoder.decode(b"", final=True)
-            return body, 0
+            line.decode("utf-8")
         except UnicodeDecodeError:
-            pass
-    clean, dropped = body.with_name(body.name + ".utf8"), 0
-    with body.open("rb") as file, clean.open("wb") as out:
-        for line in file:
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError:
-                dropped += 1
-                continue
-            out.write(line)
-    return clean, dropped
+            read.not_utf8 += 1
+            continue
+        kept.append(line + ending)
+    return b"".join(kept)
 
 
 def json_batches(body: Path, names: list[str], strip_outer_array: bool) -> Iterator[pa.Table]:
