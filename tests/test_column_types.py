@@ -58,7 +58,14 @@ def test_array(cur: pymysql.cursors.Cursor) -> None:
     assert rows(cur, "SELECT a[1], a[3], a[4], s[1], n[2][2] FROM t WHERE id = 1") == [(1, 3, None, "abc", 3)]
     assert rows(cur, "SELECT array_length(a), array_contains(a, 2), cardinality(a), arrays_overlap(a, [3, 9]), "
                      "array_map(x -> x * 2, a) FROM t WHERE id = 1") == [(3, 1, 3, 1, "[2,4,6]")]
-    assert "`a` array<int(11)> NULL" in rows(cur, "SHOW CREATE TABLE t")[0][1]
+    ddl = rows(cur, "SHOW CREATE TABLE t")[0][1]
+    assert "`a` array<int(11)> NULL" in ddl
+    # SHOW CREATE TABLE's answer makes the same table again.
+    cur.execute("DROP TABLE t")
+    cur.execute(ddl)
+    assert rows(cur, "SHOW CREATE TABLE t")[0][1] == ddl
+    cur.execute("INSERT INTO t VALUES (1, [1,2,3], ['abc', NULL], [[1],[2,3]], [1.5])")
+    assert rows(cur, "SELECT array_remove(a, 2), array_remove(s, 'abc') FROM t") == [("[1,3]", "[null]")]
     assert rows(cur, "SELECT array_generate(3), array_generate(3, 1), array_generate(1, 5, 2), array_repeat(a, 2), "
                      "array_contains_all(a, [1, 3]), md5sum(1) FROM t WHERE id = 1") == [
         ("[1,2,3]", "[3,2,1]", "[1,3,5]", "[[1,2,3],[1,2,3]]", 1, "c4ca4238a0b923820dcc509a6f75849b")]
@@ -236,3 +243,18 @@ def test_compute_nodes_store_and_read_every_family_as_the_embedded_engine(
         assert [cluster.run(q) for q in queries] == on_nodes
     finally:
         _stop(cluster)
+
+
+def test_show_create_table_of_every_family_runs_again(cur: pymysql.cursors.Cursor) -> None:
+    cur.execute("CREATE TABLE t (id INT NOT NULL, a ARRAY<ARRAY<VARCHAR(3)>>, m MAP<VARCHAR(8),STRUCT<x JSON>>, "
+                "s STRUCT<`a b` INT, c DECIMAL32(5,2)>, j JSON NOT NULL, b BINARY(4), l LARGEINT(40), "
+                "v DECIMALV2 DEFAULT '1.5') DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 1")
+    ddl = rows(cur, "SHOW CREATE TABLE t")[0][1]
+    cur.execute("DROP TABLE t")
+    cur.execute(ddl)
+    assert rows(cur, "SHOW CREATE TABLE t")[0][1] == ddl
+    assert _desc(cur, "t")["s"] == "struct<`a b` int(11), c decimal(5,2)>"
+    cur.execute("""INSERT INTO t (id, a, m, s, j) VALUES (1, [['abc']], map{'k': named_struct('x', parse_json('[1]'))}, """
+                """row(7, 1.5), '"text"')""")
+    assert rows(cur, "SELECT a, s, j, v, m['k'].x FROM t") == [
+        ('[["abc"]]', '{"a b":7,"c":1.50}', '"text"', Decimal("1.500000000"), "[1]")]

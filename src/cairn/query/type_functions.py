@@ -127,9 +127,19 @@ def _json_null_is_null(tree: exp.Expr) -> None:
         node.replace(exp.Nullif(this=node.copy(), expression=json_null))
 
 
+def _array_remove_keeps_nulls(tree: exp.Expr) -> None:
+    """array_remove(a, v) drops the elements equal to v and keeps NULL elements (StarRocks'
+    test_array_remove_all_type: `array_remove([true, null], true)` is `[null]`)."""
+    for node in sorted(tree.find_all(exp.ArrayRemove), key=_depth, reverse=True):
+        element = exp.to_identifier("__cairn_x")
+        keep = exp.NullSafeNEQ(this=element.copy(), expression=node.expression.copy())
+        node.replace(exp.func("list_filter", node.this.copy(), exp.Lambda(this=keep, expressions=[element])))
+
+
 def apply(tree: exp.Expr) -> None:
     """Rewrite StarRocks' JSON and collection function calls in `tree`, in place."""
     _decimal_spellings_as_decimal(tree)
+    _array_remove_keeps_nulls(tree)
     # Innermost calls first, so a call rewritten inside another's arguments is kept.
     for node in sorted(tree.find_all(exp.Anonymous), key=_depth, reverse=True):
         rewrite = _REWRITES.get(node.name.lower())
