@@ -197,3 +197,18 @@ def test_duplicate_key_delete_with_starrocks_restrictions(cur: pymysql.cursors.C
     cur.execute("INSERT INTO t VALUES (5, '2024-06-01', 6, 6.0, 6)")
     cur.execute("DELETE FROM t WHERE k >= 2 AND v IS NOT NULL")
     assert rows(cur, "SELECT k, v FROM t ORDER BY v") == [(1, 1)]
+
+
+def test_create_table_as_select_with_a_key(cur: pymysql.cursors.Cursor) -> None:
+    cur.execute("CREATE TABLE t (k INT, v INT) DUPLICATE KEY(k)")
+    cur.execute("INSERT INTO t VALUES (1, 1), (1, 2), (2, 3)")
+    cur.execute("CREATE TABLE p PRIMARY KEY(k) AS SELECT k, max(v) AS v FROM t GROUP BY k")
+    assert rows(cur, "SELECT * FROM p ORDER BY k") == [(1, 2), (2, 3)]
+    ddl = rows(cur, "SHOW CREATE TABLE p")[0][1]
+    assert "PRIMARY KEY(`k`)" in ddl and "DISTRIBUTED BY HASH(`k`)" in ddl  # hashed by its key, not RANDOM
+    cur.execute("INSERT INTO p VALUES (1, 100)")
+    assert rows(cur, "SELECT * FROM p ORDER BY k") == [(1, 100), (2, 3)]
+    # CTAS gives no column an aggregate type, so an AGGREGATE KEY table cannot be made this way.
+    assert "AGG_KEYS table should specify aggregate type for non-key column[s]" in \
+        error_of(cur, "CREATE TABLE a (k, s) AGGREGATE KEY(k) AS SELECT k, v FROM t")[1]
+    assert ("a",) not in rows(cur, "SHOW TABLES")

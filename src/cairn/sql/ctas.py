@@ -144,7 +144,7 @@ def default_keys(columns: list[Column]) -> list[str]:
 def _definition(statement: exp.Create, target: exp.Expression, columns: list[Column]) -> exp.Create:
     """The CREATE TABLE statement the CTAS amounts to: its clauses, with the inferred columns. Without
     a key, StarRocks' default DUPLICATE KEY; without DISTRIBUTED BY, RANDOM (as StarRocks does)."""
-    defs = []
+    defs: list[exp.Expr] = []
     for column in columns:
         constraints = [] if column.nullable else [exp.ColumnConstraint(kind=exp.NotNullColumnConstraint())]
         defs.append(exp.ColumnDef(this=exp.to_identifier(column.name, quoted=True),
@@ -156,7 +156,13 @@ def _definition(statement: exp.Create, target: exp.Expression, columns: list[Col
         keys = default_keys(columns)
         if keys:
             clauses.insert(0, exp.DuplicateKeyProperty(expressions=[exp.to_identifier(k, quoted=True) for k in keys]))
-    if not any(isinstance(p, exp.DistributedByProperty) for p in clauses):
+    # PRIMARY KEY(...) belongs with the columns, where CREATE TABLE reads it.
+    defs += [p for p in clauses if isinstance(p, exp.PrimaryKey)]
+    clauses = [p for p in clauses if not isinstance(p, exp.PrimaryKey)]
+    keyed = any(isinstance(p, (exp.PrimaryKey, exp.UniqueKeyProperty, exp.AggregateKeyProperty))
+                for p in [*defs, *clauses])
+    if not keyed and not any(isinstance(p, exp.DistributedByProperty) for p in clauses):
+        # A keyed table is hashed by its key instead (CREATE TABLE's default): RANDOM cannot keep a key together.
         clauses.append(exp.DistributedByProperty(kind="RANDOM"))
     properties.set("expressions", clauses)
     return exp.Create(kind="TABLE", this=exp.Schema(this=target.copy(), expressions=defs), properties=properties)
