@@ -212,8 +212,12 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
         distribution_columns = key_columns[:1]
     if keys_type != "DUPLICATE":
         # A key's rows must meet in one tablet of one partition for the merge (lake/keyed.py).
-        if not distribution_columns:
+        if distribution is None and keys_type != "PRIMARY":
             raise _analysis(f"Currently not support default distribution in {KEYS_TYPE_NAMES[keys_type]}")
+        if not distribution_columns:
+            if keys_type != "AGGREGATE" or any(c.aggregate == "REPLACE" for c in columns):
+                raise _analysis("Random distribution must be used in DUP_KEYS or AGG_KEYS without replace")
+            raise not_supported("DISTRIBUTED BY RANDOM for an AGGREGATE KEY table")
         for distributed in distribution_columns:
             if distributed not in key_columns:
                 raise _analysis(f"Distribution column[{distributed}] is not key column")
