@@ -107,6 +107,11 @@ def test_json(cur: pymysql.cursors.Cursor) -> None:
     assert rows(cur, "SELECT j->'a', j->'n' IS NULL, json_query(j, '$.a[1]'), get_json_string(j, '$.k'), "
                      "get_json_int(j, '$.b'), get_json_double(j, '$.b') FROM t WHERE id IN (1, 2) ORDER BY id") == [
         ("[1, 2]", 1, "2", None, 1, 1.0), (None, 1, None, "v", None, None)]
+    # Inside ARRAY, MAP and STRUCT a JSON value is single-quoted StarRocks JSON text.
+    cur.execute("CREATE TABLE n (id INT, a ARRAY<JSON>, s STRUCT<x JSON>) DISTRIBUTED BY HASH(id)")
+    cur.execute("""INSERT INTO n VALUES (1, [parse_json('{"b":1,"a":2}'), NULL], named_struct('x', parse_json('[1]')))""")
+    assert rows(cur, "SELECT a, s, a[1], map{'k': parse_json('null')} FROM n") == [
+        ("""['{"a": 2, "b": 1}',null]""", """{"x":'[1]'}""", '{"a": 2, "b": 1}', """{"k":'null'}""")]
     assert error_of(cur, "INSERT INTO t VALUES (5, 'not json')") == (
         1366, "Invalid value 'not json' for column 'j' of type JSON")
 

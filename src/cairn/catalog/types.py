@@ -173,16 +173,56 @@ class JsonText(pa.ExtensionType):  # type: ignore[misc]  # pyarrow ships no type
 JSON_TEXT = JsonText()
 
 
+# Field metadata that marks a JSON value inside an ARRAY, MAP or STRUCT result (Arrow carries it as text).
+JSON_FIELD_METADATA = {b"cairn.type": b"json"}
+
+
 def mark_json(table: pa.Table, duckdb_types: list[str]) -> pa.Table:
-    """`table` with each top-level column DuckDB typed JSON given the `JsonText` type."""
+    """`table` with each top-level column DuckDB typed JSON given the `JsonText` type, and each JSON
+    inside a nested column's type marked with `JSON_FIELD_METADATA` (the data is not copied)."""
     for index, duckdb_type in enumerate(duckdb_types):
-        if duckdb_type.upper() != "JSON" or index >= table.num_columns:
+        if "JSON" not in duckdb_type.upper() or index >= table.num_columns:
             continue
-        chunks = [pa.ExtensionArray.from_storage(JSON_TEXT, chunk.cast(pa.string()))
-                  for chunk in table.column(index).chunks]
-        column = pa.chunked_array(chunks, type=JSON_TEXT)
-        table = table.set_column(index, pa.field(table.field(index).name, JSON_TEXT), column)
+        name = table.field(index).name
+        if duckdb_type.upper() == "JSON":
+            chunks = [pa.ExtensionArray.from_storage(JSON_TEXT, chunk.cast(pa.string()))
+                      for chunk in table.column(index).chunks]
+            table = table.set_column(index, pa.field(name, JSON_TEXT), pa.chunked_array(chunks, type=JSON_TEXT))
+            continue
+        try:
+            marked = _marked(table.field(index).type, exp.DataType.build(duckdb_type, dialect="duckdb"))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            marked = None
+        if marked is not None:
+            column = pa.chunked_array([chunk.view(marked) for chunk in table.column(index).chunks], type=marked)
+            table = table.set_column(index, pa.field(name, marked), column)
     return table
+
+
+def _marked_field(field: pa.Field, kind: exp.DataType) -> pa.Field | None:
+    if kind.this == exp.DataType.Type.JSON and pa.types.is_string(field.type):
+        return field.with_metadata(JSON_FIELD_METADATA)
+    marked = _marked(field.type, kind)
+    return None if marked is None else field.with_type(marked)
+
+
+def _marked(arrow_type: pa.DataType, kind: exp.DataType) -> pa.DataType | None:
+    """`arrow_type` with the JSON values inside it marked, or None when it holds none."""
+    items = [e for e in kind.expressions if isinstance(e, (exp.DataType, exp.ColumnDef))]
+    if pa.types.is_list(arrow_type) and len(items) == 1 and isinstance(items[0], exp.DataType):
+        field = _marked_field(arrow_type.value_field, items[0])
+        return None if field is None else pa.list_(field)
+    if pa.types.is_map(arrow_type) and len(items) == 2 and isinstance(items[1], exp.DataType):
+        field = _marked_field(arrow_type.item_field, items[1])
+        return None if field is None else pa.map_(arrow_type.key_field, field)
+    if pa.types.is_struct(arrow_type) and len(items) == arrow_type.num_fields:
+        fields = [arrow_type.field(i) for i in range(arrow_type.num_fields)]
+        marked = [_marked_field(f, d.args["kind"]) if isinstance(d, exp.ColumnDef) and
+                  isinstance(d.args.get("kind"), exp.DataType) else None for f, d in zip(fields, items)]
+        if all(m is None for m in marked):
+            return None
+        return pa.struct([m if m is not None else f for f, m in zip(fields, marked)])
+    return None
 
 
 def _field_text(name: str) -> str:

@@ -15,7 +15,7 @@ from mysql_mimic.charset import CharacterSet
 from mysql_mimic.packets import make_column_definition_41
 from mysql_mimic.types import ColumnDefinition, str_len
 
-from cairn.catalog.types import JsonText
+from cairn.catalog.types import JSON_FIELD_METADATA, JsonText
 
 _SIMPLE = [
     (pa.types.is_boolean, ColumnType.TINY),
@@ -104,13 +104,13 @@ def nested_text(value: object, arrow_type: pa.DataType) -> str:
     # Arrow gives a list for ARRAY, a list of (key, value) pairs for MAP and a dict for STRUCT.
     is_list = pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type) or pa.types.is_fixed_size_list(arrow_type)
     if is_list and isinstance(value, Iterable):
-        return "[" + ",".join(nested_text(v, arrow_type.value_type) for v in value) + "]"
+        return "[" + ",".join(_field_text(v, arrow_type.value_field) for v in value) + "]"
     if pa.types.is_map(arrow_type) and isinstance(value, Iterable):
-        return "{" + ",".join(f"{nested_text(k, arrow_type.key_type)}:{nested_text(v, arrow_type.item_type)}"
+        return "{" + ",".join(f"{nested_text(k, arrow_type.key_type)}:{_field_text(v, arrow_type.item_field)}"
                               for k, v in value) + "}"
     if pa.types.is_struct(arrow_type) and isinstance(value, Mapping):
         fields = [arrow_type.field(i) for i in range(arrow_type.num_fields)]
-        return "{" + ",".join(f"{_quoted(f.name)}:{nested_text(value[f.name], f.type)}" for f in fields) + "}"
+        return "{" + ",".join(f"{_quoted(f.name)}:{_field_text(value[f.name], f)}" for f in fields) + "}"
     if isinstance(value, bool):
         return "1" if value else "0"
     if pa.types.is_float32(arrow_type) and isinstance(value, float):
@@ -120,6 +120,14 @@ def nested_text(value: object, arrow_type: pa.DataType) -> str:
     if isinstance(value, (int, float)) or pa.types.is_decimal(arrow_type):
         return str(value)
     return _quoted(str(value))
+
+
+def _field_text(value: object, field: pa.Field) -> str:
+    """A value inside a nested one; a JSON value there is single-quoted StarRocks JSON text
+    (`['{"a": 1}']`), as StarRocks prints it."""
+    if value is not None and field.metadata == JSON_FIELD_METADATA:
+        return "'" + json_text(value) + "'"
+    return nested_text(value, field.type)
 
 
 def json_text(value: object) -> str:
