@@ -284,5 +284,11 @@ class EngineStartError(RetryableError):
     """The distributed engine's processes (Ray's head or a worker node) did not start or join."""
 
 
+class DistributedRefusal(CairnError):
+    """The distributed engine declines a query it cannot answer with StarRocks' semantics as
+    verified (its plan, a type of its result, a construct not checked yet); the query then runs on
+    the existing path and the reason is logged."""
+
+
 class DistributedPlanError(CairnError):
     """A query's physical plan could not be cut into stages or a stage could not be run as planned."""

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import signal
 import threading
 
+from cairn.cn.engine_worker import EngineWorker
 from cairn.cn.registration import register_in_background
 from cairn.cn.service import ComputeService
 from cairn.cn.status_server import NodeStatusServer
 from cairn.config.cn_config import CnConfig
 from cairn.errors import ConfigError
+from cairn.fe.peers import JoinResponse
 
 log = logging.getLogger("cairn")
 
@@ -42,6 +45,8 @@ class ComputeNode:
         self.service.shutdown()
 
 
+# How often the main thread looks for work only it may do (starting the engine's worker).
+WAKE_SECONDS = 0.2
 # How long a stopping node waits for calls in progress.
 STOP_SECONDS = 5.0
 
@@ -54,10 +59,25 @@ def run_compute_node(config: CnConfig, join: str | None = None) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    worker = EngineWorker(config)
+    answers: queue.Queue[JoinResponse] = queue.Queue()
     if join:
-        register_in_background(config, join, stop)
-    stop.wait()
+        register_in_background(config, join, stop, answers.put)
+    while not stop.wait(WAKE_SECONDS):
+        # Ray's node start-up installs signal handlers, which only the main thread may do.
+        try:
+            answer = answers.get_nowait()
+        except queue.Empty:
+            continue
+        if not config.cairn_distributed_engine:
+            continue
+        if answer.engine_address is None or answer.node_id is None:
+            log.warning("cairn_distributed_engine is on, but the leader FE %s runs no engine head "
+                        "(cairn_distributed_engine in its fe.conf): no engine worker started", answer.leader_address)
+            continue
+        worker.start(answer.engine_address, answer.node_id)
     log.info("CN stopping")
+    worker.stop()
     # Arrow Flight's shutdown waits for every call in progress: a scan an FE still streams, or a
     # client that stopped reading, would hold the node up for ever. Calls left after the bound are
     # cut off (their FE sees a failed call and retries elsewhere, or fails the statement).

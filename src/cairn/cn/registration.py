@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.client
 import logging
 import threading
+from collections.abc import Callable
 
 from pydantic import BaseModel
 
@@ -54,8 +55,10 @@ def post_with_credential(fe_address: str, path: str, request: BaseModel, credent
     return JoinResponse.model_validate_json(data)
 
 
-def register_in_background(config: CnConfig, fe_address: str, stop: threading.Event) -> threading.Thread:
-    """Keep trying to register this node through the FE at `fe_address` until it is registered or `stop`."""
+def register_in_background(config: CnConfig, fe_address: str, stop: threading.Event,
+                           on_registered: Callable[[JoinResponse], None] | None = None) -> threading.Thread:
+    """Keep trying to register this node through the FE at `fe_address` until it is registered or
+    `stop`; then `on_registered` gets the leader's answer."""
     credential = config.credential
     request = ComputeNodeJoinRequest(host=config.host, heartbeat_service_port=config.heartbeat_service_port)
 
@@ -75,6 +78,8 @@ def register_in_background(config: CnConfig, fe_address: str, stop: threading.Ev
                 continue
             log.info("compute node %s %s by the leader %s", request.address,
                      "registered" if answer.added else "already registered", answer.leader_address)
+            if on_registered is not None:
+                on_registered(answer)
             return
 
     thread = threading.Thread(target=run, name="cn-register", daemon=True)

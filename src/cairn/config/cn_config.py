@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from pydantic import Field, PrivateAttr, SecretStr, field_validator
 
 from cairn.config.cluster_credential import resolve_credential
-from cairn.config.conf_model import ConfModel, LogLevel, Port
+from cairn.config.conf_model import ConfModel, LogLevel, Port, conf_bool
 from cairn.config.hosts import resolve_host
 from cairn.errors import ConfigError
 
@@ -54,14 +54,25 @@ class CnConfig(ConfModel):
     datacache_disk_size: int = Field(default=10 << 30, gt=0)
     sys_log_level: LogLevel = "INFO"
 
+    # Cairn: host a worker of the distributed engine (a Ray worker node) once this node has joined
+    # an FE with `--join` whose fe.conf turns the engine on; its CPUs and object store size.
+    cairn_distributed_engine: bool = False
+    cairn_engine_cpus: int = Field(default=1, ge=1)
+    cairn_engine_object_store_size: int = Field(default=512 << 20, ge=80 << 20)
+
     # Cairn, for fault tests: seconds each scan / write waits before it starts working.
     debug_scan_delay_seconds: float = Field(default=0.0, ge=0)
     debug_write_delay_seconds: float = Field(default=0.0, ge=0)
 
-    @field_validator("datacache_disk_size", mode="before")
+    @field_validator("datacache_disk_size", "cairn_engine_object_store_size", mode="before")
     @classmethod
     def _size(cls, value: Any) -> Any:
         return parse_size(value)
+
+    @field_validator("cairn_distributed_engine", mode="before")
+    @classmethod
+    def _bool_words(cls, value: Any) -> Any:
+        return conf_bool(value)
 
     @property
     def bind_address(self) -> str:

@@ -87,6 +87,10 @@ class FeConfig(ConfModel):
     # Cairn: with no compute node registered, run data work in the FE's embedded engine (the
     # embedded default); false makes such statements fail, saying that no compute node exists.
     embedded_compute_node: bool = True
+    # Cairn: run queries on the distributed engine (issue #14: Ray's head beside the leader FE, a
+    # Ray worker in every CN that has it on too, DataFusion running the plan's fragments). Off: no
+    # Ray process starts and queries run as before.
+    cairn_distributed_engine: bool = False
 
     # Cairn: the cluster credential FEs and CNs share (config/cluster_credential.py: also from a file
     # or the environment).
@@ -116,7 +120,7 @@ class FeConfig(ConfModel):
     catalog_trash_expire_second: float = Field(default=86400.0, ge=0)
 
     @field_validator("enable_load_volume_from_conf", "aws_s3_enable_path_style_access", "embedded_compute_node",
-                     mode="before")
+                     "cairn_distributed_engine", mode="before")
     @classmethod
     def _bool_words(cls, value: Any) -> Any:
         return conf_bool(value)

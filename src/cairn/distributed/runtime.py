@@ -57,6 +57,11 @@ def engine_token(credential: str) -> str:
     return token
 
 
+def engine_resource(name: str | int) -> str:
+    """The Ray resource naming worker node `name` (a CN's id): the FE maps CNs to Ray nodes by it."""
+    return f"{_NODE_RESOURCE}{name}"
+
+
 def _use_token(token: str) -> None:
     # The processes Ray starts from here inherit the environment; this process's own clients read
     # the token through Ray's loader, whose cache is reset so the new token counts.

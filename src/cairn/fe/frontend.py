@@ -29,6 +29,7 @@ from cairn.compute.registry import ComputeNodeRegistry
 from cairn.config.fe_config import FeConfig
 from cairn.errors import FrontendMembershipError, PeerUnavailableError
 from cairn.fe.committer import JournalCommitter
+from cairn.fe.engine_host import EngineHost
 from cairn.fe.frontends_table import TABLE_COLUMNS, TABLE_TYPES, frontend_rows
 from cairn.fe.leadership import REPLAY_SECONDS, Leadership, heartbeat_seconds
 from cairn.fe.membership import Membership
@@ -273,6 +274,8 @@ class Frontend:
                                    f"{int(time.time() * 1000)}")))
         self._refresh_builtin_volume()
         self.snapshots.recover_interrupted()
+        # The distributed engine's head runs beside the leader (cairn_distributed_engine).
+        self.engine_host.start()
 
     def _refresh_builtin_volume(self) -> None:
         """The builtin volume is where this FE's conf says it is (as with StarRocks'
@@ -306,7 +309,9 @@ class Frontend:
         information_schema.register(virtual_tables)
         self.membership = Membership(catalog, self.own_status, config.bdbje_heartbeat_timeout_second)
         virtual_tables.register(information_schema.SCHEMA, "frontends", self._frontends_table)
-        self.engine = QueryEngine(catalog, self.stores, self.data_access, self.duckdb, virtual_tables)
+        self.engine_host = EngineHost(config, self.compute_nodes, self.metrics)
+        self.engine = QueryEngine(catalog, self.stores, self.data_access, self.duckdb, virtual_tables,
+                                  self.engine_host if config.cairn_distributed_engine else None)
         self.leadership = Leadership(committer, self.membership, self.peer_client, config, self.address,
                                      self._on_lead)
         self.metrics.track_membership(lambda: self.own_status().role, lambda: self.replay_lag_seconds(),
@@ -431,4 +436,5 @@ class Frontend:
     def close(self) -> None:
         self.scheduler.close()
         self.leadership.close()
+        self.engine_host.close()
         self.duckdb.close()

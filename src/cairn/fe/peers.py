@@ -91,10 +91,14 @@ class ComputeNodeJoinRequest(BaseModel):
 
 
 class JoinResponse(BaseModel):
-    """The leader's answer: `added` False when the FE was already a member."""
+    """The leader's answer: `added` False when the FE was already a member. To a compute node's
+    join, also its CN id and, when the distributed engine is on, the address of the engine's head
+    for the node's worker to join (over this authenticated channel only)."""
 
     added: bool
     leader_address: str
+    node_id: int | None = None
+    engine_address: str | None = None
 
 
 class ForwardRequest(BaseModel):

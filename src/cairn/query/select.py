@@ -19,6 +19,7 @@ from cairn.errors import (
     AnalysisError,
     CairnError,
     DataError,
+    DistributedRefusal,
     NoDatabaseSelectedError,
     QueryInterruptedError,
     SqlSyntaxError,
@@ -27,10 +28,11 @@ from cairn.errors import (
     UnknownTableError,
     UnsupportedError,
 )
+from cairn.lake.sqltext import create_temp_view, sql
 from cairn.query import starrocks_semantics
 from cairn.query.binding import tables_read
 from cairn.query.context import QueryContext
-from cairn.query.data_access import PartitionScan, TableScan
+from cairn.query.data_access import PartitionScan, TableScan, column_expressions, empty_relation
 from cairn.query.engine import QueryEngine
 from cairn.query.pruning import PartitionFilter, tablet_indexes
 from cairn.query.pushdown import push_aggregate, scan_columns, scan_filters
@@ -111,13 +113,15 @@ def _unwrap_table_functions(tree: exp.Expr) -> None:
 
 
 def bind_tables(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb.DuckDBPyConnection,
-                pinned: list[str]) -> dict[str, str]:
+                pinned: list[str], scans: dict[str, TableScan] | None = None) -> dict[str, str]:
     """Bind every table `tree` reads (`tables_read`, once its logical views are expanded) as a view
     on `con` and point the tree at those views.
 
     Returns view name → 'db.table' (to put user-facing names back into error messages); adds the
     object keys read to `pinned`. Raises UnknownTableError for a table that does not exist and
-    TableFunctionError for a table function Cairn does not define.
+    TableFunctionError for a table function Cairn does not define. With `scans` (for the
+    distributed engine) each table is bound with no rows, its pruned scan kept in `scans` under the
+    view's name, and no data is read; a virtual table is then refused (DistributedRefusal).
     """
     expand_views(ctx, engine.catalog, engine.virtual_tables, tree)
     views: dict[str, str] = {}
@@ -127,8 +131,15 @@ def bind_tables(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duc
         view = f"__cairn_t{next(_view_ids)}"
         provider = engine.virtual_tables.find(schema, node.name)
         if provider is not None:
+            if scans is not None:
+                raise DistributedRefusal(f"it reads the system table {schema}.{node.name}")
             con.register(view, provider(ctx, engine.catalog))
             views[view] = f"{schema}.{node.name}"
+        elif scans is not None:
+            scan = scans[view] = _table_scan(engine, node, schema, pinned, pushdown=False)
+            con.execute(sql(create_temp_view(view, exp.select(*column_expressions(scan.table)).from_(
+                empty_relation(scan.table).subquery("__empty")))))
+            views[view] = f"{schema}.{scan.table.name}"
         else:
             scan = _table_scan(engine, node, schema, pinned)
             pinned.extend(engine.access.bind(con, view, scan))
@@ -162,7 +173,8 @@ def _named_partitions(node: exp.Table, table: Table) -> set[str] | None:
     return names
 
 
-def _table_scan(engine: QueryEngine, node: exp.Table, schema: str | None, pinned: list[str]) -> TableScan:
+def _table_scan(engine: QueryEngine, node: exp.Table, schema: str | None, pinned: list[str],
+                pushdown: bool = True) -> TableScan:
     access = engine.access
     catalog = engine.catalog
     with catalog.lock:
@@ -190,7 +202,7 @@ def _table_scan(engine: QueryEngine, node: exp.Table, schema: str | None, pinned
                                 None if buckets is None else frozenset(p.tablet_ids[b] for b in buckets))
                   for p in table.partitions if pruning.keeps(p) and (chosen is None or p.name in chosen)]
     scan = TableScan(table=table, store=engine.stores(db.storage_volume), partitions=partitions)
-    if not renamed:
+    if not renamed and pushdown:
         scan.columns, scan.filters = scan_columns(node, table), scan_filters(node, table)
         if access.splits_work():
             scan.aggregate = push_aggregate(node, table)
@@ -234,6 +246,23 @@ def prepare_tree(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: du
     _unwrap_table_functions(tree)
     views = bind_tables(ctx, engine, tree, con, pinned)
     return tree, views
+
+
+def prepare_for_engine(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb.DuckDBPyConnection,
+                       pinned: list[str]) -> tuple[exp.Expr, exp.Expr, dict[str, TableScan]]:
+    """The query as the distributed engine runs it (views expanded, session values in, tables named
+    by view names, none of the DuckDB-only rewrites of `starrocks_semantics`), the same query as
+    DuckDB would run it over the tables bound with no rows on `con` (to learn the answer's column
+    names and types), and the scan of each table. The manifests read are added to `pinned`."""
+    tree = tree.copy()
+    expand_views(ctx, engine.catalog, engine.virtual_tables, tree)
+    _replace_session_functions(ctx, tree)
+    _unwrap_table_functions(tree)
+    scans: dict[str, TableScan] = {}
+    bind_tables(ctx, engine, tree, con, pinned, scans)
+    reference = tree.copy()
+    starrocks_semantics.apply(reference)
+    return tree, reference, scans
 
 
 def prepare(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb.DuckDBPyConnection,

@@ -40,6 +40,9 @@ DEFAULTS: dict[str, Any] = {
     "query_timeout": 300,
     "language": "/starrocks/share/english/",
     "performance_schema": 0,
+    # Cairn: 0 runs this session's queries on the existing path even when the FE runs the
+    # distributed engine (cairn_distributed_engine in fe.conf); for comparing the two.
+    "cairn_distributed_engine": 1,
 }
 
 

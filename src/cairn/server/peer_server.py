@@ -281,7 +281,10 @@ class PeerService:
                 if changed:
                     log.info("%s compute node %s at its own request", "dropped" if leave else "added", address)
                     frontend.compute_nodes.heartbeat_all()
-                self._answer(JoinResponse(added=changed, leader_address=frontend.address))
+                node_id = next((n.id for n in frontend.catalog.state.compute_nodes if n.address == address), None)
+                engine = None if leave else frontend.engine_host.address
+                self._answer(JoinResponse(added=changed, leader_address=frontend.address,
+                                          node_id=node_id, engine_address=engine))
 
             def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
                 if not self._admitted():

@@ -1,0 +1,122 @@
+"""Running a SELECT on the distributed engine (`QueryEngine.scale_out`), or saying why not.
+
+The rule: a query runs on the distributed engine only when
+- the FE runs the engine and at least one CN's worker is alive (`ScaleOut.unavailable`);
+- it reads only Cairn tables, each with data (no system tables, no table functions);
+- every construct in it is one whose StarRocks semantics on DataFusion has been checked against the
+  embedded path (`VERIFIED`, below): plain SELECT / FROM / JOIN / WHERE / GROUP BY / HAVING /
+  ORDER BY / LIMIT, comparisons, AND / OR / NOT, IN lists, BETWEEN, IS NULL, LIKE, CASE, + - *,
+  COUNT / SUM / MIN / MAX / AVG, date literals and intervals;
+- DataFusion plans it, and its answer's columns have the types the embedded path gives, or types
+  cast to them without loss (integers to wider integers or DECIMAL(p, 0), decimals to the same scale)
+  (`ScaleOut.run`, which refuses before running anything).
+Anything else runs on the existing path (the FE's DuckDB, scans on the CNs), and the reason is
+logged at INFO ("not on the distributed engine: ..."): never a silently different answer. A failure
+while the engine runs the query (no CN worker left, for one) is the statement's error.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from cairn.errors import CairnError, DistributedRefusal
+from cairn.lake.manifest import MANIFESTS
+from cairn.query.context import QueryContext
+from cairn.query.data_access import TableScan
+from cairn.query.engine import EngineTable, QueryEngine, ScaleOut
+from cairn.query.select import prepare_for_engine
+from cairn.query.variables import get_variable
+
+log = logging.getLogger(__name__)
+
+# The sqlglot nodes a query sent to the distributed engine may contain (see the module docstring).
+VERIFIED: tuple[type[exp.Expr], ...] = (
+    exp.Select, exp.From, exp.Join, exp.Where, exp.Group, exp.Having, exp.Order, exp.Ordered, exp.Limit,
+    exp.Column, exp.Identifier, exp.Star, exp.Table, exp.TableAlias, exp.Alias, exp.Literal, exp.Boolean,
+    exp.Null, exp.Paren, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.And, exp.Or, exp.Not,
+    exp.Is, exp.In, exp.Between, exp.Like, exp.Case, exp.If, exp.Add, exp.Sub, exp.Mul, exp.Neg,
+    exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg, exp.Distinct, exp.Interval, exp.Var, exp.DataType, exp.Cast,
+)
+
+
+def refusal(tree: exp.Expr) -> str | None:
+    """Why `tree` (prepared for the engine) must not run there, or None."""
+    for node in tree.walk():
+        if not isinstance(node, VERIFIED):
+            return f"{type(node).__name__} ({node.sql(dialect='starrocks')[:60]}) is not verified on it yet"
+        if isinstance(node, exp.Join) and (node.args.get("kind") or node.args.get("method")
+                                           or node.side not in ("", "LEFT")):
+            return f"a {node.side or node.kind} join is not verified on it yet"
+        if isinstance(node, exp.DataType) and not isinstance(node.parent, exp.Cast):
+            return "a type outside a date literal is not verified on it yet"
+        if isinstance(node, exp.In) and node.args.get("query") is not None:
+            return "IN (subquery) is not verified on it yet"
+    for cast in tree.find_all(exp.Cast):
+        if not (cast.to.is_type(exp.DataType.Type.DATE) and isinstance(cast.this, exp.Literal)):
+            return f"a cast ({cast.sql(dialect='starrocks')[:60]}) is not verified on it yet"
+    return None
+
+
+def _rowset_keys(scan: TableScan) -> list[str]:
+    read = [p for p in scan.partitions if p.manifest_key]
+    manifests = MANIFESTS.get_many(scan.store, [key for p in read if (key := p.manifest_key)])
+    return [rowset.key for partition, manifest in zip(read, manifests)
+            for tablet, rowsets in manifest.tablets.items()
+            if partition.tablet_ids is None or tablet in partition.tablet_ids
+            for rowset in rowsets]
+
+
+def _session_allows(ctx: QueryContext) -> bool:
+    value = get_variable(ctx.variables, "cairn_distributed_engine")
+    return str(value).strip().lower() not in ("0", "false", "off")
+
+
+def run_scaled_out(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr) -> pa.Table | None:
+    """The answer of the SELECT `tree` computed on the distributed engine, or None when it runs on
+    the existing path (the reason logged; see the module docstring)."""
+    scale_out = engine.scale_out
+    if scale_out is None or not _session_allows(ctx) or scale_out.unavailable() is not None:
+        return None
+    con = engine.duckdb.cursor()
+    pinned: list[str] = []
+    try:
+        try:
+            prepared = _prepare(ctx, engine, tree, con, pinned, scale_out)
+        except DistributedRefusal as exc:
+            log.info("not on the distributed engine: %s", exc)
+            return None
+        except (CairnError, duckdb.Error):
+            # The existing path raises the same error, as the user should see it.
+            return None
+        sql_text, tables, expected = prepared
+        try:
+            return scale_out.run(sql_text, tables, expected, lambda: ctx.cancel.cancelled)
+        except DistributedRefusal as exc:
+            log.info("not on the distributed engine: %s", exc)
+            return None
+    finally:
+        engine.access.release(pinned)
+        con.close()
+
+
+def _prepare(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb.DuckDBPyConnection,
+             pinned: list[str], scale_out: ScaleOut) -> tuple[str, list[EngineTable], pa.Schema]:
+    prepared, reference, scans = prepare_for_engine(ctx, engine, tree, con, pinned)
+    if not scans:
+        raise DistributedRefusal("it reads no table")
+    reason = refusal(prepared)
+    if reason is not None:
+        raise DistributedRefusal(reason)
+    tables: list[EngineTable] = []
+    for view, scan in scans.items():
+        keys = engine.access.pin(_rowset_keys(scan))
+        pinned.extend(keys)
+        if not keys:
+            raise DistributedRefusal(f"table {scan.table.name} has no data to scan (after pruning)")
+        tables.append(EngineTable(view, scan.store, tuple(keys)))
+    expected = con.sql(reference.sql(dialect="duckdb")).limit(0).to_arrow_table().schema
+    return prepared.sql(dialect="postgres"), tables, expected
