@@ -217,6 +217,16 @@ def test_a_query_outside_what_is_verified_runs_on_the_existing_path_and_says_why
     wait_until(lambda: "not on the distributed engine:" in cluster.fe.log.read_text(), what="the reason logged")
 
 
+def test_a_primary_key_table_runs_on_the_existing_path(cluster: Cluster) -> None:
+    rows_of(cluster.fe, "CREATE TABLE tpch.pk (k INT, v INT) PRIMARY KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 2")
+    rows_of(cluster.fe, "INSERT INTO tpch.pk VALUES (1, 10), (2, 20)")
+    rows_of(cluster.fe, "INSERT INTO tpch.pk VALUES (1, 11)")
+    before = cluster.metric("cairn_distributed_queries_total")
+    assert cluster.rows("SELECT k, v FROM pk ORDER BY k") == [(1, 11), (2, 20)]
+    assert cluster.metric("cairn_distributed_queries_total") == before
+    assert "PRIMARY KEY table" in cluster.fe.log.read_text()
+
+
 def test_bytes_gathered_by_the_fe_are_about_the_result_size(cluster: Cluster) -> None:
     before = cluster.metric("cairn_distributed_gathered_bytes_total")
     rows = cluster.rows("SELECT l_returnflag, count(*), sum(l_quantity) FROM lineitem GROUP BY l_returnflag")

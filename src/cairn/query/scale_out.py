@@ -2,7 +2,8 @@
 
 The rule: a query runs on the distributed engine only when
 - the FE runs the engine and at least one CN's worker is alive (`ScaleOut.unavailable`);
-- it reads only Cairn tables, each with data (no system tables, no table functions);
+- it reads only Cairn DUPLICATE KEY tables, each with data and no delete rowsets (no system
+  tables, no table functions; a keyed table's rowsets are merged by key when read, not done there);
 - every construct in it is one whose StarRocks semantics on DataFusion has been checked against the
   embedded path (`VERIFIED`, below): plain SELECT / FROM / JOIN / WHERE / GROUP BY / HAVING /
   ORDER BY / LIMIT, comparisons, AND / OR / NOT, IN lists, BETWEEN, IS NULL, LIKE, CASE, + - *,
@@ -62,12 +63,20 @@ def refusal(tree: exp.Expr) -> str | None:
 
 
 def _rowset_keys(scan: TableScan) -> list[str]:
+    """The objects holding the scanned rows. Raises DistributedRefusal for rows that need merging
+    (a keyed table's rowsets, a delete rowset): the engine reads rowsets as they are."""
+    if scan.table.keys_type != "DUPLICATE":
+        raise DistributedRefusal(f"table {scan.table.name} is a {scan.table.keys_type} KEY table, whose rowsets "
+                                 "are merged by key when read (not done on it yet)")
     read = [p for p in scan.partitions if p.manifest_key]
     manifests = MANIFESTS.get_many(scan.store, [key for p in read if (key := p.manifest_key)])
-    return [rowset.key for partition, manifest in zip(read, manifests)
-            for tablet, rowsets in manifest.tablets.items()
-            if partition.tablet_ids is None or tablet in partition.tablet_ids
-            for rowset in rowsets]
+    rowsets = [rowset for partition, manifest in zip(read, manifests)
+               for tablet, tablet_rowsets in manifest.tablets.items()
+               if partition.tablet_ids is None or tablet in partition.tablet_ids
+               for rowset in tablet_rowsets]
+    if any(r.deletes for r in rowsets):
+        raise DistributedRefusal(f"table {scan.table.name} has delete rowsets (not merged on it yet)")
+    return [r.key for r in rowsets]
 
 
 def _session_allows(ctx: QueryContext) -> bool:
