@@ -101,7 +101,47 @@ def _md5sum(args: list[exp.Expr]) -> exp.Expr | None:
     return exp.func("md5", exp.func("concat", *[exp.cast(a, exp.DataType.Type.VARCHAR) for a in args]))
 
 
+def _has(values: exp.Expr, value: exp.Expr) -> exp.Expr:
+    return exp.Not(this=exp.Is(this=exp.func("list_position", values.copy(), value), expression=exp.null()))
+
+
+def _booleans(args: list[exp.Expr]) -> exp.Expr | None:
+    """The list of booleans any_match / all_match test: the array itself, or the lambda over it."""
+    if len(args) == 1:
+        return args[0]
+    return _array_map(args)
+
+
+def _any_match(args: list[exp.Expr]) -> exp.Expr | None:
+    """any_match([lambda,] arr): true when an element is true, NULL when none is but one is NULL."""
+    values = _booleans(args)
+    if values is None:
+        return None
+    return exp.Case(ifs=[exp.If(this=_has(values, exp.true()), true=exp.true()),
+                         exp.If(this=_has(values, exp.null()), true=exp.null())], default=exp.false())
+
+
+def _all_match(args: list[exp.Expr]) -> exp.Expr | None:
+    """all_match([lambda,] arr): false when an element is false, NULL when none is but one is NULL."""
+    values = _booleans(args)
+    if values is None:
+        return None
+    return exp.Case(ifs=[exp.If(this=_has(values, exp.false()), true=exp.false()),
+                         exp.If(this=_has(values, exp.null()), true=exp.null())], default=exp.true())
+
+
+def _array_contains_finds_null(tree: exp.Expr) -> None:
+    """array_contains(a, v) is 1 when a holds v, NULL elements included (`array_contains([1, null],
+    null)` is 1, `array_contains([1], null)` 0, as in StarRocks); NULL only when a is NULL."""
+    for node in sorted(tree.find_all(exp.ArrayContains), key=_depth, reverse=True):
+        values = node.this
+        node.replace(exp.Case(ifs=[exp.If(this=exp.Is(this=values.copy(), expression=exp.null()), true=exp.null())],
+                              default=_has(values, node.expression.copy())))
+
+
 _REWRITES: dict[str, Rewrite] = {
+    "any_match": _any_match,
+    "all_match": _all_match,
     "array_generate": _array_generate,
     "array_repeat": _array_repeat,
     "array_contains_all": _two("list_has_all"),
@@ -140,6 +180,7 @@ def apply(tree: exp.Expr) -> None:
     """Rewrite StarRocks' JSON and collection function calls in `tree`, in place."""
     _decimal_spellings_as_decimal(tree)
     _array_remove_keeps_nulls(tree)
+    _array_contains_finds_null(tree)
     # Innermost calls first, so a call rewritten inside another's arguments is kept.
     for node in sorted(tree.find_all(exp.Anonymous), key=_depth, reverse=True):
         rewrite = _REWRITES.get(node.name.lower())
