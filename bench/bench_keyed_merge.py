@@ -10,7 +10,8 @@ over the same Parquet rowsets, against a plain scan of the same files (a DUPLICA
 
 Then, through Cairn: the same query on a DUPLICATE KEY table and on a PRIMARY KEY table holding
 `TABLE_ROWS` keys with `ROWSETS - 1` upsert rounds unmerged, and on the PRIMARY KEY table again
-after compaction (one rowset per tablet, which reads without a merge).
+after compaction (one rowset per tablet, which reads without a merge); then point UPDATEs and
+DELETEs by key (each one statement and one commit) per second.
 Run: `.venv/bin/python -m bench.bench_keyed_merge`.
 """
 
@@ -36,6 +37,7 @@ ROWSETS = 4
 UPSERT_SHARE = 0.2
 REPEAT = 3
 TABLE_ROWS = 1_000_000
+POINT_STATEMENTS = 20
 
 
 def _write(directory: Path) -> list[Path]:
@@ -129,7 +131,17 @@ def _through_cairn(root: Path) -> dict[str, object]:
         fe.compaction.run_once()
         compacted_s, after = _best(lambda: session.execute(query.format("pk")).rows())
         assert before == after, (before, after)
-        return {"table_rows": TABLE_ROWS, "duplicate_key_query_s": round(dup_s, 3),
+        started = time.perf_counter()
+        for key in range(POINT_STATEMENTS):
+            session.execute(f"UPDATE pk SET v = v + 1 WHERE k = {key * 7919}")
+        updates_s = time.perf_counter() - started
+        started = time.perf_counter()
+        for key in range(POINT_STATEMENTS):
+            session.execute(f"DELETE FROM pk WHERE k = {key * 7919 + 1}")
+        deletes_s = time.perf_counter() - started
+        assert session.execute("SELECT count(*) FROM pk").rows() == [(TABLE_ROWS - POINT_STATEMENTS,)]
+        return {"point_updates_per_s": round(POINT_STATEMENTS / updates_s, 1),
+                "point_deletes_per_s": round(POINT_STATEMENTS / deletes_s, 1),"table_rows": TABLE_ROWS, "duplicate_key_query_s": round(dup_s, 3),
                 "primary_key_unmerged_query_s": round(unmerged_s, 3),
                 "primary_key_compacted_query_s": round(compacted_s, 3)}
     finally:
