@@ -64,10 +64,12 @@ def test_update_reads_the_current_rows_computes_and_upserts(cur: pymysql.cursors
     cur.execute("INSERT INTO src VALUES (3, 333)")
     cur.execute("UPDATE p SET v = src.nv FROM src WHERE p.k = src.k")
     assert rows(cur, "SELECT * FROM p ORDER BY k") == [(1, 2, "a"), (2, 120, "b!"), (3, 333, "c!")]
+    cur.execute("UPDATE p SET v = 0")  # no WHERE: every row, as StarRocks' default (row) update mode does
+    assert cur.rowcount == 3
+    assert rows(cur, "SELECT k, v FROM p ORDER BY k") == [(1, 0), (2, 0), (3, 0)]
 
 
 @pytest.mark.parametrize(("statement", "code", "message"), [
-    ("UPDATE p SET v = 1", 1064, "must specify where clause to prevent full table update"),
     ("UPDATE p SET k = 5 WHERE k = 1", 1064, "primary key column cannot be updated: k"),
     ("UPDATE u SET v = 5 WHERE k = 1", 1064, "only support updating primary key table"),
     ("UPDATE p SET nope = 5 WHERE k = 1", 1054, "Unknown column 'nope'"),

@@ -65,9 +65,7 @@ def update(query: QueryContext, fe: Frontend, statement: exp.Update) -> ResultSe
     db_name, name, table = _target(query, fe, target)
     if table.keys_type != "PRIMARY":
         raise _analysis("only support updating primary key table")
-    where = statement.args.get("where")
-    if where is None:
-        raise _analysis("must specify where clause to prevent full table update")
+    where = statement.args.get("where")  # none: every row (StarRocks' row mode, its default)
     assigned: dict[str, exp.Expression] = {}
     for assignment in statement.expressions:
         if not isinstance(assignment, exp.EQ) or not isinstance(assignment.this, exp.Column):
@@ -83,7 +81,9 @@ def update(query: QueryContext, fe: Frontend, statement: exp.Update) -> ResultSe
     values = [exp.alias_(assigned[c.name].copy(), c.name, quoted=True) if c.name in assigned
               else exp.alias_(exp.column(c.name, table=alias, quoted=True), c.name, quoted=True)
               for c in table.columns]
-    select = exp.select(*values).from_(target.copy()).where(where.this.copy())
+    select = exp.select(*values).from_(target.copy())
+    if where is not None:
+        select = select.where(where.this.copy())
     source = statement.args.get("from_") or statement.args.get("from")
     if source is not None:
         for extra in [source.this, *source.expressions]:
