@@ -139,7 +139,35 @@ def _array_contains_finds_null(tree: exp.Expr) -> None:
                               default=_has(values, node.expression.copy())))
 
 
+def _array_sortby(args: list[exp.Expr]) -> exp.Expr | None:
+    """array_sortby(a, keys, ...): a's elements in the order of their keys (NULL keys first, ties
+    kept in their order); a as it is when the keys are NULL."""
+    if len(args) < 2:
+        return None
+    values, key_lists = args[0], args[1:]
+    index = exp.to_identifier(_INDEX)
+    fields: list[exp.Expr] = []
+    for number, keys in enumerate(key_lists):
+        key = exp.func("list_extract", keys.copy(), index.copy())
+        fields.append(exp.PropertyEQ(this=exp.to_identifier(f"n{number}"),
+                                     expression=exp.Not(this=exp.Is(this=key.copy(), expression=exp.null()))))
+        fields.append(exp.PropertyEQ(this=exp.to_identifier(f"k{number}"), expression=key))
+    fields.append(exp.PropertyEQ(this=exp.to_identifier("i"), expression=index.copy()))
+    fields.append(exp.PropertyEQ(this=exp.to_identifier("v"),
+                                 expression=exp.func("list_extract", values.copy(), index.copy())))
+    positions = exp.func("generate_series", exp.Literal.number(1), exp.func("len", values.copy()))
+    entries = exp.func("list_transform", positions, exp.Lambda(this=exp.Struct(expressions=fields), expressions=[index]))
+    entry = exp.to_identifier("__cairn_e")
+    sorted_values = exp.func("list_transform", exp.func("list_sort", entries),
+                             exp.Lambda(this=exp.Dot(this=entry.copy(), expression=exp.to_identifier("v")),
+                                        expressions=[entry]))
+    no_keys = exp.or_(*[exp.Is(this=k.copy(), expression=exp.null()) for k in key_lists])
+    return exp.Case(ifs=[exp.If(this=exp.or_(exp.Is(this=values.copy(), expression=exp.null()), no_keys),
+                                true=values.copy())], default=sorted_values)
+
+
 _REWRITES: dict[str, Rewrite] = {
+    "array_sortby": _array_sortby,
     "any_match": _any_match,
     "all_match": _all_match,
     "array_generate": _array_generate,
