@@ -204,11 +204,31 @@ def _array_remove_keeps_nulls(tree: exp.Expr) -> None:
         node.replace(exp.func("list_filter", node.this.copy(), exp.Lambda(this=keep, expressions=[element])))
 
 
+def _array_filter_by_flags(tree: exp.Expr) -> None:
+    """array_filter(a, flags) keeps a's elements whose flag is true (StarRocks' second form);
+    array_filter(lambda, a) is array_filter(a, lambda)."""
+    for node in sorted(tree.find_all(exp.ArrayFilter), key=_depth, reverse=True):
+        values, test = node.this, node.expression
+        if isinstance(values, exp.Lambda) and not isinstance(test, exp.Lambda):
+            node.set("this", test.copy())
+            node.set("expression", values.copy())
+            continue
+        if isinstance(test, exp.Lambda) or test is None:
+            continue
+        index = exp.to_identifier(_INDEX)
+        flag = exp.func("coalesce", exp.func("list_extract", test.copy(), index.copy()), exp.false())
+        kept = exp.func("list_filter", exp.func("generate_series", exp.Literal.number(1), exp.func("len", values.copy())),
+                        exp.Lambda(this=flag, expressions=[index.copy()]))
+        node.replace(exp.func("list_transform", kept, exp.Lambda(
+            this=exp.func("list_extract", values.copy(), index.copy()), expressions=[index.copy()])))
+
+
 def apply(tree: exp.Expr) -> None:
     """Rewrite StarRocks' JSON and collection function calls in `tree`, in place."""
     _decimal_spellings_as_decimal(tree)
     _array_remove_keeps_nulls(tree)
     _array_contains_finds_null(tree)
+    _array_filter_by_flags(tree)
     # Innermost calls first, so a call rewritten inside another's arguments is kept.
     for node in sorted(tree.find_all(exp.Anonymous), key=_depth, reverse=True):
         rewrite = _REWRITES.get(node.name.lower())
