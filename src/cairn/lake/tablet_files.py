@@ -78,14 +78,26 @@ def _json_marked(arrow: pa.DataType, column_type: ColumnType) -> pa.DataType:
     return arrow
 
 
+def _dictionary_columns(schema: pa.Schema) -> list[str] | bool:
+    """The columns worth dictionary-encoding: text. A tablet's row group is often small (a load's
+    rows spread over many tablets), so a dictionary rarely outgrows its page and numbers and dates
+    would all be hashed for little gain; text is where repeated values save the most."""
+    names = []
+    for column in schema:
+        kind = column.type.storage_type if isinstance(column.type, pa.ExtensionType) else column.type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            names.append(column.name)
+    return names or False
+
+
 def file_schema(rows: pa.Schema, table: Table | None) -> pa.Schema:
     """The schema `rows` are written with: as they come, JSON columns (and JSON inside nested ones)
     marked as JSON."""
     if table is None:
         return rows
     types = {c.name: parse_type(c.type) for c in table.columns}
-    marked = [field.with_type(_json_marked(field.type, types[field.name])) if field.name in types else field
-              for field in rows]
+    marked = [column.with_type(_json_marked(column.type, types[column.name])) if column.name in types else column
+              for column in rows]
     return pa.schema(marked, metadata=rows.metadata)
 
 
@@ -187,7 +199,8 @@ class TabletFiles:
             self._close(next(iter(self._open)))
         path = self.directory / f"{tablet[0]}-{tablet[1]}-{uuid.uuid4().hex}.parquet"
         assert self._schema is not None
-        writer = pq.ParquetWriter(path, self._schema, compression="snappy", store_decimal_as_integer=True)
+        writer = pq.ParquetWriter(path, self._schema, compression="snappy", store_decimal_as_integer=True,
+                                  use_dictionary=_dictionary_columns(self._schema))
         self._open[tablet] = (writer, path)
         return writer
 
