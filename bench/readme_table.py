@@ -43,7 +43,7 @@ def _load_query(r: dict[str, Any]) -> list[Row]:
 
 
 def _load(r: dict[str, Any]) -> list[Row]:
-    return [(f"Stream Load of TPC-H lineitem SF{r['scale_factor']} ({r['rows'] / 1e6:.1f} M rows, `|`-separated)",
+    return [(f"Stream Load of TPC-H lineitem SF{r['scale_factor']} ({r['rows'] / 1e6:.1f} M rows, pipe-separated)",
              f"{r['cairn_seconds']:.1f} s ({r['cairn_rows_per_second'] / 1e6:.2f} M rows/s)",
              f"DuckDB loading the same file into a native table: {r['duckdb_seconds']:.1f} s "
              f"(CPU: Cairn's FE {r['cairn_cpu_seconds']:.1f} s, DuckDB {r['duckdb_cpu_seconds']:.1f} s, "
