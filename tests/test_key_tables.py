@@ -117,8 +117,10 @@ def test_delete_of_a_named_partition_keeps_the_others(cur: pymysql.cursors.Curso
                 "(PARTITION p1 VALUES LESS THAN ('2024-01-01'), PARTITION p2 VALUES LESS THAN ('2025-01-01')) "
                 "DISTRIBUTED BY HASH(k) BUCKETS 2")
     cur.execute("INSERT INTO r VALUES (1, '2023-05-01', 1), (1, '2024-05-01', 2), (2, '2024-06-01', 3)")
-    cur.execute("DELETE FROM r PARTITION (p2) WHERE k = 1")
+    cur.execute("DELETE FROM r PARTITION p2 WHERE k = 1")  # StarRocks' spelling without parentheses
     assert [(k, v) for k, _, v in rows(cur, "SELECT * FROM r ORDER BY v")] == [(1, 1), (2, 3)]
+    cur.execute("DELETE FROM r PARTITIONS (p1, p2) WHERE k = 2")
+    assert [(k, v) for k, _, v in rows(cur, "SELECT * FROM r ORDER BY v")] == [(1, 1)]
 
 
 def test_unique_key_last_write_wins(cur: pymysql.cursors.Cursor) -> None:

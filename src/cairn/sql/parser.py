@@ -118,12 +118,33 @@ def _decimalv2_as_decimal(text: str) -> str:
     return text
 
 
+def _delete_partitions(text: str) -> str:
+    """StarRocks' `DELETE FROM t PARTITION p WHERE ...` and `... PARTITIONS (p1, p2) ...` in the form
+    sqlglot reads, `PARTITION (p, ...)` (it would take `PARTITIONS (p1, p2)` for an alias)."""
+    if text.lstrip()[:6].upper() != "DELETE":
+        return text
+    try:
+        tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
+    except TokenError:
+        return text
+    for i, token in enumerate(tokens[:-1]):
+        word, following = token.text.upper(), tokens[i + 1]
+        if token.token_type == TokenType.WHERE:
+            break
+        if word == "PARTITIONS" and following.token_type == TokenType.L_PAREN:
+            return text[:token.start] + "PARTITION" + text[token.end + 1:]
+        if word == "PARTITION" and following.token_type != TokenType.L_PAREN:
+            name = text[following.start:following.end + 1]
+            return text[:following.start] + "(" + name + ")" + text[following.end + 1:]
+    return text
+
+
 def parse_statement(text: str) -> Statement:
     """Parse one statement. Raises SqlSyntaxError with line and column."""
     special = extended.parse(text)
     if special is not None:
         return special
-    text, label = _without_insert_label(text)
+    text, label = _without_insert_label(_delete_partitions(text))
     text = _decimalv2_as_decimal(text)
     try:
         statement = sqlglot.parse_one(text, read=_StarRocksReader)
