@@ -76,6 +76,9 @@ def test_array(cur: pymysql.cursors.Cursor) -> None:
                      "array_sortby(a, NULL) FROM t WHERE id = 1") == [("[2,3,1]", "[3,2,1]", "[1,2,3]")]
     assert rows(cur, "SELECT array_filter(a, [true, NULL, true]), array_filter(a, x -> x > 1), "
                      "array_filter(x -> x < 2, a) FROM t WHERE id = 1") == [("[1,3]", "[2,3]", "[1]")]
+    assert "Input arrays' size are not equal in array_sortby" in error_of(cur, "SELECT array_sortby(a, [1]) FROM t")[1]
+    assert "Input array element's size is not equal in array_map()" in error_of(
+        cur, "SELECT array_map((x, y) -> x + y, a, [1]) FROM t WHERE id = 1")[1]
     # array_map with the array first, and over several arrays (the lambda may read the row's columns).
     assert rows(cur, "SELECT array_map(a, x -> x + 1), array_map((x, y) -> x * y + id, a, [10, 20, 30]), "
                      "array_repeat(md5sum(id), 1), CAST(a[1] AS DECIMAL128(10, 2)) FROM t WHERE id = 1") == [

@@ -37,6 +37,15 @@ def _two(name: str) -> Rewrite:
 _INDEX = "__cairn_i"
 
 
+def _same_lengths(arrays: list[exp.Expr], message: str, value: exp.Expr) -> exp.Expr:
+    """`value`, or the statement fails with `message` when the arrays' lengths differ (NULL arrays
+    are not compared), as StarRocks' functions over several arrays do."""
+    first = exp.func("len", arrays[0].copy())
+    differ = exp.or_(*[exp.NEQ(this=first.copy(), expression=exp.func("len", a.copy())) for a in arrays[1:]])
+    failure = exp.func("error", exp.Literal.string(f"Expr evaluate meet error: {message}"))
+    return exp.Case(ifs=[exp.If(this=differ, true=failure)], default=value)
+
+
 def _array_map(args: list[exp.Expr]) -> exp.Expr | None:
     """array_map(lambda, arr, ...) or array_map(arr, lambda) is DuckDB's list_transform; with several
     arrays the lambda's parameters are their elements at each position (arrays of one length)."""
@@ -61,7 +70,8 @@ def _array_map(args: list[exp.Expr]) -> exp.Expr | None:
         target = parent if isinstance(parent, exp.Column) else node
         target.replace(exp.func("list_extract", by_name[node.name].copy(), index.copy()))
     positions = exp.func("generate_series", exp.Literal.number(1), exp.func("len", arrays[0].copy()))
-    return exp.func("list_transform", positions, exp.Lambda(this=body, expressions=[index]))
+    mapped = exp.func("list_transform", positions, exp.Lambda(this=body, expressions=[index]))
+    return _same_lengths(arrays, "Input array element's size is not equal in array_map().", mapped)
 
 
 def _decimal_spellings_as_decimal(tree: exp.Expr) -> None:
@@ -162,8 +172,9 @@ def _array_sortby(args: list[exp.Expr]) -> exp.Expr | None:
                              exp.Lambda(this=exp.Dot(this=entry.copy(), expression=exp.to_identifier("v")),
                                         expressions=[entry]))
     no_keys = exp.or_(*[exp.Is(this=k.copy(), expression=exp.null()) for k in key_lists])
+    checked = _same_lengths([values, *key_lists], "Input arrays' size are not equal in array_sortby.", sorted_values)
     return exp.Case(ifs=[exp.If(this=exp.or_(exp.Is(this=values.copy(), expression=exp.null()), no_keys),
-                                true=values.copy())], default=sorted_values)
+                                true=values.copy())], default=checked)
 
 
 _REWRITES: dict[str, Rewrite] = {
