@@ -266,4 +266,8 @@ def test_a_cn_killed_mid_query_still_gives_the_answer(cluster: Cluster) -> None:
         assert cluster.metric("cairn_distributed_queries_total") == before + 1
     # The CN left keeps answering on the engine.
     assert _compare(cluster, QUERIES[3])
+    # With no CN left, a clear error, not an answer.
+    cluster.cns[0].kill()
+    with pytest.raises(pymysql.MySQLError, match="(?i)compute node"):
+        cluster.rows(QUERIES[3])
 
