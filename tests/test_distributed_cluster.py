@@ -1,7 +1,7 @@
 """The distributed engine on a real cluster (issue #14): `cairn fe` with `cairn_distributed_engine =
 true` runs Ray's head, two `cairn cn --join` processes host its workers, on moto's S3, loopback only.
 
-One cluster serves the module (Ray's start-up takes seconds). Every answer is compared with the
+One cluster serves the module (Ray's start-up takes seconds); the last tests kill its CNs. Every answer is compared with the
 existing path's in the same cluster (`SET cairn_distributed_engine = 0` in the session); the metric
 `cairn_distributed_queries_total` tells that the engine answered, and a query outside what is
 verified runs on the existing path with its reason in the FE's log.
@@ -14,6 +14,7 @@ import http.client
 import io
 import math
 import re
+import socket
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -235,6 +236,40 @@ def test_bytes_gathered_by_the_fe_are_about_the_result_size(cluster: Cluster) ->
     # lineitem at SF 0.01 is 60 175 rows (several MB); the FE gathered partial aggregates: a few
     # rows per node, plus Arrow's framing.
     assert 0 < gathered < 20_000, gathered
+
+
+def _running_fragments(cluster: Cluster) -> int:
+    count = 0
+    for cn in cluster.cns:
+        for child in psutil.Process(cn.proc.pid).children(recursive=True):
+            try:
+                count += "run_fragment" in " ".join(child.cmdline())
+            except psutil.NoSuchProcess:
+                continue
+    return count
+
+
+def test_a_client_going_away_stops_the_query_on_every_node(cluster: Cluster) -> None:
+    # About 500 million joined rows: long enough to be running when the client goes.
+    sql = "SELECT count(*) FROM lineitem a JOIN lineitem b ON a.l_linenumber = b.l_linenumber"
+    before = cluster.metric("cairn_distributed_queries_total")
+    connection = cluster.connect()
+    cursor = connection.cursor()
+    def run() -> None:
+        try:
+            cursor.execute(sql)
+        except (pymysql.MySQLError, OSError, AttributeError):
+            pass  # the connection is closed under it
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    wait_until(lambda: _running_fragments(cluster) > 0, timeout=60, what="the query's tasks running")
+    connection._sock.shutdown(socket.SHUT_RDWR)  # the client goes away mid-query
+    wait_until(lambda: "distributed query cancelled" in cluster.fe.log.read_text(), timeout=60,
+               what="the query cancelled")
+    wait_until(lambda: _running_fragments(cluster) == 0, timeout=60, what="every node's tasks stopped")
+    # Stopped, not answered.
+    assert cluster.metric("cairn_distributed_queries_total") == before
 
 
 def test_a_cn_killed_mid_query_still_gives_the_answer(cluster: Cluster) -> None:

@@ -216,6 +216,7 @@ class EngineHost:
                 return
             if cancelled():
                 self._stop(submitted)
+                log.info("distributed query cancelled: its tasks on every node are stopped")
                 raise QueryInterruptedError("The query was cancelled; its work on every compute node is stopped")
             if not self.node_ids():
                 self._stop(submitted)
