@@ -208,6 +208,24 @@ def test_cairn_query_answer_equals_the_existing_path(cluster: Cluster, sql: str)
     assert _compare(cluster, sql)
 
 
+NULL_CASES = [
+    "SELECT k, v FROM nulls ORDER BY v, k",
+    "SELECT k, v FROM nulls ORDER BY v DESC, k",
+    "SELECT g, count(v), count(*), sum(v), min(v), avg(v) FROM nulls GROUP BY g ORDER BY g",
+    "SELECT k FROM nulls WHERE v IS NULL OR v NOT IN (2, 3) ORDER BY k",
+]
+
+
+@pytest.mark.parametrize("sql", NULL_CASES)
+def test_nulls_answer_as_on_the_existing_path(cluster: Cluster, sql: str) -> None:
+    if not rows_of(cluster.fe, "SHOW TABLES FROM tpch LIKE 'nulls'"):
+        rows_of(cluster.fe, "CREATE TABLE tpch.nulls (k INT, g INT, v BIGINT) DUPLICATE KEY(k) "
+                            "DISTRIBUTED BY HASH(k) BUCKETS 3")
+        rows_of(cluster.fe, "INSERT INTO tpch.nulls VALUES (1, 1, NULL), (2, 1, 2), (3, 2, NULL), (4, 2, 3), "
+                            "(5, NULL, 5), (6, NULL, NULL), (7, 1, 1)")
+    assert _compare(cluster, sql)
+
+
 def test_a_query_outside_what_is_verified_runs_on_the_existing_path_and_says_why(cluster: Cluster) -> None:
     sql = "SELECT substr(n_name, 2, 3), n_nationkey / 2 FROM nation ORDER BY n_nationkey"
     before = cluster.metric("cairn_distributed_queries_total")

@@ -28,7 +28,7 @@ from cairn.errors import CairnError, DistributedRefusal
 from cairn.lake.manifest import MANIFESTS
 from cairn.query.context import QueryContext
 from cairn.query.data_access import TableScan
-from cairn.query.engine import EngineTable, QueryEngine, ScaleOut
+from cairn.query.engine import EngineTable, QueryEngine
 from cairn.query.select import prepare_for_engine
 from cairn.query.variables import get_variable
 
@@ -94,12 +94,14 @@ def run_scaled_out(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr) -> pa
     pinned: list[str] = []
     try:
         try:
-            prepared = _prepare(ctx, engine, tree, con, pinned, scale_out)
+            prepared = _prepare(ctx, engine, tree, con, pinned)
         except DistributedRefusal as exc:
             log.info("not on the distributed engine: %s", exc)
             return None
         except (CairnError, duckdb.Error):
             # The existing path raises the same error, as the user should see it.
+            return None
+        if prepared is None:
             return None
         sql_text, tables, expected = prepared
         try:
@@ -113,10 +115,12 @@ def run_scaled_out(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr) -> pa
 
 
 def _prepare(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb.DuckDBPyConnection,
-             pinned: list[str], scale_out: ScaleOut) -> tuple[str, list[EngineTable], pa.Schema]:
+             pinned: list[str]) -> tuple[str, list[EngineTable], pa.Schema] | None:
+    """The query as the engine runs it, its tables and the answer's schema; None for a query that
+    reads no table (`SELECT @@version_comment`: nothing to distribute, and nothing to log)."""
     prepared, reference, scans = prepare_for_engine(ctx, engine, tree, con, pinned)
     if not scans:
-        raise DistributedRefusal("it reads no table")
+        return None
     reason = refusal(prepared)
     if reason is not None:
         raise DistributedRefusal(reason)
