@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -19,10 +20,46 @@ from pathlib import Path
 
 import pymysql
 
-from bench.bench_serving import _free_port, _wait
+from bench.bench_serving import _free_port
 from bench.bench_snapshot import ROW, TABLE
 from bench.common import scratch_session, write_result
 from cairn.api import connect, open_frontend
+
+# A restore slower than its goal is a figure to record, not a reason to end the run.
+RESTORE_WAIT_SECONDS = 600.0
+
+
+def _wait(port: int, server: subprocess.Popen, log: Path) -> None:
+    """Until the FE `server` listens on `port`, at most RESTORE_WAIT_SECONDS; RuntimeError with the
+    end of its log when it exits first."""
+    deadline = time.monotonic() + RESTORE_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the FE exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"no FE listened on port {port} within {RESTORE_WAIT_SECONDS:.0f} s")
+
+
+def _conf(root: Path, extra: str = "") -> tuple[Path, int]:
+    """fe.conf for an FE under `root` on ports of its own (the defaults may be taken on a shared
+    machine); its path and query port."""
+    query_port = _free_port()
+    conf = root / "fe.conf"
+    conf.write_text(f"meta_dir = {root / 'meta'}\nlocal_storage_path = {root / 'storage'}\n"
+                    f"query_port = {query_port}\nhttp_port = {_free_port()}\nedit_log_port = {_free_port()}\n"
+                    f"rpc_port = {_free_port()}\nsys_log_level = WARNING\n{extra}")
+    return conf, query_port
+
+
+def _start(root: Path, conf: Path, *args: str) -> tuple[subprocess.Popen, Path]:
+    log = root / "fe.out"
+    with log.open("ab") as out:
+        server = subprocess.Popen([sys.executable, "-m", "cairn.cli.main", "fe", "--conf", str(conf), *args],
+                                  stdout=out, stderr=subprocess.STDOUT)
+    return server, log
 
 
 def _timed_restore(root: Path, cluster_id: str, snapshot: str) -> float:
@@ -30,15 +67,11 @@ def _timed_restore(root: Path, cluster_id: str, snapshot: str) -> float:
     shutil.rmtree(root / "meta", ignore_errors=True)
     (root / "cluster_snapshot.yaml").write_text(
         f"cluster_snapshot:\n  cluster_snapshot_path: {root / 'storage'}/{cluster_id}/meta/image/{snapshot}\n")
-    query_port, http_port = _free_port(), _free_port()
-    conf = root / "fe.conf"
-    conf.write_text(f"meta_dir = {root / 'meta'}\nlocal_storage_path = {root / 'storage'}\n"
-                    f"query_port = {query_port}\nhttp_port = {http_port}\nsys_log_level = WARNING\n")
+    conf, query_port = _conf(root)
     started = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "cairn.cli.main", "fe", "--conf", str(conf), "--cluster_snapshot"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, log = _start(root, conf, "--cluster_snapshot")
     try:
-        _wait(query_port)
+        _wait(query_port, server, log)
         connection = pymysql.connect(host="127.0.0.1", port=query_port, user="root", database="b")
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM t")
@@ -91,14 +124,10 @@ def rpo(seconds: float = 10.0) -> dict:
     """Load for a while, lose the FE and its disk, restore to now: how many acknowledged rows are gone."""
     with tempfile.TemporaryDirectory(prefix="cairn-bench-") as scratch:
         root = Path(scratch)
-        query_port, http_port = _free_port(), _free_port()
-        conf = root / "fe.conf"
-        conf.write_text(f"meta_dir = {root / 'meta'}\nlocal_storage_path = {root / 'storage'}\n"
-                        f"query_port = {query_port}\nhttp_port = {http_port}\nsys_log_level = WARNING\n"
-                        "automated_cluster_snapshot_interval_seconds = 60\ncluster_snapshot_pitr_window_seconds = 3600\n")
-        server = subprocess.Popen([sys.executable, "-m", "cairn.cli.main", "fe", "--conf", str(conf)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait(query_port)
+        conf, query_port = _conf(root, "automated_cluster_snapshot_interval_seconds = 60\n"
+                                       "cluster_snapshot_pitr_window_seconds = 3600\n")
+        server, log = _start(root, conf)
+        _wait(query_port, server, log)
         connection = pymysql.connect(host="127.0.0.1", port=query_port, user="root", autocommit=True)
         acknowledged = 0
         with connection.cursor() as cursor:
