@@ -256,6 +256,25 @@ def test_bytes_gathered_by_the_fe_are_about_the_result_size(cluster: Cluster) ->
     assert 0 < gathered < 20_000, gathered
 
 
+def _raylets(cn: CnProcess) -> int:
+    return sum(1 for c in psutil.Process(cn.proc.pid).children(recursive=True) if "raylet" in c.name())
+
+
+def test_a_dropped_cn_stops_its_engine_worker(cluster: Cluster, tmp_path: Path) -> None:
+    cn = start_cn(tmp_path, {"cairn_distributed_engine": "true", "cairn_engine_object_store_size": "128M"},
+                  name="cn-dropped", args=["--join", cluster.fe.peer_address])
+    try:
+        wait_until(lambda: "distributed engine worker joined" in cn.log.read_text(), timeout=120,
+                   what="the engine worker joining")
+        assert _raylets(cn) == 1
+        rows_of(cluster.fe, f'ALTER SYSTEM DROP COMPUTE NODE "{cn.address}"')
+        wait_until(lambda: "distributed engine worker stopped" in cn.log.read_text(), timeout=60,
+                   what="the dropped CN's worker stopped")
+        assert _raylets(cn) == 0
+    finally:
+        cn.stop()
+
+
 def _running_fragments(cluster: Cluster) -> int:
     count = 0
     for cn in cluster.cns:

@@ -64,6 +64,9 @@ def run_compute_node(config: CnConfig, join: str | None = None) -> None:
     if join:
         register_in_background(config, join, stop, answers.put)
     while not stop.wait(WAKE_SECONDS):
+        if node.service.dropped.is_set():
+            node.service.dropped.clear()
+            worker.stop()
         # Ray's node start-up installs signal handlers, which only the main thread may do.
         try:
             answer = answers.get_nowait()

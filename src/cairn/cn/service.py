@@ -105,6 +105,8 @@ class ComputeService(flight.FlightServerBase):  # type: ignore[misc]  # pyarrow 
         self.running = 0
         self._lock = threading.Lock()
         self._volumes: dict[VolumeRef, StorageVolume] = {}
+        # Set when the FE dropped this node (ALTER SYSTEM DROP COMPUTE NODE): its engine worker stops.
+        self.dropped = threading.Event()
         self._stores: dict[VolumeRef, ObjectStore] = {}
 
     # -- helpers -----------------------------------------------------------------------------
@@ -227,6 +229,9 @@ class ComputeService(flight.FlightServerBase):  # type: ignore[misc]  # pyarrow 
             if kind == "clear_cache":
                 self.cache.clear()
                 return iter([b"{}"])
+            if kind == "dropped":
+                self.dropped.set()
+                return iter([b"{}"])
         except flight.FlightError:
             raise
         except Exception as exc:
@@ -236,4 +241,5 @@ class ComputeService(flight.FlightServerBase):  # type: ignore[misc]  # pyarrow 
 
     def list_actions(self, context: flight.ServerCallContext) -> list[tuple[str, str]]:
         return [("compact", "merge one tablet's rowsets"), ("register_volume", "learn a storage volume's definition"),
-                ("clear_cache", "empty the local object cache")]
+                ("clear_cache", "empty the local object cache"),
+                ("dropped", "this node left the cluster: stop its engine worker")]

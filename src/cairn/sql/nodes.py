@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import pyarrow as pa
+import pyarrow.flight as flight
 
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import ComputeNode
 from cairn.catalog.node_ops import AddComputeNodes, DropComputeNodes
+from cairn.compute.registry import NodeState
 from cairn.display import format_time
 from cairn.errors import CairnError, ComputeNodeError
 from cairn.fe.frontend import Frontend
@@ -14,6 +18,10 @@ from cairn.query.context import QueryContext
 from cairn.sql.node_grammar import AddComputeNodeStatement, DropComputeNodeStatement, ShowComputeNodes
 from cairn.sql.registry import StatementRegistry, cluster_admin
 from cairn.sql.result import ResultSet
+
+log = logging.getLogger(__name__)
+# How long DROP COMPUTE NODE waits for the node to hear it was dropped.
+TELL_SECONDS = 5.0
 
 SHOW_COLUMNS = ["ComputeNodeId", "IP", "HeartbeatPort", "BePort", "HttpPort", "BrpcPort", "LastStartTime",
                 "LastHeartbeat", "Alive", "SystemDecommissioned", "ClusterDecommissioned", "ErrMsg", "Version",
@@ -58,8 +66,21 @@ def drop_compute_nodes(query: QueryContext, fe: Frontend, statement: DropCompute
                 raise ComputeNodeError(f"compute node does not exist: {address}")
         return DropComputeNodes(addresses=addresses)
 
+    leaving = [state for state in fe.compute_nodes.states() if state.address in addresses]
     fe.commit(build)
+    for state in leaving:
+        _tell_dropped(fe, state)
     return ResultSet.ok()
+
+
+def _tell_dropped(fe: Frontend, state: NodeState) -> None:
+    """Tell a dropped node so (it stops its engine worker); a node that is down is not waited for."""
+    try:
+        list(fe.compute_nodes.client(state).do_action(flight.Action("dropped", b"{}"),
+                                                      flight.FlightCallOptions(timeout=TELL_SECONDS)))
+    except (flight.FlightError, OSError, pa.ArrowException) as exc:
+        log.info("compute node %s was dropped but could not be told so: %s", state.address,
+                 str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
 def _size(count: int) -> str:
