@@ -25,6 +25,14 @@ class Column(BaseModel):
     # AGGREGATE KEY tables: how a value column merges (SUM, MIN, MAX, REPLACE, REPLACE_IF_NOT_NULL).
     aggregate: str | None = None
 
+    @model_serializer(mode="wrap")
+    def _without_unset_aggregate(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A column of a table of another type is written as before AGGREGATE KEY tables existed."""
+        data: dict[str, Any] = handler(self)
+        if self.aggregate is None:
+            data.pop("aggregate", None)
+        return data
+
 
 class Partition(BaseModel):
     """A partition and its visible version.

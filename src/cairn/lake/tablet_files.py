@@ -179,7 +179,7 @@ class TabletFiles:
         self._pending.clear()
 
     def _write(self, tablets: list[Tablet]) -> None:
-        jobs = []
+        jobs: list[tuple[pq.ParquetWriter, pa.Table]] = []
         for tablet in tablets:
             pending = self._pending.pop(tablet, None)
             if pending is None or not pending.rows:
@@ -187,7 +187,14 @@ class TabletFiles:
             self.buffered_bytes -= pending.nbytes
             self.memory.release(pending.nbytes)
             rows = pa.concat_tables(pending.slices)
+            if len(jobs) == MAX_OPEN_FILES - 1:
+                # Opening one more file may close the least recently used one: it must not hold a job.
+                self._run(jobs)
+                jobs = []
             jobs.append((self._writer(tablet), rows if rows.schema == self._schema else rows.cast(self._schema)))
+        self._run(jobs)
+
+    def _run(self, jobs: list[tuple[pq.ParquetWriter, pa.Table]]) -> None:
         for future in [self._pool.submit(writer.write_table, rows, self.row_group_rows) for writer, rows in jobs]:
             future.result()
 

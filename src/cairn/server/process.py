@@ -43,14 +43,15 @@ async def _serve(frontend: Frontend, config: FeConfig, ready: "asyncio.Future[No
                            handshake_timeout=config.mysql_handshake_timeout_second)
     http = HttpFrontDoor(frontend, address, config.http_port, restore_state)
     peers = PeerService(frontend, statements, address, config.edit_log_port)
+    # Said before the ports open, so that whoever sees the FE serving can already read the warning.
+    if (warning := plaintext_warning(config.credential, config.cluster_tls_ca_file)) is not None:
+        log.warning("%s", warning)
     await mysql.start()
     http.start()
     peers.start()
     log.info("FE serving: MySQL on %s:%d, HTTP on %s:%d, FE peers on %s:%d%s", config.frontend_address,
              config.query_port, config.frontend_address, config.http_port, config.frontend_address,
              config.edit_log_port, " (TLS)" if config.peer_tls else "")
-    if (warning := plaintext_warning(config.credential, config.cluster_tls_ca_file)) is not None:
-        log.warning("%s", warning)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -75,6 +75,9 @@ def drop_compute_nodes(query: QueryContext, fe: Frontend, statement: DropCompute
 
 def _tell_dropped(fe: Frontend, state: NodeState) -> None:
     """Tell a dropped node so (it stops its engine worker); a node that is down is not waited for."""
+    if state.report is None:  # never heard from since this FE started: there is no address to call
+        log.info("compute node %s was dropped; it has not answered a heartbeat, so it was not told", state.address)
+        return
     try:
         list(fe.compute_nodes.client(state).do_action(flight.Action("dropped", b"{}"),
                                                       flight.FlightCallOptions(timeout=TELL_SECONDS)))
