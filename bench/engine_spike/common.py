@@ -22,7 +22,7 @@ TABLES = ("customer", "lineitem", "nation", "orders", "part", "partsupp", "regio
 
 def queries() -> tuple[str, dict[int, str]]:
     """The revenue0 view's DDL and the 22 queries, keyed by number."""
-    text = (HERE / "tpch_queries.sql").read_text()
+    text = (HERE.parent / "tpch_queries.sql").read_text()  # the TPC-H benchmark's queries
     parts = re.split(r"^--(VIEW revenue0|Q\d+)\s*$", text, flags=re.M)
     view = ""
     out: dict[int, str] = {}
