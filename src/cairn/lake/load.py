@@ -188,22 +188,9 @@ def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con:
         raise (load_error(exc, table) or exc) from None
     finally:
         loads.writer.release(writing)
-    try:
-        filtered = (total or rows) - rows
-        if max_filter_ratio is not None and filtered > max_filter_ratio * (total or 0):
-            raise TooManyFilteredRowsError(
-                f"too many filtered rows: {filtered} of {total} rows cannot be loaded, more than "
-                f"max_filter_ratio {max_filter_ratio} allows")
-        if rows == 0:
-            return LoadResult(txn_id=0, label=label, loaded_rows=0, partitions=0, filtered_rows=filtered)
-        result = _commit(loads, db, table, written, rows, label)
-    finally:
-        loads.writer.release(pinned)
-    result.filtered_rows = filtered
-    loads.metrics.loads.labels("stream_load" if max_filter_ratio is not None else "insert").inc()
-    loads.metrics.loaded_rows.inc(rows)
-    loads.metrics.filtered_rows.inc(filtered)
-    return result
+    kind = "stream_load" if max_filter_ratio is not None else "insert"
+    return _commit_counted(loads, db, table, written, pinned, rows, total or 0, (total or rows) - rows, label,
+                           max_filter_ratio, kind)
 
 
 def _deletes_row(op_column: str) -> exp.Expr:
@@ -262,13 +249,23 @@ def load_batches(loads: LoadContext, db_name: str | None, table_name: str, con: 
     finally:
         loads.writer.release(writing)
         loads.metrics.load_memory_peak.set(memory.peak)
+    skipped = skips.count()
+    total, filtered = router.rows + skipped, router.filtered + skipped
+    if skipped > max_filter_ratio * total:
+        loads.writer.release(pinned)
+        raise TooManyFilteredRowsError(f"too many filtered rows: of {total} rows, {skips.reasons()}, more "
+                                       f"than max_filter_ratio {max_filter_ratio} allows")
+    return _commit_counted(loads, db, table, written, pinned, rows, total, filtered, label, max_filter_ratio,
+                           "stream_load")
+
+
+def _commit_counted(loads: LoadContext, db: Database, table: Table, written: list[WrittenRowset], pinned: list[str],
+                    rows: int, total: int, filtered: int, label: str | None, max_filter_ratio: float | None,
+                    kind: str) -> LoadResult:
+    """Refuse a load that filtered more rows than `max_filter_ratio` allows, else commit it (a load of
+    no rows commits nothing); the written objects' pins go either way, and the load is counted."""
     try:
-        skipped = skips.count()
-        total, filtered = router.rows + skipped, router.filtered + skipped
-        if skipped > max_filter_ratio * total:
-            raise TooManyFilteredRowsError(f"too many filtered rows: of {total} rows, {skips.reasons()}, more "
-                                           f"than max_filter_ratio {max_filter_ratio} allows")
-        if filtered > max_filter_ratio * total:
+        if max_filter_ratio is not None and filtered > max_filter_ratio * total:
             raise TooManyFilteredRowsError(
                 f"too many filtered rows: {filtered} of {total} rows cannot be loaded, more than "
                 f"max_filter_ratio {max_filter_ratio} allows")
@@ -278,7 +275,7 @@ def load_batches(loads: LoadContext, db_name: str | None, table_name: str, con: 
     finally:
         loads.writer.release(pinned)
     result.filtered_rows = filtered
-    loads.metrics.loads.labels("stream_load").inc()
+    loads.metrics.loads.labels(kind).inc()
     loads.metrics.loaded_rows.inc(rows)
     loads.metrics.filtered_rows.inc(filtered)
     return result
