@@ -137,6 +137,15 @@ def test_show_frontends_lists_this_fe_and_what_heartbeats_said_of_the_members(fe
             observer["StartTime"], observer["Version"], observer["HttpPort"]) == \
         ("OBSERVER", "false", "connection refused", None, None, None, 0)
 
+    # A heartbeat that predates a step-down: the member said it leads an older epoch. One LEADER is shown.
+    fe.membership.record(FrontendStatus(
+        name="x", host="10.0.0.2", edit_log_port=9010, http_port=8130, query_port=9130, rpc_port=9120,
+        role=FrontendRole.LEADER, cluster_id=fe.keys.cluster_id, incarnation=fe.position.incarnation,
+        epoch=fe.catalog.state.epoch - 1, replayed_journal_id=7, start_time=time.time() - 60, version="9.9",
+        ready=True))
+    assert {r["IP"]: (r["Role"], r["IsHelper"]) for r in _shown(session)} == {
+        host: ("LEADER", "true"), "10.0.0.2": ("FOLLOWER", "false"), "10.0.0.3": ("OBSERVER", "false")}
+
 
 def _get(port: int, path: str) -> tuple[int, Any]:
     try:

@@ -36,12 +36,21 @@ def members(membership: Membership) -> list[MemberState]:
 
 def frontend_rows(membership: Membership, cluster_id: str) -> list[tuple[object, ...]]:
     """One TABLE_COLUMNS row per member (SHOW FRONTENDS shows the first 16 columns)."""
-    return [_row(m, cluster_id) for m in members(membership)]
+    found = members(membership)
+    leader = _leader(found)
+    return [_row(m, cluster_id, m is leader) for m in found]
 
 
-def _row(member: MemberState, cluster_id: str) -> tuple[object, ...]:
+def _leader(found: list[MemberState]) -> MemberState | None:
+    """The one member shown as LEADER: of the live members whose last heartbeat said they lead, the
+    one of the newest (incarnation, epoch). A heartbeat can predate a step-down (an old leader that
+    has since learned of a newer epoch or of a restore), so two members may both have said so."""
+    claims = [m for m in found if m.alive and m.status is not None and m.status.role == FrontendRole.LEADER]
+    return max(claims, key=lambda m: (m.status.incarnation, m.status.epoch) if m.status else (0, 0), default=None)
+
+
+def _row(member: MemberState, cluster_id: str, leads: bool) -> tuple[object, ...]:
     node, status = member.node, member.status
-    leads = member.alive and status is not None and status.role == FrontendRole.LEADER
     lag = status.replay_lag_seconds if status is not None and member.alive else None
     return (node.name or (status.name if status else ""), node.host, node.edit_log_port,
             status.http_port if status else 0, status.query_port if status else 0, status.rpc_port if status else 0,
