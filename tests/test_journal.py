@@ -14,7 +14,7 @@ from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import Database
 from cairn.catalog.ops import CreateDatabase
 from cairn.config.fe_config import FeConfig
-from cairn.errors import CommitOutcomeUnknownError, JournalError, NotLeaderError
+from cairn.errors import CommitOutcomeUnknownError, JournalError, NotLeaderError, ObjectExistsError
 from cairn.fe.committer import JournalCommitter
 from cairn.fe.frontend import Frontend
 from cairn.journal.entry import JournalEntry
@@ -186,3 +186,33 @@ def test_commits_racing_a_new_leader_lose_nothing_acknowledged(fe_config: FeConf
     assert set(acknowledged) <= shown and "after_the_race" not in shown
     for fe in (old, new, reader):
         fe.close()
+
+
+def test_a_retried_put_that_meets_its_own_first_attempt_is_a_commit(fe_config: FeConfig,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store client that retries a create-if-absent put after a lost answer meets its own first
+    attempt and reports the object as existing. That entry is this FE's commit: the client is told
+    OK, the FE keeps leading, and the change is there after a restart."""
+    fe = Frontend.open(fe_config)
+    Session(fe).execute("CREATE DATABASE before")
+    store = fe.journal.store
+    key = fe.keys.journal_entry(fe.journal.incarnation, fe.position.entry_id + 1)
+    put = store.put_if_absent
+
+    def landed_then_exists(at: str, data: bytes | memoryview) -> None:
+        put(at, data)
+        if at == key:
+            raise ObjectExistsError(f"object already exists: {at}")
+
+    monkeypatch.setattr(store, "put_if_absent", landed_then_exists)
+    Session(fe).execute("CREATE DATABASE landed")
+    monkeypatch.undo()
+    assert fe.is_leader and fe.position.entry_id == ClusterKeys.parse_journal_entry(key)
+    Session(fe).execute("CREATE DATABASE after")
+    fe.close()
+
+    again = Frontend.open(fe_config)
+    names = {row[0] for row in Session(again).execute("SHOW DATABASES").rows()}
+    assert {"before", "landed", "after"} <= names
+    assert _databases_in_log(again.journal.read_after(0)).count("landed") == 1
+    again.close()

@@ -86,15 +86,6 @@ class Journal:
             keyring.current().require_key(entry.key_id, f"journal entry {key}")
         return self._void(key, entry_id, found.value if found is not Authenticity.AUTHENTIC else "moved")
 
-    def _is_void(self, entry_id: int) -> bool:
-        """True when the object at `entry_id` does not count (so the leader may append after it)."""
-        key = self.keys.journal_entry(self.incarnation, entry_id)
-        try:
-            entry = self._read(key, entry_id, self.store.get(key))
-        except CairnError:
-            return False
-        return entry.op.get("kind") == "void_slot"
-
     def _read_many(self, ids: list[int]) -> list[JournalEntry]:
         keys = [self.keys.journal_entry(self.incarnation, i) for i in ids]
         return [self._read(key, i, data) for i, key, data in zip(ids, keys, self.store.get_many(keys))]
@@ -142,10 +133,22 @@ class Journal:
         entry = JournalEntry(incarnation=self.incarnation, entry_id=entry_id, epoch=epoch, timestamp=time.time(),
                              op=op, nonce=uuid.uuid4().hex)
         while True:
+            key = self.keys.journal_entry(self.incarnation, entry.entry_id)
             try:
-                self.store.put_if_absent(self.keys.journal_entry(self.incarnation, entry.entry_id), entry.to_bytes())
+                self.store.put_if_absent(key, entry.to_bytes())
             except ObjectExistsError:
-                if self.trusted and self._is_void(entry.entry_id):
+                # A put the store client retried after a lost answer meets its own first attempt:
+                # the object there may be this entry. Only the nonce, in an authentic entry, says so.
+                try:
+                    found = self._read(key, entry.entry_id, self.store.get(key))
+                except (StorageUnavailableError, ObjectNotFoundError) as exc:
+                    raise UncertainAppend(entry, exc) from None
+                except CairnError:
+                    raise AppendConflict(entry.entry_id) from None  # not an entry, in a log not yet trusted
+                if found.nonce == entry.nonce:
+                    self.trusted = True
+                    return found
+                if self.trusted and found.op.get("kind") == "void_slot":
                     entry = entry.model_copy(update={"entry_id": entry.entry_id + 1, "timestamp": time.time()})
                     continue
                 raise AppendConflict(entry.entry_id) from None
