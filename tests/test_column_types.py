@@ -5,7 +5,6 @@ Stream Load's refusal, and a restore that keeps every family."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -24,21 +23,14 @@ from fe_process import FeProcess, module_fe  # noqa: F401  (module_fe is the `fe
 from test_restore import snapshot_yaml
 from test_compute_nodes import _start_cluster, _stop
 from test_stream_load import put
-from test_views import connect, error_of, rows
-
-_names = itertools.count(1)
+from sql_client import error_of, fresh_database, rows
 
 
 @pytest.fixture
 def cur(fe: FeProcess) -> Iterator[pymysql.cursors.Cursor]:
     """A cursor in a fresh database, as root."""
-    name = f"types_{next(_names)}"
-    connection = connect(fe)
-    cursor = connection.cursor()
-    cursor.execute(f"CREATE DATABASE {name}")
-    cursor.execute(f"USE {name}")
-    yield cursor
-    connection.close()
+    with fresh_database(fe, "types") as (_, cursor):
+        yield cursor
 
 
 def _desc(cur: pymysql.cursors.Cursor, table: str) -> dict[str, str]:

@@ -4,7 +4,6 @@ privileges, and a failed load that leaves no table behind."""
 from __future__ import annotations
 
 import datetime
-import itertools
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -15,24 +14,16 @@ from cairn.catalog.model import Column
 from cairn.sql.ctas import default_keys
 
 from fe_process import FeProcess, module_fe  # noqa: F401  (module_fe is the `fe` fixture)
-from test_views import connect, error_of, rows
-
-_names = itertools.count(1)
+from sql_client import connect, error_of, fresh_database, rows
 
 
 @pytest.fixture
 def db(fe: FeProcess) -> Iterator[tuple[str, pymysql.cursors.Cursor]]:
     """A fresh database holding t1 with two rows, as root."""
-    name = f"ctas_{next(_names)}"
-    connection = connect(fe)
-    cursor = connection.cursor()
-    for statement in (f"CREATE DATABASE {name}", f"USE {name}",
-                      "CREATE TABLE t1 (k BIGINT NOT NULL, s VARCHAR(10), d DATE, m DECIMAL(10, 2)) DUPLICATE KEY(k) "
-                      "DISTRIBUTED BY HASH(k) BUCKETS 2",
-                      "INSERT INTO t1 VALUES (1, 'a', '2024-01-01', 1.50), (2, 'b', '2024-02-01', 2.25)"):
-        cursor.execute(statement)
-    yield name, cursor
-    connection.close()
+    with fresh_database(fe, "ctas", "CREATE TABLE t1 (k BIGINT NOT NULL, s VARCHAR(10), d DATE, m DECIMAL(10, 2)) "
+                        "DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 2",
+                        "INSERT INTO t1 VALUES (1, 'a', '2024-01-01', 1.50), (2, 'b', '2024-02-01', 2.25)") as found:
+        yield found
 
 
 def columns(cur: pymysql.cursors.Cursor, table: str) -> list[tuple[str, str, str]]:

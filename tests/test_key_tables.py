@@ -3,7 +3,6 @@ StarRocks' messages, upserts, UPDATE, DELETE and the merge each key type does at
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -11,21 +10,14 @@ import pymysql
 import pytest
 
 from fe_process import FeProcess, module_fe  # noqa: F401  (module_fe is the `fe` fixture)
-from test_views import connect, error_of, rows
-
-_names = itertools.count(1)
+from sql_client import error_of, fresh_database, rows
 
 
 @pytest.fixture
 def cur(fe: FeProcess) -> Iterator[pymysql.cursors.Cursor]:
     """A cursor of root in a fresh database."""
-    name = f"keys_{next(_names)}"
-    connection = connect(fe)
-    cursor = connection.cursor()
-    cursor.execute(f"CREATE DATABASE {name}")
-    cursor.execute(f"USE {name}")
-    yield cursor
-    connection.close()
+    with fresh_database(fe, "keys") as (_, cursor):
+        yield cursor
 
 
 PK = "CREATE TABLE p (k INT, v INT, w VARCHAR(10)) PRIMARY KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 3"

@@ -3,7 +3,6 @@ DESC, SHOW TABLES, information_schema, StarRocks' errors and privileges, and vie
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,39 +13,17 @@ from cairn.api import load_config
 from cairn.fe.frontend import Frontend
 from cairn.server.session import Session
 from fe_process import FeProcess, module_fe, run_sql  # noqa: F401  (module_fe is the `fe` fixture)
+from sql_client import connect, error_of, fresh_database, rows
 from test_restore import _restore, snapshot_yaml
 
-_names = itertools.count(1)
-
-
-def connect(fe: FeProcess, user: str = "root", password: str = "", database: str | None = None) -> pymysql.Connection:
-    return pymysql.connect(host="127.0.0.1", port=fe.query_port, user=user, password=password, database=database,
-                           autocommit=True, connect_timeout=10, read_timeout=60)
 
 
 @pytest.fixture
 def db(fe: FeProcess) -> Iterator[tuple[str, pymysql.cursors.Cursor]]:
     """A fresh database holding t1 (c1 BIGINT, c2 VARCHAR(10)) with rows (1,'a'), (2,'b'), as root."""
-    name = f"views_{next(_names)}"
-    connection = connect(fe)
-    cursor = connection.cursor()
-    for statement in (f"CREATE DATABASE {name}", f"USE {name}",
-                      "CREATE TABLE t1 (c1 BIGINT, c2 VARCHAR(10)) DISTRIBUTED BY HASH(c1) BUCKETS 2",
-                      "INSERT INTO t1 VALUES (1, 'a'), (2, 'b')"):
-        cursor.execute(statement)
-    yield name, cursor
-    connection.close()
-
-
-def rows(cursor: pymysql.cursors.Cursor, sql: str) -> list[tuple]:
-    cursor.execute(sql)
-    return list(cursor.fetchall())
-
-
-def error_of(cursor: pymysql.cursors.Cursor, sql: str) -> tuple[int, str]:
-    with pytest.raises(pymysql.MySQLError) as caught:
-        cursor.execute(sql)
-    return caught.value.args[0], caught.value.args[1]
+    with fresh_database(fe, "views", "CREATE TABLE t1 (c1 BIGINT, c2 VARCHAR(10)) DISTRIBUTED BY HASH(c1) BUCKETS 2",
+                        "INSERT INTO t1 VALUES (1, 'a'), (2, 'b')") as found:
+        yield found
 
 
 def test_create_query_replace_alter_and_drop(db: tuple[str, pymysql.cursors.Cursor]) -> None:
