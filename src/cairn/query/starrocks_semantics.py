@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from cairn.errors import UnsupportedError
-from cairn.query import type_functions
+from cairn.query import date_functions, type_functions
 
 _FLOATING = (exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE)
 
@@ -155,5 +155,6 @@ def apply(tree: exp.Expr) -> None:
     _bool_or_counts_null_rows_as_false(tree)
     _structs_as_starrocks_builds_them(tree)
     type_functions.apply(tree)
+    date_functions.apply(tree)
     _group_concat_orders_by_argument_position(tree)
     _nan_and_infinity_casts_are_null(tree)

@@ -28,9 +28,20 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 class _StarRocksReader(StarRocks):
     """StarRocks' dialect as Cairn reads it: `PRIMARY KEY (k, ...)` after the column list takes no index
-    parameters (sqlglot's would read a following `PARTITION BY` as one)."""
+    parameters (sqlglot's would read a following `PARTITION BY` as one); a few functions keep the
+    arguments sqlglot's reading would drop."""
 
     class Parser(StarRocksParser):
+        FUNCTIONS = {
+            **StarRocksParser.FUNCTIONS,
+            # last_day(d, unit): the unit may be a column; sqlglot would read a column's name as the unit.
+            "LAST_DAY": lambda args: exp.LastDay(this=args[0]) if len(args) == 1
+            else exp.Anonymous(this="last_day", expressions=args),
+            # next_day / previous_day check their weekday's spelling (sqlglot's reading guesses one).
+            "NEXT_DAY": lambda args: exp.Anonymous(this="next_day", expressions=args),
+            "PREVIOUS_DAY": lambda args: exp.Anonymous(this="previous_day", expressions=args),
+        }
+
         def _parse_primary_key(self, wrapped_optional: bool = False, in_props: bool = False,
                                named_primary_key: bool = False) -> exp.PrimaryKeyColumnConstraint | exp.PrimaryKey:
             if in_props and self._match(TokenType.L_PAREN, advance=False):

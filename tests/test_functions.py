@@ -1,0 +1,104 @@
+"""StarRocks' functions and their result types: each answer is StarRocks' own (from its SQL test
+cases under test/sql, or its function reference), with the Arrow type that reaches the client."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+import cairn.api
+from cairn.errors import CairnError
+from cairn.server.session import Session
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    root = tmp_path_factory.mktemp("functions")
+    fe = cairn.api.open_frontend(local_storage_path=root / "storage", meta_dir=root / "meta")
+    session = cairn.api.connect(fe)
+    session.execute_script("""
+        CREATE DATABASE d; USE d;
+        CREATE TABLE t (k INT, i INT, b BIGINT, dt DATETIME, da DATE, u VARCHAR(10), w VARCHAR(10));
+        INSERT INTO t VALUES (1, 1, 10, '2023-10-31 23:59:59', '2020-02-12', 'month', 'Fr'),
+                             (2, NULL, 20, '2024-02-29 08:08:14', '2021-03-28', 'quarter', 'sunday'),
+                             (3, 3, NULL, NULL, NULL, 'year', NULL);
+    """)
+    yield session
+    fe.close()
+
+
+def _answer(session: Session, sql: str) -> tuple[list[tuple[Any, ...]], list[pa.DataType]]:
+    result = session.execute(sql)
+    return result.rows(), [field.type for field in result.table.schema]
+
+
+DT = datetime.datetime
+D = datetime.date
+
+# (query, StarRocks' rows, the result column types)
+DATE_CASES: list[tuple[str, list[tuple[Any, ...]], list[pa.DataType]]] = [
+    # test_function/test_days_add
+    ("SELECT days_add('2023-10-31 23:59:59', 1), days_add('2023-10-31 23:59:59', 1000)",
+     [(DT(2023, 11, 1, 23, 59, 59), DT(2026, 7, 27, 23, 59, 59))], [pa.timestamp("us")] * 2),
+    ("SELECT adddate('2023-10-31 23:59:59', INTERVAL 1 MONTH), adddate('2023-10-31 23:59:59', INTERVAL 500 MILLISECOND)",
+     [(DT(2023, 11, 30, 23, 59, 59), DT(2023, 10, 31, 23, 59, 59, 500000))], [pa.timestamp("us")] * 2),
+    ("SELECT months_sub('2024-03-31 10:00:00', 1), years_add('2024-02-29', 1), hours_add('2023-10-31 23:00:00', 2)",
+     [(DT(2024, 2, 29, 10), DT(2025, 2, 28), DT(2023, 11, 1, 1))], [pa.timestamp("us")] * 3),
+    ("SELECT k, days_add(dt, 1), minutes_sub(dt, 60) FROM t ORDER BY k",
+     [(1, DT(2023, 11, 1, 23, 59, 59), DT(2023, 10, 31, 22, 59, 59)),
+      (2, DT(2024, 3, 1, 8, 8, 14), DT(2024, 2, 29, 7, 8, 14)), (3, None, None)],
+     [pa.int32(), pa.timestamp("us"), pa.timestamp("us")]),
+    # test_function/test_date_trunc: a string literal is a DATETIME
+    ("SELECT date_trunc('year', '2023-10-31 23:59:59.001002'), date_trunc('week', '2023-10-31')",
+     [(DT(2023, 1, 1), DT(2023, 10, 30))], [pa.timestamp("us")] * 2),
+    # test_datetime/test_time_diff
+    ("SELECT years_diff('2020-01-01 00:00:00', '2019-01-01 00:00:00'), months_diff('2020-01-01', '2020-03-01'), "
+     "weeks_diff('2020-01-08 00:00:00', '2020-01-01 00:00:00'), hours_diff('2020-01-01 01:00:00', '2020-01-01 00:00:00'), "
+     "seconds_diff('2020-01-01 01:00:00', '2020-01-01 00:00:00')",
+     [(1, -2, 1, 1, 3600)], [pa.int64()] * 5),
+    # test_datetime/test_date_diff: whole units, not boundaries crossed
+    ("SELECT date_diff('year', '2017-02-28', '2016-03-01'), date_diff('year', '2017-02-28', '2016-02-29'), "
+     "date_diff('month', '2016-05-29', '2016-02-28'), date_diff('quarter', '2016-05-29', '2016-03-01')",
+     [(0, 1, 3, 0)], [pa.int64()] * 4),
+    ("SELECT timestampdiff(YEAR, '2016-12-31', '2017-01-01'), timestampdiff(MONTH, '2003-02-01', '2003-05-01 12:05:55'), "
+     "datediff('2023-01-02 00:00:01', '2023-01-01 23:59:59')",
+     [(0, 3, 1)], [pa.int64()] * 3),
+    # test_time_fn: string literals and NULL as dates; an invalid date is NULL
+    ("SELECT dayofweek_iso('2023-01-01'), dayofweek_iso(''), dayofweek_iso(NULL), last_day('2023-02-01')",
+     [(7, None, None, D(2023, 2, 28))], [pa.int64(), pa.int64(), pa.int64(), pa.date32()]),
+    ("SELECT k, last_day(da, u), last_day(dt, 'quarter') FROM t ORDER BY k",
+     [(1, D(2020, 2, 29), D(2023, 12, 31)), (2, D(2021, 3, 31), D(2024, 3, 31)), (3, None, None)],
+     [pa.int32(), pa.date32(), pa.date32()]),
+    ("SELECT next_day('2023-04-05', 'Mo'), next_day('2023-04-05 20:13:14', 'Thursday'), previous_day('2023-04-05', 'Wed'), "
+     "next_day('9999-12-31', 'Sun'), next_day('2023-02-29', 'Tuesday'), next_day('2023-04-05', NULL)",
+     [(D(2023, 4, 10), D(2023, 4, 6), D(2023, 3, 29), None, None, None)], [pa.date32()] * 6),
+    ("SELECT k, next_day(da, w), previous_day(dt, w) FROM t ORDER BY k",
+     [(1, D(2020, 2, 14), D(2023, 10, 27)), (2, D(2021, 4, 4), D(2024, 2, 25)), (3, None, None)],
+     [pa.int32(), pa.date32(), pa.date32()]),
+    ("SELECT unix_timestamp('2023-01-01 00:00:00'), from_unixtime(1700000000), from_unixtime(1700000000, '%Y-%m-%d %H:%i')",
+     [(1672531200, "2023-11-14 22:13:20", "2023-11-14 22:13")], [pa.int64(), pa.string(), pa.string()]),
+]
+
+
+@pytest.mark.parametrize("sql, rows, types", DATE_CASES, ids=[c[0][:60] for c in DATE_CASES])
+def test_date_functions_answer_as_starrocks(session: Session, sql: str, rows: list[tuple[Any, ...]],
+                                            types: list[pa.DataType]) -> None:
+    assert _answer(session, sql) == (rows, types)
+
+
+@pytest.mark.parametrize("sql, message", [
+    ("SELECT next_day('2023-04-05', 'F')", "F not supported in next_day dow_string"),
+    ("SELECT previous_day('2023-04-05', 'Frid')", "Frid not supported in previous_day dow_string"),
+    ("SELECT date_diff('fortnight', '2023-04-05', '2023-04-01')", "unsupported time unit 'fortnight'"),
+])
+def test_date_function_errors_are_starrocks_errors(session: Session, sql: str, message: str) -> None:
+    with pytest.raises(CairnError, match=message):
+        session.execute(sql)
+
+
+def test_unix_timestamp_without_argument_is_now(session: Session) -> None:
+    (now,), = session.execute("SELECT unix_timestamp()").rows()
+    assert abs(now - datetime.datetime.now(datetime.timezone.utc).timestamp()) < 3600
