@@ -97,6 +97,10 @@ class UnknownColumnError(CairnError):
     mysql_code, sqlstate = 1054, "42S22"
 
 
+class DuplicateColumnError(CairnError):
+    mysql_code, sqlstate = 1060, "42S21"
+
+
 class UnknownPartitionError(CairnError):
     mysql_code, sqlstate = 1735, "HY000"
 

@@ -13,8 +13,22 @@ from cairn.storage.volume import StorageVolume
 CATALOG_FORMAT_VERSION = 1
 
 
+class FormerColumn(BaseModel):
+    """What a column was called and typed in the rowsets written under schema versions before `until`
+    (and at or after the previous entry's `until`): ALTER TABLE renamed or modified it at `until`."""
+
+    until: int
+    name: str
+    type: str
+
+
 class Column(BaseModel):
-    """A column. `type` is the StarRocks type text in canonical form, e.g. VARCHAR(32), DECIMAL(10,2)."""
+    """A column. `type` is the StarRocks type text in canonical form, e.g. VARCHAR(32), DECIMAL(10,2).
+
+    Rowsets are immutable, so a schema change never rewrites them: a rowset written under schema
+    version v holds this column if `added_in` <= v, under the name and type it had then (`stored_as`).
+    `unique_id` is the column's identity across renames (set from the table's first schema change on).
+    """
 
     name: str
     type: str
@@ -24,14 +38,29 @@ class Column(BaseModel):
     comment: str = ""
     # AGGREGATE KEY tables: how a value column merges (SUM, MIN, MAX, REPLACE, REPLACE_IF_NOT_NULL).
     aggregate: str | None = None
+    unique_id: int | None = None
+    added_in: int = 0  # the schema version that added the column (0: the table had it from the start)
+    former: list[FormerColumn] = Field(default_factory=list)  # oldest first
 
     @model_serializer(mode="wrap")
     def _without_unset_aggregate(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """A column of a table of another type is written as before AGGREGATE KEY tables existed."""
+        """A column of a table of another type, or never altered, is written as before AGGREGATE KEY
+        tables and schema changes existed."""
         data: dict[str, Any] = handler(self)
-        if self.aggregate is None:
-            data.pop("aggregate", None)
+        for name, unset in (("aggregate", None), ("unique_id", None), ("added_in", 0), ("former", [])):
+            if data.get(name, unset) == unset:
+                data.pop(name, None)
         return data
+
+    def stored_as(self, schema_version: int) -> tuple[str, str] | None:
+        """The column's name and type in a rowset written under `schema_version`, or None when the
+        column was added after it (the rowset does not hold it)."""
+        if schema_version < self.added_in:
+            return None
+        for former in self.former:
+            if schema_version < former.until:
+                return former.name, former.type
+        return self.name, self.type
 
 
 class Partition(BaseModel):
@@ -71,6 +100,18 @@ class Table(BaseModel):
     properties: dict[str, str] = Field(default_factory=dict)
     comment: str = ""
     created_at: float = Field(default_factory=time.time)
+    # Bumped by every ALTER TABLE that changes the columns; each rowset records the one it was written under.
+    schema_version: int = 0
+    next_column_id: int = 0  # the unique id the next column added gets
+
+    @model_serializer(mode="wrap")
+    def _without_unaltered_schema(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A table never altered is written as before schema changes existed."""
+        data: dict[str, Any] = handler(self)
+        for name in ("schema_version", "next_column_id"):
+            if data.get(name) == 0:
+                data.pop(name, None)
+        return data
 
     def column(self, name: str) -> Column | None:
         lowered = name.lower()

@@ -16,6 +16,7 @@ from cairn.catalog.op_base import Op
 from cairn.catalog.schema_ops import (
     AddPartitions,
     AlterStorageVolume,
+    AlterTableSchema,
     CommitVersions,
     CreateDatabase,
     CreateStorageVolume,
@@ -26,6 +27,7 @@ from cairn.catalog.schema_ops import (
     DropTable,
     EpochStart,
     PartitionVersion,
+    RenameTable,
     SetDefaultStorageVolume,
     Superseded,
     VoidSlot,
@@ -40,6 +42,7 @@ CatalogOp = Annotated[
         EpochStart, Superseded, VoidSlot,
         CreateStorageVolume, AlterStorageVolume, DropStorageVolume, SetDefaultStorageVolume,
         CreateDatabase, DropDatabase, CreateTable, DropTable, AddPartitions, DropPartition, CommitVersions,
+        AlterTableSchema, RenameTable,
         AddComputeNodes, DropComputeNodes, AddFrontend, DropFrontend,
         CreateUser, SetUserPassword, DropUser, GrantPrivileges, RevokePrivileges,
         SetAutomatedSnapshots, PutSnapshotJob,
@@ -65,9 +68,9 @@ def parse_op(data: dict[str, Any]) -> Op:
 
 
 __all__ = [
-    "AddComputeNodes", "AddFrontend", "AddPartitions", "AlterStorageVolume", "CatalogOp", "CommitVersions", "CreateDatabase",
+    "AddComputeNodes", "AddFrontend", "AddPartitions", "AlterStorageVolume", "AlterTableSchema", "CatalogOp", "CommitVersions", "CreateDatabase",
     "CreateStorageVolume", "CreateTable", "CreateUser", "DropComputeNodes", "DropDatabase", "DropFrontend", "DropPartition",
     "DropStorageVolume", "DropTable", "DropUser", "DropView", "EpochStart", "GrantPrivileges", "Op", "PartitionVersion",
-    "PutSnapshotJob", "PutView", "RevokePrivileges", "SetAutomatedSnapshots", "SetDefaultStorageVolume", "SetUserPassword",
+    "PutSnapshotJob", "PutView", "RenameTable", "RevokePrivileges", "SetAutomatedSnapshots", "SetDefaultStorageVolume", "SetUserPassword",
     "Superseded", "VoidSlot", "parse_op",
 ]

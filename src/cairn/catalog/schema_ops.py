@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from cairn.catalog.model import CatalogState, Database, DroppedObject, Partition, Table
+from cairn.catalog.model import CatalogState, Column, Database, DroppedObject, Partition, Table
 from cairn.catalog.op_base import Op, bump_ids, database_by_id, table_by_id
 from cairn.errors import JournalError
 from cairn.storage.volume import StorageVolume
@@ -147,6 +147,45 @@ class DropTable(Op):
         state.recycle_bin.append(DroppedObject(kind="table", name=f"{db.name}.{table.name}",
                                                storage_volume=db.storage_volume, prefix=self.data_prefix,
                                                dropped_at=at))
+
+
+class AlterTableSchema(Op):
+    """ALTER TABLE's column changes: the table's new schema version. Rowsets are not rewritten; each
+    is read through the schema version it was written under (lake/schema_read.py)."""
+
+    kind: Literal["alter_table_schema"] = "alter_table_schema"
+    db_id: int
+    table_id: int
+    schema_version: int
+    next_column_id: int
+    columns: list[Column]
+    key_columns: list[str]
+    partition_columns: list[str]
+    distribution_columns: list[str]
+    properties: dict[str, str]
+
+    def apply(self, state: CatalogState, at: float) -> None:
+        table = table_by_id(state, self.db_id, self.table_id)
+        table.schema_version, table.next_column_id = self.schema_version, self.next_column_id
+        table.columns = [c.model_copy(deep=True) for c in self.columns]
+        table.key_columns, table.partition_columns = list(self.key_columns), list(self.partition_columns)
+        table.distribution_columns, table.properties = list(self.distribution_columns), dict(self.properties)
+
+
+class RenameTable(Op):
+    """ALTER TABLE t RENAME new_name."""
+
+    kind: Literal["rename_table"] = "rename_table"
+    db_id: int
+    table_id: int
+    name: str
+
+    def apply(self, state: CatalogState, at: float) -> None:
+        db = database_by_id(state, self.db_id)
+        table = table_by_id(state, self.db_id, self.table_id)
+        del db.tables[table.name]
+        table.name = self.name
+        db.tables[self.name] = table
 
 
 class AddPartitions(Op):

@@ -165,7 +165,7 @@ class ComputeService(flight.FlightServerBase):  # type: ignore[misc]  # pyarrow 
             files, held = self._files(store, request)
             query = fragment(request.table, request.columns, request.filters, request.aggregate,
                              parquet_source(request.table, files, [r.deletes for r in request.rowsets],
-                                            request.merged))
+                                            request.merged, [r.schema_version for r in request.rowsets]))
             con = self.engine.cursor()
             reader = con.sql(query.sql(dialect="duckdb")).to_arrow_reader()
         except Exception as exc:

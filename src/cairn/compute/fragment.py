@@ -21,11 +21,11 @@ ROW_MARKER = "__cairn_row"
 
 
 def parquet_source(table: Table, files: Sequence[Path], deletes: Sequence[bool] | None = None,
-                   merged: bool = False) -> exp.Expr:
+                   merged: bool = False, versions: Sequence[int] | None = None) -> exp.Expr:
     """The table's rows in the Parquet `files` (in version order; `deletes` marks a keyed table's
-    delete rowsets), merged by key for a keyed table unless `merged`, typed as declared, as relation
-    ROWSETS_VIEW."""
-    rows = table_rows(table, files, deletes, merged)
+    delete rowsets, `versions` the schema version each was written under), merged by key for a keyed
+    table unless `merged`, typed as declared, as relation ROWSETS_VIEW."""
+    rows = table_rows(table, files, deletes, merged, versions)
     return exp.select(*column_expressions(table)).from_(rows).subquery(ROWSETS_VIEW)
 
 

@@ -236,7 +236,8 @@ class NodeDataAccess:
                               aggregate=scan.aggregate, merged=already_merged(tablets.values()))
 
         def scan_on(node: NodeState, items: list[int]) -> pa.Table:
-            refs = [RowsetRef(key=r.key, checksum=r.checksum, deletes=r.deletes) for t in items for r in tablets[t]]
+            refs = [RowsetRef(key=r.key, checksum=r.checksum, deletes=r.deletes,
+                              schema_version=r.schema_version) for t in items for r in tablets[t]]
             ticket = flight.Ticket(request.model_copy(update={"rowsets": refs}).model_dump_json().encode())
             return self.registry.client(node).do_get(ticket).read_all()
 

@@ -100,6 +100,7 @@ class RowsetRef(BaseModel):
     key: str
     checksum: str | None = None
     deletes: bool = False  # a keyed table's delete rowset (lake/keyed.py)
+    schema_version: int = 0  # the table's schema version it was written under (lake/schema_read.py)
 
 
 class ScanRequest(_Request):

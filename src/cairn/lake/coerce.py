@@ -50,7 +50,8 @@ class CoercionPlan:
     sources: dict[str, str]           # table column -> source column it reads (absent: default)
 
 
-def _default_expression(column: Column) -> exp.Expr:
+def default_expression(column: Column) -> exp.Expr:
+    """The column's default value (NULL without one), typed as stored."""
     if column.default is None:
         return cast(exp.null(), storage_type(column))
     if column.default == CURRENT_TIMESTAMP:
@@ -82,7 +83,7 @@ def plan_coercion(table: Table, source_columns: list[str], target_names: list[st
     casts = {}
     for column in table.columns:
         source = sources.get(column.name)
-        casts[column.name] = _cast(source, column) if source is not None else _default_expression(column)
+        casts[column.name] = _cast(source, column) if source is not None else default_expression(column)
     return CoercionPlan(table, casts, sources)
 
 

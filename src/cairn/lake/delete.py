@@ -26,11 +26,11 @@ from cairn.catalog.ops import CommitVersions, PartitionVersion
 from cairn.catalog.types import parse_type
 from cairn.errors import ConcurrentChangeError, UnknownTableError
 from cairn.lake.coerce import storage_type
-from cairn.lake.keyed import FILE_COLUMN
 from cairn.lake.load import LoadContext, table_commit_lock
 from cairn.lake.manifest import MANIFESTS, PartitionManifest, Rowset
 from cairn.lake.rowset_writer import ROW_GROUP_SIZE, rowset_stats
-from cairn.lake.sqltext import call, cast, column, copy_to, number, sql, string, string_list
+from cairn.lake.schema_read import FILE_COLUMN, stored_rows
+from cairn.lake.sqltext import call, cast, column, copy_to, number, sql
 from cairn.storage.checksum import checksum_file
 
 
@@ -91,8 +91,7 @@ def delete_rows(loads: LoadContext, con: duckdb.DuckDBPyConnection, db_name: str
         files = _local_files(loads, db, rowsets, scratch)
         matches = _typed_condition(table, condition)
         counting = (exp.select(exp.column(FILE_COLUMN), exp.Count(this=exp.Star()))
-                    .from_(call("read_parquet", string_list([str(f) for f in files]),
-                                exp.EQ(this=exp.var("filename"), expression=string(FILE_COLUMN))))
+                    .from_(stored_rows(table, files, [r.schema_version for r in rowsets], numbered=True))
                     .where(matches).group_by(exp.column(FILE_COLUMN)))
         counts = {row[0]: int(row[1]) for row in con.execute(sql(counting)).fetchall()}
         if not counts:
@@ -107,7 +106,7 @@ def delete_rows(loads: LoadContext, con: duckdb.DuckDBPyConnection, db_name: str
                 key = loads.keys.data_file(db.id, table.id, partition_id, tablet_id)
                 pinned += loads.writer.pin([key])
                 target = scratch / Path(key).name
-                new = _rewrite(con, Path(path), matches, target, key)
+                new = _rewrite(con, table, Path(path), old.schema_version, matches, target, key)
                 store.put_file_if_absent(key, target)
             rewrites.append(_Rewrite(partition_id, old.key, new))
         _commit(loads, db, table, rewrites, pinned)
@@ -117,14 +116,17 @@ def delete_rows(loads: LoadContext, con: duckdb.DuckDBPyConnection, db_name: str
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _rewrite(con: duckdb.DuckDBPyConnection, source: Path, matches: exp.Expr, target: Path, key: str) -> Rowset:
-    """Write `source`'s rows that do not match as a new file and describe it as the rowset at `key`."""
-    kept = exp.select("*").from_(call("read_parquet", string(str(source)))).where(
+def _rewrite(con: duckdb.DuckDBPyConnection, table: Table, source: Path, version: int, matches: exp.Expr,
+             target: Path, key: str) -> Rowset:
+    """Write `source`'s rows (a rowset written under schema `version`) that do not match as a new file
+    in the table's current schema, and describe it as the rowset at `key`."""
+    kept = exp.select("*").from_(stored_rows(table, [source], [version])).where(
         exp.not_(call("coalesce", exp.paren(matches.copy()), exp.false())))
     con.execute(sql(copy_to(kept, target.as_posix(), [("FORMAT", exp.var("PARQUET")),
                                                       ("ROW_GROUP_SIZE", number(ROW_GROUP_SIZE))])))
     rows, stats = rowset_stats(target)
-    return Rowset(key=key, rows=rows, size=target.stat().st_size, checksum=checksum_file(target), stats=stats)
+    return Rowset(key=key, rows=rows, size=target.stat().st_size, checksum=checksum_file(target), stats=stats,
+                  schema_version=table.schema_version)
 
 
 def _commit(loads: LoadContext, db: Database, table: Table, rewrites: list[_Rewrite], pinned: list[str]) -> None:

@@ -33,13 +33,11 @@ from cairn.catalog.model import Column, Table
 from cairn.catalog.types import parse_type
 from cairn.lake.coerce import storage_type
 from cairn.lake.manifest import Rowset
-from cairn.lake.sqltext import aliased, call, cast, column, number, string, string_list
+from cairn.lake.schema_read import FILE_COLUMN, ROW_NUMBER_COLUMN, stored_rows
+from cairn.lake.sqltext import aliased, call, cast, column, number, string_list
 
 # Value-column aggregates of AGGREGATE KEY tables that Cairn merges.
 AGGREGATES = ("SUM", "MIN", "MAX", "REPLACE", "REPLACE_IF_NOT_NULL")
-FILE_COLUMN = "__cairn_file"
-# DuckDB names the row-number column itself.
-ROW_NUMBER_COLUMN = "file_row_number"
 SEQUENCE_COLUMN = "__cairn_seq"
 _DELETE_COLUMN = "__cairn_deleted"
 _RANK_COLUMN = "__cairn_rank"
@@ -57,14 +55,8 @@ def _key_columns(table: Table) -> list[exp.Expr]:
     return [column(name) for name in table.key_columns]
 
 
-def _read(files: Sequence[Path]) -> exp.Expr:
-    """The files' rows with the file each came from and its row number there."""
-    return call("read_parquet", string_list([str(f) for f in files]),
-                exp.EQ(this=exp.var("filename"), expression=string(FILE_COLUMN)),
-                exp.EQ(this=exp.var("file_row_number"), expression=exp.true()))
-
-
-def _sequenced(table: Table, files: Sequence[Path], deletes: Sequence[bool]) -> exp.Select:
+def _sequenced(table: Table, files: Sequence[Path], deletes: Sequence[bool],
+               versions: Sequence[int] | None) -> exp.Select:
     """Every row of `files` with its version order (SEQUENCE_COLUMN) and whether it is a delete marker."""
     paths = [str(f) for f in files]
     position = call("list_position", string_list(paths), column(FILE_COLUMN))
@@ -74,7 +66,8 @@ def _sequenced(table: Table, files: Sequence[Path], deletes: Sequence[bool]) -> 
     deleted: exp.Expr = (call("list_contains", string_list(deleted_files), column(FILE_COLUMN))
                          if deleted_files else exp.false())
     stored = [column(c.name) for c in table.columns]
-    return exp.select(*stored, aliased(sequence, SEQUENCE_COLUMN), aliased(deleted, _DELETE_COLUMN)).from_(_read(files))
+    return exp.select(*stored, aliased(sequence, SEQUENCE_COLUMN), aliased(deleted, _DELETE_COLUMN)).from_(
+        stored_rows(table, files, versions, numbered=True))
 
 
 def _latest_rows(table: Table, sequenced: exp.Expr) -> exp.Select:
@@ -122,10 +115,12 @@ def _folded_rows(table: Table, sequenced: exp.Expr, has_deletes: bool) -> exp.Se
     return exp.select(*select_list).from_(source).group_by(*_key_columns(table))
 
 
-def merged_rows(table: Table, files: Sequence[Path], deletes: Sequence[bool]) -> exp.Select:
-    """The rows a keyed table's `files` (in version order; `deletes[i]` marks a delete rowset) hold
-    merged: one per key, the table's stored columns."""
-    sequenced = _sequenced(table, files, deletes).subquery("__cairn_sequenced")
+def merged_rows(table: Table, files: Sequence[Path], deletes: Sequence[bool],
+                versions: Sequence[int] | None = None) -> exp.Select:
+    """The rows a keyed table's `files` (in version order; `deletes[i]` marks a delete rowset,
+    `versions[i]` the schema version it was written under) hold merged: one per key, the table's
+    stored columns."""
+    sequenced = _sequenced(table, files, deletes, versions).subquery("__cairn_sequenced")
     if table.keys_type == "AGGREGATE":
         return _folded_rows(table, sequenced, any(deletes))
     return _latest_rows(table, sequenced)
@@ -138,12 +133,13 @@ def already_merged(tablets: Iterable[Sequence[Rowset]]) -> bool:
 
 
 def table_rows(table: Table, files: Sequence[Path], deletes: Sequence[bool] | None = None,
-               merged: bool = False) -> exp.Expr:
-    """The relation (a FROM item) of the table's stored columns in `files`: read as they are for a
+               merged: bool = False, versions: Sequence[int] | None = None) -> exp.Expr:
+    """The relation (a FROM item) of the table's stored columns in `files` (each read through the
+    schema version it was written under, `versions`; lake/schema_read.py): read as they are for a
     DUPLICATE KEY table or `merged` ones (`already_merged`), merged for a keyed one."""
     if not is_keyed(table) or merged:
-        return call("read_parquet", string_list([str(f) for f in files]))
-    return merged_rows(table, files, deletes or [False] * len(files)).subquery("__cairn_rows")
+        return stored_rows(table, files, versions)
+    return merged_rows(table, files, deletes or [False] * len(files), versions).subquery("__cairn_rows")
 
 
 def fold_load(table: Table, checked: exp.Select, passthrough: Sequence[str]) -> exp.Select:

@@ -28,6 +28,7 @@ from cairn.catalog.view import CatalogView
 from cairn.errors import (
     ConcurrentChangeError,
     LabelAlreadyExistsError,
+    NoPartitionForRowError,
     TooManyFilteredRowsError,
     UnknownTableError,
     UnsupportedError,
@@ -122,7 +123,8 @@ def _delete_markers_of(table: Table) -> Table:
 def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con: duckdb.DuckDBPyConnection,
                   relation: exp.Expr, target_columns: list[str] | None = None, label: str | None = None,
                   max_filter_ratio: float | None = None, deletes: bool = False,
-                  op_column: str | None = None) -> LoadResult:
+                  op_column: str | None = None, overwrite: list[int] | None = None,
+                  by_name: bool = False) -> LoadResult:
     """Load every row of DuckDB relation `relation` (a table or view reference, or a subquery, on
     `con`) into the table.
 
@@ -138,6 +140,12 @@ def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con:
     table; PRIMARY KEY only) each row says what it does, as Stream Load's `__op`: 1 deletes its key,
     anything else upserts it; the load's rows fold by key first (the last row of a key wins, whatever
     it does), then the upserts and the delete markers are written and committed together.
+
+    With `overwrite` (partition ids: INSERT OVERWRITE) the load replaces those partitions' contents
+    in the same one journal entry: each gets a manifest listing only the new rowsets (or no manifest
+    when no row goes to it), so a reader sees the old contents or the new, never a mix, and a load
+    that fails leaves the old contents whole. A row routed to a partition not named is an error.
+    With `by_name` the relation's column names are the target columns.
     """
     with loads.catalog.lock:
         db, live = loads.catalog.table(db_name, table_name)
@@ -150,6 +158,8 @@ def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con:
         raise UnsupportedError(f"Table '{table.name}' is not a PRIMARY KEY table: its rows cannot carry __op")
     source_columns = [d[0] for d in con.execute(sql(exp.select("*").from_(relation.copy()).limit(0))).description]
     source_columns = [name for name in source_columns if name != op_column]
+    if by_name:
+        target_columns = source_columns
     plan = plan_coercion(_delete_markers_of(table) if deletes else table, source_columns, target_columns)
     total = None
     if max_filter_ratio is not None:
@@ -179,6 +189,7 @@ def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con:
                                                  loads.scratch_dir / uuid.uuid4().hex)
             for item in part:
                 item.rowset.deletes, item.rowset.unique_keys = marks_deletes, keyed
+                item.rowset.schema_version = table.schema_version
             rows, written = rows + part_rows, written + part
         if given is not None:
             rows = given
@@ -189,8 +200,23 @@ def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con:
     finally:
         loads.writer.release(writing)
     kind = "stream_load" if max_filter_ratio is not None else "insert"
+    if overwrite is not None:
+        _check_overwritten(table, written, overwrite, pinned, loads)
     return _commit_counted(loads, db, table, written, pinned, rows, total or 0, (total or rows) - rows, label,
-                           max_filter_ratio, kind)
+                           max_filter_ratio, kind, overwrite)
+
+
+def _check_overwritten(table: Table, written: list[WrittenRowset], overwrite: list[int], pinned: list[str],
+                       loads: LoadContext) -> None:
+    """Refuse an INSERT OVERWRITE with a row outside the partitions it names (nothing is committed)."""
+    outside = next((w.partition_id for w in written if w.partition_id not in overwrite), None)
+    if outside is None:
+        return
+    loads.writer.release(pinned)
+    partition = table.partition_by_id(outside)
+    raise NoPartitionForRowError(
+        "Insert has filtered data in strict mode. A row belongs to partition "
+        f"'{partition.name if partition else outside}', which INSERT OVERWRITE does not name")
 
 
 def _deletes_row(op_column: str) -> exp.Expr:
@@ -243,6 +269,8 @@ def load_batches(loads: LoadContext, db_name: str | None, table_name: str, con: 
         rows, written = loads.writer.write_batches(
             router.schema, (router.route(batch) for batch in batches), store, loads.keys, db.id, table,
             loads.scratch_dir / uuid.uuid4().hex, loads.buffer_bytes // 2, memory)
+        for item in written:
+            item.rowset.schema_version = table.schema_version
         pinned = loads.writer.pin([w.rowset.key for w in written])
     except duckdb.Error as exc:
         raise (load_error(exc, table) or exc) from None
@@ -261,7 +289,7 @@ def load_batches(loads: LoadContext, db_name: str | None, table_name: str, con: 
 
 def _commit_counted(loads: LoadContext, db: Database, table: Table, written: list[WrittenRowset], pinned: list[str],
                     rows: int, total: int, filtered: int, label: str | None, max_filter_ratio: float | None,
-                    kind: str) -> LoadResult:
+                    kind: str, overwrite: list[int] | None = None) -> LoadResult:
     """Refuse a load that filtered more rows than `max_filter_ratio` allows, else commit it (a load of
     no rows commits nothing); the written objects' pins go either way, and the load is counted."""
     try:
@@ -269,9 +297,9 @@ def _commit_counted(loads: LoadContext, db: Database, table: Table, written: lis
             raise TooManyFilteredRowsError(
                 f"too many filtered rows: {filtered} of {total} rows cannot be loaded, more than "
                 f"max_filter_ratio {max_filter_ratio} allows")
-        if rows == 0:
+        if rows == 0 and overwrite is None:
             return LoadResult(txn_id=0, label=label, loaded_rows=0, partitions=0, filtered_rows=filtered)
-        result = _commit(loads, db, table, written, rows, label)
+        result = _commit(loads, db, table, written, rows, label, overwrite)
     finally:
         loads.writer.release(pinned)
     result.filtered_rows = filtered
@@ -282,8 +310,10 @@ def _commit_counted(loads: LoadContext, db: Database, table: Table, written: lis
 
 
 def _commit(loads: LoadContext, db: Database, table: Table, written: list[WrittenRowset], rows: int,
-            label: str | None) -> LoadResult:
+            label: str | None, overwrite: list[int] | None = None) -> LoadResult:
     by_partition: defaultdict[int, list[WrittenRowset]] = defaultdict(list)
+    for partition_id in overwrite or []:
+        by_partition[partition_id] = []
     for item in written:
         by_partition[item.partition_id].append(item)
     store = loads.stores(db.storage_volume)
@@ -317,8 +347,13 @@ def _commit(loads: LoadContext, db: Database, table: Table, written: list[Writte
         try:
             for partition_id, items in by_partition.items():
                 version, base_key = bases[partition_id]
+                if overwrite is not None and not items:
+                    # Overwritten with no row: the partition is empty at its new version.
+                    versions.append(PartitionVersion(partition_id=partition_id, version=version + 1,
+                                                     manifest_key=None, row_count=0, data_size=0))
+                    continue
                 manifest = PartitionManifest(table_id=table.id, partition_id=partition_id, version=version + 1)
-                if base_key:
+                if base_key and overwrite is None:
                     manifest.tablets = {t: list(r) for t, r in base_manifests[base_key].tablets.items()}
                 for item in items:
                     manifest.tablets.setdefault(item.tablet_id, []).append(item.rowset)

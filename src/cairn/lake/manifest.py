@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from cairn.formats import VersionedModel
 from cairn.storage.object_store import ObjectStore
@@ -33,6 +33,16 @@ class Rowset(BaseModel):
     deletes: bool = False
     # A keyed table's rowset that holds each key at most once (a folded load, a compaction).
     unique_keys: bool = False
+    # The table's schema version when the rowset was written (catalog.model.Column.stored_as maps it).
+    schema_version: int = 0
+
+    @model_serializer(mode="wrap")
+    def _without_first_schema(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A rowset of a never-altered table is written as before schema changes existed."""
+        data: dict[str, Any] = handler(self)
+        if data.get("schema_version") == 0:
+            data.pop("schema_version", None)
+        return data
 
 
 class PartitionManifest(VersionedModel):

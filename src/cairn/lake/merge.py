@@ -11,6 +11,7 @@ from cairn.catalog.model import Table
 from cairn.lake.keyed import is_keyed, merged_rows
 from cairn.lake.manifest import Rowset
 from cairn.lake.rowset_writer import ROW_GROUP_SIZE, rowset_stats
+from cairn.lake.schema_read import stored_rows
 from cairn.lake.sqltext import copy_to, number, read_parquet, sql
 from cairn.storage.checksum import checksum_file
 from cairn.storage.engine_sandbox import SandboxedEngine
@@ -37,8 +38,12 @@ def merge_rowsets(engine: SandboxedEngine, store: ObjectStore, cache: ObjectCach
         con = engine.cursor()
         try:
             # Files are read in the order listed; preserve_insertion_order keeps rows in it.
+            versions = [r.schema_version for r in rowsets]
             if table is not None and is_keyed(table):
-                every_row = merged_rows(table, files, [r.deletes for r in rowsets])
+                every_row = merged_rows(table, files, [r.deletes for r in rowsets], versions)
+            elif table is not None:
+                # Older rowsets are rewritten in the table's current schema (lake/schema_read.py).
+                every_row = exp.select("*").from_(stored_rows(table, files, versions))
             else:
                 every_row = exp.select("*").from_(read_parquet(files))
             con.execute(sql(copy_to(every_row, merged.as_posix(), [("FORMAT", exp.var("PARQUET")),
@@ -47,7 +52,8 @@ def merge_rowsets(engine: SandboxedEngine, store: ObjectStore, cache: ObjectCach
             con.close()
         rows, stats = rowset_stats(merged)
         rowset = Rowset(key=target_key, rows=rows, size=merged.stat().st_size, checksum=checksum_file(merged),
-                        stats=stats, unique_keys=table is not None and is_keyed(table))
+                        stats=stats, unique_keys=table is not None and is_keyed(table),
+                        schema_version=table.schema_version if table is not None else rowsets[0].schema_version)
         store.put_file_if_absent(target_key, merged)
         return rowset
     finally:

@@ -192,8 +192,9 @@ class LocalDataAccess:
     def bind(self, con: duckdb.DuckDBPyConnection, view_name: str, scan: TableScan) -> list[str]:
         files, pinned, tablets = self.rowset_files(scan)
         if files:
-            rows = table_rows(scan.table, files, [r.deletes for rowsets in tablets for r in rowsets],
-                              already_merged(tablets))
+            rowsets = [r for tablet in tablets for r in tablet]
+            rows = table_rows(scan.table, files, [r.deletes for r in rowsets], already_merged(tablets),
+                              [r.schema_version for r in rowsets])
             source = exp.select(*column_expressions(scan.table)).from_(rows)
         else:
             source = empty_relation(scan.table)

@@ -76,6 +76,9 @@ def _rowset_keys(scan: TableScan) -> list[str]:
                for rowset in tablet_rowsets]
     if any(r.deletes for r in rowsets):
         raise DistributedRefusal(f"table {scan.table.name} has delete rowsets (not merged on it yet)")
+    if any(r.schema_version != scan.table.schema_version for r in rowsets):
+        raise DistributedRefusal(f"table {scan.table.name} has rowsets of an older schema version (not mapped "
+                                 "on it yet)")
     return [r.key for r in rowsets]
 
 

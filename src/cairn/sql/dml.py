@@ -5,7 +5,8 @@ from __future__ import annotations
 import duckdb
 from sqlglot import exp
 
-from cairn.errors import AnalysisError
+from cairn.catalog.model import Table
+from cairn.errors import AnalysisError, UnknownPartitionError
 from cairn.fe.frontend import Frontend
 from cairn.lake.load import load_relation
 from cairn.query import starrocks_semantics
@@ -41,18 +42,40 @@ def _values_sql(values: exp.Values, as_text: bool) -> str:
     return create.sql(dialect="duckdb")
 
 
+def _overwritten(table: Table, target: exp.Expr) -> list[int]:
+    """The ids of the partitions INSERT OVERWRITE replaces: those its PARTITION clause names, or all."""
+    chosen = target.args.get("partition") if isinstance(target, exp.Table) else None
+    if chosen is None:
+        return [p.id for p in table.partitions]
+    ids: list[int] = []
+    for item in chosen.expressions:
+        if not isinstance(item, (exp.Column, exp.Identifier)):
+            raise not_supported("INSERT OVERWRITE PARTITION (column = value) (Cairn has no expression partitions)")
+        partition = table.partition(item.name)
+        if partition is None:
+            raise UnknownPartitionError(f"Unknown partition '{item.name}' in table '{table.name}'")
+        if partition.id not in ids:
+            ids.append(partition.id)
+    return ids
+
+
 def insert(query: QueryContext, fe: Frontend, statement: exp.Insert) -> ResultSet:
-    if statement.args.get("overwrite"):
-        raise not_supported("INSERT OVERWRITE")
     target = statement.this
     columns = None
     if isinstance(target, exp.Schema):
         columns = [c.name for c in target.expressions]
         target = target.this
-    if isinstance(target, exp.Table) and target.args.get("partition") is not None:
+    overwrite = bool(statement.args.get("overwrite"))
+    if isinstance(target, exp.Table) and target.args.get("partition") is not None and not overwrite:
         raise not_supported("INSERT INTO a named PARTITION (rows are routed to their partitions by value)")
     db_name, name = table_name(query, target)
-    fe.catalog.table(db_name, name)
+    with fe.catalog.lock:
+        _, table = fe.catalog.table(db_name, name)
+        replaced = _overwritten(table, target) if overwrite else None
+    by_name = bool(statement.args.get("by_name"))
+    if by_name and (columns is not None or isinstance(statement.expression, exp.Values)):
+        raise AnalysisError("Getting analyzing error. Detail message: INSERT BY NAME takes no column list and "
+                            "needs a query.")
     source = statement.expression
     con = fe.duckdb.cursor()
     views: dict[str, str] = {}
@@ -73,7 +96,7 @@ def insert(query: QueryContext, fe: Frontend, statement: exp.Insert) -> ResultSe
             relation = exp.Subquery(this=prepared)
         with query.cancel.running(con):
             result = load_relation(fe.loads, db_name, name, con, relation, columns,
-                                   label=statement.meta.get("label"))
+                                   label=statement.meta.get("label"), overwrite=replaced, by_name=by_name)
     except duckdb.Error as exc:
         raise _user_error(exc, views) from None
     finally:

@@ -150,13 +150,48 @@ def _delete_partitions(text: str) -> str:
     return text
 
 
+def _add_column_lists(text: str) -> str:
+    """StarRocks' `ALTER TABLE t ADD COLUMN (c1 T1, c2 T2)` in the form sqlglot reads,
+    `ADD COLUMN c1 T1, ADD COLUMN c2 T2`: the parentheses are cut out and each top-level comma inside
+    them gets `ADD COLUMN` after it, by token positions (outside strings)."""
+    if text.lstrip()[:5].upper() != "ALTER":
+        return text
+    try:
+        tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
+    except TokenError:
+        return text
+    cuts: list[tuple[int, int, str]] = []  # (start, end exclusive, replacement)
+    i = 0
+    while i < len(tokens) - 2:
+        if (tokens[i].text.upper(), tokens[i + 1].text.upper()) == ("ADD", "COLUMN") \
+                and tokens[i + 2].token_type == TokenType.L_PAREN:
+            depth, j = 0, i + 2
+            while j < len(tokens):
+                kind = tokens[j].token_type
+                depth += 1 if kind == TokenType.L_PAREN else -1 if kind == TokenType.R_PAREN else 0
+                if depth == 0:
+                    break
+                if depth == 1 and kind == TokenType.COMMA:
+                    cuts.append((tokens[j].end + 1, tokens[j].end + 1, " ADD COLUMN "))
+                j += 1
+            if j == len(tokens):
+                return text
+            cuts.append((tokens[i + 2].start, tokens[i + 2].end + 1, " "))
+            cuts.append((tokens[j].start, tokens[j].end + 1, " "))
+            i = j
+        i += 1
+    for start, end, replacement in sorted(cuts, reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return text
+
+
 def parse_statement(text: str) -> Statement:
     """Parse one statement. Raises SqlSyntaxError with line and column."""
     special = extended.parse(text)
     if special is not None:
         return special
     text, label = _without_insert_label(_delete_partitions(text))
-    text = _decimalv2_as_decimal(text)
+    text = _add_column_lists(_decimalv2_as_decimal(text))
     try:
         statement = sqlglot.parse_one(text, read=_StarRocksReader)
     except ParseError as exc:

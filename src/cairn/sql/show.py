@@ -9,7 +9,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from cairn.auth.privileges import ANY, can_see
-from cairn.catalog.model import Table
+from cairn.catalog.model import Column, Table
 from cairn.display import format_time
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
@@ -48,18 +48,21 @@ def _string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def column_ddl(column: Column) -> str:
+    """A column as SHOW CREATE TABLE prints it: `name` type [aggregate] NULL|NOT NULL [DEFAULT "v"] COMMENT "c"."""
+    parts = [_quote(column.name), column.type.lower(), *([column.aggregate] if column.aggregate else []),
+             "NULL" if column.nullable else "NOT NULL"]
+    if column.default is not None:
+        default = column.default
+        shown = "CURRENT_TIMESTAMP" if default == "CURRENT_TIMESTAMP" else _string(default)
+        parts.append(f"DEFAULT {shown}")
+    parts.append(f"COMMENT {_string(column.comment)}")
+    return " ".join(parts)
+
+
 def show_create_table(db_name: str, table: Table) -> str:
     """The DDL that re-creates `table` (StarRocks' layout; parses back to an equal table)."""
-    lines = []
-    for column in table.columns:
-        parts = [_quote(column.name), column.type.lower(), *([column.aggregate] if column.aggregate else []),
-                 "NULL" if column.nullable else "NOT NULL"]
-        if column.default is not None:
-            default = column.default
-            shown = "CURRENT_TIMESTAMP" if default == "CURRENT_TIMESTAMP" else _string(default)
-            parts.append(f"DEFAULT {shown}")
-        parts.append(f"COMMENT {_string(column.comment)}")
-        lines.append("  " + " ".join(parts))
+    lines = ["  " + column_ddl(column) for column in table.columns]
     ddl = f"CREATE TABLE {_quote(table.name)} (\n" + ",\n".join(lines) + "\n) ENGINE=OLAP \n"
     if table.key_columns:
         ddl += f"{table.keys_type} KEY({', '.join(map(_quote, table.key_columns))})\n"

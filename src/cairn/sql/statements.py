@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cairn.sql import (
     admin,
+    alter_table,
     ddl,
     dml,
     frontends,
@@ -23,7 +24,7 @@ from cairn.sql.registry import StatementRegistry
 def standard_statements() -> StatementRegistry:
     """A registry holding every statement kind Cairn runs, each with its handler and privileges."""
     statements = StatementRegistry()
-    for module in (admin, ddl, dml, frontends, keyed_dml, nodes, query, session_statements, show, snapshots, users, views,
+    for module in (admin, alter_table, ddl, dml, frontends, keyed_dml, nodes, query, session_statements, show, snapshots, users, views,
                    volumes):
         module.register(statements)
     return statements

@@ -26,7 +26,8 @@ def _type_text(kind: exp.DataType) -> str:
     return kind.sql("starrocks")
 
 
-def _column(node: exp.ColumnDef) -> Column:
+def column_definition(node: exp.ColumnDef) -> Column:
+    """The column a definition (`name TYPE [NULL|NOT NULL] [DEFAULT v] [COMMENT c] [aggregate]`) describes."""
     kind = node.args.get("kind")
     if kind is None:
         raise AnalysisError(f"Column '{node.name}' has no type")
@@ -155,7 +156,7 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
         raise AnalysisError("CREATE TABLE needs a column list")
     for item in schema.expressions:
         check_schema_item(item)
-    columns = [_column(c) for c in schema.expressions if isinstance(c, exp.ColumnDef)]
+    columns = [column_definition(c) for c in schema.expressions if isinstance(c, exp.ColumnDef)]
     if not columns:
         raise AnalysisError("CREATE TABLE needs at least one column")
     seen: set[str] = set()

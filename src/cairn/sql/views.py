@@ -256,7 +256,8 @@ def view_query_needs(ctx: QueryContext, body: exp.Expr | None, virtual: VirtualT
     return reads(ctx, _body(body), virtual) if body is not None else []
 
 
-def _alter_needs(ctx: QueryContext, statement: exp.Alter, virtual: VirtualTables) -> list[Requirement]:
+def alter_needs(ctx: QueryContext, statement: exp.Alter, virtual: VirtualTables) -> list[Requirement]:
+    """ALTER on the view or table; a view's new query also needs SELECT on what it reads."""
     target = statement.this
     database, name = table_name(ctx, target.this if isinstance(target, exp.Schema) else target)
     body = next((a for a in statement.args.get("actions") or [] if isinstance(a, (exp.Query, exp.Subquery))), None)
@@ -264,6 +265,6 @@ def _alter_needs(ctx: QueryContext, statement: exp.Alter, virtual: VirtualTables
 
 
 def register(statements: StatementRegistry) -> None:
-    """Add this module's statements (CREATE and DROP VIEW go through `cairn.sql.ddl`)."""
-    statements.add(exp.Alter, alter_view, needs=_alter_needs, writes=True)
+    """Add this module's statements (CREATE and DROP VIEW go through `cairn.sql.ddl`, ALTER VIEW through
+    `cairn.sql.alter_table`)."""
     statements.add_show("CREATE VIEW", _show_create_view, needs=_show_create_view_needs)
