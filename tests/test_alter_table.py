@@ -112,7 +112,7 @@ def test_keyed_tables_merge_rowsets_of_every_schema_version(s: Session) -> None:
 @pytest.mark.parametrize("create, statement, message", [
     ("CREATE TABLE t (k BIGINT, k1 DATETIME, v0 INT, v1 VARCHAR(100)) PRIMARY KEY(k, k1) DISTRIBUTED BY HASH(k)",
      "ALTER TABLE t ADD COLUMN k FLOAT",
-     'Can not add column which already exists in column id: k, you can remove `k` bigint NOT NULL COMMENT "" '
+     'Can not add column which already exists in column id: k, you can remove `k` bigint(20) NOT NULL COMMENT "" '
      "and try again."),
     ("CREATE TABLE t (k BIGINT, k1 DATETIME, v0 INT) PRIMARY KEY(k, k1) DISTRIBUTED BY HASH(k)",
      "ALTER TABLE t DROP COLUMN k1", "Can not drop key column in primary data model table"),

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sqlglot
 from sqlglot import exp
+from sqlglot.errors import TokenError
+from sqlglot.tokenizer_core import TokenType
 
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import Column, FormerColumn, Table
@@ -24,6 +27,7 @@ from cairn.errors import AnalysisError, DuplicateColumnError, TableExistsError
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
 from cairn.sql.names import literal_text, table_name
+from cairn.sql.parser import DIALECT
 from cairn.sql.refusals import not_supported
 from cairn.sql.registry import StatementRegistry
 from cairn.sql.result import ResultSet
@@ -65,10 +69,11 @@ def widening_allowed(old: ColumnType, new: ColumnType) -> bool:
 
 @dataclass
 class _Schema:
-    """The schema a statement's actions change, in order."""
+    """The schema a statement's actions change, in order; `text` is the statement as parsed."""
 
     table: Table
     version: int
+    text: str = ""
     changed: bool = False
 
     def column(self, name: str) -> Column | None:
@@ -105,13 +110,36 @@ def _says_default(node: exp.ColumnDef) -> bool:
     return any(isinstance(c.args.get("kind"), exp.DefaultColumnConstraint) for c in node.args.get("constraints") or [])
 
 
-def _check_aggregate(table: Table, column: Column, key: bool) -> None:
-    if key and column.aggregate is not None:
-        raise _error(f"Getting analyzing error. Detail message: Column definition is wrong. Cannot specify "
-                     f"aggregate function '{column.aggregate}' for key column '{column.name}'.")
-    if key and table.keys_type == "PRIMARY":
-        raise _error(f"Getting analyzing error. Detail message: Column definition is wrong. Cannot specify "
-                     f"aggregate function 'REPLACE' for key column '{column.name}'.")
+def _place(text: str, offset: int) -> str:
+    line = text.count("\n", 0, offset) + 1
+    return f"line {line}, column {offset - (text.rfind(chr(10), 0, offset) + 1)}"
+
+
+def _span(text: str, node: exp.ColumnDef) -> str:
+    """StarRocks' `from line L, column C to line L, column C` of a column definition in the statement:
+    from its name to the start of its last token (columns counted from 0); '' when unknown."""
+    start = node.this.meta.get("start") if isinstance(node.this, exp.Identifier) else None
+    if not text or not isinstance(start, int):
+        return ""
+    try:
+        tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
+    except TokenError:
+        return ""
+    depth, last = 0, start
+    for token in (t for t in tokens if t.start >= start):
+        depth += 1 if token.token_type == TokenType.L_PAREN else -1 if token.token_type == TokenType.R_PAREN else 0
+        if depth < 0 or (depth == 0 and token.token_type in (TokenType.COMMA, TokenType.SEMICOLON)):
+            break
+        last = token.start
+    return f" from {_place(text, start)} to {_place(text, last)}"
+
+
+def _check_aggregate(schema: _Schema, node: exp.ColumnDef, column: Column, key: bool) -> None:
+    table = schema.table
+    if key and (column.aggregate is not None or table.keys_type == "PRIMARY"):
+        raise _error(f"Getting analyzing error{_span(schema.text, node)}. Detail message: Column definition is "
+                     f"wrong. Cannot specify aggregate function '{column.aggregate or 'REPLACE'}' for key column "
+                     f"'{column.name}'.")
     if column.aggregate is not None and table.keys_type in {"UNIQUE", "DUPLICATE"}:
         raise _error(f"Can not assign aggregation method on column in {_MODEL_NAMES[table.keys_type]} data model "
                      f"table: {column.name}")
@@ -126,7 +154,7 @@ def _add(schema: _Schema, node: exp.ColumnDef, added: dict[str, Column]) -> None
     table = schema.table
     column = column_definition(node)
     key = _is_key(node)
-    _check_aggregate(table, column, key)
+    _check_aggregate(schema, node, column, key)
     earlier = added.get(column.name.lower())
     if earlier is not None:
         raise _error(f"Repeatedly add same column with different definition: {column.name}")
@@ -138,7 +166,7 @@ def _add(schema: _Schema, node: exp.ColumnDef, added: dict[str, Column]) -> None
         shown = existing if existing is not None and table.keys_type == "PRIMARY" else renamed
         assert shown is not None
         raise _error(f"Can not add column which already exists in column id: {column.name}, you can remove "
-                     f"{column_ddl(shown)} and try again.")
+                     f"{column_ddl(shown, widths=True)} and try again.")
     if existing is not None:
         raise _error(f"Can not add column which already exists in base table: {column.name}")
     if column.default == CURRENT_TIMESTAMP:
@@ -308,7 +336,7 @@ def alter_table(query: QueryContext, fe: Frontend, statement: exp.Alter) -> Resu
         db, live = catalog.table(db_name, name)
         table = live.model_copy(deep=True)
         _with_unique_ids(table)
-        schema = _Schema(table, live.schema_version + 1)
+        schema = _Schema(table, live.schema_version + 1, statement.meta.get("text") or "")
         added: dict[str, Column] = {}
         for action in actions:
             _apply_action(schema, action, added)

@@ -215,6 +215,8 @@ def parse_statement(text: str) -> Statement:
                              f"'{text.split()[0].upper()} {statement.expression or ''}'".strip()[:200] + ".")
     if label is not None:
         statement.meta["label"] = label
+    if isinstance(statement, exp.Alter):
+        statement.meta["text"] = text  # positions in messages point into it (sqlglot keeps token offsets)
     return statement
 
 

@@ -10,6 +10,7 @@ from sqlglot import exp
 
 from cairn.auth.privileges import ANY, can_see
 from cairn.catalog.model import Column, Table
+from cairn.catalog.types import parse_type
 from cairn.display import format_time
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
@@ -48,9 +49,11 @@ def _string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def column_ddl(column: Column) -> str:
-    """A column as SHOW CREATE TABLE prints it: `name` type [aggregate] NULL|NOT NULL [DEFAULT "v"] COMMENT "c"."""
-    parts = [_quote(column.name), column.type.lower(), *([column.aggregate] if column.aggregate else []),
+def column_ddl(column: Column, widths: bool = False) -> str:
+    """A column as SHOW CREATE TABLE prints it: `name` type [aggregate] NULL|NOT NULL [DEFAULT "v"] COMMENT "c"
+    (with `widths`, integers with StarRocks' display width, `bigint(20)`, as its messages print them)."""
+    shown_type = parse_type(column.type).item_text if widths else column.type
+    parts = [_quote(column.name), shown_type.lower(), *([column.aggregate] if column.aggregate else []),
              "NULL" if column.nullable else "NOT NULL"]
     if column.default is not None:
         default = column.default
