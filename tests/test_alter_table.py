@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pymysql
 import pytest
 
 import cairn.api
@@ -289,3 +290,45 @@ def test_truncate_table_partition_empties_only_those_partitions(s: Session) -> N
     assert isinstance(error(s, "TRUNCATE TABLE r PARTITION (p7)"), UnknownPartitionError)
     s.execute("TRUNCATE TABLE r")
     assert rows(s, "SELECT count(*) FROM r") == [(0,)]
+
+
+def test_compute_nodes_read_rowsets_of_older_schema_versions(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """A node's scan maps each rowset through the version it was written under, pushed filters and
+    partial aggregates included, for a DUPLICATE KEY and a PRIMARY KEY table."""
+    from cn_process import start_cn
+    from conftest import cluster_conf_values
+    from fe_process import start_fe
+    from test_compute_nodes import FAST_HEARTBEATS
+
+    fe_process = start_fe(tmp_path, {**cluster_conf_values(tmp_path, "local", request), **FAST_HEARTBEATS})
+    node = start_cn(tmp_path)
+    try:
+        connection = pymysql.connect(host="127.0.0.1", port=fe_process.query_port, user="root", autocommit=True)
+        cursor = connection.cursor()
+
+        def run(sql: str) -> list[tuple[object, ...]]:
+            cursor.execute(sql)
+            return [tuple(r) for r in cursor.fetchall()]
+
+        run(f'ALTER SYSTEM ADD COMPUTE NODE "{node.address}"')
+        run("CREATE DATABASE n")
+        run("USE n")
+        for keys in ("DUPLICATE KEY(k)", "PRIMARY KEY(k)"):
+            run("DROP TABLE IF EXISTS t")
+            run(f"CREATE TABLE t (k INT, v INT, gone VARCHAR(3)) {keys} DISTRIBUTED BY HASH(k) BUCKETS 2")
+            run("INSERT INTO t VALUES (1, 10, 'a'), (2, 20, 'b'), (3, 30, 'c')")
+            run("ALTER TABLE t RENAME COLUMN v TO value")
+            run("ALTER TABLE t DROP COLUMN gone")
+            run("ALTER TABLE t MODIFY COLUMN value BIGINT")
+            run("ALTER TABLE t ADD COLUMN n INT DEFAULT '4'")
+            run("INSERT INTO t VALUES (3, 31, 5), (4, 40, NULL)")
+            expected = [(1, 10, 4), (2, 20, 4), (3, 31, 5), (4, 40, None)] if keys.startswith("PRIMARY") else \
+                [(1, 10, 4), (2, 20, 4), (3, 30, 4), (3, 31, 5), (4, 40, None)]
+            assert run("SELECT * FROM t ORDER BY k, value") == expected
+            assert run("SELECT count(*), sum(value) FROM t WHERE n = 4") == \
+                [(len([r for r in expected if r[2] == 4]), sum(r[1] for r in expected if r[2] == 4))]
+        assert node.report()["counters"].get("scans", 0) > 0
+        connection.close()
+    finally:
+        node.stop()
+        fe_process.stop()
