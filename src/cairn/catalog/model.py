@@ -84,6 +84,20 @@ class Partition(BaseModel):
     compact_version: int = 0  # the newest version a compaction made
 
 
+class AutoPartition(BaseModel):
+    """Expression partitioning (StarRocks' automatic partitions): a row whose partition does not exist
+    yet has it created by the load that brings it.
+
+    `date_trunc` / `time_slice`: RANGE partitions of `step` `unit`s (minute, hour, day, month, year, ...)
+    of the one DATE or DATETIME partition column; `column`: LIST partitions, one per value (tuple) of
+    the partition columns.
+    """
+
+    function: Literal["date_trunc", "time_slice", "column"]
+    unit: str = ""
+    step: int = 1
+
+
 class Table(BaseModel):
     """A table: schema, keys, partitioning and distribution."""
 
@@ -95,6 +109,7 @@ class Table(BaseModel):
     partition_type: Literal["RANGE", "LIST", "UNPARTITIONED"] = "UNPARTITIONED"
     partition_columns: list[str] = Field(default_factory=list)
     partitions: list[Partition] = Field(default_factory=list)
+    auto_partition: AutoPartition | None = None  # None: partitions are only made by DDL
     distribution_columns: list[str] = Field(default_factory=list)  # empty: RANDOM distribution
     buckets: int = 1
     properties: dict[str, str] = Field(default_factory=dict)
@@ -111,6 +126,14 @@ class Table(BaseModel):
         for name in ("schema_version", "next_column_id"):
             if data.get(name) == 0:
                 data.pop(name, None)
+        return data
+
+    @model_serializer(mode="wrap")
+    def _without_unset_auto_partition(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A table without expression partitioning is written as before it existed (journal, images)."""
+        data: dict[str, Any] = handler(self)
+        if self.auto_partition is None:
+            data.pop("auto_partition", None)
         return data
 
     def column(self, name: str) -> Column | None:

@@ -112,6 +112,8 @@ class FeConfig(ConfModel):
     # in MiB. Stream Load reads its body in pieces of 1/16 of it, a few ahead; rows wait for their
     # row group in half of it. Larger makes larger row groups on tables with many tablets.
     load_buffer_mb: int = Field(default=512, ge=1)
+    # StarRocks' key: how many partitions an expression-partitioned table may have loads make.
+    max_automatic_partition_number: int = Field(default=4096, ge=0)
 
     # Garbage collection.
     vacuum_grace_period_seconds: float = Field(default=600.0, ge=0)

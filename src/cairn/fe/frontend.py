@@ -304,7 +304,8 @@ class Frontend:
                                          lambda: committer.position if committer.is_leader else None))
         self.compaction = CompactionScheduler(committer, catalog, self.stores, self.keys, self.data_access, config)
         self.loads = LoadContext(catalog, committer, self.stores, self.keys, self.data_access,
-                                 self.duckdb.scratch, self.metrics, self.config.load_buffer_mb << 20)
+                                 self.duckdb.scratch, self.metrics, self.config.load_buffer_mb << 20,
+                                 lambda: self.config.max_automatic_partition_number)
         virtual_tables = VirtualTables()
         information_schema.register(virtual_tables)
         self.membership = Membership(catalog, self.own_status, config.bdbje_heartbeat_timeout_second)

@@ -8,9 +8,15 @@ parsed (a default, a string to convert, a LARGEINT). Columns parsed to their sto
 through untouched, so the engine never copies the bulk of the data. Rows come back in their order
 (DuckDB keeps insertion order), the bad ones are dropped (and counted), and each batch leaves in
 the storage schema with its routing columns, ready for `lake.tablet_files`.
+
+An automatically partitioned table's batch whose rows need partitions it lacks has them made first
+(`make_partitions`, a journal commit); they are appended to the router's table, which is the table
+the batches are written for, so the partition indexes already routed keep their meaning.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import duckdb
 import pyarrow as pa
@@ -19,8 +25,9 @@ from sqlglot import exp
 
 from cairn.catalog.model import Table
 from cairn.catalog.types import parse_type
+from cairn.lake.auto_partition import missing_keys_query
 from cairn.lake.coerce import CoercionPlan, bad_row_condition, plan_coercion, storage_type
-from cairn.lake.routing import BUCKET_COLUMN, PARTITION_COLUMN, bucket_expression, partition_expression
+from cairn.lake.routing import BUCKET_COLUMN, NO_PARTITION, PARTITION_COLUMN, bucket_expression, partition_expression
 from cairn.lake.sqltext import aliased, cast, sql, table
 
 BATCH_VIEW = "__cairn_load_batch"
@@ -44,9 +51,11 @@ class BatchRouter:
     """Checks and routes the batches of one load into `table_model` (see the module)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, table_model: Table, width: int,
-                 target_columns: list[str] | None) -> None:
+                 target_columns: list[str] | None,
+                 make_partitions: Callable[[list[tuple[str | None, ...]]], Table] | None = None) -> None:
         self.con = con
         self.table = table_model
+        self.make_partitions = make_partitions
         self.plan: CoercionPlan = plan_coercion(table_model, source_names(width), target_columns)
         self.schema = storage_schema(con, table_model)
         self.rows = 0
@@ -60,6 +69,8 @@ class BatchRouter:
         self.con.register(BATCH_VIEW, batch)
         try:
             result = self.con.sql(self._query(passing)).to_arrow_table()
+            if self.make_partitions is not None and self._add_partitions(result):
+                result = self.con.sql(self._query(passing)).to_arrow_table()
         finally:
             self.con.unregister(BATCH_VIEW)
         arrays = []
@@ -74,6 +85,22 @@ class BatchRouter:
         kept = rows.filter(pc.invert(bad))
         self.filtered += batch.num_rows - kept.num_rows
         return kept
+
+    def _add_partitions(self, result: pa.Table) -> bool:
+        """Make the partitions the registered batch's rows lack; True when some were made."""
+        assert self.make_partitions is not None
+        if not pc.any(pc.equal(result.column(PARTITION_COLUMN), NO_PARTITION)).as_py():
+            return False
+        query = missing_keys_query(self.table, self.plan.casts, table(BATCH_VIEW),
+                                   bad_row_condition(self.plan, partitions=False))
+        keys = self.con.sql(sql(query)).fetchall()
+        if not keys:
+            return False
+        known = {p.id for p in self.table.partitions}
+        fresh = self.make_partitions(keys)
+        self.table.partitions.extend(p for p in fresh.partitions if p.id not in known)
+        self._queries.clear()
+        return True
 
     def _query(self, passing: dict[str, str]) -> str:
         """The query over a batch giving each row's badness, partition and bucket, and the columns

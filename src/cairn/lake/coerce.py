@@ -150,10 +150,11 @@ def checked_select_list(plan: CoercionPlan) -> list[exp.Expr]:
     return values
 
 
-def bad_row_condition(plan: CoercionPlan) -> exp.Expr:
-    """A condition true for every row that cannot be stored (for loads that filter bad rows)."""
+def bad_row_condition(plan: CoercionPlan, partitions: bool = True) -> exp.Expr:
+    """A condition true for every row that cannot be stored (for loads that filter bad rows); without
+    `partitions`, a row that only lacks its partition is not counted bad (it may get one made)."""
     tests = [test for column in plan.table.columns for test, _ in _column_guards(plan, column)]
-    guard = _partition_guard(plan)
+    guard = _partition_guard(plan) if partitions else None
     if guard is not None:
         tests.append(guard[0])
     if not tests:

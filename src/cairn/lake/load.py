@@ -33,8 +33,9 @@ from cairn.errors import (
     UnknownTableError,
     UnsupportedError,
 )
+from cairn.lake.auto_partition import DEFAULT_MAX_AUTOMATIC_PARTITIONS, add_partitions, missing_keys_query
 from cairn.lake.batch_route import BatchRouter
-from cairn.lake.coerce import bad_row_condition, checked_select_list, load_error, plan_coercion
+from cairn.lake.coerce import CoercionPlan, bad_row_condition, checked_select_list, load_error, plan_coercion
 from cairn.lake.keyed import fold_load, is_keyed
 from cairn.lake.manifest import MANIFESTS, PartitionManifest
 from cairn.lake.pins import Pins
@@ -79,10 +80,15 @@ class LoadMetrics(Protocol):
     load_memory_peak: Gauge
 
 
+def _default_partition_limit() -> int:
+    return DEFAULT_MAX_AUTOMATIC_PARTITIONS
+
+
 @dataclass(frozen=True)
 class LoadContext:
     """What a load uses: the catalog to read, the committer, the stores, the rowset writer (whose
-    pins keep vacuum away from uncommitted objects), a scratch directory and the load counters."""
+    pins keep vacuum away from uncommitted objects), a scratch directory, the load counters, and how
+    many partitions a table may have made automatically (read when a load makes some)."""
 
     catalog: CatalogView
     committer: Committer
@@ -92,6 +98,11 @@ class LoadContext:
     scratch_dir: Path
     metrics: LoadMetrics
     buffer_bytes: int = LOAD_BUFFER_BYTES
+    max_automatic_partitions: Callable[[], int] = _default_partition_limit
+
+    def make_partitions(self, db: Database, table: Table, keys: list[tuple[str | None, ...]]) -> Table:
+        """Commit the automatic partitions `keys` need; the table as it is then."""
+        return add_partitions(self.committer, self.catalog, db, table, keys, self.max_automatic_partitions())
 
 
 @dataclass
@@ -161,6 +172,8 @@ def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con:
     if by_name:
         target_columns = source_columns
     plan = plan_coercion(_delete_markers_of(table) if deletes else table, source_columns, target_columns)
+    if table.auto_partition is not None and not deletes:
+        table, plan = _with_needed_partitions(loads, db, con, relation, plan, source_columns, target_columns)
     total = None
     if max_filter_ratio is not None:
         # Bad rows are left out of the single write pass; their number is what did not get written.
@@ -219,6 +232,19 @@ def _check_overwritten(table: Table, written: list[WrittenRowset], overwrite: li
         f"'{partition.name if partition else outside}', which INSERT OVERWRITE does not name")
 
 
+def _with_needed_partitions(loads: LoadContext, db: Database, con: duckdb.DuckDBPyConnection, relation: exp.Expr,
+                            plan: CoercionPlan, source_columns: list[str],
+                            target_columns: list[str] | None) -> tuple[Table, CoercionPlan]:
+    """Make the automatic partitions the rows of `relation` need (committed before any row is
+    written, as StarRocks keeps them whatever the load does next); the table and plan to load with."""
+    query = missing_keys_query(plan.table, plan.casts, relation, bad_row_condition(plan, partitions=False))
+    keys = con.execute(sql(query)).fetchall()
+    if not keys:
+        return plan.table, plan
+    table = loads.make_partitions(db, plan.table, keys)
+    return table, plan_coercion(table, source_columns, target_columns)
+
+
 def _deletes_row(op_column: str) -> exp.Expr:
     """True for a row whose `__op` says delete (1); any other value, NULL included, upserts."""
     return exp.EQ(this=call("coalesce", try_cast(column(op_column), "INTEGER"), number(0)), expression=number(1))
@@ -262,7 +288,8 @@ def load_batches(loads: LoadContext, db_name: str | None, table_name: str, con: 
         table = live.model_copy(deep=True)
         _label_taken(loads.catalog, db, label)
     memory = memory or LoadMemory()
-    router = BatchRouter(con, table, width, target_columns)
+    router = BatchRouter(con, table, width, target_columns,
+                         (lambda keys: loads.make_partitions(db, table, keys)) if table.auto_partition else None)
     store = loads.stores(db.storage_volume)
     writing = loads.writer.pin([loads.keys.table_prefix(db.id, table.id)])
     try:

@@ -11,6 +11,8 @@ from cairn.lake.sqltext import call, case, cast, number, string
 PARTITION_COLUMN = "__cairn_partition"
 BUCKET_COLUMN = "__cairn_bucket"
 NO_PARTITION = -1
+# The lowest value StarRocks gives a NULL of an automatically partitioned table's range column.
+NULL_RANGE_VALUE = "0000-01-01"
 
 
 def _typed(value: str, type_text: str) -> exp.Expr:
@@ -27,12 +29,15 @@ def partition_expression(table: Table, source: dict[str, exp.Expr]) -> exp.Expr:
     """A DuckDB expression giving each row's partition index in `table.partitions`, or -1.
 
     `source` maps a column name to the expression that computes its (already cast) value.
-    RANGE partitions cover [lower, upper); NULL goes to the lowest range, as in StarRocks.
+    RANGE partitions cover [lower, upper); NULL goes to the lowest range, as in StarRocks (with
+    expression partitioning, to the range holding 0000-01-01).
     """
     if table.partition_type == "UNPARTITIONED":
         return number(0)
     columns = [source[c] for c in table.partition_columns]
     types = [table.column_named(c).type for c in table.partition_columns]
+    if table.partition_type == "RANGE" and table.auto_partition is not None:
+        columns = [call("coalesce", columns[0].copy(), _typed(NULL_RANGE_VALUE, types[0]))]
     branches: list[tuple[exp.Expr, exp.Expr]] = []
     for index, partition in enumerate(table.partitions):
         if table.partition_type == "RANGE":

@@ -26,6 +26,15 @@ def _typed(value: str, type_text: str) -> Any:
         return None
 
 
+def _range_bound(bound: list[str] | None, type_text: str) -> Any:
+    """A RANGE bound as a comparable value; None (unbounded, so the partition is kept) for a bound
+    Python cannot hold, such as the year-0 start of the NULL partition of an expression-partitioned table."""
+    if not bound:
+        return None
+    value = _typed(bound[0], type_text)
+    return None if isinstance(value, str) and not parse_type(type_text).is_string else value
+
+
 def _literal(node: exp.Expr) -> str | None:
     if isinstance(node, exp.Literal):
         return str(node.this)
@@ -119,8 +128,8 @@ class PartitionFilter:
             return bool(values & self.allowed)
         if self.table.partition_type != "RANGE":
             return True
-        low = _typed(partition.lower[0], type_text) if partition.lower else None
-        high = _typed(partition.upper[0], type_text) if partition.upper else None
+        low = _range_bound(partition.lower, type_text)
+        high = _range_bound(partition.upper, type_text)
         if self.allowed is not None:
             return any((low is None or v >= low) and (high is None or v < high) for v in self.allowed)
         if self.lower is not None and high is not None and self.lower[0] >= high:

@@ -174,6 +174,13 @@ def add_partition(query: QueryContext, fe: Frontend, statement: extended.AddPart
             if statement.if_not_exists:
                 return None
             raise PartitionExistsError(f"Duplicate partition name {statement.partition}")
+        if table.auto_partition is not None:
+            if table.partition_type == "RANGE":
+                raise AnalysisError("Getting analyzing error. Detail message: Currently, you cannot manually add a "
+                                    "single range partition to a table that is automatically partition.")
+            if statement.values_in is not None and len(statement.values_in) > 1:
+                raise AnalysisError("Getting analyzing error. Detail message: Automatically partitioned tables does "
+                                    "not support multiple values in the same partition.")
         ids = catalog.allocate_ids(1 + table.buckets)
         partition = Partition(id=ids[0], name=statement.partition, tablet_ids=list(ids[1:]))
         columns = [table.column_named(c) for c in table.partition_columns]

@@ -266,7 +266,10 @@ def _alter_table(c: Cursor) -> ExtendedStatement:
         return AddPartition(database, table, partition, values_in=rows, if_not_exists=if_not_exists)
     if c.accept("DROP", "PARTITION"):
         if_exists = c.accept("IF", "EXISTS")
-        return DropPartitionStatement(database, table, c.name(), if_exists)
+        name = c.name()
+        # FORCE skips StarRocks' recycle bin; Cairn cannot recover a dropped partition either way.
+        c.accept("FORCE")
+        return DropPartitionStatement(database, table, name, if_exists)
     c.fail("ADD PARTITION or DROP PARTITION")
     raise AssertionError("unreachable")
 

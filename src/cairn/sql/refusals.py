@@ -79,8 +79,6 @@ def check_schema_item(node: exp.Expression) -> None:
 
 def check_table_clause(prop: exp.Expression) -> None:
     """Refuse CREATE TABLE clauses Cairn would drop (key types, expression partitioning, ...)."""
-    if isinstance(prop, exp.PartitionedByProperty):
-        raise not_supported(f"Expression partitioning (PARTITION BY {prop.this.sql('starrocks')})")
     if isinstance(prop, (exp.PartitionByRangeProperty, exp.PartitionByListProperty)):
         for expression in prop.args.get("partition_expressions") or []:
             if not isinstance(expression, exp.Column):

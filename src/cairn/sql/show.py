@@ -63,6 +63,19 @@ def column_ddl(column: Column, widths: bool = False) -> str:
     return " ".join(parts)
 
 
+def _partition_expression(table: Table) -> str:
+    """An expression-partitioned table's PARTITION BY clause, as StarRocks shows it (its partitions are
+    made by loads, so none is listed)."""
+    auto = table.auto_partition
+    assert auto is not None
+    columns = [_quote(c) for c in table.partition_columns]
+    if auto.function == "date_trunc":
+        return f"date_trunc('{auto.unit}', {columns[0]})"
+    if auto.function == "time_slice":
+        return f"time_slice({columns[0]}, interval {auto.step} {auto.unit})"
+    return f"({', '.join(columns)})"
+
+
 def show_create_table(db_name: str, table: Table) -> str:
     """The DDL that re-creates `table` (StarRocks' layout; parses back to an equal table)."""
     lines = ["  " + column_ddl(column) for column in table.columns]
@@ -71,7 +84,9 @@ def show_create_table(db_name: str, table: Table) -> str:
         ddl += f"{table.keys_type} KEY({', '.join(map(_quote, table.key_columns))})\n"
     if table.comment:
         ddl += f"COMMENT {_string(table.comment)}\n"
-    if table.partition_type == "RANGE":
+    if table.auto_partition is not None:
+        ddl += f"PARTITION BY {_partition_expression(table)}\n"
+    elif table.partition_type == "RANGE":
         parts = []
         for p in table.partitions:
             bound = "MAXVALUE" if p.upper is None else "(" + ", ".join(_string(v) for v in p.upper) + ")"

@@ -12,6 +12,7 @@ from cairn.catalog.model import Column, Database, Partition, Table
 from cairn.catalog.ops import CreateTable
 from cairn.catalog.types import cast_value, parse_type
 from cairn.errors import AnalysisError, StorageVolumeError, UnknownColumnError
+from cairn.sql.expression_partitions import expression_partitioning
 from cairn.sql.names import literal_text, properties_of
 from cairn.sql.partitions import MAXVALUE, chain_ranges, normalize_value
 from cairn.sql.refusals import check_properties, check_schema_item, check_table_clause, not_supported
@@ -180,7 +181,8 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
             if primary:
                 raise _analysis("A table has one key: PRIMARY KEY and another KEY clause were both given")
             keys_type, key_names = _KEY_PROPERTIES[type(prop)], _names(prop)
-        elif isinstance(prop, (exp.PartitionByRangeProperty, exp.PartitionByListProperty)):
+        elif isinstance(prop, (exp.PartitionByRangeProperty, exp.PartitionByListProperty,
+                               exp.PartitionedByProperty)):
             partition_node = prop
         elif isinstance(prop, exp.DistributedByProperty):
             distribution = prop
@@ -243,14 +245,23 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
         table.partitions = [new_partition(name)]
         return CreateTable(db_id=db.id, table=table)
 
-    partition_columns = _check_columns(
-        columns, [e.name for e in partition_node.args.get("partition_expressions") or []], "partition description")
+    by_expression = None
+    if isinstance(partition_node, exp.PartitionedByProperty):
+        by_expression = expression_partitioning(columns, partition_node)
+        partition_columns = by_expression.columns
+    else:
+        partition_columns = _check_columns(columns, [e.name for e in partition_node.args.get("partition_expressions")
+                                                     or []], "partition description")
     _check_key_types(columns, partition_columns, "partition")
     table.partition_columns = partition_columns
     outside = [c for c in partition_columns if c not in key_columns]
     if keys_type != "DUPLICATE" and outside:
         raise _analysis(f"The partition column could not be aggregated column and {KEYS_TYPE_NAMES[keys_type]} "
                         f"table's partition column must be key column")
+    if by_expression is not None:
+        # No partition yet: loads make each one as its first row arrives.
+        table.partition_type, table.auto_partition = by_expression.partition_type, by_expression.auto
+        return CreateTable(db_id=db.id, table=table)
     typed = [table.column_named(c) for c in partition_columns]
     entries = [e for part in partition_node.args.get("create_expressions") or [] for e in part.expressions]
     names = [e.name for e in entries]

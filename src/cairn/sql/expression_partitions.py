@@ -1,0 +1,109 @@
+"""CREATE TABLE's expression partitioning: `PARTITION BY date_trunc(...)`, `time_slice(...)`, `(c1, c2)`.
+
+StarRocks makes these tables' partitions as loads bring rows (`lake.auto_partition`). Cairn supports
+one time function of one DATE or DATETIME column (RANGE partitions of one period each) or a list
+of columns (LIST partitions of one value tuple each). Any other expression (`from_unixtime`,
+`substring`, a mix of columns and functions) is refused with a clear error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlglot import exp
+
+from cairn.catalog.model import AutoPartition, Column
+from cairn.catalog.types import parse_type
+from cairn.errors import AnalysisError, UnknownColumnError
+from cairn.lake.auto_partition import DATE_TRUNC_UNITS, DATE_UNITS
+from cairn.sql.names import literal_text
+from cairn.sql.refusals import not_supported
+
+# Types a LIST partition column made by value may have (StarRocks: booleans, integers, dates, strings).
+_LIST_TYPES = frozenset({"BOOLEAN", "TINYINT", "SMALLINT", "INT", "BIGINT", "LARGEINT", "DATE", "DATETIME",
+                         "CHAR", "VARCHAR", "STRING"})
+_TIME_SLICE_UNITS = frozenset({"second", "minute", "hour", "day", "week", "month", "quarter", "year"})
+
+
+@dataclass(frozen=True)
+class ExpressionPartitioning:
+    """What a PARTITION BY expression makes of a table: its partition type, columns and automatic rule."""
+
+    partition_type: Literal["RANGE", "LIST"]
+    columns: list[str]
+    auto: AutoPartition
+
+
+def _analysis(message: str) -> AnalysisError:
+    return AnalysisError(f"Getting analyzing error. Detail message: {message}.")
+
+
+def _column(columns: list[Column], node: exp.Expression, what: str) -> Column:
+    if not isinstance(node, exp.Column):
+        raise not_supported(f"Partitioning by the expression '{node.sql('starrocks')}' inside {what}")
+    found = next((c for c in columns if c.name.lower() == node.name.lower()), None)
+    if found is None:
+        raise UnknownColumnError(f"Unknown column '{node.name}' in partition description")
+    return found
+
+
+def _time_column(columns: list[Column], node: exp.Expression, function: str) -> Column:
+    column = _column(columns, node, function)
+    type_name = parse_type(column.type).name
+    if type_name not in ("DATE", "DATETIME"):
+        raise _analysis(f"Unsupported partition expression {function} for column {column.name} type "
+                        f"{parse_type(column.type).text}")
+    return column
+
+
+def _date_trunc(columns: list[Column], node: exp.TimestampTrunc | exp.DateTrunc) -> ExpressionPartitioning:
+    unit = node.args["unit"].name.lower()
+    column = _time_column(columns, node.this, "date_trunc")
+    allowed = DATE_UNITS if parse_type(column.type).name == "DATE" else DATE_TRUNC_UNITS
+    if unit not in allowed:
+        raise _analysis(f"Partition function date_trunc does not support granularity {unit} for a "
+                        f"{parse_type(column.type).name} column")
+    return ExpressionPartitioning("RANGE", [column.name], AutoPartition(function="date_trunc", unit=unit))
+
+
+def _time_slice(columns: list[Column], node: exp.TimeSlice) -> ExpressionPartitioning:
+    column = _time_column(columns, node.this, "time_slice")
+    unit = node.args["unit"].name.lower()
+    step = node.expression
+    if not isinstance(step, exp.Literal) or step.is_string or not step.name.isdigit() or int(step.name) < 1:
+        raise _analysis("time_slice interval is not int literal")
+    origin = node.args.get("origin")
+    if origin is not None and literal_text(origin) != "0001-01-01":
+        raise not_supported("time_slice with an origin in PARTITION BY")
+    if node.args.get("kind") is not None and literal_text(node.args["kind"]).upper() not in ("START", "FLOOR"):
+        raise _analysis("time_slice in PARTITION BY must round down (FLOOR)")
+    if unit not in _TIME_SLICE_UNITS:
+        raise _analysis(f"Partition function time_slice does not support granularity {unit}")
+    return ExpressionPartitioning("RANGE", [column.name],
+                                  AutoPartition(function="time_slice", unit=unit, step=int(step.name)))
+
+
+def expression_partitioning(columns: list[Column], prop: exp.PartitionedByProperty) -> ExpressionPartitioning:
+    """Read `PARTITION BY <expressions>`; AnalysisError / UnsupportedError for what Cairn cannot do."""
+    node = prop.this
+    items = list(node.expressions) if isinstance(node, (exp.Schema, exp.Tuple)) else [node]
+    if len(items) == 1 and isinstance(items[0], (exp.TimestampTrunc, exp.DateTrunc)):
+        return _date_trunc(columns, items[0])
+    if len(items) == 1 and isinstance(items[0], exp.TimeSlice):
+        return _time_slice(columns, items[0])
+    if not all(isinstance(item, exp.Column) for item in items):
+        shown = ", ".join(item.sql("starrocks") for item in items)
+        raise not_supported(f"Expression partitioning by '{shown}' (Cairn partitions by date_trunc, time_slice "
+                            "or columns)")
+    names: list[str] = []
+    for item in items:
+        column = _column(columns, item, "PARTITION BY")
+        if column.name in names:
+            raise _analysis(f"Duplicated partition column {column.name}")
+        type_name = parse_type(column.type).name
+        if type_name not in _LIST_TYPES:
+            raise _analysis(f"Invalid data type of partition column '{column.name}': "
+                            f"'{parse_type(column.type).text.lower()}'")
+        names.append(column.name)
+    return ExpressionPartitioning("LIST", names, AutoPartition(function="column"))

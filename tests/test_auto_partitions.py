@@ -1,0 +1,217 @@
+"""Expression partitioning: tables partitioned by date_trunc, time_slice or columns, whose partitions
+INSERT, INSERT ... SELECT and Stream Load make as rows arrive, named as StarRocks names them."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+from pathlib import Path
+
+import pytest
+
+from cairn.errors import AnalysisError, CairnError, NotNullError, UnsupportedError
+from cairn.fe.frontend import Frontend
+from cairn.server.session import Session
+from fe_process import run_sql, start_local_fe
+
+
+@pytest.fixture
+def sql(local_frontend: Frontend) -> Session:
+    session = Session(local_frontend)
+    session.execute_script("CREATE DATABASE d; USE d;")
+    return session
+
+
+def partitions(session: Session, table: str) -> list[tuple[str, str]]:
+    """(name, range or values) of each partition, as SHOW PARTITIONS lists them."""
+    return [(row[1], row[8]) for row in session.execute(f"SHOW PARTITIONS FROM {table}").rows()]
+
+
+def names(session: Session, table: str) -> list[str]:
+    return sorted(name for name, _ in partitions(session, table))
+
+
+@pytest.mark.parametrize(("column_type", "expression", "values", "expected"), [
+    ("DATE", "date_trunc('day', k)", ["2023-02-14", "2023-03-14", "2023-02-14"], ["p20230214", "p20230314"]),
+    ("DATE", "date_trunc('month', k)", ["2023-02-14", "2023-02-28", "2033-03-01"], ["p202302", "p203303"]),
+    ("DATE", "date_trunc('year', k)", ["2023-02-14", "2024-03-14"], ["p2023", "p2024"]),
+    ("DATETIME", "date_trunc('hour', k)", ["2023-02-14 12:31:07", "2023-02-14 12:59:59"], ["p2023021412"]),
+    ("DATETIME", "date_trunc('minute', k)", ["2023-02-14 12:31:07"], ["p202302141231"]),
+    ("DATETIME", "time_slice(k, interval 4 month)", ["2023-02-14 12:31:07", "2023-04-14 00:00:00",
+                                                      "2023-07-14 00:00:00"], ["p202301", "p202305"]),
+    ("DATETIME", "time_slice(k, interval 2 year)", ["2023-02-14 12:31:07", "2024-02-16 00:00:00",
+                                                     "2026-02-19 00:00:00"], ["p2023", "p2025"]),
+    ("DATE", "date_trunc('month', k)", ["0001-02-01"], ["p000102"]),
+])
+def test_time_partitions_are_made_by_insert_and_named_as_starrocks_names_them(
+        sql: Session, column_type: str, expression: str, values: list[str], expected: list[str]) -> None:
+    sql.execute(f"CREATE TABLE t (k {column_type}, v INT) DUPLICATE KEY(k) PARTITION BY {expression} "
+                "DISTRIBUTED BY HASH(k) BUCKETS 2")
+    assert partitions(sql, "t") == []
+    sql.execute("INSERT INTO t VALUES " + ", ".join(f"('{v}', {i})" for i, v in enumerate(values)))
+    assert names(sql, "t") == expected
+    assert sql.execute("SELECT count(*) FROM t").rows() == [(len(values),)]
+
+
+def test_range_bounds_nulls_and_pruned_reads(sql: Session) -> None:
+    sql.execute("CREATE TABLE t (k DATETIME, v INT) PARTITION BY date_trunc('month', k)")
+    sql.execute("INSERT INTO t VALUES ('2023-02-14 12:31:07', 1), ('2023-03-01 00:00:00', 2), (NULL, 3)")
+    assert partitions(sql, "t") == [
+        ("p000001", "[types: [DATETIME]; keys: [0000-01-01 00:00:00]; ..types: [DATETIME]; "
+                    "keys: [0000-02-01 00:00:00]; )"),
+        ("p202302", "[types: [DATETIME]; keys: [2023-02-01 00:00:00]; ..types: [DATETIME]; "
+                    "keys: [2023-03-01 00:00:00]; )"),
+        ("p202303", "[types: [DATETIME]; keys: [2023-03-01 00:00:00]; ..types: [DATETIME]; "
+                    "keys: [2023-04-01 00:00:00]; )")]
+    assert sql.execute("SELECT v FROM t WHERE k = '2023-03-01 00:00:00'").rows() == [(2,)]
+    assert sql.execute("SELECT v FROM t WHERE k < '2023-03-01' ORDER BY v").rows() == [(1,)]
+    assert sql.execute("SELECT v FROM t WHERE k IS NULL").rows() == [(3,)]
+    # A second load into existing partitions makes none.
+    sql.execute("INSERT INTO t VALUES ('2023-02-01 00:00:00', 4)")
+    assert len(partitions(sql, "t")) == 3
+
+
+def test_insert_select_makes_the_partitions_its_rows_need(sql: Session) -> None:
+    sql.execute("CREATE TABLE ss (event_day DATE, pv BIGINT) DUPLICATE KEY(event_day) "
+                "PARTITION BY date_trunc('month', event_day) DISTRIBUTED BY HASH(event_day) BUCKETS 1")
+    sql.execute("INSERT INTO ss VALUES ('2023-02-14', 2), ('2033-03-01', 2)")
+    sql.execute("INSERT INTO ss SELECT date(add_months(event_day, 1)), pv FROM ss")
+    assert names(sql, "ss") == ["p202302", "p202303", "p203303", "p203304"]
+    assert sql.execute("SELECT count(*) FROM ss").rows() == [(4,)]
+
+
+def test_list_partitions_by_column_values(sql: Session) -> None:
+    sql.execute("CREATE TABLE r (id BIGINT, province VARCHAR(20) NOT NULL, dt VARCHAR(20) NOT NULL) "
+                "DUPLICATE KEY(id) PARTITION BY (dt, province) DISTRIBUTED BY HASH(id) BUCKETS 3")
+    sql.execute("INSERT INTO r VALUES (1, 'hangzhou', '2022-04-01'), (2, 'Menlo Park', '2023-11-01'), "
+                "(3, 'hangzhou', '2022-04-01')")
+    assert partitions(sql, "r") == [("p20220401_hangzhou", "(2022-04-01, hangzhou)"),
+                                    ("p20231101_MenloPark", "(2023-11-01, Menlo Park)")]
+    assert sql.execute("SELECT id FROM r WHERE dt = '2022-04-01' ORDER BY id").rows() == [(1,), (3,)]
+    sql.execute("ALTER TABLE r DROP PARTITION p20220401_hangzhou FORCE")
+    sql.execute("INSERT INTO r VALUES (4, 'hangzhou', '2022-04-01'), (5, 'beijing', '2022-03-01')")
+    assert names(sql, "r") == ["p20220301_beijing", "p20220401_hangzhou", "p20231101_MenloPark"]
+    assert sql.execute("SELECT id FROM r ORDER BY id").rows() == [(2,), (4,), (5,)]
+
+
+def test_long_list_values_get_a_short_unique_name(sql: Session) -> None:
+    sql.execute("CREATE TABLE t (k STRING, v INT) PARTITION BY (k)")
+    long_value = "a" * 77
+    sql.execute(f"INSERT INTO t VALUES ('{long_value}', 1), ('{long_value}', 2), ('-1.5', 3)")
+    # StarRocks: at most 50 characters, then '_' and the hex of Java's String.hashCode of the whole name;
+    # a leading '-' becomes '_', other punctuation its code point in hex.
+    assert names(sql, "t") == ["p_12e5", "p" + "a" * 49 + "_" + format(_java_hash("p" + long_value), "x")]
+
+
+def _java_hash(text: str) -> int:
+    value = 0
+    for char in text:
+        value = (31 * value + ord(char)) & 0xFFFFFFFF
+    return value
+
+
+def test_show_create_table_shows_the_partition_expression_and_runs_again(sql: Session) -> None:
+    sql.execute("CREATE TABLE t (k DATETIME NOT NULL, v INT) DUPLICATE KEY(k) "
+                "PARTITION BY time_slice(k, interval 3 day) DISTRIBUTED BY HASH(k) BUCKETS 2")
+    sql.execute("INSERT INTO t VALUES ('2023-02-14 00:00:00', 1)")
+    ddl = sql.execute("SHOW CREATE TABLE t").rows()[0][1]
+    assert "PARTITION BY time_slice(`k`, interval 3 day)" in ddl and "VALUES LESS THAN" not in ddl
+    sql.execute("DROP TABLE t")
+    sql.execute(ddl)
+    sql.execute("INSERT INTO t VALUES ('2023-02-16 00:00:00', 1)")
+    # Periods of 3 days counted from 0001-01-01, as StarRocks' time_slice counts them.
+    assert names(sql, "t") == ["p20230214"]
+
+
+def test_a_failed_load_keeps_the_partitions_it_made_empty(sql: Session) -> None:
+    sql.execute("CREATE TABLE t (k DATE NOT NULL, v INT NOT NULL) PARTITION BY date_trunc('day', k)")
+    with pytest.raises(NotNullError):
+        sql.execute("INSERT INTO t VALUES ('2024-01-01', 1), ('2024-01-02', NULL), ('2024-01-03', 3)")
+    # As in StarRocks, the partitions made for the load stay, empty; a row that cannot be stored
+    # anyway gets none.
+    assert names(sql, "t") == ["p20240101", "p20240103"]
+    assert sql.execute("SELECT count(*) FROM t").rows() == [(0,)]
+    rows = sql.execute("SHOW PARTITIONS FROM t").rows()
+    assert [row[12] for row in rows] == [0, 0]
+
+
+def test_the_automatic_partition_limit(sql: Session) -> None:
+    sql.execute("CREATE TABLE t (k DATE, v INT) PARTITION BY date_trunc('month', k)")
+    sql.execute('ADMIN SET FRONTEND CONFIG ("max_automatic_partition_number" = "2")')
+    sql.execute("INSERT INTO t VALUES ('2002-01-01', 1), ('2002-02-01', 2)")
+    with pytest.raises(AnalysisError, match="created partitions exceeded the maximum limit: 2"):
+        sql.execute("INSERT INTO t VALUES ('2002-03-01', 3)")
+    sql.execute('ADMIN SET FRONTEND CONFIG ("max_automatic_partition_number" = "4096")')
+    sql.execute("INSERT INTO t VALUES ('2002-03-01', 3)")
+    assert names(sql, "t") == ["p200201", "p200202", "p200203"]
+
+
+def test_manual_partitions_of_automatic_tables(sql: Session) -> None:
+    sql.execute("CREATE TABLE l (id BIGINT, dt VARCHAR(20) NOT NULL) PARTITION BY (dt)")
+    sql.execute('ALTER TABLE l ADD PARTITION psingle VALUES IN ("2023-04-01")')
+    with pytest.raises(AnalysisError, match="does not support multiple values in the same partition"):
+        sql.execute('ALTER TABLE l ADD PARTITION pmul VALUES IN ("2022-04-01", "2022-04-02")')
+    sql.execute("INSERT INTO l VALUES (1, '2023-04-01'), (2, '2023-04-02')")
+    assert names(sql, "l") == ["p20230402", "psingle"]
+    sql.execute("CREATE TABLE r (k DATE, v INT) PARTITION BY date_trunc('day', k)")
+    with pytest.raises(AnalysisError, match="cannot manually add a single range partition"):
+        sql.execute("ALTER TABLE r ADD PARTITION p1 VALUES LESS THAN ('2024-01-01')")
+
+
+@pytest.mark.parametrize(("clause", "error", "message"), [
+    ("PARTITION BY from_unixtime(v)", UnsupportedError, "Expression partitioning by"),
+    ("PARTITION BY k, date_trunc('day', d)", UnsupportedError, "Expression partitioning by"),
+    ("PARTITION BY date_trunc('day', v)", AnalysisError, "Unsupported partition expression date_trunc for column v "
+                                                         "type INT"),
+    ("PARTITION BY date_trunc('hour', d)", AnalysisError, "does not support granularity hour for a DATE column"),
+    ("PARTITION BY date_trunc('day', upper(s))", UnsupportedError, "inside date_trunc"),
+    ("PARTITION BY (f)", AnalysisError, "Invalid data type of partition column 'f': 'double'"),
+    ("PARTITION BY (nope)", CairnError, "Unknown column 'nope'"),
+])
+def test_partition_expressions_cairn_refuses(sql: Session, clause: str, error: type[Exception],
+                                             message: str) -> None:
+    with pytest.raises(error, match=message):
+        sql.execute(f"CREATE TABLE t (k INT, v INT, d DATE, s VARCHAR(10), f DOUBLE) {clause}")
+    assert sql.execute("SHOW TABLES").rows() == []
+
+
+def _stream_load(http_port: int, table: str, body: bytes) -> dict:
+    connection = http.client.HTTPConnection("127.0.0.1", http_port, timeout=60)
+    token = base64.b64encode(b"root:").decode()
+    connection.request("PUT", f"/api/d/{table}/_stream_load", body=body,
+                       headers={"Authorization": f"Basic {token}", "Expect": "100-continue",
+                                "column_separator": ","})
+    answer: dict = json.loads(connection.getresponse().read())
+    connection.close()
+    return answer
+
+
+def test_stream_load_makes_partitions_that_survive_a_restart(tmp_path: Path) -> None:
+    fe = start_local_fe(tmp_path)
+    try:
+        run_sql(fe, "CREATE DATABASE d",
+                "CREATE TABLE d.t (k DATE NOT NULL, city VARCHAR(10), v INT) DUPLICATE KEY(k) "
+                "PARTITION BY date_trunc('day', k) DISTRIBUTED BY HASH(k) BUCKETS 2",
+                "CREATE TABLE d.l (city VARCHAR(10) NOT NULL, v INT) PARTITION BY (city)")
+        answer = _stream_load(fe.http_port, "t", b"2024-01-01,a,1\n2024-01-02,b,2\nnot-a-date,c,3\n2024-01-01,d,4\n")
+        assert answer["Status"] == "Fail" and "filtered" in answer["Message"], answer
+        answer = _stream_load(fe.http_port, "t", b"2024-01-01,a,1\n2024-01-02,b,2\n2024-01-01,d,4\n")
+        assert answer["Status"] == "Success" and answer["NumberLoadedRows"] == 3, answer
+        answer = _stream_load(fe.http_port, "l", b"x,1\ny,2\nx,3\n")
+        assert answer["Status"] == "Success", answer
+        run_sql(fe, "INSERT INTO d.t VALUES ('2024-02-01', 'e', 5)")
+    finally:
+        fe.stop()
+    restarted = start_local_fe(tmp_path)
+    try:
+        shown = run_sql(restarted, "SHOW PARTITIONS FROM d.t")
+        assert sorted((row[1], row[12]) for row in shown) == [("p20240101", 2), ("p20240102", 1), ("p20240201", 1)]
+        assert sorted(row[1] for row in run_sql(restarted, "SHOW PARTITIONS FROM d.l")) == ["px", "py"]
+        assert run_sql(restarted, "SELECT sum(v) FROM d.t WHERE k = '2024-01-01'") == [(5,)]
+        assert run_sql(restarted, "SELECT city, sum(v) FROM d.l GROUP BY city ORDER BY city") == [
+            ("x", 4), ("y", 2)]
+        run_sql(restarted, "INSERT INTO d.t VALUES ('2024-01-03', 'f', 6)")
+        assert len(run_sql(restarted, "SHOW PARTITIONS FROM d.t")) == 4
+    finally:
+        restarted.stop()
