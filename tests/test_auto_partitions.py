@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,14 @@ def test_insert_select_makes_the_partitions_its_rows_need(sql: Session) -> None:
     sql.execute("INSERT INTO ss SELECT date(add_months(event_day, 1)), pv FROM ss")
     assert names(sql, "ss") == ["p202302", "p202303", "p203303", "p203304"]
     assert sql.execute("SELECT count(*) FROM ss").rows() == [(4,)]
+
+
+def test_insert_overwrite_of_the_whole_table_fills_the_partitions_it_makes(sql: Session) -> None:
+    sql.execute("CREATE TABLE w (k DATE, v INT) PARTITION BY date_trunc('day', k)")
+    sql.execute("INSERT INTO w VALUES ('2024-01-03', 1)")
+    sql.execute("INSERT OVERWRITE w VALUES ('2024-01-04', 2), ('2024-01-05', 3)")
+    assert sql.execute("SELECT k, v FROM w ORDER BY k").rows() == [(date(2024, 1, 4), 2), (date(2024, 1, 5), 3)]
+    assert names(sql, "w") == ["p20240103", "p20240104", "p20240105"]
 
 
 def test_list_partitions_by_column_values(sql: Session) -> None:

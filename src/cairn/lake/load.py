@@ -173,7 +173,11 @@ def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con:
         target_columns = source_columns
     plan = plan_coercion(_delete_markers_of(table) if deletes else table, source_columns, target_columns)
     if table.auto_partition is not None and not deletes:
+        before = {p.id for p in table.partitions}
         table, plan = _with_needed_partitions(loads, db, con, relation, plan, source_columns, target_columns)
+        if overwrite is not None and before <= set(overwrite):
+            # A whole-table INSERT OVERWRITE also fills the partitions made for its rows.
+            overwrite = overwrite + [p.id for p in table.partitions if p.id not in before]
     total = None
     if max_filter_ratio is not None:
         # Bad rows are left out of the single write pass; their number is what did not get written.
