@@ -6,11 +6,12 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
+from cairn.catalog.model import AutoPartition, Column, Table
 from cairn.errors import AnalysisError, CairnError, NotNullError, UnsupportedError
 from cairn.fe.frontend import Frontend
 from cairn.server.session import Session
@@ -102,6 +103,25 @@ def test_list_partitions_by_column_values(sql: Session) -> None:
     sql.execute("INSERT INTO r VALUES (4, 'hangzhou', '2022-04-01'), (5, 'beijing', '2022-03-01')")
     assert names(sql, "r") == ["p20220301_beijing", "p20220401_hangzhou", "p20231101_MenloPark"]
     assert sql.execute("SELECT id FROM r ORDER BY id").rows() == [(2,), (4,), (5,)]
+
+
+def test_null_values_get_list_partitions_of_their_own(sql: Session) -> None:
+    sql.execute("CREATE TABLE t (user_id INT, dt DATETIME) PARTITION BY (user_id, dt)")
+    sql.execute("INSERT INTO t VALUES (1, '2024-10-05 01:01:01'), (4, NULL), (NULL, NULL)")
+    sql.execute("INSERT INTO t VALUES (NULL, NULL)")
+    assert partitions(sql, "t") == [("pNULL_NULL", "(NULL, NULL)"), ("p1_20241005010101", "(1, 2024-10-05 01:01:01)"),
+                                    ("p4_NULL", "(4, NULL)")]
+    assert sql.execute("SELECT count(*) FROM t WHERE dt IS NULL").rows() == [(3,)]
+    assert sql.execute("SELECT user_id FROM t WHERE user_id = 4").rows() == [(4,)]
+    assert sql.execute("SELECT min(dt), max(dt) FROM t").rows() == [(datetime(2024, 10, 5, 1, 1, 1),) * 2]
+
+
+def test_table_models_are_written_without_unused_fields() -> None:
+    plain = Table(id=1, name="t", columns=[Column(name="k", type="INT")])
+    assert "auto_partition" not in plain.model_dump() and "schema_version" not in plain.model_dump()
+    auto = plain.model_copy(update={"auto_partition": AutoPartition(function="date_trunc", unit="day"),
+                                    "schema_version": 2})
+    assert Table.model_validate(auto.model_dump()) == auto
 
 
 def test_long_list_values_get_a_short_unique_name(sql: Session) -> None:

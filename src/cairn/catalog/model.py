@@ -67,14 +67,15 @@ class Partition(BaseModel):
     """A partition and its visible version.
 
     RANGE partitions cover [lower, upper) (None = MINVALUE / MAXVALUE); LIST partitions hold
-    `values` (each a tuple of partition-column values). Tablets are the hash buckets.
+    `values` (each a tuple of partition-column values; None, a NULL, only in a partition a load made
+    for an expression-partitioned table). Tablets are the hash buckets.
     """
 
     id: int
     name: str
     lower: list[str] | None = None
     upper: list[str] | None = None
-    values: list[list[str]] | None = None
+    values: list[list[str | None]] | None = None
     tablet_ids: list[int]
     visible_version: int = 1
     visible_version_time: float = Field(default_factory=time.time)
@@ -120,18 +121,13 @@ class Table(BaseModel):
     next_column_id: int = 0  # the unique id the next column added gets
 
     @model_serializer(mode="wrap")
-    def _without_unaltered_schema(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """A table never altered is written as before schema changes existed."""
+    def _without_unused_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A table never altered, and one without expression partitioning, is written as before schema
+        changes and expression partitioning existed (journal entries, images)."""
         data: dict[str, Any] = handler(self)
         for name in ("schema_version", "next_column_id"):
             if data.get(name) == 0:
                 data.pop(name, None)
-        return data
-
-    @model_serializer(mode="wrap")
-    def _without_unset_auto_partition(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """A table without expression partitioning is written as before it existed (journal, images)."""
-        data: dict[str, Any] = handler(self)
         if self.auto_partition is None:
             data.pop("auto_partition", None)
         return data

@@ -48,7 +48,7 @@ class NewPartition:
     name: str
     lower: list[str] | None = None
     upper: list[str] | None = None
-    values: list[list[str]] | None = None
+    values: list[list[str | None]] | None = None
 
 
 def _period_start(auto: AutoPartition, value: exp.Expr, duckdb_type: str) -> exp.Expr:
@@ -62,21 +62,19 @@ def _period_start(auto: AutoPartition, value: exp.Expr, duckdb_type: str) -> exp
 
 def missing_keys_query(table: Table, casts: dict[str, exp.Expr], relation: exp.Expr,
                        bad_row: exp.Expr) -> exp.Select:
-    """The distinct partition keys (as text; NULL for a NULL range column) of the rows of `relation`
+    """The distinct partition keys (as text; None for a NULL) of the rows of `relation`
     that no partition of `table` holds, leaving out rows that cannot be stored anyway (`bad_row`)."""
     auto = table.auto_partition
     assert auto is not None
     if auto.function == "column":
         keys = [cast(casts[c].copy(), "VARCHAR") for c in table.partition_columns]
-        known = [exp.not_(exp.Is(this=casts[c].copy(), expression=exp.null())) for c in table.partition_columns]
     else:
         name = table.partition_columns[0]
         duckdb_type = parse_type(table.column_named(name).type).duckdb
         keys = [cast(_period_start(auto, casts[name].copy(), duckdb_type), "VARCHAR")]
-        known = []
     routed = partition_expression(table, casts)
     where = exp.and_(exp.EQ(this=exp.paren(routed), expression=exp.Literal.number(NO_PARTITION)),
-                     exp.not_(exp.paren(bad_row)), *known)
+                     exp.not_(exp.paren(bad_row)))
     return exp.select(*keys).distinct().from_(relation.copy()).where(where)
 
 
@@ -136,8 +134,8 @@ def format_value(value: str) -> str:
     return "".join(parts)
 
 
-def _list_name(values: list[str], taken: set[str]) -> str:
-    name = "p" + "_".join(format_value(v) for v in values)
+def _list_name(values: list[str | None], taken: set[str]) -> str:
+    name = "p" + "_".join("NULL" if v is None else format_value(v) for v in values)
     if len(name) > MAX_LIST_PARTITION_NAME_LENGTH:
         name = name[:MAX_LIST_PARTITION_NAME_LENGTH] + "_" + _hex(_java_hash(name))
     if name.lower() in taken:
@@ -172,12 +170,12 @@ def plan_partitions(table: Table, keys: list[tuple[str | None, ...]]) -> list[Ne
     auto = table.auto_partition
     assert auto is not None
     taken = {p.name.lower() for p in table.partitions}
-    held = {tuple(row) for p in table.partitions for row in (p.values or [])}
+    held: set[tuple[str | None, ...]] = {tuple(row) for p in table.partitions for row in (p.values or [])}
     held |= {tuple(p.lower) for p in table.partitions if p.lower is not None}
-    made: dict[tuple[str, ...], NewPartition] = {}
+    made: dict[tuple[str | None, ...], NewPartition] = {}
     if auto.function == "column":
-        for key in sorted(keys, key=lambda k: tuple(v or "" for v in k)):
-            values = [v or "" for v in key]
+        for key in sorted(keys, key=lambda k: tuple((v is not None, v or "") for v in k)):
+            values = list(key)
             if tuple(values) in made or tuple(values) in held:
                 continue
             partition = NewPartition(name=_list_name(values, taken), values=[values])

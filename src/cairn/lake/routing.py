@@ -53,9 +53,20 @@ def partition_expression(table: Table, source: dict[str, exp.Expr]) -> exp.Expr:
                 test = exp.or_(exp.paren(test), exp.Is(this=columns[0].copy(), expression=exp.null()))
             branches.append((test, number(index)))
         else:
-            rows = [_tuple([_typed(v, t) for v, t in zip(row, types)]) for row in partition.values or []]
+            rows: list[exp.Expr] = []
+            matches: list[exp.Expr] = []
+            for row in partition.values or []:
+                values = [exp.null() if v is None else _typed(v, t) for v, t in zip(row, types)]
+                if None in row:
+                    # A NULL value matches a NULL, which IN never does.
+                    matches.append(exp.and_(*(exp.NullSafeEQ(this=c.copy(), expression=v)
+                                            for c, v in zip(columns, values))))
+                else:
+                    rows.append(_tuple(values))
             if rows:
-                branches.append((exp.In(this=_tuple([c.copy() for c in columns]), expressions=rows), number(index)))
+                matches.insert(0, exp.In(this=_tuple([c.copy() for c in columns]), expressions=rows))
+            if matches:
+                branches.append((exp.or_(*matches), number(index)))
     return case(branches, number(NO_PARTITION))
 
 

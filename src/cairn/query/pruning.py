@@ -124,7 +124,7 @@ class PartitionFilter:
         if self.table.partition_type == "LIST":
             if self.allowed is None:
                 return True
-            values = {_typed(row[0], type_text) for row in partition.values or []}
+            values = {_typed(row[0], type_text) for row in partition.values or [] if row[0] is not None}
             return bool(values & self.allowed)
         if self.table.partition_type != "RANGE":
             return True

@@ -194,7 +194,7 @@ def add_partition(query: QueryContext, fe: Frontend, statement: extended.AddPart
             taken = {tuple(v) for p in table.partitions for v in (p.values or [])}
             clash = next((v for v in partition.values if tuple(v) in taken), None)
             if clash is not None:
-                raise AnalysisError(f"Value ({', '.join(clash)}) is already in another partition")
+                raise AnalysisError(f"Value ({', '.join(map(str, clash))}) is already in another partition")
         else:
             raise AnalysisError(f"Table '{table.name}' is {table.partition_type.lower()}-partitioned: "
                                 "the new partition's values do not match")

@@ -95,7 +95,8 @@ def show_create_table(db_name: str, table: Table) -> str:
     elif table.partition_type == "LIST":
         parts = []
         for p in table.partitions:
-            rows = ", ".join("(" + ", ".join(_string(v) for v in row) + ")" for row in p.values or [])
+            rows = ", ".join("(" + ", ".join("NULL" if v is None else _string(v) for v in row) + ")"
+                             for row in p.values or [])
             parts.append(f"PARTITION {_partition_name(p.name)} VALUES IN ({rows})")
         ddl += f"PARTITION BY LIST({', '.join(map(_quote, table.partition_columns))})\n(" + ",\n".join(parts) + ")\n"
     if table.distribution_columns:
@@ -223,7 +224,8 @@ def show_partitions(query: QueryContext, fe: Frontend, statement: extended.ShowP
         if table.partition_type == "RANGE":
             bounds = describe_range(p, table)
         elif table.partition_type == "LIST":
-            bounds = "(" + "), (".join(", ".join(row) for row in p.values or []) + ")"
+            bounds = "(" + "), (".join(", ".join("NULL" if v is None else v for v in row)
+                                       for row in p.values or []) + ")"
         else:
             bounds = ""
         path = f"{volume.location.rstrip('/')}/{keys.partition_prefix(db.id, table.id, p.id)}"

@@ -286,7 +286,7 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
         table.partition_type = "LIST"
         seen_values: set[tuple[str, ...]] = set()
         for entry in entries:
-            rows = []
+            rows: list[list[str | None]] = []
             for value in entry.expressions:
                 items = value.expressions if isinstance(value, exp.Tuple) else [
                     value.this if isinstance(value, exp.Paren) else value]
@@ -294,7 +294,7 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
                 if tuple(row) in seen_values:
                     raise AnalysisError(f"Value ({', '.join(row)}) is in more than one partition")
                 seen_values.add(tuple(row))
-                rows.append(row)
+                rows.append(list[str | None](row))
             partition = new_partition(entry.name)
             partition.values = rows
             table.partitions.append(partition)
