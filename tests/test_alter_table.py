@@ -332,3 +332,41 @@ def test_compute_nodes_read_rowsets_of_older_schema_versions(tmp_path: Path, req
     finally:
         node.stop()
         fe_process.stop()
+
+
+def test_changes_cairn_cannot_read_back_exactly_are_refused(s: Session) -> None:
+    s.execute("CREATE TABLE a (k INT, s BIGINT SUM, f DOUBLE MAX) AGGREGATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1")
+    s.execute("INSERT INTO a VALUES (1, 1, 0.5)")
+    s.execute("INSERT INTO a VALUES (1, 2, 0.25)")
+    assert "not supported" in str(error(s, "ALTER TABLE a ADD COLUMN t BIGINT SUM DEFAULT '3'"))
+    assert "Can not change DOUBLE to VARCHAR(10)" in str(error(s, "ALTER TABLE a MODIFY COLUMN f VARCHAR(10) MAX"))
+    s.execute("ALTER TABLE a ADD COLUMN t BIGINT SUM DEFAULT '0'")
+    s.execute("INSERT INTO a VALUES (1, 3, 0.75, 4)")
+    assert rows(s, "SELECT * FROM a") == [(1, 6, 0.75, 4)]
+
+
+@pytest.mark.parametrize("statement, fragment", [
+    ("ALTER TABLE t ORDER BY (v)", "ALTER TABLE ORDER BY (v) is not supported yet"),
+    ("ALTER TABLE t CHANGE COLUMN v w INT", "ALTER TABLE CHANGE COLUMN"),
+    ("ALTER TABLE t ADD COLUMN z BIGINT AUTO_INCREMENT", "AUTO_INCREMENT in ADD COLUMN is not supported yet"),
+    ("ALTER TABLE t ADD COLUMN z INT AS (k + 1)", "in ADD COLUMN is not supported yet"),
+    ("ALTER TABLE t SET ('replication_num' = '1')", "is not supported yet"),
+    ("ALTER TABLE t ADD COLUMN z DATETIME DEFAULT CURRENT_TIMESTAMP", "DEFAULT CURRENT_TIMESTAMP"),
+])
+def test_alter_table_forms_cairn_does_not_implement_are_refused(s: Session, statement: str, fragment: str) -> None:
+    s.execute("CREATE TABLE t (k INT, v INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k)")
+    before = (s.frontend.position, rows(s, "DESC t"))
+    assert fragment in str(error(s, statement))
+    assert (s.frontend.position, rows(s, "DESC t")) == before
+
+
+def test_if_exists_forms_and_the_table_comment(s: Session) -> None:
+    s.execute("CREATE TABLE t (k INT, v INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k)")
+    before = s.frontend.position
+    s.execute("ALTER TABLE t ADD COLUMN IF NOT EXISTS v BIGINT")
+    s.execute("ALTER TABLE t DROP COLUMN IF EXISTS nope")
+    assert s.frontend.position == before and rows(s, "DESC t")[1][:2] == ("v", "int")
+    s.execute("ALTER TABLE t COMMENT = 'about t'")
+    assert 'COMMENT "about t"' in rows(s, "SHOW CREATE TABLE t")[0][1]
+    s.execute("ALTER TABLE t MODIFY COLUMN v COMMENT 'the value'")
+    assert 'COMMENT "the value"' in rows(s, "SHOW CREATE TABLE t")[0][1]

@@ -163,10 +163,13 @@ class AlterTableSchema(Op):
     partition_columns: list[str]
     distribution_columns: list[str]
     properties: dict[str, str]
+    comment: str | None = None  # ALTER TABLE t COMMENT = '...'; None: unchanged
 
     def apply(self, state: CatalogState, at: float) -> None:
         table = table_by_id(state, self.db_id, self.table_id)
         table.schema_version, table.next_column_id = self.schema_version, self.next_column_id
+        if self.comment is not None:
+            table.comment = self.comment
         table.columns = [c.model_copy(deep=True) for c in self.columns]
         table.key_columns, table.partition_columns = list(self.key_columns), list(self.partition_columns)
         table.distribution_columns, table.properties = list(self.distribution_columns), dict(self.properties)

@@ -37,8 +37,10 @@ from cairn.sql.views import alter_needs, alter_view
 
 _MODEL_NAMES = {"PRIMARY": "primary", "UNIQUE": "Unique", "AGGREGATE": "Aggregate", "DUPLICATE": "Duplicate"}
 _INTEGER_ORDER = ["TINYINT", "SMALLINT", "INT", "BIGINT", "LARGEINT"]
-_TO_TEXT = frozenset({"TINYINT", "SMALLINT", "INT", "BIGINT", "LARGEINT", "FLOAT", "DOUBLE", "DECIMAL", "DATE",
-                      "DATETIME", "BOOLEAN", "CHAR", "VARCHAR", "STRING"})
+# Types whose values the engine writes as text exactly as StarRocks does (not FLOAT, DOUBLE or BOOLEAN,
+# whose text forms differ), so MODIFY to a string type reads the same values StarRocks would.
+_TO_TEXT = frozenset({"TINYINT", "SMALLINT", "INT", "BIGINT", "LARGEINT", "DECIMAL", "DATE", "DATETIME", "CHAR",
+                      "VARCHAR", "STRING"})
 
 
 def _error(message: str) -> AnalysisError:
@@ -97,6 +99,20 @@ class _Schema:
         columns.insert(self.index(after) + 1, column)
 
 
+# What a column definition in ADD or MODIFY COLUMN may say: NULL / NOT NULL, DEFAULT, COMMENT, KEY, an aggregate.
+_CONSTRAINTS = (exp.NotNullColumnConstraint, exp.DefaultColumnConstraint, exp.CommentColumnConstraint,
+                exp.PrimaryKeyColumnConstraint, exp.Var)
+
+
+def _check_definition(node: exp.ColumnDef, what: str) -> None:
+    """Refuse what a column definition says that ALTER TABLE would otherwise drop (AUTO_INCREMENT, AS ...)."""
+    if not isinstance(node.this, exp.Identifier):
+        raise not_supported(f"ALTER TABLE {node.sql(dialect='starrocks')[:60]}")
+    for constraint in node.args.get("constraints") or []:
+        if not isinstance(constraint.args.get("kind"), _CONSTRAINTS):
+            raise not_supported(f"{constraint.sql(dialect='starrocks')} in {what}")
+
+
 def _is_key(node: exp.ColumnDef) -> bool:
     return any(isinstance(c.args.get("kind"), exp.PrimaryKeyColumnConstraint)
                for c in node.args.get("constraints") or [])
@@ -152,6 +168,9 @@ def _check_aggregate(schema: _Schema, node: exp.ColumnDef, column: Column, key: 
 
 def _add(schema: _Schema, node: exp.ColumnDef, added: dict[str, Column]) -> None:
     table = schema.table
+    _check_definition(node, "ADD COLUMN")
+    if node.args.get("exists") and schema.column(node.name) is not None:
+        return  # ADD COLUMN IF NOT EXISTS of a column the table has
     column = column_definition(node)
     key = _is_key(node)
     _check_aggregate(schema, node, column, key)
@@ -174,6 +193,9 @@ def _add(schema: _Schema, node: exp.ColumnDef, added: dict[str, Column]) -> None
                             "time of the change)")
     if not column.nullable and column.default is None:
         raise _error(f"Can not add column which is not nullable and has no default value: {column.name}")
+    if column.aggregate == "SUM" and column.default not in (None, "0"):
+        raise not_supported("ADD COLUMN of a SUM column with a DEFAULT other than 0 or NULL (the rows stored "
+                            "before it under several versions of a key would each add the default)")
     if key:
         column.is_key = True
         column.nullable = column.nullable and table.keys_type != "PRIMARY"
@@ -300,8 +322,12 @@ def _apply_action(schema: _Schema, action: exp.Expr, added: dict[str, Column]) -
         _add(schema, action, added)
     elif isinstance(action, exp.Drop) and (action.args.get("kind") or "").upper() == "COLUMN":
         for target in action.args.get("tables") or []:
-            _drop(schema, target.name)
+            if not (action.args.get("exists") and schema.column(target.name) is None):
+                _drop(schema, target.name)
     elif isinstance(action, exp.ModifyColumn):
+        if action.args.get("rename_from") is not None:
+            raise not_supported("ALTER TABLE CHANGE COLUMN (RENAME COLUMN, then MODIFY COLUMN)")
+        _check_definition(action.this, "MODIFY COLUMN")
         _modify(schema, action.this)
     elif isinstance(action, exp.RenameColumn):
         _rename_column(schema, action.this.name, action.args["to"].name)
@@ -332,7 +358,15 @@ def alter_table(query: QueryContext, fe: Frontend, statement: exp.Alter) -> Resu
             raise not_supported("ALTER TABLE RENAME together with other changes")
         return _rename_table(query, fe, db_name, name, renames[0].this.name)
 
-    def build(catalog: Catalog) -> AlterTableSchema:
+    comment: str | None = None
+    for option in statement.args.get("options") or []:
+        if not isinstance(option, exp.SchemaCommentProperty):
+            raise not_supported(f"ALTER TABLE {option.sql(dialect='starrocks')[:60]}")
+        comment = literal_text(option.this)
+    if not actions and comment is None:
+        raise not_supported(f"ALTER TABLE {statement.sql(dialect='starrocks')[:80]}")
+
+    def build(catalog: Catalog) -> AlterTableSchema | None:
         db, live = catalog.table(db_name, name)
         table = live.model_copy(deep=True)
         _with_unique_ids(table)
@@ -340,12 +374,16 @@ def alter_table(query: QueryContext, fe: Frontend, statement: exp.Alter) -> Resu
         added: dict[str, Column] = {}
         for action in actions:
             _apply_action(schema, action, added)
-        return AlterTableSchema(db_id=db.id, table_id=table.id, schema_version=schema.version,
+        if not schema.changed and comment is None:
+            return None  # only IF [NOT] EXISTS actions that found nothing to do
+        return AlterTableSchema(db_id=db.id, table_id=table.id,
+                                schema_version=schema.version if schema.changed else live.schema_version,
                                 next_column_id=table.next_column_id, columns=table.columns,
                                 key_columns=table.key_columns, partition_columns=table.partition_columns,
-                                distribution_columns=table.distribution_columns, properties=table.properties)
+                                distribution_columns=table.distribution_columns, properties=table.properties,
+                                comment=comment)
 
-    fe.commit(build)
+    fe.commit_if(build)
     return ResultSet.ok()
 
 
