@@ -50,7 +50,7 @@ def _overwritten(table: Table, target: exp.Expr) -> list[int]:
     ids: list[int] = []
     for item in chosen.expressions:
         if not isinstance(item, (exp.Column, exp.Identifier)):
-            raise not_supported("INSERT OVERWRITE PARTITION (column = value) (Cairn has no expression partitions)")
+            raise not_supported("INSERT OVERWRITE PARTITION (column = value); name the partitions")
         partition = table.partition(item.name)
         if partition is None:
             raise UnknownPartitionError(f"Unknown partition '{item.name}' in table '{table.name}'")
