@@ -370,3 +370,16 @@ def test_if_exists_forms_and_the_table_comment(s: Session) -> None:
     assert 'COMMENT "about t"' in rows(s, "SHOW CREATE TABLE t")[0][1]
     s.execute("ALTER TABLE t MODIFY COLUMN v COMMENT 'the value'")
     assert 'COMMENT "the value"' in rows(s, "SHOW CREATE TABLE t")[0][1]
+
+
+def test_rename_partition(s: Session) -> None:
+    s.execute(PARTITIONED)
+    s.execute("INSERT INTO r VALUES ('2020-01-01', 1), ('2020-01-02', 2)")
+    s.execute("ALTER TABLE r RENAME PARTITION p1 first_day")
+    assert rows(s, "SELECT * FROM r PARTITION (first_day)") == [(DAY[0], 1)]
+    assert "already used" in str(error(s, "ALTER TABLE r RENAME PARTITION p2 first_day"))
+    assert isinstance(error(s, "ALTER TABLE r RENAME PARTITION p1 other"), UnknownPartitionError)
+    s.execute("CREATE TABLE e (k DATETIME) PARTITION BY date_trunc('day', k)")
+    s.execute("INSERT INTO e VALUES ('2020-01-01')")
+    assert str(error(s, "ALTER TABLE e RENAME PARTITION p20200101 pp")) == \
+        "Table[e] is automatic partitioned. not support to rename partition name."

@@ -191,6 +191,22 @@ class RenameTable(Op):
         db.tables[self.name] = table
 
 
+class RenamePartition(Op):
+    """ALTER TABLE t RENAME PARTITION p new_name."""
+
+    kind: Literal["rename_partition"] = "rename_partition"
+    db_id: int
+    table_id: int
+    partition_id: int
+    name: str
+
+    def apply(self, state: CatalogState, at: float) -> None:
+        partition = table_by_id(state, self.db_id, self.table_id).partition_by_id(self.partition_id)
+        if partition is None:
+            raise JournalError(f"journal names partition id {self.partition_id}, which does not exist")
+        partition.name = self.name
+
+
 class AddPartitions(Op):
     kind: Literal["add_partitions"] = "add_partitions"
     db_id: int

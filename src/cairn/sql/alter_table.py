@@ -21,15 +21,23 @@ from sqlglot.tokenizer_core import TokenType
 
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import Column, FormerColumn, Table
-from cairn.catalog.ops import AlterTableSchema, RenameTable
+from cairn.catalog.ops import AlterTableSchema, RenamePartition, RenameTable
 from cairn.catalog.types import ColumnType, parse_type
-from cairn.errors import AnalysisError, DuplicateColumnError, TableExistsError
+from cairn.errors import (
+    AnalysisError,
+    DuplicateColumnError,
+    PartitionExistsError,
+    TableExistsError,
+    UnknownPartitionError,
+)
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
+from cairn.query.virtual_tables import VirtualTables
+from cairn.sql import extended
 from cairn.sql.names import literal_text, table_name
 from cairn.sql.parser import DIALECT
 from cairn.sql.refusals import not_supported
-from cairn.sql.registry import StatementRegistry
+from cairn.sql.registry import Requirement, StatementRegistry
 from cairn.sql.result import ResultSet
 from cairn.sql.show import column_ddl
 from cairn.sql.table_definition import CURRENT_TIMESTAMP, column_definition
@@ -387,6 +395,31 @@ def alter_table(query: QueryContext, fe: Frontend, statement: exp.Alter) -> Resu
     return ResultSet.ok()
 
 
+def rename_partition(query: QueryContext, fe: Frontend, statement: extended.RenamePartitionStatement) -> ResultSet:
+    """ALTER TABLE t RENAME PARTITION p new_name (not of an expression-partitioned table, whose partitions
+    are named after their values, as in StarRocks)."""
+    db_name, name = statement.database or query.database, statement.table
+
+    def build(catalog: Catalog) -> RenamePartition:
+        db, table = catalog.table(db_name, name)
+        if table.auto_partition is not None:
+            raise _error(f"Table[{table.name}] is automatic partitioned. not support to rename partition name.")
+        partition = table.partition(statement.partition)
+        if partition is None:
+            raise UnknownPartitionError(f"Partition '{statement.partition}' does not exist in table '{table.name}'")
+        if table.partition(statement.new_name) is not None:
+            raise PartitionExistsError(f"Partition name[{statement.new_name}] is already used")
+        return RenamePartition(db_id=db.id, table_id=table.id, partition_id=partition.id, name=statement.new_name)
+
+    fe.commit(build)
+    return ResultSet.ok()
+
+
+def _rename_partition_needs(ctx: QueryContext, statement: extended.RenamePartitionStatement,
+                            _virtual: VirtualTables) -> list[Requirement]:
+    return [Requirement("ALTER", statement.database or ctx.database or "", statement.table)]
+
+
 def alter(query: QueryContext, fe: Frontend, statement: exp.Alter) -> ResultSet:
     """ALTER TABLE or ALTER VIEW."""
     if (statement.args.get("kind") or "").upper() == "TABLE":
@@ -397,3 +430,4 @@ def alter(query: QueryContext, fe: Frontend, statement: exp.Alter) -> ResultSet:
 def register(statements: StatementRegistry) -> None:
     """Add this module's statements, each with the privileges it needs."""
     statements.add(exp.Alter, alter, needs=alter_needs, writes=True)
+    statements.add(extended.RenamePartitionStatement, rename_partition, needs=_rename_partition_needs, writes=True)

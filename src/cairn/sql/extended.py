@@ -86,6 +86,14 @@ class DropPartitionStatement(ExtendedStatement):
 
 
 @dataclass
+class RenamePartitionStatement(ExtendedStatement):
+    database: str | None
+    table: str
+    partition: str
+    new_name: str
+
+
+@dataclass
 class AdminSetFrontendConfig(ExtendedStatement):
     key: str
     value: str
@@ -270,7 +278,10 @@ def _alter_table(c: Cursor) -> ExtendedStatement:
         # FORCE skips StarRocks' recycle bin; Cairn cannot recover a dropped partition either way.
         c.accept("FORCE")
         return DropPartitionStatement(database, table, name, if_exists)
-    c.fail("ADD PARTITION or DROP PARTITION")
+    if c.accept("RENAME", "PARTITION"):
+        old = c.name()
+        return RenamePartitionStatement(database, table, old, c.name())
+    c.fail("ADD PARTITION, DROP PARTITION or RENAME PARTITION")
     raise AssertionError("unreachable")
 
 
@@ -323,7 +334,7 @@ def parse(text: str) -> ExtendedStatement | None:
         return statement
     if first == "ALTER" and cursor.accept("ALTER", "TABLE"):
         upper = " ".join(text.upper().split())
-        if " ADD PARTITION " in upper or " DROP PARTITION " in upper:
+        if " ADD PARTITION " in upper or " DROP PARTITION " in upper or " RENAME PARTITION " in upper:
             statement = _alter_table(cursor)
             cursor.end()
             return statement
