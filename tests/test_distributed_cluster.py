@@ -115,7 +115,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReq
     data = tpch.generate(tmp_path_factory.mktemp("tpch"), SF)
     values = dict(cluster_conf_values(root / "fe", "s3", request))
     (root / "fe").mkdir()
-    fe = start_fe(root / "fe", {**values, "cairn_distributed_engine": "true", "heartbeat_interval_second": "1"})
+    # Admission control: one query on the engine at a time, one more may wait, for 10 seconds.
+    fe = start_fe(root / "fe", {**values, "cairn_distributed_engine": "true", "heartbeat_interval_second": "1",
+                                "enable_query_queue_select": "true", "query_queue_concurrency_limit": "1",
+                                "query_queue_max_queued_queries": "1", "query_queue_pending_timeout_second": "10"})
     cns: list[CnProcess] = []
     try:
         for i in range(2):
@@ -307,6 +310,101 @@ def test_a_client_going_away_stops_the_query_on_every_node(cluster: Cluster) -> 
     wait_until(lambda: _running_fragments(cluster) == 0, timeout=60, what="every node's tasks stopped")
     # Stopped, not answered.
     assert cluster.metric("cairn_distributed_queries_total") == before
+
+
+# About 4 * 10^12 joined rows: runs on the engine until it is stopped.
+ENDLESS = ("SELECT count(*) FROM lineitem a JOIN lineitem b ON a.l_linenumber = b.l_linenumber "
+           "JOIN lineitem c ON b.l_linenumber = c.l_linenumber")
+
+
+class Running:
+    """A statement running on its own connection to the FE, in a thread."""
+
+    def __init__(self, cluster: Cluster, sql: str) -> None:
+        self.connection = cluster.connect()
+        self.id = self.connection.thread_id()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(sql,), daemon=True)
+        self.thread.start()
+
+    def _run(self, sql: str) -> None:
+        try:
+            with self.connection.cursor() as cursor:
+                cursor.execute(sql)
+        except BaseException as exc:  # noqa: BLE001 - the test reads what it failed with
+            self.error = exc
+
+    def finished(self) -> BaseException | None:
+        self.thread.join(timeout=60)
+        assert not self.thread.is_alive(), "the statement did not stop"
+        return self.error
+
+
+def _process(cluster: Cluster, connection_id: int) -> tuple | None:
+    return next((r for r in rows_of(cluster.fe, "SHOW FULL PROCESSLIST") if int(r[0]) == connection_id), None)
+
+
+def test_kill_query_stops_the_query_on_every_node_and_the_queue_admits_one_at_a_time(cluster: Cluster) -> None:
+    cancelled = cluster.fe.log.read_text().count("distributed query cancelled")
+    answered = cluster.metric("cairn_distributed_queries_total")
+    endless = Running(cluster, ENDLESS)
+    wait_until(lambda: _running_fragments(cluster) > 0, timeout=60, what="the query's tasks running")
+    # The engine runs one query at a time: the next waits, shown as pending ...
+    waiting = Running(cluster, QUERIES[6])
+    wait_until(lambda: (_process(cluster, waiting.id) or ("",) * 10)[9] == "true", timeout=30,
+               what="the second query pending in the queue")
+    # ... the queue holds one: a third is refused at once ...
+    with pytest.raises(pymysql.MySQLError) as full:
+        cluster.rows(QUERIES[6])
+    assert full.value.args[0] == 1064 and "exceeds capacity [1]" in full.value.args[1], full.value.args
+    # ... and the waiting one gives up after query_queue_pending_timeout_second.
+    error = waiting.finished()
+    assert isinstance(error, pymysql.MySQLError) and "pending timeout [10]" in error.args[1], error
+    waiting.connection.close()
+    # KILL QUERY stops the running one on every node; its client hears why; its connection stays.
+    rows_of(cluster.fe, f"KILL QUERY {endless.id}")
+    error = endless.finished()
+    assert isinstance(error, pymysql.MySQLError) and error.args[0] == 1317, error
+    wait_until(lambda: cluster.fe.log.read_text().count("distributed query cancelled") > cancelled, timeout=60,
+               what="the query cancelled")
+    wait_until(lambda: _running_fragments(cluster) == 0, timeout=60, what="every node's tasks stopped")
+    assert cluster.metric("cairn_distributed_queries_total") == answered
+    with endless.connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchall() == ((1,),)
+    endless.connection.close()
+    # The slot is free again.
+    assert _compare(cluster, QUERIES[6])
+
+
+# A join whose build side no worker can hold in a small pool, and an aggregation that can spill.
+BIG_JOIN = "SELECT count(*) FROM lineitem a JOIN lineitem b ON a.l_orderkey = b.l_orderkey"
+BIG_AGGREGATE = ("SELECT l_orderkey, l_partkey, count(*), sum(l_quantity), max(l_comment) FROM lineitem "
+                 "GROUP BY l_orderkey, l_partkey")
+
+
+def test_a_memory_limited_node_spills_or_fails_clearly_and_stays_up(cluster: Cluster) -> None:
+    want = cluster.rows(BIG_AGGREGATE, distributed=False)
+    connection = cluster.connect()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SET query_mem_limit = 262144")
+            before = cluster.metric("cairn_distributed_queries_total")
+            with pytest.raises(pymysql.MySQLError) as exceeded:
+                cursor.execute(BIG_JOIN)
+            code, message = exceeded.value.args
+            assert code == 1064 and re.search(r"Memory of Query\S+ exceed limit", message), message
+            assert "compute node" in message and "query_mem_limit" in message, message
+            # The aggregation spills to disk where its pool runs out, and answers.
+            cursor.execute("SET query_mem_limit = 2097152")
+            cursor.execute(BIG_AGGREGATE)
+            assert _same(list(cursor.fetchall()), want, False)
+            assert cluster.metric("cairn_distributed_queries_total") == before + 1
+    finally:
+        connection.close()
+    # Every node's worker is still there and answers on the engine.
+    assert all(cn.proc.poll() is None for cn in cluster.cns)
+    assert _compare(cluster, QUERIES[6])
 
 
 def test_a_cn_killed_mid_query_still_gives_the_answer(cluster: Cluster) -> None:

@@ -53,9 +53,27 @@ class AnalysisError(CairnError):
 
 
 class QueryInterruptedError(CairnError):
-    """The statement was stopped before it finished (its client disconnected)."""
+    """The statement was stopped before it finished (its client disconnected, or KILL named it)."""
 
     mysql_code, sqlstate = 1317, "70100"
+
+
+class UnknownThreadError(CairnError):
+    """KILL named a connection id this FE does not have (MySQL's ER_NO_SUCH_THREAD)."""
+
+    mysql_code, sqlstate = 1094, "HY000"
+
+
+class QueryMemoryExceededError(CairnError):
+    """A query needed more memory on a node than `query_mem_limit` allows, and could not spill."""
+
+    mysql_code, sqlstate = 1064, "HY000"
+
+
+class QueryQueueError(CairnError):
+    """Admission control refused a query: the queue is full, or it waited past the pending timeout."""
+
+    mysql_code, sqlstate = 1064, "HY000"
 
 
 class UnsupportedError(AnalysisError):

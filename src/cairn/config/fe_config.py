@@ -91,6 +91,16 @@ class FeConfig(ConfModel):
     # Ray worker in every CN that has it on too, DataFusion running the plan's fragments). Off: no
     # Ray process starts and queries run as before.
     cairn_distributed_engine: bool = False
+    # Admission control of the distributed engine's queries: StarRocks' query queue (v1) names,
+    # global variables there, fe.conf keys here. With enable_query_queue_select, at most
+    # query_queue_concurrency_limit (> 0) queries run on the engine at once; up to
+    # query_queue_max_queued_queries (> 0; 0: no bound) more wait, each for at most
+    # query_queue_pending_timeout_second, then fail. Only the leader runs the engine's head, so the
+    # limit holds for the whole cluster.
+    enable_query_queue_select: bool = False
+    query_queue_concurrency_limit: int = Field(default=0, ge=0)
+    query_queue_max_queued_queries: int = Field(default=1024, ge=0)
+    query_queue_pending_timeout_second: int = Field(default=300, ge=1)
 
     # Cairn: the cluster credential FEs and CNs share (config/cluster_credential.py: also from a file
     # or the environment).
@@ -122,7 +132,7 @@ class FeConfig(ConfModel):
     catalog_trash_expire_second: float = Field(default=86400.0, ge=0)
 
     @field_validator("enable_load_volume_from_conf", "aws_s3_enable_path_style_access", "embedded_compute_node",
-                     "cairn_distributed_engine", mode="before")
+                     "cairn_distributed_engine", "enable_query_queue_select", mode="before")
     @classmethod
     def _bool_words(cls, value: Any) -> Any:
         return conf_bool(value)

@@ -30,6 +30,18 @@ TASK_RETRIES = 3
 _remote_fragment = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(run_fragment)
 
 
+@dataclass(frozen=True)
+class MemoryLimits:
+    """The memory bounds of one query's tasks (bytes; 0: no bound): `per_task` by the node the task
+    is placed on (the query's limit on that node shared by the tasks it runs at once), `local` for a
+    root stage run in the FE's process; `query` and `backends` (node id → name) for the error."""
+
+    query: str = ""
+    per_task: dict[str, int] = field(default_factory=dict)
+    local: int = 0
+    backends: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class RunStats:
     """What one run did: tasks submitted, per node (by node id)."""
@@ -73,30 +85,37 @@ def _input_refs(stage: Stage, exchange: ExchangeInput, partition: int,
 class StageRunner:
     """Runs stage plans on the worker nodes `node_ids`, reading the volumes `volumes`."""
 
-    def __init__(self, node_ids: list[str], volumes: tuple[VolumeStore, ...] = ()) -> None:
+    def __init__(self, node_ids: list[str], volumes: tuple[VolumeStore, ...] = (),
+                 limits: MemoryLimits | None = None) -> None:
         if not node_ids:
             raise DistributedPlanError("no engine worker node to run the query on")
         self.node_ids = node_ids
         self.volumes = volumes
+        self.limits = limits or MemoryLimits()
         self.stats = RunStats()
 
-    def _task(self, stage: Stage, partition: int, outputs: dict[int, list[list[Any]]]) -> tuple[FragmentTask, list[Any]]:
+    def _task(self, stage: Stage, partition: int, outputs: dict[int, list[list[Any]]],
+              node: str | None = None) -> tuple[FragmentTask, list[Any]]:
         fills: list[InputFill] = []
         refs: list[Any] = []
         for exchange in stage.inputs:
             fill, input_refs = _input_refs(stage, exchange, partition, outputs[exchange.producer])
             fills.append(fill)
             refs.extend(input_refs)
+        limits = self.limits
         task = FragmentTask(plan=stage.plan, partition=partition, inputs=tuple(fills), split=stage.split,
-                            schema=stage.schema, volumes=self.volumes)
+                            schema=stage.schema, volumes=self.volumes,
+                            memory_limit=limits.per_task.get(node, 0) if node is not None else limits.local,
+                            query=limits.query, backend=limits.backends.get(node, node) if node is not None
+                            else "the FE (final stage)")
         return task, refs
 
     def _submit(self, stage: Stage, outputs: dict[int, list[list[Any]]]) -> list[list[Any]]:
         returns = stage.split.buckets if stage.split is not None else 1
         produced: list[list[Any]] = []
         for p in range(stage.partitions):
-            task, refs = self._task(stage, p, outputs)
             node = self.node_ids[p % len(self.node_ids)]
+            task, refs = self._task(stage, p, outputs, node)
             strategy = NodeAffinitySchedulingStrategy(node_id=node, soft=True)
             result = _remote_fragment.options(scheduling_strategy=strategy, num_returns=returns).remote(task, *refs)
             produced.append(list(result) if returns > 1 else [result])

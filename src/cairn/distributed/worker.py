@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-from datafusion import SessionConfig, SessionContext
+from datafusion import RuntimeEnvBuilder, SessionConfig, SessionContext
 from datafusion.plan import ExecutionPlan
 
 from cairn.distributed.session import VolumeStore, register_volumes, session_config
 from cairn.distributed.splice import replace_subplan
 from cairn.distributed.stages import HashSplit
 from cairn.errors import DistributedPlanError
+from cairn.query.memory_limit import memory_exceeded
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,9 @@ class InputFill:
 
 @dataclass(frozen=True)
 class FragmentTask:
-    """One partition of one stage, as sent to a node."""
+    """One partition of one stage, as sent to a node. `memory_limit` bounds what DataFusion's
+    operators hold for it (bytes; 0: no bound): over it, aggregations and sorts spill to disk and
+    anything else fails with QueryMemoryExceededError naming `query` and `backend`."""
 
     plan: bytes
     partition: int
@@ -50,6 +53,9 @@ class FragmentTask:
     split: HashSplit | None
     schema: pa.Schema | None
     volumes: tuple[VolumeStore, ...]
+    memory_limit: int = 0
+    query: str = ""
+    backend: str = ""
 
 
 _SHARED_MEMORY = Path("/dev/shm")
@@ -105,11 +111,26 @@ def _collect(ctx: SessionContext, plan: ExecutionPlan, partition: int, schema: p
 def run_fragment(task: FragmentTask, *tables: pa.Table | None) -> pa.Table | None | tuple[pa.Table | None, ...]:
     """Run `task` over the exchanged `tables`; a hash-split stage returns one table per bucket."""
     with tempfile.TemporaryDirectory(prefix="cairn-exchange-", dir=_scratch_root()) as scratch:
-        return _run(task, list(tables), Path(scratch))
+        try:
+            return _run(task, list(tables), Path(scratch))
+        except Exception as exc:
+            reason = str(exc)
+            # DataFusion's error when its memory pool refuses an operator that cannot spill.
+            if task.memory_limit > 0 and "Resources exhausted" in reason:
+                detail = reason[reason.index("Resources exhausted"):].splitlines()[0]
+                raise memory_exceeded(task.query, task.backend, task.memory_limit, detail) from None
+            raise
+
+
+def _runtime(memory_limit: int) -> RuntimeEnvBuilder:
+    """The task's memory pool: shared fairly by its operators up to `memory_limit`, those that can
+    spill writing to the OS's temp directory (on disk, not the shared-memory scratch)."""
+    runtime = RuntimeEnvBuilder().with_disk_manager_os()
+    return runtime.with_fair_spill_pool(memory_limit) if memory_limit > 0 else runtime
 
 
 def _run(task: FragmentTask, tables: list[pa.Table | None], scratch: Path) -> pa.Table | None | tuple[pa.Table | None, ...]:
-    ctx = SessionContext(session_config(1))
+    ctx = SessionContext(session_config(1), _runtime(task.memory_limit))
     register_volumes(ctx, task.volumes)
     plan = task.plan
     cursor = 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import uuid
 from typing import Any
 from urllib.parse import urlparse
 
@@ -27,9 +27,12 @@ from cairn.errors import (
     EngineStartError,
     NoComputeNodeError,
     QueryInterruptedError,
+    QueryMemoryExceededError,
 )
 from cairn.fe.metrics import FrontendMetrics
-from cairn.query.engine import EngineTable
+from cairn.fe.query_queue import QueryQueue
+from cairn.query.context import CancelToken
+from cairn.query.engine import EngineTable, RunControl
 from cairn.storage.volume import StorageVolume, VolumeType
 
 log = logging.getLogger(__name__)
@@ -107,6 +110,7 @@ class EngineHost:
                                       registry=metrics.registry)
         self.queries = Counter("cairn_distributed_queries", "Queries answered by the distributed engine",
                                registry=metrics.registry)
+        self.query_queue = QueryQueue(config, metrics.registry)
 
     @property
     def address(self) -> str | None:
@@ -145,18 +149,28 @@ class EngineHost:
 
     # -- ScaleOut ---------------------------------------------------------------------------
 
-    def node_ids(self) -> list[str]:
-        """The Ray node ids of the workers of the CNs alive now, in registration order."""
+    def _workers(self) -> list[tuple[str, str, int]]:
+        """(Ray node id, CN address, CPUs) of the workers of the CNs alive now, in registration order."""
         import ray  # noqa: PLC0415 - loaded with the engine only
 
         from cairn.distributed.runtime import engine_resource  # noqa: PLC0415
 
-        by_resource: dict[str, str] = {}
+        by_resource: dict[str, tuple[str, int]] = {}
         for node in ray.nodes():  # type: ignore[no-untyped-call]
             if node.get("Alive"):
-                for name in node.get("Resources", {}):
-                    by_resource[name] = str(node["NodeID"])
-        return [by_resource[r] for s in self.registry.alive() if (r := engine_resource(s.node.id)) in by_resource]
+                resources = node.get("Resources", {})
+                for name in resources:
+                    by_resource[name] = (str(node["NodeID"]), int(resources.get("CPU") or 1))
+        workers = []
+        for state in self.registry.alive():
+            found = by_resource.get(engine_resource(state.node.id))
+            if found is not None:
+                workers.append((found[0], state.address, found[1]))
+        return workers
+
+    def node_ids(self) -> list[str]:
+        """The Ray node ids of the workers of the CNs alive now, in registration order."""
+        return [node_id for node_id, _, _ in self._workers()]
 
     def unavailable(self) -> str | None:
         if self._cluster is None:
@@ -165,12 +179,13 @@ class EngineHost:
             return "no CN's engine worker is alive"
         return None
 
-    def run(self, sql: str, tables: list[EngineTable], expected: pa.Schema, cancelled: Callable[[], bool]) -> pa.Table:
+    def run(self, sql: str, tables: list[EngineTable], expected: pa.Schema, control: RunControl) -> pa.Table:
         from cairn.distributed.query import DistributedQuery  # noqa: PLC0415 - loaded with the engine only
         from cairn.distributed.runner import StageRunner  # noqa: PLC0415
         from cairn.distributed.session import TableFiles  # noqa: PLC0415
 
-        nodes = self.node_ids()
+        workers = self._workers()
+        nodes = [node_id for node_id, _, _ in workers]
         if not nodes:
             raise DistributedRefusal("no CN's engine worker is alive")
         volumes = {t.store.volume.name: t.store.volume for t in tables if t.store.volume.type is VolumeType.S3}
@@ -184,11 +199,12 @@ class EngineHost:
             raise
         except (DistributedPlanError, Exception) as exc:  # noqa: BLE001 - DataFusion's planning errors have no common type
             raise DistributedRefusal(f"DataFusion does not plan it: {str(exc).splitlines()[0][:200]}") from None
-        runner = StageRunner(nodes, stores)
-        submitted = runner.submit(plan)
-        self._wait(submitted, cancelled)
-        self.gathered_bytes.inc(self._sizes(submitted.refs))
-        answer = self._gather(submitted)
+        with self.query_queue.admitted(control.cancel):
+            runner = StageRunner(nodes, stores, _memory_limits(workers, control.query_mem_limit))
+            submitted = runner.submit(plan)
+            self._wait(submitted, control.cancel)
+            self.gathered_bytes.inc(self._sizes(submitted.refs))
+            answer = self._gather(submitted)
         self.queries.inc()
         return conform(answer, expected)
 
@@ -204,7 +220,7 @@ class EngineHost:
             except Exception:  # noqa: BLE001 - a task already finished or lost cannot be cancelled: nothing to stop
                 pass
 
-    def _wait(self, submitted: Any, cancelled: Callable[[], bool]) -> None:
+    def _wait(self, submitted: Any, cancel: CancelToken) -> None:
         """Wait for the tasks the FE gathers from; stop every task of the query on cancellation, or
         when no CN's worker is left to run what remains."""
         import ray  # noqa: PLC0415
@@ -214,10 +230,10 @@ class EngineHost:
             _, pending = ray.wait(pending, num_returns=len(pending), timeout=WAIT_SECONDS)
             if not pending:
                 return
-            if cancelled():
+            if cancel.cancelled:
                 self._stop(submitted)
                 log.info("distributed query cancelled: its tasks on every node are stopped")
-                raise QueryInterruptedError("The query was cancelled; its work on every compute node is stopped")
+                raise QueryInterruptedError(f"{cancel.message}; its work on every compute node is stopped")
             if not self.node_ids():
                 self._stop(submitted)
                 raise NoComputeNodeError("Compute node not found: no compute node's engine worker is alive to "
@@ -234,8 +250,41 @@ class EngineHost:
 
         try:
             return submitted.result()
+        except ray.exceptions.RayTaskError as exc:
+            cause = _root_cause(exc)
+            if isinstance(cause, QueryMemoryExceededError):
+                self._stop(submitted)
+                raise QueryMemoryExceededError(cause.message) from None
+            first = str(exc).strip().splitlines()
+            raise ComputeNodeFailedError(f"The distributed engine failed to run the query: "
+                                         f"{first[-1][:300] if first else type(exc).__name__}") from None
+        except QueryMemoryExceededError:
+            self._stop(submitted)
+            raise
         except ray.exceptions.RayError as exc:
             first = str(exc).strip().splitlines()
             raise ComputeNodeFailedError(f"The distributed engine failed to run the query: "
                                          f"{first[-1][:300] if first else type(exc).__name__}") from None
 
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The error a task raised, through the chain of tasks that failed for want of its output."""
+    import ray  # noqa: PLC0415 - loaded with the engine only
+
+    seen = 0
+    while isinstance(exc, ray.exceptions.RayTaskError) and exc.cause is not None and seen < 100:
+        exc = exc.cause
+        seen += 1
+    return exc
+
+
+def _memory_limits(workers: list[tuple[str, str, int]], query_mem_limit: int) -> Any:
+    """The memory bounds of one query's tasks: `query_mem_limit` per node, shared by the tasks that
+    node runs at once (one per CPU), and whole for a final stage run in the FE."""
+    from cairn.distributed.runner import MemoryLimits  # noqa: PLC0415 - loaded with the engine only
+
+    name = f"Query{uuid.uuid4()}"
+    if query_mem_limit <= 0:
+        return MemoryLimits(query=name)
+    return MemoryLimits(query=name, per_task={node: max(1, query_mem_limit // cpus) for node, _, cpus in workers},
+                        local=query_mem_limit, backends={node: f"compute node {address}" for node, address, _ in workers})

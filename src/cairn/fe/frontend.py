@@ -29,6 +29,7 @@ from cairn.compute.registry import ComputeNodeRegistry
 from cairn.config.fe_config import FeConfig
 from cairn.errors import FrontendMembershipError, PeerUnavailableError
 from cairn.fe.committer import JournalCommitter
+from cairn.fe.connections import Connections
 from cairn.fe.engine_host import EngineHost
 from cairn.fe.frontends_table import TABLE_COLUMNS, TABLE_TYPES, frontend_rows
 from cairn.fe.leadership import REPLAY_SECONDS, Leadership, heartbeat_seconds
@@ -100,6 +101,8 @@ class Frontend:
         self.duckdb = SandboxedEngine(self.meta_dir / "tmp", self.meta_dir / "spill",
                                       lambda: [self.meta_dir / "cache", *self._local_data_directories()])
         self.scheduler = BackgroundScheduler()
+        # The client connections on this FE (SHOW PROCESSLIST, KILL).
+        self.connections = Connections()
         self.compute_nodes: ComputeNodeRegistry
         self.data_access: NodeDataAccess
         self.snapshots: SnapshotJobs

@@ -14,13 +14,20 @@ from typing import Any
 
 import duckdb
 
+# What a statement stopped by its client going away tells (a KILL says who killed it instead).
+CLIENT_GONE = "The query was cancelled: its client went away"
+
 
 class CancelToken:
-    """Set once the statement's client went away; interrupts the DuckDB cursor running for it."""
+    """One statement's control: `cancel` stops it (its client went away, or KILL named it) and
+    interrupts the DuckDB cursor running for it; `queued` says it waits in the query queue (SHOW
+    PROCESSLIST's IsPending)."""
 
     def __init__(self) -> None:
         self._cancelled = threading.Event()
         self._running: duckdb.DuckDBPyConnection | None = None
+        self.message = CLIENT_GONE
+        self.queued = False
 
     @property
     def cancelled(self) -> bool:
@@ -35,8 +42,11 @@ class CancelToken:
         finally:
             self._running = None
 
-    def cancel(self) -> None:
-        """Stop the running statement, if any, and every later check of `cancelled`."""
+    def cancel(self, message: str = CLIENT_GONE) -> None:
+        """Stop the running statement, if any, and every later check of `cancelled`; the statement
+        fails with QueryInterruptedError(`message`)."""
+        if not self._cancelled.is_set():
+            self.message = message
         self._cancelled.set()
         cursor = self._running
         if cursor is not None:

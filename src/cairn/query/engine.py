@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 import pyarrow as pa
 
 from cairn.catalog.view import CatalogView
+from cairn.query.context import CancelToken
 from cairn.query.data_access import DataAccess
 from cairn.query.virtual_tables import VirtualTables
 from cairn.storage.engine_sandbox import SandboxedEngine
@@ -26,6 +26,16 @@ class EngineTable:
     keys: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class RunControl:
+    """How one distributed run is stopped and bounded: the statement's `cancel` token (its
+    `queued` flag is set while the run waits for admission), and `query_mem_limit`, the bytes the
+    query may use on each node (StarRocks' session variable; 0 is no limit)."""
+
+    cancel: CancelToken
+    query_mem_limit: int = 0
+
+
 class ScaleOut(Protocol):
     """The distributed engine as the query path sees it (the FE implements it over Ray + DataFusion)."""
 
@@ -33,11 +43,13 @@ class ScaleOut(Protocol):
         """None when it can run a query now; otherwise why not (switched off, no CN worker alive,
         this FE does not run the engine's head)."""
 
-    def run(self, sql: str, tables: list[EngineTable], expected: pa.Schema, cancelled: Callable[[], bool]) -> pa.Table:
+    def run(self, sql: str, tables: list[EngineTable], expected: pa.Schema, control: RunControl) -> pa.Table:
         """The answer of `sql` (DataFusion's dialect) over `tables`, as columns named and typed as
         `expected`. Raises DistributedRefusal, before running anything, when it cannot give that
         answer with the same semantics (then the caller runs the query on its own path);
-        QueryInterruptedError, its work stopped on every node, once `cancelled()` is true."""
+        QueryInterruptedError, its work stopped on every node, once `control.cancel` is cancelled;
+        QueryQueueError when admission control refuses it; QueryMemoryExceededError when a node
+        needs more than `control.query_mem_limit` for it and cannot spill."""
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,9 @@ from cairn.errors import CairnError, DistributedRefusal
 from cairn.lake.manifest import MANIFESTS
 from cairn.query.context import QueryContext
 from cairn.query.data_access import TableScan
-from cairn.query.engine import EngineTable, QueryEngine
+from cairn.query.engine import EngineTable, QueryEngine, RunControl
 from cairn.query.select import prepare_for_engine
-from cairn.query.variables import get_variable
+from cairn.query.variables import get_variable, query_mem_limit
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,10 @@ def _session_allows(ctx: QueryContext) -> bool:
     return str(value).strip().lower() not in ("0", "false", "off")
 
 
+def _query_mem_limit(ctx: QueryContext) -> int:
+    return query_mem_limit(ctx.variables)
+
+
 def run_scaled_out(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr) -> pa.Table | None:
     """The answer of the SELECT `tree` computed on the distributed engine, or None when it runs on
     the existing path (the reason logged; see the module docstring)."""
@@ -108,7 +112,7 @@ def run_scaled_out(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr) -> pa
             return None
         sql_text, tables, expected = prepared
         try:
-            return scale_out.run(sql_text, tables, expected, lambda: ctx.cancel.cancelled)
+            return scale_out.run(sql_text, tables, expected, RunControl(ctx.cancel, _query_mem_limit(ctx)))
         except DistributedRefusal as exc:
             log.info("not on the distributed engine: %s", exc)
             return None

@@ -34,9 +34,10 @@ from cairn.query.binding import tables_read
 from cairn.query.context import QueryContext
 from cairn.query.data_access import PartitionScan, TableScan, column_expressions, empty_relation
 from cairn.query.engine import QueryEngine
+from cairn.query.memory_limit import memory_exceeded
 from cairn.query.pruning import PartitionFilter, tablet_indexes
 from cairn.query.pushdown import push_aggregate, scan_columns, scan_filters
-from cairn.query.variables import get_variable
+from cairn.query.variables import get_variable, query_mem_limit
 from cairn.query.views import expand_views
 
 _view_ids = itertools.count(1)
@@ -273,8 +274,10 @@ def prepare(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb.
 
 
 def run_query(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr) -> pa.Table:
-    """Run a SELECT (or set operation) and return its rows."""
-    con = engine.duckdb.cursor()
+    """Run a SELECT (or set operation) and return its rows, within the session's
+    `query_mem_limit` (its own DuckDB database then, bounded so)."""
+    limit = query_mem_limit(ctx.variables)
+    con = engine.duckdb.cursor(memory_limit=limit)
     pinned: list[str] = []
     views: dict[str, str] = {}
     try:
@@ -283,9 +286,14 @@ def run_query(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr) -> pa.Tabl
             with ctx.cancel.running(con):
                 relation = con.sql(sql)
                 return mark_json(relation.to_arrow_table(), [str(t) for t in relation.types])
+        except duckdb.OutOfMemoryException as exc:
+            if ctx.cancel.cancelled:
+                raise QueryInterruptedError(ctx.cancel.message) from None
+            raise memory_exceeded(f"Query{ctx.connection_id}", "the FE (embedded)", limit,
+                                  str(exc).splitlines()[0]) from None
         except duckdb.Error as exc:
             if ctx.cancel.cancelled:
-                raise QueryInterruptedError("The query was cancelled: its client went away") from None
+                raise QueryInterruptedError(ctx.cancel.message) from None
             raise _user_error(exc, views) from None
     finally:
         engine.access.release(pinned)

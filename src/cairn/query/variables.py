@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cairn import __version__
+from cairn.errors import AnalysisError
 
 # MySQL clients read these on connect; values follow StarRocks' answers.
 DEFAULTS: dict[str, Any] = {
@@ -43,6 +44,10 @@ DEFAULTS: dict[str, Any] = {
     # Cairn: 0 runs this session's queries on the existing path even when the FE runs the
     # distributed engine (cairn_distributed_engine in fe.conf); for comparing the two.
     "cairn_distributed_engine": 1,
+    # StarRocks: the bytes one query may use on each node (0: no limit of its own). Over it, a
+    # query spills where its operators can (aggregations, sorts) and otherwise fails with
+    # "Memory of Query... exceed limit".
+    "query_mem_limit": 0,
 }
 
 
@@ -53,3 +58,17 @@ def get_variable(variables: Mapping[str, Any], name: str) -> Any:
     if key in variables:
         return variables[key]
     return DEFAULTS.get(key)
+
+
+def query_mem_limit(variables: Mapping[str, Any]) -> int:
+    """The session's `query_mem_limit` in bytes (0: no limit). Raises AnalysisError for a value
+    that is not a whole number of bytes, 0 or more."""
+    value = get_variable(variables, "query_mem_limit")
+    try:
+        limit = int(str(value).strip())
+    except ValueError:
+        limit = -1
+    if limit < 0:
+        raise AnalysisError(f"Getting analyzing error. Detail message: query_mem_limit must be a number of bytes "
+                            f"(0 for no limit), not '{value}'.")
+    return limit

@@ -108,6 +108,15 @@ class CairnConnection(Connection):  # type: ignore[misc]  # mysql_mimic ships no
         self.status_flags = ServerStatus.SERVER_STATUS_AUTOCOMMIT
         self.statements: dict[int, PreparedStatement] = {}
         self.statement_ids = itertools.count(1)  # MySQL never hands out statement id 0
+        self._busy = False  # a command is being answered
+        self._closing = False  # KILL CONNECTION named this connection
+
+    def close_soon(self) -> None:
+        """KILL CONNECTION (on the event loop): close once the running command has answered (its
+        statement, stopped, answers with its error), or now when the connection is idle."""
+        self._closing = True
+        if not self._busy:
+            self.kill(KillKind.CONNECTION)
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -181,6 +190,7 @@ class CairnConnection(Connection):  # type: ignore[misc]  # mysql_mimic ships no
                 continue
             if data[0] == types.Commands.COM_QUIT:
                 return
+            self._busy = True
             try:
                 await self.dispatch(data[0], data[1:])
             except asyncio.CancelledError:
@@ -195,7 +205,10 @@ class CairnConnection(Connection):  # type: ignore[misc]  # mysql_mimic ships no
             except Exception as exc:  # noqa: BLE001 - the client gets an error, the server keeps serving
                 await self.send_error(exc)
             finally:
+                self._busy = False
                 self.stream.reset_seq()
+            if self._closing:
+                return
 
     async def dispatch(self, command: int, rest: bytes) -> None:
         handlers: dict[int, Callable[[bytes], Awaitable[None]]] = {

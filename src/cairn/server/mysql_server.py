@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from mysql_mimic import MysqlServer
 from mysql_mimic.auth import IdentityProvider, NativePasswordAuthPlugin, User
-from mysql_mimic.control import TooManyConnections
+from mysql_mimic.control import LocalControl, TooManyConnections
 from mysql_mimic.errors import ErrorCode
 from mysql_mimic.session import BaseSession
 from mysql_mimic.stream import MysqlStream
@@ -79,8 +79,16 @@ class CairnConnectionSession(BaseSession):  # type: ignore[misc]  # mysql_mimic 
 
     async def init(self, connection: Any) -> None:
         self.connection = connection
+        loop = asyncio.get_running_loop()
+
+        def close_connection() -> None:
+            loop.call_soon_threadsafe(connection.close_soon)
+
         self.session = Session(self.frontend, user=self.username or "root", database=self.database,
-                               statements=self.statements)
+                               statements=self.statements, connection_id=connection.connection_id,
+                               client_address=_client_address(connection),
+                               close_connection=close_connection)
+        self.frontend.connections.add(connection.connection_id, self.session)
         self.frontend.metrics.sessions.inc()
 
     async def reset(self) -> None:
@@ -98,6 +106,7 @@ class CairnConnectionSession(BaseSession):  # type: ignore[misc]  # mysql_mimic 
     async def close(self) -> None:
         if self.session is not None:
             self.session.interrupt()
+            self.frontend.connections.remove(self.session.connection_id)
             self.session = None
             self.frontend.metrics.sessions.dec()
 
@@ -184,12 +193,32 @@ class CairnConnectionSession(BaseSession):  # type: ignore[misc]  # mysql_mimic 
         return (await self.run(query.sql(dialect=DIALECT))).columns or []
 
 
+def _client_address(connection: Any) -> str:
+    """The client's host:port, as SHOW PROCESSLIST's Host shows it ('' when not known)."""
+    writer = getattr(getattr(connection, "stream", None), "writer", None)
+    peer = writer.get_extra_info("peername") if writer is not None else None
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else ""
+
+
 def outcome_of(result: ResultSet) -> StatementOutcome:
     """A statement's result as protocol columns and rows, or as an OK's counts."""
     if result.table is None or result.table.num_columns == 0:  # a result set needs at least one column
         return StatementOutcome(None, affected_rows=result.affected_rows, warnings=len(result.warnings))
     columns = [mysql_column(f.name, f.type) for f in result.table.schema]
     return StatementOutcome(columns, result.rows(), warnings=len(result.warnings))
+
+
+class FrontendControl(LocalControl):  # type: ignore[misc]  # mysql_mimic ships no types
+    """mysql-mimic's connection table, with ids counted from 1 by the FE (`Frontend.connections`),
+    as StarRocks numbers them: the id the handshake gives, CONNECTION_ID(), SHOW PROCESSLIST's Id
+    and what KILL takes are the same number."""
+
+    def __init__(self, frontend: Frontend) -> None:
+        super().__init__()
+        self.frontend = frontend
+
+    def _new_connection_id(self) -> int:
+        return self.frontend.connections.next_id()
 
 
 class CairnMysqlServer(MysqlServer):  # type: ignore[misc]  # mysql_mimic ships no types
@@ -232,7 +261,8 @@ class MysqlFrontDoor:
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="query")
         self.server = CairnMysqlServer(
             session_factory=lambda: CairnConnectionSession(frontend, statements, self.pool),
-            identity_provider=CairnIdentityProvider(frontend), handshake_timeout=handshake_timeout)
+            identity_provider=CairnIdentityProvider(frontend), handshake_timeout=handshake_timeout,
+            control=FrontendControl(frontend))
         self.host, self.port = host, port
 
     async def start(self) -> None:

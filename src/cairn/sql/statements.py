@@ -10,6 +10,7 @@ from cairn.sql import (
     frontends,
     keyed_dml,
     nodes,
+    processes,
     query,
     session_statements,
     show,
@@ -24,7 +25,7 @@ from cairn.sql.registry import StatementRegistry
 def standard_statements() -> StatementRegistry:
     """A registry holding every statement kind Cairn runs, each with its handler and privileges."""
     statements = StatementRegistry()
-    for module in (admin, alter_table, ddl, dml, frontends, keyed_dml, nodes, query, session_statements, show, snapshots, users, views,
-                   volumes):
+    for module in (admin, alter_table, ddl, dml, frontends, keyed_dml, nodes, processes, query, session_statements, show,
+                   snapshots, users, views, volumes):
         module.register(statements)
     return statements

@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from cairn.sql import extended
 from cairn.sql.extended import Cursor, ExtendedStatement
 
-PRIVILEGES = ("SELECT", "INSERT", "ALTER", "DROP", "CREATE", "ALL")
+PRIVILEGES = ("SELECT", "INSERT", "ALTER", "DROP", "CREATE", "ALL", "OPERATE")
+# StarRocks' system privileges, granted ON SYSTEM (kept as a grant on *.*): OPERATE lets a user
+# kill other users' queries and see their connections (KILL, SHOW PROCESSLIST).
+SYSTEM_PRIVILEGES = ("OPERATE",)
 
 
 @dataclass
@@ -120,7 +123,14 @@ def _target(c: Cursor) -> tuple[str, str]:
 
 def _grant(c: Cursor, revoke: bool) -> ExtendedStatement:
     privileges = _privileges(c)
-    database, table = _target(c)
+    if any(p in SYSTEM_PRIVILEGES for p in privileges):
+        if any(p not in SYSTEM_PRIVILEGES for p in privileges):
+            c.fail("system privileges (" + ", ".join(SYSTEM_PRIVILEGES) + ") alone, ON SYSTEM")
+        c.expect("ON")
+        c.expect("SYSTEM")
+        database, table = "*", "*"
+    else:
+        database, table = _target(c)
     c.expect("FROM" if revoke else "TO")
     c.accept("USER")
     return GrantStatement(privileges, database, table, _user(c), revoke)

@@ -16,6 +16,7 @@ from cairn.query.virtual_tables import VirtualTables
 from cairn.sql.registry import Requirement, StatementRegistry, cluster_admin
 from cairn.sql.result import ResultSet
 from cairn.sql.user_grammar import (
+    SYSTEM_PRIVILEGES,
     AlterUserStatement,
     CreateUserStatement,
     DropUserStatement,
@@ -105,7 +106,8 @@ def grant(query: QueryContext, fe: Frontend, statement: GrantStatement) -> Resul
 
 
 def _grant_text(name: str, rule: Grant) -> str:
-    return f"GRANT {', '.join(rule.privileges)} ON {rule.database}.{rule.table} TO '{name}'@'%'"
+    target = "SYSTEM" if set(rule.privileges) <= set(SYSTEM_PRIVILEGES) else f"{rule.database}.{rule.table}"
+    return f"GRANT {', '.join(rule.privileges)} ON {target} TO '{name}'@'%'"
 
 
 def show_grants(query: QueryContext, fe: Frontend, statement: ShowGrantsStatement) -> ResultSet:

@@ -28,13 +28,15 @@ def _set(con: duckdb.DuckDBPyConnection, name: str, value: exp.Expression) -> No
                 .sql(dialect="duckdb"))
 
 
-def _open(readable: frozenset[str], scratch: Path, spill: Path) -> duckdb.DuckDBPyConnection:
+def _open(readable: frozenset[str], scratch: Path, spill: Path, memory_limit: int = 0) -> duckdb.DuckDBPyConnection:
     for directory in (scratch, spill):
         directory.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False,
                                  "allow_community_extensions": False})
     allowed = sorted({*readable, _directory(scratch)})
     _set(con, "temp_directory", exp.Literal.string(_directory(spill)))
+    if memory_limit > 0:
+        _set(con, "memory_limit", exp.Literal.string(f"{memory_limit}B"))
     _set(con, "allowed_directories", exp.Array(expressions=[exp.Literal.string(p) for p in allowed]))
     _set(con, "enable_external_access", exp.false())
     _set(con, "lock_configuration", exp.true())
@@ -57,14 +59,19 @@ class SandboxedEngine:
         self._readable = frozenset(_directory(p) for p in readable())
         self._con = _open(self._readable, scratch, spill)
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A cursor of the sandboxed database (its own temp views; close it when done)."""
+    def cursor(self, memory_limit: int = 0) -> duckdb.DuckDBPyConnection:
+        """A cursor of the sandboxed database (its own temp views; close it when done). With a
+        `memory_limit` (bytes), a database of its own, sandboxed alike, whose buffer manager keeps
+        to that limit (spilling to the spill directory where it can): DuckDB bounds memory per
+        database, not per cursor. Closing it closes that database."""
         wanted = frozenset(_directory(p) for p in self._readable_now())
         with self._lock:
             if not wanted <= self._readable:
                 # Cursors of the old database keep it alive until they close.
                 self._readable |= wanted
                 self._con = _open(self._readable, self.scratch, self._spill)
+            if memory_limit > 0:
+                return _open(self._readable, self.scratch, self._spill, memory_limit)
             return self._con.cursor()
 
     def close(self) -> None:
