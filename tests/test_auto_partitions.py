@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cairn.catalog.model import AutoPartition, Column, Table
-from cairn.errors import AnalysisError, CairnError, NotNullError, UnsupportedError
+from cairn.errors import AnalysisError, CairnError, NotNullError, PrivilegeError, UnsupportedError
 from cairn.fe.frontend import Frontend
 from cairn.server.session import Session
 from fe_process import run_sql, start_local_fe
@@ -244,3 +244,35 @@ def test_stream_load_makes_partitions_that_survive_a_restart(tmp_path: Path) -> 
         assert len(run_sql(restarted, "SHOW PARTITIONS FROM d.t")) == 4
     finally:
         restarted.stop()
+
+
+def test_create_table_like(sql: Session) -> None:
+    """LIKE copies the definition: an expression-partitioned table's partitions are made by its own loads,
+    another table's partitions are copied empty; the caller needs SELECT on the source."""
+    sql.execute("CREATE TABLE t (k STRING, v INT) PARTITION BY (k) DISTRIBUTED BY HASH(v) BUCKETS 4")
+    sql.execute("INSERT INTO t VALUES ('a', 1), ('b', 2)")
+    sql.execute("CREATE TABLE t1 LIKE t")
+    assert partitions(sql, "t1") == []
+    sql.execute("INSERT INTO t1 SELECT * FROM t WHERE k = 'b'")
+    assert names(sql, "t1") == ["pb"]
+    assert "PARTITION BY (`k`)" in sql.execute("SHOW CREATE TABLE t1").rows()[0][1]
+    sql.execute("CREATE TABLE r (k INT, v INT) PARTITION BY RANGE(k) "
+                "(PARTITION p1 VALUES LESS THAN (10), PARTITION p2 VALUES LESS THAN (20))")
+    sql.execute("INSERT INTO r VALUES (1, 1)")
+    sql.execute("CREATE TABLE d.r2 LIKE d.r")
+    assert names(sql, "r2") == ["p1", "p2"] and sql.execute("SELECT count(*) FROM r2").rows() == [(0,)]
+    sql.execute("INSERT INTO r2 VALUES (15, 2)")
+    assert sql.execute("SELECT k FROM r").rows() == [(1,)]
+    with pytest.raises(CairnError, match="already exists"):
+        sql.execute("CREATE TABLE r2 LIKE r")
+    sql.execute("CREATE TABLE IF NOT EXISTS r2 LIKE r")
+    with pytest.raises(UnsupportedError, match="LIKE with columns"):
+        sql.execute("CREATE TABLE r3 (a INT) LIKE r")
+    sql.execute("CREATE USER alice IDENTIFIED BY 'pw'")
+    sql.execute("GRANT CREATE ON d.* TO alice")
+    alice = Session(sql.frontend, user="alice", database="d")
+    with pytest.raises(PrivilegeError):
+        alice.execute("CREATE TABLE r4 LIKE r")
+    sql.execute("GRANT SELECT ON d.r TO alice")
+    alice.execute("CREATE TABLE r4 LIKE r")
+    assert names(sql, "r4") == ["p1", "p2"]

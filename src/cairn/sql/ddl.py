@@ -30,10 +30,11 @@ from cairn.query.virtual_tables import VirtualTables
 from cairn.sql import ctas, extended, views
 from cairn.sql.names import properties_of, table_name
 from cairn.sql.partitions import next_range_lower, normalize_value
-from cairn.sql.refusals import check_properties
+from cairn.sql.refusals import check_properties, not_supported
 from cairn.sql.registry import Requirement, StatementRegistry, nothing
 from cairn.sql.result import ResultSet
 from cairn.sql.table_definition import build_table
+from cairn.sql.table_like import build_like_table
 
 
 def create(query: QueryContext, fe: Frontend, statement: exp.Create) -> ResultSet:
@@ -69,10 +70,22 @@ def create_database(query: QueryContext, fe: Frontend, statement: exp.Create) ->
     return ResultSet.ok()
 
 
+def _like_source(statement: exp.Create) -> exp.Table | None:
+    """The table of CREATE TABLE ... LIKE, if the statement is one."""
+    properties = statement.args.get("properties")
+    like = next((p for p in (properties.expressions if properties else []) if isinstance(p, exp.LikeProperty)), None)
+    return like.this if like is not None and isinstance(like.this, exp.Table) else None
+
+
 def create_table(query: QueryContext, fe: Frontend, statement: exp.Create) -> ResultSet:
     db_name, name = table_name(query, statement.this.this if isinstance(statement.this, exp.Schema)
                                 else statement.this)
     if_not_exists = bool(statement.args.get("exists"))
+    like = _like_source(statement)
+    if like is not None and (isinstance(statement.this, exp.Schema)
+                             or len(statement.args["properties"].expressions) > 1):
+        raise not_supported("CREATE TABLE ... LIKE with columns or other clauses")
+    like_db, like_name = table_name(query, like) if like is not None else (None, "")
 
     def build(catalog: Catalog) -> CreateTable | None:
         db = catalog.database(db_name)
@@ -80,6 +93,8 @@ def create_table(query: QueryContext, fe: Frontend, statement: exp.Create) -> Re
             if if_not_exists:
                 return None
             raise AnalysisError(f"Table '{name}' already exists")
+        if like is not None:
+            return build_like_table(catalog, db, name, like_db, like_name)
         return build_table(catalog, db, name, statement)
 
     fe.commit_if(build)
@@ -229,8 +244,14 @@ def _create_needs(ctx: QueryContext, statement: exp.Create, virtual: VirtualTabl
     if (statement.args.get("kind") or "").upper() in {"DATABASE", "SCHEMA"}:
         return [Requirement("CREATE")]
     target = statement.this.this if isinstance(statement.this, exp.Schema) else statement.this
-    return [Requirement("CREATE", table_name(ctx, target)[0] or ""),
+    like = _like_source(statement)
+    copied = [Requirement("SELECT", *_named(table_name(ctx, like)))] if like is not None else []
+    return [Requirement("CREATE", table_name(ctx, target)[0] or ""), *copied,
             *views.view_query_needs(ctx, statement.expression, virtual)]
+
+
+def _named(name: tuple[str | None, str]) -> tuple[str, str]:
+    return name[0] or "", name[1]
 
 
 def _drop_needs(ctx: QueryContext, statement: exp.Drop, _virtual: VirtualTables) -> list[Requirement]:
