@@ -91,6 +91,25 @@ def test_insert_overwrite_of_the_whole_table_fills_the_partitions_it_makes(sql: 
     assert names(sql, "w") == ["p20240103", "p20240104", "p20240105"]
 
 
+def test_insert_overwrite_of_the_partition_holding_a_value(sql: Session) -> None:
+    sql.execute("CREATE TABLE s (event_day DATE NOT NULL, city VARCHAR(20)) DUPLICATE KEY(event_day) "
+                "PARTITION BY date_trunc('day', event_day) DISTRIBUTED BY HASH(event_day) BUCKETS 1")
+    overwrite = "INSERT OVERWRITE s PARTITION (event_day = '{}') SELECT '{}', '{}'"
+    sql.execute(overwrite.format("2023-07-01", "2023-07-01", "a"))  # the partition is made first
+    sql.execute(overwrite.format("2023-07-01", "2023-07-01", "b"))
+    assert sql.execute("SELECT event_day, city FROM s").rows() == [(date(2023, 7, 1), "b")]
+    with pytest.raises(CairnError, match="Insert has filtered data"):
+        sql.execute(overwrite.format("2023-07-01", "2023-07-02", "c"))
+    with pytest.raises(CairnError, match="Insert has filtered data"):
+        sql.execute(overwrite.format("2023-07-02", "2023-07-01", "c"))
+    assert sql.execute("SELECT event_day, city FROM s").rows() == [(date(2023, 7, 1), "b")]
+    with pytest.raises(AnalysisError, match="No partition specified in partition lists"):
+        sql.execute("INSERT OVERWRITE s PARTITION (city = 'x') SELECT '2023-07-01', 'x'")
+    sql.execute("CREATE TABLE r (k INT, v INT) PARTITION BY RANGE(k) (PARTITION p1 VALUES LESS THAN (10))")
+    with pytest.raises(AnalysisError, match="No partition specified in partition lists"):
+        sql.execute("INSERT OVERWRITE r PARTITION (k = 1) VALUES (1, 1)")
+
+
 def test_list_partitions_by_column_values(sql: Session) -> None:
     sql.execute("CREATE TABLE r (id BIGINT, province VARCHAR(20) NOT NULL, dt VARCHAR(20) NOT NULL) "
                 "DUPLICATE KEY(id) PARTITION BY (dt, province) DISTRIBUTED BY HASH(id) BUCKETS 3")

@@ -60,18 +60,23 @@ def _period_start(auto: AutoPartition, value: exp.Expr, duckdb_type: str) -> exp
     return cast(call("time_bucket", width, cast(value, "TIMESTAMP"), origin), duckdb_type)
 
 
-def missing_keys_query(table: Table, casts: dict[str, exp.Expr], relation: exp.Expr,
-                       bad_row: exp.Expr) -> exp.Select:
-    """The distinct partition keys (as text; None for a NULL) of the rows of `relation`
-    that no partition of `table` holds, leaving out rows that cannot be stored anyway (`bad_row`)."""
+def key_expressions(table: Table, casts: dict[str, exp.Expr]) -> list[exp.Expr]:
+    """The partition key of a row (as text; NULL for a NULL) whose partition columns' values are
+    `casts`: the values of a LIST table's columns, the start of a RANGE table's period."""
     auto = table.auto_partition
     assert auto is not None
     if auto.function == "column":
-        keys = [cast(casts[c].copy(), "VARCHAR") for c in table.partition_columns]
-    else:
-        name = table.partition_columns[0]
-        duckdb_type = parse_type(table.column_named(name).type).duckdb
-        keys = [cast(_period_start(auto, casts[name].copy(), duckdb_type), "VARCHAR")]
+        return [cast(casts[c].copy(), "VARCHAR") for c in table.partition_columns]
+    name = table.partition_columns[0]
+    duckdb_type = parse_type(table.column_named(name).type).duckdb
+    return [cast(_period_start(auto, casts[name].copy(), duckdb_type), "VARCHAR")]
+
+
+def missing_keys_query(table: Table, casts: dict[str, exp.Expr], relation: exp.Expr,
+                       bad_row: exp.Expr) -> exp.Select:
+    """The distinct partition keys (`key_expressions`) of the rows of `relation` that no partition of
+    `table` holds, leaving out rows that cannot be stored anyway (`bad_row`)."""
+    keys = key_expressions(table, casts)
     routed = partition_expression(table, casts)
     where = exp.and_(exp.EQ(this=exp.paren(routed), expression=exp.Literal.number(NO_PARTITION)),
                      exp.not_(exp.paren(bad_row)))

@@ -135,7 +135,7 @@ def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con:
                   relation: exp.Expr, target_columns: list[str] | None = None, label: str | None = None,
                   max_filter_ratio: float | None = None, deletes: bool = False,
                   op_column: str | None = None, overwrite: list[int] | None = None,
-                  by_name: bool = False) -> LoadResult:
+                  by_name: bool = False, overwrite_all: bool = False) -> LoadResult:
     """Load every row of DuckDB relation `relation` (a table or view reference, or a subquery, on
     `con`) into the table.
 
@@ -156,7 +156,8 @@ def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con:
     in the same one journal entry: each gets a manifest listing only the new rowsets (or no manifest
     when no row goes to it), so a reader sees the old contents or the new, never a mix, and a load
     that fails leaves the old contents whole. A row routed to a partition not named is an error.
-    With `by_name` the relation's column names are the target columns.
+    `overwrite_all` (the whole table) also replaces the partitions made for the load's rows. With
+    `by_name` the relation's column names are the target columns.
     """
     with loads.catalog.lock:
         db, live = loads.catalog.table(db_name, table_name)
@@ -175,8 +176,7 @@ def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con:
     if table.auto_partition is not None and not deletes:
         before = {p.id for p in table.partitions}
         table, plan = _with_needed_partitions(loads, db, con, relation, plan, source_columns, target_columns)
-        if overwrite is not None and before <= set(overwrite):
-            # A whole-table INSERT OVERWRITE also fills the partitions made for its rows.
+        if overwrite is not None and overwrite_all:
             overwrite = overwrite + [p.id for p in table.partitions if p.id not in before]
     total = None
     if max_filter_ratio is not None:

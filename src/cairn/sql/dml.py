@@ -14,6 +14,7 @@ from cairn.query.context import QueryContext
 from cairn.query.select import _user_error, bind_tables, prepare_tree
 from cairn.query.virtual_tables import VirtualTables
 from cairn.sql.names import table_name
+from cairn.sql.overwrite_values import partition_of_values
 from cairn.sql.refusals import not_supported
 from cairn.sql.registry import Requirement, StatementRegistry, reads
 from cairn.sql.result import ResultSet
@@ -50,7 +51,7 @@ def _overwritten(table: Table, target: exp.Expr) -> list[int]:
     ids: list[int] = []
     for item in chosen.expressions:
         if not isinstance(item, (exp.Column, exp.Identifier)):
-            raise not_supported("INSERT OVERWRITE PARTITION (column = value); name the partitions")
+            raise not_supported(f"INSERT OVERWRITE PARTITION ({item.sql('starrocks')})")
         partition = table.partition(item.name)
         if partition is None:
             raise UnknownPartitionError(f"Unknown partition '{item.name}' in table '{table.name}'")
@@ -69,9 +70,14 @@ def insert(query: QueryContext, fe: Frontend, statement: exp.Insert) -> ResultSe
     if isinstance(target, exp.Table) and target.args.get("partition") is not None and not overwrite:
         raise not_supported("INSERT INTO a named PARTITION (rows are routed to their partitions by value)")
     db_name, name = table_name(query, target)
+    chosen = target.args.get("partition") if isinstance(target, exp.Table) else None
     with fe.catalog.lock:
         _, table = fe.catalog.table(db_name, name)
-        replaced = _overwritten(table, target) if overwrite else None
+        by_value = overwrite and chosen is not None and any(isinstance(e, exp.EQ) for e in chosen.expressions)
+        replaced = _overwritten(table, target) if overwrite and not by_value else None
+        table = table.model_copy(deep=True)
+    if by_value and chosen is not None:
+        replaced = partition_of_values(fe, db_name, table, list(chosen.expressions))
     by_name = bool(statement.args.get("by_name"))
     if by_name and (columns is not None or isinstance(statement.expression, exp.Values)):
         raise AnalysisError("Getting analyzing error. Detail message: INSERT BY NAME takes no column list and "
@@ -96,7 +102,8 @@ def insert(query: QueryContext, fe: Frontend, statement: exp.Insert) -> ResultSe
             relation = exp.Subquery(this=prepared)
         with query.cancel.running(con):
             result = load_relation(fe.loads, db_name, name, con, relation, columns,
-                                   label=statement.meta.get("label"), overwrite=replaced, by_name=by_name)
+                                   label=statement.meta.get("label"), overwrite=replaced, by_name=by_name,
+                                   overwrite_all=overwrite and chosen is None)
     except duckdb.Error as exc:
         raise _user_error(exc, views) from None
     finally:
