@@ -4,14 +4,18 @@ cases under test/sql, or its function reference), with the Arrow type that reach
 from __future__ import annotations
 
 import datetime
+import decimal
 from typing import Any
 
 import pyarrow as pa
+import pymysql
 import pytest
+from pymysql.constants import FIELD_TYPE
 
 import cairn.api
 from cairn.errors import CairnError
 from cairn.server.session import Session
+from fe_process import FeProcess
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +106,42 @@ def test_date_function_errors_are_starrocks_errors(session: Session, sql: str, m
 def test_unix_timestamp_without_argument_is_now(session: Session) -> None:
     (now,), = session.execute("SELECT unix_timestamp()").rows()
     assert abs(now - datetime.datetime.now(datetime.timezone.utc).timestamp()) < 3600
+
+
+# StarRocks' aggregate result types: sum of integers is a BIGINT (not DuckDB's HUGEINT, a DECIMAL(38, 0)
+# to the client), of a LARGEINT a LARGEINT, of a DECIMAL(p, s) a DECIMAL(38, s); avg of integers a DOUBLE.
+AGGREGATE_CASES: list[tuple[str, list[tuple[Any, ...]], list[pa.DataType]]] = [
+    ("SELECT sum(i), sum(b), sum(k * 2 + 1), sum(DISTINCT k), count(*), avg(i) FROM t",
+     [(4, 30, 15, 6, 3, 2.0)], [pa.int64()] * 5 + [pa.float64()]),
+    ("SELECT k, sum(b) FROM t GROUP BY k ORDER BY k",
+     [(1, 10), (2, 20), (3, None)], [pa.int32(), pa.int64()]),
+    ("SELECT k, sum(i) OVER (ORDER BY k), sum(b) FILTER (WHERE k > 1) OVER () FROM t ORDER BY k",
+     [(1, 1, 20), (2, 1, 20), (3, 4, 20)], [pa.int32(), pa.int64(), pa.int64()]),
+    ("SELECT x.k, (SELECT sum(y.i) FROM t y WHERE y.k <= x.k) FROM t x ORDER BY x.k",
+     [(1, 1), (2, 1), (3, 4)], [pa.int32(), pa.int64()]),
+    ("SELECT sum(CAST(k AS LARGEINT)), sum(CAST(k AS DECIMAL(10, 2))), sum(CAST(k AS DOUBLE)) FROM t",
+     [(6, decimal.Decimal("6.00"), 6.0)], [pa.decimal128(38, 0), pa.decimal128(38, 2), pa.float64()]),
+]
+
+
+@pytest.mark.parametrize("sql, rows, types", AGGREGATE_CASES, ids=[c[0][:60] for c in AGGREGATE_CASES])
+def test_aggregate_result_types_are_starrocks_types(session: Session, sql: str, rows: list[tuple[Any, ...]],
+                                                    types: list[pa.DataType]) -> None:
+    assert _answer(session, sql) == (rows, types)
+
+
+def test_result_types_reach_the_client_in_the_column_metadata(local_fe_process: FeProcess) -> None:
+    connection = pymysql.connect(host="127.0.0.1", port=local_fe_process.query_port, user="root")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE DATABASE m")
+            cursor.execute("CREATE TABLE m.t (k INT, v SMALLINT)")
+            cursor.execute("INSERT INTO m.t VALUES (1, 2), (2, 3)")
+            cursor.execute("SELECT sum(v), avg(v), count(*), days_add('2023-10-31 23:59:59', 1), "
+                           "years_diff('2020-01-01', '2019-01-01') FROM m.t")
+            assert cursor.fetchone() == (5, 2.5, 2, datetime.datetime(2023, 11, 1, 23, 59, 59), 1)
+            codes = [d[1] for d in cursor.description]
+            assert codes == [FIELD_TYPE.LONGLONG, FIELD_TYPE.DOUBLE, FIELD_TYPE.LONGLONG, FIELD_TYPE.DATETIME,
+                             FIELD_TYPE.LONGLONG]
+    finally:
+        connection.close()

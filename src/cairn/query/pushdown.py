@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, model_validator
 from sqlglot import exp
 
 from cairn.catalog.model import Table
+from cairn.query.result_types import SUMS_TO_BIGINT
 
 
 def _names(node: exp.Table) -> set[str]:
@@ -297,6 +298,9 @@ def push_aggregate(node: exp.Table, table: Table) -> PartialAggregate | None:
             function = _SPLIT_AGGREGATES[type(aggregate)]
             items.append(PartialItem(function=function, column=column, alias=p))
             final = _merged(function, p)
+            if function == "sum" and column is not None \
+                    and parse_type(table.column_named(column).type).name in SUMS_TO_BIGINT:
+                final = exp.cast(final, "BIGINT")  # StarRocks' sum of integers is a BIGINT
         elif (isinstance(aggregate, exp.Avg) and column is not None
               and parse_type(table.column_named(column).type).name in _INTEGER_TYPES):
             items += [PartialItem(function="sum", column=column, alias=f"{p}s"),

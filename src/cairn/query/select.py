@@ -14,7 +14,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from cairn.catalog.model import Table
-from cairn.catalog.types import mark_json
+from cairn.catalog.types import mark_json, parse_type
 from cairn.errors import (
     AnalysisError,
     CairnError,
@@ -37,6 +37,7 @@ from cairn.query.engine import QueryEngine
 from cairn.query.memory_limit import memory_exceeded
 from cairn.query.pruning import PartitionFilter, tablet_indexes
 from cairn.query.pushdown import push_aggregate, scan_columns, scan_filters
+from cairn.query.result_types import ColumnTypes, add_table, integer_sums_as_bigint
 from cairn.query.variables import get_variable, query_mem_limit
 from cairn.query.views import expand_views
 
@@ -114,7 +115,8 @@ def _unwrap_table_functions(tree: exp.Expr) -> None:
 
 
 def bind_tables(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb.DuckDBPyConnection,
-                pinned: list[str], scans: dict[str, TableScan] | None = None) -> dict[str, str]:
+                pinned: list[str], scans: dict[str, TableScan] | None = None,
+                column_types: ColumnTypes | None = None) -> dict[str, str]:
     """Bind every table `tree` reads (`tables_read`, once its logical views are expanded) as a view
     on `con` and point the tree at those views.
 
@@ -122,7 +124,8 @@ def bind_tables(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duc
     object keys read to `pinned`. Raises UnknownTableError for a table that does not exist and
     TableFunctionError for a table function Cairn does not define. With `scans` (for the
     distributed engine) each table is bound with no rows, its pruned scan kept in `scans` under the
-    view's name, and no data is read; a virtual table is then refused (DistributedRefusal).
+    view's name, and no data is read; a virtual table is then refused (DistributedRefusal). With
+    `column_types`, each Cairn table's column types are added to it under the name the query gives it.
     """
     expand_views(ctx, engine.catalog, engine.virtual_tables, tree)
     views: dict[str, str] = {}
@@ -131,6 +134,7 @@ def bind_tables(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duc
         node, schema = read.node, read.database
         view = f"__cairn_t{next(_view_ids)}"
         provider = engine.virtual_tables.find(schema, node.name)
+        scan: TableScan | None = None
         if provider is not None:
             if scans is not None:
                 raise DistributedRefusal(f"it reads the system table {schema}.{node.name}")
@@ -146,8 +150,10 @@ def bind_tables(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duc
             pinned.extend(engine.access.bind(con, view, scan))
             views[view] = f"{schema}.{scan.table.name}"
         alias = node.alias or node.name
-        qualified[((schema or "").lower(), node.name.lower())] = alias
         renamed = node.args["alias"].columns if isinstance(node.args.get("alias"), exp.TableAlias) else []
+        if column_types is not None and scan is not None and not renamed:
+            add_table(column_types, alias, {c.name.lower(): parse_type(c.type).name for c in scan.table.columns})
+        qualified[((schema or "").lower(), node.name.lower())] = alias
         node.replace(exp.Table(this=exp.to_identifier(view, quoted=True),
                                alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True), columns=renamed)))
     # Columns written as db.table.column refer to the table's alias now.
@@ -245,7 +251,9 @@ def prepare_tree(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: du
     starrocks_semantics.apply(tree)
     _replace_session_functions(ctx, tree)
     _unwrap_table_functions(tree)
-    views = bind_tables(ctx, engine, tree, con, pinned)
+    column_types: ColumnTypes = {}
+    views = bind_tables(ctx, engine, tree, con, pinned, column_types=column_types)
+    integer_sums_as_bigint(tree, column_types)
     return tree, views
 
 
@@ -260,9 +268,11 @@ def prepare_for_engine(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, c
     _replace_session_functions(ctx, tree)
     _unwrap_table_functions(tree)
     scans: dict[str, TableScan] = {}
-    bind_tables(ctx, engine, tree, con, pinned, scans)
+    column_types: ColumnTypes = {}
+    bind_tables(ctx, engine, tree, con, pinned, scans, column_types)
     reference = tree.copy()
     starrocks_semantics.apply(reference)
+    integer_sums_as_bigint(reference, column_types)
     return tree, reference, scans
 
 

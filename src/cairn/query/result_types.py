@@ -1,0 +1,89 @@
+"""Aggregate result types as StarRocks gives them, where DuckDB's differ.
+
+StarRocks' `sum` of a TINYINT, SMALLINT, INT or BIGINT (or BOOLEAN) is a BIGINT; DuckDB's is a
+HUGEINT, which the client would see as DECIMAL(38, 0) (and `sum` of a LARGEINT stays a LARGEINT in
+both). Which argument is an integer is read from the bound tables' column types: a sum whose argument
+is built only from such columns, integer literals, + - * and integer casts becomes
+`CAST(sum(...) AS BIGINT)`; any other sum is left as DuckDB types it.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+# The StarRocks column types whose sum is a BIGINT.
+SUMS_TO_BIGINT = frozenset({"BOOLEAN", "TINYINT", "SMALLINT", "INT", "BIGINT"})
+_INTEGER_CASTS = (exp.DataType.Type.TINYINT, exp.DataType.Type.SMALLINT, exp.DataType.Type.INT,
+                  exp.DataType.Type.BIGINT, exp.DataType.Type.BOOLEAN)
+
+# table alias (lower case) → column name (lower case) → StarRocks type name (no parameters)
+ColumnTypes = dict[str, dict[str, str]]
+
+
+def add_table(types: ColumnTypes, alias: str, columns: dict[str, str]) -> None:
+    """Record the columns of a table the query names `alias`. Two tables under one alias (in
+    different subqueries) keep only the columns both type alike."""
+    known = types.get(alias.lower())
+    if known is None:
+        types[alias.lower()] = dict(columns)
+    else:
+        types[alias.lower()] = {name: kind for name, kind in known.items() if columns.get(name) == kind}
+
+
+def _scope(select: exp.Select | None, types: ColumnTypes) -> list[str] | None:
+    """The aliases of the tables `select` reads, or None when it reads anything but bound tables
+    (a subquery, a CTE, a table function): its columns' types are not known here."""
+    source = select.args.get("from_") if select is not None else None
+    if select is None or source is None:
+        return None
+    sources = [source.this, *[join.this for join in select.args.get("joins") or []]]
+    aliases = []
+    for table in sources:
+        if not isinstance(table, exp.Table) or (table.alias or table.name).lower() not in types:
+            return None
+        aliases.append((table.alias or table.name).lower())
+    return aliases
+
+
+def _column_type(column: exp.Column, scope: list[str], types: ColumnTypes) -> str | None:
+    name = column.name.lower()
+    if column.table:
+        return types[column.table.lower()].get(name) if column.table.lower() in scope else None
+    found = [types[alias][name] for alias in scope if name in types[alias]]
+    return found[0] if len(found) == 1 else None
+
+
+def _sums_to_bigint(node: exp.Expr, scope: list[str], types: ColumnTypes) -> bool:
+    """Whether `node` is certainly a non-LARGEINT integer (or boolean) value."""
+    if isinstance(node, (exp.Paren, exp.Neg)):
+        return _sums_to_bigint(node.this, scope, types)
+    if isinstance(node, exp.Column):
+        return _column_type(node, scope, types) in SUMS_TO_BIGINT
+    if isinstance(node, exp.Literal):
+        return not node.is_string and node.name.isdigit() and int(node.name) < 2**63
+    if isinstance(node, exp.Cast):
+        return node.to.this in _INTEGER_CASTS
+    if isinstance(node, (exp.Add, exp.Sub, exp.Mul)):
+        return _sums_to_bigint(node.this, scope, types) and _sums_to_bigint(node.expression, scope, types)
+    return False
+
+
+def integer_sums_as_bigint(tree: exp.Expr, types: ColumnTypes) -> None:
+    """Make each `sum` of integers in `tree` a BIGINT, as StarRocks types it (in place)."""
+    for node in list(tree.find_all(exp.Sum)):
+        argument = node.this.expressions[0] if isinstance(node.this, exp.Distinct) and \
+            len(node.this.expressions) == 1 else node.this
+        scope = _scope(node.parent_select, types)
+        if scope is None or not _sums_to_bigint(argument, scope, types):
+            continue
+        # A window or FILTER wraps the aggregate: the cast goes around the whole of it.
+        outer: exp.Expr = node
+        while isinstance(outer.parent, (exp.Window, exp.Filter)) and outer.arg_key == "this":
+            outer = outer.parent
+        if isinstance(outer.parent, exp.Cast) and outer.parent.to.is_type(exp.DataType.Type.BIGINT):
+            continue
+        narrowed: exp.Expr = exp.cast(outer.copy(), exp.DataType.Type.BIGINT)
+        if isinstance(outer.parent, exp.Select) and outer.arg_key == "expressions":
+            # The column keeps the name it had: the aggregate's text.
+            narrowed = exp.alias_(narrowed, outer.sql(dialect="starrocks").lower(), quoted=True)
+        outer.replace(narrowed)
