@@ -13,13 +13,9 @@ sqlglot tree of a statement before it is generated as DuckDB SQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlglot import exp
 
-from cairn.errors import AnalysisError
-
-Rewrite = Callable[[list[exp.Expr]], exp.Expr | None]
+from cairn.query.calls import Rewrite, rewrite_calls
 
 # StarRocks' unit names (as in years_add, or a date_diff's first argument) → the interval unit.
 _UNITS = {"year": "YEAR", "quarter": "QUARTER", "month": "MONTH", "week": "WEEK", "day": "DAY", "hour": "HOUR",
@@ -60,22 +56,16 @@ def _add(unit: str, negate: bool) -> Rewrite:
 
 
 def _whole_units(unit: str, later: exp.Expr, earlier: exp.Expr) -> exp.Expr:
-    """The whole `unit`s from `earlier` to `later` (negative when `later` is before), as a BIGINT."""
-    return exp.func("datesub", exp.Literal.string(unit), _datetime(earlier), _datetime(later))
+    """The whole `unit`s from `earlier` to `later` (negative when `later` is before), as a BIGINT.
+    Both are read as DATETIMEs (a string that is none is NULL, as StarRocks casts it)."""
+    def moment(value: exp.Expr) -> exp.Expr:
+        return exp.TryCast(this=value, to=exp.DataType.build("TIMESTAMP"))
+    return exp.func("datesub", exp.Literal.string(unit), moment(earlier), moment(later))
 
 
 def _diff(unit: str) -> Rewrite:
     """`<unit>s_diff(a, b)`: the whole units from b to a."""
     return lambda args: _whole_units(unit, args[0], args[1]) if len(args) == 2 else None
-
-
-def _unit_name(node: exp.Expr | None) -> str:
-    """The interval unit a date_diff / timestampdiff names. Raises AnalysisError for another name."""
-    name = node.name.lower() if node is not None else "day"
-    unit = _UNITS.get(name.removesuffix("s"))
-    if unit is None:
-        raise AnalysisError(f"Getting analyzing error. Detail message: unsupported time unit '{name}'.")
-    return unit
 
 
 def _unix_timestamp(args: list[exp.Expr]) -> exp.Expr | None:
@@ -143,7 +133,30 @@ def _in_range(date: exp.Expr) -> exp.Expr:
                                 true=date)])
 
 
+def _week_iso(args: list[exp.Expr]) -> exp.Expr | None:
+    """week_iso(t): t's ISO 8601 week number."""
+    return exp.func("weekofyear", _datetime(args[0])) if len(args) == 1 else None
+
+
+def _to_iso8601(args: list[exp.Expr]) -> exp.Expr | None:
+    """to_iso8601(t): a DATE as YYYY-MM-DD, a DATETIME as YYYY-MM-DDTHH:MM:SS.ffffff."""
+    if len(args) != 1:
+        return None
+    value = _datetime(args[0])
+    is_date = exp.EQ(this=exp.func("typeof", value.copy()), expression=exp.Literal.string("DATE"))
+    return exp.Case(ifs=[exp.If(this=is_date, true=exp.func("strftime", value.copy(), exp.Literal.string("%Y-%m-%d")))],
+                    default=exp.func("strftime", value.copy(), exp.Literal.string("%Y-%m-%dT%H:%M:%S.%f")))
+
+
+def _date_diff(args: list[exp.Expr]) -> exp.Expr | None:
+    """date_diff(unit, a, b) whose unit is a value (a column, NULL): the whole units from b to a."""
+    return _units_named_by(args[0], args[1], args[2]) if len(args) == 3 else None
+
+
 _REWRITES: dict[str, Rewrite] = {
+    "date_diff": _date_diff,
+    "week_iso": _week_iso,
+    "to_iso8601": _to_iso8601,
     "next_day": _next_day(True),
     "previous_day": _next_day(False),
     "last_day": _last_day,
@@ -162,14 +175,33 @@ def _string_literals_as_datetimes(tree: exp.Expr) -> None:
                 node.set(key, _datetime(value))
 
 
+def _units_named_by(unit: exp.Expr, later: exp.Expr, earlier: exp.Expr) -> exp.Expr:
+    """The whole units from `earlier` to `later`, the unit's name a value (a column, NULL): NULL
+    for a NULL name; a name that is no unit fails the statement, as in StarRocks."""
+    name = exp.func("lower", unit.copy())
+    ifs = [exp.If(this=exp.Is(this=unit.copy(), expression=exp.null()), true=exp.null())]
+    for spelled, part in _UNITS.items():
+        if part != "MICROSECOND":
+            ifs.append(exp.If(this=exp.EQ(this=name.copy(), expression=exp.Literal.string(spelled)),
+                              true=_whole_units(part, later.copy(), earlier.copy())))
+    failure = exp.func("error", exp.func("concat", exp.Literal.string("unsupported time unit: "), unit.copy()))
+    return exp.Case(ifs=ifs, default=exp.cast(failure, exp.DataType.Type.BIGINT))
+
+
 def _diffs_count_whole_units(tree: exp.Expr) -> None:
     """`date_diff('unit', a, b)` and `timestampdiff(unit, b, a)` count whole units; `datediff(a, b)`
     (no unit: days between the dates) stays as it is."""
     for node in sorted(tree.find_all(exp.DateDiff, exp.TimestampDiff), key=_depth, reverse=True):
-        if isinstance(node, exp.DateDiff) and node.args.get("unit") is None:
+        unit = node.args.get("unit")
+        if isinstance(node, exp.DateDiff) and unit is None:
             continue
-        unit = _unit_name(node.args.get("unit"))
-        node.replace(_whole_units(unit, node.this.copy(), node.expression.copy()))
+        name = unit.name.lower().removesuffix("s") if isinstance(unit, (exp.Var, exp.Literal)) else ""
+        if name in _UNITS:
+            node.replace(_whole_units(_UNITS[name], node.this.copy(), node.expression.copy()))
+        else:
+            # Checked as each row is computed, as StarRocks does: over no rows, no error.
+            named = exp.Literal.string(unit.name) if isinstance(unit, exp.Var) else unit or exp.null()
+            node.replace(_units_named_by(named, node.this.copy(), node.expression.copy()))
 
 
 def _from_unixtime_as_text(tree: exp.Expr) -> None:
@@ -185,12 +217,6 @@ def _from_unixtime_as_text(tree: exp.Expr) -> None:
 def apply(tree: exp.Expr) -> None:
     """Rewrite StarRocks' date and time function calls in `tree`, in place."""
     _string_literals_as_datetimes(tree)
-    for node in sorted(tree.find_all(exp.Anonymous), key=_depth, reverse=True):
-        rewrite = _REWRITES.get(node.name.lower())
-        if rewrite is None:
-            continue
-        replacement = rewrite([a.copy() for a in node.expressions])
-        if replacement is not None:
-            node.replace(replacement)
+    rewrite_calls(tree, _REWRITES)
     _diffs_count_whole_units(tree)
     _from_unixtime_as_text(tree)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from cairn.errors import UnsupportedError
-from cairn.query import date_functions, type_functions
+from cairn.query import date_functions, hash_functions, string_functions, type_functions
 
 _FLOATING = (exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE)
 
@@ -156,5 +156,7 @@ def apply(tree: exp.Expr) -> None:
     _structs_as_starrocks_builds_them(tree)
     type_functions.apply(tree)
     date_functions.apply(tree)
+    string_functions.apply(tree)
+    hash_functions.apply(tree)
     _group_concat_orders_by_argument_position(tree)
     _nan_and_infinity_casts_are_null(tree)

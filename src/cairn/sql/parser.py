@@ -40,6 +40,10 @@ class _StarRocksReader(StarRocks):
             # next_day / previous_day check their weekday's spelling (sqlglot's reading guesses one).
             "NEXT_DAY": lambda args: exp.Anonymous(this="next_day", expressions=args),
             "PREVIOUS_DAY": lambda args: exp.Anonymous(this="previous_day", expressions=args),
+            # date_diff(unit, a, b) whose unit is a column or NULL: sqlglot would read a column's name as the unit.
+            "DATE_DIFF": lambda args: StarRocksParser.FUNCTIONS["DATE_DIFF"](args)
+            if args and isinstance(args[0], exp.Literal) and args[0].is_string
+            else exp.Anonymous(this="date_diff", expressions=args),
         }
 
         def _parse_primary_key(self, wrapped_optional: bool = False, in_props: bool = False,
