@@ -383,3 +383,21 @@ def test_rename_partition(s: Session) -> None:
     s.execute("INSERT INTO e VALUES ('2020-01-01')")
     assert str(error(s, "ALTER TABLE e RENAME PARTITION p20200101 pp")) == \
         "Table[e] is automatic partitioned. not support to rename partition name."
+
+
+def test_insert_overwrite_partition_by_values_of_an_expression_partitioned_table(s: Session) -> None:
+    s.execute("CREATE TABLE d (id BIGINT, province VARCHAR(20) NOT NULL, dt VARCHAR(20) NOT NULL) "
+              "DUPLICATE KEY(id) PARTITION BY (dt, province) DISTRIBUTED BY HASH(id) BUCKETS 2")
+    s.execute("ALTER TABLE d RENAME COLUMN dt TO datekey")
+    s.execute("INSERT INTO d VALUES (1, 'bj', '2020-01-01'), (2, 'sh', '2020-01-01')")
+    s.execute("INSERT OVERWRITE d PARTITION (datekey = '2020-01-01', province = 'bj') SELECT 3, 'bj', '2020-01-01'")
+    s.execute("INSERT OVERWRITE d PARTITION (datekey = '2022-04-02', province = 'beijing') "
+              "SELECT 4 AS id, 'beijing' AS province, '2022-04-02' AS datekey")
+    assert rows(s, "SELECT * FROM d ORDER BY id") == [(2, "sh", "2020-01-01"), (3, "bj", "2020-01-01"),
+                                                     (4, "beijing", "2022-04-02")]
+    found = error(s, "INSERT OVERWRITE d PARTITION (datekey = '2020-01-01', province = 'sh') SELECT 5, 'bj', "
+                     "'2020-01-01'")
+    assert "does not name" in str(found)
+    assert "No partition specified" in str(error(s, "INSERT OVERWRITE d PARTITION (province = 'sh') "
+                                                               "SELECT 5, 'sh', '2020-01-01'"))
+    assert rows(s, "SELECT count(*) FROM d") == [(3,)]
