@@ -149,3 +149,20 @@ def test_a_node_holding_the_credential_joins_and_takes_part(engine: EngineCluste
         assert query.last_stats is not None and worker.node_id in query.last_stats.tasks_per_node
     finally:
         cn.stop()
+
+
+def test_a_query_without_a_memory_limit_is_bounded_by_each_workers_memory(engine: EngineCluster) -> None:
+    import ray
+
+    from cairn.fe.engine_host import EngineWorkerNode, _memory_limits
+
+    nodes = [n for n in ray.nodes() if n["Alive"] and any(r.startswith("cairn_node:") for r in n["Resources"])]
+    workers = [EngineWorkerNode(str(n["NodeID"]), f"cn{i}", int(n["Resources"]["CPU"]),
+                                int(n["Resources"].get("memory", 0))) for i, n in enumerate(nodes)]
+    # Ray reckons each worker's memory for tasks: a query with query_mem_limit = 0 gets it, split
+    # between the tasks a node runs at once, so it spills or fails there instead of exhausting the node.
+    assert len(workers) == 2 and all(w.memory > 0 for w in workers)
+    unbounded = _memory_limits(workers, 0)
+    assert unbounded.per_task == {w.node_id: w.memory // w.cpus for w in workers} and unbounded.query_limit == 0
+    bounded = _memory_limits(workers, 1 << 20)
+    assert bounded.per_task == {w.node_id: (1 << 20) // w.cpus for w in workers} and bounded.local == 1 << 20

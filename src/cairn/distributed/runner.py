@@ -34,12 +34,14 @@ _remote_fragment = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(run_fragment
 class MemoryLimits:
     """The memory bounds of one query's tasks (bytes; 0: no bound): `per_task` by the node the task
     is placed on (the query's limit on that node shared by the tasks it runs at once), `local` for a
-    root stage run in the FE's process; `query` and `backends` (node id → name) for the error."""
+    root stage run in the FE's process; `query`, `backends` (node id → name) and `query_limit` (the
+    session's `query_mem_limit`; 0 when the bound is the node's own) for the error."""
 
     query: str = ""
     per_task: dict[str, int] = field(default_factory=dict)
     local: int = 0
     backends: dict[str, str] = field(default_factory=dict)
+    query_limit: int = 0
 
 
 @dataclass
@@ -106,7 +108,7 @@ class StageRunner:
         task = FragmentTask(plan=stage.plan, partition=partition, inputs=tuple(fills), split=stage.split,
                             schema=stage.schema, volumes=self.volumes,
                             memory_limit=limits.per_task.get(node, 0) if node is not None else limits.local,
-                            query=limits.query, backend=limits.backends.get(node, node) if node is not None
+                            query_limit=limits.query_limit, query=limits.query, backend=limits.backends.get(node, node) if node is not None
                             else "the FE (final stage)")
         return task, refs
 

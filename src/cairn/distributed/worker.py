@@ -45,7 +45,8 @@ class InputFill:
 class FragmentTask:
     """One partition of one stage, as sent to a node. `memory_limit` bounds what DataFusion's
     operators hold for it (bytes; 0: no bound): over it, aggregations and sorts spill to disk and
-    anything else fails with QueryMemoryExceededError naming `query` and `backend`."""
+    anything else fails with QueryMemoryExceededError naming `query` and `backend` (and
+    `query_limit`, the session's `query_mem_limit`, or 0 when the bound is the node's own)."""
 
     plan: bytes
     partition: int
@@ -54,6 +55,7 @@ class FragmentTask:
     schema: pa.Schema | None
     volumes: tuple[VolumeStore, ...]
     memory_limit: int = 0
+    query_limit: int = 0
     query: str = ""
     backend: str = ""
 
@@ -118,7 +120,7 @@ def run_fragment(task: FragmentTask, *tables: pa.Table | None) -> pa.Table | Non
             # DataFusion's error when its memory pool refuses an operator that cannot spill.
             if task.memory_limit > 0 and "Resources exhausted" in reason:
                 detail = reason[reason.index("Resources exhausted"):].splitlines()[0]
-                raise memory_exceeded(task.query, task.backend, task.memory_limit, detail) from None
+                raise memory_exceeded(task.query, task.backend, task.query_limit, detail) from None
             raise
 
 

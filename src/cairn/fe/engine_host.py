@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
@@ -97,6 +98,17 @@ def _volume_store(volume: StorageVolume) -> Any:
                        allow_http=bool(endpoint and endpoint.startswith("http://")))
 
 
+@dataclass(frozen=True)
+class EngineWorkerNode:
+    """A CN's engine worker as the FE plans for it: its Ray node id, the CN's address, its CPUs and
+    the memory Ray reckons it has for tasks (bytes; 0 when Ray does not say)."""
+
+    node_id: str
+    address: str
+    cpus: int
+    memory: int
+
+
 class EngineHost:
     """The engine's head on the leader FE and the query runner over the CNs' workers (`ScaleOut`)."""
 
@@ -149,28 +161,29 @@ class EngineHost:
 
     # -- ScaleOut ---------------------------------------------------------------------------
 
-    def _workers(self) -> list[tuple[str, str, int]]:
-        """(Ray node id, CN address, CPUs) of the workers of the CNs alive now, in registration order."""
+    def _workers(self) -> list[EngineWorkerNode]:
+        """The workers of the CNs alive now, in registration order."""
         import ray  # noqa: PLC0415 - loaded with the engine only
 
         from cairn.distributed.runtime import engine_resource  # noqa: PLC0415
 
-        by_resource: dict[str, tuple[str, int]] = {}
+        by_resource: dict[str, dict[str, Any]] = {}
         for node in ray.nodes():  # type: ignore[no-untyped-call]
             if node.get("Alive"):
-                resources = node.get("Resources", {})
-                for name in resources:
-                    by_resource[name] = (str(node["NodeID"]), int(resources.get("CPU") or 1))
+                for name in node.get("Resources", {}):
+                    by_resource[name] = node
         workers = []
         for state in self.registry.alive():
             found = by_resource.get(engine_resource(state.node.id))
             if found is not None:
-                workers.append((found[0], state.address, found[1]))
+                resources = found.get("Resources", {})
+                workers.append(EngineWorkerNode(str(found["NodeID"]), state.address, int(resources.get("CPU") or 1),
+                                                int(resources.get("memory") or 0)))
         return workers
 
     def node_ids(self) -> list[str]:
         """The Ray node ids of the workers of the CNs alive now, in registration order."""
-        return [node_id for node_id, _, _ in self._workers()]
+        return [w.node_id for w in self._workers()]
 
     def unavailable(self) -> str | None:
         if self._cluster is None:
@@ -185,7 +198,7 @@ class EngineHost:
         from cairn.distributed.session import TableFiles  # noqa: PLC0415
 
         workers = self._workers()
-        nodes = [node_id for node_id, _, _ in workers]
+        nodes = [w.node_id for w in workers]
         if not nodes:
             raise DistributedRefusal("no CN's engine worker is alive")
         volumes = {t.store.volume.name: t.store.volume for t in tables if t.store.volume.type is VolumeType.S3}
@@ -278,13 +291,16 @@ def _root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-def _memory_limits(workers: list[tuple[str, str, int]], query_mem_limit: int) -> Any:
+def _memory_limits(workers: list[EngineWorkerNode], query_mem_limit: int) -> Any:
     """The memory bounds of one query's tasks: `query_mem_limit` per node, shared by the tasks that
-    node runs at once (one per CPU), and whole for a final stage run in the FE."""
+    node runs at once (one per CPU), and whole for a final stage run in the FE. A query with no limit
+    of its own (0) is bounded on each node by the memory Ray reckons the node has for tasks (its
+    `memory` resource), as StarRocks bounds it by the BE's query pool: it spills or fails, and the
+    node stays up."""
     from cairn.distributed.runner import MemoryLimits  # noqa: PLC0415 - loaded with the engine only
 
-    name = f"Query{uuid.uuid4()}"
-    if query_mem_limit <= 0:
-        return MemoryLimits(query=name)
-    return MemoryLimits(query=name, per_task={node: max(1, query_mem_limit // cpus) for node, _, cpus in workers},
-                        local=query_mem_limit, backends={node: f"compute node {address}" for node, address, _ in workers})
+    backends = {w.node_id: f"compute node {w.address}" for w in workers}
+    per_task = {w.node_id: max(1, (query_mem_limit or w.memory) // w.cpus) for w in workers
+                if query_mem_limit > 0 or w.memory > 0}
+    return MemoryLimits(query=f"Query{uuid.uuid4()}", per_task=per_task, local=query_mem_limit, backends=backends,
+                        query_limit=query_mem_limit)
