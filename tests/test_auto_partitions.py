@@ -143,6 +143,27 @@ def test_table_models_are_written_without_unused_fields() -> None:
     assert Table.model_validate(auto.model_dump()) == auto
 
 
+def test_partitions_meta_lists_the_partitions_a_user_may_read(sql: Session) -> None:
+    sql.execute("CREATE TABLE l (day VARCHAR(20) NOT NULL, year VARCHAR(20) NOT NULL) PARTITION BY (year) "
+                "DISTRIBUTED BY HASH(day) BUCKETS 2 PROPERTIES ('replication_num' = '3')")
+    sql.execute("CREATE TABLE r (k DATE, v INT) PARTITION BY date_trunc('month', k)")
+    sql.execute("INSERT INTO l VALUES ('2022-01-01', '2011'), ('2022-01-02', '2012'), ('2022-01-03', '2012')")
+    sql.execute("INSERT INTO r VALUES ('2024-01-05', 1)")
+    query = ("SELECT TABLE_NAME, PARTITION_NAME, IS_TEMP, PARTITION_KEY, PARTITION_VALUE, BUCKETS, REPLICATION_NUM, "
+             "ROW_COUNT, VISIBLE_VERSION FROM information_schema.partitions_meta WHERE DB_NAME = 'd' "
+             "ORDER BY TABLE_NAME, PARTITION_ID")
+    assert sql.execute(query).rows() == [
+        ("l", "p2011", False, '`year` varchar(20) NOT NULL COMMENT ""', '[["2011"]]', 2, 3, 1, 2),
+        ("l", "p2012", False, '`year` varchar(20) NOT NULL COMMENT ""', '[["2012"]]', 2, 3, 2, 2),
+        ("r", "p202401", False, '`k` date NULL COMMENT ""',
+         "[types: [DATE]; keys: [2024-01-01]; ..types: [DATE]; keys: [2024-02-01]; )", 8, 1, 1, 2)]
+    sql.execute("CREATE USER bob IDENTIFIED BY 'pw'")
+    sql.execute("GRANT SELECT ON d.r TO bob")
+    bob = Session(sql.frontend, user="bob")
+    assert bob.execute("SELECT TABLE_NAME, PARTITION_NAME FROM information_schema.partitions_meta").rows() == [
+        ("r", "p202401")]
+
+
 def test_long_list_values_get_a_short_unique_name(sql: Session) -> None:
     sql.execute("CREATE TABLE t (k STRING, v INT) PARTITION BY (k)")
     long_value = "a" * 77

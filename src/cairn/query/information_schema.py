@@ -1,5 +1,5 @@
-"""information_schema: schemata, tables, columns, views, tables_config, materialized_views (empty:
-Cairn has none) and the cluster-snapshot tables, with StarRocks' column names and order. A user
+"""information_schema: schemata, tables, columns, views, tables_config, partitions_meta,
+materialized_views (empty: Cairn has none) and the cluster-snapshot tables, with StarRocks' column names and order. A user
 sees the databases, tables and views it holds a privilege on."""
 
 from __future__ import annotations
@@ -11,13 +11,15 @@ from datetime import datetime, timezone
 import pyarrow as pa
 
 from cairn.auth.privileges import has_privilege
-from cairn.catalog.model import Column, Database, Table, View
+from cairn.catalog.model import Column, Database, Partition, Table, View
+from cairn.catalog.partition_text import describe_range
 from cairn.catalog.types import ColumnType, parse_type
 from cairn.catalog.view import CatalogView
 from cairn.errors import AnalysisError
 from cairn.query import system_tables
 from cairn.query.context import QueryContext
 from cairn.query.virtual_tables import VirtualTables
+from cairn.storage.keys import ClusterKeys
 
 SCHEMA = "information_schema"
 CATALOG = "def"
@@ -184,6 +186,60 @@ MATERIALIZED_VIEW_COLUMNS = [
     ("LAST_EXECUTED_REFRESH_MODE", pa.string())]
 
 
+PARTITIONS_META_COLUMNS = [
+    ("DB_NAME", pa.string()), ("TABLE_NAME", pa.string()), ("PARTITION_NAME", pa.string()), ("PARTITION_ID", pa.int64()),
+    ("COMPACT_VERSION", pa.int64()), ("VISIBLE_VERSION", pa.int64()), ("VISIBLE_VERSION_TIME", pa.timestamp("s")),
+    ("NEXT_VERSION", pa.int64()), ("DATA_VERSION", pa.int64()), ("VERSION_EPOCH", pa.int64()),
+    ("VERSION_TXN_TYPE", pa.string()), ("PARTITION_KEY", pa.string()), ("PARTITION_VALUE", pa.string()),
+    ("DISTRIBUTION_KEY", pa.string()), ("BUCKETS", pa.int32()), ("REPLICATION_NUM", pa.int32()),
+    ("STORAGE_MEDIUM", pa.string()), ("COOLDOWN_TIME", pa.timestamp("s")),
+    ("LAST_CONSISTENCY_CHECK_TIME", pa.timestamp("s")), ("IS_IN_MEMORY", pa.bool_()), ("IS_TEMP", pa.bool_()),
+    ("DATA_SIZE", pa.int64()), ("ROW_COUNT", pa.int64()), ("ENABLE_DATACACHE", pa.bool_()), ("AVG_CS", pa.float64()),
+    ("P50_CS", pa.float64()), ("MAX_CS", pa.float64()), ("STORAGE_PATH", pa.string()), ("STORAGE_SIZE", pa.int64()),
+    ("METADATA_SWITCH_VERSION", pa.int64()), ("TABLET_BALANCED", pa.bool_())]
+
+
+def _partition_key(table: Table) -> str:
+    """PARTITION_KEY: the partition columns as a column definition spells them."""
+    columns = [table.column_named(name) for name in table.partition_columns]
+    return ", ".join(f"`{c.name}` {c.type.lower()} {'NULL' if c.nullable else 'NOT NULL'} "
+                     f"COMMENT {json.dumps(c.comment)}" for c in columns)
+
+
+def _partition_value(table: Table, partition: Partition) -> str:
+    """PARTITION_VALUE: a RANGE partition's bounds as SHOW PARTITIONS gives them, a LIST partition's value
+    tuples as JSON (StarRocks' [["2011"]]), nothing for an unpartitioned table's one partition."""
+    if table.partition_type == "RANGE":
+        return describe_range(partition, table)
+    if table.partition_type == "LIST":
+        return json.dumps(partition.values or [], separators=(",", ":"))
+    return ""
+
+
+def _replicas(table: Table) -> int:
+    """REPLICATION_NUM: the table's (no-op) replication_num, as StarRocks shows it; 1 by default."""
+    value = table.properties.get("replication_num", "1")
+    return int(value) if value.isdigit() else 1
+
+
+def partitions_meta(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
+    """Every partition of the tables the user may read: versions, bounds, size, rows and where its data lies."""
+    keys = ClusterKeys(catalog.state.cluster_id)
+    rows: list[tuple[object, ...]] = []
+    for db, table in _visible_tables(ctx, catalog):
+        volume = catalog.state.storage_volumes.get(db.storage_volume)
+        location = volume.location.rstrip("/") + "/" if volume is not None else ""
+        for p in table.partitions:
+            rows.append((db.name, table.name, p.name, p.id, p.compact_version, p.visible_version,
+                         _stamp(p.visible_version_time), p.visible_version + 1, p.visible_version, 0, "TXN_NORMAL",
+                         _partition_key(table), _partition_value(table, p),
+                         ", ".join(table.distribution_columns) or "ALL KEY", table.buckets, _replicas(table), "HDD",
+                         None, None,
+                         False, False, p.data_size, p.row_count, True, 0.0, 0.0, 0.0,
+                         location + keys.partition_prefix(db.id, table.id, p.id), p.data_size, 0, True))
+    return _table(PARTITIONS_META_COLUMNS, rows)
+
+
 def materialized_views(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
     """Cairn has no materialized views: StarRocks' columns, no rows."""
     return _table(MATERIALIZED_VIEW_COLUMNS, [])
@@ -218,7 +274,7 @@ def register(tables: VirtualTables) -> None:
     """Add information_schema's tables to `tables`."""
     for name, provider in {"schemata": schemata, "tables": tables_table, "columns": columns_table,
                            "views": views_table, "tables_config": tables_config,
-                           "materialized_views": materialized_views,
+                           "materialized_views": materialized_views, "partitions_meta": partitions_meta,
                            "cluster_snapshots": cluster_snapshots,
                            "cluster_snapshot_jobs": cluster_snapshot_jobs}.items():
         tables.register(SCHEMA, name, provider)

@@ -6,7 +6,7 @@ from typing import Any
 
 import duckdb
 
-from cairn.catalog.model import Partition, Table
+from cairn.catalog.model import Table
 from cairn.catalog.types import cast_value, parse_type
 from cairn.errors import AnalysisError
 
@@ -51,14 +51,6 @@ def chain_ranges(table: Table, uppers: list[list[str] | None]) -> list[tuple[lis
         ranges.append((lower, upper))
         lower = upper
     return ranges
-
-
-def describe_range(partition: Partition, table: Table) -> str:
-    """StarRocks' text for a RANGE partition's bounds, e.g. [types: [DATETIME]; keys: [...]; ..)."""
-    types = ", ".join(parse_type(table.column_named(c).type).name for c in table.partition_columns)
-    lower = ", ".join(partition.lower) if partition.lower else "MIN"
-    upper = ", ".join(partition.upper) if partition.upper else "MAX"
-    return f"[types: [{types}]; keys: [{lower}]; ..types: [{types}]; keys: [{upper}]; )"
 
 
 def next_range_lower(table: Table, upper: list[str] | None) -> list[str] | None:

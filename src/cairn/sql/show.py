@@ -10,6 +10,7 @@ from sqlglot import exp
 
 from cairn.auth.privileges import ANY, can_see
 from cairn.catalog.model import Column, Table
+from cairn.catalog.partition_text import describe_range, describe_values
 from cairn.catalog.types import parse_type
 from cairn.display import format_time
 from cairn.fe.frontend import Frontend
@@ -17,7 +18,6 @@ from cairn.query.context import QueryContext
 from cairn.query.virtual_tables import Provider, VirtualTables
 from cairn.sql import extended
 from cairn.sql.names import literal_text, table_name
-from cairn.sql.partitions import describe_range
 from cairn.sql.refusals import not_supported
 from cairn.sql.registry import Requirement, StatementRegistry
 from cairn.sql.result import ResultSet
@@ -224,8 +224,7 @@ def show_partitions(query: QueryContext, fe: Frontend, statement: extended.ShowP
         if table.partition_type == "RANGE":
             bounds = describe_range(p, table)
         elif table.partition_type == "LIST":
-            bounds = "(" + "), (".join(", ".join("NULL" if v is None else v for v in row)
-                                       for row in p.values or []) + ")"
+            bounds = describe_values(p)
         else:
             bounds = ""
         path = f"{volume.location.rstrip('/')}/{keys.partition_prefix(db.id, table.id, p.id)}"
