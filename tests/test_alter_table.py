@@ -401,3 +401,13 @@ def test_insert_overwrite_partition_by_values_of_an_expression_partitioned_table
     assert "No partition specified" in str(error(s, "INSERT OVERWRITE d PARTITION (province = 'sh') "
                                                                "SELECT 5, 'sh', '2020-01-01'"))
     assert rows(s, "SELECT count(*) FROM d") == [(3,)]
+
+
+def test_privileges_on_a_table_follow_its_rename(s: Session) -> None:
+    s.execute("CREATE TABLE t (k INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k)")
+    s.execute("INSERT INTO t VALUES (1)")
+    s.execute("CREATE USER bob")
+    s.execute(f"GRANT SELECT ON {s.database}.t TO bob")
+    s.execute("ALTER TABLE t RENAME t2")
+    bob = Session(s.frontend, user="bob")
+    assert rows(bob, f"SELECT k FROM {s.database}.t2") == [(1,)]

@@ -176,7 +176,8 @@ class AlterTableSchema(Op):
 
 
 class RenameTable(Op):
-    """ALTER TABLE t RENAME new_name."""
+    """ALTER TABLE t RENAME new_name. Privileges granted on the table follow it (StarRocks grants on
+    the table itself, not on its name)."""
 
     kind: Literal["rename_table"] = "rename_table"
     db_id: int
@@ -187,6 +188,10 @@ class RenameTable(Op):
         db = database_by_id(state, self.db_id)
         table = table_by_id(state, self.db_id, self.table_id)
         del db.tables[table.name]
+        for user in state.users.values():
+            for grant in user.grants:
+                if grant.database == db.name and grant.table == table.name:
+                    grant.table = self.name
         table.name = self.name
         db.tables[self.name] = table
 
