@@ -234,6 +234,8 @@ def test_manual_partitions_of_automatic_tables(sql: Session) -> None:
     ("PARTITION BY date_trunc('day', v)", AnalysisError, "Unsupported partition expression date_trunc for column v "
                                                          "type INT"),
     ("PARTITION BY date_trunc('hour', d)", AnalysisError, "does not support granularity hour for a DATE column"),
+    ("PARTITION BY time_slice(d, interval 1 day)", AnalysisError, "Unsupported partition expression time_slice "
+                                                                  "for column d type DATE"),
     ("PARTITION BY date_trunc('day', upper(s))", UnsupportedError, "inside date_trunc"),
     ("PARTITION BY (f)", AnalysisError, "Invalid data type of partition column 'f': 'double'"),
     ("PARTITION BY (nope)", CairnError, "Unknown column 'nope'"),
@@ -316,3 +318,28 @@ def test_create_table_like(sql: Session) -> None:
     sql.execute("GRANT SELECT ON d.r TO alice")
     alice.execute("CREATE TABLE r4 LIKE r")
     assert names(sql, "r4") == ["p1", "p2"]
+
+
+def test_loads_through_a_compute_node_make_partitions(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """INSERT ... SELECT and Stream Load written by a compute node route rows to the partitions they made."""
+    from cn_process import start_cn
+    from conftest import cluster_conf_values
+    from fe_process import start_fe
+    from test_compute_nodes import FAST_HEARTBEATS
+
+    fe = start_fe(tmp_path, {**cluster_conf_values(tmp_path, "local", request), **FAST_HEARTBEATS})
+    node = start_cn(tmp_path)
+    try:
+        run_sql(fe, f'ALTER SYSTEM ADD COMPUTE NODE "{node.address}"', "CREATE DATABASE d",
+                "CREATE TABLE d.t (k DATETIME NOT NULL, v INT) PARTITION BY date_trunc('hour', k) "
+                "DISTRIBUTED BY HASH(k) BUCKETS 2")
+        answer = _stream_load(fe.http_port, "t", b"2024-01-01 10:15:00,1\n2024-01-01 11:59:59,2\n")
+        assert answer["Status"] == "Success", answer
+        run_sql(fe, "INSERT INTO d.t SELECT k + INTERVAL 1 DAY, v * 10 FROM d.t")
+        shown = sorted((row[1], row[12]) for row in run_sql(fe, "SHOW PARTITIONS FROM d.t"))
+        assert shown == [("p2024010110", 1), ("p2024010111", 1), ("p2024010210", 1), ("p2024010211", 1)]
+        assert run_sql(fe, "SELECT sum(v) FROM d.t WHERE k >= '2024-01-02 11:00:00'") == [(20,)]
+        assert node.report()["counters"]["writes"] >= 2, node.report()
+    finally:
+        node.stop()
+        fe.stop()

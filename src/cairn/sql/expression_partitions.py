@@ -69,6 +69,10 @@ def _date_trunc(columns: list[Column], node: exp.TimestampTrunc | exp.DateTrunc)
 
 def _time_slice(columns: list[Column], node: exp.TimeSlice) -> ExpressionPartitioning:
     column = _time_column(columns, node.this, "time_slice")
+    if parse_type(column.type).name != "DATETIME":
+        # StarRocks partitions by time_slice of a DATETIME column only.
+        raise _analysis(f"Unsupported partition expression time_slice for column {column.name} type "
+                        f"{parse_type(column.type).text}")
     unit = node.args["unit"].name.lower()
     step = node.expression
     if not isinstance(step, exp.Literal) or step.is_string or not step.name.isdigit() or int(step.name) < 1:
