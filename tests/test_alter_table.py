@@ -352,9 +352,11 @@ def test_changes_cairn_cannot_read_back_exactly_are_refused(s: Session) -> None:
     ("ALTER TABLE t ADD COLUMN z INT AS (k + 1)", "in ADD COLUMN is not supported yet"),
     ("ALTER TABLE t SET ('replication_num' = '1')", "is not supported yet"),
     ("ALTER TABLE t ADD COLUMN z DATETIME DEFAULT CURRENT_TIMESTAMP", "DEFAULT CURRENT_TIMESTAMP"),
+    ("ALTER TABLE a ADD COLUMN h VARCHAR(10) HLL_UNION", "Aggregate type HLL_UNION (column 'h')"),
 ])
 def test_alter_table_forms_cairn_does_not_implement_are_refused(s: Session, statement: str, fragment: str) -> None:
     s.execute("CREATE TABLE t (k INT, v INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k)")
+    s.execute("CREATE TABLE a (k INT, v INT SUM) AGGREGATE KEY(k) DISTRIBUTED BY HASH(k)")
     before = (s.frontend.position, rows(s, "DESC t"))
     assert fragment in str(error(s, statement))
     assert (s.frontend.position, rows(s, "DESC t")) == before

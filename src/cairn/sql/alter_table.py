@@ -36,7 +36,7 @@ from cairn.query.virtual_tables import VirtualTables
 from cairn.sql import extended
 from cairn.sql.names import literal_text, table_name
 from cairn.sql.parser import DIALECT
-from cairn.sql.refusals import not_supported
+from cairn.sql.refusals import AGGREGATE_TYPES, not_supported
 from cairn.sql.registry import Requirement, StatementRegistry
 from cairn.sql.result import ResultSet
 from cairn.sql.show import column_ddl
@@ -59,7 +59,7 @@ def widening_allowed(old: ColumnType, new: ColumnType) -> bool:
     """Whether every value of type `old` converts to `new` without loss, so rowsets written before
     MODIFY COLUMN read correctly through a cast (StarRocks' allowed changes that need no check of
     the data: wider integers, FLOAT to DOUBLE, DATE to DATETIME, longer strings, wider DECIMAL, and
-    scalars to strings)."""
+    integers, DECIMAL, DATE and DATETIME to strings, whose text the engine writes as StarRocks does)."""
     if old == new:
         return True
     if old.name in _INTEGER_ORDER and new.name in _INTEGER_ORDER:
@@ -117,8 +117,11 @@ def _check_definition(node: exp.ColumnDef, what: str) -> None:
     if not isinstance(node.this, exp.Identifier):
         raise not_supported(f"ALTER TABLE {node.sql(dialect='starrocks')[:60]}")
     for constraint in node.args.get("constraints") or []:
-        if not isinstance(constraint.args.get("kind"), _CONSTRAINTS):
+        rule = constraint.args.get("kind")
+        if not isinstance(rule, _CONSTRAINTS):
             raise not_supported(f"{constraint.sql(dialect='starrocks')} in {what}")
+        if isinstance(rule, exp.Var) and rule.name.upper() not in AGGREGATE_TYPES:
+            raise not_supported(f"Aggregate type {rule.name.upper()} (column '{node.name}')")
 
 
 def _is_key(node: exp.ColumnDef) -> bool:
