@@ -192,3 +192,15 @@ def test_date_diff_unit_may_be_a_column(session: Session) -> None:
     assert session.execute("SELECT date_diff(w, dt, da) FROM t WHERE k = 3").rows() == [(None,)]
     with pytest.raises(CairnError, match="unsupported time unit: (Fr|sunday)"):
         session.execute("SELECT date_diff(w, dt, da) FROM t")
+
+
+def test_values_columns_corr_and_array_position_answer_as_starrocks(session: Session) -> None:
+    # test_agg_function/test_always_null_statistic_funcs: VALUES columns are column_0, ...; corr of
+    # one row is NULL, not NaN.
+    assert session.execute("WITH w AS (SELECT column_0 AS a, column_1 AS b FROM (VALUES (1, 10)) t) "
+                           "SELECT round(corr(a, b), 3), var_samp(a), count(*) FROM w").rows() == [(None, None, 1)]
+    assert session.execute("SELECT column_1 FROM (VALUES (1, 'x'), (2, 'y')) t ORDER BY column_0").rows() == \
+        [("x",), ("y",)]
+    # test_array_fn/test_array_contains_with_const: 0 when absent, NULL elements found by NULL.
+    assert session.execute("SELECT array_position([1,2,3,4], 1), array_position([1,2,3,4], NULL), "
+                           "array_position([1,2,3,NULL], NULL), array_position(NULL, NULL)").rows() == [(1, 0, 4, None)]

@@ -2,8 +2,8 @@
 value's UTF-8 bytes: `murmur_hash3_32(v, ...)` (MurmurHash3 x86 32-bit, seed 104729, each further
 argument hashed with the previous hash as its seed; an INT) and `crc32(v)` (a BIGINT).
 
-Both read the bytes of the value's text (`hex(encode(...))`, two hex digits a byte) and fold them
-with `list_reduce`; a value used several times is bound once, as the one element of a list that
+Both read the bytes of the value's text (`hex(encode(...))`, two hex digits a byte, cut into runs
+by one `regexp_extract_all`) and fold them with `list_reduce`; a value used several times is bound once, as the one element of a list that
 `list_transform` maps (a `let`), so the expression does not grow with each use.
 """
 
@@ -76,6 +76,27 @@ def _word(hexed: exp.Expr, first: exp.Expr, count: int) -> exp.Expr:
     return word
 
 
+def _block(digits: exp.Expr) -> exp.Expr:
+    """The little-endian number of the 4 bytes the 8 hex digits `digits` spell: read as one
+    big-endian number, then its bytes swapped."""
+    big = exp.cast(exp.func("concat", exp.Literal.string("0x"), digits), exp.DataType.Type.BIGINT)
+
+    def swapped(v: exp.Identifier) -> exp.Expr:
+        parts = [_shift(_and(_shift(v.copy(), 8 * j, False), 0xFF), 8 * (3 - j), True) for j in range(4)]
+        word = parts[0]
+        for part in parts[1:]:
+            word = exp.Paren(this=exp.BitwiseOr(this=word, expression=part))
+        return word
+
+    return _let(big, "__cairn_w", swapped)
+
+
+def _runs(hexed: exp.Expr, digits: int) -> exp.Expr:
+    """`hexed` cut into runs of `digits` hex digits (a shorter rest left out), in one pass: reading
+    each run by its offset would scan the text from its start every time."""
+    return exp.RegexpExtractAll(this=hexed.copy(), expression=exp.Literal.string(f"[0-9A-F]{{{digits}}}"))
+
+
 def _scrambled(k: exp.Expr) -> exp.Expr:
     return _let(_mul32(k, _C1), "__cairn_k", lambda a: _mul32(_rotl32(a, 15), _C2))
 
@@ -84,14 +105,14 @@ def _murmur(hexed: exp.Identifier, seed: exp.Expr) -> exp.Expr:
     """MurmurHash3_x86_32 of the bytes `hexed` spells, from `seed`: unsigned, a BIGINT."""
     length = exp.Paren(this=exp.IntDiv(this=exp.func("length", hexed.copy()), expression=_n(2)))
     blocks = exp.Paren(this=exp.IntDiv(this=length.copy(), expression=_n(4)))
-    h, i = exp.to_identifier("__cairn_h"), exp.to_identifier("__cairn_i")
-    first = exp.Mul(this=_n(4), expression=i.copy())
-    mixed = _let(_xor(h.copy(), _scrambled(_word(hexed, first, 4))), "__cairn_x",
+    h, run = exp.to_identifier("__cairn_h"), exp.to_identifier("__cairn_r")
+    mixed = _let(_xor(h.copy(), _scrambled(_block(run.copy()))), "__cairn_x",
                  lambda x: _and(exp.Add(this=exp.Mul(this=_rotl32(x, 13), expression=_n(5)), expression=_n(0xE6546B64))))
-    folded = exp.func("list_reduce",
-                      exp.func("generate_series", _n(0), exp.Sub(this=blocks.copy(), expression=_n(1))),
-                      exp.Lambda(this=mixed, expressions=[h.copy(), i.copy()]), exp.cast(seed, exp.DataType.Type.BIGINT))
-    tail = _word(hexed, exp.Mul(this=_n(4), expression=blocks.copy()), 3)
+    folded = exp.func("list_reduce", _runs(hexed, 8), exp.Lambda(this=mixed, expressions=[h.copy(), run.copy()]),
+                      exp.cast(seed, exp.DataType.Type.BIGINT))
+    rest = exp.Substring(this=hexed.copy(), start=exp.Paren(this=exp.Add(
+        this=exp.Mul(this=_n(8), expression=blocks.copy()), expression=_n(1))))
+    tail = _word(rest, _n(0), 3)
     # Past the end the tail's bytes read as 0, and a zero tail leaves the hash as it is.
     kept = exp.Case(ifs=[exp.If(this=exp.EQ(this=exp.Mod(this=length.copy(), expression=_n(4)), expression=_n(0)),
                                 true=_n(0))], default=_scrambled(tail))
@@ -146,12 +167,12 @@ def _crc32(args: list[exp.Expr]) -> exp.Expr | None:
     table = exp.Array(expressions=[_n(v) for v in _CRC_TABLE])
 
     def over(hexed: exp.Identifier) -> exp.Expr:
-        crc, i = exp.to_identifier("__cairn_c"), exp.to_identifier("__cairn_i")
-        index = exp.Paren(this=exp.Add(this=_and(_xor(crc.copy(), _byte(hexed, i.copy())), 0xFF), expression=_n(1)))
+        crc, pair = exp.to_identifier("__cairn_c"), exp.to_identifier("__cairn_p")
+        byte = exp.cast(exp.func("concat", exp.Literal.string("0x"), pair.copy()), exp.DataType.Type.BIGINT)
+        index = exp.Paren(this=exp.Add(this=_and(_xor(crc.copy(), byte), 0xFF), expression=_n(1)))
         step = _xor(_shift(crc.copy(), 8, False), exp.func("list_extract", table, index))
-        length = exp.Paren(this=exp.IntDiv(this=exp.func("length", hexed.copy()), expression=_n(2)))
-        folded = exp.func("list_reduce", exp.func("generate_series", _n(0), exp.Sub(this=length, expression=_n(1))),
-                          exp.Lambda(this=step, expressions=[crc.copy(), i.copy()]), exp.cast(_n(_MASK), exp.DataType.Type.BIGINT))
+        folded = exp.func("list_reduce", _runs(hexed, 2), exp.Lambda(this=step, expressions=[crc.copy(), pair.copy()]),
+                          exp.cast(_n(_MASK), exp.DataType.Type.BIGINT))
         return _xor(folded, _n(_MASK))
 
     return _let(_hex_of_text(args[0]), "__cairn_b", over)

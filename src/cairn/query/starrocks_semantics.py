@@ -138,6 +138,36 @@ def _refuse_functions_answering_otherwise(tree: exp.Expr) -> None:
         raise UnsupportedError("Getting analyzing error. Detail message: approx_top_k is not supported yet.")
 
 
+def _values_columns_named_as_starrocks_names_them(tree: exp.Expr) -> None:
+    """`(VALUES (1, 2)) t` without column names has the columns column_0, column_1, ... in StarRocks
+    (test_always_null_statistic_funcs: `select column_0 from (values (1), (2)) t`); DuckDB names them
+    col0, col1."""
+    for node in tree.find_all(exp.Values):
+        alias = node.args.get("alias")
+        first = node.expressions[0] if node.expressions else None
+        if not isinstance(first, exp.Tuple) or isinstance(alias, exp.TableAlias) and alias.columns:
+            continue
+        names = [exp.to_identifier(f"column_{i}") for i in range(len(first.expressions))]
+        if isinstance(alias, exp.TableAlias):
+            alias.set("columns", names)
+        elif isinstance(node.parent, (exp.From, exp.Join, exp.Subquery)):
+            node.set("alias", exp.TableAlias(this=exp.to_identifier("__cairn_values"), columns=names))
+
+
+def _corr_of_no_spread_is_null(tree: exp.Expr) -> None:
+    """corr over rows where a side does not vary (one row, say) is NULL in StarRocks
+    (test_always_null_statistic_funcs), NaN in DuckDB."""
+    for node in sorted(tree.find_all(exp.Corr), key=_depth, reverse=True):
+        outer: exp.Expr = node
+        while isinstance(outer.parent, (exp.Window, exp.Filter)) and outer.arg_key == "this":
+            outer = outer.parent
+        value = outer.copy()
+        guarded: exp.Expr = exp.Case(ifs=[exp.If(this=exp.Not(this=exp.func("isnan", value.copy())), true=value)])
+        if isinstance(outer.parent, exp.Select) and outer.arg_key == "expressions":
+            guarded = exp.alias_(guarded, outer.sql(dialect="starrocks").lower(), quoted=True)
+        outer.replace(guarded)
+
+
 def apply_to_values(tree: exp.Expr) -> None:
     """The rewrites for the rows of INSERT ... VALUES. A `row(...)` stays a struct without field
     names there, which DuckDB casts to the target STRUCT column by position, as StarRocks stores it."""
@@ -152,7 +182,9 @@ def apply(tree: exp.Expr) -> None:
     _refuse_not_in_correlated_on_its_output(tree)
     _refuse_tablet_clause(tree)
     _refuse_functions_answering_otherwise(tree)
+    _values_columns_named_as_starrocks_names_them(tree)
     _bool_or_counts_null_rows_as_false(tree)
+    _corr_of_no_spread_is_null(tree)
     _structs_as_starrocks_builds_them(tree)
     type_functions.apply(tree)
     date_functions.apply(tree)

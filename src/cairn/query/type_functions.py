@@ -149,6 +149,17 @@ def _array_contains_finds_null(tree: exp.Expr) -> None:
                               default=_has(values, node.expression.copy())))
 
 
+def _array_position_is_zero_when_absent(tree: exp.Expr) -> None:
+    """array_position(a, v) is 0 when a does not hold v (NULL elements found by a NULL v, as in
+    StarRocks' test_array_contains_with_const); NULL only when a is NULL."""
+    for node in sorted(tree.find_all(exp.ArrayPosition), key=_depth, reverse=True):
+        values = node.this
+        found = exp.func("coalesce", exp.func("list_position", values.copy(), node.expression.copy()),
+                         exp.Literal.number(0))
+        node.replace(exp.Case(ifs=[exp.If(this=exp.Is(this=values.copy(), expression=exp.null()), true=exp.null())],
+                              default=found))
+
+
 def _array_sortby(args: list[exp.Expr]) -> exp.Expr | None:
     """array_sortby(a, keys, ...): a's elements in the order of their keys (NULL keys first, ties
     kept in their order); a as it is when the keys are NULL."""
@@ -239,6 +250,7 @@ def apply(tree: exp.Expr) -> None:
     _decimal_spellings_as_decimal(tree)
     _array_remove_keeps_nulls(tree)
     _array_contains_finds_null(tree)
+    _array_position_is_zero_when_absent(tree)
     _array_filter_by_flags(tree)
     # Innermost calls first, so a call rewritten inside another's arguments is kept.
     for node in sorted(tree.find_all(exp.Anonymous), key=_depth, reverse=True):
