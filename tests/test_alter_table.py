@@ -353,6 +353,7 @@ def test_changes_cairn_cannot_read_back_exactly_are_refused(s: Session) -> None:
     ("ALTER TABLE t SET ('replication_num' = '1')", "is not supported yet"),
     ("ALTER TABLE t ADD COLUMN z DATETIME DEFAULT CURRENT_TIMESTAMP", "DEFAULT CURRENT_TIMESTAMP"),
     ("ALTER TABLE a ADD COLUMN h VARCHAR(10) HLL_UNION", "Aggregate type HLL_UNION (column 'h')"),
+    ("ALTER TABLE a MODIFY COLUMN v BIGINT MAX", "Can not change aggregation type"),
 ])
 def test_alter_table_forms_cairn_does_not_implement_are_refused(s: Session, statement: str, fragment: str) -> None:
     s.execute("CREATE TABLE t (k INT, v INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k)")

@@ -263,6 +263,8 @@ def _modify(schema: _Schema, node: exp.ColumnDef) -> None:
     if wanted.aggregate is not None and table.keys_type in {"UNIQUE", "DUPLICATE"}:
         raise _error(f"Can not assign aggregation method on column in {_MODEL_NAMES[table.keys_type]} data model "
                      f"table: {column.name}")
+    if table.keys_type == "AGGREGATE" and wanted.aggregate is not None and wanted.aggregate != column.aggregate:
+        raise _error("Can not change aggregation type")
     old_type, new_type = parse_type(column.type), parse_type(wanted.type)
     if old_type != new_type:
         if column.is_key and table.keys_type == "PRIMARY":
