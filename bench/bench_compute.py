@@ -4,7 +4,6 @@ Compute nodes are real `cairn cn` processes; the FE runs in this process."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ import boto3
 from pyarrow import flight
 
 from bench.common import timed, write_result
+from bench.s3_server import command as s3_server_command
 from cairn.api import connect, open_frontend
 from cairn.cn.local_nodes import (
     LocalNode,
@@ -33,7 +33,7 @@ QUERY = "SELECT g, count(*), sum(v), max(s) FROM t WHERE v % 7 <> 3 GROUP BY g"
 
 def _moto() -> tuple[str, subprocess.Popen]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+    proc = subprocess.Popen(s3_server_command(port),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while not is_listening(port) and time.monotonic() < deadline:

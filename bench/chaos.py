@@ -349,8 +349,11 @@ class ChaosRun:
         killer = threading.Thread(target=self.kill_loop, name="killer", daemon=True)
         killer.start()
         deadline = time.monotonic() + self.seconds
+        # A slow machine reaches fewer checkpoints in the same time: the run goes on (within a bound)
+        # until it has gone through a restore, so that a short run still tests one.
+        overtime = deadline + max(120.0, 2 * self.seconds)
         steps_to_checkpoint = self.rng.randint(6, 16)
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline or (not self.counts["restores"] and time.monotonic() < overtime):
             if steps_to_checkpoint == 0:
                 with self.quiet:
                     self.checkpoint()

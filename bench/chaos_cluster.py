@@ -18,6 +18,7 @@ from pathlib import Path
 import boto3
 import pymysql
 
+from bench.s3_server import command as s3_server_command
 from cairn.config.cluster_credential import new_credential
 from cairn.storage.fault_injection import ENV_VAR
 
@@ -113,7 +114,7 @@ class Cluster:
 
     def start_storage(self) -> None:
         port = free_port()
-        self.moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        self.moto = subprocess.Popen(s3_server_command(port),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(port, self.moto)
         self.endpoint = f"http://127.0.0.1:{port}"

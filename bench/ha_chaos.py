@@ -184,6 +184,7 @@ class HaChaosRun:
         self.sent: dict[int, float] = {}  # batch id -> when its statement was sent
         self.counts: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
+        self.unanswered: dict[str, str] = {}  # FE name -> why its last observation failed
         self.violations: list[str] = []
         self.faults: list[FaultRecord] = []
         self.next_batch = 1
@@ -560,9 +561,11 @@ class HaChaosRun:
     # -- checks -------------------------------------------------------------------------------
 
     def observe(self, fe: HaFe) -> Observed | None:
+        """What `fe` shows of every table (None when it does not answer: why is kept in `unanswered`)."""
         try:
             connection = self.connect(fe)
-        except pymysql.MySQLError:
+        except pymysql.MySQLError as exc:
+            self.unanswered[fe.name] = f"cannot connect: {exc}"
             return None
         try:
             with connection.cursor() as cursor:
@@ -573,7 +576,8 @@ class HaChaosRun:
                     cursor.execute(f"SELECT batch, count(*) FROM {DATABASE}.{table} GROUP BY batch")
                     observed[table] = {int(b): int(n) for b, n in cursor.fetchall()}
                 return observed
-        except pymysql.MySQLError:
+        except pymysql.MySQLError as exc:
+            self.unanswered[fe.name] = str(exc)[:300]
             return None
         finally:
             connection.close()
@@ -611,7 +615,8 @@ class HaChaosRun:
             return {b for t in seen[0].values() for b in t} == expected
 
         if not wait_for(agreed, RECOVERY_TIMEOUT, 0.5):
-            summary = {name: _summary(v) for name, v in views.items()}
+            summary = {name: _summary(v) if v is not None else f"no answer ({self.unanswered.get(name, 'not serving')})"
+                       for name, v in views.items()}
             self.violations.append(f"{when}: FEs and the journal do not agree within {RECOVERY_TIMEOUT:.0f} s: "
                                    f"{summary}; journal batches {len(facts[0].committed_batches()) if facts else '?'}")
         observed = views.get(leader.name)

@@ -7,7 +7,6 @@ import os
 import random
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
+from bench.s3_server import command as s3_server_command
 import cairn.api
 import cairn.secrets
 from cairn.api import load_config
@@ -102,7 +102,7 @@ def moto_endpoint(request: pytest.FixtureRequest) -> Iterator[str]:
     """A real S3 HTTP endpoint: moto's server on loopback, for the whole test session. At the end,
     every object the tests stored in it goes through the secrets scan."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+    proc = subprocess.Popen(s3_server_command(port),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port)

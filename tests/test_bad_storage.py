@@ -13,6 +13,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from bench.s3_server import command as s3_server_command
 from cairn.api import load_config
 from cairn.errors import CairnError
 from cairn.fe.frontend import Frontend
@@ -29,7 +30,7 @@ def authenticating_s3() -> Iterator[tuple[str, str, str, str]]:
     port = free_port()
     # The first four requests (creating the IAM user, policy, key and bucket) pass unauthenticated.
     env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="4")
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], env=env,
+    proc = subprocess.Popen(s3_server_command(port), env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port)

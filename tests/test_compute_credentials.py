@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import pymysql
 import pytest
 from botocore.exceptions import ClientError
 
+from bench.s3_server import command as s3_server_command
 from cairn.compute.flight_auth import SendCredential
 from cairn.compute.requests import VolumeRef
 from cairn.errors import StorageVolumeError
@@ -69,7 +69,7 @@ def iam_store() -> Iterator[IamStore]:
     """A moto server of this module's own (IAM checks would refuse the session server's fixed keys):
     principals and bucket are made first, then every request must be signed by a principal allowed it."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+    proc = subprocess.Popen(s3_server_command(port),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     endpoint = f"http://127.0.0.1:{port}"
     try:

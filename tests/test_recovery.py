@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from pathlib import Path
 import pymysql
 import pytest
 
+from bench.s3_server import command as s3_server_command
 from cairn.api import load_config
 from cairn.errors import CommitOutcomeUnknownError
 from cairn.fe.frontend import Frontend
@@ -72,7 +72,7 @@ def test_an_outcome_it_cannot_learn_is_unknown_then_settled(fe_conf_values: dict
 def own_s3() -> Iterator[tuple[str, subprocess.Popen]]:
     """A moto S3 server of this test's own, so that it can be paused without stalling other tests."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+    proc = subprocess.Popen(s3_server_command(port),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port)
