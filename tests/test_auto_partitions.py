@@ -214,6 +214,11 @@ def test_the_automatic_partition_limit(sql: Session) -> None:
     sql.execute('ADMIN SET FRONTEND CONFIG ("max_automatic_partition_number" = "4096")')
     sql.execute("INSERT INTO t VALUES ('2002-03-01', 3)")
     assert names(sql, "t") == ["p200201", "p200202", "p200203"]
+    sql.execute('ADMIN SET FRONTEND CONFIG ("auto_partition_max_creation_number_per_load" = "2")')
+    with pytest.raises(AnalysisError, match="more than the limit of one load: 2"):
+        sql.execute("INSERT INTO t VALUES ('2003-01-01', 1), ('2003-02-01', 2), ('2003-03-01', 3)")
+    sql.execute("INSERT INTO t VALUES ('2003-01-01', 1), ('2003-02-01', 2), ('2002-03-01', 3)")
+    assert len(names(sql, "t")) == 5
 
 
 def test_manual_partitions_of_automatic_tables(sql: Session) -> None:

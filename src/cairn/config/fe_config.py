@@ -124,6 +124,8 @@ class FeConfig(ConfModel):
     load_buffer_mb: int = Field(default=512, ge=1)
     # StarRocks' key: how many partitions an expression-partitioned table may have loads make.
     max_automatic_partition_number: int = Field(default=4096, ge=0)
+    # StarRocks' key: how many partitions one load may make in an expression-partitioned table.
+    auto_partition_max_creation_number_per_load: int = Field(default=4096, ge=0)
 
     # Garbage collection.
     vacuum_grace_period_seconds: float = Field(default=600.0, ge=0)

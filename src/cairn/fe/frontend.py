@@ -50,6 +50,7 @@ from cairn.journal.image import CheckpointImage
 from cairn.journal.incarnation import choose_incarnation, create_incarnation, new_cluster_incarnation
 from cairn.journal.log import Journal
 from cairn.journal.position import JournalPosition
+from cairn.lake.auto_partition import PartitionLimits
 from cairn.lake.load import LoadContext
 from cairn.query import information_schema
 from cairn.query.context import QueryContext
@@ -308,7 +309,8 @@ class Frontend:
         self.compaction = CompactionScheduler(committer, catalog, self.stores, self.keys, self.data_access, config)
         self.loads = LoadContext(catalog, committer, self.stores, self.keys, self.data_access,
                                  self.duckdb.scratch, self.metrics, self.config.load_buffer_mb << 20,
-                                 lambda: self.config.max_automatic_partition_number)
+                                 lambda: PartitionLimits(self.config.max_automatic_partition_number,
+                                                         self.config.auto_partition_max_creation_number_per_load))
         virtual_tables = VirtualTables()
         information_schema.register(virtual_tables)
         self.membership = Membership(catalog, self.own_status, config.bdbje_heartbeat_timeout_second)

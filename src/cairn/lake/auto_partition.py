@@ -27,13 +27,21 @@ from cairn.errors import AnalysisError, UnknownTableError
 from cairn.lake.routing import NO_PARTITION, NULL_RANGE_VALUE, partition_expression
 from cairn.lake.sqltext import call, cast, string
 
-# StarRocks' default of `max_automatic_partition_number` (fe.conf).
-DEFAULT_MAX_AUTOMATIC_PARTITIONS = 4096
+
+@dataclass(frozen=True)
+class PartitionLimits:
+    """How many partitions loads may make: in all, per table (`max_automatic_partition_number`), and
+    in one load (`auto_partition_max_creation_number_per_load`); StarRocks' fe.conf keys and defaults."""
+
+    per_table: int = 4096
+    per_load: int = 4096
+
+
 # StarRocks cuts longer LIST partition names and adds their hash (FeConstants.MAX_LIST_PARTITION_NAME_LENGTH).
 MAX_LIST_PARTITION_NAME_LENGTH = 50
 # How many digits of yyyyMMddHHmm name a RANGE partition per granularity (StarRocks' AnalyzerUtils).
 _NAME_DIGITS = {"minute": 12, "hour": 10, "day": 8, "month": 6, "year": 4}
-# Granularities a table may be created with; automatic creation supports those of _NAME_FORMATS.
+# Granularities a table may be created with; automatic creation supports those of _NAME_DIGITS.
 DATE_TRUNC_UNITS = frozenset({"second", "minute", "hour", "day", "week", "month", "quarter", "year"})
 DATE_UNITS = frozenset({"day", "week", "month", "quarter", "year"})
 # Python's datetime has no year 0; the Gregorian calendar repeats every 400 years.
@@ -202,12 +210,13 @@ def plan_partitions(table: Table, keys: list[tuple[str | None, ...]]) -> list[Ne
 
 
 def add_partitions(committer: Committer, catalog: CatalogView, db: Database, table: Table,
-                   keys: list[tuple[str | None, ...]], limit: int) -> Table:
+                   keys: list[tuple[str | None, ...]], limits: PartitionLimits, made: int = 0) -> Table:
     """Commit the partitions `keys` need (one AddPartitions journal entry) and return a copy of the
     table as it is then. Partitions another load made meanwhile are not made twice.
 
-    Raises AnalysisError when the table would have more than `limit` partitions (StarRocks'
-    `max_automatic_partition_number`), UnknownTableError when the table was dropped.
+    Raises AnalysisError when the table would have more partitions than `limits.per_table`, or the
+    load (which has made `made` already) more than `limits.per_load`; UnknownTableError when the table
+    was dropped.
     """
     def build(current_catalog: Catalog) -> AddPartitions | None:
         _, current = current_catalog.table(db.name, table.name)
@@ -216,10 +225,15 @@ def add_partitions(committer: Committer, catalog: CatalogView, db: Database, tab
         planned = plan_partitions(current, keys)
         if not planned:
             return None
-        if len(current.partitions) + len(planned) > limit:
+        if len(current.partitions) + len(planned) > limits.per_table:
             raise AnalysisError(f"Getting analyzing error. Detail message: Automatically created partitions "
-                                f"exceeded the maximum limit: {limit}. You can modify this restriction on by "
-                                f"setting max_automatic_partition_number larger.")
+                                f"exceeded the maximum limit: {limits.per_table}. You can modify this restriction "
+                                f"on by setting max_automatic_partition_number larger.")
+        if made + len(planned) > limits.per_load:
+            raise AnalysisError(f"Getting analyzing error. Detail message: The load would create {made + len(planned)} "
+                                f"partitions automatically, more than the limit of one load: {limits.per_load}. You "
+                                f"can modify this restriction by setting auto_partition_max_creation_number_per_load "
+                                f"larger.")
         ids = iter(current_catalog.allocate_ids(len(planned) * (1 + current.buckets)))
         partitions = [Partition(id=next(ids), name=p.name, lower=p.lower, upper=p.upper, values=p.values,
                                 tablet_ids=[next(ids) for _ in range(current.buckets)]) for p in planned]

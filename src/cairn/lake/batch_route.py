@@ -52,10 +52,11 @@ class BatchRouter:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, table_model: Table, width: int,
                  target_columns: list[str] | None,
-                 make_partitions: Callable[[list[tuple[str | None, ...]]], Table] | None = None) -> None:
+                 make_partitions: Callable[[list[tuple[str | None, ...]], int], Table] | None = None) -> None:
         self.con = con
         self.table = table_model
         self.make_partitions = make_partitions
+        self.partitions_made = 0
         self.plan: CoercionPlan = plan_coercion(table_model, source_names(width), target_columns)
         self.schema = storage_schema(con, table_model)
         self.rows = 0
@@ -97,8 +98,10 @@ class BatchRouter:
         if not keys:
             return False
         known = {p.id for p in self.table.partitions}
-        fresh = self.make_partitions(keys)
-        self.table.partitions.extend(p for p in fresh.partitions if p.id not in known)
+        fresh = self.make_partitions(keys, self.partitions_made)
+        made = [p for p in fresh.partitions if p.id not in known]
+        self.table.partitions.extend(made)
+        self.partitions_made += len(made)
         self._queries.clear()
         return True
 

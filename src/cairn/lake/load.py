@@ -33,7 +33,7 @@ from cairn.errors import (
     UnknownTableError,
     UnsupportedError,
 )
-from cairn.lake.auto_partition import DEFAULT_MAX_AUTOMATIC_PARTITIONS, add_partitions, missing_keys_query
+from cairn.lake.auto_partition import PartitionLimits, add_partitions, missing_keys_query
 from cairn.lake.batch_route import BatchRouter
 from cairn.lake.coerce import CoercionPlan, bad_row_condition, checked_select_list, load_error, plan_coercion
 from cairn.lake.keyed import fold_load, is_keyed
@@ -80,8 +80,8 @@ class LoadMetrics(Protocol):
     load_memory_peak: Gauge
 
 
-def _default_partition_limit() -> int:
-    return DEFAULT_MAX_AUTOMATIC_PARTITIONS
+def _default_partition_limits() -> PartitionLimits:
+    return PartitionLimits()
 
 
 @dataclass(frozen=True)
@@ -98,11 +98,12 @@ class LoadContext:
     scratch_dir: Path
     metrics: LoadMetrics
     buffer_bytes: int = LOAD_BUFFER_BYTES
-    max_automatic_partitions: Callable[[], int] = _default_partition_limit
+    partition_limits: Callable[[], PartitionLimits] = _default_partition_limits
 
-    def make_partitions(self, db: Database, table: Table, keys: list[tuple[str | None, ...]]) -> Table:
-        """Commit the automatic partitions `keys` need; the table as it is then."""
-        return add_partitions(self.committer, self.catalog, db, table, keys, self.max_automatic_partitions())
+    def make_partitions(self, db: Database, table: Table, keys: list[tuple[str | None, ...]], made: int = 0) -> Table:
+        """Commit the automatic partitions `keys` need, for a load that has made `made` already; the
+        table as it is then."""
+        return add_partitions(self.committer, self.catalog, db, table, keys, self.partition_limits(), made)
 
 
 @dataclass
@@ -293,7 +294,8 @@ def load_batches(loads: LoadContext, db_name: str | None, table_name: str, con: 
         _label_taken(loads.catalog, db, label)
     memory = memory or LoadMemory()
     router = BatchRouter(con, table, width, target_columns,
-                         (lambda keys: loads.make_partitions(db, table, keys)) if table.auto_partition else None)
+                         (lambda keys, made: loads.make_partitions(db, table, keys, made))
+                         if table.auto_partition else None)
     store = loads.stores(db.storage_volume)
     writing = loads.writer.pin([loads.keys.table_prefix(db.id, table.id)])
     try:
