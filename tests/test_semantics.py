@@ -37,6 +37,15 @@ def test_bool_or_over_nulls_is_false_and_over_nothing_is_null(session: Session) 
     assert session.execute(windowed).rows() == [(0,)]
 
 
+def test_dual_names_no_table(session: Session) -> None:
+    assert session.execute("SELECT 1 AS a FROM dual").rows() == [(1,)]
+    assert session.execute("SELECT b FROM (SELECT 2 AS b FROM DUAL WHERE 1 = 1) x").rows() == [(2,)]
+    session.execute("INSERT INTO t1 (c0, s) SELECT 7, 'x' FROM dual")
+    assert session.execute("SELECT c0, s FROM t1").rows() == [(7, "x")]
+    with pytest.raises(CairnError, match="doesn't exist"):
+        session.execute("SELECT * FROM `dual`")  # quoted, it is a table name
+
+
 def test_nan_and_infinity_cast_to_null(session: Session) -> None:
     # StarRocks' test_number/test_invalid_floating_point_number.
     for text in ("NaN", "Infinity", "-Infinity"):

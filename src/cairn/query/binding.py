@@ -48,6 +48,22 @@ def check_table_functions(tree: exp.Expr) -> None:
             raise TableFunctionError(f"Getting analyzing error. Detail message: Unknown table function '{name}'.")
 
 
+def is_dual(node: exp.Table) -> bool:
+    """True for StarRocks' (and MySQL's) DUAL, the keyword that names no table: `SELECT 1 FROM dual`."""
+    identifier = node.this
+    return (isinstance(identifier, exp.Identifier) and not identifier.quoted and not node.db
+            and identifier.name.lower() == "dual" and not node.args.get("joins"))
+
+
+def remove_dual(tree: exp.Expr) -> None:
+    """Drop every `FROM dual` of `tree`: a SELECT from DUAL reads no table."""
+    for select in list(tree.find_all(exp.Select)):
+        source = select.args.get("from_")
+        if isinstance(source, exp.From) and isinstance(source.this, exp.Table) and is_dual(source.this) \
+                and not select.args.get("joins"):
+            select.set("from_", None)
+
+
 def tables_read(ctx: QueryContext, tree: exp.Expr, virtual_tables: VirtualTables) -> list[TableRead]:
     """Every catalog and virtual table `tree` reads, in tree order (names of its CTEs excluded).
 
@@ -59,7 +75,7 @@ def tables_read(ctx: QueryContext, tree: exp.Expr, virtual_tables: VirtualTables
     for node in tree.find_all(exp.Table):
         if not node.name or isinstance(node.this, exp.Func):
             continue
-        if not node.db and node.name.lower() in ctes:
+        if (not node.db and node.name.lower() in ctes) or is_dual(node):
             continue
         database = node.db or ctx.database
         found.append(TableRead(node, database, node.name, virtual_tables.find(database, node.name) is not None))

@@ -30,7 +30,7 @@ from cairn.errors import (
 )
 from cairn.lake.sqltext import create_temp_view, sql
 from cairn.query import starrocks_semantics
-from cairn.query.binding import tables_read
+from cairn.query.binding import remove_dual, tables_read
 from cairn.query.context import QueryContext
 from cairn.query.data_access import PartitionScan, TableScan, column_expressions, empty_relation
 from cairn.query.engine import QueryEngine
@@ -128,6 +128,7 @@ def bind_tables(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duc
     `column_types`, each Cairn table's column types are added to it under the name the query gives it.
     """
     expand_views(ctx, engine.catalog, engine.virtual_tables, tree)
+    remove_dual(tree)
     views: dict[str, str] = {}
     qualified: dict[tuple[str, str], str] = {}
     for read in tables_read(ctx, tree, engine.virtual_tables):
