@@ -171,6 +171,16 @@ STRING_AND_HASH_CASES: list[tuple[str, list[tuple[Any, ...]], list[pa.DataType]]
      "murmur_hash3_32(''), murmur_hash3_32('中文abcdefg')",
      [(1321743225, 984713481, None, -965378730, -1962991094)], [pa.int32()] * 5),
     ("SELECT sum(murmur_hash3_32(u)) FROM t", [(2239125099,)], [pa.int64()]),
+    # test_string_functions/test_strpos: the n-th occurrence, counted from the end when n < 0
+    ("SELECT strpos('abcabc', 'abc', 2), strpos('abcabc', 'abc', 3), strpos('hello world hello', 'hello', -1), "
+     "strpos('abc', '', 1), strpos('', 'abc', 1), strpos('abc', 'abc', 0), strpos('abc', 'b', NULL), strpos('abc', 'b')",
+     [(4, 0, 13, 1, 0, 0, None, 2)], [pa.int32()] * 8),
+    # test_string_functions/test_string_functions: an empty pad cuts; split_part counts back from the end
+    ("SELECT lpad('test', 8, ''), lpad('test', 2, ''), rpad('test', 8, ''), lpad('test', 8, '中文，'), rpad('test', 6)",
+     [("test", "te", "test", "中文，中test", "test  ")], [pa.string()] * 5),
+    ("SELECT split_part('abc##567###234', '##', -1), split_part('abc##567###234', '##', -2), "
+     "split_part('abc##567###234', '##', 3), split_part('2023年5月23号', '月', -1)",
+     [("234", "567#", "#234", "23号")], [pa.string()] * 4),
     # test_time_fn/test_week_iso, test_to_iso8601
     ("SELECT week_iso('2023-01-01'), week_iso('2023-01-02'), week_iso('')", [(52, 1, None)], [pa.int64()] * 3),
     ("SELECT k, to_iso8601(da), to_iso8601(dt) FROM t ORDER BY k",

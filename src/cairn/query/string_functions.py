@@ -80,7 +80,72 @@ def _url_extract_host(args: list[exp.Expr]) -> exp.Expr | None:
                              group=exp.Literal.number(1))
 
 
+def _strpos(args: list[exp.Expr]) -> exp.Expr | None:
+    """strpos(s, sub, n): where the n-th occurrence of sub in s starts (n < 0: counted from the
+    end), 0 when there is none or n is 0, NULL when an argument is NULL."""
+    if len(args) != 3:
+        return None
+    text, part, instance = args
+    at = exp.to_identifier("__cairn_at")
+    matches = exp.EQ(this=exp.Substring(this=text.copy(), start=at.copy(), length=exp.func("length", part.copy())),
+                     expression=part.copy())
+    # An empty sub is found at 1 only (StarRocks' test_strpos: strpos('', '', 1) is 1).
+    starts = exp.func("range", exp.Literal.number(1), exp.Add(this=exp.func(
+        "greatest", exp.func("length", text.copy()), exp.Literal.number(1)), expression=exp.Literal.number(1)))
+    positions = exp.func("list_filter", starts, exp.Lambda(this=matches, expressions=[at]))
+    found = exp.func("coalesce", exp.func("list_extract", positions, instance.copy()), exp.Literal.number(0))
+    empty = exp.EQ(this=exp.func("length", part.copy()), expression=exp.Literal.number(0))
+    position = exp.Case(ifs=[exp.If(this=exp.or_(*[exp.Is(this=a.copy(), expression=exp.null()) for a in args]),
+                                    true=exp.null()),
+                             exp.If(this=exp.EQ(this=instance.copy(), expression=exp.Literal.number(0)),
+                                    true=exp.Literal.number(0)),
+                             exp.If(this=empty, true=exp.Literal.number(1))], default=found)
+    return exp.cast(position, exp.DataType.Type.INT)
+
+
+def _pads_with_nothing_by_cutting(tree: exp.Expr) -> None:
+    """lpad / rpad with an empty pad string cut the string to the length and never pad (StarRocks'
+    test_string_functions: lpad('test', 8, '') is 'test'); DuckDB refuses the empty pad."""
+    for node in list(tree.find_all(exp.Pad)):
+        fill = node.args.get("fill_pattern")
+        if fill is None or isinstance(fill, exp.Literal) and fill.name:
+            continue
+        empty = exp.EQ(this=fill.copy(), expression=exp.Literal.string(""))
+        padded = node.copy()
+        padded.set("fill_pattern", exp.Case(ifs=[exp.If(this=empty.copy(), true=exp.Literal.string(" "))],
+                                            default=fill.copy()))
+        cut = exp.Left(this=node.this.copy(), expression=node.expression.copy())
+        node.replace(exp.Case(ifs=[exp.If(this=empty, true=cut)], default=padded))
+
+
+def _split_part_counts_back_from_the_end(tree: exp.Expr) -> None:
+    """split_part(s, d, -n) is the n-th part counted from the end, the delimiter searched for from
+    the end (StarRocks' test_string_functions: split_part('abc##567###234', '##', -2) is '567#')."""
+    for node in list(tree.find_all(exp.SplitPart)):
+        index = node.args.get("part_index")
+        if index is None or isinstance(index, exp.Literal):
+            continue  # a non-negative number: DuckDB's answer
+        text, delimiter = node.this, node.args["delimiter"]
+        backwards = exp.func("reverse", exp.SplitPart(
+            this=exp.func("reverse", text.copy()), delimiter=exp.func("reverse", delimiter.copy()),
+            part_index=exp.Neg(this=exp.Paren(this=index.copy()))))
+        node.replace(exp.Case(ifs=[exp.If(this=exp.LT(this=index.copy(), expression=exp.Literal.number(0)),
+                                          true=backwards)], default=node.copy()))
+
+
+def _positions_are_ints(tree: exp.Expr) -> None:
+    """strpos / instr / locate answer an INT in StarRocks (DuckDB's strpos a BIGINT)."""
+    for node in list(tree.find_all(exp.StrPosition)):
+        if isinstance(node.parent, exp.Cast):
+            continue
+        typed: exp.Expr = exp.cast(node.copy(), exp.DataType.Type.INT)
+        if isinstance(node.parent, exp.Select) and node.arg_key == "expressions":
+            typed = exp.alias_(typed, node.sql(dialect="starrocks").lower(), quoted=True)
+        node.replace(typed)
+
+
 _REWRITES: dict[str, Rewrite] = {
+    "strpos": _strpos,
     "field": _field,
     "str_to_map": _str_to_map,
     "substring_index": _substring_index,
@@ -101,4 +166,7 @@ def apply(tree: exp.Expr) -> None:
         name, keys = _READ_AS_NODES[type(node)]
         args = [node.args[k] for k in keys if node.args.get(k) is not None]
         node.replace(exp.Anonymous(this=name, expressions=args))
+    _pads_with_nothing_by_cutting(tree)
+    _split_part_counts_back_from_the_end(tree)
+    _positions_are_ints(tree)
     rewrite_calls(tree, _REWRITES)

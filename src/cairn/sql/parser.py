@@ -40,6 +40,9 @@ class _StarRocksReader(StarRocks):
             # next_day / previous_day check their weekday's spelling (sqlglot's reading guesses one).
             "NEXT_DAY": lambda args: exp.Anonymous(this="next_day", expressions=args),
             "PREVIOUS_DAY": lambda args: exp.Anonymous(this="previous_day", expressions=args),
+            # strpos(s, sub, n): the n-th occurrence (sqlglot would read n as a start position, as LOCATE's).
+            "STRPOS": lambda args: exp.StrPosition(this=args[0], substr=args[1]) if len(args) == 2
+            else exp.Anonymous(this="strpos", expressions=args),
             # date_diff(unit, a, b) whose unit is a column or NULL: sqlglot would read a column's name as the unit.
             "DATE_DIFF": lambda args: StarRocksParser.FUNCTIONS["DATE_DIFF"](args)
             if args and isinstance(args[0], exp.Literal) and args[0].is_string
