@@ -214,3 +214,9 @@ def test_values_columns_corr_and_array_position_answer_as_starrocks(session: Ses
     # test_array_fn/test_array_contains_with_const: 0 when absent, NULL elements found by NULL.
     assert session.execute("SELECT array_position([1,2,3,4], 1), array_position([1,2,3,4], NULL), "
                            "array_position([1,2,3,NULL], NULL), array_position(NULL, NULL)").rows() == [(1, 0, 4, None)]
+
+
+def test_array_map_over_a_null_array_is_null(session: Session) -> None:
+    # test_array_fn/test_array_map_3: with several arrays, one NULL array makes the answer NULL.
+    assert session.execute("SELECT array_map((x, y) -> x + y, [1, 2], CAST(NULL AS ARRAY<INT>)), array_map((x, y) -> x + y, [1, 2], "
+                           "[3, NULL])").rows() == [(None, [4, None])]

@@ -71,7 +71,10 @@ def _array_map(args: list[exp.Expr]) -> exp.Expr | None:
         target.replace(exp.func("list_extract", by_name[node.name].copy(), index.copy()))
     positions = exp.func("generate_series", exp.Literal.number(1), exp.func("len", arrays[0].copy()))
     mapped = exp.func("list_transform", positions, exp.Lambda(this=body, expressions=[index]))
-    return _same_lengths(arrays, "Input array element's size is not equal in array_map().", mapped)
+    # A NULL array makes the answer NULL (StarRocks' test_array_map_3).
+    some_null = exp.or_(*[exp.Is(this=a.copy(), expression=exp.null()) for a in arrays])
+    checked = _same_lengths(arrays, "Input array element's size is not equal in array_map().", mapped)
+    return exp.Case(ifs=[exp.If(this=some_null, true=exp.null())], default=checked)
 
 
 def _decimal_spellings_as_decimal(tree: exp.Expr) -> None:
