@@ -98,6 +98,26 @@ def test_list_and_unpartitioned_tables_and_partition_changes(session: Session) -
     assert [r[1] for r in session.execute("SHOW PARTITIONS FROM r").rows()] == ["p2"]
 
 
+def test_list_and_range_tables_created_without_partitions(session: Session) -> None:
+    """StarRocks creates a LIST or RANGE table with no partition list; rows need a partition added first."""
+    session.execute_script("CREATE DATABASE d; USE d;")
+    session.execute("CREATE TABLE l (id INT, dt VARCHAR(10)) PARTITION BY LIST (dt) DISTRIBUTED BY HASH(id) BUCKETS 2")
+    assert session.execute("SHOW PARTITIONS FROM l").rows() == []
+    with pytest.raises(CairnError, match="out of partition ranges"):
+        session.execute("INSERT INTO l VALUES (1, 'x')")
+    ddl = session.execute("SHOW CREATE TABLE l").rows()[0][1]
+    assert "PARTITION BY LIST(`dt`)\nDISTRIBUTED" in ddl
+    session.execute('ALTER TABLE l ADD PARTITION pmul VALUES IN ("x", "y")')
+    session.execute("INSERT INTO l VALUES (1, 'x'), (2, 'y')")
+    assert session.execute("SELECT count(*) FROM l").rows() == [(2,)]
+    session.execute("CREATE TABLE r (id INT) PARTITION BY RANGE (id) DISTRIBUTED BY HASH(id)")
+    session.execute("ALTER TABLE r ADD PARTITION p1 VALUES LESS THAN ('10')")
+    session.execute("INSERT INTO r VALUES (1)")
+    session.execute("DROP TABLE l")
+    session.execute(ddl)  # SHOW CREATE TABLE's text runs again
+    assert session.execute("SHOW PARTITIONS FROM l").rows() == []
+
+
 @pytest.mark.parametrize("sql, error, code, text", [
     ("CREATE DATABASE quickstart", DatabaseExistsError, 1007, "database exists"),
     ("USE nowhere", UnknownDatabaseError, 1049, "nowhere"),

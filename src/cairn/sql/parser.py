@@ -49,6 +49,21 @@ class _StarRocksReader(StarRocks):
             else exp.Anonymous(this="date_diff", expressions=args),
         }
 
+        def _parse_partition_property(self) -> exp.Expr | None | list[exp.Expr]:
+            """`PARTITION BY LIST (cols)` or `RANGE (cols)` with no partition list: a table whose
+            partitions are all added later (sqlglot requires the list)."""
+            start = self._index
+            kind = self._match_texts(("LIST", "RANGE")) and self._prev.text.upper()
+            if kind and self._match(TokenType.L_PAREN, advance=False):
+                columns = self._parse_wrapped_csv(self._parse_assignment)
+                if not self._match(TokenType.L_PAREN, advance=False):
+                    node = exp.PartitionByListProperty if kind == "LIST" else exp.PartitionByRangeProperty
+                    none = [exp.Partition(expressions=[])]  # no partition yet (sqlglot requires the list)
+                    return self.expression(node(partition_expressions=columns, create_expressions=none))
+            self._retreat(start)
+            found: exp.Expr | None | list[exp.Expr] = super()._parse_partition_property()
+            return found
+
         def _parse_primary_key(self, wrapped_optional: bool = False, in_props: bool = False,
                                named_primary_key: bool = False) -> exp.PrimaryKeyColumnConstraint | exp.PrimaryKey:
             if in_props and self._match(TokenType.L_PAREN, advance=False):

@@ -76,6 +76,11 @@ def _partition_expression(table: Table) -> str:
     return f"({', '.join(columns)})"
 
 
+def _listed(parts: list[str]) -> str:
+    """A RANGE or LIST table's partition list; none at all for a table that has no partition yet."""
+    return "(" + ",\n".join(parts) + ")\n" if parts else ""
+
+
 def show_create_table(db_name: str, table: Table) -> str:
     """The DDL that re-creates `table` (StarRocks' layout; parses back to an equal table)."""
     lines = ["  " + column_ddl(column) for column in table.columns]
@@ -91,14 +96,14 @@ def show_create_table(db_name: str, table: Table) -> str:
         for p in table.partitions:
             bound = "MAXVALUE" if p.upper is None else "(" + ", ".join(_string(v) for v in p.upper) + ")"
             parts.append(f"PARTITION {_partition_name(p.name)} VALUES LESS THAN {bound}")
-        ddl += f"PARTITION BY RANGE({', '.join(map(_quote, table.partition_columns))})\n(" + ",\n".join(parts) + ")\n"
+        ddl += f"PARTITION BY RANGE({', '.join(map(_quote, table.partition_columns))})\n" + _listed(parts)
     elif table.partition_type == "LIST":
         parts = []
         for p in table.partitions:
             rows = ", ".join("(" + ", ".join("NULL" if v is None else _string(v) for v in row) + ")"
                              for row in p.values or [])
             parts.append(f"PARTITION {_partition_name(p.name)} VALUES IN ({rows})")
-        ddl += f"PARTITION BY LIST({', '.join(map(_quote, table.partition_columns))})\n(" + ",\n".join(parts) + ")\n"
+        ddl += f"PARTITION BY LIST({', '.join(map(_quote, table.partition_columns))})\n" + _listed(parts)
     if table.distribution_columns:
         ddl += f"DISTRIBUTED BY HASH({', '.join(map(_quote, table.distribution_columns))}) BUCKETS {table.buckets} \n"
     else:

@@ -298,6 +298,4 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
             partition = new_partition(entry.name)
             partition.values = rows
             table.partitions.append(partition)
-    if not table.partitions:
-        raise AnalysisError("A partitioned table needs at least one partition")
     return CreateTable(db_id=db.id, table=table)
