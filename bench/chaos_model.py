@@ -30,6 +30,7 @@ class Batch:
     rows: int
     outcome: Outcome
     how: str  # insert, insert-select, stream-load
+    message: str = ""  # what the client was told when it was not OK
 
 
 @dataclass
@@ -78,10 +79,11 @@ def check(observed: Observed, model: Model) -> list[str]:
     return problems
 
 
-def settle(observed: Observed, model: Model) -> int:
+def settle(observed: Observed, model: Model, committed: set[int] | None = None) -> int:
     """Turn every unknown outcome into what `observed` shows; return how many were settled. A
     failed change that is there anyway (a violation `check` reported) is taken as done, so that
-    it is reported once."""
+    it is reported once. A batch of a table no longer there (dropped) settles from `committed`, the
+    batches the journal holds, when given; else it stays as it is."""
     settled = 0
     for table, outcome in model.created.items():
         if outcome is Outcome.UNKNOWN:
@@ -95,10 +97,16 @@ def settle(observed: Observed, model: Model) -> int:
     for table in [t for t, o in model.dropped.items() if o is Outcome.FAILED]:
         del model.dropped[table]  # the table lives on: it may be loaded and dropped again
     for batch_id, batch in model.batches.items():
-        if batch.outcome is Outcome.UNKNOWN:
-            settled += 1
-        if batch.outcome is not Outcome.ACKED:
-            batch.outcome = Outcome.ACKED if batch_id in observed.get(batch.table, {}) else Outcome.FAILED
+        if batch.outcome is Outcome.ACKED:
+            continue
+        if batch.table in observed:
+            there = batch_id in observed[batch.table]
+        elif committed is not None:
+            there = batch_id in committed
+        else:
+            continue
+        settled += batch.outcome is Outcome.UNKNOWN
+        batch.outcome = Outcome.ACKED if there else Outcome.FAILED
     return settled
 
 

@@ -344,9 +344,10 @@ class HaChaosRun:
             return rng.choice(tables), batch_id, rng.randint(1, 20)
 
     def record(self, table: str, batch_id: int, rows: int, how: str, outcome: Outcome, fe: HaFe | None,
-               sent: float) -> None:
+               sent: float, message: str = "") -> None:
         with self.lock:
-            self.model.batches[batch_id] = Batch(table, rows, outcome, how)
+            told = f"{fe.name if fe else '?'} at {time.strftime('%H:%M:%S')}: {message[:200]}" if message else ""
+            self.model.batches[batch_id] = Batch(table, rows, outcome, how, told)
             self.sent[batch_id] = sent
             if outcome is Outcome.ACKED and fe is not None:
                 self.acks[batch_id] = Ack(batch_id, label(self.seed, how, batch_id), fe.address, sent, time.time())
@@ -360,14 +361,14 @@ class HaChaosRun:
         values = ", ".join(["(%s, %s, %s)"] * rows)
         args = [v for i in range(rows) for v in (batch_id, i, f"r{batch_id}-{i}")]
         sent = time.time()
-        answer, failure, _ = self.execute(
+        answer, failure, message = self.execute(
             fe, f"INSERT INTO {DATABASE}.{table} WITH LABEL {label(self.seed, 'insert', batch_id)} "
                 f"(batch, id, v) VALUES {values}", args)
         if answer is None and failure is None:
             with self.lock:
                 self.counts["insert not sent (no connection)"] += 1
             return
-        self.record(table, batch_id, rows, "insert", failure or Outcome.ACKED, fe, sent)
+        self.record(table, batch_id, rows, "insert", failure or Outcome.ACKED, fe, sent, message)
 
     def stream_load(self, rng: random.Random) -> None:
         follower = self.pick(rng, followers_only=True)
@@ -392,8 +393,10 @@ class HaChaosRun:
             with self.lock:
                 self.counts["stream-load not sent (no connection)"] += 1
             return
+        message = ""
         if done.returncode != 0:
             outcome = Outcome.UNKNOWN
+            message = done.stderr.strip()
             with self.lock:
                 self.errors[f"curl exit {done.returncode}: {done.stderr.strip()[:150]}"] += 1
         else:
@@ -407,10 +410,11 @@ class HaChaosRun:
                     with self.lock:
                         self.counts["load answered by the follower itself"] += 1
             else:
-                outcome = classify_error(str(answer.get("Message")), False)
+                message = str(answer.get("Message"))
+                outcome = classify_error(message, False)
                 with self.lock:
                     self.errors[f"stream load: {str(answer.get('Message'))[:180]}"] += 1
-        self.record(table, batch_id, rows, "stream-load", outcome, acknowledging, sent)
+        self.record(table, batch_id, rows, "stream-load", outcome, acknowledging, sent, message)
 
     def create_table(self, rng: random.Random, fe: HaFe) -> None:
         with self.lock:
@@ -627,7 +631,7 @@ class HaChaosRun:
             problems = check(observed, self.model)
             self.violations.extend(f"{when}: {p}" for p in problems)
             self.violations.extend(f"{when}: {p}" for p in check_journal(facts[0], self.model, self.acks))
-            self.counts["settled unknown"] += settle(observed, self.model)
+            self.counts["settled unknown"] += settle(observed, self.model, facts[0].committed_batches())
             self.counts["checks"] += 1
 
     # -- the run ------------------------------------------------------------------------------

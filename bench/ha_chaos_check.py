@@ -120,7 +120,7 @@ def check_journal(facts: JournalFacts, model: Model, acks: dict[int, Ack]) -> li
             problems.append(f"acknowledged {batch.how} batch {batch_id} has no commit in the journal")
         if batch.outcome is Outcome.FAILED and found is not None:
             problems.append(f"{batch.how} batch {batch_id}, whose client was told it failed, is committed in "
-                            f"journal entry {found[1].entry_id}")
+                            f"journal entry {found[1].entry_id} (told: {batch.message or 'nothing'})")
         if found is None:
             continue
         commit = found[1]

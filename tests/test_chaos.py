@@ -64,3 +64,10 @@ def test_the_chaos_check_tells_promises_kept_from_promises_broken() -> None:
     settled = model()
     assert settle({"t": {1: 3}}, settled) == 2
     assert check({"t": {1: 3, 2: 2}}, settled) != []
+    # A batch into a table that is gone settles from the journal's commits, never from its absence.
+    gone = model()
+    gone.batches[5] = Batch("gone", 1, Outcome.UNKNOWN, "insert")
+    settle({"t": {1: 3}}, gone)
+    assert gone.batches[5].outcome is Outcome.UNKNOWN
+    settle({"t": {1: 3}}, gone, committed={5})
+    assert gone.batches[5].outcome is Outcome.ACKED
