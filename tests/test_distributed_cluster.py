@@ -358,8 +358,18 @@ def test_kill_query_stops_the_query_on_every_node_and_the_queue_admits_one_at_a_
         cluster.rows(QUERIES[6])
     assert full.value.args[0] == 1064 and "exceeds capacity [1]" in full.value.args[1], full.value.args
     # ... and the waiting one gives up after query_queue_pending_timeout_second.
+    timeouts = cluster.metric("cairn_query_queue_timeout_total")
     error = waiting.finished()
     assert isinstance(error, pymysql.MySQLError) and "pending timeout [10]" in error.args[1], error
+    assert cluster.metric("cairn_query_queue_timeout_total") == timeouts + 1
+    waiting.connection.close()
+    # KILL QUERY takes a waiting query out of the queue.
+    waiting = Running(cluster, QUERIES[6])
+    wait_until(lambda: (_process(cluster, waiting.id) or ("",) * 10)[9] == "true", timeout=30,
+               what="another query pending in the queue")
+    rows_of(cluster.fe, f"KILL QUERY {waiting.id}")
+    assert getattr(waiting.finished(), "args", (None,))[0] == 1317
+    assert cluster.metric("cairn_query_queue_pending") == 0
     waiting.connection.close()
     # KILL QUERY stops the running one on every node; its client hears why; its connection stays.
     rows_of(cluster.fe, f"KILL QUERY {endless.id}")
