@@ -278,6 +278,26 @@ def test_a_dropped_cn_stops_its_engine_worker(cluster: Cluster, tmp_path: Path) 
         cn.stop()
 
 
+def test_a_cn_stopped_with_sigterm_stops_its_engine_worker_and_exits(cluster: Cluster, tmp_path: Path) -> None:
+    cn = start_cn(tmp_path, {"cairn_distributed_engine": "true", "cairn_engine_object_store_size": "128M"},
+                  name="cn-stopped", args=["--join", cluster.fe.peer_address])
+    try:
+        wait_until(lambda: "distributed engine worker joined" in cn.log.read_text(), timeout=120,
+                   what="the engine worker joining")
+        children = psutil.Process(cn.proc.pid).children(recursive=True)
+        assert any("raylet" in c.name() for c in children)
+        # Ray's node start-up installs a SIGTERM handler of its own; the CN's orderly stop still runs.
+        cn.stop()
+        assert cn.proc.returncode == 0
+        assert "distributed engine worker stopped" in cn.log.read_text()
+        wait_until(lambda: not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children),
+                   timeout=30, what="the worker node's processes gone")
+    finally:
+        if cn.proc.poll() is None:
+            cn.kill()
+        rows_of(cluster.fe, f'ALTER SYSTEM DROP COMPUTE NODE "{cn.address}"')
+
+
 def _running_fragments(cluster: Cluster) -> int:
     count = 0
     for cn in cluster.cns:

@@ -5,6 +5,7 @@ bound to the node's own address and named after its CN id, and stopped with the 
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from typing import Any
 
@@ -36,6 +37,10 @@ class EngineWorker:
             cluster = EngineCluster(credential, bind_address=self.config.bind_address,
                                     object_store_bytes=self.config.cairn_engine_object_store_size,
                                     head_address=head_address)
+            # Ray's node start-up replaces the process's SIGTERM handler with its own (drain, kill its
+            # processes, sys.exit), which skips the CN's orderly stop and can leave it hanging:
+            # the CN's handler is put back, and the CN's stop stops the worker node.
+            handler = signal.getsignal(signal.SIGTERM)
             try:
                 # The resource is named by the CN id; add_worker prefixes it with "cairn_node:".
                 cluster.add_worker(str(node_id), cpus=self.config.cairn_engine_cpus)
@@ -43,6 +48,9 @@ class EngineWorker:
                 log.error("the distributed engine's worker did not start: %s", exc)
                 cluster.stop()
                 return
+            finally:
+                if handler is not None and threading.current_thread() is threading.main_thread():
+                    signal.signal(signal.SIGTERM, handler)
             self._cluster = cluster
         log.info("distributed engine worker joined the head at %s as %s (%d CPUs)", head_address,
                  engine_resource(node_id), self.config.cairn_engine_cpus)
