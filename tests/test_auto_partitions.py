@@ -252,6 +252,13 @@ def test_partition_expressions_cairn_refuses(sql: Session, clause: str, error: t
     assert sql.execute("SHOW TABLES").rows() == []
 
 
+def test_generated_partition_column_names_are_reserved(sql: Session) -> None:
+    for name in ("__generated_partition_column_", "__generated_partition_column_0", "__GENERATED_partition_column_a"):
+        with pytest.raises(AnalysisError, match=rf"Column name \[{name}\] starts with __generated_partition_column_ "
+                                                "is a system reserved name"):
+            sql.execute(f"CREATE TABLE t (k1 INT, {name} INT)")
+
+
 def _stream_load(http_port: int, table: str, body: bytes) -> dict:
     connection = http.client.HTTPConnection("127.0.0.1", http_port, timeout=60)
     token = base64.b64encode(b"root:").decode()

@@ -20,6 +20,8 @@ from cairn.sql.refusals import check_properties, check_schema_item, check_table_
 # StarRocks chooses a bucket count itself when DISTRIBUTED BY gives none; Cairn uses a fixed one.
 DEFAULT_BUCKETS = 8
 CURRENT_TIMESTAMP = "CURRENT_TIMESTAMP"
+# StarRocks names the hidden columns of its general expression partitioning so; users may not.
+GENERATED_PARTITION_COLUMN = "__generated_partition_column_"
 
 
 def _type_text(kind: exp.DataType) -> str:
@@ -162,6 +164,9 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
         raise AnalysisError("CREATE TABLE needs at least one column")
     seen: set[str] = set()
     for column in columns:
+        if column.name.lower().startswith(GENERATED_PARTITION_COLUMN):
+            raise _analysis(f"Column name [{column.name}] starts with {GENERATED_PARTITION_COLUMN} is a system "
+                            "reserved name. Please choose a different one.")
         if column.name.lower() in seen:
             raise AnalysisError(f"Duplicate column name '{column.name}'")
         seen.add(column.name.lower())
