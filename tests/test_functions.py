@@ -220,3 +220,10 @@ def test_array_map_over_a_null_array_is_null(session: Session) -> None:
     # test_array_fn/test_array_map_3: with several arrays, one NULL array makes the answer NULL.
     assert session.execute("SELECT array_map((x, y) -> x + y, [1, 2], CAST(NULL AS ARRAY<INT>)), array_map((x, y) -> x + y, [1, 2], "
                            "[3, NULL])").rows() == [(None, [4, None])]
+
+
+def test_a_failed_cast_of_a_literal_is_null(session: Session) -> None:
+    # test_cast/test_cast_string_to_int.
+    assert session.execute("SELECT CAST('-' AS TINYINT), CAST('+' AS LARGEINT), CAST('x' AS DATE), "
+                           "CAST('2023-01-01' AS DATE), CAST(-1 AS INT)").rows() == \
+        [(None, None, None, D(2023, 1, 1), -1)]

@@ -138,6 +138,16 @@ def _refuse_functions_answering_otherwise(tree: exp.Expr) -> None:
         raise UnsupportedError("Getting analyzing error. Detail message: approx_top_k is not supported yet.")
 
 
+def _failed_casts_of_literals_are_null(tree: exp.Expr) -> None:
+    """A CAST of a literal that fails is NULL in StarRocks (test_cast_string_to_int: `cast('-' as
+    tinyint)`), where DuckDB fails the statement. A cast of a column's value that fails still fails
+    the statement (Cairn's CREATE TABLE ... AS SELECT relies on that error)."""
+    for cast in list(tree.find_all(exp.Cast)):
+        value = cast.this.this if isinstance(cast.this, exp.Neg) else cast.this
+        if type(cast) is exp.Cast and isinstance(value, exp.Literal):
+            cast.replace(exp.TryCast(this=cast.this.copy(), to=cast.to.copy()))
+
+
 def _values_columns_named_as_starrocks_names_them(tree: exp.Expr) -> None:
     """`(VALUES (1, 2)) t` without column names has the columns column_0, column_1, ... in StarRocks
     (test_always_null_statistic_funcs: `select column_0 from (values (1), (2)) t`); DuckDB names them
@@ -182,6 +192,7 @@ def apply(tree: exp.Expr) -> None:
     _refuse_not_in_correlated_on_its_output(tree)
     _refuse_tablet_clause(tree)
     _refuse_functions_answering_otherwise(tree)
+    _failed_casts_of_literals_are_null(tree)
     _values_columns_named_as_starrocks_names_them(tree)
     _bool_or_counts_null_rows_as_false(tree)
     _corr_of_no_spread_is_null(tree)
