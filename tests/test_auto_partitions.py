@@ -355,3 +355,27 @@ def test_loads_through_a_compute_node_make_partitions(tmp_path: Path, request: p
     finally:
         node.stop()
         fe.stop()
+
+
+def test_a_follower_sees_the_partitions_a_forwarded_insert_made(tmp_path: Path) -> None:
+    """The partitions are journal entries: a follower that forwards the INSERT reads them at once, and
+    replays them as any other entry."""
+    from conftest import wait_until
+    from fe_cluster import FeCluster
+
+    cluster = FeCluster(tmp_path, {"local_storage_path": str(tmp_path / "storage"),
+                                   "bdbje_heartbeat_timeout_second": "3"})
+    try:
+        leader = cluster.new_fe()
+        cluster.start(leader)
+        follower = cluster.add(leader)
+        cluster.sql(follower, "CREATE DATABASE d",
+                    "CREATE TABLE d.t (k DATE, v INT) PARTITION BY date_trunc('month', k)",
+                    "INSERT INTO d.t VALUES ('2024-01-05', 1), ('2024-02-05', 2)")
+        assert sorted(r[1] for r in cluster.sql(follower, "SHOW PARTITIONS FROM d.t")) == ["p202401", "p202402"]
+        cluster.sql(leader, "INSERT INTO d.t VALUES ('2024-03-05', 3)")
+        wait_until(lambda: len(cluster.sql(follower, "SHOW PARTITIONS FROM d.t")) == 3,
+                   what="the follower to replay the leader's new partition")
+        assert cluster.sql(follower, "SELECT sum(v) FROM d.t WHERE k >= '2024-02-01'") == [(5,)]
+    finally:
+        cluster.stop()
