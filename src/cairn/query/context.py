@@ -14,6 +14,8 @@ from typing import Any
 
 import duckdb
 
+from cairn.errors import QueryInterruptedError
+
 # What a statement stopped by its client going away tells (a KILL says who killed it instead).
 CLIENT_GONE = "The query was cancelled: its client went away"
 
@@ -35,8 +37,13 @@ class CancelToken:
 
     @contextmanager
     def running(self, cursor: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Mark `cursor` as the running work, so `cancel` can interrupt it."""
+        """Mark `cursor` as the running work, so `cancel` can interrupt it. Raises
+        QueryInterruptedError when the statement was cancelled before its work started (binding its
+        tables, waiting for a scan), which no interrupt would reach."""
         self._running = cursor
+        if self.cancelled:
+            self._running = None
+            raise QueryInterruptedError(self.message)
         try:
             yield cursor
         finally:
