@@ -227,3 +227,10 @@ def test_a_failed_cast_of_a_literal_is_null(session: Session) -> None:
     assert session.execute("SELECT CAST('-' AS TINYINT), CAST('+' AS LARGEINT), CAST('x' AS DATE), "
                            "CAST('2023-01-01' AS DATE), CAST(-1 AS INT)").rows() == \
         [(None, None, None, D(2023, 1, 1), -1)]
+
+
+def test_array_contains_all_finds_null_elements_only_where_there_are_some(session: Session) -> None:
+    # test_array_fn/test_array_contains_all_and_seq.
+    assert session.execute("SELECT array_contains_all([1, 2, 3, 4], [1, 2, 3]), array_contains_all([1, 2, 3, 4], "
+                           "[1, 2, NULL]), array_contains_all([1, NULL], [NULL]), array_contains_all([1], []), "
+                           "array_contains_all(NULL, [1])").rows() == [(True, False, True, True, None)]

@@ -107,6 +107,20 @@ def _array_repeat(args: list[exp.Expr]) -> exp.Expr | None:
     return exp.func("repeat", exp.Array(expressions=[args[0]]), args[1])
 
 
+def _array_contains_all(args: list[exp.Expr]) -> exp.Expr | None:
+    """array_contains_all(a, b): whether a holds every element of b, a NULL element of b only when a
+    holds one too (StarRocks' test_array_contains_all_and_seq); NULL when either is NULL."""
+    if len(args) != 2:
+        return None
+    values, wanted = args
+    null_wanted = exp.Not(this=exp.Is(this=exp.func("list_position", wanted.copy(), exp.null()), expression=exp.null()))
+    null_held = exp.Not(this=exp.Is(this=exp.func("list_position", values.copy(), exp.null()), expression=exp.null()))
+    held = exp.and_(exp.func("list_has_all", values.copy(), wanted.copy()),
+                    exp.or_(exp.Not(this=null_wanted), null_held))
+    either_null = exp.or_(exp.Is(this=values.copy(), expression=exp.null()), exp.Is(this=wanted.copy(), expression=exp.null()))
+    return exp.Case(ifs=[exp.If(this=either_null, true=exp.null())], default=held)
+
+
 def _md5sum(args: list[exp.Expr]) -> exp.Expr | None:
     """md5sum(a, ...): the MD5 of its arguments' text, concatenated."""
     if not args:
@@ -197,7 +211,7 @@ _REWRITES: dict[str, Rewrite] = {
     "all_match": _all_match,
     "array_generate": _array_generate,
     "array_repeat": _array_repeat,
-    "array_contains_all": _two("list_has_all"),
+    "array_contains_all": _array_contains_all,
     "md5sum": _md5sum,
     "json_query": _two("json_extract"),
     "get_json_string": _two("json_extract_string"),
@@ -254,6 +268,10 @@ def apply(tree: exp.Expr) -> None:
     _array_remove_keeps_nulls(tree)
     _array_contains_finds_null(tree)
     _array_position_is_zero_when_absent(tree)
+    for contains in sorted(tree.find_all(exp.ArrayContainsAll), key=_depth, reverse=True):
+        found = _array_contains_all([contains.this.copy(), contains.expression.copy()])
+        if found is not None:
+            contains.replace(found)
     _array_filter_by_flags(tree)
     # Innermost calls first, so a call rewritten inside another's arguments is kept.
     for node in sorted(tree.find_all(exp.Anonymous), key=_depth, reverse=True):
