@@ -171,3 +171,17 @@ def test_catalog_survives_restart(fe_config: FeConfig) -> None:
     second = Frontend.open(fe_config)
     assert second.catalog.state.databases == before
     second.close()
+
+
+def test_alter_table_truncate_partition(session: Session) -> None:
+    """ALTER TABLE t TRUNCATE PARTITION p[, ...] empties those partitions, as TRUNCATE TABLE t PARTITION (p) does."""
+    session.execute_script("CREATE DATABASE d; USE d;")
+    session.execute("CREATE TABLE t (k VARCHAR(10) NOT NULL, v INT) PARTITION BY LIST (k) "
+                    "(PARTITION p1 VALUES IN ('a'), PARTITION p2 VALUES IN ('b'), PARTITION p3 VALUES IN ('c'))")
+    session.execute("INSERT INTO t VALUES ('a', 1), ('b', 2), ('c', 3)")
+    session.execute("ALTER TABLE t TRUNCATE PARTITION p1")
+    assert session.execute("SELECT k FROM t ORDER BY k").rows() == [("b",), ("c",)]
+    session.execute("ALTER TABLE d.t TRUNCATE PARTITIONS (p2, p3)")
+    assert session.execute("SELECT count(*) FROM t").rows() == [(0,)]
+    with pytest.raises(UnknownPartitionError):
+        session.execute("ALTER TABLE t TRUNCATE PARTITION nope")

@@ -162,7 +162,15 @@ def truncate(query: QueryContext, fe: Frontend, statement: exp.TruncateTable) ->
     target = statement.expressions[0]
     db_name, name = table_name(query, target)
     chosen = target.args.get("partition")
-    names = [e.name for e in chosen.expressions] if chosen is not None else None
+    return _truncate(fe, db_name, name, [e.name for e in chosen.expressions] if chosen is not None else None)
+
+
+def truncate_partitions(query: QueryContext, fe: Frontend, statement: extended.TruncatePartitionsStatement) -> ResultSet:
+    return _truncate(fe, statement.database or query.database, statement.table, statement.partitions)
+
+
+def _truncate(fe: Frontend, db_name: str | None, name: str, names: list[str] | None) -> ResultSet:
+    """Empty the table, or the partitions `names`, in one commit."""
 
     def build(catalog: Catalog) -> CommitVersions:
         db, table = catalog.table(db_name, name)
@@ -269,6 +277,11 @@ def _truncate_needs(ctx: QueryContext, statement: exp.TruncateTable, _virtual: V
     return [Requirement("DROP", database or "", name)]
 
 
+def _truncate_partitions_needs(ctx: QueryContext, statement: extended.TruncatePartitionsStatement,
+                               _virtual: VirtualTables) -> list[Requirement]:
+    return [Requirement("DROP", statement.database or ctx.database or "", statement.table)]
+
+
 def _alter_partition_needs(ctx: QueryContext, statement: extended.AddPartition | extended.DropPartitionStatement,
                            _virtual: VirtualTables) -> list[Requirement]:
     return [Requirement("ALTER", statement.database or ctx.database or "", statement.table)]
@@ -280,5 +293,7 @@ def register(statements: StatementRegistry) -> None:
     statements.add(exp.Drop, drop, needs=_drop_needs, writes=True)
     statements.add(exp.Use, use, needs=nothing)
     statements.add(exp.TruncateTable, truncate, needs=_truncate_needs, writes=True)
+    statements.add(extended.TruncatePartitionsStatement, truncate_partitions, needs=_truncate_partitions_needs,
+                   writes=True)
     statements.add(extended.AddPartition, add_partition, needs=_alter_partition_needs, writes=True)
     statements.add(extended.DropPartitionStatement, drop_partition, needs=_alter_partition_needs, writes=True)

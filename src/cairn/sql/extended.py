@@ -86,6 +86,15 @@ class DropPartitionStatement(ExtendedStatement):
 
 
 @dataclass
+class TruncatePartitionsStatement(ExtendedStatement):
+    """ALTER TABLE t TRUNCATE PARTITION p[, ...]: TRUNCATE TABLE t PARTITION (p, ...) spelled as StarRocks also takes it."""
+
+    database: str | None
+    table: str
+    partitions: list[str]
+
+
+@dataclass
 class RenamePartitionStatement(ExtendedStatement):
     database: str | None
     table: str
@@ -281,7 +290,15 @@ def _alter_table(c: Cursor) -> ExtendedStatement:
     if c.accept("RENAME", "PARTITION"):
         old = c.name()
         return RenamePartitionStatement(database, table, old, c.name())
-    c.fail("ADD PARTITION, DROP PARTITION or RENAME PARTITION")
+    if c.accept("TRUNCATE", "PARTITION") or c.accept("TRUNCATE", "PARTITIONS"):
+        wrapped = c.accept("(")
+        names = [c.name()]
+        while c.accept(","):
+            names.append(c.name())
+        if wrapped:
+            c.expect(")")
+        return TruncatePartitionsStatement(database, table, names)
+    c.fail("ADD PARTITION, DROP PARTITION, RENAME PARTITION or TRUNCATE PARTITION")
     raise AssertionError("unreachable")
 
 
@@ -334,7 +351,8 @@ def parse(text: str) -> ExtendedStatement | None:
         return statement
     if first == "ALTER" and cursor.accept("ALTER", "TABLE"):
         upper = " ".join(text.upper().split())
-        if " ADD PARTITION " in upper or " DROP PARTITION " in upper or " RENAME PARTITION " in upper:
+        if any(f" {words} " in upper for words in ("ADD PARTITION", "DROP PARTITION", "RENAME PARTITION",
+                                                   "TRUNCATE PARTITION", "TRUNCATE PARTITIONS")):
             statement = _alter_table(cursor)
             cursor.end()
             return statement
