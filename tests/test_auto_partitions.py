@@ -180,12 +180,25 @@ def _java_hash(text: str) -> int:
     return value
 
 
+def test_show_create_table_spells_partition_expressions_as_starrocks(sql: Session) -> None:
+    sql.execute("CREATE TABLE a (`event day` DATE, pv INT) PARTITION BY date_trunc('month', `event day`)")
+    sql.execute("CREATE TABLE b (event_day DATE, pv INT) PARTITION BY date_trunc('month', event_day)")
+    sql.execute("CREATE TABLE c (x INT, y VARCHAR(3)) PARTITION BY (x, y)")
+    shown = {t: sql.execute(f"SHOW CREATE TABLE {t}").rows()[0][1] for t in "abc"}
+    assert "PARTITION BY date_trunc('month', `event day`)" in shown["a"]
+    assert "PARTITION BY date_trunc('month', event_day)" in shown["b"]
+    assert "PARTITION BY (`x`,`y`)" in shown["c"]
+    for name, ddl in shown.items():  # each runs again
+        sql.execute(f"DROP TABLE {name}")
+        sql.execute(ddl)
+
+
 def test_show_create_table_shows_the_partition_expression_and_runs_again(sql: Session) -> None:
     sql.execute("CREATE TABLE t (k DATETIME NOT NULL, v INT) DUPLICATE KEY(k) "
                 "PARTITION BY time_slice(k, interval 3 day) DISTRIBUTED BY HASH(k) BUCKETS 2")
     sql.execute("INSERT INTO t VALUES ('2023-02-14 00:00:00', 1)")
     ddl = sql.execute("SHOW CREATE TABLE t").rows()[0][1]
-    assert "PARTITION BY time_slice(`k`, interval 3 day)" in ddl and "VALUES LESS THAN" not in ddl
+    assert "PARTITION BY time_slice(k, interval 3 day)" in ddl and "VALUES LESS THAN" not in ddl
     sql.execute("DROP TABLE t")
     sql.execute(ddl)
     sql.execute("INSERT INTO t VALUES ('2023-02-16 00:00:00', 1)")

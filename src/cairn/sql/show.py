@@ -68,12 +68,11 @@ def _partition_expression(table: Table) -> str:
     made by loads, so none is listed)."""
     auto = table.auto_partition
     assert auto is not None
-    columns = [_quote(c) for c in table.partition_columns]
     if auto.function == "date_trunc":
-        return f"date_trunc('{auto.unit}', {columns[0]})"
+        return f"date_trunc('{auto.unit}', {_partition_name(table.partition_columns[0])})"
     if auto.function == "time_slice":
-        return f"time_slice({columns[0]}, interval {auto.step} {auto.unit})"
-    return f"({', '.join(columns)})"
+        return f"time_slice({_partition_name(table.partition_columns[0])}, interval {auto.step} {auto.unit})"
+    return f"({','.join(_quote(c) for c in table.partition_columns)})"
 
 
 def _listed(parts: list[str]) -> str:
