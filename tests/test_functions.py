@@ -234,3 +234,10 @@ def test_array_contains_all_finds_null_elements_only_where_there_are_some(sessio
     assert session.execute("SELECT array_contains_all([1, 2, 3, 4], [1, 2, 3]), array_contains_all([1, 2, 3, 4], "
                            "[1, 2, NULL]), array_contains_all([1, NULL], [NULL]), array_contains_all([1], []), "
                            "array_contains_all(NULL, [1])").rows() == [(True, False, True, True, None)]
+
+
+def test_map_agg_leaves_out_null_keys(session: Session) -> None:
+    # test_agg_function/test_map_agg.
+    assert session.execute("SELECT map_size(map_agg(i, k)), map_agg(i, k)[3], map_agg(b, k)[20] FROM t").rows() == \
+        [(2, 3, 2)]
+    assert session.execute("SELECT k, map_agg(i, b) FROM t WHERE k = 2 GROUP BY k").rows() == [(2, [])]

@@ -121,6 +121,21 @@ def _array_contains_all(args: list[exp.Expr]) -> exp.Expr | None:
     return exp.Case(ifs=[exp.If(this=either_null, true=exp.null())], default=held)
 
 
+def _map_agg(args: list[exp.Expr]) -> exp.Expr | None:
+    """map_agg(k, v): the map of each row's k to its v, rows whose k is NULL left out (StarRocks'
+    test_map_agg). A key seen twice fails the statement (DuckDB's maps keep unique keys)."""
+    if len(args) != 2:
+        return None
+    key, value = args
+    entry = exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier("k"), expression=key.copy()),
+                                    exp.PropertyEQ(this=exp.to_identifier("v"), expression=value)])
+    # Filtered after aggregating, so a group of only NULL keys is an empty map, not NULL.
+    each = exp.to_identifier("__cairn_e")
+    keyed = exp.Not(this=exp.Is(this=exp.Dot(this=each.copy(), expression=exp.to_identifier("k")), expression=exp.null()))
+    entries = exp.func("list_filter", exp.func("list", entry), exp.Lambda(this=keyed, expressions=[each]))
+    return exp.func("map_from_entries", entries)
+
+
 def _md5sum(args: list[exp.Expr]) -> exp.Expr | None:
     """md5sum(a, ...): the MD5 of its arguments' text, concatenated."""
     if not args:
@@ -213,6 +228,7 @@ _REWRITES: dict[str, Rewrite] = {
     "array_repeat": _array_repeat,
     "array_contains_all": _array_contains_all,
     "md5sum": _md5sum,
+    "map_agg": _map_agg,
     "json_query": _two("json_extract"),
     "get_json_string": _two("json_extract_string"),
     "get_json_str": _two("json_extract_string"),
