@@ -38,7 +38,6 @@ REFUSED = [
     ("CREATE TABLE t (k DATE, v INT) PARTITION BY RANGE(k) "
      "(START ('2024-01-01') END ('2024-01-05') EVERY (INTERVAL 1 DAY))", "Batch partitions (START ... END ... EVERY)"),
     # clauses with a meaning Cairn does not implement
-    ("CREATE TABLE t (k INT, v INT) DUPLICATE KEY(k) ORDER BY (v)", "ORDER BY (sort key)"),
     ("CREATE TABLE t (k INT, v INT, INDEX i (v) USING BITMAP)", "INDEX 'i'"),
     ("CREATE TABLE t (k INT, v INT) ROLLUP (r1 (k))", "ROLLUP"),
     ("CREATE TABLE t (k INT, v INT) ENGINE = mysql", "ENGINE = mysql"),

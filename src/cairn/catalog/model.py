@@ -113,6 +113,9 @@ class Table(BaseModel):
     auto_partition: AutoPartition | None = None  # None: partitions are only made by DDL
     distribution_columns: list[str] = Field(default_factory=list)  # empty: RANDOM distribution
     buckets: int = 1
+    # ORDER BY (...) of CREATE TABLE: each rowset's rows are written in this order. Empty: none was
+    # given (rows are written as they come, the key columns being the table's order for StarRocks).
+    sort_columns: list[str] = Field(default_factory=list)
     properties: dict[str, str] = Field(default_factory=dict)
     comment: str = ""
     created_at: float = Field(default_factory=time.time)
@@ -122,14 +125,16 @@ class Table(BaseModel):
 
     @model_serializer(mode="wrap")
     def _without_unused_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """A table never altered, and one without expression partitioning, is written as before schema
-        changes and expression partitioning existed (journal entries, images)."""
+        """A table never altered, and one without expression partitioning or sort key, is written as
+        before schema changes, expression partitioning and sort keys existed (journal entries, images)."""
         data: dict[str, Any] = handler(self)
         for name in ("schema_version", "next_column_id"):
             if data.get(name) == 0:
                 data.pop(name, None)
         if self.auto_partition is None:
             data.pop("auto_partition", None)
+        if not self.sort_columns:
+            data.pop("sort_columns", None)
         return data
 
     def column(self, name: str) -> Column | None:

@@ -164,6 +164,7 @@ class AlterTableSchema(Op):
     distribution_columns: list[str]
     properties: dict[str, str]
     comment: str | None = None  # ALTER TABLE t COMMENT = '...'; None: unchanged
+    sort_columns: list[str] | None = None  # the sort key after a column rename; None: unchanged (older entries)
 
     def apply(self, state: CatalogState, at: float) -> None:
         table = table_by_id(state, self.db_id, self.table_id)
@@ -173,6 +174,8 @@ class AlterTableSchema(Op):
         table.columns = [c.model_copy(deep=True) for c in self.columns]
         table.key_columns, table.partition_columns = list(self.key_columns), list(self.partition_columns)
         table.distribution_columns, table.properties = list(self.distribution_columns), dict(self.properties)
+        if self.sort_columns is not None:
+            table.sort_columns = list(self.sort_columns)
 
 
 class RenameTable(Op):

@@ -12,7 +12,7 @@ from cairn.lake.keyed import is_keyed, merged_rows
 from cairn.lake.manifest import Rowset
 from cairn.lake.rowset_writer import ROW_GROUP_SIZE, rowset_stats
 from cairn.lake.schema_read import stored_rows
-from cairn.lake.sqltext import copy_to, number, read_parquet, sql
+from cairn.lake.sqltext import column, copy_to, number, read_parquet, sql
 from cairn.storage.checksum import checksum_file
 from cairn.storage.engine_sandbox import SandboxedEngine
 from cairn.storage.object_cache import ObjectCache
@@ -46,6 +46,10 @@ def merge_rowsets(engine: SandboxedEngine, store: ObjectStore, cache: ObjectCach
                 every_row = exp.select("*").from_(stored_rows(table, files, versions))
             else:
                 every_row = exp.select("*").from_(read_parquet(files))
+            if table is not None and table.sort_columns:
+                # The merged rowset keeps the sort key's promise: its rows in that order, NULLs first.
+                every_row = exp.select("*").from_(every_row.subquery("__cairn_merged")).order_by(
+                    *[exp.Ordered(this=column(name), desc=False, nulls_first=True) for name in table.sort_columns])
             con.execute(sql(copy_to(every_row, merged.as_posix(), [("FORMAT", exp.var("PARQUET")),
                                                                    ("ROW_GROUP_SIZE", number(ROW_GROUP_SIZE))])))
         finally:

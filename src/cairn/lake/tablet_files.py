@@ -7,6 +7,9 @@ cut into one slice per tablet; a tablet's slices wait in memory until they make 
 (`buffer_bytes`): past the cap, the tablets holding the most are written out early (smaller row
 groups, never more memory), so a load's memory is bounded whatever its size. What waits is
 counted in a `LoadMemory`, whose peak makes the bound observable.
+
+A table with a sort key (CREATE TABLE ... ORDER BY (...)) has each row group written in that order,
+NULLs first, as StarRocks sorts a segment: a file written at once holds its rows sorted.
 """
 
 from __future__ import annotations
@@ -88,6 +91,15 @@ def _dictionary_columns(schema: pa.Schema) -> list[str] | bool:
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
             names.append(column.name)
     return names or False
+
+
+def sorted_rows(rows: pa.Table, table: Table | None) -> pa.Table:
+    """`rows` in the order of the table's sort key (ascending, NULLs first; stable, so rows equal on it
+    keep their order); as they are without one, or when they lack a sort column (delete markers)."""
+    if table is None or not table.sort_columns or not set(table.sort_columns) <= set(rows.column_names):
+        return rows
+    order = pc.sort_indices(rows, sort_keys=[(name, "ascending", "at_start") for name in table.sort_columns])
+    return rows.take(order)
 
 
 def file_schema(rows: pa.Schema, table: Table | None) -> pa.Schema:
@@ -186,7 +198,7 @@ class TabletFiles:
                 continue
             self.buffered_bytes -= pending.nbytes
             self.memory.release(pending.nbytes)
-            rows = pa.concat_tables(pending.slices)
+            rows = sorted_rows(pa.concat_tables(pending.slices), self.table)
             if len(jobs) == MAX_OPEN_FILES - 1:
                 # Opening one more file may close the least recently used one: it must not hold a job.
                 self._run(jobs)

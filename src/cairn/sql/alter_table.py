@@ -228,6 +228,9 @@ def _drop(schema: _Schema, name: str) -> None:
         raise _error(f"Column does not exists: {name}")
     if table.keys_type != "DUPLICATE" and column.is_key:
         raise _error(f"Can not drop key column in {_MODEL_NAMES[table.keys_type]} data model table")
+    if column.name in table.sort_columns:
+        # Rowsets stay sorted by the key they were written with: the key cannot lose a column.
+        raise _error(f"Can not drop sort column in {_MODEL_NAMES[table.keys_type]} data model table")
     if column.name in table.partition_columns:
         raise _error(f"Partition column[{column.name}] cannot be dropped. index[{table.name}]")
     if column.name in table.distribution_columns:
@@ -265,8 +268,13 @@ def _modify(schema: _Schema, node: exp.ColumnDef) -> None:
                      f"table: {column.name}")
     if table.keys_type == "AGGREGATE" and wanted.aggregate is not None and wanted.aggregate != column.aggregate:
         raise _error("Can not change aggregation type")
+    if table.keys_type == "PRIMARY" and column.name in table.sort_columns:
+        raise _error("Can not modify sort column in primary data model table")
     old_type, new_type = parse_type(column.type), parse_type(wanted.type)
     if old_type != new_type:
+        if column.name in table.sort_columns and old_type.is_string != new_type.is_string:
+            # Rowsets are not rewritten: their order by the old type must stay an order by the new one.
+            raise not_supported(f"Modifying sort column[{column.name}] from {old_type.text} to {new_type.text}")
         if column.is_key and table.keys_type == "PRIMARY":
             raise _error(f"Can not modify key column: {column.name} for primary key table")
         if column.name in table.partition_columns:
@@ -316,6 +324,7 @@ def _rename_column(schema: _Schema, old: str, new: str) -> None:
     table.key_columns = renamed(table.key_columns)
     table.partition_columns = renamed(table.partition_columns)
     table.distribution_columns = renamed(table.distribution_columns)
+    table.sort_columns = renamed(table.sort_columns)
     bloom = table.properties.get("bloom_filter_columns")
     if bloom:
         table.properties["bloom_filter_columns"] = ",".join(renamed([n.strip() for n in bloom.split(",")]))
@@ -394,7 +403,7 @@ def alter_table(query: QueryContext, fe: Frontend, statement: exp.Alter) -> Resu
                                 next_column_id=table.next_column_id, columns=table.columns,
                                 key_columns=table.key_columns, partition_columns=table.partition_columns,
                                 distribution_columns=table.distribution_columns, properties=table.properties,
-                                comment=comment)
+                                comment=comment, sort_columns=table.sort_columns or None)
 
     fe.commit_if(build)
     return ResultSet.ok()

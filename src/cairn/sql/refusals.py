@@ -87,8 +87,6 @@ def check_table_clause(prop: exp.Expression) -> None:
             if isinstance(part, exp.PartitionByRangePropertyDynamic):
                 raise not_supported("Batch partitions (START ... END ... EVERY)")
         return
-    if isinstance(prop, exp.Order):
-        raise not_supported("ORDER BY (sort key) in CREATE TABLE")
     if isinstance(prop, exp.RollupProperty):
         raise not_supported("ROLLUP")
     if isinstance(prop, exp.EngineProperty) and prop.name.upper() != "OLAP":

@@ -107,6 +107,8 @@ def show_create_table(db_name: str, table: Table) -> str:
         ddl += f"DISTRIBUTED BY HASH({', '.join(map(_quote, table.distribution_columns))}) BUCKETS {table.buckets} \n"
     else:
         ddl += f"DISTRIBUTED BY RANDOM BUCKETS {table.buckets} \n"
+    if table.sort_columns:
+        ddl += f"ORDER BY({', '.join(map(_quote, table.sort_columns))})\n"
     if table.properties:
         pairs = [f"{_string(k)} = {_string(v)}" for k, v in table.properties.items()]
         ddl += "PROPERTIES (\n" + ",\n".join(pairs) + "\n)"

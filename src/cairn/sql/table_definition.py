@@ -11,7 +11,7 @@ from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import Column, Database, Partition, Table
 from cairn.catalog.ops import CreateTable
 from cairn.catalog.types import cast_value, parse_type
-from cairn.errors import AnalysisError, StorageVolumeError, UnknownColumnError
+from cairn.errors import AnalysisError, SqlSyntaxError, StorageVolumeError, UnknownColumnError
 from cairn.sql.expression_partitions import expression_partitioning
 from cairn.sql.names import literal_text, properties_of
 from cairn.sql.partitions import MAXVALUE, chain_ranges, normalize_value
@@ -147,6 +147,43 @@ def _check_key_types(columns: list[Column], names: list[str], role: str) -> None
                                 f"'{name}': '{column_type.text.lower()}'.")
 
 
+def _sort_key_names(order: exp.Order) -> list[str]:
+    """The column names of `ORDER BY (c1, c2, ...)` (StarRocks' sort key: a parenthesised list of
+    columns, ascending)."""
+    if len(order.expressions) != 1:
+        raise SqlSyntaxError("Getting syntax error: ORDER BY of CREATE TABLE takes a list of columns in parentheses")
+    ordered = order.expressions[0]
+    listed = ordered.this
+    if ordered.args.get("desc") or not isinstance(listed, (exp.Tuple, exp.Paren)):
+        raise SqlSyntaxError("Getting syntax error: ORDER BY of CREATE TABLE takes a list of columns in parentheses")
+    items = listed.expressions if isinstance(listed, exp.Tuple) else [listed.this]
+    if not all(isinstance(item, exp.Column) and not item.table for item in items):
+        raise SqlSyntaxError("Getting syntax error: ORDER BY of CREATE TABLE takes a list of columns in parentheses")
+    return [item.name for item in items]
+
+
+def sort_key(columns: list[Column], keys_type: str, key_columns: list[str], names: list[str]) -> list[str]:
+    """The sort key `ORDER BY (names)` gives a table, checked as StarRocks checks it: known distinct
+    columns; for AGGREGATE and UNIQUE KEY the key columns in any order; for PRIMARY KEY of a key type."""
+    known = {c.name.lower(): c for c in columns}
+    resolved: list[str] = []
+    for name in names:
+        column = known.get(name.lower())
+        if column is None:
+            raise AnalysisError(f"Invalid column '{name}' not exists in all columns.")
+        if column.name in resolved:
+            raise AnalysisError(f"Duplicate sort key column {name} is not allowed.")
+        resolved.append(column.name)
+    if keys_type in ("AGGREGATE", "UNIQUE") and set(resolved) != set(key_columns):
+        raise _analysis(f"The sort columns of {keys_type} KEY table must be same with key columns")
+    for name in resolved:
+        type_name = parse_type(known[name.lower()].type).name
+        if keys_type == "PRIMARY" and type_name not in _PRIMARY_KEY_TYPES:
+            raise AnalysisError(f"Sort key column[{name}] type not supported: {type_name} in PrimaryKey table")
+    _check_key_types(columns, resolved, "sort key")
+    return resolved
+
+
 def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create) -> CreateTable:
     """Validate a CREATE TABLE statement and return the op that creates the table.
 
@@ -179,6 +216,7 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
     if primary:
         keys_type, key_names = "PRIMARY", _names(primary[0])
     partition_node = distribution = None
+    sort_names: list[str] | None = None
     comment = ""
     for prop in props:
         check_table_clause(prop)
@@ -191,6 +229,10 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
             partition_node = prop
         elif isinstance(prop, exp.DistributedByProperty):
             distribution = prop
+            if prop.args.get("order") is not None:  # ORDER BY (...) after DISTRIBUTED BY
+                sort_names = _sort_key_names(prop.args["order"])
+        elif isinstance(prop, exp.Order):  # ORDER BY (...) before DISTRIBUTED BY
+            sort_names = _sort_key_names(prop)
         elif isinstance(prop, exp.SchemaCommentProperty):
             comment = literal_text(prop.this)
         elif type(prop) not in (exp.EngineProperty, exp.Property):
@@ -237,10 +279,12 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
 
     _check_key_types(columns, key_columns, "key")
     _check_key_types(columns, distribution_columns, "distribution")
+    sort_columns = sort_key(columns, keys_type, key_columns, sort_names) if sort_names is not None else []
 
     ids = catalog.id_source()
     table = Table(id=next(ids), name=name, columns=columns, keys_type=keys_type, key_columns=key_columns,
                   distribution_columns=distribution_columns, buckets=buckets, comment=comment,
+                  sort_columns=sort_columns,
                   properties=table_properties)
 
     def new_partition(partition_name: str) -> Partition:
