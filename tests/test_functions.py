@@ -241,3 +241,10 @@ def test_map_agg_leaves_out_null_keys(session: Session) -> None:
     assert session.execute("SELECT map_size(map_agg(i, k)), map_agg(i, k)[3], map_agg(b, k)[20] FROM t").rows() == \
         [(2, 3, 2)]
     assert session.execute("SELECT k, map_agg(i, b) FROM t WHERE k = 2 GROUP BY k").rows() == [(2, [])]
+
+
+def test_array_unique_agg_is_the_distinct_elements_of_the_arrays(session: Session) -> None:
+    # test_agg_function/testArrayUniqueAgg.
+    assert session.execute("SELECT g, array_unique_agg(a) FROM (VALUES (1, ['a', 'a']), (1, ['a']), (2, ['1']), "
+                           "(3, CAST(NULL AS ARRAY<VARCHAR>))) v(g, a) GROUP BY g ORDER BY g").rows() == \
+        [(1, ["a"]), (2, ["1"]), (3, None)]

@@ -259,6 +259,16 @@ def _array_remove_keeps_nulls(tree: exp.Expr) -> None:
         node.replace(exp.func("list_filter", node.this.copy(), exp.Lambda(this=keep, expressions=[element])))
 
 
+def _array_unique_agg_flattens(tree: exp.Expr) -> None:
+    """array_unique_agg(arr) is the distinct elements of the group's arrays (StarRocks'
+    testArrayUniqueAgg: ['a', 'a'] and ['a'] give ['a']); NULL for a group of NULL arrays."""
+    for node in sorted(tree.find_all(exp.ArrayUniqueAgg), key=_depth, reverse=True):
+        values = node.this
+        arrays = exp.Filter(this=exp.func("list", values.copy()),
+                            expression=exp.Where(this=exp.Not(this=exp.Is(this=values.copy(), expression=exp.null()))))
+        node.replace(exp.func("list_distinct", exp.func("flatten", arrays)))
+
+
 def _array_filter_by_flags(tree: exp.Expr) -> None:
     """array_filter(a, flags) keeps a's elements whose flag is true (StarRocks' second form);
     array_filter(lambda, a) is array_filter(a, lambda)."""
@@ -284,6 +294,7 @@ def apply(tree: exp.Expr) -> None:
     _array_remove_keeps_nulls(tree)
     _array_contains_finds_null(tree)
     _array_position_is_zero_when_absent(tree)
+    _array_unique_agg_flattens(tree)
     for contains in sorted(tree.find_all(exp.ArrayContainsAll), key=_depth, reverse=True):
         found = _array_contains_all([contains.this.copy(), contains.expression.copy()])
         if found is not None:
