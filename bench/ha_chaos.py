@@ -28,6 +28,7 @@ directory, and exits 1 on any violation.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import random
@@ -155,7 +156,7 @@ def http_status(port: int, path: str, timeout: float = 2.0) -> tuple[int, dict[s
             return error.code, json.loads(error.read() or b"{}")
         except ValueError:
             return error.code, {}
-    except (OSError, ValueError):
+    except (OSError, ValueError, http.client.HTTPException):  # an FE killed mid-answer cuts the body short
         return None
 
 
