@@ -74,6 +74,21 @@ def test_range_bounds_nulls_and_pruned_reads(sql: Session) -> None:
     assert len(partitions(sql, "t")) == 3
 
 
+def test_many_partitions_route_every_row_to_its_own(sql: Session) -> None:
+    """Past a few partitions rows are routed by binary search: each still lands in its own period."""
+    sql.execute("CREATE TABLE t (k DATETIME, v INT) PARTITION BY date_trunc('day', k) DISTRIBUTED BY HASH(v) BUCKETS 1")
+    sql.execute("INSERT INTO t SELECT TIMESTAMP '2024-01-01 00:00:00' + INTERVAL (i % 37) DAY + INTERVAL (i % 24) HOUR, "
+                "i FROM TABLE(generate_series(1, 2000)) AS g(i)")
+    sql.execute("INSERT INTO t VALUES (NULL, 0), ('2023-12-31 23:59:59', 0), ('2024-02-06 00:00:00', 0)")
+    sql.execute("INSERT INTO t SELECT k + INTERVAL 1 HOUR, v FROM t WHERE k IS NOT NULL")  # into the partitions made
+    rows = sql.execute("SHOW PARTITIONS FROM t").rows()
+    assert len(rows) > 8 * 4
+    per_partition = {row[1]: row[12] for row in rows}
+    expected = sql.execute("SELECT concat('p', date_format(coalesce(k, '0000-01-01'), '%Y%m%d')), count(*) FROM t "
+                           "GROUP BY 1").rows()
+    assert per_partition == dict(expected)
+
+
 def test_insert_select_makes_the_partitions_its_rows_need(sql: Session) -> None:
     sql.execute("CREATE TABLE ss (event_day DATE, pv BIGINT) DUPLICATE KEY(event_day) "
                 "PARTITION BY date_trunc('month', event_day) DISTRIBUTED BY HASH(event_day) BUCKETS 1")

@@ -6,6 +6,7 @@ literals); anything else keeps every partition, so pruning never drops a needed 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import duckdb
@@ -19,7 +20,10 @@ from cairn.lake.sqltext import try_cast
 _FLIPPED = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE, exp.EQ: exp.EQ}
 
 
+@lru_cache(maxsize=1 << 16)
 def _typed(value: str, type_text: str) -> Any:
+    """`value` cast to the column type (a query with many partitions casts each bound once, not per
+    query); None when it is not a value of that type."""
     try:
         return cast_value(value, parse_type(type_text).duckdb)
     except duckdb.Error:
