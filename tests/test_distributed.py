@@ -156,7 +156,9 @@ def test_a_query_without_a_memory_limit_is_bounded_by_each_workers_memory(engine
 
     from cairn.fe.engine_host import EngineWorkerNode, _memory_limits
 
-    nodes = [n for n in ray.nodes() if n["Alive"] and any(r.startswith("cairn_node:") for r in n["Resources"])]
+    # This module's two workers (a node another test stopped may still be listed alive for a while).
+    own = {w.node_id for w in engine.workers.values()}
+    nodes = [n for n in ray.nodes() if n["Alive"] and n["NodeID"] in own]
     workers = [EngineWorkerNode(str(n["NodeID"]), f"cn{i}", int(n["Resources"]["CPU"]),
                                 int(n["Resources"].get("memory", 0))) for i, n in enumerate(nodes)]
     # Ray reckons each worker's memory for tasks: a query with query_mem_limit = 0 gets it, split
