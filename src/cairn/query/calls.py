@@ -10,17 +10,18 @@ from sqlglot import exp
 Rewrite = Callable[[list[exp.Expr]], exp.Expr | None]
 
 
-def _depth(node: exp.Expr) -> int:
-    depth = 0
+def depth(node: exp.Expr) -> int:
+    """How many ancestors `node` has: sorting by it, deepest first, rewrites inner calls first."""
+    ancestors = 0
     while node.parent is not None:
-        node, depth = node.parent, depth + 1
-    return depth
+        node, ancestors = node.parent, ancestors + 1
+    return ancestors
 
 
 def rewrite_calls(tree: exp.Expr, rewrites: Mapping[str, Rewrite]) -> None:
     """Replace each call in `tree` named in `rewrites` (case-insensitive) by what its rewrite builds,
     innermost calls first, so a call rewritten inside another's arguments is kept."""
-    for node in sorted(tree.find_all(exp.Anonymous), key=_depth, reverse=True):
+    for node in sorted(tree.find_all(exp.Anonymous), key=depth, reverse=True):
         rewrite = rewrites.get(node.name.lower())
         if rewrite is None:
             continue

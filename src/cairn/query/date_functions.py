@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from cairn.query.calls import Rewrite, rewrite_calls
+from cairn.query.calls import Rewrite, depth, rewrite_calls
 
 # StarRocks' unit names (as in years_add, or a date_diff's first argument) → the interval unit.
 _UNITS = {"year": "YEAR", "quarter": "QUARTER", "month": "MONTH", "week": "WEEK", "day": "DAY", "hour": "HOUR",
@@ -28,13 +28,6 @@ _DATE_TAKING: tuple[type[exp.Expr], ...] = (
     exp.TimestampDiff, exp.TimeSlice,
 )
 _TWO_SIDED: tuple[type[exp.Expr], ...] = (exp.DateDiff, exp.TimestampDiff)
-
-
-def _depth(node: exp.Expr) -> int:
-    depth = 0
-    while node.parent is not None:
-        node, depth = node.parent, depth + 1
-    return depth
 
 
 def _datetime(value: exp.Expr) -> exp.Expr:
@@ -191,7 +184,7 @@ def _units_named_by(unit: exp.Expr, later: exp.Expr, earlier: exp.Expr) -> exp.E
 def _diffs_count_whole_units(tree: exp.Expr) -> None:
     """`date_diff('unit', a, b)` and `timestampdiff(unit, b, a)` count whole units; `datediff(a, b)`
     (no unit: days between the dates) stays as it is."""
-    for node in sorted(tree.find_all(exp.DateDiff, exp.TimestampDiff), key=_depth, reverse=True):
+    for node in sorted(tree.find_all(exp.DateDiff, exp.TimestampDiff), key=depth, reverse=True):
         unit = node.args.get("unit")
         if isinstance(node, exp.DateDiff) and unit is None:
             continue
@@ -206,7 +199,7 @@ def _diffs_count_whole_units(tree: exp.Expr) -> None:
 
 def _from_unixtime_as_text(tree: exp.Expr) -> None:
     """from_unixtime(n[, format]) is the text of the DATETIME n seconds after the epoch (UTC)."""
-    for node in sorted(tree.find_all(exp.UnixToTime), key=_depth, reverse=True):
+    for node in sorted(tree.find_all(exp.UnixToTime), key=depth, reverse=True):
         fmt = node.args.get("format")
         moment = exp.func("make_timestamp", exp.Mul(this=exp.cast(node.this.copy(), exp.DataType.Type.BIGINT),
                                                     expression=exp.Literal.number(1_000_000)))

@@ -10,15 +10,9 @@ from sqlglot import exp
 
 from cairn.errors import UnsupportedError
 from cairn.query import date_functions, hash_functions, string_functions, type_functions
+from cairn.query.calls import depth
 
 _FLOATING = (exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE)
-
-
-def _depth(node: exp.Expr) -> int:
-    depth = 0
-    while node.parent is not None:
-        node, depth = node.parent, depth + 1
-    return depth
 
 
 def _bool_or_counts_null_rows_as_false(tree: exp.Expr) -> None:
@@ -39,7 +33,7 @@ def _nan_and_infinity_casts_are_null(tree: exp.Expr) -> None:
     to a floating type keeps only finite results.
     """
     casts = [c for c in tree.find_all(exp.Cast) if c.to.this in _FLOATING]
-    for cast in sorted(casts, key=_depth, reverse=True):
+    for cast in sorted(casts, key=depth, reverse=True):
         finite = exp.func("isfinite", cast.copy())
         guarded = exp.Case(ifs=[exp.If(this=finite, true=cast.copy())])
         cast.replace(guarded)
@@ -167,7 +161,7 @@ def _values_columns_named_as_starrocks_names_them(tree: exp.Expr) -> None:
 def _corr_of_no_spread_is_null(tree: exp.Expr) -> None:
     """corr over rows where a side does not vary (one row, say) is NULL in StarRocks
     (test_always_null_statistic_funcs), NaN in DuckDB."""
-    for node in sorted(tree.find_all(exp.Corr), key=_depth, reverse=True):
+    for node in sorted(tree.find_all(exp.Corr), key=depth, reverse=True):
         outer: exp.Expr = node
         while isinstance(outer.parent, (exp.Window, exp.Filter)) and outer.arg_key == "this":
             outer = outer.parent

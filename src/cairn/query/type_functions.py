@@ -3,18 +3,9 @@ sqlglot tree of a statement before it is generated as DuckDB SQL."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlglot import exp
 
-Rewrite = Callable[[list[exp.Expr]], exp.Expr | None]
-
-
-def _depth(node: exp.Expr) -> int:
-    depth = 0
-    while node.parent is not None:
-        node, depth = node.parent, depth + 1
-    return depth
+from cairn.query.calls import Rewrite, depth, rewrite_calls
 
 
 def _json_text(args: list[exp.Expr]) -> exp.Expr:
@@ -175,7 +166,7 @@ def _all_match(args: list[exp.Expr]) -> exp.Expr | None:
 def _array_contains_finds_null(tree: exp.Expr) -> None:
     """array_contains(a, v) is 1 when a holds v, NULL elements included (`array_contains([1, null],
     null)` is 1, `array_contains([1], null)` 0, as in StarRocks); NULL only when a is NULL."""
-    for node in sorted(tree.find_all(exp.ArrayContains), key=_depth, reverse=True):
+    for node in sorted(tree.find_all(exp.ArrayContains), key=depth, reverse=True):
         values = node.this
         node.replace(exp.Case(ifs=[exp.If(this=exp.Is(this=values.copy(), expression=exp.null()), true=exp.null())],
                               default=_has(values, node.expression.copy())))
@@ -184,7 +175,7 @@ def _array_contains_finds_null(tree: exp.Expr) -> None:
 def _array_position_is_zero_when_absent(tree: exp.Expr) -> None:
     """array_position(a, v) is 0 when a does not hold v (NULL elements found by a NULL v, as in
     StarRocks' test_array_contains_with_const); NULL only when a is NULL."""
-    for node in sorted(tree.find_all(exp.ArrayPosition), key=_depth, reverse=True):
+    for node in sorted(tree.find_all(exp.ArrayPosition), key=depth, reverse=True):
         values = node.this
         found = exp.func("coalesce", exp.func("list_position", values.copy(), node.expression.copy()),
                          exp.Literal.number(0))
@@ -253,7 +244,7 @@ def _json_null_is_null(tree: exp.Expr) -> None:
 def _array_remove_keeps_nulls(tree: exp.Expr) -> None:
     """array_remove(a, v) drops the elements equal to v and keeps NULL elements (StarRocks'
     test_array_remove_all_type: `array_remove([true, null], true)` is `[null]`)."""
-    for node in sorted(tree.find_all(exp.ArrayRemove), key=_depth, reverse=True):
+    for node in sorted(tree.find_all(exp.ArrayRemove), key=depth, reverse=True):
         element = exp.to_identifier("__cairn_x")
         keep = exp.NullSafeNEQ(this=element.copy(), expression=node.expression.copy())
         node.replace(exp.func("list_filter", node.this.copy(), exp.Lambda(this=keep, expressions=[element])))
@@ -262,7 +253,7 @@ def _array_remove_keeps_nulls(tree: exp.Expr) -> None:
 def _array_unique_agg_flattens(tree: exp.Expr) -> None:
     """array_unique_agg(arr) is the distinct elements of the group's arrays (StarRocks'
     testArrayUniqueAgg: ['a', 'a'] and ['a'] give ['a']); NULL for a group of NULL arrays."""
-    for node in sorted(tree.find_all(exp.ArrayUniqueAgg), key=_depth, reverse=True):
+    for node in sorted(tree.find_all(exp.ArrayUniqueAgg), key=depth, reverse=True):
         values = node.this
         arrays = exp.Filter(this=exp.func("list", values.copy()),
                             expression=exp.Where(this=exp.Not(this=exp.Is(this=values.copy(), expression=exp.null()))))
@@ -272,7 +263,7 @@ def _array_unique_agg_flattens(tree: exp.Expr) -> None:
 def _array_filter_by_flags(tree: exp.Expr) -> None:
     """array_filter(a, flags) keeps a's elements whose flag is true (StarRocks' second form);
     array_filter(lambda, a) is array_filter(a, lambda)."""
-    for node in sorted(tree.find_all(exp.ArrayFilter), key=_depth, reverse=True):
+    for node in sorted(tree.find_all(exp.ArrayFilter), key=depth, reverse=True):
         values, test = node.this, node.expression
         if isinstance(values, exp.Lambda) and not isinstance(test, exp.Lambda):
             node.set("this", test.copy())
@@ -295,17 +286,10 @@ def apply(tree: exp.Expr) -> None:
     _array_contains_finds_null(tree)
     _array_position_is_zero_when_absent(tree)
     _array_unique_agg_flattens(tree)
-    for contains in sorted(tree.find_all(exp.ArrayContainsAll), key=_depth, reverse=True):
+    for contains in sorted(tree.find_all(exp.ArrayContainsAll), key=depth, reverse=True):
         found = _array_contains_all([contains.this.copy(), contains.expression.copy()])
         if found is not None:
             contains.replace(found)
     _array_filter_by_flags(tree)
-    # Innermost calls first, so a call rewritten inside another's arguments is kept.
-    for node in sorted(tree.find_all(exp.Anonymous), key=_depth, reverse=True):
-        rewrite = _REWRITES.get(node.name.lower())
-        if rewrite is None:
-            continue
-        replacement = rewrite([a.copy() for a in node.expressions])
-        if replacement is not None:
-            node.replace(replacement)
+    rewrite_calls(tree, _REWRITES)
     _json_null_is_null(tree)
