@@ -17,10 +17,8 @@ from cairn.api import load_config
 from cairn.errors import AnalysisError, CairnError, DuplicateColumnError, NotNullError, UnknownPartitionError
 from cairn.fe.frontend import Frontend
 from cairn.lake.manifest import MANIFESTS, Rowset
-from cairn.restore.plan import plan_restore
-from cairn.restore.restorer import restore
-from cairn.restore.snapshot_yaml import read_snapshot_yaml
 from cairn.server.session import Session
+from test_restore import _restore
 
 _names = itertools.count(1)
 
@@ -220,12 +218,9 @@ def test_a_snapshot_restore_brings_back_the_schema_and_rows_of_its_time(tmp_path
         assert rows(cairn.api.connect(reopened, database="d"), "SELECT * FROM t ORDER BY k") == now
     finally:
         reopened.close()
-    (tmp_path / "cs.yaml").write_text(
-        f"cluster_snapshot:\n  cluster_snapshot_path: {tmp_path / 'storage'}/{cluster_id}/meta/image/schema_then\n"
-        "  storage_volume_name: builtin_storage_volume\nfrontends: []\ncompute_nodes: []\n")
-    spec = read_snapshot_yaml(tmp_path / "cs.yaml")
     config = cairn.api.load_config(None, local_storage_path=tmp_path / "storage", meta_dir=tmp_path / "restored")
-    restore(plan_restore(config, spec), config, spec)
+    _restore(config, f"cluster_snapshot:\n  cluster_snapshot_path: {tmp_path / 'storage'}/{cluster_id}/meta/image/schema_then\n"
+                     "  storage_volume_name: builtin_storage_volume\nfrontends: []\ncompute_nodes: []\n", tmp_path)
     restored = Frontend.open(config)
     try:
         after = cairn.api.connect(restored, database="d")

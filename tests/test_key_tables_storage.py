@@ -18,12 +18,10 @@ from cairn.fe.frontend import Frontend
 from cairn.lake.coerce import checked_select_list, plan_coercion
 from cairn.lake.load import _commit
 from cairn.lake.manifest import MANIFESTS
-from cairn.restore.plan import plan_restore
-from cairn.restore.restorer import restore
-from cairn.restore.snapshot_yaml import read_snapshot_yaml
 from cairn.server.session import Session
 from cairn.server.stream_load import StreamLoadOptions, stream_load
 from cairn.errors import BadRequestError
+from test_restore import _restore
 
 
 def _rowsets(session: Session, db: str, table: str) -> dict[int, list]:
@@ -90,12 +88,9 @@ def test_snapshot_restore_brings_back_each_key_as_it_was(tmp_path: Path) -> None
         cluster_id = fe.keys.cluster_id
     finally:
         fe.close()
-    (tmp_path / "cs.yaml").write_text(
-        f"cluster_snapshot:\n  cluster_snapshot_path: {tmp_path / 'storage'}/{cluster_id}/meta/image/keyed\n"
-        "  storage_volume_name: builtin_storage_volume\nfrontends: []\ncompute_nodes: []\n")
-    spec = read_snapshot_yaml(tmp_path / "cs.yaml")
     config = cairn.api.load_config(None, local_storage_path=tmp_path / "storage", meta_dir=tmp_path / "restored")
-    restore(plan_restore(config, spec), config, spec)
+    _restore(config, f"cluster_snapshot:\n  cluster_snapshot_path: {tmp_path / 'storage'}/{cluster_id}/meta/image/keyed\n"
+                     "  storage_volume_name: builtin_storage_volume\nfrontends: []\ncompute_nodes: []\n", tmp_path)
     restored = Frontend.open(config)
     try:
         after = cairn.api.connect(restored, database="d")
