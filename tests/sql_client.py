@@ -1,9 +1,10 @@
 """A MySQL-protocol client for tests against a real FE: connect as a user, fetch rows, catch an
-error's code and message, and open a cursor in a fresh database."""
+error's code and message, open a cursor in a fresh database, and run a statement in the background."""
 
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -43,3 +44,28 @@ def fresh_database(fe: FeProcess, prefix: str, *statements: str) -> Iterator[tup
         yield name, cursor
     finally:
         connection.close()
+
+
+class RunningStatement:
+    """`sql` running on `connection` in a thread (to be killed, queued or cancelled by the test);
+    `id` is the connection's id, `finished()` what the statement failed with, if anything."""
+
+    def __init__(self, connection: pymysql.Connection, sql: str) -> None:
+        self.connection = connection
+        self.id = connection.thread_id()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(sql,), daemon=True)
+        self.thread.start()
+
+    def _run(self, sql: str) -> None:
+        try:
+            with self.connection.cursor() as cursor:
+                cursor.execute(sql)
+                cursor.fetchall()
+        except BaseException as exc:  # noqa: BLE001 - the test reads what it failed with
+            self.error = exc
+
+    def finished(self) -> BaseException | None:
+        self.thread.join(timeout=60)
+        assert not self.thread.is_alive(), "the statement did not stop"
+        return self.error

@@ -32,6 +32,7 @@ from bench import tpch
 from cn_process import CnProcess, start_cn
 from conftest import cluster_conf_values, wait_until
 from fe_process import FeProcess, start_fe
+from sql_client import RunningStatement
 
 SF = "0.01"
 _, QUERIES = tpch.queries()
@@ -337,29 +338,6 @@ ENDLESS = ("SELECT count(*) FROM lineitem a JOIN lineitem b ON a.l_linenumber = 
            "JOIN lineitem c ON b.l_linenumber = c.l_linenumber")
 
 
-class Running:
-    """A statement running on its own connection to the FE, in a thread."""
-
-    def __init__(self, cluster: Cluster, sql: str) -> None:
-        self.connection = cluster.connect()
-        self.id = self.connection.thread_id()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, args=(sql,), daemon=True)
-        self.thread.start()
-
-    def _run(self, sql: str) -> None:
-        try:
-            with self.connection.cursor() as cursor:
-                cursor.execute(sql)
-        except BaseException as exc:  # noqa: BLE001 - the test reads what it failed with
-            self.error = exc
-
-    def finished(self) -> BaseException | None:
-        self.thread.join(timeout=60)
-        assert not self.thread.is_alive(), "the statement did not stop"
-        return self.error
-
-
 def _process(cluster: Cluster, connection_id: int) -> tuple | None:
     return next((r for r in rows_of(cluster.fe, "SHOW FULL PROCESSLIST") if int(r[0]) == connection_id), None)
 
@@ -367,10 +345,10 @@ def _process(cluster: Cluster, connection_id: int) -> tuple | None:
 def test_kill_query_stops_the_query_on_every_node_and_the_queue_admits_one_at_a_time(cluster: Cluster) -> None:
     cancelled = cluster.fe.log.read_text().count("distributed query cancelled")
     answered = cluster.metric("cairn_distributed_queries_total")
-    endless = Running(cluster, ENDLESS)
+    endless = RunningStatement(cluster.connect(), ENDLESS)
     wait_until(lambda: _running_fragments(cluster) > 0, timeout=60, what="the query's tasks running")
     # The engine runs one query at a time: the next waits, shown as pending ...
-    waiting = Running(cluster, QUERIES[6])
+    waiting = RunningStatement(cluster.connect(), QUERIES[6])
     wait_until(lambda: (_process(cluster, waiting.id) or ("",) * 10)[9] == "true", timeout=30,
                what="the second query pending in the queue")
     # ... the queue holds one: a third is refused at once ...
@@ -384,7 +362,7 @@ def test_kill_query_stops_the_query_on_every_node_and_the_queue_admits_one_at_a_
     assert cluster.metric("cairn_query_queue_timeout_total") == timeouts + 1
     waiting.connection.close()
     # KILL QUERY takes a waiting query out of the queue.
-    waiting = Running(cluster, QUERIES[6])
+    waiting = RunningStatement(cluster.connect(), QUERIES[6])
     wait_until(lambda: (_process(cluster, waiting.id) or ("",) * 10)[9] == "true", timeout=30,
                what="another query pending in the queue")
     rows_of(cluster.fe, f"KILL QUERY {waiting.id}")

@@ -5,7 +5,6 @@ test_distributed_cluster.py."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import pytest
 from conftest import wait_until
 from fe_cluster import FeCluster
 from fe_process import FeProcess, module_fe, run_sql
+from sql_client import RunningStatement
 
 __all__ = ["module_fe"]
 
@@ -46,28 +46,6 @@ def tables(fe: FeProcess) -> Iterator[None]:
     yield
 
 
-class Running:
-    """A statement running on its own connection, in a thread; `error` is what it failed with."""
-
-    def __init__(self, fe: FeProcess, sql: str, user: str = "root", password: str = "") -> None:
-        self.connection = connect(fe, user, password)
-        self.id = self.connection.thread_id()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, args=(sql,), daemon=True)
-        self.thread.start()
-
-    def _run(self, sql: str) -> None:
-        try:
-            rows(self.connection, sql)
-        except BaseException as exc:  # noqa: BLE001 - the test reads what it failed with
-            self.error = exc
-
-    def finished(self) -> BaseException | None:
-        self.thread.join(timeout=60)
-        assert not self.thread.is_alive(), "the statement did not stop"
-        return self.error
-
-
 def processlist(fe: FeProcess, connection: Any | None = None) -> dict[int, tuple]:
     found = rows(connection, "SHOW FULL PROCESSLIST") if connection is not None else run_sql(fe, "SHOW FULL PROCESSLIST")
     return {int(r[0]): r for r in found}
@@ -96,7 +74,7 @@ def test_one_id_names_a_connection_everywhere(fe: FeProcess) -> None:
 
 
 def test_kill_query_stops_the_statement_and_keeps_the_connection(fe: FeProcess) -> None:
-    victim = Running(fe, ENDLESS)
+    victim = RunningStatement(connect(fe), ENDLESS)
     wait_until(lambda: running(fe, victim.id), timeout=30, what="the query running")
     assert ENDLESS in processlist(fe)[victim.id][8]
     run_sql(fe, f"KILL QUERY {victim.id}")
@@ -110,7 +88,7 @@ def test_kill_query_stops_the_statement_and_keeps_the_connection(fe: FeProcess) 
 
 
 def test_kill_connection_stops_the_statement_and_closes_the_connection(fe: FeProcess) -> None:
-    victim = Running(fe, ENDLESS)
+    victim = RunningStatement(connect(fe), ENDLESS)
     wait_until(lambda: running(fe, victim.id), timeout=30, what="the query running")
     run_sql(fe, f"KILL {victim.id}")
     error = victim.finished()
@@ -130,7 +108,7 @@ def test_killing_another_users_query_needs_operate(fe: FeProcess) -> None:
     run_sql(fe, "CREATE USER alice IDENTIFIED BY 'a'", "CREATE USER bob IDENTIFIED BY 'b'",
             "GRANT SELECT ON qc.* TO alice", "GRANT SELECT ON qc.* TO bob")
     alice = connect(fe, "alice", "a")
-    victim = Running(fe, ENDLESS)
+    victim = RunningStatement(connect(fe), ENDLESS)
     try:
         wait_until(lambda: running(fe, victim.id), timeout=30, what="root's query running")
         # alice sees only her own connections, and may not kill root's query.
@@ -143,7 +121,7 @@ def test_killing_another_users_query_needs_operate(fe: FeProcess) -> None:
             rows(alice, "KILL 987654")
         assert unknown.value.args == (1094, "Unknown thread id: 987654")
         # A user kills their own queries without any privilege.
-        own = Running(fe, ENDLESS, "alice", "a")
+        own = RunningStatement(connect(fe, "alice", "a"), ENDLESS)
         wait_until(lambda: running(fe, own.id), timeout=30, what="alice's query running")
         rows(alice, f"KILL QUERY {own.id}")
         assert getattr(own.finished(), "args", (None,))[0] == 1317
@@ -202,7 +180,7 @@ def test_kill_on_a_follower_acts_on_that_followers_connections(tmp_path: Path) -
                     f"INSERT INTO qc.small VALUES {values}")
         wait_until(lambda: cluster.sql_or_none(follower, "SELECT count(*) FROM qc.small") == [(1000,)],
                    what="the follower to replay")
-        victim = Running(follower.running, ENDLESS)
+        victim = RunningStatement(connect(follower.running), ENDLESS)
         wait_until(lambda: running(follower.running, victim.id), timeout=30, what="the query running on the follower")
         # KILL is not forwarded: the follower stops its own connection's query.
         cluster.sql(follower, f"KILL QUERY {victim.id}")
