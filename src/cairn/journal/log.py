@@ -141,10 +141,10 @@ class Journal:
                 # the object there may be this entry. Only the nonce, in an authentic entry, says so.
                 try:
                     found = self._read(key, entry.entry_id, self.store.get(key))
-                except (StorageUnavailableError, ObjectNotFoundError) as exc:
-                    raise UncertainAppend(entry, exc) from None
-                except CairnError:
+                except JournalError:
                     raise AppendConflict(entry.entry_id) from None  # not an entry, in a log not yet trusted
+                except CairnError as exc:  # the store did not say whose entry it is: settled later
+                    raise UncertainAppend(entry, exc) from None
                 if found.nonce == entry.nonce:
                     self.trusted = True
                     return found
