@@ -17,7 +17,7 @@ import pytest
 
 from bench.s3_server import command as s3_server_command
 from cairn.api import load_config
-from cairn.errors import CommitOutcomeUnknownError
+from cairn.errors import CommitOutcomeUnknownError, StorageUnavailableError
 from cairn.fe.frontend import Frontend
 from cairn.server.session import Session
 from cairn.journal.epochs import claim_next_epoch
@@ -66,6 +66,23 @@ def test_an_outcome_it_cannot_learn_is_unknown_then_settled(fe_conf_values: dict
     reader = Frontend.open(fe_config)
     assert {"maybe", "after"} <= databases(reader)
     reader.close()
+
+
+def test_a_read_after_an_unknown_outcome_never_shows_the_change_missing(fe_conf_values: dict[str, str]) -> None:
+    """A client told "unknown" checks with a read: that read must not show the change absent when
+    it has landed (it would be retried and done twice). While the store cannot tell, reads fail."""
+    fe = Frontend.open(load_config(None, **fe_conf_values))
+    key = fe.keys.journal_entry(fe.journal.incarnation, fe.position.entry_id + 1)
+    fe.meta_store.faults = FaultInjector(FaultPlan(timeout_seconds=0.05, rules=[
+        FaultRule(kind=FaultKind.LOST_ACK, probability=1.0, ops=[Op.PUT], key_prefix=key, max_hits=1),
+        FaultRule(kind=FaultKind.ERROR, probability=1.0, ops=[Op.GET], key_prefix=key, max_hits=2)]))
+    with pytest.raises(CommitOutcomeUnknownError, match="may or may not have been applied"):
+        Session(fe).execute("CREATE DATABASE maybe")
+    with pytest.raises(StorageUnavailableError, match="is not known yet"):
+        databases(fe)  # the store still cannot say whether 'maybe' landed
+    assert "maybe" in databases(fe), "the first read that succeeds shows the landed change"
+    assert fe.is_leader
+    fe.close()
 
 
 @pytest.fixture

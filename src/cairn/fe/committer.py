@@ -255,6 +255,23 @@ class JournalCommitter:
                             exc)
         self._notify(settled)
 
+    def settle_before_read(self) -> None:
+        """Let a statement read only once no commit's outcome is unknown on this leader.
+
+        An unsettled commit may be in the log already: a read of the catalog without it, followed
+        by the settle that applies it, would show a change appear after a reader saw it absent
+        (and a client checking whether its unknown write landed would wrongly retry it). So a read
+        first settles; raises StorageUnavailableError while the store still cannot tell.
+        """
+        if self._unsettled is None:
+            return
+        self.settle_unknown_outcome()
+        unsettled = self._unsettled
+        if unsettled is not None and self.is_leader:
+            raise StorageUnavailableError(
+                f"The outcome of an earlier commit (journal entry {unsettled.entry.entry_id}) is not known yet "
+                "and object storage does not answer; this FE answers statements again once it is known")
+
     def _append_confirmed(self, op: Op, settled: list[tuple[JournalEntry, Op]]) -> None:
         try:
             entry = self.journal.append(self.position.entry_id + 1, self.catalog.state.epoch, op.to_dict())

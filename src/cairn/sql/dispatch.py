@@ -22,7 +22,8 @@ def execute_statement(query: QueryContext, fe: Frontend, statement: Any, stateme
     Raises UnsupportedError if no handler is registered for the statement's type, PrivilegeError
     when the user lacks what the statement needs, TableFunctionError for a table function Cairn
     does not define, FrontendMembershipError on an FE that is not a member of its cluster (dropped,
-    or left out of a restore's `frontends`): it serves nothing.
+    or left out of a restore's `frontends`): it serves nothing. StorageUnavailableError while an
+    earlier commit's outcome is unknown on this leader (see `JournalCommitter.settle_before_read`).
     """
     if fe.leadership.excluded:
         raise FrontendMembershipError(fe.leadership.excluded)
@@ -31,6 +32,7 @@ def execute_statement(query: QueryContext, fe: Frontend, statement: Any, stateme
         forwarded = forward_to_leader(query, fe, text)
         if forwarded is not None:
             return forwarded
+    fe.committer.settle_before_read()
     authorize(query, fe.catalog.state, registration.needs(query, statement, fe.engine.virtual_tables))
     before = fe.position
     try:
