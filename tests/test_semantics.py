@@ -69,8 +69,7 @@ def test_group_concat_orders_by_argument_positions(session: Session) -> None:
     assert session.execute("SELECT group_concat(score ORDER BY 1 DESC) FROM ss").rows() == [("99,98,90,80,1",)]
     assert session.execute("SELECT group_concat(name, score ORDER BY 2, 1 SEPARATOR '|') FROM ss").rows() == [
         ("Tom80|Tom90|Ti98|Ann99",)]
-    with pytest.raises(UnsupportedError, match="approx_top_k is not supported yet"):
-        session.execute("SELECT approx_top_k(score, 1) FROM ss")
+    assert session.execute("SELECT approx_top_k(name, 1) FROM ss").rows() == [([{"item": "Tom", "count": 2}],)]
 
 
 def test_user_variables_keep_their_value_and_type(session: Session) -> None:

@@ -87,3 +87,20 @@ def integer_sums_as_bigint(tree: exp.Expr, types: ColumnTypes) -> None:
             # The column keeps the name it had: the aggregate's text.
             narrowed = exp.alias_(narrowed, outer.sql(dialect="starrocks").lower(), quoted=True)
         outer.replace(narrowed)
+
+
+def percentiles_of_dates_as_dates(tree: exp.Expr, types: ColumnTypes) -> None:
+    """Make each `percentile_cont` of a DATE column a DATE, as StarRocks types it (in place); DuckDB
+    interpolates dates as TIMESTAMPs (StarRocks' test_percentile_cont: `percentile_cont(date, 0)`
+    answers 2018-01-01)."""
+    for node in list(tree.find_all(exp.PercentileCont)):
+        scope = _scope(node.parent_select, types)
+        argument = node.this
+        if scope is None or not isinstance(argument, exp.Column) or _column_type(argument, scope, types) != "DATE":
+            continue
+        if isinstance(node.parent, exp.Cast):
+            continue
+        dated: exp.Expr = exp.cast(node.copy(), exp.DataType.Type.DATE)
+        if isinstance(node.parent, exp.Select) and node.arg_key == "expressions":
+            dated = exp.alias_(dated, node.sql(dialect="starrocks").lower(), quoted=True)
+        node.replace(dated)

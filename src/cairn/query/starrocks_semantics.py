@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from cairn.errors import UnsupportedError
-from cairn.query import date_functions, hash_functions, string_functions, type_functions
+from cairn.query import aggregate_functions, date_functions, hash_functions, string_functions, type_functions
 from cairn.query.calls import depth
 
 _FLOATING = (exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE)
@@ -125,13 +125,6 @@ def _group_concat_orders_by_argument_position(tree: exp.Expr) -> None:
                 key.replace(arguments[int(key.name) - 1].copy())
 
 
-def _refuse_functions_answering_otherwise(tree: exp.Expr) -> None:
-    """Refuse functions whose DuckDB namesake answers in another shape: StarRocks' approx_top_k
-    returns [{"item": v, "count": n}, ...], DuckDB's only the items."""
-    if tree.find(exp.ApproxTopK) is not None:
-        raise UnsupportedError("Getting analyzing error. Detail message: approx_top_k is not supported yet.")
-
-
 def _failed_casts_of_literals_are_null(tree: exp.Expr) -> None:
     """A CAST of a literal that fails is NULL in StarRocks (test_cast_string_to_int: `cast('-' as
     tinyint)`), where DuckDB fails the statement. A cast of a column's value that fails still fails
@@ -185,15 +178,16 @@ def apply(tree: exp.Expr) -> None:
     Raises UnsupportedError for a query whose StarRocks answer Cairn cannot reproduce."""
     _refuse_not_in_correlated_on_its_output(tree)
     _refuse_tablet_clause(tree)
-    _refuse_functions_answering_otherwise(tree)
     _failed_casts_of_literals_are_null(tree)
     _values_columns_named_as_starrocks_names_them(tree)
     _bool_or_counts_null_rows_as_false(tree)
     _corr_of_no_spread_is_null(tree)
     _structs_as_starrocks_builds_them(tree)
     type_functions.apply(tree)
+    aggregate_functions.apply(tree)
     date_functions.apply(tree)
     string_functions.apply(tree)
     hash_functions.apply(tree)
     _group_concat_orders_by_argument_position(tree)
+    aggregate_functions.distinct_aggregates_ordered_by_other_keys(tree)
     _nan_and_infinity_casts_are_null(tree)

@@ -1,0 +1,138 @@
+"""StarRocks' aggregate functions: each answer is StarRocks' own (from its SQL test cases under
+test/sql/test_agg_function and test_agg, or its function reference), with the Arrow type that reaches
+the client and the errors StarRocks gives for the arguments it refuses."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pyarrow as pa
+import pymysql
+import pytest
+from pymysql.constants import FIELD_TYPE
+
+import cairn.api
+from cairn.errors import AnalysisError
+from cairn.server.session import Session
+from fe_process import FeProcess
+
+D = datetime.date
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    root = tmp_path_factory.mktemp("aggregates")
+    fe = cairn.api.open_frontend(local_storage_path=root / "storage", meta_dir=root / "meta")
+    session = cairn.api.connect(fe)
+    # test_lc_percentile / test_percentile_cont's test_pc, with a group and a repeated row.
+    session.execute_script("""
+        CREATE DATABASE d; USE d;
+        CREATE TABLE t (k INT, g INT, v INT, d DOUBLE, da DATE, s VARCHAR(10));
+        INSERT INTO t VALUES (1, 1, 90, 11.1, '2018-01-01', 'Tom'), (2, 1, 91, 11.2, '2019-01-01', 'Tom'),
+                             (3, 2, 92, 11.3, '2020-01-01', 'Ann'), (4, 2, 93, 11.4, '2021-01-01', NULL),
+                             (5, 2, 94, 11.5, '2022-01-01', 'Ti'), (6, 3, NULL, NULL, NULL, NULL),
+                             (7, 3, 91, 11.2, '2019-01-01', 'Ann');
+    """)
+    yield session
+    fe.close()
+
+
+def _answer(session: Session, sql: str) -> tuple[list[tuple[Any, ...]], list[pa.DataType]]:
+    result = session.execute(sql)
+    return result.rows(), [field.type for field in result.table.schema]
+
+
+def _top(item_type: pa.DataType) -> pa.DataType:
+    return pa.list_(pa.field("l", pa.struct([("item", item_type), ("count", pa.int64())])))
+
+
+# (query, StarRocks' rows, the result column types)
+CASES: list[tuple[str, list[tuple[Any, ...]], list[pa.DataType]]] = [
+    # The distinct counts, approximate in StarRocks, are exact here (within every error bound).
+    ("SELECT ndv(v), approx_count_distinct(v), multi_distinct_count(v), bitmap_union_int(v), "
+     "ds_hll_count_distinct(v), ds_hll_count_distinct(v, 10, 'HLL_4'), ds_theta_count_distinct(v), "
+     "hll_union_agg(hll_hash(v)), bitmap_union_count(to_bitmap(v)) FROM t",
+     [(5,) * 9], [pa.int64()] * 9),
+    ("SELECT g, ndv(s), multi_distinct_sum(v), multi_distinct_count(s) FROM t GROUP BY g ORDER BY g",
+     [(1, 1, 181, 1), (2, 2, 279, 2), (3, 1, 91, 1)], [pa.int32(), pa.int64(), pa.int64(), pa.int64()]),
+    # test_bitmap_union_int: negative values count; a bitmap holds none.
+    ("SELECT bitmap_union_int(x), bitmap_union_count(to_bitmap(x)) FROM (VALUES (-1), (1), (2), (-1), (NULL)) v(x)",
+     [(3, 2)], [pa.int64()] * 2),
+    # test_lc_percentile, test_percentile_cont: a DATE's percentile_cont is a DATE.
+    ("SELECT percentile_disc_lc(v, 0.25), percentile_disc(v, 0.5), percentile_cont(v, 0.5), "
+     "percentile_cont(da, 0.25), percentile_cont(d, 1), percentile_disc_lc(da, 1) FROM t",
+     [(91, 91, 91.5, D(2019, 1, 1), 11.5, D(2022, 1, 1))],
+     [pa.int32(), pa.int32(), pa.float64(), pa.date32(), pa.float64(), pa.date32()]),
+    ("SELECT g, percentile_disc_lc(v, 0) FROM t GROUP BY g ORDER BY g",
+     [(1, 90), (2, 92), (3, 91)], [pa.int32(), pa.int32()]),
+    # test_percentile_union, test_percentile_approx: each value at the middle of its rank.
+    ("SELECT percentile_approx_raw(percentile_union(percentile_hash(x)), 0.99), percentile_approx(x, 0.5) "
+     "FROM (SELECT generate_series AS x FROM TABLE(generate_series(1, 1000))) s",
+     [(990.5, 500.5)], [pa.float64()] * 2),
+    ("SELECT cast(percentile_approx(x, 0.5) AS INT), cast(percentile_approx(x, 0.9, 2048) AS INT) "
+     "FROM (SELECT CAST(generate_series AS DOUBLE) AS x FROM TABLE(generate_series(1, 50000, 3))) s",
+     [(25000, 45000)], [pa.int32()] * 2),
+    # test_approx_top_k: NULL is an item; the most frequent first; k defaults to 5.
+    ("SELECT approx_top_k(s), approx_top_k(v, 2), approx_top_k(da, 1, 10) FROM t",
+     [([{"item": "Ann", "count": 2}, {"item": "Tom", "count": 2}, {"item": None, "count": 2},
+        {"item": "Ti", "count": 1}],
+       [{"item": 91, "count": 2}, {"item": 90, "count": 1}],
+       [{"item": D(2019, 1, 1), "count": 2}])],
+     [_top(pa.string()), _top(pa.int32()), _top(pa.date32())]),
+    ("SELECT approx_top_k(col1) FROM (VALUES (1), (1), (1), (1), (1), (1)) AS tmp(col1)",
+     [([{"item": 1, "count": 6}],)], [_top(pa.int32())]),
+    # test_array_agg, test_group_concat: DISTINCT ordered by other keys keeps each value where it first comes.
+    ("SELECT array_agg(DISTINCT s ORDER BY k DESC), group_concat(DISTINCT s ORDER BY k), "
+     "group_concat(DISTINCT s, g ORDER BY 2, 1 SEPARATOR '|') FROM t",
+     [(["Ann", None, "Ti", "Tom"], "Tom,Ann,Ti", "Tom1|Ann2|Ti2|Ann3")],
+     [pa.list_(pa.field("l", pa.string())), pa.string(), pa.string()]),
+    ("SELECT g, array_agg(DISTINCT s ORDER BY k), group_concat(DISTINCT s ORDER BY k DESC) FROM t GROUP BY g ORDER BY g",
+     [(1, ["Tom"], "Tom"), (2, ["Ann", None, "Ti"], "Ti,Ann"), (3, [None, "Ann"], "Ann")],
+     [pa.int32(), pa.list_(pa.field("l", pa.string())), pa.string()]),
+    # test_empty_input: NULL over no rows; counts are 0.
+    ("SELECT percentile_disc_lc(v, 0.5), percentile_cont(v, 0.5), percentile_approx(v, 0.5), approx_top_k(v), "
+     "ndv(v) FROM t WHERE k < 0",
+     [(None, None, None, None, 0)],
+     [pa.int32(), pa.float64(), pa.float64(), _top(pa.int32()), pa.int64()]),
+]
+
+
+@pytest.mark.parametrize("sql, rows, types", CASES, ids=[c[0][:60] for c in CASES])
+def test_aggregates_answer_as_starrocks(session: Session, sql: str, rows: list[tuple[Any, ...]],
+                                        types: list[pa.DataType]) -> None:
+    assert _answer(session, sql) == (rows, types)
+
+
+@pytest.mark.parametrize("sql, message", [
+    # test_percentile_cont, test_lc_percentile
+    ("SELECT percentile_cont(d, 2) FROM t", "percentile_cont second parameter'value should be between 0 and 1"),
+    ("SELECT percentile_cont(d, -1) FROM t", "percentile_cont second parameter'value should be between 0 and 1"),
+    ("SELECT percentile_cont(d, cast(1.5 as double)) FROM t", "Percentile rate must be between 0 and 1"),
+    ("SELECT percentile_disc_lc(v, 1.1) FROM t", "percentile_disc_lc second parameter'value should be between 0 and 1"),
+    # test_hll_sketch_count, test_ds_theta_count_distinct
+    ("SELECT ds_hll_count_distinct(v, 1) FROM t", "ds_hll_count_distinct second parameter'value should be between 4 and 21"),
+    ("SELECT ds_theta_count_distinct(v, 1) FROM t", "No matching function with signature: ds_theta_count_distinct"),
+    ("SELECT approx_top_k(v, 0) FROM t", "The second parameter of APPROX_TOP_K must be a positive integer constant"),
+    ("SELECT approx_top_k(v, 5, 2) FROM t", "The third parameter of APPROX_TOP_K must be a constant not less than"),
+])
+def test_refused_arguments_are_starrocks_errors(session: Session, sql: str, message: str) -> None:
+    with pytest.raises(AnalysisError, match=message.replace("(", r"\(")):
+        session.execute(sql)
+
+
+def test_aggregate_types_reach_the_client_in_the_column_metadata(local_fe_process: FeProcess) -> None:
+    connection = pymysql.connect(host="127.0.0.1", port=local_fe_process.query_port, user="root")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE DATABASE m")
+            cursor.execute("CREATE TABLE m.t (k INT, v SMALLINT, da DATE)")
+            cursor.execute("INSERT INTO m.t VALUES (1, 2, '2024-01-01'), (2, 3, '2024-01-03'), (3, 3, NULL)")
+            cursor.execute("SELECT ndv(v), multi_distinct_sum(v), percentile_approx(v, 0.5), percentile_cont(da, 0.5), "
+                           "percentile_disc_lc(v, 1), group_concat(DISTINCT v ORDER BY k) FROM m.t")
+            assert cursor.fetchone() == (2, 5, 3.0, datetime.date(2024, 1, 2), 3, "2,3")
+            codes = [d[1] for d in cursor.description]
+            assert codes == [FIELD_TYPE.LONGLONG, FIELD_TYPE.LONGLONG, FIELD_TYPE.DOUBLE, FIELD_TYPE.DATE,
+                             FIELD_TYPE.SHORT, FIELD_TYPE.VAR_STRING]
+    finally:
+        connection.close()
