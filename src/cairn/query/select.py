@@ -218,6 +218,7 @@ def _table_scan(engine: QueryEngine, node: exp.Table, schema: str | None, pinned
 
 
 _VIEW_NAME = re.compile(r'"?__cairn_t\d+"?')
+_DECIMAL_SCALE_OVERFLOW = re.compile(r"Needed scale (\d+) to accurately represent .* Max scale is (\d+)", re.DOTALL)
 
 
 def _user_error(exc: duckdb.Error, views: dict[str, str]) -> CairnError:
@@ -235,11 +236,22 @@ def _user_error(exc: duckdb.Error, views: dict[str, str]) -> CairnError:
         return AnalysisError(f"Getting analyzing error. Detail message: {text}.")
     if isinstance(exc, duckdb.ParserException):
         return SqlSyntaxError(f"Getting syntax error. Detail message: {text}.")
+    scale = _DECIMAL_SCALE_OVERFLOW.match(text)
+    if scale:
+        # StarRocks refuses a decimal result type whose scale it cannot hold when it analyzes the query.
+        return AnalysisError(f"Getting analyzing error. Detail message: Return scale({scale.group(1)}) exceeds "
+                             f"maximum value({scale.group(2)}), please cast decimal type to low-precision one.")
     if isinstance(exc, (duckdb.ConversionException, duckdb.OutOfRangeException, duckdb.InvalidInputException)):
         return DataError(text)
     if isinstance(exc, duckdb.CatalogException):
         return AnalysisError(f"Getting analyzing error. Detail message: {text}.")
     return CairnError(text)
+
+
+def _session_semantics(ctx: QueryContext, tree: exp.Expr) -> None:
+    """The rewrites the session's variables ask for (sql_mode's MODE_DOUBLE_LITERAL)."""
+    if starrocks_semantics.sql_mode_has(ctx.variables, "MODE_DOUBLE_LITERAL"):
+        starrocks_semantics.decimal_literals_as_double(tree)
 
 
 def prepare_tree(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb.DuckDBPyConnection,
@@ -249,6 +261,7 @@ def prepare_tree(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: du
     tree = tree.copy()
     # Views first: their queries get the same semantics and session values as the statement.
     expand_views(ctx, engine.catalog, engine.virtual_tables, tree)
+    _session_semantics(ctx, tree)
     starrocks_semantics.apply(tree)
     _replace_session_functions(ctx, tree)
     _unwrap_table_functions(tree)
@@ -272,6 +285,7 @@ def prepare_for_engine(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, c
     scans: dict[str, TableScan] = {}
     column_types: ColumnTypes = {}
     bind_tables(ctx, engine, tree, con, pinned, scans, column_types)
+    _session_semantics(ctx, tree)
     reference = tree.copy()
     starrocks_semantics.apply(reference)
     integer_sums_as_bigint(reference, column_types)

@@ -6,11 +6,15 @@ names the StarRocks behaviour it reproduces.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlglot import exp
 
 from cairn.errors import UnsupportedError
 from cairn.query import aggregate_functions, date_functions, hash_functions, string_functions, type_functions
 from cairn.query.calls import depth
+from cairn.query.variables import get_variable
 
 _FLOATING = (exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE)
 
@@ -163,6 +167,21 @@ def _corr_of_no_spread_is_null(tree: exp.Expr) -> None:
         if isinstance(outer.parent, exp.Select) and outer.arg_key == "expressions":
             guarded = exp.alias_(guarded, outer.sql(dialect="starrocks").lower(), quoted=True)
         outer.replace(guarded)
+
+
+def decimal_literals_as_double(tree: exp.Expr) -> None:
+    """Under StarRocks' sql_mode MODE_DOUBLE_LITERAL a number literal with a point or an exponent
+    is a DOUBLE, not a DECIMAL (test_number's test_sr_8425: a product whose DECIMAL scale would
+    exceed 38 is computed in DOUBLE instead of refused)."""
+    for literal in list(tree.find_all(exp.Literal)):
+        if not literal.is_string and any(c in literal.name for c in ".eE"):
+            literal.replace(exp.cast(literal.copy(), exp.DataType.Type.DOUBLE))
+
+
+def sql_mode_has(variables: Mapping[str, Any], mode: str) -> bool:
+    """Whether the session's sql_mode (a comma-separated list of names, any case) names `mode`."""
+    value = get_variable(variables, "sql_mode")
+    return mode in {name.strip().upper() for name in str(value or "").split(",")}
 
 
 def apply_to_values(tree: exp.Expr) -> None:
