@@ -146,7 +146,25 @@ def _date_diff(args: list[exp.Expr]) -> exp.Expr | None:
     return _units_named_by(args[0], args[1], args[2]) if len(args) == 3 else None
 
 
+def _makedate(args: list[exp.Expr]) -> exp.Expr | None:
+    """makedate(year, day_of_year): that day of that year (years 0 to 9999); NULL for a day the
+    year does not have (StarRocks' test_makedate: `makedate(2023, 366)` is NULL)."""
+    if len(args) != 2:
+        return None
+    year, day = (exp.cast(a, exp.DataType.Type.BIGINT) for a in args)
+    first = exp.func("make_date", year.copy(), exp.Literal.number(1), exp.Literal.number(1))
+    days_in_year = exp.func("dayofyear", exp.func("make_date", year.copy(), exp.Literal.number(12), exp.Literal.number(31)))
+    valid = exp.and_(exp.Between(this=year.copy(), low=exp.Literal.number(0), high=exp.Literal.number(9999)),
+                     exp.GTE(this=day.copy(), expression=exp.Literal.number(1)))
+    in_year = exp.LTE(this=day.copy(), expression=days_in_year)
+    offset = exp.cast(exp.Sub(this=day.copy(), expression=exp.Literal.number(1)), exp.DataType.Type.INT)
+    date = exp.Add(this=first, expression=offset)
+    # Nested so that make_date never sees a year outside its range.
+    return exp.Case(ifs=[exp.If(this=valid, true=exp.Case(ifs=[exp.If(this=in_year, true=date)]))])
+
+
 _REWRITES: dict[str, Rewrite] = {
+    "makedate": _makedate,
     "date_diff": _date_diff,
     "week_iso": _week_iso,
     "to_iso8601": _to_iso8601,
@@ -207,9 +225,27 @@ def _from_unixtime_as_text(tree: exp.Expr) -> None:
         node.replace(text)
 
 
+def _zone(zone: exp.Expr) -> exp.Expr:
+    """A time zone as StarRocks names one: a region (`Asia/Shanghai`) or an offset (`+08:00`),
+    which ICU, DuckDB's zone database, knows as `GMT+08:00`."""
+    is_offset = exp.func("regexp_matches", zone.copy(), exp.Literal.string(r"^[+-][0-9]{1,2}:[0-9]{2}$"))
+    return exp.Case(ifs=[exp.If(this=is_offset, true=exp.DPipe(this=exp.Literal.string("GMT"), expression=zone.copy()))],
+                    default=zone.copy())
+
+
+def _convert_tz_offsets(tree: exp.Expr) -> None:
+    """convert_tz(t, from, to) takes UTC offsets as zones too (StarRocks' test_convert_tz)."""
+    for node in tree.find_all(exp.ConvertTimezone):
+        for key in ("source_tz", "target_tz"):
+            zone = node.args.get(key)
+            if zone is not None and not (isinstance(zone, exp.Literal) and "/" in zone.name):
+                node.set(key, _zone(zone))
+
+
 def apply(tree: exp.Expr) -> None:
     """Rewrite StarRocks' date and time function calls in `tree`, in place."""
     _string_literals_as_datetimes(tree)
+    _convert_tz_offsets(tree)
     rewrite_calls(tree, _REWRITES)
     _diffs_count_whole_units(tree)
     _from_unixtime_as_text(tree)

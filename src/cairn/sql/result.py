@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 @dataclass
@@ -41,5 +42,23 @@ class ResultSet:
         """The rows as Python tuples (None for NULL)."""
         if self.table is None:
             return []
-        columns = [col.to_pylist() for col in self.table.columns]
+        columns = [_python_values(col) for col in self.table.columns]
         return list(zip(*columns)) if columns else []
+
+
+def _python_values(column: pa.ChunkedArray) -> list[Any]:
+    """A column's values as Python objects. A DATE or DATETIME before year 1 (StarRocks' DATE
+    range starts at 0000-01-01; Python's dates at year 1) comes as its text instead, as StarRocks
+    prints it, for the whole column."""
+    values: list[Any]
+    try:
+        values = column.to_pylist()
+    except (OverflowError, ValueError):
+        if pa.types.is_date(column.type):
+            values = pc.strftime(column, "%Y-%m-%d").to_pylist()
+        elif pa.types.is_timestamp(column.type):
+            text = pc.strftime(column, "%Y-%m-%d %H:%M:%S")
+            values = pc.replace_substring_regex(text, r"\.0+$", "").to_pylist()
+        else:
+            raise
+    return values
