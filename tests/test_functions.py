@@ -13,7 +13,7 @@ import pytest
 from pymysql.constants import FIELD_TYPE
 
 import cairn.api
-from cairn.errors import CairnError
+from cairn.errors import AnalysisError, CairnError
 from cairn.server.session import Session
 from fe_process import FeProcess
 
@@ -84,6 +84,21 @@ DATE_CASES: list[tuple[str, list[tuple[Any, ...]], list[pa.DataType]]] = [
      [pa.int32(), pa.date32(), pa.date32()]),
     ("SELECT unix_timestamp('2023-01-01 00:00:00'), from_unixtime(1700000000), from_unixtime(1700000000, '%Y-%m-%d %H:%i')",
      [(1672531200, "2023-11-14 22:13:20", "2023-11-14 22:13")], [pa.int64(), pa.string(), pa.string()]),
+    # test_time_fn/test_makedate: a day the year lacks is NULL
+    ("SELECT makedate(NULL, NULL), makedate(2023, 0), makedate(2023, 32), makedate(2023, 365), makedate(2023, 366), "
+     "makedate(2024, 366), makedate(9999, 365), makedate(10000, 1), makedate(1, -1)",
+     [(None, None, D(2023, 2, 1), D(2023, 12, 31), None, D(2024, 12, 31), D(9999, 12, 31), None, None)],
+     [pa.date32()] * 9),
+    # A DATE of year 0 (StarRocks' range starts there, Python's at year 1) comes as its text.
+    ("SELECT makedate(0, 1), makedate(k, 1) FROM t WHERE k = 1", [("0000-01-01", D(1, 1, 1))], [pa.date32()] * 2),
+    # test_time_fn/test_convert_tz: a zone may be a UTC offset
+    ("SELECT convert_tz('2020-01-01 00:00:00.01', '+08:00', '+09:00'), "
+     "convert_tz('2020-01-01 00:00:00', 'Asia/Shanghai', 'America/Los_Angeles'), "
+     "convert_tz('2019-08-01 13:21:03', 'Asia/Shanghai', '-05:30')",
+     [(DT(2020, 1, 1, 1, 0, 0, 10000), DT(2019, 12, 31, 8), DT(2019, 7, 31, 23, 51, 3))], [pa.timestamp("us")] * 3),
+    ("SELECT convert_tz(dt, z, '+00:00') FROM (VALUES (TIMESTAMP '2020-01-01 08:00:00', '+08:00'), "
+     "(TIMESTAMP '2020-01-01 08:00:00', 'Asia/Shanghai')) v(dt, z)", [(DT(2020, 1, 1),), (DT(2020, 1, 1),)],
+     [pa.timestamp("us")]),
 ]
 
 
@@ -248,3 +263,19 @@ def test_array_unique_agg_is_the_distinct_elements_of_the_arrays(session: Sessio
     assert session.execute("SELECT g, array_unique_agg(a) FROM (VALUES (1, ['a', 'a']), (1, ['a']), (2, ['1']), "
                            "(3, CAST(NULL AS ARRAY<VARCHAR>))) v(g, a) GROUP BY g ORDER BY g").rows() == \
         [(1, ["a"]), (2, ["1"]), (3, None)]
+
+
+def test_decimal_scale_beyond_38_is_refused_unless_literals_are_doubles(session: Session) -> None:
+    # test_number/test_sr_8425: StarRocks refuses the product's DECIMAL type; under sql_mode
+    # MODE_DOUBLE_LITERAL the literals are DOUBLEs and it is computed.
+    product = "SELECT 601070.968843214312543654*8.54914236*0.4790000000019*0.98901*18727.790683412432141"
+    with pytest.raises(AnalysisError, match=r"Return scale\(39\) exceeds maximum value\(38\), please cast decimal "
+                                            r"type to low-precision one\."):
+        session.execute(product)
+    session.execute("SET sql_mode = 'MODE_DOUBLE_LITERAL,ONLY_FULL_GROUP_BY'")
+    try:
+        assert _answer(session, product) == ([(45590152444.36925,)], [pa.float64()])
+        assert _answer(session, "SELECT 1.5 + 1, 2 * 3, 1e2") == ([(2.5, 6, 100.0)], [pa.float64(), pa.int32(), pa.float64()])
+    finally:
+        session.execute("SET sql_mode = 'ONLY_FULL_GROUP_BY'")
+    assert _answer(session, "SELECT 1.5 + 1") == ([(decimal.Decimal("2.5"),)], [pa.decimal128(12, 1)])
