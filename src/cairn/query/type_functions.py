@@ -12,12 +12,50 @@ def _json_text(args: list[exp.Expr]) -> exp.Expr:
     return exp.func("json_extract_string", *args)
 
 
-def _typed_json(duckdb_type: str) -> Rewrite:
-    """get_json_int / _double / _bool: the value at the path as that type, NULL when it is not one."""
+_INTEGER_TEXT = r"^\s*[+-]?[0-9]+\s*$"
+
+
+def _typed_json(target: str) -> Rewrite:
+    """get_json_int / _double / _bool: the value at the path as that type, as StarRocks converts it
+    (test_flat_json_with_type): a boolean is 1 or 0, a number is truncated to an integer and is
+    true when not 0, a string is read as that type (an integer's text only for INT and BOOLEAN,
+    'true' / 'false' for BOOLEAN too); anything else (objects, arrays, null, other text) is NULL."""
     def build(args: list[exp.Expr]) -> exp.Expr | None:
         if len(args) != 2:
             return None
-        return exp.TryCast(this=_json_text(args), to=exp.DataType.build(duckdb_type, dialect="duckdb"))
+        kind = exp.func("json_type", exp.func("json_extract", *[a.copy() for a in args]))
+        text = _json_text(args)
+
+        def cast(value: exp.Expr, to: str) -> exp.Expr:
+            return exp.TryCast(this=value, to=exp.DataType.build(to, dialect="duckdb"))
+
+        def integer_text(value: exp.Expr) -> exp.Expr:
+            return exp.Case(ifs=[exp.If(this=exp.RegexpLike(this=text.copy(), expression=exp.Literal.string(_INTEGER_TEXT)),
+                                        true=value)])
+
+        is_true = exp.EQ(this=text.copy(), expression=exp.Literal.string("true"))
+        nonzero = exp.NEQ(this=cast(text.copy(), "DOUBLE"), expression=exp.Literal.number(0))
+        if target == "BOOLEAN":
+            from_bool: exp.Expr = is_true
+            from_integer: exp.Expr = nonzero
+            from_double: exp.Expr = nonzero.copy()
+            lowered = exp.func("lower", exp.func("trim", text.copy()))
+            from_text: exp.Expr = exp.Case(ifs=[
+                exp.If(this=exp.EQ(this=lowered, expression=exp.Literal.string("true")), true=exp.true()),
+                exp.If(this=exp.EQ(this=lowered.copy(), expression=exp.Literal.string("false")), true=exp.false())],
+                default=integer_text(exp.NEQ(this=cast(text.copy(), "HUGEINT"), expression=exp.Literal.number(0))))
+        else:
+            from_bool = cast(cast(is_true, "INTEGER"), target)
+            from_integer = cast(text.copy(), target)
+            from_double = cast(exp.func("trunc", cast(text.copy(), "DOUBLE")), target) if target == "BIGINT" \
+                else cast(text.copy(), target)
+            from_text = integer_text(cast(text.copy(), target)) if target == "BIGINT" else cast(text.copy(), target)
+
+        def when(names: tuple[str, ...], value: exp.Expr) -> exp.If:
+            return exp.If(this=exp.In(this=kind.copy(), expressions=[exp.Literal.string(n) for n in names]), true=value)
+
+        return exp.Case(ifs=[when(("BOOLEAN",), from_bool), when(("BIGINT", "UBIGINT"), from_integer),
+                             when(("DOUBLE",), from_double), when(("VARCHAR",), from_text)])
     return build
 
 
@@ -112,6 +150,30 @@ def _array_contains_all(args: list[exp.Expr]) -> exp.Expr | None:
     return exp.Case(ifs=[exp.If(this=either_null, true=exp.null())], default=held)
 
 
+def _array_contains_seq(args: list[exp.Expr]) -> exp.Expr | None:
+    """array_contains_seq(a, b): whether b's elements appear in a one after another, in b's order,
+    NULL elements matching NULL ones (StarRocks' test_array_contains_all_and_seq: `[null, null, 1, 2]`
+    holds `[null, 1]`); an empty b is in every a; NULL when either is NULL."""
+    if len(args) != 2:
+        return None
+    values, wanted = args
+    start, offset = exp.to_identifier("__cairn_s"), exp.to_identifier("__cairn_o")
+    at = exp.Add(this=start.copy(), expression=exp.Sub(this=offset.copy(), expression=exp.Literal.number(1)))
+    same = exp.NullSafeEQ(this=exp.func("list_extract", values.copy(), at),
+                          expression=exp.func("list_extract", wanted.copy(), offset.copy()))
+    each_same = exp.func("list_bool_and", exp.func(
+        "list_transform", exp.func("generate_series", exp.Literal.number(1), exp.func("len", wanted.copy())),
+        exp.Lambda(this=same, expressions=[offset])))
+    last_start = exp.Add(this=exp.Sub(this=exp.func("len", values.copy()), expression=exp.func("len", wanted.copy())),
+                         expression=exp.Literal.number(1))
+    found = exp.func("coalesce", exp.func("list_bool_or", exp.func(
+        "list_transform", exp.func("generate_series", exp.Literal.number(1), last_start),
+        exp.Lambda(this=each_same, expressions=[start]))), exp.false())
+    either_null = exp.or_(exp.Is(this=values.copy(), expression=exp.null()), exp.Is(this=wanted.copy(), expression=exp.null()))
+    empty = exp.EQ(this=exp.func("len", wanted.copy()), expression=exp.Literal.number(0))
+    return exp.Case(ifs=[exp.If(this=either_null, true=exp.null()), exp.If(this=empty, true=exp.true())], default=found)
+
+
 def _map_agg(args: list[exp.Expr]) -> exp.Expr | None:
     """map_agg(k, v): the map of each row's k to its v, rows whose k is NULL left out (StarRocks'
     test_map_agg). A key seen twice fails the statement (DuckDB's maps keep unique keys)."""
@@ -125,6 +187,15 @@ def _map_agg(args: list[exp.Expr]) -> exp.Expr | None:
     keyed = exp.Not(this=exp.Is(this=exp.Dot(this=each.copy(), expression=exp.to_identifier("k")), expression=exp.null()))
     entries = exp.func("list_filter", exp.func("list", entry), exp.Lambda(this=keyed, expressions=[each]))
     return exp.func("map_from_entries", entries)
+
+
+def _element_at(args: list[exp.Expr]) -> exp.Expr | None:
+    """element_at(array, i) is the i-th element, element_at(map, k) the value of key k (NULL when
+    absent); DuckDB's element_at works on maps only and answers a list (StarRocks' testMapTopN)."""
+    if len(args) != 2:
+        return None
+    # offset=1: the index is already 1-based, as DuckDB's.
+    return exp.Bracket(this=args[0], expressions=[args[1]], offset=1)
 
 
 def _md5sum(args: list[exp.Expr]) -> exp.Expr | None:
@@ -218,7 +289,9 @@ _REWRITES: dict[str, Rewrite] = {
     "array_generate": _array_generate,
     "array_repeat": _array_repeat,
     "array_contains_all": _array_contains_all,
+    "array_contains_seq": _array_contains_seq,
     "md5sum": _md5sum,
+    "element_at": _element_at,
     "map_agg": _map_agg,
     "json_query": _two("json_extract"),
     "get_json_string": _two("json_extract_string"),
@@ -232,10 +305,11 @@ _REWRITES: dict[str, Rewrite] = {
 
 
 def _json_null_is_null(tree: exp.Expr) -> None:
-    """`j->'k'` is SQL NULL where the value at the path is JSON null, as in StarRocks
-    (test_json_null: `c1->'b' IS NULL` is 1 for `{"b": null}`)."""
+    """`j->'k' IS NULL` is true where the value at the path is JSON null, as in StarRocks
+    (test_json_null: `c1->'b' IS NULL` is 1 for `{"b": null}`), while `j->'k'` itself is that JSON
+    null (test_flat_json_with_type: `select j1->'e'` prints `null`, not NULL)."""
     for node in list(tree.find_all(exp.JSONExtract)):
-        if isinstance(node.parent, exp.Nullif):
+        if not isinstance(node.parent, exp.Is):
             continue
         json_null = exp.Cast(this=exp.Literal.string("null"), to=exp.DataType.build("JSON", dialect="duckdb"))
         node.replace(exp.Nullif(this=node.copy(), expression=json_null))

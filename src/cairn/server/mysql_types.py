@@ -130,11 +130,22 @@ def _field_text(value: object, field: pa.Field) -> str:
     return nested_text(value, field.type)
 
 
+def _json_number(text: str) -> float | int:
+    """A JSON number with a fraction or exponent as StarRocks prints it again: a whole one
+    without its `.0` (`0.000` prints `0`, test_flat_json_with_type), others as the shortest double."""
+    number = float(text)
+    return int(number) if number.is_integer() and abs(number) < _WHOLE_DOUBLE_LIMIT else number
+
+
+# Whole doubles up to here print as integers; beyond, the exponent form is shorter and exact.
+_WHOLE_DOUBLE_LIMIT = 1e15
+
+
 def json_text(value: object) -> str:
     """A JSON value as StarRocks prints it: keys sorted, `", "` and `": "` between items."""
     text = str(value)
     try:
-        parsed = json.loads(text)
+        parsed = json.loads(text, parse_float=_json_number)
     except ValueError:
         return text
     return json.dumps(parsed, sort_keys=True, ensure_ascii=False)

@@ -19,6 +19,8 @@ NO_OP_PROPERTIES = frozenset({
     "enable_persistent_index", "persistent_index_type", "storage_medium", "in_memory", "bucket_size",
     "datacache.enable", "datacache.partition_duration", "enable_async_write_back", "file_bundling",
     "colocate_with", "storage_format", "write_quorum",
+    # How StarRocks lays JSON columns out on disk (flattened sub-columns): answers are the same either way.
+    "flat_json.enable", "flat_json.null.factor", "flat_json.sparsity.factor", "flat_json.column.max",
 })
 # Honoured by Cairn itself.
 HONOURED_PROPERTIES = frozenset({"storage_volume"})

@@ -1,0 +1,115 @@
+"""StarRocks' ARRAY, MAP, STRUCT and JSON semantics over the MySQL protocol, table-driven: each
+answer is StarRocks' own (from its SQL test cases under test/sql), with the MySQL type code the
+client sees, and the errors StarRocks gives."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pymysql
+import pytest
+from pymysql.constants import FIELD_TYPE
+
+from fe_process import FeProcess, module_fe  # noqa: F401  (module_fe is the `fe` fixture)
+from sql_client import error_of, fresh_database, rows
+
+_JSON_ROWS = """INSERT INTO j VALUES
+    (1, parse_json('{"a": true,  "b": 1,  "c": "qwe",     "d": 1210.010, "e": [1, 2]}')),
+    (2, parse_json('{"a": false, "b": 2,  "c": "234.234", "d": 0.000,    "e": null}')),
+    (3, parse_json('{"a": 3,     "b": 0,  "c": "1233",    "d": -1.123,   "e": "0.000"}')),
+    (4, parse_json('{"a": 0,     "b": -1, "c": "true",    "d": 2.7,      "e": {"x": 1}}')),
+    (5, parse_json('{"a": 6,     "b": 9,  "c": "0",       "d": 9,        "e": true}'))"""
+
+
+@pytest.fixture(scope="module")
+def cur(fe: FeProcess) -> Iterator[pymysql.cursors.Cursor]:
+    """A cursor in a database holding the JSON table j and the ARRAY table a."""
+    with fresh_database(fe, "complex") as (_, cursor):
+        cursor.execute("CREATE TABLE j (k INT, j1 JSON) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1")
+        cursor.execute(_JSON_ROWS)
+        cursor.execute("CREATE TABLE a (k INT, a1 ARRAY<INT>) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1")
+        cursor.execute("INSERT INTO a VALUES (1, [1, 1, 2, 3]), (2, [null, null, 1, 2]), (3, NULL), (4, [])")
+        yield cursor
+
+
+def _column(cur: pymysql.cursors.Cursor, sql: str) -> tuple[list[Any], int]:
+    """The first column's values and its MySQL type code."""
+    answer = rows(cur, sql)
+    return [r[0] for r in answer], cur.description[0][1]
+
+
+# (query, StarRocks' values of its only column, the MySQL type code) — test_semi/test_flat_json_with_type.
+CASES: list[tuple[str, list[Any], int]] = [
+    # get_json_bool: a number is true when not 0; a string holding an integer, 'true' or 'false' is read.
+    ("SELECT get_json_bool(j1, 'a') FROM j ORDER BY k", [1, 0, 1, 0, 1], FIELD_TYPE.TINY),
+    ("SELECT get_json_bool(j1, 'd') FROM j ORDER BY k", [1, 0, 1, 1, 1], FIELD_TYPE.TINY),
+    ("SELECT get_json_bool(j1, 'c') FROM j ORDER BY k", [None, None, 1, 1, 0], FIELD_TYPE.TINY),
+    ("SELECT get_json_bool(j1, 'e') FROM j ORDER BY k", [None, None, None, None, 1], FIELD_TYPE.TINY),
+    # get_json_int truncates a double, reads a boolean as 1 / 0 and an integer's text only.
+    ("SELECT get_json_int(j1, 'd') FROM j ORDER BY k", [1210, 0, -1, 2, 9], FIELD_TYPE.LONGLONG),
+    ("SELECT get_json_int(j1, 'a') FROM j ORDER BY k", [1, 0, 3, 0, 6], FIELD_TYPE.LONGLONG),
+    ("SELECT get_json_int(j1, '$.c') FROM j ORDER BY k", [None, None, 1233, None, 0], FIELD_TYPE.LONGLONG),
+    ("SELECT get_json_double(j1, 'c') FROM j ORDER BY k", [None, 234.234, 1233.0, None, 0.0], FIELD_TYPE.DOUBLE),
+    ("SELECT get_json_double(j1, 'a') FROM j ORDER BY k", [1.0, 0.0, 3.0, 0.0, 6.0], FIELD_TYPE.DOUBLE),
+    # `->` answers JSON: a JSON null prints null, a whole double prints without its fraction ...
+    ("SELECT j1->'e' FROM j ORDER BY k", ["[1, 2]", "null", '"0.000"', '{"x": 1}', "true"], FIELD_TYPE.VAR_STRING),
+    ("SELECT j1->'d' FROM j ORDER BY k", ["1210.01", "0", "-1.123", "2.7", "9"], FIELD_TYPE.VAR_STRING),
+    # ... while IS NULL finds a JSON null and a missing path alike (test_json/null).
+    ("SELECT j1->'e' IS NULL FROM j ORDER BY k", [0, 1, 0, 0, 0], FIELD_TYPE.TINY),
+    ("SELECT j1->'zz' IS NULL FROM j ORDER BY k", [1, 1, 1, 1, 1], FIELD_TYPE.TINY),
+    # element_at: a map's value by key (test_map testMapTopN), an array's element by position.
+    ("SELECT element_at(map{'a': 1, 'b': 2}, 'a')", [1], FIELD_TYPE.LONG),
+    ("SELECT element_at(map{'a': 1, 'b': 2}, 'z')", [None], FIELD_TYPE.LONG),
+    ("SELECT element_at(a1, 2) FROM a ORDER BY k", [1, None, None, None], FIELD_TYPE.LONG),
+    # array_contains_seq (test_array_fn/test_array_contains): contiguous, in order, NULLs match NULLs.
+    ("SELECT array_contains_seq(a1, [1, 2]) FROM a ORDER BY k", [1, 1, None, 0], FIELD_TYPE.TINY),
+    ("SELECT array_contains_seq(a1, [null, 1, 2]) FROM a ORDER BY k", [0, 1, None, 0], FIELD_TYPE.TINY),
+    ("SELECT array_contains_seq(a1, []) FROM a ORDER BY k", [1, 1, None, 1], FIELD_TYPE.TINY),
+    ("SELECT array_contains_seq([1, 1, 2, 3], [1, 3])", [0], FIELD_TYPE.TINY),
+    ("SELECT array_contains_seq(a1, NULL) FROM a ORDER BY k", [None, None, None, None], FIELD_TYPE.TINY),
+    # Join hints choose a distribution, never the answer (test_array_map, test_struct).
+    ("SELECT x.k FROM a x JOIN [broadcast] a y ON x.k = y.k ORDER BY x.k", [1, 2, 3, 4], FIELD_TYPE.LONG),
+    ("SELECT x.k FROM a x LEFT JOIN [shuffle] a y ON x.k = y.k + 1 WHERE y.k IS NULL", [1], FIELD_TYPE.LONG),
+]
+
+
+@pytest.mark.parametrize("sql, values, code", CASES, ids=[c[0][:70] for c in CASES])
+def test_answers_and_types_are_starrocks(cur: pymysql.cursors.Cursor, sql: str, values: list[Any], code: int) -> None:
+    assert _column(cur, sql) == (values, code)
+
+
+def test_user_variables_hold_arrays_and_maps(cur: pymysql.cursors.Cursor) -> None:
+    # test_array_fn/test_array_contains and test_array_map_2: a variable holding a large array is
+    # read by functions, lambdas and element access; test_array/test_cast_array: @v[1].
+    cur.execute("SET @arr = array_generate(100000)")
+    cur.execute("SET @m = map{'a': 1, 'b': 2}")
+    cur.execute("SET @s = named_struct('x', 1, 'y', 'two')")
+    assert rows(cur, "SELECT sum(array_contains(@arr, k)), sum(array_position(@arr, k)) FROM a") == [(4, 10)]
+    assert rows(cur, "SELECT array_length(array_map((x, y) -> x > y, @arr, @arr)), @arr[3], "
+                     "array_contains_seq(@arr, [5, 6])") == [(100000, 3, 1)]
+    assert rows(cur, "SELECT array_map(x -> x + @arr[2], a1) FROM a WHERE k = 1") == [("[3,3,4,5]",)]
+    assert rows(cur, "SELECT @m['b'], element_at(@m, 'a'), @s.y, @m") == [(2, 1, "two", '{"a":1,"b":2}')]
+    # A variable keeps its value: setting one from another copies it.
+    cur.execute("SET @arr2 = array_slice(@arr, 1, 3)")
+    cur.execute("SET @arr = [7]")
+    assert rows(cur, "SELECT @arr2, @arr") == [("[1,2,3]", "[7]")]
+
+
+def test_flat_json_properties_are_accepted(cur: pymysql.cursors.Cursor) -> None:
+    # test_semi/test_flat_json_with_properties: how StarRocks lays JSON out on disk.
+    cur.execute("""CREATE TABLE fj (k INT, j JSON) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1
+                   PROPERTIES ("flat_json.enable" = "true", "flat_json.null.factor" = "0.2",
+                               "flat_json.sparsity.factor" = "0.2", "flat_json.column.max" = "120")""")
+    cur.execute("""INSERT INTO fj VALUES (1, parse_json('{"a": 1}'))""")
+    assert rows(cur, "SELECT get_json_int(j, 'a') FROM fj") == [(1,)]
+
+
+@pytest.mark.parametrize("sql, code, message", [
+    # test_semi/test_any_value
+    ("SELECT any_value(DISTINCT k) FROM a", 1064, "Getting syntax error at line 1, column 18"),
+    ("SELECT x.k FROM a x JOIN [fastest] a y ON x.k = y.k", 1064, "Getting syntax error"),
+])
+def test_errors_are_starrocks_errors(cur: pymysql.cursors.Cursor, sql: str, code: int, message: str) -> None:
+    got_code, got_message = error_of(cur, sql)
+    assert got_code == code and message in got_message
