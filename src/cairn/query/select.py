@@ -58,13 +58,13 @@ def _variable_literal(ctx: QueryContext, name: str) -> exp.Expr:
 def user_variable_literal(value: pa.Array) -> exp.Expr:
     """A user variable's value (a one-value Arrow array) as a typed SQL literal.
 
-    Raises UnsupportedError for a value of a nested type."""
+    Raises UnsupportedError for a value of a nested type (`user_variable_value` binds those)."""
     item, kind = value[0].as_py(), value.type
     if item is None:
         return exp.null()
     if pa.types.is_nested(kind):
         raise UnsupportedError("Getting analyzing error. Detail message: a user variable holding an ARRAY, MAP "
-                               "or STRUCT is not supported yet.")
+                               "or STRUCT is not supported here yet.")
     if isinstance(item, bool) or isinstance(item, (int, float, str)) and not pa.types.is_decimal(kind):
         return exp.convert(item)
     if pa.types.is_decimal(kind):
@@ -78,15 +78,41 @@ def user_variable_literal(value: pa.Array) -> exp.Expr:
     return exp.cast(exp.Literal.string(str(item)), target)
 
 
-def _replace_session_functions(ctx: QueryContext, tree: exp.Expr) -> None:
-    """Replace @@variables, @user variables and session functions (DATABASE(), USER(), ...) with their values."""
+_VARIABLE_COLUMN = "v"
+
+
+def user_variable_value(value: pa.Array, con: duckdb.DuckDBPyConnection | None) -> exp.Expr:
+    """A user variable's value as the query reads it: a literal, or for an ARRAY, MAP or STRUCT
+    (which may hold a million elements, test_array_map_2) a DuckDB variable of `con` set from the
+    value bound as a one-row relation, so it is neither printed as SQL nor parsed again, and is a
+    constant that lambdas may read too (a subquery may not be in one).
+
+    Raises DistributedRefusal for a nested value without `con` (the distributed engine cannot read
+    a value kept on the FE)."""
+    if not pa.types.is_nested(value.type) or value[0].as_py() is None:
+        return user_variable_literal(value)
+    if con is None:
+        raise DistributedRefusal("it reads a user variable holding an ARRAY, MAP or STRUCT")
+    name = f"__cairn_v{next(_view_ids)}"
+    storage = value.storage if isinstance(value, pa.ExtensionArray) else value
+    con.register(name, pa.table({_VARIABLE_COLUMN: storage}))
+    read = exp.select(exp.column(_VARIABLE_COLUMN)).from_(exp.to_identifier(name, quoted=True)).subquery()
+    assign = exp.Set(expressions=[exp.SetItem(this=exp.EQ(this=exp.column(name), expression=read), kind="VARIABLE")])
+    con.execute(assign.sql(dialect="duckdb"))
+    con.unregister(name)
+    return exp.func("getvariable", exp.Literal.string(name))
+
+
+def _replace_session_functions(ctx: QueryContext, tree: exp.Expr, con: duckdb.DuckDBPyConnection | None) -> None:
+    """Replace @@variables, @user variables and session functions (DATABASE(), USER(), ...) with
+    their values; a user variable holding an ARRAY, MAP or STRUCT is bound on `con`."""
     user = ctx.account
     for node in list(tree.find_all(exp.SessionParameter, exp.Parameter, exp.CurrentSchema, exp.CurrentUser,
                                    exp.CurrentVersion, exp.Anonymous)):
         if isinstance(node, exp.Parameter):
             # @x: a user variable; one never set is NULL, as in StarRocks and MySQL.
             stored = ctx.user_variables.get(node.name.lower())
-            shown, value = f"@{node.name}", exp.null() if stored is None else user_variable_literal(stored)
+            shown, value = f"@{node.name}", exp.null() if stored is None else user_variable_value(stored, con)
         elif isinstance(node, exp.SessionParameter):
             kind = node.args.get("kind")
             shown = f"@@{kind + '.' if kind else ''}{node.name}"
@@ -263,7 +289,7 @@ def prepare_tree(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: du
     expand_views(ctx, engine.catalog, engine.virtual_tables, tree)
     _session_semantics(ctx, tree)
     starrocks_semantics.apply(tree)
-    _replace_session_functions(ctx, tree)
+    _replace_session_functions(ctx, tree, con)
     _unwrap_table_functions(tree)
     column_types: ColumnTypes = {}
     views = bind_tables(ctx, engine, tree, con, pinned, column_types=column_types)
@@ -280,7 +306,7 @@ def prepare_for_engine(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, c
     names and types), and the scan of each table. The manifests read are added to `pinned`."""
     tree = tree.copy()
     expand_views(ctx, engine.catalog, engine.virtual_tables, tree)
-    _replace_session_functions(ctx, tree)
+    _replace_session_functions(ctx, tree, None)
     _unwrap_table_functions(tree)
     scans: dict[str, TableScan] = {}
     column_types: ColumnTypes = {}
