@@ -21,7 +21,7 @@ from cairn.fe.frontend import Frontend
 from cairn.fe.peer_client import PeerClient
 from cairn.fe.peers import PEER_TOKEN_HEADER, ForwardRequest, FrontendRole, FrontendStatus, peer_token
 from cairn.journal.cluster import read_cluster_file
-from cairn.server.peer_forward import run_forwarded
+from cairn.server.peer_forward import RunningForwards, run_forwarded
 from cairn.sql.forwarding import result_of
 from cairn.sql.statements import standard_statements
 from conftest import CLUSTER_CREDENTIAL, USER_PASSWORD, free_port
@@ -215,7 +215,8 @@ def test_a_follower_answers_a_forward_with_not_leader(local_frontend: Frontend) 
     local_frontend.committer.is_leader = False
     local_frontend.committer.not_leader_reason = "This FE is no longer the leader: epoch 2 was taken"
     answer = run_forwarded(local_frontend, standard_statements(),
-                           ForwardRequest(user="root", host="127.0.0.1", database=None, sql="CREATE DATABASE d"))
+                           ForwardRequest(user="root", host="127.0.0.1", database=None, sql="CREATE DATABASE d"),
+                           RunningForwards())
     assert answer.error_type == "NotLeaderError" and answer.error_code == 1105
     assert answer.error_message == "This FE is no longer the leader: epoch 2 was taken"
     assert answer.journal_id == local_frontend.position.entry_id

@@ -5,6 +5,8 @@ test_distributed_cluster.py."""
 
 from __future__ import annotations
 
+import re
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -84,6 +86,17 @@ def test_kill_query_stops_the_statement_and_keeps_the_connection(fe: FeProcess) 
     # The connection stays, and its next statement runs.
     assert rows(victim.connection, "SELECT 1") == [(1,)]
     assert processlist(fe)[victim.id][4] == "Sleep"
+    victim.connection.close()
+
+
+def test_kill_query_stops_an_insert_select_and_loads_nothing(fe: FeProcess) -> None:
+    run_sql(fe, "CREATE TABLE qc.killed_insert (n BIGINT) DUPLICATE KEY(n) DISTRIBUTED BY HASH(n) BUCKETS 1")
+    victim = RunningStatement(connect(fe), f"INSERT INTO qc.killed_insert {ENDLESS}")
+    wait_until(lambda: running(fe, victim.id), timeout=30, what="the INSERT running")
+    run_sql(fe, f"KILL QUERY {victim.id}")
+    error = victim.finished()
+    assert isinstance(error, pymysql.MySQLError) and error.args[0] == 1317, error
+    assert rows(victim.connection, "SELECT count(*) FROM qc.killed_insert") == [(0,)]
     victim.connection.close()
 
 
@@ -167,7 +180,13 @@ def test_query_mem_limit_spills_or_fails_clearly_and_the_fe_stays_up(fe: FeProce
         connection.close()
 
 
-def test_kill_on_a_follower_acts_on_that_followers_connections(tmp_path: Path) -> None:
+def leader_running_statements(fe: FeProcess) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{fe.http_port}/metrics", timeout=10) as answer:
+        metrics = answer.read().decode()
+    return float(re.search(r"^cairn_running_statements (\S+)$", metrics, re.M).group(1))
+
+
+def test_kill_on_a_follower_stops_its_own_and_its_forwarded_statements(tmp_path: Path) -> None:
     cluster = FeCluster(tmp_path, {"local_storage_path": str(tmp_path / "storage"),
                                    "bdbje_heartbeat_timeout_second": "3"})
     try:
@@ -187,5 +206,18 @@ def test_kill_on_a_follower_acts_on_that_followers_connections(tmp_path: Path) -
         assert getattr(victim.finished(), "args", (None,))[0] == 1317
         assert rows(victim.connection, "SELECT count(*) FROM qc.small") == [(1000,)]
         victim.connection.close()
+        # A write the follower forwarded runs on the leader: KILL on the follower stops it there.
+        cluster.sql(leader, "CREATE TABLE qc.counted (n BIGINT) DUPLICATE KEY(n) DISTRIBUTED BY HASH(n) BUCKETS 1")
+        writer = RunningStatement(connect(follower.running), f"INSERT INTO qc.counted {ENDLESS}")
+        wait_until(lambda: leader_running_statements(leader.running) >= 1, timeout=30,
+                   what="the forwarded INSERT running on the leader")
+        cluster.sql(follower, f"KILL QUERY {writer.id}")
+        error = writer.finished()
+        assert getattr(error, "args", (None,))[0] == 1317, error
+        assert f"KILL QUERY {writer.id}" in str(error), "the client hears of its own connection's KILL"
+        wait_until(lambda: leader_running_statements(leader.running) == 0, timeout=30,
+                   what="the leader to stop the forwarded INSERT")
+        assert rows(writer.connection, "SELECT count(*) FROM qc.counted") == [(0,)]
+        writer.connection.close()
     finally:
         cluster.stop()

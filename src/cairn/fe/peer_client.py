@@ -25,6 +25,8 @@ from cairn.fe.peers import (
     PEER_TOKEN_HEADER,
     ClusterInfo,
     ComputeNodeJoinRequest,
+    ForwardCancel,
+    ForwardCancelResponse,
     ForwardRequest,
     ForwardResponse,
     FrontendStatus,
@@ -83,6 +85,11 @@ class PeerClient:
         answer was lost raises CommitOutcomeUnknownError."""
         return self._call(address, "POST", "/fe/forward", request, ForwardResponse,
                           self.timeout if timeout is None else timeout, forwarded=True)
+
+    def cancel_forward(self, address: str, cancel: ForwardCancel) -> ForwardCancelResponse:
+        """Stop a statement this FE forwarded to the leader at `address` (see `ForwardCancel`)."""
+        return self._call(address, "POST", "/fe/forward/cancel", cancel, ForwardCancelResponse, self.timeout,
+                          forwarded=False)
 
     def _connection(self, address: str, timeout: float) -> http.client.HTTPConnection:
         host, _, port = address.rpartition(":")

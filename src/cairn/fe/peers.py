@@ -109,6 +109,24 @@ class ForwardRequest(BaseModel):
     database: str | None
     variables: dict[str, Any] = Field(default_factory=dict)
     sql: str
+    # Names the statement while it runs on the leader, so that the forwarding FE can cancel it
+    # (KILL, or its client gone); empty when it cannot be cancelled there.
+    forward_id: str = ""
+
+
+class ForwardCancel(BaseModel):
+    """Stop the forwarded statement `forward_id` on the leader; it fails with `message` (the
+    forwarding FE's own words, naming its client's connection)."""
+
+    forward_id: str
+    message: str
+
+
+class ForwardCancelResponse(BaseModel):
+    """Whether the statement was running on the leader when the cancel came (if not, it is stopped
+    as soon as it starts, or it had finished)."""
+
+    running: bool
 
 
 class ForwardResponse(BaseModel):

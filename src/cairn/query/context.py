@@ -39,13 +39,19 @@ class CancelToken:
     def running(self, cursor: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
         """Mark `cursor` as the running work, so `cancel` can interrupt it. Raises
         QueryInterruptedError when the statement was cancelled before its work started (binding its
-        tables, waiting for a scan), which no interrupt would reach."""
+        tables, waiting for a scan), which no interrupt would reach, or when its work failed once cancelled."""
         self._running = cursor
         if self.cancelled:
             self._running = None
             raise QueryInterruptedError(self.message)
         try:
             yield cursor
+        except duckdb.Error:
+            # Whatever DuckDB says of the interrupted work ("Interrupted!", from any statement that
+            # runs under this): the statement was cancelled.
+            if self.cancelled:
+                raise QueryInterruptedError(self.message) from None
+            raise
         finally:
             self._running = None
 

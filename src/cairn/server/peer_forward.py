@@ -3,19 +3,22 @@
 The statement runs in a fresh `Session` of that user, with the forwarding session's database and
 variables, so privileges are checked here exactly as for a client of this FE. The answer carries
 this FE's journal position after the statement, which the forwarding FE replays up to before it
-answers its client.
+answers its client. While it runs it is listed in `RunningForwards` under the id the forwarding FE
+gave it, so that a KILL on that FE (or its client going away) stops it here too.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import threading
+from collections import OrderedDict
 
 import pyarrow as pa
 
 from cairn.errors import CairnError, NotLeaderError, SqlSyntaxError
 from cairn.fe.frontend import Frontend
-from cairn.fe.peers import ForwardRequest, ForwardResponse
+from cairn.fe.peers import ForwardCancel, ForwardRequest, ForwardResponse
 from cairn.secrets import mask_values
 from cairn.server.session import Session
 from cairn.sql.parser import split_statements
@@ -29,8 +32,51 @@ ONE_STATEMENT = ("Getting syntax error. Detail message: a forwarded request hold
                  "nothing was run.")
 
 
-def run_forwarded(frontend: Frontend, statements: StatementRegistry, request: ForwardRequest) -> ForwardResponse:
-    """Run `request.sql` (exactly one statement) as `request.user`; every failure is an answer."""
+# How many cancels of statements not (or no longer) running are remembered: one may arrive before
+# its statement starts here.
+_EARLY_CANCELS = 1024
+
+
+class RunningForwards:
+    """The forwarded statements running on this FE, by the id their forwarding FE gave them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[str, Session] = {}
+        self._early: OrderedDict[str, str] = OrderedDict()
+
+    def start(self, forward_id: str, session: Session) -> None:
+        """List `session` as running `forward_id`; interrupt it at once if its cancel came first."""
+        if not forward_id:
+            return
+        with self._lock:
+            self._running[forward_id] = session
+            early = self._early.pop(forward_id, None)
+        if early is not None:
+            session.interrupt(early)
+
+    def finish(self, forward_id: str) -> None:
+        with self._lock:
+            self._running.pop(forward_id, None)
+
+    def cancel(self, request: ForwardCancel) -> bool:
+        """Interrupt the statement `request` names; whether it was running."""
+        with self._lock:
+            session = self._running.get(request.forward_id)
+            if session is None:
+                self._early[request.forward_id] = request.message
+                while len(self._early) > _EARLY_CANCELS:
+                    self._early.popitem(last=False)
+        if session is None:
+            return False
+        session.interrupt(request.message)
+        return True
+
+
+def run_forwarded(frontend: Frontend, statements: StatementRegistry, request: ForwardRequest,
+                  forwards: RunningForwards) -> ForwardResponse:
+    """Run `request.sql` (exactly one statement) as `request.user`, listed in `forwards` while it
+    runs; every failure is an answer."""
     try:
         if not frontend.is_leader:
             raise NotLeaderError(frontend.not_leader_reason or "This FE is not the leader")
@@ -39,7 +85,11 @@ def run_forwarded(frontend: Frontend, statements: StatementRegistry, request: Fo
         session = Session(frontend, user=request.user, host=request.host, database=request.database,
                           statements=statements)
         session.variables.update(request.variables)
-        result = session.execute(request.sql)
+        forwards.start(request.forward_id, session)
+        try:
+            result = session.execute(request.sql)
+        finally:
+            forwards.finish(request.forward_id)
     except CairnError as exc:
         # The error may quote the statement: never its secrets.
         exc.message = mask_values(exc.message, secrets_in(request.sql))

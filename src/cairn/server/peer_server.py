@@ -3,6 +3,8 @@
 - `POST /fe/heartbeat`: the caller's `FrontendStatus` in, this FE's out (both recorded as alive);
 - `GET /fe/cluster`: the `ClusterInfo` a starting FE given this one as its helper needs;
 - `POST /fe/forward`: a `ForwardRequest` a non-leader forwards, run here as its original user;
+- `POST /fe/forward/cancel`: a `ForwardCancel` from the FE that forwarded a statement still running here
+  (KILL on that FE, or its client gone): the statement stops;
 - `POST /fe/join`: a `JoinRequest` from a starting FE (`cairn fe --join`) that the leader lists as a member;
 - `POST /cn/join`: a `ComputeNodeJoinRequest` from a starting compute node (`cairn cn --join`), admitted
   with the cluster credential alone, registered by the leader (a follower forwards it);
@@ -44,13 +46,15 @@ from cairn.fe.peers import (
     PEER_TOKEN_HEADER,
     ClusterInfo,
     ComputeNodeJoinRequest,
+    ForwardCancel,
+    ForwardCancelResponse,
     ForwardRequest,
     FrontendStatus,
     JoinRequest,
     JoinResponse,
     is_peer_token,
 )
-from cairn.server.peer_forward import run_forwarded
+from cairn.server.peer_forward import RunningForwards, run_forwarded
 from cairn.sql.registry import StatementRegistry
 
 log = logging.getLogger(__name__)
@@ -93,6 +97,7 @@ class PeerService:
         cluster_id = frontend.keys.cluster_id
         credential = frontend.config.credential
         tls = peer_tls_context(frontend.config)
+        forwards = self.forwards = RunningForwards()
 
         class Handler(BaseHTTPRequestHandler):
             timeout = REQUEST_SECONDS
@@ -322,7 +327,11 @@ class PeerService:
                 elif self.path == "/fe/forward":
                     request = self._read(ForwardRequest)
                     if request is not None:
-                        self._answer(run_forwarded(frontend, statements, request))
+                        self._answer(run_forwarded(frontend, statements, request, forwards))
+                elif self.path == "/fe/forward/cancel":
+                    cancel = self._read(ForwardCancel)
+                    if cancel is not None:
+                        self._answer(ForwardCancelResponse(running=forwards.cancel(cancel)))
                 else:
                     self._discard_body()
                     self._fail(404, "Not Found")

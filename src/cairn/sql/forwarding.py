@@ -5,6 +5,8 @@ The leader authorizes the statement again as its original user. A call that neve
 is retried (with the leader the journal or the heartbeats name next) until one answers or the wait
 runs out; a call whose answer was lost raises CommitOutcomeUnknownError, never a plain failure. A
 successful write is replayed here before the client hears of it, so a session reads its own writes.
+A statement cancelled here (KILL, or its client gone) is cancelled on the leader too, and the client
+gets the leader's answer: interrupted, or done when it had already committed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import base64
 import logging
 import threading
 import time
+import uuid
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -27,7 +30,7 @@ from cairn.errors import (
     QueryInterruptedError,
 )
 from cairn.fe.frontend import Frontend
-from cairn.fe.peers import ForwardRequest, ForwardResponse
+from cairn.fe.peers import ForwardCancel, ForwardRequest, ForwardResponse
 from cairn.query.context import QueryContext
 from cairn.query.variables import get_variable
 from cairn.sql.result import ResultSet
@@ -68,7 +71,7 @@ def forward_to_leader(query: QueryContext, fe: Frontend, sql: str) -> ResultSet 
     """Run `sql` (one write statement) on the leader as `query`'s user; its result. None when this FE
     took the lead while the statement waited for one: the caller runs it here, as the leader."""
     request = ForwardRequest(user=query.user, host=query.host, database=query.database,
-                             variables=dict(query.variables), sql=sql)
+                             variables=dict(query.variables), sql=sql, forward_id=uuid.uuid4().hex)
     deadline = time.monotonic() + 2 * fe.config.bdbje_heartbeat_timeout_second + 5
     why = "no FE leads the cluster"
     while True:
@@ -79,7 +82,7 @@ def forward_to_leader(query: QueryContext, fe: Frontend, sql: str) -> ResultSet 
         leader = fe.leadership.leader_address()
         if leader and leader != fe.address:
             try:
-                response = _forward_watching(fe, leader, request, _timeout(query))
+                response = _forward_watching(fe, leader, request, _timeout(query), query)
             except PeerUnavailableError as exc:
                 why = exc.message
             else:
@@ -94,10 +97,25 @@ def forward_to_leader(query: QueryContext, fe: Frontend, sql: str) -> ResultSet 
         time.sleep(0.2)  # a leader is being elected: ask again shortly
 
 
-def _forward_watching(fe: Frontend, leader: str, request: ForwardRequest, timeout: float) -> ForwardResponse:
+def _cancel_on_leader(fe: Frontend, leader: str, cancel: ForwardCancel) -> None:
+    """Tell the leader to stop a forwarded statement, in the background: its answer comes through
+    the forward itself."""
+
+    def call() -> None:
+        try:
+            fe.peer_client.cancel_forward(leader, cancel)
+        except CairnError as exc:
+            log.warning("could not cancel a forwarded statement on the leader at %s: %s", leader, exc)
+
+    threading.Thread(target=call, name="forward-cancel", daemon=True).start()
+
+
+def _forward_watching(fe: Frontend, leader: str, request: ForwardRequest, timeout: float,
+                      query: QueryContext) -> ForwardResponse:
     """Forward `request` to `leader`, and stop waiting for its answer once another FE says it leads
     (the old leader paused or cut off mid-statement): the outcome is then unknown, and the client is
-    told so at once instead of after the statement's whole timeout."""
+    told so at once instead of after the statement's whole timeout. Once `query` is cancelled here,
+    the leader is told to stop the statement, and its answer is still awaited."""
     answer: Future[ForwardResponse] = Future()
 
     def call() -> None:
@@ -107,10 +125,15 @@ def _forward_watching(fe: Frontend, leader: str, request: ForwardRequest, timeou
             answer.set_exception(exc)
 
     threading.Thread(target=call, name="forward", daemon=True).start()
+    cancel_sent = False
     while True:
         try:
             return answer.result(timeout=WATCH_SECONDS)
         except FutureTimeout:
+            if query.cancel.cancelled and not cancel_sent:
+                cancel_sent = True
+                _cancel_on_leader(fe, leader, ForwardCancel(forward_id=request.forward_id,
+                                                            message=query.cancel.message))
             successor = fe.leadership.leader_address()
             if successor and successor != leader:
                 raise CommitOutcomeUnknownError(
