@@ -174,10 +174,19 @@ def _multi_distinct_sum(args: list[exp.Expr]) -> exp.Expr | None:
     return exp.Sum(this=exp.Distinct(expressions=[args[0]]))
 
 
-def _approx_top_k(node: exp.ApproxTopK) -> exp.Expr:
-    """approx_top_k(x[, k[, counters]]): the k (default 5) most frequent values of x, NULL counted as
-    one, as [{"item": v, "count": n}, ...] from the most frequent; exact, which the sketch is while
-    x has no more distinct values than counters; NULL over no rows."""
+def _over(aggregate: exp.Expr, window: exp.Window | None) -> exp.Expr:
+    """`aggregate`, or `aggregate OVER` the same window as `window`."""
+    if window is None:
+        return aggregate
+    over = window.copy()
+    over.set("this", aggregate)
+    return over
+
+
+def _approx_top_k(node: exp.ApproxTopK, window: exp.Window | None) -> exp.Expr:
+    """approx_top_k(x[, k[, counters]]) [OVER (...)]: the k (default 5) most frequent values of x,
+    NULL counted as one, as [{"item": v, "count": n}, ...] from the most frequent; exact, which the
+    sketch is while x has no more distinct values than counters; NULL over no rows."""
     value = node.this
     limit = node.args.get("expression")
     k = _number(limit) if limit is not None else 5.0
@@ -190,15 +199,18 @@ def _approx_top_k(node: exp.ApproxTopK) -> exp.Expr:
             raise _analysis_error("The third parameter of APPROX_TOP_K must be a constant not less than the "
                                   "second parameter")
     entry = exp.to_identifier(_ENTRY)
-    # Entries as {count: -n, item: v}, so that sorting the list puts the most frequent first.
+    # Entries as {count: -n, known: v IS NOT NULL, item: v}: sorting the list puts the most frequent
+    # first, and NULL first among the equally frequent, as StarRocks lists them.
     frequency = exp.cast(_field(entry, "value"), exp.DataType.Type.BIGINT)
-    counted = exp.func("list_transform", exp.func("map_entries", exp.func("histogram", value.copy())),
-                       exp.Lambda(this=_struct(("count", exp.Neg(this=frequency)), ("item", _field(entry, "key"))),
+    counted = exp.func("list_transform", exp.func("map_entries", _over(exp.func("histogram", value.copy()), window)),
+                       exp.Lambda(this=_struct(("count", exp.Neg(this=frequency)), ("known", exp.true()),
+                                               ("item", _field(entry, "key"))),
                                   expressions=[entry.copy()]))
-    nulls = exp.Paren(this=exp.Sub(this=exp.Count(this=exp.Star()), expression=exp.Count(this=value.copy())))
+    rows = _over(exp.Count(this=exp.Star()), window)
+    nulls = exp.Paren(this=exp.Sub(this=rows.copy(), expression=_over(exp.Count(this=value.copy()), window)))
     null_entry = exp.Case(
         ifs=[exp.If(this=exp.GT(this=nulls.copy(), expression=exp.Literal.number(0)),
-                    true=exp.Array(expressions=[_struct(("count", exp.Neg(this=nulls.copy())),
+                    true=exp.Array(expressions=[_struct(("count", exp.Neg(this=nulls.copy())), ("known", exp.false()),
                                                         ("item", exp.null()))]))],
         default=exp.Array(expressions=[]))
     everything = exp.func("list_sort", exp.func("list_concat", exp.func("coalesce", counted, exp.Array(expressions=[])),
@@ -207,7 +219,7 @@ def _approx_top_k(node: exp.ApproxTopK) -> exp.Expr:
     shaped = _struct(("item", _field(entry, "item")), ("count", exp.Neg(this=_field(entry, "count"))))
     answer = exp.func("list_transform", top, exp.Lambda(this=shaped, expressions=[entry.copy()]))
     # Over no rows it is NULL, as every aggregate but count.
-    return exp.Case(ifs=[exp.If(this=exp.EQ(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(0)),
+    return exp.Case(ifs=[exp.If(this=exp.EQ(this=rows.copy(), expression=exp.Literal.number(0)),
                                 true=exp.null())], default=answer)
 
 
@@ -257,7 +269,11 @@ def apply(tree: exp.Expr) -> None:
         if isinstance(node, exp.ApproxDistinct):
             replacement = _count_distinct([node.this.copy()])
         elif isinstance(node, exp.ApproxTopK):
-            replacement = _approx_top_k(node)
+            window = node.parent if isinstance(node.parent, exp.Window) and node.arg_key == "this" else None
+            replacement = _approx_top_k(node, window)
+            if window is not None:
+                _replace_keeping_name(window, replacement)
+                continue
         else:
             build = _REWRITES.get(node.name.lower())
             replacement = build([a.copy() for a in node.expressions]) if build is not None else None

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from cairn.errors import UnsupportedError
+from cairn.errors import SqlSyntaxError, UnsupportedError
 from cairn.query import aggregate_functions, date_functions, hash_functions, string_functions, type_functions
 from cairn.query.calls import depth
 from cairn.query.variables import get_variable
@@ -115,7 +115,8 @@ def _structs_as_starrocks_builds_them(tree: exp.Expr, *, named_rows: bool = True
 
 def _group_concat_orders_by_argument_position(tree: exp.Expr) -> None:
     """In `group_concat(a, b ORDER BY 1, 2)` the numbers are argument positions (StarRocks'
-    test_group_concat), not constants: DuckDB would not sort at all."""
+    test_group_concat), not constants: DuckDB would not sort at all. A position past the arguments is
+    StarRocks' syntax error."""
     for node in tree.find_all(exp.GroupConcat):
         order = node.this
         if not isinstance(order, exp.Order):
@@ -124,8 +125,10 @@ def _group_concat_orders_by_argument_position(tree: exp.Expr) -> None:
         arguments = value.expressions if isinstance(value, exp.Concat) else [value]
         for ordered in order.expressions:
             key = ordered.this
-            if isinstance(key, exp.Literal) and not key.is_string and key.name.isdigit() \
-                    and 1 <= int(key.name) <= len(arguments):
+            if isinstance(key, exp.Literal) and not key.is_string and key.name.isdigit():
+                if not 1 <= int(key.name) <= len(arguments):
+                    raise SqlSyntaxError(f"Getting syntax error. Detail message: ORDER BY position {key.name} "
+                                         "is not in group_concat output list.")
                 key.replace(arguments[int(key.name) - 1].copy())
 
 

@@ -254,9 +254,22 @@ def _array_position_is_zero_when_absent(tree: exp.Expr) -> None:
                               default=found))
 
 
+def _fields_of_parameters(function: exp.Lambda) -> exp.Lambda:
+    """`function` with each `p.field` of a parameter p read as struct_extract(p, 'field'): DuckDB
+    reads `x.field` as the column x's field when the query has a column named as the parameter."""
+    params = {p.name for p in function.expressions}
+    for dot in list(function.this.find_all(exp.Dot)):
+        if isinstance(dot.this, exp.Identifier) and dot.this.name in params and isinstance(dot.expression, exp.Identifier):
+            dot.replace(exp.func("struct_extract", dot.this.copy(), exp.Literal.string(dot.expression.name)))
+    return function
+
+
 def _array_sortby(args: list[exp.Expr]) -> exp.Expr | None:
     """array_sortby(a, keys, ...): a's elements in the order of their keys (NULL keys first, ties
-    kept in their order); a as it is when the keys are NULL."""
+    kept in their order); a as it is when the keys are NULL. array_sortby(lambda, a) sorts a by the
+    lambda's value for each element."""
+    if len(args) == 2 and isinstance(args[0], exp.Lambda):
+        args = [args[1], exp.func("list_transform", args[1].copy(), _fields_of_parameters(args[0]))]
     if len(args) < 2:
         return None
     values, key_lists = args[0], args[1:]
