@@ -72,6 +72,24 @@ def test_tpch_answer_on_two_workers_equals_duckdb(engine: EngineCluster, data: d
     assert len(query.last_stats.tasks_per_node) == 2
 
 
+@pytest.mark.parametrize("number", [2, 21])
+def test_an_outer_semi_or_anti_join_is_not_broadcast_but_smaller_build_sides_still_are(
+        engine: EngineCluster, data: dict[str, list[Path]], duck: Any, number: int) -> None:
+    # Q2 and Q21 have semi and anti joins whose build sides fall under the broadcast threshold: those
+    # must be hash-partitioned (each task would emit its own unmatched rows), while the joins with
+    # smaller build sides (nation, region, supplier) stay broadcast, so the plan has fewer stages than
+    # with every join partitioned, and the same answer.
+    query = _query(engine, data)
+    every_join_partitioned = DistributedQuery(tables=query.tables, node_ids=query.node_ids, views=query.views,
+                                              broadcast_bytes=0, broadcast_rows=0)
+    sql = QUERIES[number]
+    assert len(query.plan(sql).stages) < len(every_join_partitioned.plan(sql).stages)
+    want = duck.sql(sql).to_arrow_table()
+    for q in (query, every_join_partitioned):
+        same, why = tpch.compare(q.run(sql), want, sql)
+        assert same, f"Q{number}: {why}"
+
+
 def test_engine_listens_on_loopback_only(engine: EngineCluster) -> None:
     listening = []
     for process in psutil.Process().children(recursive=True):

@@ -14,9 +14,10 @@ from cairn.distributed.runner import RunStats, StageRunner
 from cairn.distributed.session import (
     BROADCAST_BYTES,
     BROADCAST_ROWS,
-    PARTITIONED_JOINS,
+    THRESHOLD_KEYS,
     TableFiles,
     VolumeStore,
+    lower_thresholds,
     register_tables,
     register_volumes,
     session_config,
@@ -25,14 +26,9 @@ from cairn.distributed.stages import StagePlan, broadcasts_unmatched_rows, cut_s
 from cairn.errors import DistributedPlanError
 
 
-def _setting(ctx: SessionContext, key: str) -> str:
-    rows = ctx.sql("select value from information_schema.df_settings where name = $1", param_values={"1": key}).to_pylist()
-    return str(rows[0]["value"])
-
-
-def _apply(ctx: SessionContext, settings: dict[str, str]) -> None:
-    for key, value in settings.items():
-        # Setting names are Cairn's constants; SET takes no bound parameter.
+def _set_thresholds(ctx: SessionContext, bytes_: int, rows: int) -> None:
+    for key, value in zip(THRESHOLD_KEYS, (bytes_, rows), strict=True):
+        # Setting names are Cairn's constants and the values integers; SET takes no bound parameter.
         ctx.sql(f"set {key} = {int(value)}")
 
 
@@ -66,22 +62,24 @@ class DistributedQuery:
 
     def plan(self, sql: str) -> StagePlan:
         """`sql`'s physical plan cut into stages. Small build sides are broadcast; a plan where a
-        broadcast join would emit unmatched build rows in every task is planned again with every
-        join hash-partitioned."""
+        broadcast join would emit unmatched build rows in every task is planned again with lower
+        broadcast thresholds until none does (session.py, `lower_thresholds`)."""
         ctx = self.context()
         physical = ctx.sql(sql).execution_plan()
         if not broadcasts_unmatched_rows(physical):
             return cut_stages(physical, plan_schemas(ctx, sql, physical))
-        defaults = {key: _setting(ctx, key) for key in PARTITIONED_JOINS}
-        _apply(ctx, PARTITIONED_JOINS)
+        bytes_, rows = self.broadcast_bytes, self.broadcast_rows
         try:
-            physical = ctx.sql(sql).execution_plan()
-            if broadcasts_unmatched_rows(physical):
-                raise DistributedPlanError("this query needs a nested-loop outer, semi or anti join, which distributed "
-                                           "execution does not run yet")
+            while broadcasts_unmatched_rows(physical):
+                if bytes_ == 0:
+                    raise DistributedPlanError("this query needs a nested-loop outer, semi or anti join, which "
+                                               "distributed execution does not run yet")
+                bytes_, rows = lower_thresholds(bytes_, rows)
+                _set_thresholds(ctx, bytes_, rows)
+                physical = ctx.sql(sql).execution_plan()
             return cut_stages(physical, plan_schemas(ctx, sql, physical))
         finally:
-            _apply(ctx, defaults)
+            _set_thresholds(ctx, self.broadcast_bytes, self.broadcast_rows)
 
     def run(self, sql: str) -> pa.Table:
         """The answer of `sql`, computed on the worker nodes."""

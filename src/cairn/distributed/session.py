@@ -73,12 +73,23 @@ def session_config(partitions: int, broadcast_bytes: int = BROADCAST_BYTES,
 
 # A build side collected once and probed by every partition (CollectLeft, a broadcast join) emits
 # its unmatched rows (outer, semi and anti joins) when the last probing partition of the process
-# ends; across processes none is last. A plan with such a join is planned again with every join
-# hash-partitioned (these settings at 0), the way Ballista plans them.
-PARTITIONED_JOINS = {
-    "datafusion.optimizer.hash_join_single_partition_threshold": "0",
-    "datafusion.optimizer.hash_join_single_partition_threshold_rows": "0",
-}
+# ends; across processes none is last. A plan with such a join is planned again with lower broadcast
+# thresholds, each a quarter of the one before, until no such join is broadcast: the joins whose
+# build sides are smaller than the offending one's stay broadcast (on TPC-H Q21, two of five; Q2, six
+# of eight), where hash-partitioning every join (Ballista's way) would add an exchange per join. The
+# last step is 0: every join hash-partitioned.
+THRESHOLD_STEP = 4
+SMALLEST_THRESHOLD_BYTES = 4096
+THRESHOLD_KEYS = ("datafusion.optimizer.hash_join_single_partition_threshold",
+                  "datafusion.optimizer.hash_join_single_partition_threshold_rows")
+
+
+def lower_thresholds(bytes_: int, rows: int) -> tuple[int, int]:
+    """The broadcast thresholds of the next planning attempt after (`bytes_`, `rows`): a quarter of
+    each, then 0 (no broadcast) once the bytes fall below a few KB."""
+    if bytes_ // THRESHOLD_STEP < SMALLEST_THRESHOLD_BYTES:
+        return 0, 0
+    return bytes_ // THRESHOLD_STEP, rows // THRESHOLD_STEP
 
 
 def _plain(t: pa.DataType) -> pa.DataType:
