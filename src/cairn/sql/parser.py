@@ -18,6 +18,7 @@ from sqlglot.tokenizer_core import TokenType
 
 from cairn.errors import SqlSyntaxError
 from cairn.sql import extended
+from cairn.sql.bracket_hints import without_bracket_hints
 
 DIALECT = "starrocks"
 
@@ -207,27 +208,6 @@ def _add_column_lists(text: str) -> str:
     return text
 
 
-# StarRocks' join hints choose how a join is distributed, never its answer.
-_JOIN_HINTS = frozenset({"BROADCAST", "SHUFFLE", "BUCKET", "COLOCATE", "UNREORDER"})
-
-
-def _without_join_hints(text: str) -> str:
-    """`a JOIN [broadcast] b` as sqlglot reads it, `a JOIN b`: the hint is cut out by token position
-    (outside strings); an unknown hint is left for the parser to refuse."""
-    if "[" not in text:
-        return text
-    try:
-        tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
-    except TokenError:
-        return text
-    cuts = [(tokens[i + 1].start, tokens[i + 3].end + 1) for i in range(len(tokens) - 3)
-            if tokens[i].token_type == TokenType.JOIN and tokens[i + 1].token_type == TokenType.L_BRACKET
-            and tokens[i + 2].text.upper() in _JOIN_HINTS and tokens[i + 3].token_type == TokenType.R_BRACKET]
-    for start, end in reversed(cuts):
-        text = text[:start] + " " + text[end:]
-    return text
-
-
 def _refuse_distinct_any_value(statement: exp.Expr, text: str) -> None:
     """`any_value(DISTINCT x)` is a syntax error in StarRocks (test_any_value), at the DISTINCT."""
     if not any(isinstance(node.this, exp.Distinct) for node in statement.find_all(exp.AnyValue)):
@@ -246,7 +226,7 @@ def parse_statement(text: str) -> Statement:
     if special is not None:
         return special
     text, label = _without_insert_label(_delete_partitions(text))
-    text = _without_join_hints(_add_column_lists(_decimalv2_as_decimal(text)))
+    text = without_bracket_hints(_add_column_lists(_decimalv2_as_decimal(text)))
     try:
         statement = sqlglot.parse_one(text, read=_StarRocksReader)
     except ParseError as exc:

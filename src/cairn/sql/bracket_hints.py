@@ -1,0 +1,74 @@
+"""StarRocks' bracketed hints: `JOIN [broadcast] t`, `JOIN [skew|t.c(1, 2)] t`, `OVER ([hash] PARTITION BY ...)`.
+
+They choose how StarRocks distributes a join or a window, never what it answers, so Cairn accepts
+the hints StarRocks knows and leaves them out of the text sqlglot reads (cut by token positions,
+outside strings; nothing is glued in). A hint StarRocks does not know is refused with its message.
+"""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot.errors import TokenError
+from sqlglot.tokenizer_core import Token, TokenType
+
+from cairn.errors import AnalysisError
+
+# StarRocks' join hints (its JoinOperator hints) and window hints (its AnalyticExpr hints).
+JOIN_HINTS = frozenset({"BROADCAST", "SHUFFLE", "BUCKET", "COLOCATE", "UNREORDER", "SKEW"})
+WINDOW_HINTS = frozenset({"SKEWED", "HASH", "SORT"})
+
+
+def _closing(tokens: list[Token], start: int) -> int | None:
+    """The index of the `]` that closes the `[` at `start`, or None."""
+    depth = 0
+    for i in range(start, len(tokens)):
+        kind = tokens[i].token_type
+        depth += 1 if kind == TokenType.L_BRACKET else -1 if kind == TokenType.R_BRACKET else 0
+        if depth == 0:
+            return i
+    return None
+
+
+def _check_join_hint(inside: list[Token]) -> None:
+    name = inside[0].text.upper() if inside else ""
+    skew = any(t.token_type == TokenType.PIPE for t in inside)
+    if name not in JOIN_HINTS or (len(inside) > 1 and not (skew and name == "SKEW")) or (name == "SKEW") != skew:
+        text = " ".join(t.text for t in inside)
+        raise AnalysisError(f"Getting analyzing error. Detail message: JOIN hint not recognized: {text}.")
+
+
+def _check_window_hint(inside: list[Token]) -> None:
+    names = [t for t in inside if t.token_type != TokenType.COMMA]
+    if not names or any(t.text.upper() not in WINDOW_HINTS for t in names) or len(names) * 2 - 1 != len(inside):
+        text = " ".join(t.text for t in inside)
+        raise AnalysisError(f"Getting analyzing error. Detail message: window hint not recognized: {text}.")
+
+
+def without_bracket_hints(text: str) -> str:
+    """`text` without its join and window hints (after checking that StarRocks knows each)."""
+    if "[" not in text:
+        return text
+    try:
+        tokens = sqlglot.Dialect.get_or_raise("starrocks").tokenize(text)
+    except TokenError:
+        return text
+    cuts: list[tuple[int, int]] = []
+    for i, token in enumerate(tokens):
+        if token.token_type != TokenType.L_BRACKET or i == 0:
+            continue
+        after_join = tokens[i - 1].token_type == TokenType.JOIN
+        in_window = i >= 2 and tokens[i - 1].token_type == TokenType.L_PAREN and tokens[i - 2].token_type == TokenType.OVER
+        if not (after_join or in_window):
+            continue
+        end = _closing(tokens, i)
+        if end is None:
+            return text
+        inside = tokens[i + 1:end]
+        if after_join:
+            _check_join_hint(inside)
+        else:
+            _check_window_hint(inside)
+        cuts.append((token.start, tokens[end].end + 1))
+    for start, end in reversed(cuts):
+        text = text[:start] + " " + text[end:]
+    return text
