@@ -1,17 +1,21 @@
-"""Windows, joins and sorting as StarRocks answers them: its bracketed join and window hints, and what
-StarRocks refuses (expected answers from StarRocks' own SQL test cases under test/sql: test_join,
-test_window_function)."""
+"""Windows, joins and sorting as StarRocks answers them: its bracketed join and window hints, the result
+types of aggregates over windows, and what StarRocks refuses (expected answers from StarRocks' own SQL
+test cases under test/sql: test_join, test_window_function)."""
 
 from __future__ import annotations
 
+from decimal import Decimal as D
 from typing import Any
 
 import pyarrow as pa
+import pymysql
 import pytest
+from pymysql.constants import FIELD_TYPE
 
 import cairn.api
 from cairn.errors import AnalysisError
 from cairn.server.session import Session
+from fe_process import FeProcess
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +77,59 @@ def test_unknown_hints_are_refused(session: Session, sql: str, message: str) -> 
     with pytest.raises(AnalysisError, match=message):
         session.execute(sql)
 
+
+@pytest.fixture(scope="module")
+def decimals(session: Session) -> Session:
+    session.execute_script("""
+        CREATE TABLE dec5 (k INT, v DECIMAL(18, 5), w DECIMAL(38, 13));
+        INSERT INTO dec5 VALUES (1, 1.5, 1), (1, 2.25, 2), (2, 3, NULL), (2, NULL, 0.5);
+    """)
+    return session
+
+
+
+# test_window_function/test_basic_window_function(_2): avg of a DECIMAL(p, s) is a DECIMAL(38, s + 6) for
+# s <= 6, DECIMAL(38, 12) for s <= 12, else DECIMAL(38, s); sum keeps the scale.
+DECIMAL_CASES: list[tuple[str, list[tuple[Any, ...]], list[pa.DataType]]] = [
+    ("SELECT avg(v), sum(v), avg(w) FROM dec5",
+     [(D("2.25000000000"), D("6.75000"), D("1.1666666666667"))],
+     [pa.decimal128(38, 11), pa.decimal128(38, 5), pa.decimal128(38, 13)]),
+    ("SELECT k, avg(v) OVER (PARTITION BY k) FROM dec5 ORDER BY k, 2",
+     [(1, D("1.87500000000")), (1, D("1.87500000000")), (2, D("3.00000000000")), (2, D("3.00000000000"))],
+     [pa.int32(), pa.decimal128(38, 11)]),
+    ("SELECT sum(wv), avg(wv), min(wv), max(wv) FROM (SELECT avg(v) OVER (ORDER BY k ROWS BETWEEN UNBOUNDED "
+     "PRECEDING AND UNBOUNDED FOLLOWING) AS wv FROM dec5) a",
+     [(D("9.00000000000"), D("2.250000000000"), D("2.25000000000"), D("2.25000000000"))],
+     [pa.decimal128(38, 11), pa.decimal128(38, 12), pa.decimal128(38, 11), pa.decimal128(38, 11)]),
+    ("SELECT avg(wv) FROM (SELECT lead(v, 1) OVER (ORDER BY k, v) AS wv FROM dec5) a",
+     [(D("2.62500000000"),)], [pa.decimal128(38, 11)]),
+    ("SELECT avg(CAST(k AS DECIMAL(10, 2))), avg(k), avg(CAST(v AS DOUBLE)) FROM dec5",
+     [(D("1.50000000"), 1.5, 2.25)], [pa.decimal128(38, 8), pa.float64(), pa.float64()]),
+]
+
+
+@pytest.mark.parametrize("sql, rows, types", DECIMAL_CASES, ids=[c[0][:70] for c in DECIMAL_CASES])
+def test_avg_of_a_decimal_is_a_decimal(decimals: Session, sql: str, rows: list[tuple[Any, ...]],
+                                       types: list[pa.DataType]) -> None:
+    assert _answer(decimals, sql) == (rows, types)
+
+
+def test_hinted_windows_and_decimal_averages_reach_the_client_with_their_types(local_fe_process: FeProcess) -> None:
+    connection = pymysql.connect(host="127.0.0.1", port=local_fe_process.query_port, user="root")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE DATABASE m")
+            cursor.execute("CREATE TABLE m.t (k INT, v DECIMAL(18, 5))")
+            cursor.execute("INSERT INTO m.t VALUES (1, 1.5), (1, 2.25), (2, 3)")
+            cursor.execute("SELECT a.k, sum(v) OVER ([hash] PARTITION BY a.k), avg(v) OVER ([skewed] PARTITION BY a.k) "
+                           "FROM m.t a JOIN [broadcast] m.t b USING (k, v) ORDER BY 1, 2")
+            assert cursor.fetchall() == ((1, D("3.75000"), D("1.87500000000")), (1, D("3.75000"), D("1.87500000000")),
+                                         (2, D("3.00000"), D("3.00000000000")))
+            assert [(d[1], d[5]) for d in cursor.description] == [
+                (FIELD_TYPE.LONG, 0), (FIELD_TYPE.NEWDECIMAL, 5), (FIELD_TYPE.NEWDECIMAL, 11)]
+            with pytest.raises(pymysql.err.ProgrammingError) as refused:
+                cursor.execute("SELECT * FROM m.t a JOIN [quick] m.t b USING (k)")
+            assert refused.value.args == (
+                1064, "Getting analyzing error. Detail message: JOIN hint not recognized: quick.")
+    finally:
+        connection.close()

@@ -16,7 +16,8 @@ SUMS_TO_BIGINT = frozenset({"BOOLEAN", "TINYINT", "SMALLINT", "INT", "BIGINT"})
 _INTEGER_CASTS = (exp.DataType.Type.TINYINT, exp.DataType.Type.SMALLINT, exp.DataType.Type.INT,
                   exp.DataType.Type.BIGINT, exp.DataType.Type.BOOLEAN)
 
-# table alias (lower case) → column name (lower case) → StarRocks type name (no parameters)
+# table alias (lower case) → column name (lower case) → StarRocks type name (no parameters but a
+# DECIMAL's, `DECIMAL(p,s)`)
 ColumnTypes = dict[str, dict[str, str]]
 
 

@@ -33,6 +33,7 @@ from cairn.query import starrocks_semantics
 from cairn.query.binding import remove_dual, tables_read
 from cairn.query.context import QueryContext
 from cairn.query.data_access import PartitionScan, TableScan, column_expressions, empty_relation
+from cairn.query.decimal_averages import decimal_averages_as_decimals
 from cairn.query.engine import QueryEngine
 from cairn.query.memory_limit import memory_exceeded
 from cairn.query.pruning import PartitionFilter, tablet_indexes
@@ -140,6 +141,12 @@ def _unwrap_table_functions(tree: exp.Expr) -> None:
         node.replace(exp.Table(this=node.this, alias=node.args.get("alias")))
 
 
+def _type_name(text: str) -> str:
+    """A column's type as `ColumnTypes` holds it: its name, and a DECIMAL's precision and scale."""
+    kind = parse_type(text)
+    return kind.text if kind.name == "DECIMAL" else kind.name
+
+
 def bind_tables(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb.DuckDBPyConnection,
                 pinned: list[str], scans: dict[str, TableScan] | None = None,
                 column_types: ColumnTypes | None = None) -> dict[str, str]:
@@ -179,7 +186,7 @@ def bind_tables(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duc
         alias = node.alias or node.name
         renamed = node.args["alias"].columns if isinstance(node.args.get("alias"), exp.TableAlias) else []
         if column_types is not None and scan is not None and not renamed:
-            add_table(column_types, alias, {c.name.lower(): parse_type(c.type).name for c in scan.table.columns})
+            add_table(column_types, alias, {c.name.lower(): _type_name(c.type) for c in scan.table.columns})
         qualified[((schema or "").lower(), node.name.lower())] = alias
         node.replace(exp.Table(this=exp.to_identifier(view, quoted=True),
                                alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True), columns=renamed)))
@@ -295,6 +302,7 @@ def prepare_tree(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: du
     views = bind_tables(ctx, engine, tree, con, pinned, column_types=column_types)
     integer_sums_as_bigint(tree, column_types)
     percentiles_of_dates_as_dates(tree, column_types)
+    decimal_averages_as_decimals(tree, column_types)
     return tree, views
 
 
@@ -316,6 +324,7 @@ def prepare_for_engine(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, c
     starrocks_semantics.apply(reference)
     integer_sums_as_bigint(reference, column_types)
     percentiles_of_dates_as_dates(reference, column_types)
+    decimal_averages_as_decimals(reference, column_types)
     return tree, reference, scans
 
 

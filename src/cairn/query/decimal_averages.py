@@ -1,0 +1,105 @@
+"""`avg` of a DECIMAL as StarRocks types it: a DECIMAL, where DuckDB's is a DOUBLE.
+
+StarRocks divides a DECIMAL(p, s) sum by the count with its DECIMAL division, whose scale is s + 6
+for s up to 6, 12 for s up to 12 and s above that; the result is DECIMAL(38, that scale) (its
+test_window_function: `avg` of a DECIMAL(18, 5) prints 147164.00000000000, of that average
+2.993084933290). The argument's scale is read from the bound tables' column types, through
+subqueries, casts, and the aggregates and window functions that keep their argument's type; an
+`avg` whose argument's type is not known that way is left as DuckDB types it.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from cairn.query.calls import depth
+from cairn.query.result_types import ColumnTypes
+
+# Aggregates and window functions whose result has their first argument's DECIMAL scale.
+_KEEPS_SCALE = (exp.Sum, exp.Min, exp.Max, exp.FirstValue, exp.LastValue, exp.Lead, exp.Lag, exp.AnyValue,
+                exp.NthValue)
+_RESULT_PRECISION = 38
+
+
+def divided_scale(scale: int) -> int:
+    """The scale of StarRocks' DECIMAL division of a DECIMAL of scale `scale` (by an integer)."""
+    return scale + 6 if scale <= 6 else 12 if scale <= 12 else scale
+
+
+def _declared_scale(type_name: str | None) -> int | None:
+    """The scale of a type spelled `DECIMAL(p,s)` (as ColumnTypes holds DECIMALs), else None."""
+    if type_name is None or not type_name.startswith("DECIMAL("):
+        return None
+    return int(type_name.rstrip(")").split(",")[1])
+
+
+def _projection_scale(query: exp.Select, name: str, types: ColumnTypes) -> int | None:
+    """The scale of the column `name` that the subquery `query` returns (None when not one known)."""
+    found = [p for p in query.expressions if p.alias_or_name.lower() == name]
+    if len(found) != 1:
+        return None
+    projection = found[0]
+    return decimal_scale(projection.this if isinstance(projection, exp.Alias) else projection, types)
+
+
+def _column_scale(column: exp.Column, types: ColumnTypes) -> int | None:
+    select = column.parent_select
+    source = select.args.get("from_") if select is not None else None
+    if select is None or source is None:
+        return None
+    name, qualifier = column.name.lower(), column.table.lower()
+    scales: list[int | None] = []
+    for node in [source.this, *[join.this for join in select.args.get("joins") or []]]:
+        alias = node.alias_or_name.lower()
+        if qualifier and alias != qualifier:
+            continue
+        if isinstance(node, exp.Table) and alias in types:
+            if name in types[alias]:
+                scales.append(_declared_scale(types[alias][name]))
+        elif isinstance(node, exp.Subquery) and isinstance(node.this, exp.Select) and not node.this.is_star:
+            if any(p.alias_or_name.lower() == name for p in node.this.expressions):
+                scales.append(_projection_scale(node.this, name, types))
+        else:
+            return None  # a CTE, a table function, VALUES: its columns' types are not known here
+    # A column two tables share (JOIN ... USING) is known when both sides have the same scale.
+    return scales[0] if scales and all(s == scales[0] for s in scales) else None
+
+
+def decimal_scale(node: exp.Expr, types: ColumnTypes) -> int | None:
+    """The scale of `node` when it is certainly a DECIMAL whose scale is known, else None."""
+    if isinstance(node, (exp.Paren, exp.Window)):
+        return decimal_scale(node.this, types)
+    if isinstance(node, exp.Column):
+        return _column_scale(node, types)
+    if isinstance(node, (exp.Cast, exp.TryCast)):
+        to = node.to
+        if to.is_type(exp.DataType.Type.DECIMAL) and len(to.expressions) == 2:
+            return int(to.expressions[1].name)
+        return None
+    if isinstance(node, exp.Avg):
+        scale = decimal_scale(node.this, types)
+        return divided_scale(scale) if scale is not None else None
+    if isinstance(node, _KEEPS_SCALE):
+        return decimal_scale(node.this, types)
+    return None
+
+
+def decimal_averages_as_decimals(tree: exp.Expr, types: ColumnTypes) -> None:
+    """Make each `avg` of a DECIMAL in `tree` a DECIMAL of StarRocks' scale (in place), innermost
+    first, so an average of averages sees the type the inner one now has."""
+    for node in sorted(tree.find_all(exp.Avg), key=depth, reverse=True):
+        argument = node.this
+        if isinstance(argument, exp.Distinct):
+            continue
+        scale = decimal_scale(argument, types)
+        if scale is None:
+            continue
+        outer: exp.Expr = node
+        while isinstance(outer.parent, (exp.Window, exp.Filter)) and outer.arg_key == "this":
+            outer = outer.parent
+        to = exp.DataType.build(f"DECIMAL({_RESULT_PRECISION}, {divided_scale(scale)})")
+        typed: exp.Expr = exp.Cast(this=outer.copy(), to=to)
+        if isinstance(outer.parent, exp.Select) and outer.arg_key == "expressions":
+            # The column keeps the name it had: the aggregate's text.
+            typed = exp.alias_(typed, outer.sql(dialect="starrocks").lower(), quoted=True)
+        outer.replace(typed)
