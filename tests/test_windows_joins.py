@@ -68,10 +68,11 @@ def test_join_and_window_hints_change_no_answer(session: Session, sql: str, rows
 
 
 @pytest.mark.parametrize("sql, message", [
-    ("SELECT * FROM t1 JOIN [fast] t2 ON t1.k = t2.k", "JOIN hint not recognized: fast"),
-    ("SELECT * FROM t1 JOIN [broadcast|t1.k(1)] t2 ON t1.k = t2.k", "JOIN hint not recognized"),
-    ("SELECT * FROM t1 JOIN [skew] t2 ON t1.k = t2.k", "JOIN hint not recognized: skew"),
-    ("SELECT count(v) OVER ([quick] PARTITION BY k) FROM t1", "window hint not recognized: quick"),
+    ("SELECT * FROM t1 JOIN [fast] t2 ON t1.k = t2.k", "JOIN hint not recognized: FAST"),
+    ("SELECT * FROM t1 JOIN [broadcast|t1.k(1)] t2 ON t1.k = t2.k", "JOIN hint not recognized: BROADCAST"),
+    ("SELECT * FROM t1 JOIN [skew] t2 ON t1.k = t2.k", "Skew join values must be specified"),
+    ("SELECT * FROM t1 CROSS JOIN [shuffle] t2", "CROSS JOIN does not support SHUFFLE"),
+    ("SELECT count(v) OVER ([quick] PARTITION BY k) FROM t1", "window hint not recognized: QUICK"),
 ])
 def test_unknown_hints_are_refused(session: Session, sql: str, message: str) -> None:
     with pytest.raises(AnalysisError, match=message):
@@ -130,6 +131,6 @@ def test_hinted_windows_and_decimal_averages_reach_the_client_with_their_types(l
             with pytest.raises(pymysql.err.ProgrammingError) as refused:
                 cursor.execute("SELECT * FROM m.t a JOIN [quick] m.t b USING (k)")
             assert refused.value.args == (
-                1064, "Getting analyzing error. Detail message: JOIN hint not recognized: quick.")
+                1064, "Getting analyzing error. Detail message: JOIN hint not recognized: QUICK.")
     finally:
         connection.close()

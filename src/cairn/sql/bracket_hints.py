@@ -16,6 +16,8 @@ from cairn.errors import AnalysisError
 # StarRocks' join hints (its JoinOperator hints) and window hints (its AnalyticExpr hints).
 JOIN_HINTS = frozenset({"BROADCAST", "SHUFFLE", "BUCKET", "COLOCATE", "UNREORDER", "SKEW"})
 WINDOW_HINTS = frozenset({"SKEWED", "HASH", "SORT"})
+# A cross join has no key to shuffle, bucket or colocate by.
+_NOT_FOR_CROSS_JOINS = frozenset({"SHUFFLE", "BUCKET", "COLOCATE"})
 
 
 def _closing(tokens: list[Token], start: int) -> int | None:
@@ -29,18 +31,23 @@ def _closing(tokens: list[Token], start: int) -> int | None:
     return None
 
 
-def _check_join_hint(inside: list[Token]) -> None:
+def _check_join_hint(inside: list[Token], cross: bool) -> None:
+    """StarRocks' checks of a join hint (its QueryAnalyzer), with its messages; it spells hints in capitals."""
     name = inside[0].text.upper() if inside else ""
     skew = any(t.token_type == TokenType.PIPE for t in inside)
-    if name not in JOIN_HINTS or (len(inside) > 1 and not (skew and name == "SKEW")) or (name == "SKEW") != skew:
-        text = " ".join(t.text for t in inside)
+    if name == "SKEW" and not skew:
+        raise AnalysisError("Getting analyzing error. Detail message: Skew join values must be specified.")
+    if name not in JOIN_HINTS or (len(inside) > 1 and not (skew and name == "SKEW")) or (skew and name != "SKEW"):
+        text = " ".join(t.text for t in inside).upper()
         raise AnalysisError(f"Getting analyzing error. Detail message: JOIN hint not recognized: {text}.")
+    if cross and name in _NOT_FOR_CROSS_JOINS:
+        raise AnalysisError(f"Getting analyzing error. Detail message: CROSS JOIN does not support {name}.")
 
 
 def _check_window_hint(inside: list[Token]) -> None:
     names = [t for t in inside if t.token_type != TokenType.COMMA]
     if not names or any(t.text.upper() not in WINDOW_HINTS for t in names) or len(names) * 2 - 1 != len(inside):
-        text = " ".join(t.text for t in inside)
+        text = " ".join(t.text for t in inside).upper()
         raise AnalysisError(f"Getting analyzing error. Detail message: window hint not recognized: {text}.")
 
 
@@ -65,7 +72,7 @@ def without_bracket_hints(text: str) -> str:
             return text
         inside = tokens[i + 1:end]
         if after_join:
-            _check_join_hint(inside)
+            _check_join_hint(inside, cross=i >= 2 and tokens[i - 2].token_type == TokenType.CROSS)
         else:
             _check_window_hint(inside)
         cuts.append((token.start, tokens[end].end + 1))
