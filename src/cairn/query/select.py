@@ -190,8 +190,16 @@ def bind_tables(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duc
         qualified[((schema or "").lower(), node.name.lower())] = alias
         node.replace(exp.Table(this=exp.to_identifier(view, quoted=True),
                                alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True), columns=renamed)))
-    # Columns written as db.table.column refer to the table's alias now.
-    for column in tree.find_all(exp.Column):
+    # Columns written as db.table.column refer to the table's alias now; db.table.column.field
+    # (test_uppercase) is that column's field.
+    for column in list(tree.find_all(exp.Column)):
+        catalog = column.args.get("catalog")
+        if catalog is not None:
+            table_alias = qualified.get((catalog.name.lower(), column.args["db"].name.lower()))
+            if table_alias is not None:
+                own = exp.column(column.args["table"].copy(), table=exp.to_identifier(table_alias, quoted=True))
+                column.replace(exp.Dot(this=own, expression=column.this.copy()))
+            continue
         if column.args.get("db") is not None:
             table_alias = qualified.get((column.args["db"].name.lower(), column.table.lower()))
             if table_alias is not None:

@@ -89,20 +89,28 @@ def _refuse_tablet_clause(tree: exp.Expr) -> None:
                                    "after a table name is not supported yet.")
 
 
+# Where a row's fields meet a STRUCT's by position: comparisons, IN lists and casts.
+_POSITIONAL_CONTEXTS = (exp.EQ, exp.NEQ, exp.NullSafeEQ, exp.NullSafeNEQ, exp.LT, exp.LTE, exp.GT, exp.GTE,
+                        exp.In, exp.Cast, exp.TryCast)
+
+
 def _structs_as_starrocks_builds_them(tree: exp.Expr, *, named_rows: bool = True) -> None:
     """`row(a, b)` and `struct(a, b)` are STRUCTs with fields col1, col2 and `named_struct('f', v, ...)`
     one with the given names, as in StarRocks (test_array: `[row(1,2,3)]` prints `[{"col1":1,...}]`;
     test_struct: `struct(v1,v2,v3)` prints `{"col1":...}`)."""
     for node in list(tree.find_all(exp.Anonymous, exp.Struct)):
         name, args = node.name.lower(), node.expressions
+        # Compared with or cast to a STRUCT, a row's fields match by position (test_prune:
+        # `a2[1] = row(1, 13)` for a STRUCT<a, b>), as DuckDB matches an unnamed row's.
+        by_position = not named_rows or isinstance(node.parent, _POSITIONAL_CONTEXTS)
         if isinstance(node, exp.Struct):
             if not args or any(isinstance(a, (exp.PropertyEQ, exp.Alias)) for a in args):
                 continue
-            if not named_rows:
+            if by_position:
                 node.replace(exp.func("row", *args))
                 continue
             fields = [(f"col{i}", value) for i, value in enumerate(args, 1)]
-        elif name == "row" and named_rows:
+        elif name == "row" and not by_position:
             fields = [(f"col{i}", value) for i, value in enumerate(args, 1)]
         elif name == "named_struct" and len(args) % 2 == 0 and all(
                 isinstance(k, exp.Literal) and k.is_string for k in args[::2]):
@@ -111,6 +119,18 @@ def _structs_as_starrocks_builds_them(tree: exp.Expr, *, named_rows: bool = True
             continue
         node.replace(exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(field, quoted=True), expression=value)
                                              for field, value in fields]))
+
+
+def _struct_fields_by_position(tree: exp.Expr) -> None:
+    """`named_struct('a', x, 'b', y)[1]` is the struct's first field (test_struct); DuckDB indexes
+    only unnamed structs with `[n]`, a named one with struct_extract_at."""
+    for node in list(tree.find_all(exp.Bracket)):
+        index = node.expressions[0] if len(node.expressions) == 1 else None
+        if not isinstance(node.this, exp.Struct) or not isinstance(index, exp.Literal) or index.is_string:
+            continue
+        # sqlglot keeps StarRocks' 1-based index 0-based unless the bracket says otherwise.
+        position = int(index.name) + (0 if node.args.get("offset") else 1)
+        node.replace(exp.func("struct_extract_at", node.this.copy(), exp.Literal.number(position)))
 
 
 def _group_concat_orders_by_argument_position(tree: exp.Expr) -> None:
@@ -205,6 +225,7 @@ def apply(tree: exp.Expr) -> None:
     _bool_or_counts_null_rows_as_false(tree)
     _corr_of_no_spread_is_null(tree)
     _structs_as_starrocks_builds_them(tree)
+    _struct_fields_by_position(tree)
     type_functions.apply(tree)
     aggregate_functions.apply(tree)
     date_functions.apply(tree)

@@ -59,6 +59,42 @@ def _typed_json(target: str) -> Rewrite:
     return build
 
 
+def _json_string(args: list[exp.Expr]) -> exp.Expr | None:
+    """get_json_string(j, path): the text at the path; an object or array as StarRocks prints JSON,
+    `", "` and `": "` between items (test_flat_json: `get_json_string(j2, "$")`). DuckDB's pretty
+    form puts each item on its own line, and a JSON string never holds a raw line break, so joining
+    the lines gives StarRocks' form."""
+    if len(args) != 2:
+        return None
+    value = exp.func("json_extract", *[a.copy() for a in args])
+    lines = exp.func("json_pretty", value.copy())
+    joined = exp.func("regexp_replace", exp.func("regexp_replace", lines, exp.Literal.string(",\n\\s*"),
+                                                 exp.Literal.string(", "), exp.Literal.string("g")),
+                      exp.Literal.string("\n\\s*"), exp.Literal.string(""), exp.Literal.string("g"))
+    nested = exp.In(this=exp.func("json_type", value), expressions=[exp.Literal.string("OBJECT"), exp.Literal.string("ARRAY")])
+    return exp.Case(ifs=[exp.If(this=nested, true=joined)], default=_json_text(args))
+
+
+def _json_length(args: list[exp.Expr]) -> exp.Expr | None:
+    """json_length(j [, path]): the number of elements of the array or members of the object at the
+    path, 1 for any other value (JSON null included), 0 when the path is missing
+    (test_flat_json_with_type); NULL when j is NULL."""
+    if len(args) not in (1, 2):
+        return None
+    path = args[1] if len(args) == 2 else exp.Literal.string("$")
+    value = exp.func("json_extract", args[0].copy(), path)
+    kind = exp.func("json_type", value.copy())
+    length = exp.Case(ifs=[
+        exp.If(this=exp.Is(this=args[0].copy(), expression=exp.null()), true=exp.null()),
+        exp.If(this=exp.Is(this=kind.copy(), expression=exp.null()), true=exp.Literal.number(0)),
+        exp.If(this=exp.EQ(this=kind.copy(), expression=exp.Literal.string("ARRAY")),
+               true=exp.func("json_array_length", value.copy())),
+        exp.If(this=exp.EQ(this=kind, expression=exp.Literal.string("OBJECT")),
+               true=exp.func("len", exp.func("json_keys", value.copy())))],
+        default=exp.Literal.number(1))
+    return exp.cast(length, exp.DataType.Type.INT)
+
+
 def _two(name: str) -> Rewrite:
     return lambda args: exp.func(name, *args) if len(args) == 2 else None
 
@@ -174,6 +210,19 @@ def _array_contains_seq(args: list[exp.Expr]) -> exp.Expr | None:
     return exp.Case(ifs=[exp.If(this=either_null, true=exp.null()), exp.If(this=empty, true=exp.true())], default=found)
 
 
+def _arrays_overlap(args: list[exp.Expr]) -> exp.Expr | None:
+    """arrays_overlap(a, b): whether a and b share an element, a NULL element matching a NULL one
+    (StarRocks' test_arrays_overlap_constant_columns: `[null]` overlaps `['a', null]`); NULL when
+    either is NULL."""
+    if len(args) != 2:
+        return None
+    first, second = args
+    shared = exp.or_(exp.func("list_has_any", first.copy(), second.copy()),
+                     exp.and_(_has(first, exp.null()), _has(second, exp.null())))
+    either_null = exp.or_(exp.Is(this=first.copy(), expression=exp.null()), exp.Is(this=second.copy(), expression=exp.null()))
+    return exp.Case(ifs=[exp.If(this=either_null, true=exp.null())], default=shared)
+
+
 def _map_agg(args: list[exp.Expr]) -> exp.Expr | None:
     """map_agg(k, v): the map of each row's k to its v, rows whose k is NULL left out (StarRocks'
     test_map_agg). A key seen twice fails the statement (DuckDB's maps keep unique keys)."""
@@ -266,8 +315,9 @@ def _fields_of_parameters(function: exp.Lambda) -> exp.Lambda:
 
 def _array_sortby(args: list[exp.Expr]) -> exp.Expr | None:
     """array_sortby(a, keys, ...): a's elements in the order of their keys (NULL keys first, ties
-    kept in their order); a as it is when the keys are NULL. array_sortby(lambda, a) sorts a by the
-    lambda's value for each element."""
+    kept in their order); a NULL list of keys orders nothing (test_array_sortby_1: a NULL second
+    list leaves the third to order), so a is as it is when every list of keys is NULL.
+    array_sortby(lambda, a) sorts a by the lambda's value for each element."""
     if len(args) == 2 and isinstance(args[0], exp.Lambda):
         args = [args[1], exp.func("list_transform", args[1].copy(), _fields_of_parameters(args[0]))]
     if len(args) < 2:
@@ -289,10 +339,9 @@ def _array_sortby(args: list[exp.Expr]) -> exp.Expr | None:
     sorted_values = exp.func("list_transform", exp.func("list_sort", entries),
                              exp.Lambda(this=exp.Dot(this=entry.copy(), expression=exp.to_identifier("v")),
                                         expressions=[entry]))
-    no_keys = exp.or_(*[exp.Is(this=k.copy(), expression=exp.null()) for k in key_lists])
     checked = _same_lengths([values, *key_lists], "Input arrays' size are not equal in array_sortby.", sorted_values)
-    return exp.Case(ifs=[exp.If(this=exp.or_(exp.Is(this=values.copy(), expression=exp.null()), no_keys),
-                                true=values.copy())], default=checked)
+    return exp.Case(ifs=[exp.If(this=exp.Is(this=values.copy(), expression=exp.null()), true=values.copy())],
+                    default=checked)
 
 
 _REWRITES: dict[str, Rewrite] = {
@@ -307,12 +356,13 @@ _REWRITES: dict[str, Rewrite] = {
     "element_at": _element_at,
     "map_agg": _map_agg,
     "json_query": _two("json_extract"),
-    "get_json_string": _two("json_extract_string"),
-    "get_json_str": _two("json_extract_string"),
+    "get_json_string": _json_string,
+    "json_length": _json_length,
+    "get_json_str": _json_string,
     "get_json_int": _typed_json("BIGINT"),
     "get_json_double": _typed_json("DOUBLE"),
     "get_json_bool": _typed_json("BOOLEAN"),
-    "arrays_overlap": _two("list_has_any"),
+    "arrays_overlap": _arrays_overlap,
     "array_map": _array_map,
 }
 
@@ -366,8 +416,26 @@ def _array_filter_by_flags(tree: exp.Expr) -> None:
             this=exp.func("list_extract", values.copy(), index.copy()), expressions=[index.copy()])))
 
 
+_BOOLEAN_CALLS = frozenset({"any_match", "all_match", "array_contains_seq", "arrays_overlap"})
+_ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)
+
+
+def _booleans_in_arithmetic_are_numbers(tree: exp.Expr) -> None:
+    """A BOOLEAN operand of + - * / % is 1 or 0 in StarRocks (test_array_map_3: `x + any_match(...)`);
+    DuckDB has no arithmetic on BOOLEAN."""
+    for node in list(tree.find_all(*_ARITHMETIC)):
+        for key in ("this", "expression"):
+            operand = node.args.get(key)
+            inner = operand.unnest() if isinstance(operand, exp.Paren) else operand
+            boolean = isinstance(inner, (exp.Predicate, exp.ArrayContains, exp.ArrayContainsAll)) or (
+                isinstance(inner, exp.Anonymous) and inner.name.lower() in _BOOLEAN_CALLS)
+            if boolean and operand is not None:
+                node.set(key, exp.cast(operand.copy(), exp.DataType.Type.TINYINT))
+
+
 def apply(tree: exp.Expr) -> None:
     """Rewrite StarRocks' JSON and collection function calls in `tree`, in place."""
+    _booleans_in_arithmetic_are_numbers(tree)
     _decimal_spellings_as_decimal(tree)
     _array_remove_keeps_nulls(tree)
     _array_contains_finds_null(tree)
