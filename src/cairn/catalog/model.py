@@ -99,6 +99,18 @@ class AutoPartition(BaseModel):
     step: int = 1
 
 
+class PartitionExpression(BaseModel):
+    """RANGE partitioning by an expression of the one partition column (StarRocks' expression range
+    partitions, e.g. `RANGE(from_unixtime(ts))`): the partitions' bounds are values of the expression.
+
+    `sql` is the expression in StarRocks SQL as SHOW CREATE TABLE gives it; `type` the StarRocks type
+    of its value (DATETIME, DATE, BIGINT, ...), the type of every bound.
+    """
+
+    sql: str
+    type: str
+
+
 class Table(BaseModel):
     """A table: schema, keys, partitioning and distribution."""
 
@@ -111,6 +123,8 @@ class Table(BaseModel):
     partition_columns: list[str] = Field(default_factory=list)
     partitions: list[Partition] = Field(default_factory=list)
     auto_partition: AutoPartition | None = None  # None: partitions are only made by DDL
+    # RANGE partitioning by an expression of the partition column; None: by the column's own values.
+    partition_expression: PartitionExpression | None = None
     distribution_columns: list[str] = Field(default_factory=list)  # empty: RANDOM distribution
     buckets: int = 1
     # ORDER BY (...) of CREATE TABLE: each rowset's rows are written in this order. Empty: none was
@@ -133,6 +147,8 @@ class Table(BaseModel):
                 data.pop(name, None)
         if self.auto_partition is None:
             data.pop("auto_partition", None)
+        if self.partition_expression is None:
+            data.pop("partition_expression", None)
         if not self.sort_columns:
             data.pop("sort_columns", None)
         return data
@@ -150,6 +166,13 @@ class Table(BaseModel):
 
     def partition(self, name: str) -> Partition | None:
         return next((p for p in self.partitions if p.name == name), None)
+
+    def partition_key_types(self) -> list[str]:
+        """The StarRocks types of a partition's bound values: the partition expression's, or the
+        partition columns'."""
+        if self.partition_expression is not None:
+            return [self.partition_expression.type]
+        return [self.column_named(name).type for name in self.partition_columns]
 
     def partition_by_id(self, partition_id: int) -> Partition | None:
         return next((p for p in self.partitions if p.id == partition_id), None)

@@ -8,7 +8,7 @@ from cairn.catalog.types import parse_type
 
 def describe_range(partition: Partition, table: Table) -> str:
     """StarRocks' text for a RANGE partition's bounds, e.g. [types: [DATETIME]; keys: [...]; ..)."""
-    types = ", ".join(parse_type(table.column_named(c).type).name for c in table.partition_columns)
+    types = ", ".join(parse_type(t).name for t in table.partition_key_types())
     lower = ", ".join(partition.lower) if partition.lower else "MIN"
     upper = ", ".join(partition.upper) if partition.upper else "MAX"
     return f"[types: [{types}]; keys: [{lower}]; ..types: [{types}]; keys: [{upper}]; )"

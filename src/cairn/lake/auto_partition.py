@@ -163,7 +163,9 @@ def _list_name(values: list[str | None], taken: set[str]) -> str:
     return name
 
 
-def _range_partition(auto: AutoPartition, key: str | None, date_only: bool) -> NewPartition:
+def period_partition(auto: AutoPartition, key: str | None, date_only: bool) -> NewPartition:
+    """The partition of one period of `auto` starting at `key` (NULL: StarRocks' lowest value), named
+    as StarRocks names it (p20230214, p202302, ...)."""
     unit = auto.unit
     if unit not in _NAME_DIGITS:
         raise AnalysisError(f"Getting analyzing error. Detail message: unsupported automatic partition "
@@ -197,7 +199,7 @@ def plan_partitions(table: Table, keys: list[tuple[str | None, ...]]) -> list[Ne
         return list(made.values())
     date_only = parse_type(table.column_named(table.partition_columns[0]).type).name == "DATE"
     for key in keys:
-        partition = _range_partition(auto, key[0], date_only)
+        partition = period_partition(auto, key[0], date_only)
         assert partition.lower is not None
         if tuple(partition.lower) in made or tuple(partition.lower) in held:
             continue

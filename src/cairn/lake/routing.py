@@ -6,6 +6,7 @@ from sqlglot import exp
 
 from cairn.catalog.model import Table
 from cairn.catalog.types import parse_type
+from cairn.lake.partition_key import key_expression
 from cairn.lake.sqltext import call, case, cast, number, string
 
 PARTITION_COLUMN = "__cairn_partition"
@@ -57,12 +58,15 @@ def partition_expression(table: Table, source: dict[str, exp.Expr]) -> exp.Expr:
 
     `source` maps a column name to the expression that computes its (already cast) value.
     RANGE partitions cover [lower, upper); NULL goes to the lowest range, as in StarRocks (with
-    expression partitioning, to the range holding 0000-01-01).
+    expression partitioning, to the range holding 0000-01-01). A table partitioned by an expression
+    of its column (`RANGE(from_unixtime(ts))`) is routed by the expression's value.
     """
     if table.partition_type == "UNPARTITIONED":
         return number(0)
     columns = [source[c] for c in table.partition_columns]
-    types = [table.column_named(c).type for c in table.partition_columns]
+    if table.partition_expression is not None:
+        columns = [key_expression(table.partition_expression.sql, columns[0])]
+    types = table.partition_key_types()
     if table.partition_type == "RANGE" and table.auto_partition is not None:
         columns = [call("coalesce", columns[0].copy(), _typed(NULL_RANGE_VALUE, types[0]))]
         if len(table.partitions) > _SEARCH_ABOVE:

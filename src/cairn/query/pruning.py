@@ -14,8 +14,9 @@ from sqlglot import exp
 
 from cairn.catalog.model import Partition, Table
 from cairn.catalog.types import cast_value, parse_type, scalar
+from cairn.lake.partition_key import is_monotonic, key_expression
 from cairn.lake.routing import bucket_expression
-from cairn.lake.sqltext import try_cast
+from cairn.lake.sqltext import cast, try_cast
 
 _FLIPPED = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE, exp.EQ: exp.EQ}
 
@@ -125,6 +126,8 @@ class PartitionFilter:
         type_text = self.type
         if self.column is None or type_text is None:
             return True
+        if self.table.partition_expression is not None:
+            return self._keeps_by_key(partition)
         if self.table.partition_type == "LIST":
             if self.allowed is None:
                 return True
@@ -143,6 +146,43 @@ class PartitionFilter:
             if value < low or (value == low and not inclusive):
                 return False
         return True
+
+    def _keeps_by_key(self, partition: Partition) -> bool:
+        """`keeps` for a table partitioned by an expression of its column: the column's values and
+        bounds are mapped through the expression (bounds only when it grows with the column)."""
+        expression = self.table.partition_expression
+        assert expression is not None and self.type is not None
+        low = _range_bound(partition.lower, expression.type)
+        high = _range_bound(partition.upper, expression.type)
+        if self.allowed is not None:
+            keys = [_key(expression.sql, self.type, expression.type, value) for value in self.allowed]
+            return any(key is None or ((low is None or key >= low) and (high is None or key < high)) for key in keys)
+        if not is_monotonic(expression.sql):
+            return True
+        if self.lower is not None and high is not None:
+            key = _key(expression.sql, self.type, expression.type, self.lower[0])
+            if key is not None and key >= high:
+                return False
+        if self.upper is not None and low is not None:
+            # The expression grows strictly with the column (whole seconds or milliseconds): below
+            # the bound, the key is below the bound's key.
+            value, inclusive = self.upper
+            key = _key(expression.sql, self.type, expression.type, value)
+            if key is not None and (key < low or (key == low and not inclusive)):
+                return False
+        return True
+
+
+@lru_cache(maxsize=1 << 12)
+def _key(sql: str, column_type: str, key_type: str, value: Any) -> Any:
+    """The partition expression `sql` of a column value (of `column_type`), as a value of `key_type`;
+    None when it has none (NULL, or DuckDB cannot compute it), so the caller keeps the partition."""
+    argument = cast(exp.Placeholder(), parse_type(column_type).duckdb)
+    try:
+        key = scalar(exp.select(cast(key_expression(sql, argument), parse_type(key_type).duckdb)), [value])
+    except duckdb.Error:
+        return None
+    return key
 
 
 def _equal_literals(where: exp.Expr | None, column: str, names: set[str]) -> list[str] | None:

@@ -314,6 +314,10 @@ def _rename_column(schema: _Schema, old: str, new: str) -> None:
         raise _error(f"Column '{old}' does not exist")
     if schema.column(new) is not None:
         raise DuplicateColumnError(f"Duplicate column name '{new}'")
+    if table.partition_expression is not None and column.name in table.partition_columns:
+        # The stored partition expression names the column; the table is routed by it.
+        raise _error(f"Column[{column.name}] is used by the partition expression {table.partition_expression.sql} "
+                     "and cannot be renamed")
     _remember(column, schema.version)
     was = column.name
 

@@ -30,6 +30,7 @@ from cairn.query.virtual_tables import VirtualTables
 from cairn.sql import ctas, extended, views
 from cairn.sql.names import properties_of, table_name
 from cairn.sql.partitions import next_range_lower, normalize_value
+from cairn.sql.range_partitions import check_overlaps, fixed_range
 from cairn.sql.refusals import check_properties, not_supported
 from cairn.sql.registry import Requirement, StatementRegistry, nothing
 from cairn.sql.result import ResultSet
@@ -207,10 +208,15 @@ def add_partition(query: QueryContext, fe: Frontend, statement: extended.AddPart
         ids = catalog.allocate_ids(1 + table.buckets)
         partition = Partition(id=ids[0], name=statement.partition, tablet_ids=list(ids[1:]))
         columns = [table.column_named(c) for c in table.partition_columns]
+        types = table.partition_key_types()
         if table.partition_type == "RANGE" and statement.less_than is not None:
             upper = None if statement.less_than == [extended.MAXVALUE] else [
-                normalize_value(v, c.type) for v, c in zip(statement.less_than, columns)]
+                normalize_value(v, t) for v, t in zip(statement.less_than, types)]
             partition.lower, partition.upper = next_range_lower(table, upper), upper
+        elif table.partition_type == "RANGE" and statement.fixed_range is not None:
+            partition.lower, partition.upper = fixed_range(table, *statement.fixed_range)
+            check_overlaps(table, [(p.name, p.lower, p.upper) for p in table.partitions]
+                           + [(partition.name, partition.lower, partition.upper)])
         elif table.partition_type == "LIST" and statement.values_in is not None:
             partition.values = [[normalize_value(v, c.type) for v, c in zip(row, columns)]
                                 for row in statement.values_in]

@@ -4,6 +4,8 @@ StarRocks makes these tables' partitions as loads bring rows (`lake.auto_partiti
 one time function of one DATE or DATETIME column (RANGE partitions of one period each) or a list
 of columns (LIST partitions of one value tuple each). Any other expression (`from_unixtime`,
 `substring`, a mix of columns and functions) is refused with a clear error.
+
+`PARTITION BY RANGE(<expression>)` with listed ranges takes the expressions `range_expression` reads.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from typing import Literal
 
 from sqlglot import exp
 
-from cairn.catalog.model import AutoPartition, Column
+from cairn.catalog.model import AutoPartition, Column, PartitionExpression
 from cairn.catalog.types import parse_type
 from cairn.errors import AnalysisError, UnknownColumnError
 from cairn.lake.auto_partition import DATE_TRUNC_UNITS, DATE_UNITS
+from cairn.lake.partition_key import function_name
 from cairn.sql.names import literal_text
 from cairn.sql.refusals import not_supported
 
@@ -111,3 +114,73 @@ def expression_partitioning(columns: list[Column], prop: exp.PartitionedByProper
                             f"'{parse_type(column.type).text.lower()}'")
         names.append(column.name)
     return ExpressionPartitioning("LIST", names, AutoPartition(function="column"))
+
+
+# Integer types a column holding seconds (from_unixtime) may have; milliseconds need a BIGINT.
+_SECONDS_TYPES = frozenset({"TINYINT", "SMALLINT", "INT", "BIGINT"})
+_INTEGER_TYPES = frozenset({"TINYINT", "SMALLINT", "INT", "BIGINT", "LARGEINT"})
+# str2date's format must name a whole date for its value to be one (StarRocks: "a strict DATE").
+_DATE_FIELDS = (("%Y", "%y"), ("%m", "%c"), ("%d", "%e"))
+
+
+def _quoted(name: str) -> str:
+    return name if name.isidentifier() else f"`{name}`"
+
+
+def _unsupported_for(function: str, column: Column) -> AnalysisError:
+    return _analysis(f"Unsupported partition expression {function} for column {column.name} type "
+                     f"{parse_type(column.type).text}")
+
+
+def _source_column(columns: list[Column], node: exp.Expression, whole: exp.Expression) -> Column:
+    if not isinstance(node, exp.Column):
+        raise not_supported(f"Partitioning by the expression '{whole.sql('starrocks')}'")
+    found = next((c for c in columns if c.name.lower() == node.name.lower()), None)
+    if found is None:
+        raise UnknownColumnError(f"Unknown column '{node.name}' in partition description")
+    return found
+
+
+def _substring(columns: list[Column], node: exp.Substring, whole: exp.Expression, spelled: str) -> tuple[Column, str]:
+    column = _source_column(columns, node.this, whole)
+    if not parse_type(column.type).is_string:
+        raise _unsupported_for(spelled, column)
+    pieces = [node.args["start"]] + ([node.args["length"]] if node.args.get("length") is not None else [])
+    if not all(isinstance(p, exp.Literal) and not p.is_string for p in pieces):
+        raise not_supported(f"Partitioning by the expression '{whole.sql('starrocks')}'")
+    shown = ", ".join([_quoted(column.name)] + [p.name for p in pieces])
+    return column, f"{spelled}({shown})"
+
+
+def range_expression(columns: list[Column], node: exp.Expression) -> tuple[str, PartitionExpression]:
+    """Read the expression of `PARTITION BY RANGE(<expression>)`: its column and what the table keeps
+    of it. Cairn computes `from_unixtime(c)`, `from_unixtime_ms(c)`, `str2date(c, fmt)` and
+    `CAST(substring(c, ...) AS <integer type>)` (lake.partition_key); anything else is refused."""
+    name = function_name(node)
+    if name in ("from_unixtime", "from_unixtime_ms"):
+        arguments = [node.this] if isinstance(node, exp.UnixToTime) else list(node.expressions)
+        if len(arguments) != 1 or (isinstance(node, exp.UnixToTime) and node.args.get("format") is not None):
+            raise not_supported(f"Partitioning by the expression '{node.sql('starrocks')}'")
+        column = _source_column(columns, arguments[0], node)
+        allowed = _SECONDS_TYPES if name == "from_unixtime" else frozenset({"BIGINT"})
+        if parse_type(column.type).name not in allowed:
+            raise _unsupported_for(name, column)
+        return column.name, PartitionExpression(sql=f"{name}({_quoted(column.name)})", type="DATETIME")
+    if isinstance(node, exp.Anonymous) and name == "str2date" and len(node.expressions) == 2:
+        text, fmt = node.expressions
+        column = _source_column(columns, text, node)
+        if not parse_type(column.type).is_string:
+            raise _unsupported_for(name, column)
+        if not (isinstance(fmt, exp.Literal) and fmt.is_string) or not all(
+                any(field in fmt.name for field in fields) for fields in _DATE_FIELDS):
+            raise _analysis("partition function check fail, only supports the result of the function "
+                            "str2date(VARCHAR str, VARCHAR format) as a strict DATE type")
+        return column.name, PartitionExpression(sql=f"str2date({_quoted(column.name)}, {fmt.sql('starrocks')})",
+                                                   type="DATE")
+    if isinstance(node, exp.Cast) and isinstance(node.this, exp.Substring):
+        target = parse_type(node.to.sql("starrocks"))
+        if target.name not in _INTEGER_TYPES:
+            raise not_supported(f"Partitioning by the expression '{node.sql('starrocks')}'")
+        column, shown = _substring(columns, node.this, node, "substring")
+        return column.name, PartitionExpression(sql=f"cast({shown} as {target.text.lower()})", type=target.text)
+    raise not_supported(f"Partitioning by the expression '{node.sql('starrocks')}'")

@@ -75,6 +75,7 @@ class AddPartition(ExtendedStatement):
     less_than: list[str] | None = None
     values_in: list[list[str]] | None = None
     if_not_exists: bool = False
+    fixed_range: tuple[list[str], list[str]] | None = None  # VALUES [(lower), (upper))
 
 
 @dataclass
@@ -272,6 +273,12 @@ def _alter_table(c: Cursor) -> ExtendedStatement:
             else:
                 bound = c.value_list()
             return AddPartition(database, table, partition, less_than=bound, if_not_exists=if_not_exists)
+        if c.accept("["):
+            lower = c.value_list()
+            c.expect(",")
+            upper = c.value_list()
+            c.expect(")")
+            return AddPartition(database, table, partition, fixed_range=(lower, upper), if_not_exists=if_not_exists)
         c.expect("IN")
         c.expect("(")
         rows: list[list[str]] = []

@@ -65,6 +65,26 @@ class _StarRocksReader(StarRocks):
             found: exp.Expr | None | list[exp.Expr] = super()._parse_partition_property()
             return found
 
+        def _parse_partition_range_value(self) -> exp.Expr | None:
+            """`PARTITION p VALUES [(lower, ...), (upper, ...))`, a fixed range, besides sqlglot's
+            `VALUES LESS THAN (...)`: its PartitionRange holds two Tuples, the bounds."""
+            start = self._index
+            self._match_text_seq("PARTITION")
+            name = self._parse_id_var()
+            if not self._match_text_seq("VALUES") or not self._match(TokenType.L_BRACKET):
+                self._retreat(start)
+                found: exp.Expr | None = super()._parse_partition_range_value()
+                return found
+            lower = exp.Tuple(expressions=self._parse_wrapped_csv(self._parse_expression))
+            if not self._match(TokenType.COMMA):
+                self.raise_error("Expecting , between the bounds of the range")
+            upper = exp.Tuple(expressions=self._parse_wrapped_csv(self._parse_expression))
+            if not self._match(TokenType.R_PAREN):
+                self.raise_error("Expecting ) to close the range")
+            part_range = self.expression(exp.PartitionRange(this=name, expressions=[lower, upper]))
+            partition: exp.Expr = self.expression(exp.Partition(expressions=[part_range]))
+            return partition
+
         def _parse_primary_key(self, wrapped_optional: bool = False, in_props: bool = False,
                                named_primary_key: bool = False) -> exp.PrimaryKeyColumnConstraint | exp.PrimaryKey:
             if in_props and self._match(TokenType.L_PAREN, advance=False):

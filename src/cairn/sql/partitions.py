@@ -31,9 +31,8 @@ def sort_key(values: list[str] | None, table: Table) -> tuple[Any, ...]:
     if values is None:
         return (1,)
     typed = []
-    for value, name in zip(values, table.partition_columns):
-        column_type = parse_type(table.column_named(name).type)
-        typed.append(cast_value(value, column_type.duckdb))
+    for value, type_text in zip(values, table.partition_key_types()):
+        typed.append(cast_value(value, parse_type(type_text).duckdb))
     return (0, *typed)
 
 

@@ -81,13 +81,11 @@ def check_schema_item(node: exp.Expression) -> None:
 
 def check_table_clause(prop: exp.Expression) -> None:
     """Refuse CREATE TABLE clauses Cairn would drop (key types, expression partitioning, ...)."""
-    if isinstance(prop, (exp.PartitionByRangeProperty, exp.PartitionByListProperty)):
+    if isinstance(prop, exp.PartitionByListProperty):
+        # RANGE takes an expression (sql.expression_partitions.range_expression), LIST only columns.
         for expression in prop.args.get("partition_expressions") or []:
             if not isinstance(expression, exp.Column):
                 raise not_supported(f"Partitioning by the expression '{expression.sql('starrocks')}'")
-        for part in prop.args.get("create_expressions") or []:
-            if isinstance(part, exp.PartitionByRangePropertyDynamic):
-                raise not_supported("Batch partitions (START ... END ... EVERY)")
         return
     if isinstance(prop, exp.RollupProperty):
         raise not_supported("ROLLUP")

@@ -92,10 +92,20 @@ def show_create_table(db_name: str, table: Table) -> str:
         ddl += f"PARTITION BY {_partition_expression(table)}\n"
     elif table.partition_type == "RANGE":
         parts = []
+        previous: list[str] | None = None
         for p in table.partitions:
-            bound = "MAXVALUE" if p.upper is None else "(" + ", ".join(_string(v) for v in p.upper) + ")"
-            parts.append(f"PARTITION {_partition_name(p.name)} VALUES LESS THAN {bound}")
-        ddl += f"PARTITION BY RANGE({', '.join(map(_quote, table.partition_columns))})\n" + _listed(parts)
+            if p.lower is not None and p.upper is not None and (p.lower != previous or table.partition_expression):
+                # A range that does not start where the one before ends (or any range of an expression,
+                # as StarRocks shows those): both of its bounds.
+                lower, upper = (", ".join(_string(v) for v in bound) for bound in (p.lower, p.upper))
+                parts.append(f"PARTITION {_partition_name(p.name)} VALUES [({lower}), ({upper}))")
+            else:
+                bound = "MAXVALUE" if p.upper is None else "(" + ", ".join(_string(v) for v in p.upper) + ")"
+                parts.append(f"PARTITION {_partition_name(p.name)} VALUES LESS THAN {bound}")
+            previous = p.upper
+        by = (table.partition_expression.sql if table.partition_expression is not None
+              else ", ".join(map(_quote, table.partition_columns)))
+        ddl += f"PARTITION BY RANGE({by})\n" + _listed(parts)
     elif table.partition_type == "LIST":
         parts = []
         for p in table.partitions:

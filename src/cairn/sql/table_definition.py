@@ -12,9 +12,10 @@ from cairn.catalog.model import Column, Database, Partition, Table
 from cairn.catalog.ops import CreateTable
 from cairn.catalog.types import cast_value, parse_type
 from cairn.errors import AnalysisError, SqlSyntaxError, StorageVolumeError, UnknownColumnError
-from cairn.sql.expression_partitions import expression_partitioning
+from cairn.sql.expression_partitions import expression_partitioning, range_expression
 from cairn.sql.names import literal_text, properties_of
-from cairn.sql.partitions import MAXVALUE, chain_ranges, normalize_value
+from cairn.sql.partitions import normalize_value
+from cairn.sql.range_partitions import range_specs
 from cairn.sql.refusals import check_properties, check_schema_item, check_table_clause, not_supported
 
 # StarRocks chooses a bucket count itself when DISTRIBUTED BY gives none; Cairn uses a fixed one.
@@ -299,8 +300,14 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
         by_expression = expression_partitioning(columns, partition_node)
         partition_columns = by_expression.columns
     else:
-        partition_columns = _check_columns(columns, [e.name for e in partition_node.args.get("partition_expressions")
-                                                     or []], "partition description")
+        expressions = partition_node.args.get("partition_expressions") or []
+        if isinstance(partition_node, exp.PartitionByRangeProperty) and any(
+                not isinstance(e, exp.Column) for e in expressions):
+            if len(expressions) != 1:
+                raise not_supported("RANGE partitioning by several expressions")
+            source, table.partition_expression = range_expression(columns, expressions[0])
+            expressions = [exp.column(source)]
+        partition_columns = _check_columns(columns, [e.name for e in expressions], "partition description")
     _check_key_types(columns, partition_columns, "partition")
     table.partition_columns = partition_columns
     outside = [c for c in partition_columns if c not in key_columns]
@@ -312,26 +319,23 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
         table.partition_type, table.auto_partition = by_expression.partition_type, by_expression.auto
         return CreateTable(db_id=db.id, table=table)
     typed = [table.column_named(c) for c in partition_columns]
-    entries = [e for part in partition_node.args.get("create_expressions") or [] for e in part.expressions]
-    names = [e.name for e in entries]
-    if len(set(names)) != len(names):
-        raise AnalysisError("Duplicate partition name in partition description")
+    parts = list(partition_node.args.get("create_expressions") or [])
+    entries = [e for part in parts if not isinstance(part, exp.PartitionByRangePropertyDynamic)
+               for e in part.expressions]
     if isinstance(partition_node, exp.PartitionByRangeProperty):
         table.partition_type = "RANGE"
-        uppers: list[list[str] | None] = []
-        for entry in entries:
-            if not isinstance(entry, exp.PartitionRange):
-                raise AnalysisError(f"Partition '{entry.name}' must use VALUES LESS THAN")
-            values = [literal_text(v) for v in entry.expressions]
-            if values == [MAXVALUE]:
-                uppers.append(None)
-            else:
-                uppers.append([normalize_value(v, c.type) for v, c in zip(values, typed)])
-        for entry, (lower, upper) in zip(entries, chain_ranges(table, uppers)):
-            partition = new_partition(entry.name)
-            partition.lower, partition.upper = lower, upper
+        specs = range_specs(table, parts)
+        names = [spec.name.lower() for spec in specs]
+        if len(set(names)) != len(names):
+            raise AnalysisError("Duplicate partition name in partition description")
+        for spec in specs:
+            partition = new_partition(spec.name)
+            partition.lower, partition.upper = spec.lower, spec.upper
             table.partitions.append(partition)
     else:
+        names = [e.name for e in entries]
+        if len(set(names)) != len(names):
+            raise AnalysisError("Duplicate partition name in partition description")
         table.partition_type = "LIST"
         seen_values: set[tuple[str, ...]] = set()
         for entry in entries:

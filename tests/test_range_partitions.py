@@ -1,0 +1,240 @@
+"""RANGE partitions as StarRocks writes them besides VALUES LESS THAN: fixed ranges `VALUES [(a), (b))`,
+batches `START (...) END (...) EVERY (INTERVAL n unit)`, and ranges of an expression of the column
+(`RANGE(from_unixtime(ts))`, `str2date`, `CAST(substring(...) AS BIGINT)`): routing, pruning, SHOW
+output, errors, and the partitions surviving a restart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from cairn.catalog.model import CatalogState, Database, Partition, PartitionExpression, Table
+from cairn.errors import AnalysisError, CairnError, UnsupportedError
+from cairn.fe.frontend import Frontend
+from cairn.server.session import Session
+from fe_process import FeProcess, start_local_fe
+from sql_client import connect, error_of, rows
+
+
+@pytest.fixture
+def sql(local_frontend: Frontend) -> Session:
+    session = Session(local_frontend)
+    session.execute_script("CREATE DATABASE d; USE d;")
+    return session
+
+
+def partitions(session: Session, table: str) -> list[tuple[str, str]]:
+    """(name, range) of each partition, as SHOW PARTITIONS lists them."""
+    return [(row[1], row[8]) for row in session.execute(f"SHOW PARTITIONS FROM {table}").rows()]
+
+
+def _range(key_type: str, lower: str, upper: str) -> str:
+    return f"[types: [{key_type}]; keys: [{lower}]; ..types: [{key_type}]; keys: [{upper}]; )"
+
+
+DAYS = "START ('2021-01-01') END ('2021-01-04') EVERY (INTERVAL 1 DAY)"
+
+# (column type, RANGE expression, partition list, rows inserted, expected partitions (name, lower, upper),
+#  the partition each row lands in)
+MADE = [
+    ("BIGINT", "from_unixtime(k)", f"({DAYS})", ["1609459200", "1609632000", "1609718399"],
+     [("p20210101", "2021-01-01 00:00:00", "2021-01-02 00:00:00"),
+      ("p20210102", "2021-01-02 00:00:00", "2021-01-03 00:00:00"),
+      ("p20210103", "2021-01-03 00:00:00", "2021-01-04 00:00:00")], ["p20210101", "p20210103", "p20210103"]),
+    ("INT", "from_unixtime(k)", "(PARTITION p0 VALUES LESS THAN ('2021-01-02'), "
+     "PARTITION p1 VALUES LESS THAN ('2021-02-01'))", ["NULL", "1609459200", "1609545600"],
+     [("p0", None, "2021-01-02 00:00:00"), ("p1", "2021-01-02 00:00:00", "2021-02-01 00:00:00")],
+     ["p0", "p0", "p1"]),
+    ("BIGINT", "from_unixtime_ms(k)", f"({DAYS})", ["1609459200000", "1609545600001"],
+     [("p20210101", "2021-01-01 00:00:00", "2021-01-02 00:00:00"),
+      ("p20210102", "2021-01-02 00:00:00", "2021-01-03 00:00:00"),
+      ("p20210103", "2021-01-03 00:00:00", "2021-01-04 00:00:00")], ["p20210101", "p20210102"]),
+    ("VARCHAR(20)", "str2date(k, '%Y-%m-%d %H:%i:%s')", f"({DAYS})", ["'2021-01-02 23:59:59'"],
+     [("p20210101", "2021-01-01", "2021-01-02"), ("p20210102", "2021-01-02", "2021-01-03"),
+      ("p20210103", "2021-01-03", "2021-01-04")], ["p20210102"]),
+    ("VARCHAR(20)", "str2date(k, '%Y%m%d')", "(START ('2021-01-01') END ('2021-03-01') EVERY (INTERVAL 1 MONTH))",
+     ["'20210131'", "'20210201'"],
+     [("p202101", "2021-01-01", "2021-02-01"), ("p202102", "2021-02-01", "2021-03-01")], ["p202101", "p202102"]),
+    ("VARCHAR(20)", "cast(substring(k, 3) as bigint)",
+     "(PARTITION p1 VALUES [('0'), ('5000000')), PARTITION p9 VALUES [('2921712368983'), ('2921712368985')))",
+     ["'JT2921712368984'", "'JT17'"],
+     [("p1", "0", "5000000"), ("p9", "2921712368983", "2921712368985")], ["p9", "p1"]),
+    ("DATE", "k", "(PARTITION b VALUES LESS THAN ('2020-01-01'), PARTITION a VALUES [('2021-01-01'), ('2021-01-05')))",
+     ["'2019-05-05'", "'2021-01-04'"], [("b", None, "2020-01-01"), ("a", "2021-01-01", "2021-01-05")], ["b", "a"]),
+    ("DATETIME", "k", "(START ('2021-01-01') END ('2023-06-01') EVERY (INTERVAL 1 YEAR))", ["'2023-05-31 23:00:00'"],
+     [("p2021", "2021-01-01 00:00:00", "2022-01-01 00:00:00"), ("p2022", "2022-01-01 00:00:00", "2023-01-01 00:00:00"),
+      ("p2023", "2023-01-01 00:00:00", "2023-06-01 00:00:00")], ["p2023"]),
+]
+
+
+@pytest.mark.parametrize(("column_type", "expression", "listed", "values", "expected", "landed"), MADE)
+def test_partitions_are_made_routed_and_shown(sql: Session, column_type: str, expression: str, listed: str,
+                                              values: list[str], expected: list[tuple[str, str | None, str]],
+                                              landed: list[str]) -> None:
+    sql.execute(f"CREATE TABLE t (k {column_type}, v INT) PARTITION BY RANGE({expression}) {listed}")
+    key_type = "DATETIME" if ":" in expected[0][2] else "DATE" if "-" in expected[0][2] else "BIGINT"
+    assert partitions(sql, "t") == [(name, _range(key_type, lower or "MIN", upper)) for name, lower, upper in expected]
+    sql.execute("INSERT INTO t VALUES " + ", ".join(f"({value}, {i})" for i, value in enumerate(values)))
+    for name in {name for name, _, _ in expected}:
+        held = sorted(row[0] for row in sql.execute(f"SELECT v FROM t PARTITION ({name})").rows())
+        assert held == [i for i, where in enumerate(landed) if where == name], name
+    # SHOW CREATE TABLE runs again to the same table.
+    ddl = sql.execute("SHOW CREATE TABLE t").rows()[0][1]
+    assert f"PARTITION BY RANGE({expression if expression != 'k' else '`k`'})" in ddl
+    sql.execute("DROP TABLE t")
+    sql.execute(ddl)
+    assert [name for name, _ in partitions(sql, "t")] == [name for name, _, _ in expected]
+
+
+def test_rows_outside_every_range_are_refused(sql: Session) -> None:
+    sql.execute(f"CREATE TABLE t (k BIGINT, v INT) PARTITION BY RANGE(from_unixtime(k)) ({DAYS})")
+    with pytest.raises(CairnError, match="partition"):
+        sql.execute("INSERT INTO t VALUES (1700000000, 1)")
+    assert sql.execute("SELECT count(*) FROM t").rows() == [(0,)]
+
+
+# (condition on the column, partitions read) over rows on 2021-01-01, -02 and -03 (one partition each).
+PRUNED = [
+    ("k = 1609545600", 1), ("1609545600 = k", 1), ("k IN (1609459200, 1609632000)", 2), ("k > 1609545600", 2),
+    ("k >= 1609632000", 1), ("k < 1609545600", 1), ("k BETWEEN 1609500000 AND 1609550000", 2), ("v = 1", 3),
+    ("k > 1609545600 OR v = 1", 3),
+]
+
+
+@pytest.mark.parametrize(("condition", "read"), PRUNED)
+def test_conditions_on_the_column_prune_the_partitions_of_its_expression(sql: Session, condition: str,
+                                                                         read: int) -> None:
+    sql.execute(f"CREATE TABLE t (k BIGINT, v INT) PARTITION BY RANGE(from_unixtime(k)) ({DAYS})")
+    sql.execute("INSERT INTO t VALUES (1609459200, 1), (1609545600, 2), (1609632000, 3)")
+    access = sql.frontend.data_access
+    before = access.partitions_read
+    found = sql.execute(f"SELECT v FROM t WHERE {condition} ORDER BY v").rows()
+    assert access.partitions_read - before == read
+    reference = duckdb.sql(f"SELECT v FROM (VALUES (1609459200, 1), (1609545600, 2), (1609632000, 3)) t(k, v) "
+                           f"WHERE {condition} ORDER BY v").fetchall()
+    assert found == reference
+
+
+@pytest.mark.parametrize(("expression", "condition", "expected", "read"), [
+    ("str2date(k, '%Y-%m-%d')", "k = '2021-01-02'", [(2,)], 1),
+    ("str2date(k, '%Y-%m-%d')", "k >= '2021-01-02'", [(2,), (3,)], 3),  # text order is not date order
+    ("cast(substring(k, 3) as bigint)", "k = 'JT2021'", [(2,)], 1),
+])
+def test_equalities_prune_the_partitions_of_any_expression(sql: Session, expression: str, condition: str,
+                                                          expected: list[tuple[int]], read: int) -> None:
+    listed = (f"({DAYS})" if "str2date" in expression else
+              "(PARTITION a VALUES [('2020'), ('2021')), PARTITION b VALUES [('2021'), ('2022')), "
+              "PARTITION c VALUES [('2022'), ('2023')))")
+    sql.execute(f"CREATE TABLE t (k VARCHAR(20), v INT) PARTITION BY RANGE({expression}) {listed}")
+    values = ("('2021-01-01', 1), ('2021-01-02', 2), ('2021-01-03', 3)" if "str2date" in expression else
+              "('JT2020', 1), ('JT2021', 2), ('JT2022', 3)")
+    sql.execute(f"INSERT INTO t VALUES {values}")
+    access = sql.frontend.data_access
+    before = access.partitions_read
+    assert sql.execute(f"SELECT v FROM t WHERE {condition} ORDER BY v").rows() == expected
+    assert access.partitions_read - before == read
+
+
+def test_delete_and_alter_keep_to_the_expression(sql: Session) -> None:
+    sql.execute("CREATE TABLE t (u VARCHAR(8) NOT NULL, ts BIGINT NOT NULL) DUPLICATE KEY(u) "
+                "PARTITION BY RANGE(from_unixtime_ms(ts)) (PARTITION p1 VALUES [('2024-05-04'), ('2024-05-05')), "
+                "PARTITION p2 VALUES [('2024-05-05'), ('2024-05-07'))) DISTRIBUTED BY HASH(u) BUCKETS 2")
+    sql.execute("INSERT INTO t VALUES ('04', 1714780800000), ('05', 1714867200000), ('06', 1714953600000)")
+    sql.execute("DELETE FROM t WHERE ts >= 1714867200000 AND ts <= 1714953600000")
+    assert sql.execute("SELECT u FROM t").rows() == [("04",)]
+    sql.execute("ALTER TABLE t ADD PARTITION p3 VALUES [('2024-06-01'), ('2024-06-02'))")
+    sql.execute("INSERT INTO t VALUES ('07', 1717243200000)")
+    assert sql.execute("SELECT u FROM t PARTITION (p3)").rows() == [("07",)]
+    with pytest.raises(AnalysisError, match="intersected"):
+        sql.execute("ALTER TABLE t ADD PARTITION p4 VALUES [('2024-05-06'), ('2024-05-08'))")
+    with pytest.raises(AnalysisError, match="cannot be renamed"):
+        sql.execute("ALTER TABLE t RENAME COLUMN ts TO ts2")
+    sql.execute("ALTER TABLE t DROP PARTITION p3")
+    assert [name for name, _ in partitions(sql, "t")] == ["p1", "p2"]
+
+
+ERRORS = [
+    ("k DATE", "RANGE(from_unixtime(k)) (PARTITION p VALUES LESS THAN ('2021-01-01'))", AnalysisError,
+     "Unsupported partition expression from_unixtime for column k type DATE"),
+    ("k VARCHAR(100)", "RANGE(from_unixtime(k)) (PARTITION p VALUES LESS THAN ('2021-01-01'))", AnalysisError,
+     "Unsupported partition expression from_unixtime for column k type VARCHAR(100)"),
+    ("k INT", "RANGE(from_unixtime_ms(k)) (PARTITION p VALUES LESS THAN ('2021-01-01'))", AnalysisError,
+     "Unsupported partition expression from_unixtime_ms for column k type INT"),
+    ("k VARCHAR(20)", f"RANGE(str2date(k, '%Y-%m')) ({DAYS})", AnalysisError,
+     "only supports the result of the function str2date(VARCHAR str, VARCHAR format) as a strict DATE type"),
+    ("k DATE", "RANGE(k) (START ('2021-01-05') END ('2021-01-01') EVERY (INTERVAL 1 DAY))", AnalysisError,
+     "Batch build partition start date should less than end date."),
+    ("k DATE", "RANGE(k) (PARTITION a VALUES [('2021-01-05'), ('2021-01-01')))", AnalysisError,
+     "Upper range should not be less than or equal to lower range"),
+    ("k DATE", "RANGE(k) (PARTITION a VALUES [('2021-01-01'), ('2021-01-05')), "
+     "PARTITION b VALUES [('2021-01-04'), ('2021-01-06')))", AnalysisError, "intersected"),
+    ("k DATE", "RANGE(k) (PARTITION a VALUES [('2021-01-01'), ('2021-01-02')), "
+     "PARTITION A VALUES [('2022-01-01'), ('2022-01-02')))", AnalysisError, "Duplicate partition name"),
+    ("k DATE", "RANGE(k) (START ('2021-01-01') END ('2021-03-01') EVERY (INTERVAL 1 WEEK))", UnsupportedError,
+     "Batch partitions every WEEK is not supported yet"),
+    ("k INT", "RANGE(k) (START ('1') END ('10') EVERY (3))", UnsupportedError, "is not supported yet"),
+    ("k DATETIME", "RANGE(date_trunc('day', k)) (PARTITION p VALUES LESS THAN ('2021-01-01'))", UnsupportedError,
+     "Partitioning by the expression"),
+    ("k VARCHAR(10)", "RANGE(substring(k, 1, 2)) (PARTITION p VALUES LESS THAN ('5'))", UnsupportedError,
+     "Partitioning by the expression"),
+]
+
+
+@pytest.mark.parametrize(("column", "clause", "error", "message"), ERRORS)
+def test_partitionings_refused_with_starrocks_errors(sql: Session, column: str, clause: str,
+                                                     error: type[Exception], message: str) -> None:
+    with pytest.raises(error) as caught:
+        sql.execute(f"CREATE TABLE t ({column}, v INT) PARTITION BY {clause}")
+    assert message in str(caught.value)
+    assert sql.execute("SHOW TABLES").rows() == []
+
+
+def test_tables_without_an_expression_are_written_as_before() -> None:
+    table = Table(id=1, name="t", columns=[], partitions=[Partition(id=2, name="p", tablet_ids=[3])])
+    assert "partition_expression" not in table.model_dump()
+    table.partition_expression = PartitionExpression(sql="from_unixtime(k)", type="DATETIME")
+    state = CatalogState(cluster_id="c", databases={"d": Database(id=4, name="d", storage_volume="v",
+                                                                  tables={"t": table})})
+    again = CatalogState.model_validate_json(state.model_dump_json())
+    assert again.databases["d"].tables["t"].partition_expression == table.partition_expression
+
+
+@pytest.fixture
+def fe(tmp_path: Path) -> Iterator[FeProcess]:
+    process = start_local_fe(tmp_path)
+    yield process
+    process.stop()
+
+
+def test_over_the_protocol_and_after_a_restart(fe: FeProcess, tmp_path: Path) -> None:
+    connection = connect(fe)
+    with connection.cursor() as cur:
+        cur.execute("CREATE DATABASE d")
+        cur.execute("USE d")
+        cur.execute(f"CREATE TABLE t (k BIGINT, v INT) PARTITION BY RANGE(from_unixtime(k)) ({DAYS})")
+        cur.execute("ALTER TABLE t ADD PARTITION p20231226 VALUES [('2023-12-26'), ('2023-12-27'))")
+        cur.execute("INSERT INTO t VALUES (1609545600, 1), (1703592000, 2)")
+        assert rows(cur, "SELECT v FROM t PARTITION (p20231226)") == [(2,)]
+        assert error_of(cur, "CREATE TABLE e (k DATE) PARTITION BY RANGE(from_unixtime(k)) "
+                             "(PARTITION p VALUES LESS THAN ('2021-01-01'))") == (
+            1064, "Getting analyzing error. Detail message: Unsupported partition expression from_unixtime for "
+                  "column k type DATE.")
+        code, message = error_of(cur, "ALTER TABLE t ADD PARTITION p VALUES [('2021-01-02'), ('2021-01-03'))")
+        assert code == 1064 and "intersected" in message
+    connection.close()
+    fe.stop()
+    restarted = start_local_fe(tmp_path)
+    try:
+        connection = connect(restarted, database="d")
+        with connection.cursor() as cur:
+            assert [r[1] for r in rows(cur, "SHOW PARTITIONS FROM t")] == [
+                "p20210101", "p20210102", "p20210103", "p20231226"]
+            assert rows(cur, "SELECT v FROM t WHERE k = 1609545600") == [(1,)]
+            cur.execute("INSERT INTO t VALUES (1609632000, 3)")
+            assert rows(cur, "SELECT v FROM t PARTITION (p20210103)") == [(3,)]
+        connection.close()
+    finally:
+        restarted.stop()
