@@ -64,9 +64,12 @@ MADE = [
      [("p1", "0", "5000000"), ("p9", "2921712368983", "2921712368985")], ["p9", "p1"]),
     ("DATE", "k", "(PARTITION b VALUES LESS THAN ('2020-01-01'), PARTITION a VALUES [('2021-01-01'), ('2021-01-05')))",
      ["'2019-05-05'", "'2021-01-04'"], [("b", None, "2020-01-01"), ("a", "2021-01-01", "2021-01-05")], ["b", "a"]),
-    ("DATETIME", "k", "(START ('2021-01-01') END ('2023-06-01') EVERY (INTERVAL 1 YEAR))", ["'2023-05-31 23:00:00'"],
+    ("DATE", "k", "(PARTITION a VALUES [('1000-01-01'), ('2020-01-01')), PARTITION m VALUES [('2020-08-01'), "
+     "(MAXVALUE)))", ["'9999-12-31'", "'1000-01-01'"], [("a", "1000-01-01", "2020-01-01"), ("m", "2020-08-01", "MAX")],
+     ["m", "a"]),
+    ("DATETIME", "k", "(START ('2021-01-01') END ('2024-01-01') EVERY (INTERVAL 1 YEAR))", ["'2023-05-31 23:00:00'"],
      [("p2021", "2021-01-01 00:00:00", "2022-01-01 00:00:00"), ("p2022", "2022-01-01 00:00:00", "2023-01-01 00:00:00"),
-      ("p2023", "2023-01-01 00:00:00", "2023-06-01 00:00:00")], ["p2023"]),
+      ("p2023", "2023-01-01 00:00:00", "2024-01-01 00:00:00")], ["p2023"]),
 ]
 
 
@@ -167,6 +170,8 @@ ERRORS = [
      "only supports the result of the function str2date(VARCHAR str, VARCHAR format) as a strict DATE type"),
     ("k DATE", "RANGE(k) (START ('2021-01-05') END ('2021-01-01') EVERY (INTERVAL 1 DAY))", AnalysisError,
      "Batch build partition start date should less than end date."),
+    ("k DATE", "RANGE(k) (START ('2021-01-05') END ('2021-03-01') EVERY (INTERVAL 1 MONTH))", AnalysisError,
+     "should be a standard unit of time (MONTH) . suggest range [2021-01-01,2021-03-01)"),
     ("k DATE", "RANGE(k) (PARTITION a VALUES [('2021-01-05'), ('2021-01-01')))", AnalysisError,
      "Upper range should not be less than or equal to lower range"),
     ("k DATE", "RANGE(k) (PARTITION a VALUES [('2021-01-01'), ('2021-01-05')), "
@@ -238,3 +243,45 @@ def test_over_the_protocol_and_after_a_restart(fe: FeProcess, tmp_path: Path) ->
         connection.close()
     finally:
         restarted.stop()
+
+
+ADD_BATCH = [
+    ("every (interval 3 day)", "2024-01-05", "2024-01-10", "The step of the auto-partitioned table should be 1."),
+    ("every (interval 1 week)", "2024-01-05", "2024-01-10", "The granularity of the auto-partitioned table "
+     "granularity(day) should be consistent with the increased partition granularity(WEEK).."),
+    ("every (interval 1 day)", "2020-01-15 01:02:03", "2020-01-20", "Batch build partition range "
+     "[2020-01-15 01:02:03,2020-01-20 00:00:00) should be a standard unit of time (DAY) . suggest range "
+     "[2020-01-15 00:00:00,2020-01-20 00:00:00)If you want to create partial partitions in batch, you can turn off "
+     "this check by setting the FE config enable_create_partial_partition_in_batch=true."),
+    ("every (interval 1 day)", "2020-01-20", "2020-01-15", "Batch build partition start date should less than end "
+     "date.."),
+]
+
+
+@pytest.mark.parametrize(("every", "start", "end", "message"), ADD_BATCH)
+def test_batches_added_to_an_automatic_table_keep_to_its_grid(sql: Session, every: str, start: str, end: str,
+                                                               message: str) -> None:
+    sql.execute("CREATE TABLE t (id BIGINT, dt DATETIME NOT NULL) DUPLICATE KEY(id, dt) "
+                "PARTITION BY time_slice(dt, INTERVAL 1 day) DISTRIBUTED BY HASH(id, dt)")
+    with pytest.raises(AnalysisError) as caught:
+        sql.execute(f"ALTER TABLE t ADD PARTITIONS START ('{start}') END ('{end}') {every}")
+    assert str(caught.value) == f"Getting analyzing error. Detail message: {message}"
+    with pytest.raises(AnalysisError, match="cannot manually add a single range partition"):
+        sql.execute("ALTER TABLE t ADD PARTITION p VALUES [('2023-02-28 00:00:00'), ('2023-03-01 00:00:00'))")
+    assert partitions(sql, "t") == []
+
+
+def test_a_batch_adds_the_periods_loads_have_not_made(sql: Session) -> None:
+    sql.execute("CREATE TABLE a (dt DATETIME NOT NULL, v INT) PARTITION BY date_trunc('day', dt)")
+    sql.execute("INSERT INTO a VALUES ('2024-01-06 10:00:00', 1)")
+    sql.execute("ALTER TABLE a ADD PARTITIONS START ('2024-01-05') END ('2024-01-08') EVERY (INTERVAL 1 DAY)")
+    assert [name for name, _ in partitions(sql, "a")] == ["p20240105", "p20240106", "p20240107"]
+    sql.execute("INSERT INTO a VALUES ('2024-01-07 00:00:00', 2), ('2024-01-09 00:00:00', 3)")
+    assert sql.execute("SELECT v FROM a PARTITION (p20240107)").rows() == [(2,)]
+    assert len(partitions(sql, "a")) == 4
+    # A RANGE table takes a batch beside its ranges, and none that overlaps them.
+    sql.execute("CREATE TABLE r (d DATE, v INT) PARTITION BY RANGE(d) (PARTITION p0 VALUES LESS THAN ('2024-01-01'))")
+    sql.execute("ALTER TABLE r ADD PARTITIONS START ('2024-02-01') END ('2024-04-01') EVERY (INTERVAL 1 MONTH)")
+    assert [name for name, _ in partitions(sql, "r")] == ["p0", "p202402", "p202403"]
+    with pytest.raises(AnalysisError, match="intersected"):
+        sql.execute("ALTER TABLE r ADD PARTITIONS START ('2023-12-01') END ('2024-01-02') EVERY (INTERVAL 1 DAY)")

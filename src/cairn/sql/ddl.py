@@ -30,7 +30,7 @@ from cairn.query.virtual_tables import VirtualTables
 from cairn.sql import ctas, extended, views
 from cairn.sql.names import properties_of, table_name
 from cairn.sql.partitions import next_range_lower, normalize_value
-from cairn.sql.range_partitions import check_overlaps, fixed_range
+from cairn.sql.range_partitions import batch_ranges, check_overlaps, fixed_range
 from cairn.sql.refusals import check_properties, not_supported
 from cairn.sql.registry import Requirement, StatementRegistry, nothing
 from cairn.sql.result import ResultSet
@@ -233,6 +233,36 @@ def add_partition(query: QueryContext, fe: Frontend, statement: extended.AddPart
     return ResultSet.ok()
 
 
+def add_partition_batch(query: QueryContext, fe: Frontend, statement: extended.AddPartitionBatch) -> ResultSet:
+    """ALTER TABLE t ADD PARTITIONS START ... END ... EVERY ...: the batch's ranges as one AddPartitions
+    entry; those an automatically partitioned table already has (a load made them) are not made again."""
+    db_name, name = statement.database or query.database, statement.table
+
+    def build(catalog: Catalog) -> AddPartitions | None:
+        db, table = catalog.table(db_name, name)
+        if table.partition_type != "RANGE":
+            raise AnalysisError(f"Table '{table.name}' is {table.partition_type.lower()}-partitioned: "
+                                "ADD PARTITIONS START ... END ... needs a RANGE table")
+        held = {(p.name.lower(), tuple(p.lower or []), tuple(p.upper or [])) for p in table.partitions}
+        specs = [spec for spec in batch_ranges(table, statement.start, statement.end, statement.step, statement.unit)
+                 if (spec.name.lower(), tuple(spec.lower or []), tuple(spec.upper or [])) not in held]
+        taken = {p.name.lower() for p in table.partitions}
+        clash = next((spec.name for spec in specs if spec.name.lower() in taken), None)
+        if clash is not None:
+            raise PartitionExistsError(f"Duplicate partition name {clash}")
+        check_overlaps(table, [(p.name, p.lower, p.upper) for p in table.partitions]
+                       + [(spec.name, spec.lower, spec.upper) for spec in specs])
+        if not specs:
+            return None
+        ids = iter(catalog.allocate_ids(len(specs) * (1 + table.buckets)))
+        partitions = [Partition(id=next(ids), name=spec.name, lower=spec.lower, upper=spec.upper,
+                                tablet_ids=[next(ids) for _ in range(table.buckets)]) for spec in specs]
+        return AddPartitions(db_id=db.id, table_id=table.id, partitions=partitions)
+
+    fe.commit_if(build)
+    return ResultSet.ok()
+
+
 def drop_partition(query: QueryContext, fe: Frontend, statement: extended.DropPartitionStatement) -> ResultSet:
     db_name, name = statement.database or query.database, statement.table
 
@@ -288,7 +318,8 @@ def _truncate_partitions_needs(ctx: QueryContext, statement: extended.TruncatePa
     return [Requirement("DROP", statement.database or ctx.database or "", statement.table)]
 
 
-def _alter_partition_needs(ctx: QueryContext, statement: extended.AddPartition | extended.DropPartitionStatement,
+def _alter_partition_needs(ctx: QueryContext,
+                           statement: extended.AddPartition | extended.AddPartitionBatch | extended.DropPartitionStatement,
                            _virtual: VirtualTables) -> list[Requirement]:
     return [Requirement("ALTER", statement.database or ctx.database or "", statement.table)]
 
@@ -302,4 +333,5 @@ def register(statements: StatementRegistry) -> None:
     statements.add(extended.TruncatePartitionsStatement, truncate_partitions, needs=_truncate_partitions_needs,
                    writes=True)
     statements.add(extended.AddPartition, add_partition, needs=_alter_partition_needs, writes=True)
+    statements.add(extended.AddPartitionBatch, add_partition_batch, needs=_alter_partition_needs, writes=True)
     statements.add(extended.DropPartitionStatement, drop_partition, needs=_alter_partition_needs, writes=True)

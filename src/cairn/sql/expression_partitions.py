@@ -99,6 +99,9 @@ def expression_partitioning(columns: list[Column], prop: exp.PartitionedByProper
         return _date_trunc(columns, items[0])
     if len(items) == 1 and isinstance(items[0], exp.TimeSlice):
         return _time_slice(columns, items[0])
+    if any(isinstance(item, exp.Anonymous) and item.name.lower() == "str2date" for item in items):
+        # StarRocks takes str2date only as a RANGE expression (range_expression).
+        raise _analysis("Only support date_trunc and time_slice as partition expression")
     if not all(isinstance(item, exp.Column) for item in items):
         shown = ", ".join(item.sql("starrocks") for item in items)
         raise not_supported(f"Expression partitioning by '{shown}' (Cairn partitions by date_trunc, time_slice "

@@ -79,6 +79,18 @@ class AddPartition(ExtendedStatement):
 
 
 @dataclass
+class AddPartitionBatch(ExtendedStatement):
+    """ALTER TABLE t ADD PARTITIONS START (start) END (end) EVERY (INTERVAL step unit | step)."""
+
+    database: str | None
+    table: str
+    start: str
+    end: str
+    step: str
+    unit: str | None  # None: EVERY (step), a number range
+
+
+@dataclass
 class DropPartitionStatement(ExtendedStatement):
     database: str | None
     table: str
@@ -288,6 +300,23 @@ def _alter_table(c: Cursor) -> ExtendedStatement:
                 break
         c.expect(")")
         return AddPartition(database, table, partition, values_in=rows, if_not_exists=if_not_exists)
+    if c.accept("ADD", "PARTITIONS"):
+        c.expect("START")
+        start = c.value_list()
+        c.expect("END")
+        end = c.value_list()
+        c.expect("EVERY")
+        c.expect("(")
+        unit = None
+        if c.accept("INTERVAL"):
+            step = c.value()
+            unit = c.name()
+        else:
+            step = c.value()
+        c.expect(")")
+        if len(start) != 1 or len(end) != 1:
+            c.fail("one START and one END value")
+        return AddPartitionBatch(database, table, start[0], end[0], step, unit)
     if c.accept("DROP", "PARTITION"):
         if_exists = c.accept("IF", "EXISTS")
         name = c.name()
@@ -305,7 +334,7 @@ def _alter_table(c: Cursor) -> ExtendedStatement:
         if wrapped:
             c.expect(")")
         return TruncatePartitionsStatement(database, table, names)
-    c.fail("ADD PARTITION, DROP PARTITION, RENAME PARTITION or TRUNCATE PARTITION")
+    c.fail("ADD PARTITION[S], DROP PARTITION, RENAME PARTITION or TRUNCATE PARTITION")
     raise AssertionError("unreachable")
 
 
@@ -358,7 +387,7 @@ def parse(text: str) -> ExtendedStatement | None:
         return statement
     if first == "ALTER" and cursor.accept("ALTER", "TABLE"):
         upper = " ".join(text.upper().split())
-        if any(f" {words} " in upper for words in ("ADD PARTITION", "DROP PARTITION", "RENAME PARTITION",
+        if any(f" {words} " in upper for words in ("ADD PARTITION", "ADD PARTITIONS", "DROP PARTITION", "RENAME PARTITION",
                                                    "TRUNCATE PARTITION", "TRUNCATE PARTITIONS")):
             statement = _alter_table(cursor)
             cursor.end()

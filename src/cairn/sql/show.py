@@ -94,10 +94,11 @@ def show_create_table(db_name: str, table: Table) -> str:
         parts = []
         previous: list[str] | None = None
         for p in table.partitions:
-            if p.lower is not None and p.upper is not None and (p.lower != previous or table.partition_expression):
+            if p.lower is not None and (p.lower != previous or table.partition_expression):
                 # A range that does not start where the one before ends (or any range of an expression,
                 # as StarRocks shows those): both of its bounds.
-                lower, upper = (", ".join(_string(v) for v in bound) for bound in (p.lower, p.upper))
+                lower = ", ".join(_string(v) for v in p.lower)
+                upper = "MAXVALUE" if p.upper is None else ", ".join(_string(v) for v in p.upper)
                 parts.append(f"PARTITION {_partition_name(p.name)} VALUES [({lower}), ({upper}))")
             else:
                 bound = "MAXVALUE" if p.upper is None else "(" + ", ".join(_string(v) for v in p.upper) + ")"
