@@ -99,6 +99,9 @@ CASES: list[tuple[str, list[tuple[Any, ...]], list[pa.DataType]]] = [
     ("SELECT g, array_agg(DISTINCT s ORDER BY k), group_concat(DISTINCT s ORDER BY k DESC) FROM t GROUP BY g ORDER BY g",
      [(1, ["Tom"], "Tom"), (2, ["Ann", None, "Ti"], "Ti,Ann"), (3, [None, "Ann"], "Ann")],
      [pa.int32(), pa.list_(pa.field("l", pa.string())), pa.string()]),
+    # test_orderby_agg: an aggregate's alias in an ORDER BY expression is that output; round(x) is a BIGINT.
+    ("SELECT min(v) v, round(count(k) / min(v)) r, round(avg(d), 1) FROM t GROUP BY g ORDER BY abs(min(v)) + abs(v) DESC",
+     [(92, 0, 11.4), (91, 0, 11.2), (90, 0, 11.1)], [pa.int32(), pa.int64(), pa.float64()]),
     # test_empty_input: NULL over no rows; counts are 0.
     ("SELECT percentile_disc_lc(v, 0.5), percentile_cont(v, 0.5), percentile_approx(v, 0.5), approx_top_k(v), "
      "ndv(v) FROM t WHERE k < 0",

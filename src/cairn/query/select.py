@@ -39,6 +39,7 @@ from cairn.query.memory_limit import memory_exceeded
 from cairn.query.pruning import PartitionFilter, tablet_indexes
 from cairn.query.pushdown import push_aggregate, scan_columns, scan_filters
 from cairn.query.result_types import ColumnTypes, add_table, integer_sums_as_bigint, percentiles_of_dates_as_dates
+from cairn.query.rounding import whole_rounds_as_bigint
 from cairn.query.variables import get_variable, query_mem_limit
 from cairn.query.views import expand_views
 
@@ -311,6 +312,7 @@ def prepare_tree(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: du
     integer_sums_as_bigint(tree, column_types)
     percentiles_of_dates_as_dates(tree, column_types)
     decimal_averages_as_decimals(tree, column_types)
+    whole_rounds_as_bigint(tree, column_types)
     return tree, views
 
 
@@ -333,6 +335,7 @@ def prepare_for_engine(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, c
     integer_sums_as_bigint(reference, column_types)
     percentiles_of_dates_as_dates(reference, column_types)
     decimal_averages_as_decimals(reference, column_types)
+    whole_rounds_as_bigint(reference, column_types)
     return tree, reference, scans
 
 

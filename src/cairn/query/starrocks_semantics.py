@@ -152,6 +152,28 @@ def _group_concat_orders_by_argument_position(tree: exp.Expr) -> None:
                 key.replace(arguments[int(key.name) - 1].copy())
 
 
+def _order_by_reads_aggregate_aliases(tree: exp.Expr) -> None:
+    """In an aggregating SELECT, a name in ORDER BY outside any aggregate that is the alias of an
+    aggregate output (`min(v1) v1 ... ORDER BY abs(min(v1)) + abs(v1)`) is that output, as in
+    StarRocks (test_orderby_agg); DuckDB reads it as the table's column, which is not grouped. A name
+    that is also a GROUP BY key keeps its meaning."""
+    for select in list(tree.find_all(exp.Select)):
+        order = select.args.get("order")
+        if order is None:
+            continue
+        outputs = {e.alias.lower(): e.this for e in select.expressions
+                   if isinstance(e, exp.Alias) and e.this.find(exp.AggFunc) is not None}
+        group = select.args.get("group")
+        keys = {k.name.lower() for k in (group.expressions if group is not None else []) if isinstance(k, exp.Column)}
+        for column in list(order.find_all(exp.Column)):
+            name = column.name.lower()
+            if column.table or name not in outputs or name in keys or column.find_ancestor(exp.AggFunc) is not None:
+                continue
+            if isinstance(column.parent, exp.Ordered):
+                continue  # a whole ORDER BY item: DuckDB reads the alias itself
+            column.replace(exp.Paren(this=outputs[name].copy()))
+
+
 def _failed_casts_of_literals_are_null(tree: exp.Expr) -> None:
     """A CAST of a literal that fails is NULL in StarRocks (test_cast_string_to_int: `cast('-' as
     tinyint)`), where DuckDB fails the statement. A cast of a column's value that fails still fails
@@ -220,6 +242,7 @@ def apply(tree: exp.Expr) -> None:
     Raises UnsupportedError for a query whose StarRocks answer Cairn cannot reproduce."""
     _refuse_not_in_correlated_on_its_output(tree)
     _refuse_tablet_clause(tree)
+    _order_by_reads_aggregate_aliases(tree)
     _failed_casts_of_literals_are_null(tree)
     _values_columns_named_as_starrocks_names_them(tree)
     _bool_or_counts_null_rows_as_false(tree)
