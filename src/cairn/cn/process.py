@@ -66,13 +66,18 @@ def run_compute_node(config: CnConfig, join: str | None = None) -> None:
     while not stop.wait(WAKE_SECONDS):
         if node.service.dropped.is_set():
             node.service.dropped.clear()
+            node.service.engine_head = None
             worker.stop()
+        if not config.cairn_distributed_engine:
+            continue
         # Ray's node start-up installs signal handlers, which only the main thread may do.
+        heard = node.service.engine_head
+        if heard is not None and heard[0] != worker.head_address and not node.service.dropped.is_set():
+            # The leader changed (an FE failover): its heartbeat names its own head.
+            worker.start(*heard)
         try:
             answer = answers.get_nowait()
         except queue.Empty:
-            continue
-        if not config.cairn_distributed_engine:
             continue
         if answer.engine_address is None or answer.node_id is None:
             log.warning("cairn_distributed_engine is on, but the leader FE %s runs no engine head "

@@ -107,6 +107,9 @@ class ComputeService(flight.FlightServerBase):  # type: ignore[misc]  # pyarrow 
         self._volumes: dict[VolumeRef, StorageVolume] = {}
         # Set when the FE dropped this node (ALTER SYSTEM DROP COMPUTE NODE): its engine worker stops.
         self.dropped = threading.Event()
+        # The engine head (and this node's id) the leader's last heartbeat named: the main thread
+        # moves the engine worker there when it differs from the one it joined.
+        self.engine_head: tuple[str, int] | None = None
         self._stores: dict[VolumeRef, ObjectStore] = {}
 
     # -- helpers -----------------------------------------------------------------------------

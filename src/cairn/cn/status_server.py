@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 
 from cairn import __version__
 from cairn.cn.service import ComputeService
-from cairn.compute.requests import NodeReport
+from cairn.compute.requests import ENGINE_HEAD_HEADER, ENGINE_NODE_HEADER, NodeReport
 from cairn.config.cluster_credential import CREDENTIAL_HEADER, matches
 from cairn.config.cluster_tls import server_context
 
@@ -76,6 +76,9 @@ class NodeStatusServer:
                     self.send_error(401, "this endpoint needs the cluster credential")
                     return
                 if self.path == "/heartbeat":
+                    head, node = self.headers.get(ENGINE_HEAD_HEADER), self.headers.get(ENGINE_NODE_HEADER)
+                    if head and node and node.isdigit():
+                        service.engine_head = (head, int(node))
                     body, kind = node_report(service).model_dump_json().encode(), "application/json"
                 elif self.path == "/api/health":
                     body, kind = b'{"status": "OK"}', "application/json"

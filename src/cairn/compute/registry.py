@@ -15,7 +15,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -24,7 +24,7 @@ import pyarrow.flight as flight
 from cairn.catalog.model import ComputeNode
 from cairn.catalog.view import CatalogView
 from cairn.compute.flight_auth import SendCredential
-from cairn.compute.requests import NodeReport
+from cairn.compute.requests import ENGINE_HEAD_HEADER, ENGINE_NODE_HEADER, NodeReport
 from cairn.config.cluster_credential import CREDENTIAL_ENV, CREDENTIAL_HEADER, header_value
 from cairn.config.cluster_tls import client_context, read_pem
 from cairn.config.fe_config import FeConfig
@@ -73,6 +73,8 @@ class ComputeNodeRegistry:
         self._states: dict[str, NodeState] = {}
         self._clients: dict[str, tuple[str, flight.FlightClient]] = {}
         self._lock = threading.Lock()
+        # The engine head this FE runs while it leads (None otherwise): heartbeats name it.
+        self.engine_head: Callable[[], str | None] = lambda: None
 
     def registered(self) -> list[ComputeNode]:
         """The nodes the catalog lists."""
@@ -103,7 +105,11 @@ class ComputeNodeRegistry:
             else ("http", None)
         url = f"{scheme}://{state.node.host}:{state.node.heartbeat_service_port}/heartbeat"
         try:
-            request = urllib.request.Request(url, headers={CREDENTIAL_HEADER: header_value(self._credential())})
+            headers = {CREDENTIAL_HEADER: header_value(self._credential())}
+            head = self.engine_head()
+            if head is not None:
+                headers |= {ENGINE_HEAD_HEADER: head, ENGINE_NODE_HEADER: str(state.node.id)}
+            request = urllib.request.Request(url, headers=headers)
             with urlopen(request, timeout=config.heartbeat_timeout_second, context=context) as answer:
                 report = NodeReport.model_validate(json.loads(answer.read()))
         except (OSError, ValueError, urllib.error.URLError, ConfigError) as exc:

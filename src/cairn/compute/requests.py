@@ -151,6 +151,12 @@ class CompactRequest(_Request):
         return self
 
 
+# The leader's heartbeat names its engine head (and the node's id), so that a CN's engine worker
+# follows the head to whichever FE leads now (the heartbeat carries the cluster credential).
+ENGINE_HEAD_HEADER = "X-Cairn-Engine-Head"
+ENGINE_NODE_HEADER = "X-Cairn-Engine-Node"
+
+
 class NodeReport(BaseModel):
     """What a compute node answers to a heartbeat."""
 

@@ -113,11 +113,15 @@ class EngineCluster:
             return self.head_address
         raise EngineStartError("the engine's head is not running")
 
+    # Nodes start with `shutdown_at_exit=False`: Ray's hooks would install a SIGTERM handler (which
+    # only the main thread may do, so a new leader's head, started on the leadership thread, could
+    # not start, and which exits the process skipping its owner's orderly stop). The owner stops
+    # the nodes (`stop`), and Ray's reaper does when the process ends without it (killed, or exited).
     def start_head(self) -> str:
         """Start Ray's head (its GCS; no CPUs, so no task runs beside the FE); its address."""
         _use_token(engine_token(self.credential))
         params = self._params(num_cpus=0, _system_config=dict(_HEALTH_CHECKS))
-        self.head = self._start(lambda: ray_node.Node(params, head=True, shutdown_at_exit=True, spawn_reaper=True),
+        self.head = self._start(lambda: ray_node.Node(params, head=True, shutdown_at_exit=False, spawn_reaper=True),
                                 "the engine's head")
         log.info("engine head started at %s", self.address)
         return self.address
@@ -128,7 +132,7 @@ class EngineCluster:
         params = self._params(num_cpus=cpus, resources={f"{_NODE_RESOURCE}{name}": 1.0})
         params.update_if_absent(gcs_address=self.address, include_log_monitor=False, node_manager_port=0)
         params.dashboard_agent_listen_port = None
-        node = self._start(lambda: ray_node.Node(params, head=False, shutdown_at_exit=True, spawn_reaper=True),
+        node = self._start(lambda: ray_node.Node(params, head=False, shutdown_at_exit=False, spawn_reaper=True),
                            f"engine worker {name}")
         try:
             ray._private.services.wait_for_node(node.gcs_address, node.plasma_store_socket_name, 60)

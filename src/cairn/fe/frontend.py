@@ -316,6 +316,7 @@ class Frontend:
         self.membership = Membership(catalog, self.own_status, config.bdbje_heartbeat_timeout_second)
         virtual_tables.register(information_schema.SCHEMA, "frontends", self._frontends_table)
         self.engine_host = EngineHost(config, self.compute_nodes, self.metrics)
+        self.compute_nodes.engine_head = lambda: self.engine_host.address if committer.is_leader else None
         self.engine = QueryEngine(catalog, self.stores, self.data_access, self.duckdb, virtual_tables,
                                   self.engine_host if config.cairn_distributed_engine else None)
         self.leadership = Leadership(committer, self.membership, self.peer_client, config, self.address,
