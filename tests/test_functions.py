@@ -96,6 +96,17 @@ DATE_CASES: list[tuple[str, list[tuple[Any, ...]], list[pa.DataType]]] = [
      "convert_tz('2020-01-01 00:00:00', 'Asia/Shanghai', 'America/Los_Angeles'), "
      "convert_tz('2019-08-01 13:21:03', 'Asia/Shanghai', '-05:30')",
      [(DT(2020, 1, 1, 1, 0, 0, 10000), DT(2019, 12, 31, 8), DT(2019, 7, 31, 23, 51, 3))], [pa.timestamp("us")] * 3),
+    # test_function/test_time_slice: periods from 0001-01-01; an end past 9999 is NULL; a step longer
+    # than the whole range gives 0001-01-01
+    ("SELECT time_slice('9999-12-31 23:59:59', interval 5 year, ceil), time_slice('2023-12-31 03:12:04', "
+     "interval 2147483647 year), time_slice('2023-12-31 03:12:04', interval 2147483647 second), "
+     "time_slice('2023-10-31 23:59:59', interval 1001 millisecond, ceil), time_slice('2023-01-31 10:11:12', interval 1 quarter)",
+     [(None, DT(1, 1, 1), DT(1974, 6, 25, 21, 49, 23), DT(2023, 10, 31, 23, 59, 59, 977000), DT(2023, 1, 1))],
+     [pa.timestamp("us")] * 5),
+    ("SELECT k, time_slice(dt, interval 1 hour), date_slice(da, interval 5 day, ceil), date_slice(da, interval 1 month) "
+     "FROM t ORDER BY k",
+     [(1, DT(2023, 10, 31, 23), D(2020, 2, 16), D(2020, 2, 1)), (2, DT(2024, 2, 29, 8), D(2021, 4, 1), D(2021, 3, 1)),
+      (3, None, None, None)], [pa.int32(), pa.timestamp("us"), pa.date32(), pa.date32()]),
     ("SELECT convert_tz(dt, z, '+00:00') FROM (VALUES (TIMESTAMP '2020-01-01 08:00:00', '+08:00'), "
      "(TIMESTAMP '2020-01-01 08:00:00', 'Asia/Shanghai')) v(dt, z)", [(DT(2020, 1, 1),), (DT(2020, 1, 1),)],
      [pa.timestamp("us")]),
@@ -112,6 +123,9 @@ def test_date_functions_answer_as_starrocks(session: Session, sql: str, rows: li
     ("SELECT next_day('2023-04-05', 'F')", "F not supported in next_day dow_string"),
     ("SELECT previous_day('2023-04-05', 'Frid')", "Frid not supported in previous_day dow_string"),
     ("SELECT date_diff('fortnight', '2023-04-05', '2023-04-01')", "(?i)unsupported time unit: fortnight"),
+    ("SELECT time_slice('0000-01-01', interval 5 year)", "time used with time_slice can't before 0001-01-01 00:00:00"),
+    ("SELECT date_slice('2023-12-31 03:12:04', interval 3.2 year)",
+     "date_slice requires second parameter must be a constant interval"),
 ])
 def test_date_function_errors_are_starrocks_errors(session: Session, sql: str, message: str) -> None:
     with pytest.raises(CairnError, match=message):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from cairn.errors import AnalysisError
 from cairn.query.calls import Rewrite, depth, rewrite_calls
 
 # StarRocks' unit names (as in years_add, or a date_diff's first argument) → the interval unit.
@@ -146,6 +147,65 @@ def _date_diff(args: list[exp.Expr]) -> exp.Expr | None:
     return _units_named_by(args[0], args[1], args[2]) if len(args) == 3 else None
 
 
+# time_slice's units → (the interval unit its step is counted in, how many of a unit, a step of this
+# many units or more spans the whole DATETIME range, 0001-01-01 to 9999-12-31).
+_SLICE_UNITS = {"year": ("MONTH", 12, 120_000), "quarter": ("MONTH", 3, 120_000), "month": ("MONTH", 1, 120_000),
+                "week": ("DAY", 7, 3_700_000), "day": ("DAY", 1, 3_700_000), "hour": ("HOUR", 1, 88_000_000),
+                "minute": ("MINUTE", 1, 5_300_000_000), "second": ("SECOND", 1, 320_000_000_000),
+                "millisecond": ("MILLISECOND", 1, 320_000_000_000_000),
+                "microsecond": ("MICROSECOND", 1, 320_000_000_000_000_000)}
+_FIRST_MOMENT = exp.cast(exp.Literal.string("0001-01-01 00:00:00"), exp.DataType.Type.TIMESTAMP)
+
+
+def _slice(name: str, moment: exp.Expr, step: exp.Expr, unit: str, ceil: bool) -> exp.Expr:
+    """time_slice / date_slice: the start (or, with `ceil`, the end) of the `step`-`unit` period
+    holding `moment`, periods counted from 0001-01-01 00:00:00. A step longer than the DATETIME range
+    gives that first moment (StarRocks' test_time_slice: `interval 2147483647 year`); an end past
+    9999-12-31 is NULL; a moment before year 1 fails the statement, as in StarRocks."""
+    if unit not in _SLICE_UNITS or not (isinstance(step, exp.Literal) and step.name.lstrip("-").isdigit()):
+        raise AnalysisError(f"Getting analyzing error. Detail message: {name} requires second parameter must be "
+                            "a constant interval.")
+    counted, per_unit, whole_range = _SLICE_UNITS[unit]
+    units = min(int(step.name) * per_unit, whole_range)
+    if units <= 0:
+        raise AnalysisError(f"Getting analyzing error. Detail message: {name} requires second parameter must be "
+                            "greater than 0.")
+    interval = exp.Interval(this=exp.Literal.number(units), unit=exp.var(counted))
+    start = exp.func("time_bucket", interval.copy(), exp.cast(moment.copy(), exp.DataType.Type.TIMESTAMP),
+                     _FIRST_MOMENT.copy())
+    value: exp.Expr = exp.Add(this=start, expression=interval) if ceil else start
+    last = exp.cast(exp.Literal.string("9999-12-31 23:59:59.999999"), exp.DataType.Type.TIMESTAMP)
+    too_early = exp.LT(this=exp.cast(moment.copy(), exp.DataType.Type.TIMESTAMP), expression=_FIRST_MOMENT.copy())
+    failure = exp.func("error", exp.Literal.string(f"{name} meet error: time used with {name} can't before "
+                                                    "0001-01-01 00:00:00"))
+    return exp.Case(ifs=[exp.If(this=too_early, true=exp.cast(failure, exp.DataType.Type.TIMESTAMP)),
+                         exp.If(this=exp.LTE(this=value.copy(), expression=last), true=value)])
+
+
+def _time_slices(tree: exp.Expr) -> None:
+    """time_slice(t, INTERVAL n unit[, FLOOR | CEIL]) over periods from 0001-01-01 00:00:00."""
+    for node in sorted(tree.find_all(exp.TimeSlice), key=depth, reverse=True):
+        kind = node.args.get("kind")
+        unit = node.args.get("unit")
+        ceil = isinstance(kind, exp.Literal) and kind.name.upper() == "END"
+        node.replace(_slice("time_slice", node.this, node.expression, unit.name.lower() if unit else "", ceil))
+
+
+def _date_slice(args: list[exp.Expr]) -> exp.Expr | None:
+    """date_slice(d, INTERVAL n unit[, FLOOR | CEIL]): time_slice of a date, as a DATE."""
+    if len(args) not in (2, 3) or not isinstance(args[1], exp.Interval):
+        return None
+    ceil = len(args) == 3 and args[2].name.lower() == "ceil"
+    unit = args[1].unit.name.lower() if args[1].unit is not None else ""
+    if unit in ("hour", "minute", "second"):
+        raise AnalysisError("Getting analyzing error. Detail message: date_slice does not support time unit "
+                            f"{unit}.")
+    step = args[1].this
+    if isinstance(step, exp.Literal) and step.is_string:
+        step = exp.Literal.number(step.name) if step.name.lstrip("-").isdigit() else step
+    return exp.cast(_slice("date_slice", _datetime(args[0]), step, unit, ceil), exp.DataType.Type.DATE)
+
+
 def _makedate(args: list[exp.Expr]) -> exp.Expr | None:
     """makedate(year, day_of_year): that day of that year (years 0 to 9999); NULL for a day the
     year does not have (StarRocks' test_makedate: `makedate(2023, 366)` is NULL)."""
@@ -165,6 +225,7 @@ def _makedate(args: list[exp.Expr]) -> exp.Expr | None:
 
 _REWRITES: dict[str, Rewrite] = {
     "makedate": _makedate,
+    "date_slice": _date_slice,
     "date_diff": _date_diff,
     "week_iso": _week_iso,
     "to_iso8601": _to_iso8601,
@@ -246,6 +307,7 @@ def apply(tree: exp.Expr) -> None:
     """Rewrite StarRocks' date and time function calls in `tree`, in place."""
     _string_literals_as_datetimes(tree)
     _convert_tz_offsets(tree)
+    _time_slices(tree)
     rewrite_calls(tree, _REWRITES)
     _diffs_count_whole_units(tree)
     _from_unixtime_as_text(tree)
