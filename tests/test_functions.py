@@ -107,6 +107,13 @@ DATE_CASES: list[tuple[str, list[tuple[Any, ...]], list[pa.DataType]]] = [
      "FROM t ORDER BY k",
      [(1, DT(2023, 10, 31, 23), D(2020, 2, 16), D(2020, 2, 1)), (2, DT(2024, 2, 29, 8), D(2021, 4, 1), D(2021, 3, 1)),
       (3, None, None, None)], [pa.int32(), pa.timestamp("us"), pa.date32(), pa.date32()]),
+    # test_datetime/test_yearweek: MySQL's week modes 0 to 7 (default 0); no date is NULL
+    ("SELECT yearweek('2023-12-31', 2), yearweek('2024-01-01', 2), yearweek('1900-01-01', 0), yearweek('1900-01-01', 1), "
+     "yearweek('2000-12-31', 4), yearweek('2000-12-31', 5), yearweek('2040-01-11 10:00:00', 0), yearweek('2000-12-31'), "
+     "yearweek(-18446744073709551494), yearweek(NULL, 3)",
+     [(202353, 202353, 189953, 190001, 200101, 200052, 204002, 200053, None, None)], [pa.int64()] * 10),
+    ("SELECT k, yearweek(da, 3), yearweek(dt, 6) FROM t ORDER BY k",
+     [(1, 202007, 202344), (2, 202112, 202409), (3, None, None)], [pa.int32(), pa.int64(), pa.int64()]),
     ("SELECT convert_tz(dt, z, '+00:00') FROM (VALUES (TIMESTAMP '2020-01-01 08:00:00', '+08:00'), "
      "(TIMESTAMP '2020-01-01 08:00:00', 'Asia/Shanghai')) v(dt, z)", [(DT(2020, 1, 1),), (DT(2020, 1, 1),)],
      [pa.timestamp("us")]),

@@ -223,7 +223,62 @@ def _makedate(args: list[exp.Expr]) -> exp.Expr | None:
     return exp.Case(ifs=[exp.If(this=valid, true=exp.Case(ifs=[exp.If(this=in_year, true=date)]))])
 
 
+def _int(value: int) -> exp.Expr:
+    return exp.Literal.number(value)
+
+
+def _arith(node: type[exp.Binary], left: exp.Expr, right: exp.Expr) -> exp.Expr:
+    """`(left) <op> (right)`, parenthesized (sqlglot prints a tree as it is, without precedence)."""
+    return exp.Paren(this=node(this=exp.Paren(this=left), expression=exp.Paren(this=right)))
+
+
+def _yearweek(args: list[exp.Expr]) -> exp.Expr | None:
+    """yearweek(t[, mode]): MySQL's (and StarRocks') year and week of t, year * 100 + week, in the
+    week mode 0 to 7 (default 0): bit 1 weeks start on Monday (else Sunday), bit 4 (flipped for
+    Sunday-first modes) week 1 is the first with a start day in the year (else the first with 4 or
+    more days in it). A value that is no date is NULL. (MySQL's calc_week with WEEK_YEAR.)"""
+    if not args or len(args) > 2:
+        return None
+    mode = args[1] if len(args) == 2 else _int(0)
+    if not (isinstance(mode, exp.Literal) and not mode.is_string and mode.name.isdigit()):
+        return None
+    behaviour = int(mode.name) & 7
+    if not behaviour & 1:
+        behaviour ^= 4
+    monday_first, first_weekday = bool(behaviour & 1), bool(behaviour & 4)
+    day = exp.TryCast(this=exp.TryCast(this=args[0], to=exp.DataType.build("TIMESTAMP")), to=exp.DataType.build("DATE"))
+    year = exp.Year(this=day.copy())
+
+    def week_one(year: exp.Expr) -> exp.Expr:
+        """The first day of `year`'s week 1 (in the year before when 1 January is late in a week)."""
+        january_first = exp.func("make_date", year, _int(1), _int(1))
+        # 0 for the first day of a week (Monday or Sunday), up to 6.
+        weekday = (_arith(exp.Sub, exp.func("isodow", january_first.copy()), _int(1)) if monday_first
+                   else exp.func("dayofweek", january_first.copy()))
+        if first_weekday:  # the first week starting in the year
+            shift = _arith(exp.Mod, _arith(exp.Sub, _int(7), weekday), _int(7))
+        else:  # the first week with 4 days or more in the year
+            shift = _arith(exp.Sub, _arith(exp.Mod, _arith(exp.Sub, _int(10), weekday), _int(7)), _int(3))
+        return _arith(exp.Add, january_first, exp.cast(shift, exp.DataType.Type.INT))
+
+    def year_and_week(counted: exp.Expr, start: exp.Expr) -> exp.Expr:
+        weeks = _arith(exp.IntDiv, _arith(exp.Sub, day.copy(), start), _int(7))
+        return _arith(exp.Add, _arith(exp.Mul, counted, _int(100)), _arith(exp.Add, weeks, _int(1)))
+
+    this_year = week_one(year.copy())
+    next_year = _arith(exp.Add, year.copy(), _int(1))
+    last_year = _arith(exp.Sub, year.copy(), _int(1))
+    answer = exp.Case(ifs=[
+        exp.If(this=exp.GTE(this=day.copy(), expression=week_one(next_year.copy())),
+               true=_arith(exp.Add, _arith(exp.Mul, next_year, _int(100)), _int(1))),
+        exp.If(this=exp.LT(this=day.copy(), expression=this_year.copy()),
+               true=year_and_week(last_year.copy(), week_one(last_year))),
+    ], default=year_and_week(year, this_year))
+    return exp.cast(answer, exp.DataType.Type.BIGINT)
+
+
 _REWRITES: dict[str, Rewrite] = {
+    "yearweek": _yearweek,
     "makedate": _makedate,
     "date_slice": _date_slice,
     "date_diff": _date_diff,
