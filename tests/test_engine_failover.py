@@ -1,7 +1,8 @@
-"""The distributed engine survives an FE failover (issue #14): the leader runs the engine's head, so
-`kill -9` of the leader takes the head with it; the new leader starts its own, names it in its
-heartbeats to the CNs, and their engine workers join it. Queries then run on the CNs again, with no
-step by a person. Two FEs and one CN on moto's S3, loopback only."""
+"""The distributed engine across FEs (issue #14): the leader runs the engine's head and a follower
+runs its queries on the same CN workers through it; `kill -9` of the leader takes the head with it,
+the new leader starts its own, names it in its heartbeats to the CNs, and their engine workers join
+it. Queries then run on the CNs again, with no step by a person. Two FEs and one CN on moto's S3,
+loopback only."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def answered_by_engine(cluster: FeCluster, fe: FeProcess, want: list[tuple]) -> 
 
 
 @pytest.mark.slow
-def test_cns_follow_the_engine_head_to_the_new_leader(tmp_path: Path, moto_endpoint: str) -> None:
+def test_followers_share_the_engine_and_cns_follow_its_head_to_the_new_leader(tmp_path: Path, moto_endpoint: str) -> None:
     cluster = FeCluster(tmp_path, s3_values(moto_endpoint, cairn_distributed_engine="true",
                                             heartbeat_interval_second="1"))
     cn = None
@@ -58,6 +59,9 @@ def test_cns_follow_the_engine_head_to_the_new_leader(tmp_path: Path, moto_endpo
         want = cluster.sql(first, "SET cairn_distributed_engine = 0", QUERY)
         wait_until(lambda: answered_by_engine(cluster, first.running, want), timeout=60,
                    what="the engine answering on the first leader")
+        # A follower runs its queries on the same workers, through the leader's head.
+        wait_until(lambda: answered_by_engine(cluster, second.running, want), timeout=120,
+                   what="the engine answering on the follower")
 
         cluster.kill(first)
         assert cluster.leader([second]) is second

@@ -1,7 +1,9 @@
 """The FE's side of the distributed engine (`cairn_distributed_engine = true` in fe.conf): the
 leader runs Ray's head (its GCS, no CPUs) on the FE's cluster address, token-authenticated with a
 token derived from the cluster credential, and hands its address to every CN that joins; queries
-the query path gives it (`query/scale_out.py`) run on the workers of the CNs that are alive.
+the query path gives it (`query/scale_out.py`) run on the workers of the CNs that are alive. A
+follower connects to the leader's head as a driver of its own (`follow`), so its queries run on
+the same workers.
 
 Ray and DataFusion are imported only when the engine starts, so an FE with the engine off starts
 no Ray process and loads neither."""
@@ -116,6 +118,8 @@ class EngineHost:
         self.config = config
         self.registry = registry
         self._cluster: Any = None
+        # The head this FE is a driver of without running it (a follower's), if any.
+        self._followed: str | None = None
         self._lock = threading.Lock()
         self.gathered_bytes = Counter("cairn_distributed_gathered_bytes",
                                       "Bytes the FE gathered from the distributed engine's workers (query results)",
@@ -128,7 +132,7 @@ class EngineHost:
     def address(self) -> str | None:
         """The head's address for CNs to join; None when this FE runs no head."""
         cluster = self._cluster
-        return None if cluster is None else str(cluster.address)
+        return None if cluster is None or self._followed is not None else str(cluster.address)
 
     def start(self) -> None:
         """Start the head and connect to it (on the FE that leads, with the engine switched on).
@@ -139,8 +143,9 @@ class EngineHost:
         from cairn.distributed.runtime import EngineCluster  # noqa: PLC0415 - Ray only when the engine is on
 
         with self._lock:
-            if self._cluster is not None:
+            if self._cluster is not None and self._followed is None:
                 return
+            self._stop_locked()  # a follower that now leads leaves the old leader's head
             cluster = EngineCluster(credential, bind_address=self.config.bind_address)
             try:
                 cluster.start_head()
@@ -152,10 +157,35 @@ class EngineHost:
             self._cluster = cluster
         log.info("distributed engine head serving at %s", cluster.address)
 
-    def close(self) -> None:
-        """Stop the head (the CNs' workers lose it and stop taking work)."""
+    def follow(self, head: str | None) -> None:
+        """On a follower: be a driver of the leader's head at `head` (leaving any other head, its
+        own included once it no longer leads), so that queries here run on the CNs' workers too."""
+        credential = self.config.credential
+        if not self.config.cairn_distributed_engine or credential is None or head is None:
+            return
+        from cairn.distributed.runtime import EngineCluster  # noqa: PLC0415 - Ray only when the engine is on
+
         with self._lock:
-            cluster, self._cluster = self._cluster, None
+            if self._followed == head:
+                return
+            self._stop_locked()
+            cluster = EngineCluster(credential, bind_address=self.config.bind_address, head_address=head)
+            try:
+                cluster.connect()
+            except Exception as exc:  # noqa: BLE001 - Ray's connection errors have no common type
+                log.warning("could not connect to the engine's head at %s; queries run without it: %s", head, exc)
+                cluster.stop()
+                return
+            self._cluster, self._followed = cluster, head
+        log.info("connected to the engine's head at %s (the leader's)", head)
+
+    def close(self) -> None:
+        """Stop the head (the CNs' workers lose it and stop taking work), or leave the one followed."""
+        with self._lock:
+            self._stop_locked()
+
+    def _stop_locked(self) -> None:
+        cluster, self._cluster, self._followed = self._cluster, None, None
         if cluster is not None:
             cluster.stop()
 
@@ -187,7 +217,7 @@ class EngineHost:
 
     def unavailable(self) -> str | None:
         if self._cluster is None:
-            return "this FE runs no engine head"
+            return "this FE is connected to no engine head"
         if not self.node_ids():
             return "no CN's engine worker is alive"
         return None

@@ -333,7 +333,18 @@ class Frontend:
         scheduler.add("vacuum", config.vacuum_interval_seconds, self._vacuum_while_leading)
         scheduler.add("heartbeats", config.heartbeat_interval_second, self.compute_nodes.heartbeat_all)
         scheduler.add("compaction", config.lake_compaction_interval_seconds, self.compaction.run_once)
+        if config.cairn_distributed_engine:
+            scheduler.add("engine head", config.heartbeat_interval_second, self._follow_engine_head)
         scheduler.start()
+
+    def _follow_engine_head(self) -> None:
+        """A follower runs its queries on the leader's engine head (the one its heartbeat names)."""
+        if self.is_leader:
+            return
+        leader = self.leadership.leader_address()
+        status = self.membership.heard(leader) if leader else None
+        if status is not None and status.role is FrontendRole.LEADER:
+            self.engine_host.follow(status.engine_address)
 
     def _vacuum_while_leading(self) -> None:
         if self.is_leader:
@@ -379,7 +390,8 @@ class Frontend:
             role=self.role, cluster_id=self.keys.cluster_id,
             incarnation=self.position.incarnation, epoch=self.catalog.state.epoch,
             replayed_journal_id=self.position.entry_id, start_time=self.start_time, version=__version__,
-            ready=self.ready, replay_lag_seconds=self.replay_lag_seconds(), err_msg=self.leadership.excluded)
+            ready=self.ready, replay_lag_seconds=self.replay_lag_seconds(), err_msg=self.leadership.excluded,
+            engine_address=self.engine_host.address if self.is_leader else None)
 
     # -- the committer's state, as servers and statements read it ------------------------------
 

@@ -52,6 +52,9 @@ class FrontendStatus(BaseModel):
     # Seconds since it last saw the end of the journal (0 while it leads).
     replay_lag_seconds: float = 0.0
     err_msg: str = ""
+    # The distributed engine's head this FE runs (the leader's, with the engine on): followers
+    # connect to it to run their queries on the same workers.
+    engine_address: str | None = None
 
     @property
     def address(self) -> str:
