@@ -122,6 +122,9 @@ class Table(BaseModel):
     partition_type: Literal["RANGE", "LIST", "UNPARTITIONED"] = "UNPARTITIONED"
     partition_columns: list[str] = Field(default_factory=list)
     partitions: list[Partition] = Field(default_factory=list)
+    # ALTER TABLE ... ADD TEMPORARY PARTITION: partitions no query reads until REPLACE PARTITION swaps
+    # them in for partitions of the table.
+    temp_partitions: list[Partition] = Field(default_factory=list)
     auto_partition: AutoPartition | None = None  # None: partitions are only made by DDL
     # RANGE partitioning by an expression of the partition column; None: by the column's own values.
     partition_expression: PartitionExpression | None = None
@@ -139,8 +142,8 @@ class Table(BaseModel):
 
     @model_serializer(mode="wrap")
     def _without_unused_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """A table never altered, and one without expression partitioning or sort key, is written as
-        before schema changes, expression partitioning and sort keys existed (journal entries, images)."""
+        """A table never altered, and one without expression partitioning, sort key or temporary partitions,
+        is written as before those existed (journal entries, images)."""
         data: dict[str, Any] = handler(self)
         for name in ("schema_version", "next_column_id"):
             if data.get(name) == 0:
@@ -151,6 +154,8 @@ class Table(BaseModel):
             data.pop("partition_expression", None)
         if not self.sort_columns:
             data.pop("sort_columns", None)
+        if not self.temp_partitions:
+            data.pop("temp_partitions", None)
         return data
 
     def column(self, name: str) -> Column | None:
@@ -166,6 +171,10 @@ class Table(BaseModel):
 
     def partition(self, name: str) -> Partition | None:
         return next((p for p in self.partitions if p.name == name), None)
+
+    def temp_partition(self, name: str) -> Partition | None:
+        """The temporary partition `name` (any case), as StarRocks looks partition names up."""
+        return next((p for p in self.temp_partitions if p.name.lower() == name.lower()), None)
 
     def partition_key_types(self) -> list[str]:
         """The StarRocks types of a partition's bound values: the partition expression's, or the

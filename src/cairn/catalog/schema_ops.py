@@ -220,10 +220,14 @@ class AddPartitions(Op):
     db_id: int
     table_id: int
     partitions: list[Partition]
+    temporary: bool = False  # ADD TEMPORARY PARTITION: into the table's temporary partitions
 
     def apply(self, state: CatalogState, at: float) -> None:
         table = table_by_id(state, self.db_id, self.table_id)
-        table.partitions.extend(self.partitions)
+        if self.temporary:
+            table.temp_partitions.extend(self.partitions)
+        else:
+            table.partitions.extend(self.partitions)
         if table.partition_type == "RANGE":
             table.partitions.sort(key=lambda p: (p.lower is not None, p.lower or []))
         bump_ids(state, *[p.id for p in self.partitions], *[t for p in self.partitions for t in p.tablet_ids])
@@ -235,17 +239,57 @@ class DropPartition(Op):
     table_id: int
     partition_id: int
     data_prefix: str
+    temporary: bool = False  # DROP TEMPORARY PARTITION
 
     def apply(self, state: CatalogState, at: float) -> None:
         db = database_by_id(state, self.db_id)
         table = table_by_id(state, self.db_id, self.table_id)
-        partition = table.partition_by_id(self.partition_id)
+        held = table.temp_partitions if self.temporary else table.partitions
+        partition = next((p for p in held if p.id == self.partition_id), None)
         if partition is None:
             raise JournalError(f"journal names partition id {self.partition_id}, which does not exist")
-        table.partitions.remove(partition)
+        held.remove(partition)
         state.recycle_bin.append(DroppedObject(kind="partition", name=f"{db.name}.{table.name}.{partition.name}",
                                                storage_volume=db.storage_volume, prefix=self.data_prefix,
                                                dropped_at=at))
+
+
+class ReplacePartitions(Op):
+    """ALTER TABLE ... REPLACE PARTITION (p, ...) WITH TEMPORARY PARTITION (tp, ...): in one entry the
+    partitions leave the table (their data to the recycle bin) and the temporary ones take their place,
+    under the replaced partitions' names when `rename` says so (StarRocks' use_temp_partition_name=false
+    with as many of each)."""
+
+    kind: Literal["replace_partitions"] = "replace_partitions"
+    db_id: int
+    table_id: int
+    partition_ids: list[int]
+    temp_ids: list[int]
+    data_prefixes: list[str]  # of each replaced partition
+    rename: bool
+
+    def apply(self, state: CatalogState, at: float) -> None:
+        db = database_by_id(state, self.db_id)
+        table = table_by_id(state, self.db_id, self.table_id)
+        replaced = [p for p in table.partitions if p.id in self.partition_ids]
+        incoming = [next((p for p in table.temp_partitions if p.id == i), None) for i in self.temp_ids]
+        if len(replaced) != len(self.partition_ids) or any(p is None for p in incoming):
+            raise JournalError(f"journal replaces partitions {self.partition_ids} of table {table.name} with "
+                               f"temporary partitions {self.temp_ids}, which do not all exist")
+        by_id = {p.id: p for p in replaced}
+        for index, partition_id in enumerate(self.partition_ids):
+            old = by_id[partition_id]
+            table.partitions.remove(old)
+            state.recycle_bin.append(DroppedObject(kind="partition", name=f"{db.name}.{table.name}.{old.name}",
+                                                   storage_volume=db.storage_volume,
+                                                   prefix=self.data_prefixes[index], dropped_at=at))
+        for index, partition in enumerate(p for p in incoming if p is not None):
+            table.temp_partitions.remove(partition)
+            if self.rename:
+                partition.name = by_id[self.partition_ids[index]].name
+            table.partitions.append(partition)
+        if table.partition_type == "RANGE":
+            table.partitions.sort(key=lambda p: (p.lower is not None, p.lower or []))
 
 
 class PartitionVersion(BaseModel):

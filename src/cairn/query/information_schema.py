@@ -229,13 +229,13 @@ def partitions_meta(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
     for db, table in _visible_tables(ctx, catalog):
         volume = catalog.state.storage_volumes.get(db.storage_volume)
         location = volume.location.rstrip("/") + "/" if volume is not None else ""
-        for p in table.partitions:
+        for p, temporary in [(p, False) for p in table.partitions] + [(p, True) for p in table.temp_partitions]:
             rows.append((db.name, table.name, p.name, p.id, p.compact_version, p.visible_version,
                          _stamp(p.visible_version_time), p.visible_version + 1, p.visible_version, 0, "TXN_NORMAL",
                          _partition_key(table), _partition_value(table, p),
                          ", ".join(table.distribution_columns) or "ALL KEY", table.buckets, _replicas(table), "HDD",
                          None, None,
-                         False, False, p.data_size, p.row_count, True, 0.0, 0.0, 0.0,
+                         False, temporary, p.data_size, p.row_count, True, 0.0, 0.0, 0.0,
                          location + keys.partition_prefix(db.id, table.id, p.id), p.data_size, 0, True))
     return _table(PARTITIONS_META_COLUMNS, rows)
 

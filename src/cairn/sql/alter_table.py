@@ -425,7 +425,7 @@ def rename_partition(query: QueryContext, fe: Frontend, statement: extended.Rena
         partition = table.partition(statement.partition)
         if partition is None:
             raise UnknownPartitionError(f"Partition '{statement.partition}' does not exist in table '{table.name}'")
-        if table.partition(statement.new_name) is not None:
+        if (table.partition(statement.new_name) or table.temp_partition(statement.new_name)) is not None:
             raise PartitionExistsError(f"Partition name[{statement.new_name}] is already used")
         return RenamePartition(db_id=db.id, table_id=table.id, partition_id=partition.id, name=statement.new_name)
 

@@ -194,9 +194,16 @@ def add_partition(query: QueryContext, fe: Frontend, statement: extended.AddPart
 
     def build(catalog: Catalog) -> AddPartitions | None:
         db, table = catalog.table(db_name, name)
-        if table.partition(statement.partition) is not None:
+        # A temporary partition is checked against the other temporary ones (it may hold what a partition
+        # of the table holds: it is made to replace it), and its name against every partition's.
+        held = table.temp_partitions if statement.temporary else table.partitions
+        existing = table.temp_partition(statement.partition) if statement.temporary else table.partition(
+            statement.partition)
+        if existing is not None:
             if statement.if_not_exists:
                 return None
+            raise PartitionExistsError(f"Duplicate partition name {statement.partition}")
+        if (table.partition(statement.partition) or table.temp_partition(statement.partition)) is not None:
             raise PartitionExistsError(f"Duplicate partition name {statement.partition}")
         if table.auto_partition is not None:
             if table.partition_type == "RANGE":
@@ -210,24 +217,26 @@ def add_partition(query: QueryContext, fe: Frontend, statement: extended.AddPart
         columns = [table.column_named(c) for c in table.partition_columns]
         types = table.partition_key_types()
         if table.partition_type == "RANGE" and statement.less_than is not None:
+            if statement.temporary:
+                raise not_supported("A temporary partition VALUES LESS THAN (give its range: VALUES [(...), (...)))")
             upper = None if statement.less_than == [extended.MAXVALUE] else [
                 normalize_value(v, t) for v, t in zip(statement.less_than, types)]
             partition.lower, partition.upper = next_range_lower(table, upper), upper
         elif table.partition_type == "RANGE" and statement.fixed_range is not None:
             partition.lower, partition.upper = fixed_range(table, *statement.fixed_range)
-            check_overlaps(table, [(p.name, p.lower, p.upper) for p in table.partitions]
+            check_overlaps(table, [(p.name, p.lower, p.upper) for p in held]
                            + [(partition.name, partition.lower, partition.upper)])
         elif table.partition_type == "LIST" and statement.values_in is not None:
             partition.values = [[normalize_value(v, c.type) for v, c in zip(row, columns)]
                                 for row in statement.values_in]
-            taken = {tuple(v) for p in table.partitions for v in (p.values or [])}
+            taken = {tuple(v) for p in held for v in (p.values or [])}
             clash = next((v for v in partition.values if tuple(v) in taken), None)
             if clash is not None:
                 raise AnalysisError(f"Value ({', '.join(map(str, clash))}) is already in another partition")
         else:
             raise AnalysisError(f"Table '{table.name}' is {table.partition_type.lower()}-partitioned: "
                                 "the new partition's values do not match")
-        return AddPartitions(db_id=db.id, table_id=table.id, partitions=[partition])
+        return AddPartitions(db_id=db.id, table_id=table.id, partitions=[partition], temporary=statement.temporary)
 
     fe.commit_if(build)
     return ResultSet.ok()
@@ -268,16 +277,19 @@ def drop_partition(query: QueryContext, fe: Frontend, statement: extended.DropPa
 
     def build(catalog: Catalog) -> DropPartition | None:
         db, table = catalog.table(db_name, name)
-        partition = table.partition(statement.partition)
+        partition = (table.temp_partition(statement.partition) if statement.temporary
+                     else table.partition(statement.partition))
         if partition is None:
             if statement.if_exists:
                 return None
-            raise UnknownPartitionError(f"Partition '{statement.partition}' does not exist in "
+            kind = "Temporary partition" if statement.temporary else "Partition"
+            raise UnknownPartitionError(f"{kind} '{statement.partition}' does not exist in "
                                         f"table '{table.name}'")
         if len(table.partitions) == 1 and table.partition_type == "UNPARTITIONED":
             raise AnalysisError("The only partition of an unpartitioned table cannot be dropped")
         return DropPartition(db_id=db.id, table_id=table.id, partition_id=partition.id,
-                             data_prefix=fe.keys.partition_prefix(db.id, table.id, partition.id))
+                             data_prefix=fe.keys.partition_prefix(db.id, table.id, partition.id),
+                             temporary=statement.temporary)
 
     fe.commit_if(build)
     return ResultSet.ok()

@@ -65,6 +65,7 @@ class SetDefaultStorageVolume(ExtendedStatement):
 class ShowPartitions(ExtendedStatement):
     database: str | None
     table: str
+    temporary: bool = False  # SHOW TEMPORARY PARTITIONS
 
 
 @dataclass
@@ -76,6 +77,7 @@ class AddPartition(ExtendedStatement):
     values_in: list[list[str]] | None = None
     if_not_exists: bool = False
     fixed_range: tuple[list[str], list[str]] | None = None  # VALUES [(lower), (upper))
+    temporary: bool = False  # ADD TEMPORARY PARTITION
 
 
 @dataclass
@@ -96,6 +98,18 @@ class DropPartitionStatement(ExtendedStatement):
     table: str
     partition: str
     if_exists: bool = False
+    temporary: bool = False  # DROP TEMPORARY PARTITION
+
+
+@dataclass
+class ReplacePartitionsStatement(ExtendedStatement):
+    """ALTER TABLE t REPLACE PARTITION (p, ...) WITH TEMPORARY PARTITION (tp, ...) [PROPERTIES (...)]."""
+
+    database: str | None
+    table: str
+    partitions: list[str]
+    temp_partitions: list[str]
+    properties: dict[str, str]
 
 
 @dataclass
@@ -273,33 +287,70 @@ def _show_partitions(c: Cursor) -> ExtendedStatement:
     return ShowPartitions(database, table)
 
 
+def _show_temporary_partitions(c: Cursor) -> ExtendedStatement:
+    if not c.accept("FROM"):
+        c.expect("IN")
+    database, table = c.qualified_name()
+    return ShowPartitions(database, table, temporary=True)
+
+
+def _names(c: Cursor) -> list[str]:
+    """`(a, b, ...)` or a single name."""
+    wrapped = c.accept("(")
+    names = [c.name()]
+    while wrapped and c.accept(","):
+        names.append(c.name())
+    if wrapped:
+        c.expect(")")
+    return names
+
+
+def _add_partition(c: Cursor, database: str | None, table: str, temporary: bool) -> ExtendedStatement:
+    if_not_exists = c.accept("IF", "NOT", "EXISTS")
+    partition = c.name()
+    c.expect("VALUES")
+    if c.accept("LESS", "THAN"):
+        if c.accept("MAXVALUE"):
+            bound = [MAXVALUE]
+        else:
+            bound = c.value_list()
+        return AddPartition(database, table, partition, less_than=bound, if_not_exists=if_not_exists,
+                            temporary=temporary)
+    if c.accept("["):
+        lower = c.value_list()
+        c.expect(",")
+        upper = c.value_list()
+        c.expect(")")
+        return AddPartition(database, table, partition, fixed_range=(lower, upper), if_not_exists=if_not_exists,
+                            temporary=temporary)
+    c.expect("IN")
+    c.expect("(")
+    rows: list[list[str]] = []
+    while True:
+        rows.append(c.value_list() if c.peek() == "(" else [c.value()])
+        if not c.accept(","):
+            break
+    c.expect(")")
+    return AddPartition(database, table, partition, values_in=rows, if_not_exists=if_not_exists, temporary=temporary)
+
+
 def _alter_table(c: Cursor) -> ExtendedStatement:
     database, table = c.qualified_name()
     if c.accept("ADD", "PARTITION"):
-        if_not_exists = c.accept("IF", "NOT", "EXISTS")
-        partition = c.name()
-        c.expect("VALUES")
-        if c.accept("LESS", "THAN"):
-            if c.accept("MAXVALUE"):
-                bound = [MAXVALUE]
-            else:
-                bound = c.value_list()
-            return AddPartition(database, table, partition, less_than=bound, if_not_exists=if_not_exists)
-        if c.accept("["):
-            lower = c.value_list()
-            c.expect(",")
-            upper = c.value_list()
-            c.expect(")")
-            return AddPartition(database, table, partition, fixed_range=(lower, upper), if_not_exists=if_not_exists)
-        c.expect("IN")
-        c.expect("(")
-        rows: list[list[str]] = []
-        while True:
-            rows.append(c.value_list() if c.peek() == "(" else [c.value()])
-            if not c.accept(","):
-                break
-        c.expect(")")
-        return AddPartition(database, table, partition, values_in=rows, if_not_exists=if_not_exists)
+        return _add_partition(c, database, table, temporary=False)
+    if c.accept("ADD", "TEMPORARY", "PARTITION"):
+        return _add_partition(c, database, table, temporary=True)
+    if c.accept("DROP", "TEMPORARY", "PARTITION"):
+        if_exists = c.accept("IF", "EXISTS")
+        name = c.name()
+        c.accept("FORCE")
+        return DropPartitionStatement(database, table, name, if_exists, temporary=True)
+    if c.accept("REPLACE", "PARTITION"):
+        replaced = _names(c)
+        c.expect("WITH", "TEMPORARY", "PARTITION")
+        incoming = _names(c)
+        properties = c.properties() if c.accept("PROPERTIES") else {}
+        return ReplacePartitionsStatement(database, table, replaced, incoming, properties)
     if c.accept("ADD", "PARTITIONS"):
         c.expect("START")
         start = c.value_list()
@@ -334,7 +385,8 @@ def _alter_table(c: Cursor) -> ExtendedStatement:
         if wrapped:
             c.expect(")")
         return TruncatePartitionsStatement(database, table, names)
-    c.fail("ADD PARTITION[S], DROP PARTITION, RENAME PARTITION or TRUNCATE PARTITION")
+    c.fail("ADD [TEMPORARY] PARTITION[S], DROP [TEMPORARY] PARTITION, REPLACE PARTITION, RENAME PARTITION or "
+           "TRUNCATE PARTITION")
     raise AssertionError("unreachable")
 
 
@@ -355,7 +407,7 @@ GRAMMAR: dict[tuple[str, ...], Callable[[Cursor], ExtendedStatement]] = {
     ("DESC", "STORAGE", "VOLUME"): lambda c: DescStorageVolume(c.name()),
     ("DESCRIBE", "STORAGE", "VOLUME"): lambda c: DescStorageVolume(c.name()),
     ("SHOW", "PARTITIONS"): _show_partitions,
-    ("SHOW", "TEMPORARY", "PARTITIONS"): _show_partitions,
+    ("SHOW", "TEMPORARY", "PARTITIONS"): _show_temporary_partitions,
     ("ADMIN", "SET", "FRONTEND", "CONFIG"): _admin_set_frontend_config,
     ("ADMIN", "VACUUM"): lambda c: AdminVacuum(c.accept("DRY", "RUN")),
 }
@@ -388,6 +440,8 @@ def parse(text: str) -> ExtendedStatement | None:
     if first == "ALTER" and cursor.accept("ALTER", "TABLE"):
         upper = " ".join(text.upper().split())
         if any(f" {words} " in upper for words in ("ADD PARTITION", "ADD PARTITIONS", "DROP PARTITION", "RENAME PARTITION",
+                                                   "ADD TEMPORARY PARTITION", "DROP TEMPORARY PARTITION",
+                                                   "REPLACE PARTITION",
                                                    "TRUNCATE PARTITION", "TRUNCATE PARTITIONS")):
             statement = _alter_table(cursor)
             cursor.end()

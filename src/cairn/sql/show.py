@@ -237,7 +237,7 @@ def show_partitions(query: QueryContext, fe: Frontend, statement: extended.ShowP
     volume = fe.catalog.storage_volume(db.storage_volume)
     keys = fe.keys
     rows = []
-    for p in table.partitions:
+    for p in table.temp_partitions if statement.temporary else table.partitions:
         if table.partition_type == "RANGE":
             bounds = describe_range(p, table)
         elif table.partition_type == "LIST":
