@@ -74,6 +74,7 @@ CASES: list[tuple[str, list[Any], int]] = [
     # get_json_string of an object or array is its JSON text as StarRocks prints it (test_flat_json).
     ("SELECT get_json_string(j1, 'e') FROM j ORDER BY k", ["[1, 2]", None, "0.000", '{"x": 1}', "true"],
      FIELD_TYPE.VAR_STRING),
+    ("SELECT get_json_string(j1, 'd') FROM j ORDER BY k", ["1210.01", "0", "-1.123", "2.7", "9"], FIELD_TYPE.VAR_STRING),
     ("SELECT get_json_string(parse_json('{\"k\": [1, {\"a\": \"x, y\"}]}'), '$')", ['{"k": [1, {"a": "x, y"}]}'],
      FIELD_TYPE.VAR_STRING),
     # json_length: elements, members, 1 for another value (null too), 0 for a missing path.
@@ -83,6 +84,10 @@ CASES: list[tuple[str, list[Any], int]] = [
     ("SELECT a2[1].a FROM s WHERE a2[1] = row(1, 13)", [1], FIELD_TYPE.LONG),
     ("SELECT k FROM s WHERE st IN (row(7, 8), row(9, 9))", [2], FIELD_TYPE.LONG),
     ("SELECT named_struct('a', 5, 'b', 'x')[2]", ["x"], FIELD_TYPE.VAR_STRING),
+    ("SELECT k FROM s WHERE array_contains_all(a2, [row(2, 14)]) AND array_contains(a2, row(1, 13))", [1],
+     FIELD_TYPE.LONG),
+    ("SELECT array_map((x, y, z) -> x + y + z, [1, 2], [3, null], [5, 6]), array_map((x, y) -> x, a1, a1) FROM a "
+     "WHERE k = 3", ["[9,null]"], FIELD_TYPE.VAR_STRING),
     # db.table.column.field, struct fields in any case (test_uppercase).
     ("SELECT {db}.s.ST.C2_SUB2 FROM s ORDER BY k", [6, 8], FIELD_TYPE.LONG),
     ("SELECT {db}.s.st.c2_sub1 FROM s ORDER BY k", [5, 7], FIELD_TYPE.LONG),
@@ -112,10 +117,14 @@ def test_user_variables_hold_arrays_and_maps(cur: pymysql.cursors.Cursor) -> Non
     cur.execute("SET @arr = array_generate(100000)")
     cur.execute("SET @m = map{'a': 1, 'b': 2}")
     cur.execute("SET @s = named_struct('x', 1, 'y', 'two')")
+    cur.execute("SET @arr2x = [10, 20, 30, 40]")
     assert rows(cur, "SELECT sum(array_contains(@arr, k)), sum(array_position(@arr, k)) FROM a") == [(4, 10)]
     assert rows(cur, "SELECT array_length(array_map((x, y) -> x > y, @arr, @arr)), @arr[3], "
                      "array_contains_seq(@arr, [5, 6])") == [(100000, 3, 1)]
     assert rows(cur, "SELECT array_map(x -> x + @arr[2], a1) FROM a WHERE k = 1") == [("[3,3,4,5]",)]
+    assert rows(cur, "SELECT array_map((x, y) -> x + y, @arr2x, a1) FROM a WHERE k = 1") == [("[11,21,32,43]",)]
+    assert rows(cur, "SELECT sum(array_contains(@arr, k * 1000)), sum(array_contains(array_append(@arr, null), null)) "
+                     "FROM a") == [(4, 4)]
     assert rows(cur, "SELECT @m['b'], element_at(@m, 'a'), @s.y, @m") == [(2, 1, "two", '{"a":1,"b":2}')]
     # A variable keeps its value: setting one from another copies it.
     cur.execute("SET @arr2 = array_slice(@arr, 1, 3)")
@@ -135,6 +144,9 @@ def test_flat_json_properties_are_accepted(cur: pymysql.cursors.Cursor) -> None:
 @pytest.mark.parametrize("sql, code, message", [
     # test_semi/test_any_value
     ("SELECT any_value(DISTINCT k) FROM a", 1064, "Getting syntax error at line 1, column 18"),
+    ("SELECT any_value(k) OVER (PARTITION BY k) FROM a", 1064, "any_value is not supported with OVER clause"),
+    ("SELECT array_map((x, y) -> x + y, [1, 2], a1) FROM a WHERE k = 1", 1366,
+     "Input array element's size is not equal in array_map()"),
     ("SELECT x.k FROM a x JOIN [fastest] a y ON x.k = y.k", 1064,
      "Getting analyzing error. Detail message: JOIN hint not recognized: FASTEST."),
 ])

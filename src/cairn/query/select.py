@@ -83,11 +83,12 @@ def user_variable_literal(value: pa.Array) -> exp.Expr:
 _VARIABLE_COLUMN = "v"
 
 
-def user_variable_value(value: pa.Array, con: duckdb.DuckDBPyConnection | None) -> exp.Expr:
+def user_variable_value(value: pa.Array, con: duckdb.DuckDBPyConnection | None, in_lambda: bool = False) -> exp.Expr:
     """A user variable's value as the query reads it: a literal, or for an ARRAY, MAP or STRUCT
-    (which may hold a million elements, test_array_map_2) a DuckDB variable of `con` set from the
-    value bound as a one-row relation, so it is neither printed as SQL nor parsed again, and is a
-    constant that lambdas may read too (a subquery may not be in one).
+    (which may hold a million elements, test_array_map_2) the value bound as a one-row relation on
+    `con`, read by a scalar subquery, so it is neither printed as SQL nor parsed again. A lambda may
+    hold no subquery: there (`in_lambda`) it is read from a DuckDB variable of `con` set from that
+    relation (a constant, slower to read: DuckDB copies it per use).
 
     Raises DistributedRefusal for a nested value without `con` (the distributed engine cannot read
     a value kept on the FE)."""
@@ -99,9 +100,10 @@ def user_variable_value(value: pa.Array, con: duckdb.DuckDBPyConnection | None) 
     storage = value.storage if isinstance(value, pa.ExtensionArray) else value
     con.register(name, pa.table({_VARIABLE_COLUMN: storage}))
     read = exp.select(exp.column(_VARIABLE_COLUMN)).from_(exp.to_identifier(name, quoted=True)).subquery()
+    if not in_lambda:
+        return read
     assign = exp.Set(expressions=[exp.SetItem(this=exp.EQ(this=exp.column(name), expression=read), kind="VARIABLE")])
     con.execute(assign.sql(dialect="duckdb"))
-    con.unregister(name)
     return exp.func("getvariable", exp.Literal.string(name))
 
 
@@ -114,7 +116,9 @@ def _replace_session_functions(ctx: QueryContext, tree: exp.Expr, con: duckdb.Du
         if isinstance(node, exp.Parameter):
             # @x: a user variable; one never set is NULL, as in StarRocks and MySQL.
             stored = ctx.user_variables.get(node.name.lower())
-            shown, value = f"@{node.name}", exp.null() if stored is None else user_variable_value(stored, con)
+            in_lambda = node.find_ancestor(exp.Lambda) is not None
+            shown = f"@{node.name}"
+            value = exp.null() if stored is None else user_variable_value(stored, con, in_lambda)
         elif isinstance(node, exp.SessionParameter):
             kind = node.args.get("kind")
             shown = f"@@{kind + '.' if kind else ''}{node.name}"

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from cairn.errors import SqlSyntaxError, UnsupportedError
+from cairn.errors import AnalysisError, SqlSyntaxError, UnsupportedError
 from cairn.query import aggregate_functions, date_functions, hash_functions, string_functions, type_functions
 from cairn.query.calls import depth
 from cairn.query.variables import get_variable
@@ -89,9 +89,20 @@ def _refuse_tablet_clause(tree: exp.Expr) -> None:
                                    "after a table name is not supported yet.")
 
 
-# Where a row's fields meet a STRUCT's by position: comparisons, IN lists and casts.
+# Where a row's fields meet a STRUCT's by position: comparisons, IN lists, casts and the array
+# functions that look for elements (a row there may be inside an array literal).
 _POSITIONAL_CONTEXTS = (exp.EQ, exp.NEQ, exp.NullSafeEQ, exp.NullSafeNEQ, exp.LT, exp.LTE, exp.GT, exp.GTE,
-                        exp.In, exp.Cast, exp.TryCast)
+                        exp.In, exp.Cast, exp.TryCast, exp.ArrayContains, exp.ArrayContainsAll, exp.ArrayPosition,
+                        exp.ArrayRemove)
+_SEARCHING_CALLS = frozenset({"array_contains_seq", "arrays_overlap"})
+
+
+def _meets_a_struct_by_position(node: exp.Expr) -> bool:
+    parent = node.parent
+    if isinstance(parent, exp.Array):
+        parent = parent.parent
+    return isinstance(parent, _POSITIONAL_CONTEXTS) or (
+        isinstance(parent, exp.Anonymous) and parent.name.lower() in _SEARCHING_CALLS)
 
 
 def _structs_as_starrocks_builds_them(tree: exp.Expr, *, named_rows: bool = True) -> None:
@@ -102,7 +113,7 @@ def _structs_as_starrocks_builds_them(tree: exp.Expr, *, named_rows: bool = True
         name, args = node.name.lower(), node.expressions
         # Compared with or cast to a STRUCT, a row's fields match by position (test_prune:
         # `a2[1] = row(1, 13)` for a STRUCT<a, b>), as DuckDB matches an unnamed row's.
-        by_position = not named_rows or isinstance(node.parent, _POSITIONAL_CONTEXTS)
+        by_position = not named_rows or _meets_a_struct_by_position(node)
         if isinstance(node, exp.Struct):
             if not args or any(isinstance(a, (exp.PropertyEQ, exp.Alias)) for a in args):
                 continue
@@ -131,6 +142,13 @@ def _struct_fields_by_position(tree: exp.Expr) -> None:
         # sqlglot keeps StarRocks' 1-based index 0-based unless the bracket says otherwise.
         position = int(index.name) + (0 if node.args.get("offset") else 1)
         node.replace(exp.func("struct_extract_at", node.this.copy(), exp.Literal.number(position)))
+
+
+def _refuse_any_value_over_a_window(tree: exp.Expr) -> None:
+    """any_value(x) OVER (...) is refused, as StarRocks refuses it (test_any_value)."""
+    for node in tree.find_all(exp.Window):
+        if isinstance(node.this, exp.AnyValue):
+            raise AnalysisError("Getting analyzing error. Detail message: any_value is not supported with OVER clause.")
 
 
 def _group_concat_orders_by_argument_position(tree: exp.Expr) -> None:
@@ -243,6 +261,7 @@ def apply(tree: exp.Expr) -> None:
     _refuse_not_in_correlated_on_its_output(tree)
     _refuse_tablet_clause(tree)
     _order_by_reads_aggregate_aliases(tree)
+    _refuse_any_value_over_a_window(tree)
     _failed_casts_of_literals_are_null(tree)
     _values_columns_named_as_starrocks_names_them(tree)
     _bool_or_counts_null_rows_as_false(tree)

@@ -71,8 +71,17 @@ def _json_string(args: list[exp.Expr]) -> exp.Expr | None:
     joined = exp.func("regexp_replace", exp.func("regexp_replace", lines, exp.Literal.string(",\n\\s*"),
                                                  exp.Literal.string(", "), exp.Literal.string("g")),
                       exp.Literal.string("\n\\s*"), exp.Literal.string(""), exp.Literal.string("g"))
-    nested = exp.In(this=exp.func("json_type", value), expressions=[exp.Literal.string("OBJECT"), exp.Literal.string("ARRAY")])
-    return exp.Case(ifs=[exp.If(this=nested, true=joined)], default=_json_text(args))
+    kind = exp.func("json_type", value)
+    nested = exp.In(this=kind.copy(), expressions=[exp.Literal.string("OBJECT"), exp.Literal.string("ARRAY")])
+    # A whole double prints without its fraction (test_flat_json_with_type: 0.000 is "0").
+    number = exp.cast(_json_text(args), exp.DataType.Type.DOUBLE)
+    whole = exp.and_(exp.EQ(this=kind.copy(), expression=exp.Literal.string("DOUBLE")),
+                     exp.EQ(this=number.copy(), expression=exp.func("trunc", number.copy())),
+                     exp.LT(this=exp.func("abs", number.copy()), expression=exp.Literal.number("1e15")))
+    return exp.Case(ifs=[exp.If(this=nested, true=joined),
+                         exp.If(this=whole, true=exp.cast(exp.cast(number.copy(), exp.DataType.Type.BIGINT),
+                                                          exp.DataType.Type.VARCHAR))],
+                    default=_json_text(args))
 
 
 def _json_length(args: list[exp.Expr]) -> exp.Expr | None:
@@ -100,6 +109,7 @@ def _two(name: str) -> Rewrite:
 
 
 _INDEX = "__cairn_i"
+_ENTRY = "__cairn_z"
 
 
 def _same_lengths(arrays: list[exp.Expr], message: str, value: exp.Expr) -> exp.Expr:
@@ -124,18 +134,21 @@ def _array_map(args: list[exp.Expr]) -> exp.Expr | None:
         return None
     if len(arrays) == 1:
         return exp.func("list_transform", arrays[0], function)
-    index = exp.to_identifier(_INDEX)
-    body = function.this.copy()
-    by_name = dict(zip(params, arrays))
+    # The arrays are zipped, so the lambda reads each one's element from its argument, not the
+    # arrays themselves (a lambda may not read a subquery, and indexing a large array per element
+    # would copy it, test_array_map_2).
+    entry = exp.to_identifier(_ENTRY)
+    body = exp.Paren(this=function.this.copy())  # a parent even for a body that is one parameter
+    by_name = {name: number for number, name in enumerate(params, 1)}
     for node in list(body.find_all(exp.Identifier)):
         parent = node.parent
         if node.name not in by_name or isinstance(parent, exp.Dot) or (
                 isinstance(parent, exp.Column) and parent.table):
             continue  # not a parameter: another name, or a field or a table's column
         target = parent if isinstance(parent, exp.Column) else node
-        target.replace(exp.func("list_extract", by_name[node.name].copy(), index.copy()))
-    positions = exp.func("generate_series", exp.Literal.number(1), exp.func("len", arrays[0].copy()))
-    mapped = exp.func("list_transform", positions, exp.Lambda(this=body, expressions=[index]))
+        target.replace(exp.func("struct_extract_at", entry.copy(), exp.Literal.number(by_name[node.name])))
+    zipped = exp.func("list_zip", *[a.copy() for a in arrays])
+    mapped = exp.func("list_transform", zipped, exp.Lambda(this=body, expressions=[entry]))
     # A NULL array makes the answer NULL (StarRocks' test_array_map_3).
     some_null = exp.or_(*[exp.Is(this=a.copy(), expression=exp.null()) for a in arrays])
     checked = _same_lengths(arrays, "Input array element's size is not equal in array_map().", mapped)
@@ -287,9 +300,17 @@ def _array_contains_finds_null(tree: exp.Expr) -> None:
     """array_contains(a, v) is 1 when a holds v, NULL elements included (`array_contains([1, null],
     null)` is 1, `array_contains([1], null)` 0, as in StarRocks); NULL only when a is NULL."""
     for node in sorted(tree.find_all(exp.ArrayContains), key=depth, reverse=True):
-        values = node.this
+        values, value = node.this, node.expression
+        found = _has(values, value.copy())
+        if isinstance(values, exp.Parameter) and node.find_ancestor(exp.Lambda) is None:
+            # A user variable's array (a constant, perhaps of a million elements) is searched as a
+            # set, once per statement, not scanned once per row (test_array_contains_with_const).
+            elements = exp.select(exp.func("unnest", values.copy())).subquery()
+            found = exp.Case(ifs=[exp.If(this=exp.Is(this=value.copy(), expression=exp.null()),
+                                         true=_has(values, exp.null()))],
+                             default=exp.func("coalesce", exp.In(this=value.copy(), query=elements), exp.false()))
         node.replace(exp.Case(ifs=[exp.If(this=exp.Is(this=values.copy(), expression=exp.null()), true=exp.null())],
-                              default=_has(values, node.expression.copy())))
+                              default=found))
 
 
 def _array_position_is_zero_when_absent(tree: exp.Expr) -> None:
