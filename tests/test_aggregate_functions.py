@@ -5,6 +5,7 @@ the client and the errors StarRocks gives for the arguments it refuses."""
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -102,6 +103,19 @@ CASES: list[tuple[str, list[tuple[Any, ...]], list[pa.DataType]]] = [
     # test_orderby_agg: an aggregate's alias in an ORDER BY expression is that output; round(x) is a BIGINT.
     ("SELECT min(v) v, round(count(k) / min(v)) r, round(avg(d), 1) FROM t GROUP BY g ORDER BY abs(min(v)) + abs(v) DESC",
      [(92, 0, 11.4), (91, 0, 11.2), (90, 0, 11.1)], [pa.int32(), pa.int64(), pa.float64()]),
+    # test_count_if: a value that is no condition counts where it is true; count_if(null) is 0; a BIGINT.
+    ("SELECT g, count_if(v > 91), count_if(g - 1), count_if(s), count_if(null) FROM t GROUP BY g ORDER BY g",
+     [(1, 0, 0, 0, 0), (2, 3, 3, 0, 0), (3, 0, 2, 0, 0)], [pa.int32()] + [pa.int64()] * 4),
+    # test_count_distinct: array_agg's ORDER BY 1 is its argument, ORDER BY null orders nothing; a sum or
+    # avg of strings adds them as DOUBLEs (a string that is no number is NULL); avg(DISTINCT) of a DECIMAL.
+    ("SELECT g, array_agg(v ORDER BY 1), array_agg(DISTINCT v ORDER BY 1 DESC), array_agg(DISTINCT 1.3 ORDER BY null), "
+     "sum(DISTINCT s), avg(s) FROM t GROUP BY g ORDER BY g",
+     [(1, [90, 91], [91, 90], [Decimal("1.3")], None, None), (2, [92, 93, 94], [94, 93, 92], [Decimal("1.3")], None, None),
+      (3, [None, 91], [91, None], [Decimal("1.3")], None, None)],
+     [pa.int32(), pa.list_(pa.field("l", pa.int32())), pa.list_(pa.field("l", pa.int32())),
+      pa.list_(pa.field("l", pa.decimal128(2, 1))), pa.float64(), pa.float64()]),
+    ("SELECT avg(DISTINCT CAST(v AS DECIMAL(10, 2))), avg(CAST(v AS DECIMAL(10, 2))) FROM t",
+     [(Decimal("92.00000000"), Decimal("91.83333333"))], [pa.decimal128(38, 8)] * 2),
     # test_empty_input: NULL over no rows; counts are 0.
     ("SELECT percentile_disc_lc(v, 0.5), percentile_cont(v, 0.5), percentile_approx(v, 0.5), approx_top_k(v), "
      "ndv(v) FROM t WHERE k < 0",
@@ -127,6 +141,8 @@ def test_aggregates_answer_as_starrocks(session: Session, sql: str, rows: list[t
     ("SELECT ds_theta_count_distinct(v, 1) FROM t", "No matching function with signature: ds_theta_count_distinct"),
     ("SELECT approx_top_k(v, 0) FROM t", "The second parameter of APPROX_TOP_K must be a positive integer constant"),
     ("SELECT approx_top_k(v, 5, 2) FROM t", "The third parameter of APPROX_TOP_K must be a constant not less than"),
+    ("SELECT count_if(DISTINCT v) FROM t", "Unexpected input '(', the most similar input is {<EOF>, ';'}"),
+    ("SELECT array_agg(v ORDER BY 2) FROM t", "ORDER BY position 2 is not in array_agg output list"),
     # test_group_concat
     ("SELECT group_concat(DISTINCT s, g ORDER BY k, 3) FROM t", "ORDER BY position 3 is not in group_concat output list"),
 ])

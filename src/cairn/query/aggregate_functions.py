@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
-from cairn.errors import AnalysisError
+from cairn.errors import AnalysisError, SqlSyntaxError
 from cairn.query.calls import depth
 
 # Builds the replacement of a call from its arguments (copies), or None to leave the call as it is.
@@ -332,3 +332,46 @@ def distinct_aggregates_ordered_by_other_keys(tree: exp.Expr) -> None:
         replacement = _distinct_ordered_by_others(node)
         if replacement is not None:
             _replace_keeping_name(node, replacement)
+
+
+def _constant(node: exp.Expr) -> bool:
+    return isinstance(node, (exp.Null, exp.Boolean)) or isinstance(node, exp.Literal) and (
+        node.is_string or not node.name.isdigit())
+
+
+def aggregate_orders_read_as_starrocks(tree: exp.Expr) -> None:
+    """In `array_agg(x ORDER BY 1)` the number is the argument's position, as group_concat's are
+    (StarRocks' test_count_distinct: `array_agg(v5 order by 1)` sorts by v5); an ORDER BY key that is
+    a constant (`ORDER BY null`) orders nothing, where DuckDB refuses it. In place."""
+    for node in list(tree.find_all(exp.ArrayAgg, exp.GroupConcat)):
+        order = node.this
+        if not isinstance(order, exp.Order):
+            continue
+        for ordered in list(order.expressions):
+            key = ordered.this
+            if _constant(key):
+                ordered.pop()
+            elif isinstance(node, exp.ArrayAgg) and isinstance(key, exp.Literal) and key.name.isdigit():
+                value = order.this.expressions[0] if isinstance(order.this, exp.Distinct) else order.this
+                if key.name != "1":
+                    raise SqlSyntaxError(f"Getting syntax error. Detail message: ORDER BY position {key.name} "
+                                         "is not in array_agg output list.")
+                key.replace(value.copy())
+        if not order.expressions:
+            order.replace(order.this)
+
+
+def count_if_counts_true_values(tree: exp.Expr) -> None:
+    """count_if(x) counts the rows where x is true; x that is not a condition is read as a BOOLEAN
+    (non-zero numbers; a string that is no BOOLEAN is not), as StarRocks does (test_count_if:
+    `count_if(v4)` of an INT, `count_if(v2)` of a VARCHAR, `count_if(null)` is 0). It is a BIGINT
+    count, where DuckDB's count_if is a HUGEINT and NULL over only NULLs. In place."""
+    for node in list(tree.find_all(exp.CountIf)):
+        if isinstance(node.this, exp.Distinct):
+            raise SqlSyntaxError("Getting syntax error. Detail message: Unexpected input '(', the most similar "
+                                 "input is {<EOF>, ';'}.")
+        value = node.this.copy()
+        if not isinstance(value, (exp.Predicate, exp.Not, exp.Connector, exp.Boolean)):
+            value = exp.TryCast(this=value, to=exp.DataType.build("BOOLEAN"))
+        counted = exp.Count(this=exp.Case(ifs=[exp.If(this=value, true=exp.Literal.number(1))]))
+        _replace_keeping_name(node, counted)

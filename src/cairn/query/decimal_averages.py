@@ -90,7 +90,9 @@ def decimal_averages_as_decimals(tree: exp.Expr, types: ColumnTypes) -> None:
     for node in sorted(tree.find_all(exp.Avg), key=depth, reverse=True):
         argument = node.this
         if isinstance(argument, exp.Distinct):
-            continue
+            if len(argument.expressions) != 1:
+                continue
+            argument = argument.expressions[0]  # avg(DISTINCT x) has avg(x)'s type
         scale = decimal_scale(argument, types)
         if scale is None:
             continue

@@ -105,3 +105,24 @@ def percentiles_of_dates_as_dates(tree: exp.Expr, types: ColumnTypes) -> None:
         if isinstance(node.parent, exp.Select) and node.arg_key == "expressions":
             dated = exp.alias_(dated, node.sql(dialect="starrocks").lower(), quoted=True)
         node.replace(dated)
+
+
+_STRING_TYPES = frozenset({"CHAR", "VARCHAR"})
+
+
+def string_sums_as_doubles(tree: exp.Expr, types: ColumnTypes) -> None:
+    """`sum` and `avg` of a CHAR or VARCHAR column add its values as DOUBLEs, a value that is no
+    number being NULL, as StarRocks does (test_count_distinct: `sum(distinct v1)` of 'a' and 'b' is
+    NULL); DuckDB has no sum of strings. In place."""
+    for node in list(tree.find_all(exp.Sum, exp.Avg)):
+        distinct = node.this if isinstance(node.this, exp.Distinct) else None
+        arguments = distinct.expressions if distinct is not None else [node.this]
+        scope = _scope(node.parent_select, types)
+        if scope is None or len(arguments) != 1 or not isinstance(arguments[0], exp.Column) \
+                or _column_type(arguments[0], scope, types) not in _STRING_TYPES:
+            continue
+        named = node.parent if isinstance(node.parent, exp.Select) and node.arg_key == "expressions" else None
+        name = node.sql(dialect="starrocks").lower()
+        arguments[0].replace(exp.TryCast(this=arguments[0].copy(), to=exp.DataType.build("DOUBLE")))
+        if named is not None:
+            node.replace(exp.alias_(node.copy(), name, quoted=True))

@@ -38,7 +38,13 @@ from cairn.query.engine import QueryEngine
 from cairn.query.memory_limit import memory_exceeded
 from cairn.query.pruning import PartitionFilter, tablet_indexes
 from cairn.query.pushdown import push_aggregate, scan_columns, scan_filters
-from cairn.query.result_types import ColumnTypes, add_table, integer_sums_as_bigint, percentiles_of_dates_as_dates
+from cairn.query.result_types import (
+    ColumnTypes,
+    add_table,
+    integer_sums_as_bigint,
+    percentiles_of_dates_as_dates,
+    string_sums_as_doubles,
+)
 from cairn.query.rounding import whole_rounds_as_bigint
 from cairn.query.variables import get_variable, query_mem_limit
 from cairn.query.views import expand_views
@@ -313,6 +319,7 @@ def prepare_tree(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: du
     _unwrap_table_functions(tree)
     column_types: ColumnTypes = {}
     views = bind_tables(ctx, engine, tree, con, pinned, column_types=column_types)
+    string_sums_as_doubles(tree, column_types)
     integer_sums_as_bigint(tree, column_types)
     percentiles_of_dates_as_dates(tree, column_types)
     decimal_averages_as_decimals(tree, column_types)
@@ -336,6 +343,7 @@ def prepare_for_engine(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, c
     _session_semantics(ctx, tree)
     reference = tree.copy()
     starrocks_semantics.apply(reference)
+    string_sums_as_doubles(reference, column_types)
     integer_sums_as_bigint(reference, column_types)
     percentiles_of_dates_as_dates(reference, column_types)
     decimal_averages_as_decimals(reference, column_types)

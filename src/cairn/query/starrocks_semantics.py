@@ -273,6 +273,8 @@ def apply(tree: exp.Expr) -> None:
     date_functions.apply(tree)
     string_functions.apply(tree)
     hash_functions.apply(tree)
+    aggregate_functions.aggregate_orders_read_as_starrocks(tree)
+    aggregate_functions.count_if_counts_true_values(tree)
     _group_concat_orders_by_argument_position(tree)
     aggregate_functions.distinct_aggregates_ordered_by_other_keys(tree)
     _nan_and_infinity_casts_are_null(tree)
