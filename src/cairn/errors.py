@@ -105,6 +105,20 @@ class TableExistsError(CairnError):
     mysql_code, sqlstate = 1050, "42S01"
 
 
+class AnalyzerUnknownDatabaseError(UnknownDatabaseError):
+    """A database the analyzer could not find, with StarRocks' analyzer code (ERR_BAD_DB_ERROR as
+    its newer statements, DROP TEMPORARY TABLE among them, answer it)."""
+
+    mysql_code, sqlstate = 5501, "42000"
+
+
+class AnalyzerUnknownTableError(UnknownTableError):
+    """A table the analyzer could not find, with StarRocks' analyzer code (as DROP TEMPORARY TABLE
+    answers it)."""
+
+    mysql_code, sqlstate = 5502, "42S02"
+
+
 class WrongObjectError(CairnError):
     """A statement about a view names a table, or one about a table names a view (ER_WRONG_OBJECT)."""
 

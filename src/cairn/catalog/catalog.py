@@ -6,7 +6,7 @@ import itertools
 import threading
 from collections.abc import Iterator
 
-from cairn.catalog.model import CatalogState, Database, Table
+from cairn.catalog.model import CatalogState, Database, Table, is_temporary_key, temporary_key
 from cairn.catalog.op_base import Op
 from cairn.errors import (
     NoDatabaseSelectedError,
@@ -53,12 +53,29 @@ class Catalog:
             raise UnknownDatabaseError(f"Unknown database '{name}'")
         return db
 
-    def table(self, db_name: str | None, table_name: str) -> tuple[Database, Table]:
+    def table(self, db_name: str | None, table_name: str, session: str = "") -> tuple[Database, Table]:
+        """The table a statement names `table_name`, as `session` sees it: its own temporary table
+        of that name first, then the normal table. A name spelling another session's key finds nothing."""
         db = self.database(db_name)
-        table = db.tables.get(table_name)
+        table = None if is_temporary_key(table_name) else db.tables.get(self.table_key(db, table_name, session))
         if table is None:
             raise UnknownTableError(f"Table '{db.name}.{table_name}' doesn't exist")
         return db, table
+
+    def table_by_key(self, db_name: str | None, key: str) -> tuple[Database, Table]:
+        """The table `db.tables` holds under `key` (a table's `catalog_key`: a load or a DDL finding
+        the table it resolved before, temporary or not); UnknownTableError when it is gone."""
+        db = self.database(db_name)
+        table = db.tables.get(key)
+        if table is None:
+            raise UnknownTableError(f"Table '{db.name}.{key.split(chr(0))[0]}' doesn't exist")
+        return db, table
+
+    @staticmethod
+    def table_key(db: Database, table_name: str, session: str = "") -> str:
+        """The key `db.tables` holds what `session` calls `table_name` under (whether or not it exists)."""
+        key = temporary_key(table_name, session) if session else ""
+        return key if key in db.tables else table_name
 
     def storage_volume(self, name: str) -> StorageVolume:
         volume = self.state.storage_volumes.get(name)

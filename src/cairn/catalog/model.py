@@ -111,8 +111,34 @@ class PartitionExpression(BaseModel):
     type: str
 
 
+# Separates a temporary table's name from its session in the key `Database.tables` holds it under;
+# no table name contains it, so a temporary table never takes a normal table's key.
+_TEMPORARY_KEY_MARK = "\x00temporary\x00"
+
+
+def temporary_key(name: str, session: str) -> str:
+    """The key `Database.tables` holds session `session`'s temporary table `name` under."""
+    return f"{name}{_TEMPORARY_KEY_MARK}{session}"
+
+
+def is_temporary_key(name: str) -> bool:
+    """Whether `name` has the form of a temporary table's key: never a table name a statement may use."""
+    return "\x00" in name
+
+
+class TemporaryOwner(BaseModel):
+    """Who a temporary table belongs to: the session (StarRocks' `session_id()`, a UUID) that made it,
+    and the FE that session is connected to. Only that session sees the table; it is dropped when
+    the session ends."""
+
+    session: str
+    frontend: str
+
+
 class Table(BaseModel):
-    """A table: schema, keys, partitioning and distribution."""
+    """A table: schema, keys, partitioning and distribution. A temporary table (`temporary` set) is
+    held in its database under `temporary_key`, so it shadows a normal table of the same name only
+    for its own session."""
 
     id: int
     name: str
@@ -139,6 +165,13 @@ class Table(BaseModel):
     # Bumped by every ALTER TABLE that changes the columns; each rowset records the one it was written under.
     schema_version: int = 0
     next_column_id: int = 0  # the unique id the next column added gets
+    temporary: TemporaryOwner | None = None
+
+    @property
+    def catalog_key(self) -> str:
+        """The key its database's `tables` holds it under: its name, or `temporary_key` for a
+        temporary table."""
+        return self.name if self.temporary is None else temporary_key(self.name, self.temporary.session)
 
     @model_serializer(mode="wrap")
     def _without_unused_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -156,6 +189,8 @@ class Table(BaseModel):
             data.pop("sort_columns", None)
         if not self.temp_partitions:
             data.pop("temp_partitions", None)
+        if self.temporary is None:
+            data.pop("temporary", None)
         return data
 
     def column(self, name: str) -> Column | None:
@@ -333,3 +368,12 @@ class CatalogState(BaseModel):
     frontends: list[FrontendNode] = Field(default_factory=list)
     compute_nodes: list[ComputeNode] = Field(default_factory=list)
     snapshot_jobs: dict[int, SnapshotJob] = Field(default_factory=dict)
+
+    def temporary_tables(self) -> list[tuple[Database, Table]]:
+        """Every temporary table, of every session, with its database."""
+        return [(db, t) for db in self.databases.values() for t in db.tables.values() if t.temporary is not None]
+
+    def drop_temporary_tables(self) -> None:
+        """Forget every temporary table: a restored cluster has none of the sessions that made them."""
+        for db, table in self.temporary_tables():
+            del db.tables[table.catalog_key]

@@ -128,7 +128,7 @@ class CreateTable(Op):
     table: Table
 
     def apply(self, state: CatalogState, at: float) -> None:
-        database_by_id(state, self.db_id).tables[self.table.name] = self.table
+        database_by_id(state, self.db_id).tables[self.table.catalog_key] = self.table
         ids = [self.table.id] + [p.id for p in self.table.partitions]
         ids += [t for p in self.table.partitions for t in p.tablet_ids]
         bump_ids(state, *ids)
@@ -143,7 +143,9 @@ class DropTable(Op):
     def apply(self, state: CatalogState, at: float) -> None:
         db = database_by_id(state, self.db_id)
         table = table_by_id(state, self.db_id, self.table_id)
-        del db.tables[table.name]
+        del db.tables[table.catalog_key]
+        if table.temporary is not None:
+            return  # never recoverable (as in StarRocks): vacuum removes its data after the grace period
         state.recycle_bin.append(DroppedObject(kind="table", name=f"{db.name}.{table.name}",
                                                storage_volume=db.storage_volume, prefix=self.data_prefix,
                                                dropped_at=at))

@@ -29,8 +29,13 @@ class CatalogView(Protocol):
         """The database `name`; NoDatabaseSelectedError / UnknownDatabaseError otherwise."""
         ...
 
-    def table(self, db_name: str | None, table_name: str) -> tuple[Database, Table]:
-        """The table and its database; UnknownTableError when absent."""
+    def table(self, db_name: str | None, table_name: str, session: str = "") -> tuple[Database, Table]:
+        """The table and its database, as `session` sees it (its own temporary table of that name
+        first); UnknownTableError when absent."""
+        ...
+
+    def table_by_key(self, db_name: str | None, key: str) -> tuple[Database, Table]:
+        """The table its database holds under `key` (a table's `catalog_key`); UnknownTableError when gone."""
         ...
 
     def storage_volume(self, name: str) -> StorageVolume:

@@ -154,7 +154,7 @@ class CompactionScheduler:
     @staticmethod
     def _visible(catalog: CatalogView, c: _Candidate) -> Partition | None:
         db = catalog.state.databases.get(c.db.name)
-        table = db.tables.get(c.table.name) if db is not None and db.id == c.db.id else None
+        table = db.tables.get(c.table.catalog_key) if db is not None and db.id == c.db.id else None
         return table.partition_by_id(c.partition.id) if table is not None and table.id == c.table.id else None
 
     def _rebase(self, c: _Candidate, store: ObjectStore, merged: dict[int, tuple[list[str], Rowset]]

@@ -127,6 +127,9 @@ class FeConfig(ConfModel):
     # StarRocks' key: how many partitions one load may make in an expression-partitioned table.
     auto_partition_max_creation_number_per_load: int = Field(default=4096, ge=0)
 
+    # StarRocks' key: CREATE TEMPORARY TABLE (and its LIKE and AS SELECT forms) is allowed.
+    enable_experimental_temporary_table: bool = True
+
     # Garbage collection.
     vacuum_grace_period_seconds: float = Field(default=600.0, ge=0)
     vacuum_interval_seconds: float = Field(default=300.0, gt=0)
@@ -134,7 +137,8 @@ class FeConfig(ConfModel):
     catalog_trash_expire_second: float = Field(default=86400.0, ge=0)
 
     @field_validator("enable_load_volume_from_conf", "aws_s3_enable_path_style_access", "embedded_compute_node",
-                     "cairn_distributed_engine", "enable_query_queue_select", mode="before")
+                     "cairn_distributed_engine", "enable_query_queue_select",
+                     "enable_experimental_temporary_table", mode="before")
     @classmethod
     def _bool_words(cls, value: Any) -> Any:
         return conf_bool(value)

@@ -28,6 +28,7 @@ from cairn.compute.node_access import NodeDataAccess
 from cairn.compute.registry import ComputeNodeRegistry
 from cairn.config.fe_config import FeConfig
 from cairn.errors import FrontendMembershipError, PeerUnavailableError
+from cairn.fe import temporary_sweep
 from cairn.fe.committer import JournalCommitter
 from cairn.fe.connections import Connections
 from cairn.fe.engine_host import EngineHost
@@ -278,6 +279,7 @@ class Frontend:
                                    f"{int(time.time() * 1000)}")))
         self._refresh_builtin_volume()
         self.snapshots.recover_interrupted()
+        self._sweep_temporary_tables()
         # The distributed engine's head runs beside the leader (cairn_distributed_engine).
         self.engine_host.start()
 
@@ -333,6 +335,7 @@ class Frontend:
         scheduler.add("vacuum", config.vacuum_interval_seconds, self._vacuum_while_leading)
         scheduler.add("heartbeats", config.heartbeat_interval_second, self.compute_nodes.heartbeat_all)
         scheduler.add("compaction", config.lake_compaction_interval_seconds, self.compaction.run_once)
+        scheduler.add("temporary table sweep", temporary_sweep.SWEEP_SECONDS, self._sweep_temporary_tables)
         if config.cairn_distributed_engine:
             scheduler.add("engine head", config.heartbeat_interval_second, self._follow_engine_head)
         scheduler.start()
@@ -345,6 +348,11 @@ class Frontend:
         status = self.membership.heard(leader) if leader else None
         if status is not None and status.role is FrontendRole.LEADER:
             self.engine_host.follow(status.engine_address)
+
+    def _sweep_temporary_tables(self) -> None:
+        """Drop the temporary tables of FE processes that no longer run (a leader's start included:
+        a restarted FE's sessions are gone)."""
+        temporary_sweep.sweep(self.committer, self.catalog, self.membership, self.keys, self.name)
 
     def _vacuum_while_leading(self) -> None:
         if self.is_leader:

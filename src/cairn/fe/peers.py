@@ -115,6 +115,9 @@ class ForwardRequest(BaseModel):
     # Names the statement while it runs on the leader, so that the forwarding FE can cancel it
     # (KILL, or its client gone); empty when it cannot be cancelled there.
     forward_id: str = ""
+    # The original session and its FE: the statement sees that session's temporary tables.
+    session_id: str = ""
+    session_frontend: str = ""
 
 
 class ForwardCancel(BaseModel):

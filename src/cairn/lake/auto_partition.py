@@ -221,7 +221,7 @@ def add_partitions(committer: Committer, catalog: CatalogView, db: Database, tab
     was dropped.
     """
     def build(current_catalog: Catalog) -> AddPartitions | None:
-        _, current = current_catalog.table(db.name, table.name)
+        _, current = current_catalog.table_by_key(db.name, table.catalog_key)
         if current.id != table.id:
             raise UnknownTableError(f"Table '{db.name}.{table.name}' was dropped during the load")
         planned = plan_partitions(current, keys)
@@ -243,7 +243,7 @@ def add_partitions(committer: Committer, catalog: CatalogView, db: Database, tab
 
     committer.commit_if(build)
     with catalog.lock:
-        _, live = catalog.table(db.name, table.name)
+        _, live = catalog.table_by_key(db.name, table.catalog_key)
         if live.id != table.id:
             raise UnknownTableError(f"Table '{db.name}.{table.name}' was dropped during the load")
         return live.model_copy(deep=True)

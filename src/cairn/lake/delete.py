@@ -75,7 +75,7 @@ def delete_rows(loads: LoadContext, con: duckdb.DuckDBPyConnection, db_name: str
     and return how many were deleted. Raises ConcurrentChangeError when a rowset it rewrote was
     replaced meanwhile, UnknownTableError when the table was dropped."""
     with loads.catalog.lock:
-        db, live = loads.catalog.table(db_name, table_name)
+        db, live = loads.catalog.table_by_key(db_name, table_name)
         table = live.model_copy(deep=True)
     chosen = [p for p in table.partitions if p.manifest_key and (partition_ids is None or p.id in partition_ids)]
     store = loads.stores(db.storage_volume)
@@ -135,7 +135,7 @@ def _commit(loads: LoadContext, db: Database, table: Table, rewrites: list[_Rewr
     touched = sorted({r.partition_id for r in rewrites})
     with table_commit_lock(loads.keys.cluster_id, table.id):
         with loads.catalog.lock:
-            _, live = loads.catalog.table(db.name, table.name)
+            _, live = loads.catalog.table_by_key(db.name, table.catalog_key)
             if live.id != table.id:
                 raise UnknownTableError(f"Table '{db.name}.{table.name}' was dropped during the delete")
             bases: dict[int, Partition] = {}
@@ -171,7 +171,7 @@ def _commit(loads: LoadContext, db: Database, table: Table, rewrites: list[_Rewr
                                              row_count=manifest.row_count, data_size=manifest.data_size))
 
         def build(catalog: Catalog) -> CommitVersions:
-            _, current = catalog.table(db.name, table.name)
+            _, current = catalog.table_by_key(db.name, table.catalog_key)
             if current.id != table.id:
                 raise UnknownTableError(f"Table '{db.name}.{table.name}' was dropped during the delete")
             for partition_id, base_partition in bases.items():

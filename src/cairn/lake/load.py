@@ -161,7 +161,7 @@ def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con:
     `by_name` the relation's column names are the target columns.
     """
     with loads.catalog.lock:
-        db, live = loads.catalog.table(db_name, table_name)
+        db, live = loads.catalog.table_by_key(db_name, table_name)
         table = live.model_copy(deep=True)
         _label_taken(loads.catalog, db, label)
     keyed = is_keyed(table)
@@ -289,7 +289,7 @@ def load_batches(loads: LoadContext, db_name: str | None, table_name: str, con: 
     last row of a key wins all the same (lake/keyed.py).
     """
     with loads.catalog.lock:
-        db, live = loads.catalog.table(db_name, table_name)
+        db, live = loads.catalog.table_by_key(db_name, table_name)
         table = live.model_copy(deep=True)
         _label_taken(loads.catalog, db, label)
     memory = memory or LoadMemory()
@@ -352,7 +352,7 @@ def _commit(loads: LoadContext, db: Database, table: Table, written: list[Writte
     store = loads.stores(db.storage_volume)
     with table_commit_lock(loads.keys.cluster_id, table.id):
         with loads.catalog.lock:
-            _, live = loads.catalog.table(db.name, table.name)
+            _, live = loads.catalog.table_by_key(db.name, table.catalog_key)
             if live.id != table.id:
                 raise UnknownTableError(f"Table '{db.name}.{table.name}' was dropped during the load")
             bases = {}
@@ -365,7 +365,7 @@ def _commit(loads: LoadContext, db: Database, table: Table, written: list[Writte
         base_manifests = dict(zip(base_keys, MANIFESTS.get_many(store, base_keys)))
         versions: list[PartitionVersion] = []
         def build(catalog: Catalog) -> CommitVersions:
-            _, current = catalog.table(db.name, table.name)
+            _, current = catalog.table_by_key(db.name, table.catalog_key)
             if current.id != table.id:
                 raise UnknownTableError(f"Table '{db.name}.{table.name}' was dropped during the load")
             for partition_id, (version, _) in bases.items():

@@ -79,6 +79,10 @@ class QueryContext:
     user_variables: dict[str, Any] = field(default_factory=dict)
     connection_id: int = 0
     cancel: CancelToken = field(default_factory=CancelToken)
+    # The session (StarRocks' `session_id()`) and the FE it is connected to (`Frontend.name`): whose
+    # temporary tables the statement sees. A statement forwarded to the leader keeps its session's.
+    session_id: str = ""
+    session_frontend: str = ""
 
     @property
     def account(self) -> str:

@@ -18,7 +18,7 @@ from cairn.catalog.view import CatalogView
 from cairn.errors import AnalysisError
 from cairn.query import system_tables
 from cairn.query.context import QueryContext
-from cairn.query.virtual_tables import VirtualTables
+from cairn.query.virtual_tables import SystemColumn, VirtualTables
 from cairn.storage.keys import ClusterKeys
 
 SCHEMA = "information_schema"
@@ -35,7 +35,7 @@ def _visible_tables(ctx: QueryContext, catalog: CatalogView) -> Iterator[tuple[D
     with catalog.lock:
         for db in sorted(state.databases.values(), key=lambda d: d.name):
             for table in sorted(db.tables.values(), key=lambda t: t.name):
-                if has_privilege(state, ctx.user, "SELECT", db.name, table.name):
+                if table.temporary is None and has_privilege(state, ctx.user, "SELECT", db.name, table.name):
                     yield db, table.model_copy(deep=True)
 
 
@@ -58,23 +58,61 @@ def schemata(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
     return _table(columns, [(CATALOG, n, "utf8", "utf8_general_ci", None) for n in names])
 
 
+_TABLES_COLUMNS = [("TABLE_CATALOG", pa.string()), ("TABLE_SCHEMA", pa.string()), ("TABLE_NAME", pa.string()),
+                   ("TABLE_TYPE", pa.string()), ("ENGINE", pa.string()), ("VERSION", pa.int64()),
+                   ("ROW_FORMAT", pa.string()), ("TABLE_ROWS", pa.int64()), ("AVG_ROW_LENGTH", pa.int64()),
+                   ("DATA_LENGTH", pa.int64()), ("MAX_DATA_LENGTH", pa.int64()), ("INDEX_LENGTH", pa.int64()),
+                   ("DATA_FREE", pa.int64()), ("AUTO_INCREMENT", pa.int64()), ("CREATE_TIME", pa.timestamp("s")),
+                   ("UPDATE_TIME", pa.timestamp("s")), ("CHECK_TIME", pa.timestamp("s")),
+                   ("TABLE_COLLATION", pa.string()), ("CHECKSUM", pa.int64()), ("CREATE_OPTIONS", pa.string()),
+                   ("TABLE_COMMENT", pa.string())]
+
+
+def _table_row(db: Database, table: Table) -> tuple[object, ...]:
+    """A table's row of information_schema.tables (and the first columns of temp_tables)."""
+    row_count = sum(p.row_count for p in table.partitions)
+    size = sum(p.data_size for p in table.partitions)
+    updated = max((p.visible_version_time for p in table.partitions), default=table.created_at)
+    return (CATALOG, db.name, table.name, "BASE TABLE", "StarRocks", None, None, row_count,
+            size // row_count if row_count else 0, size, None, None, None, None,
+            _stamp(table.created_at), _stamp(updated), None, "utf8_general_ci", None, "", table.comment)
+
+
+# StarRocks' types of temp_tables' columns, for DESC.
+TEMP_TABLES_COLUMNS = [
+    SystemColumn("TABLE_CATALOG", "VARCHAR(512)"),
+    *(SystemColumn(name, "VARCHAR(2048)") for name in ("TABLE_SCHEMA", "TABLE_NAME", "TABLE_TYPE", "ENGINE")),
+    SystemColumn("VERSION", "BIGINT"), SystemColumn("ROW_FORMAT", "VARCHAR(10)"),
+    *(SystemColumn(name, "BIGINT") for name in ("TABLE_ROWS", "AVG_ROW_LENGTH", "DATA_LENGTH", "MAX_DATA_LENGTH",
+                                                "INDEX_LENGTH", "DATA_FREE", "AUTO_INCREMENT")),
+    *(SystemColumn(name, "DATETIME") for name in ("CREATE_TIME", "UPDATE_TIME", "CHECK_TIME")),
+    SystemColumn("TABLE_COLLATION", "VARCHAR(32)"), SystemColumn("CHECKSUM", "BIGINT"),
+    SystemColumn("CREATE_OPTIONS", "VARCHAR(255)"), SystemColumn("TABLE_COMMENT", "VARCHAR(2048)"),
+    SystemColumn("SESSION", "VARCHAR(128)"), SystemColumn("TABLE_ID", "BIGINT"),
+]
+
+
+def temp_tables(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
+    """StarRocks' information_schema.temp_tables: the columns of `tables`, then the owning session and
+    the table's id. A session sees its own temporary tables, and others' where it holds SELECT."""
+    columns = [*_TABLES_COLUMNS, ("SESSION", pa.string()), ("TABLE_ID", pa.int64())]
+    state = catalog.state
+    rows: list[tuple[object, ...]] = []
+    with catalog.lock:
+        for db, table in state.temporary_tables():
+            owner = table.temporary
+            if owner is not None and (owner.session == ctx.session_id
+                                      or has_privilege(state, ctx.user, "SELECT", db.name, table.name)):
+                rows.append((*_table_row(db, table), owner.session, table.id))
+    rows.sort(key=lambda row: (str(row[1]), str(row[2]), str(row[-2])))
+    return _table(columns, rows)
+
+
 def tables_table(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
-    columns = [("TABLE_CATALOG", pa.string()), ("TABLE_SCHEMA", pa.string()), ("TABLE_NAME", pa.string()),
-               ("TABLE_TYPE", pa.string()), ("ENGINE", pa.string()), ("VERSION", pa.int64()),
-               ("ROW_FORMAT", pa.string()), ("TABLE_ROWS", pa.int64()), ("AVG_ROW_LENGTH", pa.int64()),
-               ("DATA_LENGTH", pa.int64()), ("MAX_DATA_LENGTH", pa.int64()), ("INDEX_LENGTH", pa.int64()),
-               ("DATA_FREE", pa.int64()), ("AUTO_INCREMENT", pa.int64()), ("CREATE_TIME", pa.timestamp("s")),
-               ("UPDATE_TIME", pa.timestamp("s")), ("CHECK_TIME", pa.timestamp("s")),
-               ("TABLE_COLLATION", pa.string()), ("CHECKSUM", pa.int64()), ("CREATE_OPTIONS", pa.string()),
-               ("TABLE_COMMENT", pa.string())]
+    columns = _TABLES_COLUMNS
     rows: list[tuple[object, ...]] = []
     for db, table in _visible_tables(ctx, catalog):
-        row_count = sum(p.row_count for p in table.partitions)
-        size = sum(p.data_size for p in table.partitions)
-        updated = max((p.visible_version_time for p in table.partitions), default=table.created_at)
-        rows.append((CATALOG, db.name, table.name, "BASE TABLE", "StarRocks", None, None, row_count,
-                     size // row_count if row_count else 0, size, None, None, None, None,
-                     _stamp(table.created_at), _stamp(updated), None, "utf8_general_ci", None, "", table.comment))
+        rows.append(_table_row(db, table))
     for db, view in _visible_views(ctx, catalog):
         rows.append((CATALOG, db.name, view.name, "VIEW", None, None, None, None, None, None, None, None, None,
                      None, _stamp(view.created_at), None, None, None, None, None, view.comment))
@@ -278,4 +316,5 @@ def register(tables: VirtualTables) -> None:
                            "cluster_snapshots": cluster_snapshots,
                            "cluster_snapshot_jobs": cluster_snapshot_jobs}.items():
         tables.register(SCHEMA, name, provider)
+    tables.register(SCHEMA, "temp_tables", temp_tables, TEMP_TABLES_COLUMNS)
     system_tables.register(tables, SCHEMA)

@@ -139,6 +139,8 @@ def _replace_session_functions(ctx: QueryContext, tree: exp.Expr, con: duckdb.Du
             shown, value = "USER()", exp.Literal.string(user)
         elif node.name.lower() == "connection_id":
             shown, value = "CONNECTION_ID()", exp.Literal.number(ctx.connection_id)
+        elif node.name.lower() == "session_id":
+            shown, value = "SESSION_ID()", exp.Literal.string(ctx.session_id)
         else:
             continue
         if isinstance(node.parent, exp.Select) and node.arg_key == "expressions":
@@ -186,12 +188,12 @@ def bind_tables(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duc
             con.register(view, provider(ctx, engine.catalog))
             views[view] = f"{schema}.{node.name}"
         elif scans is not None:
-            scan = scans[view] = _table_scan(engine, node, schema, pinned, pushdown=False)
+            scan = scans[view] = _table_scan(engine, node, schema, pinned, pushdown=False, session=ctx.session_id)
             con.execute(sql(create_temp_view(view, exp.select(*column_expressions(scan.table)).from_(
                 empty_relation(scan.table).subquery("__empty")))))
             views[view] = f"{schema}.{scan.table.name}"
         else:
-            scan = _table_scan(engine, node, schema, pinned)
+            scan = _table_scan(engine, node, schema, pinned, session=ctx.session_id)
             pinned.extend(engine.access.bind(con, view, scan))
             views[view] = f"{schema}.{scan.table.name}"
         alias = node.alias or node.name
@@ -234,7 +236,7 @@ def _named_partitions(node: exp.Table, table: Table) -> set[str] | None:
 
 
 def _table_scan(engine: QueryEngine, node: exp.Table, schema: str | None, pinned: list[str],
-                pushdown: bool = True) -> TableScan:
+                pushdown: bool = True, session: str = "") -> TableScan:
     access = engine.access
     catalog = engine.catalog
     with catalog.lock:
@@ -242,7 +244,7 @@ def _table_scan(engine: QueryEngine, node: exp.Table, schema: str | None, pinned
             raise NoDatabaseSelectedError("No database selected")
         if schema not in catalog.state.databases:
             raise UnknownTableError(f"Table '{schema}.{node.name}' doesn't exist")
-        db, table = catalog.table(schema, node.name)
+        db, table = catalog.table(schema, node.name, session)
         table = table.model_copy(deep=True)
         # Pinned under the catalog lock, so vacuum either sees the pin or sees these versions visible.
         pinned.extend(access.pin([p.manifest_key for p in table.partitions if p.manifest_key]))

@@ -123,6 +123,9 @@ def restore(plan: RestorePlan, config: FeConfig, spec: ClusterSnapshotYaml, prog
         position = _replay_to(plan, config, state, target, image.authenticity is Authenticity.AUTHENTIC)
     say("apply yaml")
     state.superseded_by = None
+    # The image and the log replayed hold the temporary tables of sessions the restored cluster
+    # never had: they are dropped (StarRocks leaves them out of backups), and vacuum removes their data.
+    state.drop_temporary_tables()
     say("open incarnation")
     new = plan.new_incarnation
     start = JournalPosition(new, position)

@@ -105,10 +105,13 @@ class CairnConnectionSession(BaseSession):  # type: ignore[misc]  # mysql_mimic 
 
     async def close(self) -> None:
         if self.session is not None:
-            self.session.interrupt()
-            self.frontend.connections.remove(self.session.connection_id)
+            session = self.session
+            session.interrupt()
+            self.frontend.connections.remove(session.connection_id)
             self.session = None
             self.frontend.metrics.sessions.dec()
+            # StarRocks drops a session's temporary tables when it ends.
+            await asyncio.get_running_loop().run_in_executor(self.pool, session.drop_temporary_tables)
 
     def idle_timeout(self) -> float:
         """Seconds an idle connection stays open: the session's `wait_timeout` (StarRocks' variable)."""

@@ -83,7 +83,8 @@ def run_forwarded(frontend: Frontend, statements: StatementRegistry, request: Fo
         if len(split_statements(request.sql)) != 1:
             raise SqlSyntaxError(ONE_STATEMENT)
         session = Session(frontend, user=request.user, host=request.host, database=request.database,
-                          statements=statements)
+                          statements=statements, session_id=request.session_id or None,
+                          session_frontend=request.session_frontend or None)
         session.variables.update(request.variables)
         forwards.start(request.forward_id, session)
         try:

@@ -9,16 +9,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
+
+from sqlglot import exp
 
 from cairn.catalog.catalog import Catalog
 from cairn.errors import CairnError
 from cairn.fe.connections import ProcessRow
 from cairn.fe.frontend import Frontend
 from cairn.query.context import CancelToken, QueryContext
+from cairn.sql import temporary_tables
 from cairn.sql.dispatch import execute_statement
-from cairn.sql.parser import parse_statement, split_statements
+from cairn.sql.parser import DIALECT, parse_statement, split_statements
 from cairn.sql.registry import StatementRegistry
 from cairn.sql.result import ResultSet
 from cairn.sql.statements import standard_statements
@@ -34,10 +38,13 @@ class Session:
 
     def __init__(self, frontend: Frontend, user: str = "root", database: str | None = None,
                  host: str = "%", statements: StatementRegistry | None = None, connection_id: int | None = None,
-                 client_address: str = "", close_connection: Callable[[], None] | None = None) -> None:
+                 client_address: str = "", close_connection: Callable[[], None] | None = None,
+                 session_id: str | None = None, session_frontend: str | None = None) -> None:
         """`statements` is the server's registry; a session of its own builds the standard one.
         A MySQL connection's session gets the connection's id, its client's address and how to close
-        it (KILL CONNECTION); any other session gets an id of its own."""
+        it (KILL CONNECTION); any other session gets an id of its own. A statement forwarded from
+        another FE runs with its original session's id and FE (`session_id`, `session_frontend`), so
+        it sees that session's temporary tables."""
         self.frontend = frontend
         self.statements = statements if statements is not None else standard_statements()
         self.user = user
@@ -48,6 +55,8 @@ class Session:
         self.user_variables: dict[str, Any] = {}
         self.connection_id = connection_id if connection_id is not None else frontend.connections.next_id()
         self.client_address = client_address
+        self.session_id = session_id or str(uuid.uuid4())
+        self.session_frontend = session_frontend or frontend.name
         self._close_connection = close_connection
         self.started = time.time()
         # The running (or last) statement's token; a new one per statement, so KILL QUERY stops
@@ -107,7 +116,26 @@ class Session:
             token.cancel(interrupted)
         return QueryContext(user=self.user, host=self.host, database=self.database, variables=self.variables,
                             user_variables=self.user_variables, connection_id=self.connection_id,
-                            cancel=token)
+                            cancel=token, session_id=self.session_id, session_frontend=self.session_frontend)
+
+    def drop_temporary_tables(self) -> None:
+        """Drop this session's temporary tables: it is ending. Each drop runs as a statement of this
+        session (forwarded to the leader from a follower); one that fails is logged and left to the
+        leader's sweep of ended sessions' tables."""
+        tables = temporary_tables.session_tables(self.catalog, self.session_id)
+        if not tables:
+            return
+        # A session of its own: this one may be interrupted already (its client went away).
+        ending = Session(self.frontend, user=self.user, host=self.host, statements=self.statements,
+                         connection_id=self.connection_id, session_id=self.session_id,
+                         session_frontend=self.session_frontend)
+        for db_name, name in tables:
+            drop = exp.Drop(tables=[exp.table_(name, db=db_name, quoted=True)], kind="TABLE", temporary=True,
+                            exists=True)
+            try:
+                ending.execute(drop.sql(dialect=DIALECT))
+            except CairnError as exc:
+                log.warning("dropping temporary table %s.%s of an ended session failed: %s", db_name, name, exc)
 
     def execute(self, sql: str) -> ResultSet:
         """Run a statement (or a script) and return the last statement's result."""

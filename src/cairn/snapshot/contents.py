@@ -20,12 +20,14 @@ def table_checksum(rowset_checksums: list[str]) -> str:
 def snapshot_contents(state: CatalogState, store_for: Callable[[str], ObjectStore]
                       ) -> tuple[list[SnapshotObject], list[TableDigest]]:
     """Every partition manifest and rowset the catalog `state` references (with size and checksum),
-    and each table's row count and checksum. Manifests are read in one batch per volume."""
+    and each table's row count and checksum. Manifests are read in one batch per volume. Temporary
+    tables are left out: a snapshot never carries them (a restore drops them), so their data is
+    neither copied into its list nor kept by it."""
     objects: list[SnapshotObject] = []
     digests: list[TableDigest] = []
     for db in sorted(state.databases.values(), key=lambda d: d.name):
         store = store_for(db.storage_volume)
-        for table in sorted(db.tables.values(), key=lambda t: t.name):
+        for table in sorted((t for t in db.tables.values() if t.temporary is None), key=lambda t: t.name):
             keys = [p.manifest_key for p in table.partitions if p.manifest_key]
             checksums: list[str] = []
             rows = 0

@@ -33,8 +33,8 @@ from cairn.errors import (
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
 from cairn.query.virtual_tables import VirtualTables
-from cairn.sql import extended
-from cairn.sql.names import literal_text, table_name
+from cairn.sql import extended, temporary_tables
+from cairn.sql.names import check_table_name, literal_text, table_name
 from cairn.sql.parser import DIALECT
 from cairn.sql.refusals import AGGREGATE_TYPES, not_supported
 from cairn.sql.registry import Requirement, StatementRegistry
@@ -377,11 +377,13 @@ def _rename_table(query: QueryContext, fe: Frontend, db_name: str | None, name: 
 def alter_table(query: QueryContext, fe: Frontend, statement: exp.Alter) -> ResultSet:
     """ALTER TABLE's column actions as one new schema version, or RENAME of the table."""
     db_name, name = table_name(query, statement.this)
+    temporary_tables.refuse_if_temporary(query, fe.catalog, db_name, name)
     actions = list(statement.args.get("actions") or [])
     renames = [a for a in actions if isinstance(a, exp.AlterRename)]
     if renames:
         if len(actions) != 1:
             raise not_supported("ALTER TABLE RENAME together with other changes")
+        check_table_name(renames[0].this.name)
         return _rename_table(query, fe, db_name, name, renames[0].this.name)
 
     comment: str | None = None
@@ -417,6 +419,7 @@ def rename_partition(query: QueryContext, fe: Frontend, statement: extended.Rena
     """ALTER TABLE t RENAME PARTITION p new_name (not of an expression-partitioned table, whose partitions
     are named after their values, as in StarRocks)."""
     db_name, name = statement.database or query.database, statement.table
+    temporary_tables.refuse_if_temporary(query, fe.catalog, db_name, name)
 
     def build(catalog: Catalog) -> RenamePartition:
         db, table = catalog.table(db_name, name)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from cairn.auth.privileges import require
 from cairn.auth.users import ROOT
-from cairn.catalog.model import CatalogState
+from cairn.catalog.model import CatalogState, temporary_key
 from cairn.query.context import QueryContext
 from cairn.sql.registry import Requirement
 
@@ -25,4 +25,14 @@ def authorize(ctx: QueryContext, state: CatalogState, requirements: Iterable[Req
     if ctx.user == ROOT:
         return
     for requirement in needed:
+        if _own_temporary_table(ctx, state, requirement):
+            continue
         require(state, ctx.user, requirement.privilege, requirement.database, requirement.table)
+
+
+def _own_temporary_table(ctx: QueryContext, state: CatalogState, requirement: Requirement) -> bool:
+    """Whether the requirement is on a temporary table of the statement's own session: its session
+    holds every privilege on it, as in StarRocks."""
+    db = state.databases.get(requirement.database)
+    return (db is not None and bool(requirement.table) and bool(ctx.session_id)
+            and temporary_key(requirement.table, ctx.session_id) in db.tables)

@@ -25,6 +25,7 @@ from cairn.lake.load import load_relation
 from cairn.query.context import QueryContext
 from cairn.query.select import _user_error, describe_query, prepare_tree
 from cairn.query.views import find_view
+from cairn.sql import temporary_tables
 from cairn.sql.names import table_name
 from cairn.sql.result import ResultSet
 from cairn.sql.table_definition import build_table
@@ -54,7 +55,7 @@ def _selected_columns(query: QueryContext, fe: Frontend, body: exp.Query) -> lis
         return []
     with fe.catalog.lock:
         db = fe.catalog.state.databases.get(database)
-        table: Table | None = None if db is None else db.tables.get(source.name)
+        table: Table | None = None if db is None else db.tables.get(fe.catalog.table_key(db, source.name, query.session_id))
         if table is None:
             return []
         table = table.model_copy(deep=True)
@@ -175,9 +176,14 @@ def create_table_as_select(query: QueryContext, fe: Frontend, statement: exp.Cre
     if isinstance(schema, exp.Schema) and any(not isinstance(i, (exp.Identifier, exp.Column)) for i in schema.expressions):
         raise AnalysisError("CREATE TABLE ... AS SELECT takes column names only; their types come from the query")
     db_name, name = table_name(query, target)
+    temporary = temporary_tables.is_temporary(statement)
+    if temporary:
+        temporary_tables.check_enabled(fe)
+        statement = temporary_tables.without_temporary(statement)
     if_not_exists = bool(statement.args.get("exists"))
     db = fe.catalog.database(db_name)
-    if if_not_exists and (name in db.tables or name in db.views):
+    if if_not_exists and (temporary_tables.exists(db, name, query.session_id) if temporary
+                          else name in db.tables or name in db.views):
         return ResultSet.ok()
     body = _query(statement)
     columns = inferred_columns(query, fe, body, names)
@@ -191,11 +197,17 @@ def create_table_as_select(query: QueryContext, fe: Frontend, statement: exp.Cre
 
     def build(catalog: Catalog) -> CreateTable | None:
         live = catalog.database(db_name)
-        if name in live.tables or name in live.views:
+        if temporary and temporary_tables.exists(live, name, query.session_id):
+            if if_not_exists:
+                return None
+            raise temporary_tables.already_exists(name)
+        if not temporary and (name in live.tables or name in live.views):
             if if_not_exists:
                 return None
             raise AnalysisError(f"Table '{name}' already exists")
         op = build_table(catalog, live, name, definition)
+        if temporary:
+            temporary_tables.made_temporary(op, query)
         created.append(op)
         return op
 
@@ -203,7 +215,7 @@ def create_table_as_select(query: QueryContext, fe: Frontend, statement: exp.Cre
     if not created:
         return ResultSet.ok()
     try:
-        loaded = _load(query, fe, db_name, name, body)
+        loaded = _load(query, fe, db_name, created[0].table.catalog_key, body)
     except BaseException:
         _drop_created(fe, created[0])
         raise
@@ -229,7 +241,7 @@ def _drop_created(fe: Frontend, created: CreateTable) -> None:
     """Drop the table a failed CTAS created (unless something replaced it meanwhile)."""
     def build(catalog: Catalog) -> DropTable | None:
         db = catalog.database_by_id(created.db_id)
-        table = None if db is None else db.tables.get(created.table.name)
+        table = None if db is None else db.tables.get(created.table.catalog_key)
         if table is None or table.id != created.table.id:
             return None
         return DropTable(db_id=created.db_id, table_id=table.id,

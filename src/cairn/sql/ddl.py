@@ -27,7 +27,7 @@ from cairn.errors import (
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
 from cairn.query.virtual_tables import VirtualTables
-from cairn.sql import ctas, extended, views
+from cairn.sql import ctas, extended, temporary_tables, views
 from cairn.sql.names import properties_of, table_name
 from cairn.sql.partitions import next_range_lower, normalize_value
 from cairn.sql.range_partitions import batch_ranges, check_overlaps, fixed_range
@@ -79,6 +79,10 @@ def _like_source(statement: exp.Create) -> exp.Table | None:
 
 
 def create_table(query: QueryContext, fe: Frontend, statement: exp.Create) -> ResultSet:
+    temporary = temporary_tables.is_temporary(statement)
+    if temporary:
+        temporary_tables.check_enabled(fe)
+        statement = temporary_tables.without_temporary(statement)
     db_name, name = table_name(query, statement.this.this if isinstance(statement.this, exp.Schema)
                                 else statement.this)
     if_not_exists = bool(statement.args.get("exists"))
@@ -90,13 +94,19 @@ def create_table(query: QueryContext, fe: Frontend, statement: exp.Create) -> Re
 
     def build(catalog: Catalog) -> CreateTable | None:
         db = catalog.database(db_name)
-        if name in db.tables or name in db.views:
+        if temporary and temporary_tables.exists(db, name, query.session_id):
+            if if_not_exists:
+                return None
+            raise temporary_tables.already_exists(name)
+        if not temporary and (name in db.tables or name in db.views):
             if if_not_exists:
                 return None
             raise AnalysisError(f"Table '{name}' already exists")
         if like is not None:
-            return build_like_table(catalog, db, name, like_db, like_name)
-        return build_table(catalog, db, name, statement)
+            op = build_like_table(catalog, db, name, like_db, like_name, query.session_id)
+        else:
+            op = build_table(catalog, db, name, statement)
+        return temporary_tables.made_temporary(op, query) if temporary else op
 
     fe.commit_if(build)
     return ResultSet.ok()
@@ -122,6 +132,10 @@ def drop(query: QueryContext, fe: Frontend, statement: exp.Drop) -> ResultSet:
                 if if_exists:
                     return None
                 raise UnknownDatabaseError(f"Can't drop database '{name}'; database doesn't exist")
+            if not statement.args.get("force") and any(t.temporary is not None for t in db.tables.values()):
+                raise AnalysisError(f"Getting analyzing error. Detail message: Database '{name}' cannot be dropped "
+                                    "because there are still some temporary tables in it. If you want to forcibly "
+                                    "drop, please use \"DROP DATABASE <database> FORCE.\"")
             prefix = f"{fe.keys.data_prefix}{db.id}/"
             return DropDatabase(db_id=db.id, data_prefix=prefix)
 
@@ -129,12 +143,15 @@ def drop(query: QueryContext, fe: Frontend, statement: exp.Drop) -> ResultSet:
         if query.database == name:
             query.database = None
         return ResultSet.ok()
+    if kind == "TABLE" and statement.args.get("temporary"):
+        temporary_tables.drop_temporary(query, fe, target, if_exists)
+        return ResultSet.ok()
     if kind == "TABLE":
         db_name, name = table_name(query, target)
 
         def build_table_drop(catalog: Catalog) -> DropTable | None:
             db = catalog.database(db_name)
-            table = db.tables.get(name)
+            table = db.tables.get(catalog.table_key(db, name, query.session_id))
             if table is None and name in db.views:
                 raise views.wrong_object(db.name, name, "TABLE")
             if table is None:
@@ -163,18 +180,21 @@ def truncate(query: QueryContext, fe: Frontend, statement: exp.TruncateTable) ->
     target = statement.expressions[0]
     db_name, name = table_name(query, target)
     chosen = target.args.get("partition")
-    return _truncate(fe, db_name, name, [e.name for e in chosen.expressions] if chosen is not None else None)
+    return _truncate(fe, db_name, name, [e.name for e in chosen.expressions] if chosen is not None else None,
+                     query.session_id)
 
 
 def truncate_partitions(query: QueryContext, fe: Frontend, statement: extended.TruncatePartitionsStatement) -> ResultSet:
     return _truncate(fe, statement.database or query.database, statement.table, statement.partitions)
 
 
-def _truncate(fe: Frontend, db_name: str | None, name: str, names: list[str] | None) -> ResultSet:
-    """Empty the table, or the partitions `names`, in one commit."""
+def _truncate(fe: Frontend, db_name: str | None, name: str, names: list[str] | None,
+              session: str = "") -> ResultSet:
+    """Empty the table, or the partitions `names`, in one commit (`session`'s temporary table of
+    that name, if it has one)."""
 
     def build(catalog: Catalog) -> CommitVersions:
-        db, table = catalog.table(db_name, name)
+        db, table = catalog.table(db_name, name, session)
         partitions = table.partitions
         if names is not None:
             missing = [n for n in names if table.partition(n) is None]
@@ -191,6 +211,7 @@ def _truncate(fe: Frontend, db_name: str | None, name: str, names: list[str] | N
 
 def add_partition(query: QueryContext, fe: Frontend, statement: extended.AddPartition) -> ResultSet:
     db_name, name = statement.database or query.database, statement.table
+    temporary_tables.refuse_if_temporary(query, fe.catalog, db_name, name)
 
     def build(catalog: Catalog) -> AddPartitions | None:
         db, table = catalog.table(db_name, name)
@@ -274,6 +295,7 @@ def add_partition_batch(query: QueryContext, fe: Frontend, statement: extended.A
 
 def drop_partition(query: QueryContext, fe: Frontend, statement: extended.DropPartitionStatement) -> ResultSet:
     db_name, name = statement.database or query.database, statement.table
+    temporary_tables.refuse_if_temporary(query, fe.catalog, db_name, name)
 
     def build(catalog: Catalog) -> DropPartition | None:
         db, table = catalog.table(db_name, name)

@@ -72,7 +72,8 @@ def insert(query: QueryContext, fe: Frontend, statement: exp.Insert) -> ResultSe
     db_name, name = table_name(query, target)
     chosen = target.args.get("partition") if isinstance(target, exp.Table) else None
     with fe.catalog.lock:
-        _, table = fe.catalog.table(db_name, name)
+        _, table = fe.catalog.table(db_name, name, query.session_id)
+        name = table.catalog_key
         by_value = overwrite and chosen is not None and any(isinstance(e, exp.EQ) for e in chosen.expressions)
         replaced = _overwritten(table, target) if overwrite and not by_value else None
         table = table.model_copy(deep=True)

@@ -69,6 +69,13 @@ class ShowPartitions(ExtendedStatement):
 
 
 @dataclass
+class ShowTemporaryTables(ExtendedStatement):
+    """SHOW TEMPORARY TABLES [FROM db]: the session's own temporary tables."""
+
+    database: str | None
+
+
+@dataclass
 class AddPartition(ExtendedStatement):
     database: str | None
     table: str
@@ -408,6 +415,8 @@ GRAMMAR: dict[tuple[str, ...], Callable[[Cursor], ExtendedStatement]] = {
     ("DESCRIBE", "STORAGE", "VOLUME"): lambda c: DescStorageVolume(c.name()),
     ("SHOW", "PARTITIONS"): _show_partitions,
     ("SHOW", "TEMPORARY", "PARTITIONS"): _show_temporary_partitions,
+    ("SHOW", "TEMPORARY", "TABLES"): lambda c: ShowTemporaryTables(c.name() if c.accept("FROM") or c.accept("IN")
+                                                                   else None),
     ("ADMIN", "SET", "FRONTEND", "CONFIG"): _admin_set_frontend_config,
     ("ADMIN", "VACUUM"): lambda c: AdminVacuum(c.accept("DRY", "RUN")),
 }

@@ -71,7 +71,8 @@ def forward_to_leader(query: QueryContext, fe: Frontend, sql: str) -> ResultSet 
     """Run `sql` (one write statement) on the leader as `query`'s user; its result. None when this FE
     took the lead while the statement waited for one: the caller runs it here, as the leader."""
     request = ForwardRequest(user=query.user, host=query.host, database=query.database,
-                             variables=dict(query.variables), sql=sql, forward_id=uuid.uuid4().hex)
+                             variables=dict(query.variables), sql=sql, forward_id=uuid.uuid4().hex,
+                             session_id=query.session_id, session_frontend=query.session_frontend)
     deadline = time.monotonic() + 2 * fe.config.bdbje_heartbeat_timeout_second + 5
     why = "no FE leads the cluster"
     while True:

@@ -36,8 +36,8 @@ def _target(query: QueryContext, fe: Frontend, node: exp.Expression) -> tuple[st
     if not isinstance(node, exp.Table):
         raise _analysis(f"Expected a table name, got '{node.sql('starrocks')}'")
     db_name, name = table_name(query, node)
-    _, table = fe.catalog.table(db_name, name)
-    return db_name, name, table.model_copy(deep=True)
+    _, table = fe.catalog.table(db_name, name, query.session_id)
+    return db_name, table.catalog_key, table.model_copy(deep=True)
 
 
 def _write_selected(query: QueryContext, fe: Frontend, db_name: str | None, name: str, select: exp.Select,

@@ -4,17 +4,28 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from cairn.catalog.model import is_temporary_key
 from cairn.errors import AnalysisError
 from cairn.query.context import QueryContext
 
 
 def table_name(ctx: QueryContext, table: exp.Expression) -> tuple[str | None, str]:
-    """(database, table) for a table reference; the database defaults to the statement's."""
+    """(database, table) for a table reference; the database defaults to the statement's. A name
+    holding a NUL character is refused: no table may take the form of a temporary table's key."""
     if isinstance(table, exp.Table):
-        return (table.db or ctx.database), table.name
-    if isinstance(table, (exp.Identifier, exp.Column)):
-        return ctx.database, table.name
-    raise AnalysisError(f"Expected a table name, got '{table.sql()}'")
+        found = (table.db or ctx.database), table.name
+    elif isinstance(table, (exp.Identifier, exp.Column)):
+        found = ctx.database, table.name
+    else:
+        raise AnalysisError(f"Expected a table name, got '{table.sql()}'")
+    check_table_name(found[1])
+    return found
+
+
+def check_table_name(name: str) -> None:
+    """Refuse a table name no table may have (StarRocks' message)."""
+    if is_temporary_key(name):
+        raise AnalysisError("Getting analyzing error. Detail message: Incorrect table name.")
 
 
 def literal_text(node: exp.Expression | None) -> str:

@@ -56,6 +56,6 @@ def partition_of_values(fe: Frontend, db_name: str | None, table: Table, items: 
         shown = ", ".join(item.sql("starrocks") for item in items)
         raise AnalysisError(f"Getting analyzing error. Detail message: Invalid partition value in ({shown}).") from None
     with fe.catalog.lock:
-        db, _ = fe.catalog.table(db_name, table.name)
+        db, _ = fe.catalog.table_by_key(db_name, table.catalog_key)
     made = fe.loads.make_partitions(db, table, [key])
     return [made.partitions[_index(made, values)].id]

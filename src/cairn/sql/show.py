@@ -83,7 +83,8 @@ def _listed(parts: list[str]) -> str:
 def show_create_table(db_name: str, table: Table) -> str:
     """The DDL that re-creates `table` (StarRocks' layout; parses back to an equal table)."""
     lines = ["  " + column_ddl(column) for column in table.columns]
-    ddl = f"CREATE TABLE {_quote(table.name)} (\n" + ",\n".join(lines) + "\n) ENGINE=OLAP \n"
+    kind = "TEMPORARY TABLE" if table.temporary is not None else "TABLE"
+    ddl = f"CREATE {kind} {_quote(table.name)} (\n" + ",\n".join(lines) + "\n) ENGINE=OLAP \n"
     if table.key_columns:
         ddl += f"{table.keys_type} KEY({', '.join(map(_quote, table.key_columns))})\n"
     if table.comment:
@@ -158,7 +159,7 @@ def describe(query: QueryContext, fe: Frontend, statement: exp.Describe) -> Resu
     provider = fe.engine.virtual_tables.find(db_name, name)
     if provider is not None:
         return _describe_virtual(query, fe, db_name or "", name, provider)
-    _, found = lookup(fe, db_name, name)
+    _, found = lookup(fe, db_name, name, query.session_id)
     return describe_table(found if isinstance(found, Table) else view_as_table(found))
 
 
@@ -180,7 +181,8 @@ def _show_tables(query: QueryContext, fe: Frontend, statement: exp.Show) -> Resu
     db = fe.catalog.database(_shown_database(query, statement))
     like = statement.args.get("like")
     state = fe.catalog.state
-    kinds = {**{n: "BASE TABLE" for n in db.tables}, **{n: "VIEW" for n in db.views}}
+    kinds = {**{t.name: "BASE TABLE" for t in db.tables.values() if t.temporary is None},
+             **{n: "VIEW" for n in db.views}}
     visible = [n for n in sorted(kinds) if can_see(state, query.user, db.name, n)]
     names = like_filter(visible, literal_text(like) if like is not None else None)
     header = f"Tables_in_{db.name}"
@@ -199,14 +201,14 @@ def _show_databases(query: QueryContext, fe: Frontend, statement: exp.Show) -> R
 
 
 def _show_create_table(query: QueryContext, fe: Frontend, statement: exp.Show) -> ResultSet:
-    db, found = lookup(fe, *_shown_table(query, statement))
+    db, found = lookup(fe, *_shown_table(query, statement), query.session_id)
     if not isinstance(found, Table):
         return view_result(found)
     return ResultSet.from_rows(["Table", "Create Table"], [(found.name, show_create_table(db.name, found))])
 
 
 def _show_columns(query: QueryContext, fe: Frontend, statement: exp.Show) -> ResultSet:
-    _, found = lookup(fe, *_shown_table(query, statement))
+    _, found = lookup(fe, *_shown_table(query, statement), query.session_id)
     table = found if isinstance(found, Table) else view_as_table(found)
     like = statement.args.get("like")
     if like is None:
@@ -233,7 +235,7 @@ PARTITION_COLUMNS = ["PartitionId", "PartitionName", "CompactVersion", "VisibleV
 
 
 def show_partitions(query: QueryContext, fe: Frontend, statement: extended.ShowPartitions) -> ResultSet:
-    db, table = fe.catalog.table(statement.database or query.database, statement.table)
+    db, table = fe.catalog.table(statement.database or query.database, statement.table, query.session_id)
     volume = fe.catalog.storage_volume(db.storage_volume)
     keys = fe.keys
     rows = []

@@ -16,6 +16,7 @@ from cairn.sql import (
     show,
     snapshots,
     temp_partitions,
+    temporary_tables,
     users,
     views,
     volumes,
@@ -27,6 +28,6 @@ def standard_statements() -> StatementRegistry:
     """A registry holding every statement kind Cairn runs, each with its handler and privileges."""
     statements = StatementRegistry()
     for module in (admin, alter_table, ddl, dml, frontends, keyed_dml, nodes, processes, query, session_statements, show,
-                   snapshots, temp_partitions, users, views, volumes):
+                   snapshots, temp_partitions, temporary_tables, users, views, volumes):
         module.register(statements)
     return statements

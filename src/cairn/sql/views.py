@@ -13,7 +13,7 @@ from typing import Literal
 from sqlglot import exp
 
 from cairn.catalog.catalog import Catalog
-from cairn.catalog.model import Column, Database, Table, View, ViewColumn
+from cairn.catalog.model import Column, Database, Table, View, ViewColumn, temporary_key
 from cairn.catalog.ops import DropView, PutView
 from cairn.catalog.types import from_duckdb
 from cairn.errors import AnalysisError, TableExistsError, UnknownTableError, WrongObjectError
@@ -103,6 +103,15 @@ def _resolved_body(query: QueryContext, body: exp.Query) -> exp.Query:
     return resolved
 
 
+def refuse_temporary_tables(query: QueryContext, fe: Frontend, body: exp.Query) -> None:
+    """A view cannot read a temporary table: it would outlive it, and other sessions could not read it."""
+    with fe.catalog.lock:
+        for node in body.find_all(exp.Table):
+            db = fe.catalog.state.databases.get(node.db or query.database or "")
+            if db is not None and query.session_id and temporary_key(node.name, query.session_id) in db.tables:
+                raise AnalysisError("Getting analyzing error. Detail message: View can't base on temporary table.")
+
+
 def create_view(query: QueryContext, fe: Frontend, statement: exp.Create) -> ResultSet:
     target = statement.this
     named = _named_columns(target)
@@ -111,6 +120,7 @@ def create_view(query: QueryContext, fe: Frontend, statement: exp.Create) -> Res
     comment, security = _options(statement.args.get("properties"))
     fe.catalog.database(db_name)
     body = _resolved_body(query, _body(statement.expression))
+    refuse_temporary_tables(query, fe, body)
     columns = _typed_columns(query, fe, body, named)
 
     def build(catalog: Catalog) -> PutView | None:
@@ -157,6 +167,7 @@ def alter_view(query: QueryContext, fe: Frontend, statement: exp.Alter) -> Resul
         changes = {key: value for key, value in (("comment", comment), ("security", security)) if value is not None}
     elif isinstance(action, (exp.Query, exp.Subquery)):
         body = _resolved_body(query, _body(action))
+        refuse_temporary_tables(query, fe, body)
         named = given_names or (current.columns if current.explicit_columns else [])
         if not given_names and named and len(named) != len(describe_query(query, fe.engine, body)):
             named = []  # a new query with another width keeps none of the old names
@@ -223,14 +234,15 @@ def view_as_table(view: View) -> Table:
                  columns=[Column(name=c.name, type=c.type, comment=c.comment) for c in view.columns])
 
 
-def lookup(fe: Frontend, db_name: str | None, name: str) -> tuple[Database, Table | View]:
-    """The table or view `db_name`.`name`; UnknownTableError when it is neither."""
+def lookup(fe: Frontend, db_name: str | None, name: str, session: str = "") -> tuple[Database, Table | View]:
+    """The table or view `db_name`.`name` as `session` sees it (its temporary table of that name
+    first); UnknownTableError when it is neither."""
     with fe.catalog.lock:
         db = fe.catalog.database(db_name)
         view = db.views.get(name)
-        if view is not None:
+        if view is not None and not (session and temporary_key(name, session) in db.tables):
             return db, view.model_copy(deep=True)
-    return fe.catalog.table(db_name, name)
+    return fe.catalog.table(db_name, name, session)
 
 
 def _show_create_view(query: QueryContext, fe: Frontend, statement: exp.Show) -> ResultSet:
