@@ -87,9 +87,8 @@ def create_table(query: QueryContext, fe: Frontend, statement: exp.Create) -> Re
                                 else statement.this)
     if_not_exists = bool(statement.args.get("exists"))
     like = _like_source(statement)
-    if like is not None and (isinstance(statement.this, exp.Schema)
-                             or len(statement.args["properties"].expressions) > 1):
-        raise not_supported("CREATE TABLE ... LIKE with columns or other clauses")
+    if like is not None and isinstance(statement.this, exp.Schema):
+        raise not_supported("CREATE TABLE ... LIKE with columns")
     like_db, like_name = table_name(query, like) if like is not None else (None, "")
 
     def build(catalog: Catalog) -> CreateTable | None:
@@ -103,7 +102,8 @@ def create_table(query: QueryContext, fe: Frontend, statement: exp.Create) -> Re
                 return None
             raise AnalysisError(f"Table '{name}' already exists")
         if like is not None:
-            op = build_like_table(catalog, db, name, like_db, like_name, query.session_id)
+            op = build_like_table(catalog, db, name, like_db, like_name, query.session_id,
+                                  list(statement.args["properties"].expressions))
         else:
             op = build_table(catalog, db, name, statement)
         return temporary_tables.made_temporary(op, query) if temporary else op

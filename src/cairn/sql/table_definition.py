@@ -185,6 +185,40 @@ def sort_key(columns: list[Column], keys_type: str, key_columns: list[str], name
     return resolved
 
 
+def table_distribution(columns: list[Column], keys_type: str, key_columns: list[str],
+                       distribution: exp.DistributedByProperty | None) -> tuple[list[str], int]:
+    """(distribution columns, buckets) of a table with these columns and keys and this DISTRIBUTED BY
+    (None: the default), checked as StarRocks checks them. Empty columns: RANDOM."""
+    buckets = DEFAULT_BUCKETS
+    distribution_columns: list[str] = []
+    if distribution is not None:
+        if (distribution.args.get("kind") or "HASH").upper() == "HASH":
+            distribution_columns = _check_columns(columns, _names(distribution), "distribution description")
+        if distribution.args.get("buckets") is not None:
+            buckets = int(literal_text(distribution.args["buckets"]))
+            if not 1 <= buckets <= 1024:
+                raise AnalysisError(f"Bucket number must be between 1 and 1024, got {buckets}")
+    elif key_columns:
+        distribution_columns = key_columns[:1]
+    if keys_type != "DUPLICATE":
+        # A key's rows must meet in one tablet of one partition for the merge (lake/keyed.py).
+        if distribution is None and keys_type != "PRIMARY":
+            raise _analysis(f"Currently not support default distribution in {KEYS_TYPE_NAMES[keys_type]}")
+        if not distribution_columns:
+            if keys_type != "AGGREGATE" or any(c.aggregate == "REPLACE" for c in columns):
+                raise _analysis("Random distribution must be used in DUP_KEYS or AGG_KEYS without replace")
+            raise not_supported("DISTRIBUTED BY RANDOM for an AGGREGATE KEY table")
+        for distributed in distribution_columns:
+            if distributed not in key_columns:
+                raise _analysis(f"Distribution column[{distributed}] is not key column")
+    return distribution_columns, buckets
+
+
+def check_distribution_types(columns: list[Column], names: list[str]) -> None:
+    """Refuse distribution columns of a type that cannot be hashed into tablets (JSON, nested types, ...)."""
+    _check_key_types(columns, names, "distribution")
+
+
 def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create) -> CreateTable:
     """Validate a CREATE TABLE statement and return the op that creates the table.
 
@@ -255,31 +289,9 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
     for column in columns:
         column.is_key = column.name in key_columns
 
-    buckets = DEFAULT_BUCKETS
-    distribution_columns: list[str] = []
-    if distribution is not None:
-        if (distribution.args.get("kind") or "HASH").upper() == "HASH":
-            distribution_columns = _check_columns(columns, _names(distribution), "distribution description")
-        if distribution.args.get("buckets") is not None:
-            buckets = int(literal_text(distribution.args["buckets"]))
-            if not 1 <= buckets <= 1024:
-                raise AnalysisError(f"Bucket number must be between 1 and 1024, got {buckets}")
-    elif key_columns:
-        distribution_columns = key_columns[:1]
-    if keys_type != "DUPLICATE":
-        # A key's rows must meet in one tablet of one partition for the merge (lake/keyed.py).
-        if distribution is None and keys_type != "PRIMARY":
-            raise _analysis(f"Currently not support default distribution in {KEYS_TYPE_NAMES[keys_type]}")
-        if not distribution_columns:
-            if keys_type != "AGGREGATE" or any(c.aggregate == "REPLACE" for c in columns):
-                raise _analysis("Random distribution must be used in DUP_KEYS or AGG_KEYS without replace")
-            raise not_supported("DISTRIBUTED BY RANDOM for an AGGREGATE KEY table")
-        for distributed in distribution_columns:
-            if distributed not in key_columns:
-                raise _analysis(f"Distribution column[{distributed}] is not key column")
-
+    distribution_columns, buckets = table_distribution(columns, keys_type, key_columns, distribution)
     _check_key_types(columns, key_columns, "key")
-    _check_key_types(columns, distribution_columns, "distribution")
+    check_distribution_types(columns, distribution_columns)
     sort_columns = sort_key(columns, keys_type, key_columns, sort_names) if sort_names is not None else []
 
     ids = catalog.id_source()

@@ -1,0 +1,68 @@
+"""CREATE TABLE ... LIKE with StarRocks' other clauses over the MySQL protocol: DISTRIBUTED BY replaces the
+source's distribution and PROPERTIES are set over the source's, each checked as CREATE TABLE checks it;
+other clauses are refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pymysql
+import pytest
+
+from fe_process import FeProcess, module_fe  # noqa: F401  (module_fe is the `fe` fixture)
+from sql_client import error_of, fresh_database, rows
+
+
+@pytest.fixture
+def db(fe: FeProcess) -> Iterator[tuple[str, pymysql.cursors.Cursor]]:
+    """A fresh database holding pk (PRIMARY KEY k1, k2) and dup (DUPLICATE KEY), each with a row."""
+    with fresh_database(fe, "like",
+                        "CREATE TABLE pk (k1 INT NOT NULL, k2 INT NOT NULL, v DOUBLE) PRIMARY KEY(k1, k2) "
+                        "DISTRIBUTED BY HASH(k1) BUCKETS 2 PROPERTIES ('replication_num' = '1')",
+                        "CREATE TABLE dup (a INT, b JSON) DUPLICATE KEY(a) DISTRIBUTED BY HASH(a) BUCKETS 3",
+                        "INSERT INTO pk VALUES (1, 1, 1.5)", "INSERT INTO dup VALUES (1, '{}')") as found:
+        yield found
+
+
+@pytest.mark.parametrize(("statement", "shown"), [
+    ("CREATE TABLE t2 DISTRIBUTED BY HASH(k2) BUCKETS 4 LIKE pk",
+     ["PRIMARY KEY(`k1`, `k2`)", "DISTRIBUTED BY HASH(`k2`) BUCKETS 4", '"replication_num" = "1"']),
+    ("CREATE TABLE t2 LIKE pk PROPERTIES ('compression' = 'ZSTD')",
+     ["DISTRIBUTED BY HASH(`k1`) BUCKETS 2", '"replication_num" = "1"', '"compression" = "ZSTD"']),
+    ("CREATE TABLE t2 DISTRIBUTED BY RANDOM BUCKETS 5 PROPERTIES ('replication_num' = '3') LIKE dup",
+     ["DUPLICATE KEY(`a`)", "DISTRIBUTED BY RANDOM BUCKETS 5", '"replication_num" = "3"']),
+    ("CREATE TEMPORARY TABLE t2 DISTRIBUTED BY HASH(a) BUCKETS 1 LIKE dup",
+     ["CREATE TEMPORARY TABLE `t2`", "DISTRIBUTED BY HASH(`a`) BUCKETS 1"]),
+])
+def test_clauses_change_the_copy(db: tuple[str, pymysql.cursors.Cursor], statement: str, shown: list[str]) -> None:
+    _, cur = db
+    cur.execute(statement)
+    created = rows(cur, "SHOW CREATE TABLE t2")[0][1]
+    for part in shown:
+        assert part in created, (part, created)
+    assert rows(cur, "SELECT count(*) FROM t2") == [(0,)]
+    source = "pk" if "pk" in statement else "dup"
+    cur.execute(f"INSERT INTO t2 SELECT * FROM {source}")
+    assert rows(cur, "SELECT count(*) FROM t2") == [(1,)]
+
+
+@pytest.mark.parametrize(("statement", "code", "message"), [
+    ("CREATE TABLE t2 DISTRIBUTED BY HASH(v) LIKE pk", 1064,
+     "Getting analyzing error. Detail message: Distribution column[v] is not key column."),
+    ("CREATE TABLE t2 DISTRIBUTED BY RANDOM LIKE pk", 1064, "Getting analyzing error. Detail message: Random "
+                                                            "distribution must be used in DUP_KEYS or AGG_KEYS without replace."),
+    ("CREATE TABLE t2 DISTRIBUTED BY HASH(nope) LIKE dup", 1054, "Unknown column 'nope' in distribution description"),
+    ("CREATE TABLE t2 DISTRIBUTED BY HASH(b) LIKE dup", 1064,
+     "Getting analyzing error. Detail message: Invalid data type of distribution column 'b': 'json'."),
+    ("CREATE TABLE t2 DISTRIBUTED BY HASH(a) BUCKETS 0 LIKE dup", 1064, "Bucket number must be between 1 and 1024, got 0"),
+    ("CREATE TABLE t2 LIKE dup PROPERTIES ('no_such' = 'x')", 1064,
+     "Getting analyzing error. Detail message: Unknown properties: {no_such=x}."),
+    ("CREATE TABLE t2 COMMENT 'c' LIKE dup", 1064,
+     "Getting analyzing error. Detail message: 'COMMENT 'c'' in CREATE TABLE ... LIKE is not supported yet."),
+    ("CREATE TABLE t2 (a INT) LIKE dup", 1064,
+     "Getting analyzing error. Detail message: CREATE TABLE ... LIKE with columns is not supported yet."),
+])
+def test_errors(db: tuple[str, pymysql.cursors.Cursor], statement: str, code: int, message: str) -> None:
+    _, cur = db
+    assert error_of(cur, statement) == (code, message)
+    assert rows(cur, "SHOW TABLES") == [("dup",), ("pk",)]
