@@ -16,6 +16,7 @@ from cairn.api import load_config
 from cairn.fe.frontend import Frontend
 from cairn.server.session import Session
 from conftest import wait_until
+from fe_cluster import FeCluster
 from fe_process import FeProcess, module_fe  # noqa: F401  (module_fe is the `fe` fixture)
 from sql_client import connect, error_of, fresh_database, rows
 from test_restore import _restore, snapshot_yaml
@@ -251,3 +252,35 @@ def test_vacuum_removes_a_dropped_temporary_tables_data(fe_conf_values: dict[str
         assert not any(key.startswith(prefix) for key in data_keys(session))
     finally:
         fe.close()
+
+
+def test_a_followers_session_forwards_its_writes_and_its_fe_stopping_drops_them(tmp_path: Path) -> None:
+    cluster = FeCluster(tmp_path, {"local_storage_path": str(tmp_path / "storage"),
+                                   "bdbje_heartbeat_timeout_second": "3"})
+    try:
+        leader = cluster.new_fe()
+        cluster.start(leader)
+        follower = cluster.add(leader)
+        cluster.sql(leader, "CREATE DATABASE f", "CREATE TABLE f.t (a INT) DISTRIBUTED BY HASH(a)",
+                    "INSERT INTO f.t VALUES (1)")
+        wait_until(lambda: cluster.sql_or_none(follower, "SELECT count(*) FROM f.t") == [(1,)],
+                   what="the follower to replay")
+        with connect(follower.running, database="f") as on_follower:
+            cur = on_follower.cursor()
+            cur.execute("CREATE TEMPORARY TABLE t (a INT, b INT) DISTRIBUTED BY HASH(a)")  # forwarded
+            cur.execute("INSERT INTO t VALUES (2, 2)")  # forwarded, as the same session
+            assert rows(cur, "SELECT * FROM t") == [(2, 2)]  # read on the follower
+            assert rows(cur, "SHOW TEMPORARY TABLES") == [("t",)]
+            assert cluster.sql(leader, "SELECT * FROM f.t") == [(1,)]
+        wait_until(lambda: cluster.sql(leader, TEMP_TABLES) == [], what="the closed session's table to be dropped")
+        with connect(follower.running, database="f") as on_follower:
+            on_follower.cursor().execute("CREATE TEMPORARY TABLE orphan (a INT) DISTRIBUTED BY HASH(a)")
+            cluster.kill(follower)
+        # While the follower is down its sessions' tables stay (it may only be slow); once it runs
+        # again under a new process, the leader drops what its old sessions left.
+        assert cluster.sql(leader, "SELECT TABLE_NAME FROM information_schema.temp_tables") == [("orphan",)]
+        cluster.start(follower, helper=leader)
+        wait_until(lambda: cluster.sql(leader, TEMP_TABLES) == [], what="the stopped FE's table to be dropped")
+        assert cluster.sql(leader, "SELECT * FROM f.t") == [(1,)]
+    finally:
+        cluster.stop()
