@@ -1,6 +1,7 @@
-"""CREATE TABLE ... LIKE with StarRocks' other clauses over the MySQL protocol: DISTRIBUTED BY replaces the
-source's distribution and PROPERTIES are set over the source's, each checked as CREATE TABLE checks it;
-other clauses are refused."""
+"""Statements about one table, over the MySQL protocol: CREATE TABLE ... LIKE with StarRocks' other
+clauses (DISTRIBUTED BY replaces the source's distribution and PROPERTIES are set over the source's, each
+checked as CREATE TABLE checks it; other clauses are refused), SHOW [FULL] COLUMNS in StarRocks' shapes,
+and INSERT ... BY NAME's refusals in StarRocks' words."""
 
 from __future__ import annotations
 
@@ -61,8 +62,36 @@ def test_clauses_change_the_copy(db: tuple[str, pymysql.cursors.Cursor], stateme
      "Getting analyzing error. Detail message: 'COMMENT 'c'' in CREATE TABLE ... LIKE is not supported yet."),
     ("CREATE TABLE t2 (a INT) LIKE dup", 1064,
      "Getting analyzing error. Detail message: CREATE TABLE ... LIKE with columns is not supported yet."),
+    ("INSERT INTO dup BY NAME VALUES (2, '{}')", 1064,
+     "Getting analyzing error. Detail message: Insert match column by name does not support values()."),
+    ("INSERT INTO dup (a) BY NAME SELECT 2 AS a", 1064,
+     "Getting analyzing error. Detail message: Cannot use COLUMN LIST and BY NAME clause together in insert."),
 ])
 def test_errors(db: tuple[str, pymysql.cursors.Cursor], statement: str, code: int, message: str) -> None:
     _, cur = db
     assert error_of(cur, statement) == (code, message)
     assert rows(cur, "SHOW TABLES") == [("dup",), ("pk",)]
+    assert rows(cur, "SELECT count(*) FROM dup") == [(1,)]
+
+
+AGGREGATE = ("CREATE TABLE site_access (event_day DATE, site_id INT DEFAULT '10', city_code VARCHAR(100), "
+             "user_name VARCHAR(32) DEFAULT '', pv BIGINT SUM DEFAULT '0') DISTRIBUTED BY HASH(site_id)")
+
+
+@pytest.mark.parametrize(("statement", "header", "shown"), [
+    ("SHOW COLUMNS FROM site_access LIKE 'pv'", ["Field", "Type", "Null", "Key", "Default", "Extra"],
+     [("pv", "bigint", "YES", "false", "0", "SUM")]),
+    # With WHERE, StarRocks reads information_schema.columns: Key is COLUMN_KEY, Extra is empty.
+    ("SHOW COLUMNS FROM site_access WHERE Field IN ('pv', 'site_id')", ["Field", "Type", "Null", "Key", "Default", "Extra"],
+     [("site_id", "int", "YES", "AGG", "10", ""), ("pv", "bigint", "YES", "", "0", "")]),
+    ("SHOW FULL COLUMNS FROM site_access LIKE '%i%'",
+     ["Field", "Type", "Collation", "Null", "Key", "Default", "Extra", "Privileges", "Comment"],
+     [("site_id", "int", "", "YES", "YES", "10", "", "", ""),
+      ("city_code", "varchar(100)", "", "YES", "YES", None, "", "", "")]),
+])
+def test_show_columns(db: tuple[str, pymysql.cursors.Cursor], statement: str, header: list[str],
+                      shown: list[tuple]) -> None:
+    _, cur = db
+    cur.execute(AGGREGATE)
+    assert rows(cur, statement) == shown
+    assert [d[0] for d in cur.description] == header

@@ -120,8 +120,8 @@ def tables_table(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
     return _table(columns, rows)
 
 
-# COLUMN_KEY of a key column, by key type (StarRocks' spelling).
-_COLUMN_KEYS = {"DUPLICATE": "DUP", "PRIMARY": "PRI", "UNIQUE": "UNI", "AGGREGATE": "AGG"}
+# COLUMN_KEY of a key column, by key type (StarRocks' spelling; SHOW COLUMNS ... WHERE shows it too).
+COLUMN_KEYS = {"DUPLICATE": "DUP", "PRIMARY": "PRI", "UNIQUE": "UNI", "AGGREGATE": "AGG"}
 
 
 def _stamp(seconds: float) -> datetime:
@@ -152,7 +152,7 @@ def columns_table(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
                              "select,insert,update,references", column.comment, None, None, None, None))
                 continue
             length = kind.max_length
-            key = _COLUMN_KEYS[keys_type] if column.is_key else ""
+            key = COLUMN_KEYS[keys_type] if column.is_key else ""
             rows.append((CATALOG, db.name, table_name, column.name, position, column.default,
                          "YES" if column.nullable else "NO", kind.name.lower(), length, length,
                          kind.precision, kind.scale, 0 if kind.name == "DATETIME" else None,

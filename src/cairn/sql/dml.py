@@ -80,9 +80,12 @@ def insert(query: QueryContext, fe: Frontend, statement: exp.Insert) -> ResultSe
     if by_value and chosen is not None:
         replaced = partition_of_values(fe, db_name, table, list(chosen.expressions))
     by_name = bool(statement.args.get("by_name"))
-    if by_name and (columns is not None or isinstance(statement.expression, exp.Values)):
-        raise AnalysisError("Getting analyzing error. Detail message: INSERT BY NAME takes no column list and "
-                            "needs a query.")
+    if by_name and columns is not None:
+        raise AnalysisError("Getting analyzing error. Detail message: Cannot use COLUMN LIST and BY NAME clause "
+                            "together in insert.")
+    if by_name and isinstance(statement.expression, exp.Values):
+        raise AnalysisError("Getting analyzing error. Detail message: Insert match column by name does not "
+                            "support values().")
     source = statement.expression
     con = fe.duckdb.cursor()
     views: dict[str, str] = {}

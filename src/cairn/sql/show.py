@@ -15,6 +15,7 @@ from cairn.catalog.types import parse_type
 from cairn.display import format_time
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
+from cairn.query.information_schema import COLUMN_KEYS
 from cairn.query.virtual_tables import Provider, VirtualTables
 from cairn.sql import extended
 from cairn.sql.names import literal_text, table_name
@@ -211,10 +212,23 @@ def _show_columns(query: QueryContext, fe: Frontend, statement: exp.Show) -> Res
     _, found = lookup(fe, *_shown_table(query, statement), query.session_id)
     table = found if isinstance(found, Table) else view_as_table(found)
     like = statement.args.get("like")
-    if like is None:
-        return describe_table(table)
-    kept = set(like_filter([c.name for c in table.columns], literal_text(like)))
-    return describe_table(table.model_copy(update={"columns": [c for c in table.columns if c.name in kept]}))
+    if like is not None:
+        kept = set(like_filter([c.name for c in table.columns], literal_text(like)))
+        table = table.model_copy(update={"columns": [c for c in table.columns if c.name in kept]})
+    if statement.args.get("full"):
+        # StarRocks' verbose form: Key says YES or NO, Extra the value column's merge.
+        return ResultSet.from_rows(
+            ["Field", "Type", "Collation", "Null", "Key", "Default", "Extra", "Privileges", "Comment"],
+            [(c.name, c.type.lower(), "", "YES" if c.nullable else "NO", "YES" if c.is_key else "NO", c.default,
+              c.aggregate or "", "", c.comment) for c in table.columns])
+    if statement.args.get("where") is not None:
+        # StarRocks answers SHOW COLUMNS ... WHERE from information_schema.columns: Key is its
+        # COLUMN_KEY (empty for a value column) and Extra its EXTRA (empty).
+        return ResultSet.from_rows(
+            ["Field", "Type", "Null", "Key", "Default", "Extra"],
+            [(c.name, c.type.lower(), "YES" if c.nullable else "NO",
+              COLUMN_KEYS[table.keys_type] if c.is_key else "", c.default, "") for c in table.columns])
+    return describe_table(table)
 
 
 def _database_needs(ctx: QueryContext, statement: exp.Show, virtual: VirtualTables) -> list[Requirement]:
