@@ -267,6 +267,7 @@ def add_partition_batch(query: QueryContext, fe: Frontend, statement: extended.A
     """ALTER TABLE t ADD PARTITIONS START ... END ... EVERY ...: the batch's ranges as one AddPartitions
     entry; those an automatically partitioned table already has (a load made them) are not made again."""
     db_name, name = statement.database or query.database, statement.table
+    temporary_tables.refuse_if_temporary(query, fe.catalog, db_name, name)
 
     def build(catalog: Catalog) -> AddPartitions | None:
         db, table = catalog.table(db_name, name)
