@@ -20,7 +20,7 @@ from cairn.errors import AnalysisError, UnknownPartitionError
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
 from cairn.query.virtual_tables import VirtualTables
-from cairn.sql import extended
+from cairn.sql import extended, temporary_tables
 from cairn.sql.partitions import sort_key
 from cairn.sql.range_partitions import check_overlaps
 from cairn.sql.registry import Requirement, StatementRegistry
@@ -69,6 +69,7 @@ def _check_cover(table: Table, replaced: list[Partition], incoming: list[Partiti
 
 def replace_partitions(query: QueryContext, fe: Frontend, statement: extended.ReplacePartitionsStatement) -> ResultSet:
     db_name, name = statement.database or query.database, statement.table
+    temporary_tables.refuse_if_temporary(query, fe.catalog, db_name, name)
     properties = {k.strip().lower(): v.strip().lower() for k, v in statement.properties.items()}
     strict = properties.get("strict_range", "true") != "false"
     keep_names = properties.get("use_temp_partition_name", "false") == "true"
