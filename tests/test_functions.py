@@ -300,3 +300,14 @@ def test_decimal_scale_beyond_38_is_refused_unless_literals_are_doubles(session:
     finally:
         session.execute("SET sql_mode = 'ONLY_FULL_GROUP_BY'")
     assert _answer(session, "SELECT 1.5 + 1") == ([(decimal.Decimal("2.5"),)], [pa.decimal128(12, 1)])
+
+
+def test_dates_of_year_0_are_stored_and_read(session: Session) -> None:
+    # test_time_fn/test_previous_day: StarRocks' DATE and DATETIME start at 0000-01-01. A column
+    # holding such a value comes as text (Python's dates start at year 1).
+    session.execute("CREATE TABLE y0 (d DATE, w VARCHAR(10), dt DATETIME)")
+    session.execute("INSERT INTO y0 VALUES ('0000-01-01', 'Sun', '0000-01-01 10:00:00'), "
+                    "('2020-01-01', 'Mon', '2020-01-01 00:00:00')")
+    assert session.execute("SELECT d, previous_day(d, w), dt FROM y0 ORDER BY d").rows() == \
+        [("0000-01-01", None, "0000-01-01 10:00:00"), ("2020-01-01", D(2019, 12, 30), "2020-01-01 00:00:00")]
+    assert session.execute("SELECT count(*) FROM y0 WHERE d < '0001-01-01'").rows() == [(1,)]

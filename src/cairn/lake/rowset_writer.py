@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlglot import exp
 
@@ -37,8 +38,21 @@ class WrittenRowset:
     rowset: Rowset
 
 
+def _bound_text(statistics: pq.Statistics, bound: str, kind: pa.DataType) -> str:
+    """A row group's min or max as text. A DATE or DATETIME before year 1 (StarRocks' range starts
+    at 0000-01-01; Python's dates at year 1) is formatted by Arrow instead."""
+    try:
+        return str(getattr(statistics, bound))
+    except (OverflowError, ValueError):
+        physical = pa.int32() if pa.types.is_date32(kind) else pa.int64()
+        raw = pa.array([getattr(statistics, f"{bound}_raw")], physical).cast(kind)
+        text = pc.strftime(raw, "%Y-%m-%d" if pa.types.is_date(kind) else "%Y-%m-%d %H:%M:%S")
+        return str(text[0].as_py())
+
+
 def rowset_stats(path: Path) -> tuple[int, dict[str, ColumnStats]]:
     metadata = pq.read_metadata(path)
+    schema = metadata.schema.to_arrow_schema()
     stats: dict[str, ColumnStats] = {}
     for group_index in range(metadata.num_row_groups):
         group = metadata.row_group(group_index)
@@ -51,7 +65,8 @@ def rowset_stats(path: Path) -> tuple[int, dict[str, ColumnStats]]:
                 continue
             current.null_count += found.null_count or 0
             if found.has_min_max:
-                low, high = str(found.min), str(found.max)
+                kind = schema.field(name).type if name in schema.names else pa.string()
+                low, high = _bound_text(found, "min", kind), _bound_text(found, "max", kind)
                 current.min = low if current.min is None else min(current.min, low)
                 current.max = high if current.max is None else max(current.max, high)
     return metadata.num_rows, stats
