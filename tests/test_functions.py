@@ -217,6 +217,15 @@ STRING_AND_HASH_CASES: list[tuple[str, list[tuple[Any, ...]], list[pa.DataType]]
     ("SELECT split_part('abc##567###234', '##', -1), split_part('abc##567###234', '##', -2), "
      "split_part('abc##567###234', '##', 3), split_part('2023年5月23号', '月', -1)",
      [("234", "567#", "#234", "23号")], [pa.string()] * 4),
+    # test_function/test_typeof: StarRocks' type names
+    ("SELECT typeof(cast(1 as tinyint)), typeof(cast(1 as largeint)), typeof(cast(1 as decimal(19, 2))), "
+     "typeof(cast(1 as decimal(9, 2))), typeof(cast(1 as decimal(18, 2))), typeof(cast('s' as binary)), "
+     "typeof(cast('2023-03-07 11:22:33' as datetime)), typeof(parse_json('{}')), typeof(null), typeof(cast(1 as string))",
+     [("tinyint", "largeint", "decimal128(19, 2)", "decimal32(9, 2)", "decimal64(18, 2)", "varbinary", "datetime",
+       "json", "null_type", "varchar")], [pa.string()] * 10),
+    ("SELECT typeof(k), typeof(b), typeof(da), typeof([[k]]), typeof(map{k: u}), typeof(struct(k, dt)) FROM t WHERE k = 1",
+     [("int", "bigint", "date", "array<array<int>>", "map<int,varchar>", "struct<col1 int, col2 datetime>")],
+     [pa.string()] * 6),
     # test_time_fn/test_week_iso, test_to_iso8601
     ("SELECT week_iso('2023-01-01'), week_iso('2023-01-02'), week_iso('')", [(52, 1, None)], [pa.int64()] * 3),
     ("SELECT k, to_iso8601(da), to_iso8601(dt) FROM t ORDER BY k",

@@ -454,8 +454,41 @@ def _booleans_in_arithmetic_are_numbers(tree: exp.Expr) -> None:
                 node.set(key, exp.cast(operand.copy(), exp.DataType.Type.TINYINT))
 
 
+# DuckDB's type names (as typeof prints them) → StarRocks' (as its typeof prints them), in order.
+_TYPE_NAMES = [
+    (r"DECIMAL\(([1-9]),([0-9]+)\)", r"decimal32(\1, \2)"),
+    (r"DECIMAL\((1[0-8]),([0-9]+)\)", r"decimal64(\1, \2)"),
+    (r"DECIMAL\(([0-9]+),([0-9]+)\)", r"decimal128(\1, \2)"),
+    (r"\bHUGEINT\b", "largeint"), (r"\bINTEGER\b", "int"), (r"\bBLOB\b", "varbinary"),
+    (r"\bTIMESTAMP\b", "datetime"), (r'"NULL"', "null_type"),
+    *[(rf"\b{name}\b", name.lower())
+      for name in ("TINYINT", "SMALLINT", "BIGINT", "FLOAT", "DOUBLE", "BOOLEAN", "VARCHAR", "DATE", "JSON", "TIME")],
+    (r"^MAP\((.+), (.+)\)$", r"map<\1,\2>"), (r"^STRUCT\((.*)\)$", r"struct<\1>"),
+]
+_NESTED_ARRAYS = 3  # how deep `T[][]...` is spelled as array<array<...>>
+
+
+def _replace_all(text: exp.Expr, pattern: str, replacement: str) -> exp.Expr:
+    return exp.RegexpReplace(this=text, expression=exp.Literal.string(pattern),
+                             replacement=exp.Literal.string(replacement), modifiers=exp.Literal.string("g"))
+
+
+def _typeof_in_starrocks_names(tree: exp.Expr) -> None:
+    """typeof(x) names x's type as StarRocks does (test_typeof: `int`, `largeint`, `decimal128(19, 2)`,
+    `datetime`, `varbinary`, `array<int>`, `map<int,varchar>`, `null_type`), not as DuckDB does."""
+    for node in sorted(tree.find_all(exp.Typeof), key=depth, reverse=True):
+        name: exp.Expr = node.copy()
+        for pattern, replacement in _TYPE_NAMES:
+            name = _replace_all(name, pattern, replacement)
+        for _ in range(_NESTED_ARRAYS):
+            # The innermost first: int[][] → array<int>[] → array<array<int>>.
+            name = _replace_all(name, r"^([^\[\]]+)\[\]((\[\])*)$", r"array<\1>\2")
+        node.replace(name)
+
+
 def apply(tree: exp.Expr) -> None:
     """Rewrite StarRocks' JSON and collection function calls in `tree`, in place."""
+    _typeof_in_starrocks_names(tree)
     _booleans_in_arithmetic_are_numbers(tree)
     _decimal_spellings_as_decimal(tree)
     _array_remove_keeps_nulls(tree)
