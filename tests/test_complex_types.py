@@ -132,6 +132,16 @@ def test_user_variables_hold_arrays_and_maps(cur: pymysql.cursors.Cursor) -> Non
     assert rows(cur, "SELECT @arr2, @arr") == [("[1,2,3]", "[7]")]
 
 
+def test_insert_select_casts_structs_by_position(cur: pymysql.cursors.Cursor) -> None:
+    # test_semi/test_semi_cast: `struct(idx, idx + 1)` (fields col1, col2) into a STRUCT<k1, k2>.
+    cur.execute("CREATE TABLE st (k INT, s STRUCT<k1 INT, k2 VARCHAR(5)>) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1")
+    cur.execute("INSERT INTO st SELECT k, struct(k, concat('v', k)) FROM a WHERE k < 3")
+    cur.execute("INSERT INTO st SELECT 3, NULL")
+    cur.execute("INSERT INTO st SELECT 4, named_struct('a', 9, 'b', 'w')")
+    assert rows(cur, "SELECT k, s FROM st ORDER BY k") == [
+        (1, '{"k1":1,"k2":"v1"}'), (2, '{"k1":2,"k2":"v2"}'), (3, None), (4, '{"k1":9,"k2":"w"}')]
+
+
 def test_flat_json_properties_are_accepted(cur: pymysql.cursors.Cursor) -> None:
     # test_semi/test_flat_json_with_properties: how StarRocks lays JSON out on disk.
     cur.execute("""CREATE TABLE fj (k INT, j JSON) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1

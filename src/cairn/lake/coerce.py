@@ -7,8 +7,9 @@ statement with an error naming the column and value. Nothing per row runs in Pyt
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from sqlglot import errors as sqlglot_errors
 from sqlglot import exp
 
 from cairn.catalog.model import Column, Table
@@ -34,11 +35,39 @@ def storage_type(column: Column) -> str:
     return parse_type(column.type).storage_duckdb
 
 
-def _cast(source: str, column: Column) -> exp.Expr:
+def _struct_fields(duckdb_type: str) -> list[str] | None:
+    """The field names of a DuckDB STRUCT type's text, None for another type."""
+    try:
+        kind = exp.DataType.build(duckdb_type, dialect="duckdb")
+    except (ValueError, sqlglot_errors.ParseError):
+        return None
+    if kind.this != exp.DataType.Type.STRUCT:
+        return None
+    return [field.name for field in kind.expressions]
+
+
+def _fields_by_position(value: exp.Expr, source_type: str | None, target_type: str) -> exp.Expr:
+    """`value` (a STRUCT of `source_type`) with its fields renamed to the target STRUCT's, in order:
+    StarRocks casts STRUCT to STRUCT by position (test_semi_cast: `struct(idx, idx + 1)` into a
+    STRUCT<k1, k2> column), DuckDB by name. Any other value is returned as it is."""
+    source_fields = _struct_fields(source_type) if source_type else None
+    target_fields = _struct_fields(target_type)
+    if source_fields is None or target_fields is None or len(source_fields) != len(target_fields) \
+            or [f.lower() for f in source_fields] == [f.lower() for f in target_fields]:
+        return value
+    renamed = exp.Struct(expressions=[
+        exp.PropertyEQ(this=exp.to_identifier(name, quoted=True),
+                       expression=call("struct_extract_at", value.copy(), number(position)))
+        for position, name in enumerate(target_fields, 1)])
+    return case([(exp.Is(this=value.copy(), expression=exp.null()), exp.null())], renamed)
+
+
+def _cast(source: str, column: Column, source_type: str | None = None) -> exp.Expr:
     column_type = parse_type(column.type)
+    value = _fields_by_position(sqlcolumn(source), source_type, column_type.duckdb)
     if column_type.storage_duckdb != column_type.duckdb:
-        return cast(try_cast(sqlcolumn(source), column_type.duckdb), column_type.storage_duckdb)
-    return try_cast(sqlcolumn(source), column_type.duckdb)
+        return cast(try_cast(value, column_type.duckdb), column_type.storage_duckdb)
+    return try_cast(value, column_type.duckdb)
 
 
 @dataclass
@@ -48,6 +77,7 @@ class CoercionPlan:
     table: Table
     casts: dict[str, exp.Expr]  # table column -> expression over the source relation
     sources: dict[str, str]           # table column -> source column it reads (absent: default)
+    source_types: dict[str, str] = field(default_factory=dict)  # source column -> its DuckDB type, where known
 
 
 def default_expression(column: Column) -> exp.Expr:
@@ -59,8 +89,10 @@ def default_expression(column: Column) -> exp.Expr:
     return cast(cast(string(column.default), parse_type(column.type).duckdb), storage_type(column))
 
 
-def plan_coercion(table: Table, source_columns: list[str], target_names: list[str] | None) -> CoercionPlan:
+def plan_coercion(table: Table, source_columns: list[str], target_names: list[str] | None,
+                  source_types: dict[str, str] | None = None) -> CoercionPlan:
     """Map source columns to table columns (by the INSERT column list, else by position).
+    `source_types` (source column -> DuckDB type text) lets a STRUCT be cast by position.
 
     Raises ColumnCountError / UnknownColumnError when the shapes do not match.
     """
@@ -83,8 +115,9 @@ def plan_coercion(table: Table, source_columns: list[str], target_names: list[st
     casts = {}
     for column in table.columns:
         source = sources.get(column.name)
-        casts[column.name] = _cast(source, column) if source is not None else default_expression(column)
-    return CoercionPlan(table, casts, sources)
+        casts[column.name] = _cast(source, column, (source_types or {}).get(source)) if source is not None \
+            else default_expression(column)
+    return CoercionPlan(table, casts, sources, dict(source_types or {}))
 
 
 _ERROR_TAG = "cairn-load-error"

@@ -169,11 +169,12 @@ def load_relation(loads: LoadContext, db_name: str | None, table_name: str, con:
         raise UnsupportedError(f"Table '{table.name}' is a DUPLICATE KEY table: it has no delete markers")
     if op_column is not None and table.keys_type != "PRIMARY":
         raise UnsupportedError(f"Table '{table.name}' is not a PRIMARY KEY table: its rows cannot carry __op")
-    source_columns = [d[0] for d in con.execute(sql(exp.select("*").from_(relation.copy()).limit(0))).description]
-    source_columns = [name for name in source_columns if name != op_column]
+    described = con.execute(sql(exp.select("*").from_(relation.copy()).limit(0))).description
+    source_columns = [d[0] for d in described if d[0] != op_column]
+    source_types = {d[0]: str(d[1]) for d in described if d[0] != op_column}
     if by_name:
         target_columns = source_columns
-    plan = plan_coercion(_delete_markers_of(table) if deletes else table, source_columns, target_columns)
+    plan = plan_coercion(_delete_markers_of(table) if deletes else table, source_columns, target_columns, source_types)
     if table.auto_partition is not None and not deletes:
         before = {p.id for p in table.partitions}
         table, plan = _with_needed_partitions(loads, db, con, relation, plan, source_columns, target_columns)
@@ -247,7 +248,7 @@ def _with_needed_partitions(loads: LoadContext, db: Database, con: duckdb.DuckDB
     if not keys:
         return plan.table, plan
     table = loads.make_partitions(db, plan.table, keys)
-    return table, plan_coercion(table, source_columns, target_columns)
+    return table, plan_coercion(table, source_columns, target_columns, plan.source_types)
 
 
 def _deletes_row(op_column: str) -> exp.Expr:
