@@ -285,3 +285,45 @@ def test_a_batch_adds_the_periods_loads_have_not_made(sql: Session) -> None:
     assert [name for name, _ in partitions(sql, "r")] == ["p0", "p202402", "p202403"]
     with pytest.raises(AnalysisError, match="intersected"):
         sql.execute("ALTER TABLE r ADD PARTITIONS START ('2023-12-01') END ('2024-01-02') EVERY (INTERVAL 1 DAY)")
+
+
+NESTED = [
+    ("ts INT", "date_trunc('month', str_to_date(CAST(ts AS STRING), '%Y%m%d'))", ["20200201", "20200101", "20200315"],
+     ["p202001", "p202002", "p202003"], "ts = 20200315", 1),
+    ("ts VARCHAR(20)", "date_trunc('day', str2date(ts, '%Y-%m-%d %H:%i:%s'))",
+     # Text that is no date goes to the NULL partition (year 0), which pruning keeps.
+     ["'2021-01-04 23:59:59'", "'not a date'", "NULL"], ["p00000101", "p20210104"], "ts = '2021-01-04 23:59:59'", 2),
+    ("ts BIGINT", "date_trunc('hour', from_unixtime(ts))", ["1609459200", "1609462800", "1609466399"],
+     ["p2021010100", "p2021010101"], "ts >= 1609462800", 1),
+]
+
+
+@pytest.mark.parametrize(("column", "expression", "values", "made", "condition", "read"), NESTED)
+def test_date_trunc_over_an_expression_makes_and_prunes_its_periods(sql: Session, column: str, expression: str,
+                                                                   values: list[str], made: list[str],
+                                                                   condition: str, read: int) -> None:
+    sql.execute(f"CREATE TABLE t ({column}, v INT) PARTITION BY {expression}")
+    sql.execute("INSERT INTO t VALUES " + ", ".join(f"({value}, {i})" for i, value in enumerate(values)))
+    assert sorted(name for name, _ in partitions(sql, "t")) == made
+    access = sql.frontend.data_access
+    before = access.partitions_read
+    found = sql.execute(f"SELECT count(*) FROM t WHERE {condition}").rows()
+    assert access.partitions_read - before == read
+    assert found == [(1,)] if "from_unixtime" not in expression else [(2,)]
+    ddl = sql.execute("SHOW CREATE TABLE t").rows()[0][1]
+    sql.execute("DROP TABLE t")
+    sql.execute(ddl)
+    sql.execute("INSERT INTO t VALUES " + ", ".join(f"({value}, {i})" for i, value in enumerate(values)))
+    assert sorted(name for name, _ in partitions(sql, "t")) == made
+
+
+@pytest.mark.parametrize(("column", "expression", "message"), [
+    ("ts VARCHAR(10)", "date_trunc('hour', cast(substring(ts, 1, 2) as int))", "inside date_trunc is not supported"),
+    ("ts DATE", "date_trunc('day', str2date(ts, '%Y-%m-%d'))", "Unsupported partition expression str2date for column "
+     "ts type DATE"),
+    ("ts VARCHAR(10)", "date_trunc('day', str2date(ts, '%Y'))", "as a strict DATE type"),
+    ("ts VARCHAR(10)", "str2date(ts, '%Y-%m-%d')", "Only support date_trunc and time_slice as partition expression"),
+])
+def test_date_trunc_over_expressions_refused(sql: Session, column: str, expression: str, message: str) -> None:
+    with pytest.raises(AnalysisError, match=message):
+        sql.execute(f"CREATE TABLE t ({column}, v INT) PARTITION BY {expression}")

@@ -24,6 +24,7 @@ from cairn.catalog.ops import AddPartitions
 from cairn.catalog.types import parse_type
 from cairn.catalog.view import CatalogView
 from cairn.errors import AnalysisError, UnknownTableError
+from cairn.lake.partition_key import key_expression
 from cairn.lake.routing import NO_PARTITION, NULL_RANGE_VALUE, partition_expression
 from cairn.lake.sqltext import call, cast, string
 
@@ -76,8 +77,12 @@ def key_expressions(table: Table, casts: dict[str, exp.Expr]) -> list[exp.Expr]:
     if auto.function == "column":
         return [cast(casts[c].copy(), "VARCHAR") for c in table.partition_columns]
     name = table.partition_columns[0]
-    duckdb_type = parse_type(table.column_named(name).type).duckdb
-    return [cast(_period_start(auto, casts[name].copy(), duckdb_type), "VARCHAR")]
+    duckdb_type = parse_type(table.partition_key_types()[0]).duckdb
+    value = casts[name].copy()
+    if table.partition_expression is not None:
+        # date_trunc over an expression of the column (`date_trunc('month', str2date(s, '%Y%m%d'))`).
+        value = cast(key_expression(table.partition_expression.sql, value), duckdb_type)
+    return [cast(_period_start(auto, value, duckdb_type), "VARCHAR")]
 
 
 def missing_keys_query(table: Table, casts: dict[str, exp.Expr], relation: exp.Expr,
@@ -197,7 +202,7 @@ def plan_partitions(table: Table, keys: list[tuple[str | None, ...]]) -> list[Ne
             taken.add(partition.name.lower())
             made[tuple(values)] = partition
         return list(made.values())
-    date_only = parse_type(table.column_named(table.partition_columns[0]).type).name == "DATE"
+    date_only = parse_type(table.partition_key_types()[0]).name == "DATE"
     for key in keys:
         partition = period_partition(auto, key[0], date_only)
         assert partition.lower is not None

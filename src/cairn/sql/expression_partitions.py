@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sqlglot import exp
+from sqlglot.dialects.starrocks import StarRocks
+from sqlglot.time import format_time
 
 from cairn.catalog.model import AutoPartition, Column, PartitionExpression
 from cairn.catalog.types import parse_type
-from cairn.errors import AnalysisError, UnknownColumnError
+from cairn.errors import AnalysisError, UnknownColumnError, UnsupportedError
 from cairn.lake.auto_partition import DATE_TRUNC_UNITS, DATE_UNITS
 from cairn.lake.partition_key import function_name
 from cairn.sql.names import literal_text
@@ -36,6 +38,7 @@ class ExpressionPartitioning:
     partition_type: Literal["RANGE", "LIST"]
     columns: list[str]
     auto: AutoPartition
+    expression: PartitionExpression | None = None  # date_trunc over this expression of the column
 
 
 def _analysis(message: str) -> AnalysisError:
@@ -62,12 +65,26 @@ def _time_column(columns: list[Column], node: exp.Expression, function: str) -> 
 
 def _date_trunc(columns: list[Column], node: exp.TimestampTrunc | exp.DateTrunc) -> ExpressionPartitioning:
     unit = node.args["unit"].name.lower()
-    column = _time_column(columns, node.this, "date_trunc")
-    allowed = DATE_UNITS if parse_type(column.type).name == "DATE" else DATE_TRUNC_UNITS
+    inner: PartitionExpression | None = None
+    if isinstance(node.this, exp.Column):
+        column = _time_column(columns, node.this, "date_trunc")
+        key_type = parse_type(column.type).name
+    else:
+        # date_trunc over an expression of one column: its value must be a DATE or DATETIME.
+        refused = not_supported(f"Partitioning by the expression '{node.this.sql('starrocks')}' inside date_trunc")
+        try:
+            name, inner = range_expression(columns, node.this)
+        except UnsupportedError:
+            raise refused from None
+        column = next(c for c in columns if c.name == name)
+        key_type = parse_type(inner.type).name
+        if key_type not in ("DATE", "DATETIME"):
+            raise refused
+    allowed = DATE_UNITS if key_type == "DATE" else DATE_TRUNC_UNITS
     if unit not in allowed:
         raise _analysis(f"Partition function date_trunc does not support granularity {unit} for a "
-                        f"{parse_type(column.type).name} column")
-    return ExpressionPartitioning("RANGE", [column.name], AutoPartition(function="date_trunc", unit=unit))
+                        f"{key_type} column")
+    return ExpressionPartitioning("RANGE", [column.name], AutoPartition(function="date_trunc", unit=unit), inner)
 
 
 def _time_slice(columns: list[Column], node: exp.TimeSlice) -> ExpressionPartitioning:
@@ -155,6 +172,22 @@ def _substring(columns: list[Column], node: exp.Substring, whole: exp.Expression
     return column, f"{spelled}({shown})"
 
 
+def _string_argument(columns: list[Column], node: exp.Expression, whole: exp.Expression,
+                     function: str) -> tuple[Column, str]:
+    """A string column, or `CAST(column AS <string type>)`, as str2date's text: the column and how the
+    argument is spelled."""
+    if isinstance(node, exp.Cast) and isinstance(node.this, exp.Column):
+        column = _source_column(columns, node.this, whole)
+        target = parse_type(node.to.sql("starrocks"))
+        if not target.is_string:
+            raise not_supported(f"Partitioning by the expression '{whole.sql('starrocks')}'")
+        return column, f"cast({_quoted(column.name)} as {target.text.lower()})"
+    column = _source_column(columns, node, whole)
+    if not parse_type(column.type).is_string:
+        raise _unsupported_for(function, column)
+    return column, _quoted(column.name)
+
+
 def range_expression(columns: list[Column], node: exp.Expression) -> tuple[str, PartitionExpression]:
     """Read the expression of `PARTITION BY RANGE(<expression>)`: its column and what the table keeps
     of it. Cairn computes `from_unixtime(c)`, `from_unixtime_ms(c)`, `str2date(c, fmt)` and
@@ -169,16 +202,19 @@ def range_expression(columns: list[Column], node: exp.Expression) -> tuple[str, 
         if parse_type(column.type).name not in allowed:
             raise _unsupported_for(name, column)
         return column.name, PartitionExpression(sql=f"{name}({_quoted(column.name)})", type="DATETIME")
-    if isinstance(node, exp.Anonymous) and name == "str2date" and len(node.expressions) == 2:
-        text, fmt = node.expressions
-        column = _source_column(columns, text, node)
-        if not parse_type(column.type).is_string:
-            raise _unsupported_for(name, column)
+    if (isinstance(node, exp.Anonymous) and name == "str2date" and len(node.expressions) == 2) or isinstance(
+            node, exp.StrToDate):
+        text, fmt = (node.this, node.args["format"]) if isinstance(node, exp.StrToDate) else node.expressions
+        # sqlglot reads str_to_date's format into its own spelling; StarRocks' is shown and kept.
+        shown_format = exp.Literal.string(
+            format_time(fmt.name, StarRocks.INVERSE_TIME_MAPPING, StarRocks.INVERSE_TIME_TRIE) or fmt.name
+            if isinstance(node, exp.StrToDate) else fmt.name)
+        column, argument = _string_argument(columns, text, node, name)
         if not (isinstance(fmt, exp.Literal) and fmt.is_string) or not all(
-                any(field in fmt.name for field in fields) for fields in _DATE_FIELDS):
+                any(field in shown_format.name for field in fields) for fields in _DATE_FIELDS):
             raise _analysis("partition function check fail, only supports the result of the function "
                             "str2date(VARCHAR str, VARCHAR format) as a strict DATE type")
-        return column.name, PartitionExpression(sql=f"str2date({_quoted(column.name)}, {fmt.sql('starrocks')})",
+        return column.name, PartitionExpression(sql=f"{name}({argument}, {shown_format.sql('starrocks')})",
                                                    type="DATE")
     if isinstance(node, exp.Cast) and isinstance(node.this, exp.Substring):
         target = parse_type(node.to.sql("starrocks"))

@@ -70,7 +70,9 @@ def _partition_expression(table: Table) -> str:
     auto = table.auto_partition
     assert auto is not None
     if auto.function == "date_trunc":
-        return f"date_trunc('{auto.unit}', {_partition_name(table.partition_columns[0])})"
+        inner = (table.partition_expression.sql if table.partition_expression is not None
+                 else _partition_name(table.partition_columns[0]))
+        return f"date_trunc('{auto.unit}', {inner})"
     if auto.function == "time_slice":
         return f"time_slice({_partition_name(table.partition_columns[0])}, interval {auto.step} {auto.unit})"
     return f"({','.join(_quote(c) for c in table.partition_columns)})"

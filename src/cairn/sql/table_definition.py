@@ -329,6 +329,7 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
     if by_expression is not None:
         # No partition yet: loads make each one as its first row arrives.
         table.partition_type, table.auto_partition = by_expression.partition_type, by_expression.auto
+        table.partition_expression = by_expression.expression
         return CreateTable(db_id=db.id, table=table)
     typed = [table.column_named(c) for c in partition_columns]
     parts = list(partition_node.args.get("create_expressions") or [])
