@@ -114,6 +114,17 @@ DATE_CASES: list[tuple[str, list[tuple[Any, ...]], list[pa.DataType]]] = [
      [(202353, 202353, 189953, 190001, 200101, 200052, 204002, 200053, None, None)], [pa.int64()] * 10),
     ("SELECT k, yearweek(da, 3), yearweek(dt, 6) FROM t ORDER BY k",
      [(1, 202007, 202344), (2, 202112, 202409), (3, None, None)], [pa.int32(), pa.int64(), pa.int64()]),
+    # test_datetime/test_jodatime_format: Joda-Time patterns; quoted text; an invalid date is NULL
+    ("SELECT jodatime_format('2023-04-15 15:30:00', 'yyyy-MM-dd hh:mm:ssa'), jodatime_format('2023-12-25', "
+     "\"YYYY-'W'ww-e\"), jodatime_format('2023-08-03', 'MMM dd'), jodatime_format('2023-02-29', 'yyyy-MM-dd'), "
+     "jodatime_format('2023-04-15', 'HH:mm:ss==a--b==cc--aa'), "
+     "jodatime_format('2023-01-01 00:00:00.038000', 'yyyy-MM-dd HH:mm:ss.SSSS'), "
+     "jodatime_format('2023-06-25 00:00:00', \"yyyyMMdd--'0123\")",
+     [("2023-04-15 03:30:00PM", "2023-W52-1", "Aug 03", None, "00:00:00==AM--b==cc--AM", "2023-01-01 00:00:00.0380",
+       "20230625--0123")], [pa.string()] * 7),
+    ("SELECT k, jodatime_format(dt, 'EEEE d MMMM yyyy, H:mm'), jodatime_format(da, 'D/yy') FROM t ORDER BY k",
+     [(1, "Tuesday 31 October 2023, 23:59", "43/20"), (2, "Thursday 29 February 2024, 8:08", "87/21"), (3, None, None)],
+     [pa.int32(), pa.string(), pa.string()]),
     ("SELECT convert_tz(dt, z, '+00:00') FROM (VALUES (TIMESTAMP '2020-01-01 08:00:00', '+08:00'), "
      "(TIMESTAMP '2020-01-01 08:00:00', 'Asia/Shanghai')) v(dt, z)", [(DT(2020, 1, 1),), (DT(2020, 1, 1),)],
      [pa.timestamp("us")]),
@@ -130,6 +141,7 @@ def test_date_functions_answer_as_starrocks(session: Session, sql: str, rows: li
     ("SELECT next_day('2023-04-05', 'F')", "F not supported in next_day dow_string"),
     ("SELECT previous_day('2023-04-05', 'Frid')", "Frid not supported in previous_day dow_string"),
     ("SELECT date_diff('fortnight', '2023-04-05', '2023-04-01')", "(?i)unsupported time unit: fortnight"),
+    ("SELECT jodatime_format('2023-04-15 23:45:12', 'yyyy-MM-ddZZ')", "jodatime_format pattern letter 'Z' is not supported"),
     ("SELECT time_slice('0000-01-01', interval 5 year)", "time used with time_slice can't before 0001-01-01 00:00:00"),
     ("SELECT date_slice('2023-12-31 03:12:04', interval 3.2 year)",
      "date_slice requires second parameter must be a constant interval"),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from cairn.errors import AnalysisError
+from cairn.errors import AnalysisError, UnsupportedError
 from cairn.query.calls import Rewrite, depth, rewrite_calls
 
 # StarRocks' unit names (as in years_add, or a date_diff's first argument) → the interval unit.
@@ -277,7 +277,74 @@ def _yearweek(args: list[exp.Expr]) -> exp.Expr | None:
     return exp.cast(answer, exp.DataType.Type.BIGINT)
 
 
+# Joda-Time pattern letters (a run of one letter) → strftime, by the run's length (the longest
+# length at most the run's applies). Letters Joda does not define are text, as StarRocks prints them.
+_JODA: dict[str, dict[int, str]] = {
+    "y": {1: "%Y", 2: "%y", 3: "%Y"}, "Y": {1: "%Y", 2: "%y", 3: "%Y"}, "x": {1: "%G", 2: "%g", 3: "%G"},
+    "M": {1: "%-m", 2: "%m", 3: "%b", 4: "%B"}, "d": {1: "%-d", 2: "%d"}, "D": {1: "%-j", 3: "%j"},
+    "H": {1: "%-H", 2: "%H"}, "h": {1: "%-I", 2: "%I"}, "m": {1: "%-M", 2: "%M"}, "s": {1: "%-S", 2: "%S"},
+    "a": {1: "%p"}, "e": {1: "%u"}, "E": {1: "%a", 4: "%A"}, "w": {1: "%-V", 2: "%V"},
+}
+_JODA_REFUSED = frozenset("GCKkzZ")  # era, century, 0-based hours and zones: not reproduced
+
+
+def _joda_pieces(pattern: str, moment: exp.Expr) -> list[exp.Expr]:
+    """The parts of jodatime_format's text for a Joda-Time `pattern`: strftime runs and fractions."""
+    pieces: list[exp.Expr] = []
+    fmt: list[str] = []
+
+    def flush() -> None:
+        if fmt:
+            pieces.append(exp.TimeToStr(this=moment.copy(), format=exp.Literal.string("".join(fmt))))
+            fmt.clear()
+
+    i = 0
+    while i < len(pattern):
+        letter = pattern[i]
+        run = len(pattern[i:]) - len(pattern[i:].lstrip(letter))
+        if letter == "'":
+            end = pattern.find("'", i + 1)
+            quoted = pattern[i + 1:] if end < 0 else pattern[i + 1:end]
+            fmt.append("'" if end == i + 1 else quoted.replace("%", "%%"))
+            i = len(pattern) if end < 0 else end + 1
+            continue
+        if letter == "S":
+            flush()
+            micros = exp.TimeToStr(this=moment.copy(), format=exp.Literal.string("%f"))
+            pieces.append(exp.func("rpad", exp.func("left", micros, _int(run)), _int(run), exp.Literal.string("0")))
+        elif letter in _JODA_REFUSED:
+            raise UnsupportedError(f"Getting analyzing error. Detail message: jodatime_format pattern letter "
+                                   f"'{letter}' is not supported yet.")
+        elif letter in _JODA:
+            widths = _JODA[letter]
+            fmt.append(widths[max(w for w in widths if w <= run)])
+        else:
+            fmt.append(pattern[i:i + run].replace("%", "%%"))
+        i += run
+    flush()
+    return pieces
+
+
+def _jodatime_format(args: list[exp.Expr]) -> exp.Expr | None:
+    """jodatime_format(t, pattern): t as text in a Joda-Time pattern (`yyyy-MM-dd HH:mm:ss.SSS`);
+    NULL for a t that is no DATETIME. The pattern must be a literal."""
+    if len(args) != 2 or not (isinstance(args[1], exp.Literal) and args[1].is_string):
+        return None
+    moment = exp.TryCast(this=args[0], to=exp.DataType.build("TIMESTAMP"))
+    pieces = _joda_pieces(args[1].name, moment)
+    if not pieces:
+        return exp.Case(ifs=[exp.If(this=exp.Not(this=exp.Is(this=moment, expression=exp.null())),
+                                    true=exp.Literal.string(""))])
+    return _joined(pieces)
+
+
+def _joined(pieces: list[exp.Expr]) -> exp.Expr:
+    """The pieces' texts one after the other (NULL when one is)."""
+    return pieces[0] if len(pieces) == 1 else exp.DPipe(this=pieces[0], expression=_joined(pieces[1:]), safe=True)
+
+
 _REWRITES: dict[str, Rewrite] = {
+    "jodatime_format": _jodatime_format,
     "yearweek": _yearweek,
     "makedate": _makedate,
     "date_slice": _date_slice,
