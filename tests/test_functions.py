@@ -332,3 +332,18 @@ def test_dates_of_year_0_are_stored_and_read(session: Session) -> None:
     assert session.execute("SELECT d, previous_day(d, w), dt FROM y0 ORDER BY d").rows() == \
         [("0000-01-01", None, "0000-01-01 10:00:00"), ("2020-01-01", D(2019, 12, 30), "2020-01-01 00:00:00")]
     assert session.execute("SELECT count(*) FROM y0 WHERE d < '0001-01-01'").rows() == [(1,)]
+
+
+def test_a_floating_column_cast_to_an_integer_drops_the_fraction_and_is_null_out_of_range(session: Session) -> None:
+    # test_function/test_cast's test_cast_floating_to_intergal.
+    session.execute("CREATE TABLE fl (k INT, d DOUBLE, f FLOAT)")
+    session.execute("INSERT INTO fl VALUES (1, 9223372036854775000.0, 2147483000.0), (2, 9223372036854775807.0, "
+                    "2147483647.0), (3, -9223372036854775808.0, -2147483648.0), (4, 0.9, -0.9), (5, 129, -129), "
+                    "(6, NULL, NULL)")
+    assert _answer(session, "SELECT k, cast(d AS BIGINT), cast(f AS INT), cast(d AS TINYINT), cast(-f AS SMALLINT), "
+                            "cast(d AS LARGEINT) FROM fl ORDER BY k") == (
+        [(1, 9223372036854774784, 2147483008, None, None, 9223372036854774784),
+         (2, None, None, None, None, 9223372036854775808),
+         (3, -9223372036854775808, -2147483648, None, None, -9223372036854775808),
+         (4, 0, 0, 0, 0, 0), (5, 129, -129, None, 129, 129), (6, None, None, None, None, None)],
+        [pa.int32(), pa.int64(), pa.int32(), pa.int8(), pa.int16(), pa.decimal128(38, 0)])

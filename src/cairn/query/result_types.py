@@ -126,3 +126,10 @@ def string_sums_as_doubles(tree: exp.Expr, types: ColumnTypes) -> None:
         arguments[0].replace(exp.TryCast(this=arguments[0].copy(), to=exp.DataType.build("DOUBLE")))
         if named is not None:
             node.replace(exp.alias_(node.copy(), name, quoted=True))
+
+
+def column_type_of(column: exp.Column, types: ColumnTypes) -> str | None:
+    """The StarRocks type of a column of a bound table (its name; a DECIMAL's with precision and
+    scale), or None where it is not known here (a subquery's, an ambiguous name)."""
+    scope = _scope(column.parent_select, types)
+    return None if scope is None else _column_type(column, scope, types)

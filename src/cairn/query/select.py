@@ -31,6 +31,7 @@ from cairn.errors import (
 from cairn.lake.sqltext import create_temp_view, sql
 from cairn.query import starrocks_semantics
 from cairn.query.binding import remove_dual, tables_read
+from cairn.query.casts import floating_to_integer_casts_truncate
 from cairn.query.context import QueryContext
 from cairn.query.data_access import PartitionScan, TableScan, column_expressions, empty_relation
 from cairn.query.decimal_averages import decimal_averages_as_decimals
@@ -326,6 +327,7 @@ def prepare_tree(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: du
     percentiles_of_dates_as_dates(tree, column_types)
     decimal_averages_as_decimals(tree, column_types)
     whole_rounds_as_bigint(tree, column_types)
+    floating_to_integer_casts_truncate(tree, column_types)
     return tree, views
 
 
@@ -350,6 +352,7 @@ def prepare_for_engine(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, c
     percentiles_of_dates_as_dates(reference, column_types)
     decimal_averages_as_decimals(reference, column_types)
     whole_rounds_as_bigint(reference, column_types)
+    floating_to_integer_casts_truncate(reference, column_types)
     return tree, reference, scans
 
 
