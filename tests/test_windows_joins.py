@@ -67,6 +67,19 @@ def test_join_and_window_hints_change_no_answer(session: Session, sql: str, rows
     assert _answer(session, sql) == (rows, types)
 
 
+def test_a_join_without_a_condition_binds_as_tightly_as_the_others(session: Session) -> None:
+    # test_join/test_predicate_move_around: `x RIGHT JOIN y ON .. JOIN z RIGHT JOIN w ON ..` is
+    # ((x RIGHT JOIN y) CROSS JOIN z) RIGHT JOIN w, not (x RIGHT JOIN y), (z RIGHT JOIN w).
+    sql = ("SELECT a.k, b.k, c.k, d.k FROM t1 a RIGHT JOIN t2 b ON a.k = b.k JOIN t2 c RIGHT JOIN t1 d "
+           "ON c.k = d.k AND d.k = b.k ORDER BY 1, 2, 3, 4")
+    assert session.execute(sql).rows() == [(None, None, None, None), (None, None, None, 3), (1, 1, 1, 1),
+                                           *[(2, 2, 2, 2)] * 4]
+    inner = "SELECT count(*) FROM t1 a INNER JOIN t2 b JOIN t1 c ON a.k = c.k AND b.k = c.k"
+    assert session.execute(inner).rows() == [(3,)]
+    comma = "SELECT count(*) FROM t1 a, t2 b JOIN t1 c ON b.k = c.k"
+    assert session.execute(comma).rows() == [(12,)]
+
+
 @pytest.mark.parametrize("sql, message", [
     ("SELECT * FROM t1 JOIN [fast] t2 ON t1.k = t2.k", "JOIN hint not recognized: FAST"),
     ("SELECT * FROM t1 JOIN [broadcast|t1.k(1)] t2 ON t1.k = t2.k", "JOIN hint not recognized: BROADCAST"),

@@ -8,6 +8,7 @@ is kept to execution; SQL strings are never glued together.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 import sqlglot
 from sqlglot import exp
@@ -49,6 +50,19 @@ class _StarRocksReader(StarRocks):
             if args and isinstance(args[0], exp.Literal) and args[0].is_string
             else exp.Anonymous(this="date_diff", expressions=args),
         }
+
+        def _parse_join(self, skip_join_token: bool = False, parse_bracket: bool = False,
+                        alias_tokens: Collection[TokenType] | None = None) -> exp.Join | None:
+            """`a JOIN b` (or `INNER JOIN b`) without ON or USING is a CROSS JOIN in the chain of joins:
+            `a RIGHT JOIN b ON .. JOIN c RIGHT JOIN d ON ..` joins c to (a, b) before d (StarRocks'
+            test_predicate_move_around). sqlglot would write it as the comma `a, c`, which binds less
+            tightly than JOIN and so joins d to c alone."""
+            comma = self._curr is not None and self._curr.token_type == TokenType.COMMA
+            join: exp.Join | None = super()._parse_join(skip_join_token, parse_bracket, alias_tokens)
+            if join is not None and not comma and not join.args.get("on") and not join.args.get("using") \
+                    and not join.side and not join.method and join.kind in ("", "INNER"):
+                join.set("kind", "CROSS")
+            return join
 
         def _parse_partition_property(self) -> exp.Expr | None | list[exp.Expr]:
             """`PARTITION BY LIST (cols)` or `RANGE (cols)` with no partition list: a table whose
