@@ -97,6 +97,9 @@ def decimals(session: Session) -> Session:
     session.execute_script("""
         CREATE TABLE dec5 (k INT, v DECIMAL(18, 5), w DECIMAL(38, 13));
         INSERT INTO dec5 VALUES (1, 1.5, 1), (1, 2.25, 2), (2, 3, NULL), (2, NULL, 0.5);
+        CREATE TABLE rounding (k INT, v DECIMAL(10, 2), w DECIMAL(38, 13));
+        INSERT INTO rounding VALUES (1, 0.01, 1234567890123.1234567890123), (1, 0.01, 0), (1, 0, NULL),
+                                    (2, -0.01, -1234567890123.1234567890123), (2, -0.01, 0), (2, 0, NULL);
     """)
     return session
 
@@ -117,6 +120,18 @@ DECIMAL_CASES: list[tuple[str, list[tuple[Any, ...]], list[pa.DataType]]] = [
      [pa.decimal128(38, 11), pa.decimal128(38, 12), pa.decimal128(38, 11), pa.decimal128(38, 11)]),
     ("SELECT avg(wv) FROM (SELECT lead(v, 1) OVER (ORDER BY k, v) AS wv FROM dec5) a",
      [(D("2.62500000000"),)], [pa.decimal128(38, 11)]),
+    ("SELECT avg(wv) FROM (SELECT first_value(v IGNORE NULLS) OVER (ORDER BY k, v) AS wv FROM dec5) a",
+     [(D("1.50000000000"),)], [pa.decimal128(38, 11)]),
+    # exact, rounded half away from zero (DuckDB's DOUBLE average would lose the last places)
+    ("SELECT k, avg(v), avg(w), avg(w) OVER (PARTITION BY k) FROM rounding GROUP BY k, w ORDER BY k, 3 LIMIT 3",
+     [(1, D("0E-8"), None, D("617283945061.5617283945062")),
+      (1, D("0.01000000"), D("0E-13"), D("617283945061.5617283945062")),
+      (1, D("0.01000000"), D("1234567890123.1234567890123"), D("617283945061.5617283945062"))],
+     [pa.int32(), pa.decimal128(38, 8), pa.decimal128(38, 13), pa.decimal128(38, 13)]),
+    ("SELECT k, avg(v), avg(w) FROM rounding GROUP BY k ORDER BY k",
+     [(1, D("0.00666667"), D("617283945061.5617283945062")), (2, D("-0.00666667"), D("-617283945061.5617283945062"))],
+     [pa.int32(), pa.decimal128(38, 8), pa.decimal128(38, 13)]),
+    ("SELECT avg(v) FROM rounding WHERE k > 2", [(None,)], [pa.decimal128(38, 8)]),
     ("SELECT avg(CAST(k AS DECIMAL(10, 2))), avg(k), avg(CAST(v AS DOUBLE)) FROM dec5",
      [(D("1.50000000"), 1.5, 2.25)], [pa.decimal128(38, 8), pa.float64(), pa.float64()]),
 ]

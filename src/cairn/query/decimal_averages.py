@@ -67,7 +67,7 @@ def _column_scale(column: exp.Column, types: ColumnTypes) -> int | None:
 
 def decimal_scale(node: exp.Expr, types: ColumnTypes) -> int | None:
     """The scale of `node` when it is certainly a DECIMAL whose scale is known, else None."""
-    if isinstance(node, (exp.Paren, exp.Window)):
+    if isinstance(node, (exp.Paren, exp.Window, exp.IgnoreNulls, exp.RespectNulls)):
         return decimal_scale(node.this, types)
     if isinstance(node, exp.Column):
         return _column_scale(node, types)
@@ -82,6 +82,50 @@ def decimal_scale(node: exp.Expr, types: ColumnTypes) -> int | None:
     if isinstance(node, _KEEPS_SCALE):
         return decimal_scale(node.this, types)
     return None
+
+
+def _with_aggregate(outer: exp.Expr, average: exp.Avg, aggregate: exp.Expr) -> exp.Expr:
+    """A copy of `outer` (the average, or the window or FILTER around it) computing `aggregate` instead."""
+    copy = outer.copy()
+    inner = copy if isinstance(copy, exp.Avg) else next(n for n in copy.find_all(exp.Avg) if n == average)
+    if inner is copy:
+        return aggregate
+    inner.replace(aggregate)
+    return copy
+
+
+def _units(value: exp.Expr, scale: int) -> exp.Expr:
+    """`value`, a DECIMAL of scale `scale`, in whole units of 10^-scale as a HUGEINT. Its whole part
+    and its fraction are converted apart: multiplying the DECIMAL itself by 10^scale could overflow
+    38 digits where the HUGEINT does not."""
+    whole = exp.func("trunc", value.copy())
+    fraction = exp.Sub(this=value.copy(), expression=whole.copy())
+    hugeint = exp.DataType.build("HUGEINT")
+    return exp.Add(
+        this=exp.Mul(this=exp.Cast(this=whole, to=hugeint), expression=exp.Literal.number(10 ** scale)),
+        expression=exp.Cast(this=exp.Mul(this=exp.Paren(this=fraction), expression=exp.Literal.number(10 ** scale)),
+                            to=hugeint))
+
+
+def _exact_average(outer: exp.Expr, average: exp.Avg, scale: int) -> exp.Expr:
+    """The average `outer` computes, as StarRocks' DECIMAL division gives it: the sum in units of
+    10^-result scale divided by the count, rounded half away from zero, a DECIMAL(38, result scale).
+    It is computed in integers (DuckDB divides DECIMALs as DOUBLEs, which loses the last places): the
+    DECIMAL sum is converted to HUGEINT units once per group or row, and a sum that does not fit
+    fails the statement as an overflow."""
+    result_scale = divided_scale(scale)
+    total = _with_aggregate(outer, average, exp.Sum(this=average.this.copy()))
+    count = _with_aggregate(outer, average, exp.Count(this=average.this.copy()))
+    units = exp.Mul(this=exp.Paren(this=_units(total, scale)), expression=exp.Literal.number(10 ** (result_scale - scale)))
+    doubled = exp.Add(this=exp.Mul(this=exp.Literal.number(2), expression=units),
+                      expression=exp.Mul(this=exp.func("sign", total), expression=count.copy()))
+    divisor = exp.Mul(this=exp.Literal.number(2), expression=exp.func("nullif", count, exp.Literal.number(0)))
+    quotient = exp.IntDiv(this=exp.Paren(this=doubled), expression=exp.Paren(this=divisor))
+    unit = exp.Cast(this=exp.Literal.string("0." + "0" * (result_scale - 1) + "1"),
+                    to=exp.DataType.build(f"DECIMAL({min(_RESULT_PRECISION, result_scale + 1)}, {result_scale})"))
+    whole = exp.Cast(this=quotient, to=exp.DataType.build(f"DECIMAL({_RESULT_PRECISION}, 0)"))
+    return exp.Cast(this=exp.Mul(this=whole, expression=unit),
+                    to=exp.DataType.build(f"DECIMAL({_RESULT_PRECISION}, {result_scale})"))
 
 
 def decimal_averages_as_decimals(tree: exp.Expr, types: ColumnTypes) -> None:
@@ -99,8 +143,7 @@ def decimal_averages_as_decimals(tree: exp.Expr, types: ColumnTypes) -> None:
         outer: exp.Expr = node
         while isinstance(outer.parent, (exp.Window, exp.Filter)) and outer.arg_key == "this":
             outer = outer.parent
-        to = exp.DataType.build(f"DECIMAL({_RESULT_PRECISION}, {divided_scale(scale)})")
-        typed: exp.Expr = exp.Cast(this=outer.copy(), to=to)
+        typed = _exact_average(outer, node, scale)
         if isinstance(outer.parent, exp.Select) and outer.arg_key == "expressions":
             # The column keeps the name it had: the aggregate's text.
             typed = exp.alias_(typed, outer.sql(dialect="starrocks").lower(), quoted=True)
