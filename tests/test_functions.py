@@ -347,3 +347,15 @@ def test_a_floating_column_cast_to_an_integer_drops_the_fraction_and_is_null_out
          (3, -9223372036854775808, -2147483648, None, None, -9223372036854775808),
          (4, 0, 0, 0, 0, 0), (5, 129, -129, None, 129, 129), (6, None, None, None, None, None)],
         [pa.int32(), pa.int64(), pa.int32(), pa.int8(), pa.int16(), pa.decimal128(38, 0)])
+
+
+def test_regexp_count_of_an_invalid_pattern(session: Session) -> None:
+    # test_function/test_regex's test_regexp_count_invalid: NULL for a pattern from a column, an
+    # error for a literal one.
+    assert session.execute("SELECT s, regexp_count(s, r) FROM (VALUES ('abc123def456', '[0-9'), ('valid test', 'valid'), "
+                           "('x', NULL)) v(s, r) ORDER BY s").rows() == \
+        [("abc123def456", None), ("valid test", 1), ("x", None)]
+    assert session.execute("SELECT regexp_count('a1b2', '[0-9]'), regexp_count(NULL, '[0-9'), "
+                           "regexp_count('test', 'a{,}')").rows() == [(2, None, 0)]
+    with pytest.raises(CairnError, match=r"Invalid regex expression: \(unclosed"):
+        session.execute("SELECT regexp_count('test string', '(unclosed')")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from cairn.query.calls import Rewrite, rewrite_calls
+from cairn.query.calls import Rewrite, depth, rewrite_calls
 
 
 def _is_text(node: exp.Expr) -> bool:
@@ -160,8 +160,25 @@ _READ_AS_NODES: dict[type[exp.Func], tuple[str, tuple[str, ...]]] = {
 }
 
 
+def _regexp_count_of_an_invalid_pattern(tree: exp.Expr) -> None:
+    """regexp_count(s, pattern) whose pattern is no regular expression: NULL for a pattern read from
+    a column, StarRocks' 'Invalid regex expression' error for a literal one (unless s is NULL), as its
+    test_regexp_count_invalid answers."""
+    for node in sorted(tree.find_all(exp.RegexpCount), key=depth, reverse=True):
+        pattern = node.expression
+        counted = exp.func("try", node.copy())
+        if isinstance(pattern, exp.Literal) and pattern.is_string:
+            failure = exp.func("error", exp.Literal.string(f"Invalid regex expression: {pattern.name}"))
+            counted = exp.Case(ifs=[exp.If(this=exp.Is(this=node.this.copy(), expression=exp.null()), true=exp.null()),
+                                    exp.If(this=exp.Is(this=counted.copy(), expression=exp.null()),
+                                           true=exp.cast(failure, exp.DataType.Type.BIGINT))],
+                               default=counted)
+        node.replace(counted)
+
+
 def apply(tree: exp.Expr) -> None:
     """Rewrite StarRocks' string function calls in `tree`, in place."""
+    _regexp_count_of_an_invalid_pattern(tree)
     for node in list(tree.find_all(*_READ_AS_NODES)):
         name, keys = _READ_AS_NODES[type(node)]
         args = [node.args[k] for k in keys if node.args.get(k) is not None]
