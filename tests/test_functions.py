@@ -55,6 +55,10 @@ DATE_CASES: list[tuple[str, list[tuple[Any, ...]], list[pa.DataType]]] = [
      [(1, DT(2023, 11, 1, 23, 59, 59), DT(2023, 10, 31, 22, 59, 59)),
       (2, DT(2024, 3, 1, 8, 8, 14), DT(2024, 2, 29, 7, 8, 14)), (3, None, None)],
      [pa.int32(), pa.timestamp("us"), pa.timestamp("us")]),
+    # days_add and its kin on a DATE are DATETIMEs, as in StarRocks
+    ("SELECT k, days_add(da, 1), months_sub(da, 1), hours_add(da, 1) FROM t ORDER BY k",
+     [(1, DT(2020, 2, 13), DT(2020, 1, 12), DT(2020, 2, 12, 1)), (2, DT(2021, 3, 29), DT(2021, 2, 28), DT(2021, 3, 28, 1)),
+      (3, None, None, None)], [pa.int32()] + [pa.timestamp("us")] * 3),
     # test_function/test_date_trunc: a string literal is a DATETIME
     ("SELECT date_trunc('year', '2023-10-31 23:59:59.001002'), date_trunc('week', '2023-10-31')",
      [(DT(2023, 1, 1), DT(2023, 10, 30))], [pa.timestamp("us")] * 2),
