@@ -323,13 +323,41 @@ def _distinct_ordered_by_others(aggregate: exp.ArrayAgg | exp.GroupConcat) -> ex
     return _bound_once(listed, _SORTED, joined)
 
 
+def _separated_by_rows(aggregate: exp.GroupConcat) -> exp.Expr | None:
+    """`group_concat(x SEPARATOR s)` where s is not a constant (a column): each value but the last is
+    followed by its own row's s (NULL as nothing), as StarRocks joins them (test_group_concat)."""
+    separator = aggregate.args.get("separator")
+    if isinstance(separator, exp.Identifier):
+        separator = exp.column(separator.copy())  # sqlglot reads `SEPARATOR name` as a bare name
+    if separator is None or isinstance(separator, (exp.Literal, exp.Null)) or separator.find(exp.Column) is None:
+        return None
+    order = aggregate.this if isinstance(aggregate.this, exp.Order) else None
+    value = order.this if order is not None else aggregate.this
+    if isinstance(value, exp.Distinct):
+        raise _analysis_error("group_concat(DISTINCT ...) with a separator that is not a constant is not supported yet")
+    pair = _struct(("v", value.copy()), ("s", exp.func("coalesce", separator.copy(), exp.Literal.string(""))))
+    listed: exp.Expr = exp.ArrayAgg(this=exp.Order(this=pair, expressions=[o.copy() for o in order.expressions])
+                                    if order is not None else pair)
+    listed = exp.Filter(this=listed, expression=exp.Where(
+        this=exp.Not(this=exp.Is(this=value.copy(), expression=exp.null()))))
+    values, element, position = exp.to_identifier(_SORTED), exp.to_identifier(_ELEMENT), exp.to_identifier(_POSITION)
+    last = exp.EQ(this=position.copy(), expression=exp.func("len", values.copy()))
+    piece = exp.DPipe(this=_field(element, "v"), expression=exp.Case(
+        ifs=[exp.If(this=last, true=exp.Literal.string(""))], default=_field(element, "s")))
+    pieces = exp.func("list_transform", values.copy(), exp.Lambda(this=piece, expressions=[element, position]))
+    return _bound_once(listed, _SORTED, exp.func("array_to_string", pieces, exp.Literal.string("")))
+
+
 def distinct_aggregates_ordered_by_other_keys(tree: exp.Expr) -> None:
-    """Rewrite each DISTINCT array_agg / group_concat ordered by something other than its value, in
-    place (after group_concat's ORDER BY positions are read as its arguments)."""
+    """Rewrite each DISTINCT array_agg / group_concat ordered by something other than its value, and
+    each group_concat with a separator of its rows, in place (after group_concat's ORDER BY positions
+    are read as its arguments)."""
     for node in sorted(tree.find_all(exp.ArrayAgg, exp.GroupConcat), key=depth, reverse=True):
         if not isinstance(node, (exp.ArrayAgg, exp.GroupConcat)):
             continue
         replacement = _distinct_ordered_by_others(node)
+        if replacement is None and isinstance(node, exp.GroupConcat):
+            replacement = _separated_by_rows(node)
         if replacement is not None:
             _replace_keeping_name(node, replacement)
 
@@ -342,8 +370,11 @@ def _constant(node: exp.Expr) -> bool:
 def aggregate_orders_read_as_starrocks(tree: exp.Expr) -> None:
     """In `array_agg(x ORDER BY 1)` the number is the argument's position, as group_concat's are
     (StarRocks' test_count_distinct: `array_agg(v5 order by 1)` sorts by v5); an ORDER BY key that is
-    a constant (`ORDER BY null`) orders nothing, where DuckDB refuses it. In place."""
+    a constant (`ORDER BY null`) orders nothing, where DuckDB refuses it; group_concat's `SEPARATOR
+    NULL` joins with nothing (test_group_concat), where DuckDB's answer would be NULL. In place."""
     for node in list(tree.find_all(exp.ArrayAgg, exp.GroupConcat)):
+        if isinstance(node, exp.GroupConcat) and isinstance(node.args.get("separator"), exp.Null):
+            node.set("separator", exp.Literal.string(""))
         order = node.this
         if not isinstance(order, exp.Order):
             continue

@@ -17,7 +17,7 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.parsers.starrocks import StarRocksParser
 from sqlglot.tokenizer_core import TokenType
 
-from cairn.errors import SqlSyntaxError
+from cairn.errors import AnalysisError, SqlSyntaxError
 from cairn.sql import extended
 from cairn.sql.bracket_hints import without_bracket_hints
 
@@ -254,6 +254,99 @@ def _refuse_distinct_any_value(statement: exp.Expr, text: str) -> None:
                                  "Unexpected input 'DISTINCT', the most similar input is {a legal identifier}.")
 
 
+def _refuse_distinct_count_if(statement: exp.Expr, text: str) -> None:
+    """`count_if(DISTINCT x)` is a syntax error in StarRocks (test_count_if), at the parenthesis."""
+    if not any(isinstance(node.this, exp.Distinct) for node in statement.find_all(exp.CountIf)):
+        return
+    tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
+    for i in range(len(tokens) - 2):
+        if tokens[i].text.upper() == "COUNT_IF" and tokens[i + 2].token_type == TokenType.DISTINCT:
+            line, col = tokens[i + 1].line, tokens[i + 1].col - len(tokens[i + 1].text)
+            raise SqlSyntaxError(f"Getting syntax error at line {line}, column {col}. Detail message: "
+                                 "Unexpected input '(', the most similar input is {<EOF>, ';'}.")
+
+
+def _group_concat_position_past_arguments(node: exp.GroupConcat) -> str | None:
+    """The first ORDER BY position of `group_concat(a, b ORDER BY n)` past its arguments, or None."""
+    order = node.this
+    if not isinstance(order, exp.Order):
+        return None
+    value = order.this.expressions[0] if isinstance(order.this, exp.Distinct) else order.this
+    count = len(value.expressions) if isinstance(value, exp.Concat) else 1
+    for ordered in order.expressions:
+        key, sign = (ordered.this.this, "-") if isinstance(ordered.this, exp.Neg) else (ordered.this, "")
+        if isinstance(key, exp.Literal) and not key.is_string and key.name.isdigit() \
+                and not 1 <= int(sign + key.name) <= count:
+            return sign + key.name
+    return None
+
+
+def _refuse_group_concat_positions_past_arguments(statement: exp.Expr, text: str) -> None:
+    """`group_concat(a ORDER BY 2)`: a position past the arguments is StarRocks' syntax error
+    (test_group_concat), over the span of the call (its first column to its closing parenthesis)."""
+    for node in statement.find_all(exp.GroupConcat):
+        position = _group_concat_position_past_arguments(node)
+        if position is None:
+            continue
+        offsets = [c.this.meta["start"] for c in node.find_all(exp.Column)
+                   if isinstance(c.this, exp.Identifier) and isinstance(c.this.meta.get("start"), int)]
+        tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
+        span = ""
+        for i, token in enumerate(tokens):
+            if token.text.upper() != "GROUP_CONCAT" or offsets and token.start > min(offsets):
+                continue
+            depth, j = 0, i + 1
+            while j < len(tokens):
+                depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(tokens[j].token_type, 0)
+                if depth == 0:
+                    break
+                j += 1
+            if j < len(tokens) and (not offsets or tokens[j].start > max(offsets)):
+                first, last = token, tokens[j]
+                span = (f" from line {first.line}, column {first.col - len(first.text)} "
+                        f"to line {last.line}, column {last.col - 1}")
+        raise SqlSyntaxError(f"Getting syntax error{span}. Detail message: ORDER BY position {position} is not in "
+                             "group_concat output list.")
+
+
+def _refuse_group_concat_of_nothing(text: str) -> None:
+    """`group_concat()` is StarRocks' analysis error over the call's span (test_group_concat), where
+    sqlglot fails to parse it."""
+    try:
+        tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
+    except TokenError:
+        return
+    for first, opening, last in zip(tokens, tokens[1:], tokens[2:]):
+        if first.text.upper() == "GROUP_CONCAT" and opening.token_type == TokenType.L_PAREN \
+                and last.token_type == TokenType.R_PAREN:
+            raise AnalysisError(f"Getting analyzing error from line {first.line}, column {first.col - len(first.text)} "
+                                f"to line {last.line}, column {last.col - 1}. Detail message: group_concat should "
+                                "have at least one input.")
+
+
+def _refuse_group_concat_separator_not_string(statement: exp.Expr, text: str) -> None:
+    """`group_concat(x SEPARATOR 1)`: a separator that is a number is StarRocks' analysis error at
+    the separator (test_group_concat)."""
+    for node in statement.find_all(exp.GroupConcat):
+        separator = node.args.get("separator")
+        if not isinstance(separator, exp.Literal) or separator.is_string:
+            continue
+        order = node.this
+        value = order.this if isinstance(order, exp.Order) else order
+        if isinstance(value, exp.Distinct):
+            value = value.expressions[0]
+        arguments = value.expressions if isinstance(value, exp.Concat) else [value]
+        shown = ", ".join(a.sql(dialect=DIALECT) for a in [*arguments, separator])
+        place = ""
+        tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
+        for keyword, token in zip(tokens, tokens[1:]):
+            if keyword.text.upper() == "SEPARATOR" and token.text == separator.name:
+                place = f" at line {token.line}, column {token.col - len(token.text)}"
+                break
+        raise AnalysisError(f"Getting analyzing error{place}. Detail message: group_concat requires separator to "
+                            f"be of getType() STRING: group_concat({shown}).")
+
+
 def parse_statement(text: str) -> Statement:
     """Parse one statement. Raises SqlSyntaxError with line and column."""
     special = extended.parse(text)
@@ -264,6 +357,7 @@ def parse_statement(text: str) -> Statement:
     try:
         statement = sqlglot.parse_one(text, read=_StarRocksReader)
     except ParseError as exc:
+        _refuse_group_concat_of_nothing(text)
         raise _syntax_error(exc, text) from None
     except TokenError as exc:
         raise SqlSyntaxError(f"Getting syntax error. Detail message: {exc}") from None
@@ -283,6 +377,9 @@ def parse_statement(text: str) -> Statement:
         raise SqlSyntaxError(f"Getting syntax error. Detail message: unsupported statement "
                              f"'{text.split()[0].upper()} {statement.expression or ''}'".strip()[:200] + ".")
     _refuse_distinct_any_value(statement, text)
+    _refuse_distinct_count_if(statement, text)
+    _refuse_group_concat_positions_past_arguments(statement, text)
+    _refuse_group_concat_separator_not_string(statement, text)
     if label is not None:
         statement.meta["label"] = label
     if isinstance(statement, exp.Alter):
