@@ -94,6 +94,13 @@ CASES: list[tuple[str, list[Any], int]] = [
     # A BOOLEAN in arithmetic is 1 or 0 (test_array_map_3).
     ("SELECT array_map(x -> x + any_match(array_map(y -> y < 2, a1)), a1) FROM a WHERE k = 1", ["[2,2,3,4]"],
      FIELD_TYPE.VAR_STRING),
+    # A lambda that ignores its element (evaluated once per row), one whose inner lambda shadows it,
+    # and split of a number's text (test_array_map_2).
+    ("SELECT array_map(x -> array_length(a1), a1) FROM a ORDER BY k", ["[4,4,4,4]", "[4,4,4,4]", None, "[]"],
+     FIELD_TYPE.VAR_STRING),
+    ("SELECT any_match(x -> any_match(x -> x > 2, a1), a1) FROM a WHERE k < 3 ORDER BY k", [1, None], FIELD_TYPE.TINY),
+    ("SELECT array_map(x -> concat(split(k, 'd'), ['x']), a1) FROM a WHERE k = 1", ['[["1","x"],["1","x"],["1","x"],["1","x"]]'],
+     FIELD_TYPE.VAR_STRING),
     # array_sortby: a NULL list of keys orders nothing (test_array_sortby_1).
     ("SELECT array_sortby([9, 10, 11], NULL, ['k', 'k', 'j'])", ["[11,9,10]"], FIELD_TYPE.VAR_STRING),
     # arrays_overlap: a NULL element overlaps a NULL one (test_arrays_overlap_constant_columns).

@@ -121,6 +121,30 @@ def _same_lengths(arrays: list[exp.Expr], message: str, value: exp.Expr) -> exp.
     return exp.Case(ifs=[exp.If(this=differ, true=failure)], default=value)
 
 
+def _reads_parameter(function: exp.Lambda) -> bool:
+    """Whether the lambda's body reads its parameter (not another lambda's of the same name)."""
+    params = {p.name for p in function.expressions}
+    for node in function.this.find_all(exp.Identifier):
+        parent = node.parent
+        if node.name not in params or isinstance(parent, exp.Dot) or (
+                isinstance(parent, exp.Column) and parent.table):
+            continue
+        inner = node.find_ancestor(exp.Lambda)
+        while inner is not None and inner is not function and node.name not in {p.name for p in inner.expressions}:
+            inner = inner.find_ancestor(exp.Lambda)
+        if inner is None or inner is function:
+            return True
+    return False
+
+
+def _same_value_each(array: exp.Expr, value: exp.Expr) -> exp.Expr:
+    """A list as long as `array` holding `value` at each position (NULL for a NULL array): a lambda
+    that ignores its element is evaluated once per row, not once per element (test_array_map_2:
+    `array_map(x -> array_length(array_concat(arr_str, [])), arr_largeint)` over 20000 elements)."""
+    filled = exp.func("list_resize", exp.Array(expressions=[value.copy()]), exp.func("len", array.copy()), value.copy())
+    return exp.Case(ifs=[exp.If(this=exp.Is(this=array.copy(), expression=exp.null()), true=exp.null())], default=filled)
+
+
 def _array_map(args: list[exp.Expr]) -> exp.Expr | None:
     """array_map(lambda, arr, ...) or array_map(arr, lambda) is DuckDB's list_transform; with several
     arrays the lambda's parameters are their elements at each position (arrays of one length)."""
@@ -133,6 +157,8 @@ def _array_map(args: list[exp.Expr]) -> exp.Expr | None:
     if len(params) != len(arrays) or not arrays:
         return None
     if len(arrays) == 1:
+        if not _reads_parameter(function):
+            return _same_value_each(arrays[0], function.this)
         return exp.func("list_transform", arrays[0], function)
     # The arrays are zipped, so the lambda reads each one's element from its argument, not the
     # arrays themselves (a lambda may not read a subquery, and indexing a large array per element
@@ -486,8 +512,18 @@ def _typeof_in_starrocks_names(tree: exp.Expr) -> None:
         node.replace(name)
 
 
+def _split_reads_text(tree: exp.Expr) -> None:
+    """split(s, sep) reads a number as its text (test_array_map_2: `split(id, 'd')` of a TINYINT);
+    DuckDB splits strings only."""
+    for node in tree.find_all(exp.Split):
+        value = node.this
+        if not (isinstance(value, exp.Literal) and value.is_string):
+            node.set("this", exp.cast(value.copy(), exp.DataType.Type.VARCHAR))
+
+
 def apply(tree: exp.Expr) -> None:
     """Rewrite StarRocks' JSON and collection function calls in `tree`, in place."""
+    _split_reads_text(tree)
     _typeof_in_starrocks_names(tree)
     _booleans_in_arithmetic_are_numbers(tree)
     _decimal_spellings_as_decimal(tree)
