@@ -170,18 +170,30 @@ def _operator(r: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _megabytes(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
 def _distributed(r: dict[str, Any]) -> list[Row]:
     rows: list[Row] = []
     duck = r["duckdb_total_seconds"]
     labels = {"datafusion_one_process": "DataFusion, one process", "ray_1_worker": "Ray + DataFusion, 1 worker",
-              "ray_2_workers": "Ray + DataFusion, 2 workers"}
+              "ray_2_workers": "Ray + DataFusion, 2 workers", "ray_4_workers": "Ray + DataFusion, 4 workers"}
+    load = (f"; load average {r['load_average_at_start']:.0f} at the start, {r['load_average_at_end']:.0f} at the end"
+            if "load_average_at_start" in r else "")
     for key, label in labels.items():
         s = r["summary"].get(key)
         if s is None:
             continue
         goal = "≤ 2× embedded (issue #14; not met yet)" if key == "ray_2_workers" else "—"
-        rows.append((f"TPC-H SF{r['sf']}, 22 queries: {label} ({s['same_as_duckdb']}/{s['of']} answers = DuckDB's)",
-                     f"{s['seconds']:.1f} s", f"DuckDB, native tables: {duck:.1f} s",
+        traffic = ""
+        if "exchanged_bytes" in s:
+            balance = " / ".join(_megabytes(b) for b in s["output_bytes_per_node"].values())
+            traffic = (f"; {s['stages']} stages, through the FE {_megabytes(s['gathered_bytes'])}, exchanged "
+                       f"{_megabytes(s['exchanged_bytes'])}, produced per node {balance}")
+        rows.append((f"TPC-H SF{r['sf']}, 22 queries: {label} ({s['same_as_duckdb']}/{s['of']} answers = DuckDB's"
+                     f"{traffic})",
+                     f"{s['seconds']:.1f} s", f"DuckDB, native tables: {duck:.1f} s{load if key == 'ray_2_workers' else ''}",
                      f"{s['ratio_to_duckdb']:.2f}" if s["ratio_to_duckdb"] is not None else "—", goal))
     return rows
 

@@ -45,6 +45,8 @@ def main() -> None:
     parser.add_argument("--lag-seconds", type=float, default=30.0,
                         help="HA: seconds of commits at half that rate while the follower's lag is sampled")
     parser.add_argument("--tpch-sf", default="1", help="TPC-H scale factor of the distributed-execution benchmark")
+    parser.add_argument("--tpch-repeat", type=int, default=2,
+                        help="distributed: measured runs per query after a warm-up (the best is kept)")
     parser.add_argument("--table-only", action="store_true",
                         help="run nothing; write README's table from bench/results/*.json")
     parser.add_argument("--only", choices=["load", "load_query", "serving", "snapshot", "restore", "compute", "vacuum", "journal", "ha",
@@ -76,7 +78,7 @@ def main() -> None:
     if args.only in (None, "operator"):
         results["operator"] = bench_operator.run()
     if args.only in (None, "distributed"):
-        results["distributed"] = bench_distributed.run(args.tpch_sf)
+        results["distributed"] = bench_distributed.run(args.tpch_sf, args.tpch_repeat)
     print(json.dumps(results, indent=2))
     readme_table.write_readme()
 

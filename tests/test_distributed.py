@@ -90,6 +90,41 @@ def test_an_outer_semi_or_anti_join_is_not_broadcast_but_smaller_build_sides_sti
         assert same, f"Q{number}: {why}"
 
 
+def test_a_run_counts_the_bytes_gathered_exchanged_and_scanned_per_node(engine: EngineCluster,
+                                                                          data: dict[str, list[Path]]) -> None:
+    query = _query(engine, data)
+    got = query.run("select l_returnflag, count(*) as n, sum(l_quantity) as q from lineitem group by l_returnflag")
+    stats = query.last_stats
+    assert got.num_rows == 3 and stats is not None
+    # The caller gathers partial aggregates (a few rows per node); the workers exchange them too,
+    # and each node scans its share of lineitem's two files.
+    assert 0 < stats.gathered_bytes < 20_000
+    assert stats.exchanged_bytes >= 0
+    assert sorted(stats.scan_tasks_per_node.values()) == [1, 1]
+    assert set(stats.output_bytes_per_node) == set(engine.node_ids())
+    # A hash join exchanges both sides' keys between the workers (lineitem's 60 175 keys of 8 bytes
+    # at least), and the caller gathers only the partial counts.
+    partitioned = DistributedQuery(tables=query.tables, node_ids=query.node_ids, broadcast_bytes=0, broadcast_rows=0)
+    got = partitioned.run("select count(*) as n from orders join lineitem on o_orderkey = l_orderkey")
+    stats = partitioned.last_stats
+    assert got.column("n").to_pylist() == [60175] and stats is not None
+    assert stats.exchanged_bytes >= 60175 * 8 and stats.gathered_bytes < 20_000
+
+
+def test_stages_of_one_partition_take_the_nodes_in_turn(engine: EngineCluster, data: dict[str, list[Path]],
+                                                       duck: Any) -> None:
+    # Q2 scans five tables of one file each (one partition per scan stage): they, and its final
+    # stage, go to the nodes in turn rather than all to the first, and the answer is the same.
+    query = _query(engine, data)
+    sql = QUERIES[2]
+    same, why = tpch.compare(query.run(sql), duck.sql(sql).to_arrow_table(), sql)
+    assert same, why
+    stats = query.last_stats
+    assert stats is not None and len(stats.tasks_per_node) == 2
+    low, high = sorted(stats.tasks_per_node.values())
+    assert high - low <= 1, stats.tasks_per_node
+
+
 def test_engine_listens_on_loopback_only(engine: EngineCluster) -> None:
     listening = []
     for process in psutil.Process().children(recursive=True):

@@ -2,8 +2,10 @@
 
 Every stage but the root is submitted at once: a task names its inputs by object reference, so Ray
 starts it when they exist, moves them to its node (or reads them in place) and keeps the outputs in
-the object stores. Partition p of every stage is pinned to node p mod N with a soft affinity, so the
-rows of one hash bucket meet on one node, and a task whose node is gone runs elsewhere. A lost task
+the object stores. Partition p of every stage of N partitions or more is pinned to node p mod N with
+a soft affinity, so the rows of one hash bucket meet on one node, and a task whose node is gone runs
+elsewhere. A stage of fewer partitions than nodes (the scan of a table of one file, a final
+aggregate) takes the next nodes in turn, so such stages do not all land on the first node. A lost task
 is retried and a lost output rebuilt from its lineage, by Ray. The root stage, when it has one
 partition and reads no table (a final merge, aggregate or limit), runs in this process over its
 gathered inputs.
@@ -46,11 +48,27 @@ class MemoryLimits:
 
 @dataclass
 class RunStats:
-    """What one run did: tasks submitted, per node (by node id)."""
+    """What one run did: tasks submitted, per node (by node id), and of them the tasks that scan
+    tables; once `StageRunner.run` has the answer, the bytes the caller gathered (the root stage's
+    inputs when it runs here, else its outputs), the bytes the stages handed to each other through
+    Ray's object store, and the bytes the tasks placed on each node left there (a task placed on a
+    node runs there unless the node is gone: the affinity is soft)."""
 
     stages: int = 0
     tasks: int = 0
     tasks_per_node: Counter[str] = field(default_factory=Counter)
+    scan_tasks_per_node: Counter[str] = field(default_factory=Counter)
+    gathered_bytes: int = 0
+    exchanged_bytes: int = 0
+    output_bytes_per_node: Counter[str] = field(default_factory=Counter)
+
+
+def object_sizes(refs: list[Any]) -> dict[Any, int]:
+    """Each object's size in bytes, from Ray's own record (no object is read)."""
+    if not refs:
+        return {}
+    locations = ray.experimental.get_object_locations(refs)
+    return {ref: int(info.get("object_size") or 0) for ref, info in locations.items()}
 
 
 def _input_refs(stage: Stage, exchange: ExchangeInput, partition: int,
@@ -95,6 +113,8 @@ class StageRunner:
         self.volumes = volumes
         self.limits = limits or MemoryLimits()
         self.stats = RunStats()
+        self._placed: dict[Any, str] = {}
+        self._turn = 0
 
     def _task(self, stage: Stage, partition: int, outputs: dict[int, list[list[Any]]],
               node: str | None = None) -> tuple[FragmentTask, list[Any]]:
@@ -112,17 +132,28 @@ class StageRunner:
                             else "the FE (final stage)")
         return task, refs
 
+    def _place(self, stage: Stage, partition: int) -> str:
+        n = len(self.node_ids)
+        if stage.partitions >= n:
+            return self.node_ids[partition % n]
+        node = self.node_ids[self._turn % n]
+        self._turn += 1
+        return node
+
     def _submit(self, stage: Stage, outputs: dict[int, list[list[Any]]]) -> list[list[Any]]:
         returns = stage.split.buckets if stage.split is not None else 1
         produced: list[list[Any]] = []
         for p in range(stage.partitions):
-            node = self.node_ids[p % len(self.node_ids)]
+            node = self._place(stage, p)
             task, refs = self._task(stage, p, outputs, node)
             strategy = NodeAffinitySchedulingStrategy(node_id=node, soft=True)
             result = _remote_fragment.options(scheduling_strategy=strategy, num_returns=returns).remote(task, *refs)
             produced.append(list(result) if returns > 1 else [result])
+            self._placed.update((ref, node) for ref in produced[-1])
             self.stats.tasks += 1
             self.stats.tasks_per_node[node] += 1
+            if stage.reads_tables:
+                self.stats.scan_tasks_per_node[node] += 1
         return produced
 
     def submit(self, plan: StagePlan) -> Submitted:
@@ -138,8 +169,23 @@ class StageRunner:
         return Submitted(root, outputs, None, [out[0] for out in self._submit(root, outputs)])
 
     def run(self, plan: StagePlan) -> pa.Table:
-        """The answer of `plan`: every partition of its root stage, concatenated."""
-        return self.submit(plan).result()
+        """The answer of `plan`: every partition of its root stage, concatenated; `stats` then
+        holds the bytes it gathered and exchanged."""
+        submitted = self.submit(plan)
+        answer = submitted.result()
+        self._count_traffic(submitted)
+        return answer
+
+    def _count_traffic(self, submitted: Submitted) -> None:
+        produced = [ref for outputs in submitted.outputs.values() for out in outputs for ref in out]
+        sizes = object_sizes(produced + ([] if submitted.local is not None else submitted.refs))
+        gathered = sum(sizes.get(ref, 0) for ref in submitted.refs)
+        self.stats.gathered_bytes = gathered
+        self.stats.exchanged_bytes = sum(sizes.get(ref, 0) for ref in produced) - (
+            gathered if submitted.local is not None else 0)
+        for ref, size in sizes.items():
+            if ref in self._placed:
+                self.stats.output_bytes_per_node[self._placed[ref]] += size
 
 
 @dataclass

@@ -283,10 +283,9 @@ class EngineHost:
                                          "finish the query")
 
     def _sizes(self, refs: list[Any]) -> int:
-        import ray  # noqa: PLC0415
+        from cairn.distributed.runner import object_sizes  # noqa: PLC0415 - loaded with the engine only
 
-        locations = ray.experimental.get_object_locations(refs)
-        return sum(int(info.get("object_size") or 0) for info in locations.values())
+        return sum(object_sizes(refs).values())
 
     def _gather(self, submitted: Any) -> pa.Table:
         import ray  # noqa: PLC0415
