@@ -13,7 +13,7 @@ import pytest
 from pymysql.constants import FIELD_TYPE
 
 import cairn.api
-from cairn.errors import AnalysisError
+from cairn.errors import AnalysisError, UnsupportedError
 from cairn.server.session import Session
 from fe_process import FeProcess
 
@@ -162,3 +162,40 @@ def test_hinted_windows_and_decimal_averages_reach_the_client_with_their_types(l
                 1064, "Getting analyzing error. Detail message: JOIN hint not recognized: QUICK.")
     finally:
         connection.close()
+
+
+# test_window_function/test_session_number_window_function: a new session starts where the value exceeds
+# the previous row's by more than the gap; NULL where the value or the gap is NULL.
+SESSION_CASES: list[tuple[str, list[tuple[Any, ...]]]] = [
+    ("SELECT c0, c1, session_number(c0, 2) OVER (PARTITION BY c1 ORDER BY c0) FROM sessions ORDER BY c1, c0",
+     [(2, None, 1), (1, 1, 1), (3, 1, 1), (6, 1, 2), (7, 1, 2), (10, 1, 3), (None, 2, None), (5, 2, 1)]),
+    ("SELECT c0, session_number(c0, 2) OVER (PARTITION BY c1 ORDER BY c0) AS s FROM sessions WHERE c1 = 1 "
+     "AND c0 > 1 ORDER BY c0", [(3, 1), (6, 2), (7, 2), (10, 3)]),
+    ("SELECT sum(s), count(s) FROM (SELECT session_number(c0, 1) OVER (PARTITION BY c1 ORDER BY c0) AS s "
+     "FROM sessions) t", [(15, 7)]),
+    ("SELECT *, session_number(NULL, NULL) OVER (PARTITION BY c1 ORDER BY c0) FROM sessions WHERE c0 = 1",
+     [(1, 1, None)]),
+]
+
+
+@pytest.mark.parametrize("sql, rows", SESSION_CASES, ids=[c[0][:70] for c in SESSION_CASES])
+def test_session_number_counts_sessions_as_starrocks(session: Session, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    session.execute_script("""
+        CREATE TABLE IF NOT EXISTS sessions (c0 INT, c1 BIGINT);
+        TRUNCATE TABLE sessions;
+        INSERT INTO sessions VALUES (1, 1), (3, 1), (6, 1), (7, 1), (10, 1), (2, NULL), (5, 2), (NULL, 2);
+    """)
+    result = session.execute(sql)
+    assert result.rows() == rows
+    assert result.table.schema.field(result.table.num_columns - 1).type == pa.int64()
+
+
+@pytest.mark.parametrize("sql, error, message", [
+    ("SELECT session_number(k, v) OVER (PARTITION BY k ORDER BY v) FROM t1", AnalysisError, "must be a constant"),
+    ("SELECT session_number(k) OVER (ORDER BY v) FROM t1", AnalysisError, "takes 2 arguments"),
+    ("SELECT session_number(t1.k, 1) OVER (ORDER BY w) FROM t1 JOIN t2 USING (k)", UnsupportedError,
+     "session_number over a join"),
+])
+def test_session_number_refusals(session: Session, sql: str, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        session.execute(sql)

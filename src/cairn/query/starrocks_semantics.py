@@ -12,7 +12,14 @@ from typing import Any
 from sqlglot import exp
 
 from cairn.errors import AnalysisError, SqlSyntaxError, UnsupportedError
-from cairn.query import aggregate_functions, date_functions, hash_functions, string_functions, type_functions
+from cairn.query import (
+    aggregate_functions,
+    date_functions,
+    hash_functions,
+    session_number,
+    string_functions,
+    type_functions,
+)
 from cairn.query.calls import depth
 from cairn.query.variables import get_variable
 
@@ -259,6 +266,7 @@ def apply(tree: exp.Expr) -> None:
 
     Raises UnsupportedError for a query whose StarRocks answer Cairn cannot reproduce."""
     _refuse_not_in_correlated_on_its_output(tree)
+    session_number.apply(tree)
     _refuse_tablet_clause(tree)
     _order_by_reads_aggregate_aliases(tree)
     _refuse_any_value_over_a_window(tree)
