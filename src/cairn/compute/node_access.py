@@ -22,7 +22,6 @@ from typing import TypeVar
 import duckdb
 import pyarrow as pa
 import pyarrow.flight as flight
-import pyarrow.ipc as ipc
 from sqlglot import exp
 
 from cairn import errors
@@ -39,6 +38,7 @@ from cairn.compute.requests import (
     VolumeRef,
     WriteRequest,
 )
+from cairn.compute.spooled_load import spool
 from cairn.config.fe_config import FeConfig
 from cairn.errors import CairnError, ComputeNodeFailedError, NoComputeNodeError, VolumeNotRegisteredError
 from cairn.lake.keyed import already_merged
@@ -252,60 +252,44 @@ class NodeDataAccess:
               db_id: int, table: Table, scratch: Path) -> tuple[int, list[WrittenRowset]]:
         if not self.uses_nodes():
             return self.local.write(con, select, store, keys, db_id, table, scratch)
-        volume = self._node_volume(store.volume)
-        request = WriteRequest(volume=VolumeRef.of(volume),
-                               cluster_id=keys.cluster_id, db_id=db_id, table=table)
-        descriptor = flight.FlightDescriptor.for_command(request.model_dump_json().encode())
-
-        def write_on(node: NodeState, _items: list[int]) -> tuple[int, list[WrittenRowset]]:
-            reader = con.sql(sql(select)).to_arrow_reader(WRITE_BATCH_ROWS)
-            try:
-                writer, answers = self.registry.client(node).do_put(descriptor, reader.schema)
-                try:
-                    for batch in reader:
-                        writer.write_batch(batch)
-                    writer.done_writing()
-                    answer = json.loads(answers.read().to_pybytes())
-                finally:
-                    writer.close()
-            finally:
-                reader.close()  # the connection takes one open result at a time: a retry needs it free
-            return answer["rows"], WRITTEN_ROWSETS.validate_python(answer["rowsets"])
-
-        # One node writes the whole load: the table's owner, so repeated loads land on one node.
-        return self._on_nodes([table.id], volume, write_on)[0]
+        reader = con.sql(sql(select)).to_arrow_reader(WRITE_BATCH_ROWS)
+        try:
+            return self._write_spooled(reader.schema, reader, store, keys, db_id, table, scratch)
+        finally:
+            reader.close()
 
     def write_batches(self, schema: pa.Schema, batches: Iterable[pa.Table], store: ObjectStore, keys: ClusterKeys,
                       db_id: int, table: Table, scratch: Path, buffer_bytes: int,
                       memory: LoadMemory | None = None) -> tuple[int, list[WrittenRowset]]:
         if not self.uses_nodes():
             return self.local.write_batches(schema, batches, store, keys, db_id, table, scratch, buffer_bytes, memory)
-        # The batches can be read once; a node that fails hands its work to another, which reads
-        # them again, so they are kept in a file of the scratch directory meanwhile.
-        scratch.mkdir(parents=True, exist_ok=True)
-        spooled = scratch / "routed.arrow"
+        return self._write_spooled(schema, batches, store, keys, db_id, table, scratch)
+
+    def _write_spooled(self, schema: pa.Schema, batches: Iterable[pa.RecordBatch | pa.Table], store: ObjectStore,
+                       keys: ClusterKeys, db_id: int, table: Table, scratch: Path) -> tuple[int, list[WrittenRowset]]:
+        """Spool the routed rows once, then send every node the rows of the tablets it owns, all
+        nodes at once; a failed node's tablets go to the others (`_on_nodes`)."""
         try:
-            with ipc.new_file(str(spooled), schema) as spool:
-                for batch in batches:
-                    spool.write_table(batch)
+            spooled = spool(batches, schema, scratch / "routed.arrow", table)
+            if not spooled.slots:
+                return 0, []
             volume = self._node_volume(store.volume)
             request = WriteRequest(volume=VolumeRef.of(volume), cluster_id=keys.cluster_id, db_id=db_id, table=table)
             descriptor = flight.FlightDescriptor.for_command(request.model_dump_json().encode())
 
-            def write_on(node: NodeState, _items: list[int]) -> tuple[int, list[WrittenRowset]]:
-                with pa.memory_map(str(spooled)) as source:
-                    reader = ipc.open_file(source)
-                    writer, answers = self.registry.client(node).do_put(descriptor, schema)
-                    try:
-                        for index in range(reader.num_record_batches):
-                            writer.write_batch(reader.get_batch(index))
-                        writer.done_writing()
-                        answer = json.loads(answers.read().to_pybytes())
-                    finally:
-                        writer.close()
+            def write_on(node: NodeState, tablet_ids: list[int]) -> tuple[int, list[WrittenRowset]]:
+                writer, answers = self.registry.client(node).do_put(descriptor, schema)
+                try:
+                    for batch in spooled.batches_for(tablet_ids):
+                        writer.write_batch(batch)
+                    writer.done_writing()
+                    answer = json.loads(answers.read().to_pybytes())
+                finally:
+                    writer.close()
                 return answer["rows"], WRITTEN_ROWSETS.validate_python(answer["rowsets"])
 
-            return self._on_nodes([table.id], volume, write_on)[0]
+            written = self._on_nodes(spooled.tablet_ids, volume, write_on)
+            return sum(rows for rows, _ in written), [rowset for _, rowsets in written for rowset in rowsets]
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
