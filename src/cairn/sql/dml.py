@@ -60,6 +60,19 @@ def _overwritten(table: Table, target: exp.Expr) -> list[int]:
     return ids
 
 
+def _check_distinct_names(select: exp.Select) -> None:
+    """INSERT ... BY NAME matches columns by the names the query gives them: two of one name are an
+    error (StarRocks' words), not a renamed second column."""
+    seen: set[str] = set()
+    for item in select.expressions:
+        if isinstance(item, exp.Star) or (isinstance(item, exp.Column) and isinstance(item.this, exp.Star)):
+            continue
+        name = item.alias_or_name.lower()
+        if name in seen:
+            raise AnalysisError(f"Getting analyzing error. Detail message: Duplicate column name '{item.alias_or_name}'.")
+        seen.add(name)
+
+
 def insert(query: QueryContext, fe: Frontend, statement: exp.Insert) -> ResultSet:
     target = statement.this
     columns = None
@@ -86,6 +99,8 @@ def insert(query: QueryContext, fe: Frontend, statement: exp.Insert) -> ResultSe
     if by_name and isinstance(statement.expression, exp.Values):
         raise AnalysisError("Getting analyzing error. Detail message: Insert match column by name does not "
                             "support values().")
+    if by_name and isinstance(statement.expression, exp.Select):
+        _check_distinct_names(statement.expression)
     source = statement.expression
     con = fe.duckdb.cursor()
     views: dict[str, str] = {}
