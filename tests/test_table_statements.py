@@ -1,7 +1,7 @@
 """Statements about one table, over the MySQL protocol: CREATE TABLE ... LIKE with StarRocks' other
 clauses (DISTRIBUTED BY replaces the source's distribution and PROPERTIES are set over the source's, each
 checked as CREATE TABLE checks it; other clauses are refused), SHOW [FULL] COLUMNS in StarRocks' shapes,
-and INSERT ... BY NAME's refusals in StarRocks' words."""
+INSERT ... BY NAME's refusals in StarRocks' words, and RECOVER TABLE from the recycle bin."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ from collections.abc import Iterator
 import pymysql
 import pytest
 
+from cairn.api import load_config
+from cairn.errors import CairnError
+from cairn.fe.frontend import Frontend
+from cairn.server.session import Session
 from fe_process import FeProcess, module_fe  # noqa: F401  (module_fe is the `fe` fixture)
 from sql_client import error_of, fresh_database, rows
 
@@ -66,6 +70,8 @@ def test_clauses_change_the_copy(db: tuple[str, pymysql.cursors.Cursor], stateme
      "Getting analyzing error. Detail message: Insert match column by name does not support values()."),
     ("INSERT INTO dup (a) BY NAME SELECT 2 AS a", 1064,
      "Getting analyzing error. Detail message: Cannot use COLUMN LIST and BY NAME clause together in insert."),
+    ("INSERT INTO dup BY NAME SELECT a + 1 AS a, a FROM dup", 1064,
+     "Getting analyzing error. Detail message: Duplicate column name 'a'."),
 ])
 def test_errors(db: tuple[str, pymysql.cursors.Cursor], statement: str, code: int, message: str) -> None:
     _, cur = db
@@ -95,3 +101,50 @@ def test_show_columns(db: tuple[str, pymysql.cursors.Cursor], statement: str, he
     cur.execute(AGGREGATE)
     assert rows(cur, statement) == shown
     assert [d[0] for d in cur.description] == header
+
+
+def test_recover_table(db: tuple[str, pymysql.cursors.Cursor]) -> None:
+    _, cur = db
+    cur.execute("CREATE TABLE t0 (c0 INT) DUPLICATE KEY(c0) DISTRIBUTED BY HASH(c0) BUCKETS 1")
+    cur.execute("INSERT INTO t0 VALUES (1), (2), (3)")
+    cur.execute("DROP TABLE t0")
+    cur.execute("RECOVER TABLE t0")
+    cur.execute("INSERT INTO t0 VALUES (4)")
+    assert rows(cur, "SELECT * FROM t0 ORDER BY c0") == [(1,), (2,), (3,), (4,)]
+    cur.execute("DROP TABLE t0 FORCE")
+    assert error_of(cur, "RECOVER TABLE t0") == (5502, "Getting analyzing error. Detail message: Unknown table 't0'.")
+    # The newest table dropped under a name comes back, and only while no table has the name.
+    cur.execute("CREATE TABLE t0 (c0 INT, c1 INT) DUPLICATE KEY(c0) DISTRIBUTED BY HASH(c0) BUCKETS 1")
+    cur.execute("INSERT INTO t0 VALUES (1, 10)")
+    cur.execute("DROP TABLE t0")
+    cur.execute("CREATE TABLE t0 (c0 INT, c1 INT) DUPLICATE KEY(c0) DISTRIBUTED BY HASH(c0) BUCKETS 1")
+    assert error_of(cur, "RECOVER TABLE t0") == (1050, "Table 't0' already exists")
+    cur.execute("INSERT INTO t0 VALUES (1, 100)")
+    cur.execute("DROP TABLE t0")
+    cur.execute(f"RECOVER TABLE {db[0]}.t0")
+    assert rows(cur, "SELECT * FROM t0") == [(1, 100)]
+    assert error_of(cur, "RECOVER TABLE nothing") == (
+        5502, "Getting analyzing error. Detail message: Unknown table 'nothing'.")
+    cur.execute("CREATE TEMPORARY TABLE tmp (a INT) DISTRIBUTED BY HASH(a)")
+    cur.execute("DROP TEMPORARY TABLE tmp")
+    assert error_of(cur, "RECOVER TABLE tmp")[0] == 5502  # a temporary table is never kept
+
+
+@pytest.mark.parametrize("volume_kind", ["local"])
+def test_recover_table_after_a_restart_and_not_past_the_trash_time(fe_conf_values: dict[str, str]) -> None:
+    config = load_config(None, **fe_conf_values)
+    fe = Frontend.open(config)
+    Session(fe).execute_script("CREATE DATABASE r; USE r; CREATE TABLE t (a INT) DISTRIBUTED BY HASH(a);"
+                               "INSERT INTO t VALUES (7); DROP TABLE t;")
+    fe.close()
+    fe = Frontend.open(config)  # the recycle bin is in the journal
+    try:
+        session = Session(fe, database="r")
+        session.execute("RECOVER TABLE t")
+        assert session.execute("SELECT * FROM t").rows() == [(7,)]
+        session.execute("DROP TABLE t")
+        session.execute('ADMIN SET FRONTEND CONFIG ("catalog_trash_expire_second" = "0")')
+        with pytest.raises(CairnError, match="Unknown table 't'"):  # vacuum may have deleted its data
+            session.execute("RECOVER TABLE t")
+    finally:
+        fe.close()

@@ -267,13 +267,26 @@ class Database(BaseModel):
 
 
 class DroppedObject(BaseModel):
-    """Data of a dropped database, table or partition, kept until vacuum may delete it."""
+    """Data of a dropped database, table or partition, kept until vacuum may delete it. A dropped
+    table keeps its definition too (`db_id`, `table`: what RECOVER TABLE puts back) while it is the
+    newest one dropped under its name in its database."""
 
     kind: Literal["database", "table", "partition"]
     name: str
     storage_volume: str
     prefix: str  # every object under this key prefix belonged to it
     dropped_at: float
+    db_id: int | None = None
+    table: Table | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_definition(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """An entry without a definition is written as before RECOVER TABLE existed (journal entries, images)."""
+        data: dict[str, Any] = handler(self)
+        if self.table is None:
+            data.pop("table", None)
+            data.pop("db_id", None)
+        return data
 
 
 class Grant(BaseModel):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 
 from cairn.catalog.model import CatalogState, Column, Database, DroppedObject, Partition, Table
 from cairn.catalog.op_base import Op, bump_ids, database_by_id, table_by_id
@@ -135,20 +135,56 @@ class CreateTable(Op):
 
 
 class DropTable(Op):
+    """DROP TABLE. The table goes to the recycle bin with its definition (RECOVER TABLE), except a
+    temporary table and DROP TABLE ... FORCE: those are never recovered, and vacuum removes their
+    data after the grace period."""
+
     kind: Literal["drop_table"] = "drop_table"
     db_id: int
     table_id: int
     data_prefix: str
+    force: bool = False
+
+    @model_serializer(mode="wrap")
+    def _without_force(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A drop without FORCE is written as before FORCE existed."""
+        data: dict[str, Any] = handler(self)
+        if not self.force:
+            data.pop("force", None)
+        return data
 
     def apply(self, state: CatalogState, at: float) -> None:
         db = database_by_id(state, self.db_id)
         table = table_by_id(state, self.db_id, self.table_id)
         del db.tables[table.catalog_key]
-        if table.temporary is not None:
-            return  # never recoverable (as in StarRocks): vacuum removes its data after the grace period
-        state.recycle_bin.append(DroppedObject(kind="table", name=f"{db.name}.{table.name}",
-                                               storage_volume=db.storage_volume, prefix=self.data_prefix,
-                                               dropped_at=at))
+        if table.temporary is not None or self.force:
+            return
+        name = f"{db.name}.{table.name}"
+        for older in state.recycle_bin:
+            if older.kind == "table" and older.db_id == db.id and older.table is not None \
+                    and older.table.name == table.name:
+                older.table = older.db_id = None  # only the newest of a name is recovered
+        state.recycle_bin.append(DroppedObject(kind="table", name=name, storage_volume=db.storage_volume,
+                                               prefix=self.data_prefix, dropped_at=at, db_id=db.id,
+                                               table=table))
+
+
+class RecoverTable(Op):
+    """RECOVER TABLE: the table dropped last under its name comes back from the recycle bin, with the
+    versions it had (vacuum kept its data: its prefix is protected while it is in the bin)."""
+
+    kind: Literal["recover_table"] = "recover_table"
+    db_id: int
+    table_id: int
+
+    def apply(self, state: CatalogState, at: float) -> None:
+        db = database_by_id(state, self.db_id)
+        found = next((d for d in state.recycle_bin if d.kind == "table" and d.db_id == self.db_id
+                      and d.table is not None and d.table.id == self.table_id), None)
+        if found is None or found.table is None:
+            raise JournalError(f"journal recovers table id {self.table_id}, which is not in the recycle bin")
+        state.recycle_bin.remove(found)
+        db.tables[found.table.catalog_key] = found.table
 
 
 class AlterTableSchema(Op):

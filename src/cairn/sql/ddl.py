@@ -148,6 +148,7 @@ def drop(query: QueryContext, fe: Frontend, statement: exp.Drop) -> ResultSet:
         return ResultSet.ok()
     if kind == "TABLE":
         db_name, name = table_name(query, target)
+        force = bool(statement.args.get("force"))  # never recovered
 
         def build_table_drop(catalog: Catalog) -> DropTable | None:
             db = catalog.database(db_name)
@@ -159,7 +160,7 @@ def drop(query: QueryContext, fe: Frontend, statement: exp.Drop) -> ResultSet:
                     return None
                 raise UnknownTableError(f"Unknown table '{db.name}.{name}'")
             return DropTable(db_id=db.id, table_id=table.id,
-                             data_prefix=fe.keys.table_prefix(db.id, table.id))
+                             data_prefix=fe.keys.table_prefix(db.id, table.id), force=force)
 
         fe.commit_if(build_table_drop)
         return ResultSet.ok()

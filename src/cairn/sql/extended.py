@@ -69,6 +69,14 @@ class ShowPartitions(ExtendedStatement):
 
 
 @dataclass
+class RecoverTableStatement(ExtendedStatement):
+    """RECOVER TABLE [db.]t: the table dropped last under that name, back from the recycle bin."""
+
+    database: str | None
+    table: str
+
+
+@dataclass
 class ShowTemporaryTables(ExtendedStatement):
     """SHOW TEMPORARY TABLES [FROM db]: the session's own temporary tables."""
 
@@ -419,6 +427,7 @@ GRAMMAR: dict[tuple[str, ...], Callable[[Cursor], ExtendedStatement]] = {
                                                                    else None),
     ("ADMIN", "SET", "FRONTEND", "CONFIG"): _admin_set_frontend_config,
     ("ADMIN", "VACUUM"): lambda c: AdminVacuum(c.accept("DRY", "RUN")),
+    ("RECOVER", "TABLE"): lambda c: RecoverTableStatement(*c.qualified_name()),
 }
 # Statements recognised by their first word and one that follows later (SET x AS DEFAULT ...).
 _FIRST_WORDS = {words[0] for words in GRAMMAR} | {"SET", "ALTER"}
