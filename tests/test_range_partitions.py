@@ -327,3 +327,41 @@ def test_date_trunc_over_an_expression_makes_and_prunes_its_periods(sql: Session
 def test_date_trunc_over_expressions_refused(sql: Session, column: str, expression: str, message: str) -> None:
     with pytest.raises(AnalysisError, match=message):
         sql.execute(f"CREATE TABLE t ({column}, v INT) PARTITION BY {expression}")
+
+
+# (columns, PARTITION BY, rows, the partitions made (name, values), a condition, rows and partitions it reads)
+LISTED = [
+    ("k1 INT, k2 BIGINT", "from_unixtime(k2, '%Y-%m-%d')", "(1, 1577840461), (2, 1196418619), (3, 1577840462), (4, NULL)",
+     [("pNULL", "(NULL)"), ("p20071130", "(2007-11-30)"), ("p20200101", "(2020-01-01)")], "k2 = 1196418619", [(2,)], 1),
+    ("k1 INT, dt STRING", "substring(dt, 1, 4)", "(1, '2024-01-01'), (2, '2023-05-05'), (3, '2024-02-02')",
+     [("p2023", "(2023)"), ("p2024", "(2024)")], "dt IN ('2023-05-05', '2024-02-02')", [(2,), (3,)], 2),
+]
+
+
+@pytest.mark.parametrize(("columns", "expression", "rows", "made", "condition", "expected", "read"), LISTED)
+def test_list_partitions_by_the_text_of_an_expression(sql: Session, columns: str, expression: str, rows: str,
+                                                      made: list[tuple[str, str]], condition: str,
+                                                      expected: list[tuple[int]], read: int) -> None:
+    sql.execute(f"CREATE TABLE t ({columns}) PARTITION BY {expression}")
+    sql.execute(f"INSERT INTO t VALUES {rows}")
+    assert sorted(partitions(sql, "t")) == sorted(made)
+    access = sql.frontend.data_access
+    before = access.partitions_read
+    assert sql.execute(f"SELECT k1 FROM t WHERE {condition} ORDER BY k1").rows() == expected
+    assert access.partitions_read - before == read
+    assert f"PARTITION BY {expression}" in sql.execute("SHOW CREATE TABLE t").rows()[0][1]
+
+
+@pytest.mark.parametrize(("keys", "message"), [
+    ("AGGREGATE KEY(k1, k2)", "AGG_KEYS table should specify aggregate type for non-key "
+                              "column[__generated_partition_column_0]."),
+    ("PRIMARY KEY(k1)", "The partition expr should base on key column."),
+])
+def test_keyed_tables_partitioned_by_the_text_of_an_expression(sql: Session, keys: str, message: str) -> None:
+    value = "v INT SUM" if keys.startswith("AGG") else "v INT"
+    with pytest.raises(AnalysisError) as caught:
+        sql.execute(f"CREATE TABLE t (k1 INT, k2 BIGINT, {value}) {keys} PARTITION BY from_unixtime(k2, '%Y-%m-%d')")
+    assert str(caught.value) == f"Getting analyzing error. Detail message: {message}"
+    sql.execute("CREATE TABLE p (k1 INT, k2 BIGINT, v INT) PRIMARY KEY(k1, k2) PARTITION BY from_unixtime(k2, '%Y-%m')")
+    sql.execute("INSERT INTO p VALUES (1, 1577840461, 1), (1, 1577840461, 2)")
+    assert sql.execute("SELECT v FROM p PARTITION (p202001)").rows() == [(2,)]

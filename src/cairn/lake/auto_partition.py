@@ -75,6 +75,10 @@ def key_expressions(table: Table, casts: dict[str, exp.Expr]) -> list[exp.Expr]:
     auto = table.auto_partition
     assert auto is not None
     if auto.function == "column":
+        if table.partition_expression is not None:
+            # One generated key: the expression's text (`from_unixtime(ts, '%Y-%m-%d')`, `substring(s, 1, 4)`).
+            value = casts[table.partition_columns[0]].copy()
+            return [cast(key_expression(table.partition_expression.sql, value), "VARCHAR")]
         return [cast(casts[c].copy(), "VARCHAR") for c in table.partition_columns]
     name = table.partition_columns[0]
     duckdb_type = parse_type(table.partition_key_types()[0]).duckdb

@@ -2,7 +2,8 @@
 column (StarRocks' expression range partitions), as a DuckDB expression.
 
 Cairn knows the few shapes StarRocks allows there, each computed as StarRocks computes it:
-`from_unixtime(c)` (the DATETIME c seconds after the epoch, UTC), `from_unixtime_ms(c)` (c
+`from_unixtime(c[, format])` (the DATETIME c seconds after the epoch, UTC; with a format, its text),
+`substring(c, ...)` (LIST partitions by a piece of the text), `from_unixtime_ms(c)` (c
 milliseconds), `str2date(c, fmt)` / `str_to_date(c, fmt)` (the DATE the text holds, NULL when it holds
 none) and `CAST(substring(c, ...) AS <integer type>)` (NULL when the piece is no number). CREATE TABLE
 refuses every other expression (`sql.expression_partitions`), so what is stored is one of these.
@@ -56,7 +57,10 @@ def _translate(node: exp.Expr, value: exp.Expr) -> exp.Expr:
     name = function_name(node)
     if name == "from_unixtime":
         seconds = cast(_translate(node.this, value), "BIGINT")
-        return call("make_timestamp", exp.Mul(this=seconds, expression=number(1_000_000)))
+        moment = call("make_timestamp", exp.Mul(this=seconds, expression=number(1_000_000)))
+        fmt = node.args.get("format")
+        # With a format (which sqlglot reads into strftime's spelling), the text of the moment.
+        return moment if fmt is None else call("strftime", moment, fmt.copy())
     if name == "from_unixtime_ms":
         millis = cast(_translate(node.expressions[0], value), "BIGINT")
         return call("make_timestamp", exp.Mul(this=millis, expression=number(1_000)))

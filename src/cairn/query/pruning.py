@@ -152,6 +152,12 @@ class PartitionFilter:
         bounds are mapped through the expression (bounds only when it grows with the column)."""
         expression = self.table.partition_expression
         assert expression is not None and self.type is not None
+        if self.table.partition_type == "LIST":
+            if self.allowed is None:
+                return True
+            wanted = {_key(expression.sql, self.type, expression.type, value) for value in self.allowed}
+            held = {_typed(row[0], expression.type) for row in partition.values or [] if row[0] is not None}
+            return None in wanted or bool(wanted & held)
         low = _range_bound(partition.lower, expression.type)
         high = _range_bound(partition.upper, expression.type)
         if self.allowed is not None:

@@ -108,10 +108,38 @@ def _time_slice(columns: list[Column], node: exp.TimeSlice) -> ExpressionPartiti
                                   AutoPartition(function="time_slice", unit=unit, step=int(step.name)))
 
 
+def _value_expression(columns: list[Column], node: exp.Expression) -> ExpressionPartitioning:
+    """`PARTITION BY from_unixtime(c, format)` or `substring(c, start[, length])`: LIST partitions, one
+    per text the expression gives (StarRocks' generated partition column)."""
+    if isinstance(node, exp.Substring):
+        column, shown = _substring(columns, node, node, "substring")
+        expression = PartitionExpression(sql=shown, type=column.type)
+    else:
+        column = _source_column(columns, node.this, node)
+        if parse_type(column.type).name not in _SECONDS_TYPES:
+            raise _unsupported_for("from_unixtime", column)
+        fmt = node.args["format"]
+        if not (isinstance(fmt, exp.Literal) and fmt.is_string):
+            raise not_supported(f"Expression partitioning by '{node.sql('starrocks')}'")
+        spelled = format_time(fmt.name, StarRocks.INVERSE_TIME_MAPPING, StarRocks.INVERSE_TIME_TRIE) or fmt.name
+        expression = PartitionExpression(sql=f"from_unixtime({_quoted(column.name)}, "
+                                             f"{exp.Literal.string(spelled).sql('starrocks')})", type="VARCHAR(65533)")
+    return ExpressionPartitioning("LIST", [column.name], AutoPartition(function="column"), expression)
+
+
+def _is_value_expression(node: exp.Expression) -> bool:
+    if isinstance(node, exp.UnixToTime):
+        return node.args.get("format") is not None and all(
+            value is None for key, value in node.args.items() if key not in ("this", "format"))
+    return isinstance(node, exp.Substring) and isinstance(node.this, exp.Column)
+
+
 def expression_partitioning(columns: list[Column], prop: exp.PartitionedByProperty) -> ExpressionPartitioning:
     """Read `PARTITION BY <expressions>`; AnalysisError / UnsupportedError for what Cairn cannot do."""
     node = prop.this
     items = list(node.expressions) if isinstance(node, (exp.Schema, exp.Tuple)) else [node]
+    if len(items) == 1 and _is_value_expression(items[0]):
+        return _value_expression(columns, items[0])
     if len(items) == 1 and isinstance(items[0], (exp.TimestampTrunc, exp.DateTrunc)):
         return _date_trunc(columns, items[0])
     if len(items) == 1 and isinstance(items[0], exp.TimeSlice):

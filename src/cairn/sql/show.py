@@ -75,6 +75,8 @@ def _partition_expression(table: Table) -> str:
         return f"date_trunc('{auto.unit}', {inner})"
     if auto.function == "time_slice":
         return f"time_slice({_partition_name(table.partition_columns[0])}, interval {auto.step} {auto.unit})"
+    if table.partition_expression is not None:
+        return table.partition_expression.sql
     return f"({','.join(_quote(c) for c in table.partition_columns)})"
 
 

@@ -219,6 +219,19 @@ def check_distribution_types(columns: list[Column], names: list[str]) -> None:
     _check_key_types(columns, names, "distribution")
 
 
+def _check_generated_partition_column(columns: list[Column], node: exp.PartitionedByProperty, keys_type: str,
+                                      key_columns: list[str]) -> None:
+    """StarRocks keeps the value of a LIST partition expression (`from_unixtime(ts, fmt)`) in a generated
+    column, a value column of a keyed table: its rules and messages."""
+    found = expression_partitioning(columns, node)
+    if found.partition_type != "LIST" or found.expression is None or keys_type == "DUPLICATE":
+        return
+    if keys_type == "AGGREGATE":
+        raise _analysis(f"AGG_KEYS table should specify aggregate type for non-key column[{GENERATED_PARTITION_COLUMN}0]")
+    if any(c not in key_columns for c in found.columns):
+        raise _analysis("The partition expr should base on key column")
+
+
 def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create) -> CreateTable:
     """Validate a CREATE TABLE statement and return the op that creates the table.
 
@@ -289,6 +302,9 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
     for column in columns:
         column.is_key = column.name in key_columns
 
+    if isinstance(partition_node, exp.PartitionedByProperty) and keys_type == "AGGREGATE":
+        # StarRocks names this error before a missing DISTRIBUTED BY.
+        _check_generated_partition_column(columns, partition_node, keys_type, key_columns)
     distribution_columns, buckets = table_distribution(columns, keys_type, key_columns, distribution)
     _check_key_types(columns, key_columns, "key")
     check_distribution_types(columns, distribution_columns)
@@ -323,6 +339,8 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
     _check_key_types(columns, partition_columns, "partition")
     table.partition_columns = partition_columns
     outside = [c for c in partition_columns if c not in key_columns]
+    if isinstance(partition_node, exp.PartitionedByProperty):
+        _check_generated_partition_column(columns, partition_node, keys_type, key_columns)
     if keys_type != "DUPLICATE" and outside:
         raise _analysis(f"The partition column could not be aggregated column and {KEYS_TYPE_NAMES[keys_type]} "
                         f"table's partition column must be key column")
