@@ -120,6 +120,9 @@ CASES: list[tuple[str, list[tuple[Any, ...]], list[pa.DataType]]] = [
     # test_group_concat: SEPARATOR NULL joins with nothing; a column as separator follows each value but the last.
     ("SELECT group_concat(s ORDER BY k SEPARATOR NULL), group_concat(s ORDER BY k SEPARATOR CAST(g AS VARCHAR)) FROM t",
      [("TomTomAnnTiAnn", "Tom1Tom1Ann2Ti2Ann")], [pa.string()] * 2),
+    # test_meta_scan_agg: count, min and max of columns from a meta scan are the data's own answers.
+    ("SELECT count(v), min(da), max(v), count(*) FROM t[_META_]", [(6, D(2018, 1, 1), 94, 7)],
+     [pa.int64(), pa.date32(), pa.int32(), pa.int64()]),
     # test_empty_input: NULL over no rows; counts are 0.
     ("SELECT percentile_disc_lc(v, 0.5), percentile_cont(v, 0.5), percentile_approx(v, 0.5), approx_top_k(v), "
      "ndv(v) FROM t WHERE k < 0",
@@ -148,6 +151,7 @@ def test_aggregates_answer_as_starrocks(session: Session, sql: str, rows: list[t
     ("SELECT count_if(DISTINCT v) FROM t",
      "Getting syntax error at line 1, column 15. Detail message: Unexpected input '(', the most similar input is"),
     ("SELECT array_agg(v ORDER BY 2) FROM t", "ORDER BY position 2 is not in array_agg output list"),
+    ("SELECT v FROM t [_META_]", "[_META_] outside SELECT count / min / max (columns) FROM one table is not supported"),
     # test_group_concat
     ("SELECT group_concat(DISTINCT s, g ORDER BY k, 3) FROM t", "Getting syntax error from line 1, column 7 to line 1, "
      "column 47. Detail message: ORDER BY position 3 is not in group_concat output list"),

@@ -1,11 +1,16 @@
-"""StarRocks' bracketed hints: `JOIN [broadcast] t`, `JOIN [skew|t.c(1, 2)] t`, `OVER ([hash] PARTITION BY ...)`.
+"""StarRocks' bracketed hints: `JOIN [broadcast] t`, `JOIN [skew|t.c(1, 2)] t`, `OVER ([hash] PARTITION BY ...)`,
+and the meta scan `FROM t [_META_]`.
 
 They choose how StarRocks distributes a join or a window, never what it answers, so Cairn accepts
 the hints StarRocks knows and leaves them out of the text sqlglot reads (cut by token positions,
 outside strings; nothing is glued in). A hint StarRocks does not know is refused with its message.
+A meta scan answers count, min and max of a table's columns from its statistics, which are the
+data's own answers: Cairn reads the data, and accepts `[_META_]` only in such a query.
 """
 
 from __future__ import annotations
+
+import re
 
 import sqlglot
 from sqlglot.errors import TokenError
@@ -16,6 +21,9 @@ from cairn.errors import AnalysisError
 # StarRocks' join hints (its JoinOperator hints) and window hints (its AnalyticExpr hints).
 JOIN_HINTS = frozenset({"BROADCAST", "SHUFFLE", "BUCKET", "COLOCATE", "UNREORDER", "SKEW"})
 WINDOW_HINTS = frozenset({"SKEWED", "HASH", "SORT"})
+# `SELECT count(c), min(c), max(c), ... FROM t [_META_]`: the queries a meta scan answers.
+_META_QUERY = re.compile(r"\s*select\s+(?:(?:count|min|max)\s*\(\s*(?:[\w`.]+|\*)?\s*\)\s*,?\s*)+"
+                         r"from\s+[\w`.]+\s*\[\s*_META_\s*\]\s*;?\s*", re.IGNORECASE)
 # A cross join has no key to shuffle, bucket or colocate by.
 _NOT_FOR_CROSS_JOINS = frozenset({"SHUFFLE", "BUCKET", "COLOCATE"})
 
@@ -65,6 +73,14 @@ def without_bracket_hints(text: str) -> str:
             continue
         after_join = tokens[i - 1].token_type == TokenType.JOIN
         in_window = i >= 2 and tokens[i - 1].token_type == TokenType.L_PAREN and tokens[i - 2].token_type == TokenType.OVER
+        meta = i + 2 < len(tokens) and tokens[i + 1].text.upper() == "_META_" \
+            and tokens[i + 2].token_type == TokenType.R_BRACKET
+        if meta:
+            if not _META_QUERY.fullmatch(text):
+                raise AnalysisError("Getting analyzing error. Detail message: [_META_] outside "
+                                    "SELECT count / min / max (columns) FROM one table is not supported yet.")
+            cuts.append((token.start, tokens[i + 2].end + 1))
+            continue
         if not (after_join or in_window):
             continue
         end = _closing(tokens, i)
