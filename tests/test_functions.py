@@ -363,3 +363,14 @@ def test_regexp_count_of_an_invalid_pattern(session: Session) -> None:
                            "regexp_count('test', 'a{,}')").rows() == [(2, None, 0)]
     with pytest.raises(CairnError, match=r"Invalid regex expression: \(unclosed"):
         session.execute("SELECT regexp_count('test string', '(unclosed')")
+
+
+def test_substr_positions_are_ints(session: Session) -> None:
+    # test_function/test_substr: a literal beyond INT is an analyzing error, a value beyond it NULL.
+    with pytest.raises(AnalysisError, match=r"Cast argument -9223372036854775807 to int type failed\."):
+        session.execute("SELECT substr('', -9223372036854775807, 465254298)")
+    with pytest.raises(AnalysisError, match=r"Cast argument 9223372036854775807 to int type failed\."):
+        session.execute("SELECT substring('abc', 9223372036854775807)")
+    assert session.execute("SELECT k, substr('STARROCKS', b * 1000000000, k), substr('STARROCKS', k + 1, k), "
+                           "substring('STARROCKS', -2) FROM t ORDER BY k").rows() == \
+        [(1, None, "T", "KS"), (2, None, "AR", "KS"), (3, None, "RRO", "KS")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from cairn.errors import AnalysisError
 from cairn.query.calls import Rewrite, depth, rewrite_calls
 
 
@@ -176,8 +177,30 @@ def _regexp_count_of_an_invalid_pattern(tree: exp.Expr) -> None:
         node.replace(counted)
 
 
+_INT_RANGE = range(-2**31, 2**31)
+
+
+def _substring_positions_are_ints(tree: exp.Expr) -> None:
+    """substr / substring take an INT position and length: a literal outside INT's range is
+    StarRocks' analyzing error, a value outside it NULL (its test_substr)."""
+    for node in list(tree.find_all(exp.Substring)):
+        for key in ("start", "length"):
+            value = node.args.get(key)
+            if value is None:
+                continue
+            number = value.this if isinstance(value, exp.Neg) else value
+            if isinstance(number, exp.Literal) and not number.is_string and number.name.isdigit():
+                shown = ("-" if number is not value else "") + number.name
+                if int(shown) not in _INT_RANGE:
+                    raise AnalysisError(f"Getting analyzing error. Detail message: Cast argument {shown} to int "
+                                        "type failed.")
+            elif not isinstance(value, exp.Literal):
+                node.set(key, exp.TryCast(this=value.copy(), to=exp.DataType.build("INT")))
+
+
 def apply(tree: exp.Expr) -> None:
     """Rewrite StarRocks' string function calls in `tree`, in place."""
+    _substring_positions_are_ints(tree)
     _regexp_count_of_an_invalid_pattern(tree)
     for node in list(tree.find_all(*_READ_AS_NODES)):
         name, keys = _READ_AS_NODES[type(node)]
