@@ -521,8 +521,33 @@ def _split_reads_text(tree: exp.Expr) -> None:
             node.set("this", exp.cast(value.copy(), exp.DataType.Type.VARCHAR))
 
 
+_PATH_CALLS = frozenset({"get_json_string", "get_json_str", "get_json_int", "get_json_double", "get_json_bool",
+                         "json_query", "json_length", "json_exists"})
+
+
+def _invalid_json_paths_find_nothing(tree: exp.Expr) -> None:
+    """A JSON path literal StarRocks cannot read as a path (`$13`: `$` then neither `.` nor `[`)
+    finds nothing there (test_flat_json: NULL values, json_exists 0, json_length 0), where
+    DuckDB fails the statement. The path becomes NULL; json_exists of it is false."""
+    for node in list(tree.find_all(exp.Anonymous)):
+        name = node.name.lower()
+        path = node.expressions[1] if len(node.expressions) == 2 else None
+        if name not in _PATH_CALLS or not isinstance(path, exp.Literal) or not path.is_string:
+            continue
+        text = path.name.strip()
+        if not (text.startswith("$") and len(text) > 1 and text[1] not in ".["):
+            continue
+        if name == "json_exists":
+            value = node.expressions[0]
+            node.replace(exp.Case(ifs=[exp.If(this=exp.Is(this=value.copy(), expression=exp.null()), true=exp.null())],
+                                  default=exp.false()))
+        else:
+            path.replace(exp.cast(exp.null(), exp.DataType.Type.VARCHAR))
+
+
 def apply(tree: exp.Expr) -> None:
     """Rewrite StarRocks' JSON and collection function calls in `tree`, in place."""
+    _invalid_json_paths_find_nothing(tree)
     _split_reads_text(tree)
     _typeof_in_starrocks_names(tree)
     _booleans_in_arithmetic_are_numbers(tree)
