@@ -181,3 +181,10 @@ def test_aggregate_types_reach_the_client_in_the_column_metadata(local_fe_proces
                              FIELD_TYPE.SHORT, FIELD_TYPE.VAR_STRING]
     finally:
         connection.close()
+
+
+def test_aggregate_columns_are_named_as_starrocks_names_them(session: Session) -> None:
+    result = session.execute("SELECT percentile_cont(v, 0.5), percentile_disc(v, 0.5), percentile_cont(da, 0.5), "
+                             "percentile_disc_lc(v, 0.5), ndv(v), approx_top_k(v, 1), count_if(v > 1) FROM t")
+    assert result.columns == ["percentile_cont(v, 0.5)", "percentile_disc(v, 0.5)", "percentile_cont(da, 0.5)",
+                              "percentile_disc_lc(v, 0.5)", "ndv(v)", "approx_top_k(v, 1)", "count_if(v > 1)"]

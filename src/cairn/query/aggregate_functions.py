@@ -263,6 +263,9 @@ def apply(tree: exp.Expr) -> None:
         name = "percentile_cont" if isinstance(percentile, exp.PercentileCont) else "percentile_disc"
         if percentile.expression is not None:
             _checked_rate(name, percentile.expression)
+        if isinstance(percentile.parent, exp.Select) and percentile.arg_key == "expressions":
+            # Named as StarRocks names the column, not as DuckDB's quantile_cont / quantile_disc.
+            _replace_keeping_name(percentile, percentile.copy())
     calls: list[exp.Expr] = list(tree.find_all(exp.Anonymous, exp.ApproxDistinct, exp.ApproxTopK))
     for node in sorted(calls, key=depth, reverse=True):
         replacement: exp.Expr | None
