@@ -88,6 +88,10 @@ ERRORS = [
     ("ALTER TABLE l REPLACE PARTITION (pa) WITH TEMPORARY PARTITION (t1)", AnalysisError, "strict_range"),
     ("ALTER TABLE l DROP TEMPORARY PARTITION pa", UnknownPartitionError, "Temporary partition 'pa' does not exist"),
     ("ALTER TABLE r RENAME PARTITION p1 t1", PartitionExistsError, "already used"),
+    ("INSERT INTO l TEMPORARY PARTITION (t1) VALUES ('q', 'b', 9990)", UnsupportedError,
+     "Loading into or reading a TEMPORARY PARTITION is not supported yet"),
+    ("SELECT * FROM l TEMPORARY PARTITION (t1)", UnsupportedError,
+     "Loading into or reading a TEMPORARY PARTITION is not supported yet"),
 ]
 
 

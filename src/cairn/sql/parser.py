@@ -20,6 +20,7 @@ from sqlglot.tokenizer_core import TokenType
 from cairn.errors import AnalysisError, SqlSyntaxError
 from cairn.sql import extended
 from cairn.sql.bracket_hints import without_bracket_hints
+from cairn.sql.refusals import not_supported
 
 DIALECT = "starrocks"
 
@@ -184,6 +185,18 @@ def _decimalv2_as_decimal(text: str) -> str:
         elif following.token_type in _AFTER_A_TYPE:  # StarRocks' DECIMALV2 without (p, s) is (27, 9)
             text = text[:token.start] + "DECIMAL(27, 9)" + text[token.end + 1:]
     return text
+
+
+def _refuse_temporary_partitions(text: str) -> None:
+    """`INSERT INTO t TEMPORARY PARTITION (tp)` and `SELECT ... FROM t TEMPORARY PARTITION (tp)`, which
+    sqlglot cannot read: Cairn's temporary partitions are only replaced in (sql.temp_partitions)."""
+    try:
+        tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
+    except TokenError:
+        return
+    for token, following in zip(tokens, tokens[1:]):
+        if token.text.upper() == "TEMPORARY" and following.text.upper() == "PARTITION":
+            raise not_supported("Loading into or reading a TEMPORARY PARTITION")
 
 
 def _delete_partitions(text: str) -> str:
@@ -358,6 +371,7 @@ def parse_statement(text: str) -> Statement:
         statement = sqlglot.parse_one(text, read=_StarRocksReader)
     except ParseError as exc:
         _refuse_group_concat_of_nothing(text)
+        _refuse_temporary_partitions(text)
         raise _syntax_error(exc, text) from None
     except TokenError as exc:
         raise SqlSyntaxError(f"Getting syntax error. Detail message: {exc}") from None
