@@ -199,3 +199,18 @@ def test_session_number_counts_sessions_as_starrocks(session: Session, sql: str,
 def test_session_number_refusals(session: Session, sql: str, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         session.execute(sql)
+
+
+def test_a_window_ordered_by_a_random_value_orders_each_row_once(session: Session) -> None:
+    # test_window_function/test_window_pre_agg_with_rank: ORDER BY rand() in a window is a random order
+    # of the partition's rows (every rank distinct), not a refusal.
+    ranks = session.execute("SELECT k > 1, rank() OVER (PARTITION BY k > 1 ORDER BY rand()) FROM t1 ORDER BY 1, 2")
+    assert ranks.rows() == [(None, 1), (False, 1), (True, 1), (True, 2)]
+    top = session.execute("SELECT count(*) FROM (SELECT count(*) OVER (PARTITION BY s) AS c, row_number() OVER "
+                          "(PARTITION BY k > 1 ORDER BY rand(), k) AS rn FROM t1 WHERE v IS NOT NULL OR k IS NULL) x "
+                          "WHERE rn <= 1")
+    assert top.rows() == [(3,)]
+    assert session.execute("SELECT *, row_number() OVER (ORDER BY uuid()) > 0 FROM t2 WHERE k = 1").rows() == [
+        (1, 100, True)]
+    with pytest.raises(UnsupportedError, match="a window ordered by a random value over a join"):
+        session.execute("SELECT row_number() OVER (ORDER BY rand()) FROM t1 JOIN t2 USING (k)")

@@ -2,9 +2,9 @@
 row belongs to, counting from 1 in each partition; a row starts a new session when its `k` exceeds the
 previous row's by more than `delta` (StarRocks' test_session_number_window_function).
 
-DuckDB nests no window in another, so the query is rewritten in two levels: the FROM and WHERE of the
-SELECT become a derived table (under the same alias) that marks each row that starts a session and
-numbers the rows in the window's order; the SELECT then counts the marks up to each row in that order.
+DuckDB nests no window in another, so the query is rewritten in two levels (`derived_columns`): below,
+each row that starts a session is marked and the rows are numbered in the window's order; above, the
+marks up to each row in that order are counted.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import itertools
 
 from sqlglot import exp
 
-from cairn.errors import AnalysisError, UnsupportedError
+from cairn.errors import AnalysisError
+from cairn.query.derived_columns import derive_columns
 
 _helper_ids = itertools.count(1)
 
@@ -23,7 +24,7 @@ def _calls(tree: exp.Expr) -> list[exp.Window]:
             if isinstance(w.this, exp.Anonymous) and w.this.name.lower() == "session_number"]
 
 
-def _check(window: exp.Window, select: exp.Select | None) -> tuple[exp.Expr, exp.Expr]:
+def _check(window: exp.Window) -> tuple[exp.Expr, exp.Expr]:
     arguments = window.this.expressions
     if len(arguments) != 2:
         raise AnalysisError("Getting analyzing error. Detail message: session_number takes 2 arguments: "
@@ -33,22 +34,12 @@ def _check(window: exp.Window, select: exp.Select | None) -> tuple[exp.Expr, exp
             isinstance(delta, exp.Neg) and isinstance(delta.this, exp.Literal)):
         raise AnalysisError("Getting analyzing error. Detail message: The second argument of session_number "
                             "must be a constant.")
-    source = select.args.get("from_") if select is not None else None
-    if select is None or source is None or select.args.get("joins") or select.args.get("group") \
-            or select.args.get("having") or select.args.get("distinct") \
-            or not isinstance(source.this, (exp.Table, exp.Subquery)) \
-            or any(isinstance(p, exp.Column) and isinstance(p.this, exp.Star) for p in select.expressions):
-        raise UnsupportedError("Getting analyzing error. Detail message: session_number over a join, a GROUP BY "
-                               "or DISTINCT, or under `t.*`, is not supported yet.")
     return key, delta
 
 
 def _rewrite(window: exp.Window) -> None:
     select = window.parent_select
-    key, delta = _check(window, select)
-    assert select is not None
-    source = select.args["from_"].this
-    alias = source.alias_or_name
+    key, delta = _check(window)
     n = next(_helper_ids)
     gap, row = f"__cairn_session_gap_{n}", f"__cairn_session_row_{n}"
     spec = {"partition_by": [p.copy() for p in window.args.get("partition_by") or []],
@@ -59,13 +50,7 @@ def _rewrite(window: exp.Window) -> None:
                       default=exp.Literal.number(0))
     numbered = exp.Window(this=exp.RowNumber(), **{k: (v.copy() if isinstance(v, exp.Expr) else
                                                        [p.copy() for p in v] if v else v) for k, v in spec.items()})
-    inner = exp.select(exp.Star(), exp.alias_(starts, gap), exp.alias_(numbered, row)).from_(source.copy())
-    where = select.args.get("where")
-    if where is not None:
-        inner.set("where", where.copy())
-        select.set("where", None)
-    select.set("from_", exp.From(this=exp.Subquery(this=inner, alias=exp.TableAlias(
-        this=exp.to_identifier(alias)))))
+    derive_columns(select, {gap: starts, row: numbered}, "session_number")
     running = exp.Window(
         this=exp.Sum(this=exp.column(gap)), partition_by=[p.copy() for p in window.args.get("partition_by") or []],
         order=exp.Order(expressions=[exp.Ordered(this=exp.column(row))]),
@@ -77,9 +62,6 @@ def _rewrite(window: exp.Window) -> None:
     if isinstance(window.parent, exp.Select) and window.arg_key == "expressions":
         number = exp.alias_(number, window.sql(dialect="starrocks").lower(), quoted=True)  # the name it had
     window.replace(number)
-    for star in select.expressions:
-        if isinstance(star, exp.Star):
-            star.set("except_", [*(star.args.get("except_") or []), exp.column(gap), exp.column(row)])
 
 
 def apply(tree: exp.Expr) -> None:

@@ -21,6 +21,7 @@ from cairn.query import (
     type_functions,
 )
 from cairn.query.calls import depth
+from cairn.query.derived_columns import volatile_window_orders_computed_below
 from cairn.query.variables import get_variable
 
 _FLOATING = (exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE)
@@ -267,6 +268,7 @@ def apply(tree: exp.Expr) -> None:
     Raises UnsupportedError for a query whose StarRocks answer Cairn cannot reproduce."""
     _refuse_not_in_correlated_on_its_output(tree)
     session_number.apply(tree)
+    volatile_window_orders_computed_below(tree)
     _refuse_tablet_clause(tree)
     _order_by_reads_aggregate_aliases(tree)
     _refuse_any_value_over_a_window(tree)
