@@ -240,6 +240,24 @@ def test_a_query_outside_what_is_verified_runs_on_the_existing_path_and_says_why
     wait_until(lambda: "not on the distributed engine:" in cluster.fe.log.read_text(), what="the reason logged")
 
 
+def test_explain_says_which_engine_runs_the_query_and_what_the_nodes_scan(cluster: Cluster) -> None:
+    sql = "SELECT n_regionkey, count(*) FROM nation WHERE n_nationkey < 5 GROUP BY n_regionkey"
+    on_engine = [row[0] for row in cluster.rows(f"EXPLAIN {sql}")]
+    assert "  1:DISTRIBUTED ENGINE" in on_engine
+    assert "     runs on: the distributed engine's workers on the compute nodes" in on_engine
+    # With the engine off, DuckDB on the FE merges what the compute nodes' scans return: the filter
+    # and a partial aggregate run on the nodes.
+    existing = [row[0] for row in cluster.rows(f"EXPLAIN {sql}", distributed=False)]
+    assert "  |  not on the distributed engine: cairn_distributed_engine is off in this session" in existing
+    assert "     PREDICATES: `n_nationkey` < 5" in existing
+    assert "     pushed down aggregation: count(*) group by n_regionkey" in existing
+    assert "     runs on: the compute nodes (each reads the tablets it owns)" in existing
+    # Nations 0..4 lie in regions 0, 1 and 4.
+    analyzed = [row[0] for row in cluster.rows(f"EXPLAIN ANALYZE {sql}")]
+    assert "  |  rows: 3" in analyzed
+    assert any(line.startswith("  |  time (run on the distributed engine): ") for line in analyzed)
+
+
 def test_a_primary_key_table_runs_on_the_existing_path(cluster: Cluster) -> None:
     rows_of(cluster.fe, "CREATE TABLE tpch.pk (k INT, v INT) PRIMARY KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 2")
     rows_of(cluster.fe, "INSERT INTO tpch.pk VALUES (1, 10), (2, 20)")

@@ -36,11 +36,7 @@ def fragment(table: Table, columns: list[str] | None, filters: list[ScanFilter],
     if filters:
         query = query.where(exp.and_(*(f.expression() for f in filters)))
     if aggregate is not None:
-        groups = [column(c) for c in aggregate.group_by]
-        partials = [exp.alias_(exp.func(i.function, exp.Star() if i.column is None else column(i.column)), i.alias)
-                    for i in aggregate.items]
-        query = query.select(*groups, *partials)
-        return query.group_by(*[column(c) for c in aggregate.group_by]) if groups else query
+        return aggregate.over(query)
     wanted = [c.name for c in table.columns] if columns is None else \
         [c.name for c in table.columns if c.name in set(columns)]
     if not wanted:

@@ -102,6 +102,14 @@ def empty_relation(table: Table) -> exp.Select:
     return exp.select(*[aliased(cast(exp.null(), parse_type(c.type).duckdb), c.name) for c in table.columns]).limit(0)
 
 
+def no_rows(scan: TableScan) -> exp.Select:
+    """What binding `scan` gives, over no rows and reading nothing (EXPLAIN): the table's columns, or
+    the partial aggregate that compute nodes return when one was pushed down to them."""
+    if scan.aggregate is None:
+        return empty_relation(scan.table)
+    return scan.aggregate.over(exp.select().from_(empty_relation(scan.table).subquery("__empty")))
+
+
 @dataclass
 class LocalDataAccess:
     """Reads rowsets in this process. Counts what it reads, so tests can see pruning work, and

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, model_validator
 from sqlglot import exp
 
 from cairn.catalog.model import Table
+from cairn.lake.sqltext import column as quoted_column
 from cairn.query.result_types import SUMS_TO_BIGINT
 
 
@@ -232,6 +233,15 @@ class PartialAggregate(BaseModel):
 
     group_by: list[str]
     items: list[PartialItem]
+
+    def over(self, query: exp.Select) -> exp.Select:
+        """`query` (a FROM, maybe a WHERE) computing these partial rows: the group columns, then each
+        item under its alias."""
+        name = quoted_column
+        partials = [exp.alias_(exp.func(i.function, exp.Star() if i.column is None else name(i.column)), i.alias)
+                    for i in self.items]
+        query = query.select(*[name(c) for c in self.group_by], *partials)
+        return query.group_by(*[name(c) for c in self.group_by]) if self.group_by else query
 
 
 # Aggregates whose partial results merge with the same function.

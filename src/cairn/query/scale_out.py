@@ -91,11 +91,42 @@ def _query_mem_limit(ctx: QueryContext) -> int:
     return query_mem_limit(ctx.variables)
 
 
+def _unavailable(ctx: QueryContext, engine: QueryEngine) -> str | None:
+    """Why no query of this session can run on the distributed engine now, or None."""
+    if engine.scale_out is None:
+        return "this FE runs no distributed engine"
+    if not _session_allows(ctx):
+        return "cairn_distributed_engine is off in this session"
+    return engine.scale_out.unavailable()
+
+
+def distributed_refusal(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr) -> str | None:
+    """Why `run_scaled_out` would not send the SELECT `tree` to the distributed engine, or None when
+    it would (DataFusion may still refuse it while planning it; it then runs on the existing path).
+    What EXPLAIN says; nothing runs."""
+    unavailable = _unavailable(ctx, engine)
+    if unavailable is not None:
+        return unavailable
+    con = engine.duckdb.cursor()
+    pinned: list[str] = []
+    try:
+        if _prepare(ctx, engine, tree, con, pinned) is None:
+            return "it reads no table"
+        return None
+    except DistributedRefusal as exc:
+        return str(exc)
+    except (CairnError, duckdb.Error):
+        return "it cannot be prepared for it"
+    finally:
+        engine.access.release(pinned)
+        con.close()
+
+
 def run_scaled_out(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr) -> pa.Table | None:
     """The answer of the SELECT `tree` computed on the distributed engine, or None when it runs on
     the existing path (the reason logged; see the module docstring)."""
     scale_out = engine.scale_out
-    if scale_out is None or not _session_allows(ctx) or scale_out.unavailable() is not None:
+    if scale_out is None or _unavailable(ctx, engine) is not None:
         return None
     con = engine.duckdb.cursor()
     pinned: list[str] = []

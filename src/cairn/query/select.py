@@ -33,7 +33,7 @@ from cairn.query import starrocks_semantics
 from cairn.query.binding import remove_dual, tables_read
 from cairn.query.casts import floating_to_integer_casts_truncate
 from cairn.query.context import QueryContext
-from cairn.query.data_access import PartitionScan, TableScan, column_expressions, empty_relation
+from cairn.query.data_access import PartitionScan, TableScan, column_expressions, empty_relation, no_rows
 from cairn.query.decimal_averages import decimal_averages_as_decimals
 from cairn.query.engine import QueryEngine
 from cairn.query.memory_limit import memory_exceeded
@@ -163,7 +163,8 @@ def _type_name(text: str) -> str:
 
 def bind_tables(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb.DuckDBPyConnection,
                 pinned: list[str], scans: dict[str, TableScan] | None = None,
-                column_types: ColumnTypes | None = None) -> dict[str, str]:
+                column_types: ColumnTypes | None = None, planned: list[TableScan] | None = None,
+                read_rows: bool = True) -> dict[str, str]:
     """Bind every table `tree` reads (`tables_read`, once its logical views are expanded) as a view
     on `con` and point the tree at those views.
 
@@ -173,6 +174,8 @@ def bind_tables(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duc
     distributed engine) each table is bound with no rows, its pruned scan kept in `scans` under the
     view's name, and no data is read; a virtual table is then refused (DistributedRefusal). With
     `column_types`, each Cairn table's column types are added to it under the name the query gives it.
+    With `planned` (EXPLAIN), each Cairn table's scan, planned as running the query plans it, is
+    appended to it; with `read_rows` False each is then bound with no rows, and no data is read.
     """
     expand_views(ctx, engine.catalog, engine.virtual_tables, tree)
     remove_dual(tree)
@@ -195,7 +198,12 @@ def bind_tables(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duc
             views[view] = f"{schema}.{scan.table.name}"
         else:
             scan = _table_scan(engine, node, schema, pinned, session=ctx.session_id)
-            pinned.extend(engine.access.bind(con, view, scan))
+            if planned is not None:
+                planned.append(scan)
+            if read_rows:
+                pinned.extend(engine.access.bind(con, view, scan))
+            else:
+                con.execute(sql(create_temp_view(view, no_rows(scan))))
             views[view] = f"{schema}.{scan.table.name}"
         alias = node.alias or node.name
         renamed = node.args["alias"].columns if isinstance(node.args.get("alias"), exp.TableAlias) else []
@@ -310,9 +318,11 @@ def _session_semantics(ctx: QueryContext, tree: exp.Expr) -> None:
 
 
 def prepare_tree(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb.DuckDBPyConnection,
-                 pinned: list[str]) -> tuple[exp.Expr, dict[str, str]]:
+                 pinned: list[str], planned: list[TableScan] | None = None,
+                 read_rows: bool = True) -> tuple[exp.Expr, dict[str, str]]:
     """Bind the query's tables on `con` and return the query as DuckDB runs it (and the view names
-    bound). The keys read are added to `pinned`; the caller releases them when the statement ends."""
+    bound). The keys read are added to `pinned`; the caller releases them when the statement ends.
+    `planned` and `read_rows` are `bind_tables`' (EXPLAIN)."""
     tree = tree.copy()
     # Views first: their queries get the same semantics and session values as the statement.
     expand_views(ctx, engine.catalog, engine.virtual_tables, tree)
@@ -321,7 +331,8 @@ def prepare_tree(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: du
     _replace_session_functions(ctx, tree, con)
     _unwrap_table_functions(tree)
     column_types: ColumnTypes = {}
-    views = bind_tables(ctx, engine, tree, con, pinned, column_types=column_types)
+    views = bind_tables(ctx, engine, tree, con, pinned, column_types=column_types, planned=planned,
+                        read_rows=read_rows)
     string_sums_as_doubles(tree, column_types)
     integer_sums_as_bigint(tree, column_types)
     percentiles_of_dates_as_dates(tree, column_types)

@@ -18,8 +18,8 @@ from cairn.query.context import QueryContext
 from cairn.query.information_schema import COLUMN_KEYS
 from cairn.query.virtual_tables import Provider, VirtualTables
 from cairn.sql import extended
+from cairn.sql.explain import explain_needs, explain_query
 from cairn.sql.names import literal_text, table_name
-from cairn.sql.refusals import not_supported
 from cairn.sql.registry import Requirement, StatementRegistry
 from cairn.sql.result import ResultSet
 from cairn.sql.views import lookup, view_as_table, view_result
@@ -159,7 +159,7 @@ def _describe_virtual(query: QueryContext, fe: Frontend, schema: str, name: str,
 
 def describe(query: QueryContext, fe: Frontend, statement: exp.Describe) -> ResultSet:
     if not isinstance(statement.this, (exp.Table, exp.Identifier, exp.Column)):
-        raise not_supported("EXPLAIN")
+        return explain_query(query, fe, statement.this, "NORMAL")  # DESC <query> is EXPLAIN, as in StarRocks
     db_name, name = table_name(query, statement.this)
     provider = fe.engine.virtual_tables.find(db_name, name)
     if provider is not None:
@@ -276,7 +276,7 @@ def show_partitions(query: QueryContext, fe: Frontend, statement: extended.ShowP
 
 def _describe_needs(ctx: QueryContext, statement: exp.Describe, virtual: VirtualTables) -> list[Requirement]:
     if not isinstance(statement.this, (exp.Table, exp.Identifier, exp.Column)):
-        return []  # EXPLAIN: the handler refuses it
+        return explain_needs(ctx, statement.this, virtual)
     database, name = table_name(ctx, statement.this)
     if virtual.find(database, name) is not None:
         return []  # information_schema: every user may describe it

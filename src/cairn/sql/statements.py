@@ -7,6 +7,7 @@ from cairn.sql import (
     alter_table,
     ddl,
     dml,
+    explain,
     frontends,
     keyed_dml,
     nodes,
@@ -28,7 +29,7 @@ from cairn.sql.registry import StatementRegistry
 def standard_statements() -> StatementRegistry:
     """A registry holding every statement kind Cairn runs, each with its handler and privileges."""
     statements = StatementRegistry()
-    for module in (admin, alter_table, ddl, dml, frontends, keyed_dml, nodes, processes, query, recycle_bin, session_statements, show,
-                   snapshots, temp_partitions, temporary_tables, users, views, volumes):
+    for module in (admin, alter_table, ddl, dml, explain, frontends, keyed_dml, nodes, processes, query, recycle_bin,
+                   session_statements, show, snapshots, temp_partitions, temporary_tables, users, views, volumes):
         module.register(statements)
     return statements
