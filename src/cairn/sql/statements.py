@@ -16,6 +16,8 @@ from cairn.sql import (
     recycle_bin,
     session_statements,
     show,
+    show_data,
+    show_proc,
     snapshots,
     temp_partitions,
     temporary_tables,
@@ -30,6 +32,7 @@ def standard_statements() -> StatementRegistry:
     """A registry holding every statement kind Cairn runs, each with its handler and privileges."""
     statements = StatementRegistry()
     for module in (admin, alter_table, ddl, dml, explain, frontends, keyed_dml, nodes, processes, query, recycle_bin,
-                   session_statements, show, snapshots, temp_partitions, temporary_tables, users, views, volumes):
+                   session_statements, show, show_data, show_proc, snapshots, temp_partitions, temporary_tables,
+                   users, views, volumes):
         module.register(statements)
     return statements
