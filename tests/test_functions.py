@@ -374,3 +374,18 @@ def test_substr_positions_are_ints(session: Session) -> None:
     assert session.execute("SELECT k, substr('STARROCKS', b * 1000000000, k), substr('STARROCKS', k + 1, k), "
                            "substring('STARROCKS', -2) FROM t ORDER BY k").rows() == \
         [(1, None, "T", "KS"), (2, None, "AR", "KS"), (3, None, "RRO", "KS")]
+
+
+def test_ngram_search_is_the_share_of_the_needles_grams_found(session: Session) -> None:
+    # test_string_functions/test_ngram_search: computed in FLOAT, answered as a DOUBLE.
+    assert _answer(session, "SELECT ngram_search('chinese', 'china', 4), ngram_search('chinese', 'CHINESE', 4), "
+                            "ngram_search_case_insensitive('chinese', 'CHINESE', 4), ngram_search('chi', 'chi', 4), "
+                            "ngram_search('', '', 4), ngram_search(NULL, 'abc', 2)") == \
+        ([(0.5, 0.0, 1.0, 0.0, 0.0, None)], [pa.float64()] * 6)
+    assert session.execute("SELECT ngram_search(s, '000073a7-274f-46bf-bfaf-678868cc26cd', 4) AS a FROM (VALUES "
+                           "('000073a7-274f-46bf-bfaf-678868cc26cd'), ('e6249ba1-5b54-46bf-bfaf-89d69094b757')) v(s) "
+                           "ORDER BY a").rows() == [(0.24242424964904785,), (1.0,)]
+    for sql, message in [("SELECT ngram_search('chi', 'chi', 0)", "third parameter must be a positive number"),
+                         ("SELECT ngram_search('chi', u, 2) FROM t", "second parameter and third parameter must be constant")]:
+        with pytest.raises(AnalysisError, match=message):
+            session.execute(sql)

@@ -145,11 +145,66 @@ def _positions_are_ints(tree: exp.Expr) -> None:
         node.replace(typed)
 
 
+def _grams(text: exp.Expr, size: int) -> exp.Expr:
+    """The list of `text`'s substrings of `size` characters, in order (empty when it is shorter)."""
+    at = exp.to_identifier("__cairn_i")
+    count = exp.Add(this=exp.Sub(this=exp.func("length", text.copy()), expression=exp.Literal.number(size)),
+                    expression=exp.Literal.number(2))
+    return exp.func("list_transform", exp.func("range", exp.Literal.number(1), exp.Paren(this=count)),
+                    exp.Lambda(this=exp.Substring(this=text.copy(), start=exp.column(at), length=exp.Literal.number(size)),
+                               expressions=[at]))
+
+
+def _ngram_search(folded: bool) -> Rewrite:
+    """ngram_search(haystack, needle, n): how many of the needle's n-grams the haystack has (each
+    used once), as StarRocks computes it in FLOAT: 1 - unmatched / all (0 when the needle has none).
+    The `_case_insensitive` variant compares lower-cased text."""
+    name = "ngram_search_case_insensitive" if folded else "ngram_search"
+
+    def build(args: list[exp.Expr]) -> exp.Expr | None:
+        if len(args) != 3:
+            return None
+        haystack, needle, size = args
+        if not (isinstance(needle, exp.Literal) and needle.is_string) or not _is_number(size):
+            raise AnalysisError(f"Getting analyzing error. Detail message: {name} function 's second parameter and "
+                                "third parameter must be constant.")
+        n = int(size.sql()) if size.sql().lstrip("-").isdigit() else 0
+        if n <= 0:
+            raise AnalysisError("Getting analyzing error. Detail message: ngram search's third parameter must be a "
+                                "positive number.")
+        if folded:
+            haystack, needle = exp.Lower(this=haystack), exp.Lower(this=needle)
+        gram, other = exp.to_identifier("__cairn_g"), exp.to_identifier("__cairn_x")
+        needle_grams, haystack_grams = _grams(needle, n), _grams(haystack, n)
+
+        def occurrences(grams: exp.Expr) -> exp.Expr:
+            same = exp.Lambda(this=exp.EQ(this=exp.column(other), expression=exp.column(gram)), expressions=[other])
+            return exp.func("len", exp.func("list_filter", grams.copy(), same))
+
+        shared = exp.func("least", occurrences(needle_grams), occurrences(haystack_grams))
+        matched = exp.func("list_sum", exp.func("list_transform", exp.func("list_distinct", needle_grams.copy()),
+                                                exp.Lambda(this=shared, expressions=[gram])))
+        total = exp.func("len", needle_grams.copy())
+        single = exp.DataType.Type.FLOAT
+        unmatched = exp.Div(this=exp.cast(exp.Sub(this=total.copy(), expression=exp.func("coalesce", matched,
+                                                                                          exp.Literal.number(0))), single),
+                            expression=exp.cast(total.copy(), single))
+        similarity = exp.cast(exp.Sub(this=exp.cast(exp.Literal.number(1), single), expression=unmatched), single)
+        answer = exp.Case(ifs=[exp.If(this=exp.EQ(this=total, expression=exp.Literal.number(0)),
+                                      true=exp.Literal.number(0))], default=similarity)
+        # The FLOAT's value, as a DOUBLE: StarRocks' answer prints as 0.15151512622833252.
+        return exp.Case(ifs=[exp.If(this=exp.Is(this=haystack.copy(), expression=exp.null()), true=exp.null())],
+                        default=exp.cast(answer, exp.DataType.Type.DOUBLE))
+    return build
+
+
 _REWRITES: dict[str, Rewrite] = {
     "strpos": _strpos,
     "field": _field,
     "str_to_map": _str_to_map,
     "substring_index": _substring_index,
+    "ngram_search": _ngram_search(False),
+    "ngram_search_case_insensitive": _ngram_search(True),
     "url_extract_host": _url_extract_host,
 }
 
