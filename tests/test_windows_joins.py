@@ -214,3 +214,14 @@ def test_a_window_ordered_by_a_random_value_orders_each_row_once(session: Sessio
         (1, 100, True)]
     with pytest.raises(UnsupportedError, match="a window ordered by a random value over a join"):
         session.execute("SELECT row_number() OVER (ORDER BY rand()) FROM t1 JOIN t2 USING (k)")
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT k, v FROM t1 ORDER BY 1, 3",
+    "WITH w AS (SELECT k, v FROM t1) SELECT * FROM w ORDER BY 2, 3",
+])
+def test_an_order_by_position_past_the_select_list_is_starrocks_error(session: Session, sql: str) -> None:
+    # test_case_when: `select * from tmp ... order by 1,2,3,4,5` over four columns.
+    with pytest.raises(AnalysisError, match=r"^Getting analyzing error. Detail message: ORDER BY position 3 is "
+                                            r"not in select list.$"):
+        session.execute(sql)

@@ -282,16 +282,37 @@ def _table_scan(engine: QueryEngine, node: exp.Table, schema: str | None, pinned
 
 _VIEW_NAME = re.compile(r'"?__cairn_t\d+"?')
 _DECIMAL_SCALE_OVERFLOW = re.compile(r"Needed scale (\d+) to accurately represent .* Max scale is (\d+)", re.DOTALL)
+_ORDER_TERM_OUT_OF_RANGE = re.compile(r"ORDER term out of range - should be between 1 and (\d+)")
 
 
-def _user_error(exc: duckdb.Error, views: dict[str, str]) -> CairnError:
-    """A DuckDB error as the user should see it: Cairn's error type, table names not view names."""
+def _order_position_error(text: str, tree: exp.Expr | None) -> CairnError | None:
+    """DuckDB's 'ORDER term out of range' as StarRocks words it, naming the position (which DuckDB's
+    message leaves out; it is read from the query)."""
+    columns = _ORDER_TERM_OUT_OF_RANGE.search(text)
+    if columns is None or tree is None:
+        return None
+    for order in tree.find_all(exp.Order):
+        for ordered in order.expressions:
+            key = ordered.this
+            if isinstance(key, exp.Literal) and not key.is_string and key.name.isdigit() \
+                    and not 1 <= int(key.name) <= int(columns.group(1)):
+                return AnalysisError(f"Getting analyzing error. Detail message: ORDER BY position {key.name} "
+                                     "is not in select list.")
+    return None
+
+
+def _user_error(exc: duckdb.Error, views: dict[str, str], tree: exp.Expr | None = None) -> CairnError:
+    """A DuckDB error as the user should see it: Cairn's error type, table names not view names
+    (`tree`, the query as the user wrote it, words a few errors as StarRocks does)."""
     text = str(exc).split("\n\nLINE")[0].split("\nLINE")[0]
     text = _VIEW_NAME.sub(lambda m: views.get(m.group(0).strip('"'), "table"), text)
     text = re.sub(r"^[A-Za-z ]+ Error: ", "", text)
     # DuckDB's advice to change one of its own settings means nothing to a Cairn user.
     text = re.sub(r'\s*Use "SET [^"]*"[^\n]*', "", text).strip()
     if isinstance(exc, duckdb.BinderException):
+        position = _order_position_error(text, tree)
+        if position is not None:
+            return position
         column = re.search(r'column "?([^"\s]+)"? not found', text, re.IGNORECASE)
         if column or "Referenced column" in text:
             name = column.group(1) if column else text
@@ -395,7 +416,7 @@ def run_query(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr) -> pa.Tabl
         except duckdb.Error as exc:
             if ctx.cancel.cancelled:
                 raise QueryInterruptedError(ctx.cancel.message) from None
-            raise _user_error(exc, views) from None
+            raise _user_error(exc, views, tree) from None
     finally:
         engine.access.release(pinned)
         con.close()
@@ -414,7 +435,7 @@ def describe_query(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr) -> li
             relation = con.sql(sql)
             return [(name, str(kind)) for name, kind in zip(relation.columns, relation.types)]
         except duckdb.Error as exc:
-            raise _user_error(exc, views) from None
+            raise _user_error(exc, views, tree) from None
     finally:
         engine.access.release(pinned)
         con.close()
