@@ -225,3 +225,13 @@ def test_an_order_by_position_past_the_select_list_is_starrocks_error(session: S
     with pytest.raises(AnalysisError, match=r"^Getting analyzing error. Detail message: ORDER BY position 3 is "
                                             r"not in select list.$"):
         session.execute(sql)
+
+
+def test_sums_of_strings_through_subqueries_are_doubles(session: Session) -> None:
+    # test_sort/test_parallel_merge_lazy_materialize: SUM(c1) of a VARCHAR column read through a subquery.
+    session.execute_script("""
+        CREATE TABLE texts (c0 INT, c1 VARCHAR(20));
+        INSERT INTO texts VALUES (1, '1'), (2, '2.5'), (3, 'x'), (4, NULL);
+    """)
+    sql = "SELECT SUM(c1), AVG(c1) FROM (SELECT c1, COUNT(c1) OVER (ORDER BY c0) AS wv FROM texts) a"
+    assert _answer(session, sql) == ([(3.5, 1.75)], [pa.float64(), pa.float64()])

@@ -110,16 +110,42 @@ def percentiles_of_dates_as_dates(tree: exp.Expr, types: ColumnTypes) -> None:
 _STRING_TYPES = frozenset({"CHAR", "VARCHAR"})
 
 
+def declared_type(column: exp.Column, types: ColumnTypes) -> str | None:
+    """The declared type of the table column `column` reads, directly or through subqueries that
+    select it as it is (test_parallel_merge_lazy_materialize: `SUM(c1) FROM (SELECT c1 ... FROM t0) a`);
+    None when it is not one known column."""
+    select = column.parent_select
+    source = select.args.get("from_") if select is not None else None
+    if select is None or source is None:
+        return None
+    name, qualifier = column.name.lower(), column.table.lower()
+    found: list[str | None] = []
+    for node in [source.this, *[join.this for join in select.args.get("joins") or []]]:
+        alias = node.alias_or_name.lower()
+        if qualifier and alias != qualifier:
+            continue
+        if isinstance(node, exp.Table) and alias in types:
+            if name in types[alias]:
+                found.append(types[alias][name])
+        elif isinstance(node, exp.Subquery) and isinstance(node.this, exp.Select) and not node.this.is_star:
+            projections = [p for p in node.this.expressions if p.alias_or_name.lower() == name]
+            inner = projections[0].unalias() if len(projections) == 1 else None
+            if projections:
+                found.append(declared_type(inner, types) if isinstance(inner, exp.Column) else None)
+        else:
+            return None  # a CTE, a table function, VALUES: its columns' types are not known here
+    return found[0] if len(found) == 1 else None
+
+
 def string_sums_as_doubles(tree: exp.Expr, types: ColumnTypes) -> None:
-    """`sum` and `avg` of a CHAR or VARCHAR column add its values as DOUBLEs, a value that is no
-    number being NULL, as StarRocks does (test_count_distinct: `sum(distinct v1)` of 'a' and 'b' is
-    NULL); DuckDB has no sum of strings. In place."""
+    """`sum` and `avg` of a CHAR or VARCHAR column (read directly or through subqueries) add its
+    values as DOUBLEs, a value that is no number being NULL, as StarRocks does (test_count_distinct:
+    `sum(distinct v1)` of 'a' and 'b' is NULL); DuckDB has no sum of strings. In place."""
     for node in list(tree.find_all(exp.Sum, exp.Avg)):
         distinct = node.this if isinstance(node.this, exp.Distinct) else None
         arguments = distinct.expressions if distinct is not None else [node.this]
-        scope = _scope(node.parent_select, types)
-        if scope is None or len(arguments) != 1 or not isinstance(arguments[0], exp.Column) \
-                or _column_type(arguments[0], scope, types) not in _STRING_TYPES:
+        if len(arguments) != 1 or not isinstance(arguments[0], exp.Column) \
+                or declared_type(arguments[0], types) not in _STRING_TYPES:
             continue
         named = node.parent if isinstance(node.parent, exp.Select) and node.arg_key == "expressions" else None
         name = node.sql(dialect="starrocks").lower()
