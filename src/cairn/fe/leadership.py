@@ -66,6 +66,7 @@ class Leadership:
         self.config = config
         self.address = address
         self.on_lead = on_lead
+        self._lead_work_done = True
         self.role = FrontendRole.FOLLOWER
         # Why this FE serves nothing (not a member of its cluster's current incarnation), if it does not.
         self.excluded = ""
@@ -105,10 +106,19 @@ class Leadership:
 
     def _became_leader(self) -> None:
         self.role = FrontendRole.LEADER
+        self._lead_work_done = False
+        self._do_lead_work()
+
+    def _do_lead_work(self) -> None:
+        """A new leader's first work (`on_lead`); what a store fault cut short is done again at the
+        next heartbeat tick (each step is idempotent), so a leader never serves without it, e.g.
+        without the builtin storage volume its fe.conf names."""
         try:
             self.on_lead()
         except CairnError as exc:
-            log.error("taking the lead: %s", exc)
+            log.error("taking the lead: %s (trying again)", exc)
+            return
+        self._lead_work_done = True
 
     def _stepped_down(self) -> None:
         log.warning("FE %s no longer leads: %s", self.address, self.committer.not_leader_reason)
@@ -191,6 +201,8 @@ class Leadership:
             if self.role is FrontendRole.LEADER:
                 if not self.committer.confirm_leadership():
                     self._stepped_down()
+                elif not self._lead_work_done:
+                    self._do_lead_work()
                 return
             heard = self._leader_last_heard()
             if heard is not None:

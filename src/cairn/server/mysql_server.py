@@ -110,8 +110,15 @@ class CairnConnectionSession(BaseSession):  # type: ignore[misc]  # mysql_mimic 
             self.frontend.connections.remove(session.connection_id)
             self.session = None
             self.frontend.metrics.sessions.dec()
-            # StarRocks drops a session's temporary tables when it ends.
-            await asyncio.get_running_loop().run_in_executor(self.pool, session.drop_temporary_tables)
+            # StarRocks drops a session's temporary tables when it ends. An FE that is stopping runs
+            # no more work: its sessions' tables are left to the leader's sweep of ended sessions.
+            try:
+                dropping = asyncio.get_running_loop().run_in_executor(self.pool, session.drop_temporary_tables)
+            except RuntimeError:  # the pool is shut down
+                log.info("connection %d closed while the FE stops: its temporary tables are left to the "
+                         "leader's sweep", session.connection_id)
+                return
+            await dropping
 
     def idle_timeout(self) -> float:
         """Seconds an idle connection stays open: the session's `wait_timeout` (StarRocks' variable)."""

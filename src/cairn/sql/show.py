@@ -88,8 +88,8 @@ def _listed(parts: list[str]) -> str:
 def show_create_table(db_name: str, table: Table) -> str:
     """The DDL that re-creates `table` (StarRocks' layout; parses back to an equal table)."""
     lines = ["  " + column_ddl(column) for column in table.columns]
-    kind = "TEMPORARY TABLE" if table.temporary is not None else "TABLE"
-    ddl = f"CREATE {kind} {_quote(table.name)} (\n" + ",\n".join(lines) + "\n) ENGINE=OLAP \n"
+    head = "CREATE TEMPORARY TABLE " if table.temporary is not None else "CREATE TABLE "
+    ddl = head + _quote(table.name) + " (\n" + ",\n".join(lines) + "\n) ENGINE=OLAP \n"
     if table.key_columns:
         ddl += f"{table.keys_type} KEY({', '.join(map(_quote, table.key_columns))})\n"
     if table.comment:
