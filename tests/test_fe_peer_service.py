@@ -87,7 +87,8 @@ def test_calls_without_a_valid_peer_token_are_refused(fe: FeProcess, client: Pee
     # What a compute node holds (the cluster credential) without the catalog key is not enough.
     for headers in (credential, {**credential, PEER_TOKEN_HEADER: "abc.0123"},
                     {**credential, PEER_TOKEN_HEADER: "garbage"}):
-        for method, path in (("POST", "/fe/heartbeat"), ("GET", "/fe/cluster"), ("POST", "/fe/forward")):
+        for method, path in (("POST", "/fe/heartbeat"), ("GET", "/fe/cluster"), ("POST", "/fe/forward"),
+                             ("POST", "/fe/forward/cancel")):
             status, answer = _raw(fe, method, path, headers, body if method == "POST" else b"")
             assert status == 401 and "Access denied" in answer["msg"], answer
     # A token made with another catalog key (another cluster's FE, or a stolen MAC of nothing).

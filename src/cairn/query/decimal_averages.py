@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from cairn.query.calls import depth
-from cairn.query.result_types import ColumnTypes
+from cairn.query.result_types import ColumnTypes, column_sources
 
 # Aggregates and window functions whose result has their first argument's DECIMAL scale.
 _KEEPS_SCALE = (exp.Sum, exp.Min, exp.Max, exp.FirstValue, exp.LastValue, exp.Lead, exp.Lag, exp.AnyValue,
@@ -33,36 +33,12 @@ def _declared_scale(type_name: str | None) -> int | None:
     return int(type_name.rstrip(")").split(",")[1])
 
 
-def _projection_scale(query: exp.Select, name: str, types: ColumnTypes) -> int | None:
-    """The scale of the column `name` that the subquery `query` returns (None when not one known)."""
-    found = [p for p in query.expressions if p.alias_or_name.lower() == name]
-    if len(found) != 1:
-        return None
-    projection = found[0]
-    return decimal_scale(projection.this if isinstance(projection, exp.Alias) else projection, types)
-
-
 def _column_scale(column: exp.Column, types: ColumnTypes) -> int | None:
-    select = column.parent_select
-    source = select.args.get("from_") if select is not None else None
-    if select is None or source is None:
+    scales = column_sources(column, types, _declared_scale, lambda inner: decimal_scale(inner, types))
+    if not scales:
         return None
-    name, qualifier = column.name.lower(), column.table.lower()
-    scales: list[int | None] = []
-    for node in [source.this, *[join.this for join in select.args.get("joins") or []]]:
-        alias = node.alias_or_name.lower()
-        if qualifier and alias != qualifier:
-            continue
-        if isinstance(node, exp.Table) and alias in types:
-            if name in types[alias]:
-                scales.append(_declared_scale(types[alias][name]))
-        elif isinstance(node, exp.Subquery) and isinstance(node.this, exp.Select) and not node.this.is_star:
-            if any(p.alias_or_name.lower() == name for p in node.this.expressions):
-                scales.append(_projection_scale(node.this, name, types))
-        else:
-            return None  # a CTE, a table function, VALUES: its columns' types are not known here
     # A column two tables share (JOIN ... USING) is known when both sides have the same scale.
-    return scales[0] if scales and all(s == scales[0] for s in scales) else None
+    return scales[0] if all(s == scales[0] for s in scales) else None
 
 
 def decimal_scale(node: exp.Expr, types: ColumnTypes) -> int | None:

@@ -9,7 +9,12 @@ is built only from such columns, integer literals, + - * and integer casts becom
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from sqlglot import exp
+
+T = TypeVar("T")
 
 # The StarRocks column types whose sum is a BIGINT.
 SUMS_TO_BIGINT = frozenset({"BOOLEAN", "TINYINT", "SMALLINT", "INT", "BIGINT"})
@@ -110,31 +115,41 @@ def percentiles_of_dates_as_dates(tree: exp.Expr, types: ColumnTypes) -> None:
 _STRING_TYPES = frozenset({"CHAR", "VARCHAR"})
 
 
-def declared_type(column: exp.Column, types: ColumnTypes) -> str | None:
-    """The declared type of the table column `column` reads, directly or through subqueries that
-    select it as it is (test_parallel_merge_lazy_materialize: `SUM(c1) FROM (SELECT c1 ... FROM t0) a`);
-    None when it is not one known column."""
+def column_sources(column: exp.Column, types: ColumnTypes, of_table: Callable[[str], T | None],
+                   of_projection: Callable[[exp.Expr], T | None]) -> list[T | None] | None:
+    """What each source of `column` in its SELECT's FROM and JOINs says of it: `of_table` of the
+    declared type of a bound table's column, `of_projection` of the one expression a subquery
+    selects under its name (None for several). None when a source's columns are not known here
+    (a CTE, a table function, VALUES) or the column is in no SELECT."""
     select = column.parent_select
     source = select.args.get("from_") if select is not None else None
     if select is None or source is None:
         return None
     name, qualifier = column.name.lower(), column.table.lower()
-    found: list[str | None] = []
+    found: list[T | None] = []
     for node in [source.this, *[join.this for join in select.args.get("joins") or []]]:
         alias = node.alias_or_name.lower()
         if qualifier and alias != qualifier:
             continue
         if isinstance(node, exp.Table) and alias in types:
             if name in types[alias]:
-                found.append(types[alias][name])
+                found.append(of_table(types[alias][name]))
         elif isinstance(node, exp.Subquery) and isinstance(node.this, exp.Select) and not node.this.is_star:
             projections = [p for p in node.this.expressions if p.alias_or_name.lower() == name]
-            inner = projections[0].unalias() if len(projections) == 1 else None
             if projections:
-                found.append(declared_type(inner, types) if isinstance(inner, exp.Column) else None)
+                found.append(of_projection(projections[0].unalias()) if len(projections) == 1 else None)
         else:
-            return None  # a CTE, a table function, VALUES: its columns' types are not known here
-    return found[0] if len(found) == 1 else None
+            return None
+    return found
+
+
+def declared_type(column: exp.Column, types: ColumnTypes) -> str | None:
+    """The declared type of the table column `column` reads, directly or through subqueries that
+    select it as it is (test_parallel_merge_lazy_materialize: `SUM(c1) FROM (SELECT c1 ... FROM t0) a`);
+    None when it is not one known column."""
+    found = column_sources(column, types, lambda type_name: type_name,
+                           lambda inner: declared_type(inner, types) if isinstance(inner, exp.Column) else None)
+    return found[0] if found is not None and len(found) == 1 else None
 
 
 def string_sums_as_doubles(tree: exp.Expr, types: ColumnTypes) -> None:
