@@ -402,8 +402,11 @@ def test_a_follower_sees_the_partitions_a_forwarded_insert_made(tmp_path: Path) 
                     "INSERT INTO d.t VALUES ('2024-01-05', 1), ('2024-02-05', 2)")
         assert sorted(r[1] for r in cluster.sql(follower, "SHOW PARTITIONS FROM d.t")) == ["p202401", "p202402"]
         cluster.sql(leader, "INSERT INTO d.t VALUES ('2024-03-05', 3)")
-        wait_until(lambda: len(cluster.sql(follower, "SHOW PARTITIONS FROM d.t")) == 3,
-                   what="the follower to replay the leader's new partition")
-        assert cluster.sql(follower, "SELECT sum(v) FROM d.t WHERE k >= '2024-02-01'") == [(5,)]
+        # The new partition and the rows committed into it are two journal entries: the follower may
+        # replay the first before the second, so it waits for both.
+        wait_until(lambda: cluster.sql(follower, "SELECT sum(v) FROM d.t WHERE k >= '2024-02-01'") == [(5,)],
+                   what="the follower to replay the leader's new partition and its rows")
+        assert sorted(r[1] for r in cluster.sql(follower, "SHOW PARTITIONS FROM d.t")) == [
+            "p202401", "p202402", "p202403"]
     finally:
         cluster.stop()
