@@ -110,6 +110,19 @@ CASES: list[tuple[str, list[Any], int]] = [
     # arrays_overlap: a NULL element overlaps a NULL one (test_arrays_overlap_constant_columns).
     ("SELECT arrays_overlap(ifnull(a1, [null]), [5, null]) FROM a ORDER BY k", [0, 1, 1, 0], FIELD_TYPE.TINY),
     ("SELECT arrays_overlap([1, null], [4, 3])", [0], FIELD_TYPE.TINY),
+    # JSON cast to a STRUCT fills it by position from an array, by name from an object; a value of
+    # another shape is NULL (test_cast_json_to_struct, test_cast_json_to_map).
+    ("SELECT cast(parse_json('[1, 2, \"a\"]') AS struct<c1 int, c2 int, c3 int, c4 int>)",
+     ['{"c1":1,"c2":2,"c3":null,"c4":null}'], FIELD_TYPE.VAR_STRING),
+    ("SELECT cast(parse_json('{\"s\": \"r\", \"n\": [1, 2]}') AS struct<n array<int>, s varchar, z int>)",
+     ['{"n":[1,2],"s":"r","z":null}'], FIELD_TYPE.VAR_STRING),
+    ("SELECT cast(j1 AS map<varchar, varchar>) FROM j ORDER BY k LIMIT 1",
+     ['{"a":"true","b":"1","c":"qwe","d":"1210.01","e":"[1, 2]"}'], FIELD_TYPE.VAR_STRING),
+    ("SELECT cast(j1->'e' AS struct<x int, y int>) FROM j ORDER BY k",
+     ['{"x":1,"y":2}', None, None, '{"x":1,"y":null}', None], FIELD_TYPE.VAR_STRING),
+    # named_struct cast to a STRUCT fills its fields by position (test_struct).
+    ("SELECT cast(named_struct('1', 1, '2', 2) AS STRUCT<a double, b string>)", ['{"a":1,"b":"2"}'],
+     FIELD_TYPE.VAR_STRING),
     # Join hints choose a distribution, never the answer (test_array_map, test_struct).
     ("SELECT x.k FROM a x JOIN [broadcast] a y ON x.k = y.k ORDER BY x.k", [1, 2, 3, 4], FIELD_TYPE.LONG),
     ("SELECT x.k FROM a x LEFT JOIN [shuffle] a y ON x.k = y.k + 1 WHERE y.k IS NULL", [1], FIELD_TYPE.LONG),
@@ -168,6 +181,8 @@ def test_flat_json_properties_are_accepted(cur: pymysql.cursors.Cursor) -> None:
     ("SELECT any_value(k) OVER (PARTITION BY k) FROM a", 1064, "any_value is not supported with OVER clause"),
     ("SELECT array_map((x, y) -> x + y, [1, 2], a1) FROM a WHERE k = 1", 1366,
      "Input array element's size is not equal in array_map()"),
+    ("SELECT cast(named_struct('a', 1) AS STRUCT<a int, b int>)", 1064,
+     "Cannot cast 'named_struct('a', 1)' to struct<a int, b int>."),
     ("SELECT x.k FROM a x JOIN [fastest] a y ON x.k = y.k", 1064,
      "Getting analyzing error. Detail message: JOIN hint not recognized: FASTEST."),
 ])

@@ -31,7 +31,7 @@ from cairn.errors import (
 from cairn.lake.sqltext import create_temp_view, sql
 from cairn.query import starrocks_semantics
 from cairn.query.binding import remove_dual, tables_read
-from cairn.query.casts import floating_to_integer_casts_truncate
+from cairn.query.casts import floating_to_integer_casts_truncate, nested_casts_by_shape
 from cairn.query.context import QueryContext
 from cairn.query.data_access import PartitionScan, TableScan, column_expressions, empty_relation, no_rows
 from cairn.query.decimal_averages import decimal_averages_as_decimals
@@ -360,6 +360,7 @@ def prepare_tree(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: du
     decimal_averages_as_decimals(tree, column_types)
     whole_rounds_as_bigint(tree, column_types)
     floating_to_integer_casts_truncate(tree, column_types)
+    nested_casts_by_shape(tree, column_types)
     return tree, views
 
 
@@ -385,6 +386,7 @@ def prepare_for_engine(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, c
     decimal_averages_as_decimals(reference, column_types)
     whole_rounds_as_bigint(reference, column_types)
     floating_to_integer_casts_truncate(reference, column_types)
+    nested_casts_by_shape(reference, column_types)
     return tree, reference, scans
 
 

@@ -59,7 +59,7 @@ def _typed_json(target: str) -> Rewrite:
     return build
 
 
-def _json_string(args: list[exp.Expr]) -> exp.Expr | None:
+def json_string(args: list[exp.Expr]) -> exp.Expr | None:
     """get_json_string(j, path): the text at the path; an object or array as StarRocks prints JSON,
     `", "` and `": "` between items (test_flat_json: `get_json_string(j2, "$")`). DuckDB's pretty
     form puts each item on its own line, and a JSON string never holds a raw line break, so joining
@@ -403,9 +403,9 @@ _REWRITES: dict[str, Rewrite] = {
     "element_at": _element_at,
     "map_agg": _map_agg,
     "json_query": _two("json_extract"),
-    "get_json_string": _json_string,
+    "get_json_string": json_string,
     "json_length": _json_length,
-    "get_json_str": _json_string,
+    "get_json_str": json_string,
     "get_json_int": _typed_json("BIGINT"),
     "get_json_double": _typed_json("DOUBLE"),
     "get_json_bool": _typed_json("BOOLEAN"),
