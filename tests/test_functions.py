@@ -160,6 +160,15 @@ def test_unix_timestamp_without_argument_is_now(session: Session) -> None:
     assert abs(now - datetime.datetime.now(datetime.timezone.utc).timestamp()) < 3600
 
 
+def test_insert_values_compute_starrocks_functions_as_a_select_does(session: Session) -> None:
+    session.execute("CREATE TABLE vf (k BIGINT, s VARCHAR(30), n BIGINT)")
+    session.execute("INSERT INTO vf VALUES (unix_timestamp('2020-01-01 01:01:01'), from_unixtime(86400), "
+                    "days_diff('2020-03-01', '2020-02-01'))")
+    expected = session.execute("SELECT unix_timestamp('2020-01-01 01:01:01'), from_unixtime(86400), "
+                               "days_diff('2020-03-01', '2020-02-01')").rows()
+    assert session.execute("SELECT k, s, n FROM vf").rows() == expected == [(1577840461, "1970-01-02 00:00:00", 29)]
+
+
 # StarRocks' aggregate result types: sum of integers is a BIGINT (not DuckDB's HUGEINT, a DECIMAL(38, 0)
 # to the client), of a LARGEINT a LARGEINT, of a DECIMAL(p, s) a DECIMAL(38, s); avg of integers a DOUBLE.
 AGGREGATE_CASES: list[tuple[str, list[tuple[Any, ...]], list[pa.DataType]]] = [

@@ -257,9 +257,13 @@ def sql_mode_has(variables: Mapping[str, Any], mode: str) -> bool:
 
 def apply_to_values(tree: exp.Expr) -> None:
     """The rewrites for the rows of INSERT ... VALUES. A `row(...)` stays a struct without field
-    names there, which DuckDB casts to the target STRUCT column by position, as StarRocks stores it."""
+    names there, which DuckDB casts to the target STRUCT column by position, as StarRocks stores it.
+    A value is computed by StarRocks' functions as in a SELECT (`unix_timestamp('2021-01-05')`)."""
     _structs_as_starrocks_builds_them(tree, named_rows=False)
     type_functions.apply(tree)
+    date_functions.apply(tree)
+    string_functions.apply(tree)
+    hash_functions.apply(tree)
 
 
 def apply(tree: exp.Expr) -> None:
