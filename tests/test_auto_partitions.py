@@ -150,6 +150,22 @@ def test_null_values_get_list_partitions_of_their_own(sql: Session) -> None:
     assert sql.execute("SELECT min(dt), max(dt) FROM t").rows() == [(datetime(2024, 10, 5, 1, 1, 1),) * 2]
 
 
+def test_show_partitions_order_by_and_limit(sql: Session) -> None:
+    sql.execute("CREATE TABLE t (k DATE, v INT) PARTITION BY date_trunc('month', k)")
+    sql.execute("INSERT INTO t VALUES ('2023-03-01', 1), ('2023-01-01', 2), ('2023-02-01', 3), ('2023-02-02', 4)")
+
+    def shown(clauses: str) -> list[tuple[str, int]]:
+        return [(row[1], row[12]) for row in sql.execute(f"SHOW PARTITIONS FROM t {clauses}").rows()]
+
+    assert shown("ORDER BY PartitionName") == [("p202301", 1), ("p202302", 2), ("p202303", 1)]
+    assert shown("ORDER BY rowcount DESC, partitionname DESC") == [("p202302", 2), ("p202303", 1), ("p202301", 1)]
+    assert shown("ORDER BY PartitionName DESC LIMIT 2") == [("p202303", 1), ("p202302", 2)]
+    assert shown("ORDER BY PartitionName LIMIT 1, 1") == shown("ORDER BY PartitionName LIMIT 1 OFFSET 1") == [
+        ("p202302", 2)]
+    with pytest.raises(AnalysisError, match=r"Title name\[nope\] does not exist"):
+        sql.execute("SHOW PARTITIONS FROM t ORDER BY nope")
+
+
 def test_table_models_are_written_without_unused_fields() -> None:
     plain = Table(id=1, name="t", columns=[Column(name="k", type="INT")])
     assert "auto_partition" not in plain.model_dump() and "schema_version" not in plain.model_dump()

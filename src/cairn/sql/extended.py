@@ -63,9 +63,14 @@ class SetDefaultStorageVolume(ExtendedStatement):
 
 @dataclass
 class ShowPartitions(ExtendedStatement):
+    """SHOW [TEMPORARY] PARTITIONS FROM t [ORDER BY column [ASC|DESC], ...] [LIMIT [offset,] count]."""
+
     database: str | None
     table: str
     temporary: bool = False  # SHOW TEMPORARY PARTITIONS
+    order_by: list[tuple[str, bool]] = field(default_factory=list)  # (column title, descending)
+    limit: int | None = None
+    offset: int = 0
 
 
 @dataclass
@@ -295,18 +300,36 @@ def _set_default_volume(c: Cursor) -> ExtendedStatement:
     return SetDefaultStorageVolume(name)
 
 
-def _show_partitions(c: Cursor) -> ExtendedStatement:
+def _count(c: Cursor) -> int:
+    """A whole number of rows (LIMIT's count or offset)."""
+    token = c._next("a number", {TokenType.NUMBER})
+    if not token.text.isdigit():
+        c.pos -= 1
+        c.fail("a number")
+    return int(token.text)
+
+
+def _show_partitions(c: Cursor, temporary: bool = False) -> ExtendedStatement:
     if not c.accept("FROM"):
         c.expect("IN")
     database, table = c.qualified_name()
-    return ShowPartitions(database, table)
-
-
-def _show_temporary_partitions(c: Cursor) -> ExtendedStatement:
-    if not c.accept("FROM"):
-        c.expect("IN")
-    database, table = c.qualified_name()
-    return ShowPartitions(database, table, temporary=True)
+    statement = ShowPartitions(database, table, temporary=temporary)
+    if c.accept("ORDER BY"):  # one token to sqlglot
+        while True:
+            title = c.name()
+            descending = c.accept("DESC")
+            if not descending:
+                c.accept("ASC")
+            statement.order_by.append((title, descending))
+            if not c.accept(","):
+                break
+    if c.accept("LIMIT"):
+        statement.limit = _count(c)
+        if c.accept(","):
+            statement.offset, statement.limit = statement.limit, _count(c)
+        elif c.accept("OFFSET"):
+            statement.offset = _count(c)
+    return statement
 
 
 def _names(c: Cursor) -> list[str]:
@@ -422,7 +445,7 @@ GRAMMAR: dict[tuple[str, ...], Callable[[Cursor], ExtendedStatement]] = {
     ("DESC", "STORAGE", "VOLUME"): lambda c: DescStorageVolume(c.name()),
     ("DESCRIBE", "STORAGE", "VOLUME"): lambda c: DescStorageVolume(c.name()),
     ("SHOW", "PARTITIONS"): _show_partitions,
-    ("SHOW", "TEMPORARY", "PARTITIONS"): _show_temporary_partitions,
+    ("SHOW", "TEMPORARY", "PARTITIONS"): lambda c: _show_partitions(c, temporary=True),
     ("SHOW", "TEMPORARY", "TABLES"): lambda c: ShowTemporaryTables(c.name() if c.accept("FROM") or c.accept("IN")
                                                                    else None),
     ("ADMIN", "SET", "FRONTEND", "CONFIG"): _admin_set_frontend_config,

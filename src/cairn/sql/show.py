@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from typing import Any
 
 import pyarrow as pa
 from sqlglot import exp
@@ -13,6 +14,7 @@ from cairn.catalog.model import Column, Table
 from cairn.catalog.partition_text import describe_range, describe_values
 from cairn.catalog.types import parse_type
 from cairn.display import format_time
+from cairn.errors import AnalysisError
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
 from cairn.query.information_schema import COLUMN_KEYS
@@ -252,6 +254,11 @@ PARTITION_COLUMNS = ["PartitionId", "PartitionName", "CompactVersion", "VisibleV
                      "DataSize", "RowCount", "StoragePath"]
 
 
+def _sort_key(value: Any) -> tuple[bool, Any]:
+    """A SHOW PARTITIONS value as ORDER BY compares it: NULL (no visible version time) first."""
+    return value is not None, value if value is not None else 0
+
+
 def show_partitions(query: QueryContext, fe: Frontend, statement: extended.ShowPartitions) -> ResultSet:
     db, table = fe.catalog.table(statement.database or query.database, statement.table, query.session_id)
     volume = fe.catalog.storage_volume(db.storage_volume)
@@ -271,7 +278,15 @@ def show_partitions(query: QueryContext, fe: Frontend, statement: extended.ShowP
                      p.data_size, p.row_count, path))
     types = [pa.int64(), pa.string(), pa.int64(), pa.int64(), pa.string(), pa.int64(), pa.string(),
              pa.string(), pa.string(), pa.string(), pa.int64(), pa.int64(), pa.int64(), pa.string()]
-    return ResultSet.from_rows(PARTITION_COLUMNS, rows, types)
+    titles = {title.lower(): index for index, title in enumerate(PARTITION_COLUMNS)}
+    for title, descending in reversed(statement.order_by):
+        if title.lower() not in titles:
+            raise AnalysisError(f"Getting analyzing error. Detail message: Title name[{title}] does not exist.")
+        index = titles[title.lower()]
+        # A stable sort per key, last key first, orders by all of them.
+        rows.sort(key=lambda row: _sort_key(row[index]), reverse=descending)
+    end = None if statement.limit is None else statement.offset + statement.limit
+    return ResultSet.from_rows(PARTITION_COLUMNS, rows[statement.offset:end], types)
 
 
 def _describe_needs(ctx: QueryContext, statement: exp.Describe, virtual: VirtualTables) -> list[Requirement]:
