@@ -59,23 +59,114 @@ def _source_names(select: exp.Select) -> set[str]:
     return names
 
 
-def _refuse_not_in_correlated_on_its_output(tree: exp.Expr) -> None:
-    """Refuse `x NOT IN (SELECT t.c FROM t WHERE outer.y = t.c)`: StarRocks and the SQL standard disagree.
+def _sides(node: exp.Expr, inner: set[str]) -> set[str] | None:
+    """Which query a node's columns belong to: {"inner"}, {"outer"}, both, or None when a column
+    names no table (which query it belongs to is not known before binding)."""
+    found: set[str] = set()
+    for column in node.find_all(exp.Column):
+        if not column.table:
+            return None
+        found.add("inner" if column.table.lower() in inner else "outer")
+    return found
 
-    When the correlation compares an outer column with the very column the subquery returns,
-    StarRocks answers no row for an outer row whose correlated column is NULL (its test_not_in),
-    where the standard (and DuckDB) finds an empty subquery and keeps the row. Which answer applies
-    depends on the data, so Cairn refuses the shape rather than return rows StarRocks would not.
-    Every other NOT IN of StarRocks' tests (NULLs on either side, correlated or not) answers alike.
+
+def _conjuncts(node: exp.Expr | None) -> list[exp.Expr]:
+    if node is None:
+        return []
+    return list(node.flatten()) if isinstance(node, exp.And) else [node]
+
+
+def _filters_rows(node: exp.Expr) -> bool:
+    """Whether `node` is a WHERE clause's condition or one of its AND-ed parts, where NULL and false
+    both drop the row."""
+    while isinstance(node.parent, (exp.And, exp.Paren)):
+        node = node.parent
+    return isinstance(node.parent, exp.Where)
+
+
+def _null_aware_anti_join(node: exp.Not) -> exp.Expr | None:
+    """`a NOT IN (SELECT b FROM ... WHERE o = b AND rest)`, the correlation comparing an outer
+    expression o with the very value b the subquery returns, filtering rows as StarRocks does: each
+    such `o = b` is a key of its null-aware anti join as `a = b` is, so an outer row is dropped when an
+    inner row meets `rest` and no key is false for it (a NULL on either side is not false).
+    (StarRocks' test_not_in: `x1.v2 NOT IN (SELECT x2.v2 FROM t0 x2 WHERE x1.v3 = x2.v2)` drops the
+    rows whose v3 is NULL, where the standard finds no inner row and keeps them; a correlation on
+    another column is the standard's, test_null_aware_anti_join.) None for any other shape."""
+    query = node.this.args.get("query")
+    select = query.this if isinstance(query, exp.Subquery) else None
+    if not isinstance(select, exp.Select) or len(select.expressions) != 1 or any(
+            select.args.get(k) for k in ("group", "having", "limit", "offset", "qualify", "windows")) \
+            or select.find(exp.AggFunc, exp.Window) is not None:
+        return None
+    inner = _source_names(select) | {s.alias.lower() for s in select.find_all(exp.Subquery)
+                                     if s.parent_select is select and s.alias}
+    value = select.expressions[0]
+    value = value.this if isinstance(value, exp.Alias) else value
+    keys: list[tuple[exp.Expr, exp.Expr]] = [(node.this.this, value)]
+    rest: list[exp.Expr] = []
+    for conjunct in _conjuncts(select.args["where"].this if select.args.get("where") else None):
+        if _sides(conjunct, inner) is None or conjunct.find(exp.Select) is not None:
+            return None
+        if isinstance(conjunct, exp.EQ):
+            pair = (conjunct.this, conjunct.expression)
+            for outer, returned in (pair, pair[::-1]):
+                if returned == value and _sides(outer, inner) == {"outer"}:
+                    keys.append((outer, returned))
+                    break
+            else:
+                rest.append(conjunct)
+            continue
+        rest.append(conjunct)
+    if len(keys) == 1:
+        return None
+    not_false = [exp.Not(this=exp.Is(this=exp.Paren(this=exp.EQ(this=o.copy(), expression=i.copy())),
+                                     expression=exp.false())) for o, i in keys]
+    probe = select.copy()
+    probe.set("expressions", [exp.Literal.number(1)])
+    probe.set("order", None)
+    probe.set("distinct", None)
+    probe.set("where", exp.Where(this=exp.and_(*[c.copy() for c in rest], *not_false)))
+    return exp.Not(this=exp.Exists(this=probe))
+
+
+def _not_in_as_null_aware_anti_join(tree: exp.Expr) -> None:
+    """Each NOT IN that filters rows and is correlated on the value its subquery returns, run as
+    StarRocks' null-aware anti join (`_null_aware_anti_join`); innermost first."""
+    for node in sorted(tree.find_all(exp.Not), key=depth, reverse=True):
+        if isinstance(node.this, exp.In) and node.this.args.get("query") is not None and _filters_rows(node):
+            replacement = _null_aware_anti_join(node)
+            if replacement is not None:
+                node.replace(replacement)
+
+
+def _refuse_not_in_correlated_on_its_output(tree: exp.Expr) -> None:
+    """Refuse `x NOT IN (SELECT t.c FROM t WHERE outer.y = t.c)` where it does not filter rows (its
+    value is selected, say), and an IN subquery's value whose correlation reads several outer columns.
+
+    Filtering rows, such a NOT IN is StarRocks' null-aware anti join (`_null_aware_anti_join`); as a
+    value, StarRocks' answer for an outer row whose correlated column is NULL is not known, so Cairn
+    refuses the shape rather than give the standard's answer (an empty subquery: true). An IN
+    subquery's value whose correlation reads two outer columns (`x1.v3 = x2.v3 + x1.v2`) is
+    StarRocks' analysis error (test_not_in).
     """
     for node in tree.find_all(exp.In):
         query = node.args.get("query")
-        if not isinstance(node.parent, exp.Not) or query is None or not isinstance(query.this, exp.Select):
+        if query is None or not isinstance(query.this, exp.Select) or _filters_rows(
+                node.parent if isinstance(node.parent, exp.Not) else node):
             continue
         select = query.this
         inner = _source_names(select)
-        outputs = {(c.table.lower(), c.name.lower()) for c in select.expressions if isinstance(c, exp.Column)}
         where = select.args.get("where")
+        for conjunct in _conjuncts(where.this if where is not None else None):
+            outer = {(c.table.lower(), c.name.lower()) for c in conjunct.find_all(exp.Column)
+                     if c.table and c.table.lower() not in inner}
+            if len(outer) > 1:
+                raise AnalysisError("Getting analyzing error. Detail message: IN subquery not supported the "
+                                    "correlation predicate of the WHERE clause that used multiple outer-table "
+                                    "columns at the same time.")
+        if not isinstance(node.parent, exp.Not):
+            continue
+        outputs = {(c.table.lower(), c.name.lower()) for c in select.expressions if isinstance(c, exp.Column)}
         for eq in where.find_all(exp.EQ) if where is not None else []:
             sides = [eq.this, eq.expression]
             if not all(isinstance(side, exp.Column) and side.table for side in sides):
@@ -270,6 +361,7 @@ def apply(tree: exp.Expr) -> None:
     """Rewrite `tree` in place so that DuckDB's answer is StarRocks' answer.
 
     Raises UnsupportedError for a query whose StarRocks answer Cairn cannot reproduce."""
+    _not_in_as_null_aware_anti_join(tree)
     _refuse_not_in_correlated_on_its_output(tree)
     session_number.apply(tree)
     volatile_window_orders_computed_below(tree)
