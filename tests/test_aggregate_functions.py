@@ -160,6 +160,8 @@ def test_aggregates_answer_as_starrocks(session: Session, sql: str, rows: list[t
      "Detail message: group_concat should have at least one input"),
     ("SELECT group_concat(s ORDER BY k SEPARATOR 1) FROM t", "Getting analyzing error at line 1, column 43. Detail "
      "message: group_concat requires separator to be of getType() STRING: group_concat(s, 1)"),
+    ("SELECT group_concat(  ORDER BY k) FROM t",
+     "Getting syntax error at line 1, column 19. Detail message: Unexpected input '(', the most similar input is"),
 ])
 def test_refused_arguments_are_starrocks_errors(session: Session, sql: str, message: str) -> None:
     with pytest.raises((AnalysisError, SqlSyntaxError), match=re.escape(message)):
@@ -183,8 +185,46 @@ def test_aggregate_types_reach_the_client_in_the_column_metadata(local_fe_proces
         connection.close()
 
 
+def test_a_query_refused_while_parsed_keeps_its_literals_in_the_message(local_fe_process: FeProcess) -> None:
+    # Only a statement that does not parse has its literals masked (it may be a mistyped password).
+    connection = pymysql.connect(host="127.0.0.1", port=local_fe_process.query_port, user="root")
+    try:
+        with connection.cursor() as cursor, pytest.raises(pymysql.err.ProgrammingError) as refused:
+            cursor.execute("SELECT group_concat('中国' SEPARATOR 1)")
+        assert "group_concat('中国', 1)" in refused.value.args[1]
+    finally:
+        connection.close()
+
+
 def test_aggregate_columns_are_named_as_starrocks_names_them(session: Session) -> None:
     result = session.execute("SELECT percentile_cont(v, 0.5), percentile_disc(v, 0.5), percentile_cont(da, 0.5), "
                              "percentile_disc_lc(v, 0.5), ndv(v), approx_top_k(v, 1), count_if(v > 1) FROM t")
     assert result.columns == ["percentile_cont(v, 0.5)", "percentile_disc(v, 0.5)", "percentile_cont(da, 0.5)",
                               "percentile_disc_lc(v, 0.5)", "ndv(v)", "approx_top_k(v, 1)", "count_if(v > 1)"]
+
+
+@pytest.mark.parametrize("sql, rows", [
+    ("SELECT group_concat(s ORDER BY k), group_concat(s, '-' ORDER BY k) FROM t WHERE g = 1",
+     [("Tom, Tom", "Tom-Tom")]),
+    # With SEPARATOR written, the second argument is a value again.
+    ("SELECT group_concat(s, '-' ORDER BY k SEPARATOR '/') FROM t WHERE g = 1", [("Tom-/Tom-",)]),
+])
+def test_group_concat_legacy_mode_reads_a_separator_argument(session: Session, sql: str,
+                                                             rows: list[tuple[Any, ...]]) -> None:
+    # StarRocks' testLegacyGroupConcat: sql_mode GROUP_CONCAT_LEGACY, by name or by its bit (1 << 36).
+    for mode in ("'GROUP_CONCAT_LEGACY'", str(1 << 36)):
+        session.execute(f"SET sql_mode = {mode}")
+        try:
+            assert session.execute(sql).rows() == rows
+        finally:
+            session.execute("SET sql_mode = 'ONLY_FULL_GROUP_BY'")
+    assert session.execute("SELECT group_concat(s, '-' ORDER BY k) FROM t WHERE g = 1").rows() == [("Tom-,Tom-",)]
+
+
+def test_set_var_hints_set_the_sql_mode_of_their_query(session: Session) -> None:
+    legacy = "/*+ SET_VAR(sql_mode = 'GROUP_CONCAT_LEGACY') */"
+    query = "group_concat(s, '-' ORDER BY k) FROM t WHERE g = 1"
+    assert session.execute(f"SELECT {legacy} {query}").rows() == [("Tom-Tom",)]
+    # Of two hints the last one counts (testLegacyGroupConcat).
+    assert session.execute(f"SELECT {legacy} /*+ SET_VAR(sql_mode = 'ONLY_FULL_GROUP_BY') */ {query}").rows() == [
+        ("Tom-,Tom-",)]

@@ -47,7 +47,7 @@ from cairn.query.result_types import (
     string_sums_as_doubles,
 )
 from cairn.query.rounding import whole_rounds_as_bigint
-from cairn.query.variables import get_variable, query_mem_limit
+from cairn.query.variables import get_variable, hinted_variables, query_mem_limit
 from cairn.query.views import expand_views
 
 _view_ids = itertools.count(1)
@@ -333,9 +333,13 @@ def _user_error(exc: duckdb.Error, views: dict[str, str], tree: exp.Expr | None 
 
 
 def _session_semantics(ctx: QueryContext, tree: exp.Expr) -> None:
-    """The rewrites the session's variables ask for (sql_mode's MODE_DOUBLE_LITERAL)."""
-    if starrocks_semantics.sql_mode_has(ctx.variables, "MODE_DOUBLE_LITERAL"):
+    """The rewrites the session's variables, or the query's SET_VAR hints, ask for (sql_mode's
+    MODE_DOUBLE_LITERAL and GROUP_CONCAT_LEGACY)."""
+    variables = hinted_variables(tree, ctx.variables)
+    if starrocks_semantics.sql_mode_has(variables, "MODE_DOUBLE_LITERAL"):
         starrocks_semantics.decimal_literals_as_double(tree)
+    if starrocks_semantics.sql_mode_has(variables, "GROUP_CONCAT_LEGACY"):
+        starrocks_semantics.group_concat_legacy(tree)
 
 
 def prepare_tree(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb.DuckDBPyConnection,

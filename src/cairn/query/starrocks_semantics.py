@@ -340,10 +340,36 @@ def decimal_literals_as_double(tree: exp.Expr) -> None:
             literal.replace(exp.cast(literal.copy(), exp.DataType.Type.DOUBLE))
 
 
+# StarRocks' SqlModeHelper bits of the modes Cairn reads, for a sql_mode set as a number.
+_SQL_MODE_BITS = {"MODE_DOUBLE_LITERAL": 1 << 17, "GROUP_CONCAT_LEGACY": 1 << 36}
+
+
 def sql_mode_has(variables: Mapping[str, Any], mode: str) -> bool:
-    """Whether the session's sql_mode (a comma-separated list of names, any case) names `mode`."""
+    """Whether the session's sql_mode (a comma-separated list of names, any case, or StarRocks'
+    number of bits) names `mode`."""
     value = get_variable(variables, "sql_mode")
-    return mode in {name.strip().upper() for name in str(value or "").split(",")}
+    text = str(value or "").strip()
+    if text.isdigit():
+        return bool(int(text) & _SQL_MODE_BITS.get(mode, 0))
+    return mode in {name.strip().upper() for name in text.split(",")}
+
+
+def group_concat_legacy(tree: exp.Expr) -> None:
+    """Under sql_mode GROUP_CONCAT_LEGACY, `group_concat(x)` joins with ', ' and `group_concat(x, s)`
+    joins x with the separator s, as StarRocks reads them (testLegacyGroupConcat); with SEPARATOR
+    written, the call means what it means otherwise."""
+    for node in tree.find_all(exp.GroupConcat):
+        if node.args.get("separator") is not None:
+            continue
+        order = node.this if isinstance(node.this, exp.Order) else None
+        holder = order if order is not None else node
+        value = holder.this.expressions[0] if isinstance(holder.this, exp.Distinct) else holder.this
+        arguments = value.expressions if isinstance(value, exp.Concat) else [value]
+        if len(arguments) == 1:
+            node.set("separator", exp.Literal.string(", "))
+        elif len(arguments) == 2:
+            value.replace(arguments[0].copy())
+            node.set("separator", arguments[1].copy())
 
 
 def apply_to_values(tree: exp.Expr) -> None:

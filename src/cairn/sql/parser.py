@@ -8,6 +8,7 @@ is kept to execution; SQL strings are never glued together.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Collection
 
 import sqlglot
@@ -187,6 +188,32 @@ def _decimalv2_as_decimal(text: str) -> str:
     return text
 
 
+_HINTS = re.compile(r"(\s*/\*\+(.*?)\*/)+\s*", re.DOTALL)
+_ONE_HINT = re.compile(r"/\*\+(.*?)\*/", re.DOTALL)
+
+
+def _joined_hints(text: str) -> str:
+    """`SELECT /*+ set_var(a = 1) */ /*+ set_var(a = 2) */ ...` as one hint comment holding both, in
+    their order (sqlglot keeps only the first comment; StarRocks applies each, the last one last).
+    The comments are found by token positions (a hint token and the next token), outside strings."""
+    if text.count("/*+") < 2:
+        return text
+    try:
+        tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
+    except TokenError:
+        return text
+    for token, following in reversed(list(zip(tokens, tokens[1:]))):
+        if token.token_type != TokenType.HINT:
+            continue
+        span = text[token.start:following.start]
+        if not _HINTS.fullmatch(span):
+            continue
+        bodies = [body.strip() for body in _ONE_HINT.findall(span)]
+        if len(bodies) > 1:
+            text = text[:token.start] + "/*+ " + ", ".join(bodies) + " */ " + text[following.start:]
+    return text
+
+
 def _refuse_temporary_partitions(text: str) -> None:
     """`INSERT INTO t TEMPORARY PARTITION (tp)` and `SELECT ... FROM t TEMPORARY PARTITION (tp)`, which
     sqlglot cannot read: Cairn's temporary partitions are only replaced in (sql.temp_partitions)."""
@@ -279,6 +306,20 @@ def _refuse_distinct_count_if(statement: exp.Expr, text: str) -> None:
                                  "Unexpected input '(', the most similar input is {<EOF>, ';'}.")
 
 
+def _refuse_group_concat_of_only_an_order(statement: exp.Expr, text: str) -> None:
+    """`group_concat(ORDER BY x)`, no value before the ORDER BY, is a syntax error in StarRocks
+    (test_group_concat), at the parenthesis."""
+    if not any(isinstance(node.this, exp.Order) and node.this.this is None
+               for node in statement.find_all(exp.GroupConcat)):
+        return
+    tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
+    for i in range(len(tokens) - 2):
+        if tokens[i].text.upper() == "GROUP_CONCAT" and tokens[i + 2].token_type == TokenType.ORDER_BY:
+            line, col = tokens[i + 1].line, tokens[i + 1].col - len(tokens[i + 1].text)
+            raise SqlSyntaxError(f"Getting syntax error at line {line}, column {col}. Detail message: "
+                                 "Unexpected input '(', the most similar input is {<EOF>, ';'}.")
+
+
 def _group_concat_position_past_arguments(node: exp.GroupConcat) -> str | None:
     """The first ORDER BY position of `group_concat(a, b ORDER BY n)` past its arguments, or None."""
     order = node.this
@@ -366,7 +407,7 @@ def parse_statement(text: str) -> Statement:
     if special is not None:
         return special
     text, label = _without_insert_label(_delete_partitions(text))
-    text = without_bracket_hints(_add_column_lists(_decimalv2_as_decimal(text)))
+    text = _joined_hints(without_bracket_hints(_add_column_lists(_decimalv2_as_decimal(text))))
     try:
         statement = sqlglot.parse_one(text, read=_StarRocksReader)
     except ParseError as exc:
@@ -392,6 +433,7 @@ def parse_statement(text: str) -> Statement:
                              f"'{text.split()[0].upper()} {statement.expression or ''}'".strip()[:200] + ".")
     _refuse_distinct_any_value(statement, text)
     _refuse_distinct_count_if(statement, text)
+    _refuse_group_concat_of_only_an_order(statement, text)
     _refuse_group_concat_positions_past_arguments(statement, text)
     _refuse_group_concat_separator_not_string(statement, text)
     if label is not None:

@@ -9,6 +9,7 @@ and one that does not even tokenize is cut at its first quote.
 from __future__ import annotations
 
 import sqlglot
+from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.tokenizer_core import TokenType
 
@@ -40,12 +41,23 @@ def _string_literals(sql: str) -> list[str] | None:
     return [t.text for t in tokens if t.token_type == TokenType.STRING]
 
 
+def _only_queries(sql: str) -> bool:
+    """Whether sqlglot reads `sql` as queries only (which carry no secret)."""
+    try:
+        statements = sqlglot.parse(sql, read=DIALECT)
+    except (SqlglotError, RecursionError):
+        return False
+    return bool(statements) and all(isinstance(s, exp.Query) for s in statements)
+
+
 def secrets_in(sql: str) -> list[str]:
     """What must be masked wherever `sql` is quoted: its secrets, or when it does not parse, every
     string literal it holds. Empty when it holds none."""
     try:
         return [s for statement in parse_script(sql) for s in statement_secrets(statement)]
     except (CairnError, SqlglotError, RecursionError):
+        if _only_queries(sql):
+            return []  # refused after parsing (a group_concat separator that is a number, say): no secret
         literals = _string_literals(sql)
         if literals is None:
             cut = min((sql.find(q) for q in _QUOTES if q in sql), default=-1)
