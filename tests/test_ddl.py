@@ -185,3 +185,59 @@ def test_alter_table_truncate_partition(session: Session) -> None:
     assert session.execute("SELECT count(*) FROM t").rows() == [(0,)]
     with pytest.raises(UnknownPartitionError):
         session.execute("ALTER TABLE t TRUNCATE PARTITION nope")
+
+
+# (CREATE TABLE, what SHOW CREATE TABLE prints of it, from its columns to its end): StarRocks' layout.
+SHOWN_AS_STARROCKS = [
+    ("CREATE TABLE t (k INT, v INT) PRIMARY KEY(k)",
+     '  `k` int(11) NOT NULL COMMENT "",\n  `v` int(11) NULL COMMENT ""\n) ENGINE=OLAP \nPRIMARY KEY(`k`)\n'
+     'DISTRIBUTED BY HASH(`k`)\nPROPERTIES (\n"compression" = "LZ4",\n"enable_persistent_index" = "true",\n'
+     '"fast_schema_evolution" = "true",\n"replicated_storage" = "true",\n"replication_num" = "3"\n);'),
+    ("CREATE TABLE t (k BIGINT, d DECIMAL(10,2), s STRUCT<aB SMALLINT, c ARRAY<TINYINT>>) DUPLICATE KEY(k)",
+     '  `k` bigint(20) NULL COMMENT "",\n  `d` decimal(10, 2) NULL COMMENT "",\n'
+     '  `s` struct<aB smallint(6), c array<tinyint(4)>> NULL COMMENT ""\n) ENGINE=OLAP \nDUPLICATE KEY(`k`)\n'
+     'DISTRIBUTED BY RANDOM\nPROPERTIES (\n"bucket_size" = "4294967296",\n"compression" = "LZ4",\n'
+     '"fast_schema_evolution" = "true",\n"replicated_storage" = "true",\n"replication_num" = "3"\n);'),
+    ("CREATE TABLE t (k LARGEINT, v VARCHAR(9) REPLACE, INDEX i (v) USING BITMAP COMMENT 'the v') PRIMARY KEY(k) "
+     'DISTRIBUTED BY HASH(k) BUCKETS 2 PROPERTIES ("replication_num" = "1", "bloom_filter_columns" = "k")',
+     '  `k` largeint(40) NOT NULL COMMENT "",\n  `v` varchar(9) NULL COMMENT "",\n'
+     "  INDEX i (`v`) USING BITMAP COMMENT 'the v'\n) ENGINE=OLAP \nPRIMARY KEY(`k`)\n"
+     'DISTRIBUTED BY HASH(`k`) BUCKETS 2 \nPROPERTIES (\n"bloom_filter_columns" = "k",\n"compression" = "LZ4",\n'
+     '"enable_persistent_index" = "true",\n"fast_schema_evolution" = "true",\n"replicated_storage" = "true",\n'
+     '"replication_num" = "1"\n);'),
+]
+
+
+@pytest.mark.parametrize(("ddl", "shown"), SHOWN_AS_STARROCKS)
+def test_show_create_table_prints_as_starrocks_and_runs_again(session: Session, ddl: str, shown: str) -> None:
+    session.execute_script("CREATE DATABASE a; CREATE DATABASE b; USE a;")
+    session.execute(ddl)
+    text = session.execute("SHOW CREATE TABLE t").rows()[0][1]
+    assert text == "CREATE TABLE `t` (\n" + shown
+    session.execute("USE b")
+    session.execute(text)
+    assert session.execute("SHOW CREATE TABLE t").rows()[0][1] == text
+
+
+def test_bitmap_indexes_and_bloom_filter_columns_follow_their_columns(session: Session) -> None:
+    session.execute_script("CREATE DATABASE a; USE a;")
+    session.execute("CREATE TABLE t (k INT, v INT, w INT, INDEX iv (v) USING BITMAP, INDEX iw (w) USING BITMAP) "
+                    'DUPLICATE KEY(k) PROPERTIES ("bloom_filter_columns" = "k,v")')
+    session.execute("INSERT INTO t VALUES (1, 2, 3)")
+    session.execute("ALTER TABLE t RENAME COLUMN v TO v2")
+    session.execute("ALTER TABLE t DROP COLUMN w")
+    assert [(r[0], r[5]) for r in session.execute("DESC t").rows()] == [("k", "BLOOM_FILTER"), ("v2", "BLOOM_FILTER")]
+    ddl = session.execute("SHOW CREATE TABLE t").rows()[0][1]
+    assert "  INDEX iv (`v2`) USING BITMAP\n) ENGINE" in ddl and '"bloom_filter_columns" = "k,v2"' in ddl
+    assert session.execute("SELECT * FROM t").rows() == [(1, 2)]
+
+
+@pytest.mark.parametrize(("ddl", "message"), [
+    ("CREATE TABLE t (k INT) PROPERTIES ('bloom_filter_columns' = 'x')", "Invalid bloom filter column 'x': not exists"),
+    ("CREATE TABLE t (k INT, INDEX i (x) USING BITMAP)", "Unknown column 'x'"),
+    ("CREATE TABLE t (k INT, INDEX i (k) USING GIN)", "is not supported yet"),
+])
+def test_index_and_bloom_filter_errors(session: Session, ddl: str, message: str) -> None:
+    session.execute_script("CREATE DATABASE a; USE a;")
+    with pytest.raises(CairnError, match=message):
+        session.execute(ddl)

@@ -35,7 +35,7 @@ def test_primary_key_insert_upserts_and_the_last_row_of_a_load_wins(cur: pymysql
     assert rows(cur, "SELECT count(*), sum(v) FROM p WHERE v < 21") == [(2, Decimal(22))]
     assert rows(cur, "SELECT k FROM p WHERE w = 'y'") == []
     ddl = rows(cur, "SHOW CREATE TABLE p")[0][1]
-    assert "PRIMARY KEY(`k`)" in ddl and "`k` int NOT NULL" in ddl  # a key column is NOT NULL unless it says NULL
+    assert "PRIMARY KEY(`k`)" in ddl and "`k` int(11) NOT NULL" in ddl  # a key column is NOT NULL unless it says NULL
     assert [r[:4] for r in rows(cur, "DESC p")][0] == ("k", "int", "NO", "true")
     assert rows(cur, "SELECT COLUMN_NAME, COLUMN_KEY FROM information_schema.columns WHERE TABLE_NAME = 'p' "
                      "ORDER BY ORDINAL_POSITION") == [("k", "PRI"), ("v", ""), ("w", "")]
@@ -133,7 +133,7 @@ def test_aggregate_key_merges_each_value_column_by_its_type(cur: pymysql.cursors
     assert rows(cur, "SELECT * FROM a ORDER BY k") == [(1, 7, 3, 9, None, 1), (2, 1, 1, 1, "z", 7)]
     assert rows(cur, "SELECT sum(s) FROM a") == [(Decimal(8),)]
     ddl = rows(cur, "SHOW CREATE TABLE a")[0][1]
-    assert "`s` bigint SUM NULL" in ddl and "`rn` int REPLACE_IF_NOT_NULL NULL" in ddl and "AGGREGATE KEY(`k`)" in ddl
+    assert "`s` bigint(20) SUM NULL" in ddl and "`rn` int(11) REPLACE_IF_NOT_NULL NULL" in ddl and "AGGREGATE KEY(`k`)" in ddl
     assert [r[5] for r in rows(cur, "DESC a")] == ["", "SUM", "MIN", "MAX", "REPLACE", "REPLACE_IF_NOT_NULL"]
     # A DELETE (on key columns) forgets what the key held; later rows aggregate afresh.
     cur.execute("DELETE FROM a WHERE k = 1")

@@ -40,7 +40,7 @@ def test_create_load_update_delete_truncate_and_drop(db: tuple[str, pymysql.curs
     cur.execute(CREATE_T0)
     cur.execute(CREATE_T0.replace("TABLE", "TABLE IF NOT EXISTS", 1))
     shown = rows(cur, "SHOW CREATE TABLE t0")[0][1]
-    assert shown.startswith("CREATE TEMPORARY TABLE `t0` (\n  `c1` int NOT NULL") and "PRIMARY KEY(`c1`)" in shown
+    assert shown.startswith("CREATE TEMPORARY TABLE `t0` (\n  `c1` int(11) NOT NULL") and "PRIMARY KEY(`c1`)" in shown
     assert rows(cur, "DESC t0") == [("c1", "int", "NO", "true", None, ""), ("c2", "int", "YES", "false", None, "")]
     assert rows(cur, "SHOW TABLES") == [("t",)]
     assert rows(cur, "SHOW TEMPORARY TABLES") == [("t0",)]

@@ -63,6 +63,16 @@ class Column(BaseModel):
         return self.name, self.type
 
 
+class TableIndex(BaseModel):
+    """An index of CREATE TABLE's column list (`INDEX name (columns) USING BITMAP [COMMENT c]`). Bitmap
+    indexes only speed up StarRocks' scans; Cairn keeps and shows them, and answers without them."""
+
+    name: str
+    columns: list[str]
+    using: Literal["BITMAP"] = "BITMAP"
+    comment: str = ""
+
+
 class Partition(BaseModel):
     """A partition and its visible version.
 
@@ -156,10 +166,13 @@ class Table(BaseModel):
     partition_expression: PartitionExpression | None = None
     distribution_columns: list[str] = Field(default_factory=list)  # empty: RANDOM distribution
     buckets: int = 1
+    # CREATE TABLE gave no BUCKETS: StarRocks chooses the count itself and SHOW CREATE TABLE names none.
+    auto_buckets: bool = False
     # ORDER BY (...) of CREATE TABLE: each rowset's rows are written in this order. Empty: none was
     # given (rows are written as they come, the key columns being the table's order for StarRocks).
     sort_columns: list[str] = Field(default_factory=list)
     properties: dict[str, str] = Field(default_factory=dict)
+    indexes: list[TableIndex] = Field(default_factory=list)
     comment: str = ""
     created_at: float = Field(default_factory=time.time)
     # Bumped by every ALTER TABLE that changes the columns; each rowset records the one it was written under.
@@ -191,6 +204,10 @@ class Table(BaseModel):
             data.pop("temp_partitions", None)
         if self.temporary is None:
             data.pop("temporary", None)
+        if not self.auto_buckets:
+            data.pop("auto_buckets", None)
+        if not self.indexes:
+            data.pop("indexes", None)
         return data
 
     def column(self, name: str) -> Column | None:

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 
-from cairn.catalog.model import CatalogState, Column, Database, DroppedObject, Partition, Table
+from cairn.catalog.model import CatalogState, Column, Database, DroppedObject, Partition, Table, TableIndex
 from cairn.catalog.op_base import Op, bump_ids, database_by_id, table_by_id
 from cairn.errors import JournalError
 from cairn.storage.volume import StorageVolume
@@ -203,6 +203,7 @@ class AlterTableSchema(Op):
     properties: dict[str, str]
     comment: str | None = None  # ALTER TABLE t COMMENT = '...'; None: unchanged
     sort_columns: list[str] | None = None  # the sort key after a column rename; None: unchanged (older entries)
+    indexes: list[TableIndex] | None = None  # the indexes after a column rename or drop; None: unchanged
 
     def apply(self, state: CatalogState, at: float) -> None:
         table = table_by_id(state, self.db_id, self.table_id)
@@ -214,6 +215,8 @@ class AlterTableSchema(Op):
         table.distribution_columns, table.properties = list(self.distribution_columns), dict(self.properties)
         if self.sort_columns is not None:
             table.sort_columns = list(self.sort_columns)
+        if self.indexes is not None:
+            table.indexes = [i.model_copy(deep=True) for i in self.indexes]
 
 
 class RenameTable(Op):

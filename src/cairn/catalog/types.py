@@ -90,6 +90,22 @@ class ColumnType:
         return self.text
 
     @property
+    def ddl_text(self) -> str:
+        """The spelling SHOW CREATE TABLE prints (StarRocks' `Column.toSql`): lower case, integers with
+        their display width (`int(11)`), `decimal(10, 2)`, STRUCT field names as written."""
+        if self.name in _WIDTHS:
+            return f"{self.name.lower()}({_WIDTHS[self.name]})"
+        if self.name == "DECIMAL":
+            return f"decimal({self.precision}, {self.scale})"
+        if self.name == "ARRAY":
+            return f"array<{self.items[0].ddl_text}>"
+        if self.name == "MAP":
+            return f"map<{self.items[0].ddl_text},{self.items[1].ddl_text}>"
+        if self.name == "STRUCT":
+            return "struct<" + ", ".join(f"{_field_text(f)} {t.ddl_text}" for f, t in zip(self.fields, self.items)) + ">"
+        return self.text.lower()
+
+    @property
     def duckdb(self) -> str:
         """The DuckDB type a value of this column has while a query runs."""
         if self.name == "DECIMAL":

@@ -196,7 +196,7 @@ def _add(schema: _Schema, node: exp.ColumnDef, added: dict[str, Column]) -> None
         shown = existing if existing is not None and table.keys_type == "PRIMARY" else renamed
         assert shown is not None
         raise _error(f"Can not add column which already exists in column id: {column.name}, you can remove "
-                     f"{column_ddl(shown, widths=True)} and try again.")
+                     f"{column_ddl(shown)} and try again.")
     if existing is not None:
         raise _error(f"Can not add column which already exists in base table: {column.name}")
     if column.default == CURRENT_TIMESTAMP:
@@ -239,6 +239,8 @@ def _drop(schema: _Schema, name: str) -> None:
         raise _error("Can not drop all columns")
     table.columns.remove(column)
     table.key_columns = [k for k in table.key_columns if k != column.name]
+    # StarRocks drops the indexes of a dropped column with it.
+    table.indexes = [i for i in table.indexes if column.name not in i.columns]
     schema.changed = True
 
 
@@ -329,6 +331,8 @@ def _rename_column(schema: _Schema, old: str, new: str) -> None:
     table.partition_columns = renamed(table.partition_columns)
     table.distribution_columns = renamed(table.distribution_columns)
     table.sort_columns = renamed(table.sort_columns)
+    for index in table.indexes:
+        index.columns = renamed(index.columns)
     bloom = table.properties.get("bloom_filter_columns")
     if bloom:
         table.properties["bloom_filter_columns"] = ",".join(renamed([n.strip() for n in bloom.split(",")]))
@@ -409,7 +413,8 @@ def alter_table(query: QueryContext, fe: Frontend, statement: exp.Alter) -> Resu
                                 next_column_id=table.next_column_id, columns=table.columns,
                                 key_columns=table.key_columns, partition_columns=table.partition_columns,
                                 distribution_columns=table.distribution_columns, properties=table.properties,
-                                comment=comment, sort_columns=table.sort_columns or None)
+                                comment=comment, sort_columns=table.sort_columns or None,
+                                indexes=table.indexes if table.indexes != live.indexes else None)
 
     fe.commit_if(build)
     return ResultSet.ok()

@@ -18,7 +18,9 @@ NO_OP_PROPERTIES = frozenset({
     "replication_num", "replicated_storage", "compression", "fast_schema_evolution",
     "enable_persistent_index", "persistent_index_type", "storage_medium", "in_memory", "bucket_size",
     "datacache.enable", "datacache.partition_duration", "enable_async_write_back", "file_bundling",
-    "colocate_with", "storage_format", "write_quorum",
+    "colocate_with", "storage_format", "write_quorum", "storage_cooldown_ttl",
+    # Bloom filter indexes only let a scan skip pages; the columns are checked to exist (table_definition).
+    "bloom_filter_columns",
     # How StarRocks lays JSON columns out on disk (flattened sub-columns): answers are the same either way.
     "flat_json.enable", "flat_json.null.factor", "flat_json.sparsity.factor", "flat_json.column.max",
 })
@@ -74,7 +76,13 @@ def check_schema_item(node: exp.Expression) -> None:
     elif isinstance(node, exp.PrimaryKey):
         return
     elif isinstance(node, exp.IndexColumnConstraint):
-        raise not_supported(f"INDEX '{node.name}'")
+        # A bitmap index only speeds up StarRocks' scans (kept and shown); GIN, NGRAMBF and VECTOR
+        # indexes bring functions and options of their own.
+        options = node.args.get("options") or []
+        using = [o.args.get("using") for o in options if o.args.get("using")]
+        others = [o for o in options if not o.args.get("using") and not o.args.get("comment")]
+        if node.args.get("kind") or [str(u).upper() for u in using] != ["BITMAP"] or others:
+            raise not_supported(f"INDEX '{node.name}' ({node.sql('starrocks')})")
     else:
         raise not_supported(f"'{node.sql('starrocks')}' in a column list")
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from cairn.auth.privileges import ANY, can_see
-from cairn.catalog.model import Column, Table
+from cairn.catalog.model import Column, Table, TableIndex
 from cairn.catalog.partition_text import describe_range, describe_values
 from cairn.catalog.types import parse_type
 from cairn.display import format_time
@@ -24,6 +24,7 @@ from cairn.sql.explain import explain_needs, explain_query
 from cairn.sql.names import literal_text, table_name
 from cairn.sql.registry import Requirement, StatementRegistry
 from cairn.sql.result import ResultSet
+from cairn.sql.table_definition import bloom_filter_columns
 from cairn.sql.views import lookup, view_as_table, view_result
 
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -52,11 +53,11 @@ def _string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def column_ddl(column: Column, widths: bool = False) -> str:
-    """A column as SHOW CREATE TABLE prints it: `name` type [aggregate] NULL|NOT NULL [DEFAULT "v"] COMMENT "c"
-    (with `widths`, integers with StarRocks' display width, `bigint(20)`, as its messages print them)."""
-    shown_type = parse_type(column.type).item_text if widths else column.type
-    parts = [_quote(column.name), shown_type.lower(), *([column.aggregate] if column.aggregate else []),
+def column_ddl(column: Column, keys_type: str = "DUPLICATE") -> str:
+    """A column as SHOW CREATE TABLE prints it (StarRocks' `Column.toSql`): `name` type [aggregate]
+    NULL|NOT NULL [DEFAULT "v"] COMMENT "c"; a PRIMARY KEY table's columns without an aggregate."""
+    parts = [_quote(column.name), parse_type(column.type).ddl_text,
+             *([column.aggregate] if column.aggregate and keys_type != "PRIMARY" else []),
              "NULL" if column.nullable else "NOT NULL"]
     if column.default is not None:
         default = column.default
@@ -64,6 +65,13 @@ def column_ddl(column: Column, widths: bool = False) -> str:
         parts.append(f"DEFAULT {shown}")
     parts.append(f"COMMENT {_string(column.comment)}")
     return " ".join(parts)
+
+
+def _index_ddl(index: TableIndex) -> str:
+    """An index as SHOW CREATE TABLE prints it: INDEX name (`c`, ...) USING BITMAP [COMMENT 'c']."""
+    text = f"INDEX {_partition_name(index.name)} ({', '.join(map(_quote, index.columns))}) USING {index.using}"
+    quoted = index.comment.replace("\\", "\\\\").replace("'", "\\'")
+    return text + (f" COMMENT '{quoted}'" if index.comment else "")
 
 
 def _partition_expression(table: Table) -> str:
@@ -89,7 +97,8 @@ def _listed(parts: list[str]) -> str:
 
 def show_create_table(db_name: str, table: Table) -> str:
     """The DDL that re-creates `table` (StarRocks' layout; parses back to an equal table)."""
-    lines = ["  " + column_ddl(column) for column in table.columns]
+    lines = ["  " + column_ddl(column, table.keys_type) for column in table.columns]
+    lines += ["  " + _index_ddl(index) for index in table.indexes]
     head = "CREATE TEMPORARY TABLE " if table.temporary is not None else "CREATE TABLE "
     ddl = head + _quote(table.name) + " (\n" + ",\n".join(lines) + "\n) ENGINE=OLAP \n"
     if table.key_columns:
@@ -100,18 +109,15 @@ def show_create_table(db_name: str, table: Table) -> str:
         ddl += f"PARTITION BY {_partition_expression(table)}\n"
     elif table.partition_type == "RANGE":
         parts = []
-        previous: list[str] | None = None
         for p in table.partitions:
-            if p.lower is not None and (p.lower != previous or table.partition_expression):
-                # A range that does not start where the one before ends (or any range of an expression,
-                # as StarRocks shows those): both of its bounds.
+            if p.lower is not None:
+                # StarRocks shows both bounds of every range that has a lower one.
                 lower = ", ".join(_string(v) for v in p.lower)
                 upper = "MAXVALUE" if p.upper is None else ", ".join(_string(v) for v in p.upper)
                 parts.append(f"PARTITION {_partition_name(p.name)} VALUES [({lower}), ({upper}))")
             else:
                 bound = "MAXVALUE" if p.upper is None else "(" + ", ".join(_string(v) for v in p.upper) + ")"
                 parts.append(f"PARTITION {_partition_name(p.name)} VALUES LESS THAN {bound}")
-            previous = p.upper
         by = (table.partition_expression.sql if table.partition_expression is not None
               else ", ".join(map(_quote, table.partition_columns)))
         ddl += f"PARTITION BY RANGE({by})\n" + _listed(parts)
@@ -122,21 +128,42 @@ def show_create_table(db_name: str, table: Table) -> str:
                              for row in p.values or [])
             parts.append(f"PARTITION {_partition_name(p.name)} VALUES IN ({rows})")
         ddl += f"PARTITION BY LIST({', '.join(map(_quote, table.partition_columns))})\n" + _listed(parts)
-    if table.distribution_columns:
-        ddl += f"DISTRIBUTED BY HASH({', '.join(map(_quote, table.distribution_columns))}) BUCKETS {table.buckets} \n"
-    else:
-        ddl += f"DISTRIBUTED BY RANDOM BUCKETS {table.buckets} \n"
+    ddl += "DISTRIBUTED BY " + (f"HASH({', '.join(map(_quote, table.distribution_columns))})"
+                                if table.distribution_columns else "RANDOM")
+    ddl += "\n" if table.auto_buckets else f" BUCKETS {table.buckets} \n"
     if table.sort_columns:
         ddl += f"ORDER BY({', '.join(map(_quote, table.sort_columns))})\n"
-    if table.properties:
-        pairs = [f"{_string(k)} = {_string(v)}" for k, v in table.properties.items()]
-        ddl += "PROPERTIES (\n" + ",\n".join(pairs) + "\n)"
+    pairs = [f"{_string(k)} = {_string(v)}" for k, v in sorted(shown_properties(table).items())]
+    ddl += "PROPERTIES (\n" + ",\n".join(pairs) + "\n)"
     return ddl.rstrip() + ";"
 
 
+# What StarRocks shows for the storage properties a CREATE TABLE did not set (its defaults; for Cairn,
+# whose one copy of the data lives on object storage, they are accepted and change nothing).
+_DEFAULT_PROPERTIES = {"compression": "LZ4", "fast_schema_evolution": "true", "replicated_storage": "true",
+                       "replication_num": "3"}
+# The size StarRocks gives each bucket of a RANDOM table whose bucket count it chooses (4 GB).
+_AUTOMATIC_BUCKET_SIZE = "4294967296"
+
+
+def shown_properties(table: Table) -> dict[str, str]:
+    """The PROPERTIES SHOW CREATE TABLE lists: the table's own over StarRocks' defaults for them."""
+    shown = dict(_DEFAULT_PROPERTIES)
+    if table.keys_type == "PRIMARY":
+        shown["enable_persistent_index"] = "true"
+    if not table.distribution_columns and table.auto_buckets:
+        shown["bucket_size"] = _AUTOMATIC_BUCKET_SIZE
+    shown.update(table.properties)
+    return shown
+
+
 def describe_table(table: Table) -> ResultSet:
+    """DESC t: each column's name, type, nullability, key, default and Extra (its aggregate, or
+    BLOOM_FILTER for a column of `bloom_filter_columns`, as StarRocks shows them)."""
+    bloom = {n.lower() for n in bloom_filter_columns(table.columns, table.properties)}
     rows = [(c.name, c.type.lower(), "YES" if c.nullable else "NO", "true" if c.is_key else "false",
-             c.default, c.aggregate or "") for c in table.columns]
+             c.default, c.aggregate or ("BLOOM_FILTER" if c.name.lower() in bloom else ""))
+            for c in table.columns]
     return ResultSet.from_rows(["Field", "Type", "Null", "Key", "Default", "Extra"], rows)
 
 

@@ -8,7 +8,7 @@ import duckdb
 from sqlglot import exp
 
 from cairn.catalog.catalog import Catalog
-from cairn.catalog.model import Column, Database, Partition, Table
+from cairn.catalog.model import Column, Database, Partition, Table, TableIndex
 from cairn.catalog.ops import CreateTable
 from cairn.catalog.types import cast_value, parse_type
 from cairn.errors import AnalysisError, SqlSyntaxError, StorageVolumeError, UnknownColumnError
@@ -96,6 +96,8 @@ def _check_keys(keys_type: str, columns: list[Column], key_names: list[str], nod
             if type_name not in _PRIMARY_KEY_TYPES:
                 raise _analysis(f"primary key column[{column.name}] type not supported: {column.type}")
     for column in columns[len(key_names):]:
+        if keys_type == "PRIMARY" and column.aggregate == "REPLACE":
+            column.aggregate = None  # what every value column of a PRIMARY KEY table does: StarRocks allows saying it
         if keys_type == "AGGREGATE" and column.aggregate is None:
             raise _analysis(f"{name} table should specify aggregate type for non-key column[{column.name}]")
         if keys_type != "AGGREGATE" and column.aggregate is not None:
@@ -186,20 +188,23 @@ def sort_key(columns: list[Column], keys_type: str, key_columns: list[str], name
 
 
 def table_distribution(columns: list[Column], keys_type: str, key_columns: list[str],
-                       distribution: exp.DistributedByProperty | None) -> tuple[list[str], int]:
-    """(distribution columns, buckets) of a table with these columns and keys and this DISTRIBUTED BY
-    (None: the default), checked as StarRocks checks them. Empty columns: RANDOM."""
+                       distribution: exp.DistributedByProperty | None) -> tuple[list[str], int, bool]:
+    """(distribution columns, buckets, whether the bucket count was left to Cairn) of a table with these
+    columns and keys and this DISTRIBUTED BY (None: the default, StarRocks' HASH of a PRIMARY KEY's
+    columns or RANDOM for DUPLICATE KEY), checked as StarRocks checks them. Empty columns: RANDOM."""
     buckets = DEFAULT_BUCKETS
+    auto_buckets = True
     distribution_columns: list[str] = []
     if distribution is not None:
         if (distribution.args.get("kind") or "HASH").upper() == "HASH":
             distribution_columns = _check_columns(columns, _names(distribution), "distribution description")
         if distribution.args.get("buckets") is not None:
             buckets = int(literal_text(distribution.args["buckets"]))
+            auto_buckets = False
             if not 1 <= buckets <= 1024:
                 raise AnalysisError(f"Bucket number must be between 1 and 1024, got {buckets}")
-    elif key_columns:
-        distribution_columns = key_columns[:1]
+    elif keys_type == "PRIMARY":
+        distribution_columns = list(key_columns)
     if keys_type != "DUPLICATE":
         # A key's rows must meet in one tablet of one partition for the merge (lake/keyed.py).
         if distribution is None and keys_type != "PRIMARY":
@@ -211,7 +216,7 @@ def table_distribution(columns: list[Column], keys_type: str, key_columns: list[
         for distributed in distribution_columns:
             if distributed not in key_columns:
                 raise _analysis(f"Distribution column[{distributed}] is not key column")
-    return distribution_columns, buckets
+    return distribution_columns, buckets, auto_buckets
 
 
 def check_distribution_types(columns: list[Column], names: list[str]) -> None:
@@ -230,6 +235,34 @@ def _check_generated_partition_column(columns: list[Column], node: exp.Partition
         raise _analysis(f"AGG_KEYS table should specify aggregate type for non-key column[{GENERATED_PARTITION_COLUMN}0]")
     if any(c not in key_columns for c in found.columns):
         raise _analysis("The partition expr should base on key column")
+
+
+def table_indexes(columns: list[Column], nodes: list[exp.IndexColumnConstraint]) -> list[TableIndex]:
+    """The bitmap indexes of a column list (`refusals.check_schema_item` refused every other kind),
+    their columns checked to exist."""
+    indexes: list[TableIndex] = []
+    for node in nodes:
+        if any(i.name.lower() == node.name.lower() for i in indexes):
+            raise _analysis(f"Duplicate index name '{node.name}'")
+        named = _check_columns(columns, [c.name for c in node.expressions], f"index '{node.name}'")
+        comment = next((literal_text(o.args["comment"]) for o in node.args.get("options") or []
+                        if o.args.get("comment") is not None), "")
+        indexes.append(TableIndex(name=node.name, columns=named, comment=comment))
+    return indexes
+
+
+BLOOM_FILTER_COLUMNS = "bloom_filter_columns"
+
+
+def bloom_filter_columns(columns: list[Column], properties: dict[str, str]) -> list[str]:
+    """The columns the `bloom_filter_columns` property names, each checked to be a column (StarRocks' words)."""
+    known = {c.name.lower() for c in columns}
+    named = [n.strip() for n in properties.get(BLOOM_FILTER_COLUMNS, "").split(",") if n.strip()]
+    for name in named:
+        if name.lower() not in known:
+            raise AnalysisError(f"Getting analyzing error. Detail message: Invalid bloom filter column '{name}': "
+                                "not exists.")
+    return named
 
 
 def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create) -> CreateTable:
@@ -285,8 +318,10 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
             comment = literal_text(prop.this)
         elif type(prop) not in (exp.EngineProperty, exp.Property):
             raise not_supported(f"'{prop.sql('starrocks')}' in CREATE TABLE")
+    indexes = table_indexes(columns, [i for i in schema.expressions if isinstance(i, exp.IndexColumnConstraint)])
     table_properties = properties_of(properties)
     check_properties(table_properties)
+    bloom_filter_columns(columns, table_properties)
     volume = table_properties.get("storage_volume")
     if volume is not None and volume != db.storage_volume:
         if volume not in catalog.state.storage_volumes:
@@ -305,15 +340,16 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
     if isinstance(partition_node, exp.PartitionedByProperty) and keys_type == "AGGREGATE":
         # StarRocks names this error before a missing DISTRIBUTED BY.
         _check_generated_partition_column(columns, partition_node, keys_type, key_columns)
-    distribution_columns, buckets = table_distribution(columns, keys_type, key_columns, distribution)
+    distribution_columns, buckets, auto_buckets = table_distribution(columns, keys_type, key_columns, distribution)
     _check_key_types(columns, key_columns, "key")
     check_distribution_types(columns, distribution_columns)
     sort_columns = sort_key(columns, keys_type, key_columns, sort_names) if sort_names is not None else []
 
     ids = catalog.id_source()
     table = Table(id=next(ids), name=name, columns=columns, keys_type=keys_type, key_columns=key_columns,
-                  distribution_columns=distribution_columns, buckets=buckets, comment=comment,
-                  sort_columns=sort_columns,
+                  distribution_columns=distribution_columns, buckets=buckets, auto_buckets=auto_buckets,
+                  comment=comment,
+                  sort_columns=sort_columns, indexes=indexes,
                   properties=table_properties)
 
     def new_partition(partition_name: str) -> Partition:

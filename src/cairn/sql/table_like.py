@@ -41,7 +41,7 @@ def build_like_table(catalog: Catalog, db: Database, name: str, source_db: str |
     if distribution is not None:
         if distribution.args.get("order") is not None:
             raise not_supported("ORDER BY in CREATE TABLE ... LIKE")
-        table.distribution_columns, table.buckets = table_distribution(
+        table.distribution_columns, table.buckets, table.auto_buckets = table_distribution(
             table.columns, table.keys_type, table.key_columns, distribution)
         check_distribution_types(table.columns, table.distribution_columns)
     properties = properties_of(exp.Properties(expressions=[c.copy() for c in given if type(c) is exp.Property]))

@@ -83,6 +83,8 @@ def already_exists(name: str) -> TableExistsError:
 def made_temporary(op: CreateTable, query: QueryContext) -> CreateTable:
     """`op` creating its table as the session's temporary table."""
     op.table.temporary = owner(query)
+    # StarRocks keeps a temporary table out of colocation groups (CREATE TEMPORARY TABLE LIKE drops it).
+    op.table.properties.pop("colocate_with", None)
     return op
 
 
