@@ -10,8 +10,11 @@ subqueries, casts, and the aggregates and window functions that keep their argum
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlglot import exp
 
+from cairn.errors import DistributedRefusal
 from cairn.query.calls import depth
 from cairn.query.result_types import ColumnTypes, column_sources
 
@@ -104,9 +107,27 @@ def _exact_average(outer: exp.Expr, average: exp.Avg, scale: int) -> exp.Expr:
                     to=exp.DataType.build(f"DECIMAL({_RESULT_PRECISION}, {result_scale})"))
 
 
-def decimal_averages_as_decimals(tree: exp.Expr, types: ColumnTypes) -> None:
+def _exact_average_on_datafusion(outer: exp.Expr, average: exp.Avg, scale: int) -> exp.Expr:
+    """`_exact_average` as DataFusion computes it: the sum as a DECIMAL(38, result scale) divided by
+    the count. DataFusion's DECIMAL division truncates at 4 places more than the dividend's scale, and
+    its cast to fewer places rounds half away from zero, which gives the exact quotient rounded so
+    (truncating below the place that decides the rounding changes no rounding); a sum that does not
+    fit fails the statement. Raises DistributedRefusal for a result scale with no place to spare."""
+    result_scale = divided_scale(scale)
+    if result_scale >= _RESULT_PRECISION:
+        raise DistributedRefusal(f"avg of a DECIMAL of scale {scale} is not verified on it yet")
+    typed = exp.DataType.build(f"DECIMAL({_RESULT_PRECISION}, {result_scale})")
+    total = exp.Cast(this=_with_aggregate(outer, average, exp.Sum(this=average.this.copy())), to=typed)
+    count = _with_aggregate(outer, average, exp.Count(this=average.this.copy()))
+    quotient = exp.Div(this=total, expression=exp.func("nullif", count, exp.Literal.number(0)), typed=True)
+    return exp.Cast(this=quotient, to=typed.copy())
+
+
+def decimal_averages_as_decimals(tree: exp.Expr, types: ColumnTypes,
+                                 exact: Callable[[exp.Expr, exp.Avg, int], exp.Expr] = _exact_average) -> None:
     """Make each `avg` of a DECIMAL in `tree` a DECIMAL of StarRocks' scale (in place), innermost
-    first, so an average of averages sees the type the inner one now has."""
+    first, so an average of averages sees the type the inner one now has. `exact` builds it (for
+    DuckDB by default; `for_datafusion` below for the distributed engine)."""
     for node in sorted(tree.find_all(exp.Avg), key=depth, reverse=True):
         argument = node.this
         if isinstance(argument, exp.Distinct):
@@ -119,8 +140,21 @@ def decimal_averages_as_decimals(tree: exp.Expr, types: ColumnTypes) -> None:
         outer: exp.Expr = node
         while isinstance(outer.parent, (exp.Window, exp.Filter)) and outer.arg_key == "this":
             outer = outer.parent
-        typed = _exact_average(outer, node, scale)
+        typed = exact(outer, node, scale)
         if isinstance(outer.parent, exp.Select) and outer.arg_key == "expressions":
             # The column keeps the name it had: the aggregate's text.
             typed = exp.alias_(typed, outer.sql(dialect="starrocks").lower(), quoted=True)
         outer.replace(typed)
+
+
+def for_datafusion(tree: exp.Expr, types: ColumnTypes) -> None:
+    """`decimal_averages_as_decimals` for DataFusion, and every other `avg` over its argument as a
+    DOUBLE, as DuckDB's is (DataFusion's `avg` of a DECIMAL whose scale is not known here would be a
+    DECIMAL of its own scale, truncated)."""
+    decimal_averages_as_decimals(tree, types, _exact_average_on_datafusion)
+    for node in list(tree.find_all(exp.Avg)):
+        argument = node.this
+        if isinstance(argument, exp.Distinct):
+            argument.set("expressions", [exp.cast(e.copy(), exp.DataType.Type.DOUBLE) for e in argument.expressions])
+        else:
+            node.set("this", exp.cast(argument.copy(), exp.DataType.Type.DOUBLE))

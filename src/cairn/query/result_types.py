@@ -36,7 +36,7 @@ def add_table(types: ColumnTypes, alias: str, columns: dict[str, str]) -> None:
         types[alias.lower()] = {name: kind for name, kind in known.items() if columns.get(name) == kind}
 
 
-def _scope(select: exp.Select | None, types: ColumnTypes) -> list[str] | None:
+def table_scope(select: exp.Select | None, types: ColumnTypes) -> list[str] | None:
     """The aliases of the tables `select` reads, or None when it reads anything but bound tables
     (a subquery, a CTE, a table function): its columns' types are not known here."""
     source = select.args.get("from_") if select is not None else None
@@ -79,7 +79,7 @@ def integer_sums_as_bigint(tree: exp.Expr, types: ColumnTypes) -> None:
     for node in list(tree.find_all(exp.Sum)):
         argument = node.this.expressions[0] if isinstance(node.this, exp.Distinct) and \
             len(node.this.expressions) == 1 else node.this
-        scope = _scope(node.parent_select, types)
+        scope = table_scope(node.parent_select, types)
         if scope is None or not _sums_to_bigint(argument, scope, types):
             continue
         # A window or FILTER wraps the aggregate: the cast goes around the whole of it.
@@ -100,7 +100,7 @@ def percentiles_of_dates_as_dates(tree: exp.Expr, types: ColumnTypes) -> None:
     interpolates dates as TIMESTAMPs (StarRocks' test_percentile_cont: `percentile_cont(date, 0)`
     answers 2018-01-01)."""
     for node in list(tree.find_all(exp.PercentileCont)):
-        scope = _scope(node.parent_select, types)
+        scope = table_scope(node.parent_select, types)
         argument = node.this
         if scope is None or not isinstance(argument, exp.Column) or _column_type(argument, scope, types) != "DATE":
             continue
@@ -172,5 +172,5 @@ def string_sums_as_doubles(tree: exp.Expr, types: ColumnTypes) -> None:
 def column_type_of(column: exp.Column, types: ColumnTypes) -> str | None:
     """The StarRocks type of a column of a bound table (its name; a DECIMAL's with precision and
     scale), or None where it is not known here (a subquery's, an ambiguous name)."""
-    scope = _scope(column.parent_select, types)
+    scope = table_scope(column.parent_select, types)
     return None if scope is None else _column_type(column, scope, types)

@@ -26,9 +26,11 @@ from sqlglot import exp
 
 from cairn.errors import CairnError, DistributedRefusal
 from cairn.lake.manifest import MANIFESTS
+from cairn.query import decimal_averages
 from cairn.query.context import QueryContext
 from cairn.query.data_access import TableScan
 from cairn.query.engine import EngineTable, QueryEngine, RunControl
+from cairn.query.result_types import ColumnTypes, table_scope
 from cairn.query.select import prepare_for_engine
 from cairn.query.variables import get_variable, query_mem_limit
 
@@ -41,7 +43,51 @@ VERIFIED: tuple[type[exp.Expr], ...] = (
     exp.Null, exp.Paren, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.And, exp.Or, exp.Not,
     exp.Is, exp.In, exp.Between, exp.Like, exp.Case, exp.If, exp.Add, exp.Sub, exp.Mul, exp.Neg,
     exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg, exp.Distinct, exp.Interval, exp.Var, exp.DataType, exp.Cast,
+    exp.Subquery, exp.Exists, exp.Div, exp.Substring, exp.Extract, exp.Year, exp.Month, exp.Day,
+    exp.TsOrDsToDate,
 )
+
+# The joins verified: inner, cross (a comma), LEFT OUTER, and LEFT SEMI / LEFT ANTI (rendered for
+# DataFusion as [NOT] EXISTS, whose rows are the semi / anti join's).
+_JOINS = {("", ""), ("", "INNER"), ("", "CROSS"), ("LEFT", ""), ("LEFT", "OUTER"), ("LEFT", "SEMI"),
+          ("LEFT", "ANTI")}
+
+# The date parts EXTRACT may take there: DataFusion's and StarRocks' agree on these for a DATE or a
+# DATETIME (DataFusion's SECOND, for one, has the fraction).
+_DATE_PARTS = {"YEAR", "MONTH", "DAY"}
+
+
+def _is_whole_literal(node: exp.Expr | None, least: int) -> bool:
+    return isinstance(node, exp.Literal) and not node.is_string and node.name.isdigit() and int(node.name) >= least
+
+
+def _one_row(query: exp.Expr) -> bool:
+    """Whether `query` gives one row whatever it reads: a SELECT of aggregates with no GROUP BY."""
+    return isinstance(query, exp.Select) and not query.args.get("group") and all(
+        e.find(exp.AggFunc) is not None for e in query.expressions)
+
+
+def _construct_refusal(node: exp.Expr) -> str | None:
+    """Why the construct `node` (in VERIFIED) is not verified on the engine in this form, or None."""
+    if isinstance(node, exp.Subquery) and not isinstance(node.parent, (exp.From, exp.Join, exp.In)) \
+            and not _one_row(node.this):
+        # StarRocks fails a scalar subquery of several rows; DataFusion joins with every row.
+        return "a scalar subquery other than one of aggregates without GROUP BY is not verified on it yet"
+    if isinstance(node, exp.Join) and (node.args.get("method") or (node.side, node.kind) not in _JOINS):
+        return f"a {' '.join(p for p in (node.side, node.kind) if p)} join is not verified on it yet"
+    if isinstance(node, exp.DataType) and not isinstance(node.parent, exp.Cast):
+        return "a type outside a cast is not verified on it yet"
+    if isinstance(node, exp.Cast) and not (node.to.is_type(exp.DataType.Type.DATE)
+                                           and isinstance(node.this, exp.Literal)):
+        return f"a cast ({node.sql(dialect='starrocks')[:60]}) is not verified on it yet"
+    if isinstance(node, exp.Substring) and not (_is_whole_literal(node.args.get("start"), 1) and (
+            node.args.get("length") is None or _is_whole_literal(node.args.get("length"), 0))):
+        # StarRocks counts a negative start from the end and answers '' for 0; DataFusion does neither.
+        return "substr with a start other than a positive number, or a length other than a number, is not " \
+               "verified on it yet"
+    if isinstance(node, exp.Extract) and node.name.upper() not in _DATE_PARTS:
+        return f"EXTRACT({node.name}) is not verified on it yet"
+    return None
 
 
 def refusal(tree: exp.Expr) -> str | None:
@@ -49,17 +95,100 @@ def refusal(tree: exp.Expr) -> str | None:
     for node in tree.walk():
         if not isinstance(node, VERIFIED):
             return f"{type(node).__name__} ({node.sql(dialect='starrocks')[:60]}) is not verified on it yet"
-        if isinstance(node, exp.Join) and (node.args.get("kind") or node.args.get("method")
-                                           or node.side not in ("", "LEFT")):
-            return f"a {node.side or node.kind} join is not verified on it yet"
-        if isinstance(node, exp.DataType) and not isinstance(node.parent, exp.Cast):
-            return "a type outside a date literal is not verified on it yet"
-        if isinstance(node, exp.In) and node.args.get("query") is not None:
-            return "IN (subquery) is not verified on it yet"
-    for cast in tree.find_all(exp.Cast):
-        if not (cast.to.is_type(exp.DataType.Type.DATE) and isinstance(cast.this, exp.Literal)):
-            return f"a cast ({cast.sql(dialect='starrocks')[:60]}) is not verified on it yet"
+        reason = _construct_refusal(node)
+        if reason is not None:
+            return reason
     return None
+
+
+def _in_filter(node: exp.Expr, through: tuple[type[exp.Expr], ...]) -> bool:
+    """Whether `node` is a condition of a WHERE reached only through `through` (AND, OR, parentheses):
+    there a NULL keeps no row, as FALSE does."""
+    while isinstance(node.parent, through):
+        node = node.parent
+    return isinstance(node.parent, exp.Where)
+
+
+def _uncorrelated(select: exp.Expr, types: ColumnTypes) -> bool:
+    """Whether `select` is a SELECT of one column over bound tables only, every column it names one
+    of theirs (so it reads nothing of the query around it)."""
+    if not isinstance(select, exp.Select) or len(select.expressions) != 1 \
+            or select.find(exp.Subquery, exp.Exists) is not None:
+        return False
+    scope = table_scope(select, types)
+    if scope is None:
+        return False
+    return all((column.table.lower() in scope) if column.table
+               else any(column.name.lower() in types[alias] for alias in scope)
+               for column in select.find_all(exp.Column))
+
+
+# The column of a NOT IN subquery's values as `_not_in_as_anti_join` names it: no column of the
+# query around it has this name, so an unqualified column of `value` still means the outer one.
+_NOT_IN_VALUE = "__cairn_nin_v"
+
+
+def _not_in_as_anti_join(value: exp.Expr, select: exp.Select) -> exp.Expr:
+    """`value NOT IN (select)` as a WHERE condition, without DataFusion's null-aware anti join (a
+    build side collected whole in every task, which cannot run distributed): the rows no value of
+    `select` equals (an anti join on `value`), kept when `select` has no NULL and, for a NULL
+    `value`, when it has no row at all, as SQL's NOT IN keeps them."""
+    def values(alias: str) -> exp.Expr:
+        return exp.alias_(exp.Subquery(this=select.copy()), alias, table=[_NOT_IN_VALUE])
+
+    equal = exp.EQ(this=exp.column(_NOT_IN_VALUE, table="__cairn_nin"), expression=value.copy())
+    anti = exp.Not(this=exp.Exists(this=exp.select("1").from_(values("__cairn_nin")).where(equal)))
+    # 0: no row; 1: rows, none NULL; 2: a NULL among them.
+    state = exp.select(exp.Case(ifs=[
+        exp.If(this=exp.EQ(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(0)),
+               true=exp.Literal.number(0)),
+        exp.If(this=exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Count(this=exp.column(_NOT_IN_VALUE))),
+               true=exp.Literal.number(2))], default=exp.Literal.number(1))).from_(values("__cairn_nin_s"))
+    bound = exp.Case(ifs=[exp.If(this=exp.Is(this=value.copy(), expression=exp.Null()), true=exp.Literal.number(1))],
+                     default=exp.Literal.number(2))
+    return exp.Paren(this=exp.And(this=anti, expression=exp.LT(this=exp.Subquery(this=state), expression=bound)))
+
+
+def _subquery_predicates(tree: exp.Expr, types: ColumnTypes) -> None:
+    """IN (subquery) only as a WHERE condition under AND / OR (a semi join there, where its NULL
+    keeps no row as FALSE does); NOT IN (uncorrelated subquery) only under AND, as
+    `_not_in_as_anti_join`. Raises DistributedRefusal for any other."""
+    for node in list(tree.find_all(exp.In)):
+        select = node.args.get("query")
+        if select is None:
+            continue
+        if not isinstance(node.parent, exp.Not):
+            if not _in_filter(node, (exp.And, exp.Or, exp.Paren)):
+                raise DistributedRefusal("IN (subquery) other than a WHERE condition under AND / OR is not verified on it yet")
+            continue
+        negation = node.parent
+        if not (_in_filter(negation, (exp.And, exp.Paren)) and _uncorrelated(select.this, types)):
+            raise DistributedRefusal("NOT IN (subquery) other than an uncorrelated one under AND in WHERE is not "
+                                     "verified on it yet")
+        negation.replace(_not_in_as_anti_join(node.this, select.this))
+
+
+def for_datafusion(tree: exp.Expr, column_types: ColumnTypes) -> exp.Expr:
+    """`tree` (verified: `refusal` is None; its tables' column types `column_types`) rewritten where
+    DataFusion's semantics differ from StarRocks' as the embedded path gives them. `/` is StarRocks'
+    DOUBLE division, a NULL where the divisor is 0 (DataFusion divides integers as integers, DECIMALs
+    as DECIMALs, and fails on 0); `avg` of a DECIMAL is StarRocks' DECIMAL, any other a DOUBLE.
+    Raises DistributedRefusal where it cannot be rewritten so."""
+    _subquery_predicates(tree, column_types)
+    # Before the averages, whose rewrite divides DECIMALs as DECIMALs on purpose.
+    for div in list(tree.find_all(exp.Div)):
+        div.replace(exp.Div(
+            this=exp.cast(div.this.copy(), exp.DataType.Type.DOUBLE),
+            expression=exp.func("nullif", exp.cast(div.expression.copy(), exp.DataType.Type.DOUBLE),
+                                exp.Literal.number(0)),
+            typed=True))
+    decimal_averages.for_datafusion(tree, column_types)
+    if isinstance(tree, exp.Select):
+        # The answer's columns are named after the embedded path's (`conform`); DataFusion refuses
+        # two unnamed columns of the same text (`year(t)` and `extract(year from t)`).
+        tree.set("expressions", [e if isinstance(e, (exp.Alias, exp.Column, exp.Star)) else exp.alias_(e, f"_c{i}")
+                                 for i, e in enumerate(tree.expressions)])
+    return tree
 
 
 def _rowset_keys(scan: TableScan) -> list[str]:
@@ -156,12 +285,13 @@ def _prepare(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb
              pinned: list[str]) -> tuple[str, list[EngineTable], pa.Schema] | None:
     """The query as the engine runs it, its tables and the answer's schema; None for a query that
     reads no table (`SELECT @@version_comment`: nothing to distribute, and nothing to log)."""
-    prepared, reference, scans = prepare_for_engine(ctx, engine, tree, con, pinned)
+    prepared, reference, scans, column_types = prepare_for_engine(ctx, engine, tree, con, pinned)
     if not scans:
         return None
     reason = refusal(prepared)
     if reason is not None:
         raise DistributedRefusal(reason)
+    prepared = for_datafusion(prepared, column_types)
     tables: list[EngineTable] = []
     for view, scan in scans.items():
         keys = engine.access.pin(_rowset_keys(scan))

@@ -369,11 +369,12 @@ def prepare_tree(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: du
 
 
 def prepare_for_engine(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb.DuckDBPyConnection,
-                       pinned: list[str]) -> tuple[exp.Expr, exp.Expr, dict[str, TableScan]]:
+                       pinned: list[str]) -> tuple[exp.Expr, exp.Expr, dict[str, TableScan], ColumnTypes]:
     """The query as the distributed engine runs it (views expanded, session values in, tables named
     by view names, none of the DuckDB-only rewrites of `starrocks_semantics`), the same query as
     DuckDB would run it over the tables bound with no rows on `con` (to learn the answer's column
-    names and types), and the scan of each table. The manifests read are added to `pinned`."""
+    names and types), the scan of each table and the bound tables' column types. The manifests read
+    are added to `pinned`."""
     tree = tree.copy()
     expand_views(ctx, engine.catalog, engine.virtual_tables, tree)
     _replace_session_functions(ctx, tree, None)
@@ -391,7 +392,7 @@ def prepare_for_engine(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, c
     whole_rounds_as_bigint(reference, column_types)
     floating_to_integer_casts_truncate(reference, column_types)
     nested_casts_by_shape(reference, column_types)
-    return tree, reference, scans
+    return tree, reference, scans, column_types
 
 
 def prepare(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb.DuckDBPyConnection,
