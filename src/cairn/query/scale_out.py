@@ -5,9 +5,13 @@ The rule: a query runs on the distributed engine only when
 - it reads only Cairn DUPLICATE KEY tables, each with data and no delete rowsets (no system
   tables, no table functions; a keyed table's rowsets are merged by key when read, not done there);
 - every construct in it is one whose StarRocks semantics on DataFusion has been checked against the
-  embedded path (`VERIFIED`, below): plain SELECT / FROM / JOIN / WHERE / GROUP BY / HAVING /
-  ORDER BY / LIMIT, comparisons, AND / OR / NOT, IN lists, BETWEEN, IS NULL, LIKE, CASE, + - *,
-  COUNT / SUM / MIN / MAX / AVG, date literals and intervals;
+  embedded path (`VERIFIED` and `_construct_refusal`, below): SELECT / FROM / WHERE / GROUP BY /
+  HAVING / ORDER BY / LIMIT, inner / cross / LEFT OUTER / LEFT SEMI / LEFT ANTI joins, subqueries in
+  FROM, EXISTS, IN and NOT IN (subquery) as WHERE conditions, scalar subqueries of aggregates,
+  comparisons, AND / OR / NOT, IN lists, BETWEEN, IS NULL, LIKE, CASE, + - * /, COUNT / SUM / MIN /
+  MAX / AVG, substr from a positive start, EXTRACT / year() / month() / day(), date literals and
+  intervals;
+- it is rewritten where DataFusion's semantics differ (`for_datafusion`: `/`, avg, NOT IN);
 - DataFusion plans it, and its answer's columns have the types the embedded path gives, or types
   cast to them without loss (integers to wider integers or DECIMAL(p, 0), decimals to the same scale)
   (`ScaleOut.run`, which refuses before running anything).
