@@ -15,7 +15,7 @@ import pytest
 from pymysql.constants import FIELD_TYPE
 
 import cairn.api
-from cairn.errors import AnalysisError, SqlSyntaxError
+from cairn.errors import AnalysisError, CairnError, SqlSyntaxError
 from cairn.server.session import Session
 from fe_process import FeProcess
 
@@ -228,3 +228,13 @@ def test_set_var_hints_set_the_sql_mode_of_their_query(session: Session) -> None
     # Of two hints the last one counts (testLegacyGroupConcat).
     assert session.execute(f"SELECT {legacy} /*+ SET_VAR(sql_mode = 'ONLY_FULL_GROUP_BY') */ {query}").rows() == [
         ("Tom-,Tom-",)]
+
+
+def test_set_user_variable_hints_set_user_variables_of_their_query(session: Session) -> None:
+    # StarRocks' test_percentile_approx: the rate is a user variable selected in a CTE, set by the hint.
+    query = ("WITH tt AS (SELECT @r AS r, v FROM t) SELECT /*+ set_user_variable(@r = 0.5) */ "
+             "percentile_approx(v, r), @r FROM tt")
+    assert session.execute(query).rows() == session.execute("SELECT percentile_approx(v, 0.5), 0.5 FROM t").rows()
+    assert session.execute("SELECT @r").rows() == [(None,)]  # the hint sets it for its query only
+    with pytest.raises(CairnError, match="percentile_approx requires its rate to be a constant"):
+        session.execute("SELECT percentile_approx(v, k / 10) FROM t")

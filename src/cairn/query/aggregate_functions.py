@@ -125,11 +125,23 @@ def _t_digest_percentile(value: exp.Expr, rate: exp.Expr) -> exp.Expr:
     return exp.func("list_extract", bound, one.copy())
 
 
+def _constant_of_group(value: exp.Expr, name: str) -> exp.Expr:
+    """`value` read once per group: a column that holds one value there (a user variable selected in
+    a CTE, test_percentile_approx); the statement fails when it holds several."""
+    if value.find(exp.Column) is None:
+        return value
+    lowest, highest = exp.func("min", value.copy()), exp.func("max", value.copy())
+    failure = exp.func("error", exp.Literal.string(f"Expr evaluate meet error: {name} requires its rate to be "
+                                                   "a constant."))
+    return exp.Case(ifs=[exp.If(this=exp.NullSafeNEQ(this=lowest.copy(), expression=highest), true=failure)],
+                    default=lowest)
+
+
 def _percentile_approx(args: list[exp.Expr]) -> exp.Expr | None:
     """percentile_approx(x, rate[, compression])."""
     if len(args) not in (2, 3):
         return None
-    return _t_digest_percentile(args[0], args[1])
+    return _t_digest_percentile(args[0], _constant_of_group(args[1], "percentile_approx"))
 
 
 def _percentile_approx_raw(args: list[exp.Expr]) -> exp.Expr | None:

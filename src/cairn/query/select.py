@@ -114,13 +114,39 @@ def user_variable_value(value: pa.Array, con: duckdb.DuckDBPyConnection | None, 
     return exp.func("getvariable", exp.Literal.string(name))
 
 
+def _hinted_user_variables(tree: exp.Expr) -> dict[str, exp.Expr]:
+    """The user variables the outermost SELECT's `/*+ set_user_variable(@x = value, ...) */` hints
+    set for this query (StarRocks' test_percentile_approx), each a constant: a literal, maybe negated."""
+    select = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
+    hint = select.args.get("hint") if select is not None else None
+    values: dict[str, exp.Expr] = {}
+    for call in hint.expressions if isinstance(hint, exp.Hint) else []:
+        if not isinstance(call, exp.Anonymous) or call.name.lower() != "set_user_variable":
+            continue
+        for setting in call.expressions:
+            value = setting.expression if isinstance(setting, exp.EQ) else None
+            literal = value.this if isinstance(value, exp.Neg) else value
+            if value is None or not isinstance(setting.this, exp.Parameter) \
+                    or not isinstance(literal, (exp.Literal, exp.Null)):
+                raise UnsupportedError("Getting analyzing error. Detail message: a set_user_variable hint other "
+                                       "than @name = constant is not supported yet.")
+            values[setting.this.name.lower()] = value
+    return values
+
+
 def _replace_session_functions(ctx: QueryContext, tree: exp.Expr, con: duckdb.DuckDBPyConnection | None) -> None:
-    """Replace @@variables, @user variables and session functions (DATABASE(), USER(), ...) with
-    their values; a user variable holding an ARRAY, MAP or STRUCT is bound on `con`."""
+    """Replace @@variables, @user variables (those the query's set_user_variable hints set first) and
+    session functions (DATABASE(), USER(), ...) with their values; a user variable holding an ARRAY,
+    MAP or STRUCT is bound on `con`."""
     user = ctx.account
+    hinted = _hinted_user_variables(tree)
     for node in list(tree.find_all(exp.SessionParameter, exp.Parameter, exp.CurrentSchema, exp.CurrentUser,
                                    exp.CurrentVersion, exp.Anonymous)):
-        if isinstance(node, exp.Parameter):
+        if node.find_ancestor(exp.Hint) is not None:
+            continue
+        if isinstance(node, exp.Parameter) and node.name.lower() in hinted:
+            shown, value = f"@{node.name}", hinted[node.name.lower()].copy()
+        elif isinstance(node, exp.Parameter):
             # @x: a user variable; one never set is NULL, as in StarRocks and MySQL.
             stored = ctx.user_variables.get(node.name.lower())
             in_lambda = node.find_ancestor(exp.Lambda) is not None
