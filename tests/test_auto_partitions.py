@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import re
 from datetime import date, datetime
 from pathlib import Path
 
@@ -150,6 +151,76 @@ def test_null_values_get_list_partitions_of_their_own(sql: Session) -> None:
     assert sql.execute("SELECT min(dt), max(dt) FROM t").rows() == [(datetime(2024, 10, 5, 1, 1, 1),) * 2]
 
 
+def scanned(session: Session, query: str) -> str:
+    """The `partitions=kept/all` EXPLAIN gives for the scan of `query`."""
+    plan = "\n".join(str(row[0]) for row in session.execute(f"EXPLAIN {query}").rows())
+    found = re.search(r"partitions=(\d+/\d+)", plan)
+    assert found is not None, plan
+    return found.group(1)
+
+
+# (columns, PARTITION BY, rows, the partitions loads make: (name, values), PartitionKey as SHOW PARTITIONS
+# gives it, [(WHERE, partitions scanned)]).
+MULTI_KEY_CASES = [
+    ("k1 INT, k2 DATETIME, v INT", "k1, date_trunc('day', k2)",
+     "(1, '2020-01-01 10:00:00', 1), (1, '2020-01-02 00:00:00', 2), (2, '2020-01-01 23:59:59', 4), "
+     "(3, '2020-01-01 00:00:00', 8), (3, '2020-01-03 01:00:00', 16), (NULL, NULL, 32)",
+     [("pNULL_NULL", "(NULL, NULL)"), ("p1_20200101000000", "(1, 2020-01-01 00:00:00)"),
+      ("p1_20200102000000", "(1, 2020-01-02 00:00:00)"), ("p2_20200101000000", "(2, 2020-01-01 00:00:00)"),
+      ("p3_20200101000000", "(3, 2020-01-01 00:00:00)"), ("p3_20200103000000", "(3, 2020-01-03 00:00:00)")],
+     "k1, __generated_partition_column_0",
+     [("k1 = 1", "2/6"), ("k1 = 1 AND k2 = '2020-01-02 00:00:00'", "1/6"), ("k2 = '2020-01-01 10:00:00'", "3/6"),
+      ("k2 IN ('2020-01-03 01:00:00', '2020-01-02')", "2/6"), ("k1 IS NULL", "6/6"), ("k2 > '2020-01-02'", "6/6")]),
+    ("k1 DATE, k3 CHAR(20), k6 TINYINT, v INT", "mod(k6, 5), k3, date_trunc('month', k1)",
+     "('2020-01-05', 'a', 7, 1), ('2020-01-31', 'a', -3, 2), ('2020-02-01', 'b', NULL, 4), ('2020-01-01', 'a', 12, 8)",
+     [("pNULL_b_20200201", "(NULL, b, 2020-02-01)"), ("p_3_a_20200101", "(-3, a, 2020-01-01)"),
+      ("p2_a_20200101", "(2, a, 2020-01-01)")],
+     "__generated_partition_column_0, k3, __generated_partition_column_1",
+     [("k6 = 2", "1/3"), ("k6 IN (7, 17)", "1/3"), ("k3 = 'a' AND k1 = '2020-01-20'", "2/3"), ("k6 IS NULL", "3/3")]),
+    ("k1 INT, k2 BIGINT, v INT", "from_unixtime(k2), k1",
+     "(1, 1577840461, 1), (2, 1577840461, 2), (1, 1196418619, 4)",
+     [("p20071130103019_1", "(2007-11-30 10:30:19, 1)"), ("p20200101010101_1", "(2020-01-01 01:01:01, 1)"),
+      ("p20200101010101_2", "(2020-01-01 01:01:01, 2)")],
+     "__generated_partition_column_0, k1",
+     [("k2 = 1196418619", "1/3"), ("k1 = 1", "2/3"), ("k2 = 1577840461 AND k1 = 2", "1/3")]),
+]
+
+
+@pytest.mark.parametrize(("columns", "partition_by", "rows", "expected", "keys", "queries"), MULTI_KEY_CASES)
+def test_list_partitions_by_columns_and_expressions(sql: Session, columns: str, partition_by: str, rows: str,
+                                                    expected: list[tuple[str, str]], keys: str,
+                                                    queries: list[tuple[str, str]]) -> None:
+    sql.execute(f"CREATE TABLE t ({columns}) PARTITION BY {partition_by}")
+    sql.execute(f"INSERT INTO t VALUES {rows}")
+    assert sorted(partitions(sql, "t")) == sorted(expected)
+    assert {row[7] for row in sql.execute("SHOW PARTITIONS FROM t").rows()} == {keys}
+    # The keys are computed, not stored: the table has its own columns only.
+    assert [row[0] for row in sql.execute("DESC t").rows()] == [c.split()[0] for c in columns.split(", ")]
+    for where, kept in queries:
+        assert scanned(sql, f"SELECT * FROM t WHERE {where}") == kept, where
+        # OR keeps every partition: the pruned answer is the whole table's.
+        unpruned = sql.execute(f"SELECT sum(v), count(*) FROM t WHERE ({where}) OR 1 = 0").rows()
+        assert sql.execute(f"SELECT sum(v), count(*) FROM t WHERE {where}").rows() == unpruned, where
+    # SHOW CREATE TABLE makes the same table again, whose loads make the same partitions.
+    ddl = sql.execute("SHOW CREATE TABLE t").rows()[0][1]
+    sql.execute(ddl.replace("CREATE TABLE `t`", "CREATE TABLE `t2`"))
+    sql.execute("INSERT INTO t2 SELECT * FROM t")
+    assert sorted(partitions(sql, "t2")) == sorted(expected)
+
+
+def test_a_primary_key_table_by_expressions_deletes_from_the_partitions(sql: Session) -> None:
+    sql.execute("CREATE TABLE t (k1 DATE, k3 VARCHAR(20), k4 VARCHAR(20), v INT) PRIMARY KEY(k1, k3, k4) "
+                "PARTITION BY substring(k4, 1, 2), k3, date_trunc('month', k1)")
+    sql.execute("INSERT INTO t VALUES ('2020-01-01', 'a', 'abc', 1), ('2020-04-01', 'a', 'abd', 2), "
+                "('2020-04-01', 'a', 'abd', 3)")
+    assert names(sql, "t") == ["pab_a_20200101", "pab_a_20200401"]
+    sql.execute("DELETE FROM t WHERE k1 = '2020-04-01'")
+    assert sql.execute("SELECT k1, v FROM t").rows() == [(date(2020, 1, 1), 1)]
+    with pytest.raises(AnalysisError, match="The partition expr should base on key column"):
+        sql.execute("CREATE TABLE u (k1 DATE, k3 VARCHAR(20), v INT) PRIMARY KEY(k1) "
+                    "PARTITION BY k1, substring(k3, 1, 2)")
+
+
 def test_show_partitions_order_by_and_limit(sql: Session) -> None:
     sql.execute("CREATE TABLE t (k DATE, v INT) PARTITION BY date_trunc('month', k)")
     sql.execute("INSERT INTO t VALUES ('2023-03-01', 1), ('2023-01-01', 2), ('2023-02-01', 3), ('2023-02-02', 4)")
@@ -278,8 +349,11 @@ def test_manual_partitions_of_automatic_tables(sql: Session) -> None:
 
 
 @pytest.mark.parametrize(("clause", "error", "message"), [
-    ("PARTITION BY from_unixtime(v)", UnsupportedError, "Expression partitioning by"),
-    ("PARTITION BY k, date_trunc('day', d)", UnsupportedError, "Expression partitioning by"),
+    ("PARTITION BY k, upper(s)", UnsupportedError, "Partitioning by the expression 'UPPER\\(s\\)'"),
+    ("PARTITION BY k, mod(s, 2)", UnsupportedError, "Partitioning by the expression 's % 2'"),
+    ("PARTITION BY k, k", AnalysisError, "Duplicated partition column k"),
+    ("PARTITION BY k, date_trunc('hour', d)", AnalysisError, "does not support granularity hour for a DATE column"),
+    ("PARTITION BY str2date(s, '%Y-%m-%d')", AnalysisError, "Only support date_trunc and time_slice"),
     ("PARTITION BY date_trunc('day', v)", AnalysisError, "Unsupported partition expression date_trunc for column v "
                                                          "type INT"),
     ("PARTITION BY date_trunc('hour', d)", AnalysisError, "does not support granularity hour for a DATE column"),
@@ -320,7 +394,9 @@ def test_stream_load_makes_partitions_that_survive_a_restart(tmp_path: Path) -> 
         run_sql(fe, "CREATE DATABASE d",
                 "CREATE TABLE d.t (k DATE NOT NULL, city VARCHAR(10), v INT) DUPLICATE KEY(k) "
                 "PARTITION BY date_trunc('day', k) DISTRIBUTED BY HASH(k) BUCKETS 2",
-                "CREATE TABLE d.l (city VARCHAR(10) NOT NULL, v INT) PARTITION BY (city)")
+                "CREATE TABLE d.l (city VARCHAR(10) NOT NULL, v INT) PARTITION BY (city)",
+                "CREATE TABLE d.m (k INT, ts BIGINT) PARTITION BY k, from_unixtime(ts, '%Y%m')",
+                "INSERT INTO d.m VALUES (1, 1700000000), (2, 1700000000)")
         answer = _stream_load(fe.http_port, "t", b"2024-01-01,a,1\n2024-01-02,b,2\nnot-a-date,c,3\n2024-01-01,d,4\n")
         assert answer["Status"] == "Fail" and "filtered" in answer["Message"], answer
         answer = _stream_load(fe.http_port, "t", b"2024-01-01,a,1\n2024-01-02,b,2\n2024-01-01,d,4\n")
@@ -340,6 +416,10 @@ def test_stream_load_makes_partitions_that_survive_a_restart(tmp_path: Path) -> 
             ("x", 4), ("y", 2)]
         run_sql(restarted, "INSERT INTO d.t VALUES ('2024-01-03', 'f', 6)")
         assert len(run_sql(restarted, "SHOW PARTITIONS FROM d.t")) == 4
+        # Rows of a table partitioned by an expression go to the partitions made before the restart.
+        run_sql(restarted, "INSERT INTO d.m VALUES (1, 1700000001), (3, 1700000000)")
+        assert sorted((row[1], row[12]) for row in run_sql(restarted, "SHOW PARTITIONS FROM d.m")) == [
+            ("p1_202311", 2), ("p2_202311", 1), ("p3_202311", 1)]
     finally:
         restarted.stop()
 

@@ -199,12 +199,16 @@ def test_partitionings_refused_with_starrocks_errors(sql: Session, column: str, 
 
 def test_tables_without_an_expression_are_written_as_before() -> None:
     table = Table(id=1, name="t", columns=[], partitions=[Partition(id=2, name="p", tablet_ids=[3])])
-    assert "partition_expression" not in table.model_dump()
-    table.partition_expression = PartitionExpression(sql="from_unixtime(k)", type="DATETIME")
+    assert "partition_expressions" not in table.model_dump()
+    table.partition_expressions = [PartitionExpression(sql="from_unixtime(k)", type="DATETIME")]
     state = CatalogState(cluster_id="c", databases={"d": Database(id=4, name="d", storage_volume="v",
                                                                   tables={"t": table})})
     again = CatalogState.model_validate_json(state.model_dump_json())
-    assert again.databases["d"].tables["t"].partition_expression == table.partition_expression
+    assert again.databases["d"].tables["t"].partition_expressions == table.partition_expressions
+    # A table written when a table had one partition expression at most reads the same.
+    written = table.model_dump()
+    written["partition_expression"] = written.pop("partition_expressions")[0]
+    assert Table.model_validate(written) == table
 
 
 @pytest.fixture

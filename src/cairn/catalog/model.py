@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from cairn.errors import UnknownColumnError
 from cairn.storage.volume import StorageVolume
@@ -110,8 +110,9 @@ class AutoPartition(BaseModel):
 
 
 class PartitionExpression(BaseModel):
-    """RANGE partitioning by an expression of the one partition column (StarRocks' expression range
-    partitions, e.g. `RANGE(from_unixtime(ts))`): the partitions' bounds are values of the expression.
+    """Partitioning by an expression of a partition column (StarRocks' expression range partitions, e.g.
+    `RANGE(from_unixtime(ts))`, and the expressions of expression partitioning, e.g. `PARTITION BY k1,
+    date_trunc('day', k2)`): the partitions' bounds or values are values of the expression.
 
     `sql` is the expression in StarRocks SQL as SHOW CREATE TABLE gives it; `type` the StarRocks type
     of its value (DATETIME, DATE, BIGINT, ...), the type of every bound.
@@ -119,6 +120,11 @@ class PartitionExpression(BaseModel):
 
     sql: str
     type: str
+
+
+# StarRocks keeps the value of each expression a LIST table is partitioned by in a generated column named
+# this and its number among the expressions (`__generated_partition_column_0`); no user column may be.
+GENERATED_PARTITION_COLUMN = "__generated_partition_column_"
 
 
 # Separates a temporary table's name from its session in the key `Database.tables` holds it under;
@@ -162,8 +168,9 @@ class Table(BaseModel):
     # them in for partitions of the table.
     temp_partitions: list[Partition] = Field(default_factory=list)
     auto_partition: AutoPartition | None = None  # None: partitions are only made by DDL
-    # RANGE partitioning by an expression of the partition column; None: by the column's own values.
-    partition_expression: PartitionExpression | None = None
+    # Partitioning by expressions of the partition columns, one entry per partition column (None: by
+    # that column's own value); empty: every partition column by its own values.
+    partition_expressions: list[PartitionExpression | None] = Field(default_factory=list)
     distribution_columns: list[str] = Field(default_factory=list)  # empty: RANDOM distribution
     buckets: int = 1
     # CREATE TABLE gave no BUCKETS: StarRocks chooses the count itself and SHOW CREATE TABLE names none.
@@ -186,6 +193,18 @@ class Table(BaseModel):
         temporary table."""
         return self.name if self.temporary is None else temporary_key(self.name, self.temporary.session)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_partition_expression_as_a_list(cls, data: Any) -> Any:
+        """A table written when a table had at most one partition expression (`partition_expression`,
+        of its one partition column) reads as one with that list of one."""
+        if isinstance(data, dict) and "partition_expression" in data:
+            data = dict(data)
+            single = data.pop("partition_expression")
+            if single is not None:
+                data["partition_expressions"] = [single]
+        return data
+
     @model_serializer(mode="wrap")
     def _without_unused_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         """A table never altered, and one without expression partitioning, sort key or temporary partitions,
@@ -196,8 +215,8 @@ class Table(BaseModel):
                 data.pop(name, None)
         if self.auto_partition is None:
             data.pop("auto_partition", None)
-        if self.partition_expression is None:
-            data.pop("partition_expression", None)
+        if not self.partition_expressions:
+            data.pop("partition_expressions", None)
         if not self.sort_columns:
             data.pop("sort_columns", None)
         if not self.temp_partitions:
@@ -228,12 +247,37 @@ class Table(BaseModel):
         """The temporary partition `name` (any case), as StarRocks looks partition names up."""
         return next((p for p in self.temp_partitions if p.name.lower() == name.lower()), None)
 
+    def partition_key_expressions(self) -> list[PartitionExpression | None]:
+        """The expression each partition column is partitioned by (None: the column's own value)."""
+        return self.partition_expressions or [None] * len(self.partition_columns)
+
+    def partition_key_names(self) -> list[str]:
+        """The partition keys as StarRocks names them (SHOW PARTITIONS): a column's name, or for an
+        expression a LIST table is partitioned by, its generated column's."""
+        if self.partition_type != "LIST":
+            return list(self.partition_columns)
+        names: list[str] = []
+        generated = 0
+        for name, expression in zip(self.partition_columns, self.partition_key_expressions()):
+            if expression is None:
+                names.append(name)
+            else:
+                names.append(f"{GENERATED_PARTITION_COLUMN}{generated}")
+                generated += 1
+        return names
+
+    @property
+    def partition_expression(self) -> PartitionExpression | None:
+        """The expression of a table partitioned by one expression of its one partition column (RANGE
+        partitions by `from_unixtime(ts)`, automatic ones by `date_trunc(...)` of an expression, LIST
+        ones by `substring(s, 1, 4)`); None for any other table."""
+        return self.partition_expressions[0] if len(self.partition_expressions) == 1 else None
+
     def partition_key_types(self) -> list[str]:
-        """The StarRocks types of a partition's bound values: the partition expression's, or the
-        partition columns'."""
-        if self.partition_expression is not None:
-            return [self.partition_expression.type]
-        return [self.column_named(name).type for name in self.partition_columns]
+        """The StarRocks types of a partition's bound values: each partition expression's, or the
+        partition column's."""
+        return [self.column_named(name).type if expression is None else expression.type
+                for name, expression in zip(self.partition_columns, self.partition_key_expressions())]
 
     def partition_by_id(self, partition_id: int) -> Partition | None:
         return next((p for p in self.partitions if p.id == partition_id), None)

@@ -25,7 +25,7 @@ from cairn.catalog.types import parse_type
 from cairn.catalog.view import CatalogView
 from cairn.errors import AnalysisError, UnknownTableError
 from cairn.lake.partition_key import key_expression
-from cairn.lake.routing import NO_PARTITION, NULL_RANGE_VALUE, partition_expression
+from cairn.lake.routing import NO_PARTITION, NULL_RANGE_VALUE, partition_expression, partition_keys
 from cairn.lake.sqltext import call, cast, string
 
 
@@ -75,11 +75,9 @@ def key_expressions(table: Table, casts: dict[str, exp.Expr]) -> list[exp.Expr]:
     auto = table.auto_partition
     assert auto is not None
     if auto.function == "column":
-        if table.partition_expression is not None:
-            # One generated key: the expression's text (`from_unixtime(ts, '%Y-%m-%d')`, `substring(s, 1, 4)`).
-            value = casts[table.partition_columns[0]].copy()
-            return [cast(key_expression(table.partition_expression.sql, value), "VARCHAR")]
-        return [cast(casts[c].copy(), "VARCHAR") for c in table.partition_columns]
+        # Each key's value as text: a column's, or an expression's (`from_unixtime(ts, '%Y-%m-%d')`,
+        # `substring(s, 1, 4)`, `date_trunc('day', k2)`).
+        return [cast(key.copy(), "VARCHAR") for key in partition_keys(table, casts)]
     name = table.partition_columns[0]
     duckdb_type = parse_type(table.partition_key_types()[0]).duckdb
     value = casts[name].copy()

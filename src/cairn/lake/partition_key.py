@@ -1,12 +1,14 @@
-"""The key a row's partition is chosen by when a RANGE table is partitioned by an expression of its
-column (StarRocks' expression range partitions), as a DuckDB expression.
+"""The key a row's partition is chosen by when a table is partitioned by an expression of its
+column (StarRocks' expression range partitions, and the expressions of expression partitioning), as a
+DuckDB expression.
 
 Cairn knows the few shapes StarRocks allows there, each computed as StarRocks computes it:
 `from_unixtime(c[, format])` (the DATETIME c seconds after the epoch, UTC; with a format, its text),
 `substring(c, ...)` (LIST partitions by a piece of the text), `from_unixtime_ms(c)` (c
 milliseconds), `str2date(c, fmt)` / `str_to_date(c, fmt)` (the DATE the text holds, NULL when it holds
-none) and `CAST(substring(c, ...) AS <integer type>)` (NULL when the piece is no number). CREATE TABLE
-refuses every other expression (`sql.expression_partitions`), so what is stored is one of these.
+none), `CAST(substring(c, ...) AS <integer type>)` (NULL when the piece is no number), and, as one of
+several LIST keys, `date_trunc(unit, c)` and `mod(c, n)`. CREATE TABLE refuses every other expression
+(`sql.expression_partitions`), so what is stored is one of these.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.starrocks import StarRocks
 
-from cairn.lake.sqltext import call, cast, data_type, number
+from cairn.lake.sqltext import call, cast, data_type, number, string
 
 _READ = "starrocks"
 # The functions whose value grows with their argument: a bound on the column bounds the key.
@@ -76,6 +78,11 @@ def _translate(node: exp.Expr, value: exp.Expr) -> exp.Expr:
         return call("substring", *pieces)
     if isinstance(node, exp.Cast):
         return exp.TryCast(this=_translate(node.this, value), to=data_type(node.to.sql("duckdb")))
+    if isinstance(node, (exp.TimestampTrunc, exp.DateTrunc)):
+        return call("date_trunc", string(node.args["unit"].name.lower()), _translate(node.this, value))
+    if isinstance(node, exp.Mod) and isinstance(node.expression, exp.Literal):
+        # StarRocks' mod keeps the dividend's sign, as DuckDB's % does.
+        return exp.Mod(this=_translate(node.this, value), expression=node.expression.copy())
     raise ValueError(f"not a partition expression Cairn computes: {node.sql(_READ)}")
 
 

@@ -53,19 +53,30 @@ def _range_search(table: Table, column: exp.Expr, type_text: str) -> exp.Expr:
     return search(ordered)
 
 
+def partition_keys(table: Table, source: dict[str, exp.Expr]) -> list[exp.Expr]:
+    """The values a row's partition is chosen by, one per partition column: the column's value, or the
+    value of the expression the table is partitioned by (as its type). `source` as in
+    `partition_expression`."""
+    keys: list[exp.Expr] = []
+    for name, expression in zip(table.partition_columns, table.partition_key_expressions()):
+        value = source[name]
+        keys.append(value if expression is None else
+                    cast(key_expression(expression.sql, value), parse_type(expression.type).duckdb))
+    return keys
+
+
 def partition_expression(table: Table, source: dict[str, exp.Expr]) -> exp.Expr:
     """A DuckDB expression giving each row's partition index in `table.partitions`, or -1.
 
     `source` maps a column name to the expression that computes its (already cast) value.
     RANGE partitions cover [lower, upper); NULL goes to the lowest range, as in StarRocks (with
     expression partitioning, to the range holding 0000-01-01). A table partitioned by an expression
-    of its column (`RANGE(from_unixtime(ts))`) is routed by the expression's value.
+    of its columns (`RANGE(from_unixtime(ts))`, `PARTITION BY k1, date_trunc('day', k2)`) is routed by the
+    expressions' values.
     """
     if table.partition_type == "UNPARTITIONED":
         return number(0)
-    columns = [source[c] for c in table.partition_columns]
-    if table.partition_expression is not None:
-        columns = [key_expression(table.partition_expression.sql, columns[0])]
+    columns = partition_keys(table, source)
     types = table.partition_key_types()
     if table.partition_type == "RANGE" and table.auto_partition is not None:
         columns = [call("coalesce", columns[0].copy(), _typed(NULL_RANGE_VALUE, types[0]))]

@@ -1,7 +1,8 @@
 """Pruning: which partitions, and which tablets within them, a query's WHERE clause can need.
 
-Only simple conjuncts on a single partition column are used (=, <, <=, >, >=, BETWEEN, IN with
-literals); anything else keeps every partition, so pruning never drops a needed row.
+Only simple conjuncts on partition columns are used (=, <, <=, >, >=, BETWEEN, IN with literals;
+of a LIST table of several columns, = and IN); anything else keeps every partition, so pruning never
+drops a needed row.
 """
 
 from __future__ import annotations
@@ -58,13 +59,39 @@ def _conjuncts(where: exp.Expr | None) -> list[exp.Expr]:
 
 
 class PartitionFilter:
-    """Bounds on one partition column gathered from a WHERE clause."""
+    """Which partitions a WHERE clause can need: the conditions on each partition column. A table
+    partitioned by one column (or one expression of it) is pruned by ranges and values; a LIST table of
+    several columns by the values each column must equal (a partition is kept when one of its value
+    tuples may match them all)."""
 
     def __init__(self, table: Table) -> None:
         self.table = table
-        self.column = table.partition_columns[0] if len(table.partition_columns) == 1 else None
+        self.keys = [_KeyFilter(table, position) for position in range(len(table.partition_columns))]
+
+    def add(self, where: exp.Expr | None, names: set[str]) -> None:
+        """Use the conjuncts of `where` that constrain this table's partition columns (`names`: the
+        table's name and alias, for qualified columns)."""
+        for key in self.keys:
+            key.add(where, names)
+
+    def keeps(self, partition: Partition) -> bool:
+        """False only when no row of `partition` can satisfy the gathered conditions."""
+        if len(self.keys) == 1:
+            return self.keys[0].keeps(partition)
+        if self.table.partition_type != "LIST" or not self.keys:
+            return True
+        return any(all(key.holds(value) for key, value in zip(self.keys, row)) for row in partition.values or [])
+
+
+class _KeyFilter:
+    """Bounds on one partition column gathered from a WHERE clause."""
+
+    def __init__(self, table: Table, position: int) -> None:
+        self.table = table
+        self.column: str | None = table.partition_columns[position]
         column = table.column(self.column) if self.column else None
         self.type = column.type if column else None
+        self.expression = table.partition_key_expressions()[position]
         self.lower: tuple[Any, bool] | None = None  # (value, inclusive)
         self.upper: tuple[Any, bool] | None = None
         self.allowed: set[Any] | None = None
@@ -74,8 +101,7 @@ class PartitionFilter:
                 and (not node.table or node.table.lower() in names))
 
     def add(self, where: exp.Expr | None, names: set[str]) -> None:
-        """Use the conjuncts of `where` that constrain this table's partition column (`names`: the
-        table's name and alias, for qualified columns)."""
+        """Use the conjuncts of `where` that constrain this partition column."""
         if self.column is None or self.type is None:
             return
         for condition in _conjuncts(where):
@@ -121,12 +147,28 @@ class PartitionFilter:
             if self.upper is None or candidate[0] < self.upper[0]:
                 self.upper = candidate
 
+    def holds(self, value: str | None) -> bool:
+        """Whether a row whose partition key (this column's value, or its expression's) is `value` may
+        satisfy the gathered conditions; only the values the column must equal are used."""
+        if self.allowed is None or self.type is None:
+            return True
+        if self.expression is None:
+            return value is not None and _typed(value, self.type) in self.allowed
+        wanted = self._wanted_keys()
+        return None in wanted or (value is not None and _typed(value, self.expression.type) in wanted)
+
+    def _wanted_keys(self) -> set[Any]:
+        """The partition keys of the values the column must equal (None among them: one has none)."""
+        assert self.allowed is not None and self.expression is not None and self.type is not None
+        expression, column_type = self.expression, self.type
+        return {_key(expression.sql, column_type, expression.type, value) for value in self.allowed}
+
     def keeps(self, partition: Partition) -> bool:
         """False only when no row of `partition` can satisfy the gathered conditions."""
         type_text = self.type
         if self.column is None or type_text is None:
             return True
-        if self.table.partition_expression is not None:
+        if self.expression is not None:
             return self._keeps_by_key(partition)
         if self.table.partition_type == "LIST":
             if self.allowed is None:
@@ -150,12 +192,12 @@ class PartitionFilter:
     def _keeps_by_key(self, partition: Partition) -> bool:
         """`keeps` for a table partitioned by an expression of its column: the column's values and
         bounds are mapped through the expression (bounds only when it grows with the column)."""
-        expression = self.table.partition_expression
+        expression = self.expression
         assert expression is not None and self.type is not None
         if self.table.partition_type == "LIST":
             if self.allowed is None:
                 return True
-            wanted = {_key(expression.sql, self.type, expression.type, value) for value in self.allowed}
+            wanted = self._wanted_keys()
             held = {_typed(row[0], expression.type) for row in partition.values or [] if row[0] is not None}
             return None in wanted or bool(wanted & held)
         low = _range_bound(partition.lower, expression.type)

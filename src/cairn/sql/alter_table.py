@@ -316,10 +316,11 @@ def _rename_column(schema: _Schema, old: str, new: str) -> None:
         raise _error(f"Column '{old}' does not exist")
     if schema.column(new) is not None:
         raise DuplicateColumnError(f"Duplicate column name '{new}'")
-    if table.partition_expression is not None and column.name in table.partition_columns:
+    used = next((e for name, e in zip(table.partition_columns, table.partition_key_expressions())
+                 if e is not None and name == column.name), None)
+    if used is not None:
         # The stored partition expression names the column; the table is routed by it.
-        raise _error(f"Column[{column.name}] is used by the partition expression {table.partition_expression.sql} "
-                     "and cannot be renamed")
+        raise _error(f"Column[{column.name}] is used by the partition expression {used.sql} and cannot be renamed")
     _remember(column, schema.version)
     was = column.name
 

@@ -2,15 +2,17 @@
 
 StarRocks makes these tables' partitions as loads bring rows (`lake.auto_partition`). Cairn supports
 one time function of one DATE or DATETIME column (RANGE partitions of one period each) or a list
-of columns (LIST partitions of one value tuple each). Any other expression (`from_unixtime`,
-`substring`, a mix of columns and functions) is refused with a clear error.
+of columns and expressions of one column each (LIST partitions of one value tuple each; StarRocks
+keeps each expression's value in a generated column, Cairn computes it as rows are routed):
+`PARTITION BY k1, date_trunc('day', k2)`, `from_unixtime(k2), k1`, `substring(s, 1, 4)`. Any other
+expression is refused with a clear error.
 
 `PARTITION BY RANGE(<expression>)` with listed ranges takes the expressions `range_expression` reads.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from sqlglot import exp
@@ -38,7 +40,9 @@ class ExpressionPartitioning:
     partition_type: Literal["RANGE", "LIST"]
     columns: list[str]
     auto: AutoPartition
-    expression: PartitionExpression | None = None  # date_trunc over this expression of the column
+    # Per partition column, the expression of it the table is partitioned by (None: its own value;
+    # for date_trunc, the expression it truncates); empty: every column by its own value.
+    expressions: list[PartitionExpression | None] = field(default_factory=list)
 
 
 def _analysis(message: str) -> AnalysisError:
@@ -84,7 +88,8 @@ def _date_trunc(columns: list[Column], node: exp.TimestampTrunc | exp.DateTrunc)
     if unit not in allowed:
         raise _analysis(f"Partition function date_trunc does not support granularity {unit} for a "
                         f"{key_type} column")
-    return ExpressionPartitioning("RANGE", [column.name], AutoPartition(function="date_trunc", unit=unit), inner)
+    return ExpressionPartitioning("RANGE", [column.name], AutoPartition(function="date_trunc", unit=unit),
+                                  [inner] if inner is not None else [])
 
 
 def _time_slice(columns: list[Column], node: exp.TimeSlice) -> ExpressionPartitioning:
@@ -124,7 +129,7 @@ def _value_expression(columns: list[Column], node: exp.Expression) -> Expression
         spelled = format_time(fmt.name, StarRocks.INVERSE_TIME_MAPPING, StarRocks.INVERSE_TIME_TRIE) or fmt.name
         expression = PartitionExpression(sql=f"from_unixtime({_quoted(column.name)}, "
                                              f"{exp.Literal.string(spelled).sql('starrocks')})", type="VARCHAR(65533)")
-    return ExpressionPartitioning("LIST", [column.name], AutoPartition(function="column"), expression)
+    return ExpressionPartitioning("LIST", [column.name], AutoPartition(function="column"), [expression])
 
 
 def _is_value_expression(node: exp.Expression) -> bool:
@@ -144,24 +149,58 @@ def expression_partitioning(columns: list[Column], prop: exp.PartitionedByProper
         return _date_trunc(columns, items[0])
     if len(items) == 1 and isinstance(items[0], exp.TimeSlice):
         return _time_slice(columns, items[0])
-    if any(isinstance(item, exp.Anonymous) and item.name.lower() == "str2date" for item in items):
-        # StarRocks takes str2date only as a RANGE expression (range_expression).
+    if len(items) == 1 and isinstance(items[0], exp.Anonymous) and items[0].name.lower() == "str2date":
+        # StarRocks takes str2date alone only as a RANGE expression (range_expression).
         raise _analysis("Only support date_trunc and time_slice as partition expression")
-    if not all(isinstance(item, exp.Column) for item in items):
-        shown = ", ".join(item.sql("starrocks") for item in items)
-        raise not_supported(f"Expression partitioning by '{shown}' (Cairn partitions by date_trunc, time_slice "
-                            "or columns)")
     names: list[str] = []
+    expressions: list[PartitionExpression | None] = []
     for item in items:
-        column = _column(columns, item, "PARTITION BY")
-        if column.name in names:
-            raise _analysis(f"Duplicated partition column {column.name}")
-        type_name = parse_type(column.type).name
-        if type_name not in _LIST_TYPES:
-            raise _analysis(f"Invalid data type of partition column '{column.name}': "
-                            f"'{parse_type(column.type).text.lower()}'")
-        names.append(column.name)
-    return ExpressionPartitioning("LIST", names, AutoPartition(function="column"))
+        if isinstance(item, exp.Column):
+            column = _column(columns, item, "PARTITION BY")
+            if any(n == column.name and e is None for n, e in zip(names, expressions)):
+                raise _analysis(f"Duplicated partition column {column.name}")
+            type_name = parse_type(column.type).name
+            if type_name not in _LIST_TYPES:
+                raise _analysis(f"Invalid data type of partition column '{column.name}': "
+                                f"'{parse_type(column.type).text.lower()}'")
+            names.append(column.name)
+            expressions.append(None)
+        else:
+            name, expression = _list_key(columns, item)
+            names.append(name)
+            expressions.append(expression)
+    return ExpressionPartitioning("LIST", names, AutoPartition(function="column"),
+                                  expressions if any(e is not None for e in expressions) else [])
+
+
+def _list_key(columns: list[Column], node: exp.Expression) -> tuple[str, PartitionExpression]:
+    """One expression among the keys of a LIST expression partitioning (StarRocks keeps its value in a
+    generated column): its column and the expression. Cairn computes date_trunc of a DATE or DATETIME
+    (or of an expression `range_expression` reads), `mod(c, n)` of an integer column, and the
+    expressions a table may be partitioned by alone (`from_unixtime`, `substring`, `str2date`, ...)."""
+    if isinstance(node, (exp.TimestampTrunc, exp.DateTrunc)):
+        found = _date_trunc(columns, node)
+        unit = found.auto.unit
+        if found.expressions and found.expressions[0] is not None:
+            inner = found.expressions[0]
+            return found.columns[0], PartitionExpression(sql=f"date_trunc('{unit}', {inner.sql})", type=inner.type)
+        column = next(c for c in columns if c.name == found.columns[0])
+        return column.name, PartitionExpression(sql=f"date_trunc('{unit}', {_quoted(column.name)})",
+                                                type=parse_type(column.type).name)
+    if _is_value_expression(node):
+        found = _value_expression(columns, node)
+        assert found.expressions and found.expressions[0] is not None
+        return found.columns[0], found.expressions[0]
+    if isinstance(node, exp.Mod) and isinstance(node.this, exp.Column):
+        column = _source_column(columns, node.this, node)
+        divisor = node.expression
+        if parse_type(column.type).name not in _INTEGER_TYPES or not (
+                isinstance(divisor, exp.Literal) and not divisor.is_string and divisor.name.isdigit()
+                and int(divisor.name) > 0):
+            raise not_supported(f"Partitioning by the expression '{node.sql('starrocks')}'")
+        return column.name, PartitionExpression(sql=f"mod({_quoted(column.name)}, {int(divisor.name)})",
+                                                type=parse_type(column.type).text)
+    return range_expression(columns, node)
 
 
 # Integer types a column holding seconds (from_unixtime) may have; milliseconds need a BIGINT.

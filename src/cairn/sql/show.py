@@ -85,8 +85,10 @@ def _partition_expression(table: Table) -> str:
         return f"date_trunc('{auto.unit}', {inner})"
     if auto.function == "time_slice":
         return f"time_slice({_partition_name(table.partition_columns[0])}, interval {auto.step} {auto.unit})"
-    if table.partition_expression is not None:
-        return table.partition_expression.sql
+    if table.partition_expressions:
+        # Columns and expressions of columns (`k1, date_trunc('day', k2)`), as CREATE TABLE gave them.
+        return ", ".join(_quote(name) if expression is None else expression.sql
+                         for name, expression in zip(table.partition_columns, table.partition_key_expressions()))
     return f"({','.join(_quote(c) for c in table.partition_columns)})"
 
 
@@ -300,7 +302,7 @@ def show_partitions(query: QueryContext, fe: Frontend, statement: extended.ShowP
             bounds = ""
         path = f"{volume.location.rstrip('/')}/{keys.partition_prefix(db.id, table.id, p.id)}"
         rows.append((p.id, p.name, p.compact_version, p.visible_version, format_time(p.visible_version_time),
-                     p.visible_version + 1, "NORMAL", ", ".join(table.partition_columns), bounds,
+                     p.visible_version + 1, "NORMAL", ", ".join(table.partition_key_names()), bounds,
                      ", ".join(table.distribution_columns) or "ALL KEY", table.buckets,
                      p.data_size, p.row_count, path))
     types = [pa.int64(), pa.string(), pa.int64(), pa.int64(), pa.string(), pa.int64(), pa.string(),

@@ -8,7 +8,7 @@ import duckdb
 from sqlglot import exp
 
 from cairn.catalog.catalog import Catalog
-from cairn.catalog.model import Column, Database, Partition, Table, TableIndex
+from cairn.catalog.model import GENERATED_PARTITION_COLUMN, Column, Database, Partition, Table, TableIndex
 from cairn.catalog.ops import CreateTable
 from cairn.catalog.types import cast_value, parse_type
 from cairn.errors import AnalysisError, SqlSyntaxError, StorageVolumeError, UnknownColumnError
@@ -21,8 +21,6 @@ from cairn.sql.refusals import check_properties, check_schema_item, check_table_
 # StarRocks chooses a bucket count itself when DISTRIBUTED BY gives none; Cairn uses a fixed one.
 DEFAULT_BUCKETS = 8
 CURRENT_TIMESTAMP = "CURRENT_TIMESTAMP"
-# StarRocks names the hidden columns of its general expression partitioning so; users may not.
-GENERATED_PARTITION_COLUMN = "__generated_partition_column_"
 
 
 def _type_text(kind: exp.DataType) -> str:
@@ -229,7 +227,7 @@ def _check_generated_partition_column(columns: list[Column], node: exp.Partition
     """StarRocks keeps the value of a LIST partition expression (`from_unixtime(ts, fmt)`) in a generated
     column, a value column of a keyed table: its rules and messages."""
     found = expression_partitioning(columns, node)
-    if found.partition_type != "LIST" or found.expression is None or keys_type == "DUPLICATE":
+    if found.partition_type != "LIST" or not found.expressions or keys_type == "DUPLICATE":
         return
     if keys_type == "AGGREGATE":
         raise _analysis(f"AGG_KEYS table should specify aggregate type for non-key column[{GENERATED_PARTITION_COLUMN}0]")
@@ -369,7 +367,8 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
                 not isinstance(e, exp.Column) for e in expressions):
             if len(expressions) != 1:
                 raise not_supported("RANGE partitioning by several expressions")
-            source, table.partition_expression = range_expression(columns, expressions[0])
+            source, expression = range_expression(columns, expressions[0])
+            table.partition_expressions = [expression]
             expressions = [exp.column(source)]
         partition_columns = _check_columns(columns, [e.name for e in expressions], "partition description")
     _check_key_types(columns, partition_columns, "partition")
@@ -383,7 +382,7 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
     if by_expression is not None:
         # No partition yet: loads make each one as its first row arrives.
         table.partition_type, table.auto_partition = by_expression.partition_type, by_expression.auto
-        table.partition_expression = by_expression.expression
+        table.partition_expressions = by_expression.expressions
         return CreateTable(db_id=db.id, table=table)
     typed = [table.column_named(c) for c in partition_columns]
     parts = list(partition_node.args.get("create_expressions") or [])
