@@ -336,6 +336,45 @@ def test_decimal_scale_beyond_38_is_refused_unless_literals_are_doubles(session:
     assert _answer(session, "SELECT 1.5 + 1") == ([(decimal.Decimal("2.5"),)], [pa.decimal128(12, 1)])
 
 
+# `/` with a DECIMAL operand is StarRocks' DECIMAL division: DECIMAL(38, s) where s is the dividend's
+# scale + 6 up to 6, 12 up to 12, else its scale; rounded half away from zero; NULL for a division by
+# zero or a dividend that leaves 128 bits once scaled (test_number/test_sr_9663).
+DECIMAL_DIVISION_CASES: list[tuple[str, list[tuple[Any, ...]], list[pa.DataType]]] = [
+    ("SELECT -2516.460439/1673.37", [(decimal.Decimal("-1.503827867716"),)], [pa.decimal128(38, 12)]),
+    ("SELECT 2.5/2, -2.5/3, 7/1.5, 1.5/0", [(decimal.Decimal("1.2500000"), decimal.Decimal("-0.8333333"),
+                                          decimal.Decimal("4.666667"), None)], [pa.decimal128(38, 7)] * 2 +
+     [pa.decimal128(38, 6), pa.decimal128(38, 7)]),
+    ("SELECT 1.5/2.5/3", [(decimal.Decimal("0.200000000000"),)], [pa.decimal128(38, 12)]),
+    ("SELECT x / CAST(3 AS DECIMAL(38, 18)), x / CAST(3 AS DECIMAL(38, 1)) FROM "
+     "(SELECT CAST(k * 1000 AS DECIMAL(38, 18)) x FROM t WHERE k = 1) s",
+     [(None, decimal.Decimal("333.333333333333333333"))], [pa.decimal128(38, 18)] * 2),
+    ("SELECT k, sum(CAST(b AS DECIMAL(10, 2))) / count(*) FROM t GROUP BY k ORDER BY k",
+     [(1, decimal.Decimal("10.00000000")), (2, decimal.Decimal("20.00000000")), (3, None)],
+     [pa.int32(), pa.decimal128(38, 8)]),
+    # A DOUBLE operand makes it a DOUBLE division, as in StarRocks.
+    ("SELECT 1.5 / CAST(3 AS DOUBLE), 1 / 4", [(0.5, 0.25)], [pa.float64(), pa.float64()]),
+]
+
+
+@pytest.mark.parametrize("sql, rows, types", DECIMAL_DIVISION_CASES, ids=[c[0][:60] for c in DECIMAL_DIVISION_CASES])
+def test_decimal_division_is_starrocks_decimal_division(session: Session, sql: str, rows: list[tuple[Any, ...]],
+                                                        types: list[pa.DataType]) -> None:
+    assert _answer(session, sql) == (rows, types)
+
+
+def test_decimal_division_beyond_scale_38_is_refused_and_its_overflow_may_fail(session: Session) -> None:
+    with pytest.raises(AnalysisError, match=r"Dividend fails to adjust scale to 40 that exceeds maximum value\(38\)"):
+        session.execute("SELECT CAST(1 AS DECIMAL(38, 20)) / CAST(1 AS DECIMAL(38, 20))")
+    overflowing = "SELECT CAST(2516.46 AS DECIMAL(38, 18)) / CAST(1673.37 AS DECIMAL(38, 18))"
+    assert session.execute(overflowing).rows() == [(None,)]
+    session.execute("SET sql_mode = 'ERROR_IF_OVERFLOW'")
+    try:
+        with pytest.raises(CairnError, match="The 'div' operation involving decimal values overflows"):
+            session.execute(overflowing)
+    finally:
+        session.execute("SET sql_mode = 'ONLY_FULL_GROUP_BY'")
+
+
 def test_dates_of_year_0_are_stored_and_read(session: Session) -> None:
     # test_time_fn/test_previous_day: StarRocks' DATE and DATETIME start at 0000-01-01. A column
     # holding such a value comes as text (Python's dates start at year 1).

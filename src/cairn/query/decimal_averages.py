@@ -21,7 +21,7 @@ from cairn.query.result_types import ColumnTypes, column_sources
 # Aggregates and window functions whose result has their first argument's DECIMAL scale.
 _KEEPS_SCALE = (exp.Sum, exp.Min, exp.Max, exp.FirstValue, exp.LastValue, exp.Lead, exp.Lag, exp.AnyValue,
                 exp.NthValue)
-_RESULT_PRECISION = 38
+RESULT_PRECISION = 38
 
 
 def divided_scale(scale: int) -> int:
@@ -73,10 +73,12 @@ def _with_aggregate(outer: exp.Expr, average: exp.Avg, aggregate: exp.Expr) -> e
     return copy
 
 
-def _units(value: exp.Expr, scale: int) -> exp.Expr:
+def units(value: exp.Expr, scale: int) -> exp.Expr:
     """`value`, a DECIMAL of scale `scale`, in whole units of 10^-scale as a HUGEINT. Its whole part
     and its fraction are converted apart: multiplying the DECIMAL itself by 10^scale could overflow
     38 digits where the HUGEINT does not."""
+    if scale == 0:
+        return exp.Cast(this=value.copy(), to=exp.DataType.build("HUGEINT"))
     whole = exp.func("trunc", value.copy())
     fraction = exp.Sub(this=value.copy(), expression=whole.copy())
     hugeint = exp.DataType.build("HUGEINT")
@@ -95,16 +97,21 @@ def _exact_average(outer: exp.Expr, average: exp.Avg, scale: int) -> exp.Expr:
     result_scale = divided_scale(scale)
     total = _with_aggregate(outer, average, exp.Sum(this=average.this.copy()))
     count = _with_aggregate(outer, average, exp.Count(this=average.this.copy()))
-    units = exp.Mul(this=exp.Paren(this=_units(total, scale)), expression=exp.Literal.number(10 ** (result_scale - scale)))
-    doubled = exp.Add(this=exp.Mul(this=exp.Literal.number(2), expression=units),
+    scaled = exp.Mul(this=exp.Paren(this=units(total, scale)), expression=exp.Literal.number(10 ** (result_scale - scale)))
+    doubled = exp.Add(this=exp.Mul(this=exp.Literal.number(2), expression=scaled),
                       expression=exp.Mul(this=exp.func("sign", total), expression=count.copy()))
     divisor = exp.Mul(this=exp.Literal.number(2), expression=exp.func("nullif", count, exp.Literal.number(0)))
     quotient = exp.IntDiv(this=exp.Paren(this=doubled), expression=exp.Paren(this=divisor))
-    unit = exp.Cast(this=exp.Literal.string("0." + "0" * (result_scale - 1) + "1"),
-                    to=exp.DataType.build(f"DECIMAL({min(_RESULT_PRECISION, result_scale + 1)}, {result_scale})"))
-    whole = exp.Cast(this=quotient, to=exp.DataType.build(f"DECIMAL({_RESULT_PRECISION}, 0)"))
+    return units_as_decimal(quotient, result_scale)
+
+
+def units_as_decimal(quotient: exp.Expr, scale: int) -> exp.Expr:
+    """`quotient`, a HUGEINT count of units of 10^-scale (scale ≥ 1), as a DECIMAL(38, scale)."""
+    unit = exp.Cast(this=exp.Literal.string("0." + "0" * (scale - 1) + "1"),
+                    to=exp.DataType.build(f"DECIMAL({min(RESULT_PRECISION, scale + 1)}, {scale})"))
+    whole = exp.Cast(this=quotient, to=exp.DataType.build(f"DECIMAL({RESULT_PRECISION}, 0)"))
     return exp.Cast(this=exp.Mul(this=whole, expression=unit),
-                    to=exp.DataType.build(f"DECIMAL({_RESULT_PRECISION}, {result_scale})"))
+                    to=exp.DataType.build(f"DECIMAL({RESULT_PRECISION}, {scale})"))
 
 
 def _exact_average_on_datafusion(outer: exp.Expr, average: exp.Avg, scale: int) -> exp.Expr:

@@ -35,6 +35,7 @@ from cairn.query.casts import floating_to_integer_casts_truncate, nested_casts_b
 from cairn.query.context import QueryContext
 from cairn.query.data_access import PartitionScan, TableScan, column_expressions, empty_relation, no_rows
 from cairn.query.decimal_averages import decimal_averages_as_decimals
+from cairn.query.decimal_division import decimal_divisions_exact
 from cairn.query.engine import QueryEngine
 from cairn.query.memory_limit import memory_exceeded
 from cairn.query.pruning import PartitionFilter, tablet_indexes
@@ -368,6 +369,12 @@ def _session_semantics(ctx: QueryContext, tree: exp.Expr) -> None:
         starrocks_semantics.group_concat_legacy(tree)
 
 
+def _overflow_fails(ctx: QueryContext) -> bool:
+    """Whether the session's sql_mode has ERROR_IF_OVERFLOW: a DECIMAL overflow fails the statement
+    instead of being NULL."""
+    return starrocks_semantics.sql_mode_has(ctx.variables, "ERROR_IF_OVERFLOW")
+
+
 def prepare_tree(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb.DuckDBPyConnection,
                  pinned: list[str], planned: list[TableScan] | None = None,
                  read_rows: bool = True) -> tuple[exp.Expr, dict[str, str]]:
@@ -387,6 +394,7 @@ def prepare_tree(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: du
     string_sums_as_doubles(tree, column_types)
     integer_sums_as_bigint(tree, column_types)
     percentiles_of_dates_as_dates(tree, column_types)
+    decimal_divisions_exact(tree, column_types, _overflow_fails(ctx))
     decimal_averages_as_decimals(tree, column_types)
     whole_rounds_as_bigint(tree, column_types)
     floating_to_integer_casts_truncate(tree, column_types)
@@ -414,6 +422,7 @@ def prepare_for_engine(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, c
     string_sums_as_doubles(reference, column_types)
     integer_sums_as_bigint(reference, column_types)
     percentiles_of_dates_as_dates(reference, column_types)
+    decimal_divisions_exact(reference, column_types, _overflow_fails(ctx))
     decimal_averages_as_decimals(reference, column_types)
     whole_rounds_as_bigint(reference, column_types)
     floating_to_integer_casts_truncate(reference, column_types)
