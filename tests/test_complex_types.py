@@ -183,6 +183,12 @@ def test_flat_json_properties_are_accepted(cur: pymysql.cursors.Cursor) -> None:
      "Input array element's size is not equal in array_map()"),
     ("SELECT cast(named_struct('a', 1) AS STRUCT<a int, b int>)", 1064,
      "Cannot cast 'named_struct('a', 1)' to struct<a int, b int>."),
+    # A MAP's key is a scalar (test_map testEmptyMap): the innermost offending call, over its span.
+    ("SELECT map_concat(map(), map(map(), map()))", 1064, "Getting analyzing error from line 1, column 25 to "
+     "line 1, column 41. Detail message: Map key don't supported type: MAP<NULL_TYPE,NULL_TYPE>."),
+    ("SELECT map(named_struct('1', 2), named_struct('A', [map([], [1])]))", 1064, "Getting analyzing error from "
+     "line 1, column 52 to line 1, column 63. Detail message: Map key don't supported type: ARRAY<NULL_TYPE>."),
+    ("SELECT map(named_struct('1', 2), 1)", 1064, "Map key don't supported type: struct<1 tinyint(4)>."),
     ("SELECT x.k FROM a x JOIN [fastest] a y ON x.k = y.k", 1064,
      "Getting analyzing error. Detail message: JOIN hint not recognized: FASTEST."),
 ])
