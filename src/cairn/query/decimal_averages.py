@@ -121,9 +121,9 @@ def _exact_average_on_datafusion(outer: exp.Expr, average: exp.Avg, scale: int) 
     (truncating below the place that decides the rounding changes no rounding); a sum that does not
     fit fails the statement. Raises DistributedRefusal for a result scale with no place to spare."""
     result_scale = divided_scale(scale)
-    if result_scale >= _RESULT_PRECISION:
+    if result_scale >= RESULT_PRECISION:
         raise DistributedRefusal(f"avg of a DECIMAL of scale {scale} is not verified on it yet")
-    typed = exp.DataType.build(f"DECIMAL({_RESULT_PRECISION}, {result_scale})")
+    typed = exp.DataType.build(f"DECIMAL({RESULT_PRECISION}, {result_scale})")
     total = exp.Cast(this=_with_aggregate(outer, average, exp.Sum(this=average.this.copy())), to=typed)
     count = _with_aggregate(outer, average, exp.Count(this=average.this.copy()))
     quotient = exp.Div(this=total, expression=exp.func("nullif", count, exp.Literal.number(0)), typed=True)

@@ -82,16 +82,53 @@ def _quotient(dividend: exp.Expr, divisor: exp.Expr, adjust: int, overflow_fails
                          exp.If(this=too_wide, true=overflow)], default=signed)
 
 
+def _decimal_scales(node: exp.Div, types: ColumnTypes) -> tuple[int, int] | None:
+    """The dividend's and the divisor's scales when `node` is a DECIMAL division, else None."""
+    left, right = _operand(node.this, types), _operand(node.expression, types)
+    if left is None or right is None or not (left[1] or right[1]):
+        return None
+    return left[0], right[0]
+
+
+def _as_datafusion_decimal(node: exp.Expr, scale: int) -> exp.Expr:
+    """An operand as DataFusion should read it: a decimal literal (a DOUBLE there) cast to its DECIMAL."""
+    if _literal_scale(node) is None:
+        return node.copy()
+    digits = sum(c.isdigit() for c in node.sql(dialect="postgres"))
+    return exp.Cast(this=node.copy(), to=exp.DataType.build(f"DECIMAL({max(digits, scale)}, {scale})"))
+
+
+def decimal_division_on_datafusion(node: exp.Div, types: ColumnTypes) -> exp.Expr | None:
+    """`node` as DataFusion computes StarRocks' DECIMAL division, or None when `decimal_divisions_exact`
+    leaves it a DOUBLE division. The dividend is cast to DECIMAL(38, s) first: DataFusion's quotient
+    then has s + 4 places, truncated, and its cast to s places rounds half away from zero, which is
+    the quotient rounded as StarRocks rounds it (truncating below the place that decides the rounding
+    changes no rounding). A division by zero is NULL; a dividend that overflows fails the statement
+    there, where the embedded path gives NULL."""
+    scales = _decimal_scales(node, types)
+    if scales is None:
+        return None
+    dividend_scale, divisor_scale = scales
+    scale = divided_scale(dividend_scale)
+    if scale + divisor_scale > RESULT_PRECISION:
+        raise AnalysisError(f"Getting analyzing error. Detail message: Dividend fails to adjust scale to "
+                            f"{scale + divisor_scale} that exceeds maximum value({RESULT_PRECISION}).")
+    typed = exp.DataType.build(f"DECIMAL({RESULT_PRECISION}, {scale})")
+    dividend = exp.Cast(this=node.this.copy(), to=typed)
+    divisor = exp.func("nullif", _as_datafusion_decimal(node.expression, divisor_scale), exp.Literal.number(0))
+    return exp.Cast(this=exp.Div(this=dividend, expression=divisor, typed=True), to=typed.copy())
+
+
 def decimal_divisions_exact(tree: exp.Expr, types: ColumnTypes, overflow_fails: bool = False) -> None:
     """Make each `/` of a DECIMAL by a DECIMAL or an integer (or of an integer by a DECIMAL) in `tree`
     StarRocks' DECIMAL division (in place; the module's docstring), innermost first, so a quotient
     divided again is known as the DECIMAL it now is. `overflow_fails` (sql_mode ERROR_IF_OVERFLOW):
     a dividend that overflows fails the statement instead of being NULL."""
     for node in sorted(tree.find_all(exp.Div), key=depth, reverse=True):
-        left, right = _operand(node.this, types), _operand(node.expression, types)
-        if left is None or right is None or not (left[1] or right[1]):
+        scales = _decimal_scales(node, types)
+        if scales is None:
             continue
-        (dividend_scale, _), (divisor_scale, _) = left, right
+        dividend_scale, divisor_scale = scales
         scale = divided_scale(dividend_scale)
         if scale + divisor_scale > RESULT_PRECISION:
             raise AnalysisError(f"Getting analyzing error. Detail message: Dividend fails to adjust scale to "

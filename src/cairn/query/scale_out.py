@@ -31,8 +31,10 @@ from sqlglot import exp
 from cairn.errors import CairnError, DistributedRefusal
 from cairn.lake.manifest import MANIFESTS
 from cairn.query import decimal_averages
+from cairn.query.calls import depth
 from cairn.query.context import QueryContext
 from cairn.query.data_access import TableScan
+from cairn.query.decimal_division import decimal_division_on_datafusion
 from cairn.query.engine import EngineTable, QueryEngine, RunControl
 from cairn.query.result_types import ColumnTypes, table_scope
 from cairn.query.select import prepare_for_engine
@@ -176,11 +178,17 @@ def for_datafusion(tree: exp.Expr, column_types: ColumnTypes) -> exp.Expr:
     """`tree` (verified: `refusal` is None; its tables' column types `column_types`) rewritten where
     DataFusion's semantics differ from StarRocks' as the embedded path gives them. `/` is StarRocks'
     DOUBLE division, a NULL where the divisor is 0 (DataFusion divides integers as integers, DECIMALs
-    as DECIMALs, and fails on 0); `avg` of a DECIMAL is StarRocks' DECIMAL, any other a DOUBLE.
+    as DECIMALs, and fails on 0), unless the embedded path makes it StarRocks' DECIMAL division
+    (`decimal_division`); `avg` of a DECIMAL is StarRocks' DECIMAL, any other a DOUBLE.
     Raises DistributedRefusal where it cannot be rewritten so."""
     _subquery_predicates(tree, column_types)
     # Before the averages, whose rewrite divides DECIMALs as DECIMALs on purpose.
-    for div in list(tree.find_all(exp.Div)):
+    # Innermost first: a quotient divided again is the DECIMAL or DOUBLE it has become.
+    for div in sorted(tree.find_all(exp.Div), key=depth, reverse=True):
+        as_decimal = decimal_division_on_datafusion(div, column_types)
+        if as_decimal is not None:
+            div.replace(as_decimal)
+            continue
         div.replace(exp.Div(
             this=exp.cast(div.this.copy(), exp.DataType.Type.DOUBLE),
             expression=exp.func("nullif", exp.cast(div.expression.copy(), exp.DataType.Type.DOUBLE),
