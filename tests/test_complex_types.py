@@ -123,6 +123,11 @@ CASES: list[tuple[str, list[Any], int]] = [
     # named_struct cast to a STRUCT fills its fields by position (test_struct).
     ("SELECT cast(named_struct('1', 1, '2', 2) AS STRUCT<a double, b string>)", ['{"a":1,"b":"2"}'],
      FIELD_TYPE.VAR_STRING),
+    # A map literal's NULL key is found by a NULL key (test_map testMapTopN); to_json of such a map is
+    # NULL unless sql_mode has ALLOW_THROW_EXCEPTION (test_json test_to_json).
+    ("SELECT map{null: 'a', 2: 'b'}[null]", ["a"], FIELD_TYPE.VAR_STRING),
+    ("SELECT element_at(map(null, 1, 3, 4), k) FROM a ORDER BY k", [None, None, 4, None], FIELD_TYPE.LONG),
+    ("SELECT to_json(map{null: 1})", [None], FIELD_TYPE.VAR_STRING),
     # Join hints choose a distribution, never the answer (test_array_map, test_struct).
     ("SELECT x.k FROM a x JOIN [broadcast] a y ON x.k = y.k ORDER BY x.k", [1, 2, 3, 4], FIELD_TYPE.LONG),
     ("SELECT x.k FROM a x LEFT JOIN [shuffle] a y ON x.k = y.k + 1 WHERE y.k IS NULL", [1], FIELD_TYPE.LONG),
@@ -183,6 +188,9 @@ def test_flat_json_properties_are_accepted(cur: pymysql.cursors.Cursor) -> None:
      "Input array element's size is not equal in array_map()"),
     ("SELECT cast(named_struct('a', 1) AS STRUCT<a int, b int>)", 1064,
      "Cannot cast 'named_struct('a', 1)' to struct<a int, b int>."),
+    ("SELECT /*+ SET_VAR(sql_mode='ALLOW_THROW_EXCEPTION') */ to_json(map{null: 1})", 1366,
+     "key of Map should not be null"),
+    ("SELECT map{null: 1}", 1366, "Map keys can not be NULL."),
     # A MAP's key is a scalar (test_map testEmptyMap): the innermost offending call, over its span.
     ("SELECT map_concat(map(), map(map(), map()))", 1064, "Getting analyzing error from line 1, column 25 to "
      "line 1, column 41. Detail message: Map key don't supported type: MAP<NULL_TYPE,NULL_TYPE>."),

@@ -367,6 +367,8 @@ def test_decimal_division_beyond_scale_38_is_refused_and_its_overflow_may_fail(s
         session.execute("SELECT CAST(1 AS DECIMAL(38, 20)) / CAST(1 AS DECIMAL(38, 20))")
     overflowing = "SELECT CAST(2516.46 AS DECIMAL(38, 18)) / CAST(1673.37 AS DECIMAL(38, 18))"
     assert session.execute(overflowing).rows() == [(None,)]
+    with pytest.raises(CairnError, match="The 'div' operation involving decimal values overflows"):
+        session.execute(overflowing.replace("SELECT", "SELECT /*+ SET_VAR(sql_mode='ERROR_IF_OVERFLOW') */"))
     session.execute("SET sql_mode = 'ERROR_IF_OVERFLOW'")
     try:
         with pytest.raises(CairnError, match="The 'div' operation involving decimal values overflows"):

@@ -29,7 +29,7 @@ from cairn.errors import (
     UnsupportedError,
 )
 from cairn.lake.sqltext import create_temp_view, sql
-from cairn.query import starrocks_semantics
+from cairn.query import starrocks_semantics, type_functions
 from cairn.query.binding import remove_dual, tables_read
 from cairn.query.casts import floating_to_integer_casts_truncate, nested_casts_by_shape
 from cairn.query.context import QueryContext
@@ -361,18 +361,20 @@ def _user_error(exc: duckdb.Error, views: dict[str, str], tree: exp.Expr | None 
 
 def _session_semantics(ctx: QueryContext, tree: exp.Expr) -> None:
     """The rewrites the session's variables, or the query's SET_VAR hints, ask for (sql_mode's
-    MODE_DOUBLE_LITERAL and GROUP_CONCAT_LEGACY)."""
+    MODE_DOUBLE_LITERAL, GROUP_CONCAT_LEGACY and ALLOW_THROW_EXCEPTION)."""
     variables = hinted_variables(tree, ctx.variables)
     if starrocks_semantics.sql_mode_has(variables, "MODE_DOUBLE_LITERAL"):
         starrocks_semantics.decimal_literals_as_double(tree)
     if starrocks_semantics.sql_mode_has(variables, "GROUP_CONCAT_LEGACY"):
         starrocks_semantics.group_concat_legacy(tree)
+    type_functions.literal_maps_with_null_keys(
+        tree, throw=starrocks_semantics.sql_mode_has(variables, "ALLOW_THROW_EXCEPTION"))
 
 
-def _overflow_fails(ctx: QueryContext) -> bool:
-    """Whether the session's sql_mode has ERROR_IF_OVERFLOW: a DECIMAL overflow fails the statement
-    instead of being NULL."""
-    return starrocks_semantics.sql_mode_has(ctx.variables, "ERROR_IF_OVERFLOW")
+def _overflow_fails(ctx: QueryContext, tree: exp.Expr) -> bool:
+    """Whether the sql_mode (the session's, or the query's SET_VAR hint's) has ERROR_IF_OVERFLOW: a
+    DECIMAL overflow fails the statement instead of being NULL."""
+    return starrocks_semantics.sql_mode_has(hinted_variables(tree, ctx.variables), "ERROR_IF_OVERFLOW")
 
 
 def prepare_tree(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb.DuckDBPyConnection,
@@ -394,7 +396,7 @@ def prepare_tree(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: du
     string_sums_as_doubles(tree, column_types)
     integer_sums_as_bigint(tree, column_types)
     percentiles_of_dates_as_dates(tree, column_types)
-    decimal_divisions_exact(tree, column_types, _overflow_fails(ctx))
+    decimal_divisions_exact(tree, column_types, _overflow_fails(ctx, tree))
     decimal_averages_as_decimals(tree, column_types)
     whole_rounds_as_bigint(tree, column_types)
     floating_to_integer_casts_truncate(tree, column_types)
@@ -422,7 +424,7 @@ def prepare_for_engine(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, c
     string_sums_as_doubles(reference, column_types)
     integer_sums_as_bigint(reference, column_types)
     percentiles_of_dates_as_dates(reference, column_types)
-    decimal_divisions_exact(reference, column_types, _overflow_fails(ctx))
+    decimal_divisions_exact(reference, column_types, _overflow_fails(ctx, reference))
     decimal_averages_as_decimals(reference, column_types)
     whole_rounds_as_bigint(reference, column_types)
     floating_to_integer_casts_truncate(reference, column_types)

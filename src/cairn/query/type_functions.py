@@ -286,6 +286,48 @@ def _element_at(args: list[exp.Expr]) -> exp.Expr | None:
     return exp.Bracket(this=args[0], expressions=[args[1]], offset=1)
 
 
+def _map_literal_entries(node: exp.Expr) -> list[tuple[exp.Expr, exp.Expr]] | None:
+    """The (key, value) entries of a map literal (`map{k: v}` or `map(k, v)`), else None."""
+    if isinstance(node, exp.ToMap) and isinstance(node.this, exp.Struct) \
+            and all(isinstance(e, exp.PropertyEQ) for e in node.this.expressions):
+        return [(e.this, e.expression) for e in node.this.expressions]
+    if isinstance(node, exp.VarMap):
+        keys, values = node.args.get("keys"), node.args.get("values")
+        if isinstance(keys, exp.Array) and isinstance(values, exp.Array) \
+                and len(keys.expressions) == len(values.expressions):
+            return list(zip(keys.expressions, values.expressions))
+    return None
+
+
+_NULL_MAP_KEY = "key of Map should not be null"
+
+
+def literal_maps_with_null_keys(tree: exp.Expr, throw: bool) -> None:
+    """A map literal with a NULL key, which StarRocks keeps and the engine's maps cannot hold, read
+    where its answer needs no map: `map{null: 'a', 2: 'b'}[k]` (or element_at) is the value of the last
+    entry whose key is k, NULL keys alike (test_map testMapTopN: `[null]` is 'a'); to_json of it is
+    NULL, or with sql_mode ALLOW_THROW_EXCEPTION (`throw`) StarRocks' error (test_json test_to_json).
+    Anywhere else it stays, and the statement fails ("Map keys can not be NULL.")."""
+    for node in sorted(tree.find_all(exp.ToMap, exp.VarMap), key=depth, reverse=True):
+        entries = _map_literal_entries(node)
+        if entries is None or not any(isinstance(key, exp.Null) for key, _ in entries):
+            continue
+        parent = node.parent
+        if isinstance(parent, exp.Bracket) and parent.this is node and len(parent.expressions) == 1:
+            wanted = parent.expressions[0]
+        elif isinstance(parent, exp.Anonymous) and parent.name.lower() == "element_at" \
+                and len(parent.expressions) == 2 and parent.expressions[0] is node:
+            wanted = parent.expressions[1]
+        elif isinstance(parent, exp.Anonymous) and parent.name.lower() == "to_json" and len(parent.expressions) == 1:
+            parent.replace(exp.func("error", exp.Literal.string(_NULL_MAP_KEY)) if throw
+                           else exp.cast(exp.null(), exp.DataType.Type.JSON))
+            continue
+        else:
+            continue
+        parent.replace(exp.Case(ifs=[exp.If(this=exp.NullSafeEQ(this=wanted.copy(), expression=key.copy()),
+                                            true=value.copy()) for key, value in reversed(entries)]))
+
+
 def _md5sum(args: list[exp.Expr]) -> exp.Expr | None:
     """md5sum(a, ...): the MD5 of its arguments' text, concatenated."""
     if not args:
