@@ -356,6 +356,20 @@ def test_list_partitions_by_the_text_of_an_expression(sql: Session, columns: str
     assert f"PARTITION BY {expression}" in sql.execute("SHOW CREATE TABLE t").rows()[0][1]
 
 
+@pytest.mark.parametrize(("java_format", "name", "format_"), [
+    ("yyyy-MM-dd HH:mm:ss", "p20071130043019", "%Y-%m-%d %H:%i:%s"),
+    ("yyyy-MM-dd", "p20071130", "%Y-%m-%d"),
+    ("yyyyMMdd", "p20071130", "%Y%m%d"),
+])
+def test_from_unixtime_takes_the_java_spelled_formats_starrocks_takes(sql: Session, java_format: str, name: str,
+                                                                      format_: str) -> None:
+    sql.execute(f"CREATE TABLE t (k1 INT, k2 BIGINT) PARTITION BY from_unixtime(k2, '{java_format}')")
+    sql.execute("INSERT INTO t VALUES (1, 1196397019), (2, 1196397019)")
+    assert [p for p, _ in partitions(sql, "t")] == [name]
+    assert sql.execute("SELECT k1 FROM t WHERE k2 = 1196397019 ORDER BY k1").rows() == [(1,), (2,)]
+    assert f"PARTITION BY from_unixtime(k2, '{format_}')" in sql.execute("SHOW CREATE TABLE t").rows()[0][1]
+
+
 @pytest.mark.parametrize(("keys", "message"), [
     ("AGGREGATE KEY(k1, k2)", "AGG_KEYS table should specify aggregate type for non-key "
                               "column[__generated_partition_column_0]."),

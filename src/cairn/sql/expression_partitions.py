@@ -127,6 +127,7 @@ def _value_expression(columns: list[Column], node: exp.Expression) -> Expression
         if not (isinstance(fmt, exp.Literal) and fmt.is_string):
             raise not_supported(f"Expression partitioning by '{node.sql('starrocks')}'")
         spelled = format_time(fmt.name, StarRocks.INVERSE_TIME_MAPPING, StarRocks.INVERSE_TIME_TRIE) or fmt.name
+        spelled = _JAVA_STYLE_FORMATS.get(spelled, spelled)
         expression = PartitionExpression(sql=f"from_unixtime({_quoted(column.name)}, "
                                              f"{exp.Literal.string(spelled).sql('starrocks')})", type="VARCHAR(65533)")
     return ExpressionPartitioning("LIST", [column.name], AutoPartition(function="column"), [expression])
@@ -203,6 +204,9 @@ def _list_key(columns: list[Column], node: exp.Expression) -> tuple[str, Partiti
     return range_expression(columns, node)
 
 
+# The formats from_unixtime also takes in Java's spelling (StarRocks' TimestampFunctions); any other text
+# without `%` directives is literal text, as in date_format.
+_JAVA_STYLE_FORMATS = {"yyyy-MM-dd HH:mm:ss": "%Y-%m-%d %H:%i:%s", "yyyy-MM-dd": "%Y-%m-%d", "yyyyMMdd": "%Y%m%d"}
 # Integer types a column holding seconds (from_unixtime) may have; milliseconds need a BIGINT.
 _SECONDS_TYPES = frozenset({"TINYINT", "SMALLINT", "INT", "BIGINT"})
 _INTEGER_TYPES = frozenset({"TINYINT", "SMALLINT", "INT", "BIGINT", "LARGEINT"})
