@@ -6,6 +6,7 @@ output, errors, and the partitions surviving a restart."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -195,6 +196,18 @@ def test_partitionings_refused_with_starrocks_errors(sql: Session, column: str, 
         sql.execute(f"CREATE TABLE t ({column}, v INT) PARTITION BY {clause}")
     assert message in str(caught.value)
     assert sql.execute("SHOW TABLES").rows() == []
+
+
+def test_dates_written_as_digits_bound_ranges_and_load_into_date_columns(sql: Session) -> None:
+    sql.execute('CREATE TABLE t (k INT, d DATE, dt DATETIME) PARTITION BY RANGE(d) '
+                '(PARTITION p1 VALUES [("19920101"), ("19930101")), PARTITION p2 VALUES LESS THAN ("19940101"))')
+    assert [bounds.count("keys: [1993-01-01]") for _, bounds in partitions(sql, "t")] == [1, 1]
+    sql.execute("INSERT INTO t VALUES (1, 19920301, 19920301), (2, 19930201, 19930201123005)")
+    assert sql.execute("SELECT k, d, dt FROM t ORDER BY k").rows() == [
+        (1, date(1992, 3, 1), datetime(1992, 3, 1)), (2, date(1993, 2, 1), datetime(1993, 2, 1, 12, 30, 5))]
+    assert sql.execute("SELECT k FROM t PARTITION (p2)").rows() == [(2,)]
+    with pytest.raises(CairnError, match="Invalid value '19921301' for column 'd' of type DATE"):
+        sql.execute("INSERT INTO t VALUES (3, 19921301, NULL)")
 
 
 def test_tables_without_an_expression_are_written_as_before() -> None:

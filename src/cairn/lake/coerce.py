@@ -62,9 +62,23 @@ def _fields_by_position(value: exp.Expr, source_type: str | None, target_type: s
     return case([(exp.Is(this=value.copy(), expression=exp.null()), exp.null())], renamed)
 
 
+# DuckDB integer types whose values StarRocks reads as dates when a DATE or DATETIME column takes them.
+_INTEGER_SOURCES = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"})
+
+
+def _integer_as_date(value: exp.Expr) -> exp.Expr:
+    """An integer as StarRocks casts it to a DATE or DATETIME: its digits yyyyMMdd or yyyyMMddHHmmss
+    (19920101 is 1992-01-01); NULL when they are no date."""
+    digits = cast(value, "VARCHAR")
+    return call("coalesce", call("try_strptime", digits.copy(), string("%Y%m%d%H%M%S")),
+                call("try_strptime", digits, string("%Y%m%d")))
+
+
 def _cast(source: str, column: Column, source_type: str | None = None) -> exp.Expr:
     column_type = parse_type(column.type)
     value = _fields_by_position(sqlcolumn(source), source_type, column_type.duckdb)
+    if column_type.name in ("DATE", "DATETIME") and (source_type or "").upper() in _INTEGER_SOURCES:
+        value = _integer_as_date(value)
     if column_type.storage_duckdb != column_type.duckdb:
         return cast(try_cast(value, column_type.duckdb), column_type.storage_duckdb)
     return try_cast(value, column_type.duckdb)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import duckdb
@@ -13,12 +14,27 @@ from cairn.errors import AnalysisError
 MAXVALUE = "MAXVALUE"
 
 
+# StarRocks reads a date bound also written without separators: 19920101, 19920101123000.
+_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2}))?$")
+
+
+def _dashed_date(value: str) -> str:
+    """`value`, a date written as yyyyMMdd[HHmmss], as yyyy-MM-dd[ HH:mm:ss]; any other text as it is."""
+    found = _COMPACT_DATE.match(value.strip())
+    if found is None:
+        return value
+    year, month, day, hour, minute, second = found.groups()
+    return f"{year}-{month}-{day}" + (f" {hour}:{minute}:{second}" if hour is not None else "")
+
+
 def normalize_value(value: str, type_text: str) -> str:
     """Cast a bound literal to the column's type and return its canonical text.
 
     Raises AnalysisError when the literal is not a value of that type.
     """
     column_type = parse_type(type_text)
+    if column_type.name in ("DATE", "DATETIME"):
+        value = _dashed_date(value)
     try:
         typed = cast_value(value, column_type.duckdb)
     except duckdb.Error:
