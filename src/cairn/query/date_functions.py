@@ -369,16 +369,57 @@ def _string_literals_as_datetimes(tree: exp.Expr) -> None:
                 node.set(key, _datetime(value))
 
 
+def _whole_months(later: exp.Expr, earlier: exp.Expr, per: int) -> exp.Expr:
+    """The whole spans of `per` months from `earlier` to `later` (both DATETIMEs, `later` not
+    before), as StarRocks' date_diff counts them: n spans are whole when `earlier` moved n spans on
+    (to its month's last day if the month is shorter) is not after `later`, or when `later` is the
+    last day of its month and that day of the month n spans back is not before `earlier`
+    (test_date_diff: `date_diff('month', '2017-02-28', '2016-02-28 00:00:00.001')` is 12,
+    `date_diff('month', '2016-02-28', '2015-02-28 00:00:00.01')` 11)."""
+    def part(name: str, value: exp.Expr) -> exp.Expr:
+        return exp.func("date_part", exp.Literal.string(name), value.copy())
+
+    months = _arith(exp.Add, _arith(exp.Mul, _arith(exp.Sub, part("year", later), part("year", earlier)), _int(12)),
+                    _arith(exp.Sub, part("month", later), part("month", earlier)))
+    spans = _arith(exp.IntDiv, months, _int(per))
+    moved = exp.func("to_months", exp.cast(_arith(exp.Mul, spans.copy(), _int(per)), exp.DataType.Type.BIGINT))
+    forward = exp.LTE(this=_arith(exp.Add, earlier.copy(), moved.copy()), expression=later.copy())
+    day = exp.cast(later.copy(), exp.DataType.Type.DATE)
+    time_of_day = _arith(exp.Sub, later.copy(), exp.cast(day.copy(), exp.DataType.Type.TIMESTAMP))
+    back = _arith(exp.Add, exp.cast(exp.LastDay(this=_arith(exp.Sub, day.copy(), moved)), exp.DataType.Type.TIMESTAMP),
+                  time_of_day)
+    backward = exp.and_(exp.EQ(this=day.copy(), expression=exp.LastDay(this=day.copy())),
+                        exp.GTE(this=back, expression=earlier.copy()))
+    return exp.Case(ifs=[exp.If(this=exp.or_(forward, backward), true=spans.copy())],
+                    default=_arith(exp.Sub, spans, _int(1)))
+
+
+_MONTHS_PER = {"YEAR": 12, "QUARTER": 3, "MONTH": 1}
+
+
+def _date_diff_units(unit: str, later: exp.Expr, earlier: exp.Expr) -> exp.Expr:
+    """date_diff's whole units from `earlier` to `later` (negative when `later` is before): years,
+    quarters and months as `_whole_months` counts them, the other units as `_whole_units`."""
+    if unit not in _MONTHS_PER:
+        return _whole_units(unit, later, earlier)
+    later, earlier = (exp.TryCast(this=v, to=exp.DataType.build("TIMESTAMP")) for v in (later, earlier))
+    per = _MONTHS_PER[unit]
+    counted = exp.Case(ifs=[exp.If(this=exp.GTE(this=later.copy(), expression=earlier.copy()),
+                                   true=_whole_months(later, earlier, per))],
+                       default=exp.Neg(this=_whole_months(earlier, later, per)))
+    return exp.cast(counted, exp.DataType.Type.BIGINT)
+
+
 def _units_named_by(unit: exp.Expr, later: exp.Expr, earlier: exp.Expr) -> exp.Expr:
-    """The whole units from `earlier` to `later`, the unit's name a value (a column, NULL): NULL
-    for a NULL name; a name that is no unit fails the statement, as in StarRocks."""
+    """date_diff's whole units from `earlier` to `later`, the unit's name a value (a column, NULL):
+    NULL for a NULL name; a name that is no unit fails the statement, as in StarRocks."""
     name = exp.func("lower", unit.copy())
     ifs = [exp.If(this=exp.Is(this=unit.copy(), expression=exp.null()), true=exp.null())]
     for spelled, part in _UNITS.items():
         if part != "MICROSECOND":
             ifs.append(exp.If(this=exp.EQ(this=name.copy(), expression=exp.Literal.string(spelled)),
-                              true=_whole_units(part, later.copy(), earlier.copy())))
-    failure = exp.func("error", exp.func("concat", exp.Literal.string("unsupported time unit: "), unit.copy()))
+                              true=_date_diff_units(part, later.copy(), earlier.copy())))
+    failure = exp.func("error", exp.Literal.string("type column should be one of day/hour/minute/second/millisecond"))
     return exp.Case(ifs=ifs, default=exp.cast(failure, exp.DataType.Type.BIGINT))
 
 
@@ -391,7 +432,8 @@ def _diffs_count_whole_units(tree: exp.Expr) -> None:
             continue
         name = unit.name.lower().removesuffix("s") if isinstance(unit, (exp.Var, exp.Literal)) else ""
         if name in _UNITS:
-            node.replace(_whole_units(_UNITS[name], node.this.copy(), node.expression.copy()))
+            count = _date_diff_units if isinstance(node, exp.DateDiff) else _whole_units
+            node.replace(count(_UNITS[name], node.this.copy(), node.expression.copy()))
         else:
             # Checked as each row is computed, as StarRocks does: over no rows, no error.
             named = exp.Literal.string(unit.name) if isinstance(unit, exp.Var) else unit or exp.null()

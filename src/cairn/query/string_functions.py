@@ -253,8 +253,46 @@ def _substring_positions_are_ints(tree: exp.Expr) -> None:
                 node.set(key, exp.TryCast(this=value.copy(), to=exp.DataType.build("INT")))
 
 
+# Characters whose full Unicode case mapping is more than one character (SpecialCasing.txt, as
+# Python's str.upper and str.lower apply it): StarRocks maps them so, DuckDB to one character.
+_MULTI_CHARACTER_UPPER = {chr(c): chr(c).upper() for c in range(0x10000)
+                          if not 0xD800 <= c < 0xE000 and len(chr(c).upper()) > 1}
+_MULTI_CHARACTER_LOWER = {chr(c): chr(c).lower() for c in range(0x10000)
+                          if not 0xD800 <= c < 0xE000 and len(chr(c).lower()) > 1}
+
+
+def _full_case_mapping(tree: exp.Expr) -> None:
+    """upper / lower map a character to several where Unicode says so (StarRocks'
+    test_lower_upper_utf8: upper('ß') is 'SS', lower('İ') is 'i̇'); DuckDB keeps one character."""
+    for node in sorted(tree.find_all(exp.Upper, exp.Lower), key=depth, reverse=True):
+        special = _MULTI_CHARACTER_UPPER if isinstance(node, exp.Upper) else _MULTI_CHARACTER_LOWER
+        text = node.this
+        if isinstance(text, exp.Literal) and text.is_string and not any(c in special for c in text.name):
+            continue
+        mapped: exp.Expr = text.copy()
+        for character, replacement in special.items():
+            mapped = exp.func("replace", mapped, exp.Literal.string(character), exp.Literal.string(replacement))
+        has_special = exp.func("regexp_matches", text.copy(), exp.Literal.string(
+            "[" + "".join(special) + "]"))
+        node.replace(exp.Case(ifs=[exp.If(this=has_special, true=type(node)(this=mapped))],
+                              default=type(node)(this=text.copy())))
+
+
+def _regexp_replace_of_nothing_is_nothing(tree: exp.Expr) -> None:
+    """`regexp_replace('', pattern, r)` with every argument a literal is '' in StarRocks, which
+    folds the constant call so (its test_regex: `regexp_replace('', '', 'xx')` is '', while the
+    same values read from a table give 'xx', as DuckDB answers both)."""
+    for node in list(tree.find_all(exp.RegexpReplace)):
+        arguments = [node.this, node.expression, node.args.get("replacement")]
+        if all(isinstance(a, exp.Literal) and a.is_string for a in arguments) and node.this.name == "" \
+                and node.args.get("modifiers") is None:
+            node.replace(exp.Literal.string(""))
+
+
 def apply(tree: exp.Expr) -> None:
     """Rewrite StarRocks' string function calls in `tree`, in place."""
+    _full_case_mapping(tree)
+    _regexp_replace_of_nothing_is_nothing(tree)
     _substring_positions_are_ints(tree)
     _regexp_count_of_an_invalid_pattern(tree)
     for node in list(tree.find_all(*_READ_AS_NODES)):
