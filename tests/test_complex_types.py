@@ -131,6 +131,9 @@ CASES: list[tuple[str, list[Any], int]] = [
     # Join hints choose a distribution, never the answer (test_array_map, test_struct).
     ("SELECT x.k FROM a x JOIN [broadcast] a y ON x.k = y.k ORDER BY x.k", [1, 2, 3, 4], FIELD_TYPE.LONG),
     ("SELECT x.k FROM a x LEFT JOIN [shuffle] a y ON x.k = y.k + 1 WHERE y.k IS NULL", [1], FIELD_TYPE.LONG),
+    # An array literal of strings and numbers holds strings (test_array_sortby_2).
+    ("SELECT ['a', 1, null, -2.5]", ['["a","1",null,"-2.5"]'], FIELD_TYPE.VAR_STRING),
+    ("SELECT ['x', 1][2]", ['1'], FIELD_TYPE.VAR_STRING),
 ]
 
 
@@ -199,6 +202,19 @@ def test_flat_json_properties_are_accepted(cur: pymysql.cursors.Cursor) -> None:
     ("SELECT map(named_struct('1', 2), 1)", 1064, "Map key don't supported type: struct<1 tinyint(4)>."),
     ("SELECT x.k FROM a x JOIN [fastest] a y ON x.k = y.k", 1064,
      "Getting analyzing error. Detail message: JOIN hint not recognized: FASTEST."),
+    # A scalar where an array function takes arrays (test_array_contains, test_arrays_overlap).
+    ("SELECT array_contains_seq(['abc'],'a')", 1064, "Getting analyzing error from line 1, column 7 to line 1, "
+     "column 37. Detail message: 2-th input of array_contains_seq should be an array, rather than varchar."),
+    ("SELECT k,\n  arrays_overlap(a1, -10) FROM a", 1064, "Getting analyzing error from line 2, column 2 to line 2, "
+     "column 24. Detail message: 2-th input of arrays_overlap should be an array, rather than tinyint(4)."),
+    ("SELECT array_contains_all(70000, a1) FROM a", 1064,
+     "1-th input of array_contains_all should be an array, rather than int(11)."),
+    ("SELECT array_sortby([1, 2], ['a', 'b', 1])", 1366, "Input arrays' size are not equal in array_sortby."),
+    ("SELECT array_agg(  ORDER BY k) FROM a", 1064, "Getting syntax error at line 1, column 16. Detail message: "
+     "Unexpected input '(', the most similar input is {<EOF>, ';'}."),
+    # A statement that ends before its last tokens (test_array_contains_all_type).
+    ("SELECT k FROM a ORDER BY kSELECT k", 1064, "Getting syntax error at line 1, column 33. Detail message: "
+     "Unexpected input 'k', the most similar input is {<EOF>, ';'}."),
 ])
 def test_errors_are_starrocks_errors(cur: pymysql.cursors.Cursor, sql: str, code: int, message: str) -> None:
     got_code, got_message = error_of(cur, sql)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from cairn.query.calls import Rewrite, depth, rewrite_calls
+from cairn.errors import AnalysisError
+from cairn.query.calls import Rewrite, call_span, depth, rewrite_calls
 
 
 def _json_text(args: list[exp.Expr]) -> exp.Expr:
@@ -587,8 +588,60 @@ def _invalid_json_paths_find_nothing(tree: exp.Expr) -> None:
             path.replace(exp.cast(exp.null(), exp.DataType.Type.VARCHAR))
 
 
+def _literal_type(value: exp.Expr) -> str | None:
+    """StarRocks' name of a string or integer literal's type (as its messages print it), else None."""
+    literal = value.this if isinstance(value, exp.Neg) else value
+    if not isinstance(literal, exp.Literal) or isinstance(value, exp.Neg) and literal.is_string:
+        return None
+    if literal.is_string:
+        return "varchar"
+    if not literal.name.isdigit():
+        return None
+    number = -int(literal.name) if isinstance(value, exp.Neg) else int(literal.name)
+    for bits, name in ((8, "tinyint(4)"), (16, "smallint(6)"), (32, "int(11)"), (64, "bigint(20)")):
+        if -(2 ** (bits - 1)) <= number < 2 ** (bits - 1):
+            return name
+    return "largeint(40)"
+
+
+_ARRAYS_ONLY = frozenset({"array_contains_seq", "array_contains_all", "arrays_overlap"})
+
+
+def _refuse_scalars_for_arrays(tree: exp.Expr) -> None:
+    """A string or number literal given where an array function takes only arrays is StarRocks'
+    analysis error (test_array_contains_all_and_seq: `array_contains_seq(['abc'], 'a')`), where
+    DuckDB would read it as a one-element list or fail otherwise."""
+    for node in tree.find_all(exp.Anonymous, exp.ArrayContainsAll):
+        name = "array_contains_all" if isinstance(node, exp.ArrayContainsAll) else node.name.lower()
+        if name not in _ARRAYS_ONLY:
+            continue
+        arguments = [node.this, node.expression] if isinstance(node, exp.ArrayContainsAll) else node.expressions
+        for position, argument in enumerate(arguments, 1):
+            kind = _literal_type(argument)
+            if kind is not None:
+                raise AnalysisError(f"Getting analyzing error{call_span(node, name)}. Detail message: {position}-th input "
+                                    f"of {name} should be an array, rather than {kind}.")
+
+
+def _mixed_array_literals_are_strings(tree: exp.Expr) -> None:
+    """An array literal of string and number literals is an ARRAY<VARCHAR>, each number its text, as
+    StarRocks types it (test_array_sortby_2: `['a', 'b', 1]`); DuckDB would cast the strings to numbers."""
+    for node in tree.find_all(exp.Array):
+        elements = [e for e in node.expressions if not isinstance(e, exp.Null)]
+        strings = [e for e in elements if isinstance(e, exp.Literal) and e.is_string]
+        numbers = [e for e in elements if isinstance(e, exp.Literal) and not e.is_string or isinstance(e, exp.Neg)
+                   and isinstance(e.this, exp.Literal) and not e.this.is_string]
+        if not strings or not numbers or len(strings) + len(numbers) != len(elements):
+            continue
+        for number in numbers:
+            text = f"-{number.this.name}" if isinstance(number, exp.Neg) else number.name
+            number.replace(exp.Literal.string(text))
+
+
 def apply(tree: exp.Expr) -> None:
     """Rewrite StarRocks' JSON and collection function calls in `tree`, in place."""
+    _refuse_scalars_for_arrays(tree)
+    _mixed_array_literals_are_strings(tree)
     _invalid_json_paths_find_nothing(tree)
     _split_reads_text(tree)
     _typeof_in_starrocks_names(tree)

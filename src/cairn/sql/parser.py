@@ -137,6 +137,10 @@ def _syntax_error(exc: ParseError, text: str) -> SqlSyntaxError:
     line, col = detail.get("line", 1), detail.get("col", 1)
     message = detail.get("description") or str(exc).splitlines()[0]
     near = detail.get("highlight") or ""
+    if message == "Invalid expression / Unexpected token" and near:
+        # The statement ended before this token: StarRocks names the token where it starts.
+        return SqlSyntaxError(f"Getting syntax error at line {line}, column {col - len(near)}. Detail message: "
+                              f"Unexpected input '{near}', the most similar input is {{<EOF>, ';'}}.")
     return SqlSyntaxError(f"Getting syntax error at line {line}, column {col}. "
                           f"Detail message: {message}{f' near {near!r}' if near else ''}.")
 
@@ -306,15 +310,17 @@ def _refuse_distinct_count_if(statement: exp.Expr, text: str) -> None:
                                  "Unexpected input '(', the most similar input is {<EOF>, ';'}.")
 
 
-def _refuse_group_concat_of_only_an_order(statement: exp.Expr, text: str) -> None:
-    """`group_concat(ORDER BY x)`, no value before the ORDER BY, is a syntax error in StarRocks
-    (test_group_concat), at the parenthesis."""
-    if not any(isinstance(node.this, exp.Order) and node.this.this is None
-               for node in statement.find_all(exp.GroupConcat)):
+def _refuse_aggregate_of_only_an_order(statement: exp.Expr, text: str) -> None:
+    """`group_concat(ORDER BY x)` and `array_agg(ORDER BY x)`, no value before the ORDER BY, are a
+    syntax error in StarRocks (test_group_concat, test_array_agg), at the parenthesis."""
+    names = {type(node).__name__ for node in statement.find_all(exp.GroupConcat, exp.ArrayAgg)
+             if isinstance(node.this, exp.Order) and node.this.this is None}
+    if not names:
         return
+    calls = {"GROUP_CONCAT" if name == "GroupConcat" else "ARRAY_AGG" for name in names}
     tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
     for i in range(len(tokens) - 2):
-        if tokens[i].text.upper() == "GROUP_CONCAT" and tokens[i + 2].token_type == TokenType.ORDER_BY:
+        if tokens[i].text.upper() in calls and tokens[i + 2].token_type == TokenType.ORDER_BY:
             line, col = tokens[i + 1].line, tokens[i + 1].col - len(tokens[i + 1].text)
             raise SqlSyntaxError(f"Getting syntax error at line {line}, column {col}. Detail message: "
                                  "Unexpected input '(', the most similar input is {<EOF>, ';'}.")
@@ -513,14 +519,14 @@ def parse_statement(text: str) -> Statement:
                              f"'{text.split()[0].upper()} {statement.expression or ''}'".strip()[:200] + ".")
     _refuse_distinct_any_value(statement, text)
     _refuse_distinct_count_if(statement, text)
-    _refuse_group_concat_of_only_an_order(statement, text)
+    _refuse_aggregate_of_only_an_order(statement, text)
     _refuse_group_concat_positions_past_arguments(statement, text)
     _refuse_group_concat_separator_not_string(statement, text)
     if isinstance(statement, (exp.Query, exp.Insert)) and statement.find(exp.VarMap) is not None:
         _refuse_nested_map_keys(text)
     if label is not None:
         statement.meta["label"] = label
-    if isinstance(statement, exp.Alter):
+    if isinstance(statement, (exp.Alter, exp.Query)):
         statement.meta["text"] = text  # positions in messages point into it (sqlglot keeps token offsets)
     return statement
 
