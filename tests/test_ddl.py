@@ -241,3 +241,33 @@ def test_index_and_bloom_filter_errors(session: Session, ddl: str, message: str)
     session.execute_script("CREATE DATABASE a; USE a;")
     with pytest.raises(CairnError, match=message):
         session.execute(ddl)
+
+
+def test_alter_database_rename_moves_tables_data_and_grants(session: Session) -> None:
+    session.execute_script("CREATE DATABASE a; USE a; CREATE TABLE t (k INT); INSERT INTO t VALUES (1), (2);"
+                           "CREATE USER u IDENTIFIED BY 'pw'; GRANT SELECT ON a.t TO u;")
+    session.execute("ALTER DATABASE a RENAME b")
+    assert session.execute("SELECT k FROM b.t ORDER BY k").rows() == [(1,), (2,)]
+    with pytest.raises(UnknownDatabaseError, match="Unknown database 'a'"):
+        session.execute("SELECT * FROM a.t")
+    assert [row[2] for row in session.execute("SHOW GRANTS FOR u").rows()] == ["GRANT SELECT ON b.t TO 'u'@'%'"]
+    session.execute("CREATE DATABASE c")
+    with pytest.raises(DatabaseExistsError):
+        session.execute("ALTER DATABASE b RENAME c")
+    with pytest.raises(UnknownDatabaseError):
+        session.execute("ALTER DATABASE a RENAME d")
+    with pytest.raises(SqlSyntaxError, match="RENAME"):
+        session.execute("ALTER DATABASE b SET DATA QUOTA 10G")
+
+
+def test_alter_table_compact_merges_rowsets_and_keeps_rows(session: Session) -> None:
+    session.execute_script("CREATE DATABASE a; USE a; CREATE TABLE t (k INT) DISTRIBUTED BY HASH(k) BUCKETS 1;"
+                           "INSERT INTO t VALUES (1); INSERT INTO t VALUES (2); INSERT INTO t VALUES (3);")
+    before = session.execute("SHOW PARTITIONS FROM t").rows()[0]
+    session.execute("ALTER TABLE t COMPACT")
+    after = session.execute("SHOW PARTITIONS FROM t").rows()[0]
+    assert (before[2], after[2]) == (0, after[3]) and after[3] == before[3] + 1  # CompactVersion, VisibleVersion
+    assert session.execute("SELECT k FROM t ORDER BY k").rows() == [(1,), (2,), (3,)]
+    session.execute("ALTER TABLE t CUMULATIVE COMPACT t")
+    with pytest.raises(UnknownPartitionError):
+        session.execute("ALTER TABLE t COMPACT (nope)")

@@ -215,3 +215,32 @@ def test_create_table_as_select_with_a_key(cur: pymysql.cursors.Cursor) -> None:
     assert "AGG_KEYS table should specify aggregate type for non-key column[s]" in \
         error_of(cur, "CREATE TABLE a (k, s) AGGREGATE KEY(k) AS SELECT k, v FROM t")[1]
     assert ("a",) not in rows(cur, "SHOW TABLES")
+
+
+def test_auto_increment_ids_for_rows_that_leave_the_column_out_or_say_default(cur: pymysql.cursors.Cursor) -> None:
+    cur.execute("CREATE TABLE a (id BIGINT NOT NULL AUTO_INCREMENT, name VARCHAR(10), n INT DEFAULT '7') "
+                "PRIMARY KEY(id)")
+    cur.execute("INSERT INTO a (id, name, n) VALUES (DEFAULT, 'x', 1), (DEFAULT, 'y', DEFAULT)")
+    cur.execute("INSERT INTO a (name) VALUES ('z')")
+    cur.execute("INSERT INTO a VALUES (100, 'given', 2), (NULL, 'null', 3)")
+    got = rows(cur, "SELECT id, name, n FROM a ORDER BY name")
+    ids = {name: id_ for id_, name, _ in got}
+    assert ids["given"] == 100 and ids["x"] < ids["y"] < ids["z"] < ids["null"] != 100
+    assert len(set(ids.values())) == len(ids) and min(ids.values()) == 1
+    assert [n for _, _, n in got] == [2, 3, 1, 7, 7]
+    cur.execute("UPDATE a SET n = 9 WHERE name = 'x'")  # an id is kept by the rows that have one
+    assert rows(cur, f"SELECT name FROM a WHERE id = {ids['x']}") == [("x",)]
+    ddl = rows(cur, "SHOW CREATE TABLE a")[0][1]
+    assert "`id` bigint(20) NOT NULL AUTO_INCREMENT COMMENT" in ddl
+    cur.execute("CREATE TABLE a2 (id BIGINT NOT NULL AUTO_INCREMENT, name VARCHAR(10)) DUPLICATE KEY(id)")
+    cur.execute("INSERT INTO a2 (name) SELECT name FROM a")
+    assert rows(cur, "SELECT count(DISTINCT id), count(*) FROM a2") == [(5, 5)]
+
+
+@pytest.mark.parametrize(("ddl", "message"), [
+    ("CREATE TABLE e (k INT AUTO_INCREMENT)", "The AUTO_INCREMENT column must be BIGINT"),
+    ("CREATE TABLE e (k BIGINT NULL AUTO_INCREMENT)", "AUTO_INCREMENT column k must be NOT NULL"),
+    ("CREATE TABLE e (k BIGINT AUTO_INCREMENT, v BIGINT AUTO_INCREMENT)", "More than one AUTO_INCREMENT column"),
+])
+def test_auto_increment_errors(cur: pymysql.cursors.Cursor, ddl: str, message: str) -> None:
+    assert message in error_of(cur, ddl)[1]

@@ -41,7 +41,6 @@ REFUSED = [
     ("CREATE TABLE t (k INT, v INT, INDEX i (v) USING NGRAMBF)", "INDEX 'i'"),
     ("CREATE TABLE t (k INT, v INT) ROLLUP (r1 (k))", "ROLLUP"),
     ("CREATE TABLE t (k INT, v INT) ENGINE = mysql", "ENGINE = mysql"),
-    ("CREATE TABLE t (k BIGINT AUTO_INCREMENT, v INT)", "AUTO_INCREMENT column 'k'"),
     ("CREATE TABLE t (k INT) PROPERTIES ('partition_live_number' = '3')", "Unknown properties: {partition_live_number=3}"),
     ("CREATE TABLE t (k INT) PROPERTIES ('no_such_key' = 'x')", "Unknown properties: {no_such_key=x}"),
     ("CREATE TABLE t (k INT) PROPERTIES ('storage_volume' = 'missing_volume')", 'Unknown storage volume "missing_volume"'),

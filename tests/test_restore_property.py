@@ -78,3 +78,31 @@ def test_restore_reaches_exactly_the_recorded_state(tmp_path: Path, seed: int) -
         restored = Frontend.open(config)
         assert state_of(Session(restored)) == (recorded[target] if target else at_snapshot), target
         restored.close()
+
+
+def test_auto_increment_ids_survive_a_restart_and_a_restore(tmp_path: Path) -> None:
+    """The AUTO_INCREMENT counter is catalog state: journalled, in images, restored with the snapshot."""
+    values = {"meta_dir": str(tmp_path / "meta"), "local_storage_path": str(tmp_path / "storage")}
+    fe = Frontend.open(load_config(None, **values))
+    session = Session(fe)
+    session.execute_script("CREATE DATABASE r; USE r; CREATE TABLE t (id BIGINT NOT NULL AUTO_INCREMENT, v INT) "
+                           "PRIMARY KEY(id); INSERT INTO t (v) VALUES (1), (2);")
+    fe.close()
+    fe = Frontend.open(load_config(None, **values))
+    session = Session(fe)
+    session.execute_script("USE r; INSERT INTO t (v) VALUES (3); ADMIN CREATE CLUSTER SNAPSHOT point;")
+    at_snapshot = session.execute("SELECT id FROM t").rows()
+    cluster = fe.keys.cluster_id
+    fe.close()
+    yaml_path = tmp_path / "cs.yaml"
+    yaml_path.write_text(f"cluster_snapshot:\n  cluster_snapshot_path: {tmp_path / 'storage'}/{cluster}/meta/"
+                         "image/point\n")
+    config = load_config(None, **dict(values, meta_dir=str(tmp_path / "meta2")))
+    spec = read_snapshot_yaml(yaml_path)
+    restore(plan_restore(config, spec), config, spec)
+    restored = Frontend.open(config)
+    session = Session(restored)
+    session.execute_script("USE r; INSERT INTO t (v) VALUES (4);")
+    ids = [row[0] for row in session.execute("SELECT id FROM t ORDER BY v").rows()]
+    restored.close()
+    assert len(at_snapshot) == 3 and len(set(ids)) == 4 and ids[3] > max(ids[:3])

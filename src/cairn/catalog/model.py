@@ -38,6 +38,8 @@ class Column(BaseModel):
     comment: str = ""
     # AGGREGATE KEY tables: how a value column merges (SUM, MIN, MAX, REPLACE, REPLACE_IF_NOT_NULL).
     aggregate: str | None = None
+    # AUTO_INCREMENT (a BIGINT NOT NULL column): a row that leaves it out or NULL gets the table's next id.
+    auto_increment: bool = False
     unique_id: int | None = None
     added_in: int = 0  # the schema version that added the column (0: the table had it from the start)
     former: list[FormerColumn] = Field(default_factory=list)  # oldest first
@@ -47,7 +49,8 @@ class Column(BaseModel):
         """A column of a table of another type, or never altered, is written as before AGGREGATE KEY
         tables and schema changes existed."""
         data: dict[str, Any] = handler(self)
-        for name, unset in (("aggregate", None), ("unique_id", None), ("added_in", 0), ("former", [])):
+        for name, unset in (("aggregate", None), ("auto_increment", False), ("unique_id", None), ("added_in", 0),
+                            ("former", [])):
             if data.get(name, unset) == unset:
                 data.pop(name, None)
         return data
@@ -180,6 +183,9 @@ class Table(BaseModel):
     sort_columns: list[str] = Field(default_factory=list)
     properties: dict[str, str] = Field(default_factory=dict)
     indexes: list[TableIndex] = Field(default_factory=list)
+    # The first id the AUTO_INCREMENT column's next allocation gives (catalog state: journalled, so ids
+    # never repeat across restarts and restores).
+    auto_increment_next: int = 1
     comment: str = ""
     created_at: float = Field(default_factory=time.time)
     # Bumped by every ALTER TABLE that changes the columns; each rowset records the one it was written under.
@@ -227,7 +233,14 @@ class Table(BaseModel):
             data.pop("auto_buckets", None)
         if not self.indexes:
             data.pop("indexes", None)
+        if self.auto_increment_next == 1:
+            data.pop("auto_increment_next", None)
         return data
+
+    @property
+    def auto_increment_column(self) -> Column | None:
+        """The table's AUTO_INCREMENT column, if it has one."""
+        return next((c for c in self.columns if c.auto_increment), None)
 
     def column(self, name: str) -> Column | None:
         lowered = name.lower()

@@ -15,6 +15,7 @@ from cairn.catalog.node_ops import AddComputeNodes, AddFrontend, DropComputeNode
 from cairn.catalog.op_base import Op
 from cairn.catalog.schema_ops import (
     AddPartitions,
+    AllocateAutoIncrement,
     AlterStorageVolume,
     AlterTableSchema,
     CommitVersions,
@@ -28,6 +29,7 @@ from cairn.catalog.schema_ops import (
     EpochStart,
     PartitionVersion,
     RecoverTable,
+    RenameDatabase,
     RenamePartition,
     RenameTable,
     ReplacePartitions,
@@ -45,7 +47,8 @@ CatalogOp = Annotated[
         EpochStart, Superseded, VoidSlot,
         CreateStorageVolume, AlterStorageVolume, DropStorageVolume, SetDefaultStorageVolume,
         CreateDatabase, DropDatabase, CreateTable, DropTable, AddPartitions, DropPartition, CommitVersions,
-        AlterTableSchema, RenameTable, RenamePartition, ReplacePartitions, RecoverTable,
+        AlterTableSchema, RenameTable, RenamePartition, ReplacePartitions, RecoverTable, AllocateAutoIncrement,
+        RenameDatabase,
         AddComputeNodes, DropComputeNodes, AddFrontend, DropFrontend,
         CreateUser, SetUserPassword, DropUser, GrantPrivileges, RevokePrivileges,
         SetAutomatedSnapshots, PutSnapshotJob,
@@ -71,9 +74,9 @@ def parse_op(data: dict[str, Any]) -> Op:
 
 
 __all__ = [
-    "AddComputeNodes", "AddFrontend", "AddPartitions", "AlterStorageVolume", "AlterTableSchema", "CatalogOp", "CommitVersions", "CreateDatabase",
+    "AddComputeNodes", "AddFrontend", "AddPartitions", "AllocateAutoIncrement", "AlterStorageVolume", "AlterTableSchema", "CatalogOp", "CommitVersions", "CreateDatabase",
     "CreateStorageVolume", "CreateTable", "CreateUser", "DropComputeNodes", "DropDatabase", "DropFrontend", "DropPartition",
     "DropStorageVolume", "DropTable", "DropUser", "DropView", "EpochStart", "GrantPrivileges", "Op", "PartitionVersion",
-    "PutSnapshotJob", "PutView", "RecoverTable", "RenamePartition", "RenameTable", "ReplacePartitions", "RevokePrivileges", "SetAutomatedSnapshots", "SetDefaultStorageVolume", "SetUserPassword",
+    "PutSnapshotJob", "PutView", "RecoverTable", "RenameDatabase", "RenamePartition", "RenameTable", "ReplacePartitions", "RevokePrivileges", "SetAutomatedSnapshots", "SetDefaultStorageVolume", "SetUserPassword",
     "Superseded", "VoidSlot", "parse_op",
 ]

@@ -122,6 +122,25 @@ class DropDatabase(Op):
                                                prefix=self.data_prefix, dropped_at=at))
 
 
+class RenameDatabase(Op):
+    """ALTER DATABASE db RENAME new_name. Its tables, data and privileges granted on it follow it (the
+    data is kept under the database's id, grants are moved to the new name)."""
+
+    kind: Literal["rename_database"] = "rename_database"
+    db_id: int
+    name: str
+
+    def apply(self, state: CatalogState, at: float) -> None:
+        db = database_by_id(state, self.db_id)
+        del state.databases[db.name]
+        for user in state.users.values():
+            for grant in user.grants:
+                if grant.database == db.name:
+                    grant.database = self.name
+        db.name = self.name
+        state.databases[self.name] = db
+
+
 class CreateTable(Op):
     kind: Literal["create_table"] = "create_table"
     db_id: int
@@ -342,6 +361,21 @@ class PartitionVersion(BaseModel):
     row_count: int
     data_size: int
     compaction: bool = False  # the version only merges rowsets: same rows, fewer objects
+
+
+class AllocateAutoIncrement(Op):
+    """Ids `first` .. `first + count - 1` of a table's AUTO_INCREMENT column, taken by a load before it
+    writes its rows (a load that fails leaves a gap, as in StarRocks)."""
+
+    kind: Literal["allocate_auto_increment"] = "allocate_auto_increment"
+    db_id: int
+    table_id: int
+    first: int
+    count: int
+
+    def apply(self, state: CatalogState, at: float) -> None:
+        table = table_by_id(state, self.db_id, self.table_id)
+        table.auto_increment_next = max(table.auto_increment_next, self.first + self.count)
 
 
 class CommitVersions(Op):

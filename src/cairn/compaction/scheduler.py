@@ -73,14 +73,19 @@ class CompactionScheduler:
         self.config = config
         self.total = CompactionReport()
 
-    def candidates(self) -> tuple[int, list[_Candidate]]:
-        """Partitions with a tablet at or past the threshold, and how many partitions were examined."""
-        threshold = self.config.lake_compaction_score_selector_min_score
+    def candidates(self, threshold: int | None = None, table_id: int | None = None,
+                   partitions: list[str] | None = None) -> tuple[int, list[_Candidate]]:
+        """Partitions with a tablet of `threshold` rowsets or more (default: the configured score), of
+        table `table_id` (default: every table) and only `partitions` of it (default: all), and how many
+        partitions were examined."""
+        threshold = threshold or self.config.lake_compaction_score_selector_min_score
         with self.catalog.lock:
-            databases = [db.model_copy(deep=True) for db in self.catalog.state.databases.values()]
+            databases = [db.model_copy(deep=True) for db in self.catalog.state.databases.values()
+                         if table_id is None or any(t.id == table_id for t in db.tables.values())]
         examined, found = 0, []
         for db in databases:
-            parts = [(t, p) for t in db.tables.values() for p in t.partitions if p.manifest_key]
+            parts = [(t, p) for t in db.tables.values() for p in t.partitions if p.manifest_key
+                     and table_id in (None, t.id) and (partitions is None or p.name in partitions)]
             examined += len(parts)
             store = self.stores(db.storage_volume)
             manifests = MANIFESTS.get_many(store, [key for _, p in parts if (key := p.manifest_key)])
@@ -90,13 +95,20 @@ class CompactionScheduler:
                     found.append(_Candidate(db, table, partition, manifest, tablets))
         return examined, found
 
-    def run_once(self) -> CompactionReport:
-        """One round over every partition. Storage or commit errors skip a partition, never stop the round."""
+    def compact_table(self, db_id: int, table_id: int, partitions: list[str] | None = None) -> CompactionReport:
+        """ALTER TABLE t COMPACT: one round over the table's (or those partitions') tablets of more than
+        one rowset, whatever the configured score."""
+        return self.run_once(table_id=table_id, partitions=partitions, threshold=2)
+
+    def run_once(self, table_id: int | None = None, partitions: list[str] | None = None,
+                 threshold: int | None = None) -> CompactionReport:
+        """One round over every partition (or those `candidates` chooses). Storage or commit errors skip a
+        partition, never stop the round."""
         started = time.perf_counter()
         report = CompactionReport()
         if not self.committer.is_leader:
             return report
-        report.partitions_examined, found = self.candidates()
+        report.partitions_examined, found = self.candidates(threshold, table_id, partitions)
         for candidate in found:
             try:
                 merged = self._compact(candidate)

@@ -25,7 +25,6 @@ from cairn.errors import (
     SqlSyntaxError,
     UnknownColumnError,
     UnknownPartitionError,
-    UnknownTableError,
     UnsupportedError,
 )
 from cairn.lake.sqltext import create_temp_view, sql
@@ -278,8 +277,6 @@ def _table_scan(engine: QueryEngine, node: exp.Table, schema: str | None, pinned
     with catalog.lock:
         if not schema:
             raise NoDatabaseSelectedError("No database selected")
-        if schema not in catalog.state.databases:
-            raise UnknownTableError(f"Table '{schema}.{node.name}' doesn't exist")
         db, table = catalog.table(schema, node.name, session)
         table = table.model_copy(deep=True)
         # Pinned under the catalog lock, so vacuum either sees the pin or sees these versions visible.

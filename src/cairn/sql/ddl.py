@@ -15,6 +15,7 @@ from cairn.catalog.ops import (
     DropPartition,
     DropTable,
     PartitionVersion,
+    RenameDatabase,
 )
 from cairn.errors import (
     AnalysisError,
@@ -68,6 +69,35 @@ def create_database(query: QueryContext, fe: Frontend, statement: exp.Create) ->
         return CreateDatabase(database=db)
 
     fe.commit_if(build)
+    return ResultSet.ok()
+
+
+def rename_database(query: QueryContext, fe: Frontend, statement: extended.AlterDatabaseRename) -> ResultSet:
+    """ALTER DATABASE db RENAME new_name (StarRocks' errors for a missing source or a taken name)."""
+
+    def build(catalog: Catalog) -> RenameDatabase:
+        db = catalog.state.databases.get(statement.database)
+        if db is None:
+            raise UnknownDatabaseError(f"Unknown database '{statement.database}'")
+        if statement.new_name == db.name:
+            raise AnalysisError("Getting analyzing error. Detail message: Same database name.")
+        if statement.new_name in catalog.state.databases:
+            raise DatabaseExistsError(f"Can't create database '{statement.new_name}'; database exists")
+        return RenameDatabase(db_id=db.id, name=statement.new_name)
+
+    fe.commit(build)
+    return ResultSet.ok()
+
+
+def compact_table(query: QueryContext, fe: Frontend, statement: extended.CompactTable) -> ResultSet:
+    """ALTER TABLE t COMPACT [partitions]: merge the table's tablets of more than one rowset now."""
+    with fe.catalog.lock:
+        db, table = fe.catalog.table(statement.database or query.database, statement.table, query.session_id)
+        missing = [n for n in statement.partitions or [] if table.partition(n) is None]
+        if missing:
+            raise UnknownPartitionError(f"Unknown partition '{missing[0]}' in table '{table.name}'")
+        db_id, table_id = db.id, table.id
+    fe.compaction.compact_table(db_id, table_id, statement.partitions)
     return ResultSet.ok()
 
 
@@ -360,8 +390,19 @@ def _alter_partition_needs(ctx: QueryContext,
     return [Requirement("ALTER", statement.database or ctx.database or "", statement.table)]
 
 
+def _rename_database_needs(ctx: QueryContext, statement: extended.AlterDatabaseRename,
+                           _virtual: VirtualTables) -> list[Requirement]:
+    return [Requirement("ALTER", statement.database)]
+
+
+def _compact_needs(ctx: QueryContext, statement: extended.CompactTable, _virtual: VirtualTables) -> list[Requirement]:
+    return [Requirement("ALTER", statement.database or ctx.database or "", statement.table)]
+
+
 def register(statements: StatementRegistry) -> None:
     """Add this module's statements, each with the privileges it needs."""
+    statements.add(extended.AlterDatabaseRename, rename_database, needs=_rename_database_needs, writes=True)
+    statements.add(extended.CompactTable, compact_table, needs=_compact_needs, writes=True)
     statements.add(exp.Create, create, needs=_create_needs, writes=True)
     statements.add(exp.Drop, drop, needs=_drop_needs, writes=True)
     statements.add(exp.Use, use, needs=nothing)

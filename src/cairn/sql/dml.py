@@ -8,6 +8,7 @@ from sqlglot import exp
 from cairn.catalog.model import Table
 from cairn.errors import AnalysisError, UnknownPartitionError
 from cairn.fe.frontend import Frontend
+from cairn.lake.coerce import default_expression
 from cairn.lake.load import load_relation
 from cairn.query import starrocks_semantics
 from cairn.query.context import QueryContext
@@ -41,6 +42,19 @@ def _values_sql(values: exp.Values, as_text: bool) -> str:
     create = exp.Create(kind="TABLE", this=exp.to_table(SOURCE), expression=rows_query,
                         properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
     return create.sql(dialect="duckdb")
+
+
+def _with_defaults(values: exp.Values, table: Table, columns: list[str] | None) -> None:
+    """Replace each DEFAULT among the values with its column's default (NULL for an AUTO_INCREMENT
+    column, which the load then gives an id), in place."""
+    targets = [table.column(name) for name in columns] if columns is not None else list(table.columns)
+    for row in values.expressions:
+        items = list(row.expressions) if isinstance(row, exp.Tuple) else [row]
+        for item, target in zip(items, targets):
+            if not (isinstance(item, exp.Var) and item.name.upper() == "DEFAULT") or target is None:
+                continue
+            filled = exp.cast(exp.null(), "BIGINT") if target.auto_increment else default_expression(target)
+            item.replace(filled)
 
 
 def _overwritten(table: Table, target: exp.Expr) -> list[int]:
@@ -90,6 +104,10 @@ def insert(query: QueryContext, fe: Frontend, statement: exp.Insert) -> ResultSe
         by_value = overwrite and chosen is not None and any(isinstance(e, exp.EQ) for e in chosen.expressions)
         replaced = _overwritten(table, target) if overwrite and not by_value else None
         table = table.model_copy(deep=True)
+    for named in columns or []:
+        if table.column(named) is None:  # StarRocks analyses the column list before the rows
+            raise AnalysisError(f"Getting analyzing error. Detail message: Unknown column '{named}' in "
+                                f"'{table.name}'.")
     if by_value and chosen is not None:
         replaced = partition_of_values(fe, db_name, table, list(chosen.expressions))
     by_name = bool(statement.args.get("by_name"))
@@ -109,6 +127,7 @@ def insert(query: QueryContext, fe: Frontend, statement: exp.Insert) -> ResultSe
         if isinstance(source, exp.Values):
             # A subquery among the values reads through the same binder as any query.
             source = source.copy()
+            _with_defaults(source, table, columns)
             starrocks_semantics.apply_to_values(source)
             views = bind_tables(query, fe.engine, source, con, pinned)
             try:

@@ -7,6 +7,7 @@ by its leading words (`GRAMMAR`), so ordinary queries cost one dictionary look-u
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -147,6 +148,24 @@ class RenamePartitionStatement(ExtendedStatement):
     table: str
     partition: str
     new_name: str
+
+
+@dataclass
+class AlterDatabaseRename(ExtendedStatement):
+    """ALTER DATABASE db RENAME new_name."""
+
+    database: str
+    new_name: str
+
+
+@dataclass
+class CompactTable(ExtendedStatement):
+    """ALTER TABLE t [BASE | CUMULATIVE] COMPACT [p | (p1, p2, ...)]: merge the table's (or those
+    partitions') rowsets now. `partitions` None: all of them."""
+
+    database: str | None
+    table: str
+    partitions: list[str] | None
 
 
 @dataclass
@@ -374,6 +393,8 @@ def _add_partition(c: Cursor, database: str | None, table: str, temporary: bool)
 
 def _alter_table(c: Cursor) -> ExtendedStatement:
     database, table = c.qualified_name()
+    if c.accept("COMPACT") or c.accept("BASE", "COMPACT") or c.accept("CUMULATIVE", "COMPACT"):
+        return CompactTable(database, table, _names(c) if c.pos < len(c.tokens) else None)
     if c.accept("ADD", "PARTITION"):
         return _add_partition(c, database, table, temporary=False)
     if c.accept("ADD", "TEMPORARY", "PARTITION"):
@@ -436,6 +457,13 @@ def _admin_set_frontend_config(c: Cursor) -> ExtendedStatement:
     return AdminSetFrontendConfig(key, value)
 
 
+def _alter_database(c: Cursor) -> ExtendedStatement:
+    name = c.name()
+    if not c.accept("RENAME"):
+        c.fail("RENAME (the one ALTER DATABASE Cairn has)")
+    return AlterDatabaseRename(name, c.name())
+
+
 # Leading words -> parser of the rest. Longer prefixes are tried first.
 GRAMMAR: dict[tuple[str, ...], Callable[[Cursor], ExtendedStatement]] = {
     ("CREATE", "STORAGE", "VOLUME"): _create_storage_volume,
@@ -451,6 +479,7 @@ GRAMMAR: dict[tuple[str, ...], Callable[[Cursor], ExtendedStatement]] = {
     ("ADMIN", "SET", "FRONTEND", "CONFIG"): _admin_set_frontend_config,
     ("ADMIN", "VACUUM"): lambda c: AdminVacuum(c.accept("DRY", "RUN")),
     ("RECOVER", "TABLE"): lambda c: RecoverTableStatement(*c.qualified_name()),
+    ("ALTER", "DATABASE"): _alter_database,
 }
 # Statements recognised by their first word and one that follows later (SET x AS DEFAULT ...).
 _FIRST_WORDS = {words[0] for words in GRAMMAR} | {"SET", "ALTER"}
@@ -483,7 +512,8 @@ def parse(text: str) -> ExtendedStatement | None:
         if any(f" {words} " in upper for words in ("ADD PARTITION", "ADD PARTITIONS", "DROP PARTITION", "RENAME PARTITION",
                                                    "ADD TEMPORARY PARTITION", "DROP TEMPORARY PARTITION",
                                                    "REPLACE PARTITION",
-                                                   "TRUNCATE PARTITION", "TRUNCATE PARTITIONS")):
+                                                   "TRUNCATE PARTITION", "TRUNCATE PARTITIONS")) \
+                or re.search(r"^ALTER TABLE \S+ (BASE |CUMULATIVE )?COMPACT( |$)", upper.rstrip(" ;")):
             statement = _alter_table(cursor)
             cursor.end()
             return statement

@@ -46,11 +46,12 @@ def check_properties(properties: dict[str, str]) -> None:
 # AGGREGATE KEY value-column merges Cairn implements (lake/keyed.py merges them).
 AGGREGATE_TYPES = frozenset({"SUM", "MIN", "MAX", "REPLACE", "REPLACE_IF_NOT_NULL"})
 # Column definitions Cairn keeps: NULL / NOT NULL, DEFAULT, COMMENT.
-_KEPT_COLUMN_CONSTRAINTS = (exp.NotNullColumnConstraint, exp.DefaultColumnConstraint, exp.CommentColumnConstraint)
+_KEPT_COLUMN_CONSTRAINTS = (exp.NotNullColumnConstraint, exp.DefaultColumnConstraint, exp.CommentColumnConstraint,
+                            exp.AutoIncrementColumnConstraint)
 
 
 def check_column(node: exp.ColumnDef) -> None:
-    """Refuse column attributes Cairn would drop: PRIMARY KEY, AUTO_INCREMENT, aggregate types, ..."""
+    """Refuse column attributes Cairn would drop: PRIMARY KEY on a column, aggregate types, ..."""
     for constraint in node.args.get("constraints") or []:
         rule = constraint.args.get("kind")
         if isinstance(rule, _KEPT_COLUMN_CONSTRAINTS):
@@ -58,8 +59,6 @@ def check_column(node: exp.ColumnDef) -> None:
         if isinstance(rule, exp.PrimaryKeyColumnConstraint):
             raise not_supported(f"PRIMARY KEY on column '{node.name}' (StarRocks writes PRIMARY KEY(...) after the "
                                 "column list)")
-        if isinstance(rule, exp.AutoIncrementColumnConstraint):
-            raise not_supported(f"AUTO_INCREMENT column '{node.name}'")
         if isinstance(rule, exp.Var):
             # An AGGREGATE KEY value column's merge (SUM, MAX, ...): table_definition checks it.
             if rule.name.upper() in AGGREGATE_TYPES:

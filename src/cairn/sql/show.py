@@ -58,7 +58,7 @@ def column_ddl(column: Column, keys_type: str = "DUPLICATE") -> str:
     NULL|NOT NULL [DEFAULT "v"] COMMENT "c"; a PRIMARY KEY table's columns without an aggregate."""
     parts = [_quote(column.name), parse_type(column.type).ddl_text,
              *([column.aggregate] if column.aggregate and keys_type != "PRIMARY" else []),
-             "NULL" if column.nullable else "NOT NULL"]
+             "NULL" if column.nullable else "NOT NULL", *(["AUTO_INCREMENT"] if column.auto_increment else [])]
     if column.default is not None:
         default = column.default
         shown = "CURRENT_TIMESTAMP" if default == "CURRENT_TIMESTAMP" else _string(default)

@@ -28,6 +28,22 @@ def _type_text(kind: exp.DataType) -> str:
     return kind.sql("starrocks")
 
 
+def _shown_with_time(kind: exp.DataType) -> str:
+    """A type holding TIME as StarRocks' message spells it (`struct<c1 bigint(20), c2 TIME>`): TIME has
+    no column type to print it, so the nesting is printed here."""
+    items = [i for i in kind.expressions if isinstance(i, (exp.DataType, exp.ColumnDef))]
+    if kind.this == exp.DataType.Type.TIME:
+        return "TIME"
+    if kind.this == exp.DataType.Type.ARRAY and items:
+        return f"array<{_shown_with_time(items[0])}>" if isinstance(items[0], exp.DataType) else "array<?>"
+    if kind.this == exp.DataType.Type.MAP and len(items) == 2 and all(isinstance(i, exp.DataType) for i in items):
+        return f"map<{_shown_with_time(items[0])},{_shown_with_time(items[1])}>"  # type: ignore[arg-type]
+    if kind.this == exp.DataType.Type.STRUCT:
+        fields = [f"{f.name} {_shown_with_time(f.args['kind'])}" for f in items if isinstance(f, exp.ColumnDef)]
+        return "struct<" + ", ".join(fields) + ">"
+    return parse_type(_type_text(kind)).ddl_text
+
+
 def column_definition(node: exp.ColumnDef) -> Column:
     """The column a definition (`name TYPE [NULL|NOT NULL] [DEFAULT v] [COMMENT c] [aggregate]`) describes."""
     kind = node.args.get("kind")
@@ -35,7 +51,7 @@ def column_definition(node: exp.ColumnDef) -> Column:
         raise AnalysisError(f"Column '{node.name}' has no type")
     if any(t.this == exp.DataType.Type.TIME for t in kind.find_all(exp.DataType)):
         # StarRocks has TIME values but no TIME column, nested or not; its words.
-        shown = _type_text(kind).replace(", ", ",")
+        shown = _shown_with_time(kind)
         raise AnalysisError(f"Getting analyzing error. Detail message: Type:{shown} of column:{node.name} "
                             "does not support.")
     column_type = parse_type(_type_text(kind))
@@ -50,7 +66,21 @@ def column_definition(node: exp.ColumnDef) -> Column:
             column.comment = literal_text(rule.this)
         elif isinstance(rule, exp.Var):
             column.aggregate = rule.name.upper()
+        elif isinstance(rule, exp.AutoIncrementColumnConstraint):
+            _auto_increment(column, node)
     return column
+
+
+def _auto_increment(column: Column, node: exp.ColumnDef) -> None:
+    """Make `column` AUTO_INCREMENT, as StarRocks allows it: BIGINT, NOT NULL (unless it says NULL, an
+    error), no DEFAULT."""
+    if parse_type(column.type).name != "BIGINT":
+        raise _analysis("The AUTO_INCREMENT column must be BIGINT")
+    if _explicitly_nullable(node):
+        raise _analysis(f"AUTO_INCREMENT column {column.name} must be NOT NULL")
+    if any(isinstance(c.args.get("kind"), exp.DefaultColumnConstraint) for c in node.args.get("constraints") or []):
+        raise _analysis(f"Invalid default value for '{column.name}': an AUTO_INCREMENT column has none")
+    column.auto_increment, column.nullable = True, False
 
 
 def _explicitly_nullable(node: exp.ColumnDef) -> bool:
@@ -278,6 +308,8 @@ def build_table(catalog: Catalog, db: Database, name: str, statement: exp.Create
     columns = [column_definition(c) for c in schema.expressions if isinstance(c, exp.ColumnDef)]
     if not columns:
         raise AnalysisError("CREATE TABLE needs at least one column")
+    if sum(c.auto_increment for c in columns) > 1:
+        raise _analysis("More than one AUTO_INCREMENT column defined in CREATE TABLE Statement")
     seen: set[str] = set()
     for column in columns:
         if column.name.lower().startswith(GENERATED_PARTITION_COLUMN):
