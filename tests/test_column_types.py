@@ -150,10 +150,10 @@ def test_information_schema_columns(cur: pymysql.cursors.Cursor) -> None:
     cur.execute("CREATE TABLE t (id INT, a ARRAY<INT>, m MAP<INT,STRING>, s STRUCT<a INT>, j JSON, d DECIMAL64(10,2)) "
                 "DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 1")
     schema = rows(cur, "SELECT DATABASE()")[0][0]
-    assert rows(cur, "SELECT column_name, data_type, column_type FROM information_schema.columns "
+    assert rows(cur, "SELECT column_name, data_type, column_type, numeric_scale FROM information_schema.columns "
                      f"WHERE table_schema = '{schema}' AND table_name = 't' ORDER BY ordinal_position") == [
-        ("id", "int", "int"), ("a", "array", "array<int(11)>"), ("m", "map", "map<int(11),string>"),
-        ("s", "struct", "struct<a int(11)>"), ("j", "json", "json"), ("d", "decimal", "decimal(10,2)")]
+        ("id", "int", "int(11)", 0), ("a", "array", "array<int(11)>", None), ("m", "map", "map<int(11),string>", None),
+        ("s", "struct", "struct<a int(11)>", None), ("j", "json", "json", None), ("d", "decimal", "decimal(10,2)", 2)]
 
 
 @pytest.mark.parametrize("column, code, words", [

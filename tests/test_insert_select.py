@@ -7,6 +7,7 @@ import duckdb
 import pytest
 
 from cairn.errors import (
+    AnalysisError,
     ColumnCountError,
     DataError,
     DataTooLongError,
@@ -53,7 +54,7 @@ def test_insert_select_and_types(db: Session) -> None:
     ("INSERT INTO events VALUES (1, 'toolongvalue', '2023-01-01', 1, 1)", DataTooLongError, 1406),
     ("INSERT INTO events VALUES (1, 'a', 'yesterday', 1, 1)", DataError, 1366),
     ("INSERT INTO events VALUES (1, 'a')", ColumnCountError, 1136),
-    ("INSERT INTO events (id, nope) VALUES (1, 2)", UnknownColumnError, 1054),
+    ("INSERT INTO events (id, nope) VALUES (1, 2)", AnalysisError, 1064),
     ("INSERT INTO nope VALUES (1)", UnknownTableError, 1146),
 ])
 def test_a_bad_row_fails_the_whole_statement(db: Session, sql: str, error: type, code: int) -> None:

@@ -68,6 +68,7 @@ COLUMNS = [
     ("SHOW DATA FROM r", ["TableName", "IndexName", "Size", "ReplicaCount", "RowCount"]),
     ("SHOW TABLET FROM r", ["TabletId", "BackendId", "DataSize", "RowCount"]),
     ("SHOW PROC '/'", ["name"]),
+    ("SELECT * FROM information_schema.keywords", ["KEYWORD", "RESERVED"]),
 ]
 
 

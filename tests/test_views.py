@@ -85,7 +85,7 @@ def test_show_create_view_desc_show_tables_and_information_schema(db: tuple[str,
     assert views[1][3].upper().startswith("SELECT C1 FROM") and views[1][4:] == (
         "NONE", "NO", "", "", "utf8", "utf8_general_ci")
     assert rows(cur, f"SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.columns WHERE TABLE_SCHEMA = '{name}'"
-                     " AND TABLE_NAME = 'v2' ORDER BY ORDINAL_POSITION") == [("x", "bigint"), ("y", "varchar(1048576)")]
+                     " AND TABLE_NAME = 'v2' ORDER BY ORDINAL_POSITION") == [("x", "bigint(20)"), ("y", "varchar(1048576)")]
 
 
 def test_tables_config_and_materialized_views(db: tuple[str, pymysql.cursors.Cursor]) -> None:

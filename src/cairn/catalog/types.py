@@ -147,6 +147,11 @@ class ColumnType:
         return _ARROW[self.name]
 
     @property
+    def is_integer(self) -> bool:
+        """TINYINT, SMALLINT, INT, BIGINT or LARGEINT."""
+        return self.name in _INTEGERS
+
+    @property
     def is_string(self) -> bool:
         return self.name in {"CHAR", "VARCHAR", "STRING"}
 

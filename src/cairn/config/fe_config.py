@@ -127,6 +127,10 @@ class FeConfig(ConfModel):
     # StarRocks' key: how many partitions one load may make in an expression-partitioned table.
     auto_partition_max_creation_number_per_load: int = Field(default=4096, ge=0)
 
+    # StarRocks' key: how many rows one call reading information_schema.partitions_meta fetches from
+    # the FE. Cairn reads its catalog in one pass, so the answer is the same whatever it says.
+    max_get_partitions_meta_result_count: int = Field(default=100000, ge=1)
+
     # StarRocks' key: CREATE TEMPORARY TABLE (and its LIKE and AS SELECT forms) is allowed.
     enable_experimental_temporary_table: bool = True
 

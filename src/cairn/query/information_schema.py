@@ -152,13 +152,16 @@ def columns_table(ctx: QueryContext, catalog: CatalogView) -> pa.Table:
                              "select,insert,update,references", column.comment, None, None, None, None))
                 continue
             length = kind.max_length
+            # StarRocks gives an integer column scale 0 and its display width (`int(11)`).
+            scale = 0 if kind.is_integer else kind.scale
+            shown_type = kind.ddl_text if kind.is_integer else kind.text.lower()
             key = COLUMN_KEYS[keys_type] if column.is_key else ""
             rows.append((CATALOG, db.name, table_name, column.name, position, column.default,
                          "YES" if column.nullable else "NO", kind.name.lower(), length, length,
-                         kind.precision, kind.scale, 0 if kind.name == "DATETIME" else None,
+                         kind.precision, scale, 0 if kind.name == "DATETIME" else None,
                          "utf8" if kind.is_string else None, "utf8_general_ci" if kind.is_string else None,
-                         kind.text.lower(), key, "", "select,insert,update,references", column.comment,
-                         length or kind.precision, kind.scale, None, None))
+                         shown_type, key, "", "select,insert,update,references", column.comment,
+                         length or kind.precision, scale, None, None))
     return _table(columns, rows)
 
 

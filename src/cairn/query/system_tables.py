@@ -25,6 +25,8 @@ def _columns(spec: str, kind: str = NAME) -> list[SystemColumn]:
 
 
 EMPTY_TABLES: dict[str, list[SystemColumn]] = {
+    # Cairn parses with its own grammar, not StarRocks' keyword list.
+    "keywords": [SystemColumn("KEYWORD", NAME), SystemColumn("RESERVED", "BOOLEAN")],
     "be_bvars": [SystemColumn("BE_ID", "BIGINT", False), SystemColumn("NAME", NAME, False),
                  SystemColumn("VALUE", NAME, False)],
     "warehouse_metrics": [SystemColumn("WAREHOUSE_ID", "BIGINT"), *_columns(
