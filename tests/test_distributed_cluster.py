@@ -218,6 +218,8 @@ CAIRN_CASES = [
     "sum(o_totalprice) / count(*), avg(o_custkey) FROM orders GROUP BY y, m",
     "SELECT n_name FROM nation n LEFT SEMI JOIN supplier s ON n.n_nationkey = s.s_nationkey AND s.s_acctbal > 9000",
     "SELECT n_name FROM nation n LEFT ANTI JOIN supplier s ON n.n_nationkey = s.s_nationkey AND s.s_acctbal > 9000",
+    # Two columns of one name (each side's n_name, ...) cross the workers and reach the client.
+    "SELECT * FROM nation a JOIN nation b ON a.n_nationkey = b.n_regionkey",
 ]
 
 

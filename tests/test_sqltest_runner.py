@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.sqltest.__main__ import main
 from bench.sqltest.cases import load_cases
-from bench.sqltest.compare import check, format_rows
+from bench.sqltest.compare import check, format_rows, same_rows
 
 TINY = """-- name: test_tiny_pass
 create table t1 (k int, v varchar(10)) duplicate key(k) distributed by hash(k) buckets 1 properties("replication_num" = "1");
@@ -83,6 +83,14 @@ def test_comparison_follows_starrocks_tester() -> None:
     assert check("select now()", "2020-01-01", "2026-12-02") is None  # a statement the tester never checks
 
 
+def test_two_paths_answers_compare_as_issue_14_says() -> None:
+    assert same_rows([(1, "a"), (2, None)], [(2, None), (1, "a")], ordered=False)
+    assert not same_rows([(1, "a"), (2, None)], [(2, None), (1, "a")], ordered=True)
+    assert same_rows([(0.1 + 0.2,)], [(0.3,)], ordered=True)  # DOUBLEs within a relative 1e-9
+    assert not same_rows([(1.0,)], [(1.0001,)], ordered=True)
+    assert not same_rows([(1,)], [(1,), (1,)], ordered=False)
+
+
 def test_runner_passes_fails_and_skips_against_cairn(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     code = main(["--cases", str(_suite(tmp_path / "suite")), "--dirs", "test_tiny", "--out", str(out), "--quiet",
@@ -98,3 +106,16 @@ def test_runner_passes_fails_and_skips_against_cairn(tmp_path: Path) -> None:
     assert skipped["status"] == "skip" and "wait_alter_table_finish" in skipped["reason"]
     assert results["summary"]["total"] == {"cases": 3, "pass": 1, "fail": 1, "skip": 1}
     assert results["summary"]["causes"] == [["SELECT: different result", 1, []]]
+
+
+def test_runner_on_the_distributed_engine_counts_and_checks_the_selects_it_answers(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    main(["--cases", str(_suite(tmp_path / "suite")), "--dirs", "test_tiny", "--out", str(out), "--quiet",
+          "--timeout", "60", "--engine"])
+    by_name = {c["case"]: c for c in json.loads(out.read_text())["cases"]}
+    passed = by_name["test_tiny_pass"]
+    # Three of its four SELECTs read t1 and run on the engine, each answer equal to the existing path's;
+    # `select 1 + 1` reads no table.
+    assert passed["status"] == "pass", passed
+    assert (passed["selects"], passed["on_engine"]) == (4, 3)
+    assert by_name["test_tiny_fail"]["cause"] == "SELECT: different result"

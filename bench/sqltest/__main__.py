@@ -1,5 +1,7 @@
 """Run StarRocks' SQL test cases against a local Cairn: `python -m bench.sqltest [--dirs D ...] [--case NAME]
-[--out results.json]`; `--readme` writes README's "StarRocks SQL tests" section from a results file."""
+[--out results.json] [--engine]`; `--readme` writes README's "StarRocks SQL tests" section from a results
+file. With `--engine` every SELECT the distributed engine answers is also run on the existing path, and
+a different answer fails the case."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Any
 
 from bench.sqltest import report
 from bench.sqltest.cases import DEFAULT_DIRS, case_root, load_cases
-from bench.sqltest.runner import run_case
+from bench.sqltest.runner import ENGINE_DIFFERS, run_case
 from bench.sqltest.server import LocalCairn
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readme", action="store_true",
                         help="write README's section from --out (default bench/sqltest/results.json); run nothing")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    parser.add_argument("--engine", action="store_true",
+                        help="run on an FE with the distributed engine and one CN hosting its worker; compare "
+                             "each SELECT the engine answers with the existing path's answer")
     args = parser.parse_args(argv)
     if args.readme:
         results = json.loads((args.out or RESULTS).read_text())
@@ -55,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         cases = [c for c in cases if c.name in args.case or c.key in args.case]
         if not cases:
             parser.error(f"no case named {', '.join(args.case)} in {', '.join(args.dirs)}")
-    server = LocalCairn()
+    server = LocalCairn(engine=args.engine)
     outcomes: list[dict[str, Any]] = []
     try:
         server.start()
@@ -79,6 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, counts in results["summary"]["directories"].items():
         print(f"{name:28} {counts['pass']:3} pass {counts['fail']:3} fail {counts['skip']:3} skip")
     print(f"all: {total['cases']} cases, {total['pass']} pass, {total['fail']} fail, {total['skip']} skip")
+    if args.engine:
+        selects = sum(o.get("selects", 0) for o in outcomes)
+        on_engine = sum(o.get("on_engine", 0) for o in outcomes)
+        differing = [o["case"] for o in outcomes if o.get("cause") == ENGINE_DIFFERS]
+        print(f"SELECTs run: {selects}, answered by the distributed engine: {on_engine}, "
+              f"differing from the existing path: {len(differing)} ({', '.join(differing)})")
     return 0 if total["fail"] == 0 else 1
 
 

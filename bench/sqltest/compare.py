@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import re
 import unittest
 from collections.abc import Sequence
@@ -66,6 +67,25 @@ def format_rows(rows: Sequence[Sequence[Any]] | None) -> str:
             values.append(str(value))
         lines.append("\t".join(values))
     return "\n".join(lines)
+
+
+def same_rows(got: Sequence[Sequence[Any]], want: Sequence[Sequence[Any]], ordered: bool) -> bool:
+    """Issue #14's "the same" for two answers to one query: equal values, floats within a relative
+    1e-9, in the same order when `ordered`, else as multisets."""
+    if len(got) != len(want):
+        return False
+    if not ordered:
+        got, want = sorted(got, key=repr), sorted(want, key=repr)
+    for g, w in zip(got, want):
+        if len(g) != len(w):
+            return False
+        for a, b in zip(g, w):
+            if isinstance(a, float) and isinstance(b, float):
+                if not (a == b or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(a) and math.isnan(b))):
+                    return False
+            elif a != b:
+                return False
+    return True
 
 
 def format_error(args: tuple[Any, ...]) -> str:

@@ -19,7 +19,7 @@ from bench.sqltest.cases import (
     UNCHECK_FLAG,
     Case,
 )
-from bench.sqltest.compare import check, format_error, format_rows, pretreat
+from bench.sqltest.compare import check, format_error, format_rows, pretreat, same_rows
 from bench.sqltest.server import LocalCairn
 
 # Statements that reach outside the database: the only skips besides the tester's own helpers and other engines.
@@ -30,6 +30,8 @@ EXTERNAL = [
      "load from an external system"),
 ]
 LOST_CONNECTION = {2006, 2013, 2014, 2055}
+# The cause of a case whose SELECT the distributed engine answered otherwise than the existing path (`--engine`).
+ENGINE_DIFFERS = "SELECT: the distributed engine's answer differs from the existing path's"
 VARIABLE = re.compile(r"[a-zA-Z0-9_-]+=")
 
 
@@ -51,10 +53,14 @@ class CaseResult:
     sql: str = ""
     expected: str = ""
     actual: str = ""
+    # With the distributed engine (`--engine`): the SELECTs run, and those the engine answered.
+    selects: int = 0
+    on_engine: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """Its JSON form (empty fields left out)."""
-        return {k: v for k, v in asdict(self).items() if v not in ("", -1) or k in ("status",)}
+        return {k: v for k, v in asdict(self).items()
+                if (v not in ("", -1) or k in ("status",)) and not (k in ("selects", "on_engine") and v == 0)}
 
 
 def skip_reason(case: Case) -> str | None:
@@ -176,7 +182,16 @@ def run_case(server: LocalCairn, case: Case, timeout: float, case_timeout: float
         for index, (sql, statement) in enumerate(statements):
             if time.monotonic() - started > case_timeout:
                 return _failed(result, index, statement, sql, "", f"case ran over {case_timeout:g} s", started)
+            answered = server.engine_answers() if server.engine else 0.0
             outcome = _run_statement(connection, sql, variables)
+            if server.engine and not outcome.lost and _kind(outcome.sql) == "SELECT":
+                result.selects += 1
+                if server.engine_answers() > answered:
+                    result.on_engine += 1
+                    differs = _differs_from_existing_path(connection, outcome)
+                    if differs is not None:
+                        return _failed(result, index, statement, outcome.sql, outcome.text,
+                                       ENGINE_DIFFERS, started, differs)
             if outcome.lost:
                 cause = (f"{_kind(outcome.sql)}: timed out after {timeout:g} s" if "timed out" in outcome.text
                          else f"{_kind(outcome.sql)}: connection lost ({normalize_error(_message(outcome.text))})")
@@ -193,10 +208,27 @@ def run_case(server: LocalCairn, case: Case, timeout: float, case_timeout: float
     return result
 
 
+def _differs_from_existing_path(connection: Any, outcome: _Outcome) -> str | None:
+    """None when `outcome`, the distributed engine's answer, is the existing path's answer to the same
+    statement (run again with `cairn_distributed_engine` off); otherwise the existing path's answer."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET cairn_distributed_engine = 0")
+        try:
+            cursor.execute(outcome.sql)
+            rows = list(cursor.fetchall())
+        except pymysql.Error as exc:
+            return "the existing path: " + format_error(exc.args)
+        finally:
+            cursor.execute("SET cairn_distributed_engine = 1")
+    if outcome.rows is not None and same_rows(outcome.rows, rows, outcome.order):
+        return None
+    return "the existing path: " + format_rows(rows)
+
+
 def _failed(result: CaseResult, index: int, statement: Any, sql: str, actual: str, cause: str,
-            started: float) -> CaseResult:
+            started: float, detail: str | None = None) -> CaseResult:
     result.status, result.cause, result.statement_index = "fail", cause, index
-    result.sql, result.actual, result.detail = _short(sql), _short(actual), _short(actual, 300)
+    result.sql, result.actual, result.detail = _short(sql), _short(actual), _short(detail or actual, 300)
     if statement is not None:
         result.statement_line = statement.line
         result.expected = _short(statement.expected or "")
@@ -211,6 +243,7 @@ class _Outcome:
     order: bool
     uncheck: bool
     lost: bool
+    rows: list[tuple[Any, ...]] | None = None
 
 
 def _run_statement(connection: Any, sql: str, variables: dict[str, str]) -> _Outcome:
@@ -227,10 +260,12 @@ def _run_statement(connection: Any, sql: str, variables: dict[str, str]) -> _Out
     for name, value in variables.items():
         sql = sql.replace("${%s}" % name, value)
     lost = False
+    rows = None
     try:
         with connection.cursor() as cursor:
             cursor.execute(sql)
-            text = format_rows(cursor.fetchall())
+            rows = list(cursor.fetchall())
+            text = format_rows(rows)
     except pymysql.err.OperationalError as exc:
         text = format_error(exc.args)
         lost = bool(exc.args) and exc.args[0] in LOST_CONNECTION
@@ -240,7 +275,7 @@ def _run_statement(connection: Any, sql: str, variables: dict[str, str]) -> _Out
         text = format_error((0, f"client: {type(exc).__name__}: {exc}"))
     if var:
         variables[var] = str(pretreat(text))
-    return _Outcome(sql, text, order, uncheck, lost)
+    return _Outcome(sql, text, order, uncheck, lost, rows)
 
 
 def _setup(connection: Any, databases: list[str]) -> None:

@@ -23,7 +23,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from cairn.distributed.session import VolumeStore
 from cairn.distributed.stages import ExchangeInput, ExchangeMode, Stage, StagePlan
-from cairn.distributed.worker import FragmentTask, InputFill, run_fragment
+from cairn.distributed.worker import FragmentTask, InputFill, restored, run_fragment
 from cairn.errors import DistributedPlanError
 
 # A task lost with its node is run again up to this many times (and its lost outputs rebuilt).
@@ -204,7 +204,7 @@ class Submitted:
             tables = [run_fragment(self.local, *ray.get(self.refs))]
         else:
             tables = ray.get(self.refs)
-        present = [t for t in tables if t is not None]
+        present = [restored(t) for t in tables if t is not None]
         if present:
             return pa.concat_tables(present)
         if self.root.schema is None:

@@ -14,6 +14,7 @@ work on TPC-H (docs/architecture.md, "Distributed execution").
 
 from __future__ import annotations
 
+import json
 import secrets
 import tempfile
 from dataclasses import dataclass
@@ -103,6 +104,29 @@ def _scan_partitions(fill: InputFill, tables: list[pa.Table | None]) -> tuple[li
     return parts, schema
 
 
+# Ray serialises an Arrow table by its columns' names, which fails for two columns of one name (`SELECT *`
+# over a join of tables that share a column name): such a table travels with its columns named by their
+# positions, their names kept in its schema's metadata under this key (`portable`, `restored`).
+_NAMES_KEY = b"cairn.column_names"
+
+
+def portable(table: pa.Table | None) -> pa.Table | None:
+    """`table` as Ray can move it: unchanged unless two of its columns share a name."""
+    if table is None or len(set(table.column_names)) == table.num_columns:
+        return table
+    metadata = {**(table.schema.metadata or {}), _NAMES_KEY: json.dumps(table.column_names).encode()}
+    return table.rename_columns([str(i) for i in range(table.num_columns)]).replace_schema_metadata(metadata)
+
+
+def restored(table: pa.Table | None) -> pa.Table | None:
+    """A table `portable` gave, with its columns' own names again."""
+    metadata = table.schema.metadata if table is not None else None
+    if table is None or not metadata or _NAMES_KEY not in metadata:
+        return table
+    rest = {k: v for k, v in metadata.items() if k != _NAMES_KEY}
+    return table.rename_columns(json.loads(metadata[_NAMES_KEY])).replace_schema_metadata(rest or None)
+
+
 def _collect(ctx: SessionContext, plan: ExecutionPlan, partition: int, schema: pa.Schema | None) -> pa.Table | None:
     batches = [b.to_pyarrow() for b in ctx.execute(plan, partition)]
     if batches:
@@ -111,10 +135,12 @@ def _collect(ctx: SessionContext, plan: ExecutionPlan, partition: int, schema: p
 
 
 def run_fragment(task: FragmentTask, *tables: pa.Table | None) -> pa.Table | None | tuple[pa.Table | None, ...]:
-    """Run `task` over the exchanged `tables`; a hash-split stage returns one table per bucket."""
+    """Run `task` over the exchanged `tables`; a hash-split stage returns one table per bucket (each
+    `portable`, and the inputs `restored`)."""
     with tempfile.TemporaryDirectory(prefix="cairn-exchange-", dir=_scratch_root()) as scratch:
         try:
-            return _run(task, list(tables), Path(scratch))
+            out = _run(task, [restored(t) for t in tables], Path(scratch))
+            return tuple(portable(t) for t in out) if isinstance(out, tuple) else portable(out)
         except Exception as exc:
             reason = str(exc)
             # DataFusion's error when its memory pool refuses an operator that cannot spill.
