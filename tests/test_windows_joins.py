@@ -4,6 +4,7 @@ test cases under test/sql: test_join, test_window_function)."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal as D
 from typing import Any
 
@@ -235,3 +236,39 @@ def test_sums_of_strings_through_subqueries_are_doubles(session: Session) -> Non
     """)
     sql = "SELECT SUM(c1), AVG(c1) FROM (SELECT c1, COUNT(c1) OVER (ORDER BY c0) AS wv FROM texts) a"
     assert _answer(session, sql) == ([(3.5, 1.75)], [pa.float64(), pa.float64()])
+
+
+@pytest.fixture(scope="module")
+def arrays(session: Session) -> Session:
+    session.execute_script("""
+        CREATE TABLE at (pk INT, s_1 ARRAY<STRING>, i_1 ARRAY<BIGINT>, d_1 ARRAY<DECIMAL(26, 2)>,
+                         ai_1 ARRAY<ARRAY<BIGINT>>, as_1 ARRAY<ARRAY<STRING>>);
+        INSERT INTO at VALUES (1, ['1', NULL], [1, 2], [1.00], [[1]], [['1']]),
+                              (2, ['a', 'b'], [1, NULL], [1.50, 2.00], [[3]], [['2']]),
+                              (3, ['1.00'], [10], NULL, NULL, NULL);
+    """)
+    return session
+
+
+# test_join/test_join_array, test_array_fn/test_arrays_overlap: an array of integers or DECIMALs meets
+# an array of strings as their texts (a NULL element after equal ones is the greater).
+ARRAY_CASES: list[tuple[str, list[tuple[Any, ...]]]] = [
+    ("SELECT s.pk, t.pk FROM at s JOIN at t ON s.s_1 > t.i_1 ORDER BY 1, 2",
+     [(1, 1), (2, 1), (2, 2), (2, 3), (3, 1), (3, 2)]),
+    ("SELECT s.pk, t.pk FROM at s JOIN at t ON s.s_1 = t.d_1 ORDER BY 1, 2", [(3, 1)]),
+    ("SELECT pk, arrays_overlap(s_1, i_1), arrays_overlap(as_1, ai_1) FROM at ORDER BY pk",
+     [(1, True, True), (2, False, False), (3, False, None)]),
+]
+
+
+@pytest.mark.parametrize("sql, rows", ARRAY_CASES, ids=[c[0][:70] for c in ARRAY_CASES])
+def test_arrays_of_numbers_meet_arrays_of_strings_as_texts(arrays: Session, sql: str,
+                                                           rows: list[tuple[Any, ...]]) -> None:
+    assert arrays.execute(sql).rows() == rows
+
+
+def test_arrays_nested_to_other_depths_are_not_compared(arrays: Session) -> None:
+    with pytest.raises(AnalysisError, match=re.escape(
+            "Getting analyzing error from line 1, column 35 to line 1, column 46. Detail message: Column type "
+            "array<array<bigint(20)>> does not support binary predicate operation with type array<DECIMAL128(26,2)>.")):
+        arrays.execute("SELECT s.pk FROM at s JOIN at t ON s.ai_1 = t.d_1")

@@ -182,9 +182,10 @@ def _unwrap_table_functions(tree: exp.Expr) -> None:
 
 
 def _type_name(text: str) -> str:
-    """A column's type as `ColumnTypes` holds it: its name, and a DECIMAL's precision and scale."""
+    """A column's type as `ColumnTypes` holds it: its name, and a DECIMAL's precision and scale, an
+    ARRAY's element type."""
     kind = parse_type(text)
-    return kind.text if kind.name == "DECIMAL" else kind.name
+    return kind.text if kind.name in ("DECIMAL", "ARRAY") else kind.name
 
 
 def bind_tables(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb.DuckDBPyConnection,
@@ -398,6 +399,7 @@ def prepare_tree(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: du
     whole_rounds_as_bigint(tree, column_types)
     floating_to_integer_casts_truncate(tree, column_types)
     nested_casts_by_shape(tree, column_types)
+    type_functions.integer_arrays_meet_string_arrays_as_strings(tree, column_types)
     return tree, views
 
 
@@ -426,6 +428,7 @@ def prepare_for_engine(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, c
     whole_rounds_as_bigint(reference, column_types)
     floating_to_integer_casts_truncate(reference, column_types)
     nested_casts_by_shape(reference, column_types)
+    type_functions.integer_arrays_meet_string_arrays_as_strings(reference, column_types)
     return tree, reference, scans, column_types
 
 

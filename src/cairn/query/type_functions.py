@@ -3,10 +3,13 @@ sqlglot tree of a statement before it is generated as DuckDB SQL."""
 
 from __future__ import annotations
 
+import re
+
 from sqlglot import exp
 
 from cairn.errors import AnalysisError
 from cairn.query.calls import Rewrite, call_span, depth, rewrite_calls
+from cairn.query.result_types import ColumnTypes, declared_type
 
 
 def _json_text(args: list[exp.Expr]) -> exp.Expr:
@@ -636,6 +639,76 @@ def _mixed_array_literals_are_strings(tree: exp.Expr) -> None:
         for number in numbers:
             text = f"-{number.this.name}" if isinstance(number, exp.Neg) else number.name
             number.replace(exp.Literal.string(text))
+
+
+_ARRAY_OF = re.compile(r"^((?:ARRAY<)+)([A-Z]+)")
+# Exact numbers, whose text is the same in StarRocks and DuckDB (a DECIMAL's with all its places).
+_INTEGER_ELEMENTS = frozenset({"TINYINT", "SMALLINT", "INT", "BIGINT", "LARGEINT", "DECIMAL"})
+_STRING_ELEMENTS = frozenset({"CHAR", "VARCHAR", "STRING"})
+_MEETING = (exp.EQ, exp.NEQ, exp.NullSafeEQ, exp.NullSafeNEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+_MEETING_CALLS = frozenset({"list_has_any", "list_has_all"})
+
+
+def _array_elements(node: exp.Expr, types: ColumnTypes) -> tuple[int, str] | None:
+    """How deep an ARRAY column's arrays nest, and their innermost element type; None for anything
+    else (or a column whose type is not known here)."""
+    if not isinstance(node, exp.Column):
+        return None
+    found = _ARRAY_OF.match(declared_type(node, types) or "")
+    return None if found is None else (found.group(1).count("<"), found.group(2))
+
+
+def _starrocks_type_text(declared: str) -> str:
+    """A declared type as StarRocks' messages print it: lower case, a DECIMAL as DECIMAL32/64/128."""
+    def decimal(found: re.Match[str]) -> str:
+        precision = int(found.group(1))
+        return f"DECIMAL{32 if precision <= 9 else 64 if precision <= 18 else 128}({found.group(1)},{found.group(2)})"
+    return re.sub(r"decimal\((\d+),(\d+)\)", decimal, declared.lower())
+
+
+def _predicate_span(node: exp.Expr) -> str:
+    """` from line L, column C to line L2, column C2` over the names a predicate of columns reads
+    (empty when their places in the statement's text are not known)."""
+    starts = [i.meta["start"] for i in node.find_all(exp.Identifier) if isinstance(i.meta.get("start"), int)]
+    text = node.root().meta.get("text")
+    if not starts or not isinstance(text, str):
+        return ""
+
+    def place(offset: int) -> str:
+        return f"line {text.count(chr(10), 0, offset) + 1}, column {offset - text.rfind(chr(10), 0, offset) - 1}"
+    # As StarRocks places it: from the first token to the start of the last.
+    return f" from {place(min(starts))} to {place(max(starts))}"
+
+
+def integer_arrays_meet_string_arrays_as_strings(tree: exp.Expr, types: ColumnTypes) -> None:
+    """An array of integers or DECIMALs compared with (or searched in, arrays_overlap) an array of
+    strings is read as an array of their texts, the common type StarRocks gives the two
+    (test_join_array: `s.s_1 > t.i_1`, test_arrays_overlap: `arrays_overlap(s_1, i_1)`); DuckDB
+    refuses to compare them. Arrays nested to different depths compared are StarRocks' analysis
+    error. In place."""
+    for node in list(tree.find_all(*_MEETING, exp.Anonymous)):
+        if isinstance(node, exp.Anonymous):
+            if node.name.lower() not in _MEETING_CALLS or len(node.expressions) != 2:
+                continue
+            sides = list(node.expressions)
+        else:
+            sides = [node.this, node.expression]
+        first, second = _array_elements(sides[0], types), _array_elements(sides[1], types)
+        if first is None or second is None:
+            continue
+        if first[0] != second[0] and not isinstance(node, exp.Anonymous):
+            left, right = (_starrocks_type_text(declared_type(side, types) or "") for side in sides)
+            raise AnalysisError(f"Getting analyzing error{_predicate_span(node)}. Detail message: Column type "
+                                f"{left} does not support binary predicate operation with type {right}.")
+        if first[0] != second[0]:
+            continue
+        elements = {first[1], second[1]}
+        if not (elements & _INTEGER_ELEMENTS and elements & _STRING_ELEMENTS):
+            continue
+        for side, (depth_of, element) in zip(sides, (first, second)):
+            if element in _INTEGER_ELEMENTS:
+                target = exp.DataType.build("VARCHAR" + "[]" * depth_of, dialect="duckdb")
+                side.replace(exp.cast(side.copy(), target))
 
 
 def apply(tree: exp.Expr) -> None:
