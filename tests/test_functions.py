@@ -136,6 +136,20 @@ DATE_CASES: list[tuple[str, list[tuple[Any, ...]], list[pa.DataType]]] = [
     ("SELECT k, jodatime_format(dt, 'EEEE d MMMM yyyy, H:mm'), jodatime_format(da, 'D/yy') FROM t ORDER BY k",
      [(1, "Tuesday 31 October 2023, 23:59", "43/20"), (2, "Thursday 29 February 2024, 8:08", "87/21"), (3, None, None)],
      [pa.int32(), pa.string(), pa.string()]),
+    # test_time_fn/test_to_tera_date: Teradata formats, read from the start; NULL when s does not match
+    ("SELECT to_tera_date('04.1988,08', 'mm.yyyy,dd'), to_tera_date('2020-02-02 00:00:00', 'yyyy-mm-dd'), "
+     "to_tera_date('1988/04/08', 'yy/mm/dd'), to_tera_date('88/02/03', 'yy/mm/dd'), to_tera_date(NULL, 'yyyy')",
+     [(D(1988, 4, 8), D(2020, 2, 2), None, D(1988, 2, 3), None)], [pa.date32()] * 5),
+    ("SELECT to_tera_timestamp('1988/04/08 2:3:4', 'yyyy/mm/dd hh24:mi:ss'), "
+     "to_tera_timestamp('1988/04/08 02 pm:3:4', 'yyyy/mm/dd hh pm:mi:ss'), "
+     "to_tera_timestamp('1988/04/08 02 pm:3:4', 'yyyy/mm/dd hh am:mi:ss'), to_tera_timestamp('1988/02/30', 'yyyy/mm/dd')",
+     [(DT(1988, 4, 8, 2, 3, 4), DT(1988, 4, 8, 14, 3, 4), None, None)], [pa.timestamp("us")] * 4),
+    ("SELECT k, to_tera_date(u, 'yyyy'), str_to_jodatime(w, 'yyyy-MM-dd') FROM t ORDER BY k",
+     [(1, None, None), (2, None, None), (3, None, None)], [pa.int32(), pa.date32(), pa.timestamp("us")]),
+    # test_time_fn/test_to_date: Joda-Time patterns read; Trino's parse_datetime / format_datetime
+    ("SELECT str_to_jodatime('2024-04-01', 'yyyy-MM-dd'), str_to_jodatime('2024-04-01 10:11:12', "
+     "'yyyy-MM-dd HH:mm:ss'), format_datetime(parse_datetime('2024-04-01', 'yyyy-MM-dd'), 'yyyy-ww')",
+     [(DT(2024, 4, 1), DT(2024, 4, 1, 10, 11, 12), "2024-14")], [pa.timestamp("us"), pa.timestamp("us"), pa.string()]),
     ("SELECT convert_tz(dt, z, '+00:00') FROM (VALUES (TIMESTAMP '2020-01-01 08:00:00', '+08:00'), "
      "(TIMESTAMP '2020-01-01 08:00:00', 'Asia/Shanghai')) v(dt, z)", [(DT(2020, 1, 1),), (DT(2020, 1, 1),)],
      [pa.timestamp("us")]),
@@ -154,12 +168,39 @@ def test_date_functions_answer_as_starrocks(session: Session, sql: str, rows: li
     ("SELECT date_diff('fortnight', '2023-04-05', '2023-04-01')", "type column should be one of day/hour/minute/second/millisecond"),
     ("SELECT jodatime_format('2023-04-15 23:45:12', 'yyyy-MM-ddZZ')", "jodatime_format pattern letter 'Z' is not supported"),
     ("SELECT time_slice('0000-01-01', interval 5 year)", "time used with time_slice can't before 0001-01-01 00:00:00"),
+    ("SELECT to_tera_date('1988/04/08', 'xyz/mm/dd')", "The format parameter xyz/mm/dd is invalid"),
+    ("SELECT to_tera_date('1988/04/08', 'YYYY/mm/dd')", "The format parameter YYYY/mm/dd is invalid"),
+    ("SELECT to_tera_date('1988/04/08', w) FROM t", "format that is not a constant is not supported"),
     ("SELECT date_slice('2023-12-31 03:12:04', interval 3.2 year)",
      "date_slice requires second parameter must be a constant interval"),
 ])
 def test_date_function_errors_are_starrocks_errors(session: Session, sql: str, message: str) -> None:
     with pytest.raises(CairnError, match=message):
         session.execute(sql)
+
+
+@pytest.mark.parametrize("sql, message", [
+    # test_string_functions/test_ngram_search, test_function/test_time_slice, test_function/test_translate
+    ("select ngram_search(\"000073a7-274f-46bf-bfaf-678868cc26cd\",u,4) from t",
+     "Getting analyzing error from line 1, column 7 to line 1, column 62. Detail message: ngram_search function 's "
+     "second parameter and third parameter must be constant."),
+    ("SELECT k,\n  ngram_search_case_insensitive(u, 'ab', k) FROM t",
+     "Getting analyzing error from line 2, column 2 to line 2, column 42. Detail message: "
+     "ngram_search_case_insensitive function 's second parameter and third parameter must be constant."),
+    ("select date_slice('2023-12-31 03:12:04',interval 3.2 year)",
+     "Getting analyzing error from line 1, column 7 to line 1, column 57. Detail message: date_slice requires second "
+     "parameter must be a constant interval."),
+    ("select ngram_search(date('2020-06-23'), \"2020\", 4)",
+     "Getting analyzing error from line 1, column 7 to line 1, column 49. Detail message: ngram_search function 's "
+     "first parameter and second parameter must be string type."),
+    ("SELECT TRANSLATE('abc', 'ab')",
+     "Getting analyzing error from line 1, column 7 to line 1, column 28. Detail message: No matching function with "
+     "signature: translate(varchar, varchar)."),
+])
+def test_refused_arguments_are_named_over_the_calls_span(session: Session, sql: str, message: str) -> None:
+    with pytest.raises(AnalysisError) as raised:
+        session.execute(sql)
+    assert raised.value.message == message
 
 
 def test_unix_timestamp_without_argument_is_now(session: Session) -> None:

@@ -338,13 +338,115 @@ def _jodatime_format(args: list[exp.Expr]) -> exp.Expr | None:
     return _joined(pieces)
 
 
+def _str_to_jodatime(args: list[exp.Expr]) -> exp.Expr | None:
+    """str_to_jodatime(s, pattern): s read as a DATETIME in a Joda-Time pattern (`yyyy-MM-dd
+    HH:mm:ss`), NULL when it does not match. The pattern must be a literal; fractions of a second
+    and the letters jodatime_format does not reproduce are refused."""
+    if len(args) != 2 or not (isinstance(args[1], exp.Literal) and args[1].is_string):
+        return None
+    pieces = _joda_pieces(args[1].name, exp.null())
+    formats = [p.args["format"].name for p in pieces if isinstance(p, exp.TimeToStr)]
+    if len(formats) != len(pieces) or len(formats) != 1:
+        raise UnsupportedError("Getting analyzing error. Detail message: str_to_jodatime of the pattern "
+                               f"'{args[1].name}' is not supported yet.")
+    return exp.func("try_strptime", exp.cast(args[0], exp.DataType.Type.VARCHAR), exp.Literal.string(formats[0]))
+
+
 def _joined(pieces: list[exp.Expr]) -> exp.Expr:
     """The pieces' texts one after the other (NULL when one is)."""
     return pieces[0] if len(pieces) == 1 else exp.DPipe(this=pieces[0], expression=_joined(pieces[1:]), safe=True)
 
 
+_TERADATA_PUNCTUATION = frozenset("-/,.;: \r\n\t")
+# Teradata format elements → (the field it sets, how many digits it reads at most).
+_TERADATA_FIELDS = {"yyyy": ("year", 4), "yy": ("year", 2), "mm": ("month", 2), "dd": ("day", 2),
+                    "hh24": ("hour", 2), "hh": ("hour", 2), "mi": ("minute", 2), "ss": ("second", 2)}
+
+
+def _teradata_elements(pattern: str) -> list[str] | None:
+    """A Teradata format as its elements (punctuation characters, `yyyy`, `mm`, `am`, ...), as
+    StarRocks' TeradataFormat reads one: runs of a letter of the wrong length, upper case and
+    unknown letters make it invalid (None)."""
+    elements: list[str] = []
+    i = 0
+    while i < len(pattern):
+        rest = pattern[i:]
+        if rest[0] in _TERADATA_PUNCTUATION:
+            elements.append(rest[0])
+            i += 1
+            continue
+        run = len(rest) - len(rest.lstrip(rest[0]))
+        element = next((e for e in ("hh24", "am", "pm", "mi") if rest.startswith(e) and (
+            e == "hh24" or run == 1)), None)
+        if element is None and rest[:run] in ("yyyy", "yy", "mm", "dd", "hh", "ss"):
+            element = rest[:run]
+        if element is None:
+            return None
+        elements.append(element)
+        i += len(element)
+    return elements
+
+
+def _teradata(as_date: bool) -> Rewrite:
+    """to_tera_date(s, format) / to_tera_timestamp(s, format): s read from its start in a Teradata
+    format (`yyyy/mm/dd hh24:mi:ss`; `hh` with `pm` is an afternoon hour), NULL when s does not
+    match it or is no valid date (StarRocks' test_to_tera_date: `to_tera_date('1988/04/08',
+    'yy/mm/dd')` is NULL). An invalid format is StarRocks' error; the format must be a literal."""
+    name = "to_tera_date" if as_date else "to_tera_timestamp"
+
+    def build(args: list[exp.Expr]) -> exp.Expr | None:
+        if len(args) != 2:
+            return None
+        text, pattern = args
+        if isinstance(pattern, exp.Null):
+            return exp.cast(exp.null(), exp.DataType.Type.DATE if as_date else exp.DataType.Type.TIMESTAMP)
+        if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+            raise UnsupportedError(f"Getting analyzing error. Detail message: {name} with a format that is not a "
+                                   "constant is not supported yet.")
+        elements = _teradata_elements(pattern.name)
+        if elements is None:
+            raise AnalysisError(f"The format parameter {pattern.name} is invalid for {name}.")
+        if not any(e in ("yyyy", "yy") for e in elements):
+            raise UnsupportedError(f"Getting analyzing error. Detail message: {name} with a format without a year "
+                                   "is not supported yet.")
+        regex, groups = "^", dict[str, tuple[int, str]]()
+        for element in elements:
+            if element in _TERADATA_FIELDS:
+                field, digits = _TERADATA_FIELDS[element]
+                regex += f"([0-9]{{1,{digits}}})"
+                groups[field] = (len(groups) + 1, element)
+            else:
+                regex += {"am": "am", "pm": "pm"}.get(element, "\\" + element if element in ".-" else element)
+        pattern_literal = exp.Literal.string(regex)
+
+        def value(field: str, default: int) -> exp.Expr:
+            if field not in groups:
+                return _int(default)
+            group, element = groups[field]
+            read: exp.Expr = exp.cast(exp.RegexpExtract(this=text.copy(), expression=pattern_literal.copy(),
+                                                        group=_int(group)), exp.DataType.Type.INT)
+            if element == "yy":  # two digits: 70 to 99 are 19xx, the others 20xx
+                read = _arith(exp.Add, read, exp.Case(ifs=[exp.If(this=exp.GTE(this=read.copy(), expression=_int(70)),
+                                                                  true=_int(1900))], default=_int(2000)))
+            if field == "hour" and "pm" in elements:
+                read = _arith(exp.Add, read, _int(12))
+            return read
+
+        moment = exp.func("try", exp.func("make_timestamp", value("year", 0), value("month", 1), value("day", 1),
+                                          value("hour", 0), value("minute", 0), value("second", 0)))
+        matches = exp.func("regexp_matches", text.copy(), pattern_literal.copy())
+        answer = exp.Case(ifs=[exp.If(this=matches, true=moment)])
+        return exp.cast(answer, exp.DataType.Type.DATE) if as_date else answer
+    return build
+
+
 _REWRITES: dict[str, Rewrite] = {
     "jodatime_format": _jodatime_format,
+    "format_datetime": _jodatime_format,  # Trino's name
+    "str_to_jodatime": _str_to_jodatime,
+    "parse_datetime": _str_to_jodatime,  # Trino's name
+    "to_tera_date": _teradata(True),
+    "to_tera_timestamp": _teradata(False),
     "yearweek": _yearweek,
     "makedate": _makedate,
     "date_slice": _date_slice,
@@ -472,6 +574,9 @@ def apply(tree: exp.Expr) -> None:
     _string_literals_as_datetimes(tree)
     _convert_tz_offsets(tree)
     _time_slices(tree)
+    for node in list(tree.find_all(exp.ParseDatetime)):  # Trino's parse_datetime, read as a node of its own
+        arguments = [node.this, node.args.get("format")]
+        node.replace(exp.Anonymous(this="parse_datetime", expressions=[a for a in arguments if a is not None]))
     rewrite_calls(tree, _REWRITES)
     _diffs_count_whole_units(tree)
     _from_unixtime_as_text(tree)

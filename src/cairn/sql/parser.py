@@ -21,6 +21,7 @@ from sqlglot.tokenizer_core import TokenType
 from cairn.errors import AnalysisError, SqlSyntaxError
 from cairn.sql import extended
 from cairn.sql.bracket_hints import without_bracket_hints
+from cairn.sql.call_refusals import refuse_call_arguments, refuse_unparsed_calls
 from cairn.sql.refusals import not_supported
 
 DIALECT = "starrocks"
@@ -498,6 +499,7 @@ def parse_statement(text: str) -> Statement:
         statement = sqlglot.parse_one(text, read=_StarRocksReader)
     except ParseError as exc:
         _refuse_group_concat_of_nothing(text)
+        refuse_unparsed_calls(text)
         _refuse_temporary_partitions(text)
         raise _syntax_error(exc, text) from None
     except TokenError as exc:
@@ -517,6 +519,8 @@ def parse_statement(text: str) -> Statement:
     if isinstance(statement, exp.Command):
         raise SqlSyntaxError(f"Getting syntax error. Detail message: unsupported statement "
                              f"'{text.split()[0].upper()} {statement.expression or ''}'".strip()[:200] + ".")
+    if isinstance(statement, (exp.Query, exp.Insert)):
+        refuse_call_arguments(text)
     _refuse_distinct_any_value(statement, text)
     _refuse_distinct_count_if(statement, text)
     _refuse_aggregate_of_only_an_order(statement, text)
