@@ -100,7 +100,7 @@ def test_information_schema_lists_only_what_a_user_may_see(session: Session) -> 
     assert alice.execute("SELECT table_name FROM information_schema.tables").rows() == [("orders",)]
     columns = session.execute("SELECT column_name, ordinal_position, data_type, column_type, is_nullable "
                               "FROM information_schema.columns WHERE table_name = 'orders'").rows()
-    assert columns == [("id", 1, "int", "int", "YES"), ("amount", 2, "int", "int", "YES")]
+    assert columns == [("id", 1, "int", "int(11)", "YES"), ("amount", 2, "int", "int(11)", "YES")]
     snapshots = session.execute("SELECT * FROM information_schema.cluster_snapshots")
     assert snapshots.columns == ["SNAPSHOT_NAME", "SNAPSHOT_TYPE", "CREATED_TIME", "FE_JOURNAL_ID",
                                  "STARMGR_JOURNAL_ID", "PROPERTIES", "STORAGE_VOLUME", "STORAGE_PATH"]

@@ -72,7 +72,7 @@ def test_column_list_keys_partitions_distribution_and_properties(db: tuple[str, 
 
 
 @pytest.mark.parametrize("sql, code, message", [
-    ("CREATE TABLE t1 AS SELECT 1", 1064, "Table 't1' already exists"),
+    ("CREATE TABLE t1 AS SELECT 1", 1050, "Table 't1' already exists."),
     ("CREATE TABLE bad (a) AS SELECT 1, 2", 1064, "Number of columns don't equal number of SELECT statement's"),
     ("CREATE TABLE bad AS SELECT 1 AS a, 2 AS a", 1064, "Duplicate column name 'a'"),
     ("CREATE TABLE bad AS SELECT * FROM nope", 1146, "Table '{db}.nope' doesn't exist"),

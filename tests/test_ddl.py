@@ -9,6 +9,7 @@ from cairn.errors import (
     DatabaseExistsError,
     NoDatabaseSelectedError,
     SqlSyntaxError,
+    TableExistsError,
     UnknownColumnError,
     UnknownDatabaseError,
     UnknownPartitionError,
@@ -122,7 +123,8 @@ def test_list_and_range_tables_created_without_partitions(session: Session) -> N
     ("CREATE DATABASE quickstart", DatabaseExistsError, 1007, "database exists"),
     ("USE nowhere", UnknownDatabaseError, 1049, "nowhere"),
     ("DROP DATABASE nowhere", UnknownDatabaseError, 1049, "nowhere"),
-    ("CREATE TABLE source_wiki_edit (a INT)", AnalysisError, 1064, "already exists"),
+    ("CREATE TABLE source_wiki_edit (a INT)", TableExistsError, 1050,
+     "Getting analyzing error. Detail message: Table 'source_wiki_edit' already exists."),
     ("DROP TABLE nope", UnknownTableError, 1146, "nope"),
     ("DESC nope", UnknownTableError, 1146, "nope"),
     ("CREATE TABLE t (a INT, a INT)", AnalysisError, 1064, "Duplicate column"),
@@ -271,3 +273,15 @@ def test_alter_table_compact_merges_rowsets_and_keeps_rows(session: Session) -> 
     session.execute("ALTER TABLE t CUMULATIVE COMPACT t")
     with pytest.raises(UnknownPartitionError):
         session.execute("ALTER TABLE t COMPACT (nope)")
+
+
+def test_information_schema_grants_and_unknown_tables(session: Session) -> None:
+    session.execute_script("CREATE USER u IDENTIFIED BY 'pw'; GRANT SELECT ON information_schema.keywords TO u;")
+    with pytest.raises(UnknownTableError, match="information_schema.nope"):
+        session.execute("GRANT SELECT ON information_schema.nope TO u")
+    with pytest.raises(UnknownTableError, match="information_schema.nope"):
+        session.execute("SELECT * FROM information_schema.nope")
+    with pytest.raises(CairnError, match="is not supported yet"):
+        session.execute("GRANT INSERT ON information_schema.keywords TO u")
+    with pytest.raises(UnknownDatabaseError, match="Unknown database 'nowhere'"):
+        session.execute("SELECT * FROM nowhere.t")

@@ -25,6 +25,7 @@ from cairn.errors import (
     SqlSyntaxError,
     UnknownColumnError,
     UnknownPartitionError,
+    UnknownTableError,
     UnsupportedError,
 )
 from cairn.lake.sqltext import create_temp_view, sql
@@ -278,6 +279,8 @@ def _table_scan(engine: QueryEngine, node: exp.Table, schema: str | None, pinned
     with catalog.lock:
         if not schema:
             raise NoDatabaseSelectedError("No database selected")
+        if engine.virtual_tables.is_virtual_schema(schema):  # a table information_schema does not have
+            raise UnknownTableError(f"Table '{schema}.{node.name}' doesn't exist")
         db, table = catalog.table(schema, node.name, session)
         table = table.model_copy(deep=True)
         # Pinned under the catalog lock, so vacuum either sees the pin or sees these versions visible.

@@ -19,7 +19,7 @@ from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import Column, Table
 from cairn.catalog.ops import CreateTable, DropTable
 from cairn.catalog.types import from_duckdb, parse_type
-from cairn.errors import AnalysisError, UnsupportedError
+from cairn.errors import AnalysisError, TableExistsError, UnsupportedError
 from cairn.fe.frontend import Frontend
 from cairn.lake.load import load_relation
 from cairn.query.context import QueryContext
@@ -204,7 +204,7 @@ def create_table_as_select(query: QueryContext, fe: Frontend, statement: exp.Cre
         if not temporary and (name in live.tables or name in live.views):
             if if_not_exists:
                 return None
-            raise AnalysisError(f"Table '{name}' already exists")
+            raise TableExistsError(f"Getting analyzing error. Detail message: Table '{name}' already exists.")
         op = build_table(catalog, live, name, definition)
         if temporary:
             temporary_tables.made_temporary(op, query)

@@ -21,6 +21,7 @@ from cairn.errors import (
     AnalysisError,
     DatabaseExistsError,
     PartitionExistsError,
+    TableExistsError,
     UnknownDatabaseError,
     UnknownPartitionError,
     UnknownTableError,
@@ -130,7 +131,7 @@ def create_table(query: QueryContext, fe: Frontend, statement: exp.Create) -> Re
         if not temporary and (name in db.tables or name in db.views):
             if if_not_exists:
                 return None
-            raise AnalysisError(f"Table '{name}' already exists")
+            raise TableExistsError(f"Getting analyzing error. Detail message: Table '{name}' already exists.")
         if like is not None:
             op = build_like_table(catalog, db, name, like_db, like_name, query.session_id,
                                   list(statement.args["properties"].expressions))

@@ -29,15 +29,16 @@ def _type_text(kind: exp.DataType) -> str:
 
 
 def _shown_with_time(kind: exp.DataType) -> str:
-    """A type holding TIME as StarRocks' message spells it (`struct<c1 bigint(20), c2 TIME>`): TIME has
-    no column type to print it, so the nesting is printed here."""
+    """A type holding TIME as StarRocks' message spells it (`ARRAY<TIME>`, `struct<c1 bigint(20), c2 TIME>`:
+    its ARRAY and MAP names are upper case, STRUCT's lower case): TIME has no column type to print it, so
+    the nesting is printed here."""
     items = [i for i in kind.expressions if isinstance(i, (exp.DataType, exp.ColumnDef))]
     if kind.this == exp.DataType.Type.TIME:
         return "TIME"
     if kind.this == exp.DataType.Type.ARRAY and items:
-        return f"array<{_shown_with_time(items[0])}>" if isinstance(items[0], exp.DataType) else "array<?>"
+        return f"ARRAY<{_shown_with_time(items[0])}>" if isinstance(items[0], exp.DataType) else "ARRAY<?>"
     if kind.this == exp.DataType.Type.MAP and len(items) == 2 and all(isinstance(i, exp.DataType) for i in items):
-        return f"map<{_shown_with_time(items[0])},{_shown_with_time(items[1])}>"  # type: ignore[arg-type]
+        return f"MAP<{_shown_with_time(items[0])},{_shown_with_time(items[1])}>"  # type: ignore[arg-type]
     if kind.this == exp.DataType.Type.STRUCT:
         fields = [f"{f.name} {_shown_with_time(f.args['kind'])}" for f in items if isinstance(f, exp.ColumnDef)]
         return "struct<" + ", ".join(fields) + ">"

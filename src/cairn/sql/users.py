@@ -9,10 +9,11 @@ from cairn.auth.users import ROOT, native_password_hash
 from cairn.catalog.catalog import Catalog
 from cairn.catalog.model import Grant, UserRecord
 from cairn.catalog.user_ops import CreateUser, DropUser, GrantPrivileges, RevokePrivileges, SetUserPassword
-from cairn.errors import AnalysisError, CairnError, NoDatabaseSelectedError
+from cairn.errors import AnalysisError, CairnError, NoDatabaseSelectedError, UnknownTableError
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
 from cairn.query.virtual_tables import VirtualTables
+from cairn.sql.refusals import not_supported
 from cairn.sql.registry import Requirement, StatementRegistry, cluster_admin
 from cairn.sql.result import ResultSet
 from cairn.sql.user_grammar import (
@@ -86,6 +87,18 @@ def grant(query: QueryContext, fe: Frontend, statement: GrantStatement) -> Resul
         if not query.database:
             raise NoDatabaseSelectedError("No database selected")
         statement = replace(statement, database=query.database)
+    virtual = fe.engine.virtual_tables
+    if virtual.is_virtual_schema(statement.database):
+        # Every user reads information_schema (each row filtered by what it may see): SELECT on it is
+        # granted already and cannot be taken away.
+        if statement.table != "*" and virtual.find(statement.database, statement.table) is None:
+            raise UnknownTableError(f"Table '{statement.database}.{statement.table}' doesn't exist")
+        if statement.revoke or set(statement.privileges) != {"SELECT"}:
+            raise not_supported(f"{'REVOKE' if statement.revoke else 'GRANT'} of "
+                                f"{', '.join(statement.privileges)} on information_schema")
+        if statement.user not in fe.catalog.state.users and statement.user != ROOT:
+            raise UserError(f"User '{statement.user}'@'%' does not exist")
+        return ResultSet.ok()
 
     def build(catalog: Catalog) -> RevokePrivileges | GrantPrivileges:
         if statement.user == ROOT:
