@@ -304,6 +304,8 @@ STRING_AND_HASH_CASES: list[tuple[str, list[tuple[Any, ...]], list[pa.DataType]]
      "typeof(cast('2023-03-07 11:22:33' as datetime)), typeof(parse_json('{}')), typeof(null), typeof(cast(1 as string))",
      [("tinyint", "largeint", "decimal128(19, 2)", "decimal32(9, 2)", "decimal64(18, 2)", "varbinary", "datetime",
        "json", "null_type", "varchar")], [pa.string()] * 10),
+    ("SELECT typeof(cast(1 as char)), typeof(cast('ab' as char(5))), typeof(cast(1 as varchar))",
+     [("char", "char", "varchar")], [pa.string()] * 3),
     ("SELECT typeof(k), typeof(b), typeof(da), typeof([[k]]), typeof(map{k: u}), typeof(struct(k, dt)) FROM t WHERE k = 1",
      [("int", "bigint", "date", "array<array<int>>", "map<int,varchar>", "struct<col1 int, col2 datetime>")],
      [pa.string()] * 6),
