@@ -36,7 +36,7 @@ from cairn.query.context import QueryContext
 from cairn.query.data_access import TableScan
 from cairn.query.decimal_division import decimal_division_on_datafusion
 from cairn.query.engine import EngineTable, QueryEngine, RunControl
-from cairn.query.result_types import ColumnTypes, table_scope
+from cairn.query.result_types import ColumnTypes, declared_type, table_scope
 from cairn.query.select import prepare_for_engine
 from cairn.query.variables import get_variable, query_mem_limit
 
@@ -104,6 +104,46 @@ def refusal(tree: exp.Expr) -> str | None:
         reason = _construct_refusal(node)
         if reason is not None:
             return reason
+    return None
+
+
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.In)
+
+
+def _kind_of(node: exp.Expr, types: ColumnTypes) -> str | None:
+    """'string', 'number' or 'date' for a table column of such a type or a number literal; None
+    where it is not known here."""
+    if isinstance(node, exp.Literal) and not node.is_string:
+        return "number"
+    if not isinstance(node, exp.Column):
+        return None
+    declared = (declared_type(node, types) or "").split("(")[0]
+    if declared in ("CHAR", "VARCHAR", "STRING"):
+        return "string"
+    if declared in ("DATE", "DATETIME"):
+        return "date"
+    if declared in ("TINYINT", "SMALLINT", "INT", "BIGINT", "LARGEINT", "FLOAT", "DOUBLE", "DECIMAL"):
+        return "number"
+    return None
+
+
+def type_refusal(tree: exp.Expr, types: ColumnTypes) -> str | None:
+    """Why `tree`, whose bound tables' column types are `types`, must not run on the engine for the
+    types of what it compares or adds up, or None. DataFusion casts a string compared with a number
+    or a date to that type, and fails the query on a value that is none (StarRocks compares it, or
+    answers NULL); it has no `sum` or `avg` of strings (StarRocks adds their values as DOUBLEs)."""
+    for node in tree.find_all(*_COMPARISONS, exp.Sum, exp.Avg):
+        if isinstance(node, (exp.Sum, exp.Avg)):
+            argument = node.this.expressions[0] if isinstance(node.this, exp.Distinct) else node.this
+            if _kind_of(argument, types) == "string":
+                return f"{node.key} of a string ({node.sql(dialect='starrocks')[:60]}) is not verified on it yet"
+            continue
+        operands = [node.this, *(node.expressions if isinstance(node, exp.In) else []),
+                    *(node.args[k] for k in ("expression", "low", "high") if node.args.get(k) is not None)]
+        kinds = {k for k in (_kind_of(o, types) for o in operands) if k is not None}
+        if len(kinds) > 1:
+            return f"a comparison of a {' with a '.join(sorted(kinds))} ({node.sql(dialect='starrocks')[:60]}) " \
+                   "is not verified on it yet"
     return None
 
 
@@ -300,7 +340,7 @@ def _prepare(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: duckdb
     prepared, reference, scans, column_types = prepare_for_engine(ctx, engine, tree, con, pinned)
     if not scans:
         return None
-    reason = refusal(prepared)
+    reason = refusal(prepared) or type_refusal(prepared, column_types)
     if reason is not None:
         raise DistributedRefusal(reason)
     prepared = for_datafusion(prepared, column_types)
