@@ -221,6 +221,18 @@ def test_a_primary_key_table_by_expressions_deletes_from_the_partitions(sql: Ses
                     "PARTITION BY k1, substring(k3, 1, 2)")
 
 
+def test_partition_ttl_is_kept_and_shown(sql: Session) -> None:
+    sql.execute("CREATE TABLE t (d DATE, v BIGINT) PARTITION BY date_trunc('month', d) "
+                "PROPERTIES ('partition_ttl' = '3 month')")
+    ddl = sql.execute("SHOW CREATE TABLE t").rows()[0][1]
+    assert '"partition_ttl" = "3 month"' in ddl
+    sql.execute(ddl.replace("CREATE TABLE `t`", "CREATE TABLE `t2`"))
+    assert '"partition_ttl" = "3 month"' in sql.execute("SHOW CREATE TABLE t2").rows()[0][1]
+    with pytest.raises(AnalysisError, match="illegal partition_ttl: 3 moons"):
+        sql.execute("CREATE TABLE t3 (d DATE) PARTITION BY date_trunc('month', d) "
+                    "PROPERTIES ('partition_ttl' = '3 moons')")
+
+
 def test_show_partitions_order_by_and_limit(sql: Session) -> None:
     sql.execute("CREATE TABLE t (k DATE, v INT) PARTITION BY date_trunc('month', k)")
     sql.execute("INSERT INTO t VALUES ('2023-03-01', 1), ('2023-01-01', 2), ('2023-02-01', 3), ('2023-02-02', 4)")
