@@ -346,7 +346,10 @@ def test_changes_cairn_cannot_read_back_exactly_are_refused(s: Session) -> None:
     ("ALTER TABLE t CHANGE COLUMN v w INT", "ALTER TABLE CHANGE COLUMN"),
     ("ALTER TABLE t ADD COLUMN z BIGINT AUTO_INCREMENT", "AUTO_INCREMENT in ADD COLUMN is not supported yet"),
     ("ALTER TABLE t ADD COLUMN z INT AS (k + 1)", "in ADD COLUMN is not supported yet"),
-    ("ALTER TABLE t SET ('replication_num' = '1')", "is not supported yet"),
+    ("ALTER TABLE t SET ('storage_volume' = 'builtin_storage_volume')",
+     "ALTER TABLE SET of the property 'storage_volume' is not supported yet"),
+    ("ALTER TABLE t SET ('bloom_filter_columns' = 'v')", "ALTER TABLE SET of the property 'bloom_filter_columns'"),
+    ("ALTER TABLE t SET ('no_such_key' = 'x')", "Unknown properties: {no_such_key=x}"),
     ("ALTER TABLE t ADD COLUMN z DATETIME DEFAULT CURRENT_TIMESTAMP", "DEFAULT CURRENT_TIMESTAMP"),
     ("ALTER TABLE a ADD COLUMN h VARCHAR(10) HLL_UNION", "Aggregate type HLL_UNION (column 'h')"),
     ("ALTER TABLE a MODIFY COLUMN v BIGINT MAX", "Can not change aggregation type"),
@@ -357,6 +360,15 @@ def test_alter_table_forms_cairn_does_not_implement_are_refused(s: Session, stat
     before = (s.frontend.position, rows(s, "DESC t"))
     assert fragment in str(error(s, statement))
     assert (s.frontend.position, rows(s, "DESC t")) == before
+
+
+def test_set_changes_the_properties_cairn_keeps(s: Session) -> None:
+    s.execute("CREATE TABLE t (k INT, v INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) PROPERTIES ('compression' = 'LZ4')")
+    s.execute("INSERT INTO t VALUES (1, 2)")
+    s.execute("ALTER TABLE t SET ('compression' = 'ZSTD', 'replication_num' = '1')")
+    ddl = rows(s, "SHOW CREATE TABLE t")[0][1]
+    assert '"compression" = "ZSTD"' in ddl and '"replication_num" = "1"' in ddl
+    assert rows(s, "SELECT * FROM t") == [(1, 2)]
 
 
 def test_if_exists_forms_and_the_table_comment(s: Session) -> None:

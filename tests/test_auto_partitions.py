@@ -228,6 +228,10 @@ def test_partition_ttl_is_kept_and_shown(sql: Session) -> None:
     assert '"partition_ttl" = "3 month"' in ddl
     sql.execute(ddl.replace("CREATE TABLE `t`", "CREATE TABLE `t2`"))
     assert '"partition_ttl" = "3 month"' in sql.execute("SHOW CREATE TABLE t2").rows()[0][1]
+    sql.execute("ALTER TABLE t SET ('partition_ttl' = '6 month')")
+    assert '"partition_ttl" = "6 month"' in sql.execute("SHOW CREATE TABLE t").rows()[0][1]
+    with pytest.raises(AnalysisError, match="illegal partition_ttl: soon"):
+        sql.execute("ALTER TABLE t SET ('partition_ttl' = 'soon')")
     with pytest.raises(AnalysisError, match="illegal partition_ttl: 3 moons"):
         sql.execute("CREATE TABLE t3 (d DATE) PARTITION BY date_trunc('month', d) "
                     "PROPERTIES ('partition_ttl' = '3 moons')")

@@ -36,7 +36,13 @@ from cairn.query.virtual_tables import VirtualTables
 from cairn.sql import extended, temporary_tables
 from cairn.sql.names import check_table_name, literal_text, table_name
 from cairn.sql.parser import DIALECT
-from cairn.sql.refusals import AGGREGATE_TYPES, not_supported
+from cairn.sql.refusals import (
+    AGGREGATE_TYPES,
+    KEPT_NOT_ENFORCED_PROPERTIES,
+    NO_OP_PROPERTIES,
+    check_properties,
+    not_supported,
+)
 from cairn.sql.registry import Requirement, StatementRegistry
 from cairn.sql.result import ResultSet
 from cairn.sql.show import column_ddl
@@ -366,6 +372,26 @@ def _apply_action(schema: _Schema, action: exp.Expr, added: dict[str, Column]) -
         raise not_supported(f"ALTER TABLE {action.sql(dialect='starrocks')[:60]}")
 
 
+# Properties ALTER TABLE ... SET may change: those Cairn keeps and shows without acting on them.
+_SETTABLE_PROPERTIES = (NO_OP_PROPERTIES | KEPT_NOT_ENFORCED_PROPERTIES) - {"bloom_filter_columns"}
+
+
+def _set_properties(settings: list[exp.AlterSet]) -> dict[str, str]:
+    """The properties `ALTER TABLE t SET ("k" = "v", ...)` gives, checked as CREATE TABLE checks them."""
+    found: dict[str, str] = {}
+    for setting in settings:
+        for item in setting.expressions:
+            if not (isinstance(item, exp.EQ) and isinstance(item.this, exp.Literal)
+                    and isinstance(item.expression, exp.Literal)):
+                raise not_supported(f"ALTER TABLE SET {item.sql(dialect='starrocks')[:60]}")
+            found[literal_text(item.this)] = literal_text(item.expression)
+    check_properties(found)
+    fixed = sorted(key for key in found if key not in _SETTABLE_PROPERTIES)
+    if fixed:
+        raise not_supported(f"ALTER TABLE SET of the property '{fixed[0]}'")
+    return found
+
+
 def _rename_table(query: QueryContext, fe: Frontend, db_name: str | None, name: str, new_name: str) -> ResultSet:
     def build(catalog: Catalog) -> RenameTable:
         db, table = catalog.table(db_name, name)
@@ -396,7 +422,9 @@ def alter_table(query: QueryContext, fe: Frontend, statement: exp.Alter) -> Resu
         if not isinstance(option, exp.SchemaCommentProperty):
             raise not_supported(f"ALTER TABLE {option.sql(dialect='starrocks')[:60]}")
         comment = literal_text(option.this)
-    if not actions and comment is None:
+    settings = _set_properties([a for a in actions if isinstance(a, exp.AlterSet)])
+    actions = [a for a in actions if not isinstance(a, exp.AlterSet)]
+    if not actions and comment is None and not settings:
         raise not_supported(f"ALTER TABLE {statement.sql(dialect='starrocks')[:80]}")
 
     def build(catalog: Catalog) -> AlterTableSchema | None:
@@ -407,8 +435,9 @@ def alter_table(query: QueryContext, fe: Frontend, statement: exp.Alter) -> Resu
         added: dict[str, Column] = {}
         for action in actions:
             _apply_action(schema, action, added)
-        if not schema.changed and comment is None:
+        if not schema.changed and comment is None and not settings:
             return None  # only IF [NOT] EXISTS actions that found nothing to do
+        table.properties.update(settings)
         return AlterTableSchema(db_id=db.id, table_id=table.id,
                                 schema_version=schema.version if schema.changed else live.schema_version,
                                 next_column_id=table.next_column_id, columns=table.columns,
