@@ -210,6 +210,11 @@ def test_flat_json_properties_are_accepted(cur: pymysql.cursors.Cursor) -> None:
     ("SELECT array_contains_all(70000, a1) FROM a", 1064,
      "1-th input of array_contains_all should be an array, rather than int(11)."),
     ("SELECT array_sortby([1, 2], ['a', 'b', 1])", 1366, "Input arrays' size are not equal in array_sortby."),
+    # test_array_flatten: an array of no arrays, directly or sliced.
+    ("SELECT array_flatten(a1) FROM a", 1064, "Getting analyzing error from line 1, column 7 to line 1, column 23. "
+     "Detail message: The only one input of array_flatten should be an array of arrays, rather than array<int(11)>."),
+    ("SELECT array_flatten(array_slice(a1, 1, 2)) FROM a", 1064,
+     "The only one input of array_flatten should be an array of arrays, rather than array<int(11)>."),
     ("SELECT array_agg(  ORDER BY k) FROM a", 1064, "Getting syntax error at line 1, column 16. Detail message: "
      "Unexpected input '(', the most similar input is {<EOF>, ';'}."),
     # A statement that ends before its last tokens (test_array_contains_all_type).

@@ -403,6 +403,7 @@ def prepare_tree(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, con: du
     floating_to_integer_casts_truncate(tree, column_types)
     nested_casts_by_shape(tree, column_types)
     type_functions.integer_arrays_meet_string_arrays_as_strings(tree, column_types)
+    type_functions.refuse_flattening_flat_arrays(tree, column_types)
     return tree, views
 
 
@@ -432,6 +433,7 @@ def prepare_for_engine(ctx: QueryContext, engine: QueryEngine, tree: exp.Expr, c
     floating_to_integer_casts_truncate(reference, column_types)
     nested_casts_by_shape(reference, column_types)
     type_functions.integer_arrays_meet_string_arrays_as_strings(reference, column_types)
+    type_functions.refuse_flattening_flat_arrays(reference, column_types)
     return tree, reference, scans, column_types
 
 

@@ -685,6 +685,20 @@ def _predicate_span(node: exp.Expr) -> str:
     return f" from {place(min(starts))} to {place(max(starts))}"
 
 
+def refuse_flattening_flat_arrays(tree: exp.Expr, types: ColumnTypes) -> None:
+    """array_flatten of an array whose elements are no arrays is StarRocks' analysis error, placed at
+    the call (test_array_flatten: `array_flatten(COLB)` of an ARRAY<INT> column, directly or sliced)."""
+    for node in tree.find_all(exp.Flatten):
+        value = node.this
+        while isinstance(value, exp.ArraySlice):
+            value = value.this
+        declared = declared_type(value, types) if isinstance(value, exp.Column) else None
+        if declared is not None and declared.startswith("ARRAY<") and not declared.startswith("ARRAY<ARRAY<"):
+            raise AnalysisError(f"Getting analyzing error{call_span(node, 'array_flatten')}. Detail message: The "
+                                "only one input of array_flatten should be an array of arrays, rather than "
+                                f"{_starrocks_type_text(declared)}.")
+
+
 def integer_arrays_meet_string_arrays_as_strings(tree: exp.Expr, types: ColumnTypes) -> None:
     """An array of integers or DECIMALs compared with (or searched in, arrays_overlap) an array of
     strings is read as an array of their texts, the common type StarRocks gives the two
