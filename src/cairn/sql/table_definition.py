@@ -28,21 +28,23 @@ def _type_text(kind: exp.DataType) -> str:
     return kind.sql("starrocks")
 
 
-def _shown_with_time(kind: exp.DataType) -> str:
-    """A type holding TIME as StarRocks' message spells it (`ARRAY<TIME>`, `struct<c1 bigint(20), c2 TIME>`:
-    its ARRAY and MAP names are upper case, STRUCT's lower case): TIME has no column type to print it, so
-    the nesting is printed here."""
+def _shown_with_time(kind: exp.DataType, in_struct: bool = False) -> str:
+    """A type holding TIME as StarRocks' message spells it (`ARRAY<TIME>`, `MAP<BIGINT,TIME>`,
+    `struct<c1 bigint(20), c2 TIME>`: ARRAY and MAP and what they hold in upper case, STRUCT and its
+    fields as SHOW CREATE TABLE prints them): TIME has no column type to print it, so the nesting is
+    printed here."""
     items = [i for i in kind.expressions if isinstance(i, (exp.DataType, exp.ColumnDef))]
     if kind.this == exp.DataType.Type.TIME:
         return "TIME"
-    if kind.this == exp.DataType.Type.ARRAY and items:
-        return f"ARRAY<{_shown_with_time(items[0])}>" if isinstance(items[0], exp.DataType) else "ARRAY<?>"
+    if kind.this == exp.DataType.Type.ARRAY and items and isinstance(items[0], exp.DataType):
+        return f"ARRAY<{_shown_with_time(items[0])}>"
     if kind.this == exp.DataType.Type.MAP and len(items) == 2 and all(isinstance(i, exp.DataType) for i in items):
         return f"MAP<{_shown_with_time(items[0])},{_shown_with_time(items[1])}>"  # type: ignore[arg-type]
     if kind.this == exp.DataType.Type.STRUCT:
-        fields = [f"{f.name} {_shown_with_time(f.args['kind'])}" for f in items if isinstance(f, exp.ColumnDef)]
+        fields = [f"{f.name} {_shown_with_time(f.args['kind'], True)}" for f in items if isinstance(f, exp.ColumnDef)]
         return "struct<" + ", ".join(fields) + ">"
-    return parse_type(_type_text(kind)).ddl_text
+    shown = parse_type(_type_text(kind))
+    return shown.ddl_text if in_struct else shown.text
 
 
 def column_definition(node: exp.ColumnDef) -> Column:
