@@ -162,6 +162,8 @@ def test_aggregates_answer_as_starrocks(session: Session, sql: str, rows: list[t
      "message: group_concat requires separator to be of getType() STRING: group_concat(s, 1)"),
     ("SELECT group_concat(  ORDER BY k) FROM t",
      "Getting syntax error at line 1, column 19. Detail message: Unexpected input '(', the most similar input is"),
+    ("SELECT group_concat(DISTINCT order by k) FROM t", "Getting syntax error at line 1, column 29. Detail message: "
+     "Unexpected input 'order', the most similar input is {a legal identifier}."),
 ])
 def test_refused_arguments_are_starrocks_errors(session: Session, sql: str, message: str) -> None:
     with pytest.raises((AnalysisError, SqlSyntaxError), match=re.escape(message)):

@@ -313,13 +313,23 @@ def _refuse_distinct_count_if(statement: exp.Expr, text: str) -> None:
 
 def _refuse_aggregate_of_only_an_order(statement: exp.Expr, text: str) -> None:
     """`group_concat(ORDER BY x)` and `array_agg(ORDER BY x)`, no value before the ORDER BY, are a
-    syntax error in StarRocks (test_group_concat, test_array_agg), at the parenthesis."""
+    syntax error in StarRocks (test_group_concat, test_array_agg), at the parenthesis; after DISTINCT,
+    at the ORDER."""
     names = {type(node).__name__ for node in statement.find_all(exp.GroupConcat, exp.ArrayAgg)
-             if isinstance(node.this, exp.Order) and node.this.this is None}
+             if isinstance(node.this, exp.Order) and (node.this.this is None or isinstance(
+                 node.this.this, exp.Distinct) and not node.this.this.expressions)}
     if not names:
         return
     calls = {"GROUP_CONCAT" if name == "GroupConcat" else "ARRAY_AGG" for name in names}
     tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
+    for i in range(len(tokens) - 3):
+        if tokens[i].text.upper() in calls and tokens[i + 2].token_type == TokenType.DISTINCT \
+                and tokens[i + 3].token_type == TokenType.ORDER_BY:
+            # `group_concat(DISTINCT ORDER BY x)`: StarRocks wants a value where ORDER starts.
+            start = tokens[i + 3].start
+            raise SqlSyntaxError(f"Getting syntax error at line {tokens[i + 3].line}, column "
+                                 f"{start - text.rfind(chr(10), 0, start) - 1}. Detail message: Unexpected input "
+                                 f"'{text[start:start + 5]}', the most similar input is {{a legal identifier}}.")
     for i in range(len(tokens) - 2):
         if tokens[i].text.upper() in calls and tokens[i + 2].token_type == TokenType.ORDER_BY:
             line, col = tokens[i + 1].line, tokens[i + 1].col - len(tokens[i + 1].text)
