@@ -40,6 +40,12 @@ class Cluster:
             return list(cursor.fetchall())
 
 
+# Compute nodes in production share an S3 volume; the node protocol, failover and background work
+# below do not depend on the volume's kind, so they run on S3 only (the embedded default's local
+# volume is covered by the queries' comparison and the rest of the suite).
+S3_ONLY = pytest.mark.parametrize("volume_kind", ["s3"], indirect=True)
+
+
 def _start_cluster(workdir: Path, fe_values: dict[str, str], cn_values: dict[str, str] | None = None,
                    count: int = 3) -> Cluster:
     fe = start_fe(workdir, {**fe_values, **FAST_HEARTBEATS})
@@ -138,6 +144,7 @@ def test_queries_on_compute_nodes_match_the_embedded_engine(cluster: Cluster) ->
     assert after == scanned  # with no node registered, nothing was sent to them
 
 
+@S3_ONLY
 def test_show_compute_nodes_reports_liveness_tablets_and_a_node_that_rejoins(cluster: Cluster) -> None:
     cluster.run(SETUP[0])
     cluster.run(SETUP[1])
@@ -158,6 +165,7 @@ def test_show_compute_nodes_reports_liveness_tablets_and_a_node_that_rejoins(clu
     assert again == before  # the node got exactly its tablets back
 
 
+@S3_ONLY
 def test_node_statements_reject_bad_input(cluster: Cluster) -> None:
     with cluster.connect() as connection, connection.cursor() as cursor:
         for statement, text in [('ALTER SYSTEM ADD COMPUTE NODE "nohost"', "Invalid host:port"),
@@ -192,6 +200,7 @@ def _kill_the_busy_node(cluster: Cluster, sql: str) -> tuple[dict[str, object], 
     return result, busy
 
 
+@S3_ONLY
 def test_a_query_survives_a_node_killed_in_the_middle(tmp_path: Path, fe_conf_values: dict[str, str]) -> None:
     cluster = _start_cluster(tmp_path, fe_conf_values, {"debug_scan_delay_seconds": "1.5"})
     try:
@@ -205,6 +214,7 @@ def test_a_query_survives_a_node_killed_in_the_middle(tmp_path: Path, fe_conf_va
         _stop(cluster)
 
 
+@S3_ONLY
 def test_a_load_survives_a_node_killed_in_the_middle(tmp_path: Path, fe_conf_values: dict[str, str]) -> None:
     cluster = _start_cluster(tmp_path, fe_conf_values, {"debug_write_delay_seconds": "1.5"})
     try:
@@ -220,6 +230,7 @@ def test_a_load_survives_a_node_killed_in_the_middle(tmp_path: Path, fe_conf_val
         _stop(cluster)
 
 
+@S3_ONLY
 def test_a_load_is_written_by_every_node_owning_its_tablets(cluster: Cluster) -> None:
     cluster.run("CREATE DATABASE spread")
     cluster.run("CREATE TABLE spread.t (id BIGINT, v VARCHAR(16)) DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 12")
@@ -235,6 +246,7 @@ def test_a_load_is_written_by_every_node_owning_its_tablets(cluster: Cluster) ->
     assert cluster.run("SELECT count(*), count(DISTINCT id) FROM spread.t") == [(40000, 40000)]
 
 
+@S3_ONLY
 def test_with_every_node_down_statements_fail_clearly_and_the_fe_keeps_serving(cluster: Cluster) -> None:
     for statement in SETUP[:2]:
         cluster.run(statement)
@@ -253,7 +265,7 @@ def test_with_every_node_down_statements_fail_clearly_and_the_fe_keeps_serving(c
     assert cluster.run("SELECT count(*) FROM d.sales") == [(1,)]
 
 
-@pytest.mark.parametrize("volume_kind", ["s3"], indirect=True)
+@S3_ONLY
 def test_a_corrupted_cache_file_is_detected_and_fetched_again(cluster: Cluster) -> None:
     for statement in SETUP[:4]:
         cluster.run(statement)
@@ -270,6 +282,7 @@ def test_a_corrupted_cache_file_is_detected_and_fetched_again(cluster: Cluster) 
     assert cluster.run(query) == expected
 
 
+@S3_ONLY
 def test_compaction_and_vacuum_under_steady_load_fail_nothing_and_leak_nothing(
         tmp_path: Path, fe_conf_values: dict[str, str]) -> None:
     background = {"lake_compaction_score_selector_min_score": "3", "lake_compaction_interval_seconds": "0.3",
