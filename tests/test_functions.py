@@ -403,6 +403,10 @@ DECIMAL_DIVISION_CASES: list[tuple[str, list[tuple[Any, ...]], list[pa.DataType]
                                           decimal.Decimal("4.666667"), None)], [pa.decimal128(38, 7)] * 2 +
      [pa.decimal128(38, 6), pa.decimal128(38, 7)]),
     ("SELECT 1.5/2.5/3", [(decimal.Decimal("0.200000000000"),)], [pa.decimal128(38, 12)]),
+    # + - * of DECIMALs and integers keep StarRocks' scales: the larger for + and -, the sum for *.
+    ("SELECT (1.25 - k) / 3, -(0.5 * 0.5) / k, (k + 1) / 2.0 FROM t WHERE k = 2",
+     [(decimal.Decimal("-0.25000000"), decimal.Decimal("-0.12500000"), decimal.Decimal("1.500000"))],
+     [pa.decimal128(38, 8), pa.decimal128(38, 8), pa.decimal128(38, 6)]),
     ("SELECT x / CAST(3 AS DECIMAL(38, 18)), x / CAST(3 AS DECIMAL(38, 1)) FROM "
      "(SELECT CAST(k * 1000 AS DECIMAL(38, 18)) x FROM t WHERE k = 1) s",
      [(None, decimal.Decimal("333.333333333333333333"))], [pa.decimal128(38, 18)] * 2),

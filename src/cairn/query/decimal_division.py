@@ -6,10 +6,10 @@ up to 6, 12 for s1 up to 12 and s1 above that; the quotient, rounded half away f
 DECIMAL(38, s) (its test_number's test_sr_9663: `-2516.460439/1673.37` is -1.503827867716). A dividend
 that does not fit 128 bits once scaled is NULL (the same case: DECIMAL(38, 18) / DECIMAL(38, 18);
 under sql_mode ERROR_IF_OVERFLOW it fails the statement), as is a division by zero; s + s2 above 38
-is refused when the statement is analyzed. Operands are known
-as DECIMALs from decimal literals and what `decimal_averages.decimal_scale` reads from the bound
-tables' column types; a `/` with a floating or string operand, or one whose type is not known that
-way, is left as DuckDB computes it (a DOUBLE, as StarRocks computes a floating one).
+is refused when the statement is analyzed. Operands are known as DECIMALs from decimal literals,
+what `decimal_averages.decimal_scale` reads from the bound tables' column types, and + - * of those;
+a `/` with a floating or string operand, or one whose type is not known that way, is left as DuckDB
+computes it (a DOUBLE, as StarRocks computes a floating one).
 """
 
 from __future__ import annotations
@@ -54,7 +54,17 @@ def _is_integer(node: exp.Expr, types: ColumnTypes) -> bool:
 
 
 def _operand(node: exp.Expr, types: ColumnTypes) -> tuple[int, bool] | None:
-    """(scale, whether it is a DECIMAL) of an operand known to be a DECIMAL or an integer, else None."""
+    """(scale, whether it is a DECIMAL) of an operand known to be a DECIMAL or an integer, else None.
+    + - and * of such operands are too, with StarRocks' (and DuckDB's) scales: the larger one for
+    + and -, their sum for *."""
+    if isinstance(node, (exp.Paren, exp.Neg)):
+        return _operand(node.this, types)
+    if isinstance(node, (exp.Add, exp.Sub, exp.Mul)):
+        left, right = _operand(node.this, types), _operand(node.expression, types)
+        if left is None or right is None:
+            return None
+        combined = left[0] + right[0] if isinstance(node, exp.Mul) else max(left[0], right[0])
+        return combined, left[1] or right[1]
     scale = _literal_scale(node)
     if scale is None:
         scale = decimal_scale(node, types)
@@ -90,12 +100,19 @@ def _decimal_scales(node: exp.Div, types: ColumnTypes) -> tuple[int, int] | None
     return left[0], right[0]
 
 
-def _as_datafusion_decimal(node: exp.Expr, scale: int) -> exp.Expr:
-    """An operand as DataFusion should read it: a decimal literal (a DOUBLE there) cast to its DECIMAL."""
-    if _literal_scale(node) is None:
-        return node.copy()
-    digits = sum(c.isdigit() for c in node.sql(dialect="postgres"))
-    return exp.Cast(this=node.copy(), to=exp.DataType.build(f"DECIMAL({max(digits, scale)}, {scale})"))
+def _as_datafusion_decimal(node: exp.Expr) -> exp.Expr:
+    """An operand as DataFusion should read it: each decimal literal in it (a DOUBLE there) cast to
+    its DECIMAL."""
+    copy = node.copy()
+    for literal in list(copy.find_all(exp.Literal)):
+        scale = _literal_scale(literal)
+        if scale is not None:
+            digits = sum(c.isdigit() for c in literal.name)
+            typed = exp.Cast(this=literal.copy(), to=exp.DataType.build(f"DECIMAL({max(digits, scale)}, {scale})"))
+            if literal is copy:
+                return typed
+            literal.replace(typed)
+    return copy
 
 
 def decimal_division_on_datafusion(node: exp.Div, types: ColumnTypes) -> exp.Expr | None:
@@ -114,8 +131,8 @@ def decimal_division_on_datafusion(node: exp.Div, types: ColumnTypes) -> exp.Exp
         raise AnalysisError(f"Getting analyzing error. Detail message: Dividend fails to adjust scale to "
                             f"{scale + divisor_scale} that exceeds maximum value({RESULT_PRECISION}).")
     typed = exp.DataType.build(f"DECIMAL({RESULT_PRECISION}, {scale})")
-    dividend = exp.Cast(this=node.this.copy(), to=typed)
-    divisor = exp.func("nullif", _as_datafusion_decimal(node.expression, divisor_scale), exp.Literal.number(0))
+    dividend = exp.Cast(this=_as_datafusion_decimal(node.this), to=typed)
+    divisor = exp.func("nullif", _as_datafusion_decimal(node.expression), exp.Literal.number(0))
     return exp.Cast(this=exp.Div(this=dividend, expression=divisor, typed=True), to=typed.copy())
 
 
