@@ -149,8 +149,11 @@ def test_sqlalchemy_reflection(fe_process: FeProcess) -> None:
     assert inspector.get_table_names(schema="shop") == ["items"]
     with pytest.warns(sa.exc.SAWarning):  # SQLAlchemy's MySQL dialect does not know StarRocks' clauses
         columns = inspector.get_columns("items", schema="shop")
+    # SHOW CREATE TABLE spells the column `decimal(10, 2)` as StarRocks does; the MySQL dialect's parser
+    # takes no space in a type's arguments, so it reflects a DECIMAL of no stated precision, as it
+    # does against StarRocks.
     assert [(c["name"], str(c["type"]), c["nullable"]) for c in columns] == [
-        ("id", "INTEGER", False), ("name", "VARCHAR(20)", True), ("price", "DECIMAL(10, 2)", True)]
+        ("id", "INTEGER", False), ("name", "VARCHAR(20)", True), ("price", "DECIMAL", True)]
     engine.dispose()
 
 
