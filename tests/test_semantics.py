@@ -99,11 +99,31 @@ def test_session_variables_take_the_value_of_their_expression(session: Session) 
     # SET var = <expression> used to keep the expression's text ("10 * 2") as the value.
     session.execute("SET query_timeout = 10 * 2")
     session.execute("SET sql_select_limit = -1")
-    session.execute("SET time_zone = '+08:00'")
-    assert session.execute("SELECT @@query_timeout, @@sql_select_limit, @@time_zone").rows() == [(20, -1, "+08:00")]
+    session.execute("SET time_zone = '+00:00'")
+    assert session.execute("SELECT @@query_timeout, @@sql_select_limit, @@time_zone").rows() == [(20, -1, "+00:00")]
     with pytest.raises(CairnError, match="must be a constant expression"):
         session.execute("SET query_timeout = (SELECT max(c1) FROM t1)")
     assert session.execute("SELECT @@query_timeout").rows() == [(20,)]
+
+
+@pytest.mark.parametrize("statement", [
+    "SET time_zone = '+08:00'", "SET time_zone = 'Asia/Shanghai'", "SET @@session.time_zone = '-5:00'",
+    "SET sql_dialect = 'Trino'", "SELECT /*+ SET_VAR(time_zone = 'Asia/Shanghai') */ now()",
+])
+def test_a_time_zone_or_dialect_cairn_would_not_act_on_is_refused(session: Session, statement: str) -> None:
+    """Cairn computes dates and times in UTC and reads StarRocks SQL: another time zone or dialect
+    accepted would change nothing, so now(), from_unixtime and partition keys would silently differ."""
+    with pytest.raises(CairnError, match="is not supported yet") as refused:
+        session.execute(statement)
+    assert "Getting analyzing error" in str(refused.value)
+    assert session.execute("SELECT @@time_zone").rows() == [("UTC",)]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "+00:00", "+0:00", "Etc/UTC", "SYSTEM", "GMT"])
+def test_time_zones_meaning_utc_are_kept(session: Session, zone: str) -> None:
+    session.execute(f"SET time_zone = '{zone}'")
+    assert session.execute("SELECT @@time_zone").rows() == [(zone,)]
+    session.execute("SET time_zone = 'UTC'")
 
 NESTED = (
     "SELECT ['abc', NULL] AS a, map{'a': 1, 'b': NULL} AS m, [[1, 2], [3]] AS n, "

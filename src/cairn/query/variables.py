@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from sqlglot import exp
 
 from cairn import __version__
-from cairn.errors import AnalysisError
+from cairn.errors import AnalysisError, UnsupportedError
 
 # MySQL clients read these on connect; values follow StarRocks' answers.
 DEFAULTS: dict[str, Any] = {
@@ -53,6 +54,25 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+# Cairn computes every date and time in UTC; these spellings of the time zone mean UTC.
+_UTC_ZONES = frozenset({"utc", "etc/utc", "gmt", "etc/gmt", "uct", "universal", "zulu", "z", "system"})
+_ZERO_OFFSET = re.compile(r"[+-]?0{1,2}:00")
+
+
+def check_honoured(name: str, value: object) -> None:
+    """Refuse a session value Cairn would accept and then not act on (UnsupportedError): a time zone
+    other than UTC, whose functions and partition keys Cairn would still compute in UTC, and a
+    non-StarRocks `sql_dialect`, whose statements would run with StarRocks' meaning."""
+    key = name.lower().removeprefix("session.").removeprefix("global.")
+    text = str(value).strip()
+    if key == "time_zone" and text.lower() not in _UTC_ZONES and not _ZERO_OFFSET.fullmatch(text):
+        raise UnsupportedError(f"Getting analyzing error. Detail message: time_zone '{text}' is not supported yet: "
+                               "Cairn computes dates and times in UTC.")
+    if key == "sql_dialect" and text.lower() not in ("starrocks", ""):
+        raise UnsupportedError(f"Getting analyzing error. Detail message: sql_dialect '{text}' is not supported "
+                               "yet: Cairn reads StarRocks SQL only.")
+
+
 def get_variable(variables: Mapping[str, Any], name: str) -> Any:
     """The value of `@@name` given a connection's own `variables` (its value first, then the
     default); None if unknown."""
@@ -90,6 +110,7 @@ def hinted_variables(tree: exp.Expr, variables: Mapping[str, Any]) -> dict[str, 
             if isinstance(setting, exp.EQ) and isinstance(setting.this, exp.Column) \
                     and isinstance(setting.expression, exp.Literal):
                 literal = setting.expression
+                check_honoured(setting.this.name, literal.name)
                 seen[setting.this.name.lower()] = literal.name if literal.is_string else int(literal.name) \
                     if literal.name.isdigit() else literal.name
     return seen

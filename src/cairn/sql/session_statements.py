@@ -9,7 +9,7 @@ from cairn.errors import AnalysisError
 from cairn.fe.frontend import Frontend
 from cairn.query.context import QueryContext
 from cairn.query.select import run_query
-from cairn.query.variables import DEFAULTS, get_variable
+from cairn.query.variables import DEFAULTS, check_honoured, get_variable
 from cairn.query.virtual_tables import VirtualTables
 from cairn.sql.names import literal_text
 from cairn.sql.refusals import not_supported
@@ -64,7 +64,9 @@ def set_variables(query: QueryContext, fe: Frontend, statement: exp.Set) -> Resu
             column = result.column(0).combine_chunks()
             query.user_variables[assignment.this.name.lower()] = column if len(column) else pa.nulls(1)
         elif isinstance(assignment, exp.EQ):
-            query.variables[assignment.this.name.lower()] = _session_value(query, fe, assignment.expression)
+            value = _session_value(query, fe, assignment.expression)
+            check_honoured(assignment.this.name, value)
+            query.variables[assignment.this.name.lower()] = value
     return ResultSet.ok()
 
 
