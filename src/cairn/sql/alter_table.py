@@ -38,7 +38,6 @@ from cairn.sql.names import check_table_name, literal_text, table_name
 from cairn.sql.parser import DIALECT
 from cairn.sql.refusals import (
     AGGREGATE_TYPES,
-    KEPT_NOT_ENFORCED_PROPERTIES,
     NO_OP_PROPERTIES,
     check_properties,
     not_supported,
@@ -373,7 +372,7 @@ def _apply_action(schema: _Schema, action: exp.Expr, added: dict[str, Column]) -
 
 
 # Properties ALTER TABLE ... SET may change: those Cairn keeps and shows without acting on them.
-_SETTABLE_PROPERTIES = (NO_OP_PROPERTIES | KEPT_NOT_ENFORCED_PROPERTIES) - {"bloom_filter_columns"}
+_SETTABLE_PROPERTIES = NO_OP_PROPERTIES - {"bloom_filter_columns"}
 
 
 def _set_properties(settings: list[exp.AlterSet]) -> dict[str, str]:

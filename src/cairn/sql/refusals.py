@@ -7,11 +7,9 @@ its refusal goes away from this module.
 
 from __future__ import annotations
 
-import re
-
 from sqlglot import exp
 
-from cairn.errors import AnalysisError, UnsupportedError
+from cairn.errors import UnsupportedError
 
 # Table PROPERTIES that have no meaning for a shared-data table whose only copy lives on object
 # storage (replicas, local media, index layouts, cache hints): accepted, kept and shown by
@@ -28,14 +26,6 @@ NO_OP_PROPERTIES = frozenset({
 })
 # Honoured by Cairn itself.
 HONOURED_PROPERTIES = frozenset({"storage_volume"})
-# Accepted, checked, kept and shown by SHOW CREATE TABLE, but not acted on: StarRocks drops the partitions
-# of a `partition_ttl` table once they are older than it; Cairn keeps them until they are dropped by DDL
-# (README, "Expression partitioning").
-KEPT_NOT_ENFORCED_PROPERTIES = frozenset({"partition_ttl"})
-# `partition_ttl`: a number of units (StarRocks' TimeUtils.parseHumanReadablePeriodOrDuration).
-_PERIOD = re.compile(r"^\s*\d+\s*(year|month|week|day|hour|minute|second)s?\s*$", re.IGNORECASE)
-
-
 def not_supported(what: str) -> UnsupportedError:
     """The error for valid StarRocks SQL that Cairn does not implement yet."""
     return UnsupportedError(f"Getting analyzing error. Detail message: {what} is not supported yet.")
@@ -44,15 +34,13 @@ def not_supported(what: str) -> UnsupportedError:
 def check_properties(properties: dict[str, str]) -> None:
     """Refuse table or database PROPERTIES keys Cairn neither honours nor can ignore safely
     (StarRocks' wording)."""
-    unknown = {k: v for k, v in properties.items()
-               if k not in NO_OP_PROPERTIES and k not in HONOURED_PROPERTIES and k not in KEPT_NOT_ENFORCED_PROPERTIES}
+    if "partition_ttl" in properties:
+        # StarRocks drops a partition once it is older than the TTL; kept, its rows would still answer.
+        raise not_supported("partition_ttl (dropping partitions once they are older than it)")
+    unknown = {k: v for k, v in properties.items() if k not in NO_OP_PROPERTIES and k not in HONOURED_PROPERTIES}
     if unknown:
         shown = ", ".join(f"{k}={v}" for k, v in unknown.items())
         raise UnsupportedError(f"Getting analyzing error. Detail message: Unknown properties: {{{shown}}}.")
-    ttl = properties.get("partition_ttl")
-    if ttl is not None and not _PERIOD.match(ttl):
-        raise AnalysisError(f"Getting analyzing error. Detail message: illegal partition_ttl: {ttl}, a number of "
-                            "years, months, weeks, days, hours, minutes or seconds (\"3 month\").")
 
 
 # AGGREGATE KEY value-column merges Cairn implements (lake/keyed.py merges them).
