@@ -26,19 +26,28 @@ def _calls(text: str, names: frozenset[str]) -> Iterator[tuple[Token, Token, str
     for i, token in enumerate(tokens[:-1]):
         if token.text.lower() not in names or tokens[i + 1].token_type != TokenType.L_PAREN:
             continue
-        depth, j = 0, i + 1
-        while j < len(tokens):
-            depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(tokens[j].token_type, 0)
-            if depth == 0:
-                break
-            j += 1
-        if j < len(tokens):
+        j = closing_parenthesis(tokens, i + 1)
+        if j is not None:
             yield token, tokens[j], text[token.start:tokens[j].end + 1]
 
 
+def closing_parenthesis(tokens: list[Token], opening: int) -> int | None:
+    """The index of the parenthesis closing the one at `opening`, or None when the text ends first."""
+    depth = 0
+    for j in range(opening, len(tokens)):
+        depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(tokens[j].token_type, 0)
+        if depth == 0:
+            return j
+    return None
+
+
+def token_span(first: Token, last: Token) -> str:
+    """StarRocks' position of the text from `first` to `last`: "from line L, column C to line L, column C"."""
+    return f"from line {first.line}, column {first.col - len(first.text)} to line {last.line}, column {last.col - 1}"
+
+
 def _refused(first: Token, last: Token, message: str) -> AnalysisError:
-    return AnalysisError(f"Getting analyzing error from line {first.line}, column {first.col - len(first.text)} to "
-                         f"line {last.line}, column {last.col - 1}. Detail message: {message}")
+    return AnalysisError(f"Getting analyzing error {token_span(first, last)}. Detail message: {message}")
 
 
 def _arguments(call: str) -> list[exp.Expr] | None:

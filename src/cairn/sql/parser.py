@@ -21,7 +21,7 @@ from sqlglot.tokenizer_core import TokenType
 from cairn.errors import AnalysisError, SqlSyntaxError
 from cairn.sql import extended
 from cairn.sql.bracket_hints import without_bracket_hints
-from cairn.sql.call_refusals import refuse_call_arguments, refuse_unparsed_calls
+from cairn.sql.call_refusals import closing_parenthesis, refuse_call_arguments, refuse_unparsed_calls, token_span
 from cairn.sql.refusals import not_supported
 
 DIALECT = "starrocks"
@@ -366,16 +366,9 @@ def _refuse_group_concat_positions_past_arguments(statement: exp.Expr, text: str
         for i, token in enumerate(tokens):
             if token.text.upper() != "GROUP_CONCAT" or offsets and token.start > min(offsets):
                 continue
-            depth, j = 0, i + 1
-            while j < len(tokens):
-                depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(tokens[j].token_type, 0)
-                if depth == 0:
-                    break
-                j += 1
-            if j < len(tokens) and (not offsets or tokens[j].start > max(offsets)):
-                first, last = token, tokens[j]
-                span = (f" from line {first.line}, column {first.col - len(first.text)} "
-                        f"to line {last.line}, column {last.col - 1}")
+            j = closing_parenthesis(tokens, i + 1)
+            if j is not None and (not offsets or tokens[j].start > max(offsets)):
+                span = f" {token_span(token, tokens[j])}"
         raise SqlSyntaxError(f"Getting syntax error{span}. Detail message: ORDER BY position {position} is not in "
                              "group_concat output list.")
 
@@ -390,9 +383,8 @@ def _refuse_group_concat_of_nothing(text: str) -> None:
     for first, opening, last in zip(tokens, tokens[1:], tokens[2:]):
         if first.text.upper() == "GROUP_CONCAT" and opening.token_type == TokenType.L_PAREN \
                 and last.token_type == TokenType.R_PAREN:
-            raise AnalysisError(f"Getting analyzing error from line {first.line}, column {first.col - len(first.text)} "
-                                f"to line {last.line}, column {last.col - 1}. Detail message: group_concat should "
-                                "have at least one input.")
+            raise AnalysisError(f"Getting analyzing error {token_span(first, last)}. Detail message: group_concat "
+                                "should have at least one input.")
 
 
 def _refuse_group_concat_separator_not_string(statement: exp.Expr, text: str) -> None:
@@ -472,13 +464,8 @@ def _refuse_nested_map_keys(text: str) -> None:
             depth -= 1
         if token.text.upper() != "MAP" or i + 1 >= len(tokens) or tokens[i + 1].token_type != TokenType.L_PAREN:
             continue
-        inner, j = 0, i + 1
-        while j < len(tokens):
-            inner += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(tokens[j].token_type, 0)
-            if inner == 0:
-                break
-            j += 1
-        if j >= len(tokens):
+        j = closing_parenthesis(tokens, i + 1)
+        if j is None:
             continue
         try:
             call = sqlglot.parse_one(text[token.start:tokens[j].end + 1], read=DIALECT)
@@ -493,9 +480,8 @@ def _refuse_nested_map_keys(text: str) -> None:
     if not innermost:
         return
     first, last, _, key_type = sorted(innermost, key=lambda f: (-f[2], f[0]))[0]
-    start, end = tokens[first], tokens[last]
-    raise AnalysisError(f"Getting analyzing error from line {start.line}, column {start.col - len(start.text)} to line "
-                        f"{end.line}, column {end.col - 1}. Detail message: Map key don't supported type: {key_type}.")
+    raise AnalysisError(f"Getting analyzing error {token_span(tokens[first], tokens[last])}. Detail message: "
+                        f"Map key don't supported type: {key_type}.")
 
 
 def parse_statement(text: str) -> Statement:
